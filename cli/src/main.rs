@@ -1,0 +1,5 @@
+//! The `manifold` command (placeholder until the CLI issue lands).
+
+fn main() {
+    println!("manifold {}", manifold_core::VERSION);
+}

@@ -1,0 +1,131 @@
+//! Routes the gateway serves itself: `/__health`, and `/__debug/*` / `/__echo/*` when enabled.
+//! They live in the core so every adapter has them.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+
+use crate::config::Config;
+use crate::json::{Map, Value};
+use crate::platform::Platform;
+use crate::render;
+
+/// Answer a built-in route, or `None` to let the router handle the request.
+pub(crate) fn handle(
+    config: &Config,
+    platform: &Platform,
+    parts: &Parts,
+    body: &Bytes,
+) -> Option<Response<Bytes>> {
+    let path = parts.uri.path();
+    let health = config.router.health_path.as_deref().unwrap_or("/__health");
+    if !config.router.disable_health && path == health {
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            let mut r = render::text("405 method not allowed");
+            *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            return Some(r);
+        }
+        let mut m = Map::new();
+        m.insert("agents".into(), Value::Object(Map::new()));
+        m.insert(
+            "now".into(),
+            Value::String(rfc3339(platform.clock.now_millis())),
+        );
+        m.insert("status".into(), "ok".into());
+        return Some(render::json(&Value::Object(m)));
+    }
+    if config.debug_endpoint && under(path, "/__debug") {
+        let mut m = Map::new();
+        m.insert("message".into(), "pong".into());
+        return Some(render::json(&Value::Object(m)));
+    }
+    if config.echo_endpoint && under(path, "/__echo") {
+        return Some(render::json(&echo(parts, body)));
+    }
+    None
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn echo(parts: &Parts, body: &Bytes) -> Value {
+    let uri = &parts.uri;
+    let mut details = Map::new();
+    details.insert("user".into(), "".into());
+    details.insert("host".into(), uri.host().unwrap_or("").into());
+    details.insert("path".into(), uri.path().into());
+    details.insert("query".into(), uri.query().unwrap_or("").into());
+    details.insert("fragment".into(), "".into());
+    let mut headers = Map::new();
+    for name in parts.headers.keys() {
+        let values = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        headers.insert(name.as_str().to_owned(), Value::Array(values));
+    }
+    let mut m = Map::new();
+    m.insert("req_uri".into(), uri.to_string().into());
+    m.insert("req_uri_details".into(), Value::Object(details));
+    m.insert("req_method".into(), parts.method.as_str().into());
+    m.insert(
+        "req_querystring".into(),
+        Value::Object(query_map(uri.query().unwrap_or(""))),
+    );
+    m.insert(
+        "req_body".into(),
+        String::from_utf8_lossy(body).into_owned().into(),
+    );
+    m.insert("req_headers".into(), Value::Object(headers));
+    Value::Object(m)
+}
+
+fn query_map(raw: &str) -> Map {
+    let mut m = Map::new();
+    for (k, v) in crate::gateway::parse_query(raw) {
+        if let Value::Array(list) = m.entry(k).or_insert_with(|| Value::Array(Vec::new())) {
+            list.push(Value::String(v));
+        }
+    }
+    m
+}
+
+/// Unix milliseconds as an RFC 3339 UTC timestamp (no clock call: the time comes from the port).
+pub(crate) fn rfc3339(millis: u64) -> String {
+    let secs = millis / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        millis % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_651_200_123), "2026-11-26T00:00:00.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,113 @@
+//! `extra_config` namespaces: one typed struct per namespace, decoded once at load time. The
+//! mapping from namespace name to decoder is this one explicit `match`, not a registry.
+
+mod backend_http;
+mod router;
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use backend_http::BackendHttp;
+pub use router::{ErrorBodies, RouterOptions};
+
+use super::error::{Diags, Path};
+
+/// Where a namespace appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Root,
+    Endpoint,
+    Backend,
+}
+
+/// Namespaces decoded at one level.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) router: Option<RouterOptions>,
+    pub(crate) backend_http: Option<BackendHttp>,
+}
+
+/// KrakenD's long legacy names for the short namespaces.
+fn canonical(ns: &str) -> &str {
+    match ns {
+        "github.com/devopsfaith/krakend/proxy" => "proxy",
+        "github_com/luraproject/lura/router/gin" | "github_com/devopsfaith/krakend/router/gin" => {
+            "router"
+        }
+        "github.com/devopsfaith/krakend/http" => "backend/http",
+        other => other,
+    }
+}
+
+/// Decode every namespace of one `extra_config` object; unknown or unsupported ones become
+/// warnings (never silently dropped).
+pub(crate) fn decode(
+    diags: &mut Diags<'_>,
+    path: &Path,
+    context: Option<&str>,
+    level: Level,
+    extra: &BTreeMap<String, Value>,
+) -> Extra {
+    let mut out = Extra::default();
+    for (name, value) in extra {
+        let at = path.key(name);
+        match (canonical(name), level) {
+            ("router", Level::Root) => out.router = typed(diags, &at, context, value),
+            ("backend/http", Level::Backend) => out.backend_http = typed(diags, &at, context, value),
+            (
+                "telemetry/logging" | "telemetry/metrics" | "telemetry/opentelemetry"
+                | "telemetry/opencensus" | "telemetry/influx" | "telemetry/gelf"
+                | "telemetry/logstash" | "telemetry/newrelic" | "telemetry/moesif",
+                _,
+            ) => diags.warn(&at, context, format!("namespace `{name}` is not supported by Manifold; it has no effect (the adapters log requests themselves)")),
+            (ns, _) if ns.starts_with("modifier/lua") || ns.starts_with("plugin/") || ns == "modifier/martian" => {
+                diags.warn(&at, context, format!("namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"));
+            }
+            (
+                "proxy" | "security/cors" | "security/http" | "security/bot-detector"
+                | "auth/validator" | "auth/signer" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
+                | "qos/circuit-breaker" | "qos/http-cache" | "validation/json-schema"
+                | "validation/cel",
+                _,
+            ) => diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect")),
+            ("router" | "backend/http", _) => {
+                diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
+            }
+            _ => diags.warn(&at, context, format!("unknown namespace `{name}`; it has no effect")),
+        }
+    }
+    out
+}
+
+/// Decode one namespace into its struct, reporting unknown keys as warnings and type errors
+/// as located errors.
+pub(crate) fn typed<T: DeserializeOwned>(
+    diags: &mut Diags<'_>,
+    path: &Path,
+    context: Option<&str>,
+    value: &Value,
+) -> Option<T> {
+    let mut unknown = Vec::new();
+    let mut track = serde_path_to_error::Track::new();
+    let result: Result<T, _> = serde_ignored::deserialize(
+        serde_path_to_error::Deserializer::new(value, &mut track),
+        |p| unknown.push(p.to_string()),
+    );
+    for key in unknown {
+        diags.warn(
+            &path.dotted(&key),
+            context,
+            format!("unknown key `{key}`; it has no effect"),
+        );
+    }
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let at = path.dotted(&track.path().to_string());
+            diags.error(&at, context, e.to_string());
+            None
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The validated, defaulted, typed plan the pipeline is built from. Nothing here is looked up
+//! in JSON at request time.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use http::Method;
+
+use super::extra::{BackendHttp, RouterOptions};
+use super::Diagnostic;
+use crate::url::UrlPattern;
+
+/// A whole gateway: root settings plus endpoints.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listening port (native server); default 8080.
+    pub port: u16,
+    /// Listening address (native server), if set.
+    pub listen_ip: Option<IpAddr>,
+    /// Default endpoint timeout; default 2s.
+    pub timeout: Duration,
+    /// Default `Cache-Control` max-age for complete responses; zero means none.
+    pub cache_ttl: Duration,
+    /// Serve `/__debug/*`.
+    pub debug_endpoint: bool,
+    /// Serve `/__echo/*`.
+    pub echo_endpoint: bool,
+    /// The `router` namespace.
+    pub router: RouterOptions,
+    /// Endpoints in declaration order.
+    pub endpoints: Vec<Endpoint>,
+    /// Non-fatal findings (unknown keys, ignored namespaces).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One endpoint entry.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The path template, e.g. `/users/{id}`.
+    pub endpoint: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Whole-pipeline deadline.
+    pub timeout: Duration,
+    /// `Cache-Control: public, max-age` for complete responses (zero: none).
+    pub cache_ttl: Duration,
+    /// Identical calls per backend (first complete answer wins).
+    pub concurrent_calls: u32,
+    /// Which client headers reach backends.
+    pub input_headers: HeaderFilter,
+    /// Which client query parameters reach backends.
+    pub input_query_strings: QueryFilter,
+    /// How the response is rendered.
+    pub output_encoding: OutputEncoding,
+    /// Backends in declaration order (the merge order).
+    pub backend: Vec<Backend>,
+    /// Names of the `{params}` in the path, in order.
+    pub params: Vec<String>,
+    /// `"METHOD /path"`, for messages.
+    pub label: String,
+}
+
+/// One backend of an endpoint.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// `scheme://authority` entries, balanced round-robin.
+    pub host: Vec<String>,
+    /// Path and query template.
+    pub url_pattern: UrlPattern,
+    /// Method sent to the backend.
+    pub method: Method,
+    /// How the backend body is decoded.
+    pub encoding: Encoding,
+    /// Dot paths to keep (wins over `deny`).
+    pub allow: Vec<Vec<String>>,
+    /// Dot paths to remove.
+    pub deny: Vec<Vec<String>>,
+    /// Top-level renames, in key order.
+    pub mapping: Vec<(String, String)>,
+    /// Wrap the data under this key.
+    pub group: Option<String>,
+    /// Dot path to extract before filtering.
+    pub target: Option<Vec<String>>,
+    /// The body is an array, wrapped as `{"collection": [...]}`.
+    pub is_collection: bool,
+    /// Second-level header filter.
+    pub input_headers: Option<HeaderFilter>,
+    /// Second-level query filter.
+    pub input_query_strings: Option<QueryFilter>,
+    /// The `backend/http` namespace.
+    pub http: BackendHttp,
+    /// Position in the endpoint's list.
+    pub index: usize,
+}
+
+/// Client headers allowed through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderFilter {
+    /// `["*"]`: everything.
+    All,
+    /// Exactly these (empty list: only `Content-Type`, as in KrakenD).
+    Only(Vec<HeaderName>),
+}
+
+/// Client query parameters allowed through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryFilter {
+    /// `["*"]`: everything.
+    All,
+    /// Exactly these names (case-sensitive).
+    Only(Vec<String>),
+}
+
+/// Backend body decoding (`encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A JSON object (or array with `is_collection`).
+    Json,
+    /// Any JSON: arrays become `collection`, scalars `content`.
+    SafeJson,
+    /// The raw body as `{"content": "..."}`.
+    String,
+    /// Not decoded: status, headers and body pass through.
+    NoOp,
+}
+
+/// Endpoint rendering (`output_encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputEncoding {
+    /// Compact JSON object, sorted keys.
+    Json,
+    /// The `collection` key as a top-level array.
+    JsonCollection,
+    /// The `content` key as text.
+    String,
+    /// The single backend's response as received.
+    NoOp,
+}
+
+// === impl HeaderFilter ===
+
+impl HeaderFilter {
+    /// Whether the named header passes.
+    pub fn allows(&self, name: &HeaderName) -> bool {
+        match self {
+            HeaderFilter::All => true,
+            HeaderFilter::Only(list) if list.is_empty() => name == http::header::CONTENT_TYPE,
+            HeaderFilter::Only(list) => list.contains(name),
+        }
+    }
+}
+
+// === impl QueryFilter ===
+
+impl QueryFilter {
+    /// Whether the named query parameter passes.
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            QueryFilter::All => true,
+            QueryFilter::Only(list) => list.iter().any(|n| n == name),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Serde mirror of the KrakenD v3 file: field names are KrakenD's keys, verbatim. Nested
+//! sections stay `serde_json::Value` here so each one is decoded (and its errors located)
+//! separately, which lets one run report every problem instead of the first.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The root object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawRoot {
+    pub(crate) version: Option<Value>,
+    #[serde(rename = "$schema")]
+    pub(crate) schema: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) port: Option<u16>,
+    pub(crate) listen_ip: Option<String>,
+    pub(crate) timeout: Option<String>,
+    pub(crate) cache_ttl: Option<String>,
+    pub(crate) host: Vec<String>,
+    pub(crate) output_encoding: Option<String>,
+    pub(crate) debug_endpoint: bool,
+    pub(crate) echo_endpoint: bool,
+    pub(crate) disable_rest: bool,
+    pub(crate) endpoints: Vec<Value>,
+    pub(crate) extra_config: BTreeMap<String, Value>,
+}
+
+/// One entry of `endpoints`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawEndpoint {
+    pub(crate) endpoint: Option<String>,
+    pub(crate) method: Option<Value>,
+    pub(crate) timeout: Option<String>,
+    pub(crate) cache_ttl: Option<String>,
+    pub(crate) concurrent_calls: Option<u32>,
+    pub(crate) input_headers: Option<Vec<String>>,
+    pub(crate) input_query_strings: Option<Vec<String>>,
+    pub(crate) output_encoding: Option<String>,
+    pub(crate) backend: Vec<Value>,
+    pub(crate) extra_config: BTreeMap<String, Value>,
+}
+
+/// One entry of an endpoint's `backend` list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawBackend {
+    pub(crate) host: Vec<String>,
+    pub(crate) url_pattern: Option<String>,
+    pub(crate) method: Option<String>,
+    pub(crate) encoding: Option<String>,
+    pub(crate) allow: Vec<String>,
+    pub(crate) deny: Vec<String>,
+    pub(crate) mapping: BTreeMap<String, String>,
+    pub(crate) group: Option<String>,
+    pub(crate) target: Option<String>,
+    pub(crate) is_collection: bool,
+    pub(crate) input_headers: Option<Vec<String>>,
+    pub(crate) input_query_strings: Option<Vec<String>>,
+    pub(crate) disable_host_sanitize: bool,
+    pub(crate) extra_config: BTreeMap<String, Value>,
+}
+
+/// Keys KrakenD knows at the root that Manifold accepts without using (server tuning that the
+/// adapters own, telemetry, plugins). Listed so `check` can say "no effect" instead of "unknown".
+pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
+    "read_timeout",
+    "write_timeout",
+    "idle_timeout",
+    "read_header_timeout",
+    "idle_connection_timeout",
+    "response_header_timeout",
+    "expect_continue_timeout",
+    "dialer_timeout",
+    "dialer_fallback_delay",
+    "dialer_keep_alive",
+    "disable_keep_alives",
+    "disable_compression",
+    "max_idle_connections",
+    "max_idle_connections_per_host",
+    "max_header_bytes",
+    "tls",
+    "client_tls",
+    "plugin",
+    "sequential_start",
+    "async_agent",
+    "use_h2c",
+    "dns_cache_ttl",
+    "allow_insecure_connections",
+];
+
+/// Endpoint keys KrakenD knows that Manifold accepts without using.
+pub(crate) const ENDPOINT_NO_EFFECT: &[&str] = &[];
+
+/// Backend keys KrakenD knows that Manifold accepts without using.
+pub(crate) const BACKEND_NO_EFFECT: &[&str] = &["sd", "sd_scheme", "timeout"];
+
+/// Every key the raw structs read, per level, for "did you mean" suggestions.
+pub(crate) const ROOT_KEYS: &[&str] = &[
+    "version",
+    "$schema",
+    "name",
+    "port",
+    "listen_ip",
+    "timeout",
+    "cache_ttl",
+    "host",
+    "output_encoding",
+    "debug_endpoint",
+    "echo_endpoint",
+    "disable_rest",
+    "endpoints",
+    "extra_config",
+];
+/// See [`ROOT_KEYS`].
+pub(crate) const ENDPOINT_KEYS: &[&str] = &[
+    "endpoint",
+    "method",
+    "timeout",
+    "cache_ttl",
+    "concurrent_calls",
+    "input_headers",
+    "input_query_strings",
+    "output_encoding",
+    "backend",
+    "extra_config",
+];
+/// See [`ROOT_KEYS`].
+pub(crate) const BACKEND_KEYS: &[&str] = &[
+    "host",
+    "url_pattern",
+    "method",
+    "encoding",
+    "allow",
+    "deny",
+    "mapping",
+    "group",
+    "target",
+    "is_collection",
+    "input_headers",
+    "input_query_strings",
+    "disable_host_sanitize",
+    "extra_config",
+];

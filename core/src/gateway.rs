@@ -1,0 +1,272 @@
+//! The endpoint handler: route, check parameters, build the filtered request, run the
+//! endpoint's proxy under its deadline, render. This is lura's router layer; adapters only
+//! convert their platform's request into `http::Request<Bytes>` and back.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{HOST, USER_AGENT as UA};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+
+use crate::builtin;
+use crate::config::{self, Config, ConfigErrors, Endpoint};
+use crate::platform::Platform;
+use crate::proxy::{stack, ProxyError, ProxyRequest, SharedProxy};
+use crate::render;
+use crate::router::{Lookup, Router};
+use crate::url::decode_param;
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), plus `Host`,
+/// which is always the backend's own.
+pub(crate) const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_VIA: HeaderName = HeaderName::from_static("x-forwarded-via");
+
+/// What the adapter knows about the client connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The peer address (`CF-Connecting-IP` on Workers, the request context on Lambda).
+    pub peer: Option<IpAddr>,
+}
+
+/// A compiled gateway: config, routes and one proxy stack per endpoint.
+pub struct Gateway {
+    config: Config,
+    router: Router,
+    endpoints: Vec<SharedProxy>,
+    platform: Platform,
+    version: HeaderValue,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("endpoints", &self.config.endpoints.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Compile a validated config into a gateway on `platform`.
+    pub fn new(config: Config, platform: Platform) -> Result<Self, ConfigErrors> {
+        let router = Router::new(
+            config
+                .endpoints
+                .iter()
+                .map(|e| (e.endpoint.as_str(), &e.method)),
+        )
+        .map_err(|e| {
+            let diag = config::Diagnostic {
+                path: "endpoints".into(),
+                context: None,
+                message: e,
+                line: 1,
+                column: 1,
+            };
+            ConfigErrors {
+                errors: vec![diag],
+                warnings: Vec::new(),
+            }
+        })?;
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|e| stack::endpoint_stack(e, &platform))
+            .collect();
+        let version = if config.router.hide_version_header {
+            HeaderValue::from_static("Version undefined")
+        } else {
+            HeaderValue::from_static(crate::USER_AGENT)
+        };
+        Ok(Self {
+            config,
+            router,
+            endpoints,
+            platform,
+            version,
+        })
+    }
+
+    /// Parse, validate and compile a KrakenD v3 config text.
+    pub fn from_json(text: &str, platform: Platform) -> Result<Self, ConfigErrors> {
+        Self::new(config::parse(text)?, platform)
+    }
+
+    /// The config this gateway was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The ports this gateway uses.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Answer one client request. Never panics and never fails: every problem is a response.
+    pub async fn handle(
+        &self,
+        request: http::Request<Bytes>,
+        client: ClientInfo,
+    ) -> Response<Bytes> {
+        let (parts, body) = request.into_parts();
+        if let Some(response) = builtin::handle(&self.config, &self.platform, &parts, &body) {
+            return response;
+        }
+        let (index, raw_params) = match self.router.lookup(&parts.method, parts.uri.path()) {
+            Lookup::Found { endpoint, params } => (endpoint, params),
+            Lookup::MethodNotAllowed => {
+                return render::router_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &self.config.router,
+                    &self.version,
+                )
+            }
+            Lookup::NotFound => {
+                return render::router_error(
+                    StatusCode::NOT_FOUND,
+                    &self.config.router,
+                    &self.version,
+                )
+            }
+        };
+        let (Some(endpoint), Some(proxy)) =
+            (self.config.endpoints.get(index), self.endpoints.get(index))
+        else {
+            return render::router_error(StatusCode::NOT_FOUND, &self.config.router, &self.version);
+        };
+        let mut params = Vec::with_capacity(raw_params.len());
+        for (name, raw) in raw_params {
+            match decode_param(raw) {
+                Some(value) => params.push((name.to_owned(), value)),
+                None => return render::encoded_params(),
+            }
+        }
+        let request = proxy_request(endpoint, &parts, body, params, client);
+        let result = self
+            .platform
+            .timeout(endpoint.timeout, proxy.call(request))
+            .await
+            .unwrap_or_else(|| Err(ProxyError::timeout()));
+        render::endpoint(endpoint, &self.config.router, &self.version, result)
+    }
+}
+
+/// The request the endpoint's proxies see: query and headers filtered by the endpoint's
+/// `input_query_strings` / `input_headers`, plus KrakenD's forwarding headers.
+fn proxy_request(
+    endpoint: &Endpoint,
+    parts: &Parts,
+    body: Bytes,
+    params: Vec<(String, String)>,
+    client: ClientInfo,
+) -> ProxyRequest {
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(parse_query)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| endpoint.input_query_strings.allows(k))
+        .collect();
+
+    let mut headers = HeaderMap::new();
+    let connection_named: Vec<String> = parts
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for (name, value) in &parts.headers {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || connection_named.iter().any(|c| c == n) {
+            continue;
+        }
+        if endpoint.input_headers.allows(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    // The client's own X-Forwarded-For is not trusted: the peer address replaces it.
+    headers.remove(&X_FORWARDED_FOR);
+    if let Some(peer) = client.peer {
+        if let Ok(v) = HeaderValue::from_str(&peer.to_string()) {
+            headers.insert(X_FORWARDED_FOR, v);
+        }
+    }
+    let host = parts.headers.get(HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    if let Some(host) = host {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+    if headers.contains_key(UA) {
+        headers.insert(X_FORWARDED_VIA, HeaderValue::from_static(crate::USER_AGENT));
+    } else {
+        headers.insert(UA, HeaderValue::from_static(crate::USER_AGENT));
+    }
+    ProxyRequest {
+        method: parts.method.clone(),
+        params: params.into(),
+        query: query.into(),
+        headers,
+        body,
+    }
+}
+
+/// `a=1&b=2&b=3` to ordered pairs, form-decoded (`+` is a space).
+pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// A gateway shared between concurrent requests.
+pub type SharedGateway = Arc<Gateway>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_keeps_order_and_repeats() {
+        assert_eq!(
+            parse_query("a=1&b=2&b=3&c&d=x+y%26z&a%5B%5D=q"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("b".into(), "3".into()),
+                ("c".into(), "".into()),
+                ("d".into(), "x y&z".into()),
+                ("a[]".into(), "q".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! A JSON value that keeps numbers exactly as received.
+//!
+//! KrakenD decodes numbers with Go's `UseNumber`, so `9007199254740993` survives; serde_json
+//! without `arbitrary_precision` would round it through `f64`, and turning that feature on
+//! breaks other crates in the build (untagged enums in the Lambda event types). A small
+//! purpose-built value type also gives us a depth limit (no stack overflow on hostile bodies),
+//! deterministic duplicate-key handling (last one wins), sorted keys on output and Go's exact
+//! string escaping, all of which the gateway's byte-for-byte output depends on.
+
+mod parse;
+mod write;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use parse::{locate, parse, ParseError, PathSeg};
+pub use write::{write_json, write_string};
+
+/// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.
+pub const MAX_DEPTH: usize = 256;
+
+/// A JSON object: keys sorted, which is also Go's (and therefore KrakenD's) output order.
+pub type Map = BTreeMap<String, Value>;
+
+/// A JSON value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Value {
+    /// `null`
+    #[default]
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number, as its literal text.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object.
+    Object(Map),
+}
+
+/// A JSON number kept as the exact text it was written with (`1e400`, `-0` and 20-digit
+/// integers survive untouched).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number(Box<str>);
+
+// === impl Number ===
+
+impl Number {
+    /// The literal text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A number from an integer.
+    pub fn from_u64(n: u64) -> Self {
+        Number(n.to_string().into_boxed_str())
+    }
+
+    /// A number from text that is already valid JSON number syntax (checked).
+    pub fn parse(text: &str) -> Option<Self> {
+        parse::is_number(text.as_bytes()).then(|| Number(text.into()))
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// === impl Value ===
+
+impl Value {
+    /// The object inside, if this is one.
+    pub fn as_object(&self) -> Option<&Map> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The object inside, mutably, if this is one.
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The string inside, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Compact JSON text (Go's encoding: sorted keys, `<>&` escaped).
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        write_json(&mut out, self);
+        out
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+
+impl From<Map> for Value {
+    fn from(m: Map) -> Self {
+        Value::Object(m)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(n: u64) -> Self {
+        Value::Number(Number::from_u64(n))
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}
+
+/// Build a [`Value`] from serde_json's (used for config values that never carry numbers
+/// beyond `f64` precision that matter, such as header lists).
+pub fn from_serde(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Number(Number(n.to_string().into_boxed_str())),
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(a) => Value::Array(a.iter().map(from_serde).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), from_serde(v))).collect())
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! JSON text to [`Value`], exact numbers, bounded depth; and path location for config errors.
+
+use std::fmt;
+
+use super::{Map, Number, Value, MAX_DEPTH};
+
+/// Why a JSON text was rejected, with the byte offset where it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset in the input.
+    pub offset: usize,
+    /// What was wrong.
+    pub message: &'static str,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// One step of a JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSeg {
+    /// An object key.
+    Key(String),
+    /// An array index.
+    Index(usize),
+}
+
+/// Parse a complete JSON document (surrounding whitespace allowed, nothing else).
+pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
+    let mut p = Parser { input, pos: 0 };
+    p.skip_ws();
+    let v = p.value(0)?;
+    p.skip_ws();
+    if p.pos != input.len() {
+        return Err(p.err("trailing characters after the JSON value"));
+    }
+    Ok(v)
+}
+
+/// Byte offset of the value at `path` in `input` (for error locations), or of the deepest
+/// existing ancestor when the path does not exist.
+pub fn locate(input: &[u8], path: &[PathSeg]) -> usize {
+    let mut p = Parser { input, pos: 0 };
+    p.skip_ws();
+    let mut best = p.pos;
+    for seg in path {
+        match (seg, p.peek()) {
+            (PathSeg::Key(want), Some(b'{')) => {
+                p.pos += 1;
+                let mut found = false;
+                loop {
+                    p.skip_ws();
+                    if p.peek() != Some(b'"') {
+                        break;
+                    }
+                    let key_at = p.pos;
+                    let Ok(key) = p.string() else { return best };
+                    p.skip_ws();
+                    if p.peek() != Some(b':') {
+                        return best;
+                    }
+                    p.pos += 1;
+                    p.skip_ws();
+                    if &key == want {
+                        // Point at the key: "line 12: `url_patern`" reads better than the value.
+                        best = key_at;
+                        found = true;
+                        break;
+                    }
+                    if p.value(0).is_err() {
+                        return best;
+                    }
+                    p.skip_ws();
+                    if p.peek() == Some(b',') {
+                        p.pos += 1;
+                    }
+                }
+                if !found {
+                    return best;
+                }
+            }
+            (PathSeg::Index(want), Some(b'[')) => {
+                p.pos += 1;
+                p.skip_ws();
+                for _ in 0..*want {
+                    if p.value(0).is_err() {
+                        return best;
+                    }
+                    p.skip_ws();
+                    if p.peek() != Some(b',') {
+                        return best;
+                    }
+                    p.pos += 1;
+                    p.skip_ws();
+                }
+                best = p.pos;
+            }
+            _ => return best,
+        }
+    }
+    best
+}
+
+/// Whether `text` is exactly one JSON number.
+pub(crate) fn is_number(text: &[u8]) -> bool {
+    let mut p = Parser {
+        input: text,
+        pos: 0,
+    };
+    p.number().is_ok() && p.pos == text.len()
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+// === impl Parser ===
+
+impl Parser<'_> {
+    fn err(&self, message: &'static str) -> ParseError {
+        ParseError {
+            offset: self.pos,
+            message,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8], v: Value) -> Result<Value, ParseError> {
+        if self.input.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, ParseError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal(b"true", Value::Bool(true)),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)),
+            Some(b'n') => self.literal(b"null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Value::Number),
+            Some(_) => Err(self.err("unexpected character")),
+            None => Err(self.err("unexpected end of input")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
+        self.pos += 1;
+        let mut map = Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let v = self.value(depth + 1)?;
+            // Duplicate keys: the last one wins, deterministically (documented behaviour).
+            map.insert(key, v);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value(depth + 1)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.err("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<Number, ParseError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        let text = self.input.get(start..self.pos).unwrap_or_default();
+        // Only ASCII digits and signs were consumed, so this cannot fail.
+        let text = std::str::from_utf8(text).map_err(|_| self.err("invalid number"))?;
+        Ok(Number(text.into()))
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let digits = self
+            .input
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.err("bad \\u escape"))?;
+        let mut n = 0u32;
+        for &d in digits {
+            let v = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| self.err("bad \\u escape"))?;
+            n = n * 16 + v;
+        }
+        self.pos += 4;
+        Ok(n)
+    }
+
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            out.extend_from_slice(self.input.get(start..self.pos).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return String::from_utf8(out).map_err(|_| ParseError {
+                        offset: start,
+                        message: "invalid UTF-8 in string",
+                    });
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let esc = self.peek().ok_or_else(|| self.err("unterminated string"))?;
+                    self.pos += 1;
+                    let ch = match esc {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(self.err("invalid escape")),
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                Some(_) => return Err(self.err("control character in string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    fn unicode_escape(&mut self) -> Result<char, ParseError> {
+        let first = self.hex4()?;
+        if (0xD800..0xDC00).contains(&first) {
+            // A high surrogate should be followed by a low one; a lone one becomes U+FFFD, as in Go.
+            if self.input.get(self.pos..self.pos + 2) == Some(b"\\u") {
+                let save = self.pos;
+                self.pos += 2;
+                let second = self.hex4()?;
+                if (0xDC00..0xE000).contains(&second) {
+                    let c = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                    return Ok(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                }
+                self.pos = save;
+            }
+            return Ok('\u{FFFD}');
+        }
+        Ok(char::from_u32(first).unwrap_or('\u{FFFD}'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_their_text() {
+        for n in [
+            "9007199254740993",
+            "18446744073709551616",
+            "-0",
+            "1e400",
+            "0.1000000000000000055511",
+            "1E+2",
+        ] {
+            let v = parse(format!("{{\"n\":{n}}}").as_bytes()).unwrap();
+            assert_eq!(v.to_json(), format!("{{\"n\":{n}}}"));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_documents() {
+        for bad in [
+            "",
+            "{",
+            "{\"a\":1}xyz",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "\u{feff}{}",
+            "{\"a\" 1}",
+            "nul",
+            "\"\\x\"",
+        ] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad:?} should fail");
+        }
+        assert!(parse(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(
+            parse(deep.as_bytes()).unwrap_err().message,
+            "nesting too deep"
+        );
+        let ok = "[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1);
+        assert!(parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins_and_escapes_decode() {
+        let v = parse(br#"{"a":1,"a":2,"pass\u0077ord":"x","s":"\ud83d\ude00\ud800"}"#).unwrap();
+        let m = v.as_object().unwrap();
+        assert_eq!(m["a"].to_json(), "2");
+        assert!(m.contains_key("password"));
+        assert_eq!(m["s"].as_str().unwrap(), "😀\u{FFFD}");
+    }
+
+    #[test]
+    fn locate_points_at_keys_and_items() {
+        let text = b"{\n  \"endpoints\": [\n    {\"a\": 1},\n    {\"endpoint\": \"/x\"}\n  ]\n}";
+        let at = locate(
+            text,
+            &[
+                PathSeg::Key("endpoints".into()),
+                PathSeg::Index(1),
+                PathSeg::Key("endpoint".into()),
+            ],
+        );
+        assert_eq!(&text[at..at + 10], b"\"endpoint\"");
+        // A missing key falls back to the deepest ancestor that exists.
+        let at = locate(
+            text,
+            &[
+                PathSeg::Key("endpoints".into()),
+                PathSeg::Index(0),
+                PathSeg::Key("backend".into()),
+            ],
+        );
+        assert_eq!(&text[at..at + 1], b"{");
+    }
+}

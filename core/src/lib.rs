@@ -1,0 +1,39 @@
+//! manifold-core: KrakenD v3 config → validated plan → proxy pipeline, with no runtime, no I/O
+//! and no clock of its own. The adapters (native CLI, AWS Lambda, Cloudflare Workers) supply
+//! the [`platform`] ports and convert requests; everything else happens here.
+//!
+//! ```text
+//!  client ──► Gateway::handle ──► router ──► param check ──► input filters ──┐
+//!                                                                           ▼
+//!                                   ┌──────── endpoint proxy (deadline) ─────────┐
+//!                                   │  merge (85 % budget per backend)           │
+//!                                   │   ├─ backend 0: shape ◄─ http (url, send,  │
+//!                                   │   ├─ backend 1: shape ◄─   status, decode) │
+//!                                   │   └─ backend N ...                         │
+//!                                   └────────────────────────────────────────────┘
+//!  client ◄── render (output_encoding, X-Krakend-Completed, Cache-Control) ◄──┘
+//! ```
+//!
+//! The stack order is written down once, in `proxy::stack`.
+
+pub mod config;
+pub mod json;
+pub mod platform;
+pub mod proxy;
+pub mod url;
+
+mod builtin;
+mod encoding;
+mod gateway;
+mod render;
+mod router;
+
+pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
+pub use gateway::{ClientInfo, Gateway, SharedGateway};
+pub use platform::{BoxFuture, Clock, HttpClient, MaybeSend, MaybeSync, Platform, Sleep};
+pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
+
+/// This crate's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `User-Agent` sent to backends (and the `X-Krakend` value): `Manifold/<version>`.
+pub const USER_AGENT: &str = concat!("Manifold/", env!("CARGO_PKG_VERSION"));

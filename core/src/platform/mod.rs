@@ -1,0 +1,113 @@
+//! Ports: what the core needs from the platform it runs on.
+//!
+//! Each adapter (native CLI, Lambda, Workers) implements these few traits in about a hundred
+//! lines; the core never touches sockets, timers or the clock directly. Tests use in-memory
+//! implementations (a scripted client and a fake clock), so timeouts are deterministic.
+
+mod send;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::{select, Either};
+
+pub use send::{BoxFuture, MaybeSend, MaybeSync};
+
+/// A request the core sends to a backend: absolute URI, method, headers and a complete body.
+pub type BackendRequest = http::Request<Bytes>;
+/// A backend's complete answer, as the client received it (no redirect followed, body
+/// possibly still compressed).
+pub type BackendResponse = http::Response<Bytes>;
+
+/// Outbound HTTP. Implementations must not follow redirects (the core does, with its own
+/// same-origin policy) and must stop reading a body once it exceeds `max_body` bytes.
+pub trait HttpClient: MaybeSend + MaybeSync {
+    /// Send one request. Dropping the returned future must cancel the call.
+    fn send(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>>;
+}
+
+/// Wall-clock time, for health output, token expiry, rate-limit windows and cache ages.
+pub trait Clock: MaybeSend + MaybeSync {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
+}
+
+/// Timers, for timeouts. The core races work against these futures.
+pub trait Sleep: MaybeSend + MaybeSync {
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// Why an outbound call produced no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientErrorKind {
+    /// Could not connect (refused, DNS, TLS handshake).
+    Connect,
+    /// The response body was larger than the allowed maximum.
+    BodyTooLarge,
+    /// The peer broke the protocol or the connection dropped mid-response.
+    Protocol,
+}
+
+/// An outbound call failure reported by an [`HttpClient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    /// What kind of failure this was.
+    pub kind: ClientErrorKind,
+    /// Human-readable detail (platform specific; never asserted on in tests).
+    pub message: String,
+}
+
+impl ClientError {
+    /// A new client error.
+    pub fn new(kind: ClientErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// The ports bundled together; handed to [`crate::Gateway::new`].
+#[derive(Clone)]
+pub struct Platform {
+    /// Outbound HTTP.
+    pub client: Arc<dyn HttpClient>,
+    /// Wall clock.
+    pub clock: Arc<dyn Clock>,
+    /// Timers.
+    pub sleep: Arc<dyn Sleep>,
+}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Platform").finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// Run `work` with a deadline: `None` when `duration` elapsed first (the work is dropped,
+    /// which cancels any outbound call inside it).
+    pub async fn timeout<F: Future>(&self, duration: Duration, work: F) -> Option<F::Output> {
+        let work = std::pin::pin!(work);
+        match select(work, self.sleep.sleep(duration)).await {
+            Either::Left((out, _)) => Some(out),
+            Either::Right(_) => None,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The HTTP backend proxy: builds the backend request (url_pattern, host balancing, header and
+//! query filters), sends it, checks the status, decompresses and decodes the body.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue};
+
+use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
+use crate::config::{Backend, Encoding};
+use crate::encoding;
+use crate::platform::{BackendRequest, BoxFuture, Platform};
+use crate::url::param_eq;
+use crate::url::{push_query_component, RenderError, Var};
+
+/// Calls one configured backend.
+pub(crate) struct HttpBackend {
+    backend: Backend,
+    platform: Platform,
+    next_host: AtomicUsize,
+    max_body: usize,
+}
+
+impl HttpBackend {
+    pub(crate) fn new(backend: Backend, platform: Platform, max_body: usize) -> Self {
+        Self {
+            backend,
+            platform,
+            next_host: AtomicUsize::new(0),
+            max_body,
+        }
+    }
+
+    fn host(&self) -> &str {
+        let hosts = &self.backend.host;
+        // Round-robin; a single host needs no counter traffic.
+        let i = if hosts.len() > 1 {
+            self.next_host.fetch_add(1, Ordering::Relaxed) % hosts.len()
+        } else {
+            0
+        };
+        hosts.get(i).map_or("", String::as_str)
+    }
+
+    fn build(&self, req: &ProxyRequest) -> Result<BackendRequest, ProxyError> {
+        let b = &self.backend;
+        let path = b
+            .url_pattern
+            .render(|var| match var {
+                Var::Param(name) => req
+                    .params
+                    .iter()
+                    .find(|(k, _)| param_eq(k, name))
+                    .map(|(_, v)| Cow::Borrowed(v.as_str())),
+                Var::Resp { .. } | Var::Jwt(_) => None,
+            })
+            .map_err(|e| {
+                let what = match e {
+                    RenderError::Missing(v) => format!("no value for `{{{v}}}`"),
+                    RenderError::Unsafe(v) => format!("unsafe value for `{{{v}}}`"),
+                };
+                ProxyError::new(
+                    ErrorSource::Internal,
+                    format!("cannot build the URL of {}: {what}", b.url_pattern.source),
+                )
+            })?;
+        let mut url = String::with_capacity(64 + path.len());
+        url.push_str(self.host());
+        url.push_str(&path);
+        let mut pairs: Vec<&(String, String)> = req
+            .query
+            .iter()
+            .filter(|(k, _)| b.input_query_strings.as_ref().is_none_or(|f| f.allows(k)))
+            .collect();
+        // Go's url.Values.Encode sorts by key; values keep their order (stable sort).
+        pairs.sort_by(|x, y| x.0.cmp(&y.0));
+        let mut sep = if path.contains('?') { '&' } else { '?' };
+        for (k, v) in pairs {
+            url.push(sep);
+            push_query_component(&mut url, k);
+            url.push('=');
+            push_query_component(&mut url, v);
+            sep = '&';
+        }
+
+        let mut headers = HeaderMap::with_capacity(req.headers.len() + 2);
+        for (name, value) in &req.headers {
+            if b.input_headers.as_ref().is_none_or(|f| f.allows(name)) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        // As Go's transport does: ask for gzip and decode it ourselves (see `decompress`).
+        if !headers.contains_key(ACCEPT_ENCODING) {
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if headers.contains_key(CONTENT_LENGTH) {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(req.body.len()));
+        }
+        let mut request = http::Request::builder()
+            .method(b.method.clone())
+            .uri(&url)
+            .body(req.body.clone())
+            .map_err(|e| {
+                ProxyError::new(
+                    ErrorSource::Internal,
+                    format!("invalid backend URL {url}: {e}"),
+                )
+            })?;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+}
+
+impl Proxy for HttpBackend {
+    fn call(&self, req: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
+        Box::pin(async move {
+            let request = self.build(&req)?;
+            let url = request.uri().to_string();
+            let b = &self.backend;
+            let response =
+                redirect::send(&*self.platform.client, request, self.max_body, &b.http).await?;
+            let (mut parts, body) = response.into_parts();
+            let body = decompress(&mut parts.headers, body, self.max_body)?;
+            if b.encoding == Encoding::NoOp {
+                let raw = RawResponse {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body,
+                };
+                return Ok(ProxyResponse {
+                    raw: Some(raw),
+                    is_complete: true,
+                    ..Default::default()
+                });
+            }
+            if !matches!(parts.status.as_u16(), 200 | 201) {
+                return Err(ProxyError {
+                    source: ErrorSource::Backend,
+                    message: format!(
+                        "invalid status code {} [{} {}]: {url}",
+                        parts.status.as_u16(),
+                        b.method,
+                        b.url_pattern.source
+                    ),
+                    status: Some(parts.status),
+                    content_type: parts.headers.get(CONTENT_TYPE).cloned(),
+                    body,
+                });
+            }
+            let data = encoding::decode(b.encoding, b.is_collection, &body).map_err(|e| {
+                ProxyError::new(
+                    ErrorSource::Backend,
+                    format!("{e} [{} {}]: {url}", b.method, b.url_pattern.source),
+                )
+            })?;
+            Ok(ProxyResponse {
+                data,
+                is_complete: true,
+                raw: None,
+            })
+        })
+    }
+}
+
+/// Undo `Content-Encoding: gzip`, bounded by `max_body` decompressed bytes (a gzip bomb is an
+/// error, not an allocation).
+fn decompress(headers: &mut HeaderMap, body: Bytes, max_body: usize) -> Result<Bytes, ProxyError> {
+    let gzip = headers
+        .get(CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if !gzip {
+        return Ok(body);
+    }
+    let limit = u64::try_from(max_body)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_body));
+    flate2::read::GzDecoder::new(&body[..])
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            ProxyError::new(
+                ErrorSource::Backend,
+                format!("invalid gzip body from backend: {e}"),
+            )
+        })?;
+    if out.len() > max_body {
+        return Err(ProxyError::new(
+            ErrorSource::Backend,
+            format!("backend body larger than {max_body} bytes after decompression"),
+        ));
+    }
+    headers.remove(CONTENT_ENCODING);
+    headers.remove(CONTENT_LENGTH);
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_is_bounded() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b'a'; 100_000]).unwrap();
+        let gz = Bytes::from(enc.finish().unwrap());
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert_eq!(
+            decompress(&mut h.clone(), gz.clone(), 200_000)
+                .unwrap()
+                .len(),
+            100_000
+        );
+        assert!(decompress(&mut h.clone(), gz, 1000).is_err());
+        assert!(decompress(&mut h, Bytes::from_static(b"plain text"), 1000).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! Parallel fan-out and merge. Every backend runs concurrently under its own deadline (85 % of
+//! the endpoint timeout, as lura); the answers are merged shallowly **in declaration order**,
+//! so on a key collision the later-declared backend wins whatever the arrival order (KrakenD
+//! lets the slowest win, which is not deterministic).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::{ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
+use crate::platform::{BoxFuture, Platform};
+
+/// Share of the endpoint timeout each merged backend gets, leaving time to merge, shape and
+/// render a partial answer before the endpoint deadline (lura's `85*Timeout/100`).
+pub const MERGE_TIMEOUT_PERCENT: u32 = 85;
+
+struct Merge {
+    backends: Vec<SharedProxy>,
+    budget: Duration,
+    platform: Platform,
+}
+
+/// Fan out to `backends` and merge their answers.
+pub(crate) fn layer(
+    backends: Vec<SharedProxy>,
+    endpoint_timeout: Duration,
+    platform: Platform,
+) -> SharedProxy {
+    let budget = endpoint_timeout * MERGE_TIMEOUT_PERCENT / 100;
+    Arc::new(Merge {
+        backends,
+        budget,
+        platform,
+    })
+}
+
+impl Proxy for Merge {
+    fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
+        Box::pin(async move {
+            let calls = self.backends.iter().map(|b| {
+                let request = request.clone();
+                async move {
+                    self.platform
+                        .timeout(self.budget, b.call(request))
+                        .await
+                        .unwrap_or_else(|| Err(ProxyError::timeout()))
+                }
+            });
+            merge_in_order(join_all(calls).await)
+        })
+    }
+}
+
+/// Combine results in declaration order: later keys overwrite earlier ones; any failure makes
+/// the response incomplete; all failing is an error whose text joins every message.
+pub(crate) fn merge_in_order(
+    results: Vec<Result<ProxyResponse, ProxyError>>,
+) -> Result<ProxyResponse, ProxyError> {
+    let mut merged = ProxyResponse {
+        is_complete: true,
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    let mut any_ok = false;
+    for result in results {
+        match result {
+            Ok(part) => {
+                any_ok = true;
+                merged.is_complete &= part.is_complete;
+                merged.data.extend(part.data);
+            }
+            Err(e) => {
+                merged.is_complete = false;
+                errors.push(e);
+            }
+        }
+    }
+    if any_ok {
+        return Ok(merged);
+    }
+    let message = errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let source = if errors.iter().all(|e| e.source == ErrorSource::Timeout) {
+        ErrorSource::Timeout
+    } else {
+        ErrorSource::Backend
+    };
+    Err(ProxyError::new(source, message))
+}

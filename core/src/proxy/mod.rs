@@ -1,0 +1,148 @@
+//! The pipeline vocabulary, after lura: one small [`Proxy`] contract (request in, response or
+//! error out), middlewares that take N next proxies, and [`stack`], the one place where the
+//! order of the stack is written down.
+
+mod backend;
+mod error_details;
+mod merge;
+mod redirect;
+mod shape;
+pub(crate) mod stack;
+
+pub use merge::MERGE_TIMEOUT_PERCENT;
+pub use redirect::MAX_REDIRECTS;
+pub use stack::DEFAULT_MAX_BACKEND_BODY;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::json::Map;
+use crate::platform::{BoxFuture, MaybeSend, MaybeSync};
+
+/// Message of a deadline error (KrakenD's text).
+pub const DEADLINE_EXCEEDED: &str = "context deadline exceeded";
+
+/// Request in, response or error out. Implemented by the HTTP backend and by every middleware.
+pub trait Proxy: MaybeSend + MaybeSync {
+    /// Handle one request.
+    fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>>;
+}
+
+/// A proxy shared between the stacks that call it.
+pub type SharedProxy = Arc<dyn Proxy>;
+
+/// What flows down the pipeline: the client's request after endpoint-level filtering.
+#[derive(Debug, Clone)]
+pub struct ProxyRequest {
+    /// The endpoint's method.
+    pub method: Method,
+    /// Endpoint path parameters (names as declared, decoded and checked values).
+    pub params: Arc<[(String, String)]>,
+    /// Client query parameters that passed `input_query_strings`, in request order.
+    pub query: Arc<[(String, String)]>,
+    /// Client headers that passed `input_headers`, plus the forwarding headers.
+    pub headers: HeaderMap,
+    /// The request body.
+    pub body: Bytes,
+}
+
+/// What flows back up: decoded, shaped data plus completeness.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyResponse {
+    /// The response object (merged and filtered).
+    pub data: Map,
+    /// Every backend answered successfully and completely.
+    pub is_complete: bool,
+    /// For `no-op` backends: the backend's answer, untouched.
+    pub raw: Option<RawResponse>,
+}
+
+/// A backend answer passed through byte-for-byte (`no-op`).
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// The backend's status.
+    pub status: StatusCode,
+    /// The backend's headers (several `Set-Cookie` included).
+    pub headers: HeaderMap,
+    /// The backend's body.
+    pub body: Bytes,
+}
+
+/// Whose fault an error is; decides status codes and logging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// A backend failed (status, body, transport).
+    Backend,
+    /// A deadline passed.
+    Timeout,
+    /// The gateway could not do its job (a URL could not be built, ...).
+    Internal,
+}
+
+/// A failed call, with what `return_error_code`/`return_error_details` need.
+#[derive(Debug, Clone)]
+pub struct ProxyError {
+    /// Whose fault it is.
+    pub source: ErrorSource,
+    /// The error text (`router.return_error_msg` shows it to the client).
+    pub message: String,
+    /// The backend's status, when it answered with a non-success status.
+    pub status: Option<StatusCode>,
+    /// The backend's body, when it answered.
+    pub body: Bytes,
+    /// The backend's `Content-Type`, when it answered.
+    pub content_type: Option<HeaderValue>,
+}
+
+// === impl ProxyError ===
+
+impl ProxyError {
+    /// An error without a backend answer.
+    pub fn new(source: ErrorSource, message: impl Into<String>) -> Self {
+        Self {
+            source,
+            message: message.into(),
+            status: None,
+            body: Bytes::new(),
+            content_type: None,
+        }
+    }
+
+    /// A deadline error.
+    pub fn timeout() -> Self {
+        Self::new(ErrorSource::Timeout, DEADLINE_EXCEEDED)
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProxyError {}
+
+/// A proxy made from a closure (tests, small adapters); lura's `FactoryFunc`.
+pub fn proxy_fn<F>(f: F) -> SharedProxy
+where
+    F: Fn(ProxyRequest) -> BoxFuture<'static, Result<ProxyResponse, ProxyError>>
+        + MaybeSend
+        + MaybeSync
+        + 'static,
+{
+    struct FnProxy<F>(F);
+    impl<F> Proxy for FnProxy<F>
+    where
+        F: Fn(ProxyRequest) -> BoxFuture<'static, Result<ProxyResponse, ProxyError>>
+            + MaybeSend
+            + MaybeSync,
+    {
+        fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
+            (self.0)(request)
+        }
+    }
+    Arc::new(FnProxy(f))
+}

@@ -1,0 +1,148 @@
+//! Backend redirects: followed like KrakenD's Go client (up to 10 hops, `Referer` added,
+//! 301/302/303 turn into GET), but only within the same origin unless the backend opts in, and
+//! credentials never cross origins.
+
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION, REFERER,
+};
+use http::{HeaderValue, Method, StatusCode, Uri};
+
+use super::{ErrorSource, ProxyError};
+use crate::config::extra::BackendHttp;
+use crate::platform::{BackendRequest, BackendResponse, HttpClient};
+
+/// Most redirects followed for one backend call (Go's default).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Send `request`, following redirects per the backend's policy.
+pub(crate) async fn send(
+    client: &dyn HttpClient,
+    request: BackendRequest,
+    max_body: usize,
+    policy: &BackendHttp,
+) -> Result<BackendResponse, ProxyError> {
+    let (mut parts, mut body) = request.into_parts();
+    for hop in 0..=MAX_REDIRECTS {
+        let mut req = http::Request::new(body.clone());
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.headers_mut() = parts.headers.clone();
+        let response = client.send(req, max_body).await.map_err(|e| {
+            ProxyError::new(
+                ErrorSource::Backend,
+                format!("{} {}: {e}", parts.method, parts.uri),
+            )
+        })?;
+        let status = response.status();
+        let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+        if policy.no_redirect || !is_redirect {
+            return Ok(response);
+        }
+        let Some(location) = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+        else {
+            return Ok(response);
+        };
+        let next = resolve(&parts.uri, location).ok_or_else(|| {
+            ProxyError::new(
+                ErrorSource::Backend,
+                format!("backend redirect to an invalid location {location:?}"),
+            )
+        })?;
+        let cross_origin = origin(&next) != origin(&parts.uri);
+        if cross_origin && !policy.allow_cross_origin_redirects {
+            return Err(ProxyError::new(
+                ErrorSource::Backend,
+                format!("backend redirect to another origin refused ({} -> {}); set backend/http.allow_cross_origin_redirects to allow it", origin(&parts.uri), origin(&next)),
+            ));
+        }
+        if hop == MAX_REDIRECTS {
+            break;
+        }
+        if let Ok(referer) = HeaderValue::from_str(&parts.uri.to_string()) {
+            parts.headers.insert(REFERER, referer);
+        }
+        if matches!(
+            status,
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
+        ) && parts.method != Method::GET
+            && parts.method != Method::HEAD
+        {
+            parts.method = Method::GET;
+            body = bytes::Bytes::new();
+            parts.headers.remove(CONTENT_LENGTH);
+            parts.headers.remove(CONTENT_TYPE);
+        }
+        if cross_origin {
+            for h in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+                parts.headers.remove(h);
+            }
+        }
+        parts.uri = next;
+    }
+    Err(ProxyError::new(
+        ErrorSource::Backend,
+        format!("stopped after {MAX_REDIRECTS} redirects"),
+    ))
+}
+
+fn origin(uri: &Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let host = uri.host().unwrap_or("").to_ascii_lowercase();
+    format!(
+        "{scheme}://{host}:{}",
+        uri.port_u16().unwrap_or(default_port)
+    )
+}
+
+/// Resolve a `Location` against the URL that produced it.
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.parse().ok();
+    }
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?.as_str();
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}").parse().ok();
+    }
+    let path = if location.starts_with('/') {
+        location.to_owned()
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{location}")
+    };
+    format!("{scheme}://{authority}{path}").parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_locations() {
+        let base: Uri = "http://a.example:8081/x/y?q=1".parse().unwrap();
+        assert_eq!(
+            resolve(&base, "/p/?s=1").unwrap().to_string(),
+            "http://a.example:8081/p/?s=1"
+        );
+        assert_eq!(
+            resolve(&base, "z").unwrap().to_string(),
+            "http://a.example:8081/x/z"
+        );
+        assert_eq!(
+            resolve(&base, "//b.example/p").unwrap().to_string(),
+            "http://b.example/p"
+        );
+        assert_eq!(
+            origin(&"http://A.example/".parse().unwrap()),
+            "http://a.example:80"
+        );
+        assert_ne!(
+            origin(&"http://169.254.169.254/".parse().unwrap()),
+            origin(&base)
+        );
+    }
+}

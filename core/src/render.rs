@@ -1,0 +1,172 @@
+//! Endpoint responses: `output_encoding`, the `X-Krakend*` and `Cache-Control` headers, and
+//! the error and router answers, exactly as KrakenD writes them.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+
+use crate::config::extra::RouterOptions;
+use crate::config::{Endpoint, OutputEncoding};
+use crate::json::{Map, Value};
+use crate::proxy::{ProxyError, ProxyResponse};
+
+/// `X-Krakend`: the gateway's version header (name kept for KrakenD clients).
+pub const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
+/// `X-Krakend-Completed`: whether every backend answered completely.
+pub const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
+
+const JSON: &str = "application/json; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Render the pipeline's outcome for `endpoint`.
+pub(crate) fn endpoint(
+    endpoint: &Endpoint,
+    router: &RouterOptions,
+    version: &HeaderValue,
+    result: Result<ProxyResponse, ProxyError>,
+) -> Response<Bytes> {
+    let mut response = match result {
+        Ok(ProxyResponse { raw: Some(raw), .. }) => {
+            let mut r = Response::new(raw.body);
+            *r.status_mut() = raw.status;
+            *r.headers_mut() = passthrough_headers(raw.headers);
+            r.headers_mut()
+                .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+            r
+        }
+        Ok(ok) => {
+            let completed = ok.is_complete && !ok.data.is_empty();
+            let (content_type, body) = encode(endpoint.output_encoding, ok.data);
+            let mut r = Response::new(Bytes::from(body));
+            let h = r.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            h.insert(
+                X_KRAKEND_COMPLETED,
+                HeaderValue::from_static(if completed { "true" } else { "false" }),
+            );
+            let ttl = endpoint.cache_ttl.as_secs();
+            if completed && ttl > 0 {
+                if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
+                    h.insert(CACHE_CONTROL, v);
+                }
+            }
+            r
+        }
+        Err(e) => error(endpoint, router, e),
+    };
+    response.headers_mut().insert(X_KRAKEND, version.clone());
+    response
+}
+
+fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response<Bytes> {
+    let single = endpoint.backend.len() == 1;
+    let pass_status = single
+        && endpoint
+            .backend
+            .first()
+            .is_some_and(|b| b.http.return_error_code);
+    let mut r = match (pass_status, e.status) {
+        (true, Some(status)) => {
+            let mut r = Response::new(if router.return_error_msg {
+                e.body
+            } else {
+                Bytes::new()
+            });
+            *r.status_mut() = status;
+            if router.return_error_msg {
+                if let Some(ct) = e.content_type {
+                    r.headers_mut().insert(CONTENT_TYPE, ct);
+                }
+            }
+            r
+        }
+        _ => {
+            let mut r = if router.return_error_msg {
+                text(e.message)
+            } else {
+                Response::new(Bytes::new())
+            };
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    };
+    r.headers_mut()
+        .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+    r
+}
+
+/// Encode the data by output encoding: (content type, body).
+fn encode(encoding: OutputEncoding, mut data: Map) -> (&'static str, String) {
+    match encoding {
+        OutputEncoding::Json | OutputEncoding::NoOp => (JSON, Value::Object(data).to_json()),
+        OutputEncoding::JsonCollection => match data.remove("collection") {
+            Some(v @ Value::Array(_)) => (JSON, v.to_json()),
+            _ => (JSON, "[]".to_owned()),
+        },
+        OutputEncoding::String => match data.remove("content") {
+            Some(Value::String(s)) => (TEXT, s),
+            _ => (TEXT, String::new()),
+        },
+    }
+}
+
+/// Backend headers for `no-op`, minus hop-by-hop ones and the length (recomputed on send).
+fn passthrough_headers(mut headers: HeaderMap) -> HeaderMap {
+    for name in crate::gateway::HOP_BY_HOP {
+        headers.remove(*name);
+    }
+    headers.remove(CONTENT_LENGTH);
+    headers
+}
+
+/// A `text/plain; charset=utf-8` response.
+pub(crate) fn text(body: impl Into<Bytes>) -> Response<Bytes> {
+    let mut r = Response::new(body.into());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    r
+}
+
+/// A JSON response with status 200.
+pub(crate) fn json(v: &Value) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(v.to_json()));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r
+}
+
+/// 404 or 405 from the router (custom body from `router.error_body` when configured).
+pub(crate) fn router_error(
+    status: StatusCode,
+    router: &RouterOptions,
+    version: &HeaderValue,
+) -> Response<Bytes> {
+    let custom = match status {
+        StatusCode::METHOD_NOT_ALLOWED => router.error_body.method_not_allowed.as_ref(),
+        _ => router.error_body.not_found.as_ref(),
+    };
+    let mut r = match custom {
+        Some(body) => json(&crate::json::from_serde(body)),
+        None => {
+            let mut r = Response::new(Bytes::from(match status {
+                StatusCode::METHOD_NOT_ALLOWED => "405 method not allowed",
+                _ => "404 page not found",
+            }));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            r
+        }
+    };
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+    r.headers_mut().insert(X_KRAKEND, version.clone());
+    r
+}
+
+/// 400 for path parameters that could change the backend URL (always written, as KrakenD).
+pub(crate) fn encoded_params() -> Response<Bytes> {
+    let mut r = text("error: encoded url params");
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r
+}
