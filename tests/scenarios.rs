@@ -1,1 +1,274 @@
-//! Scenario runner (placeholder).
+//! Scenario suite: every folder `tests/scenarios/<feature>/<case>/` holding `config.json` (a
+//! KrakenD config) and `plan.json` (scripted backend replies, one request, the expected answer)
+//! is one test. Adding a behaviour test means adding a folder; no Rust code, no recompiling.
+//!
+//! `plan.json`:
+//! ```text
+//! { "description": "...",
+//!   "backends": { "<url>": { "status", "headers": {name: value|[values]}, "body": string|json,
+//!                            "gzip": bool, "delay_ms": n, "refuse": bool } },
+//!   "request":  { "method", "path", "headers": {...}, "body": string, "peer": "ip" },
+//!   "expect":   { "status", "headers": {name: value|null}, "body": string (exact) | "json": value,
+//!                 "elapsed_ms": n (virtual), "calls": [{"method","url","headers":{..},"absent":[..],"body"}],
+//!                 "call_count": n },
+//!   "expect_config_error": ["substring", ...]   // instead of request/expect: the config must fail
+//! }
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use libtest_mimic::{Arguments, Failed, Trial};
+use manifold_core::{ClientInfo, Gateway};
+use manifold_tests::{platform, run, FakeTime, MockClient, MockReply};
+use serde_json::Value;
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut dirs = Vec::new();
+    collect(&root, &mut dirs);
+    dirs.sort();
+    let trials = dirs
+        .into_iter()
+        .map(|dir| {
+            let name = dir.strip_prefix(&root).unwrap().display().to_string();
+            Trial::test(name, move || run_scenario(&dir))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.join("plan.json").exists() {
+                out.push(p);
+            } else {
+                collect(&p, out);
+            }
+        }
+    }
+}
+
+fn as_bytes(v: &Value) -> Bytes {
+    match v {
+        Value::Null => Bytes::new(),
+        Value::String(s) => Bytes::from(s.clone()),
+        other => Bytes::from(other.to_string()),
+    }
+}
+
+fn header_values(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        Value::String(s) => vec![s.clone()],
+        other => vec![other.to_string()],
+    }
+}
+
+fn run_scenario(dir: &Path) -> Result<(), Failed> {
+    let config = std::fs::read_to_string(dir.join("config.json"))
+        .map_err(|e| format!("config.json: {e}"))?;
+    let plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("plan.json")).map_err(|e| format!("plan.json: {e}"))?,
+    )
+    .map_err(|e| format!("plan.json: {e}"))?;
+    let time = FakeTime::new();
+    let mock = MockClient::new(time.clone());
+
+    if let Some(expected) = plan.get("expect_config_error") {
+        let errors = match Gateway::from_json(&config, platform(&mock, &time)) {
+            Ok(_) => return Err("config was accepted but errors were expected".into()),
+            Err(e) => e
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        for want in expected.as_array().into_iter().flatten() {
+            let want = want.as_str().unwrap_or_default();
+            if !errors.contains(want) {
+                return Err(
+                    format!("expected an error containing {want:?}; got:\n{errors}").into(),
+                );
+            }
+        }
+        return Ok(());
+    }
+
+    for (url, reply) in plan["backends"].as_object().into_iter().flatten() {
+        let mut body = as_bytes(&reply["body"]);
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (k, v) in reply["headers"].as_object().into_iter().flatten() {
+            headers.extend(header_values(v).into_iter().map(|x| (k.clone(), x)));
+        }
+        if reply["gzip"].as_bool() == Some(true) {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&body).unwrap();
+            body = Bytes::from(enc.finish().unwrap());
+            headers.push(("Content-Encoding".into(), "gzip".into()));
+        }
+        mock.reply(
+            url,
+            MockReply {
+                status: reply["status"]
+                    .as_u64()
+                    .map_or(200, |s| u16::try_from(s).unwrap()),
+                headers,
+                body,
+                delay: Duration::from_millis(reply["delay_ms"].as_u64().unwrap_or(0)),
+                refuse: reply["refuse"].as_bool().unwrap_or(false),
+            },
+        );
+    }
+
+    let gateway = Gateway::from_json(&config, platform(&mock, &time))
+        .map_err(|e| format!("config rejected: {e}"))?;
+    let req = &plan["request"];
+    let mut builder = http::Request::builder()
+        .method(req["method"].as_str().unwrap_or("GET"))
+        .uri(req["path"].as_str().ok_or("request.path missing")?);
+    for (k, v) in req["headers"].as_object().into_iter().flatten() {
+        for x in header_values(v) {
+            builder = builder.header(k.as_str(), x);
+        }
+    }
+    let request = builder
+        .body(as_bytes(&req["body"]))
+        .map_err(|e| format!("bad request in plan: {e}"))?;
+    let peer = req["peer"].as_str().unwrap_or("127.0.0.1").parse().ok();
+
+    let start = manifold_core::Clock::now_millis(&time);
+    let response = run(&time, gateway.handle(request, ClientInfo { peer }));
+    let elapsed = manifold_core::Clock::now_millis(&time) - start;
+
+    let expect = &plan["expect"];
+    let mut problems = Vec::new();
+    let body = String::from_utf8_lossy(response.body()).into_owned();
+    if let Some(status) = expect["status"].as_u64() {
+        if u64::from(response.status().as_u16()) != status {
+            problems.push(format!(
+                "status: expected {status}, got {} (body {body:?})",
+                response.status()
+            ));
+        }
+    }
+    for (name, want) in expect["headers"].as_object().into_iter().flatten() {
+        let got: Vec<String> = response
+            .headers()
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| v.to_str().unwrap_or("?").to_owned())
+            .collect();
+        match want {
+            Value::Null if !got.is_empty() => {
+                problems.push(format!("header {name}: expected absent, got {got:?}"))
+            }
+            Value::Null => {}
+            want if got != header_values(want) => problems.push(format!(
+                "header {name}: expected {:?}, got {got:?}",
+                header_values(want)
+            )),
+            _ => {}
+        }
+    }
+    if let Some(want) = expect.get("body").and_then(Value::as_str) {
+        if body != want {
+            problems.push(format!("body:\n  expected {want:?}\n  got      {body:?}"));
+        }
+    }
+    if let Some(want) = expect.get("json") {
+        match serde_json::from_str::<Value>(&body) {
+            Ok(got) if &got == want => {}
+            Ok(got) => problems.push(format!("json body:\n  expected {want}\n  got      {got}")),
+            Err(e) => problems.push(format!("json body: not JSON ({e}): {body:?}")),
+        }
+    }
+    if let Some(want) = expect["elapsed_ms"].as_u64() {
+        if elapsed != want {
+            problems.push(format!(
+                "elapsed (virtual): expected {want} ms, got {elapsed} ms"
+            ));
+        }
+    }
+    let calls = mock.calls();
+    if let Some(n) = expect["call_count"].as_u64() {
+        if calls.len() as u64 != n {
+            problems.push(format!(
+                "backend calls: expected {n}, got {}: {:?}",
+                calls.len(),
+                calls.iter().map(|c| &c.url).collect::<Vec<_>>()
+            ));
+        }
+    }
+    for (i, want) in expect["calls"].as_array().into_iter().flatten().enumerate() {
+        let Some(got) = calls.get(i) else {
+            problems.push(format!(
+                "call {i}: expected {want}, but only {} calls were made",
+                calls.len()
+            ));
+            continue;
+        };
+        if let Some(m) = want["method"].as_str() {
+            if got.method != m {
+                problems.push(format!("call {i}: method expected {m}, got {}", got.method));
+            }
+        }
+        if let Some(u) = want["url"].as_str() {
+            if got.url != u {
+                problems.push(format!("call {i}: url expected {u}, got {}", got.url));
+            }
+        }
+        for (name, v) in want["headers"].as_object().into_iter().flatten() {
+            let got_v = got
+                .headers
+                .get(&name.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_default();
+            if got_v != header_values(v) {
+                problems.push(format!(
+                    "call {i}: header {name} expected {:?}, got {got_v:?}",
+                    header_values(v)
+                ));
+            }
+        }
+        for name in want["absent"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if let Some(v) = got.headers.get(&name.to_ascii_lowercase()) {
+                problems.push(format!(
+                    "call {i}: header {name} should be absent, got {v:?}"
+                ));
+            }
+        }
+        if let Some(b) = want["body"].as_str() {
+            if got.body != b.as_bytes() {
+                problems.push(format!(
+                    "call {i}: body expected {b:?}, got {:?}",
+                    String::from_utf8_lossy(&got.body)
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}

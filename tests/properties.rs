@@ -1,0 +1,88 @@
+//! Property tests: URL building can never change the backend URL's structure, and the merge is
+//! deterministic whatever order the backends answer in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use manifold_core::url::{decode_param, UrlPattern};
+use manifold_core::{ClientInfo, Gateway};
+use manifold_tests::{platform, run, FakeTime, MockClient, MockReply};
+use proptest::prelude::*;
+
+const HOST: &str = "https://b.partner:8443";
+
+fn check_structure(value: &str) {
+    let pattern = UrlPattern::parse("/v1/users/{id}/profile?user={id}&fixed=1").unwrap();
+    let Ok(path) = pattern.render(|_| Some(Cow::Borrowed(value))) else {
+        // Refusing is allowed ("." and ".."); changing the structure is not.
+        assert!(value == "." || value == "..");
+        return;
+    };
+    let url = format!("{HOST}{path}");
+    let uri: http::Uri = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+    assert_eq!(uri.scheme_str(), Some("https"));
+    assert_eq!(uri.host(), Some("b.partner"));
+    assert_eq!(uri.port_u16(), Some(8443));
+    let segments: Vec<&str> = uri.path().split('/').collect();
+    assert_eq!(segments.len(), 5, "{url}");
+    assert_eq!(
+        (segments[1], segments[2], segments[4]),
+        ("v1", "users", "profile")
+    );
+    let keys: Vec<&str> = uri
+        .query()
+        .unwrap()
+        .split('&')
+        .map(|kv| kv.split('=').next().unwrap())
+        .collect();
+    assert_eq!(keys, ["user", "fixed"], "{url}");
+    assert!(!url.contains('#'));
+}
+
+proptest! {
+    #[test]
+    fn any_value_keeps_url_structure(value in any::<String>()) {
+        check_structure(&value);
+    }
+
+    #[test]
+    fn hostile_values_keep_url_structure(value in "[./?#%@:\\\\a-z0-9{}\\[\\] \r\n]{0,24}") {
+        check_structure(&value);
+    }
+
+    #[test]
+    fn raw_client_segments_are_refused_or_safe(raw in "[./?#%@a-f0-9A-F2\\\\]{1,16}") {
+        if let Some(decoded) = decode_param(&raw) {
+            prop_assert!(!decoded.contains(['/', '?', '#', '\\']));
+            prop_assert!(decoded != "." && decoded != "..");
+            check_structure(&decoded);
+        }
+    }
+
+    #[test]
+    fn merge_is_deterministic(delays in proptest::collection::vec(0u64..300, 3)) {
+        let config = r#"{"version":3,"host":["http://m"],"endpoints":[{"endpoint":"/m","backend":[
+            {"url_pattern":"/0"},{"url_pattern":"/1"},{"url_pattern":"/2"}]}]}"#;
+        let time = FakeTime::new();
+        let mock = MockClient::new(time.clone());
+        for (i, delay) in delays.iter().enumerate() {
+            let body = format!(r#"{{"id":{i},"from_{i}":true,"shared":{{"by":{i}}}}}"#);
+            mock.reply(&format!("http://m/{i}"), MockReply {
+                status: 200,
+                body: Bytes::from(body),
+                delay: Duration::from_millis(*delay),
+                ..Default::default()
+            });
+        }
+        let gw = Gateway::from_json(config, platform(&mock, &time)).unwrap();
+        let req = http::Request::get("/m").body(Bytes::new()).unwrap();
+        let res = run(&time, gw.handle(req, ClientInfo::default()));
+        prop_assert_eq!(
+            std::str::from_utf8(res.body()).unwrap(),
+            r#"{"from_0":true,"from_1":true,"from_2":true,"id":2,"shared":{"by":2}}"#
+        );
+    }
+}
