@@ -52,6 +52,7 @@ step "core has no runtime deps" core_is_runtime_free
 step "cargo test --workspace" cargo test --workspace
 step "wasm32 build (core + worker)" cargo build -p manifold-core -p manifold-worker --target wasm32-unknown-unknown
 step "release build" cargo build --release -p manifold
+step "peer runner unit tests" python3 -m unittest discover -s tests/peer -q
 step "krakend-ce peer suite" scripts/peer-suite.sh
 if [ "$quick" = 0 ]; then
   for suite in scripts/lambda-e2e.sh scripts/worker-e2e.sh; do
