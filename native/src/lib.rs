@@ -1,1 +1,28 @@
-//! Native ports (placeholder).
+//! Native implementations of Manifold's ports (tokio + hyper + rustls), shared by the `manifold`
+//! CLI and the AWS Lambda adapter, plus the environment handling both apply to a config file.
+//!
+//! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
+//!   KrakenD-compatible request framing, response bodies bounded while streaming.
+//! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers.
+//! * [`env`]: `${VAR}` placeholders and `MANIFOLD_*` root overrides for config texts.
+
+pub mod client;
+pub mod env;
+mod time;
+
+use std::sync::Arc;
+
+use manifold_core::Platform;
+
+pub use client::{ClientOptions, HyperClient};
+pub use time::{SystemClock, TokioSleep};
+
+/// The native platform: a [`HyperClient`] with default options, the system clock and tokio
+/// timers. Fails only if the TLS configuration cannot be built.
+pub fn platform() -> Result<Platform, rustls::Error> {
+    Ok(Platform {
+        client: Arc::new(HyperClient::new(ClientOptions::default())?),
+        clock: Arc::new(SystemClock),
+        sleep: Arc::new(TokioSleep),
+    })
+}

@@ -1,0 +1,235 @@
+//! [`HyperClient`]: the backend HTTP client. Pooled connections, HTTP/1.1 and h2 (negotiated
+//! with ALPN over TLS), rustls with the ring provider and Mozilla's roots compiled in.
+//!
+//! It does exactly what the [`HttpClient`] port asks: no redirects (the core follows them with
+//! its own policy), and the response body is read frame by frame and abandoned as soon as it
+//! exceeds `max_body`, so a huge or endless body never costs more than `max_body` bytes.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderValue, Method};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
+use manifold_core::{BoxFuture, HttpClient};
+
+/// The largest response buffer allocated up front from a declared `Content-Length`.
+const PREALLOCATE_MAX: usize = 1 << 20;
+
+/// Tuning for [`HyperClient`]; the defaults follow Go's `http.Transport` as KrakenD sets it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions {
+    /// How long establishing a TCP connection (plus TLS handshake) may take.
+    pub connect_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per backend host.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            // KrakenD's `max_idle_connections_per_host` default.
+            pool_max_idle_per_host: 250,
+        }
+    }
+}
+
+/// The native [`HttpClient`]: hyper-util's pooled client over a rustls connector.
+#[derive(Clone)]
+pub struct HyperClient {
+    inner: Client<HttpsConnector<HttpConnector>, OutBody>,
+}
+
+impl std::fmt::Debug for HyperClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperClient").finish_non_exhaustive()
+    }
+}
+
+/// A request body that tells hyper its exact size only when the framing should be fixed: a
+/// body without a size hint is sent chunked, which is what KrakenD does when the client's
+/// `Content-Length` was not forwarded.
+#[derive(Debug)]
+struct OutBody {
+    data: Option<Bytes>,
+    sized: bool,
+}
+
+// === impl HyperClient ===
+
+impl HyperClient {
+    /// A client with the given options. Fails only if rustls rejects its own default protocol
+    /// versions for the ring provider, which does not happen with a correct build.
+    pub fn new(options: ClientOptions) -> Result<Self, rustls::Error> {
+        let mut http = HttpConnector::new();
+        // The https connector decides the scheme; the inner connector must accept both.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(options.connect_timeout));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            // An explicit provider: the process-wide default would panic if another crate in
+            // the build enabled a second rustls provider.
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(options.pool_idle_timeout)
+            .pool_max_idle_per_host(options.pool_max_idle_per_host)
+            .build(https);
+        Ok(Self { inner })
+    }
+}
+
+impl HttpClient for HyperClient {
+    fn send(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        let client = self.inner.clone();
+        Box::pin(async move {
+            let response = client.request(frame(request)).await.map_err(|e| {
+                let kind = if e.is_connect() {
+                    ClientErrorKind::Connect
+                } else {
+                    ClientErrorKind::Protocol
+                };
+                ClientError::new(kind, error_chain(&e))
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = read_bounded(&parts.headers, body, max_body).await?;
+            Ok(http::Response::from_parts(parts, body))
+        })
+    }
+}
+
+/// Apply KrakenD's request framing: a forwarded `Content-Length` means a fixed-length body
+/// (of the bytes actually sent), an empty body on POST/PUT/PATCH says `Content-Length: 0`, and
+/// any other non-empty body goes chunked.
+fn frame(request: BackendRequest) -> http::Request<OutBody> {
+    let (mut parts, body) = request.into_parts();
+    // Framing is ours to decide; a stray header would contradict it.
+    parts.headers.remove(TRANSFER_ENCODING);
+    let sized = if parts.headers.contains_key(CONTENT_LENGTH) {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        true
+    } else if body.is_empty() {
+        if matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
+            // hyper sends an empty body without any length header; Go sends `0`.
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        true
+    } else {
+        // hyper chunks an unsized body by itself except on GET/HEAD, where it assumes there is
+        // no body unless told; Go chunks a body of unknown length on every method.
+        parts
+            .headers
+            .insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        false
+    };
+    let body = OutBody {
+        data: Some(body).filter(|b| !b.is_empty()),
+        sized,
+    };
+    http::Request::from_parts(parts, body)
+}
+
+/// Read a response body, failing with `BodyTooLarge` as soon as it exceeds `max_body`: a
+/// declared length is checked before reading, and streamed bytes are counted frame by frame.
+async fn read_bounded(
+    headers: &http::HeaderMap,
+    mut body: Incoming,
+    max_body: usize,
+) -> Result<Bytes, ClientError> {
+    let too_large = || {
+        ClientError::new(
+            ClientErrorKind::BodyTooLarge,
+            format!("response body larger than {max_body} bytes"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_body as u64) {
+        return Err(too_large());
+    }
+    // Trust a declared length for the first allocation only up to a point: it can be a lie.
+    let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max_body));
+    let capacity = capacity.min(PREALLOCATE_MAX);
+    let mut buf = BytesMut::with_capacity(capacity);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ClientError::new(ClientErrorKind::Protocol, error_chain(&e)))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > max_body {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// An error and its sources on one line (hyper's top-level messages alone are vague).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+// === impl OutBody ===
+
+impl Body for OutBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.get_mut().data.take().map(|d| Ok(Frame::data(d))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let len = self.data.as_ref().map_or(0, |d| d.len() as u64);
+        if self.sized {
+            SizeHint::with_exact(len)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+//! The framing and body-limit rules, checked against real local servers: a tiny hyper server
+//! that reports what it received, and raw TCP servers for broken responses.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use http::request::Parts;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::*;
+
+/// What the test server saw: the request head and the complete body.
+type Seen = (Parts, Bytes);
+
+/// A hyper server on 127.0.0.1:0 that reports every request and answers with `respond`.
+async fn server<F, B>(respond: F) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>)
+where
+    F: Fn() -> Response<B> + Clone + Send + Sync + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (tx, respond) = (tx.clone(), respond.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let (tx, respond) = (tx.clone(), respond.clone());
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        tx.send((parts, body)).unwrap();
+                        Ok::<_, Infallible>(respond())
+                    }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+fn ok() -> Response<Full<Bytes>> {
+    Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")))
+}
+
+/// A raw TCP server that reads one request head and writes `reply` verbatim, then closes.
+async fn raw_server(reply: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await.unwrap() == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        stream.write_all(reply).await.unwrap();
+        stream.shutdown().await.unwrap();
+    });
+    addr
+}
+
+fn client() -> HyperClient {
+    HyperClient::new(ClientOptions::default()).unwrap()
+}
+
+fn request(method: &str, addr: SocketAddr, headers: &[(&str, &str)], body: &str) -> BackendRequest {
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}/echo"));
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Bytes::from(body.to_owned())).unwrap()
+}
+
+/// Send one request to a fresh reporting server and return what it saw.
+async fn seen(method: &str, headers: &[(&str, &str)], body: &str) -> (HeaderMap, Bytes) {
+    let (addr, mut rx) = server(ok).await;
+    let response = client()
+        .send(request(method, addr, headers, body), 1024)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.body().as_ref(), b"{\"ok\":true}");
+    let (parts, body) = rx.recv().await.unwrap();
+    (parts.headers, body)
+}
+
+#[tokio::test]
+async fn body_without_content_length_is_chunked() {
+    for method in ["POST", "GET", "DELETE"] {
+        let (headers, body) = seen(method, &[], "{\"a\":1}").await;
+        assert_eq!(
+            headers.get("transfer-encoding").unwrap(),
+            "chunked",
+            "{method}"
+        );
+        assert!(headers.get("content-length").is_none(), "{method}");
+        assert_eq!(body.as_ref(), b"{\"a\":1}");
+    }
+}
+
+#[tokio::test]
+async fn forwarded_content_length_means_fixed_length_of_the_real_body() {
+    // The header's value is not trusted: the length sent is the body's.
+    let (headers, body) = seen("PUT", &[("content-length", "999")], "hello").await;
+    assert_eq!(headers.get("content-length").unwrap(), "5");
+    assert!(headers.get("transfer-encoding").is_none());
+    assert_eq!(body.as_ref(), b"hello");
+}
+
+#[tokio::test]
+async fn empty_body_has_zero_length_on_post_put_patch_only() {
+    for method in ["POST", "PUT", "PATCH"] {
+        let (headers, body) = seen(method, &[], "").await;
+        assert_eq!(headers.get("content-length").unwrap(), "0", "{method}");
+        assert!(headers.get("transfer-encoding").is_none(), "{method}");
+        assert!(body.is_empty());
+    }
+    for method in ["GET", "DELETE"] {
+        let (headers, _) = seen(method, &[], "").await;
+        assert!(headers.get("content-length").is_none(), "{method}");
+        assert!(headers.get("transfer-encoding").is_none(), "{method}");
+    }
+}
+
+#[tokio::test]
+async fn a_stray_transfer_encoding_header_does_not_change_the_framing() {
+    let (headers, body) = seen("POST", &[("transfer-encoding", "gzip")], "").await;
+    assert_eq!(headers.get("content-length").unwrap(), "0");
+    assert!(headers.get("transfer-encoding").is_none());
+    assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn redirects_are_returned_not_followed() {
+    let (addr, mut rx) = server(|| {
+        Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", "/elsewhere")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    })
+    .await;
+    let response = client()
+        .send(request("GET", addr, &[], ""), 1024)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers().get("location").unwrap(), "/elsewhere");
+    assert_eq!(rx.recv().await.unwrap().0.uri.path(), "/echo");
+    assert!(rx.try_recv().is_err(), "the redirect was followed");
+}
+
+#[tokio::test]
+async fn body_exactly_at_the_limit_is_accepted() {
+    let (addr, _rx) = server(|| Response::new(Full::new(Bytes::from(vec![b'x'; 100])))).await;
+    let response = client()
+        .send(request("GET", addr, &[], ""), 100)
+        .await
+        .unwrap();
+    assert_eq!(response.body().len(), 100);
+}
+
+#[tokio::test]
+async fn declared_length_over_the_limit_is_rejected() {
+    let (addr, _rx) = server(|| Response::new(Full::new(Bytes::from(vec![b'x'; 101])))).await;
+    let err = client()
+        .send(request("GET", addr, &[], ""), 100)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::BodyTooLarge);
+}
+
+/// An endless chunked body: the client must stop reading once past the limit.
+struct Endless;
+
+impl Body for Endless {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&[b'x'; 4096])))))
+    }
+}
+
+#[tokio::test]
+async fn endless_streamed_body_stops_at_the_limit() {
+    let (addr, _rx) = server(|| Response::new(Endless)).await;
+    let err = client()
+        .send(request("GET", addr, &[], ""), 64 * 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::BodyTooLarge);
+}
+
+#[tokio::test]
+async fn truncated_body_is_a_protocol_error() {
+    let addr =
+        raw_server(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n{\"only\":\"part\"").await;
+    let err = client()
+        .send(request("GET", addr, &[], ""), 4096)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::Protocol);
+}
+
+#[tokio::test]
+async fn garbage_instead_of_a_response_is_a_protocol_error() {
+    let addr = raw_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
+    let err = client()
+        .send(request("GET", addr, &[], ""), 4096)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::Protocol);
+}
+
+#[tokio::test]
+async fn refused_connection_is_a_connect_error() {
+    // A port that was free a moment ago: nothing listens on it now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = client()
+        .send(request("GET", addr, &[], ""), 4096)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::Connect);
+}
