@@ -36,6 +36,18 @@ PYTHON=${PYTHON:-python3}
 
 SUMMARY=()
 
+# Ignore tools from this cache that are on PATH already (a sourced env.sh), so
+# that every check sees the same system tools (python3, node) each run.
+strip_cache_from_path() {
+	local out="" d IFS=:
+	for d in $PATH; do
+		case "$d" in "$CACHE" | "$CACHE"/*) continue ;; esac
+		out="${out:+$out:}$d"
+	done
+	PATH=$out
+}
+strip_cache_from_path
+
 say() { printf 'tools: %s\n' "$*"; }
 die() {
 	printf 'tools: ERROR: %s\n' "$*" >&2
@@ -223,7 +235,8 @@ step_worker() {
 step_lambda() {
 	local venv="$CACHE/venv" stamp want have=""
 	command -v "$PYTHON" >/dev/null 2>&1 || die "${PYTHON} not found, cannot create the cargo-lambda/cfn-lint venv"
-	want="$(command -v "$PYTHON") $("$PYTHON" --version 2>&1) | ${PY_PINS}"
+	want="$("$PYTHON" -c 'import platform, sys; print(sys.base_prefix, platform.python_version())') | ${PY_PINS}" ||
+		die "${PYTHON} does not run, cannot create the cargo-lambda/cfn-lint venv"
 	stamp="$venv/.manifold-pins"
 	[ -f "$stamp" ] && have=$(cat "$stamp")
 	if [ "$have" != "$want" ] || [ ! -x "$venv/bin/cargo-lambda" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
