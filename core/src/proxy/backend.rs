@@ -201,7 +201,54 @@ fn decompress(headers: &mut HeaderMap, body: Bytes, max_body: usize) -> Result<B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::{BackendResponse, ClientError, Clock, HttpClient, Sleep};
     use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl HttpClient for Recorder {
+        fn send(&self, req: BackendRequest, _: usize) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            self.0.lock().unwrap().push(req.uri().to_string());
+            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{}"))) })
+        }
+    }
+
+    impl Clock for Recorder {
+        fn now_millis(&self) -> u64 {
+            0
+        }
+    }
+
+    impl Sleep for Recorder {
+        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[test]
+    fn hosts_are_balanced_round_robin() {
+        let config = crate::config::parse(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a","backend":[{"host":["http://h1","http://h2","http://h3"],"url_pattern":"/x"}]}]}"#,
+        )
+        .unwrap();
+        let rec = Arc::new(Recorder::default());
+        let platform = Platform { client: rec.clone(), clock: rec.clone(), sleep: rec.clone() };
+        let backend = HttpBackend::new(config.endpoints[0].backend[0].clone(), platform, 1024);
+        let req = ProxyRequest {
+            method: http::Method::GET,
+            params: Vec::new().into(),
+            query: Vec::new().into(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        for _ in 0..4 {
+            futures_executor::block_on(backend.call(req.clone())).unwrap();
+        }
+        assert_eq!(*rec.0.lock().unwrap(), ["http://h1/x", "http://h2/x", "http://h3/x", "http://h1/x"]);
+    }
 
     #[test]
     fn gzip_is_bounded() {
