@@ -15,12 +15,24 @@ use manifold_core::{BoxFuture, ClientInfo, Clock, Gateway, HttpClient, Platform,
 struct Instant(Vec<(String, Bytes)>);
 
 impl HttpClient for Instant {
-    fn send(&self, req: BackendRequest, _max: usize) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+    fn send(
+        &self,
+        req: BackendRequest,
+        _max: usize,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         let url = req.uri().to_string();
-        let body = self.0.iter().find(|(u, _)| *u == url).map(|(_, b)| b.clone()).unwrap_or_default();
+        let body = self
+            .0
+            .iter()
+            .find(|(u, _)| *u == url)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default();
         Box::pin(async move {
             let mut r = http::Response::new(body);
-            r.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                "content-type",
+                http::HeaderValue::from_static("application/json"),
+            );
             Ok(r)
         })
     }
@@ -41,17 +53,29 @@ impl Sleep for NeverTimes {
 }
 
 fn gateway(config: &str, replies: Vec<(String, Bytes)>) -> Gateway {
-    let platform = Platform { client: Arc::new(Instant(replies)), clock: Arc::new(NeverTimes), sleep: Arc::new(NeverTimes) };
+    let platform = Platform {
+        client: Arc::new(Instant(replies)),
+        clock: Arc::new(NeverTimes),
+        sleep: Arc::new(NeverTimes),
+    };
     Gateway::from_json(config, platform).unwrap()
 }
 
 fn bench_request(c: &mut Criterion, name: &str, gw: &Gateway, path: &str) {
-    let check = futures_executor::block_on(gw.handle(http::Request::get(path).body(Bytes::new()).unwrap(), ClientInfo::default()));
+    let check = futures_executor::block_on(gw.handle(
+        http::Request::get(path).body(Bytes::new()).unwrap(),
+        ClientInfo::default(),
+    ));
     assert_eq!(check.status(), 200, "{name}: {:?}", check.body());
     c.bench_function(name, |b| {
         b.iter(|| {
             let req = http::Request::get(path).body(Bytes::new()).unwrap();
-            futures_executor::block_on(gw.handle(req, ClientInfo { peer: Some([127, 0, 0, 1].into()) }))
+            futures_executor::block_on(gw.handle(
+                req,
+                ClientInfo {
+                    peer: Some([127, 0, 0, 1].into()),
+                },
+            ))
         });
     });
 }
@@ -71,15 +95,27 @@ fn pipeline(c: &mut Criterion) {
             {"url_pattern":"/promos","deny":["internal"]}]}]}"#,
         vec![
             ("http://b/users/1".into(), user),
-            ("http://b/cart/1".into(), Bytes::from_static(br#"{"items":[{"sku":"a","qty":1},{"sku":"b","qty":2}],"total":31.5}"#)),
-            ("http://b/promos".into(), Bytes::from_static(br#"{"promos":[{"id":1,"title":"-10%"}],"internal":{"cost":3}}"#)),
+            (
+                "http://b/cart/1".into(),
+                Bytes::from_static(
+                    br#"{"items":[{"sku":"a","qty":1},{"sku":"b","qty":2}],"total":31.5}"#,
+                ),
+            ),
+            (
+                "http://b/promos".into(),
+                Bytes::from_static(
+                    br#"{"promos":[{"id":1,"title":"-10%"}],"internal":{"cost":3}}"#,
+                ),
+            ),
         ],
     );
     bench_request(c, "merge_3_backends", &three, "/front/1");
 
     let mut big = String::from("{");
     for i in 0..1000 {
-        big.push_str(&format!(r#""k{i:04}":{{"id":{i},"name":"item number {i}","tags":["a","b","c"],"score":{i}.5}},"#));
+        big.push_str(&format!(
+            r#""k{i:04}":{{"id":{i},"name":"item number {i}","tags":["a","b","c"],"score":{i}.5}},"#
+        ));
     }
     big.push_str(r#""keep":{"a":1,"b":2}}"#);
     let filter = gateway(

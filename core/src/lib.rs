@@ -16,6 +16,8 @@
 //!
 //! The stack order is written down once, in `proxy::stack`.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod json;
 pub mod platform;

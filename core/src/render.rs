@@ -26,7 +26,9 @@ pub(crate) fn endpoint(
     result: Result<ProxyResponse, ProxyError>,
 ) -> Response<Bytes> {
     let mut response = match result {
-        Ok(ProxyResponse { raw: Some(raw), .. }) => {
+        Ok(ProxyResponse { raw: Some(raw), .. })
+            if endpoint.output_encoding == OutputEncoding::NoOp =>
+        {
             let mut r = Response::new(raw.body);
             *r.status_mut() = raw.status;
             *r.headers_mut() = passthrough_headers(raw.headers);

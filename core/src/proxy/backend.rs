@@ -210,7 +210,11 @@ mod tests {
     struct Recorder(Mutex<Vec<String>>);
 
     impl HttpClient for Recorder {
-        fn send(&self, req: BackendRequest, _: usize) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        fn send(
+            &self,
+            req: BackendRequest,
+            _: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
             self.0.lock().unwrap().push(req.uri().to_string());
             Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{}"))) })
         }
@@ -235,7 +239,11 @@ mod tests {
         )
         .unwrap();
         let rec = Arc::new(Recorder::default());
-        let platform = Platform { client: rec.clone(), clock: rec.clone(), sleep: rec.clone() };
+        let platform = Platform {
+            client: rec.clone(),
+            clock: rec.clone(),
+            sleep: rec.clone(),
+        };
         let backend = HttpBackend::new(config.endpoints[0].backend[0].clone(), platform, 1024);
         let req = ProxyRequest {
             method: http::Method::GET,
@@ -247,7 +255,10 @@ mod tests {
         for _ in 0..4 {
             futures_executor::block_on(backend.call(req.clone())).unwrap();
         }
-        assert_eq!(*rec.0.lock().unwrap(), ["http://h1/x", "http://h2/x", "http://h3/x", "http://h1/x"]);
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            ["http://h1/x", "http://h2/x", "http://h3/x", "http://h1/x"]
+        );
     }
 
     #[test]
