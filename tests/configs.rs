@@ -39,3 +39,32 @@ fn shipped_configs_compile() {
         );
     }
 }
+
+#[test]
+fn krakend_ce_fixture_compiles() {
+    // KrakenD's own integration fixture must load (features not built yet are warnings).
+    let suite = std::env::var("MANIFOLD_PEER_SUITE").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/peer-suites/krakend-ce"
+        )
+        .to_owned()
+    });
+    let Ok(text) = std::fs::read_to_string(Path::new(&suite).join("krakend.json")) else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "peer suite not found at {suite}"
+        );
+        return;
+    };
+    let time = FakeTime::new();
+    match Gateway::from_json(&text, platform(&MockClient::new(time.clone()), &time)) {
+        Ok(gw) => {
+            for w in &gw.config().warnings {
+                println!("warning: {w}");
+            }
+        }
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -59,6 +59,9 @@ pub struct Endpoint {
     pub params: Vec<String>,
     /// `"METHOD /path"`, for messages.
     pub label: String,
+    /// A protection namespace (e.g. `auth/validator`) declared here that this build cannot
+    /// enforce; the endpoint then fails closed.
+    pub unenforced: Option<String>,
 }
 
 /// One backend of an endpoint.

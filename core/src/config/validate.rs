@@ -236,7 +236,7 @@ fn endpoint(
     .unwrap_or(HeaderFilter::Only(Vec::new()));
     let input_query_strings =
         query_filter(raw.input_query_strings.as_deref()).unwrap_or(QueryFilter::Only(Vec::new()));
-    let _ = extra::decode(
+    let endpoint_extra = extra::decode(
         d,
         &path.key("extra_config"),
         ctx,
@@ -289,6 +289,7 @@ fn endpoint(
         backend,
         params,
         label,
+        unenforced: endpoint_extra.unenforced,
     })
 }
 

@@ -27,6 +27,8 @@ pub(crate) enum Level {
 pub(crate) struct Extra {
     pub(crate) router: Option<RouterOptions>,
     pub(crate) backend_http: Option<BackendHttp>,
+    /// A security namespace this build cannot enforce: the endpoint must fail closed.
+    pub(crate) unenforced: Option<String>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -64,6 +66,10 @@ pub(crate) fn decode(
             ) => diags.warn(&at, context, format!("namespace `{name}` is not supported by Manifold; it has no effect (the adapters log requests themselves)")),
             (ns, _) if ns.starts_with("modifier/lua") || ns.starts_with("plugin/") || ns == "modifier/martian" => {
                 diags.warn(&at, context, format!("namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"));
+            }
+            ("auth/validator" | "validation/cel" | "validation/json-schema", Level::Endpoint) => {
+                diags.warn(&at, context, format!("namespace `{name}` is not implemented yet: this endpoint answers 500 instead of serving unprotected data"));
+                out.unenforced = Some(name.clone());
             }
             (
                 "proxy" | "security/cors" | "security/http" | "security/bot-detector"
