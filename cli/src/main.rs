@@ -1,5 +1,161 @@
-//! The `manifold` command (placeholder until the CLI issue lands).
+//! `manifold`: serve, check or demo a KrakenD v3 config. Argument parsing and the runtime only;
+//! the commands live in the library.
 
-fn main() {
-    println!("manifold {}", manifold_core::VERSION);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use manifold::check::Report;
+use manifold::logging::{self, LogFormat};
+use manifold::run::{RunOptions, StartError};
+use manifold::server::{Limits, DEFAULT_MAX_BODY};
+use manifold::{demo, load, run, signal};
+use manifold_core::Gateway;
+
+/// Manifold: a KrakenD-compatible declarative API gateway.
+#[derive(Debug, Parser)]
+#[command(name = "manifold", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a config (like `krakend run`).
+    Run(RunArgs),
+    /// Validate a config: every error and warning with line:column (like `krakend check`).
+    Check(CheckArgs),
+    /// Run KrakenD's front-page example with in-process backends.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The config file (KrakenD v3 JSON).
+    #[arg(short, long)]
+    config: PathBuf,
+    /// Listen on this port instead of the config's `port`.
+    #[arg(short, long)]
+    port: Option<u16>,
+    /// Debug logs and the `/__debug/` endpoint.
+    #[arg(short, long)]
+    debug: bool,
+    /// Worker threads (default: one per CPU core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Largest accepted request body, in bytes (larger ones get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    max_body_size: usize,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The config file (KrakenD v3 JSON).
+    #[arg(short, long)]
+    config: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// The gateway's port.
+    #[arg(short, long, default_value_t = 8080)]
+    port: u16,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check(args) => check(&args),
+        Command::Demo(args) => demo(&args),
+    })
+}
+
+fn run(args: RunArgs) -> u8 {
+    logging::init(args.log_format, logging::run_filter(args.debug));
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let options = RunOptions {
+        config: args.config,
+        port: args.port,
+        debug: args.debug,
+        limits: Limits {
+            max_body: args.max_body_size,
+            ..Limits::default()
+        },
+    };
+    let result = runtime
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            StartError::Bind(std::io::Error::other(format!(
+                "cannot start the runtime: {e}"
+            )))
+        })
+        .and_then(|rt| rt.block_on(run::run(options.clone(), signal::shutdown())));
+    match result {
+        Ok(_) => 0,
+        Err(e) => report_start_error(&options.config, &e),
+    }
+}
+
+fn check(args: &CheckArgs) -> u8 {
+    // Compiling catches what only the router sees; the platform is never called.
+    let platform = match manifold_native::platform() {
+        Ok(p) => p,
+        Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
+    };
+    let result = load::load(&args.config).and_then(|c| load::compile(c, platform));
+    let report = Report {
+        file: &args.config,
+        result: result.as_ref().map(Gateway::config),
+    };
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    report.exit_code()
+}
+
+fn demo(args: &DemoArgs) -> u8 {
+    // Quiet logs: the demo prints its own per-request summary.
+    logging::init(LogFormat::Text, "warn");
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| {
+            StartError::Bind(std::io::Error::other(format!(
+                "cannot start the runtime: {e}"
+            )))
+        })
+        .and_then(|rt| rt.block_on(demo::run(args.port, signal::shutdown())));
+    match result {
+        Ok(()) => 0,
+        Err(e) => report_start_error(&PathBuf::from("config/demo.json"), &e),
+    }
+}
+
+/// Startup failures go to stderr whatever the log format: they are for the person at the
+/// terminal (config errors in `check`'s format, with line:column).
+#[allow(clippy::print_stderr)]
+fn report_start_error(config: &std::path::Path, error: &StartError) -> u8 {
+    match error {
+        StartError::Load(e) => {
+            let report = Report {
+                file: config,
+                result: Err(e),
+            };
+            eprint!("{}", report.text());
+        }
+        other => eprintln!("manifold: {other}"),
+    }
+    error.exit_code()
 }

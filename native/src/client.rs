@@ -73,7 +73,7 @@ struct OutBody {
 impl HyperClient {
     /// A client with the given options. Fails only if rustls rejects its own default protocol
     /// versions for the ring provider, which does not happen with a correct build.
-    pub fn new(options: ClientOptions) -> Result<Self, rustls::Error> {
+    pub fn new(options: ClientOptions) -> Result<Self, crate::TlsError> {
         let mut http = HttpConnector::new();
         // The https connector decides the scheme; the inner connector must accept both.
         http.enforce_http(false);

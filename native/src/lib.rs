@@ -15,11 +15,13 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
+/// Why the TLS client configuration could not be built.
+pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};
 
 /// The native platform: a [`HyperClient`] with default options, the system clock and tokio
 /// timers. Fails only if the TLS configuration cannot be built.
-pub fn platform() -> Result<Platform, rustls::Error> {
+pub fn platform() -> Result<Platform, TlsError> {
     Ok(Platform {
         client: Arc::new(HyperClient::new(ClientOptions::default())?),
         clock: Arc::new(SystemClock),

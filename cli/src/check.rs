@@ -1,0 +1,205 @@
+//! `manifold check`: every error and warning of a config, with line:column, as text for people
+//! or as JSON for tools. Exit code 0 valid, 1 invalid, 2 unreadable.
+
+use std::path::Path;
+
+use manifold_core::{Config, Diagnostic};
+use serde_json::{json, Value};
+
+use crate::load::LoadError;
+
+/// The outcome of checking one file, ready to render.
+#[derive(Debug)]
+pub struct Report<'a> {
+    /// The file as named on the command line.
+    pub file: &'a Path,
+    /// The loaded config, or why it could not be loaded.
+    pub result: Result<&'a Config, &'a LoadError>,
+}
+
+impl Report<'_> {
+    /// The exit code: 0 valid, 1 invalid, 2 unreadable.
+    pub fn exit_code(&self) -> u8 {
+        match self.result {
+            Ok(_) => 0,
+            Err(e) => e.exit_code(),
+        }
+    }
+
+    /// Human-readable output: one `error:`/`warning:` line per problem (`FILE:LINE:COL: path
+    /// (endpoint, backend): message`), then a summary line.
+    pub fn text(&self) -> String {
+        let file = self.file.display();
+        let mut out = String::new();
+        let (errors, warnings): (Vec<String>, &[Diagnostic]) = match self.result {
+            Ok(config) => (Vec::new(), &config.warnings),
+            Err(LoadError::Unreadable { .. }) => {
+                return format!("error: {}\n", self.result_error());
+            }
+            Err(LoadError::Env(env)) => (env.iter().map(ToString::to_string).collect(), &[]),
+            Err(LoadError::Invalid(e)) => (
+                e.errors.iter().map(ToString::to_string).collect(),
+                &e.warnings,
+            ),
+        };
+        for e in &errors {
+            out.push_str(&format!("error: {file}:{e}\n"));
+        }
+        for w in warnings {
+            out.push_str(&format!("warning: {file}:{w}\n"));
+        }
+        let counts = format!(
+            "{} error{}, {} warning{}",
+            errors.len(),
+            plural(errors.len()),
+            warnings.len(),
+            plural(warnings.len())
+        );
+        match self.result {
+            Ok(config) => out.push_str(&format!(
+                "{file}: valid ({} endpoint{}, {counts})\n",
+                config.endpoints.len(),
+                plural(config.endpoints.len())
+            )),
+            Err(_) => out.push_str(&format!("{file}: invalid ({counts})\n")),
+        }
+        out
+    }
+
+    /// Machine-readable output: `{"file", "valid", "errors": [...], "warnings": [...]}`, each
+    /// problem with `path`, `context`, `message`, `line` and `column`.
+    pub fn json(&self) -> Value {
+        let file = self.file.display().to_string();
+        let (errors, warnings): (Vec<Value>, Vec<Value>) = match self.result {
+            Ok(config) => (Vec::new(), config.warnings.iter().map(diagnostic).collect()),
+            Err(LoadError::Unreadable { .. }) => (
+                vec![
+                    json!({ "path": "", "context": null, "message": self.result_error(),
+                              "line": 0, "column": 0 }),
+                ],
+                Vec::new(),
+            ),
+            Err(LoadError::Env(env)) => (
+                env.iter()
+                    .map(|e| {
+                        json!({ "path": "", "context": null, "message": e.message,
+                                "line": e.line, "column": e.column })
+                    })
+                    .collect(),
+                Vec::new(),
+            ),
+            Err(LoadError::Invalid(e)) => (
+                e.errors.iter().map(diagnostic).collect(),
+                e.warnings.iter().map(diagnostic).collect(),
+            ),
+        };
+        json!({
+            "file": file,
+            "valid": self.result.is_ok(),
+            "errors": errors,
+            "warnings": warnings,
+        })
+    }
+
+    fn result_error(&self) -> String {
+        self.result
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+}
+
+fn diagnostic(d: &Diagnostic) -> Value {
+    json!({
+        "path": d.path,
+        "context": d.context,
+        "message": d.message,
+        "line": d.line,
+        "column": d.column,
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::load::load_text;
+
+    const TYPO: &str = r#"{
+  "version": 3,
+  "endpoints": [
+    { "endpoint": "/a", "backend": [ { "host": ["http://h"], "url_patern": "/x" } ] },
+    { "endpoint": "/b", "backend": [] }
+  ]
+}"#;
+
+    #[test]
+    fn text_lists_every_problem_with_position() {
+        let result = load_text(TYPO, |_| None);
+        let report = Report {
+            file: Path::new("gw.json"),
+            result: result.as_ref(),
+        };
+        let text = report.text();
+        assert_eq!(report.exit_code(), 1);
+        assert!(
+            text.contains("error: gw.json:4:62: endpoints[0].backend[0].url_patern"),
+            "{text}"
+        );
+        assert!(text.contains("error: gw.json:5:25: endpoints[1].backend (GET /b): an endpoint needs at least one backend"), "{text}");
+        assert!(
+            text.ends_with("gw.json: invalid (3 errors, 0 warnings)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_has_positions_and_validity() {
+        let result = load_text(TYPO, |_| None);
+        let report = Report {
+            file: Path::new("gw.json"),
+            result: result.as_ref(),
+        };
+        let v = report.json();
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["errors"][0]["line"], 4);
+        assert_eq!(v["errors"][0]["path"], "endpoints[0].backend[0].url_patern");
+    }
+
+    #[test]
+    fn undefined_variables_are_errors_with_position() {
+        let result = load_text("{\n \"version\": 3, \"host\": [\"${NOPE}\"]}", |_| None);
+        let report = Report {
+            file: Path::new("gw.json"),
+            result: result.as_ref(),
+        };
+        assert_eq!(report.exit_code(), 1);
+        assert!(report
+            .text()
+            .contains("error: gw.json:2:26: environment variable `NOPE`"));
+    }
+
+    #[test]
+    fn valid_config_reports_warnings() {
+        let result = load_text(r#"{"version": 3, "endpoints": [], "colour": 1}"#, |_| None);
+        let report = Report {
+            file: Path::new("gw.json"),
+            result: result.as_ref(),
+        };
+        assert_eq!(report.exit_code(), 0);
+        let text = report.text();
+        assert!(text.contains("warning: gw.json:1:"), "{text}");
+        assert!(
+            text.ends_with("gw.json: valid (0 endpoints, 0 errors, 2 warnings)\n"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! The `manifold` command as a library: the native server and the `run`, `check` and `demo`
+//! commands. `main.rs` only parses arguments and picks the runtime; the gateway itself is
+//! `manifold-core`, the outbound client and timers are `manifold-native`.
+//!
+//! ```text
+//!  socket ─► server (limits, h1/h2c, graceful stop) ─► Gateway::handle (core) ─► backends
+//!                     │                                      │
+//!                     └─ access log ◄── meter (calls, bytes, time per backend)
+//! ```
+
+pub mod check;
+pub mod demo;
+pub mod load;
+pub mod logging;
+pub mod meter;
+pub mod run;
+pub mod server;
+pub mod signal;

@@ -1,0 +1,103 @@
+//! `manifold run`: load the config, compile the gateway on the native platform, serve until
+//! SIGINT/SIGTERM.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use manifold_core::Platform;
+use tracing::{info, warn};
+
+use crate::load::{self, LoadError};
+use crate::meter::MeteredClient;
+use crate::server::{self, Limits, ServerOptions, Stopped};
+
+/// What `manifold run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The config file.
+    pub config: PathBuf,
+    /// Overrides the config's `port` (`-p`).
+    pub port: Option<u16>,
+    /// `-d`: enables `/__debug/*` as KrakenD's flag does (the log level is set by the caller).
+    pub debug: bool,
+    /// Protocol limits.
+    pub limits: Limits,
+}
+
+/// Why the server did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The config could not be loaded.
+    Load(LoadError),
+    /// The TLS client configuration could not be built.
+    Tls(manifold_native::TlsError),
+    /// The address could not be bound.
+    Bind(std::io::Error),
+}
+
+impl StartError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Load(e) => e.exit_code(),
+            StartError::Tls(_) | StartError::Bind(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Load(e) => e.fmt(f),
+            StartError::Tls(e) => write!(f, "cannot configure TLS: {e}"),
+            StartError::Bind(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The native platform with every backend call metered (for the access log's backend count).
+pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
+    let mut platform = manifold_native::platform()?;
+    platform.client = Arc::new(MeteredClient::new(platform.client));
+    Ok(platform)
+}
+
+/// Serve the config until `shutdown` completes.
+pub async fn run(
+    options: RunOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<Stopped, StartError> {
+    let mut config = load::load(&options.config).map_err(StartError::Load)?;
+    for w in &config.warnings {
+        warn!("{}:{w}", options.config.display());
+    }
+    if options.debug {
+        config.debug_endpoint = true;
+    }
+    let ip = config
+        .listen_ip
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
+    let platform = metered_platform().map_err(StartError::Tls)?;
+    let endpoints = config.endpoints.len();
+    let gateway = load::compile(config, platform).map_err(StartError::Load)?;
+    let listener = server::bind(addr).await.map_err(StartError::Bind)?;
+    let local = listener.local_addr().map_err(StartError::Bind)?;
+    info!(
+        config = %options.config.display(),
+        endpoints,
+        version = manifold_core::VERSION,
+        "listening on http://{local}"
+    );
+    let server_options = ServerOptions {
+        limits: options.limits,
+        ..ServerOptions::default()
+    };
+    let stopped = server::serve(listener, Arc::new(gateway), server_options, shutdown).await;
+    info!(?stopped, "stopped");
+    Ok(stopped)
+}

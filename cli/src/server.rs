@@ -1,0 +1,347 @@
+//! The native HTTP server: hyper 1 on tokio, HTTP/1.1 and h2c on one port, serving a
+//! [`Gateway`]. Everything about the protocol lives here; everything about the API lives in the
+//! core.
+//!
+//! Limits are set explicitly, never left to library defaults: the request head (→ 431, decided
+//! by hyper while parsing), the request body (→ 413, decided while streaming, without ever
+//! buffering more than the limit), the time to receive a head, and the idle time between body
+//! chunks (→ 408). Shutdown is graceful: stop accepting, let in-flight requests finish, give up
+//! after a bounded wait.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use manifold_core::{ClientInfo, Gateway};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::meter::{self, BackendCall};
+
+/// The request body limit when none is configured: 10 MiB.
+pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+/// The request head limit (request line plus headers): 64 KiB, Envoy's order of magnitude.
+pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
+/// hyper's smallest accepted read buffer; a smaller head limit is raised to this.
+const MIN_HEAD: usize = 8 * 1024;
+/// After a body goes over the limit, up to this much more is read and discarded so the 413
+/// reaches a client that is still sending (closing with unread data makes the kernel send a
+/// reset, which can destroy the response in flight).
+const DRAIN_AFTER_LIMIT: usize = 1024 * 1024;
+
+/// Protocol limits of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head in bytes; larger heads get 431.
+    pub max_head: usize,
+    /// Most headers in one request; more get 431.
+    pub max_headers: usize,
+    /// Largest request body in bytes; larger bodies get 413.
+    pub max_body: usize,
+    /// Time allowed to receive a request head before the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Longest pause between two chunks of a request body before answering 408.
+    pub body_idle_timeout: Duration,
+    /// Concurrent h2 streams per connection.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_head: DEFAULT_MAX_HEAD,
+            max_headers: 100,
+            max_body: DEFAULT_MAX_BODY,
+            header_read_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            max_concurrent_streams: 100,
+        }
+    }
+}
+
+/// Called after each request with what happened (the demo prints it).
+pub type Observer = Arc<dyn Fn(&Exchange<'_>) + Send + Sync>;
+
+/// How the server runs.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    /// Protocol limits.
+    pub limits: Limits,
+    /// How long shutdown waits for in-flight requests; zero means the default (30 s).
+    pub shutdown_grace: Duration,
+    /// Called after each request, besides the access log.
+    pub observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("limits", &self.limits)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One answered request, as the access log and observers see it.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// Request method.
+    pub method: &'a Method,
+    /// Request path (no query: it may carry secrets).
+    pub path: &'a str,
+    /// Response status.
+    pub status: StatusCode,
+    /// Time from the request head to the complete response.
+    pub elapsed: Duration,
+    /// Response body bytes sent to the client.
+    pub bytes_out: usize,
+    /// The backend calls made for it.
+    pub calls: &'a [BackendCall],
+}
+
+/// How [`serve`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every connection finished its in-flight requests.
+    Drained,
+    /// The grace period ended first; the remaining connections were closed.
+    GraceExpired,
+}
+
+/// Shared by every connection.
+struct Ctx {
+    gateway: Arc<Gateway>,
+    limits: Limits,
+    observer: Option<Observer>,
+}
+
+/// Why a request body was not read.
+enum BodyError {
+    TooLarge,
+    Idle,
+    Broken(hyper::Error),
+}
+
+/// Serve `gateway` on `listener` until `shutdown` completes, then stop accepting, wait up to the
+/// grace period for in-flight requests, and return.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Stopped {
+    let limits = options.limits;
+    let grace = if options.shutdown_grace.is_zero() {
+        Duration::from_secs(30)
+    } else {
+        options.shutdown_grace
+    };
+    let ctx = Arc::new(Ctx {
+        gateway,
+        limits,
+        observer: options.observer,
+    });
+    let builder = builder(&limits);
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            // Reap finished connections so the set does not grow with the server's uptime.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Usually out of file descriptors: pause instead of spinning on it.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let ctx = ctx.clone();
+                let peer_ip = peer.ip().to_canonical();
+                let service = service_fn(move |req| handle(req, ctx.clone(), peer_ip));
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                connections.spawn(async move {
+                    if let Err(e) = conn.await {
+                        debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    info!(
+        connections = graceful.count(),
+        "shutting down: no new connections; waiting for in-flight requests"
+    );
+    let stopped = match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => Stopped::Drained,
+        Err(_) => {
+            warn!(grace = ?grace, "grace period over; closing the remaining connections");
+            Stopped::GraceExpired
+        }
+    };
+    connections.abort_all();
+    stopped
+}
+
+/// The protocol settings, HTTP/1.1 and h2c alike.
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper answers 431 itself when the head outgrows its read buffer or has too many
+        // headers.
+        .max_buf_size(limits.max_head.max(MIN_HEAD))
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_head).unwrap_or(u32::MAX))
+        .max_concurrent_streams(limits.max_concurrent_streams);
+    builder
+}
+
+/// One request: read the body within the limits, let the gateway answer, log.
+async fn handle(
+    request: Request<Incoming>,
+    ctx: Arc<Ctx>,
+    peer: IpAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
+    let (parts, body) = request.into_parts();
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    let (response, calls) = match read_body(&parts.headers, body, &ctx.limits).await {
+        Ok(body) => {
+            let request = Request::from_parts(parts, body);
+            let client = ClientInfo { peer: Some(peer) };
+            meter::scope(ctx.gateway.handle(request, client)).await
+        }
+        Err(e) => (body_error_response(&e), Vec::new()),
+    };
+    let exchange = Exchange {
+        method: &method,
+        path: &path,
+        status: response.status(),
+        elapsed: start.elapsed(),
+        bytes_out: response.body().len(),
+        calls: &calls,
+    };
+    info!(
+        target: "manifold::access",
+        method = %method,
+        path = %path,
+        status = exchange.status.as_u16(),
+        duration_ms = exchange.elapsed.as_secs_f64() * 1000.0,
+        backends = calls.len(),
+        bytes = exchange.bytes_out,
+        peer = %peer,
+        "request"
+    );
+    if let Some(observer) = &ctx.observer {
+        observer(&exchange);
+    }
+    Ok(response.map(Full::new))
+}
+
+/// The whole request body, refused as soon as it is known to exceed the limit: a declared
+/// `Content-Length` is checked before reading, streamed bytes frame by frame.
+async fn read_body(
+    headers: &HeaderMap,
+    mut body: Incoming,
+    limits: &Limits,
+) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.max_body as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = BytesMut::new();
+    while let Some(frame) = next_frame(&mut body, limits).await? {
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limits.max_body {
+                drain(&mut body, limits).await;
+                return Err(BodyError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+async fn next_frame(
+    body: &mut Incoming,
+    limits: &Limits,
+) -> Result<Option<hyper::body::Frame<Bytes>>, BodyError> {
+    match tokio::time::timeout(limits.body_idle_timeout, body.frame()).await {
+        Err(_) => Err(BodyError::Idle),
+        Ok(None) => Ok(None),
+        Ok(Some(Err(e))) => Err(BodyError::Broken(e)),
+        Ok(Some(Ok(frame))) => Ok(Some(frame)),
+    }
+}
+
+/// Read and discard up to [`DRAIN_AFTER_LIMIT`] more bytes (see there for why).
+async fn drain(body: &mut Incoming, limits: &Limits) {
+    let mut discarded = 0;
+    while discarded <= DRAIN_AFTER_LIMIT {
+        match next_frame(body, limits).await {
+            Ok(Some(frame)) => discarded += frame.data_ref().map_or(0, Bytes::len),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+fn body_error_response(error: &BodyError) -> Response<Bytes> {
+    let (status, text) = match error {
+        BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        BodyError::Idle => (StatusCode::REQUEST_TIMEOUT, "request body timeout"),
+        BodyError::Broken(e) => {
+            debug!(error = %e, "could not read the request body");
+            (StatusCode::BAD_REQUEST, "malformed request body")
+        }
+    };
+    let mut response = Response::new(Bytes::from(format!("{} {text}\n", status.as_u16())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Bind `addr`; a clearer error than the OS's when the port is taken.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            std::io::Error::new(
+                e.kind(),
+                format!("{addr} is already in use (another server on this port? try -p)"),
+            )
+        } else {
+            std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+        }
+    })
+}
