@@ -1,0 +1,663 @@
+#!/usr/bin/env python3
+"""Manifold benchmark harness (driven by bench/run.sh, which installs the tools first).
+
+Starts every process on 127.0.0.1 with free ports, measures each scenario against its peers
+with wrk, reads CPU time and peak RSS from /proc, and writes BENCHMARKS.md plus an SVG chart
+of the Manifold/peer ratios. Everything it starts is stopped on exit (normal or signalled).
+
+Layout on a 2-core machine: the measured target (direct nginx, nginx proxy, Node aggregator
+or Manifold) runs pinned to CPU 1 with one worker; the load generator (wrk, one thread) and
+the backend nginx (one worker) share CPU 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NGINX_ECHO = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+
+D_TIMEOUT_MS = 100  # scenario d's endpoint timeout; KrakenD answers partially at 85 % of it
+
+
+# ---------------------------------------------------------------------------------------------
+# Backend data: written as static files served by nginx; the expected gateway outputs are
+# computed here from the same dicts.
+
+
+def data_files() -> dict[str, object]:
+    files: dict[str, object] = {}
+    files["a.json"] = {
+        "id": 1,
+        "name": "widget",
+        "price": 999,
+        "tags": ["blue", "small"],
+        "stock": {"warehouse": 12, "store": 3},
+    }
+    files["b/user-1.json"] = {
+        "id_user": 1,
+        "name": "Ada Lovelace",
+        "avatar": "https://img.example.com/u/1.png",
+        "email": "ada@example.com",
+        "password_hash": "x" * 60,
+        "address": {"street": "12 Analytical Row", "city": "London", "zip": "N1"},
+        "preferences": {"theme": "dark", "lang": "en", "newsletter": True},
+    }
+    files["b/products.json"] = {
+        "items": [
+            {"id": i, "title": f"Product {i}", "price": 100 + i, "img": f"/p/{i}.jpg"}
+            for i in range(10)
+        ],
+        "total": 10,
+        "page": 1,
+        "internal": {"cache": "hit", "shard": 7, "build": "2024.06.01"},
+    }
+    files["b/promos.json"] = {
+        "banner": {"title": "Summer sale", "image": "/b/summer.jpg", "tracking": "utm=abc"},
+        "campaign": "summer",
+        "budget": 120000,
+        "owner": "marketing",
+    }
+    items = [
+        {
+            "id": i,
+            "sku": f"SKU-{i:06d}",
+            "title": f"Catalogue item number {i}",
+            "description": "A reasonably long description used to pad the body to size. " * 2,
+            "price": 1000 + i,
+            "tags": ["alpha", "beta", "gamma"],
+        }
+        for i in range(405)
+    ]
+    files["c/big.json"] = {
+        "items": items,
+        "meta": {"count": len(items), "trace": "t" * 200, "region": "eu"},
+        "debug": {"sql": "SELECT * FROM items " * 20, "host": "db-7"},
+    }
+    for i in range(9):
+        files[f"d/s{i}.json"] = {"v": i, "name": f"part {i}", "ok": True}
+    return files
+
+
+def expected_outputs(files: dict[str, object]) -> dict[str, object]:
+    user = files["b/user-1.json"]
+    products = files["b/products.json"]
+    promos = files["b/promos.json"]
+    big = json.loads(json.dumps(files["c/big.json"]))
+    del big["debug"]
+    del big["meta"]["trace"]
+    return {
+        "a": files["a.json"],
+        "b": {
+            "user": {
+                "name": user["name"],
+                "avatar": user["avatar"],
+                "address": {"city": user["address"]["city"]},
+            },
+            "products": {"items": products["items"], "total": products["total"]},
+            "promos": {
+                "banner": {
+                    "title": promos["banner"]["title"],
+                    "image": promos["banner"]["image"],
+                },
+                "campaign": promos["campaign"],
+            },
+        },
+        "c": big,
+        "d": {f"s{i}": files[f"d/s{i}.json"] for i in range(9)},
+    }
+
+
+def manifold_config(backend: str) -> dict:
+    return {
+        "version": 3,
+        "name": "manifold-bench",
+        "host": [backend],
+        "endpoints": [
+            {"endpoint": "/a", "backend": [{"url_pattern": "/a.json"}]},
+            {
+                "endpoint": "/frontpage/{id}",
+                "backend": [
+                    {
+                        "url_pattern": "/b/user-{id}.json",
+                        "group": "user",
+                        "allow": ["name", "avatar", "address.city"],
+                    },
+                    {
+                        "url_pattern": "/b/products.json",
+                        "group": "products",
+                        "allow": ["items", "total"],
+                    },
+                    {
+                        "url_pattern": "/b/promos.json",
+                        "group": "promos",
+                        "allow": ["banner.title", "banner.image", "campaign"],
+                    },
+                ],
+            },
+            {
+                "endpoint": "/c",
+                "backend": [{"url_pattern": "/c/big.json", "deny": ["debug", "meta.trace"]}],
+            },
+            {
+                "endpoint": "/d",
+                "timeout": f"{D_TIMEOUT_MS}ms",
+                "backend": [
+                    {"url_pattern": "/d/slow" if i == 9 else f"/d/s{i}.json", "group": f"s{i}"}
+                    for i in range(10)
+                ],
+            },
+        ],
+    }
+
+
+# Scenario -> (path on gateways, path on the direct backend, peers besides Manifold).
+SCENARIOS = {
+    "a": {
+        "title": "a. single-backend proxy (small JSON)",
+        "gateway_path": "/a",
+        "direct_path": "/a.json",
+        "peers": ["direct", "nginx-proxy", "manifold"],
+        "peer": "nginx-proxy",
+    },
+    "b": {
+        "title": "b. 3-backend aggregation, group + allow",
+        "gateway_path": "/frontpage/1",
+        "direct_path": "/b/user-1.json",
+        "peers": ["direct", "node", "manifold"],
+        "peer": "node",
+    },
+    "c": {
+        "title": "c. one 100 KB backend body, deny filter",
+        "gateway_path": "/c",
+        "direct_path": "/c/big.json",
+        "peers": ["direct", "node", "manifold"],
+        "peer": "node",
+    },
+    "d": {
+        "title": f"d. fan-out to 10 backends, one slow, timeout {D_TIMEOUT_MS} ms",
+        "gateway_path": "/d",
+        "direct_path": "/d/s0.json",
+        "peers": ["direct", "node", "manifold"],
+        "peer": "node",
+    },
+}
+
+TARGET_LABEL = {
+    "direct": "direct backend (nginx static)",
+    "nginx-proxy": "nginx reverse proxy",
+    "node": "Node aggregator (fetch)",
+    "manifold": "Manifold native",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+class Proc:
+    """A process we started, in its own session so that its whole group can be stopped."""
+
+    def __init__(self, name: str, argv: list[str], log: str, env: dict | None = None):
+        self.name = name
+        self.argv = argv
+        self.log = log
+        with open(log, "ab") as out:
+            self.popen = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        self.pid = self.popen.pid
+
+    def pids(self) -> list[int]:
+        """The process and its descendants (nginx master + worker)."""
+        found = [self.pid]
+        i = 0
+        while i < len(found):
+            try:
+                with open(f"/proc/{found[i]}/task/{found[i]}/children") as f:
+                    found += [int(p) for p in f.read().split()]
+            except OSError:
+                pass
+            i += 1
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError, ValueError):
+                pass
+        return total / CLK_TCK
+
+    def peak_rss_kb(self) -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self) -> None:
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait(5)
+
+
+STARTED: list[Proc] = []
+
+
+def stop_all() -> None:
+    while STARTED:
+        STARTED.pop().stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu: str | None, argv: list[str]) -> list[str]:
+    return (["taskset", "-c", cpu] if cpu is not None else []) + argv
+
+
+def http_get(url: str, timeout: float = 3.0) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def wait_http(proc: Proc, url: str, seconds: float = 20.0) -> None:
+    deadline = time.time() + seconds
+    last = ""
+    while time.time() < deadline:
+        if not proc.alive():
+            raise StartFailure(f"{proc.name} exited with {proc.popen.returncode}; see {proc.log}")
+        try:
+            http_get(url, timeout=1.0)
+            return
+        except OSError as e:
+            last = str(e)
+            time.sleep(0.1)
+    raise StartFailure(f"{proc.name} did not answer {url} within {seconds:.0f}s ({last}); see {proc.log}")
+
+
+class StartFailure(Exception):
+    pass
+
+
+def nginx_conf(work: str, name: str, port: int, body: str, modules: str = "") -> str:
+    prefix = os.path.join(work, name)
+    os.makedirs(prefix, exist_ok=True)
+    conf = os.path.join(prefix, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(
+            f"""{modules}
+daemon off;
+master_process on;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  default_type application/json;
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+{body}
+  }}
+}}
+"""
+        )
+    return conf
+
+
+def start_nginx(work: str, name: str, port: int, body: str, cpu: str | None, modules: str = "") -> Proc:
+    conf = nginx_conf(work, name, port, body, modules)
+    p = Proc(name, pinned(cpu, ["nginx", "-c", conf, "-p", os.path.dirname(conf) + "/"]),
+             os.path.join(work, f"{name}.log"))
+    STARTED.append(p)
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generation
+
+
+def wrk(url: str, connections: int, seconds: float, pause_ms: int = 0, cpu: str | None = "0") -> dict:
+    argv = pinned(cpu, [
+        "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
+        "-s", os.path.join(BENCH, "wrk", "report.lua"), url,
+    ])
+    if pause_ms:
+        argv += ["--", str(pause_ms)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH "):
+            r = json.loads(line[6:])
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
+            r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+            return r
+    raise RuntimeError(f"wrk gave no result (rc {out.returncode}): {out.stdout}\n{out.stderr}")
+
+
+def same_json(a: object, b: object) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def check_response(url: str, expected: object, scenario: str) -> str | None:
+    """None when the target answers correctly, else the problem."""
+    try:
+        status, headers, body = http_get(url, timeout=5)
+    except OSError as e:
+        return f"GET {url}: {e}"
+    if status != 200:
+        return f"GET {url}: status {status}"
+    try:
+        got = json.loads(body)
+    except ValueError:
+        return f"GET {url}: body is not JSON: {body[:200]!r}"
+    if not same_json(got, expected):
+        return f"GET {url}: unexpected body {json.dumps(got, sort_keys=True)[:300]}"
+    if scenario == "d":
+        completed = {k.lower(): v for k, v in headers.items()}.get("x-krakend-completed")
+        if completed not in (None, "false"):
+            return f"GET {url}: X-Krakend-Completed is {completed}, expected false (partial)"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def machine() -> dict:
+    def cmd(argv: list[str]) -> str:
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            return (r.stdout + r.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    hypervisor = cmd(["sh", "-c", "lscpu | sed -n 's/^Hypervisor vendor: *//p'"]) or "none"
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "mem_gib": round(mem_kb / 1048576, 1),
+        "kernel": platform.release(),
+        "os": cmd(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "hypervisor": hypervisor,
+        "nginx": cmd(["nginx", "-v"]).replace("nginx version: ", ""),
+        "wrk": cmd(["sh", "-c", "wrk -v 2>&1 | head -n1 | cut -d\" \" -f1-2"]),
+        "node": cmd(["node", "--version"]),
+        "manifold": cmd([os.path.join(ROOT, "target/release/manifold"), "--version"]),
+        "commit": cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+    }
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a few seconds per target (CI smoke run)")
+    ap.add_argument("--out", help="directory for BENCHMARKS.md and ratios.svg")
+    ap.add_argument("--scenarios", default="abcd")
+    ap.add_argument("--manifold", default=os.path.join(ROOT, "target/release/manifold"))
+    args = ap.parse_args()
+
+    if args.quick:
+        params = dict(rounds=1, warmup=1.0, sat=2.0, paced=2.0)
+    else:
+        params = dict(rounds=2, warmup=2.0, sat=10.0, paced=10.0)
+    params.update(conns=64, paced_conns=20, paced_ms=20, d_paced_conns=20, d_paced_ms=100)
+    out_dir = args.out or (os.path.join(tempfile.gettempdir(), "manifold-bench-quick") if args.quick else ROOT)
+    os.makedirs(out_dir, exist_ok=True)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    target_cpu = "1" if (os.cpu_count() or 1) >= 2 else None
+    load_cpu = "0" if target_cpu else None
+    work = tempfile.mkdtemp(prefix="manifold-bench-")
+    os.chmod(work, 0o755)  # nginx workers may run as nobody
+    info = machine()
+    info["load_before"] = loadavg()
+    started_at = datetime.datetime.now(datetime.timezone.utc)
+    print(f"bench: work dir {work}; load average {info['load_before']}", flush=True)
+
+    results: dict = {}
+    failures: dict[str, str] = {}
+    try:
+        files = data_files()
+        expected = expected_outputs(files)
+        data = os.path.join(work, "data")
+        for rel, obj in files.items():
+            path = os.path.join(data, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump(obj, f, separators=(",", ":"))
+        os.chmod(data, 0o755)
+        for sub in ("b", "c", "d"):
+            os.chmod(os.path.join(data, sub), 0o755)
+        info["sizes"] = {rel: os.path.getsize(os.path.join(data, rel)) for rel in files}
+
+        # Backend nginx (CPU 0, with the load generator): static files plus the slow one.
+        if not os.path.exists(NGINX_ECHO):
+            raise StartFailure(f"{NGINX_ECHO} missing (Debian package libnginx-mod-http-echo)")
+        bport = free_port()
+        backend = start_nginx(
+            work, "backend", bport,
+            f"""    root {data};
+    location = /d/slow {{ echo_sleep 1.0; echo '{{"slow":true}}'; }}""",
+            load_cpu, modules=f"load_module {NGINX_ECHO};",
+        )
+        base = f"http://127.0.0.1:{bport}"
+        wait_http(backend, base + "/a.json")
+
+        # Targets, each pinned to the target CPU with one worker.
+        targets: dict[str, tuple[Proc, str]] = {}
+        dport = free_port()
+        targets["direct"] = (start_nginx(work, "direct", dport, f"    root {data};", target_cpu),
+                             f"http://127.0.0.1:{dport}")
+        pport = free_port()
+        targets["nginx-proxy"] = (start_nginx(work, "nginx-proxy", pport, f"""    location = /a {{
+      proxy_pass http://backend/a.json;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+  upstream backend {{
+    server 127.0.0.1:{bport};
+    keepalive 128;""", target_cpu), f"http://127.0.0.1:{pport}")
+        nport = free_port()
+        node = Proc("node", pinned(target_cpu, ["node", os.path.join(BENCH, "node", "aggregator.mjs"),
+                                               str(nport), base]),
+                    os.path.join(work, "node.log"))
+        STARTED.append(node)
+        targets["node"] = (node, f"http://127.0.0.1:{nport}")
+        mport = free_port()
+        cfg = os.path.join(work, "manifold.json")
+        with open(cfg, "w") as f:
+            json.dump(manifold_config(base), f, indent=2)
+        env = dict(os.environ, RUST_LOG=os.environ.get("BENCH_MANIFOLD_LOG", "warn"))
+        mani = Proc("manifold", pinned(target_cpu, [args.manifold, "run", "-c", cfg, "-p", str(mport),
+                                                   "--threads", "1"]),
+                    os.path.join(work, "manifold.log"), env=env)
+        STARTED.append(mani)
+        targets["manifold"] = (mani, f"http://127.0.0.1:{mport}")
+        for name, (proc, url) in targets.items():
+            wait_http(proc, url + "/")
+        print("bench: backend, direct, nginx-proxy, node and manifold are up", flush=True)
+
+        for key in args.scenarios:
+            sc = SCENARIOS[key]
+            print(f"\n== {sc['title']}", flush=True)
+            runs: dict[str, list[dict]] = {t: [] for t in sc["peers"]}
+            problem = None
+            for t in sc["peers"]:
+                proc, url = targets[t]
+                path = sc["direct_path"] if t == "direct" else sc["gateway_path"]
+                want = files[sc["direct_path"].lstrip("/")] if t == "direct" else expected[key]
+                problem = check_response(url + path, want, key if t != "direct" else "")
+                if problem:
+                    problem = f"{t}: {problem}"
+                    break
+            if problem:
+                print(f"   FAILED: {problem}", flush=True)
+                failures[key] = problem
+                continue
+            pc, pm = ((params["d_paced_conns"], params["d_paced_ms"]) if key == "d"
+                      else (params["paced_conns"], params["paced_ms"]))
+            try:
+                for rnd in range(params["rounds"]):
+                    order = sc["peers"] if rnd % 2 == 0 else list(reversed(sc["peers"]))
+                    for t in order:
+                        proc, url = targets[t]
+                        path = sc["direct_path"] if t == "direct" else sc["gateway_path"]
+                        if not proc.alive():
+                            raise StartFailure(f"{t} died; see {proc.log}")
+                        if params["warmup"]:
+                            wrk(url + path, params["conns"], params["warmup"], cpu=load_cpu)
+                        c0 = proc.cpu_seconds()
+                        sat = wrk(url + path, params["conns"], params["sat"], cpu=load_cpu)
+                        c1 = proc.cpu_seconds()
+                        paced = wrk(url + path, pc, params["paced"], pause_ms=pm, cpu=load_cpu)
+                        run = {
+                            "round": rnd + 1,
+                            "rps": sat["rps"],
+                            "cpu_us_per_req": (c1 - c0) * 1e6 / max(sat["requests"], 1),
+                            "cpu_util": (c1 - c0) / (sat["duration_us"] / 1e6),
+                            "sat_p99_ms": sat["p99_us"] / 1000,
+                            "paced_rps": paced["rps"],
+                            "p50_ms": paced["p50_us"] / 1000,
+                            "p99_ms": paced["p99_us"] / 1000,
+                            "errors": sat["errors"] + paced["errors"],
+                        "sat_errors": sat["errors"],
+                        "sat_status_errors": sat["status"],
+                        "paced_errors": paced["errors"],
+                            "requests": sat["requests"] + paced["requests"],
+                        }
+                        runs[t].append(run)
+                        print(f"   round {rnd + 1} {t:12s} {run['rps']:9.0f} req/s  "
+                              f"cpu {run['cpu_us_per_req']:7.1f} us/req ({run['cpu_util'] * 100:3.0f}% of a core)  "
+                              f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms at {run['paced_rps']:.0f} req/s  "
+                              f"errors {run['errors']}", flush=True)
+            except RuntimeError as e:
+                failures[key] = str(e)
+                print(f"   FAILED: {e}", flush=True)
+                continue
+            for t in sc["peers"]:
+                proc, _ = targets[t]
+                for r in runs[t]:
+                    r["peak_rss_kb"] = proc.peak_rss_kb()
+            results[key] = runs
+            # Real failures: any error below saturation, socket errors anywhere, and non-2xx
+            # answers under saturation except in d, where an overloaded gateway may legitimately
+            # see every backend miss the deadline and answer 500 (shown in the table).
+            def real_errors(r: dict) -> int:
+                sat = r["sat_errors"] - (r["sat_status_errors"] if key == "d" else 0)
+                return sat + r["paced_errors"]
+
+            errs = {t: sum(real_errors(r) for r in runs[t]) for t in runs}
+            bad = {t: n for t, n in errs.items() if n}
+            if bad:
+                failures[key] = "errors in responses: " + ", ".join(f"{t} {n}" for t, n in bad.items())
+                print(f"   FAILED: {failures[key]}", flush=True)
+        for name, (proc, _) in targets.items():
+            if not proc.alive():
+                failures.setdefault("processes", f"{name} exited during the run; see {proc.log}")
+    except StartFailure as e:
+        failures["start"] = str(e)
+        print(f"bench: FAILED to start: {e}", flush=True)
+    finally:
+        stop_all()
+
+    info["load_after"] = loadavg()
+    info["started"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
+    info["duration_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started_at).total_seconds())
+    import report  # bench/report.py
+
+    extras = report.extra_sections(ROOT)
+    md_path = os.path.join(out_dir, "BENCHMARKS.md")
+    svg_name = "bench/ratios.svg" if out_dir == ROOT else "ratios.svg"
+    svg = report.svg(results, SCENARIOS)
+    with open(os.path.join(out_dir, svg_name), "w") as f:
+        f.write(svg)
+    with open(md_path, "w") as f:
+        f.write(report.markdown(results, failures, info, params, SCENARIOS, TARGET_LABEL,
+                                quick=args.quick, svg_name=svg_name, extras=extras,
+                                d_timeout_ms=D_TIMEOUT_MS))
+    print(f"\nbench: wrote {md_path} and {os.path.join(out_dir, svg_name)}")
+    print(f"bench: load average before {info['load_before']}, after {info['load_after']}")
+    measured = len(results)
+    failed = len(failures)
+    print(f"bench: {measured} scenarios measured, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, BENCH)
+    try:
+        sys.exit(main())
+    finally:
+        stop_all()
