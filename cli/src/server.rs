@@ -247,17 +247,22 @@ async fn handle(
         bytes_out: response.body().len(),
         calls: &calls,
     };
-    info!(
-        target: "manifold::access",
-        method = %method,
-        path = %path,
-        status = exchange.status.as_u16(),
-        duration_ms = exchange.elapsed.as_secs_f64() * 1000.0,
-        backends = calls.len(),
-        bytes = exchange.bytes_out,
-        peer = %peer,
-        "request"
-    );
+    let router = &ctx.gateway.config().router;
+    // KrakenD's `router` options for its access log apply to ours.
+    let logged = !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| *p == path);
+    if logged {
+        info!(
+            target: "manifold::access",
+            method = %method,
+            path = %path,
+            status = exchange.status.as_u16(),
+            duration_ms = exchange.elapsed.as_secs_f64() * 1000.0,
+            backends = calls.len(),
+            bytes = exchange.bytes_out,
+            peer = %peer,
+            "request"
+        );
+    }
     if let Some(observer) = &ctx.observer {
         observer(&exchange);
     }
