@@ -249,7 +249,7 @@ async fn handle(
     };
     let router = &ctx.gateway.config().router;
     // KrakenD's `router` options for its access log apply to ours.
-    let logged = !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| *p == path);
+    let logged = !router.disable_access_log && !router.logger_skip_paths.contains(&path);
     if logged {
         info!(
             target: "manifold::access",
