@@ -175,7 +175,7 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
             .collect();
         match want {
             Value::Null if !got.is_empty() => {
-                problems.push(format!("header {name}: expected absent, got {got:?}"))
+                problems.push(format!("header {name}: expected absent, got {got:?}"));
             }
             Value::Null => {}
             want if got != header_values(want) => problems.push(format!(

@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors, Endpoint};
 use crate::platform::Platform;
-use crate::proxy::{stack, ProxyError, ProxyRequest, SharedProxy};
+use crate::proxy::{stack, ProxyRequest, SharedProxy};
 use crate::render;
 use crate::router::{Lookup, Router};
 use crate::url::decode_param;
@@ -158,11 +158,8 @@ impl Gateway {
             }
         }
         let request = proxy_request(endpoint, &parts, body, params, client);
-        let result = self
-            .platform
-            .timeout(endpoint.timeout, proxy.call(request))
-            .await
-            .unwrap_or_else(|| Err(ProxyError::timeout()));
+        // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
+        let result = proxy.call(request).await;
         render::endpoint(endpoint, &self.config.router, &self.version, result)
     }
 }
@@ -229,6 +226,7 @@ fn proxy_request(
         query: query.into(),
         headers,
         body,
+        previous: Arc::new([]),
     }
 }
 

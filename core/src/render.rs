@@ -98,7 +98,11 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
 /// Encode the data by output encoding: (content type, body).
 fn encode(encoding: OutputEncoding, mut data: Map) -> (&'static str, String) {
     match encoding {
-        OutputEncoding::Json | OutputEncoding::NoOp => (JSON, Value::Object(data).to_json()),
+        OutputEncoding::Json
+        | OutputEncoding::NoOp
+        | OutputEncoding::Negotiate
+        | OutputEncoding::Xml
+        | OutputEncoding::Yaml => (JSON, Value::Object(data).to_json()),
         OutputEncoding::JsonCollection => match data.remove("collection") {
             Some(v @ Value::Array(_)) => (JSON, v.to_json()),
             _ => (JSON, "[]".to_owned()),

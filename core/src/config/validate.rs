@@ -236,13 +236,28 @@ fn endpoint(
     .unwrap_or(HeaderFilter::Only(Vec::new()));
     let input_query_strings =
         query_filter(raw.input_query_strings.as_deref()).unwrap_or(QueryFilter::Only(Vec::new()));
-    let _ = extra::decode(
+    let ep_extra = extra::decode(
         d,
         &path.key("extra_config"),
         ctx,
         Level::Endpoint,
         &raw.extra_config,
     );
+    let proxy = ep_extra.proxy.unwrap_or_default();
+    let proxy_path = path.key("extra_config").key("proxy");
+    if proxy.shadow || proxy.shadow_timeout.is_some() {
+        d.warn(
+            &proxy_path,
+            ctx,
+            "`shadow` belongs on a backend's `proxy` namespace; it has no effect here",
+        );
+    }
+    if proxy.force_sandboxed_request {
+        d.warn(&proxy_path.key("force_sandboxed_request"), ctx, "`force_sandboxed_request` has no effect: every backend always gets its own copy of the request");
+    }
+    if !proxy.sequential_propagated_params.is_empty() {
+        d.warn(&proxy_path.key("sequential_propagated_params"), ctx, "`sequential_propagated_params` has no effect: Manifold has no scripting that reads propagated params (use `{resp<N>_<path>}` in url_pattern)");
+    }
 
     if raw.backend.is_empty() {
         d.error(
@@ -269,10 +284,24 @@ fn endpoint(
             output_encoding,
             defaults,
             index: bi,
+            sequential: proxy.sequential,
         };
         if let Some(b) = backend_entry(d, &bpath, &bctx, value, &env) {
             backend.push(b);
         }
+    }
+    let merged = backend.iter().filter(|b| !b.shadow).count();
+    if merged == 0 && !backend.is_empty() {
+        d.error(
+            &path.key("backend"),
+            ctx,
+            "every backend is a shadow backend; at least one must answer the client",
+        );
+    }
+    let mut flatmap_filter = proxy.flatmap_filter;
+    if !flatmap_filter.is_empty() && merged < 2 {
+        d.warn(&proxy_path.key("flatmap_filter"), ctx, "an endpoint-level flatmap_filter only applies with more than one backend (as KrakenD); it has no effect here (put it on the backend instead)");
+        flatmap_filter.clear();
     }
     if d.out.errors.len() > errors_before {
         return None;
@@ -287,6 +316,9 @@ fn endpoint(
         input_query_strings,
         output_encoding,
         backend,
+        sequential: proxy.sequential,
+        static_response: proxy.static_response,
+        flatmap_filter,
         params,
         label,
     })
@@ -298,6 +330,7 @@ struct BackendEnv<'a> {
     output_encoding: OutputEncoding,
     defaults: &'a Defaults<'a>,
     index: usize,
+    sequential: bool,
 }
 
 fn backend_entry(
@@ -357,6 +390,11 @@ fn backend_entry(
                     ctx,
                     format!("undefined output param `{{{name}}}`: the endpoint has no such placeholder (it has: {})", list_or_none(env.params)),
                 ),
+                Var::Resp { .. } if !env.sequential => d.error(
+                    &path.key("url_pattern"),
+                    ctx,
+                    "`{resp<N>_...}` placeholders need `extra_config.proxy.sequential: true` on the endpoint",
+                ),
                 Var::Resp { index, .. } if *index >= env.index => d.error(
                     &path.key("url_pattern"),
                     ctx,
@@ -392,6 +430,32 @@ fn backend_entry(
         &raw.extra_config,
     );
 
+    let proxy = extra.proxy.unwrap_or_default();
+    let proxy_path = path.key("extra_config").key("proxy");
+    if proxy.sequential || proxy.static_response.is_some() {
+        d.warn(
+            &proxy_path,
+            ctx,
+            "`sequential` and `static` belong on the endpoint's `proxy` namespace; they have no effect here",
+        );
+    }
+    if !proxy.flatmap_filter.is_empty() && encoding == Encoding::NoOp {
+        d.warn(
+            &proxy_path.key("flatmap_filter"),
+            ctx,
+            "flatmap_filter has no effect on a `no-op` backend",
+        );
+    }
+    let shadow_timeout = duration(
+        d,
+        &proxy_path.key("shadow_timeout"),
+        ctx,
+        proxy.shadow_timeout.as_deref(),
+    )
+    .filter(|t| !t.is_zero());
+    if proxy.shadow && env.sequential {
+        d.warn(&proxy_path.key("shadow"), ctx, "a shadow backend is not part of the sequence; `{resp<N>_...}` counts only the other backends");
+    }
     if d.out.errors.len() > errors_before {
         return None;
     }
@@ -409,6 +473,9 @@ fn backend_entry(
         input_headers,
         input_query_strings,
         http: extra.backend_http.unwrap_or_default(),
+        flatmap_filter: proxy.flatmap_filter,
+        shadow: proxy.shadow,
+        shadow_timeout,
         index: env.index,
     })
 }
@@ -540,6 +607,9 @@ fn output_encoding(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, e: &str) -
         "json-collection" => OutputEncoding::JsonCollection,
         "string" => OutputEncoding::String,
         "no-op" => OutputEncoding::NoOp,
+        "negotiate" => OutputEncoding::Negotiate,
+        "xml" => OutputEncoding::Xml,
+        "yaml" => OutputEncoding::Yaml,
         other => {
             d.warn(
                 path,
@@ -557,6 +627,7 @@ fn encoding(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, e: &str) -> Encod
         "safejson" => Encoding::SafeJson,
         "string" => Encoding::String,
         "no-op" => Encoding::NoOp,
+        "xml" => Encoding::Xml,
         other => {
             d.warn(
                 path,

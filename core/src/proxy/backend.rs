@@ -55,7 +55,10 @@ impl HttpBackend {
                     .iter()
                     .find(|(k, _)| param_eq(k, name))
                     .map(|(_, v)| Cow::Borrowed(v.as_str())),
-                Var::Resp { .. } | Var::Jwt(_) => None,
+                Var::Resp { index, path } => {
+                    super::sequential::lookup(&req.previous, *index, path).map(Cow::Owned)
+                }
+                Var::Jwt(_) => None,
             })
             .map_err(|e| {
                 let what = match e {
@@ -159,6 +162,7 @@ impl Proxy for HttpBackend {
             Ok(ProxyResponse {
                 data,
                 is_complete: true,
+                errored: false,
                 raw: None,
             })
         })
