@@ -160,7 +160,13 @@ impl Gateway {
         let request = proxy_request(endpoint, &parts, body, params, client);
         // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
         let result = proxy.call(request).await;
-        render::endpoint(endpoint, &self.config.router, &self.version, result)
+        render::endpoint(
+            endpoint,
+            &self.config.router,
+            &self.version,
+            parts.headers.get(http::header::ACCEPT),
+            result,
+        )
     }
 }
 

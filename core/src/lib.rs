@@ -27,6 +27,8 @@ mod encoding;
 mod gateway;
 mod render;
 mod router;
+mod xml;
+mod yaml;
 
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::{ClientInfo, Gateway, SharedGateway};

@@ -17,12 +17,52 @@ pub const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-c
 
 const JSON: &str = "application/json; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
+const XML: &str = "application/xml";
+const YAML: &str = "application/yaml; charset=utf-8";
+
+/// gin's `NegotiateFormat` over KrakenD's offers (json, text/plain, xml, yaml): the first
+/// `Accept` entry that matches an offer decides (q-values are ignored, as gin does);
+/// `text/plain` means YAML; nothing matching means JSON.
+fn negotiate(accept: Option<&HeaderValue>) -> OutputEncoding {
+    const OFFERS: &[(&str, OutputEncoding)] = &[
+        ("application/json", OutputEncoding::Json),
+        ("text/plain", OutputEncoding::Yaml),
+        ("application/xml", OutputEncoding::Xml),
+        ("text/xml", OutputEncoding::Xml),
+        ("application/x-yaml", OutputEncoding::Yaml),
+        ("application/yaml", OutputEncoding::Yaml),
+        ("text/yaml", OutputEncoding::Yaml),
+    ];
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+        return OutputEncoding::Json;
+    };
+    for entry in accept.split(',') {
+        let media = entry
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let prefix = media.split_once('*').map(|(p, _)| p);
+        for (offer, encoding) in OFFERS {
+            let hit = match prefix {
+                Some(p) => offer.starts_with(p),
+                None => *offer == media,
+            };
+            if hit {
+                return *encoding;
+            }
+        }
+    }
+    OutputEncoding::Json
+}
 
 /// Render the pipeline's outcome for `endpoint`.
 pub(crate) fn endpoint(
     endpoint: &Endpoint,
     router: &RouterOptions,
     version: &HeaderValue,
+    accept: Option<&HeaderValue>,
     result: Result<ProxyResponse, ProxyError>,
 ) -> Response<Bytes> {
     let mut response = match result {
@@ -36,7 +76,7 @@ pub(crate) fn endpoint(
         }
         Ok(ok) => {
             let completed = ok.is_complete && !ok.data.is_empty();
-            let (content_type, body) = encode(endpoint.output_encoding, ok.data);
+            let (content_type, body) = encode(endpoint.output_encoding, accept, ok.data);
             let mut r = Response::new(Bytes::from(body));
             let h = r.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -96,13 +136,21 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
 }
 
 /// Encode the data by output encoding: (content type, body).
-fn encode(encoding: OutputEncoding, mut data: Map) -> (&'static str, String) {
+fn encode(
+    encoding: OutputEncoding,
+    accept: Option<&HeaderValue>,
+    mut data: Map,
+) -> (&'static str, String) {
+    let encoding = match encoding {
+        OutputEncoding::Negotiate => negotiate(accept),
+        other => other,
+    };
     match encoding {
-        OutputEncoding::Json
-        | OutputEncoding::NoOp
-        | OutputEncoding::Negotiate
-        | OutputEncoding::Xml
-        | OutputEncoding::Yaml => (JSON, Value::Object(data).to_json()),
+        OutputEncoding::Json | OutputEncoding::NoOp | OutputEncoding::Negotiate => {
+            (JSON, Value::Object(data).to_json())
+        }
+        OutputEncoding::Xml => (XML, crate::xml::encode(&data)),
+        OutputEncoding::Yaml => (YAML, crate::yaml::encode(&data)),
         OutputEncoding::JsonCollection => match data.remove("collection") {
             Some(v @ Value::Array(_)) => (JSON, v.to_json()),
             _ => (JSON, "[]".to_owned()),
