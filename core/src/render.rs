@@ -222,3 +222,45 @@ pub(crate) fn encoded_params() -> Response<Bytes> {
     *r.status_mut() = StatusCode::BAD_REQUEST;
     r
 }
+
+/// gin's router redirect: 301 for GET, 307 (method and body kept) otherwise; the query is
+/// kept. GET and HEAD get Go's small HTML body, as `http.Redirect` writes it.
+pub(crate) fn redirect(method: &http::Method, path: &str, query: Option<&str>) -> Response<Bytes> {
+    let location = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let get = method == http::Method::GET;
+    let status = if get {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::TEMPORARY_REDIRECT
+    };
+    let mut r = if get || method == http::Method::HEAD {
+        let mut href = String::new();
+        for c in location.chars() {
+            match c {
+                '&' => href.push_str("&amp;"),
+                '<' => href.push_str("&lt;"),
+                '>' => href.push_str("&gt;"),
+                '"' => href.push_str("&#34;"),
+                '\'' => href.push_str("&#39;"),
+                c => href.push(c),
+            }
+        }
+        let reason = status.canonical_reason().unwrap_or_default();
+        let mut r = Response::new(Bytes::from(format!("<a href=\"{href}\">{reason}</a>.\n\n")));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
+    } else {
+        Response::new(Bytes::new())
+    };
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
+    r
+}
