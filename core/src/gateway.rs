@@ -148,13 +148,22 @@ impl Gateway {
             return render::router_error(StatusCode::NOT_FOUND, &self.config.router, &self.version);
         };
         let mut params = Vec::with_capacity(raw_params.len());
+        let mut rest = None;
         for (name, raw) in raw_params {
+            if name == crate::router::REST {
+                match crate::url::rest_path(raw) {
+                    Some(path) => rest = Some(path),
+                    None => return render::encoded_params(),
+                }
+                continue;
+            }
             match decode_param(raw) {
                 Some(value) => params.push((name.to_owned(), value)),
                 None => return render::encoded_params(),
             }
         }
-        let request = proxy_request(endpoint, &parts, body, params, client);
+        let mut request = proxy_request(endpoint, &parts, body, params, client);
+        request.rest = rest;
         // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
         let result = proxy.call(request).await;
         render::endpoint(
@@ -241,6 +250,7 @@ fn proxy_request(
         headers,
         body,
         previous: Arc::new([]),
+        rest: None,
     }
 }
 

@@ -37,14 +37,21 @@ pub(crate) struct Redirects {
     pub(crate) fixed_path: bool,
 }
 
+/// Router parameter name of a trailing `/*` (not a valid KrakenD placeholder name).
+pub(crate) const REST: &str = "__manifold_rest";
+
 /// The matchit pattern for a KrakenD endpoint path: whole-segment `{x}` stay parameters, any
-/// other brace is literal.
+/// other brace is literal, and a trailing `*` catches the rest of the path.
 pub(crate) fn matchit_pattern(endpoint: &str) -> String {
+    let last = endpoint.split('/').count().saturating_sub(1);
     endpoint
         .split('/')
-        .map(|seg| {
+        .enumerate()
+        .map(|(i, seg)| {
             let is_param = seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}');
-            if is_param {
+            if seg == "*" && i == last {
+                format!("{{*{REST}}}")
+            } else if is_param {
                 seg.to_owned()
             } else {
                 seg.replace('{', "{{").replace('}', "}}")

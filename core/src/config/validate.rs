@@ -125,25 +125,27 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
     let mut route_paths = BTreeSet::new();
     for (i, value) in root.endpoints.iter().enumerate() {
         let path = root_path.key("endpoints").index(i);
-        let Some(ep) = endpoint(&mut d, &path, value, &defaults) else {
-            continue;
-        };
-        if !seen.insert((ep.endpoint.clone(), ep.method.clone())) {
-            d.error(
-                &path.key("endpoint"),
-                Some(&ep.label),
-                "duplicate endpoint: the same path and method are declared more than once",
-            );
-        } else if route_paths.insert(ep.endpoint.clone()) {
-            if let Err(e) = routes.insert(crate::router::matchit_pattern(&ep.endpoint), ()) {
+        for value in per_method(&mut d, &path, value) {
+            let Some(ep) = endpoint(&mut d, &path, &value, &defaults) else {
+                continue;
+            };
+            if !seen.insert((ep.endpoint.clone(), ep.method.clone())) {
                 d.error(
                     &path.key("endpoint"),
                     Some(&ep.label),
-                    format!("path conflicts with another endpoint: {e}"),
+                    "duplicate endpoint: the same path and method are declared more than once",
                 );
+            } else if route_paths.insert(ep.endpoint.clone()) {
+                if let Err(e) = routes.insert(crate::router::matchit_pattern(&ep.endpoint), ()) {
+                    d.error(
+                        &path.key("endpoint"),
+                        Some(&ep.label),
+                        format!("path conflicts with another endpoint: {e}"),
+                    );
+                }
             }
+            endpoints.push(ep);
         }
-        endpoints.push(ep);
     }
     if root.endpoints.is_empty() {
         d.warn(&root_path.key("endpoints"), None, "no endpoints declared");
@@ -163,6 +165,32 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
         endpoints,
         warnings: d.out.warnings,
     })
+}
+
+/// Manifold extension: `"method": ["GET", "HEAD"]` declares one endpoint per method (KrakenD
+/// needs one entry each). Anything else is passed through unchanged.
+fn per_method(d: &mut Diags<'_>, path: &Path, value: &Value) -> Vec<Value> {
+    let Some(Value::Array(methods)) = value.get("method") else {
+        return vec![value.clone()];
+    };
+    if methods.is_empty() {
+        d.error(
+            &path.key("method"),
+            None,
+            "`method` list is empty (Manifold extension: list at least one method)",
+        );
+        return Vec::new();
+    }
+    methods
+        .iter()
+        .map(|m| {
+            let mut one = value.clone();
+            if let Some(obj) = one.as_object_mut() {
+                obj.insert("method".to_owned(), m.clone());
+            }
+            one
+        })
+        .collect()
 }
 
 struct Defaults<'a> {
@@ -212,7 +240,7 @@ fn endpoint(
             d.error(
                 &path.key("method"),
                 ctx,
-                "`method` must be a string such as \"GET\"",
+                "`method` must be a string such as \"GET\" (or a list of them)",
             );
             Method::GET
         }
@@ -701,11 +729,17 @@ fn endpoint_params(
             }
         }
     }
-    if endpoint.contains('*') {
-        d.error(path, ctx, "wildcard endpoints (`*`) are not supported");
+    // Manifold extension: a trailing `/*` forwards the rest of the path (KrakenD EE only).
+    let body = endpoint.strip_suffix("/*").unwrap_or(endpoint);
+    if body.contains('*') {
+        d.error(
+            path,
+            ctx,
+            "a wildcard is only supported as the last segment (`/api/*`, a Manifold extension)",
+        );
     }
     let mut params: Vec<String> = Vec::new();
-    for segment in endpoint.split('/') {
+    for segment in body.split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             if name.is_empty() || name.contains(['{', '}']) {
                 d.error(path, ctx, format!("invalid placeholder `{segment}`"));

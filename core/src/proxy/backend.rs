@@ -72,7 +72,22 @@ impl HttpBackend {
             })?;
         let mut url = String::with_capacity(64 + path.len());
         url.push_str(self.host());
-        url.push_str(&path);
+        match req.rest.as_deref().filter(|r| !r.is_empty()) {
+            // Wildcard endpoint: the checked rest of the client path goes after the pattern's.
+            Some(rest) => {
+                let (p, q) = path
+                    .split_once('?')
+                    .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
+                url.push_str(p.trim_end_matches('/'));
+                url.push('/');
+                url.push_str(rest);
+                if let Some(q) = q {
+                    url.push('?');
+                    url.push_str(q);
+                }
+            }
+            None => url.push_str(&path),
+        }
         let mut pairs: Vec<&(String, String)> = req
             .query
             .iter()

@@ -57,6 +57,9 @@ pub struct ProxyRequest {
     /// Sequential endpoints: the formatted data of the backends already called, by position
     /// (what `{resp<N>_<path>}` reads). Empty otherwise.
     pub previous: Arc<[Arc<Map>]>,
+    /// Wildcard endpoints (`/api/*`, a Manifold extension): the rest of the client's path,
+    /// already checked and re-encoded segment by segment; appended to the backend path.
+    pub rest: Option<String>,
 }
 
 /// What flows back up: decoded, shaped data plus completeness.
