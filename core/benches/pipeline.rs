@@ -53,11 +53,11 @@ impl Sleep for NeverTimes {
 }
 
 fn gateway(config: &str, replies: Vec<(String, Bytes)>) -> Gateway {
-    let platform = Platform {
-        client: Arc::new(Instant(replies)),
-        clock: Arc::new(NeverTimes),
-        sleep: Arc::new(NeverTimes),
-    };
+    let platform = Platform::new(
+        Arc::new(Instant(replies)),
+        Arc::new(NeverTimes),
+        Arc::new(NeverTimes),
+    );
     Gateway::from_json(config, platform).unwrap()
 }
 

@@ -66,7 +66,7 @@ fn echo(parts: &Parts, body: &Bytes) -> Value {
             .iter()
             .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        headers.insert(name.as_str().to_owned(), Value::Array(values));
+        headers.insert(canonical_header(name.as_str()), Value::Array(values));
     }
     let mut m = Map::new();
     m.insert("req_uri".into(), uri.to_string().into());
@@ -82,6 +82,23 @@ fn echo(parts: &Parts, body: &Bytes) -> Value {
     );
     m.insert("req_headers".into(), Value::Object(headers));
     Value::Object(m)
+}
+
+/// Go's `CanonicalMIMEHeaderKey` (`x-forwarded-for` → `X-Forwarded-For`), as KrakenD's echo
+/// prints header names.
+fn canonical_header(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
 }
 
 fn query_map(raw: &str) -> Map {
@@ -121,6 +138,12 @@ pub(crate) fn rfc3339(millis: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_are_canonical() {
+        assert_eq!(canonical_header("x-forwarded-for"), "X-Forwarded-For");
+        assert_eq!(canonical_header("accept"), "Accept");
+    }
 
     #[test]
     fn timestamps() {

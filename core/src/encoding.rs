@@ -1,4 +1,4 @@
-//! Backend body decoding by `encoding` (json, safejson, string).
+//! Backend body decoding by `encoding` (json, safejson, string, xml).
 
 use crate::config::Encoding;
 use crate::json::{self, Map, Value};
@@ -11,6 +11,7 @@ pub(crate) fn decode(encoding: Encoding, is_collection: bool, body: &[u8]) -> Re
             Value::String(String::from_utf8_lossy(body).into_owned()),
         )),
         Encoding::NoOp => Ok(Map::new()),
+        Encoding::Xml => crate::xml::decode(body),
         Encoding::Json | Encoding::SafeJson => {
             let value = json::parse(body).map_err(|e| format!("invalid JSON from backend: {e}"))?;
             match (value, encoding, is_collection) {

@@ -14,9 +14,9 @@ use percent_encoding::percent_decode_str;
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors, Endpoint};
 use crate::platform::Platform;
-use crate::proxy::{stack, ProxyError, ProxyRequest, SharedProxy};
+use crate::proxy::{stack, ProxyRequest, SharedProxy};
 use crate::render;
-use crate::router::{Lookup, Router};
+use crate::router::{Lookup, Redirects, Router};
 use crate::url::decode_param;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), plus `Host`,
@@ -130,19 +130,16 @@ impl Gateway {
         }
         let (index, raw_params) = match self.router.lookup(&parts.method, parts.uri.path()) {
             Lookup::Found { endpoint, params } => (endpoint, params),
-            Lookup::MethodNotAllowed => {
-                return render::router_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    &self.config.router,
-                    &self.version,
-                )
-            }
-            Lookup::NotFound => {
-                return render::router_error(
-                    StatusCode::NOT_FOUND,
-                    &self.config.router,
-                    &self.version,
-                )
+            miss => {
+                // gin tries its redirects before answering 405/404.
+                if let Some(location) = self.redirect_to(&parts) {
+                    return render::redirect(&parts.method, &location, parts.uri.query());
+                }
+                let status = match miss {
+                    Lookup::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+                    _ => StatusCode::NOT_FOUND,
+                };
+                return render::router_error(status, &self.config.router, &self.version);
             }
         };
         let (Some(endpoint), Some(proxy)) =
@@ -151,19 +148,42 @@ impl Gateway {
             return render::router_error(StatusCode::NOT_FOUND, &self.config.router, &self.version);
         };
         let mut params = Vec::with_capacity(raw_params.len());
+        let mut rest = None;
         for (name, raw) in raw_params {
+            if name == crate::router::REST {
+                match crate::url::rest_path(raw) {
+                    Some(path) => rest = Some(path),
+                    None => return render::encoded_params(),
+                }
+                continue;
+            }
             match decode_param(raw) {
                 Some(value) => params.push((name.to_owned(), value)),
                 None => return render::encoded_params(),
             }
         }
-        let request = proxy_request(endpoint, &parts, body, params, client);
-        let result = self
-            .platform
-            .timeout(endpoint.timeout, proxy.call(request))
-            .await
-            .unwrap_or_else(|| Err(ProxyError::timeout()));
-        render::endpoint(endpoint, &self.config.router, &self.version, result)
+        let mut request = proxy_request(endpoint, &parts, body, params, client);
+        request.rest = rest;
+        // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
+        let result = proxy.call(request).await;
+        render::endpoint(
+            endpoint,
+            &self.config.router,
+            &self.version,
+            parts.headers.get(http::header::ACCEPT),
+            result,
+        )
+    }
+}
+
+impl Gateway {
+    /// gin's trailing-slash / fixed-path redirect target for an unmatched request.
+    fn redirect_to(&self, parts: &Parts) -> Option<String> {
+        let how = Redirects {
+            trailing_slash: !self.config.router.disable_redirect_trailing_slash,
+            fixed_path: !self.config.router.disable_redirect_fixed_path,
+        };
+        self.router.redirect(&parts.method, parts.uri.path(), how)
     }
 }
 
@@ -229,6 +249,8 @@ fn proxy_request(
         query: query.into(),
         headers,
         body,
+        previous: Arc::new([]),
+        rest: None,
     }
 }
 

@@ -29,10 +29,12 @@ mod encoding;
 mod gateway;
 mod render;
 mod router;
+mod xml;
+mod yaml;
 
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::{ClientInfo, Gateway, SharedGateway};
-pub use platform::{BoxFuture, Clock, HttpClient, MaybeSend, MaybeSync, Platform, Sleep};
+pub use platform::{BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, Sleep};
 pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
 
 /// This crate's version.

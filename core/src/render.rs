@@ -17,12 +17,52 @@ pub const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-c
 
 const JSON: &str = "application/json; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
+const XML: &str = "application/xml";
+const YAML: &str = "application/yaml; charset=utf-8";
+
+/// gin's `NegotiateFormat` over KrakenD's offers (json, text/plain, xml, yaml): the first
+/// `Accept` entry that matches an offer decides (q-values are ignored, as gin does);
+/// `text/plain` means YAML; nothing matching means JSON.
+fn negotiate(accept: Option<&HeaderValue>) -> OutputEncoding {
+    const OFFERS: &[(&str, OutputEncoding)] = &[
+        ("application/json", OutputEncoding::Json),
+        ("text/plain", OutputEncoding::Yaml),
+        ("application/xml", OutputEncoding::Xml),
+        ("text/xml", OutputEncoding::Xml),
+        ("application/x-yaml", OutputEncoding::Yaml),
+        ("application/yaml", OutputEncoding::Yaml),
+        ("text/yaml", OutputEncoding::Yaml),
+    ];
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+        return OutputEncoding::Json;
+    };
+    for entry in accept.split(',') {
+        let media = entry
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let prefix = media.split_once('*').map(|(p, _)| p);
+        for (offer, encoding) in OFFERS {
+            let hit = match prefix {
+                Some(p) => offer.starts_with(p),
+                None => *offer == media,
+            };
+            if hit {
+                return *encoding;
+            }
+        }
+    }
+    OutputEncoding::Json
+}
 
 /// Render the pipeline's outcome for `endpoint`.
 pub(crate) fn endpoint(
     endpoint: &Endpoint,
     router: &RouterOptions,
     version: &HeaderValue,
+    accept: Option<&HeaderValue>,
     result: Result<ProxyResponse, ProxyError>,
 ) -> Response<Bytes> {
     let mut response = match result {
@@ -38,7 +78,7 @@ pub(crate) fn endpoint(
         }
         Ok(ok) => {
             let completed = ok.is_complete && !ok.data.is_empty();
-            let (content_type, body) = encode(endpoint.output_encoding, ok.data);
+            let (content_type, body) = encode(endpoint.output_encoding, accept, ok.data);
             let mut r = Response::new(Bytes::from(body));
             let h = r.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -98,9 +138,21 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
 }
 
 /// Encode the data by output encoding: (content type, body).
-fn encode(encoding: OutputEncoding, mut data: Map) -> (&'static str, String) {
+fn encode(
+    encoding: OutputEncoding,
+    accept: Option<&HeaderValue>,
+    mut data: Map,
+) -> (&'static str, String) {
+    let encoding = match encoding {
+        OutputEncoding::Negotiate => negotiate(accept),
+        other => other,
+    };
     match encoding {
-        OutputEncoding::Json | OutputEncoding::NoOp => (JSON, Value::Object(data).to_json()),
+        OutputEncoding::Json | OutputEncoding::NoOp | OutputEncoding::Negotiate => {
+            (JSON, Value::Object(data).to_json())
+        }
+        OutputEncoding::Xml => (XML, crate::xml::encode(&data)),
+        OutputEncoding::Yaml => (YAML, crate::yaml::encode(&data)),
         OutputEncoding::JsonCollection => match data.remove("collection") {
             Some(v @ Value::Array(_)) => (JSON, v.to_json()),
             _ => (JSON, "[]".to_owned()),
@@ -170,5 +222,47 @@ pub(crate) fn router_error(
 pub(crate) fn encoded_params() -> Response<Bytes> {
     let mut r = text("error: encoded url params");
     *r.status_mut() = StatusCode::BAD_REQUEST;
+    r
+}
+
+/// gin's router redirect: 301 for GET, 307 (method and body kept) otherwise; the query is
+/// kept. GET and HEAD get Go's small HTML body, as `http.Redirect` writes it.
+pub(crate) fn redirect(method: &http::Method, path: &str, query: Option<&str>) -> Response<Bytes> {
+    let location = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let get = method == http::Method::GET;
+    let status = if get {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::TEMPORARY_REDIRECT
+    };
+    let mut r = if get || method == http::Method::HEAD {
+        let mut href = String::new();
+        for c in location.chars() {
+            match c {
+                '&' => href.push_str("&amp;"),
+                '<' => href.push_str("&lt;"),
+                '>' => href.push_str("&gt;"),
+                '"' => href.push_str("&#34;"),
+                '\'' => href.push_str("&#39;"),
+                c => href.push(c),
+            }
+        }
+        let reason = status.canonical_reason().unwrap_or_default();
+        let mut r = Response::new(Bytes::from(format!("<a href=\"{href}\">{reason}</a>.\n\n")));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
+    } else {
+        Response::new(Bytes::new())
+    };
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
     r
 }

@@ -24,16 +24,34 @@ pub(crate) enum Lookup<'p> {
 pub(crate) struct Router {
     paths: matchit::Router<usize>,
     methods: Vec<Vec<(Method, usize)>>,
+    /// Each path's segments (`None` for a `{param}`), for the case-insensitive lookup.
+    patterns: Vec<Vec<Option<String>>>,
 }
 
+/// gin's router redirects, each with KrakenD's switch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Redirects {
+    /// `RedirectTrailingSlash`: `/a/` ↔ `/a`.
+    pub(crate) trailing_slash: bool,
+    /// `RedirectFixedPath`: clean the path (`//`, `.`, `..`) and fix its case.
+    pub(crate) fixed_path: bool,
+}
+
+/// Router parameter name of a trailing `/*` (not a valid KrakenD placeholder name).
+pub(crate) const REST: &str = "__manifold_rest";
+
 /// The matchit pattern for a KrakenD endpoint path: whole-segment `{x}` stay parameters, any
-/// other brace is literal.
+/// other brace is literal, and a trailing `*` catches the rest of the path.
 pub(crate) fn matchit_pattern(endpoint: &str) -> String {
+    let last = endpoint.split('/').count().saturating_sub(1);
     endpoint
         .split('/')
-        .map(|seg| {
+        .enumerate()
+        .map(|(i, seg)| {
             let is_param = seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}');
-            if is_param {
+            if seg == "*" && i == last {
+                format!("{{*{REST}}}")
+            } else if is_param {
                 seg.to_owned()
             } else {
                 seg.replace('{', "{{").replace('}', "}}")
@@ -51,6 +69,7 @@ impl Router {
     ) -> Result<Self, String> {
         let mut paths = matchit::Router::new();
         let mut methods: Vec<Vec<(Method, usize)>> = Vec::new();
+        let mut patterns = Vec::new();
         let mut index_of: Vec<(String, usize)> = Vec::new();
         for (endpoint, (path, method)) in routes.enumerate() {
             let slot = match index_of.iter().find(|(p, _)| p == path) {
@@ -61,6 +80,15 @@ impl Router {
                         .insert(matchit_pattern(path), slot)
                         .map_err(|e| format!("{path}: {e}"))?;
                     methods.push(Vec::new());
+                    patterns.push(
+                        path.split('/')
+                            .map(|seg| {
+                                let param =
+                                    seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}');
+                                (!param).then(|| seg.to_owned())
+                            })
+                            .collect(),
+                    );
                     index_of.push((path.to_owned(), slot));
                     slot
                 }
@@ -69,7 +97,76 @@ impl Router {
                 list.push((method.clone(), endpoint));
             }
         }
-        Ok(Router { paths, methods })
+        Ok(Router {
+            paths,
+            methods,
+            patterns,
+        })
+    }
+
+    /// Where gin would redirect a request that matched no route for its method: the same
+    /// path with the trailing slash toggled, then the cleaned, case-fixed path. `None`: no
+    /// redirect (the caller answers 405 or 404).
+    pub(crate) fn redirect(&self, method: &Method, path: &str, how: Redirects) -> Option<String> {
+        if path == "/" {
+            return None;
+        }
+        let serves = |p: &str| {
+            self.paths.at(p).ok().is_some_and(|m| {
+                self.methods
+                    .get(*m.value)
+                    .is_some_and(|list| list.iter().any(|(m, _)| m == method))
+            })
+        };
+        if how.trailing_slash {
+            let toggled = match path.strip_suffix('/') {
+                Some(without) => without.to_owned(),
+                None => format!("{path}/"),
+            };
+            if !toggled.is_empty() && serves(&toggled) {
+                return Some(toggled);
+            }
+        }
+        if how.fixed_path {
+            let clean = clean_path(path);
+            let mut candidates = vec![clean.clone()];
+            if how.trailing_slash {
+                match clean.strip_suffix('/') {
+                    Some(without) if !without.is_empty() => candidates.push(without.to_owned()),
+                    Some(_) => {}
+                    None => candidates.push(format!("{clean}/")),
+                }
+            }
+            for candidate in candidates {
+                if let Some(fixed) = self.case_insensitive(&candidate) {
+                    if fixed != path && serves(&fixed) {
+                        return Some(fixed);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The path with every literal segment spelled as declared, if some route matches it
+    /// ignoring case (parameter values are kept as sent).
+    fn case_insensitive(&self, path: &str) -> Option<String> {
+        let segs: Vec<&str> = path.split('/').collect();
+        self.patterns.iter().find_map(|pattern| {
+            if pattern.len() != segs.len() {
+                return None;
+            }
+            let mut out = Vec::with_capacity(segs.len());
+            for (want, got) in pattern.iter().zip(&segs) {
+                match want {
+                    Some(lit) if lit.eq_ignore_ascii_case(got) => out.push(lit.as_str()),
+                    Some(_) => return None,
+                    None if got.is_empty() => return None,
+                    None => out.push(got),
+                }
+            }
+            Some(out.join("/"))
+        })
     }
 
     /// Find the endpoint for a raw path and method.
@@ -88,6 +185,25 @@ impl Router {
             None => Lookup::MethodNotAllowed,
         }
     }
+}
+
+/// Go's `path.Clean` for URL paths (keeps a trailing slash, as gin's `cleanPath`).
+fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && out.len() > 1 {
+        out.push('/');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -128,6 +244,53 @@ mod tests {
             r.lookup(&Method::GET, "/file/{name}.json"),
             Lookup::Found { endpoint: 4, .. }
         ));
+    }
+
+    #[test]
+    fn gin_redirects() {
+        let r = router();
+        let both = Redirects {
+            trailing_slash: true,
+            fixed_path: true,
+        };
+        let get = Method::GET;
+        assert_eq!(
+            r.redirect(&get, "/static/", both).as_deref(),
+            Some("/static")
+        );
+        assert_eq!(
+            r.redirect(&get, "/StAtic", both).as_deref(),
+            Some("/static")
+        );
+        assert_eq!(
+            r.redirect(&get, "/StAtic/", both).as_deref(),
+            Some("/static")
+        );
+        assert_eq!(
+            r.redirect(&get, "/USERS/Ab/Orders/9", both).as_deref(),
+            Some("/users/Ab/orders/9")
+        );
+        assert_eq!(
+            r.redirect(&get, "//a/../static", both).as_deref(),
+            Some("/static")
+        );
+        assert_eq!(r.redirect(&Method::PUT, "/StAtic", both), None);
+        assert_eq!(r.redirect(&get, "/nope", both), None);
+        let none = Redirects {
+            trailing_slash: false,
+            fixed_path: false,
+        };
+        assert_eq!(r.redirect(&get, "/StAtic", none), None);
+        assert_eq!(r.redirect(&get, "/static/", none), None);
+        let fixed_only = Redirects {
+            trailing_slash: false,
+            fixed_path: true,
+        };
+        assert_eq!(r.redirect(&get, "/static/", fixed_only), None);
+        assert_eq!(
+            r.redirect(&get, "/StAtic", fixed_only).as_deref(),
+            Some("/static")
+        );
     }
 
     #[test]

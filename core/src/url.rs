@@ -213,6 +213,22 @@ pub fn decode_param(raw: &str) -> Option<String> {
     Some(decoded.into_owned())
 }
 
+/// The rest of a wildcard endpoint's path (`a/b%20c` of `/api/*`): every segment passes the
+/// same check as a path parameter and is re-encoded as one segment, so the backend path gets
+/// exactly these segments and nothing can climb out of the backend's prefix. `None`: refuse
+/// with 400. Empty segments (`a//b`) are dropped.
+pub fn rest_path(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    for seg in raw.split('/').filter(|s| !s.is_empty()) {
+        let decoded = decode_param(seg)?;
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.extend(utf8_percent_encode(&decoded, SEGMENT));
+    }
+    Some(out)
+}
+
 /// KrakenD compares placeholder names after upper-casing their first letter.
 pub fn param_eq(a: &str, b: &str) -> bool {
     let mut ca = a.chars();
@@ -282,6 +298,16 @@ mod tests {
         assert!(UrlPattern::parse("relative/{x}").is_err());
         assert!(UrlPattern::parse("/a/{x").is_err());
         assert!(UrlPattern::parse("/a#frag").is_err());
+    }
+
+    #[test]
+    fn rest_paths() {
+        assert_eq!(rest_path("a/b%20c/").as_deref(), Some("a/b%20c"));
+        assert_eq!(rest_path("a//b").as_deref(), Some("a/b"));
+        assert_eq!(rest_path("").as_deref(), Some(""));
+        for bad in ["a/../b", "..", "a/%2e%2e", "a%2Fb", "%252F"] {
+            assert_eq!(rest_path(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -22,9 +22,9 @@ pub use time::{SystemClock, TokioSleep};
 /// The native platform: a [`HyperClient`] with default options, the system clock and tokio
 /// timers. Fails only if the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
-    Ok(Platform {
-        client: Arc::new(HyperClient::new(ClientOptions::default())?),
-        clock: Arc::new(SystemClock),
-        sleep: Arc::new(TokioSleep),
-    })
+    Ok(Platform::new(
+        Arc::new(HyperClient::new(ClientOptions::default())?),
+        Arc::new(SystemClock),
+        Arc::new(TokioSleep),
+    ))
 }

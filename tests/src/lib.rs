@@ -265,5 +265,6 @@ pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
         client: Arc::new(client.clone()),
         clock: Arc::new(time.clone()),
         sleep: Arc::new(time.clone()),
+        defer: None,
     }
 }

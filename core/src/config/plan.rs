@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::Method;
 
-use super::extra::{BackendHttp, RouterOptions};
+use super::extra::{BackendHttp, FlatmapOp, RouterOptions, StaticResponse};
 use super::Diagnostic;
 use crate::url::UrlPattern;
 
@@ -55,6 +55,13 @@ pub struct Endpoint {
     pub output_encoding: OutputEncoding,
     /// Backends in declaration order (the merge order).
     pub backend: Vec<Backend>,
+    /// `proxy.sequential`: backends run in order, later ones may use `{resp<N>_...}`.
+    pub sequential: bool,
+    /// `proxy.static`: data merged over the response when its strategy applies.
+    pub static_response: Option<StaticResponse>,
+    /// Endpoint-level `proxy.flatmap_filter`, run on the merged data. Kept only with more
+    /// than one backend (KrakenD ignores it with a single one).
+    pub flatmap_filter: Vec<FlatmapOp>,
     /// Names of the `{params}` in the path, in order.
     pub params: Vec<String>,
     /// `"METHOD /path"`, for messages.
@@ -93,6 +100,12 @@ pub struct Backend {
     pub input_query_strings: Option<QueryFilter>,
     /// The `backend/http` namespace.
     pub http: BackendHttp,
+    /// Backend-level `proxy.flatmap_filter`; when non-empty it replaces allow/deny/mapping.
+    pub flatmap_filter: Vec<FlatmapOp>,
+    /// `proxy.shadow`: called with a copy of the request, answer ignored, not merged.
+    pub shadow: bool,
+    /// `proxy.shadow_timeout`: deadline of a shadow call (default: the endpoint timeout).
+    pub shadow_timeout: Option<Duration>,
     /// Position in the endpoint's list.
     pub index: usize,
 }
@@ -124,6 +137,8 @@ pub enum Encoding {
     SafeJson,
     /// The raw body as `{"content": "..."}`.
     String,
+    /// An XML document (attributes as `-name` keys, text next to attributes as `#text`).
+    Xml,
     /// Not decoded: status, headers and body pass through.
     NoOp,
 }
@@ -139,6 +154,12 @@ pub enum OutputEncoding {
     String,
     /// The single backend's response as received.
     NoOp,
+    /// Chosen by the client's `Accept`: JSON (default), XML, or YAML for `text/plain`/yaml.
+    Negotiate,
+    /// XML (`application/xml`); a response with several top-level keys is wrapped in `<doc>`.
+    Xml,
+    /// YAML (`application/yaml; charset=utf-8`).
+    Yaml,
 }
 
 // === impl HeaderFilter ===

@@ -125,25 +125,27 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
     let mut route_paths = BTreeSet::new();
     for (i, value) in root.endpoints.iter().enumerate() {
         let path = root_path.key("endpoints").index(i);
-        let Some(ep) = endpoint(&mut d, &path, value, &defaults) else {
-            continue;
-        };
-        if !seen.insert((ep.endpoint.clone(), ep.method.clone())) {
-            d.error(
-                &path.key("endpoint"),
-                Some(&ep.label),
-                "duplicate endpoint: the same path and method are declared more than once",
-            );
-        } else if route_paths.insert(ep.endpoint.clone()) {
-            if let Err(e) = routes.insert(crate::router::matchit_pattern(&ep.endpoint), ()) {
+        for value in per_method(&mut d, &path, value) {
+            let Some(ep) = endpoint(&mut d, &path, &value, &defaults) else {
+                continue;
+            };
+            if !seen.insert((ep.endpoint.clone(), ep.method.clone())) {
                 d.error(
                     &path.key("endpoint"),
                     Some(&ep.label),
-                    format!("path conflicts with another endpoint: {e}"),
+                    "duplicate endpoint: the same path and method are declared more than once",
                 );
+            } else if route_paths.insert(ep.endpoint.clone()) {
+                if let Err(e) = routes.insert(crate::router::matchit_pattern(&ep.endpoint), ()) {
+                    d.error(
+                        &path.key("endpoint"),
+                        Some(&ep.label),
+                        format!("path conflicts with another endpoint: {e}"),
+                    );
+                }
             }
+            endpoints.push(ep);
         }
-        endpoints.push(ep);
     }
     if root.endpoints.is_empty() {
         d.warn(&root_path.key("endpoints"), None, "no endpoints declared");
@@ -163,6 +165,32 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
         endpoints,
         warnings: d.out.warnings,
     })
+}
+
+/// Manifold extension: `"method": ["GET", "HEAD"]` declares one endpoint per method (KrakenD
+/// needs one entry each). Anything else is passed through unchanged.
+fn per_method(d: &mut Diags<'_>, path: &Path, value: &Value) -> Vec<Value> {
+    let Some(Value::Array(methods)) = value.get("method") else {
+        return vec![value.clone()];
+    };
+    if methods.is_empty() {
+        d.error(
+            &path.key("method"),
+            None,
+            "`method` list is empty (Manifold extension: list at least one method)",
+        );
+        return Vec::new();
+    }
+    methods
+        .iter()
+        .map(|m| {
+            let mut one = value.clone();
+            if let Some(obj) = one.as_object_mut() {
+                obj.insert("method".to_owned(), m.clone());
+            }
+            one
+        })
+        .collect()
 }
 
 struct Defaults<'a> {
@@ -212,7 +240,7 @@ fn endpoint(
             d.error(
                 &path.key("method"),
                 ctx,
-                "`method` must be a string such as \"GET\"",
+                "`method` must be a string such as \"GET\" (or a list of them)",
             );
             Method::GET
         }
@@ -236,13 +264,28 @@ fn endpoint(
     .unwrap_or(HeaderFilter::Only(Vec::new()));
     let input_query_strings =
         query_filter(raw.input_query_strings.as_deref()).unwrap_or(QueryFilter::Only(Vec::new()));
-    let endpoint_extra = extra::decode(
+    let ep_extra = extra::decode(
         d,
         &path.key("extra_config"),
         ctx,
         Level::Endpoint,
         &raw.extra_config,
     );
+    let proxy = ep_extra.proxy.unwrap_or_default();
+    let proxy_path = path.key("extra_config").key("proxy");
+    if proxy.shadow || proxy.shadow_timeout.is_some() {
+        d.warn(
+            &proxy_path,
+            ctx,
+            "`shadow` belongs on a backend's `proxy` namespace; it has no effect here",
+        );
+    }
+    if proxy.force_sandboxed_request {
+        d.warn(&proxy_path.key("force_sandboxed_request"), ctx, "`force_sandboxed_request` has no effect: every backend always gets its own copy of the request");
+    }
+    if !proxy.sequential_propagated_params.is_empty() {
+        d.warn(&proxy_path.key("sequential_propagated_params"), ctx, "`sequential_propagated_params` has no effect: Manifold has no scripting that reads propagated params (use `{resp<N>_<path>}` in url_pattern)");
+    }
 
     if raw.backend.is_empty() {
         d.error(
@@ -269,10 +312,24 @@ fn endpoint(
             output_encoding,
             defaults,
             index: bi,
+            sequential: proxy.sequential,
         };
         if let Some(b) = backend_entry(d, &bpath, &bctx, value, &env) {
             backend.push(b);
         }
+    }
+    let merged = backend.iter().filter(|b| !b.shadow).count();
+    if merged == 0 && !backend.is_empty() {
+        d.error(
+            &path.key("backend"),
+            ctx,
+            "every backend is a shadow backend; at least one must answer the client",
+        );
+    }
+    let mut flatmap_filter = proxy.flatmap_filter;
+    if !flatmap_filter.is_empty() && merged < 2 {
+        d.warn(&proxy_path.key("flatmap_filter"), ctx, "an endpoint-level flatmap_filter only applies with more than one backend (as KrakenD); it has no effect here (put it on the backend instead)");
+        flatmap_filter.clear();
     }
     if d.out.errors.len() > errors_before {
         return None;
@@ -287,9 +344,12 @@ fn endpoint(
         input_query_strings,
         output_encoding,
         backend,
+        sequential: proxy.sequential,
+        static_response: proxy.static_response,
+        flatmap_filter,
         params,
         label,
-        unenforced: endpoint_extra.unenforced,
+        unenforced: ep_extra.unenforced,
     })
 }
 
@@ -299,6 +359,7 @@ struct BackendEnv<'a> {
     output_encoding: OutputEncoding,
     defaults: &'a Defaults<'a>,
     index: usize,
+    sequential: bool,
 }
 
 fn backend_entry(
@@ -358,6 +419,11 @@ fn backend_entry(
                     ctx,
                     format!("undefined output param `{{{name}}}`: the endpoint has no such placeholder (it has: {})", list_or_none(env.params)),
                 ),
+                Var::Resp { .. } if !env.sequential => d.error(
+                    &path.key("url_pattern"),
+                    ctx,
+                    "`{resp<N>_...}` placeholders need `extra_config.proxy.sequential: true` on the endpoint",
+                ),
                 Var::Resp { index, .. } if *index >= env.index => d.error(
                     &path.key("url_pattern"),
                     ctx,
@@ -393,6 +459,32 @@ fn backend_entry(
         &raw.extra_config,
     );
 
+    let proxy = extra.proxy.unwrap_or_default();
+    let proxy_path = path.key("extra_config").key("proxy");
+    if proxy.sequential || proxy.static_response.is_some() {
+        d.warn(
+            &proxy_path,
+            ctx,
+            "`sequential` and `static` belong on the endpoint's `proxy` namespace; they have no effect here",
+        );
+    }
+    if !proxy.flatmap_filter.is_empty() && encoding == Encoding::NoOp {
+        d.warn(
+            &proxy_path.key("flatmap_filter"),
+            ctx,
+            "flatmap_filter has no effect on a `no-op` backend",
+        );
+    }
+    let shadow_timeout = duration(
+        d,
+        &proxy_path.key("shadow_timeout"),
+        ctx,
+        proxy.shadow_timeout.as_deref(),
+    )
+    .filter(|t| !t.is_zero());
+    if proxy.shadow && env.sequential {
+        d.warn(&proxy_path.key("shadow"), ctx, "a shadow backend is not part of the sequence; `{resp<N>_...}` counts only the other backends");
+    }
     if d.out.errors.len() > errors_before {
         return None;
     }
@@ -410,6 +502,9 @@ fn backend_entry(
         input_headers,
         input_query_strings,
         http: extra.backend_http.unwrap_or_default(),
+        flatmap_filter: proxy.flatmap_filter,
+        shadow: proxy.shadow,
+        shadow_timeout,
         index: env.index,
     })
 }
@@ -541,6 +636,9 @@ fn output_encoding(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, e: &str) -
         "json-collection" => OutputEncoding::JsonCollection,
         "string" => OutputEncoding::String,
         "no-op" => OutputEncoding::NoOp,
+        "negotiate" => OutputEncoding::Negotiate,
+        "xml" => OutputEncoding::Xml,
+        "yaml" => OutputEncoding::Yaml,
         other => {
             d.warn(
                 path,
@@ -558,6 +656,7 @@ fn encoding(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, e: &str) -> Encod
         "safejson" => Encoding::SafeJson,
         "string" => Encoding::String,
         "no-op" => Encoding::NoOp,
+        "xml" => Encoding::Xml,
         other => {
             d.warn(
                 path,
@@ -631,11 +730,17 @@ fn endpoint_params(
             }
         }
     }
-    if endpoint.contains('*') {
-        d.error(path, ctx, "wildcard endpoints (`*`) are not supported");
+    // Manifold extension: a trailing `/*` forwards the rest of the path (KrakenD EE only).
+    let body = endpoint.strip_suffix("/*").unwrap_or(endpoint);
+    if body.contains('*') {
+        d.error(
+            path,
+            ctx,
+            "a wildcard is only supported as the last segment (`/api/*`, a Manifold extension)",
+        );
     }
     let mut params: Vec<String> = Vec::new();
-    for segment in endpoint.split('/') {
+    for segment in body.split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             if name.is_empty() || name.contains(['{', '}']) {
                 d.error(path, ctx, format!("invalid placeholder `{segment}`"));

@@ -92,6 +92,24 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// Timers.
     pub sleep: Arc<dyn Sleep>,
+    /// Run work after the response (shadow backends). `None`: the work runs alongside the
+    /// request instead, which then waits for it. Adapters: `tokio::spawn` natively,
+    /// `ctx.wait_until` on Workers; on Lambda leave it `None` (the sandbox freezes after the
+    /// response, so deferred work would not run).
+    pub defer: Option<Arc<dyn Defer>>,
+}
+
+/// Hands a future to the platform to finish after the response has been sent. Any
+/// `Fn(BoxFuture<'static, ()>)` closure is one.
+pub trait Defer: MaybeSend + MaybeSync {
+    /// Run `work` to completion in the background; never block on it.
+    fn defer(&self, work: BoxFuture<'static, ()>);
+}
+
+impl<F: Fn(BoxFuture<'static, ()>) + MaybeSend + MaybeSync> Defer for F {
+    fn defer(&self, work: BoxFuture<'static, ()>) {
+        self(work);
+    }
 }
 
 impl fmt::Debug for Platform {
@@ -101,6 +119,22 @@ impl fmt::Debug for Platform {
 }
 
 impl Platform {
+    /// Ports without a [`Defer`] facility.
+    pub fn new(client: Arc<dyn HttpClient>, clock: Arc<dyn Clock>, sleep: Arc<dyn Sleep>) -> Self {
+        Self {
+            client,
+            clock,
+            sleep,
+            defer: None,
+        }
+    }
+
+    /// The same ports, with after-response work handed to `defer`.
+    pub fn with_defer(mut self, defer: Arc<dyn Defer>) -> Self {
+        self.defer = Some(defer);
+        self
+    }
+
     /// Run `work` with a deadline: `None` when `duration` elapsed first (the work is dropped,
     /// which cancels any outbound call inside it).
     pub async fn timeout<F: Future>(&self, duration: Duration, work: F) -> Option<F::Output> {

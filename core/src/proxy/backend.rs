@@ -55,7 +55,10 @@ impl HttpBackend {
                     .iter()
                     .find(|(k, _)| param_eq(k, name))
                     .map(|(_, v)| Cow::Borrowed(v.as_str())),
-                Var::Resp { .. } | Var::Jwt(_) => None,
+                Var::Resp { index, path } => {
+                    super::sequential::lookup(&req.previous, *index, path).map(Cow::Owned)
+                }
+                Var::Jwt(_) => None,
             })
             .map_err(|e| {
                 let what = match e {
@@ -69,7 +72,22 @@ impl HttpBackend {
             })?;
         let mut url = String::with_capacity(64 + path.len());
         url.push_str(self.host());
-        url.push_str(&path);
+        match req.rest.as_deref().filter(|r| !r.is_empty()) {
+            // Wildcard endpoint: the checked rest of the client path goes after the pattern's.
+            Some(rest) => {
+                let (p, q) = path
+                    .split_once('?')
+                    .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
+                url.push_str(p.trim_end_matches('/'));
+                url.push('/');
+                url.push_str(rest);
+                if let Some(q) = q {
+                    url.push('?');
+                    url.push_str(q);
+                }
+            }
+            None => url.push_str(&path),
+        }
         let mut pairs: Vec<&(String, String)> = req
             .query
             .iter()
@@ -159,6 +177,7 @@ impl Proxy for HttpBackend {
             Ok(ProxyResponse {
                 data,
                 is_complete: true,
+                errored: false,
                 raw: None,
             })
         })
@@ -239,11 +258,7 @@ mod tests {
         )
         .unwrap();
         let rec = Arc::new(Recorder::default());
-        let platform = Platform {
-            client: rec.clone(),
-            clock: rec.clone(),
-            sleep: rec.clone(),
-        };
+        let platform = Platform::new(rec.clone(), rec.clone(), rec.clone());
         let backend = HttpBackend::new(config.endpoints[0].backend[0].clone(), platform, 1024);
         let req = ProxyRequest {
             method: http::Method::GET,
@@ -251,6 +266,8 @@ mod tests {
             query: Vec::new().into(),
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            previous: Vec::new().into(),
+            rest: None,
         };
         for _ in 0..4 {
             futures_executor::block_on(backend.call(req.clone())).unwrap();

@@ -51,6 +51,7 @@ impl Proxy for ErrorDetails {
                     Ok(ProxyResponse {
                         data,
                         is_complete: false,
+                        errored: true,
                         raw: None,
                     })
                 }

@@ -68,10 +68,12 @@ pub(crate) fn merge_in_order(
             Ok(part) => {
                 any_ok = true;
                 merged.is_complete &= part.is_complete;
+                merged.errored |= part.errored;
                 merged.data.extend(part.data);
             }
             Err(e) => {
                 merged.is_complete = false;
+                merged.errored = true;
                 errors.push(e);
             }
         }

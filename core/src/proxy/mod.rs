@@ -3,12 +3,19 @@
 //! order of the stack is written down.
 
 mod backend;
+mod concurrent;
+mod deadline;
 mod error_details;
+mod flatmap;
 mod merge;
 mod redirect;
+mod sequential;
+mod shadow;
 mod shape;
 pub(crate) mod stack;
+mod static_response;
 
+pub use concurrent::CONCURRENT_TIMEOUT_PERCENT;
 pub use merge::MERGE_TIMEOUT_PERCENT;
 pub use redirect::MAX_REDIRECTS;
 pub use stack::DEFAULT_MAX_BACKEND_BODY;
@@ -47,6 +54,12 @@ pub struct ProxyRequest {
     pub headers: HeaderMap,
     /// The request body.
     pub body: Bytes,
+    /// Sequential endpoints: the formatted data of the backends already called, by position
+    /// (what `{resp<N>_<path>}` reads). Empty otherwise.
+    pub previous: Arc<[Arc<Map>]>,
+    /// Wildcard endpoints (`/api/*`, a Manifold extension): the rest of the client's path,
+    /// already checked and re-encoded segment by segment; appended to the backend path.
+    pub rest: Option<String>,
 }
 
 /// What flows back up: decoded, shaped data plus completeness.
@@ -56,6 +69,9 @@ pub struct ProxyResponse {
     pub data: Map,
     /// Every backend answered successfully and completely.
     pub is_complete: bool,
+    /// Some backend failed and the response is what the others gave (lura returns the error
+    /// next to the partial response; the static strategies look at it).
+    pub errored: bool,
     /// For `no-op` backends: the backend's answer, untouched.
     pub raw: Option<RawResponse>,
 }

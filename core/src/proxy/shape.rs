@@ -1,7 +1,9 @@
 //! Response shaping, in KrakenD's order: `target` → `allow` (or `deny`) → `mapping` → `group`
-//! (lura's entity formatter).
+//! (lura's entity formatter); a `flatmap_filter` replaces the middle steps:
+//! `target` → flatmap → `group`.
 
 use super::{Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
+use crate::config::extra::FlatmapOp;
 use crate::config::{Backend, Encoding};
 use crate::json::{Map, Value};
 use crate::platform::BoxFuture;
@@ -14,6 +16,7 @@ pub(crate) struct Shape {
     deny: Vec<Vec<String>>,
     mapping: Vec<(String, String)>,
     group: Option<String>,
+    flatmap: Vec<FlatmapOp>,
 }
 
 struct ShapeProxy {
@@ -29,6 +32,7 @@ pub(crate) fn layer(b: &Backend, next: SharedProxy) -> SharedProxy {
         deny: b.deny.clone(),
         mapping: b.mapping.clone(),
         group: b.group.clone(),
+        flatmap: b.flatmap_filter.clone(),
     };
     if b.encoding == Encoding::NoOp || shape.is_noop() {
         return next;
@@ -55,6 +59,7 @@ impl Shape {
             && self.deny.is_empty()
             && self.mapping.is_empty()
             && self.group.is_none()
+            && self.flatmap.is_empty()
     }
 
     /// Apply every step to one backend's data.
@@ -62,7 +67,10 @@ impl Shape {
         if let Some(target) = &self.target {
             data = extract_target(data, target);
         }
-        if !self.allow.is_empty() {
+        if !self.flatmap.is_empty() {
+            // A flatmap_filter replaces allow/deny/mapping (lura's formatter).
+            super::flatmap::apply(&self.flatmap, &mut data);
+        } else if !self.allow.is_empty() {
             let paths: Vec<&[String]> = self.allow.iter().map(Vec::as_slice).collect();
             data = allow(data, &paths).unwrap_or_default();
         } else {
@@ -70,7 +78,7 @@ impl Shape {
                 deny(&mut data, path);
             }
         }
-        if !self.mapping.is_empty() {
+        if self.flatmap.is_empty() && !self.mapping.is_empty() {
             // All sources are taken out first, so chained renames (a→b, b→c) don't depend on order.
             let moved: Vec<(String, Value)> = self
                 .mapping

@@ -1,15 +1,20 @@
 //! THE place where the pipeline order is written down (lura's `newStack`). Read top to bottom:
 //! the request enters at the top of `endpoint_stack`, each backend's chain is in
 //! `backend_stack`, and the endpoint handler (`crate::gateway`) wraps the whole thing with the
-//! router checks, the endpoint deadline and rendering.
+//! router checks and rendering.
 //!
 //! ```text
-//! handler:  route → param check → request filters → [endpoint deadline] → endpoint_stack → render
-//! endpoint: merge (N backends, 85 % budget each) | the single backend
-//! backend:  error details → shape (target→allow/deny→mapping→group) → http (url, send, status, decode)
+//! handler:  route → param check → request filters → endpoint_stack → render
+//! endpoint: static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//! backend:  error details → concurrent calls → shape (target→allow/deny→mapping→group) → http (url, send, status, decode)
 //! ```
 
-use super::{backend::HttpBackend, error_details, merge, shape, SharedProxy};
+use std::sync::Arc;
+
+use super::{
+    backend::HttpBackend, concurrent, deadline, error_details, flatmap, merge, sequential, shadow,
+    shape, static_response, SharedProxy,
+};
 use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
 
@@ -32,17 +37,22 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
             })
         });
     }
-    let mut backends: Vec<SharedProxy> = endpoint
-        .backend
+    let (shadows, answering): (Vec<&Backend>, Vec<&Backend>) =
+        endpoint.backend.iter().partition(|b| b.shadow);
+    let mut backends: Vec<SharedProxy> = answering
         .iter()
-        .map(|b| backend_stack(b, platform))
+        .map(|b| backend_stack(endpoint, b, platform))
         .collect();
-    match backends.pop() {
+    let mut p = match backends.pop() {
         // A single backend has no merge budget: only the endpoint deadline applies (as KrakenD).
         Some(only) if backends.is_empty() => only,
         Some(last) => {
             backends.push(last);
-            merge::layer(backends, endpoint.timeout, platform.clone())
+            if endpoint.sequential {
+                sequential::layer(backends, endpoint.timeout, platform.clone())
+            } else {
+                merge::layer(backends, endpoint.timeout, platform.clone())
+            }
         }
         None => super::proxy_fn(|_| {
             Box::pin(async {
@@ -52,19 +62,51 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
                 ))
             })
         }),
+    };
+    // On the merged data; validation kept it only when more than one backend answers.
+    if !endpoint.flatmap_filter.is_empty() {
+        p = flatmap::layer(endpoint.flatmap_filter.clone(), p);
     }
+    // The deadline stops the calls but not what is outside it: static data still applies.
+    p = deadline::layer(endpoint.timeout, p, platform.clone());
+    // Shadow copies start with the real calls and are never part of the answer.
+    let shadows = shadows
+        .iter()
+        .map(|b| {
+            let timeout = b.shadow_timeout.unwrap_or(endpoint.timeout);
+            (backend_stack(endpoint, b, platform), timeout)
+        })
+        .collect();
+    p = shadow::layer(shadows, p, platform.clone());
+    // Last, so it also covers a total failure or a timeout (lura: after merge and flatmap).
+    if let Some(data) = &endpoint.static_response {
+        p = static_response::layer(data.clone(), p);
+    }
+    p
 }
 
 /// The chain for one backend, innermost first.
-pub(crate) fn backend_stack(backend: &Backend, platform: &Platform) -> SharedProxy {
+pub(crate) fn backend_stack(
+    endpoint: &Endpoint,
+    backend: &Backend,
+    platform: &Platform,
+) -> SharedProxy {
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
-    let mut p: SharedProxy = std::sync::Arc::new(HttpBackend::new(
+    let mut p: SharedProxy = Arc::new(HttpBackend::new(
         backend.clone(),
         platform.clone(),
         DEFAULT_MAX_BACKEND_BODY,
     ));
     // Shaping sees only successful, decoded data.
     p = shape::layer(backend, p);
+    // Around the whole fetch-and-parse, so an incomplete or broken answer loses the race; each
+    // copy balances its host on its own (lura's concurrent middleware).
+    p = concurrent::layer(
+        endpoint.concurrent_calls,
+        endpoint.timeout,
+        p,
+        platform.clone(),
+    );
     // Outside shaping, so `error_<alias>` is not wrapped by `group` or filtered away.
     if let Some(alias) = &backend.http.return_error_details {
         p = error_details::layer(alias, p);

@@ -2,6 +2,7 @@
 //! mapping from namespace name to decoder is this one explicit `match`, not a registry.
 
 mod backend_http;
+mod proxy;
 mod router;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use backend_http::BackendHttp;
+pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use router::{ErrorBodies, RouterOptions};
 
 use super::error::{Diags, Path};
@@ -29,6 +31,7 @@ pub(crate) struct Extra {
     pub(crate) backend_http: Option<BackendHttp>,
     /// A security namespace this build cannot enforce: the endpoint must fail closed.
     pub(crate) unenforced: Option<String>,
+    pub(crate) proxy: Option<ProxyOptions>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -58,6 +61,7 @@ pub(crate) fn decode(
         match (canonical(name), level) {
             ("router", Level::Root) => out.router = typed(diags, &at, context, value),
             ("backend/http", Level::Backend) => out.backend_http = typed(diags, &at, context, value),
+            ("proxy", Level::Endpoint | Level::Backend) => out.proxy = typed(diags, &at, context, value),
             (
                 "telemetry/logging" | "telemetry/metrics" | "telemetry/opentelemetry"
                 | "telemetry/opencensus" | "telemetry/influx" | "telemetry/gelf"
@@ -72,13 +76,13 @@ pub(crate) fn decode(
                 out.unenforced = Some(name.clone());
             }
             (
-                "proxy" | "security/cors" | "security/http" | "security/bot-detector"
+                "security/cors" | "security/http" | "security/bot-detector"
                 | "auth/validator" | "auth/signer" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
                 | "qos/circuit-breaker" | "qos/http-cache" | "validation/json-schema"
                 | "validation/cel",
                 _,
             ) => diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect")),
-            ("router" | "backend/http", _) => {
+            ("router" | "backend/http" | "proxy", _) => {
                 diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
             }
             _ => diags.warn(&at, context, format!("unknown namespace `{name}`; it has no effect")),

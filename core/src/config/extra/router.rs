@@ -16,6 +16,11 @@ pub struct RouterOptions {
     pub health_path: Option<String>,
     /// Custom bodies for router errors.
     pub error_body: ErrorBodies,
+    /// Do not redirect `/path/` to `/path` (or back) when only the other one exists.
+    pub disable_redirect_trailing_slash: bool,
+    /// Do not redirect a wrongly cased or unclean path (`/StAtic`, `//a/../static`) to the
+    /// endpoint it matches.
+    pub disable_redirect_fixed_path: bool,
     /// Accepted for compatibility; access logging belongs to the adapter.
     pub disable_access_log: bool,
     /// Accepted for compatibility; access logging belongs to the adapter.
