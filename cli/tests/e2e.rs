@@ -46,7 +46,7 @@ async fn a_backend_slower_than_the_timeout_gives_a_partial_200() {
     // Never released during the request: slower than any timeout.
     let (mut slow, _gate) = gated_backend(r#"{"slow": true}"#).await;
     let cfg = config(
-        "300ms",
+        "1s",
         json!([endpoint("/page", &[(&fast, "/f"), (&slow, "/s")])]),
     );
     let server = Server::start(&cfg, ServerOptions::default()).await;
