@@ -656,6 +656,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    sys.dont_write_bytecode = True
     sys.path.insert(0, BENCH)
     try:
         sys.exit(main())

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Profile Manifold's hot path for one bench scenario with `perf record` (cpu-clock sampling).
+
+Usage: python3 bench/profile.py [SCENARIO] [SECONDS]   (default: a 10)
+
+Starts the bench backend nginx and `manifold run --threads 1` exactly as bench/run.sh does
+(Manifold pinned to CPU 1, backend + wrk on CPU 0), saturates the scenario's URL with wrk while
+`perf record` samples the Manifold process, and prints the top of `perf report` (self time,
+and inclusive time with DWARF call graphs). Run bench/run.sh once first (it installs the tools
+and builds target/release/manifold). Needs `perf` (Debian linux-perf) and perf_event access.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+
+def main() -> int:
+    key = sys.argv[1] if len(sys.argv) > 1 else "a"
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    sc = bench.SCENARIOS[key]
+    work = tempfile.mkdtemp(prefix="manifold-profile-")
+    os.chmod(work, 0o755)
+    try:
+        data = os.path.join(work, "data")
+        for rel, obj in bench.data_files().items():
+            path = os.path.join(data, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.chmod(os.path.dirname(path), 0o755)
+            with open(path, "w") as f:
+                json.dump(obj, f, separators=(",", ":"))
+        bport = bench.free_port()
+        backend = bench.start_nginx(
+            work, "backend", bport,
+            f"""    root {data};
+    location = /d/slow {{ echo_sleep 1.0; echo '{{"slow":true}}'; }}""",
+            "0", modules=f"load_module {bench.NGINX_ECHO};",
+        )
+        base = f"http://127.0.0.1:{bport}"
+        bench.wait_http(backend, base + "/a.json")
+        cfg = os.path.join(work, "manifold.json")
+        with open(cfg, "w") as f:
+            json.dump(bench.manifold_config(base), f)
+        mport = bench.free_port()
+        mani = bench.Proc("manifold", ["taskset", "-c", "1", os.path.join(bench.ROOT, "target/release/manifold"),
+                                       "run", "-c", cfg, "-p", str(mport), "--threads", "1"],
+                          os.path.join(work, "manifold.log"), env=dict(os.environ, RUST_LOG="warn"))
+        bench.STARTED.append(mani)
+        url = f"http://127.0.0.1:{mport}{sc['gateway_path']}"
+        bench.wait_http(mani, url)
+        bench.wrk(url, 64, 2)  # warm-up
+        perf_data = os.path.join(work, "perf.data")
+        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "1999", "--call-graph",
+                                 "dwarf,16384", "-o", perf_data, "-p", str(mani.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = bench.wrk(url, 64, seconds)
+        perf.send_signal(2)
+        perf.wait(60)
+        print(f"profile: scenario {key}, {r['rps']:.0f} req/s under perf, {r['errors']} errors; {perf_data}")
+        for title, extra in (("self", ["--no-children"]), ("inclusive", ["--children"])):
+            out = subprocess.run(["perf", "report", "-i", perf_data, "--stdio", "--percent-limit", "1.5",
+                                  "-g", "none", "--sort", "symbol", *extra],
+                                 capture_output=True, text=True)
+            lines = [ln for ln in out.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+            print(f"\n== {title} (perf report --sort symbol {' '.join(extra)})")
+            print("\n".join(lines[:40]))
+    finally:
+        bench.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
