@@ -101,7 +101,12 @@ fn run(args: RunArgs) -> u8 {
                 "cannot start the runtime: {e}"
             )))
         })
-        .and_then(|rt| rt.block_on(run::run(options.clone(), signal::shutdown())));
+        .and_then(|rt| {
+            rt.block_on(async {
+                let stop = signal::install();
+                run::run(options.clone(), stop).await
+            })
+        });
     match result {
         Ok(_) => 0,
         Err(e) => report_start_error(&options.config, &e),
@@ -136,7 +141,12 @@ fn demo(args: &DemoArgs) -> u8 {
                 "cannot start the runtime: {e}"
             )))
         })
-        .and_then(|rt| rt.block_on(demo::run(args.port, signal::shutdown())));
+        .and_then(|rt| {
+            rt.block_on(async {
+                let stop = signal::install();
+                demo::run(args.port, stop).await
+            })
+        });
     match result {
         Ok(()) => 0,
         Err(e) => report_start_error(&PathBuf::from("config/demo.json"), &e),
