@@ -1,7 +1,8 @@
 // Mock backends for the Workers end-to-end suite: one HTTP server on loopback that both the
-// native server and the Worker (in workerd) call. Every route is deterministic; `/slow` records
-// whether the caller hung up before the answer, which is how the suite sees that a timed-out
-// backend call was really cancelled.
+// native server and the Worker (in workerd) call. Every route is deterministic. `/slow` and
+// `/shadow/{ms}` record whether the caller hung up before the answer: that is how the suite
+// sees that a timed-out backend call was really cancelled, and that a shadow call made after
+// the response (`ctx.wait_until` on Workers) ran to its end.
 
 import http from "node:http";
 import zlib from "node:zlib";
@@ -25,14 +26,14 @@ function json(res, status, value, headers = {}) {
   res.end(body);
 }
 
-/** Start the mock on 127.0.0.1:`port`. Returns `{ server, slowCalls, close() }`. */
+/** Start the mock on 127.0.0.1:`port`. Returns `{ server, tracked, close() }`. */
 export async function startMock(port) {
-  // One record per /slow call: { id, aborted }, filled in when the connection closes.
-  const slowCalls = [];
+  // One record per tracked call: { path, aborted }, `aborted` set when the connection closes.
+  const tracked = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
-    req.on("end", () => route(req, res, Buffer.concat(chunks), slowCalls));
+    req.on("end", () => route(req, res, Buffer.concat(chunks), tracked));
   });
   server.keepAliveTimeout = 1000;
   await new Promise((resolve, reject) => {
@@ -41,7 +42,7 @@ export async function startMock(port) {
   });
   return {
     server,
-    slowCalls,
+    tracked,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections?.();
@@ -50,7 +51,7 @@ export async function startMock(port) {
   };
 }
 
-function route(req, res, body, slowCalls) {
+function route(req, res, body, tracked) {
   const url = new URL(req.url, "http://mock");
   const path = url.pathname;
   let m;
@@ -81,10 +82,12 @@ function route(req, res, body, slowCalls) {
       body: body.toString("utf8"),
     });
   }
-  if (path === "/slow") {
-    const call = { id: slowCalls.length, aborted: null };
-    slowCalls.push(call);
-    const timer = setTimeout(() => json(res, 200, { late: true }), 3000);
+  // Tracked routes: the record says whether the caller hung up before the answer.
+  if (path === "/slow" || (m = path.match(/^\/shadow\/(\d+)$/))) {
+    const call = { path, aborted: null };
+    tracked.push(call);
+    const delay = path === "/slow" ? 3000 : Number(m[1]);
+    const timer = setTimeout(() => json(res, 200, { late: true }), delay);
     res.on("close", () => {
       clearTimeout(timer);
       call.aborted = !res.writableFinished;

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Cloudflare Workers end-to-end suite (docs/workers.md):
+#   1. tools: scripts/tools.sh worker (idempotent; installs on first use);
+#   2. free loopback ports for the mock backends, a refused-connection port and the native server;
+#   3. the Worker built exactly as `wrangler deploy` builds it (`wrangler deploy --dry-run
+#      --outdir`, which runs wrangler.toml's [build] command) with tests/worker/gateway.json
+#      embedded, its placeholders set to those ports; the upload's gzip size is checked (<= 1 MiB);
+#   4. a broken config must fail the Worker build with file:line:column messages;
+#   5. the native server (`cargo build --release -p manifold`);
+#   6. tests/worker/e2e.test.mjs under `node --test`: mock backends, `manifold run` and the
+#      Worker in workerd (Miniflare) on loopback; every scenario must give equal answers.
+# Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
+# line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
+#
+# Usage: scripts/worker-e2e.sh     (E2E_KEEP=1 keeps the work directory for inspection)
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+MAX_GZIP=$((1024 * 1024))
+
+passed=0
+failed=0
+node_pgid=""
+work=$(mktemp -d "${TMPDIR:-/tmp}/manifold-worker-e2e.XXXXXX")
+
+cleanup() {
+	if [ -n "$node_pgid" ]; then
+		kill -TERM -- "-$node_pgid" 2>/dev/null && sleep 1
+		kill -KILL -- "-$node_pgid" 2>/dev/null
+	fi
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		echo "worker-e2e: work directory kept: $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf 'worker-e2e: %s\n' "$*"; }
+ok() {
+	passed=$((passed + 1))
+	say "ok: $*"
+}
+fail() {
+	failed=$((failed + 1))
+	say "FAILED: $*"
+}
+finish() {
+	echo "worker e2e: $passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit
+}
+# A step that cannot go on: count it, show the log's tail, stop.
+abort() {
+	fail "$1"
+	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 40 "$2" | sed 's/^/    /'
+	finish
+}
+
+# ---- 1. tools -------------------------------------------------------------------
+start=$SECONDS
+if ! scripts/tools.sh worker >"$work/tools.log" 2>&1; then
+	abort "scripts/tools.sh worker failed (a tool is missing and could not be installed)" "$work/tools.log"
+fi
+# shellcheck source=/dev/null
+source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
+for tool in node wrangler worker-build cargo gzip; do
+	command -v "$tool" >/dev/null 2>&1 || abort "required tool '$tool' not found on PATH"
+done
+[ -x "${WASM_BINDGEN_BIN:-}" ] || abort "WASM_BINDGEN_BIN is not set by env.sh"
+[ -x "${WASM_OPT_BIN:-}" ] || abort "WASM_OPT_BIN is not set by env.sh"
+say "tools ready ($((SECONDS - start)) s)"
+
+# ---- 2. ports -------------------------------------------------------------------
+# Three ports the kernel reports free; the refused-connection one is left unused.
+read -r mock_port refused_port native_port < <(node -e '
+  const net = require("net");
+  const one = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
+  (async () => { const ps = []; while (ps.length < 3) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
+') || abort "could not pick free ports"
+export MANIFOLD_E2E_MOCK_PORT=$mock_port MANIFOLD_E2E_REFUSED_PORT=$refused_port
+say "ports: mock $mock_port, refused $refused_port, native $native_port"
+
+# ---- 3. the Worker, as wrangler deploys it ------------------------------------------
+start=$SECONDS
+dist="$work/dist"
+if ! MANIFOLD_CONFIG=tests/worker/gateway.json CI=true wrangler deploy --dry-run --outdir "$dist" \
+	>"$work/build.log" 2>&1; then
+	abort "wrangler deploy --dry-run (worker build) failed" "$work/build.log"
+fi
+say "worker built ($((SECONDS - start)) s): $(grep -h 'Total Upload' "$work/build.log")"
+# wrangler's own figure ("Total Upload: X KiB / gzip: Y KiB") is what Cloudflare checks.
+gzip_kib=$(sed -n 's/.*Total Upload: .* gzip: \([0-9.]*\) KiB.*/\1/p' "$work/build.log" | tail -n1)
+[ -n "$gzip_kib" ] || abort "no 'Total Upload ... gzip' line in wrangler's output" "$work/build.log"
+gzip_bytes=$(awk -v k="$gzip_kib" 'BEGIN { printf "%d", k * 1024 + 0.5 }')
+wasm=$(find "$dist" -name '*.wasm' | head -n1)
+echo "worker bundle: $gzip_bytes bytes gzip"
+say "wasm module: $(wc -c <"$wasm") bytes, $(gzip -9c "$wasm" | wc -c) bytes gzip -9"
+if [ "$gzip_bytes" -le "$MAX_GZIP" ]; then
+	ok "bundle size $gzip_bytes <= $MAX_GZIP bytes gzip"
+else
+	fail "bundle size $gzip_bytes > $MAX_GZIP bytes gzip"
+fi
+
+# ---- 4. a broken config fails the build, located --------------------------------------
+start=$SECONDS
+MANIFOLD_CONFIG=tests/worker/broken.json cargo build -p manifold-worker \
+	--target wasm32-unknown-unknown --profile release-small >"$work/broken.log" 2>&1
+broken_rc=$?
+if [ "$broken_rc" != 0 ] && grep -q 'broken.json:6:7: endpoints\[0\].timeout' "$work/broken.log" &&
+	grep -q 'broken.json:8:43: endpoints\[0\].backend\[0\].url_pattern' "$work/broken.log"; then
+	ok "a broken config fails the worker build with located errors ($((SECONDS - start)) s)"
+else
+	fail "the worker build with tests/worker/broken.json did not fail with located errors (exit $broken_rc)"
+	tail -n 20 "$work/broken.log" | sed 's/^/    /'
+fi
+
+# ---- 5. the native server ------------------------------------------------------------
+start=$SECONDS
+if ! cargo build --release -p manifold >"$work/native-build.log" 2>&1; then
+	abort "cargo build --release -p manifold failed" "$work/native-build.log"
+fi
+say "native server built ($((SECONDS - start)) s)"
+
+# ---- 6. scenarios: native vs Worker ------------------------------------------------
+start=$SECONDS
+export E2E_NATIVE_BIN="$ROOT/target/release/manifold" E2E_NATIVE_PORT=$native_port
+export E2E_CONFIG="$ROOT/tests/worker/gateway.json" E2E_WORKER_DIR=$dist E2E_LOG_DIR=$work
+tap="$work/results.tap"
+# In its own process group, so everything it starts can be stopped together whatever happens.
+set -m
+node --test --test-reporter=spec --test-reporter-destination=stdout \
+	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs &
+node_pgid=$!
+set +m
+wait "$node_pgid"
+node_rc=$?
+kill -TERM -- "-$node_pgid" 2>/dev/null
+node_pgid=""
+say "scenarios ran ($((SECONDS - start)) s)"
+t_pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n1)
+t_fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n1)
+if [ -z "$t_pass" ] || [ -z "$t_fail" ]; then
+	fail "node --test gave no summary (exit $node_rc)"
+	[ -f "$work/native.log" ] && tail -n 20 "$work/native.log" | sed 's/^/    native: /'
+else
+	passed=$((passed + t_pass))
+	failed=$((failed + t_fail))
+	if [ "$node_rc" != 0 ] && [ "$t_fail" = 0 ]; then
+		fail "node --test exited with $node_rc"
+	fi
+	if [ "$t_fail" != 0 ] && [ -f "$work/native.log" ]; then
+		tail -n 20 "$work/native.log" | sed 's/^/    native: /'
+	fi
+fi
+finish

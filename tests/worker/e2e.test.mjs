@@ -1,0 +1,184 @@
+// Workers end-to-end suite: the built Worker runs in workerd (Miniflare, as `wrangler dev`
+// does) and the native server (`manifold run`) runs next to it, both with the same config
+// (tests/worker/gateway.json) against the same mock backends (tests/worker/mock.mjs). Every
+// scenario of scenarios.json is sent to both; the answers must be equal and match `expect`.
+//
+// Run it through scripts/worker-e2e.sh, which builds the Worker and the native binary, picks
+// free loopback ports and sets:
+//   MANIFOLD_CACHE            tool cache (miniflare comes with the pinned wrangler)
+//   MANIFOLD_E2E_MOCK_PORT    mock backends' port (also expanded into the config)
+//   MANIFOLD_E2E_REFUSED_PORT a free port nobody listens on (the refused-connection case)
+//   E2E_NATIVE_BIN, E2E_NATIVE_PORT, E2E_CONFIG, E2E_WORKER_DIR (wrangler's dry-run output),
+//   E2E_LOG_DIR (the native server's log goes there)
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+import zlib from "node:zlib";
+
+import { startMock } from "./mock.mjs";
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
+  return value;
+}
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const spec = JSON.parse(fs.readFileSync(path.join(here, "scenarios.json"), "utf8"));
+const wranglerToml = fs.readFileSync(path.join(here, "..", "..", "wrangler.toml"), "utf8");
+const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
+
+let mock;
+let native;
+let nativeExit;
+let mf;
+const targets = {};
+
+before(async () => {
+  mock = await startMock(Number(need("MANIFOLD_E2E_MOCK_PORT")));
+
+  const log = fs.openSync(path.join(need("E2E_LOG_DIR"), "native.log"), "w");
+  const port = need("E2E_NATIVE_PORT");
+  native = spawn(need("E2E_NATIVE_BIN"), ["run", "-c", need("E2E_CONFIG"), "-p", port], {
+    stdio: ["ignore", log, log],
+  });
+  nativeExit = new Promise((resolve) => native.once("exit", resolve));
+  targets.native = { base: `http://127.0.0.1:${port}`, port };
+
+  // The Worker exactly as `wrangler deploy` would upload it.
+  const dir = need("E2E_WORKER_DIR");
+  const modules = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
+    .map((f) => ({
+      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
+      path: path.join(dir, f),
+      contents: fs.readFileSync(path.join(dir, f)),
+    }));
+  // index.js first: the first module is the entry point.
+  modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
+  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
+  const { Miniflare } = require("miniflare");
+  mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate });
+  const url = await mf.ready;
+  targets.worker = { base: url.origin, port: url.port };
+
+  await waitHealthy(targets.native.base, 15_000);
+  await waitHealthy(targets.worker.base, 15_000);
+});
+
+after(async () => {
+  await mf?.dispose();
+  if (native && native.exitCode === null && native.signalCode === null) {
+    native.kill("SIGTERM");
+    const timer = setTimeout(() => native.kill("SIGKILL"), 5000);
+    await nativeExit;
+    clearTimeout(timer);
+  }
+  await mock?.close();
+});
+
+async function waitHealthy(base, ms) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    if (native.exitCode !== null) throw new Error(`native server exited (${native.exitCode}); see native.log`);
+    try {
+      const r = await send(base, { method: "GET", path: "/__health" });
+      if (r.status === 200) return;
+      last = `status ${r.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base} not healthy after ${ms} ms: ${last}`);
+}
+
+/** One raw HTTP/1.1 exchange (no Accept-Encoding, no automatic decoding). */
+function send(base, req) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const body = req.body === undefined ? undefined : Buffer.from(req.body);
+    const headers = { ...(req.headers ?? {}) };
+    if (body) headers["content-length"] = String(body.length);
+    const r = http.request(new URL(req.path, base), { method: req.method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        let buf = Buffer.concat(chunks);
+        // Neither server should compress unasked; decode anyway so a difference shows as one.
+        if (res.headers["content-encoding"] === "gzip") buf = zlib.gunzipSync(buf);
+        resolve({ status: res.statusCode, headers: res.headers, body: buf.toString("utf8"), ms: Date.now() - started });
+      });
+      res.on("error", reject);
+    });
+    r.setTimeout(10_000, () => r.destroy(new Error("no answer within 10 s")));
+    r.on("error", reject);
+    r.end(body);
+  });
+}
+
+/** The answer with the server's own address replaced, so both platforms read the same. */
+function normalise(answer, target, ignoreKeys) {
+  const text = answer.body.replaceAll(`127.0.0.1:${target.port}`, "127.0.0.1:GATEWAY");
+  let body = text;
+  try {
+    body = JSON.parse(text);
+    for (const k of ignoreKeys ?? []) if (body && typeof body === "object") delete body[k];
+  } catch {
+    // not JSON: compared as text
+  }
+  const headers = {};
+  for (const name of spec.compare_headers) {
+    const v = answer.headers[name];
+    headers[name] = v === undefined ? null : Array.isArray(v) ? v.join("\n") : v;
+  }
+  return { status: answer.status, headers, body };
+}
+
+/** Wait until the tracked calls to `prefix` made since `from` have ended; their `aborted` flags. */
+async function trackedCalls(from, prefix) {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const calls = mock.tracked.slice(from).filter((c) => c.path.startsWith(prefix));
+    if ((calls.length > 0 && calls.every((c) => c.aborted !== null)) || Date.now() > deadline) {
+      return calls.map((c) => c.aborted);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+for (const scenario of spec.scenarios) {
+  test(scenario.name, async (t) => {
+    const answers = {};
+    for (const [name, target] of Object.entries(targets)) {
+      const trackedFrom = mock.tracked.length;
+      const raw = await send(target.base, scenario.request);
+      answers[name] = normalise(raw, target, scenario.ignore_body_keys);
+      t.diagnostic(`${name}: ${raw.status} in ${raw.ms} ms`);
+      if (scenario.max_ms !== undefined) {
+        assert.ok(raw.ms <= scenario.max_ms, `${name} answered in ${raw.ms} ms (max ${scenario.max_ms})`);
+      }
+      if (scenario.slow_aborted) {
+        const aborted = await trackedCalls(trackedFrom, "/slow");
+        assert.deepStrictEqual(aborted, [true], `${name}: the slow backend call was not cancelled`);
+      }
+      if (scenario.shadow_completed) {
+        const aborted = await trackedCalls(trackedFrom, "/shadow/");
+        assert.deepStrictEqual(aborted, [false], `${name}: the shadow call did not run to its end`);
+      }
+    }
+    const { native: n, worker: w } = answers;
+    assert.deepStrictEqual(w, n, "the Worker's answer differs from the native server's");
+    assert.equal(n.status, scenario.expect.status, "status");
+    if (scenario.expect.completed !== undefined) {
+      assert.equal(n.headers["x-krakend-completed"], scenario.expect.completed, "X-Krakend-Completed");
+    }
+  });
+}
