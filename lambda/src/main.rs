@@ -1,8 +1,43 @@
-//! AWS Lambda adapter for Manifold. Placeholder: the real adapter lands with the Lambda issue.
+//! `bootstrap`: the Lambda entry point. Builds the gateway once per cold start (its `Arc` is
+//! moved into the handler; no statics), then serves events until the sandbox is frozen.
 
-fn main() {
-    println!(
-        "manifold-lambda {} (adapter not built yet)",
-        manifold_core::VERSION
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{service_fn, Adapter, Request, Service};
+use manifold_lambda::{handle, keep_multi_value_headers, load, Reply};
+
+// stderr is the only log channel before (and besides) the runtime: it goes to CloudWatch.
+// Instant::now is banned for the core (no clock on wasm32); here it only times the init.
+#[allow(clippy::print_stderr, clippy::disallowed_methods)]
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let started = Instant::now();
+    let platform = manifold_native::platform()?;
+    let (gateway, source) = match load(&|name| std::env::var(name).ok(), platform) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("manifold-lambda: cannot start: {e}");
+            return Err(e.into());
+        }
+    };
+    eprintln!(
+        "manifold-lambda {}: {} endpoint(s) from {source}, gateway ready in {} µs",
+        manifold_core::VERSION,
+        gateway.config().endpoints.len(),
+        started.elapsed().as_micros()
     );
+    let gateway = Arc::new(gateway);
+    let adapter = Adapter::from(service_fn(move |event: Request| {
+        let gateway = Arc::clone(&gateway);
+        async move { Ok::<Reply, lambda_http::Error>(handle(&gateway, event).await) }
+    }));
+    // lambda_http::run, with one step in front: the v1 header fix must see the raw event.
+    lambda_runtime::run(service_fn(move |mut event: LambdaEvent<LambdaRequest>| {
+        keep_multi_value_headers(&mut event.payload);
+        adapter.clone().call(event)
+    }))
+    .await
 }
