@@ -1,0 +1,447 @@
+#!/usr/bin/env python3
+"""End-to-end test of the Lambda adapter against the native server (run by scripts/lambda-e2e.sh).
+
+What runs, all on 127.0.0.1 and all stopped at the end (also on failure or Ctrl-C):
+  * backend.py, the mock backend, on a free port;
+  * the native server, `<native> run -c gateway.e2e.json -p <free port>`;
+  * `cargo lambda watch -p manifold-lambda --bin bootstrap` on a free invoke port.
+
+Both gateways serve tests/lambda/gateway.e2e.json, whose backend host is
+`http://127.0.0.1:${E2E_BACKEND_PORT}`. The native server expands the placeholder from its
+environment; the function gets the file through its runtime override
+(`--env-var MANIFOLD_LAMBDA_CONFIG=<file>,E2E_BACKEND_PORT=<port>`), because the backend port
+is only known at run time while the embedded config is fixed at build time. The embedded path
+is covered by the unit tests and by the build checks in scripts/lambda-e2e.sh.
+
+Each scenario (an HTTP request) is sent to the native server, then to the function in six
+ways: `cargo lambda invoke --data-file` with an API Gateway REST (v1), HTTP API (v2, named
+stage), ALB and Function URL event built from the fixtures in events/, and the emulator's
+Function-URL HTTP endpoint. Every Lambda answer must equal the native one in status, the
+headers that matter, and body; the client address the backend saw must be the event's.
+Expected differences are asserted as such (the 7 MiB answer: 200 natively, 502 on Lambda).
+
+Output: `ok`/`FAIL` per check; the last line is `e2e.py: P passed, F failed`. With --counts
+FILE the two numbers are also written there for the wrapper script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+CONFIG = HERE / "gateway.e2e.json"
+EVENTS = HERE / "events"
+FUNCTION = "bootstrap"
+# Headers whose values must agree between the native server and every Lambda route.
+COMPARED_HEADERS = ("content-type", "x-krakend", "x-krakend-completed", "set-cookie", "x-multi")
+LAMBDA_LIMIT = 6 * 1024 * 1024
+ALB_LIMIT = 1_000_000
+
+
+@dataclass
+class Scenario:
+    name: str
+    method: str
+    path: str  # as a client sends it (percent-encoded)
+    query: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, list[str]]
+    body: bytes
+
+
+SCENARIOS = [
+    Scenario("aggregation", "GET", "/users/42"),
+    Scenario(
+        "echo-text", "POST", "/echo/hello%20world", "q=1&q=2&x=y%20z",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Cookie", "session=abc; theme=dark"),
+         ("X-Multi", "first"), ("X-Multi", "second"), ("User-Agent", "e2e/1")],
+        "héllo from the e2e test".encode(),
+    ),
+    Scenario(
+        "echo-binary", "POST", "/echo/bin", "",
+        [("Content-Type", "application/octet-stream"), ("User-Agent", "e2e/1")],
+        bytes(range(256)),
+    ),
+    Scenario("binary-answer", "GET", "/binary"),
+    Scenario("set-cookie-and-repeats", "GET", "/cookies"),
+    Scenario("too-large", "GET", "/big"),
+    Scenario("endpoint-timeout", "GET", "/slow"),
+    Scenario("not-found", "GET", "/nope"),
+    Scenario("health", "GET", "/__health"),
+]
+
+# Where each Lambda route's client address comes from (see the fixtures).
+PEERS = {
+    "native": "127.0.0.1",
+    "rest-v1": "198.51.100.7",
+    "http-v2": "203.0.113.9",
+    "alb": "192.0.2.44",
+    "function-url": "192.0.2.10",
+    "function-url-http": "127.0.0.1",
+}
+
+
+# === events, from the fixtures ===
+
+def fixture(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def is_text(s: Scenario) -> bool:
+    ctype = dict((k.lower(), v) for k, v in s.headers).get("content-type", "text/plain")
+    return ctype.startswith("text/") or ctype.startswith("application/json")
+
+
+def grouped(s: Scenario) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in s.headers:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def body_fields(s: Scenario, event: dict) -> None:
+    if not s.body:
+        event["body"], event["isBase64Encoded"] = None, False
+    elif is_text(s):
+        event["body"], event["isBase64Encoded"] = s.body.decode(), False
+    else:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(s.body).decode(), True
+
+
+def rest_v1(s: Scenario) -> dict:
+    """API Gateway REST: decoded path without the stage, headers twice, query as maps."""
+    e = fixture("apigw-rest-v1.json")
+    e["httpMethod"] = e["requestContext"]["httpMethod"] = s.method
+    e["path"] = unquote(s.path)
+    e["requestContext"]["path"] = "/prod" + s.path
+    e["pathParameters"] = {"proxy": unquote(s.path)[1:]}
+    multi = {"Host": [e["headers"]["Host"]], "X-Forwarded-For": e["multiValueHeaders"]["X-Forwarded-For"]}
+    multi.update(grouped(s))
+    e["multiValueHeaders"] = multi
+    e["headers"] = {k: v[-1] for k, v in multi.items()}
+    pairs = parse_qsl(s.query, keep_blank_values=True)
+    mq: dict[str, list[str]] = {}
+    for k, v in pairs:
+        mq.setdefault(k, []).append(v)
+    e["multiValueQueryStringParameters"] = mq or None
+    e["queryStringParameters"] = {k: v[-1] for k, v in mq.items()} or None
+    body_fields(s, e)
+    return e
+
+
+def v2_headers(s: Scenario, e: dict) -> None:
+    headers = {"host": e["headers"]["host"], "x-forwarded-for": e["headers"]["x-forwarded-for"]}
+    cookies = None
+    for name, values in grouped(s).items():
+        if name.lower() == "cookie":
+            cookies = [c for v in values for c in v.split("; ")]
+        else:
+            headers[name.lower()] = ",".join(values)  # what API Gateway and Function URLs do
+    e["headers"], e["cookies"] = headers, cookies
+
+
+def http_v2(s: Scenario) -> dict:
+    """HTTP API on a named stage: the stage is part of rawPath."""
+    e = fixture("apigw-http-v2.json")
+    e["rawPath"] = e["requestContext"]["http"]["path"] = "/prod" + s.path
+    e["rawQueryString"] = s.query
+    e["queryStringParameters"] = None
+    e["requestContext"]["http"]["method"] = s.method
+    v2_headers(s, e)
+    body_fields(s, e)
+    return e
+
+
+def function_url(s: Scenario) -> dict:
+    e = fixture("function-url.json")
+    e["rawPath"] = e["requestContext"]["http"]["path"] = s.path
+    e["rawQueryString"] = s.query
+    e["requestContext"]["http"]["method"] = s.method
+    v2_headers(s, e)
+    body_fields(s, e)
+    return e
+
+
+def alb(s: Scenario) -> dict:
+    """ALB with multi-value headers on: the query as received (still encoded)."""
+    e = fixture("alb.json")
+    e["httpMethod"], e["path"] = s.method, s.path
+    mq: dict[str, list[str]] = {}
+    for pair in filter(None, s.query.split("&")):
+        k, _, v = pair.partition("=")
+        mq.setdefault(k, []).append(v)
+    e["multiValueQueryStringParameters"] = mq
+    multi = {"host": e["multiValueHeaders"]["host"], "x-forwarded-for": e["multiValueHeaders"]["x-forwarded-for"]}
+    for name, values in grouped(s).items():
+        multi[name.lower()] = values
+    e["multiValueHeaders"] = multi
+    body_fields(s, e)
+    return e
+
+
+EVENT_KINDS = {"rest-v1": rest_v1, "http-v2": http_v2, "alb": alb, "function-url": function_url}
+
+
+# === answers ===
+
+def http_call(port: int, s: Scenario, prefix: str = "", single_headers: bool = False) -> Answer:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    target = prefix + s.path + ("?" + s.query if s.query else "")
+    conn.putrequest(s.method, target, skip_accept_encoding=True)
+    headers = grouped(s)
+    for name, values in headers.items():
+        # The emulator keeps only the first value of a repeated header (real Function URLs
+        # join them with commas), so the joined form is sent to it.
+        for value in ([", ".join(values)] if single_headers else values):
+            conn.putheader(name, value)
+    if s.body or s.method in ("POST", "PUT", "PATCH"):
+        conn.putheader("Content-Length", str(len(s.body)))
+    conn.endheaders(s.body or None)
+    resp = conn.getresponse()
+    out: dict[str, list[str]] = {}
+    for name, value in resp.getheaders():
+        out.setdefault(name.lower(), []).append(value)
+    answer = Answer(resp.status, out, resp.read())
+    conn.close()
+    return answer
+
+
+def from_lambda_json(raw: dict) -> Answer:
+    headers: dict[str, list[str]] = {}
+    for name, value in (raw.get("headers") or {}).items():
+        headers.setdefault(name.lower(), []).append(value)
+    for name, values in (raw.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = list(values)
+    if raw.get("cookies"):
+        headers["set-cookie"] = list(raw["cookies"])
+    body = raw.get("body") or ""
+    data = base64.b64decode(body) if raw.get("isBase64Encoded") else body.encode()
+    return Answer(int(raw["statusCode"]), headers, data)
+
+
+def invoke(port: int, event: dict, workdir: Path, name: str) -> Answer:
+    path = workdir / f"{name}.json"
+    path.write_text(json.dumps(event))
+    out = subprocess.run(
+        ["cargo", "lambda", "invoke", "-A", "127.0.0.1", "-P", str(port), FUNCTION, "--data-file", str(path)],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"cargo lambda invoke failed ({out.returncode}): {out.stderr.strip()[-400:]}")
+    return from_lambda_json(json.loads(out.stdout))
+
+
+# === comparison ===
+
+def header_values(a: Answer, name: str) -> list[str]:
+    values = a.headers.get(name, [])
+    if name == "set-cookie":
+        return values
+    # A repeated header and its comma-joined form are the same header (RFC 9110 §5.3).
+    return [part.strip() for v in values for part in v.split(",")]
+
+
+def comparable_body(a: Answer, route: str) -> tuple[object, list[str]]:
+    """The body to compare, plus problems found on the way (echo's client address)."""
+    ctype = ",".join(a.headers.get("content-type", []))
+    if "json" not in ctype:
+        return a.body, []
+    try:
+        value = json.loads(a.body)
+    except ValueError:
+        return a.body, []
+    problems = []
+    if isinstance(value, dict) and "x-forwarded-for" in value:
+        if value["x-forwarded-for"] != PEERS[route]:
+            problems.append(f"backend saw X-Forwarded-For {value['x-forwarded-for']!r}, expected {PEERS[route]!r}")
+        value["x-forwarded-for"] = "<peer>"
+        value["query"] = sorted(value["query"].split("&"))  # v1/ALB carry the query as a map
+    if isinstance(value, dict) and "now" in value:
+        value["now"] = "<time>"  # /__health
+    return value, problems
+
+
+def compare(native: Answer, got: Answer, route: str) -> list[str]:
+    problems = []
+    if got.status != native.status:
+        problems.append(f"status {got.status}, native {native.status}")
+    for name in COMPARED_HEADERS:
+        if header_values(got, name) != header_values(native, name):
+            problems.append(f"{name}: {header_values(got, name)} vs native {header_values(native, name)}")
+    want, _ = comparable_body(native, "native")
+    have, more = comparable_body(got, route)
+    problems += more
+    if have != want:
+        if isinstance(have, bytes) or isinstance(want, bytes):
+            problems.append(f"body differs: {summary(got.body)} vs native {summary(native.body)}")
+        else:
+            problems.append(f"JSON body differs:\n       lambda {json.dumps(have)[:600]}\n       native {json.dumps(want)[:600]}")
+    return problems
+
+
+def too_large_expected(native: Answer, got: Answer, route: str) -> list[str]:
+    problems = []
+    if native.status != 200 or len(native.body) != 7 * 1024 * 1024:
+        problems.append(f"native: {native.status} with {len(native.body)} bytes, expected the whole 7 MiB")
+    limit = ALB_LIMIT if route == "alb" else LAMBDA_LIMIT
+    text = got.body.decode(errors="replace")
+    if got.status != 502 or f"platform limit of {limit} bytes" not in text:
+        problems.append(f"lambda: {got.status} {summary(got.body)}, expected 502 naming the {limit}-byte limit")
+    return problems
+
+
+def summary(body: bytes) -> str:
+    return repr(body[:160]) + ("…" if len(body) > 160 else "") + f" ({len(body)} bytes)"
+
+
+# === processes ===
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port} within {seconds:.0f} s")
+
+
+class Processes:
+    """Everything started here, each in its own process group, stopped in reverse order."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, argv: list[str], log: Path, env: dict | None = None, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, stdout=kw.pop("stdout", log.open("wb")), stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, cwd=ROOT, **kw)
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                print(f"note: {name} needed SIGKILL")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--native", default=str(ROOT / "target/release/manifold"))
+    ap.add_argument("--counts", help="write 'PASSED FAILED' here")
+    ap.add_argument("--logs", help="keep process logs in this directory")
+    args = ap.parse_args()
+
+    logs = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="manifold-lambda-e2e-"))
+    keep_logs = bool(args.logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    passed = failed = 0
+
+    def check(name: str, problems: list[str]) -> None:
+        nonlocal passed, failed
+        if problems:
+            failed += 1
+            print(f"FAIL {name}")
+            for p in problems:
+                print(f"     {p}")
+        else:
+            passed += 1
+            print(f"ok   {name}")
+
+    procs = Processes()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        backend = procs.start("backend", [sys.executable, str(HERE / "backend.py"), "0"],
+                              logs / "backend.log", stdout=subprocess.PIPE)
+        backend_port = int(backend.stdout.readline())
+        env = dict(os.environ, E2E_BACKEND_PORT=str(backend_port))
+        native_port, invoke_port = free_port(), free_port()
+        native = procs.start("native server", [args.native, "run", "-c", str(CONFIG), "-p", str(native_port)],
+                             logs / "native.log", env=env)
+        watch = procs.start("cargo lambda watch", [
+            "cargo", "lambda", "watch", "-p", "manifold-lambda", "--bin", FUNCTION, "--ignore-changes",
+            "-A", "127.0.0.1", "-P", str(invoke_port),
+            "--env-var", f"MANIFOLD_LAMBDA_CONFIG={CONFIG},E2E_BACKEND_PORT={backend_port}",
+        ], logs / "watch.log")
+        wait_port(native_port, native, "native server", 30)
+        wait_port(invoke_port, watch, "cargo lambda watch", 120)
+        print(f"backend :{backend_port}, native :{native_port}, cargo lambda watch :{invoke_port}, logs {logs}")
+
+        for s in SCENARIOS:
+            reference = http_call(native_port, s)
+            routes: list[tuple[str, callable]] = [
+                (kind, lambda build=build, kind=kind: invoke(invoke_port, build(s), logs, f"{s.name}.{kind}"))
+                for kind, build in EVENT_KINDS.items()
+            ]
+            routes.append(("function-url-http", lambda: http_call(
+                invoke_port, s, prefix=f"/lambda-url/{FUNCTION}", single_headers=True)))
+            for route, call in routes:
+                name = f"{s.name} via {route}"
+                try:
+                    got = call()
+                except Exception as e:  # noqa: BLE001 - any failure is this check's failure
+                    check(name, [f"{type(e).__name__}: {e}"])
+                    continue
+                judge = too_large_expected if s.name == "too-large" else compare
+                check(name, judge(reference, got, route))
+    except Exception as e:  # noqa: BLE001 - setup failures are counted, never skipped
+        check("setup", [f"{type(e).__name__}: {e}"])
+    finally:
+        procs.stop()
+
+    if failed:
+        for log in sorted(logs.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            print(f"--- {log.name} (last lines)")
+            print("\n".join(tail))
+        print(f"logs and events kept in {logs}")
+    elif not keep_logs:
+        shutil.rmtree(logs, ignore_errors=True)
+    if args.counts:
+        Path(args.counts).write_text(f"{passed} {failed}\n")
+    print(f"e2e.py: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
