@@ -59,11 +59,14 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (for the access log's backend count).
+/// The native platform with every backend call metered (for the access log's backend count)
+/// and after-response work (shadow backends) spawned on the runtime.
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
-    Ok(platform)
+    Ok(platform.with_defer(Arc::new(|work| {
+        tokio::spawn(work);
+    })))
 }
 
 /// Serve the config until `shutdown` completes.
