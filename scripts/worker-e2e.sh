@@ -105,8 +105,9 @@ fi
 
 # ---- 4. a broken config fails the build, located --------------------------------------
 start=$SECONDS
-MANIFOLD_CONFIG=tests/worker/broken.json cargo build -p manifold-worker \
-	--target wasm32-unknown-unknown --profile release-small >"$work/broken.log" 2>&1
+# Same profile settings as edge-worker/build.sh, so the dependencies built in step 3 are reused.
+CARGO_PROFILE_RELEASE_SMALL_STRIP=false MANIFOLD_CONFIG=tests/worker/broken.json cargo build \
+	-p manifold-worker --target wasm32-unknown-unknown --profile release-small >"$work/broken.log" 2>&1
 broken_rc=$?
 if [ "$broken_rc" != 0 ] && grep -q 'broken.json:6:7: endpoints\[0\].timeout' "$work/broken.log" &&
 	grep -q 'broken.json:8:43: endpoints\[0\].backend\[0\].url_pattern' "$work/broken.log"; then
