@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -133,6 +134,15 @@ def run_once(binary: Path, event: bytes, env: dict, invocations: int) -> dict:
     return {"first_ms": first * 1000, "init_ms": int(init.group(1)) / 1000, "rss_kib": rss, "warm": warm}
 
 
+def zipped_size(path: Path) -> int:
+    """What Lambda downloads: the bootstrap in a deflated zip, as sam and cargo lambda make it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "bootstrap.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(path, "bootstrap")
+        return archive.stat().st_size
+
+
 def build(arch_flag: list[str]) -> tuple[int, str, Path]:
     subprocess.run(["cargo", "lambda", "build", "--release", "-p", "manifold-lambda", "--bin", "bootstrap", *arch_flag],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -153,14 +163,17 @@ def main() -> int:
     args = ap.parse_args()
 
     binary = Path(args.binary) if args.binary else ARTIFACT
+    temporary: list[Path] = []
     if not args.binary:
         rows = []
         for label, flag in (("x86_64", []), ("arm64", ["--arm64"])):
             size, kind, kept = build(flag)
-            rows.append(f"| {label} | {size:,} bytes ({size / 1048576:.2f} MiB) | {kind.split(',')[0]}, {'stripped' if 'not stripped' not in kind else 'NOT stripped'} |")
+            rows.append(f"| {label} | {size:,} bytes ({size / 1048576:.2f} MiB) | {zipped_size(kept):,} bytes "
+                        f"| {kind.split(',')[0]}, {'stripped' if 'not stripped' not in kind else 'NOT stripped'} |")
+            temporary.append(kept.parent)
             if label == "x86_64":
                 binary = kept
-        print("| bootstrap | size | file |\n|---|---|---|")
+        print("| bootstrap | size | zipped | file |\n|---|---|---|---|")
         print("\n".join(rows))
         print()
 
@@ -188,6 +201,8 @@ def main() -> int:
     finally:
         backend.kill()
         backend.wait()
+        for tmp in temporary:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
