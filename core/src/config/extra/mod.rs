@@ -1,6 +1,7 @@
 //! `extra_config` namespaces: one typed struct per namespace, decoded once at load time. The
 //! mapping from namespace name to decoder is this one explicit `match`, not a registry.
 
+mod auth;
 mod backend_http;
 mod proxy;
 mod router;
@@ -10,6 +11,10 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use auth::{
+    JwtSigner, JwtValidator, KeySource, ScopesMatcher, DEFAULT_KEY_TTL, JWK_FETCH_TIMEOUT,
+    MAX_JWK_BYTES, MAX_LEEWAY,
+};
 pub use backend_http::BackendHttp;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use router::{ErrorBodies, RouterOptions};
@@ -32,6 +37,10 @@ pub(crate) struct Extra {
     /// A security namespace this build cannot enforce: the endpoint must fail closed.
     pub(crate) unenforced: Option<String>,
     pub(crate) proxy: Option<ProxyOptions>,
+    /// `auth/validator` (endpoint).
+    pub(crate) auth_validator: Option<JwtValidator>,
+    /// `auth/signer` (endpoint).
+    pub(crate) auth_signer: Option<JwtSigner>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -71,7 +80,15 @@ pub(crate) fn decode(
             (ns, _) if ns.starts_with("modifier/lua") || ns.starts_with("plugin/") || ns == "modifier/martian" => {
                 diags.warn(&at, context, format!("namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"));
             }
-            ("auth/validator" | "validation/cel" | "validation/json-schema", Level::Endpoint) => {
+            ("auth/validator", Level::Endpoint) => {
+                let raw: Option<auth::RawValidator> = typed(diags, &at, context, value);
+                out.auth_validator = raw.and_then(|r| r.plan(diags, &at, context));
+            }
+            ("auth/signer", Level::Endpoint) => {
+                let raw: Option<auth::RawSigner> = typed(diags, &at, context, value);
+                out.auth_signer = raw.and_then(|r| r.plan(diags, &at, context));
+            }
+            ("validation/cel" | "validation/json-schema", Level::Endpoint) => {
                 diags.warn(&at, context, format!("namespace `{name}` is not implemented yet: this endpoint answers 500 instead of serving unprotected data"));
                 out.unenforced = Some(name.clone());
             }
