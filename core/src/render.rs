@@ -131,7 +131,11 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
             } else {
                 Response::new(Bytes::new())
             };
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            *r.status_mut() = if e.source == crate::proxy::ErrorSource::Request {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
             r
         }
     };

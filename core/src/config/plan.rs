@@ -8,7 +8,7 @@ use http::header::HeaderName;
 use http::Method;
 
 use super::extra::{
-    BackendHttp, FlatmapOp, JwtSigner, JwtValidator, RouterOptions, StaticResponse,
+    BackendHttp, FlatmapOp, JsonSchema, JwtSigner, JwtValidator, RouterOptions, StaticResponse,
 };
 use super::Diagnostic;
 use crate::url::UrlPattern;
@@ -75,6 +75,8 @@ pub struct Endpoint {
     pub auth_validator: Option<std::sync::Arc<JwtValidator>>,
     /// `auth/signer`: response keys signed as JWTs.
     pub auth_signer: Option<std::sync::Arc<JwtSigner>>,
+    /// `validation/json-schema`: the schema request bodies must satisfy (else 400).
+    pub json_schema: Option<std::sync::Arc<JsonSchema>>,
 }
 
 /// One backend of an endpoint.

@@ -7,6 +7,7 @@ mod concurrent;
 mod deadline;
 mod error_details;
 mod flatmap;
+mod json_schema;
 pub(crate) mod jwt;
 mod merge;
 mod redirect;
@@ -151,6 +152,8 @@ pub enum ErrorSource {
     Timeout,
     /// The gateway could not do its job (a URL could not be built, ...).
     Internal,
+    /// The client's request was refused by a validation step (`validation/json-schema`): 400.
+    Request,
 }
 
 /// A failed call, with what `return_error_code`/`return_error_details` need.

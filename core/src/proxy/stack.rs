@@ -6,15 +6,15 @@
 //! ```text
 //! handler:  route → param check → endpoint_guards → request filters → endpoint_stack → render
 //! guards:   JWT validator
-//! endpoint: signer → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//! endpoint: signer → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
 //! backend:  error details → concurrent calls → shape (target→allow/deny→mapping→group) → http (url, send, status, decode)
 //! ```
 
 use std::sync::Arc;
 
 use super::{
-    backend::HttpBackend, concurrent, deadline, error_details, flatmap, jwt, merge, sequential,
-    shadow, shape, static_response, SharedGuard, SharedProxy,
+    backend::HttpBackend, concurrent, deadline, error_details, flatmap, json_schema, jwt, merge,
+    sequential, shadow, shape, static_response, SharedGuard, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
@@ -94,6 +94,11 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     // Last, so it also covers a total failure or a timeout (lura: after merge and flatmap).
     if let Some(data) = &endpoint.static_response {
         p = static_response::layer(data.clone(), p);
+    }
+    // Outside everything that calls a backend (CE's proxy wrappers): an invalid body is
+    // refused before any call.
+    if let Some(schema) = &endpoint.json_schema {
+        p = json_schema::layer(schema.clone(), p);
     }
     // Outside static data, so a static `access_token` gets signed too (KrakenD jwt_4).
     if let Some(signer) = &endpoint.auth_signer {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod backend_http;
+mod json_schema;
 mod proxy;
 mod router;
 
@@ -16,6 +17,7 @@ pub use auth::{
     MAX_JWK_BYTES, MAX_LEEWAY,
 };
 pub use backend_http::BackendHttp;
+pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use router::{ErrorBodies, RouterOptions};
 
@@ -41,6 +43,8 @@ pub(crate) struct Extra {
     pub(crate) auth_validator: Option<JwtValidator>,
     /// `auth/signer` (endpoint).
     pub(crate) auth_signer: Option<JwtSigner>,
+    /// `validation/json-schema` (endpoint): the request body's schema.
+    pub(crate) json_schema: Option<JsonSchema>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -88,7 +92,10 @@ pub(crate) fn decode(
                 let raw: Option<auth::RawSigner> = typed(diags, &at, context, value);
                 out.auth_signer = raw.and_then(|r| r.plan(diags, &at, context));
             }
-            ("validation/cel" | "validation/json-schema", Level::Endpoint) => {
+            ("validation/json-schema", Level::Endpoint) => {
+                out.json_schema = JsonSchema::compile(diags, &at, context, value);
+            }
+            ("validation/cel", Level::Endpoint) => {
                 diags.warn(&at, context, format!("namespace `{name}` is not implemented yet: this endpoint answers 500 instead of serving unprotected data"));
                 out.unenforced = Some(name.clone());
             }
