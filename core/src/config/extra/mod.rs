@@ -96,7 +96,7 @@ pub(crate) fn decode(
                 out.json_schema = JsonSchema::compile(diags, &at, context, value);
             }
             ("validation/cel", Level::Endpoint) => {
-                diags.warn(&at, context, format!("namespace `{name}` is not implemented yet: this endpoint answers 500 instead of serving unprotected data"));
+                diags.warn(&at, context, format!("namespace `{name}` is not supported by this build (no CEL evaluator): this endpoint answers 500 instead of serving unvalidated data"));
                 out.unenforced = Some(name.clone());
             }
             (
