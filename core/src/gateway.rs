@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors, Endpoint};
 use crate::platform::Platform;
-use crate::proxy::{stack, ProxyRequest, SharedProxy};
+use crate::proxy::{stack, ProxyRequest, RequestState, SharedGuard, SharedProxy};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
 use crate::url::decode_param;
@@ -50,6 +50,8 @@ pub struct Gateway {
     config: Config,
     router: Router,
     endpoints: Vec<SharedProxy>,
+    /// Per endpoint, the checks before its handler (`stack::endpoint_guards`).
+    guards: Vec<Vec<SharedGuard>>,
     platform: Platform,
     version: HeaderValue,
 }
@@ -89,6 +91,11 @@ impl Gateway {
             .iter()
             .map(|e| stack::endpoint_stack(e, &platform))
             .collect();
+        let guards = config
+            .endpoints
+            .iter()
+            .map(|e| stack::endpoint_guards(e, &platform))
+            .collect();
         let version = if config.router.hide_version_header {
             HeaderValue::from_static("Version undefined")
         } else {
@@ -98,6 +105,7 @@ impl Gateway {
             config,
             router,
             endpoints,
+            guards,
             platform,
             version,
         })
@@ -162,8 +170,18 @@ impl Gateway {
                 None => return render::encoded_params(),
             }
         }
+        let mut parts = parts;
+        let mut state = RequestState::default();
+        for guard in self.guards.get(index).into_iter().flatten() {
+            if let std::ops::ControlFlow::Break(response) =
+                guard.check(&mut parts, &mut state).await
+            {
+                return response;
+            }
+        }
         let mut request = proxy_request(endpoint, &parts, body, params, client);
         request.rest = rest;
+        request.jwt = state.jwt;
         // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
         let result = proxy.call(request).await;
         render::endpoint(
@@ -251,6 +269,7 @@ fn proxy_request(
         body,
         previous: Arc::new([]),
         rest: None,
+        jwt: None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! the [`platform`] ports and convert requests; everything else happens here.
 //!
 //! ```text
-//!  client ──► Gateway::handle ──► router ──► param check ──► input filters ──┐
+//!  client ──► Gateway::handle ──► router ──► param check ──► guards (JWT) ──► input filters ──┐
 //!                                                                           ▼
 //!                                   ┌──────── endpoint proxy (deadline) ─────────┐
 //!                                   │  merge (85 % budget per backend)           │
@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod jose;
 pub mod json;
 pub mod platform;
 pub mod proxy;

@@ -87,7 +87,10 @@ pub(crate) fn endpoint(
                 HeaderValue::from_static(if completed { "true" } else { "false" }),
             );
             let ttl = endpoint.cache_ttl.as_secs();
-            if completed && ttl > 0 {
+            // krakend-jose's signer writes its response itself, without these two (jwt_4).
+            if endpoint.auth_signer.is_some() {
+                h.remove(X_KRAKEND_COMPLETED);
+            } else if completed && ttl > 0 {
                 if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
                     h.insert(CACHE_CONTROL, v);
                 }
@@ -128,7 +131,11 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
             } else {
                 Response::new(Bytes::new())
             };
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            *r.status_mut() = if e.source == crate::proxy::ErrorSource::Request {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
             r
         }
     };

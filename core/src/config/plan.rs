@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::Method;
 
-use super::extra::{BackendHttp, FlatmapOp, RouterOptions, StaticResponse};
+use super::extra::{
+    BackendHttp, FlatmapOp, JsonSchema, JwtSigner, JwtValidator, RouterOptions, StaticResponse,
+};
 use super::Diagnostic;
 use crate::url::UrlPattern;
 
@@ -69,6 +71,12 @@ pub struct Endpoint {
     /// A protection namespace (e.g. `auth/validator`) declared here that this build cannot
     /// enforce; the endpoint then fails closed.
     pub unenforced: Option<String>,
+    /// `auth/validator`: the JWT every request must carry.
+    pub auth_validator: Option<std::sync::Arc<JwtValidator>>,
+    /// `auth/signer`: response keys signed as JWTs.
+    pub auth_signer: Option<std::sync::Arc<JwtSigner>>,
+    /// `validation/json-schema`: the schema request bodies must satisfy (else 400).
+    pub json_schema: Option<std::sync::Arc<JsonSchema>>,
 }
 
 /// One backend of an endpoint.

@@ -313,6 +313,7 @@ fn endpoint(
             defaults,
             index: bi,
             sequential: proxy.sequential,
+            jwt: ep_extra.auth_validator.is_some(),
         };
         if let Some(b) = backend_entry(d, &bpath, &bctx, value, &env) {
             backend.push(b);
@@ -350,6 +351,9 @@ fn endpoint(
         params,
         label,
         unenforced: ep_extra.unenforced,
+        auth_validator: ep_extra.auth_validator.map(std::sync::Arc::new),
+        auth_signer: ep_extra.auth_signer.map(std::sync::Arc::new),
+        json_schema: ep_extra.json_schema.map(std::sync::Arc::new),
     })
 }
 
@@ -360,6 +364,8 @@ struct BackendEnv<'a> {
     defaults: &'a Defaults<'a>,
     index: usize,
     sequential: bool,
+    /// The endpoint validates a JWT, so `{JWT.claim}` has a value.
+    jwt: bool,
 }
 
 fn backend_entry(
@@ -428,6 +434,11 @@ fn backend_entry(
                     &path.key("url_pattern"),
                     ctx,
                     format!("`{{resp{index}_...}}` must refer to an earlier backend (this is backend {})", env.index),
+                ),
+                Var::Jwt(claim) if !env.jwt => d.error(
+                    &path.key("url_pattern"),
+                    ctx,
+                    format!("`{{JWT.{claim}}}` needs `auth/validator` on the endpoint"),
                 ),
                 _ => {}
             }

@@ -58,7 +58,7 @@ impl HttpBackend {
                 Var::Resp { index, path } => {
                     super::sequential::lookup(&req.previous, *index, path).map(Cow::Owned)
                 }
-                Var::Jwt(_) => None,
+                Var::Jwt(claim) => req.jwt.as_deref().and_then(|c| c.text(claim)),
             })
             .map_err(|e| {
                 let what = match e {
@@ -268,6 +268,7 @@ mod tests {
             body: Bytes::new(),
             previous: Vec::new().into(),
             rest: None,
+            jwt: None,
         };
         for _ in 0..4 {
             futures_executor::block_on(backend.call(req.clone())).unwrap();

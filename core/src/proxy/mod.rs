@@ -7,6 +7,8 @@ mod concurrent;
 mod deadline;
 mod error_details;
 mod flatmap;
+mod json_schema;
+pub(crate) mod jwt;
 mod merge;
 mod redirect;
 mod sequential;
@@ -16,17 +18,19 @@ pub(crate) mod stack;
 mod static_response;
 
 pub use concurrent::CONCURRENT_TIMEOUT_PERCENT;
+pub use jwt::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use merge::MERGE_TIMEOUT_PERCENT;
 pub use redirect::MAX_REDIRECTS;
 pub use stack::DEFAULT_MAX_BACKEND_BODY;
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
-use crate::json::Map;
+use crate::json::{Map, Value};
 use crate::platform::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Message of a deadline error (KrakenD's text).
@@ -60,6 +64,58 @@ pub struct ProxyRequest {
     /// Wildcard endpoints (`/api/*`, a Manifold extension): the rest of the client's path,
     /// already checked and re-encoded segment by segment; appended to the backend path.
     pub rest: Option<String>,
+    /// The claims of the token `auth/validator` accepted (what `{JWT.claim}` reads).
+    pub jwt: Option<Arc<Claims>>,
+}
+
+/// The payload of a validated JWT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims(pub Map);
+
+/// Typed per-request state that the guards hand to the proxy stack.
+#[derive(Debug, Clone, Default)]
+pub struct RequestState {
+    /// Set by `auth/validator`.
+    pub jwt: Option<Arc<Claims>>,
+}
+
+/// A check that runs before the endpoint handler (KrakenD's gin middlewares: bot detector,
+/// JWT, rate limit) on the client's own request. `Break` answers the client directly, without
+/// the `X-Krakend*` headers; `Continue` lets the request through, possibly changed.
+pub trait Guard: MaybeSend + MaybeSync {
+    /// Check (and possibly adjust) one client request.
+    fn check<'a>(
+        &'a self,
+        request: &'a mut http::request::Parts,
+        state: &'a mut RequestState,
+    ) -> BoxFuture<'a, ControlFlow<Response<Bytes>>>;
+}
+
+/// A guard shared by the requests of one endpoint.
+pub type SharedGuard = Arc<dyn Guard>;
+
+// === impl Claims ===
+
+impl Claims {
+    /// The claim named exactly `name` (names may contain `.`, `:` and `/`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// A claim as text for URLs and headers: strings as they are, numbers as written
+    /// (`1234`, never `1234.000000`), booleans; `None` for null, arrays and objects.
+    pub fn text(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        match self.get(name)? {
+            Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+            Value::Number(n) => Some(std::borrow::Cow::Borrowed(n.as_str())),
+            Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+                "true"
+            } else {
+                "false"
+            })),
+            _ => None,
+        }
+    }
 }
 
 /// What flows back up: decoded, shaped data plus completeness.
@@ -96,6 +152,8 @@ pub enum ErrorSource {
     Timeout,
     /// The gateway could not do its job (a URL could not be built, ...).
     Internal,
+    /// The client's request was refused by a validation step (`validation/json-schema`): 400.
+    Request,
 }
 
 /// A failed call, with what `return_error_code`/`return_error_details` need.

@@ -4,22 +4,35 @@
 //! router checks and rendering.
 //!
 //! ```text
-//! handler:  route → param check → request filters → endpoint_stack → render
-//! endpoint: static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//! handler:  route → param check → endpoint_guards → request filters → endpoint_stack → render
+//! guards:   JWT validator
+//! endpoint: signer → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
 //! backend:  error details → concurrent calls → shape (target→allow/deny→mapping→group) → http (url, send, status, decode)
 //! ```
 
 use std::sync::Arc;
 
 use super::{
-    backend::HttpBackend, concurrent, deadline, error_details, flatmap, merge, sequential, shadow,
-    shape, static_response, SharedProxy,
+    backend::HttpBackend, concurrent, deadline, error_details, flatmap, json_schema, jwt, merge,
+    sequential, shadow, shape, static_response, SharedGuard, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
 
 /// Largest backend body accepted (after decompression) before the call counts as failed.
 pub const DEFAULT_MAX_BACKEND_BODY: usize = 16 * 1024 * 1024;
+
+/// The checks that run on the client's request before the endpoint handler, in order.
+pub(crate) fn endpoint_guards(endpoint: &Endpoint, platform: &Platform) -> Vec<SharedGuard> {
+    let mut guards = Vec::new();
+    // KrakenD's handler order (bot detector → JWT → rate limit): a request without a valid
+    // token is refused before it can spend anyone's rate-limit budget, and before any
+    // backend is called. Its 401/403 carries no X-Krakend headers.
+    if let Some(validator) = &endpoint.auth_validator {
+        guards.push(jwt::guard(validator.clone(), platform));
+    }
+    guards
+}
 
 /// The proxy for one endpoint.
 pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> SharedProxy {
@@ -81,6 +94,15 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     // Last, so it also covers a total failure or a timeout (lura: after merge and flatmap).
     if let Some(data) = &endpoint.static_response {
         p = static_response::layer(data.clone(), p);
+    }
+    // Outside everything that calls a backend (CE's proxy wrappers): an invalid body is
+    // refused before any call.
+    if let Some(schema) = &endpoint.json_schema {
+        p = json_schema::layer(schema.clone(), p);
+    }
+    // Outside static data, so a static `access_token` gets signed too (KrakenD jwt_4).
+    if let Some(signer) = &endpoint.auth_signer {
+        p = jwt::signer(signer.clone(), p, platform);
     }
     p
 }

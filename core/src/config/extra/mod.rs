@@ -1,7 +1,9 @@
 //! `extra_config` namespaces: one typed struct per namespace, decoded once at load time. The
 //! mapping from namespace name to decoder is this one explicit `match`, not a registry.
 
+mod auth;
 mod backend_http;
+mod json_schema;
 mod proxy;
 mod router;
 
@@ -10,7 +12,12 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use auth::{
+    JwtSigner, JwtValidator, KeySource, ScopesMatcher, DEFAULT_KEY_TTL, JWK_FETCH_TIMEOUT,
+    MAX_JWK_BYTES, MAX_LEEWAY,
+};
 pub use backend_http::BackendHttp;
+pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use router::{ErrorBodies, RouterOptions};
 
@@ -32,6 +39,12 @@ pub(crate) struct Extra {
     /// A security namespace this build cannot enforce: the endpoint must fail closed.
     pub(crate) unenforced: Option<String>,
     pub(crate) proxy: Option<ProxyOptions>,
+    /// `auth/validator` (endpoint).
+    pub(crate) auth_validator: Option<JwtValidator>,
+    /// `auth/signer` (endpoint).
+    pub(crate) auth_signer: Option<JwtSigner>,
+    /// `validation/json-schema` (endpoint): the request body's schema.
+    pub(crate) json_schema: Option<JsonSchema>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -71,8 +84,19 @@ pub(crate) fn decode(
             (ns, _) if ns.starts_with("modifier/lua") || ns.starts_with("plugin/") || ns == "modifier/martian" => {
                 diags.warn(&at, context, format!("namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"));
             }
-            ("auth/validator" | "validation/cel" | "validation/json-schema", Level::Endpoint) => {
-                diags.warn(&at, context, format!("namespace `{name}` is not implemented yet: this endpoint answers 500 instead of serving unprotected data"));
+            ("auth/validator", Level::Endpoint) => {
+                let raw: Option<auth::RawValidator> = typed(diags, &at, context, value);
+                out.auth_validator = raw.and_then(|r| r.plan(diags, &at, context));
+            }
+            ("auth/signer", Level::Endpoint) => {
+                let raw: Option<auth::RawSigner> = typed(diags, &at, context, value);
+                out.auth_signer = raw.and_then(|r| r.plan(diags, &at, context));
+            }
+            ("validation/json-schema", Level::Endpoint) => {
+                out.json_schema = JsonSchema::compile(diags, &at, context, value);
+            }
+            ("validation/cel", Level::Endpoint) => {
+                diags.warn(&at, context, format!("namespace `{name}` is not supported by this build (no CEL evaluator): this endpoint answers 500 instead of serving unvalidated data"));
                 out.unenforced = Some(name.clone());
             }
             (

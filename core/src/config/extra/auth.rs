@@ -1,0 +1,439 @@
+//! The `auth/validator` and `auth/signer` namespaces (krakend-jose), decoded into plans with
+//! the algorithm, key source and claim rules fixed at load time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use serde::Deserialize;
+
+use crate::config::error::{Diags, Path};
+use crate::config::parse_duration;
+use crate::jose::{Alg, KeySet};
+
+/// Largest JWK set document accepted from `jwk_url` (AWS API Gateway's limit).
+pub const MAX_JWK_BYTES: usize = 150_000;
+/// Deadline of one `jwk_url` fetch (AWS API Gateway's).
+pub const JWK_FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long fetched keys are used without `cache: true` (then `cache_duration` applies).
+pub const DEFAULT_KEY_TTL: Duration = Duration::from_secs(15 * 60);
+/// Largest `leeway` honoured: a longer one is clamped (with a warning).
+pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
+
+/// `auth/validator` as written (krakend-jose's keys, plus Manifold's inline `jwk_keys`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawValidator {
+    alg: Option<String>,
+    jwk_url: Option<String>,
+    jwk_local_path: Option<String>,
+    jwk_keys: Option<serde_json::Value>,
+    audience: Vec<String>,
+    issuer: Option<String>,
+    roles_key: Option<String>,
+    roles_key_is_nested: bool,
+    roles: Vec<String>,
+    scopes_key: Option<String>,
+    scopes: Vec<String>,
+    scopes_matcher: Option<String>,
+    propagate_claims: Vec<(String, String)>,
+    cache: bool,
+    cache_duration: Option<u64>,
+    cookie_key: Option<String>,
+    auth_header_name: Option<String>,
+    leeway: Option<String>,
+    disable_jwk_security: bool,
+    operation_debug: bool,
+    key_identify_strategy: Option<String>,
+    jwk_local_ca: Option<serde_json::Value>,
+    cipher_suites: Option<serde_json::Value>,
+    jwk_fingerprints: Option<serde_json::Value>,
+}
+
+/// `auth/signer` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawSigner {
+    alg: Option<String>,
+    kid: Option<String>,
+    keys_to_sign: Vec<String>,
+    jwk_url: Option<String>,
+    jwk_local_path: Option<String>,
+    jwk_keys: Option<serde_json::Value>,
+    disable_jwk_security: bool,
+    full: bool,
+    cache: bool,
+    cache_duration: Option<u64>,
+    jwk_local_ca: Option<serde_json::Value>,
+    cipher_suites: Option<serde_json::Value>,
+    jwk_fingerprints: Option<serde_json::Value>,
+}
+
+/// Where the keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Fetched from `jwk_url` through the `HttpClient` port and cached.
+    Url {
+        /// The JWK set URL.
+        url: String,
+        /// How long a fetched set is used before it is fetched again.
+        ttl: Duration,
+    },
+    /// Given in the config (`jwk_keys`, or `jwk_local_path` read by the native adapter).
+    Inline(Arc<KeySet>),
+}
+
+/// How `scopes` are matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopesMatcher {
+    /// At least one configured scope is in the token (KrakenD's default).
+    Any,
+    /// Every configured scope is in the token.
+    All,
+}
+
+/// A validated `auth/validator`.
+#[derive(Debug, Clone)]
+pub struct JwtValidator {
+    /// The one algorithm tokens must use.
+    pub alg: Alg,
+    /// The verification keys.
+    pub keys: KeySource,
+    /// Audiences that must all be in the token's `aud`.
+    pub audience: Vec<String>,
+    /// Required `iss`.
+    pub issuer: Option<String>,
+    /// Where the roles are: one claim name, or a dot path with `roles_key_is_nested`.
+    pub roles_key: Option<Vec<String>>,
+    /// At least one of these roles is required (none: no role check).
+    pub roles: Vec<String>,
+    /// Where the scopes are (a dot path when the literal claim is absent).
+    pub scopes_key: Option<String>,
+    /// Required scopes (none: no scope check).
+    pub scopes: Vec<String>,
+    /// `any` or `all`.
+    pub scopes_matcher: ScopesMatcher,
+    /// Claims copied to request headers (claim, header), replacing the client's values.
+    pub propagate_claims: Vec<(String, HeaderName)>,
+    /// Read the token from this cookie first.
+    pub cookie_key: Option<String>,
+    /// The header carrying `Bearer <token>` (default `Authorization`).
+    pub auth_header_name: HeaderName,
+    /// Clock skew allowed for `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+}
+
+/// A validated `auth/signer`.
+#[derive(Debug, Clone)]
+pub struct JwtSigner {
+    /// The signing algorithm (HMAC only in this build).
+    pub alg: Alg,
+    /// The key id to sign with (and to write in the header).
+    pub kid: String,
+    /// The response keys whose object values are replaced by their signed token.
+    pub keys_to_sign: Vec<String>,
+    /// Where the keys come from.
+    pub keys: KeySource,
+}
+
+// === impl RawValidator ===
+
+fn alg(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, name: Option<&str>) -> Option<Alg> {
+    let name = name.unwrap_or("RS256");
+    let alg = Alg::parse(name);
+    if alg.is_none() {
+        d.error(&path.key("alg"), ctx, format!("unsupported `alg` {name:?} (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA; `none` never)"));
+    }
+    alg
+}
+
+struct KeyOptions<'a> {
+    jwk_url: Option<&'a str>,
+    jwk_local_path: Option<&'a str>,
+    jwk_keys: Option<&'a serde_json::Value>,
+    disable_jwk_security: bool,
+    cache: bool,
+    cache_duration: Option<u64>,
+}
+
+fn key_source(
+    d: &mut Diags<'_>,
+    path: &Path,
+    ctx: Option<&str>,
+    alg: Alg,
+    o: &KeyOptions<'_>,
+) -> Option<KeySource> {
+    if let Some(keys) = o.jwk_keys {
+        return match KeySet::parse(keys.to_string().as_bytes(), alg) {
+            Ok(set) if set.is_empty() => {
+                d.error(
+                    &path.key("jwk_keys"),
+                    ctx,
+                    format!("no key in `jwk_keys` is usable with {}", alg.as_str()),
+                );
+                None
+            }
+            Ok(set) => Some(KeySource::Inline(Arc::new(set))),
+            Err(e) => {
+                d.error(&path.key("jwk_keys"), ctx, e);
+                None
+            }
+        };
+    }
+    if let Some(url) = o.jwk_url {
+        let allowed =
+            url.starts_with("https://") || (o.disable_jwk_security && url.starts_with("http://"));
+        if !allowed {
+            d.error(&path.key("jwk_url"), ctx, "`jwk_url` must be https:// (set `disable_jwk_security: true` to allow http:// in development)");
+            return None;
+        }
+        if o.jwk_local_path.is_some() {
+            d.warn(
+                &path.key("jwk_local_path"),
+                ctx,
+                "`jwk_local_path` is ignored because `jwk_url` is set",
+            );
+        }
+        let ttl = if o.cache {
+            o.cache_duration
+                .map_or(DEFAULT_KEY_TTL, Duration::from_secs)
+        } else {
+            DEFAULT_KEY_TTL
+        };
+        return Some(KeySource::Url {
+            url: url.to_owned(),
+            ttl,
+        });
+    }
+    if o.jwk_local_path.is_some() {
+        d.error(&path.key("jwk_local_path"), ctx, "`jwk_local_path` is read by the native adapter only (it inlines the file as `jwk_keys`); on Lambda and Workers use `jwk_url` or inline `jwk_keys`");
+        return None;
+    }
+    d.error(
+        path,
+        ctx,
+        "no keys: set `jwk_url` (or Manifold's inline `jwk_keys`)",
+    );
+    None
+}
+
+fn no_effect(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, key: &str, set: bool) {
+    if set {
+        d.warn(
+            &path.key(key),
+            ctx,
+            format!("`{key}` is not supported by Manifold; it has no effect"),
+        );
+    }
+}
+
+impl RawValidator {
+    /// Check and type the options.
+    pub(crate) fn plan(
+        self,
+        d: &mut Diags<'_>,
+        path: &Path,
+        ctx: Option<&str>,
+    ) -> Option<JwtValidator> {
+        let errors = d.out.errors.len();
+        let alg = alg(d, path, ctx, self.alg.as_deref())?;
+        let keys = key_source(
+            d,
+            path,
+            ctx,
+            alg,
+            &KeyOptions {
+                jwk_url: self.jwk_url.as_deref(),
+                jwk_local_path: self.jwk_local_path.as_deref(),
+                jwk_keys: self.jwk_keys.as_ref(),
+                disable_jwk_security: self.disable_jwk_security,
+                cache: self.cache,
+                cache_duration: self.cache_duration,
+            },
+        );
+        no_effect(d, path, ctx, "jwk_local_ca", self.jwk_local_ca.is_some());
+        no_effect(d, path, ctx, "cipher_suites", self.cipher_suites.is_some());
+        no_effect(
+            d,
+            path,
+            ctx,
+            "jwk_fingerprints",
+            self.jwk_fingerprints.is_some(),
+        );
+        no_effect(d, path, ctx, "operation_debug", self.operation_debug);
+        if let Some(s) = self
+            .key_identify_strategy
+            .as_deref()
+            .filter(|s| *s != "kid")
+        {
+            d.warn(
+                &path.key("key_identify_strategy"),
+                ctx,
+                format!(
+                    "key_identify_strategy {s:?} is not supported; keys are looked up by `kid`"
+                ),
+            );
+        }
+        let scopes_matcher = match self.scopes_matcher.as_deref() {
+            None | Some("any") => ScopesMatcher::Any,
+            Some("all") => ScopesMatcher::All,
+            Some(other) => {
+                d.error(
+                    &path.key("scopes_matcher"),
+                    ctx,
+                    format!("`scopes_matcher` must be \"any\" or \"all\", not {other:?}"),
+                );
+                ScopesMatcher::Any
+            }
+        };
+        if !self.roles.is_empty() && self.roles_key.is_none() {
+            d.error(
+                &path.key("roles_key"),
+                ctx,
+                "`roles` needs `roles_key` (the claim holding the roles)",
+            );
+        }
+        if !self.scopes.is_empty() && self.scopes_key.is_none() {
+            d.error(
+                &path.key("scopes_key"),
+                ctx,
+                "`scopes` needs `scopes_key` (the claim holding the scopes)",
+            );
+        }
+        let mut propagate_claims = Vec::new();
+        for (i, (claim, header)) in self.propagate_claims.into_iter().enumerate() {
+            match HeaderName::from_bytes(header.as_bytes()) {
+                Ok(h) => propagate_claims.push((claim, h)),
+                Err(_) => d.error(
+                    &path.key("propagate_claims").index(i),
+                    ctx,
+                    format!("invalid header name {header:?}"),
+                ),
+            }
+        }
+        let auth_header_name = match self.auth_header_name.as_deref() {
+            None => http::header::AUTHORIZATION,
+            Some(h) => match HeaderName::from_bytes(h.as_bytes()) {
+                Ok(h) => h,
+                Err(_) => {
+                    d.error(
+                        &path.key("auth_header_name"),
+                        ctx,
+                        format!("invalid header name {h:?}"),
+                    );
+                    http::header::AUTHORIZATION
+                }
+            },
+        };
+        let mut leeway = match self.leeway.as_deref().map(parse_duration) {
+            None => Duration::ZERO,
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
+                d.error(&path.key("leeway"), ctx, e);
+                Duration::ZERO
+            }
+        };
+        if leeway > MAX_LEEWAY {
+            d.warn(&path.key("leeway"), ctx, "`leeway` is clamped to 60s");
+            leeway = MAX_LEEWAY;
+        }
+        let roles_key = self.roles_key.map(|k| {
+            if self.roles_key_is_nested {
+                k.split('.').map(str::to_owned).collect()
+            } else {
+                vec![k]
+            }
+        });
+        if d.out.errors.len() > errors {
+            return None;
+        }
+        Some(JwtValidator {
+            alg,
+            keys: keys?,
+            audience: self.audience,
+            issuer: self.issuer,
+            roles_key,
+            roles: self.roles,
+            scopes_key: self.scopes_key,
+            scopes: self.scopes,
+            scopes_matcher,
+            propagate_claims,
+            cookie_key: self.cookie_key,
+            auth_header_name,
+            leeway,
+        })
+    }
+}
+
+// === impl RawSigner ===
+
+impl RawSigner {
+    /// Check and type the options.
+    pub(crate) fn plan(
+        self,
+        d: &mut Diags<'_>,
+        path: &Path,
+        ctx: Option<&str>,
+    ) -> Option<JwtSigner> {
+        let errors = d.out.errors.len();
+        let alg = alg(d, path, ctx, self.alg.as_deref())?;
+        if !alg.is_hmac() {
+            d.error(
+                &path.key("alg"),
+                ctx,
+                format!(
+                    "`auth/signer` signs with HS256/384/512 only in this build (not {})",
+                    alg.as_str()
+                ),
+            );
+        }
+        let Some(kid) = self.kid else {
+            d.error(
+                &path.key("kid"),
+                ctx,
+                "`auth/signer` needs `kid` (the key to sign with)",
+            );
+            return None;
+        };
+        if self.keys_to_sign.is_empty() {
+            d.warn(
+                &path.key("keys_to_sign"),
+                ctx,
+                "`keys_to_sign` is empty; nothing is signed",
+            );
+        }
+        no_effect(d, path, ctx, "full", self.full);
+        no_effect(d, path, ctx, "jwk_local_ca", self.jwk_local_ca.is_some());
+        no_effect(d, path, ctx, "cipher_suites", self.cipher_suites.is_some());
+        no_effect(
+            d,
+            path,
+            ctx,
+            "jwk_fingerprints",
+            self.jwk_fingerprints.is_some(),
+        );
+        let keys = key_source(
+            d,
+            path,
+            ctx,
+            alg,
+            &KeyOptions {
+                jwk_url: self.jwk_url.as_deref(),
+                jwk_local_path: self.jwk_local_path.as_deref(),
+                jwk_keys: self.jwk_keys.as_ref(),
+                disable_jwk_security: self.disable_jwk_security,
+                cache: self.cache,
+                cache_duration: self.cache_duration,
+            },
+        );
+        if d.out.errors.len() > errors {
+            return None;
+        }
+        Some(JwtSigner {
+            alg,
+            kid,
+            keys_to_sign: self.keys_to_sign,
+            keys: keys?,
+        })
+    }
+}
