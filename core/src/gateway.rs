@@ -3,6 +3,7 @@
 //! convert their platform's request into `http::Request<Bytes>` and back.
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -50,6 +51,8 @@ pub struct Gateway {
     config: Config,
     router: Router,
     endpoints: Vec<SharedProxy>,
+    engine: stack::Engine,
+    guards: Vec<stack::Guards>,
     platform: Platform,
     version: HeaderValue,
 }
@@ -89,6 +92,12 @@ impl Gateway {
             .iter()
             .map(|e| stack::endpoint_stack(e, &platform))
             .collect();
+        let engine = stack::engine(&config);
+        let guards = config
+            .endpoints
+            .iter()
+            .map(|e| stack::endpoint_guards(&config, e, &platform))
+            .collect();
         let version = if config.router.hide_version_header {
             HeaderValue::from_static("Version undefined")
         } else {
@@ -98,6 +107,8 @@ impl Gateway {
             config,
             router,
             endpoints,
+            engine,
+            guards,
             platform,
             version,
         })
@@ -125,14 +136,22 @@ impl Gateway {
         client: ClientInfo,
     ) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
-        if let Some(response) = builtin::handle(&self.config, &self.platform, &parts, &body) {
+        // CORS, security headers and the root bot detector run around everything (stack.rs).
+        self.engine
+            .around(&parts, self.route(&parts, body, client))
+            .await
+    }
+
+    /// The router and the endpoint handler.
+    async fn route(&self, parts: &Parts, body: Bytes, client: ClientInfo) -> Response<Bytes> {
+        if let Some(response) = builtin::handle(&self.config, &self.platform, parts, &body) {
             return response;
         }
         let (index, raw_params) = match self.router.lookup(&parts.method, parts.uri.path()) {
             Lookup::Found { endpoint, params } => (endpoint, params),
             miss => {
                 // gin tries its redirects before answering 405/404.
-                if let Some(location) = self.redirect_to(&parts) {
+                if let Some(location) = self.redirect_to(parts) {
                     return render::redirect(&parts.method, &location, parts.uri.query());
                 }
                 let status = match miss {
@@ -142,11 +161,17 @@ impl Gateway {
                 return render::router_error(status, &self.config.router, &self.version);
             }
         };
-        let (Some(endpoint), Some(proxy)) =
-            (self.config.endpoints.get(index), self.endpoints.get(index))
-        else {
+        let (Some(endpoint), Some(proxy), Some(guards)) = (
+            self.config.endpoints.get(index),
+            self.endpoints.get(index),
+            self.guards.get(index),
+        ) else {
             return render::router_error(StatusCode::NOT_FOUND, &self.config.router, &self.version);
         };
+        // Bot detector and rate limit wrap the endpoint handler, before its parameter checks.
+        if let ControlFlow::Break(response) = guards.check(parts, &raw_params, client.peer) {
+            return response;
+        }
         let mut params = Vec::with_capacity(raw_params.len());
         let mut rest = None;
         for (name, raw) in raw_params {
@@ -162,7 +187,7 @@ impl Gateway {
                 None => return render::encoded_params(),
             }
         }
-        let mut request = proxy_request(endpoint, &parts, body, params, client);
+        let mut request = proxy_request(endpoint, parts, body, params, client);
         request.rest = rest;
         // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
         let result = proxy.call(request).await;

@@ -27,6 +27,8 @@ pub mod url;
 mod builtin;
 mod encoding;
 mod gateway;
+mod lru;
+mod middleware;
 mod render;
 mod router;
 mod xml;

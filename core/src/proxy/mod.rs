@@ -3,11 +3,14 @@
 //! order of the stack is written down.
 
 mod backend;
+mod circuit_breaker;
 mod concurrent;
 mod deadline;
 mod error_details;
 mod flatmap;
+mod http_cache;
 mod merge;
+mod ratelimit;
 mod redirect;
 mod sequential;
 mod shadow;
@@ -15,8 +18,11 @@ mod shape;
 pub(crate) mod stack;
 mod static_response;
 
+pub use circuit_breaker::{OPEN_STATE, TOO_MANY_REQUESTS};
 pub use concurrent::CONCURRENT_TIMEOUT_PERCENT;
+pub use http_cache::{CacheStore, CachedResponse, MemoryCache};
 pub use merge::MERGE_TIMEOUT_PERCENT;
+pub use ratelimit::RATE_LIMITED;
 pub use redirect::MAX_REDIRECTS;
 pub use stack::DEFAULT_MAX_BACKEND_BODY;
 
