@@ -125,7 +125,11 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
     };
     let mut problems = Vec::new();
     for (n, step) in steps.iter().enumerate() {
-        let label = if steps.len() > 1 { format!("step {n}: ") } else { String::new() };
+        let label = if steps.len() > 1 {
+            format!("step {n}: ")
+        } else {
+            String::new()
+        };
         if let Some(ms) = step["wait_ms"].as_u64() {
             time.advance_by(Duration::from_millis(ms));
         }
@@ -150,8 +154,19 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         );
         let elapsed = manifold_core::Clock::now_millis(&time) - start;
         for (i, (response, s)) in responses.iter().zip(list).enumerate() {
-            let label = if parallel { format!("{label}request {i}: ") } else { label.clone() };
-            check(&s["expect"], response, elapsed, &mock, &label, &mut problems);
+            let label = if parallel {
+                format!("{label}request {i}: ")
+            } else {
+                label.clone()
+            };
+            check(
+                &s["expect"],
+                response,
+                elapsed,
+                &mock,
+                &label,
+                &mut problems,
+            );
         }
     }
     if problems.is_empty() {
@@ -188,7 +203,6 @@ fn script(mock: &MockClient, backends: &Value) {
             },
         );
     }
-
 }
 
 /// A plan's `request` as an HTTP request and the peer address.
