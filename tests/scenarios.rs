@@ -12,6 +12,12 @@
 //!                 "elapsed_ms": n (virtual), "calls": [{"method","url","headers":{..},"absent":[..],"body"}],
 //!                 "call_count": n },
 //!   "expect_config_error": ["substring", ...]   // instead of request/expect: the config must fail
+//!   "steps": [                                  // instead of request/expect: several requests
+//!     { "wait_ms": n,                           // virtual time passing before this step
+//!       "backends": {...},                      // re-script replies from here on
+//!       "request": {...}, "expect": {...} }     // as above; call counts are cumulative
+//!     | { "wait_ms": n, "parallel": [{"request", "expect"}, ...] }  // sent concurrently
+//!   ]
 //! }
 //! ```
 
@@ -109,7 +115,70 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         return Ok(());
     }
 
-    for (url, reply) in plan["backends"].as_object().into_iter().flatten() {
+    script(&mock, &plan["backends"]);
+    let gateway = Gateway::from_json(&config, platform(&mock, &time))
+        .map_err(|e| format!("config rejected: {e}"))?;
+    let single = [serde_json::json!({"request": plan["request"], "expect": plan["expect"]})];
+    let steps = match plan.get("steps").and_then(Value::as_array) {
+        Some(steps) => steps.as_slice(),
+        None => &single[..],
+    };
+    let mut problems = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        let label = if steps.len() > 1 {
+            format!("step {n}: ")
+        } else {
+            String::new()
+        };
+        if let Some(ms) = step["wait_ms"].as_u64() {
+            time.advance_by(Duration::from_millis(ms));
+        }
+        script(&mock, &step["backends"]);
+        let single = [step.clone()];
+        let (list, parallel) = match step.get("parallel").and_then(Value::as_array) {
+            Some(list) => (list.as_slice(), true),
+            None => (&single[..], false),
+        };
+        let requests = list
+            .iter()
+            .map(|s| build_request(&s["request"]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let start = manifold_core::Clock::now_millis(&time);
+        let responses = run(
+            &time,
+            futures_util::future::join_all(
+                requests
+                    .into_iter()
+                    .map(|(request, peer)| gateway.handle(request, ClientInfo { peer })),
+            ),
+        );
+        let elapsed = manifold_core::Clock::now_millis(&time) - start;
+        for (i, (response, s)) in responses.iter().zip(list).enumerate() {
+            let label = if parallel {
+                format!("{label}request {i}: ")
+            } else {
+                label.clone()
+            };
+            check(
+                &s["expect"],
+                response,
+                elapsed,
+                &mock,
+                &label,
+                &mut problems,
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+/// Script the mock's replies from a plan's `backends` object.
+fn script(mock: &MockClient, backends: &Value) {
+    for (url, reply) in backends.as_object().into_iter().flatten() {
         let mut body = as_bytes(&reply["body"]);
         let mut headers: Vec<(String, String)> = Vec::new();
         for (k, v) in reply["headers"].as_object().into_iter().flatten() {
@@ -134,10 +203,10 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
             },
         );
     }
+}
 
-    let gateway = Gateway::from_json(&config, platform(&mock, &time))
-        .map_err(|e| format!("config rejected: {e}"))?;
-    let req = &plan["request"];
+/// A plan's `request` as an HTTP request and the peer address.
+fn build_request(req: &Value) -> Result<(http::Request<Bytes>, Option<std::net::IpAddr>), Failed> {
     let mut builder = http::Request::builder()
         .method(req["method"].as_str().unwrap_or("GET"))
         .uri(req["path"].as_str().ok_or("request.path missing")?);
@@ -151,12 +220,19 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         .map_err(|e| format!("bad request in plan: {e}"))?;
     let peer = req["peer"].as_str().unwrap_or("127.0.0.1").parse().ok();
 
-    let start = manifold_core::Clock::now_millis(&time);
-    let response = run(&time, gateway.handle(request, ClientInfo { peer }));
-    let elapsed = manifold_core::Clock::now_millis(&time) - start;
+    Ok((request, peer))
+}
 
-    let expect = &plan["expect"];
-    let mut problems = Vec::new();
+/// Compare one response with a plan's `expect`, adding what differs to `problems`.
+fn check(
+    expect: &Value,
+    response: &http::Response<Bytes>,
+    elapsed: u64,
+    mock: &MockClient,
+    label: &str,
+    problems: &mut Vec<String>,
+) {
+    let before = problems.len();
     let body = String::from_utf8_lossy(response.body()).into_owned();
     if let Some(status) = expect["status"].as_u64() {
         if u64::from(response.status().as_u16()) != status {
@@ -266,9 +342,7 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
             }
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n").into())
+    for p in problems.iter_mut().skip(before) {
+        p.insert_str(0, label);
     }
 }

@@ -3,6 +3,7 @@
 //! convert their platform's request into `http::Request<Bytes>` and back.
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use percent_encoding::percent_decode_str;
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors, Endpoint};
 use crate::platform::Platform;
-use crate::proxy::{stack, ProxyRequest, RequestState, SharedGuard, SharedProxy};
+use crate::proxy::{stack, ProxyRequest, RequestState, SharedProxy};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
 use crate::url::decode_param;
@@ -50,8 +51,8 @@ pub struct Gateway {
     config: Config,
     router: Router,
     endpoints: Vec<SharedProxy>,
-    /// Per endpoint, the checks before its handler (`stack::endpoint_guards`).
-    guards: Vec<Vec<SharedGuard>>,
+    engine: stack::Engine,
+    guards: Vec<stack::Guards>,
     platform: Platform,
     version: HeaderValue,
 }
@@ -91,10 +92,11 @@ impl Gateway {
             .iter()
             .map(|e| stack::endpoint_stack(e, &platform))
             .collect();
+        let engine = stack::engine(&config);
         let guards = config
             .endpoints
             .iter()
-            .map(|e| stack::endpoint_guards(e, &platform))
+            .map(|e| stack::endpoint_guards(&config, e, &platform))
             .collect();
         let version = if config.router.hide_version_header {
             HeaderValue::from_static("Version undefined")
@@ -105,6 +107,7 @@ impl Gateway {
             config,
             router,
             endpoints,
+            engine,
             guards,
             platform,
             version,
@@ -133,14 +136,22 @@ impl Gateway {
         client: ClientInfo,
     ) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
-        if let Some(response) = builtin::handle(&self.config, &self.platform, &parts, &body) {
+        // CORS, security headers and the root bot detector run around everything (stack.rs).
+        self.engine
+            .around(&parts, self.route(&parts, body, client))
+            .await
+    }
+
+    /// The router and the endpoint handler.
+    async fn route(&self, parts: &Parts, body: Bytes, client: ClientInfo) -> Response<Bytes> {
+        if let Some(response) = builtin::handle(&self.config, &self.platform, parts, &body) {
             return response;
         }
         let (index, raw_params) = match self.router.lookup(&parts.method, parts.uri.path()) {
             Lookup::Found { endpoint, params } => (endpoint, params),
             miss => {
                 // gin tries its redirects before answering 405/404.
-                if let Some(location) = self.redirect_to(&parts) {
+                if let Some(location) = self.redirect_to(parts) {
                     return render::redirect(&parts.method, &location, parts.uri.query());
                 }
                 let status = match miss {
@@ -150,11 +161,21 @@ impl Gateway {
                 return render::router_error(status, &self.config.router, &self.version);
             }
         };
-        let (Some(endpoint), Some(proxy)) =
-            (self.config.endpoints.get(index), self.endpoints.get(index))
-        else {
+        let (Some(endpoint), Some(proxy), Some(guards)) = (
+            self.config.endpoints.get(index),
+            self.endpoints.get(index),
+            self.guards.get(index),
+        ) else {
             return render::router_error(StatusCode::NOT_FOUND, &self.config.router, &self.version);
         };
+        let mut state = RequestState::default();
+        // Bot detector, JWT and rate limit wrap the endpoint handler (stack.rs has the order).
+        if let ControlFlow::Break(response) = guards
+            .check(parts, &mut state, &raw_params, client.peer)
+            .await
+        {
+            return response;
+        }
         let mut params = Vec::with_capacity(raw_params.len());
         let mut rest = None;
         for (name, raw) in raw_params {
@@ -170,16 +191,7 @@ impl Gateway {
                 None => return render::encoded_params(),
             }
         }
-        let mut parts = parts;
-        let mut state = RequestState::default();
-        for guard in self.guards.get(index).into_iter().flatten() {
-            if let std::ops::ControlFlow::Break(response) =
-                guard.check(&mut parts, &mut state).await
-            {
-                return response;
-            }
-        }
-        let mut request = proxy_request(endpoint, &parts, body, params, client);
+        let mut request = proxy_request(endpoint, parts, &state, body, params, client);
         request.rest = rest;
         request.jwt = state.jwt;
         // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
@@ -210,6 +222,7 @@ impl Gateway {
 fn proxy_request(
     endpoint: &Endpoint,
     parts: &Parts,
+    state: &RequestState,
     body: Bytes,
     params: Vec<(String, String)>,
     client: ClientInfo,
@@ -236,8 +249,20 @@ fn proxy_request(
         if HOP_BY_HOP.contains(&n) || connection_named.iter().any(|c| c == n) {
             continue;
         }
+        // A guard's value (a propagated JWT claim) replaces whatever the client sent.
+        if state.headers.iter().any(|(h, _)| h == name) {
+            continue;
+        }
         if endpoint.input_headers.allows(name) {
             headers.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in &state.headers {
+        if let Some(value) = value
+            .as_ref()
+            .filter(|_| endpoint.input_headers.allows(name))
+        {
+            headers.insert(name.clone(), value.clone());
         }
     }
     // The client's own X-Forwarded-For is not trusted: the peer address replaces it.

@@ -28,6 +28,8 @@ pub mod url;
 mod builtin;
 mod encoding;
 mod gateway;
+mod lru;
+mod middleware;
 mod render;
 mod router;
 mod xml;

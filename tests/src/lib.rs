@@ -66,6 +66,23 @@ impl FakeTime {
         }))
     }
 
+    /// Move virtual time forward by `by` (a client waiting between requests), firing every
+    /// timer due by then.
+    pub fn advance_by(&self, by: Duration) {
+        let mut s = self.inner.lock().unwrap();
+        s.now_ms += u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let now = s.now_ms;
+        for (deadline, timer) in &s.timers {
+            if *deadline <= now {
+                let mut t = timer.lock().unwrap();
+                t.fired = true;
+                if let Some(w) = t.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+
     /// Jump to the earliest pending timer and fire every timer due by then. False when no
     /// timer is pending.
     fn advance(&self) -> bool {
@@ -180,9 +197,13 @@ impl MockClient {
         }
     }
 
-    /// Script the reply for `url`.
+    /// Script the reply for `url` (replacing an earlier script for the same URL).
     pub fn reply(&self, url: &str, reply: MockReply) {
-        self.replies.lock().unwrap().push((url.to_owned(), reply));
+        let mut replies = self.replies.lock().unwrap();
+        match replies.iter_mut().find(|(u, _)| u == url) {
+            Some(slot) => slot.1 = reply,
+            None => replies.push((url.to_owned(), reply)),
+        }
     }
 
     /// Every call received so far, in order.

@@ -12,7 +12,10 @@ mod validate;
 
 pub use duration::parse_duration;
 pub use error::{ConfigErrors, Diagnostic};
-pub use plan::{Backend, Config, Encoding, Endpoint, HeaderFilter, OutputEncoding, QueryFilter};
+pub use plan::{
+    Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
+    QueryFilter, RootGuards,
+};
 
 /// The endpoint timeout when neither the endpoint nor the root sets one (KrakenD's default).
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -8,7 +8,8 @@ use http::header::HeaderName;
 use http::Method;
 
 use super::extra::{
-    BackendHttp, FlatmapOp, JsonSchema, JwtSigner, JwtValidator, RouterOptions, StaticResponse,
+    BackendHttp, BotDetector, CircuitBreaker, Cors, FlatmapOp, HttpCache, JsonSchema, JwtSigner,
+    JwtValidator, ProxyRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
 };
 use super::Diagnostic;
 use crate::url::UrlPattern;
@@ -30,6 +31,8 @@ pub struct Config {
     pub echo_endpoint: bool,
     /// The `router` namespace.
     pub router: RouterOptions,
+    /// Engine-wide traffic control: CORS, security headers, the root bot detector.
+    pub guards: RootGuards,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
     /// Non-fatal findings (unknown keys, ignored namespaces).
@@ -77,6 +80,8 @@ pub struct Endpoint {
     pub auth_signer: Option<std::sync::Arc<JwtSigner>>,
     /// `validation/json-schema`: the schema request bodies must satisfy (else 400).
     pub json_schema: Option<std::sync::Arc<JsonSchema>>,
+    /// Checks that wrap this endpoint's handler: bot detector, router rate limit.
+    pub guards: EndpointGuards,
 }
 
 /// One backend of an endpoint.
@@ -116,6 +121,39 @@ pub struct Backend {
     pub shadow_timeout: Option<Duration>,
     /// Position in the endpoint's list.
     pub index: usize,
+    /// Rate limit, circuit breaker and cache of the calls to this backend.
+    pub qos: BackendQos,
+}
+
+/// Root-level traffic-control namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct RootGuards {
+    /// `security/cors`.
+    pub cors: Option<Cors>,
+    /// `security/http`.
+    pub security_http: Option<SecurityHttp>,
+    /// Root `security/bot-detector`: every request, before routing.
+    pub bot_detector: Option<BotDetector>,
+}
+
+/// Endpoint-level traffic-control namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointGuards {
+    /// Endpoint `security/bot-detector`.
+    pub bot_detector: Option<BotDetector>,
+    /// `qos/ratelimit/router` (the endpoint's own, else the root one; buckets are per endpoint).
+    pub ratelimit: Option<RouterRateLimit>,
+}
+
+/// Backend-level traffic-control namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct BackendQos {
+    /// `qos/ratelimit/proxy`.
+    pub ratelimit: Option<ProxyRateLimit>,
+    /// `qos/circuit-breaker`.
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// `qos/http-cache`.
+    pub http_cache: Option<HttpCache>,
 }
 
 /// Client headers allowed through.

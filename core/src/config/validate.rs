@@ -112,7 +112,9 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
         &root.extra_config,
     );
 
+    let root_ratelimit = root_extra.ratelimit_router.clone();
     let defaults = Defaults {
+        root_ratelimit: root_ratelimit.as_ref(),
         timeout,
         cache_ttl,
         output_encoding,
@@ -162,6 +164,11 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
         debug_endpoint: root.debug_endpoint,
         echo_endpoint: root.echo_endpoint,
         router: root_extra.router.unwrap_or_default(),
+        guards: super::plan::RootGuards {
+            cors: root_extra.cors,
+            security_http: root_extra.security_http,
+            bot_detector: root_extra.bot_detector,
+        },
         endpoints,
         warnings: d.out.warnings,
     })
@@ -194,6 +201,7 @@ fn per_method(d: &mut Diags<'_>, path: &Path, value: &Value) -> Vec<Value> {
 }
 
 struct Defaults<'a> {
+    root_ratelimit: Option<&'a super::extra::RouterRateLimit>,
     timeout: Duration,
     cache_ttl: Duration,
     output_encoding: OutputEncoding,
@@ -354,6 +362,12 @@ fn endpoint(
         auth_validator: ep_extra.auth_validator.map(std::sync::Arc::new),
         auth_signer: ep_extra.auth_signer.map(std::sync::Arc::new),
         json_schema: ep_extra.json_schema.map(std::sync::Arc::new),
+        guards: super::plan::EndpointGuards {
+            bot_detector: ep_extra.bot_detector,
+            ratelimit: ep_extra
+                .ratelimit_router
+                .or_else(|| defaults.root_ratelimit.cloned()),
+        },
     })
 }
 
@@ -517,6 +531,11 @@ fn backend_entry(
         shadow: proxy.shadow,
         shadow_timeout,
         index: env.index,
+        qos: super::plan::BackendQos {
+            ratelimit: extra.ratelimit_proxy,
+            circuit_breaker: extra.circuit_breaker,
+            http_cache: extra.http_cache,
+        },
     })
 }
 

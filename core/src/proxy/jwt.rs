@@ -342,7 +342,7 @@ fn header_value(claims: &Claims, name: &str) -> Option<HeaderValue> {
 impl Guard for Validator {
     fn check<'a>(
         &'a self,
-        request: &'a mut http::request::Parts,
+        request: &'a http::request::Parts,
         state: &'a mut RequestState,
     ) -> BoxFuture<'a, ControlFlow<Response<Bytes>>> {
         Box::pin(async move {
@@ -357,10 +357,9 @@ impl Guard for Validator {
             }
             // The token's value replaces whatever the client sent; a missing claim removes it.
             for (claim, header) in &self.cfg.propagate_claims {
-                request.headers.remove(header);
-                if let Some(v) = header_value(&claims, claim) {
-                    request.headers.insert(header.clone(), v);
-                }
+                state
+                    .headers
+                    .push((header.clone(), header_value(&claims, claim)));
             }
             state.jwt = Some(Arc::new(claims));
             ControlFlow::Continue(())

@@ -3,13 +3,16 @@
 //! order of the stack is written down.
 
 mod backend;
+mod circuit_breaker;
 mod concurrent;
 mod deadline;
 mod error_details;
 mod flatmap;
+mod http_cache;
 mod json_schema;
 pub(crate) mod jwt;
 mod merge;
+mod ratelimit;
 mod redirect;
 mod sequential;
 mod shadow;
@@ -17,9 +20,12 @@ mod shape;
 pub(crate) mod stack;
 mod static_response;
 
+pub use circuit_breaker::{OPEN_STATE, TOO_MANY_REQUESTS};
 pub use concurrent::CONCURRENT_TIMEOUT_PERCENT;
+pub use http_cache::{CacheStore, CachedResponse, MemoryCache};
 pub use jwt::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use merge::MERGE_TIMEOUT_PERCENT;
+pub use ratelimit::RATE_LIMITED;
 pub use redirect::MAX_REDIRECTS;
 pub use stack::DEFAULT_MAX_BACKEND_BODY;
 
@@ -77,6 +83,10 @@ pub struct Claims(pub Map);
 pub struct RequestState {
     /// Set by `auth/validator`.
     pub jwt: Option<Arc<Claims>>,
+    /// Headers a guard sets on the client's request (propagated claims): they replace the
+    /// client's own values (`None` removes it), then go through the endpoint's
+    /// `input_headers` like any other.
+    pub headers: Vec<(http::HeaderName, Option<http::HeaderValue>)>,
 }
 
 /// A check that runs before the endpoint handler (KrakenD's gin middlewares: bot detector,
@@ -86,7 +96,7 @@ pub trait Guard: MaybeSend + MaybeSync {
     /// Check (and possibly adjust) one client request.
     fn check<'a>(
         &'a self,
-        request: &'a mut http::request::Parts,
+        request: &'a http::request::Parts,
         state: &'a mut RequestState,
     ) -> BoxFuture<'a, ControlFlow<Response<Bytes>>>;
 }

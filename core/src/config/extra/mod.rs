@@ -3,9 +3,15 @@
 
 mod auth;
 mod backend_http;
+mod bot_detector;
+mod circuit_breaker;
+mod cors;
+mod http_cache;
 mod json_schema;
 mod proxy;
+mod ratelimit;
 mod router;
+mod security_http;
 
 use std::collections::BTreeMap;
 
@@ -17,9 +23,15 @@ pub use auth::{
     MAX_JWK_BYTES, MAX_LEEWAY,
 };
 pub use backend_http::BackendHttp;
+pub use bot_detector::{BotDetector, Pattern};
+pub use circuit_breaker::CircuitBreaker;
+pub use cors::Cors;
+pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
-pub use router::{ErrorBodies, RouterOptions};
+pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
+pub use router::{Cidr, ErrorBodies, RouterOptions};
+pub use security_http::SecurityHttp;
 
 use super::error::{Diags, Path};
 
@@ -45,6 +57,14 @@ pub(crate) struct Extra {
     pub(crate) auth_signer: Option<JwtSigner>,
     /// `validation/json-schema` (endpoint): the request body's schema.
     pub(crate) json_schema: Option<JsonSchema>,
+    // Traffic control (issue 8, part a).
+    pub(crate) cors: Option<Cors>,
+    pub(crate) security_http: Option<SecurityHttp>,
+    pub(crate) bot_detector: Option<BotDetector>,
+    pub(crate) ratelimit_router: Option<RouterRateLimit>,
+    pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
+    pub(crate) circuit_breaker: Option<CircuitBreaker>,
+    pub(crate) http_cache: Option<HttpCache>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -75,6 +95,13 @@ pub(crate) fn decode(
             ("router", Level::Root) => out.router = typed(diags, &at, context, value),
             ("backend/http", Level::Backend) => out.backend_http = typed(diags, &at, context, value),
             ("proxy", Level::Endpoint | Level::Backend) => out.proxy = typed(diags, &at, context, value),
+            ("security/cors", Level::Root) => out.cors = checked(diags, &at, context, value, Cors::problems),
+            ("security/http", Level::Root) => out.security_http = checked(diags, &at, context, value, SecurityHttp::problems),
+            ("security/bot-detector", Level::Root | Level::Endpoint) => out.bot_detector = typed(diags, &at, context, value),
+            ("qos/ratelimit/router", Level::Root | Level::Endpoint) => out.ratelimit_router = checked(diags, &at, context, value, RouterRateLimit::problems),
+            ("qos/ratelimit/proxy", Level::Backend) => out.ratelimit_proxy = checked(diags, &at, context, value, ProxyRateLimit::problems),
+            ("qos/circuit-breaker", Level::Backend) => out.circuit_breaker = typed(diags, &at, context, value),
+            ("qos/http-cache", Level::Backend) => out.http_cache = checked(diags, &at, context, value, HttpCache::problems),
             (
                 "telemetry/logging" | "telemetry/metrics" | "telemetry/opentelemetry"
                 | "telemetry/opencensus" | "telemetry/influx" | "telemetry/gelf"
@@ -99,20 +126,46 @@ pub(crate) fn decode(
                 diags.warn(&at, context, format!("namespace `{name}` is not supported by this build (no CEL evaluator): this endpoint answers 500 instead of serving unvalidated data"));
                 out.unenforced = Some(name.clone());
             }
+            ("auth/validator" | "auth/signer" | "validation/json-schema" | "validation/cel", _) => {
+                diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect"));
+            }
             (
-                "security/cors" | "security/http" | "security/bot-detector"
-                | "auth/validator" | "auth/signer" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
-                | "qos/circuit-breaker" | "qos/http-cache" | "validation/json-schema"
-                | "validation/cel",
+                "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
+                | "security/bot-detector" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
+                | "qos/circuit-breaker" | "qos/http-cache",
                 _,
-            ) => diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect")),
-            ("router" | "backend/http" | "proxy", _) => {
+            ) => {
                 diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
             }
             _ => diags.warn(&at, context, format!("unknown namespace `{name}`; it has no effect")),
         }
     }
     out
+}
+
+/// [`typed`], then the namespace's own cross-field rules as located errors.
+fn checked<T: DeserializeOwned>(
+    diags: &mut Diags<'_>,
+    path: &Path,
+    context: Option<&str>,
+    value: &Value,
+    problems: fn(&T) -> Vec<(&'static str, String)>,
+) -> Option<T> {
+    let v: T = typed(diags, path, context, value)?;
+    let found = problems(&v);
+    for (key, message) in &found {
+        diags.error(&path.key(key), context, message.clone());
+    }
+    found.is_empty().then_some(v)
+}
+
+/// A Go duration string (`"12h"`, `"1s"`) as an optional [`std::time::Duration`].
+fn go_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Decode one namespace into its struct, reporting unknown keys as warnings and type errors

@@ -1,5 +1,7 @@
 //! The `router` namespace (root level): error rendering and built-in routes.
 
+use std::net::IpAddr;
+
 use serde::Deserialize;
 
 /// Options of the `router` namespace that Manifold implements.
@@ -25,6 +27,13 @@ pub struct RouterOptions {
     pub disable_access_log: bool,
     /// Accepted for compatibility; access logging belongs to the adapter.
     pub logger_skip_paths: Vec<String>,
+    /// Take the client IP (rate limiting) from `remote_ip_headers` when the peer is one of
+    /// `trusted_proxies` (gin's `ClientIP`); otherwise the peer address is the client.
+    pub forwarded_by_client_ip: bool,
+    /// Headers read right to left for the client IP (default `X-Forwarded-For`, `X-Real-IP`).
+    pub remote_ip_headers: Vec<String>,
+    /// Proxies (IPs or CIDRs) whose forwarding headers are believed. Empty: none.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 /// `router.error_body`: custom JSON bodies for 404 and 405.
@@ -37,4 +46,47 @@ pub struct ErrorBodies {
     /// Body for known paths with the wrong method.
     #[serde(rename = "405")]
     pub method_not_allowed: Option<serde_json::Value>,
+}
+
+/// An IP network (`10.0.0.0/8`, `::1/128`, or a single address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+// === impl Cidr ===
+
+impl Cidr {
+    /// Whether `ip` is inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (net, ip, bits): (u128, u128, u8) = match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => (u32::from(n).into(), u32::from(i).into(), 32),
+            (IpAddr::V6(n), IpAddr::V6(i)) => (n.into(), i.into(), 128),
+            (IpAddr::V6(n), IpAddr::V4(i)) => (n.into(), i.to_ipv6_mapped().into(), 128),
+            (IpAddr::V4(n), IpAddr::V6(i)) => match i.to_ipv4_mapped() {
+                Some(i) => (u32::from(n).into(), u32::from(i).into(), 32),
+                None => return false,
+            },
+        };
+        let host_bits = u32::from(bits - self.prefix.min(bits));
+        net.checked_shr(host_bits).unwrap_or(0) == ip.checked_shr(host_bits).unwrap_or(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bad = || serde::de::Error::custom(format!("`{text}` is not an IP address or CIDR"));
+        let (ip, prefix) = text
+            .split_once('/')
+            .map_or((text.as_str(), None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = ip.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
 }

@@ -1,0 +1,53 @@
+//! The `qos/http-cache` namespace (backend).
+
+use serde::Deserialize;
+
+/// Options of `qos/http-cache`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct HttpCache {
+    /// Accepted for compatibility: every backend has its own store, and its key already
+    /// contains the full URL, so sharing would change nothing but the memory bound.
+    pub shared: bool,
+    /// Most entries kept (LRU); set together with `max_size`. Default 1000.
+    pub max_items: Option<usize>,
+    /// Most body bytes kept (LRU); set together with `max_items`. Default 64 MiB.
+    pub max_size: Option<usize>,
+}
+
+/// Entries kept when `max_items` is not set (KrakenD has no bound; Manifold must have one).
+pub const DEFAULT_MAX_ITEMS: usize = 1000;
+/// Body bytes kept when `max_size` is not set.
+pub const DEFAULT_MAX_SIZE: usize = 64 * 1024 * 1024;
+
+// === impl HttpCache ===
+
+impl HttpCache {
+    /// Problems found after decoding, as (key, message).
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.max_items.is_some() != self.max_size.is_some() {
+            out.push((
+                "max_items",
+                "set both `max_items` and `max_size`, or neither (as KrakenD)".to_owned(),
+            ));
+        }
+        if self.max_items == Some(0) || self.max_size == Some(0) {
+            out.push((
+                "max_items",
+                "`max_items` and `max_size` must be greater than zero".to_owned(),
+            ));
+        }
+        out
+    }
+
+    /// The entry bound.
+    pub fn items(&self) -> usize {
+        self.max_items.unwrap_or(DEFAULT_MAX_ITEMS)
+    }
+
+    /// The byte bound.
+    pub fn size(&self) -> usize {
+        self.max_size.unwrap_or(DEFAULT_MAX_SIZE)
+    }
+}
