@@ -14,7 +14,7 @@
 #
 # Usage: scripts/worker-e2e.sh     (E2E_KEEP=1 keeps the work directory for inspection)
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 ROOT=$PWD
 MAX_GZIP=$((1024 * 1024))
 
@@ -23,6 +23,7 @@ failed=0
 node_pgid=""
 work=$(mktemp -d "${TMPDIR:-/tmp}/manifold-worker-e2e.XXXXXX")
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	if [ -n "$node_pgid" ]; then
 		kill -TERM -- "-$node_pgid" 2>/dev/null && sleep 1
