@@ -12,6 +12,7 @@
 //!                 "elapsed_ms": n (virtual), "calls": [{"method","url","headers":{..},"absent":[..],"body"}],
 //!                 "call_count": n },
 //!   "expect_config_error": ["substring", ...]   // instead of request/expect: the config must fail
+//!   "expect_warning": ["substring", ...]        // the config loads with these warnings
 //!   "steps": [                                  // instead of request/expect: several requests
 //!     { "wait_ms": n,                           // virtual time passing before this step
 //!       "backends": {...},                      // re-script replies from here on
@@ -118,6 +119,19 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
     script(&mock, &plan["backends"]);
     let gateway = Gateway::from_json(&config, platform(&mock, &time))
         .map_err(|e| format!("config rejected: {e}"))?;
+    let warnings = gateway
+        .config()
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    for want in plan["expect_warning"].as_array().into_iter().flatten() {
+        let want = want.as_str().unwrap_or_default();
+        if !warnings.contains(want) {
+            return Err(format!("expected a warning containing {want:?}; got:\n{warnings}").into());
+        }
+    }
     let single = [serde_json::json!({"request": plan["request"], "expect": plan["expect"]})];
     let steps = match plan.get("steps").and_then(Value::as_array) {
         Some(steps) => steps.as_slice(),

@@ -5,8 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use manifold_core::config::env::{self, EnvError};
 use manifold_core::{Config, ConfigErrors, Gateway, Platform};
-use manifold_native::env::{self, EnvError};
 
 /// Why a config could not be loaded.
 #[derive(Debug)]

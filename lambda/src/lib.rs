@@ -16,8 +16,8 @@ use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, IntoResponse, RequestExt};
+use manifold_core::config::env::{self, EnvError};
 use manifold_core::{ClientInfo, ConfigErrors, Gateway, Platform, X_KRAKEND_COMPLETED};
-use manifold_native::env::{self, EnvError};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 /// The config text embedded at build time, `${VAR}` placeholders already expanded.

@@ -1,13 +1,12 @@
 //! Native implementations of Manifold's ports (tokio + hyper + rustls), shared by the `manifold`
-//! CLI and the AWS Lambda adapter, plus the environment handling both apply to a config file.
+//! CLI and the AWS Lambda adapter. (Config environment handling is pure and lives in
+//! `manifold_core::config::env`, where the adapters' build scripts use it too.)
 //!
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers.
-//! * [`env`]: `${VAR}` placeholders and `MANIFOLD_*` root overrides for config texts.
 
 pub mod client;
-pub mod env;
 mod time;
 
 use std::sync::Arc;

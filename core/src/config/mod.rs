@@ -4,6 +4,7 @@
 //! located [`Diagnostic`]. All problems are collected, not just the first.
 
 mod duration;
+pub mod env;
 mod error;
 pub mod extra;
 mod plan;

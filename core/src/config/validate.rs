@@ -21,6 +21,9 @@ use crate::url::{param_eq, UrlPattern, Var};
 
 /// Paths the gateway serves itself.
 const RESERVED_PATHS: &[&str] = &["/__debug", "/__echo", "/__health"];
+/// Subrequests one request may make on the Cloudflare Workers Free plan: `check` flags
+/// endpoints that can exceed it, since the Worker would fail them at run time.
+const WORKERS_FREE_SUBREQUESTS: usize = 50;
 /// Methods the router serves (KrakenD's set).
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -131,6 +134,14 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
             let Some(ep) = endpoint(&mut d, &path, &value, &defaults) else {
                 continue;
             };
+            let calls = ep.backend.len() * ep.concurrent_calls as usize;
+            if calls > WORKERS_FREE_SUBREQUESTS {
+                d.warn(
+                    &path.key("backend"),
+                    Some(&ep.label),
+                    format!("up to {calls} backend calls per request: above Cloudflare Workers' limit of {WORKERS_FREE_SUBREQUESTS} subrequests (Free plan); fine natively and on Lambda"),
+                );
+            }
             if !seen.insert((ep.endpoint.clone(), ep.method.clone())) {
                 d.error(
                     &path.key("endpoint"),

@@ -14,7 +14,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use manifold_core::config::parse_duration;
+use super::parse_duration;
 
 /// The `MANIFOLD_*` variables that override root keys: (variable, root key).
 pub const ROOT_OVERRIDES: &[(&str, &str)] = &[
@@ -278,7 +278,7 @@ mod tests {
         let text = "{\n  \"version\": 3,\n  \"port\": 8080\n}\n";
         let out = apply_root_overrides(text, overrides).unwrap();
         assert!(out.starts_with("{\n  \"version\": 3,\n  \"port\": 8080"));
-        let config = manifold_core::parse_config(&out).unwrap();
+        let config = crate::parse_config(&out).unwrap();
         assert_eq!(config.port, 9000);
         assert_eq!(config.timeout, std::time::Duration::from_secs(3));
     }
