@@ -15,7 +15,7 @@ use crate::config::extra::BotDetector;
 pub(crate) struct Detector {
     allow: HashSet<String>,
     deny: HashSet<String>,
-    patterns: Vec<regex::Regex>,
+    patterns: Vec<regex_lite::Regex>,
     empty_is_bot: bool,
 }
 

@@ -10,7 +10,8 @@ pub struct BotDetector {
     pub allow: Vec<String>,
     /// User-Agents rejected (exact match), checked second.
     pub deny: Vec<String>,
-    /// Regular expressions (RE2 syntax) that reject a matching User-Agent, checked last.
+    /// Regular expressions (RE2-like syntax via regex-lite: no Unicode classes) that reject a
+    /// matching User-Agent, checked last.
     pub patterns: Vec<Pattern>,
     /// Treat a missing or empty User-Agent as a bot.
     pub empty_user_agent_is_bot: bool,
@@ -20,12 +21,12 @@ pub struct BotDetector {
 
 /// A compiled `patterns` entry (compiled once, when the config is loaded).
 #[derive(Debug, Clone)]
-pub struct Pattern(pub regex::Regex);
+pub struct Pattern(pub regex_lite::Regex);
 
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        regex::Regex::new(&text)
+        regex_lite::Regex::new(&text)
             .map(Pattern)
             .map_err(|e| serde::de::Error::custom(format!("invalid pattern {text:?}: {e}")))
     }
