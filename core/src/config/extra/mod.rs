@@ -129,13 +129,13 @@ pub(crate) fn decode(
             ("validation/cel", Level::Endpoint | Level::Backend) => {
                 out.cel = CelChecks::compile(diags, &at, context, level == Level::Endpoint, value);
             }
-            ("auth/validator" | "auth/signer" | "validation/json-schema" | "validation/cel", _) => {
+            ("auth/validator" | "auth/signer" | "validation/json-schema", _) => {
                 diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect"));
             }
             (
                 "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
                 | "security/bot-detector" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
-                | "qos/circuit-breaker" | "qos/http-cache",
+                | "qos/circuit-breaker" | "qos/http-cache" | "validation/cel",
                 _,
             ) => {
                 diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
