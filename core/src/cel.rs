@@ -925,7 +925,7 @@ impl Parser<'_> {
             let args = self.args()?;
             return self.call(&name, args, false, at);
         }
-        if !self.scope.iter().any(|s| *s == name) {
+        if !self.scope.contains(&name) {
             let Some(known) = VARIABLES.iter().find(|v| **v == name) else {
                 return perr(at, format!("undeclared reference to `{name}`"));
             };
@@ -968,7 +968,7 @@ impl Program {
 
     /// Whether the expression reads `name` (one of [`VARIABLES`]).
     pub fn reads(&self, name: &str) -> bool {
-        self.vars.iter().any(|v| *v == name)
+        self.vars.contains(&name)
     }
 
     /// Whether the expression reads any variable starting with `prefix` (`req_`, `resp_`).
@@ -1505,10 +1505,7 @@ fn call<'a>(f: Func, args: Vec<Val<'a>>) -> R<Val<'a>> {
         (Func::Int, Val::Int(_)) => a,
         (Func::Int, Val::Uint(u)) => Val::Int(i64::try_from(*u).map_err(|_| "int overflow")?),
         (Func::Int, Val::Double(d)) => {
-            if !d.is_finite()
-                || *d >= 9.223_372_036_854_775_807e18
-                || *d < -9.223_372_036_854_775_808e18
-            {
+            if !d.is_finite() || *d >= 2f64.powi(63) || *d < -(2f64.powi(63)) {
                 return Err("int overflow".to_owned());
             }
             #[allow(clippy::cast_possible_truncation)]
@@ -1522,7 +1519,7 @@ fn call<'a>(f: Func, args: Vec<Val<'a>>) -> R<Val<'a>> {
         (Func::Uint, Val::Uint(_)) => a,
         (Func::Uint, Val::Int(i)) => Val::Uint(u64::try_from(*i).map_err(|_| "uint overflow")?),
         (Func::Uint, Val::Double(d)) => {
-            if !d.is_finite() || *d < 0.0 || *d >= 1.844_674_407_370_955_2e19 {
+            if !d.is_finite() || *d < 0.0 || *d >= 2f64.powi(64) {
                 return Err("uint overflow".to_owned());
             }
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
