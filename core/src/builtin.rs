@@ -86,7 +86,7 @@ fn echo(parts: &Parts, body: &Bytes) -> Value {
 
 /// Go's `CanonicalMIMEHeaderKey` (`x-forwarded-for` → `X-Forwarded-For`), as KrakenD's echo
 /// prints header names.
-fn canonical_header(name: &str) -> String {
+pub(crate) fn canonical_header(name: &str) -> String {
     let mut upper = true;
     name.chars()
         .map(|c| {

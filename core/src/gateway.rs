@@ -288,6 +288,7 @@ fn proxy_request(
     }
     ProxyRequest {
         method: parts.method.clone(),
+        path: parts.uri.path().into(),
         params: params.into(),
         query: query.into(),
         headers,

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cel;
 pub mod config;
 pub mod jose;
 pub mod json;

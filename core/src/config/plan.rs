@@ -8,8 +8,9 @@ use http::header::HeaderName;
 use http::Method;
 
 use super::extra::{
-    BackendHttp, BotDetector, CircuitBreaker, Cors, FlatmapOp, HttpCache, JsonSchema, JwtSigner,
-    JwtValidator, ProxyRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
+    BackendHttp, BotDetector, CelChecks, CircuitBreaker, Cors, FlatmapOp, HttpCache, JsonSchema,
+    JwtSigner, JwtValidator, ProxyRateLimit, RouterOptions, RouterRateLimit, SecurityHttp,
+    StaticResponse,
 };
 use super::Diagnostic;
 use crate::url::UrlPattern;
@@ -80,6 +81,8 @@ pub struct Endpoint {
     pub auth_signer: Option<std::sync::Arc<JwtSigner>>,
     /// `validation/json-schema`: the schema request bodies must satisfy (else 400).
     pub json_schema: Option<std::sync::Arc<JsonSchema>>,
+    /// `validation/cel`: request, response and JWT expressions.
+    pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Checks that wrap this endpoint's handler: bot detector, router rate limit.
     pub guards: EndpointGuards,
 }
@@ -113,6 +116,8 @@ pub struct Backend {
     pub input_query_strings: Option<QueryFilter>,
     /// The `backend/http` namespace.
     pub http: BackendHttp,
+    /// `validation/cel`: a false request expression skips this backend (a failed backend).
+    pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Backend-level `proxy.flatmap_filter`; when non-empty it replaces allow/deny/mapping.
     pub flatmap_filter: Vec<FlatmapOp>,
     /// `proxy.shadow`: called with a copy of the request, answer ignored, not merged.

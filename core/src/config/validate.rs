@@ -292,6 +292,11 @@ fn endpoint(
     );
     let proxy = ep_extra.proxy.unwrap_or_default();
     let proxy_path = path.key("extra_config").key("proxy");
+    if let Some(at) = ep_extra.cel.as_ref().and_then(|c| c.jwt_at.as_ref()) {
+        if ep_extra.auth_validator.is_none() {
+            d.error(at, ctx, "this expression reads `JWT`, but the endpoint has no `auth/validator`: it could never be true");
+        }
+    }
     if proxy.shadow || proxy.shadow_timeout.is_some() {
         d.warn(
             &proxy_path,
@@ -373,6 +378,7 @@ fn endpoint(
         auth_validator: ep_extra.auth_validator.map(std::sync::Arc::new),
         auth_signer: ep_extra.auth_signer.map(std::sync::Arc::new),
         json_schema: ep_extra.json_schema.map(std::sync::Arc::new),
+        cel: ep_extra.cel.map(std::sync::Arc::new),
         guards: super::plan::EndpointGuards {
             bot_detector: ep_extra.bot_detector,
             ratelimit: ep_extra
@@ -497,6 +503,11 @@ fn backend_entry(
 
     let proxy = extra.proxy.unwrap_or_default();
     let proxy_path = path.key("extra_config").key("proxy");
+    if let Some(at) = extra.cel.as_ref().and_then(|c| c.jwt_at.as_ref()) {
+        if !env.jwt {
+            d.error(at, ctx, "this expression reads `JWT`, but the endpoint has no `auth/validator`: it could never be true");
+        }
+    }
     if proxy.sequential || proxy.static_response.is_some() {
         d.warn(
             &proxy_path,
@@ -538,6 +549,7 @@ fn backend_entry(
         input_headers,
         input_query_strings,
         http: extra.backend_http.unwrap_or_default(),
+        cel: extra.cel.map(std::sync::Arc::new),
         flatmap_filter: proxy.flatmap_filter,
         shadow: proxy.shadow,
         shadow_timeout,

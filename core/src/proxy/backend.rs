@@ -262,6 +262,7 @@ mod tests {
         let backend = HttpBackend::new(config.endpoints[0].backend[0].clone(), platform, 1024);
         let req = ProxyRequest {
             method: http::Method::GET,
+            path: "/a".into(),
             params: Vec::new().into(),
             query: Vec::new().into(),
             headers: HeaderMap::new(),

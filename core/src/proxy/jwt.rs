@@ -16,6 +16,8 @@ use super::{
     Claims, ErrorSource, Guard, Proxy, ProxyError, ProxyRequest, ProxyResponse, RequestState,
     SharedGuard, SharedProxy,
 };
+use crate::cel::Activation;
+use crate::config::extra::CelChecks;
 use crate::config::extra::{
     JwtSigner, JwtValidator, KeySource, ScopesMatcher, JWK_FETCH_TIMEOUT, MAX_JWK_BYTES,
 };
@@ -54,6 +56,8 @@ struct InFlight<'a>(&'a Mutex<CacheState>);
 
 struct Validator {
     cfg: Arc<JwtValidator>,
+    /// The endpoint's `validation/cel`, when it has JWT-only expressions.
+    rejecter: Option<Arc<CelChecks>>,
     keys: KeyCache,
     platform: Platform,
 }
@@ -172,8 +176,13 @@ impl KeyCache {
 // === impl Validator ===
 
 /// The `auth/validator` guard of one endpoint.
-pub(crate) fn guard(cfg: Arc<JwtValidator>, platform: &Platform) -> SharedGuard {
+pub(crate) fn guard(
+    cfg: Arc<JwtValidator>,
+    cel: Option<Arc<CelChecks>>,
+    platform: &Platform,
+) -> SharedGuard {
     Arc::new(Validator {
+        rejecter: cel.filter(|c| !c.jwt.is_empty()),
         keys: KeyCache::new(cfg.keys.clone(), cfg.alg, platform.clone()),
         cfg,
         platform: platform.clone(),
@@ -352,6 +361,13 @@ impl Guard for Validator {
             let Some(claims) = self.authenticate(&token).await else {
                 return reject(StatusCode::UNAUTHORIZED);
             };
+            // krakend-jose's rejecter: the endpoint's JWT-only CEL expressions, before roles.
+            if let Some(cel) = &self.rejecter {
+                let vars = Activation::new(self.platform.clock.now_millis()).with_jwt(&claims.0);
+                if super::cel::first_refusal(&cel.jwt, &vars).is_some() {
+                    return reject(StatusCode::UNAUTHORIZED);
+                }
+            }
             if !self.authorize(&claims) {
                 return reject(StatusCode::FORBIDDEN);
             }

@@ -3,6 +3,7 @@
 //! order of the stack is written down.
 
 mod backend;
+mod cel;
 mod circuit_breaker;
 mod concurrent;
 mod deadline;
@@ -56,6 +57,8 @@ pub type SharedProxy = Arc<dyn Proxy>;
 pub struct ProxyRequest {
     /// The endpoint's method.
     pub method: Method,
+    /// The client's request path (what CEL's `req_path` reads).
+    pub path: Arc<str>,
     /// Endpoint path parameters (names as declared, decoded and checked values).
     pub params: Arc<[(String, String)]>,
     /// Client query parameters that passed `input_query_strings`, in request order.

@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! engine:   CORS (preflight answered here) → security/http (hosts, HTTPS) → root bot detector → handler
-//! handler:  route → guards (bot detector → JWT → rate limit) → param check → request filters → endpoint_stack → render
-//! endpoint: signer → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
-//! backend:  error details → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
+//! handler:  route → guards (bot detector → JWT (+ CEL on JWT) → rate limit) → param check → request filters → endpoint_stack → render
+//! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
 //! ```
 
 use std::future::Future;
@@ -20,7 +20,7 @@ use http::request::Parts;
 use http::{HeaderMap, Response};
 
 use super::{
-    backend::HttpBackend, circuit_breaker, concurrent, deadline, error_details, flatmap,
+    backend::HttpBackend, cel, circuit_breaker, concurrent, deadline, error_details, flatmap,
     http_cache, json_schema, jwt, merge, ratelimit, sequential, shadow, shape, static_response,
     RequestState, SharedGuard, SharedProxy,
 };
@@ -65,7 +65,7 @@ pub(crate) fn endpoint_guards(config: &Config, endpoint: &Endpoint, platform: &P
         jwt: endpoint
             .auth_validator
             .as_ref()
-            .map(|v| jwt::guard(v.clone(), platform)),
+            .map(|v| jwt::guard(v.clone(), endpoint.cel.clone(), platform)),
         ratelimit: g.ratelimit.as_ref().map(|r| {
             let ip = ClientIp::new(&config.router);
             crate::middleware::ratelimit::Limiter::new(r, ip, platform.clock.clone())
@@ -213,6 +213,12 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     if let Some(schema) = &endpoint.json_schema {
         p = json_schema::layer(schema.clone(), p);
     }
+    // CE wraps json-schema in CEL (krakend-ce's proxy factory): the request expressions run
+    // after the guards (so `JWT` is set and a refused token never reaches them; the JWT-only
+    // expressions already ran inside the validator) and before the body check and any call.
+    if let Some(checks) = &endpoint.cel {
+        p = cel::layer(checks.clone(), p, platform.clock.clone());
+    }
     // Outside static data, so a static `access_token` gets signed too (KrakenD jwt_4).
     if let Some(signer) = &endpoint.auth_signer {
         p = jwt::signer(signer.clone(), p, platform);
@@ -257,6 +263,13 @@ pub(crate) fn backend_stack(
         p,
         platform.clone(),
     );
+    // KrakenD puts CEL inside the rate limit and the breaker; here a request its expressions
+    // refuse never reaches the backend, so it is neither the backend's failure (a client could
+    // otherwise open the circuit for everybody) nor a spent token, and it is checked once,
+    // not once per concurrent copy. Response expressions see the shaped data (`group`...).
+    if let Some(checks) = &backend.cel {
+        p = cel::layer(checks.clone(), p, platform.clock.clone());
+    }
     // Outside shaping, so `error_<alias>` is not wrapped by `group` or filtered away.
     if let Some(alias) = &backend.http.return_error_details {
         p = error_details::layer(alias, p);

@@ -4,6 +4,7 @@
 mod auth;
 mod backend_http;
 mod bot_detector;
+mod cel;
 mod circuit_breaker;
 mod cors;
 mod http_cache;
@@ -24,6 +25,7 @@ pub use auth::{
 };
 pub use backend_http::BackendHttp;
 pub use bot_detector::{BotDetector, Pattern};
+pub use cel::CelChecks;
 pub use circuit_breaker::CircuitBreaker;
 pub use cors::Cors;
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
@@ -57,6 +59,8 @@ pub(crate) struct Extra {
     pub(crate) auth_signer: Option<JwtSigner>,
     /// `validation/json-schema` (endpoint): the request body's schema.
     pub(crate) json_schema: Option<JsonSchema>,
+    /// `validation/cel` (endpoint or backend).
+    pub(crate) cel: Option<CelChecks>,
     // Traffic control (issue 8, part a).
     pub(crate) cors: Option<Cors>,
     pub(crate) security_http: Option<SecurityHttp>,
@@ -122,17 +126,16 @@ pub(crate) fn decode(
             ("validation/json-schema", Level::Endpoint) => {
                 out.json_schema = JsonSchema::compile(diags, &at, context, value);
             }
-            ("validation/cel", Level::Endpoint) => {
-                diags.warn(&at, context, format!("namespace `{name}` is not supported by this build (no CEL evaluator): this endpoint answers 500 instead of serving unvalidated data"));
-                out.unenforced = Some(name.clone());
+            ("validation/cel", Level::Endpoint | Level::Backend) => {
+                out.cel = CelChecks::compile(diags, &at, context, level == Level::Endpoint, value);
             }
-            ("auth/validator" | "auth/signer" | "validation/json-schema" | "validation/cel", _) => {
+            ("auth/validator" | "auth/signer" | "validation/json-schema", _) => {
                 diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect"));
             }
             (
                 "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
                 | "security/bot-detector" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
-                | "qos/circuit-breaker" | "qos/http-cache",
+                | "qos/circuit-breaker" | "qos/http-cache" | "validation/cel",
                 _,
             ) => {
                 diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
