@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import http.client
 import json
 import os
 import platform
@@ -388,6 +389,39 @@ def wrk(url: str, connections: int, seconds: float, pause_ms: int = 0, cpu: str 
     raise RuntimeError(f"wrk gave no result (rc {out.returncode}): {out.stdout}\n{out.stderr}")
 
 
+
+def measure_once(proc, url: str, params: dict, paced_conns: int, paced_ms: int, load_cpu: str | None,
+                 rnd: int) -> dict:
+    """One measurement of one target: warm-up, saturating run (req/s, CPU), paced run (latency).
+    `proc` needs cpu_seconds(); for the Workers it is the workerd process only."""
+    if params["warmup"]:
+        wrk(url, params["conns"], params["warmup"], cpu=load_cpu)
+    c0 = proc.cpu_seconds()
+    h0 = proc.host_cpu_seconds() if hasattr(proc, "host_cpu_seconds") else None
+    sat = wrk(url, params["conns"], params["sat"], cpu=load_cpu)
+    c1 = proc.cpu_seconds()
+    h1 = proc.host_cpu_seconds() if h0 is not None else None
+    paced = wrk(url, paced_conns, params["paced"], pause_ms=paced_ms, cpu=load_cpu)
+    run = {
+        "round": rnd + 1,
+        "rps": sat["rps"],
+        "cpu_us_per_req": (c1 - c0) * 1e6 / max(sat["requests"], 1),
+        "cpu_util": (c1 - c0) / (sat["duration_us"] / 1e6),
+        "sat_p99_ms": sat["p99_us"] / 1000,
+        "paced_rps": paced["rps"],
+        "p50_ms": paced["p50_us"] / 1000,
+        "p99_ms": paced["p99_us"] / 1000,
+        "errors": sat["errors"] + paced["errors"],
+        "sat_errors": sat["errors"],
+        "sat_status_errors": sat["status"],
+        "paced_errors": paced["errors"],
+        "requests": sat["requests"] + paced["requests"],
+    }
+    if h0 is not None:
+        run["host_cpu_us_per_req"] = (h1 - h0) * 1e6 / max(sat["requests"], 1)
+    return run
+
+
 def same_json(a: object, b: object) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
@@ -411,6 +445,282 @@ def check_response(url: str, expected: object, scenario: str) -> str | None:
         if completed not in (None, "false"):
             return f"GET {url}: X-Krakend-Completed is {completed}, expected false (partial)"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# workerd: Manifold's wasm Worker against a hand-written JS Worker (scenario b), both in workerd
+# started by Miniflare 4 (bench/workerd/serve.mjs), pinned like the other targets.
+
+
+class PidView:
+    """CPU and RSS of one process we did not start directly (the workerd child of Miniflare's
+    node host), plus the host's own CPU for comparison."""
+
+    def __init__(self, host: Proc, pid: int):
+        self.host, self.pid = host, pid
+        self.log = host.log
+
+    def _stat(self, pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def cpu_seconds(self) -> float:
+        return self._stat(self.pid)
+
+    def host_cpu_seconds(self) -> float:
+        return self._stat(self.host.pid)
+
+    def peak_rss_kb(self) -> int:
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def alive(self) -> bool:
+        return self.host.alive() and os.path.exists(f"/proc/{self.pid}")
+
+
+WORKERD_LABEL = {"manifold-wasm": "Manifold wasm Worker", "js-worker": "hand-written JS Worker"}
+
+
+def start_worker(work: str, name: str, argv_tail: list[str], cpu: str | None) -> tuple[PidView, str]:
+    port = free_port()
+    p = Proc(name, pinned(cpu, ["node", os.path.join(BENCH, "workerd", "serve.mjs"), str(port), *argv_tail]),
+             os.path.join(work, f"{name}.log"))
+    STARTED.append(p)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if not p.alive():
+            raise StartFailure(f"{name} exited with {p.popen.returncode}; see {p.log}")
+        with open(p.log, errors="replace") as f:
+            m = re.search(r"^READY (\d+)$", f.read(), re.M)
+        if m:
+            pid = int(m.group(1))
+            if not pid:
+                raise StartFailure(f"{name}: no workerd child process found; see {p.log}")
+            view = PidView(p, pid)
+            url = f"http://127.0.0.1:{port}"
+            wait_http(p, url + "/")
+            return view, url
+        time.sleep(0.2)
+    raise StartFailure(f"{name} was not ready within 60 s; see {p.log}")
+
+
+def workerd_section(work: str, base: str, expected: dict, params: dict, target_cpu, load_cpu) -> dict:
+    """Builds the Manifold Worker with the bench config embedded (as scripts/worker-e2e.sh
+    does: `wrangler deploy --dry-run --outdir`), starts both Workers and measures scenario b."""
+    out: dict = {"status": "not measured", "runs": {}}
+    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
+        out["reason"] = ("wrangler/miniflare not found (bench/run.sh runs `scripts/tools.sh worker` and "
+                         "sources ~/.cache/manifold/env.sh in the full mode)")
+        return out
+    cfg = os.path.join(work, "worker-config.json")
+    with open(cfg, "w") as f:
+        json.dump(manifold_config(base), f, indent=2)
+    dist = os.path.join(work, "worker-dist")
+    print("bench: building the Manifold Worker with the bench config (wrangler deploy --dry-run)", flush=True)
+    t0 = time.time()
+    log = os.path.join(work, "worker-build.log")
+    with open(log, "wb") as f:
+        try:
+            rc = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", dist], cwd=ROOT, stdout=f,
+                                stderr=subprocess.STDOUT, timeout=1500,
+                                env=dict(os.environ, MANIFOLD_CONFIG=cfg, CI="true")).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout (1500 s)"
+    out["build_s"] = round(time.time() - t0)
+    with open(log, errors="replace") as f:
+        text = f.read()
+    if rc != 0:
+        out["status"] = "failed"
+        out["reason"] = f"the Worker build failed ({rc}); last lines: " + " | ".join(text.splitlines()[-6:])
+        return out
+    m = re.search(r"Total Upload: ([^\n]*)", text)
+    out["bundle"] = m.group(1).strip() if m else "?"
+    out["workerd"] = subprocess.run(["workerd", "--version"], capture_output=True, text=True).stdout.strip() \
+        if shutil.which("workerd") else "?"
+    targets = {}
+    try:
+        targets["manifold-wasm"] = start_worker(work, "manifold-wasm", ["manifold", dist], target_cpu)
+        targets["js-worker"] = start_worker(
+            work, "js-worker", ["js", os.path.join(BENCH, "workerd", "aggregator.js"), base], target_cpu)
+    except StartFailure as e:
+        out["status"] = "failed"
+        out["reason"] = str(e)
+        return out
+    for t, (proc, url) in targets.items():
+        problem = check_response(url + SCENARIOS["b"]["gateway_path"], expected["b"], "b")
+        if problem:
+            out["status"] = "failed"
+            out["reason"] = f"{t}: {problem}"
+            return out
+    print("\n== workerd: scenario b, Manifold wasm Worker vs JS Worker", flush=True)
+    order = list(targets)
+    runs: dict[str, list[dict]] = {t: [] for t in order}
+    path = SCENARIOS["b"]["gateway_path"]
+    for rnd in range(params["rounds"]):
+        for t in (order if rnd % 2 == 0 else list(reversed(order))):
+            proc, url = targets[t]
+            if not proc.alive():
+                out["status"] = "failed"
+                out["reason"] = f"{t} died; see {proc.log}"
+                return out
+            try:
+                run = measure_once(proc, url + path, params, params["paced_conns"], params["paced_ms"],
+                                   load_cpu, rnd)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                out["status"] = "failed"
+                out["reason"] = f"{t}: {e}"
+                return out
+            run["peak_rss_kb"] = proc.peak_rss_kb()
+            runs[t].append(run)
+            print(f"   round {rnd + 1} {t:13s} {run['rps']:9.0f} req/s  cpu {run['cpu_us_per_req']:7.1f} us/req "
+                  f"(workerd, {run['cpu_util'] * 100:3.0f}% of a core; node host {run['host_cpu_us_per_req']:.1f})  "
+                  f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  errors {run['errors']}", flush=True)
+    out["runs"] = runs
+    bad = {t: sum(r["errors"] for r in rs) for t, rs in runs.items() if sum(r["errors"] for r in rs)}
+    if bad:
+        out["status"] = "failed"
+        out["reason"] = "errors in responses: " + ", ".join(f"{t} {n}" for t, n in bad.items())
+    else:
+        out["status"] = "measured"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Lambda: cold start of the release bootstrap (tests/lambda/measure.py's minimal Runtime API,
+# reused) and per-invoke latency under `cargo lambda watch --release` (Function URL emulation).
+
+
+def lambda_section(work: str, base: str, expected: dict, n_cold: int, n_invokes: int, target_cpu) -> dict:
+    out: dict = {"status": "not measured"}
+    binary = os.path.join(ROOT, "target", "release", "bootstrap")
+    if not os.path.exists(binary):
+        out["reason"] = ("target/release/bootstrap missing (bench/run.sh builds it in the full mode: "
+                         "`cargo build --release -p manifold-lambda --bin bootstrap`)")
+        return out
+    if subprocess.run(["cargo", "lambda", "--version"], capture_output=True).returncode != 0:
+        out["reason"] = "cargo-lambda not found (scripts/tools.sh lambda installs it)"
+        return out
+    out["cargo_lambda"] = subprocess.run(["cargo", "lambda", "--version"], capture_output=True,
+                                         text=True).stdout.strip()
+    if not os.environ.get("BENCH_NO_BUILD"):
+        # Fresh, so that `cargo lambda watch --release` (which runs `cargo run --release`) finds
+        # nothing to rebuild and the cold starts measure the current source.
+        print("bench: cargo build --release -p manifold-lambda --bin bootstrap", flush=True)
+        try:
+            b = subprocess.run(["cargo", "build", "--release", "-q", "-p", "manifold-lambda", "--bin", "bootstrap"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=1500)
+            if b.returncode != 0:
+                out["status"] = "failed"
+                out["reason"] = "cargo build --release -p manifold-lambda failed: " + b.stderr.strip()[-400:]
+                return out
+        except subprocess.TimeoutExpired:
+            out["status"] = "failed"
+            out["reason"] = "cargo build --release -p manifold-lambda took over 1500 s"
+            return out
+    cfg = os.path.join(work, "lambda-config.json")
+    with open(cfg, "w") as f:
+        json.dump(manifold_config(base), f, indent=2)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "lambda"))
+    import measure  # tests/lambda/measure.py: RuntimeApi + run_once
+
+    path = SCENARIOS["b"]["gateway_path"]
+    with open(os.path.join(ROOT, "tests", "lambda", "events", "function-url.json")) as f:
+        event = json.load(f)
+    event = dict(event, rawPath=path, rawQueryString="", cookies=None, body=None, isBase64Encoded=False)
+    event["requestContext"] = dict(event["requestContext"], http=dict(event["requestContext"]["http"],
+                                                                       method="GET", path=path))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MANIFOLD_"))}
+    env["MANIFOLD_LAMBDA_CONFIG"] = cfg
+    print(f"\n== Lambda: {n_cold} cold starts of target/release/bootstrap (tests/lambda/measure.py run_once)",
+          flush=True)
+    try:
+        cold = [measure.run_once(measure.Path(binary), json.dumps(event).encode(), env, 1) for _ in range(n_cold)]
+        warm = measure.run_once(measure.Path(binary), json.dumps(event).encode(), env, n_invokes + 1)
+    except RuntimeError as e:
+        out["status"] = "failed"
+        out["reason"] = f"cold start measurement: {e}"
+        return out
+    out["cold_first_ms"] = [c["first_ms"] for c in cold]
+    out["cold_init_ms"] = [c["init_ms"] for c in cold]
+    out["cold_rss_kib"] = [c["rss_kib"] for c in cold]
+    out["direct_warm_ms"] = [w * 1000 for w in warm["warm"]]
+    out["direct_rss_after_kib"] = warm["rss_kib"]
+    print(f"   cold start median {sorted(out['cold_first_ms'])[len(cold) // 2]:.1f} ms; "
+          f"warm invoke (Runtime API interval) median "
+          f"{sorted(out['direct_warm_ms'])[len(out['direct_warm_ms']) // 2]:.3f} ms", flush=True)
+
+    # cargo lambda watch: the emulator starts the function at the first invoke.
+    port = free_port()
+    watch = Proc("cargo-lambda-watch", pinned(target_cpu, [
+        "cargo", "lambda", "watch", "--release", "-p", "manifold-lambda", "--bin", "bootstrap",
+        "--ignore-changes", "-A", "127.0.0.1", "-P", str(port), "--env-var", f"MANIFOLD_LAMBDA_CONFIG={cfg}",
+    ]), os.path.join(work, "cargo-lambda-watch.log"))
+    STARTED.append(watch)
+    url = f"http://127.0.0.1:{port}/lambda-url/bootstrap{path}"
+    try:
+        deadline = time.time() + 300
+        while True:
+            if not watch.alive():
+                raise StartFailure(f"cargo lambda watch exited with {watch.popen.returncode}; see {watch.log}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise StartFailure(f"cargo lambda watch did not listen within 300 s; see {watch.log}")
+                time.sleep(0.2)
+        old_affinity = os.sched_getaffinity(0)
+        if target_cpu is not None:
+            os.sched_setaffinity(0, {0})  # the client on the load core, like wrk
+        try:
+            t0 = time.perf_counter()
+            status, _, body = http_get(url, timeout=300)
+            out["watch_first_ms"] = (time.perf_counter() - t0) * 1000
+            with open(watch.log, errors="replace") as f:
+                out["watch_first_rebuilt"] = "Compiling " in f.read()
+            if status != 200 or not same_json(json.loads(body), expected["b"]):
+                raise StartFailure(f"first invoke under cargo lambda watch: status {status}, body {body[:200]!r}")
+            lat = []
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            errors = 0
+            for _ in range(n_invokes):
+                t0 = time.perf_counter()
+                conn.request("GET", f"/lambda-url/bootstrap{path}")
+                resp = conn.getresponse()
+                data = resp.read()
+                lat.append((time.perf_counter() - t0) * 1000)
+                if resp.status != 200:
+                    errors += 1
+            conn.close()
+            if not same_json(json.loads(data), expected["b"]):
+                errors += 1
+        finally:
+            os.sched_setaffinity(0, old_affinity)
+        out["watch_ms"] = lat
+        out["watch_errors"] = errors
+        out["status"] = "measured" if not errors else "failed"
+        if errors:
+            out["reason"] = f"{errors} non-200 or wrong answers under cargo lambda watch"
+        s = sorted(lat)
+        print(f"   cargo lambda watch: first invoke {out['watch_first_ms']:.0f} ms; {n_invokes} invokes "
+              f"p50 {s[len(s) // 2]:.2f} ms p99 {s[int(len(s) * 0.99)]:.2f} ms; errors {errors}", flush=True)
+    except (StartFailure, OSError, ValueError, http.client.HTTPException) as e:
+        out["status"] = "failed"
+        out["reason"] = f"cargo lambda watch: {e}"
+    finally:
+        watch.stop()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +770,11 @@ def main() -> int:
     ap.add_argument("--out", help="directory for BENCHMARKS.md and ratios.svg")
     ap.add_argument("--scenarios", default="abcd")
     ap.add_argument("--manifold", default=os.path.join(ROOT, "target/release/manifold"))
+    ap.add_argument("--edge", default=None,
+                    help="comma list of workerd,lambda (default: both in the full mode, none with --quick)")
     args = ap.parse_args()
+    edge = set(filter(None, (args.edge if args.edge is not None else ("" if args.quick else "workerd,lambda"))
+                      .split(",")))
 
     if args.quick:
         params = dict(rounds=1, warmup=1.0, sat=2.0, paced=2.0)
@@ -487,6 +801,7 @@ def main() -> int:
 
     results: dict = {}
     failures: dict[str, str] = {}
+    edge_results: dict = {}
     try:
         files = data_files()
         expected = expected_outputs(files)
@@ -576,27 +891,7 @@ def main() -> int:
                         path = sc["direct_path"] if t == "direct" else sc["gateway_path"]
                         if not proc.alive():
                             raise StartFailure(f"{t} died; see {proc.log}")
-                        if params["warmup"]:
-                            wrk(url + path, params["conns"], params["warmup"], cpu=load_cpu)
-                        c0 = proc.cpu_seconds()
-                        sat = wrk(url + path, params["conns"], params["sat"], cpu=load_cpu)
-                        c1 = proc.cpu_seconds()
-                        paced = wrk(url + path, pc, params["paced"], pause_ms=pm, cpu=load_cpu)
-                        run = {
-                            "round": rnd + 1,
-                            "rps": sat["rps"],
-                            "cpu_us_per_req": (c1 - c0) * 1e6 / max(sat["requests"], 1),
-                            "cpu_util": (c1 - c0) / (sat["duration_us"] / 1e6),
-                            "sat_p99_ms": sat["p99_us"] / 1000,
-                            "paced_rps": paced["rps"],
-                            "p50_ms": paced["p50_us"] / 1000,
-                            "p99_ms": paced["p99_us"] / 1000,
-                            "errors": sat["errors"] + paced["errors"],
-                        "sat_errors": sat["errors"],
-                        "sat_status_errors": sat["status"],
-                        "paced_errors": paced["errors"],
-                            "requests": sat["requests"] + paced["requests"],
-                        }
+                        run = measure_once(proc, url + path, params, pc, pm, load_cpu, rnd)
                         runs[t].append(run)
                         print(f"   round {rnd + 1} {t:12s} {run['rps']:9.0f} req/s  "
                               f"cpu {run['cpu_us_per_req']:7.1f} us/req ({run['cpu_util'] * 100:3.0f}% of a core)  "
@@ -626,6 +921,16 @@ def main() -> int:
         for name, (proc, _) in targets.items():
             if not proc.alive():
                 failures.setdefault("processes", f"{name} exited during the run; see {proc.log}")
+        # The native targets are idle from here on; the Workers and Lambda use the same cores.
+        if "workerd" in edge:
+            edge_results["workerd"] = workerd_section(work, base, expected, params, target_cpu, load_cpu)
+            if edge_results["workerd"]["status"] == "failed":
+                failures["workerd"] = edge_results["workerd"]["reason"]
+        if "lambda" in edge:
+            n_cold, n_inv = (5, 100) if args.quick else (30, 1000)
+            edge_results["lambda"] = lambda_section(work, base, expected, n_cold, n_inv, target_cpu)
+            if edge_results["lambda"]["status"] == "failed":
+                failures["lambda"] = edge_results["lambda"]["reason"]
     except StartFailure as e:
         failures["start"] = str(e)
         print(f"bench: FAILED to start: {e}", flush=True)
@@ -637,19 +942,23 @@ def main() -> int:
     info["duration_s"] = round((datetime.datetime.now(datetime.timezone.utc) - started_at).total_seconds())
     import report  # bench/report.py
 
-    extras = report.extra_sections(ROOT)
-    md_path = os.path.join(out_dir, "BENCHMARKS.md")
-    svg_name = "bench/ratios.svg" if out_dir == ROOT else "ratios.svg"
-    svg = report.svg(results, SCENARIOS)
-    with open(os.path.join(out_dir, svg_name), "w") as f:
-        f.write(svg)
-    with open(md_path, "w") as f:
-        f.write(report.markdown(results, failures, info, params, SCENARIOS, TARGET_LABEL,
-                                quick=args.quick, svg_name=svg_name, extras=extras,
-                                d_timeout_ms=D_TIMEOUT_MS))
-    print(f"\nbench: wrote {md_path} and {os.path.join(out_dir, svg_name)}")
+    for key in ("workerd", "lambda"):
+        edge_results.setdefault(key, {"status": "not measured", "reason": (
+            "not part of --quick (the Worker build alone takes about a minute; the Lambda section "
+            "needs the release bootstrap built); run the full mode or --edge workerd,lambda"
+            if args.quick else f"skipped (--edge {args.edge!r})")})
+    raw = {
+        "results": results, "failures": failures, "info": info, "params": params,
+        "scenarios": SCENARIOS, "labels": TARGET_LABEL, "quick": args.quick,
+        "d_timeout_ms": D_TIMEOUT_MS, "edge": edge_results,
+    }
+    raw_name = "bench/results.json" if out_dir == ROOT else "results.json"
+    with open(os.path.join(out_dir, raw_name), "w") as f:
+        json.dump(raw, f, indent=1)
+    md_path, svg_path = report.write(raw, out_dir, ROOT)
+    print(f"\nbench: wrote {md_path}, {svg_path} and {os.path.join(out_dir, raw_name)}")
     print(f"bench: load average before {info['load_before']}, after {info['load_after']}")
-    measured = len(results)
+    measured = len(results) + sum(1 for v in edge_results.values() if v["status"] == "measured")
     failed = len(failures)
     print(f"bench: {measured} scenarios measured, {failed} failed")
     return 1 if failed else 0

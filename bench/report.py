@@ -68,30 +68,141 @@ def svg(results: dict, scenarios: dict) -> str:
     return "\n".join(out)
 
 
-def extra_sections(root: str) -> list[tuple[str, str]]:
-    """The workerd and Lambda parts: (title, text). They say why they were not measured."""
-    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
-    out = []
-    workerd = os.path.join(cache, "npm", "node_modules", ".bin", "workerd")
-    shim = os.path.join(root, "edge-worker", "build", "worker", "shim.mjs")
-    if not os.path.exists(workerd):
-        reason = f"workerd is not installed ({workerd} missing; scripts/tools.sh worker installs it)"
-    elif not os.path.exists(shim):
-        reason = f"the Manifold worker is not built ({os.path.relpath(shim, root)} missing)"
-    else:
-        reason = ("workerd and a built worker exist, but this harness has no workerd section yet: "
-                  "the worker embeds its gateway config at build time (edge-worker/build.sh, "
-                  "MANIFOLD_CONFIG), so the section needs its own build with the bench config, plus "
-                  "a hand-written JS worker with the same logic")
-    out.append(("workerd: Manifold wasm worker vs a hand-written JS worker", f"Not measured: {reason}."))
-    cargo_lambda = os.path.join(cache, "venv", "bin", "cargo-lambda")
-    if not os.path.exists(cargo_lambda):
-        reason = f"cargo-lambda is not installed ({cargo_lambda} missing; scripts/tools.sh lambda installs it)"
-    else:
-        reason = ("cargo-lambda is installed, but this harness has no `cargo lambda watch` section yet "
-                  "(cold start and per-invoke latency)")
-    out.append(("Lambda: cold start and per-invoke latency", f"Not measured: {reason}."))
-    return out
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))] if s else 0.0
+
+
+def median(values: list[float]) -> float:
+    s = sorted(values)
+    n = len(s)
+    return (s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2) if n else 0.0
+
+
+def workerd_text(w: dict, params: dict) -> str:
+    if w.get("status") != "measured" and not w.get("runs"):
+        return f"Not measured: {w.get('reason', '?')}."
+    L = []
+    L.append("Scenario b (3-backend aggregation, group + allow) served by two Workers in the same local "
+             "runtime: workerd started by Miniflare 4 (the one bundled with the pinned wrangler 4.86, "
+             f"{w.get('workerd', '?')}), each in its own workerd process pinned to CPU 1 "
+             "(`taskset -c 1 node bench/workerd/serve.mjs …`), against the same backend nginx, "
+             "wrk and settings as the tables above.\n")
+    L.append("- **Manifold wasm Worker**: built for this run with the bench config embedded, exactly as "
+             "scripts/worker-e2e.sh builds it: `MANIFOLD_CONFIG=<work>/worker-config.json CI=true wrangler "
+             f"deploy --dry-run --outdir <work>/worker-dist` ({w.get('build_s', '?')} s; upload "
+             f"{w.get('bundle', '?')}). The config is `manifold_config()` in bench/bench.py with the "
+             "backend's port written in.")
+    L.append("- **hand-written JS Worker**: `bench/workerd/aggregator.js` (three `fetch` calls in parallel, "
+             "`res.json()`, an `allow` filter on dotted paths, grouped; the backend URL as a binding).")
+    L.append("- Both answers are checked against the expected JSON first. **CPU µs/req** is utime+stime of "
+             "the **workerd process only** (`/proc/PID/stat`; the Miniflare node host is not in the request "
+             "path, its own CPU is shown separately) over the saturating run, divided by its requests. "
+             f"Each Worker is measured {params['rounds']} time{'s' if params['rounds'] > 1 else ''}"
+             f"{', alternating the order (round 2 runs them in reverse)' if params['rounds'] > 1 else ''}.\n")
+    if w.get("status") != "measured":
+        L.append(f"**Failed**: {w.get('reason', '?')}\n")
+    runs = w.get("runs") or {}
+    if runs:
+        L.append("| Worker | req/s (saturated) | workerd CPU of its core | workerd CPU µs/req (each run) | node host CPU µs/req | p50 ms | p99 ms | at req/s | workerd peak RSS MB | errors (sat. / paced) |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for t, label in (("manifold-wasm", "Manifold wasm Worker"), ("js-worker", "hand-written JS Worker")):
+            if not runs.get(t):
+                continue
+            a = agg(runs[t])
+            each = " / ".join(f"{r['cpu_us_per_req']:.1f}" for r in runs[t])
+            host = sum(r.get("host_cpu_us_per_req", 0) for r in runs[t]) / len(runs[t])
+            L.append(f"| {label} | {fmt_rps(a)} | {a['cpu_util'] * 100:.0f} % | {a['cpu_us_per_req']:.1f} ({each}) | "
+                     f"{host:.1f} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {a['paced_rps']:,.0f} | "
+                     f"{a['peak_rss_mb']:.1f} | {a['sat_errors']} / {a['paced_errors']} |")
+        if runs.get("manifold-wasm") and runs.get("js-worker"):
+            m, j = agg(runs["manifold-wasm"]), agg(runs["js-worker"])
+            L.append(f"\nManifold wasm / JS Worker: req/s {m['rps'] / j['rps']:.2f}×, workerd CPU/req "
+                     f"{m['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×, p99 {m['p99_ms'] - j['p99_ms']:+.2f} ms.")
+    return "\n".join(L)
+
+
+def lambda_text(l: dict) -> str:
+    if l.get("status") != "measured" and not l.get("cold_first_ms"):
+        return f"Not measured: {l.get('reason', '?')}."
+    L = []
+    L.append("The function serves the bench config (`manifold_config()` in bench/bench.py, given at run time "
+             "through `MANIFOLD_LAMBDA_CONFIG`) and answers scenario b, `GET /frontpage/1` (three calls to "
+             f"the backend nginx), as a Function URL event. {l.get('cargo_lambda', '')}.\n")
+    L.append("- **Cold start** (process start → first invoke answered): the release bootstrap "
+             "(`cargo build --release -p manifold-lambda --bin bootstrap`, target/release/bootstrap, not pinned) "
+             "spawned against the minimal Lambda Runtime API of tests/lambda/measure.py (its `run_once`, "
+             "imported, not copied), timed from just before the spawn to the first answer reaching the "
+             f"Runtime API; {len(l.get('cold_first_ms', []))} cold starts. *Gateway init* is the bootstrap's "
+             "own `gateway ready in N µs` log line. The warm figure is the interval between consecutive "
+             f"answers over {len(l.get('direct_warm_ms', []))} invocations of one process (no emulator in "
+             "the path).")
+    L.append("- **Per-invoke latency under `cargo lambda watch`**: `taskset -c 1 cargo lambda watch --release "
+             "-p manifold-lambda --bin bootstrap --ignore-changes -A 127.0.0.1 -P PORT --env-var "
+             "MANIFOLD_LAMBDA_CONFIG=<work>/lambda-config.json`; sequential `GET` on its Function URL "
+             "emulation (`/lambda-url/bootstrap/frontpage/1`, one keep-alive connection, client on CPU 0), "
+             "each answer status-checked and the last one compared with the expected JSON. The first "
+             "invoke includes the emulator starting the function (cargo checks the build is fresh, then "
+             "spawns it).\n")
+    if l.get("status") != "measured":
+        L.append(f"**Failed**: {l.get('reason', '?')}\n")
+    L.append("| measure | median | p99 | min | max | n |")
+    L.append("|---|---:|---:|---:|---:|---:|")
+
+    def row(name, vals, unit="ms", digits=2):
+        if vals:
+            L.append(f"| {name} | {median(vals):.{digits}f} {unit} | {pct(vals, 0.99):.{digits}f} {unit} | "
+                     f"{min(vals):.{digits}f} {unit} | {max(vals):.{digits}f} {unit} | {len(vals)} |")
+
+    row("cold start: process start → first answer", l.get("cold_first_ms"), digits=1)
+    row("cold start: gateway init (bootstrap's log)", l.get("cold_init_ms"), digits=2)
+    row("warm invoke, Runtime API only (answer-to-answer)", l.get("direct_warm_ms"), digits=3)
+    if l.get("watch_first_ms") is not None:
+        row("`cargo lambda watch`: first invoke (function started by the emulator"
+            + {True: "; **cargo rebuilt it first**: the source changed during the run",
+               False: "; nothing rebuilt"}.get(l.get("watch_first_rebuilt"), "") + ")", [l["watch_first_ms"]], digits=0)
+    row("`cargo lambda watch`: per-invoke latency, warm", l.get("watch_ms"), digits=2)
+    if l.get("cold_rss_kib"):
+        L.append(f"\nPeak RSS (VmHWM) after the first answer: {median(l['cold_rss_kib']) / 1024:.1f} MiB (median); "
+                 f"after {len(l.get('direct_warm_ms', [])) + 1} invocations: {l.get('direct_rss_after_kib', 0) / 1024:.1f} MiB. "
+                 "On AWS a cold start also includes the sandbox, the package download and the runtime's init "
+                 "phase, which no local run shows.")
+    return "\n".join(L)
+
+
+def extra_sections(raw: dict) -> list[tuple[str, str]]:
+    edge = raw.get("edge") or {}
+    return [
+        ("workerd: Manifold wasm Worker vs a hand-written JS Worker",
+         workerd_text(edge.get("workerd") or {"reason": "no data"}, raw["params"])),
+        ("Lambda: cold start and per-invoke latency", lambda_text(edge.get("lambda") or {"reason": "no data"})),
+    ]
+
+
+def wasm_target(raw: dict) -> str:
+    w = (raw.get("edge") or {}).get("workerd") or {}
+    runs = w.get("runs") or {}
+    if w.get("status") != "measured" or not (runs.get("manifold-wasm") and runs.get("js-worker")):
+        return f"not measured: {w.get('reason', 'no data')}."
+    m, j = agg(runs["manifold-wasm"]), agg(runs["js-worker"])
+    r = m["cpu_us_per_req"] / j["cpu_us_per_req"]
+    each = lambda t: " / ".join(f"{x['cpu_us_per_req']:.1f}" for x in runs[t])  # noqa: E731
+    return (f"**{'met' if r <= 1.0 else 'missed'}**: the Manifold wasm Worker used {m['cpu_us_per_req']:.1f} µs "
+            f"of workerd CPU per request (runs {each('manifold-wasm')}) against the JS Worker's "
+            f"{j['cpu_us_per_req']:.1f} ({each('js-worker')}), {r:.2f}×; req/s {m['rps']:,.0f} vs {j['rps']:,.0f} "
+            f"({m['rps'] / j['rps']:.2f}×), scenario b under local workerd (Miniflare).")
+
+
+def write(raw: dict, out_dir: str, root: str) -> tuple[str, str]:
+    """BENCHMARKS.md and the SVG from the raw results (bench.py, or `python3 bench/report.py`)."""
+    svg_name = "bench/ratios.svg" if os.path.abspath(out_dir) == os.path.abspath(root) else "ratios.svg"
+    svg_path = os.path.join(out_dir, svg_name)
+    with open(svg_path, "w") as f:
+        f.write(svg(raw["results"], raw["scenarios"]))
+    md_path = os.path.join(out_dir, "BENCHMARKS.md")
+    with open(md_path, "w") as f:
+        f.write(markdown(raw, svg_name=svg_name))
+    return md_path, svg_path
 
 
 def fmt_rps(a: dict) -> str:
@@ -99,13 +210,17 @@ def fmt_rps(a: dict) -> str:
     return f"{a['rps']:,.0f} ({runs})" if len(a["rps_runs"]) > 1 else f"{a['rps']:,.0f}"
 
 
-def markdown(results, failures, info, params, scenarios, labels, *, quick, svg_name, extras,
-             d_timeout_ms) -> str:
+def markdown(raw: dict, *, svg_name: str) -> str:
+    results, failures, info, params = raw["results"], raw["failures"], raw["info"], raw["params"]
+    scenarios, labels, quick, d_timeout_ms = raw["scenarios"], raw["labels"], raw["quick"], raw["d_timeout_ms"]
+    extras = extra_sections(raw)
     L: list[str] = []
     w = L.append
     w("# Benchmarks: Manifold against nginx, a Node aggregator and the direct backend\n")
     w(f"Generated by `bench/run.sh{' --quick' if quick else ''}` on {info['started']} "
-      f"(took {info['duration_s']} s). Do not edit by hand; rerun the script.\n")
+      f"(took {info['duration_s']} s). Do not edit by hand; rerun the script. The raw figures are in "
+      f"`{'bench/results.json' if not quick else 'results.json'}`; `python3 bench/report.py "
+      "[RESULTS_JSON [OUT_DIR]]` regenerates this file and the chart from them without re-running.\n")
     if quick:
         w("**Quick mode**: a smoke run of a few seconds per target; the figures are noisy and only "
           "show that everything runs.\n")
@@ -145,6 +260,9 @@ def markdown(results, failures, info, params, scenarios, labels, *, quick, svg_n
     w(f"- Each target is measured {rounds} time{'s' if rounds > 1 else ''}"
       f"{', alternating the order of targets between rounds (round 2 runs them in reverse)' if rounds > 1 else ''}; "
       "the table shows the mean (req/s: mean and each run).")
+    w("- The workerd and Lambda sections (below the targets) run in the full mode only: building the "
+      "Worker with the bench config alone takes about a minute, which would break `--quick`'s "
+      "2-minute budget; `bench/run.sh --quick --edge workerd,lambda` forces them.")
     w("- Command: `bench/run.sh` (full) or `bench/run.sh --quick`; the backend bodies are "
       + ", ".join(f"`{k}` {v:,} B" for k, v in sorted(info.get("sizes", {}).items())
                   if not k.startswith("d/s") or k == "d/s0.json") + ".\n")
@@ -184,7 +302,7 @@ def markdown(results, failures, info, params, scenarios, labels, *, quick, svg_n
         w("\nManifold/peer: " + "; ".join(parts) + ".\n")
 
     w("## Targets (reported, not asserted)\n")
-    w(targets_text(results, d_timeout_ms, extras))
+    w(targets_text(results, d_timeout_ms, wasm_target(raw)))
     for title, text in extras:
         w(f"## {title}\n\n{text}\n")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile-notes.md")
@@ -197,7 +315,7 @@ def markdown(results, failures, info, params, scenarios, labels, *, quick, svg_n
     return "\n".join(L) + "\n"
 
 
-def targets_text(results: dict, d_timeout_ms: int, extras) -> str:
+def targets_text(results: dict, d_timeout_ms: int, wasm: str) -> str:
     out = []
 
     def get(key, t):
@@ -234,6 +352,22 @@ def targets_text(results: dict, d_timeout_ms: int, extras) -> str:
                    f"{d_timeout_ms * 0.85:.0f} ms).")
     else:
         out.append("- **d**: not measured (see Failures).")
-    wasm = [t for title, t in extras if title.startswith("workerd")]
-    out.append(f"- **wasm** (CPU/req ≤ the JS worker's): {wasm[0] if wasm else 'not measured.'}")
+    out.append(f"- **wasm** (workerd CPU/req ≤ the JS Worker's): {wasm}")
     return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    # Regenerate BENCHMARKS.md and the chart without re-running: python3 bench/report.py
+    # [RESULTS_JSON [OUT_DIR]] (defaults: bench/results.json, the repository root).
+    import json
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(here)
+    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "results.json")
+    dest = sys.argv[2] if len(sys.argv) > 2 else (repo if os.path.abspath(src) == os.path.join(here, "results.json")
+                                                   else os.path.dirname(os.path.abspath(src)))
+    with open(src) as f:
+        data = json.load(f)
+    for p in write(data, dest, repo):
+        print(f"report: wrote {p}")

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks: Manifold native against the direct backend, nginx as reverse proxy and a
-# hand-written Node aggregator, on loopback, in one run. Writes BENCHMARKS.md and
-# bench/ratios.svg (full mode) or both into $TMPDIR/manifold-bench-quick/ (--quick).
+# hand-written Node aggregator, on loopback, in one run; in the full mode also Manifold's wasm
+# Worker against a hand-written JS Worker in workerd, and the Lambda bootstrap's cold start and
+# per-invoke latency under `cargo lambda watch`. Writes BENCHMARKS.md, bench/ratios.svg and
+# bench/results.json (the raw figures; `python3 bench/report.py` regenerates the other two from
+# it) in the full mode, or all three into $TMPDIR/manifold-bench-quick/ (--quick).
 #
-# Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcd]
-#   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes)
+# Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcd] [--edge workerd,lambda]
+#   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
+#             without the workerd and Lambda sections unless --edge names them
+#   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo
+#             lambda watch) sections to run; default both in the full mode; --edge= for none
 #
 # Installs what it needs, idempotently: Debian nginx, libnginx-mod-http-echo and wrk
 # (apt-get, needs root or sudo), the Node peers' npm packages (bench/package.json + lock,
@@ -64,9 +70,27 @@ fi
 "$ROOT/target/release/manifold" run --help >/dev/null 2>&1 ||
 	fail "target/release/manifold has no working 'run' command yet"
 
+# ---- workerd and Lambda (full mode, or --edge) ---------------------------------------
+# Their tools (scripts/tools.sh: wrangler + miniflare/workerd, cargo-lambda; idempotent, about a
+# second when cached); bench.py builds the release Lambda bootstrap itself, right before its
+# section. A failure here is not fatal: bench.py then reports the section, with the reason.
+edge=1
+for a in "$@"; do [ "$a" = --quick ] && edge=0; done
+for a in "$@"; do case $a in --edge | --edge=*) edge=1 ;; esac; done
+if [ "$edge" = 1 ]; then
+	for part in worker lambda; do
+		say "scripts/tools.sh $part"
+		"$ROOT/scripts/tools.sh" "$part" >"${TMPDIR:-/tmp}/manifold-bench-tools-$part.log" 2>&1 ||
+			say "WARNING: scripts/tools.sh $part failed (see ${TMPDIR:-/tmp}/manifold-bench-tools-$part.log)"
+	done
+	# shellcheck source=/dev/null
+	[ -f "$CACHE/env.sh" ] && source "$CACHE/env.sh"
+fi
+
 # ---- run ------------------------------------------------------------------------
 # bench.py stops everything it started on exit; the trap covers signals sent to this shell.
 py_pid=""
+# shellcheck disable=SC2317 # called by the traps
 cleanup() { [ -n "$py_pid" ] && kill -TERM "$py_pid" 2>/dev/null && wait "$py_pid" 2>/dev/null; true; }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
