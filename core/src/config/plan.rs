@@ -72,9 +72,6 @@ pub struct Endpoint {
     pub params: Vec<String>,
     /// `"METHOD /path"`, for messages.
     pub label: String,
-    /// A protection namespace (e.g. `auth/validator`) declared here that this build cannot
-    /// enforce; the endpoint then fails closed.
-    pub unenforced: Option<String>,
     /// `auth/validator`: the JWT every request must carry.
     pub auth_validator: Option<std::sync::Arc<JwtValidator>>,
     /// `auth/signer`: response keys signed as JWTs.

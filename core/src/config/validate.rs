@@ -374,7 +374,6 @@ fn endpoint(
         flatmap_filter,
         params,
         label,
-        unenforced: ep_extra.unenforced,
         auth_validator: ep_extra.auth_validator.map(std::sync::Arc::new),
         auth_signer: ep_extra.auth_signer.map(std::sync::Arc::new),
         json_schema: ep_extra.json_schema.map(std::sync::Arc::new),

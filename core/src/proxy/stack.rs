@@ -149,20 +149,6 @@ impl Guards {
 
 /// The proxy for one endpoint.
 pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> SharedProxy {
-    // Fail closed: a declared protection we cannot enforce must never serve the data.
-    if let Some(ns) = &endpoint.unenforced {
-        let message =
-            format!("`{ns}` is declared on this endpoint but not supported by this build");
-        return super::proxy_fn(move |_| {
-            let message = message.clone();
-            Box::pin(async move {
-                Err(super::ProxyError::new(
-                    super::ErrorSource::Internal,
-                    message,
-                ))
-            })
-        });
-    }
     let (shadows, answering): (Vec<&Backend>, Vec<&Backend>) =
         endpoint.backend.iter().partition(|b| b.shadow);
     let mut backends: Vec<SharedProxy> = answering

@@ -50,8 +50,6 @@ pub(crate) enum Level {
 pub(crate) struct Extra {
     pub(crate) router: Option<RouterOptions>,
     pub(crate) backend_http: Option<BackendHttp>,
-    /// A security namespace this build cannot enforce: the endpoint must fail closed.
-    pub(crate) unenforced: Option<String>,
     pub(crate) proxy: Option<ProxyOptions>,
     /// `auth/validator` (endpoint).
     pub(crate) auth_validator: Option<JwtValidator>,
@@ -129,11 +127,9 @@ pub(crate) fn decode(
             ("validation/cel", Level::Endpoint | Level::Backend) => {
                 out.cel = CelChecks::compile(diags, &at, context, level == Level::Endpoint, value);
             }
-            ("auth/validator" | "auth/signer" | "validation/json-schema", _) => {
-                diags.warn(&at, context, format!("namespace `{name}` is not implemented yet; it has NO effect"));
-            }
             (
-                "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
+                "auth/validator" | "auth/signer" | "validation/json-schema"
+                | "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
                 | "security/bot-detector" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
                 | "qos/circuit-breaker" | "qos/http-cache" | "validation/cel",
                 _,
