@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Writes tests/e2e-jwt/tokens.json: the HS256 key and tokens of the adapter e2e suites' JWT cases.
+
+Used by tests/worker (scenarios.json, e2e.test.mjs) and tests/lambda (e2e.py); the key also
+sits inline (`jwk_keys`) in tests/worker/gateway.json and tests/lambda/gateway.e2e.json.
+Standard library only (hmac + base64url). Deterministic: a fixed test-only key and fixed
+claims (iat 2026-01-01, exp 2100-01-01), so running it again rewrites the same file.
+
+Usage: python3 tests/e2e-jwt/generate.py
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from pathlib import Path
+
+# A test-only HS256 secret (32 bytes). Never use it anywhere else.
+SECRET = hashlib.sha256(b"manifold adapter e2e, test only").digest()
+KID = "e2e"
+IAT = 1767225600  # 2026-01-01T00:00:00Z
+EXP = 4102444800  # 2100-01-01T00:00:00Z: far enough that nothing expires during the suites
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def part(value: dict) -> str:
+    return b64url(json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+
+
+def hs256(header: dict, claims: dict) -> str:
+    signing_input = f"{part(header)}.{part(claims)}"
+    sig = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(sig)}"
+
+
+def claims(roles: list[str]) -> dict:
+    return {"sub": "user-7", "roles": roles, "iat": IAT, "exp": EXP}
+
+
+def main() -> None:
+    header = {"alg": "HS256", "kid": KID, "typ": "JWT"}
+    valid = hs256(header, claims(["reader"]))
+    head, body, sig = valid.split(".")
+    # The same token with its signature's first byte changed: well formed, wrong MAC.
+    raw = bytearray(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)))
+    raw[0] ^= 0xFF
+    tokens = {
+        "valid": valid,
+        "no_role": hs256(header, claims(["guest"])),
+        "bad_signature": f"{head}.{body}.{b64url(bytes(raw))}",
+        # Unsigned (RFC 7519 §6): header alg "none", same claims, empty signature.
+        "alg_none": f"{part({'alg': 'none', 'typ': 'JWT'})}.{body}.",
+    }
+    out = {
+        "description": "Written by tests/e2e-jwt/generate.py (HS256 over the test-only key below); do not edit by hand.",
+        "jwk": {"kty": "oct", "kid": KID, "alg": "HS256", "k": b64url(SECRET)},
+        "claims": {"valid": claims(["reader"]), "no_role": claims(["guest"])},
+        "tokens": tokens,
+    }
+    path = Path(__file__).resolve().parent / "tokens.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
