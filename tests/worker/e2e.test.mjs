@@ -30,6 +30,8 @@ function need(name) {
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const spec = JSON.parse(fs.readFileSync(path.join(here, "scenarios.json"), "utf8"));
+// The JWT cases' tokens (HS256, far-future exp): tests/e2e-jwt/generate.py wrote them.
+const tokens = JSON.parse(fs.readFileSync(path.join(here, "..", "e2e-jwt", "tokens.json"), "utf8")).tokens;
 const wranglerToml = fs.readFileSync(path.join(here, "..", "..", "wrangler.toml"), "utf8");
 const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
 
@@ -106,6 +108,10 @@ function send(base, req) {
     const started = Date.now();
     const body = req.body === undefined ? undefined : Buffer.from(req.body);
     const headers = { ...(req.headers ?? {}) };
+    if (req.token !== undefined) {
+      if (!tokens[req.token]) throw new Error(`no token ${req.token} in tests/e2e-jwt/tokens.json`);
+      headers.authorization = `Bearer ${tokens[req.token]}`;
+    }
     if (body) headers["content-length"] = String(body.length);
     const r = http.request(new URL(req.path, base), { method: req.method, headers, agent: false }, (res) => {
       const chunks = [];
@@ -154,7 +160,45 @@ async function trackedCalls(from, prefix) {
   }
 }
 
-for (const scenario of spec.scenarios) {
+/** `expect` checked on one (normalised) answer: status, X-Krakend-Completed, headers, body, JSON paths. */
+function checkExpect(a, expect, what) {
+  assert.equal(a.status, expect.status, `${what}: status`);
+  if (expect.completed !== undefined) {
+    assert.equal(a.headers["x-krakend-completed"], expect.completed, `${what}: X-Krakend-Completed`);
+  }
+  for (const [name, value] of Object.entries(expect.headers ?? {})) {
+    assert.ok(name in a.headers, `${what}: ${name} is not in compare_headers`);
+    assert.equal(a.headers[name], value, `${what}: ${name}`);
+  }
+  if (expect.body !== undefined) assert.equal(a.body, expect.body, `${what}: body`);
+  for (const [dotted, value] of Object.entries(expect.json ?? {})) {
+    const got = dotted.split(".").reduce((v, k) => (v && typeof v === "object" ? v[k] : undefined), a.body);
+    assert.deepStrictEqual(got, value, `${what}: JSON ${dotted}`);
+  }
+}
+
+for (const scenario of spec.scenarios.filter((s) => s.steps)) {
+  // Stateful (rate limit): the whole sequence to one target, then to the next. Each target
+  // has its own buckets, so each sees the same sequence from the same starting point.
+  test(scenario.name, async (t) => {
+    const answers = {};
+    for (const [name, target] of Object.entries(targets)) {
+      answers[name] = [];
+      for (const step of scenario.steps) {
+        const raw = await send(target.base, step.request);
+        answers[name].push(normalise(raw, target, step.ignore_body_keys));
+      }
+      t.diagnostic(`${name}: ${answers[name].map((a) => a.status).join(", ")}`);
+    }
+    scenario.steps.forEach((step, i) => {
+      const what = `step ${i + 1}`;
+      assert.deepStrictEqual(answers.worker[i], answers.native[i], `${what}: the Worker's answer differs from the native server's`);
+      checkExpect(answers.native[i], step.expect, what);
+    });
+  });
+}
+
+for (const scenario of spec.scenarios.filter((s) => !s.steps)) {
   test(scenario.name, async (t) => {
     const answers = {};
     for (const [name, target] of Object.entries(targets)) {
@@ -176,9 +220,6 @@ for (const scenario of spec.scenarios) {
     }
     const { native: n, worker: w } = answers;
     assert.deepStrictEqual(w, n, "the Worker's answer differs from the native server's");
-    assert.equal(n.status, scenario.expect.status, "status");
-    if (scenario.expect.completed !== undefined) {
-      assert.equal(n.headers["x-krakend-completed"], scenario.expect.completed, "X-Krakend-Completed");
-    }
+    checkExpect(n, scenario.expect, "answer");
   });
 }
