@@ -26,7 +26,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-ECHOED_HEADERS = ("content-type", "cookie", "x-multi", "user-agent")
+ECHOED_HEADERS = ("content-type", "cookie", "x-multi", "user-agent", "x-user")
 BIG_BYTES = 7 * 1024 * 1024
 
 

@@ -4,7 +4,7 @@
 What runs, all on 127.0.0.1 and all stopped at the end (also on failure or Ctrl-C):
   * backend.py, the mock backend, on a free port;
   * the native server, `<native> run -c gateway.e2e.json -p <free port>`;
-  * `cargo lambda watch -p manifold-lambda --bin bootstrap` on a free invoke port.
+  * `cargo lambda watch -p manifold-lambda --bin bootstrap --disable-cors` on a free invoke port.
 
 Both gateways serve tests/lambda/gateway.e2e.json, whose backend host is
 `http://127.0.0.1:${E2E_BACKEND_PORT}`. The native server expands the placeholder from its
@@ -13,12 +13,15 @@ environment; the function gets the file through its runtime override
 is only known at run time while the embedded config is fixed at build time. The embedded path
 is covered by the unit tests and by the build checks in scripts/lambda-e2e.sh.
 
-Each scenario (an HTTP request) is sent to the native server, then to the function in six
+Each scenario (an HTTP request) is sent to the native server, then to the function in five
 ways: `cargo lambda invoke --data-file` with an API Gateway REST (v1), HTTP API (v2, named
 stage), ALB and Function URL event built from the fixtures in events/, and the emulator's
 Function-URL HTTP endpoint. Every Lambda answer must equal the native one in status, the
 headers that matter, and body; the client address the backend saw must be the event's.
 Expected differences are asserted as such (the 7 MiB answer: 200 natively, 502 on Lambda).
+Scenarios with `expect` (JWT, CORS) are also checked against it on every answer. The
+rate-limit sequence (200, 200, 429) is stateful: it runs natively, then through each route
+with a client key of its own (see RATE_LIMIT_STEPS).
 
 Output: `ok`/`FAIL` per check; the last line is `e2e.py: P passed, F failed`. With --counts
 FILE the two numbers are also written there for the wrapper script.
@@ -49,7 +52,14 @@ CONFIG = HERE / "gateway.e2e.json"
 EVENTS = HERE / "events"
 FUNCTION = "bootstrap"
 # Headers whose values must agree between the native server and every Lambda route.
-COMPARED_HEADERS = ("content-type", "x-krakend", "x-krakend-completed", "set-cookie", "x-multi")
+COMPARED_HEADERS = (
+    "content-type", "x-krakend", "x-krakend-completed", "set-cookie", "x-multi", "vary",
+    "access-control-allow-origin", "access-control-allow-methods", "access-control-allow-headers",
+    "access-control-expose-headers", "access-control-max-age", "access-control-allow-credentials",
+)
+# The JWT cases' tokens (HS256 over the key inlined in gateway.e2e.json, far-future exp),
+# written once by tests/e2e-jwt/generate.py.
+TOKENS = json.loads((ROOT / "tests/e2e-jwt/tokens.json").read_text())["tokens"]
 LAMBDA_LIMIT = 6 * 1024 * 1024
 ALB_LIMIT = 1_000_000
 
@@ -62,6 +72,14 @@ class Scenario:
     query: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # Checked on the native answer and on every Lambda answer: "status", "body" (exact),
+    # "headers" (name → value, None: absent; repeated/comma-joined forms compare equal),
+    # "json" (dotted path → value).
+    expect: dict | None = None
+
+
+def bearer(token: str) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {TOKENS[token]}")
 
 
 @dataclass
@@ -90,7 +108,44 @@ SCENARIOS = [
     Scenario("endpoint-timeout", "GET", "/slow"),
     Scenario("not-found", "GET", "/nope"),
     Scenario("health", "GET", "/__health"),
+    Scenario("jwt-valid", "GET", "/jwt/7", "", [bearer("valid"), ("X-User", "forged")],
+             expect={"status": 200, "json": {"path": "/echo/jwt/7/user-7", "headers.x-user": "user-7"}}),
+    Scenario("jwt-missing", "GET", "/jwt/7",
+             expect={"status": 401, "body": b"", "headers": {"x-krakend": None, "x-krakend-completed": None}}),
+    Scenario("jwt-bad-signature", "GET", "/jwt/7", "", [bearer("bad_signature")], expect={"status": 401, "body": b""}),
+    Scenario("jwt-no-role", "GET", "/jwt/7", "", [bearer("no_role")], expect={"status": 403, "body": b""}),
+    Scenario("jwt-alg-none", "GET", "/jwt/7", "", [bearer("alg_none")], expect={"status": 401, "body": b""}),
+    Scenario(
+        "cors-preflight", "OPTIONS", "/users/42", "",
+        [("Origin", "https://app.example"), ("Access-Control-Request-Method", "GET"),
+         ("Access-Control-Request-Headers", "authorization")],
+        expect={"status": 204, "body": b"", "headers": {
+            "access-control-allow-origin": "https://app.example", "access-control-allow-methods": "GET",
+            "access-control-allow-headers": "authorization", "access-control-max-age": "3600",
+            "vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"}},
+    ),
+    Scenario("cors-simple", "GET", "/users/42", "", [("Origin", "https://admin.example")],
+             expect={"status": 200, "headers": {
+                 "access-control-allow-origin": "https://admin.example",
+                 "access-control-expose-headers": "X-Krakend-Completed", "vary": "Origin"}}),
+    Scenario("cors-disallowed-origin", "GET", "/users/42", "", [("Origin", "https://evil.example")],
+             expect={"status": 200, "headers": {"access-control-allow-origin": None, "vary": "Origin"}}),
 ]
+
+# client_max_rate 2 per minute, strategy `header` (X-Client): three requests in a row from one
+# client give 200, 200, 429. The native server and the function (one warm sandbox under
+# cargo lambda watch) keep their own buckets, and all the function's routes share one, so each
+# target sends the same sequence with its own key (the route's name): every sequence starts
+# from a full bucket, in the same order.
+RATE_LIMIT_STEPS = [
+    {"status": 200, "headers": {"x-krakend-completed": "true"}},
+    {"status": 200, "headers": {"x-krakend-completed": "true"}},
+    {"status": 429, "body": b"", "headers": {"x-krakend": None}},
+]
+
+
+def rate_limited(client: str) -> Scenario:
+    return Scenario("rate-limit", "GET", "/limited", "", [("X-Client", client)])
 
 # Where each Lambda route's client address comes from (see the fixtures).
 PEERS = {
@@ -301,6 +356,32 @@ def compare(native: Answer, got: Answer, route: str) -> list[str]:
     return problems
 
 
+def expectations(a: Answer, expect: dict | None, who: str) -> list[str]:
+    problems = []
+    if not expect:
+        return problems
+    if a.status != expect["status"]:
+        problems.append(f"{who}: status {a.status}, expected {expect['status']}")
+    for name, value in expect.get("headers", {}).items():
+        want = [] if value is None else [p.strip() for p in value.split(",")]
+        if header_values(a, name) != want:
+            problems.append(f"{who}: {name} {a.headers.get(name)}, expected {value!r}")
+    if "body" in expect and a.body != expect["body"]:
+        problems.append(f"{who}: body {summary(a.body)}, expected {summary(expect['body'])}")
+    if "json" in expect:
+        try:
+            doc = json.loads(a.body)
+        except ValueError:
+            doc = None
+        for dotted, value in expect["json"].items():
+            got = doc
+            for key in dotted.split("."):
+                got = got.get(key) if isinstance(got, dict) else None
+            if got != value:
+                problems.append(f"{who}: JSON {dotted} = {got!r}, expected {value!r}")
+    return problems
+
+
 def too_large_expected(native: Answer, got: Answer, route: str) -> list[str]:
     problems = []
     if native.status != 200 or len(native.body) != 7 * 1024 * 1024:
@@ -401,21 +482,30 @@ def main() -> int:
         watch = procs.start("cargo lambda watch", [
             "cargo", "lambda", "watch", "-p", "manifold-lambda", "--bin", FUNCTION, "--ignore-changes",
             "-A", "127.0.0.1", "-P", str(invoke_port),
+            # The emulator's own CORS layer (on by default) would answer preflights itself and
+            # add Access-Control-* headers to every Function-URL answer; a Function URL without
+            # a Cors setting (and the HTTP API of template.yaml) passes them to the function.
+            "--disable-cors",
             "--env-var", f"MANIFOLD_LAMBDA_CONFIG={CONFIG},E2E_BACKEND_PORT={backend_port}",
         ], logs / "watch.log")
         wait_port(native_port, native, "native server", 30)
         wait_port(invoke_port, watch, "cargo lambda watch", 120)
         print(f"backend :{backend_port}, native :{native_port}, cargo lambda watch :{invoke_port}, logs {logs}")
 
-        for s in SCENARIOS:
-            reference = http_call(native_port, s)
+        def routes_for(s: Scenario, tag: str = "") -> list[tuple[str, callable]]:
             routes: list[tuple[str, callable]] = [
-                (kind, lambda build=build, kind=kind: invoke(invoke_port, build(s), logs, f"{s.name}.{kind}"))
+                (kind, lambda build=build, kind=kind: invoke(invoke_port, build(s), logs, f"{s.name}{tag}.{kind}"))
                 for kind, build in EVENT_KINDS.items()
             ]
             routes.append(("function-url-http", lambda: http_call(
                 invoke_port, s, prefix=f"/lambda-url/{FUNCTION}", single_headers=True)))
-            for route, call in routes:
+            return routes
+
+        for s in SCENARIOS:
+            reference = http_call(native_port, s)
+            if s.expect:
+                check(f"{s.name} native", expectations(reference, s.expect, "native"))
+            for route, call in routes_for(s):
                 name = f"{s.name} via {route}"
                 try:
                     got = call()
@@ -423,7 +513,27 @@ def main() -> int:
                     check(name, [f"{type(e).__name__}: {e}"])
                     continue
                 judge = too_large_expected if s.name == "too-large" else compare
-                check(name, judge(reference, got, route))
+                check(name, judge(reference, got, route) + expectations(got, s.expect, route))
+
+        # The rate-limit sequence: natively, then through each route with that route's key.
+        native_steps = [http_call(native_port, rate_limited("native")) for _ in RATE_LIMIT_STEPS]
+        check("rate-limit native (200, 200, 429)", [
+            p for i, (a, e) in enumerate(zip(native_steps, RATE_LIMIT_STEPS))
+            for p in expectations(a, e, f"native step {i + 1}")])
+        for route in [*EVENT_KINDS, "function-url-http"]:
+            s = rate_limited(route)
+            call = dict(routes_for(s))[route]
+            problems = []
+            for i, (reference, expect) in enumerate(zip(native_steps, RATE_LIMIT_STEPS)):
+                s.name = f"rate-limit-{i + 1}"
+                try:
+                    got = call()
+                except Exception as e:  # noqa: BLE001 - any failure is this check's failure
+                    problems.append(f"step {i + 1}: {type(e).__name__}: {e}")
+                    break
+                problems += [f"step {i + 1}: {p}" for p in compare(reference, got, route)]
+                problems += expectations(got, expect, f"{route} step {i + 1}")
+            check(f"rate-limit via {route} (200, 200, 429)", problems)
     except Exception as e:  # noqa: BLE001 - setup failures are counted, never skipped
         check("setup", [f"{type(e).__name__}: {e}"])
     finally:
