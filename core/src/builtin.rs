@@ -29,7 +29,7 @@ pub(crate) fn handle(
         m.insert("agents".into(), Value::Object(Map::new()));
         m.insert(
             "now".into(),
-            Value::String(rfc3339(platform.clock.now_millis())),
+            Value::String(crate::time::rfc3339(platform.clock.now_millis(), true)),
         );
         m.insert("status".into(), "ok".into());
         return Some(render::json(&Value::Object(m)));
@@ -111,30 +111,6 @@ fn query_map(raw: &str) -> Map {
     m
 }
 
-/// Unix milliseconds as an RFC 3339 UTC timestamp (no clock call: the time comes from the port).
-pub(crate) fn rfc3339(millis: u64) -> String {
-    let secs = millis / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        millis % 1000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,12 +119,5 @@ mod tests {
     fn header_names_are_canonical() {
         assert_eq!(canonical_header("x-forwarded-for"), "X-Forwarded-For");
         assert_eq!(canonical_header("accept"), "Accept");
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_795_651_200_123), "2026-11-26T00:00:00.123Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

@@ -33,6 +33,7 @@ mod lru;
 mod middleware;
 mod render;
 mod router;
+mod time;
 mod xml;
 mod yaml;
 

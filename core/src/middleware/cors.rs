@@ -73,7 +73,11 @@ impl Policy {
         headers.push("origin".into());
         let expose = (!cfg.expose_headers.is_empty())
             .then(|| {
-                let canon: Vec<String> = cfg.expose_headers.iter().map(|h| canonical(h)).collect();
+                let canon: Vec<String> = cfg
+                    .expose_headers
+                    .iter()
+                    .map(|h| crate::builtin::canonical_header(h))
+                    .collect();
                 HeaderValue::from_str(&canon.join(", ")).ok()
             })
             .flatten();
@@ -221,20 +225,4 @@ pub(crate) fn apply(headers: HeaderMap, response: &mut Response<Bytes>) {
         }
         last = Some(name);
     }
-}
-
-/// Go's `CanonicalHeaderKey` (`content-length` → `Content-Length`).
-fn canonical(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
 }
