@@ -914,7 +914,9 @@ def main() -> int:
                 return sat + r["paced_errors"]
 
             errs = {t: sum(real_errors(r) for r in runs[t]) for t in runs}
-            bad = {t: n for t, n in errs.items() if n}
+            # Only Manifold's own errors fail the run: an overloaded peer (Node under
+            # saturation on a busy CI machine) is reported in the table, not a failure of ours.
+            bad = {t: n for t, n in errs.items() if n and t.startswith("manifold")}
             if bad:
                 failures[key] = "errors in responses: " + ", ".join(f"{t} {n}" for t, n in bad.items())
                 print(f"   FAILED: {failures[key]}", flush=True)
