@@ -86,3 +86,38 @@ proptest! {
         );
     }
 }
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| serde_json::json!(n)),
+        "[a-z\\\\\"é\u{1F600} ]{0,8}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map("[a-d]", inner, 0..5)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn parse_keeping_equals_parse_then_filter(
+        doc in proptest::collection::btree_map("[a-f]", json_value(), 0..6),
+        keep in proptest::collection::vec("[a-f]", 0..4),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        use manifold_core::json::{parse, parse_keeping, Value};
+        let text = serde_json::Value::Object(doc.into_iter().collect()).to_string();
+        let keep_fn = |k: &str| keep.iter().any(|x| x == k);
+        let Value::Object(mut full) = parse(text.as_bytes()).unwrap() else { panic!("object") };
+        full.retain(|k, _| keep_fn(k));
+        prop_assert_eq!(parse_keeping(text.as_bytes(), &keep_fn).unwrap(), Value::Object(full));
+        // A truncated document is invalid for both, whatever is kept.
+        let broken = &text.as_bytes()[..cut.index(text.len())];
+        prop_assert_eq!(parse(broken).is_ok(), parse_keeping(broken, &keep_fn).is_ok());
+    }
+}

@@ -3,8 +3,14 @@
 use crate::config::Encoding;
 use crate::json::{self, Map, Value};
 
-/// Decode a successful backend body into the response data.
-pub(crate) fn decode(encoding: Encoding, is_collection: bool, body: &[u8]) -> Result<Map, String> {
+/// Decode a successful backend body into the response data. `keep`: the only top-level keys
+/// the backend's `allow` filter can keep; the other values are validated but not built.
+pub(crate) fn decode(
+    encoding: Encoding,
+    is_collection: bool,
+    keep: Option<&[String]>,
+    body: &[u8],
+) -> Result<Map, String> {
     match encoding {
         Encoding::String => Ok(single(
             "content",
@@ -13,7 +19,11 @@ pub(crate) fn decode(encoding: Encoding, is_collection: bool, body: &[u8]) -> Re
         Encoding::NoOp => Ok(Map::new()),
         Encoding::Xml => crate::xml::decode(body),
         Encoding::Json | Encoding::SafeJson => {
-            let value = json::parse(body).map_err(|e| format!("invalid JSON from backend: {e}"))?;
+            let value = match keep {
+                Some(keys) => json::parse_keeping(body, &|k| keys.iter().any(|x| x == k)),
+                None => json::parse(body),
+            }
+            .map_err(|e| format!("invalid JSON from backend: {e}"))?;
             match (value, encoding, is_collection) {
                 (Value::Array(a), _, true) | (Value::Array(a), Encoding::SafeJson, _) => {
                     Ok(single("collection", Value::Array(a)))
@@ -47,30 +57,32 @@ mod tests {
     #[test]
     fn json_rules() {
         assert_eq!(
-            decode(Encoding::Json, false, br#"{"a":1}"#).unwrap().len(),
+            decode(Encoding::Json, false, None, br#"{"a":1}"#)
+                .unwrap()
+                .len(),
             1
         );
-        assert!(decode(Encoding::Json, false, b"[1,2]").is_err());
-        assert!(decode(Encoding::Json, true, br#"{"a":1}"#).is_err());
-        assert!(decode(Encoding::Json, false, b"<html>").is_err());
-        assert!(decode(Encoding::Json, false, b"").is_err());
-        assert!(decode(Encoding::Json, false, b"null").is_err());
-        let c = decode(Encoding::Json, true, b"[1,2]").unwrap();
+        assert!(decode(Encoding::Json, false, None, b"[1,2]").is_err());
+        assert!(decode(Encoding::Json, true, None, br#"{"a":1}"#).is_err());
+        assert!(decode(Encoding::Json, false, None, b"<html>").is_err());
+        assert!(decode(Encoding::Json, false, None, b"").is_err());
+        assert!(decode(Encoding::Json, false, None, b"null").is_err());
+        let c = decode(Encoding::Json, true, None, b"[1,2]").unwrap();
         assert_eq!(Value::Object(c).to_json(), r#"{"collection":[1,2]}"#);
     }
 
     #[test]
     fn safejson_and_string() {
         assert_eq!(
-            Value::Object(decode(Encoding::SafeJson, false, b"[1]").unwrap()).to_json(),
+            Value::Object(decode(Encoding::SafeJson, false, None, b"[1]").unwrap()).to_json(),
             r#"{"collection":[1]}"#
         );
         assert_eq!(
-            Value::Object(decode(Encoding::SafeJson, false, b"\"s\"").unwrap()).to_json(),
+            Value::Object(decode(Encoding::SafeJson, false, None, b"\"s\"").unwrap()).to_json(),
             r#"{"content":"s"}"#
         );
         assert_eq!(
-            Value::Object(decode(Encoding::String, false, b"hi<").unwrap()).to_json(),
+            Value::Object(decode(Encoding::String, false, None, b"hi<").unwrap()).to_json(),
             r#"{"content":"hi\u003c"}"#
         );
     }

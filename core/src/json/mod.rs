@@ -13,7 +13,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use parse::{locate, parse, ParseError, PathSeg};
+pub use parse::{locate, parse, parse_keeping, ParseError, PathSeg};
 pub use write::{write_json, write_string};
 
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.

@@ -42,6 +42,25 @@ pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
     Ok(v)
 }
 
+/// Parse a complete JSON document like [`parse`]; when it is an object, only the values of
+/// the top-level keys `keep` accepts are built, the others are checked (the whole document must
+/// still be valid JSON) and skipped without allocating. An `allow` filter then sees exactly the
+/// same data, without building and dropping everything it would throw away.
+pub fn parse_keeping(input: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Value, ParseError> {
+    let mut p = Parser { input, pos: 0 };
+    p.skip_ws();
+    let v = if p.peek() == Some(b'{') {
+        p.object_keeping(keep)?
+    } else {
+        p.value(0)?
+    };
+    p.skip_ws();
+    if p.pos != input.len() {
+        return Err(p.err("trailing characters after the JSON value"));
+    }
+    Ok(v)
+}
+
 /// Byte offset of the value at `path` in `input` (for error locations), or of the deepest
 /// existing ancestor when the path does not exist.
 pub fn locate(input: &[u8], path: &[PathSeg]) -> usize {
@@ -232,7 +251,8 @@ impl Parser<'_> {
         self.pos - start
     }
 
-    fn number(&mut self) -> Result<Number, ParseError> {
+    /// Check one number's syntax and move past it; returns where it started.
+    fn scan_number(&mut self) -> Result<usize, ParseError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -259,10 +279,147 @@ impl Parser<'_> {
                 return Err(self.err("invalid number"));
             }
         }
+        Ok(start)
+    }
+
+    fn number(&mut self) -> Result<Number, ParseError> {
+        let start = self.scan_number()?;
         let text = self.input.get(start..self.pos).unwrap_or_default();
         // Only ASCII digits and signs were consumed, so this cannot fail.
         let text = std::str::from_utf8(text).map_err(|_| self.err("invalid number"))?;
         Ok(Number(text.into()))
+    }
+
+    /// The top-level object of [`parse_keeping`].
+    fn object_keeping(&mut self, keep: &dyn Fn(&str) -> bool) -> Result<Value, ParseError> {
+        self.pos += 1;
+        let mut map = Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            if keep(&key) {
+                let v = self.value(1)?;
+                map.insert(key, v);
+            } else {
+                self.skip(1)?;
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// Check one value and move past it without building it (same rules as `value`).
+    fn skip(&mut self, depth: usize) -> Result<(), ParseError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        let (close, is_object) = match self.peek() {
+            Some(b'{') => (b'}', true),
+            Some(b'[') => (b']', false),
+            Some(b'"') => return self.skip_string(),
+            Some(b't') => return self.literal(b"true", Value::Null).map(drop),
+            Some(b'f') => return self.literal(b"false", Value::Null).map(drop),
+            Some(b'n') => return self.literal(b"null", Value::Null).map(drop),
+            Some(b'-' | b'0'..=b'9') => return self.scan_number().map(drop),
+            Some(_) => return Err(self.err("unexpected character")),
+            None => return Err(self.err("unexpected end of input")),
+        };
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if is_object {
+                if self.peek() != Some(b'"') {
+                    return Err(self.err("expected a string key"));
+                }
+                self.skip_string()?;
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.err("expected ':'"));
+                }
+                self.pos += 1;
+                self.skip_ws();
+            }
+            self.skip(depth + 1)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or a closing bracket")),
+            }
+        }
+    }
+
+    /// Check one string (escapes, UTF-8) and move past it without copying it.
+    fn skip_string(&mut self) -> Result<(), ParseError> {
+        self.pos += 1;
+        let start = self.pos;
+        loop {
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            match self.peek() {
+                Some(b'"') => {
+                    // Escapes are ASCII, so checking the raw bytes checks the decoded text.
+                    let raw = self.input.get(start..self.pos).unwrap_or_default();
+                    if std::str::from_utf8(raw).is_err() {
+                        return Err(ParseError {
+                            offset: start,
+                            message: "invalid UTF-8 in string",
+                        });
+                    }
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1;
+                        }
+                        Some(b'u') => {
+                            self.pos += 1;
+                            self.hex4()?;
+                        }
+                        Some(_) => return Err(self.err("invalid escape")),
+                        None => return Err(self.err("unterminated string")),
+                    }
+                }
+                Some(_) => return Err(self.err("control character in string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
@@ -349,6 +506,46 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_keeping_matches_parse_and_still_validates() {
+        let doc = br#"{"a":{"x":[1,2,{"y":"\u00e9"}]},"b":"s\n","c":[true,false,null,-1.5e3],"a":7,"d":{}}"#;
+        let full = parse(doc).unwrap();
+        let kept = parse_keeping(doc, &|k| k == "a" || k == "d").unwrap();
+        let mut expected = full.as_object().unwrap().clone();
+        expected.retain(|k, _| k == "a" || k == "d");
+        assert_eq!(kept, Value::Object(expected));
+        for bad in [
+            &br#"{"a":1,"b":[1,}"#[..],
+            br#"{"a":1,"b":"\x"}"#,
+            b"{\"a\":1,\"b\":\"\xff\"}",
+            br#"{"b":01}"#,
+            br#"{"b":{"c" 1}}"#,
+            br#"{"a":1} x"#,
+        ] {
+            assert!(parse(bad).is_err());
+            assert!(
+                parse_keeping(bad, &|k| k == "a").is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let deep = format!(
+            "{{\"b\":{}{}}}",
+            "[".repeat(MAX_DEPTH + 5),
+            "]".repeat(MAX_DEPTH + 5)
+        );
+        assert_eq!(
+            parse_keeping(deep.as_bytes(), &|_| false)
+                .unwrap_err()
+                .message,
+            "nesting too deep"
+        );
+        assert_eq!(
+            parse_keeping(b"[1]", &|_| false).unwrap(),
+            parse(b"[1]").unwrap()
+        );
+    }
 
     #[test]
     fn numbers_keep_their_text() {

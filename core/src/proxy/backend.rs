@@ -22,11 +22,26 @@ pub(crate) struct HttpBackend {
     platform: Platform,
     next_host: AtomicUsize,
     max_body: usize,
+    /// Top-level keys an `allow` filter can keep (when it is the first shaping step), so the
+    /// decoder need not build the rest of a large body.
+    keep: Option<Vec<String>>,
 }
 
 impl HttpBackend {
     pub(crate) fn new(backend: Backend, platform: Platform, max_body: usize) -> Self {
+        // Only when allow is the first step: `target` and `flatmap_filter` look at other keys.
+        let keep = (!backend.allow.is_empty()
+            && backend.target.is_none()
+            && backend.flatmap_filter.is_empty())
+        .then(|| {
+            backend
+                .allow
+                .iter()
+                .filter_map(|p| p.first().cloned())
+                .collect()
+        });
         Self {
+            keep,
             backend,
             platform,
             next_host: AtomicUsize::new(0),
@@ -168,7 +183,8 @@ impl Proxy for HttpBackend {
                     body,
                 });
             }
-            let data = encoding::decode(b.encoding, b.is_collection, &body).map_err(|e| {
+            let data = encoding::decode(b.encoding, b.is_collection, self.keep.as_deref(), &body)
+                .map_err(|e| {
                 ProxyError::new(
                     ErrorSource::Backend,
                     format!("{e} [{} {}]: {url}", b.method, b.url_pattern.source),
