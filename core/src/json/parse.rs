@@ -50,7 +50,7 @@ pub fn parse_keeping(input: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Value,
     let mut p = Parser { input, pos: 0 };
     p.skip_ws();
     let v = if p.peek() == Some(b'{') {
-        p.object_keeping(keep)?
+        p.object(0, Some(keep))?
     } else {
         p.value(0)?
     };
@@ -173,7 +173,7 @@ impl Parser<'_> {
             return Err(self.err("nesting too deep"));
         }
         match self.peek() {
-            Some(b'{') => self.object(depth),
+            Some(b'{') => self.object(depth, None),
             Some(b'[') => self.array(depth),
             Some(b'"') => self.string().map(Value::String),
             Some(b't') => self.literal(b"true", Value::Bool(true)),
@@ -185,7 +185,13 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
+    /// An object; with `keep`, only the values of accepted keys are built, the others are
+    /// checked and skipped ([`parse_keeping`]).
+    fn object(
+        &mut self,
+        depth: usize,
+        keep: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<Value, ParseError> {
         self.pos += 1;
         let mut map = Map::new();
         self.skip_ws();
@@ -205,9 +211,13 @@ impl Parser<'_> {
             }
             self.pos += 1;
             self.skip_ws();
-            let v = self.value(depth + 1)?;
-            // Duplicate keys: the last one wins, deterministically (documented behaviour).
-            map.insert(key, v);
+            if keep.is_some_and(|keep| !keep(&key)) {
+                self.skip(depth + 1)?;
+            } else {
+                let v = self.value(depth + 1)?;
+                // Duplicate keys: the last one wins, deterministically (documented behaviour).
+                map.insert(key, v);
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -288,45 +298,6 @@ impl Parser<'_> {
         // Only ASCII digits and signs were consumed, so this cannot fail.
         let text = std::str::from_utf8(text).map_err(|_| self.err("invalid number"))?;
         Ok(Number(text.into()))
-    }
-
-    /// The top-level object of [`parse_keeping`].
-    fn object_keeping(&mut self, keep: &dyn Fn(&str) -> bool) -> Result<Value, ParseError> {
-        self.pos += 1;
-        let mut map = Map::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(Value::Object(map));
-        }
-        loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a string key"));
-            }
-            let key = self.string()?;
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(self.err("expected ':'"));
-            }
-            self.pos += 1;
-            self.skip_ws();
-            if keep(&key) {
-                let v = self.value(1)?;
-                map.insert(key, v);
-            } else {
-                self.skip(1)?;
-            }
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(Value::Object(map));
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
-            }
-        }
     }
 
     /// Check one value and move past it without building it (same rules as `value`).
