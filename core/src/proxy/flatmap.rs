@@ -44,28 +44,12 @@ pub(crate) fn apply(ops: &[FlatmapOp], data: &mut Map) {
                 }
             }
             FlatmapOp::Move { from, to } => {
-                let moved: Vec<(Vec<String>, Value)> = matches(&root, from)
-                    .into_iter()
-                    .rev()
-                    .filter_map(|(concrete, stars)| {
-                        let v = take(&mut root, &concrete)?;
-                        Some((substitute(to, &stars), v))
-                    })
-                    .collect();
-                for (dest, v) in moved.into_iter().rev() {
+                for (dest, v) in take_all(&mut root, from, to) {
                     put(&mut root, &dest, v);
                 }
             }
             FlatmapOp::Append { from, to } => {
-                let moved: Vec<(Vec<String>, Value)> = matches(&root, from)
-                    .into_iter()
-                    .rev()
-                    .filter_map(|(concrete, stars)| {
-                        let v = take(&mut root, &concrete)?;
-                        Some((substitute(to, &stars), v))
-                    })
-                    .collect();
-                for (dest, v) in moved.into_iter().rev() {
+                for (dest, v) in take_all(&mut root, from, to) {
                     let items = match v {
                         Value::Array(a) => a,
                         other => vec![other],
@@ -84,6 +68,21 @@ pub(crate) fn apply(ops: &[FlatmapOp], data: &mut Map) {
     if let Value::Object(m) = root {
         *data = m;
     }
+}
+
+/// Take out every value matching `from` (highest indexes first, so removals keep the others
+/// valid) and pair it with its destination under `to`, returned in document order.
+fn take_all(root: &mut Value, from: &[String], to: &[String]) -> Vec<(Vec<String>, Value)> {
+    let mut moved: Vec<(Vec<String>, Value)> = matches(root, from)
+        .into_iter()
+        .rev()
+        .filter_map(|(concrete, stars)| {
+            let v = take(root, &concrete)?;
+            Some((substitute(to, &stars), v))
+        })
+        .collect();
+    moved.reverse();
+    moved
 }
 
 /// Every concrete path matching `pattern`, in document order, with the keys the `*`s matched.
