@@ -6,9 +6,9 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
 use crate::config::Config;
+use crate::http_util::{canonical_header, json, text};
 use crate::json::{Map, Value};
 use crate::platform::Platform;
-use crate::render;
 
 /// Answer a built-in route, or `None` to let the router handle the request.
 pub(crate) fn handle(
@@ -21,7 +21,7 @@ pub(crate) fn handle(
     let health = config.router.health_path.as_deref().unwrap_or("/__health");
     if !config.router.disable_health && path == health {
         if parts.method != Method::GET && parts.method != Method::HEAD {
-            let mut r = render::text("405 method not allowed");
+            let mut r = text("405 method not allowed");
             *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
             return Some(r);
         }
@@ -32,15 +32,15 @@ pub(crate) fn handle(
             Value::String(crate::time::rfc3339(platform.clock.now_millis(), true)),
         );
         m.insert("status".into(), "ok".into());
-        return Some(render::json(&Value::Object(m)));
+        return Some(json(&Value::Object(m)));
     }
     if config.debug_endpoint && under(path, "/__debug") {
         let mut m = Map::new();
         m.insert("message".into(), "pong".into());
-        return Some(render::json(&Value::Object(m)));
+        return Some(json(&Value::Object(m)));
     }
     if config.echo_endpoint && under(path, "/__echo") {
-        return Some(render::json(&echo(parts, body)));
+        return Some(json(&echo(parts, body)));
     }
     None
 }
@@ -84,40 +84,12 @@ fn echo(parts: &Parts, body: &Bytes) -> Value {
     Value::Object(m)
 }
 
-/// Go's `CanonicalMIMEHeaderKey` (`x-forwarded-for` → `X-Forwarded-For`), as KrakenD's echo
-/// prints header names.
-pub(crate) fn canonical_header(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
-}
-
 fn query_map(raw: &str) -> Map {
     let mut m = Map::new();
-    for (k, v) in crate::gateway::parse_query(raw) {
+    for (k, v) in crate::http_util::parse_query(raw) {
         if let Value::Array(list) = m.entry(k).or_insert_with(|| Value::Array(Vec::new())) {
             list.push(Value::String(v));
         }
     }
     m
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_names_are_canonical() {
-        assert_eq!(canonical_header("x-forwarded-for"), "X-Forwarded-For");
-        assert_eq!(canonical_header("accept"), "Accept");
-    }
 }

@@ -1085,7 +1085,7 @@ fn header_map<'a>(headers: &'a http::HeaderMap) -> Val<'a> {
     let mut out: BTreeMap<String, Val<'a>> = BTreeMap::new();
     for (name, value) in headers {
         let Ok(v) = value.to_str() else { continue };
-        let key = crate::builtin::canonical_header(name.as_str());
+        let key = crate::http_util::canonical_header(name.as_str());
         if let Val::List(l) = out.entry(key).or_insert_with(|| Val::List(Vec::new())) {
             l.push(Val::Str(Cow::Borrowed(v)));
         }

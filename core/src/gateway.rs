@@ -10,30 +10,15 @@ use bytes::Bytes;
 use http::header::{HOST, USER_AGENT as UA};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
-use percent_encoding::percent_decode_str;
 
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors, Endpoint};
+use crate::http_util::{parse_query, HOP_BY_HOP};
 use crate::platform::Platform;
 use crate::proxy::{stack, ProxyRequest, RequestState, SharedProxy};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
 use crate::url::decode_param;
-
-/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), plus `Host`,
-/// which is always the backend's own.
-pub(crate) const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-];
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -299,41 +284,5 @@ fn proxy_request(
     }
 }
 
-/// `a=1&b=2&b=3` to ordered pairs, form-decoded (`+` is a space).
-pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
-}
-
 /// A gateway shared between concurrent requests.
 pub type SharedGateway = Arc<Gateway>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parsing_keeps_order_and_repeats() {
-        assert_eq!(
-            parse_query("a=1&b=2&b=3&c&d=x+y%26z&a%5B%5D=q"),
-            vec![
-                ("a".into(), "1".into()),
-                ("b".into(), "2".into()),
-                ("b".into(), "3".into()),
-                ("c".into(), "".into()),
-                ("d".into(), "x y&z".into()),
-                ("a[]".into(), "q".into())
-            ]
-        );
-    }
-}

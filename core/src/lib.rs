@@ -29,6 +29,7 @@ pub mod url;
 mod builtin;
 mod encoding;
 mod gateway;
+mod http_util;
 mod lru;
 mod middleware;
 mod render;

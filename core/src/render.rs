@@ -15,8 +15,7 @@ pub const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
 /// `X-Krakend-Completed`: whether every backend answered completely.
 pub const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
 
-const JSON: &str = "application/json; charset=utf-8";
-const TEXT: &str = "text/plain; charset=utf-8";
+use crate::http_util::{json, text, JSON, TEXT};
 const XML: &str = "application/xml";
 const YAML: &str = "application/yaml; charset=utf-8";
 
@@ -173,27 +172,11 @@ fn encode(
 
 /// Backend headers for `no-op`, minus hop-by-hop ones and the length (recomputed on send).
 fn passthrough_headers(mut headers: HeaderMap) -> HeaderMap {
-    for name in crate::gateway::HOP_BY_HOP {
+    for name in crate::http_util::HOP_BY_HOP {
         headers.remove(*name);
     }
     headers.remove(CONTENT_LENGTH);
     headers
-}
-
-/// A `text/plain; charset=utf-8` response.
-pub(crate) fn text(body: impl Into<Bytes>) -> Response<Bytes> {
-    let mut r = Response::new(body.into());
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
-    r
-}
-
-/// A JSON response with status 200.
-pub(crate) fn json(v: &Value) -> Response<Bytes> {
-    let mut r = Response::new(Bytes::from(v.to_json()));
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
-    r
 }
 
 /// 404 or 405 from the router (custom body from `router.error_body` when configured).

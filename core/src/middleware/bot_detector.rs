@@ -51,7 +51,7 @@ impl Detector {
             .map(|v| String::from_utf8_lossy(v.as_bytes()))
             .unwrap_or_default();
         if self.is_bot(&ua) {
-            return ControlFlow::Break(super::empty(StatusCode::FORBIDDEN));
+            return ControlFlow::Break(crate::http_util::empty(StatusCode::FORBIDDEN));
         }
         ControlFlow::Continue(())
     }

@@ -76,7 +76,7 @@ impl Policy {
                 let canon: Vec<String> = cfg
                     .expose_headers
                     .iter()
-                    .map(|h| crate::builtin::canonical_header(h))
+                    .map(|h| crate::http_util::canonical_header(h))
                     .collect();
                 HeaderValue::from_str(&canon.join(", ")).ok()
             })
@@ -115,7 +115,7 @@ impl Policy {
         if self.passthrough {
             return ControlFlow::Continue(headers);
         }
-        let mut r = super::empty(self.status);
+        let mut r = crate::http_util::empty(self.status);
         *r.headers_mut() = headers;
         ControlFlow::Break(r)
     }

@@ -8,14 +8,3 @@ pub(crate) mod client_ip;
 pub(crate) mod cors;
 pub(crate) mod ratelimit;
 pub(crate) mod secure;
-
-use bytes::Bytes;
-use http::{Response, StatusCode};
-
-/// An empty answer with only a status: what KrakenD's gin middlewares write when they abort
-/// (no `Content-Type`, no `X-Krakend` headers).
-pub(crate) fn empty(status: StatusCode) -> Response<Bytes> {
-    let mut r = Response::new(Bytes::new());
-    *r.status_mut() = status;
-    r
-}

@@ -162,13 +162,15 @@ impl Limiter {
             let mut buckets = buckets.lock().unwrap_or_else(PoisonError::into_inner);
             let bucket = buckets.get_or_insert_with(&key, || Bucket::full(*rate, now));
             if !bucket.take(*rate, now) {
-                return ControlFlow::Break(super::empty(StatusCode::TOO_MANY_REQUESTS));
+                return ControlFlow::Break(crate::http_util::empty(StatusCode::TOO_MANY_REQUESTS));
             }
         }
         if let Some((rate, bucket)) = &self.global {
             let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
             if !bucket.take(*rate, now) {
-                return ControlFlow::Break(super::empty(StatusCode::SERVICE_UNAVAILABLE));
+                return ControlFlow::Break(crate::http_util::empty(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                ));
             }
         }
         ControlFlow::Continue(())

@@ -142,7 +142,7 @@ impl Secure {
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case(host))
         {
-            let mut r = crate::render::text("Bad Host");
+            let mut r = crate::http_util::text("Bad Host");
             *r.status_mut() = StatusCode::BAD_REQUEST;
             return ControlFlow::Break(r);
         }
@@ -153,7 +153,7 @@ impl Secure {
                 &self.ssl_host
             };
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let mut r = super::empty(StatusCode::MOVED_PERMANENTLY);
+            let mut r = crate::http_util::empty(StatusCode::MOVED_PERMANENTLY);
             if let Ok(v) = HeaderValue::from_str(&format!("https://{target_host}{path}")) {
                 r.headers_mut().insert(LOCATION, v);
             }
