@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use manifold_core::{ClientInfo, Gateway};
+use manifold_core::{Gateway, RequestContext};
 use manifold_tests::{platform, run, FakeTime, MockClient, MockReply};
 use serde_json::Value;
 
@@ -68,7 +68,7 @@ impl Setup {
             .header("Authorization", format!("Bearer {token}"))
             .body(Bytes::new())
             .unwrap();
-        run(&self.time, self.gateway.handle(req, ClientInfo::default()))
+        run(&self.time, self.gateway.handle(req, RequestContext::new()))
             .status()
             .as_u16()
     }

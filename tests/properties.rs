@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use manifold_core::url::{decode_param, UrlPattern};
-use manifold_core::{ClientInfo, Gateway};
+use manifold_core::{Gateway, RequestContext};
 use manifold_tests::{platform, run, FakeTime, MockClient, MockReply};
 use proptest::prelude::*;
 
@@ -79,7 +79,7 @@ proptest! {
         }
         let gw = Gateway::from_json(config, platform(&mock, &time)).unwrap();
         let req = http::Request::get("/m").body(Bytes::new()).unwrap();
-        let res = run(&time, gw.handle(req, ClientInfo::default()));
+        let res = run(&time, gw.handle(req, RequestContext::new()));
         prop_assert_eq!(
             std::str::from_utf8(res.body()).unwrap(),
             r#"{"from_0":true,"from_1":true,"from_2":true,"id":2,"shared":{"by":2}}"#

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libtest_mimic::{Arguments, Failed, Trial};
-use manifold_core::{ClientInfo, Gateway};
+use manifold_core::{Gateway, RequestContext};
 use manifold_tests::{platform, run, FakeTime, MockClient, MockReply};
 use serde_json::Value;
 
@@ -160,11 +160,9 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         let start = manifold_core::Clock::now_millis(&time);
         let responses = run(
             &time,
-            futures_util::future::join_all(
-                requests
-                    .into_iter()
-                    .map(|(request, peer)| gateway.handle(request, ClientInfo { peer })),
-            ),
+            futures_util::future::join_all(requests.into_iter().map(|(request, peer)| {
+                gateway.handle(request, RequestContext::new().with_peer(peer))
+            })),
         );
         let elapsed = manifold_core::Clock::now_millis(&time) - start;
         for (i, (response, s)) in responses.iter().zip(list).enumerate() {

@@ -59,14 +59,11 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (for the access log's backend count)
-/// and after-response work (shadow backends) spawned on the runtime.
+/// The native platform with every backend call metered (for the access log's backend count).
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
-    Ok(platform.with_defer(Arc::new(|work| {
-        tokio::spawn(work);
-    })))
+    Ok(platform)
 }
 
 /// Serve the config until `shutdown` completes.

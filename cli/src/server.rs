@@ -23,7 +23,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use manifold_core::{ClientInfo, Gateway};
+use manifold_core::{Gateway, RequestContext};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -234,8 +234,11 @@ async fn handle(
     let (response, calls) = match read_body(&parts.headers, body, &ctx.limits).await {
         Ok(body) => {
             let request = Request::from_parts(parts, body);
-            let client = ClientInfo { peer: Some(peer) };
-            meter::scope(ctx.gateway.handle(request, client)).await
+            // Shadow backends outlive the response: spawned on the runtime.
+            let context = RequestContext::new()
+                .with_peer(Some(peer))
+                .with_defer(Arc::new(manifold_native::Spawn));
+            meter::scope(ctx.gateway.handle(request, context)).await
         }
         Err(e) => (body_error_response(&e), Vec::new()),
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError};
-use manifold_core::{BoxFuture, ClientInfo, Clock, Gateway, HttpClient, Platform, Sleep};
+use manifold_core::{BoxFuture, Clock, Gateway, HttpClient, Platform, RequestContext, Sleep};
 
 /// Answers every URL from a fixed table, immediately.
 struct Instant(Vec<(String, Bytes)>);
@@ -64,7 +64,7 @@ fn gateway(config: &str, replies: Vec<(String, Bytes)>) -> Gateway {
 fn bench_request(c: &mut Criterion, name: &str, gw: &Gateway, path: &str) {
     let check = futures_executor::block_on(gw.handle(
         http::Request::get(path).body(Bytes::new()).unwrap(),
-        ClientInfo::default(),
+        RequestContext::new(),
     ));
     assert_eq!(check.status(), 200, "{name}: {:?}", check.body());
     c.bench_function(name, |b| {
@@ -72,9 +72,7 @@ fn bench_request(c: &mut Criterion, name: &str, gw: &Gateway, path: &str) {
             let req = http::Request::get(path).body(Bytes::new()).unwrap();
             futures_executor::block_on(gw.handle(
                 req,
-                ClientInfo {
-                    peer: Some([127, 0, 0, 1].into()),
-                },
+                RequestContext::new().with_peer(Some([127, 0, 0, 1].into())),
             ))
         });
     });

@@ -2,7 +2,6 @@
 //! endpoint's proxy under its deadline, render. This is lura's router layer; adapters only
 //! convert their platform's request into `http::Request<Bytes>` and back.
 
-use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors, Endpoint};
 use crate::http_util::{parse_query, HOP_BY_HOP};
-use crate::platform::Platform;
+use crate::platform::{Platform, RequestContext};
 use crate::proxy::{stack, ProxyRequest, RequestState, SharedProxy};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
@@ -23,13 +22,6 @@ use crate::url::decode_param;
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_VIA: HeaderName = HeaderName::from_static("x-forwarded-via");
-
-/// What the adapter knows about the client connection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// The peer address (`CF-Connecting-IP` on Workers, the request context on Lambda).
-    pub peer: Option<IpAddr>,
-}
 
 /// A compiled gateway: config, routes and one proxy stack per endpoint.
 pub struct Gateway {
@@ -118,17 +110,17 @@ impl Gateway {
     pub async fn handle(
         &self,
         request: http::Request<Bytes>,
-        client: ClientInfo,
+        context: RequestContext,
     ) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
         // CORS, security headers and the root bot detector run around everything (stack.rs).
         self.engine
-            .around(&parts, self.route(&parts, body, client))
+            .around(&parts, self.route(&parts, body, context))
             .await
     }
 
     /// The router and the endpoint handler.
-    async fn route(&self, parts: &Parts, body: Bytes, client: ClientInfo) -> Response<Bytes> {
+    async fn route(&self, parts: &Parts, body: Bytes, context: RequestContext) -> Response<Bytes> {
         if let Some(response) = builtin::handle(&self.config, &self.platform, parts, &body) {
             return response;
         }
@@ -156,7 +148,7 @@ impl Gateway {
         let mut state = RequestState::default();
         // Bot detector, JWT and rate limit wrap the endpoint handler (stack.rs has the order).
         if let ControlFlow::Break(response) = guards
-            .check(parts, &mut state, &raw_params, client.peer)
+            .check(parts, &mut state, &raw_params, context.peer)
             .await
         {
             return response;
@@ -176,7 +168,7 @@ impl Gateway {
                 None => return render::encoded_params(),
             }
         }
-        let mut request = proxy_request(endpoint, parts, &state, body, params, client);
+        let mut request = proxy_request(endpoint, parts, &state, body, params, context);
         request.rest = rest;
         request.jwt = state.jwt;
         // The endpoint deadline is a step of the stack (`proxy::stack`), inside static data.
@@ -210,7 +202,7 @@ fn proxy_request(
     state: &RequestState,
     body: Bytes,
     params: Vec<(String, String)>,
-    client: ClientInfo,
+    context: RequestContext,
 ) -> ProxyRequest {
     let query: Vec<(String, String)> = parts
         .uri
@@ -252,7 +244,7 @@ fn proxy_request(
     }
     // The client's own X-Forwarded-For is not trusted: the peer address replaces it.
     headers.remove(&X_FORWARDED_FOR);
-    if let Some(peer) = client.peer {
+    if let Some(peer) = context.peer {
         if let Ok(v) = HeaderValue::from_str(&peer.to_string()) {
             headers.insert(X_FORWARDED_FOR, v);
         }
@@ -281,6 +273,7 @@ fn proxy_request(
         previous: Arc::new([]),
         rest: None,
         jwt: None,
+        context,
     }
 }
 

@@ -39,8 +39,10 @@ mod xml;
 mod yaml;
 
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
-pub use gateway::{ClientInfo, Gateway, SharedGateway};
-pub use platform::{BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, Sleep};
+pub use gateway::{Gateway, SharedGateway};
+pub use platform::{
+    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
+};
 pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
 
 /// This crate's version.

@@ -1,13 +1,13 @@
 //! The fetch entry point, the per-isolate Gateway, and the time ports.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::OnceCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use manifold_core::platform::Defer;
-use manifold_core::{BoxFuture, ClientInfo, Clock, Gateway, Platform, Sleep};
+use manifold_core::{BoxFuture, Clock, Gateway, Platform, RequestContext, Sleep};
 use worker::{event, Context, Date, Delay, EncodeBody, Env, Request, Response, ResponseBuilder};
 
 use crate::convert;
@@ -20,15 +20,14 @@ thread_local! {
     // One Gateway per isolate, built at its first request. Not a `static OnceLock`: on wasm32
     // the Gateway is deliberately not `Sync`, and an isolate is single-threaded anyway.
     static GATEWAY: OnceCell<Rc<Gateway>> = const { OnceCell::new() };
-    // After-response work (shadow backends) the core handed over, waiting for `ctx.wait_until`.
-    static DEFERRED: RefCell<Vec<BoxFuture<'static, ()>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `Date.now()` and `setTimeout`.
 struct JsTime;
 
-/// Queues after-response work for the request being served (see [`fetch`]).
-struct WaitUntil;
+/// This request's `ctx.wait_until`: after-response work (shadow backends) runs to completion
+/// under the request that started it.
+struct WaitUntil(Context);
 
 // === impl JsTime ===
 
@@ -49,7 +48,7 @@ impl Sleep for JsTime {
 
 impl Defer for WaitUntil {
     fn defer(&self, work: BoxFuture<'static, ()>) {
-        DEFERRED.with(|queue| queue.borrow_mut().push(work));
+        self.0.wait_until(work);
     }
 }
 
@@ -60,16 +59,13 @@ fn gateway() -> Result<Rc<Gateway>, String> {
         if let Some(gateway) = cell.get() {
             return Ok(Rc::clone(gateway));
         }
-        let platform = Platform::new(Arc::new(FetchClient), Arc::new(JsTime), Arc::new(JsTime))
-            .with_defer(Arc::new(WaitUntil));
+        let platform = Platform::new(Arc::new(FetchClient), Arc::new(JsTime), Arc::new(JsTime));
         let gateway = Gateway::from_json(CONFIG, platform).map_err(|e| e.to_string())?;
         Ok(Rc::clone(cell.get_or_init(|| Rc::new(gateway))))
     })
 }
 
-/// One request. Work the core deferred while answering is handed to `ctx.wait_until`, so it
-/// runs to completion after the response. Requests of one isolate interleave, so a request may
-/// pick up another's queued work: it still runs under a live context, which is all it needs.
+/// One request. Work the core defers while answering goes to this request's `ctx.wait_until`.
 #[event(fetch)]
 async fn fetch(req: Request, _env: Env, ctx: Context) -> worker::Result<Response> {
     let gateway = match gateway() {
@@ -77,18 +73,14 @@ async fn fetch(req: Request, _env: Env, ctx: Context) -> worker::Result<Response
         Err(e) => return Response::error(e, 500),
     };
     let peer = req.headers().get("cf-connecting-ip").ok().flatten();
-    let client = ClientInfo {
-        peer: convert::client_ip(peer.as_deref()),
-    };
+    let context = RequestContext::new()
+        .with_peer(convert::client_ip(peer.as_deref()))
+        .with_defer(Arc::new(WaitUntil(ctx)));
     let request = match into_core(req).await {
         Ok(request) => request,
         Err(e) => return Response::error(format!("bad request: {e}"), 400),
     };
-    let response = gateway.handle(request, client).await;
-    for work in DEFERRED.with(|queue| queue.take()) {
-        ctx.wait_until(work);
-    }
-    from_core(response)
+    from_core(gateway.handle(request, context).await)
 }
 
 /// The platform's request as the core's: origin-form target (as a server sees it), every

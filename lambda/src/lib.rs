@@ -14,10 +14,10 @@ use std::pin::Pin;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
-use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::request::{LambdaRequest, RequestContext as EventContext};
 use lambda_http::{Body, IntoResponse, RequestExt};
 use manifold_core::config::env::{self, EnvError};
-use manifold_core::{ClientInfo, ConfigErrors, Gateway, Platform, X_KRAKEND_COMPLETED};
+use manifold_core::{ConfigErrors, Gateway, Platform, RequestContext, X_KRAKEND_COMPLETED};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 /// The config text embedded at build time, `${VAR}` placeholders already expanded.
@@ -100,8 +100,8 @@ impl Origin {
     /// The origin of a converted event (REST when the context is missing, the most lenient).
     pub fn of(event: &lambda_http::Request) -> Self {
         match event.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(_)) => Self::HttpApi,
-            Some(RequestContext::Alb(_)) => Self::Alb,
+            Some(EventContext::ApiGatewayV2(_)) => Self::HttpApi,
+            Some(EventContext::Alb(_)) => Self::Alb,
             _ => Self::RestApi,
         }
     }
@@ -174,24 +174,24 @@ pub fn keep_multi_value_headers(event: &mut LambdaRequest) {
 /// Answer one event: convert, let the gateway handle it, convert back for the event's origin.
 pub async fn handle(gateway: &Gateway, event: lambda_http::Request) -> Reply {
     let origin = Origin::of(&event);
-    let Some((request, client)) = to_core(event) else {
+    let Some((request, context)) = to_core(event) else {
         return Reply(plain(
             StatusCode::BAD_REQUEST,
             "manifold: malformed request path\n".into(),
         ));
     };
-    Reply(to_lambda(gateway.handle(request, client).await, origin))
+    Reply(to_lambda(gateway.handle(request, context).await, origin))
 }
 
 /// The event as the client sent it: the path without API Gateway's stage prefix, the query,
 /// headers (cookies included), the decoded body, and the client address. `None` when the
 /// path cannot form a URI.
-pub fn to_core(event: lambda_http::Request) -> Option<(http::Request<Bytes>, ClientInfo)> {
+pub fn to_core(event: lambda_http::Request) -> Option<(http::Request<Bytes>, RequestContext)> {
     let peer = client_ip(&event);
     // raw_http_path() is the event's own path: v1 and ALB never include the stage; an HTTP API
     // on a named stage puts it in rawPath (a `$default` stage and Function URLs do not).
     let mut path = event.raw_http_path();
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = event.request_context_ref() {
+    if let Some(EventContext::ApiGatewayV2(ctx)) = event.request_context_ref() {
         if let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default") {
             let rest = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage));
             if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
@@ -216,16 +216,18 @@ pub fn to_core(event: lambda_http::Request) -> Option<(http::Request<Bytes>, Cli
         Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
     };
-    Some((http::Request::from_parts(parts, body), ClientInfo { peer }))
+    // No after-response work: the sandbox freezes once the answer is returned.
+    let context = RequestContext::new().with_peer(peer);
+    Some((http::Request::from_parts(parts, body), context))
 }
 
 /// The client address from the request context; behind an ALB, which has none, the last
 /// `X-Forwarded-For` entry, which the load balancer itself appended.
 fn client_ip(event: &lambda_http::Request) -> Option<IpAddr> {
     let text = match event.request_context_ref()? {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone()?,
-        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone()?,
-        RequestContext::Alb(_) => {
+        EventContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone()?,
+        EventContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone()?,
+        EventContext::Alb(_) => {
             let last = event
                 .headers()
                 .get_all("x-forwarded-for")

@@ -18,6 +18,16 @@ pub use client::{ClientOptions, HyperClient};
 pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};
 
+/// After-response work natively: spawned on the current tokio runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spawn;
+
+impl manifold_core::Defer for Spawn {
+    fn defer(&self, work: manifold_core::BoxFuture<'static, ()>) {
+        tokio::spawn(work);
+    }
+}
+
 /// The native platform: a [`HyperClient`] with default options, the system clock and tokio
 /// timers. Fails only if the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {

@@ -286,6 +286,5 @@ pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
         client: Arc::new(client.clone()),
         clock: Arc::new(time.clone()),
         sleep: Arc::new(time.clone()),
-        defer: None,
     }
 }

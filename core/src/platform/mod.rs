@@ -4,6 +4,7 @@
 //! lines; the core never touches sockets, timers or the clock directly. Tests use in-memory
 //! implementations (a scripted client and a fake clock), so timeouts are deterministic.
 
+mod context;
 mod send;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::{select, Either};
 
+pub use context::RequestContext;
 pub use send::{BoxFuture, MaybeSend, MaybeSync};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
@@ -92,14 +94,10 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// Timers.
     pub sleep: Arc<dyn Sleep>,
-    /// Run work after the response (shadow backends). `None`: the work runs alongside the
-    /// request instead, which then waits for it. Adapters: `tokio::spawn` natively,
-    /// `ctx.wait_until` on Workers; on Lambda leave it `None` (the sandbox freezes after the
-    /// response, so deferred work would not run).
-    pub defer: Option<Arc<dyn Defer>>,
 }
 
-/// Hands a future to the platform to finish after the response has been sent. Any
+/// Hands a future to the platform to finish after the response has been sent (one per
+/// request, in [`RequestContext`]). Any
 /// `Fn(BoxFuture<'static, ()>)` closure is one.
 pub trait Defer: MaybeSend + MaybeSync {
     /// Run `work` to completion in the background; never block on it.
@@ -119,20 +117,13 @@ impl fmt::Debug for Platform {
 }
 
 impl Platform {
-    /// Ports without a [`Defer`] facility.
+    /// The gateway-wide ports.
     pub fn new(client: Arc<dyn HttpClient>, clock: Arc<dyn Clock>, sleep: Arc<dyn Sleep>) -> Self {
         Self {
             client,
             clock,
             sleep,
-            defer: None,
         }
-    }
-
-    /// The same ports, with after-response work handed to `defer`.
-    pub fn with_defer(mut self, defer: Arc<dyn Defer>) -> Self {
-        self.defer = Some(defer);
-        self
     }
 
     /// Run `work` with a deadline: `None` when `duration` elapsed first (the work is dropped,

@@ -286,6 +286,7 @@ mod tests {
             previous: Vec::new().into(),
             rest: None,
             jwt: None,
+            context: crate::platform::RequestContext::new(),
         };
         for _ in 0..4 {
             futures_executor::block_on(backend.call(req.clone())).unwrap();

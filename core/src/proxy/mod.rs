@@ -38,7 +38,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::json::{Map, Value};
-use crate::platform::{BoxFuture, MaybeSend, MaybeSync};
+use crate::platform::{BoxFuture, MaybeSend, MaybeSync, RequestContext};
 
 /// Message of a deadline error (KrakenD's text).
 pub const DEADLINE_EXCEEDED: &str = "context deadline exceeded";
@@ -75,6 +75,8 @@ pub struct ProxyRequest {
     pub rest: Option<String>,
     /// The claims of the token `auth/validator` accepted (what `{JWT.claim}` reads).
     pub jwt: Option<Arc<Claims>>,
+    /// The platform's per-request handles (client address, after-response work).
+    pub context: RequestContext,
 }
 
 /// The payload of a validated JWT.

@@ -1,6 +1,6 @@
 //! Shadow backends (`proxy.shadow: true` on a backend): each gets a copy of the request, its
 //! answer is ignored and it never takes part in the merge. The copy runs through
-//! [`Platform::defer`](crate::Platform) when the adapter offers it (work that outlives the
+//! the request's [`RequestContext::defer`](crate::platform::RequestContext) when the adapter offers it (work that outlives the
 //! response: `tokio::spawn`, `ctx.wait_until`), otherwise alongside the real call, which then
 //! waits for it (bounded by the shadow timeout).
 
@@ -57,7 +57,7 @@ impl Shadow {
 impl Proxy for Shadow {
     fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         let copies = self.copies(&request);
-        match &self.platform.defer {
+        match request.context.defer.clone() {
             Some(defer) => {
                 defer.defer(copies);
                 self.next.call(request)

@@ -1,0 +1,52 @@
+//! What one request brings from its platform, handed to [`crate::Gateway::handle`] with the
+//! request itself (lura's `context.Context`). Gateway-wide ports live in [`super::Platform`];
+//! anything that exists only for the duration of one request lives here.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::Defer;
+
+/// The per-request platform handles: the client's address and where after-response work goes.
+/// Built by the adapter for every request; the fields grow with the platforms' per-request
+/// handles (bindings, environment), so it is built with the `with_*` methods.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct RequestContext {
+    /// The peer address (`CF-Connecting-IP` on Workers, the request context on Lambda, the
+    /// socket's peer natively).
+    pub peer: Option<IpAddr>,
+    /// Runs work after the response (shadow backends): `tokio::spawn` natively, this request's
+    /// `ctx.wait_until` on Workers. `None` (Lambda: the sandbox freezes after the response):
+    /// the work runs alongside the request, which then waits for it.
+    pub defer: Option<Arc<dyn Defer>>,
+}
+
+impl RequestContext {
+    /// A context with nothing known about the client and no after-response facility.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same context with the client's address.
+    pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The same context with after-response work handed to `defer`.
+    pub fn with_defer(mut self, defer: Arc<dyn Defer>) -> Self {
+        self.defer = Some(defer);
+        self
+    }
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("peer", &self.peer)
+            .field("defer", &self.defer.is_some())
+            .finish()
+    }
+}
