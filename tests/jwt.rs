@@ -103,7 +103,7 @@ fn f63_unknown_kids_do_not_amplify_fetches() {
         1,
         "the first fetch was just now: no refetch yet"
     );
-    s.wait(manifold_core::proxy::MIN_REFETCH);
+    s.wait(manifold_core::MIN_REFETCH);
     for _ in 0..1000 {
         assert_eq!(s.get(t["k2"].as_str().unwrap()), 401);
     }
@@ -150,7 +150,7 @@ fn f64_no_keys_at_all_fails_closed() {
     assert_eq!(s.get(t["k1"].as_str().unwrap()), 401);
     assert_eq!(s.get(t["k1"].as_str().unwrap()), 401);
     assert_eq!(s.fetches(), 1, "retries wait RETRY_WITHOUT_KEYS");
-    s.wait(manifold_core::proxy::RETRY_WITHOUT_KEYS);
+    s.wait(manifold_core::RETRY_WITHOUT_KEYS);
     assert_eq!(s.get(t["k1"].as_str().unwrap()), 401);
     assert_eq!(s.fetches(), 2);
     assert!(s

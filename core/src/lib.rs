@@ -23,15 +23,17 @@ pub mod config;
 pub mod jose;
 pub mod json;
 pub mod platform;
-pub mod proxy;
 pub mod url;
 
+mod bucket;
 mod builtin;
 mod encoding;
 mod gateway;
+mod guard;
 mod http_util;
 mod lru;
-mod middleware;
+mod pipeline;
+mod proxy;
 mod render;
 mod router;
 mod time;
@@ -39,7 +41,8 @@ mod xml;
 mod yaml;
 
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
-pub use gateway::{Gateway, SharedGateway};
+pub use gateway::Gateway;
+pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
 };

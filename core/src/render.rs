@@ -103,12 +103,12 @@ pub(crate) fn endpoint(
 }
 
 fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response<Bytes> {
-    let single = endpoint.backend.len() == 1;
-    let pass_status = single
-        && endpoint
-            .backend
-            .first()
-            .is_some_and(|b| b.http.return_error_code);
+    // Only a single answering backend passes its status through; shadow copies never count.
+    let mut answering = endpoint.backend.iter().filter(|b| !b.shadow);
+    let pass_status = match (answering.next(), answering.next()) {
+        (Some(only), None) => only.http.return_error_code,
+        _ => false,
+    };
     let mut r = match (pass_status, e.status) {
         (true, Some(status)) => {
             let mut r = Response::new(if router.return_error_msg {

@@ -7,10 +7,10 @@ use http::Method;
 
 /// Result of a route lookup.
 #[derive(Debug)]
-pub(crate) enum Lookup<'p> {
-    /// An endpoint matched: its index and the raw (encoded) parameter values by name.
+pub(crate) enum Lookup<'p, T> {
+    /// An endpoint matched: the route's value and the raw (encoded) parameter values by name.
     Found {
-        endpoint: usize,
+        endpoint: &'p T,
         params: Vec<(&'p str, &'p str)>,
     },
     /// The path exists with other methods.
@@ -19,11 +19,12 @@ pub(crate) enum Lookup<'p> {
     NotFound,
 }
 
-/// The compiled route table.
+/// The compiled route table: each (path, method) leads to one `T` (a compiled endpoint).
 #[derive(Debug)]
-pub(crate) struct Router {
+pub(crate) struct Router<T> {
+    /// Path pattern → slot in `methods`.
     paths: matchit::Router<usize>,
-    methods: Vec<Vec<(Method, usize)>>,
+    methods: Vec<Vec<(Method, T)>>,
     /// Each path's segments (`None` for a `{param}`), for the case-insensitive lookup.
     patterns: Vec<Vec<Option<String>>>,
 }
@@ -61,17 +62,17 @@ pub(crate) fn matchit_pattern(endpoint: &str) -> String {
         .join("/")
 }
 
-impl Router {
-    /// Build from `(path, method)` pairs in endpoint order. Conflicts were rejected during
-    /// config validation, so an insert error here is only reported, never a panic.
+impl<T> Router<T> {
+    /// Build from `(path, method, value)` in endpoint order. A path that conflicts with an
+    /// earlier one (`/a/{x}` next to `/a/{y}`) is an error naming it.
     pub(crate) fn new<'a>(
-        routes: impl Iterator<Item = (&'a str, &'a Method)>,
+        routes: impl Iterator<Item = (&'a str, &'a Method, T)>,
     ) -> Result<Self, String> {
         let mut paths = matchit::Router::new();
-        let mut methods: Vec<Vec<(Method, usize)>> = Vec::new();
+        let mut methods: Vec<Vec<(Method, T)>> = Vec::new();
         let mut patterns = Vec::new();
         let mut index_of: Vec<(String, usize)> = Vec::new();
-        for (endpoint, (path, method)) in routes.enumerate() {
+        for (path, method, endpoint) in routes {
             let slot = match index_of.iter().find(|(p, _)| p == path) {
                 Some((_, slot)) => *slot,
                 None => {
@@ -170,7 +171,7 @@ impl Router {
     }
 
     /// Find the endpoint for a raw path and method.
-    pub(crate) fn lookup<'p>(&'p self, method: &Method, path: &'p str) -> Lookup<'p> {
+    pub(crate) fn lookup<'p>(&'p self, method: &Method, path: &'p str) -> Lookup<'p, T> {
         let Ok(matched) = self.paths.at(path) else {
             return Lookup::NotFound;
         };
@@ -179,7 +180,7 @@ impl Router {
         };
         match list.iter().find(|(m, _)| m == method) {
             Some((_, endpoint)) => Lookup::Found {
-                endpoint: *endpoint,
+                endpoint,
                 params: matched.params.iter().collect(),
             },
             None => Lookup::MethodNotAllowed,
@@ -210,7 +211,7 @@ fn clean_path(path: &str) -> String {
 mod tests {
     use super::*;
 
-    fn router() -> Router {
+    fn router() -> Router<usize> {
         let routes = [
             ("/users/{id}", Method::GET),
             ("/users/{id}", Method::POST),
@@ -218,7 +219,7 @@ mod tests {
             ("/static", Method::GET),
             ("/file/{name}.json", Method::GET),
         ];
-        Router::new(routes.iter().map(|(p, m)| (*p, m))).unwrap()
+        Router::new(routes.iter().enumerate().map(|(i, (p, m))| (*p, m, i))).unwrap()
     }
 
     #[test]
@@ -226,14 +227,14 @@ mod tests {
         let r = router();
         match r.lookup(&Method::GET, "/users/42") {
             Lookup::Found {
-                endpoint: 0,
+                endpoint: &0,
                 params,
             } => assert_eq!(params, vec![("id", "42")]),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             r.lookup(&Method::POST, "/users/42"),
-            Lookup::Found { endpoint: 1, .. }
+            Lookup::Found { endpoint: &1, .. }
         ));
         assert!(matches!(
             r.lookup(&Method::DELETE, "/users/42"),
@@ -242,7 +243,7 @@ mod tests {
         assert!(matches!(r.lookup(&Method::GET, "/nope"), Lookup::NotFound));
         assert!(matches!(
             r.lookup(&Method::GET, "/file/{name}.json"),
-            Lookup::Found { endpoint: 4, .. }
+            Lookup::Found { endpoint: &4, .. }
         ));
     }
 
@@ -298,7 +299,7 @@ mod tests {
         let r = router();
         match r.lookup(&Method::GET, "/users/a%2Fb") {
             Lookup::Found {
-                endpoint: 0,
+                endpoint: &0,
                 params,
             } => assert_eq!(params, vec![("id", "a%2Fb")]),
             other => panic!("{other:?}"),

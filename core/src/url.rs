@@ -229,6 +229,52 @@ pub fn rest_path(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// The routed path parameters of one request, decoded and checked once: the guards, the
+/// parameter check and the request building all read these, so a rate-limit key and the
+/// backend URL see the same value (`/p/1` and `/p/%31` are one client value).
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    /// (declared name, decoded value), in path order. A value that failed the check keeps its
+    /// raw text here; the request is refused anyway (see `invalid`). Shared with the
+    /// request the proxies see.
+    pub(crate) values: std::sync::Arc<[(String, String)]>,
+    /// Wildcard endpoints: the rest of the path, checked and re-encoded ([`rest_path`]).
+    pub(crate) rest: Option<String>,
+    /// Some value failed [`decode_param`]: the answer is `400 error: encoded url params`.
+    pub(crate) invalid: bool,
+}
+
+impl Params {
+    /// Decode the router's raw `(name, value)` pairs.
+    pub(crate) fn decode(raw: &[(&str, &str)]) -> Self {
+        let mut values = Vec::with_capacity(raw.len());
+        let (mut rest, mut invalid) = (None, false);
+        for &(name, value) in raw {
+            if name == crate::router::REST {
+                rest = rest_path(value);
+                invalid |= rest.is_none();
+                continue;
+            }
+            let decoded = decode_param(value);
+            invalid |= decoded.is_none();
+            values.push((name.to_owned(), decoded.unwrap_or_else(|| value.to_owned())));
+        }
+        Self {
+            values: values.into(),
+            rest,
+            invalid,
+        }
+    }
+
+    /// The value of the parameter `name` (KrakenD's name comparison, [`param_eq`]).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| param_eq(k, name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// KrakenD compares placeholder names after upper-casing their first letter.
 pub fn param_eq(a: &str, b: &str) -> bool {
     let mut ca = a.chars();

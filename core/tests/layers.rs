@@ -23,12 +23,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "router",
             "xml",
             "yaml",
+            "bucket",
         ],
     ),
     ("engines", &["cel", "jose"]),
     ("ports", &["platform"]),
     ("config", &["config", "encoding"]),
-    ("runtime", &["middleware", "proxy", "render", "builtin"]),
+    ("runtime", &["guard", "proxy", "render", "builtin"]),
+    ("pipeline", &["pipeline"]),
     ("gateway", &["gateway"]),
 ];
 

@@ -18,9 +18,9 @@ use crate::config::extra::CircuitBreaker;
 use crate::platform::{BoxFuture, Clock};
 
 /// Error text while the circuit is open (gobreaker's).
-pub const OPEN_STATE: &str = "circuit breaker is open";
+pub(crate) const OPEN_STATE: &str = "circuit breaker is open";
 /// Error text while the half-open probe is in flight (gobreaker's).
-pub const TOO_MANY_REQUESTS: &str = "too many requests";
+pub(crate) const TOO_MANY_REQUESTS: &str = "too many requests";
 
 /// gobreaker's default open period when `timeout` is 0.
 const DEFAULT_TIMEOUT_MS: u64 = 60_000;

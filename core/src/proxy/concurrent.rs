@@ -14,7 +14,7 @@ use crate::platform::{BoxFuture, Platform};
 
 /// Share of the endpoint timeout the concurrent calls of one backend get, leaving the rest
 /// for the merge and rendering (lura's `75*Timeout/100`).
-pub const CONCURRENT_TIMEOUT_PERCENT: u32 = 75;
+pub(crate) const CONCURRENT_TIMEOUT_PERCENT: u32 = 75;
 
 struct Concurrent {
     calls: usize,

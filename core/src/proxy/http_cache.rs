@@ -26,24 +26,24 @@ use crate::platform::{
 
 /// One stored backend answer.
 #[derive(Debug, Clone)]
-pub struct CachedResponse {
+pub(crate) struct CachedResponse {
     /// The backend's status.
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// The backend's headers.
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     /// The backend's body, as received (possibly still compressed).
-    pub body: Bytes,
+    pub(crate) body: Bytes,
     /// When it was received (Unix ms, from the `Clock` port).
-    pub stored_at_ms: u64,
+    pub(crate) stored_at_ms: u64,
     /// Its `Age` when received, in seconds.
-    pub initial_age_secs: u64,
+    pub(crate) initial_age_secs: u64,
     /// How long it stays fresh, in seconds.
-    pub lifetime_secs: u64,
+    pub(crate) lifetime_secs: u64,
 }
 
 /// Where cached backend answers live. The in-memory [`MemoryCache`] is the default; a
 /// platform cache (the Workers Cache API) can implement it too.
-pub trait CacheStore: MaybeSend + MaybeSync {
+pub(crate) trait CacheStore: MaybeSend + MaybeSync {
     /// The entry stored under `key`, if any (fresh or not: the caller decides).
     fn get(&self, key: &str) -> BoxFuture<'_, Option<CachedResponse>>;
     /// Store `entry` under `key`, replacing any previous one.
@@ -52,7 +52,7 @@ pub trait CacheStore: MaybeSend + MaybeSync {
 
 /// An in-memory LRU [`CacheStore`] bounded by entries and body bytes (per process / isolate).
 #[derive(Debug)]
-pub struct MemoryCache {
+pub(crate) struct MemoryCache {
     state: Mutex<(Lru<CachedResponse>, usize)>,
     max_size: usize,
 }
@@ -83,7 +83,7 @@ pub(crate) fn platform(cfg: &HttpCache, platform: &Platform) -> Platform {
 
 impl MemoryCache {
     /// A store of at most `max_items` entries and `max_size` body bytes.
-    pub fn new(max_items: usize, max_size: usize) -> Self {
+    pub(crate) fn new(max_items: usize, max_size: usize) -> Self {
         Self {
             state: Mutex::new((Lru::new(max_items), 0)),
             max_size,

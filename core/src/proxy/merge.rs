@@ -13,7 +13,7 @@ use crate::platform::{BoxFuture, Platform};
 
 /// Share of the endpoint timeout each merged backend gets, leaving time to merge, shape and
 /// render a partial answer before the endpoint deadline (lura's `85*Timeout/100`).
-pub const MERGE_TIMEOUT_PERCENT: u32 = 85;
+pub(crate) const MERGE_TIMEOUT_PERCENT: u32 = 85;
 
 struct Merge {
     backends: Vec<SharedProxy>,

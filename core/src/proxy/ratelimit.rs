@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
+use crate::bucket::{Bucket, Rate};
 use crate::config::extra::ProxyRateLimit;
-use crate::middleware::ratelimit::{Bucket, Rate};
 use crate::platform::{BoxFuture, Clock};
 
 /// Error text of a call refused by the backend rate limit (KrakenD's).
-pub const RATE_LIMITED: &str = "ERROR: rate limit exceeded";
+pub(crate) const RATE_LIMITED: &str = "ERROR: rate limit exceeded";
 
 struct Limited {
     rate: Rate,

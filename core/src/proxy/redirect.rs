@@ -12,7 +12,7 @@ use crate::config::extra::BackendHttp;
 use crate::platform::{BackendRequest, BackendResponse, HttpClient};
 
 /// Most redirects followed for one backend call (Go's default).
-pub const MAX_REDIRECTS: usize = 10;
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// Send `request`, following redirects per the backend's policy.
 pub(crate) async fn send(

@@ -1,151 +1,25 @@
-//! THE place where the pipeline order is written down (lura's `newStack`). Read top to bottom:
+//! THE place where the proxy order is written down (lura's `newStack`). Read top to bottom:
 //! the request enters at the top of `endpoint_stack`, each backend's chain is in
-//! `backend_stack`, and the endpoint handler (`crate::gateway`) wraps the whole thing with the
-//! router checks and rendering.
+//! `backend_stack`. What runs before and after the stack (routing, guards, the parameter
+//! check, request building, rendering) is in `crate::pipeline`.
 //!
 //! ```text
-//! engine:   CORS (preflight answered here) → security/http (hosts, HTTPS) → root bot detector → handler
-//! handler:  route → guards (bot detector → JWT (+ CEL on JWT) → rate limit) → param check → request filters → endpoint_stack → render
 //! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
 //! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
 //! ```
 
-use std::future::Future;
-use std::net::IpAddr;
-use std::ops::ControlFlow;
 use std::sync::Arc;
-
-use bytes::Bytes;
-use http::request::Parts;
-use http::{HeaderMap, Response};
 
 use super::{
     backend::HttpBackend, cel, circuit_breaker, concurrent, deadline, error_details, flatmap,
-    http_cache, json_schema, jwt, merge, ratelimit, sequential, shadow, shape, static_response,
-    RequestState, SharedGuard, SharedProxy,
+    http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer, static_response,
+    SharedProxy,
 };
-use crate::config::{Backend, Config, Endpoint};
-use crate::middleware::{bot_detector, client_ip::ClientIp, cors, secure};
+use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
 
 /// Largest backend body accepted (after decompression) before the call counts as failed.
-pub const DEFAULT_MAX_BACKEND_BODY: usize = 16 * 1024 * 1024;
-
-/// The engine-wide steps around the router (KrakenD's server wrapper and gin middlewares).
-#[derive(Debug, Default)]
-pub(crate) struct Engine {
-    cors: Option<cors::Policy>,
-    secure: Option<secure::Secure>,
-    bots: Option<bot_detector::Detector>,
-}
-
-/// The checks wrapping one endpoint's handler.
-#[derive(Default)]
-pub(crate) struct Guards {
-    bots: Option<bot_detector::Detector>,
-    jwt: Option<SharedGuard>,
-    ratelimit: Option<crate::middleware::ratelimit::Limiter>,
-}
-
-/// The engine-wide steps of a config.
-pub(crate) fn engine(config: &Config) -> Engine {
-    let g = &config.guards;
-    Engine {
-        cors: g.cors.as_ref().map(cors::Policy::new),
-        secure: g.security_http.as_ref().map(secure::Secure::new),
-        bots: g.bot_detector.as_ref().map(bot_detector::Detector::new),
-    }
-}
-
-/// The guards of one endpoint.
-pub(crate) fn endpoint_guards(config: &Config, endpoint: &Endpoint, platform: &Platform) -> Guards {
-    let g = &endpoint.guards;
-    Guards {
-        bots: g.bot_detector.as_ref().map(bot_detector::Detector::new),
-        jwt: endpoint
-            .auth_validator
-            .as_ref()
-            .map(|v| jwt::guard(v.clone(), endpoint.cel.clone(), platform)),
-        ratelimit: g.ratelimit.as_ref().map(|r| {
-            let ip = ClientIp::new(&config.router);
-            crate::middleware::ratelimit::Limiter::new(r, ip, platform.clock.clone())
-        }),
-    }
-}
-
-// === impl Engine ===
-
-impl Engine {
-    /// Run `route` (router and endpoint handler) inside the engine-wide steps, in order.
-    pub(crate) async fn around(
-        &self,
-        parts: &Parts,
-        route: impl Future<Output = Response<Bytes>>,
-    ) -> Response<Bytes> {
-        // CORS wraps the whole server in KrakenD: a preflight is answered on any path, first.
-        let cors_headers = match self.cors.as_ref().map(|c| c.check(parts)) {
-            Some(ControlFlow::Break(preflight)) => return preflight,
-            Some(ControlFlow::Continue(headers)) => headers,
-            None => HeaderMap::new(),
-        };
-        let mut response = match self.secure.as_ref().map(|s| s.check(parts)) {
-            // A foreign host or a plain-HTTP request is answered before anything is served.
-            Some(ControlFlow::Break(r)) => r,
-            _ => {
-                // The root bot detector is a gin middleware: unknown paths are covered too.
-                let mut r = match self.bots.as_ref().map(|b| b.check(parts)) {
-                    Some(ControlFlow::Break(r)) => r,
-                    _ => route.await,
-                };
-                if let Some(s) = &self.secure {
-                    s.decorate(parts, &mut r);
-                }
-                r
-            }
-        };
-        // Every answer after the preflight check carries them (rs/cors sets them before `next`).
-        cors::apply(cors_headers, &mut response);
-        response
-    }
-}
-
-// === impl Guards ===
-
-impl std::fmt::Debug for Guards {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guards")
-            .field("bots", &self.bots)
-            .field("jwt", &self.jwt.is_some())
-            .field("ratelimit", &self.ratelimit)
-            .finish()
-    }
-}
-
-impl Guards {
-    /// The checks around the endpoint handler, outermost first (KrakenD CE's order).
-    pub(crate) async fn check(
-        &self,
-        parts: &Parts,
-        state: &mut RequestState,
-        params: &[(&str, &str)],
-        peer: Option<IpAddr>,
-    ) -> ControlFlow<Response<Bytes>> {
-        // Outermost: a bot never consumes anybody's rate-limit tokens.
-        if let Some(b) = &self.bots {
-            b.check(parts)?;
-        }
-        // A request without a valid token is refused before it can spend anyone's rate-limit
-        // budget, and before any backend is called; its 401/403 carries no X-Krakend headers.
-        if let Some(jwt) = &self.jwt {
-            jwt.check(parts, state).await?;
-        }
-        // Innermost: only requests that would otherwise be served count against the rate.
-        if let Some(l) = &self.ratelimit {
-            l.check(parts, params, peer)?;
-        }
-        ControlFlow::Continue(())
-    }
-}
+pub(crate) const DEFAULT_MAX_BACKEND_BODY: usize = 16 * 1024 * 1024;
 
 /// The proxy for one endpoint.
 pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> SharedProxy {
@@ -206,8 +80,8 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
         p = cel::layer(checks.clone(), p, platform.clock.clone());
     }
     // Outside static data, so a static `access_token` gets signed too (KrakenD jwt_4).
-    if let Some(signer) = &endpoint.auth_signer {
-        p = jwt::signer(signer.clone(), p, platform);
+    if let Some(cfg) = &endpoint.auth_signer {
+        p = signer::layer(cfg.clone(), p, platform);
     }
     p
 }

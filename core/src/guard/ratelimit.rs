@@ -5,13 +5,13 @@
 
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::request::Parts;
 use http::{HeaderName, Response, StatusCode};
 
 use super::client_ip::ClientIp;
+use super::Inbound;
+use crate::bucket::{Bucket, Rate};
 use crate::config::extra::{RouterRateLimit, Strategy};
 use crate::lru::Lru;
 use crate::platform::Clock;
@@ -19,20 +19,6 @@ use crate::platform::Clock;
 /// Client buckets kept per endpoint; the least recently seen client is forgotten beyond this
 /// (it then starts again with a full bucket).
 pub(crate) const MAX_CLIENT_KEYS: usize = 10_000;
-
-/// A rate: tokens per millisecond and the bucket size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Rate {
-    per_ms: f64,
-    capacity: f64,
-}
-
-/// A token bucket, refilled lazily from the clock.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Bucket {
-    tokens: f64,
-    at_ms: u64,
-}
 
 /// The router rate limit of one endpoint.
 pub(crate) struct Limiter {
@@ -48,54 +34,6 @@ pub(crate) struct Limiter {
 impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Limiter").finish_non_exhaustive()
-    }
-}
-
-// === impl Rate ===
-
-impl Rate {
-    /// `max_rate` per `every`, burst `capacity` (0: `max_rate`, at least 1).
-    pub(crate) fn new(max_rate: f64, capacity: u64, every: Option<Duration>) -> Option<Self> {
-        if max_rate <= 0.0 {
-            return None;
-        }
-        let every_ms = every.map_or(1000.0, |e| e.as_secs_f64() * 1000.0).max(1.0);
-        #[allow(clippy::cast_precision_loss)]
-        let capacity = if capacity == 0 {
-            max_rate.floor().max(1.0)
-        } else {
-            capacity as f64
-        };
-        Some(Self {
-            per_ms: max_rate / every_ms,
-            capacity,
-        })
-    }
-}
-
-// === impl Bucket ===
-
-impl Bucket {
-    /// A full bucket.
-    pub(crate) fn full(rate: Rate, now_ms: u64) -> Self {
-        Self {
-            tokens: rate.capacity,
-            at_ms: now_ms,
-        }
-    }
-
-    /// Take one token if there is one.
-    pub(crate) fn take(&mut self, rate: Rate, now_ms: u64) -> bool {
-        #[allow(clippy::cast_precision_loss)]
-        let elapsed = now_ms.saturating_sub(self.at_ms) as f64;
-        self.tokens = (self.tokens + elapsed * rate.per_ms).min(rate.capacity);
-        self.at_ms = self.at_ms.max(now_ms);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 
@@ -119,46 +57,33 @@ impl Limiter {
         }
     }
 
-    /// Which client this request belongs to. A missing header or parameter is a key of its
-    /// own (one shared bucket), never a way around the limit.
-    fn client_key(
-        &self,
-        parts: &Parts,
-        params: &[(&str, &str)],
-        peer: Option<std::net::IpAddr>,
-    ) -> String {
+    /// Which client this request belongs to, from the checked parameter values and the
+    /// header as received. A missing header or parameter is a key of its own (one shared
+    /// bucket), never a way around the limit.
+    fn client_key(&self, req: &Inbound<'_>) -> String {
         match self.strategy {
             Strategy::Ip => self
                 .client_ip
-                .resolve(peer, &parts.headers)
+                .resolve(req.context.peer, &req.parts.headers)
                 .map(|ip| ip.to_string())
                 .unwrap_or_default(),
             Strategy::Header => self
                 .key
                 .as_ref()
-                .and_then(|k| parts.headers.get(k))
+                .and_then(|k| req.parts.headers.get(k))
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .unwrap_or_default(),
-            Strategy::Param => params
-                .iter()
-                .find(|(k, _)| crate::url::param_eq(k, &self.param))
-                .map(|(_, v)| (*v).to_owned())
-                .unwrap_or_default(),
+            Strategy::Param => req.params.get(&self.param).unwrap_or_default().to_owned(),
         }
     }
 
     /// Checkpoint: 429 when this client is over its rate, 503 when the endpoint is.
-    pub(crate) fn check(
-        &self,
-        parts: &Parts,
-        params: &[(&str, &str)],
-        peer: Option<std::net::IpAddr>,
-    ) -> ControlFlow<Response<Bytes>> {
+    pub(crate) fn check(&self, req: &Inbound<'_>) -> ControlFlow<Response<Bytes>> {
         let now = self.clock.now_millis();
         // The client bucket first, so one client's rejected excess does not drain the shared
         // bucket for everybody else.
         if let Some((rate, buckets)) = &self.client {
-            let key = self.client_key(parts, params, peer);
+            let key = self.client_key(req);
             let mut buckets = buckets.lock().unwrap_or_else(PoisonError::into_inner);
             let bucket = buckets.get_or_insert_with(&key, || Bucket::full(*rate, now));
             if !bucket.take(*rate, now) {
@@ -174,24 +99,5 @@ impl Limiter {
             }
         }
         ControlFlow::Continue(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_refills_with_time() {
-        let rate = Rate::new(2.0, 0, Some(Duration::from_secs(1))).unwrap();
-        let mut b = Bucket::full(rate, 0);
-        assert!(b.take(rate, 0));
-        assert!(b.take(rate, 0));
-        assert!(!b.take(rate, 0));
-        assert!(!b.take(rate, 499));
-        assert!(b.take(rate, 500));
-        assert!(b.take(rate, 10_000));
-        assert!(b.take(rate, 10_000));
-        assert!(!b.take(rate, 10_000));
     }
 }

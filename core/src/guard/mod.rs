@@ -1,0 +1,175 @@
+//! Guards: the checks that answer a client before (or instead of) the endpoint's proxy —
+//! KrakenD's gin middlewares. One shape for all of them: [`Guard::check`] runs on the way in
+//! and either answers now (`Break`, an answer without the `X-Krakend` headers) or lets the
+//! request through, possibly leaving something in the [`GuardState`]; [`Guard::finish`] runs
+//! on the way out over whatever answer came back, innermost guard first. Which guards run,
+//! and in which order, is written down in `crate::pipeline`.
+
+pub(crate) mod bot_detector;
+pub(crate) mod client_ip;
+pub(crate) mod cors;
+pub(crate) mod jwks;
+pub(crate) mod jwt;
+pub(crate) mod ratelimit;
+pub(crate) mod secure;
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
+
+use crate::json::{Map, Value};
+use crate::platform::RequestContext;
+use crate::url::Params;
+
+/// What a guard sees of one request: the client's head, the routed parameters (decoded and
+/// checked, see [`Params`]; none before routing) and the platform's per-request context.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inbound<'a> {
+    /// The client's request line and headers.
+    pub(crate) parts: &'a Parts,
+    /// The endpoint's path parameters.
+    pub(crate) params: &'a Params,
+    /// Peer address and platform handles.
+    pub(crate) context: &'a RequestContext,
+}
+
+/// What guards hand on: to the guards after them, to the request building, and to their own
+/// `finish`.
+#[derive(Debug, Default)]
+pub(crate) struct GuardState {
+    /// Set by `auth/validator`.
+    pub(crate) jwt: Option<Arc<Claims>>,
+    /// Headers a guard sets on the client's request (propagated claims): they replace the
+    /// client's own values (`None` removes it), then go through the endpoint's
+    /// `input_headers` like any other.
+    pub(crate) headers: Vec<(HeaderName, Option<HeaderValue>)>,
+    /// The CORS headers every answer gets on the way out.
+    pub(crate) cors: HeaderMap,
+}
+
+/// The payload of a validated JWT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Claims(pub(crate) Map);
+
+/// One check around a handler.
+#[derive(Debug)]
+pub(crate) enum Guard {
+    /// `security/cors`: answers preflights, adds the CORS headers to every answer.
+    Cors(cors::Policy),
+    /// `security/http`: host allow-list and HTTPS redirect in, security headers out.
+    Secure(secure::Secure),
+    /// `security/bot-detector`: 403 for a bot.
+    Bots(bot_detector::Detector),
+    /// `auth/validator`: 401/403, claims for the request.
+    Jwt(Box<jwt::Validator>),
+    /// `qos/ratelimit/router`: 429 for a client over its rate, 503 for the endpoint.
+    RateLimit(ratelimit::Limiter),
+}
+
+/// Guards in the order they run, outermost first.
+#[derive(Debug, Default)]
+pub(crate) struct Guards(Vec<Guard>);
+
+// === impl Claims ===
+
+impl Claims {
+    /// The claim named exactly `name` (names may contain `.`, `:` and `/`).
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// A claim as text for URLs and headers: strings as they are, numbers as written
+    /// (`1234`, never `1234.000000`), booleans; `None` for null, arrays and objects.
+    pub(crate) fn text(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        match self.get(name)? {
+            Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+            Value::Number(n) => Some(std::borrow::Cow::Borrowed(n.as_str())),
+            Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+                "true"
+            } else {
+                "false"
+            })),
+            _ => None,
+        }
+    }
+}
+
+// === impl Guard ===
+
+impl Guard {
+    /// On the way in: answer now, or let the request through.
+    async fn check(
+        &self,
+        req: &Inbound<'_>,
+        state: &mut GuardState,
+    ) -> ControlFlow<Response<Bytes>> {
+        match self {
+            Self::Cors(policy) => {
+                state.cors = policy.check(req.parts)?;
+                ControlFlow::Continue(())
+            }
+            Self::Secure(secure) => secure.check(req.parts),
+            Self::Bots(detector) => detector.check(req.parts),
+            Self::Jwt(validator) => validator.check(req, state).await,
+            Self::RateLimit(limiter) => limiter.check(req),
+        }
+    }
+
+    /// On the way out, over the answer of everything inside this guard.
+    fn finish(&self, req: &Inbound<'_>, state: &mut GuardState, response: &mut Response<Bytes>) {
+        match self {
+            Self::Cors(_) => cors::apply(std::mem::take(&mut state.cors), response),
+            Self::Secure(secure) => secure.decorate(req.parts, response),
+            Self::Bots(_) | Self::Jwt(_) | Self::RateLimit(_) => {}
+        }
+    }
+}
+
+// === impl Guards ===
+
+impl Guards {
+    /// The guards that are configured, in the order given.
+    pub(crate) fn new(guards: impl IntoIterator<Item = Option<Guard>>) -> Self {
+        Self(guards.into_iter().flatten().collect())
+    }
+
+    /// Every guard's check, outermost first. On `Break`, the guards already passed finish the
+    /// answer (innermost first), as they would any other.
+    pub(crate) async fn check(
+        &self,
+        req: &Inbound<'_>,
+        state: &mut GuardState,
+    ) -> ControlFlow<Response<Bytes>> {
+        for (i, guard) in self.0.iter().enumerate() {
+            if let ControlFlow::Break(mut response) = guard.check(req, state).await {
+                finish(&self.0[..i], req, state, &mut response);
+                return ControlFlow::Break(response);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Every guard's finish over the inner handler's answer, innermost first.
+    pub(crate) fn finish(
+        &self,
+        req: &Inbound<'_>,
+        state: &mut GuardState,
+        response: &mut Response<Bytes>,
+    ) {
+        finish(&self.0, req, state, response);
+    }
+}
+
+fn finish(
+    guards: &[Guard],
+    req: &Inbound<'_>,
+    state: &mut GuardState,
+    response: &mut Response<Bytes>,
+) {
+    for guard in guards.iter().rev() {
+        guard.finish(req, state, response);
+    }
+}

@@ -1,0 +1,146 @@
+//! THE request path, top to bottom. [`crate::Gateway::handle`] routes and runs the engine
+//! guards; [`CompiledEndpoint::handle`] is everything after the route, in order. Which
+//! guards run is written down here ([`engine_guards`], [`endpoint_guards`]); which proxies
+//! run, in `proxy::stack`.
+//!
+//! ```text
+//!  client request + RequestContext (peer, deferred work)            adapter: native / Lambda / Workers
+//!   │
+//!   ▼ Gateway::handle (gateway.rs)
+//!   1. engine guards      CORS (preflight answered) → security/http (hosts, HTTPS redirect)
+//!                         → root bot detector                        guard/{cors,secure,bot_detector}
+//!   2. route              /__health, /__debug, /__echo (builtin.rs); method + path → endpoint,
+//!                         else gin's redirects, 404 / 405           router.rs
+//!   ▼ CompiledEndpoint::handle (this file)
+//!   3. params             decoded and checked once (url::Params): guards and URLs see one value
+//!   4. endpoint guards    bot detector → JWT (auth/validator + CEL on JWT) → rate limit
+//!                         (qos/ratelimit/router, keyed on checked values)   guard/{bot_detector,jwt,ratelimit}
+//!   5. param check        400 `error: encoded url params`
+//!   6. request building   input_query_strings / input_headers, claim headers, X-Forwarded-*
+//!                                                                     pipeline/request.rs
+//!   7. endpoint stack     signer → CEL → json-schema → static → shadow copies → [deadline]
+//!                         → flatmap → merge | sequential | the single backend
+//!        each backend:    error details → CEL → concurrent → rate limit → circuit breaker
+//!                         → shape → http (url, send, redirects, status, decode) → cache → client
+//!                                                                     proxy/stack.rs
+//!   8. render             output_encoding, X-Krakend*, Cache-Control, errors   render.rs
+//!   ▲ on the way out: endpoint guards, then engine guards, finish the answer (CORS and
+//!     security headers), innermost first
+//! ```
+
+mod request;
+
+use std::ops::ControlFlow;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Response};
+
+use crate::config::extra::RouterOptions;
+use crate::config::{Config, Endpoint};
+use crate::guard::{
+    bot_detector::Detector, client_ip::ClientIp, cors, jwt::Validator, ratelimit::Limiter,
+    secure::Secure, Guard, GuardState, Guards, Inbound,
+};
+use crate::platform::{Platform, RequestContext};
+use crate::proxy::{stack, SharedProxy};
+use crate::render;
+use crate::url::Params;
+
+/// One endpoint, compiled: its plan, its guards and its proxy stack.
+pub(crate) struct CompiledEndpoint {
+    plan: Endpoint,
+    guards: Guards,
+    proxy: SharedProxy,
+}
+
+/// The engine-wide guards, around the router (KrakenD's server wrapper and gin middlewares):
+/// CORS wraps the whole server, so a preflight is answered on any path, first; a foreign host
+/// or a plain-HTTP request is answered before anything is served; the root bot detector
+/// covers unknown paths too.
+pub(crate) fn engine_guards(config: &Config) -> Guards {
+    let g = &config.guards;
+    Guards::new([
+        g.cors.as_ref().map(|c| Guard::Cors(cors::Policy::new(c))),
+        g.security_http
+            .as_ref()
+            .map(|s| Guard::Secure(Secure::new(s))),
+        g.bot_detector
+            .as_ref()
+            .map(|b| Guard::Bots(Detector::new(b))),
+    ])
+}
+
+/// An endpoint's guards, in KrakenD CE's order: a bot never consumes anybody's rate-limit
+/// tokens; a request without a valid token is refused before it can spend anyone's budget;
+/// only requests that would otherwise be served count against the rate.
+fn endpoint_guards(config: &Config, endpoint: &Endpoint, platform: &Platform) -> Guards {
+    let g = &endpoint.guards;
+    Guards::new([
+        g.bot_detector
+            .as_ref()
+            .map(|b| Guard::Bots(Detector::new(b))),
+        endpoint.auth_validator.as_ref().map(|v| {
+            let validator = Validator::new(v.clone(), endpoint.cel.clone(), platform);
+            Guard::Jwt(Box::new(validator))
+        }),
+        g.ratelimit.as_ref().map(|r| {
+            let ip = ClientIp::new(&config.router);
+            Guard::RateLimit(Limiter::new(r, ip, platform.clock.clone()))
+        }),
+    ])
+}
+
+// === impl CompiledEndpoint ===
+
+impl CompiledEndpoint {
+    /// Compile `endpoint` of `config` on `platform`.
+    pub(crate) fn new(config: &Config, endpoint: &Endpoint, platform: &Platform) -> Self {
+        Self {
+            guards: endpoint_guards(config, endpoint, platform),
+            proxy: stack::endpoint_stack(endpoint, platform),
+            plan: endpoint.clone(),
+        }
+    }
+
+    /// Steps 3–8 for a request the router matched to this endpoint.
+    pub(crate) async fn handle(
+        &self,
+        parts: &Parts,
+        raw_params: &[(&str, &str)],
+        body: Bytes,
+        context: &RequestContext,
+        router: &RouterOptions,
+        version: &HeaderValue,
+    ) -> Response<Bytes> {
+        let params = Params::decode(raw_params);
+        let inbound = Inbound {
+            parts,
+            params: &params,
+            context,
+        };
+        let mut state = GuardState::default();
+        if let ControlFlow::Break(response) = self.guards.check(&inbound, &mut state).await {
+            return response;
+        }
+        if params.invalid {
+            return render::encoded_params();
+        }
+        let request = request::build(&self.plan, parts, &state, body, &params, context.clone());
+        let result = self.proxy.call(request).await;
+        let accept = parts.headers.get(http::header::ACCEPT);
+        let mut response = render::endpoint(&self.plan, router, version, accept, result);
+        self.guards.finish(&inbound, &mut state, &mut response);
+        response
+    }
+}
+
+impl std::fmt::Debug for CompiledEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledEndpoint")
+            .field("endpoint", &self.plan.endpoint)
+            .field("method", &self.plan.method)
+            .field("guards", &self.guards)
+            .finish_non_exhaustive()
+    }
+}
