@@ -30,6 +30,7 @@ mod builtin;
 mod encoding;
 mod gateway;
 mod http_util;
+mod json_schema;
 mod lru;
 mod middleware;
 mod render;

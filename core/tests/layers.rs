@@ -25,7 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "yaml",
         ],
     ),
-    ("engines", &["cel", "jose"]),
+    ("engines", &["cel", "jose", "json_schema"]),
     ("ports", &["platform"]),
     ("config", &["config", "encoding"]),
     ("runtime", &["middleware", "proxy", "render", "builtin"]),
