@@ -21,17 +21,22 @@
 //!   ]
 //! }
 //! ```
+//! Every key is checked (`manifold_tests::plan`): an unknown or misspelled one, at any level,
+//! fails the case with the file, the key path and its line.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use libtest_mimic::{Arguments, Failed, Trial};
 use manifold_core::{Gateway, RequestContext};
-use manifold_tests::{platform, run, FakeTime, MockClient, MockReply};
+use manifold_tests::plan::{Call, Expect, Plan, Reply, Request, Values};
+use manifold_tests::{platform, run, FakeTime, MockClient, MockReply, RecordedCall};
 use serde_json::Value;
 
 fn main() {
@@ -74,28 +79,18 @@ fn as_bytes(v: &Value) -> Bytes {
     }
 }
 
-fn header_values(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().unwrap_or_default().to_owned())
-            .collect(),
-        Value::String(s) => vec![s.clone()],
-        other => vec![other.to_string()],
-    }
-}
-
 fn run_scenario(dir: &Path) -> Result<(), Failed> {
     let config = std::fs::read_to_string(dir.join("config.json"))
         .map_err(|e| format!("config.json: {e}"))?;
-    let plan: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("plan.json")).map_err(|e| format!("plan.json: {e}"))?,
-    )
-    .map_err(|e| format!("plan.json: {e}"))?;
+    let plan_file = dir.join("plan.json");
+    let plan = std::fs::read_to_string(&plan_file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| Plan::parse(&text))
+        .map_err(|e| format!("{}: {e}", plan_file.display()))?;
     let time = FakeTime::new();
     let mock = MockClient::new(time.clone());
 
-    if let Some(expected) = plan.get("expect_config_error") {
+    if let Some(expected) = &plan.expect_config_error {
         let errors = match Gateway::from_json(&config, platform(&mock, &time)) {
             Ok(_) => return Err("config was accepted but errors were expected".into()),
             Err(e) => e
@@ -105,9 +100,8 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
-        for want in expected.as_array().into_iter().flatten() {
-            let want = want.as_str().unwrap_or_default();
-            if !errors.contains(want) {
+        for want in expected {
+            if !errors.contains(want.as_str()) {
                 return Err(
                     format!("expected an error containing {want:?}; got:\n{errors}").into(),
                 );
@@ -116,7 +110,7 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         return Ok(());
     }
 
-    script(&mock, &plan["backends"]);
+    script(&mock, &plan.backends);
     let gateway = Gateway::from_json(&config, platform(&mock, &time))
         .map_err(|e| format!("config rejected: {e}"))?;
     let warnings = gateway
@@ -126,17 +120,12 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n");
-    for want in plan["expect_warning"].as_array().into_iter().flatten() {
-        let want = want.as_str().unwrap_or_default();
-        if !warnings.contains(want) {
+    for want in &plan.expect_warning {
+        if !warnings.contains(want.as_str()) {
             return Err(format!("expected a warning containing {want:?}; got:\n{warnings}").into());
         }
     }
-    let single = [serde_json::json!({"request": plan["request"], "expect": plan["expect"]})];
-    let steps = match plan.get("steps").and_then(Value::as_array) {
-        Some(steps) => steps.as_slice(),
-        None => &single[..],
-    };
+    let steps = plan.steps();
     let mut problems = Vec::new();
     for (n, step) in steps.iter().enumerate() {
         let label = if steps.len() > 1 {
@@ -144,18 +133,14 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         } else {
             String::new()
         };
-        if let Some(ms) = step["wait_ms"].as_u64() {
+        if let Some(ms) = step.wait_ms {
             time.advance_by(Duration::from_millis(ms));
         }
-        script(&mock, &step["backends"]);
-        let single = [step.clone()];
-        let (list, parallel) = match step.get("parallel").and_then(Value::as_array) {
-            Some(list) => (list.as_slice(), true),
-            None => (&single[..], false),
-        };
+        script(&mock, &step.backends);
+        let (list, parallel) = step.exchanges();
         let requests = list
             .iter()
-            .map(|s| build_request(&s["request"]))
+            .map(|(request, _)| build_request(request))
             .collect::<Result<Vec<_>, _>>()?;
         let start = manifold_core::Clock::now_millis(&time);
         let responses = run(
@@ -165,20 +150,13 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
             })),
         );
         let elapsed = manifold_core::Clock::now_millis(&time) - start;
-        for (i, (response, s)) in responses.iter().zip(list).enumerate() {
+        for (i, (response, (_, expect))) in responses.iter().zip(&list).enumerate() {
             let label = if parallel {
                 format!("{label}request {i}: ")
             } else {
                 label.clone()
             };
-            check(
-                &s["expect"],
-                response,
-                elapsed,
-                &mock,
-                &label,
-                &mut problems,
-            );
+            check(expect, response, elapsed, &mock, &label, &mut problems);
         }
     }
     if problems.is_empty() {
@@ -188,15 +166,15 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
     }
 }
 
-/// Script the mock's replies from a plan's `backends` object.
-fn script(mock: &MockClient, backends: &Value) {
-    for (url, reply) in backends.as_object().into_iter().flatten() {
-        let mut body = as_bytes(&reply["body"]);
+/// Script the mock's replies from a plan's `backends`.
+fn script(mock: &MockClient, backends: &BTreeMap<String, Reply>) {
+    for (url, reply) in backends {
+        let mut body = as_bytes(&reply.body);
         let mut headers: Vec<(String, String)> = Vec::new();
-        for (k, v) in reply["headers"].as_object().into_iter().flatten() {
-            headers.extend(header_values(v).into_iter().map(|x| (k.clone(), x)));
+        for (k, v) in &reply.headers {
+            headers.extend(v.to_vec().into_iter().map(|x| (k.clone(), x)));
         }
-        if reply["gzip"].as_bool() == Some(true) {
+        if reply.gzip {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             enc.write_all(&body).unwrap();
             body = Bytes::from(enc.finish().unwrap());
@@ -205,39 +183,35 @@ fn script(mock: &MockClient, backends: &Value) {
         mock.reply(
             url,
             MockReply {
-                status: reply["status"]
-                    .as_u64()
-                    .map_or(200, |s| u16::try_from(s).unwrap()),
+                status: reply.status,
                 headers,
                 body,
-                delay: Duration::from_millis(reply["delay_ms"].as_u64().unwrap_or(0)),
-                refuse: reply["refuse"].as_bool().unwrap_or(false),
+                delay: Duration::from_millis(reply.delay_ms),
+                refuse: reply.refuse,
             },
         );
     }
 }
 
 /// A plan's `request` as an HTTP request and the peer address.
-fn build_request(req: &Value) -> Result<(http::Request<Bytes>, Option<std::net::IpAddr>), Failed> {
+fn build_request(req: &Request) -> Result<(http::Request<Bytes>, Option<IpAddr>), Failed> {
     let mut builder = http::Request::builder()
-        .method(req["method"].as_str().unwrap_or("GET"))
-        .uri(req["path"].as_str().ok_or("request.path missing")?);
-    for (k, v) in req["headers"].as_object().into_iter().flatten() {
-        for x in header_values(v) {
+        .method(req.method.as_str())
+        .uri(req.path.as_str());
+    for (k, v) in &req.headers {
+        for x in v.to_vec() {
             builder = builder.header(k.as_str(), x);
         }
     }
     let request = builder
-        .body(as_bytes(&req["body"]))
+        .body(Bytes::from(req.body.clone()))
         .map_err(|e| format!("bad request in plan: {e}"))?;
-    let peer = req["peer"].as_str().unwrap_or("127.0.0.1").parse().ok();
-
-    Ok((request, peer))
+    Ok((request, Some(req.peer)))
 }
 
 /// Compare one response with a plan's `expect`, adding what differs to `problems`.
 fn check(
-    expect: &Value,
+    expect: &Expect,
     response: &http::Response<Bytes>,
     elapsed: u64,
     mock: &MockClient,
@@ -246,46 +220,44 @@ fn check(
 ) {
     let before = problems.len();
     let body = String::from_utf8_lossy(response.body()).into_owned();
-    if let Some(status) = expect["status"].as_u64() {
-        if u64::from(response.status().as_u16()) != status {
+    if let Some(status) = expect.status {
+        if response.status().as_u16() != status {
             problems.push(format!(
                 "status: expected {status}, got {} (body {body:?})",
                 response.status()
             ));
         }
     }
-    for (name, want) in expect["headers"].as_object().into_iter().flatten() {
+    for (name, want) in &expect.headers {
         let got: Vec<String> = response
             .headers()
             .get_all(name.as_str())
             .iter()
             .map(|v| v.to_str().unwrap_or("?").to_owned())
             .collect();
-        match want {
-            Value::Null if !got.is_empty() => {
+        match want.as_ref().map(Values::to_vec) {
+            None if !got.is_empty() => {
                 problems.push(format!("header {name}: expected absent, got {got:?}"));
             }
-            Value::Null => {}
-            want if got != header_values(want) => problems.push(format!(
-                "header {name}: expected {:?}, got {got:?}",
-                header_values(want)
-            )),
+            Some(want) if got != want => {
+                problems.push(format!("header {name}: expected {want:?}, got {got:?}"));
+            }
             _ => {}
         }
     }
-    if let Some(want) = expect.get("body").and_then(Value::as_str) {
-        if body != want {
+    if let Some(want) = &expect.body {
+        if &body != want {
             problems.push(format!("body:\n  expected {want:?}\n  got      {body:?}"));
         }
     }
-    if let Some(want) = expect.get("json") {
+    if let Some(want) = &expect.json {
         match serde_json::from_str::<Value>(&body) {
             Ok(got) if &got == want => {}
             Ok(got) => problems.push(format!("json body:\n  expected {want}\n  got      {got}")),
             Err(e) => problems.push(format!("json body: not JSON ({e}): {body:?}")),
         }
     }
-    if let Some(want) = expect["elapsed_ms"].as_u64() {
+    if let Some(want) = expect.elapsed_ms {
         if elapsed != want {
             problems.push(format!(
                 "elapsed (virtual): expected {want} ms, got {elapsed} ms"
@@ -293,8 +265,8 @@ fn check(
         }
     }
     let calls = mock.calls();
-    if let Some(n) = expect["call_count"].as_u64() {
-        if calls.len() as u64 != n {
+    if let Some(n) = expect.call_count {
+        if calls.len() != n {
             problems.push(format!(
                 "backend calls: expected {n}, got {}: {:?}",
                 calls.len(),
@@ -302,59 +274,59 @@ fn check(
             ));
         }
     }
-    for (i, want) in expect["calls"].as_array().into_iter().flatten().enumerate() {
+    for (i, want) in expect.calls.iter().enumerate() {
         let Some(got) = calls.get(i) else {
             problems.push(format!(
-                "call {i}: expected {want}, but only {} calls were made",
+                "call {i}: expected {want:?}, but only {} calls were made",
                 calls.len()
             ));
             continue;
         };
-        if let Some(m) = want["method"].as_str() {
-            if got.method != m {
-                problems.push(format!("call {i}: method expected {m}, got {}", got.method));
-            }
-        }
-        if let Some(u) = want["url"].as_str() {
-            if got.url != u {
-                problems.push(format!("call {i}: url expected {u}, got {}", got.url));
-            }
-        }
-        for (name, v) in want["headers"].as_object().into_iter().flatten() {
-            let got_v = got
-                .headers
-                .get(&name.to_ascii_lowercase())
-                .cloned()
-                .unwrap_or_default();
-            if got_v != header_values(v) {
-                problems.push(format!(
-                    "call {i}: header {name} expected {:?}, got {got_v:?}",
-                    header_values(v)
-                ));
-            }
-        }
-        for name in want["absent"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if let Some(v) = got.headers.get(&name.to_ascii_lowercase()) {
-                problems.push(format!(
-                    "call {i}: header {name} should be absent, got {v:?}"
-                ));
-            }
-        }
-        if let Some(b) = want["body"].as_str() {
-            if got.body != b.as_bytes() {
-                problems.push(format!(
-                    "call {i}: body expected {b:?}, got {:?}",
-                    String::from_utf8_lossy(&got.body)
-                ));
-            }
-        }
+        check_call(i, want, got, problems);
     }
     for p in problems.iter_mut().skip(before) {
         p.insert_str(0, label);
+    }
+}
+
+/// Compare backend call `i` with its expectation.
+fn check_call(i: usize, want: &Call, got: &RecordedCall, problems: &mut Vec<String>) {
+    if let Some(m) = &want.method {
+        if &got.method != m {
+            problems.push(format!("call {i}: method expected {m}, got {}", got.method));
+        }
+    }
+    if let Some(u) = &want.url {
+        if &got.url != u {
+            problems.push(format!("call {i}: url expected {u}, got {}", got.url));
+        }
+    }
+    for (name, v) in &want.headers {
+        let got_v = got
+            .headers
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
+        if got_v != v.to_vec() {
+            problems.push(format!(
+                "call {i}: header {name} expected {:?}, got {got_v:?}",
+                v.to_vec()
+            ));
+        }
+    }
+    for name in &want.absent {
+        if let Some(v) = got.headers.get(&name.to_ascii_lowercase()) {
+            problems.push(format!(
+                "call {i}: header {name} should be absent, got {v:?}"
+            ));
+        }
+    }
+    if let Some(b) = &want.body {
+        if got.body != b.as_bytes() {
+            problems.push(format!(
+                "call {i}: body expected {b:?}, got {:?}",
+                String::from_utf8_lossy(&got.body)
+            ));
+        }
     }
 }

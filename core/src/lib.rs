@@ -31,6 +31,7 @@ mod encoding;
 mod gateway;
 mod guard;
 mod http_util;
+mod json_schema;
 mod lru;
 mod pipeline;
 mod proxy;

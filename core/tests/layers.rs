@@ -26,7 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "bucket",
         ],
     ),
-    ("engines", &["cel", "jose"]),
+    ("engines", &["cel", "jose", "json_schema"]),
     ("ports", &["platform"]),
     ("config", &["config", "encoding"]),
     ("runtime", &["guard", "proxy", "render", "builtin"]),

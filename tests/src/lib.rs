@@ -1,9 +1,11 @@
 //! Test support for Manifold's black-box suites: a scripted in-memory backend
 //! ([`MockClient`]), virtual time ([`FakeTime`], both `Clock` and `Sleep`), and [`run`], a tiny
 //! executor that advances virtual time only when every task is waiting on a timer, so timeout
-//! scenarios are exact and take no real time.
+//! scenarios are exact and take no real time. [`plan`] reads a scenario's `plan.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod plan;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{proxy_fn, ErrorSource, ProxyError, SharedProxy};
-use crate::config::extra::JsonSchema;
+use crate::json_schema::JsonSchema;
 
 /// Validate the body, then call `next`.
 pub(crate) fn layer(schema: Arc<JsonSchema>, next: SharedProxy) -> SharedProxy {

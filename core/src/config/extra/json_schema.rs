@@ -1,11 +1,11 @@
-//! The `validation/json-schema` namespace: a small JSON Schema validator over our own
-//! [`Value`] for the common keywords, compiled once at load time. Keywords it does not know
+//! The `validation/json-schema` namespace: decodes the schema into the engine's compiled
+//! [`JsonSchema`] (`crate::json_schema`) once, at load time. Keywords the engine does not know
 //! are reported as warnings (and do not constrain anything), never silently dropped.
 
 use serde_json::Value as Raw;
 
 use crate::config::error::{Diags, Path};
-use crate::json::Value;
+pub use crate::json_schema::JsonSchema;
 
 /// Keywords that only annotate; accepted without a warning.
 const ANNOTATIONS: &[&str] = &[
@@ -20,47 +20,8 @@ const ANNOTATIONS: &[&str] = &[
     "format",
 ];
 
-/// A compiled schema.
-#[derive(Debug, Clone, Default)]
-pub struct JsonSchema {
-    /// `false` schema: nothing is valid.
-    never: bool,
-    types: Vec<String>,
-    properties: Vec<(String, JsonSchema)>,
-    required: Vec<String>,
-    additional: Option<Box<JsonSchema>>,
-    items: Option<Box<JsonSchema>>,
-    enumeration: Option<Vec<Value>>,
-    minimum: Option<f64>,
-    maximum: Option<f64>,
-    exclusive_minimum: Option<f64>,
-    exclusive_maximum: Option<f64>,
-    min_length: Option<usize>,
-    max_length: Option<usize>,
-    min_items: Option<usize>,
-    max_items: Option<usize>,
-}
-
-// === impl JsonSchema ===
-
-fn number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_str().parse().ok(),
-        _ => None,
-    }
-}
-
-fn type_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
+// The decoder is an inherent method so the namespace table in `extra/mod.rs` calls it like the
+// other namespaces; it lives here, not in the engine, because it reports to config diagnostics.
 impl JsonSchema {
     /// Compile `raw`; type errors are config errors, unknown keywords warnings.
     pub(crate) fn compile(
@@ -174,81 +135,6 @@ impl JsonSchema {
             }
         }
         ok.then_some(s)
-    }
-
-    /// Whether `v` satisfies the schema.
-    pub fn is_valid(&self, v: &Value) -> bool {
-        if self.never {
-            return false;
-        }
-        if !self.types.is_empty() {
-            let t = type_of(v);
-            let integer = number(v).is_some_and(|n| n.fract() == 0.0);
-            if !self
-                .types
-                .iter()
-                .any(|want| want == t || (want == "integer" && integer))
-            {
-                return false;
-            }
-        }
-        if let Some(values) = &self.enumeration {
-            // Numbers compare by value (`1` equals `1.0`), everything else structurally.
-            let same = |a: &Value| match (number(a), number(v)) {
-                (Some(x), Some(y)) => x == y,
-                _ => a == v,
-            };
-            if !values.iter().any(same) {
-                return false;
-            }
-        }
-        if let Some(n) = number(v) {
-            let fails = self.minimum.is_some_and(|m| n < m)
-                || self.maximum.is_some_and(|m| n > m)
-                || self.exclusive_minimum.is_some_and(|m| n <= m)
-                || self.exclusive_maximum.is_some_and(|m| n >= m);
-            if fails {
-                return false;
-            }
-        }
-        match v {
-            Value::String(s) => {
-                let len = s.chars().count();
-                if self.min_length.is_some_and(|m| len < m)
-                    || self.max_length.is_some_and(|m| len > m)
-                {
-                    return false;
-                }
-            }
-            Value::Array(items) => {
-                if self.min_items.is_some_and(|m| items.len() < m)
-                    || self.max_items.is_some_and(|m| items.len() > m)
-                {
-                    return false;
-                }
-                if let Some(each) = &self.items {
-                    if !items.iter().all(|i| each.is_valid(i)) {
-                        return false;
-                    }
-                }
-            }
-            Value::Object(map) => {
-                if !self.required.iter().all(|r| map.contains_key(r)) {
-                    return false;
-                }
-                for (k, value) in map {
-                    let ok = match self.properties.iter().find(|(name, _)| name == k) {
-                        Some((_, sub)) => sub.is_valid(value),
-                        None => self.additional.as_ref().is_none_or(|a| a.is_valid(value)),
-                    };
-                    if !ok {
-                        return false;
-                    }
-                }
-            }
-            _ => {}
-        }
-        true
     }
 }
 
