@@ -2,23 +2,11 @@
 //! and no clock of its own. The adapters (native CLI, AWS Lambda, Cloudflare Workers) supply
 //! the [`platform`] ports and convert requests; everything else happens here.
 //!
-//! ```text
-//!  client ──► Gateway::handle ──► router ──► param check ──► guards (JWT) ──► input filters ──┐
-//!                                                                           ▼
-//!                                   ┌──────── endpoint proxy (deadline) ─────────┐
-//!                                   │  merge (85 % budget per backend)           │
-//!                                   │   ├─ backend 0: shape ◄─ http (url, send,  │
-//!                                   │   ├─ backend 1: shape ◄─   status, decode) │
-//!                                   │   └─ backend N ...                         │
-//!                                   └────────────────────────────────────────────┘
-//!  client ◄── render (output_encoding, X-Krakend-Completed, Cache-Control) ◄──┘
-//! ```
-//!
-//! The stack order is written down once, in `proxy::stack`.
+//! The request path, step by step, is drawn once, in the module doc of `pipeline` (and copied
+//! into docs/architecture.md); the order of the proxy stack is written down in `proxy::stack`.
 
 #![warn(missing_docs)]
 
-pub mod cel;
 pub mod config;
 pub mod jose;
 pub mod json;
@@ -27,6 +15,7 @@ pub mod url;
 
 mod bucket;
 mod builtin;
+mod cel;
 mod encoding;
 mod gateway;
 mod guard;

@@ -23,21 +23,21 @@ mod parse;
 mod values;
 mod variables;
 
-pub use variables::Activation;
+pub(crate) use variables::Activation;
 
 use lex::perr;
 use parse::Expr;
 use values::Val;
 
 /// Deepest expression tree accepted; evaluation recursion is bounded by it.
-pub const MAX_DEPTH: usize = 48;
+pub(crate) const MAX_DEPTH: usize = 48;
 /// Most evaluation steps one expression may take (comprehension iterations included).
-pub const MAX_STEPS: usize = 100_000;
+pub(crate) const MAX_STEPS: usize = 100_000;
 /// Longest expression text accepted, in bytes.
-pub const MAX_LEN: usize = 16 * 1024;
+pub(crate) const MAX_LEN: usize = 16 * 1024;
 
 /// The variables an expression may read (KrakenD's krakend-cel declarations).
-pub const VARIABLES: &[&str] = &[
+pub(crate) const VARIABLES: &[&str] = &[
     "req_method",
     "req_path",
     "req_params",

@@ -11,7 +11,7 @@
 //!                         → root bot detector                        guard/{cors,secure,bot_detector}
 //!   2. route              /__health, /__debug, /__echo (builtin.rs); method + path → endpoint,
 //!                         else gin's redirects, 404 / 405           router.rs
-//!   ▼ CompiledEndpoint::handle (this file)
+//!   ▼ CompiledEndpoint::handle (pipeline/mod.rs)
 //!   3. params             decoded and checked once (url::Params): guards and URLs see one value
 //!   4. endpoint guards    bot detector → JWT (auth/validator + CEL on JWT) → rate limit
 //!                         (qos/ratelimit/router, keyed on checked values)   guard/{bot_detector,jwt,ratelimit}
