@@ -7,7 +7,8 @@
 //! { "description": "...",
 //!   "backends": { "<url>": { "status", "headers": {name: value|[values]}, "body": string|json,
 //!                            "gzip": bool, "delay_ms": n, "refuse": bool } },
-//!   "request":  { "method", "path", "headers": {...}, "body": string, "peer": "ip" },
+//!   "request":  { "method", "path", "headers": {...}, "body": string, "peer": "ip",
+//!                 "https": bool (the adapter saw HTTPS) },
 //!   "expect":   { "status", "headers": {name: value|null}, "body": string (exact) | "json": value,
 //!                 "elapsed_ms": n (virtual), "calls": [{"method","url","headers":{..},"absent":[..],"body"}],
 //!                 "call_count": n },
@@ -145,9 +146,11 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
         let start = manifold_core::Clock::now_millis(&time);
         let responses = run(
             &time,
-            futures_util::future::join_all(requests.into_iter().map(|(request, peer)| {
-                gateway.handle(request, RequestContext::new().with_peer(peer))
-            })),
+            futures_util::future::join_all(
+                requests
+                    .into_iter()
+                    .map(|(request, context)| gateway.handle(request, context)),
+            ),
         );
         let elapsed = manifold_core::Clock::now_millis(&time) - start;
         for (i, (response, (_, expect))) in responses.iter().zip(&list).enumerate() {
@@ -193,8 +196,8 @@ fn script(mock: &MockClient, backends: &BTreeMap<String, Reply>) {
     }
 }
 
-/// A plan's `request` as an HTTP request and the peer address.
-fn build_request(req: &Request) -> Result<(http::Request<Bytes>, Option<IpAddr>), Failed> {
+/// A plan's `request` as an HTTP request and what the adapter would know about it.
+fn build_request(req: &Request) -> Result<(http::Request<Bytes>, RequestContext), Failed> {
     let mut builder = http::Request::builder()
         .method(req.method.as_str())
         .uri(req.path.as_str());
@@ -206,7 +209,10 @@ fn build_request(req: &Request) -> Result<(http::Request<Bytes>, Option<IpAddr>)
     let request = builder
         .body(Bytes::from(req.body.clone()))
         .map_err(|e| format!("bad request in plan: {e}"))?;
-    Ok((request, Some(req.peer)))
+    let context = RequestContext::new()
+        .with_peer(Some(req.peer))
+        .with_https(req.https);
+    Ok((request, context))
 }
 
 /// Compare one response with a plan's `expect`, adding what differs to `problems`.

@@ -75,6 +75,9 @@ pub struct Request {
     /// The client's address (127.0.0.1 when absent).
     #[serde(default = "localhost")]
     pub peer: IpAddr,
+    /// The adapter saw the request arrive over HTTPS (`RequestContext::https`).
+    #[serde(default)]
+    pub https: bool,
 }
 
 /// What an answer (and the backend calls so far) must look like; absent parts are not checked.

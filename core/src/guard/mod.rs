@@ -111,7 +111,7 @@ impl Guard {
                 state.cors = policy.check(req.parts)?;
                 ControlFlow::Continue(())
             }
-            Self::Secure(secure) => secure.check(req.parts),
+            Self::Secure(secure) => secure.check(req),
             Self::Bots(detector) => detector.check(req.parts),
             Self::Jwt(validator) => validator.check(req, state).await,
             Self::RateLimit(limiter) => limiter.check(req),
@@ -122,7 +122,7 @@ impl Guard {
     fn finish(&self, req: &Inbound<'_>, state: &mut GuardState, response: &mut Response<Bytes>) {
         match self {
             Self::Cors(_) => cors::apply(std::mem::take(&mut state.cors), response),
-            Self::Secure(secure) => secure.decorate(req.parts, response),
+            Self::Secure(secure) => secure.decorate(req, response),
             Self::Bots(_) | Self::Jwt(_) | Self::RateLimit(_) => {}
         }
     }

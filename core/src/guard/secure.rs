@@ -11,6 +11,7 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
+use super::Inbound;
 use crate::config::extra::SecurityHttp;
 
 const PUBLIC_KEY_PINS: HeaderName = HeaderName::from_static("public-key-pins");
@@ -107,8 +108,10 @@ impl Secure {
         }
     }
 
-    fn is_https(&self, parts: &Parts) -> bool {
-        parts.uri.scheme_str() == Some("https")
+    fn is_https(&self, req: &Inbound<'_>) -> bool {
+        let parts = req.parts;
+        req.context.https
+            || parts.uri.scheme_str() == Some("https")
             || self.ssl_headers.iter().any(|(name, want)| {
                 parts
                     .headers
@@ -134,7 +137,8 @@ impl Secure {
     }
 
     /// Checkpoint: 400 for a host not on the list, 301 to HTTPS for a plain request.
-    pub(crate) fn check(&self, parts: &Parts) -> ControlFlow<Response<Bytes>> {
+    pub(crate) fn check(&self, req: &Inbound<'_>) -> ControlFlow<Response<Bytes>> {
+        let parts = req.parts;
         let host = self.host(parts);
         if !self.allowed_hosts.is_empty()
             && !self
@@ -146,7 +150,7 @@ impl Secure {
             *r.status_mut() = StatusCode::BAD_REQUEST;
             return ControlFlow::Break(r);
         }
-        if self.ssl_redirect && !self.is_https(parts) {
+        if self.ssl_redirect && !self.is_https(req) {
             let target_host = if self.ssl_host.is_empty() {
                 host
             } else {
@@ -163,12 +167,12 @@ impl Secure {
     }
 
     /// Add the security headers to a response that passed [`Secure::check`].
-    pub(crate) fn decorate(&self, parts: &Parts, response: &mut Response<Bytes>) {
+    pub(crate) fn decorate(&self, req: &Inbound<'_>, response: &mut Response<Bytes>) {
         let h = response.headers_mut();
         for (name, value) in &self.always {
             h.insert(name.clone(), value.clone());
         }
-        if self.is_https(parts) {
+        if self.is_https(req) {
             for (name, value) in &self.https_only {
                 h.insert(name.clone(), value.clone());
             }

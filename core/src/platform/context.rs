@@ -21,6 +21,11 @@ pub struct RequestContext {
     /// `ctx.wait_until` on Workers. `None` (Lambda: the sandbox freezes after the response):
     /// the work runs alongside the request, which then waits for it.
     pub defer: Option<Arc<dyn Defer>>,
+    /// The client reached the platform over HTTPS, as only the adapter can tell: a TLS
+    /// listener natively, the event's front end on Lambda (API Gateway and Function URLs are
+    /// HTTPS-only; ALB says so in `X-Forwarded-Proto`), the request URL's scheme on Workers.
+    /// `security/http`'s `ssl_redirect` and its HTTPS-only headers use it.
+    pub https: bool,
 }
 
 impl RequestContext {
@@ -32,6 +37,12 @@ impl RequestContext {
     /// The same context with the client's address.
     pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
         self.peer = peer;
+        self
+    }
+
+    /// The same context, marked as reached over HTTPS (or not).
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
         self
     }
 
@@ -47,6 +58,7 @@ impl fmt::Debug for RequestContext {
         f.debug_struct("RequestContext")
             .field("peer", &self.peer)
             .field("defer", &self.defer.is_some())
+            .field("https", &self.https)
             .finish()
     }
 }
