@@ -679,7 +679,8 @@ impl Gateway {
     fn start(backend: SocketAddr) -> Gateway {
         let dir = std::env::temp_dir().join(format!("manifold-smuggling-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("gateway.json");
+        // One file per gateway: the tests of this binary run in parallel.
+        let file = dir.join(format!("gateway-{}.json", backend.port()));
         let config = serde_json::json!({
             "version": 3,
             "listen_ip": "127.0.0.1",
