@@ -715,10 +715,16 @@ impl Gateway {
                 let _ = tx.send(line);
             }
         });
+        let mut log = Vec::new();
         let addr = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
-                .expect("manifold run did not say where it listens");
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "manifold run did not say where it listens:\n{}",
+                        log.join("\n")
+                    )
+                });
             if let Some(at) = line.find("listening on http://") {
                 let rest = &line[at + "listening on http://".len()..];
                 let end = rest
@@ -726,6 +732,7 @@ impl Gateway {
                     .unwrap_or(rest.len());
                 break rest[..end].parse().unwrap();
             }
+            log.push(line);
         };
         Gateway { child, addr }
     }
@@ -897,11 +904,11 @@ fn is_probe_answer(answer: &Answer) -> bool {
 /// their bodies; the connection closed or still in step.
 fn served(case: &Case, n: usize, seen: &Seen, forwarded: &[Received]) -> Result<Verdict, String> {
     let statuses: Vec<u16> = seen.answers.iter().map(|a| a.status).collect();
-    if seen.answers.len() != n
-        || seen.answers.iter().any(|a| {
-            !(200..300).contains(&a.status) || a.body != BACKEND_BODY && !case.requests[0].head
-        })
-    {
+    // The backend's own answer, passed through (a HEAD answer has no body).
+    let passed_through = |(a, want): (&Answer, &Expect)| {
+        (200..300).contains(&a.status) && (want.head || a.body == BACKEND_BODY)
+    };
+    if seen.answers.len() != n || !seen.answers.iter().zip(&case.requests).all(passed_through) {
         return Err(format!("not served: answers {statuses:?}"));
     }
     match seen.after.as_slice() {
