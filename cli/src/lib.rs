@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod framing;
 pub mod load;
 pub mod logging;
 pub mod meter;

@@ -228,6 +228,10 @@ async fn handle(
     ctx: Arc<Ctx>,
     peer: IpAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    // Framing hyper lets through but no backend may see (duplicate `chunked`, look-alikes).
+    if let Some(refused) = crate::framing::refuse(&request) {
+        return Ok(refused.map(Full::new));
+    }
     let start = Instant::now();
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());

@@ -74,9 +74,48 @@ pub struct KeySet {
 #[derive(Debug)]
 pub(crate) struct Token<'a> {
     pub(crate) header: Map,
-    pub(crate) claims: Map,
+    payload: Vec<u8>,
     signing_input: &'a [u8],
     signature: Vec<u8>,
+}
+
+/// A compact JWS whose signature checked out under the configured algorithm.
+#[derive(Debug)]
+pub struct Verified {
+    /// The protected header.
+    pub header: Map,
+    /// The payload, base64url-decoded; for a JWT, its claims set (a JSON object is checked
+    /// by the caller).
+    pub payload: Vec<u8>,
+}
+
+/// Why a compact JWS was refused. Clients never see it (they get an empty 401); it is for
+/// tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not three base64url segments, a header that is not a JSON object, or oversized.
+    Malformed,
+    /// The header's `alg` is not the configured algorithm (`none`, HS256 with an RSA key...).
+    Algorithm,
+    /// The header has `crit`: no extension is understood, so none may be required
+    /// (RFC 7515 §4.1.11).
+    Critical,
+    /// A `kid` that is not a string.
+    KeyId,
+    /// No usable key for this `kid`, or several keys and no `kid`.
+    NoKey,
+    /// The signature does not verify.
+    Signature,
+}
+
+/// Verify a compact JWS the way `auth/validator` does before it reads any claim: the
+/// header's `alg` must be `alg`, no `crit`, the key chosen by `kid` from `keys`, and the
+/// signature checked over the exact signing input.
+pub fn verify_compact(token: &str, alg: Alg, keys: &KeySet) -> Result<Verified, Refused> {
+    let token = Token::decode(token).ok_or(Refused::Malformed)?;
+    let kid = token.accept(alg)?;
+    let key = keys.select(kid).ok_or(Refused::NoKey)?;
+    token.verify_with(alg, key)
 }
 
 // === impl Alg ===
@@ -166,22 +205,26 @@ impl KeySet {
         let Value::Object(obj) = doc else {
             return Err("invalid JWK set: not a JSON object".into());
         };
-        let list: Vec<&Value> = match obj.get("keys") {
-            Some(Value::Array(keys)) => keys.iter().collect(),
+        let entries: Vec<&Map> = match obj.get("keys") {
+            Some(Value::Array(keys)) => keys.iter().filter_map(Value::as_object).collect(),
             Some(_) => return Err("invalid JWK set: `keys` is not an array".into()),
-            None if obj.contains_key("kty") => vec![&Value::Null],
+            None if obj.contains_key("kty") => vec![&obj],
             None => return Err("invalid JWK set: no `keys`".into()),
         };
-        let bare = Value::Object(obj.clone());
-        let mut keys = Vec::new();
-        for v in list {
-            let v = if matches!(v, Value::Null) { &bare } else { v };
-            if let Some(Value::Object(k)) = Some(v) {
-                if let Some(jwk) = jwk(k, alg) {
-                    keys.push(jwk);
-                }
-            }
+        // Two keys of one type under one `kid` make the id ambiguous (RFC 7517 §4.5 allows a
+        // shared id only across key types): neither is used, even if one is malformed
+        // (Wycheproof JWK tcId 4).
+        fn id(k: &Map) -> (Option<&str>, Option<&str>) {
+            let s = |name| k.get(name).and_then(Value::as_str);
+            (s("kid"), s("kty"))
         }
+        let ambiguous =
+            |k: &Map| id(k).0.is_some() && entries.iter().filter(|o| id(o) == id(k)).count() > 1;
+        let keys = entries
+            .iter()
+            .filter(|k| !ambiguous(k))
+            .filter_map(|k| jwk(k, alg))
+            .collect();
         Ok(KeySet { keys })
     }
 
@@ -190,22 +233,29 @@ impl KeySet {
         self.keys.is_empty()
     }
 
+    /// Verify a raw `signature` over `input` with the key `kid` selects (see
+    /// [`KeySet::select`]): the primitive under [`verify_compact`].
+    pub fn verify(&self, alg: Alg, kid: Option<&str>, input: &[u8], signature: &[u8]) -> bool {
+        self.select(kid)
+            .is_some_and(|key| verify(alg, key, input, signature))
+    }
+
     /// Whether a key with this `kid` is present.
     pub(crate) fn has_kid(&self, kid: &str) -> bool {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    /// The key a token with this `kid` header must be verified with: the key with that id;
-    /// without a `kid`, the only key of the set (never a guess among several).
+    /// The key a token with this `kid` header must be verified with: the one key with that
+    /// id; without a `kid`, the only key of the set. Never a guess among several: an id that
+    /// several keys share selects none (Wycheproof JWK tcId 4).
     pub(crate) fn select(&self, kid: Option<&str>) -> Option<&Key> {
-        match kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|k| k.kid.as_deref() == Some(kid))
-                .map(|k| &k.key),
-            None if self.keys.len() == 1 => self.keys.first().map(|k| &k.key),
-            None => None,
+        let mut candidates = self
+            .keys
+            .iter()
+            .filter(|k| kid.is_none_or(|id| k.kid.as_deref() == Some(id)));
+        match (candidates.next(), candidates.next()) {
+            (Some(only), None) => Some(&only.key),
+            _ => None,
         }
     }
 }
@@ -216,11 +266,52 @@ fn b64(v: Option<&Value>) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// Moduli made by Infineon's RSALib (ROCA, CVE-2017-15361) can be factored. They carry a
+/// fingerprint: for each prime below 168, N mod p lies in the subgroup that 65537 generates
+/// modulo p (the test of the ROCA authors' detector; a random modulus passes it with
+/// negligible probability).
+fn roca_fingerprint(n: &[u8]) -> bool {
+    const PRIMES: [u32; 38] = [
+        3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+        97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+    ];
+    PRIMES.iter().all(|&p| {
+        let residue = n.iter().fold(0, |r, &b| (r * 256 + u32::from(b)) % p);
+        let generator = 65537 % p;
+        let mut power = 1;
+        loop {
+            if power == residue {
+                return true;
+            }
+            power = power * generator % p;
+            if power == 1 {
+                return false;
+            }
+        }
+    })
+}
+
+/// Shortest HMAC key for `alg`: the hash's output size (RFC 7518 §3.2, a MUST).
+fn min_hmac_key(alg: Alg) -> usize {
+    match alg {
+        Alg::HS384 => 48,
+        Alg::HS512 => 64,
+        _ => 32,
+    }
+}
+
 /// One JWK as a key for `alg`, or `None` when it does not fit.
 fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
     let s = |name: &str| k.get(name).and_then(Value::as_str);
     if s("use").is_some_and(|u| u != "sig") {
         return None;
+    }
+    // `key_ops` present: it must allow verifying (RFC 7517 §4.3).
+    if let Some(ops) = k.get("key_ops") {
+        let Value::Array(ops) = ops else { return None };
+        if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+            return None;
+        }
     }
     // A key declaring an algorithm is bound to it (no HS256 use of an A128KW key).
     if s("alg").is_some_and(|a| a != alg.as_str()) {
@@ -230,7 +321,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
     let key = match alg {
         Alg::HS256 | Alg::HS384 | Alg::HS512 if kty == "oct" => {
             let secret = b64(k.get("k"))?;
-            if secret.is_empty() {
+            if secret.len() < min_hmac_key(alg) {
                 return None;
             }
             Key::Hmac(secret)
@@ -238,7 +329,11 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
         Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
             if kty == "RSA" =>
         {
-            let n = rsa::BigUint::from_bytes_be(&b64(k.get("n"))?);
+            let n = b64(k.get("n"))?;
+            if roca_fingerprint(&n) {
+                return None;
+            }
+            let n = rsa::BigUint::from_bytes_be(&n);
             let e = rsa::BigUint::from_bytes_be(&b64(k.get("e"))?);
             let key = rsa::RsaPublicKey::new(n, e).ok()?;
             if rsa::traits::PublicKeyParts::size(&key) * 8 < MIN_RSA_BITS {
@@ -286,7 +381,8 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
 
 impl<'a> Token<'a> {
     /// Split and decode a compact JWS. `None` for anything malformed: wrong segment count,
-    /// bad base64url, a header or payload that is not a JSON object, or an oversized token.
+    /// bad base64url, a header that is not a JSON object, or an oversized token. The payload
+    /// stays bytes until the signature has been checked.
     pub(crate) fn decode(token: &'a str) -> Option<Token<'a>> {
         if token.len() > MAX_TOKEN_LEN {
             return None;
@@ -296,17 +392,15 @@ impl<'a> Token<'a> {
         if parts.next().is_some() {
             return None;
         }
-        let object = |seg: &str| match json::parse(&URL_SAFE_NO_PAD.decode(seg).ok()?) {
-            Ok(Value::Object(m)) => Some(m),
-            _ => None,
+        let Ok(Value::Object(header)) = json::parse(&URL_SAFE_NO_PAD.decode(h).ok()?) else {
+            return None;
         };
-        let header = object(h)?;
-        let claims = object(p)?;
+        let payload = URL_SAFE_NO_PAD.decode(p).ok()?;
         let signature = URL_SAFE_NO_PAD.decode(s).ok()?;
         let signing_input = token.get(..h.len() + 1 + p.len())?.as_bytes();
         Some(Token {
             header,
-            claims,
+            payload,
             signing_input,
             signature,
         })
@@ -326,9 +420,29 @@ impl<'a> Token<'a> {
         }
     }
 
+    /// The header checks made before any key is looked at: `alg` must be the configured one
+    /// (so `none`, `None` and algorithm substitutions stop here) and `crit` must be absent.
+    /// The `kid` to pick the key with.
+    pub(crate) fn accept(&self, alg: Alg) -> Result<Option<&str>, Refused> {
+        if self.alg() != Some(alg.as_str()) {
+            return Err(Refused::Algorithm);
+        }
+        if self.header.contains_key("crit") {
+            return Err(Refused::Critical);
+        }
+        self.kid().map_err(|()| Refused::KeyId)
+    }
+
     /// Check the signature with `key` under the configured `alg`.
-    pub(crate) fn verify(&self, alg: Alg, key: &Key) -> bool {
-        verify(alg, key, self.signing_input, &self.signature)
+    pub(crate) fn verify_with(self, alg: Alg, key: &Key) -> Result<Verified, Refused> {
+        if verify(alg, key, self.signing_input, &self.signature) {
+            Ok(Verified {
+                header: self.header,
+                payload: self.payload,
+            })
+        } else {
+            Err(Refused::Signature)
+        }
     }
 }
 
@@ -450,10 +564,18 @@ mod tests {
         let set = KeySet::parse(SIM, Alg::HS256).unwrap();
         assert_eq!(set.keys.len(), 1, "the A128KW key is not an HS256 key");
         let t = "eyJhbGciOiJIUzI1NiIsImtpZCI6InNpbTIifQ.eyJhdWQiOiJodHRwOi8vYXBpLmV4YW1wbGUuY29tIiwiZXhwIjoyMDUxODgyNzU1LCJpc3MiOiJodHRwczovL2tyYWtlbmQuaW8iLCJqdGkiOiJtbmIyM3Zjc3J0NzU2eXVpb21uYnZjeDk4ZXJ0eXVpb3AiLCJyb2xlcyI6WyJyb2xlX2EiLCJyb2xlX2IiXSwic3ViIjoiMTIzNDU2Nzg5MHF3ZXJ0eXVpbyJ9.BSHRvJ9_QdIT3F2pVhIhyzFv0vQ43Ltz32ehrtLhlIw";
+        let claims = verify_compact(t, Alg::HS256, &set).unwrap();
+        assert!(claims.payload.starts_with(b"{\"aud\""));
+        assert_eq!(
+            verify_compact(t, Alg::HS384, &set).unwrap_err(),
+            Refused::Algorithm
+        );
+        let key = set.select(Some("sim2")).unwrap();
         let tok = Token::decode(t).unwrap();
-        let key = set.select(tok.kid().unwrap()).unwrap();
-        assert!(tok.verify(Alg::HS256, key));
-        assert!(!tok.verify(Alg::HS384, key));
+        assert_eq!(
+            tok.verify_with(Alg::HS384, key).unwrap_err(),
+            Refused::Signature
+        );
     }
 
     #[test]
@@ -465,6 +587,89 @@ mod tests {
             sign_hmac(Alg::HS256, key, Some("sim2"), &claims).unwrap(),
             "eyJhbGciOiJIUzI1NiIsImtpZCI6InNpbTIiLCJ0eXAiOiJKV1QifQ.eyJhdWQiOiJodHRwOi8vYXBpLmV4YW1wbGUuY29tIiwiZXhwIjoxNzM1Njg5NjAwLCJpc3MiOiJodHRwczovL2tyYWtlbmQuaW8iLCJqdGkiOiJtbmIyM3Zjc3J0NzU2eXVpb21uYnZjeDk4ZXJ0eXVpb3AiLCJyb2xlcyI6WyJyb2xlX3kiXSwic3ViIjoiMTIzNDU2Nzg5MHF3ZXJ0eXVpbyJ9.zkfOW6Fsd0DzhYTXjc_SA3oOv2mG76JZTAvRaVibPNA"
         );
+    }
+
+    #[test]
+    fn a_key_is_dropped_when_key_ops_do_not_allow_verify() {
+        let key = |ops: &str| {
+            format!(
+                r#"{{"kty":"oct","k":"{}","key_ops":{ops}}}"#,
+                "A".repeat(43)
+            )
+        };
+        let usable = |ops: &str| {
+            !KeySet::parse(key(ops).as_bytes(), Alg::HS256)
+                .unwrap()
+                .is_empty()
+        };
+        assert!(usable(r#"["sign","verify"]"#));
+        assert!(!usable(r#"["encrypt"]"#));
+        assert!(!usable(r#"["sign, verify"]"#));
+        assert!(!usable(r#""verify""#));
+    }
+
+    #[test]
+    fn hmac_keys_shorter_than_the_hash_are_dropped() {
+        for (alg, bytes) in [(Alg::HS256, 32), (Alg::HS384, 48), (Alg::HS512, 64)] {
+            let set = |n: usize| {
+                let k = URL_SAFE_NO_PAD.encode(vec![7u8; n]);
+                KeySet::parse(format!(r#"{{"kty":"oct","k":"{k}"}}"#).as_bytes(), alg).unwrap()
+            };
+            assert!(set(bytes - 1).is_empty(), "{alg:?}");
+            assert_eq!(set(bytes).keys.len(), 1, "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn a_kid_shared_by_two_keys_selects_neither() {
+        let k = |byte: u8| URL_SAFE_NO_PAD.encode([byte; 32]);
+        let doc = format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"a","k":"{}"}},{{"kty":"oct","kid":"a","k":"{}"}},{{"kty":"oct","kid":"b","k":"{}"}}]}}"#,
+            k(1),
+            k(2),
+            k(3)
+        );
+        let set = KeySet::parse(doc.as_bytes(), Alg::HS256).unwrap();
+        assert!(set.select(Some("a")).is_none());
+        assert!(set.select(Some("b")).is_some());
+        // One of the two malformed (too short): the id is still ambiguous.
+        let doc = format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"a","k":"{}"}},{{"kty":"oct","kid":"a","k":"AA"}}]}}"#,
+            k(1)
+        );
+        let set = KeySet::parse(doc.as_bytes(), Alg::HS256).unwrap();
+        assert!(set.select(Some("a")).is_none());
+        // Several usable keys and no kid: no guess either.
+        let doc = format!(
+            r#"{{"keys":[{{"kty":"oct","k":"{}"}},{{"kty":"oct","k":"{}"}}]}}"#,
+            k(1),
+            k(2)
+        );
+        let set = KeySet::parse(doc.as_bytes(), Alg::HS256).unwrap();
+        assert!(set.select(None).is_none());
+    }
+
+    #[test]
+    fn a_kid_may_be_shared_across_key_types() {
+        // RFC 7517 §4.5: equivalent alternatives of different types may share an id.
+        let doc = format!(
+            r#"{{"keys":[{{"kty":"oct","kid":"a","k":"{}"}},{{"kty":"EC","kid":"a","crv":"P-256","x":"AA","y":"AA"}}]}}"#,
+            URL_SAFE_NO_PAD.encode([1u8; 32])
+        );
+        let set = KeySet::parse(doc.as_bytes(), Alg::HS256).unwrap();
+        assert!(set.select(Some("a")).is_some());
+    }
+
+    #[test]
+    fn the_roca_fingerprint_is_recognised() {
+        // 65537 itself is trivially in every subgroup 65537 generates.
+        assert!(roca_fingerprint(&65537u32.to_be_bytes()));
+        // A multiple of 3 fails the first prime; so does 2^2047 + 1 somewhere.
+        assert!(!roca_fingerprint(&[0x03]));
+        let mut n = vec![0u8; 256];
+        n[0] = 0x80;
+        n[255] = 1;
+        assert!(!roca_fingerprint(&n));
     }
 
     #[test]
