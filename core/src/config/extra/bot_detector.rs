@@ -2,6 +2,9 @@
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::Cx;
+
 /// Options of the `security/bot-detector` namespace.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -29,5 +32,13 @@ impl<'de> Deserialize<'de> for Pattern {
         regex_lite::Regex::new(&text)
             .map(Pattern)
             .map_err(|e| serde::de::Error::custom(format!("invalid pattern {text:?}: {e}")))
+    }
+}
+
+impl Namespace for BotDetector {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
     }
 }

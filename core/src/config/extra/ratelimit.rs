@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::{checked, Namespace};
+use crate::config::decode::Cx;
+
 /// Options of `qos/ratelimit/router`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -99,4 +102,22 @@ fn rate_problems(max_rate: f64, every: Option<Duration>) -> Vec<(&'static str, S
         out.push(("every", "must be longer than zero".to_owned()));
     }
     out
+}
+
+impl Namespace for RouterRateLimit {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
+    }
+}
+
+impl Namespace for ProxyRateLimit {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
+    }
 }

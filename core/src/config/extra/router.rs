@@ -4,6 +4,9 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::Cx;
+
 /// Options of the `router` namespace that Manifold implements.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -88,5 +91,13 @@ impl<'de> Deserialize<'de> for Cidr {
             None => max,
         };
         Ok(Self { addr, prefix })
+    }
+}
+
+impl Namespace for RouterOptions {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
     }
 }
