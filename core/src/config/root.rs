@@ -75,14 +75,17 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
             .error("unsupported version: `version` must be 3 (KrakenD v3 format)");
     }
     let _ = (&raw.schema, &raw.name);
-    let listen_ip = raw.listen_ip.as_deref().and_then(|ip| {
-        ip.parse::<IpAddr>()
-            .map_err(|_| {
+    let listen_ip = raw
+        .listen_ip
+        .as_deref()
+        .and_then(|ip| match ip.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
                 cx.at("listen_ip")
-                    .error(format!("`{ip}` is not an IP address"))
-            })
-            .ok()
-    });
+                    .error(format!("`{ip}` is not an IP address"));
+                None
+            }
+        });
     let timeout =
         fields::duration(&mut cx.at("timeout"), raw.timeout.as_deref()).unwrap_or(DEFAULT_TIMEOUT);
     let cache_ttl =

@@ -23,6 +23,8 @@ pub struct BackendHttp {
     pub allow_cross_origin_redirects: bool,
 }
 
+// === impl BackendHttp ===
+
 impl Namespace for BackendHttp {
     type Raw = Self;
 

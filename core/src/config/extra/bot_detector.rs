@@ -26,19 +26,23 @@ pub struct BotDetector {
 #[derive(Debug, Clone)]
 pub struct Pattern(pub regex_lite::Regex);
 
-impl<'de> Deserialize<'de> for Pattern {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        regex_lite::Regex::new(&text)
-            .map(Pattern)
-            .map_err(|e| serde::de::Error::custom(format!("invalid pattern {text:?}: {e}")))
-    }
-}
+// === impl BotDetector ===
 
 impl Namespace for BotDetector {
     type Raw = Self;
 
     fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
         Some(raw)
+    }
+}
+
+// === impl Pattern ===
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        regex_lite::Regex::new(&text)
+            .map(Pattern)
+            .map_err(|e| serde::de::Error::custom(format!("invalid pattern {text:?}: {e}")))
     }
 }

@@ -22,6 +22,8 @@ pub struct CircuitBreaker {
     pub log_status_change: bool,
 }
 
+// === impl CircuitBreaker ===
+
 impl Namespace for CircuitBreaker {
     type Raw = Self;
 

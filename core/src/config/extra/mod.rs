@@ -92,7 +92,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/http-cache", &[Backend]),
 ];
 
-/// KrakenD namespaces Manifold knows it does not implement (so they are not "unknown").
+/// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
 const TELEMETRY: &[&str] = &[
     "telemetry/logging",
     "telemetry/metrics",
@@ -161,18 +161,14 @@ fn unsupported(cx: &mut Cx<'_, '_>, name: &str) {
 }
 
 /// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
-pub(crate) fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
+fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
     let raw = cx.decode::<N::Raw>(value, &[])?;
     N::plan(raw, cx)
 }
 
 /// Report each (key, message) of a namespace's cross-field rules as an error under that key;
 /// the options are kept only when there is none.
-pub(crate) fn checked<T>(
-    cx: &mut Cx<'_, '_>,
-    options: T,
-    problems: &[(&str, String)],
-) -> Option<T> {
+fn checked<T>(cx: &mut Cx<'_, '_>, options: T, problems: &[(&str, String)]) -> Option<T> {
     for (key, message) in problems {
         cx.at(key).error(message.clone());
     }

@@ -84,12 +84,30 @@ impl RouterRateLimit {
     }
 }
 
+impl Namespace for RouterRateLimit {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
+    }
+}
+
 // === impl ProxyRateLimit ===
 
 impl ProxyRateLimit {
     /// Problems found after decoding, as (key, message).
     pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
         rate_problems(self.max_rate, self.every)
+    }
+}
+
+impl Namespace for ProxyRateLimit {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
     }
 }
 
@@ -102,22 +120,4 @@ fn rate_problems(max_rate: f64, every: Option<Duration>) -> Vec<(&'static str, S
         out.push(("every", "must be longer than zero".to_owned()));
     }
     out
-}
-
-impl Namespace for RouterRateLimit {
-    type Raw = Self;
-
-    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
-        let problems = raw.problems();
-        checked(cx, raw, &problems)
-    }
-}
-
-impl Namespace for ProxyRateLimit {
-    type Raw = Self;
-
-    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
-        let problems = raw.problems();
-        checked(cx, raw, &problems)
-    }
 }

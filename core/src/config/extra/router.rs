@@ -58,6 +58,16 @@ pub struct Cidr {
     prefix: u8,
 }
 
+// === impl RouterOptions ===
+
+impl Namespace for RouterOptions {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
+    }
+}
+
 // === impl Cidr ===
 
 impl Cidr {
@@ -91,13 +101,5 @@ impl<'de> Deserialize<'de> for Cidr {
             None => max,
         };
         Ok(Self { addr, prefix })
-    }
-}
-
-impl Namespace for RouterOptions {
-    type Raw = Self;
-
-    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
-        Some(raw)
     }
 }
