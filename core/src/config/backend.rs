@@ -16,6 +16,7 @@ use super::raw::{RawBackend, BACKEND_NO_EFFECT};
 use crate::url::{param_eq, UrlPattern, Var};
 
 /// What a backend needs to know about its endpoint.
+#[derive(Clone, Copy)]
 pub(crate) struct BackendEnv<'a> {
     pub(crate) method: &'a Method,
     pub(crate) params: &'a [String],

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::backend::{backend, BackendEnv};
 use super::decode::{Cx, Level};
-use super::extra::{self, Extra, FlatmapOp, RouterRateLimit};
+use super::extra::{self, FlatmapOp, RouterRateLimit};
 use super::fields;
 use super::plan::{Backend, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding, QueryFilter};
 use super::raw::{RawEndpoint, ENDPOINT_NO_EFFECT};
@@ -82,13 +82,22 @@ pub(crate) fn endpoint(
     let settings = settings(&mut cx, &raw, defaults);
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
     fields::cel_needs_validator(&mut cx, extra.cel.as_ref(), extra.auth_validator.is_some());
+    let proxy = extra.proxy.unwrap_or_default();
     let label = format!("{} {path}", settings.method);
-    let backend = backends(&mut cx, &raw, &label, &params, &settings, &extra, defaults);
-    let flatmap_filter = flatmap_filter(&mut cx, &extra, &backend);
+    let env = BackendEnv {
+        method: &settings.method,
+        params: &params,
+        output_encoding: settings.output_encoding,
+        defaults,
+        index: 0,
+        sequential: proxy.sequential,
+        jwt: extra.auth_validator.is_some(),
+    };
+    let backend = backends(&mut cx, &raw.backend, &label, env);
+    let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
     if cx.failed_since(mark) {
         return None;
     }
-    let proxy = extra.proxy.unwrap_or_default();
     Some(Endpoint {
         endpoint: path,
         method: settings.method,
@@ -153,37 +162,20 @@ fn settings(cx: &mut Cx<'_, '_>, raw: &RawEndpoint, defaults: &Defaults<'_>) -> 
 }
 
 /// The endpoint's backends, each in its own `METHOD /path, backend N` context.
-fn backends(
-    cx: &mut Cx<'_, '_>,
-    raw: &RawEndpoint,
-    label: &str,
-    params: &[String],
-    settings: &Settings,
-    extra: &Extra,
-    defaults: &Defaults<'_>,
-) -> Vec<Backend> {
-    if raw.backend.is_empty() {
+fn backends(cx: &mut Cx<'_, '_>, list: &[Value], label: &str, env: BackendEnv<'_>) -> Vec<Backend> {
+    if list.is_empty() {
         cx.at("backend")
             .error("an endpoint needs at least one backend");
     }
-    if settings.output_encoding == OutputEncoding::NoOp && raw.backend.len() > 1 {
+    if env.output_encoding == OutputEncoding::NoOp && list.len() > 1 {
         cx.at("output_encoding")
             .error("`no-op` output encoding supports exactly one backend");
     }
-    let sequential = extra.proxy.as_ref().is_some_and(|p| p.sequential);
     let mut out = Vec::new();
-    for (index, value) in raw.backend.iter().enumerate() {
+    for (index, value) in list.iter().enumerate() {
         let context = format!("{label}, backend {index}");
         let mut at = cx.at("backend").index(index);
-        let env = BackendEnv {
-            method: &settings.method,
-            params,
-            output_encoding: settings.output_encoding,
-            defaults,
-            index,
-            sequential,
-            jwt: extra.auth_validator.is_some(),
-        };
+        let env = BackendEnv { index, ..env };
         if let Some(b) = backend(&mut at.within(&context, Level::Backend), value, &env) {
             out.push(b);
         }
@@ -196,12 +188,11 @@ fn backends(
 }
 
 /// The endpoint-level `flatmap_filter`, kept only with more than one merged backend.
-fn flatmap_filter(cx: &mut Cx<'_, '_>, extra: &Extra, backends: &[Backend]) -> Vec<FlatmapOp> {
-    let filter = extra
-        .proxy
-        .as_ref()
-        .map(|p| p.flatmap_filter.clone())
-        .unwrap_or_default();
+fn flatmap_filter(
+    cx: &mut Cx<'_, '_>,
+    filter: Vec<FlatmapOp>,
+    backends: &[Backend],
+) -> Vec<FlatmapOp> {
     let merged = backends.iter().filter(|b| !b.shadow).count();
     if !filter.is_empty() && merged < 2 {
         cx.at("extra_config").key("proxy").key("flatmap_filter").warn("an endpoint-level flatmap_filter only applies with more than one backend (as KrakenD); it has no effect here (put it on the backend instead)");
