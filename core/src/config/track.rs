@@ -27,7 +27,7 @@ pub(crate) struct Ignored {
 /// What one decode found besides the value.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
-    /// Keys nothing read, in document order per object.
+    /// Keys nothing read, in the order they were met.
     pub(crate) ignored: Vec<Ignored>,
     /// Where the decode failed, if it did: the innermost value that returned the error.
     pub(crate) failed_at: Option<Path>,
