@@ -72,23 +72,6 @@ impl Path {
         p.0.push(PathSeg::Index(i));
         p
     }
-
-    /// Extend with a serde_path_to_error / serde_ignored style dotted path (`a.b[0].c`).
-    pub(crate) fn dotted(&self, dotted: &str) -> Path {
-        let mut p = self.clone();
-        for part in dotted.split('.').filter(|s| !s.is_empty() && *s != "?") {
-            let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
-            if !name.is_empty() {
-                p.0.push(PathSeg::Key(name.to_owned()));
-            }
-            for idx in indexes.split('[').filter(|s| !s.is_empty()) {
-                if let Ok(i) = idx.trim_end_matches(']').parse() {
-                    p.0.push(PathSeg::Index(i));
-                }
-            }
-        }
-        p
-    }
 }
 
 impl fmt::Display for Path {
@@ -105,6 +88,7 @@ impl fmt::Display for Path {
 }
 
 /// Collects diagnostics against one config text.
+#[derive(Debug)]
 pub(crate) struct Diags<'t> {
     text: &'t str,
     pub(crate) out: ConfigErrors,

@@ -1,15 +1,23 @@
 //! Configuration: KrakenD v3 JSON to a validated [`Config`] in one step.
 //!
-//! `raw` mirrors the file, `validate` turns it into the typed `plan`, and every rule reports a
-//! located [`Diagnostic`]. All problems are collected, not just the first.
+//! `raw` mirrors the file; `root`, `endpoint` and `backend` turn each level into the typed
+//! `plan` (with the shared field decoders in `fields`), and `extra` does the same for every
+//! `extra_config` namespace. All of them decode through the one decoder in `decode`, so the
+//! key rules are the same everywhere and every rule reports a located [`Diagnostic`]. All
+//! problems are collected, not just the first.
 
+mod backend;
+mod decode;
 mod duration;
+mod endpoint;
 pub mod env;
 mod error;
 pub mod extra;
+mod fields;
 mod plan;
 mod raw;
-mod validate;
+mod root;
+mod track;
 
 pub use duration::parse_duration;
 pub use error::{ConfigErrors, Diagnostic};
@@ -24,5 +32,5 @@ pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Parse and validate a KrakenD v3 config text. On success the warnings are in
 /// [`Config::warnings`]; on failure every error and warning is returned.
 pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
-    validate::validate(text)
+    root::parse(text)
 }

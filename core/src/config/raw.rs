@@ -1,6 +1,7 @@
-//! Serde mirror of the KrakenD v3 file: field names are KrakenD's keys, verbatim. Nested
-//! sections stay `serde_json::Value` here so each one is decoded (and its errors located)
-//! separately, which lets one run report every problem instead of the first.
+//! Serde mirror of the KrakenD v3 file: field names are KrakenD's keys, verbatim (they are
+//! also the known keys for "did you mean"). Nested sections stay `serde_json::Value` here so
+//! each one is decoded (and its errors located) separately, which lets one run report every
+//! problem instead of the first.
 
 use std::collections::BTreeMap;
 
@@ -97,51 +98,3 @@ pub(crate) const ENDPOINT_NO_EFFECT: &[&str] = &[];
 
 /// Backend keys KrakenD knows that Manifold accepts without using.
 pub(crate) const BACKEND_NO_EFFECT: &[&str] = &["sd", "sd_scheme", "timeout"];
-
-/// Every key the raw structs read, per level, for "did you mean" suggestions.
-pub(crate) const ROOT_KEYS: &[&str] = &[
-    "version",
-    "$schema",
-    "name",
-    "port",
-    "listen_ip",
-    "timeout",
-    "cache_ttl",
-    "host",
-    "output_encoding",
-    "debug_endpoint",
-    "echo_endpoint",
-    "disable_rest",
-    "endpoints",
-    "extra_config",
-];
-/// See [`ROOT_KEYS`].
-pub(crate) const ENDPOINT_KEYS: &[&str] = &[
-    "endpoint",
-    "method",
-    "timeout",
-    "cache_ttl",
-    "concurrent_calls",
-    "input_headers",
-    "input_query_strings",
-    "output_encoding",
-    "backend",
-    "extra_config",
-];
-/// See [`ROOT_KEYS`].
-pub(crate) const BACKEND_KEYS: &[&str] = &[
-    "host",
-    "url_pattern",
-    "method",
-    "encoding",
-    "allow",
-    "deny",
-    "mapping",
-    "group",
-    "target",
-    "is_collection",
-    "input_headers",
-    "input_query_strings",
-    "disable_host_sanitize",
-    "extra_config",
-];

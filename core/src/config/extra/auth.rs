@@ -7,7 +7,8 @@ use std::time::Duration;
 use http::HeaderName;
 use serde::Deserialize;
 
-use crate::config::error::{Diags, Path};
+use super::Namespace;
+use crate::config::decode::Cx;
 use crate::config::parse_duration;
 use crate::jose::{Alg, KeySet};
 
@@ -67,6 +68,16 @@ pub(crate) struct RawSigner {
     jwk_local_ca: Option<serde_json::Value>,
     cipher_suites: Option<serde_json::Value>,
     jwk_fingerprints: Option<serde_json::Value>,
+}
+
+/// The key options both namespaces share.
+struct KeyOptions<'a> {
+    jwk_url: Option<&'a str>,
+    jwk_local_path: Option<&'a str>,
+    jwk_keys: Option<&'a serde_json::Value>,
+    disable_jwk_security: bool,
+    cache: bool,
+    cache_duration: Option<u64>,
 }
 
 /// Where the keys come from.
@@ -136,63 +147,168 @@ pub struct JwtSigner {
     pub keys: KeySource,
 }
 
+// === impl JwtValidator ===
+
+impl Namespace for JwtValidator {
+    type Raw = RawValidator;
+
+    /// Check and type the options.
+    fn plan(raw: RawValidator, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let mark = cx.mark();
+        let alg = alg(cx, raw.alg.as_deref())?;
+        let keys = key_source(cx, alg, &raw.key_options());
+        raw.warn_unsupported(cx);
+        let scopes_matcher = scopes_matcher(cx, raw.scopes_matcher.as_deref());
+        if !raw.roles.is_empty() && raw.roles_key.is_none() {
+            cx.at("roles_key")
+                .error("`roles` needs `roles_key` (the claim holding the roles)");
+        }
+        if !raw.scopes.is_empty() && raw.scopes_key.is_none() {
+            cx.at("scopes_key")
+                .error("`scopes` needs `scopes_key` (the claim holding the scopes)");
+        }
+        let propagate_claims = propagate_claims(cx, raw.propagate_claims);
+        let auth_header_name = auth_header_name(cx, raw.auth_header_name.as_deref());
+        let leeway = leeway(cx, raw.leeway.as_deref());
+        let roles_key = raw.roles_key.map(|k| {
+            if raw.roles_key_is_nested {
+                k.split('.').map(str::to_owned).collect()
+            } else {
+                vec![k]
+            }
+        });
+        if cx.failed_since(mark) {
+            return None;
+        }
+        Some(JwtValidator {
+            alg,
+            keys: keys?,
+            audience: raw.audience,
+            issuer: raw.issuer,
+            roles_key,
+            roles: raw.roles,
+            scopes_key: raw.scopes_key,
+            scopes: raw.scopes,
+            scopes_matcher,
+            propagate_claims,
+            cookie_key: raw.cookie_key,
+            auth_header_name,
+            leeway,
+        })
+    }
+}
+
+// === impl JwtSigner ===
+
+impl Namespace for JwtSigner {
+    type Raw = RawSigner;
+
+    /// Check and type the options.
+    fn plan(raw: RawSigner, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let mark = cx.mark();
+        let alg = alg(cx, raw.alg.as_deref())?;
+        if !alg.is_hmac() {
+            cx.at("alg").error(format!(
+                "`auth/signer` signs with HS256/384/512 only in this build (not {})",
+                alg.as_str()
+            ));
+        }
+        let Some(kid) = raw.kid.clone() else {
+            cx.at("kid")
+                .error("`auth/signer` needs `kid` (the key to sign with)");
+            return None;
+        };
+        if raw.keys_to_sign.is_empty() {
+            cx.at("keys_to_sign")
+                .warn("`keys_to_sign` is empty; nothing is signed");
+        }
+        no_effect(cx, "full", raw.full);
+        no_effect(cx, "jwk_local_ca", raw.jwk_local_ca.is_some());
+        no_effect(cx, "cipher_suites", raw.cipher_suites.is_some());
+        no_effect(cx, "jwk_fingerprints", raw.jwk_fingerprints.is_some());
+        let keys = key_source(cx, alg, &raw.key_options());
+        if cx.failed_since(mark) {
+            return None;
+        }
+        Some(JwtSigner {
+            alg,
+            kid,
+            keys_to_sign: raw.keys_to_sign,
+            keys: keys?,
+        })
+    }
+}
+
 // === impl RawValidator ===
 
-fn alg(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, name: Option<&str>) -> Option<Alg> {
+impl RawValidator {
+    fn key_options(&self) -> KeyOptions<'_> {
+        KeyOptions {
+            jwk_url: self.jwk_url.as_deref(),
+            jwk_local_path: self.jwk_local_path.as_deref(),
+            jwk_keys: self.jwk_keys.as_ref(),
+            disable_jwk_security: self.disable_jwk_security,
+            cache: self.cache,
+            cache_duration: self.cache_duration,
+        }
+    }
+
+    /// Options KrakenD has that Manifold reads but does not implement.
+    fn warn_unsupported(&self, cx: &mut Cx<'_, '_>) {
+        no_effect(cx, "jwk_local_ca", self.jwk_local_ca.is_some());
+        no_effect(cx, "cipher_suites", self.cipher_suites.is_some());
+        no_effect(cx, "jwk_fingerprints", self.jwk_fingerprints.is_some());
+        no_effect(cx, "operation_debug", self.operation_debug);
+        if let Some(s) = self
+            .key_identify_strategy
+            .as_deref()
+            .filter(|s| *s != "kid")
+        {
+            cx.at("key_identify_strategy").warn(format!(
+                "key_identify_strategy {s:?} is not supported; keys are looked up by `kid`"
+            ));
+        }
+    }
+}
+
+// === impl RawSigner ===
+
+impl RawSigner {
+    fn key_options(&self) -> KeyOptions<'_> {
+        KeyOptions {
+            jwk_url: self.jwk_url.as_deref(),
+            jwk_local_path: self.jwk_local_path.as_deref(),
+            jwk_keys: self.jwk_keys.as_ref(),
+            disable_jwk_security: self.disable_jwk_security,
+            cache: self.cache,
+            cache_duration: self.cache_duration,
+        }
+    }
+}
+
+fn alg(cx: &mut Cx<'_, '_>, name: Option<&str>) -> Option<Alg> {
     let name = name.unwrap_or("RS256");
     let alg = Alg::parse(name);
     if alg.is_none() {
-        d.error(&path.key("alg"), ctx, format!("unsupported `alg` {name:?} (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA; `none` never)"));
+        cx.at("alg").error(format!("unsupported `alg` {name:?} (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA; `none` never)"));
     }
     alg
 }
 
-struct KeyOptions<'a> {
-    jwk_url: Option<&'a str>,
-    jwk_local_path: Option<&'a str>,
-    jwk_keys: Option<&'a serde_json::Value>,
-    disable_jwk_security: bool,
-    cache: bool,
-    cache_duration: Option<u64>,
-}
-
-fn key_source(
-    d: &mut Diags<'_>,
-    path: &Path,
-    ctx: Option<&str>,
-    alg: Alg,
-    o: &KeyOptions<'_>,
-) -> Option<KeySource> {
+fn key_source(cx: &mut Cx<'_, '_>, alg: Alg, o: &KeyOptions<'_>) -> Option<KeySource> {
     if let Some(keys) = o.jwk_keys {
-        return match KeySet::parse(keys.to_string().as_bytes(), alg) {
-            Ok(set) if set.is_empty() => {
-                d.error(
-                    &path.key("jwk_keys"),
-                    ctx,
-                    format!("no key in `jwk_keys` is usable with {}", alg.as_str()),
-                );
-                None
-            }
-            Ok(set) => Some(KeySource::Inline(Arc::new(set))),
-            Err(e) => {
-                d.error(&path.key("jwk_keys"), ctx, e);
-                None
-            }
-        };
+        return inline_keys(&mut cx.at("jwk_keys"), alg, keys);
     }
     if let Some(url) = o.jwk_url {
         let allowed =
             url.starts_with("https://") || (o.disable_jwk_security && url.starts_with("http://"));
         if !allowed {
-            d.error(&path.key("jwk_url"), ctx, "`jwk_url` must be https:// (set `disable_jwk_security: true` to allow http:// in development)");
+            cx.at("jwk_url").error("`jwk_url` must be https:// (set `disable_jwk_security: true` to allow http:// in development)");
             return None;
         }
         if o.jwk_local_path.is_some() {
-            d.warn(
-                &path.key("jwk_local_path"),
-                ctx,
-                "`jwk_local_path` is ignored because `jwk_url` is set",
-            );
+            cx.at("jwk_local_path")
+                .warn("`jwk_local_path` is ignored because `jwk_url` is set");
         }
         let ttl = if o.cache {
             o.cache_duration
@@ -206,234 +322,94 @@ fn key_source(
         });
     }
     if o.jwk_local_path.is_some() {
-        d.error(&path.key("jwk_local_path"), ctx, "`jwk_local_path` is read by the native adapter only (it inlines the file as `jwk_keys`); on Lambda and Workers use `jwk_url` or inline `jwk_keys`");
+        cx.at("jwk_local_path").error("`jwk_local_path` is read by the native adapter only (it inlines the file as `jwk_keys`); on Lambda and Workers use `jwk_url` or inline `jwk_keys`");
         return None;
     }
-    d.error(
-        path,
-        ctx,
-        "no keys: set `jwk_url` (or Manifold's inline `jwk_keys`)",
-    );
+    cx.error("no keys: set `jwk_url` (or Manifold's inline `jwk_keys`)");
     None
 }
 
-fn no_effect(d: &mut Diags<'_>, path: &Path, ctx: Option<&str>, key: &str, set: bool) {
+/// `jwk_keys`: a JWK set written into the config.
+fn inline_keys(cx: &mut Cx<'_, '_>, alg: Alg, keys: &serde_json::Value) -> Option<KeySource> {
+    match KeySet::parse(keys.to_string().as_bytes(), alg) {
+        Ok(set) if set.is_empty() => {
+            cx.error(format!(
+                "no key in `jwk_keys` is usable with {}",
+                alg.as_str()
+            ));
+            None
+        }
+        Ok(set) => Some(KeySource::Inline(Arc::new(set))),
+        Err(e) => {
+            cx.error(e);
+            None
+        }
+    }
+}
+
+fn no_effect(cx: &mut Cx<'_, '_>, key: &str, set: bool) {
     if set {
-        d.warn(
-            &path.key(key),
-            ctx,
-            format!("`{key}` is not supported by Manifold; it has no effect"),
-        );
+        cx.at(key).warn(format!(
+            "`{key}` is not supported by Manifold; it has no effect"
+        ));
     }
 }
 
-impl RawValidator {
-    /// Check and type the options.
-    pub(crate) fn plan(
-        self,
-        d: &mut Diags<'_>,
-        path: &Path,
-        ctx: Option<&str>,
-    ) -> Option<JwtValidator> {
-        let errors = d.out.errors.len();
-        let alg = alg(d, path, ctx, self.alg.as_deref())?;
-        let keys = key_source(
-            d,
-            path,
-            ctx,
-            alg,
-            &KeyOptions {
-                jwk_url: self.jwk_url.as_deref(),
-                jwk_local_path: self.jwk_local_path.as_deref(),
-                jwk_keys: self.jwk_keys.as_ref(),
-                disable_jwk_security: self.disable_jwk_security,
-                cache: self.cache,
-                cache_duration: self.cache_duration,
-            },
-        );
-        no_effect(d, path, ctx, "jwk_local_ca", self.jwk_local_ca.is_some());
-        no_effect(d, path, ctx, "cipher_suites", self.cipher_suites.is_some());
-        no_effect(
-            d,
-            path,
-            ctx,
-            "jwk_fingerprints",
-            self.jwk_fingerprints.is_some(),
-        );
-        no_effect(d, path, ctx, "operation_debug", self.operation_debug);
-        if let Some(s) = self
-            .key_identify_strategy
-            .as_deref()
-            .filter(|s| *s != "kid")
-        {
-            d.warn(
-                &path.key("key_identify_strategy"),
-                ctx,
-                format!(
-                    "key_identify_strategy {s:?} is not supported; keys are looked up by `kid`"
-                ),
-            );
+fn scopes_matcher(cx: &mut Cx<'_, '_>, value: Option<&str>) -> ScopesMatcher {
+    match value {
+        None | Some("any") => ScopesMatcher::Any,
+        Some("all") => ScopesMatcher::All,
+        Some(other) => {
+            cx.at("scopes_matcher").error(format!(
+                "`scopes_matcher` must be \"any\" or \"all\", not {other:?}"
+            ));
+            ScopesMatcher::Any
         }
-        let scopes_matcher = match self.scopes_matcher.as_deref() {
-            None | Some("any") => ScopesMatcher::Any,
-            Some("all") => ScopesMatcher::All,
-            Some(other) => {
-                d.error(
-                    &path.key("scopes_matcher"),
-                    ctx,
-                    format!("`scopes_matcher` must be \"any\" or \"all\", not {other:?}"),
-                );
-                ScopesMatcher::Any
-            }
-        };
-        if !self.roles.is_empty() && self.roles_key.is_none() {
-            d.error(
-                &path.key("roles_key"),
-                ctx,
-                "`roles` needs `roles_key` (the claim holding the roles)",
-            );
-        }
-        if !self.scopes.is_empty() && self.scopes_key.is_none() {
-            d.error(
-                &path.key("scopes_key"),
-                ctx,
-                "`scopes` needs `scopes_key` (the claim holding the scopes)",
-            );
-        }
-        let mut propagate_claims = Vec::new();
-        for (i, (claim, header)) in self.propagate_claims.into_iter().enumerate() {
-            match HeaderName::from_bytes(header.as_bytes()) {
-                Ok(h) => propagate_claims.push((claim, h)),
-                Err(_) => d.error(
-                    &path.key("propagate_claims").index(i),
-                    ctx,
-                    format!("invalid header name {header:?}"),
-                ),
-            }
-        }
-        let auth_header_name = match self.auth_header_name.as_deref() {
-            None => http::header::AUTHORIZATION,
-            Some(h) => match HeaderName::from_bytes(h.as_bytes()) {
-                Ok(h) => h,
-                Err(_) => {
-                    d.error(
-                        &path.key("auth_header_name"),
-                        ctx,
-                        format!("invalid header name {h:?}"),
-                    );
-                    http::header::AUTHORIZATION
-                }
-            },
-        };
-        let mut leeway = match self.leeway.as_deref().map(parse_duration) {
-            None => Duration::ZERO,
-            Some(Ok(l)) => l,
-            Some(Err(e)) => {
-                d.error(&path.key("leeway"), ctx, e);
-                Duration::ZERO
-            }
-        };
-        if leeway > MAX_LEEWAY {
-            d.warn(&path.key("leeway"), ctx, "`leeway` is clamped to 60s");
-            leeway = MAX_LEEWAY;
-        }
-        let roles_key = self.roles_key.map(|k| {
-            if self.roles_key_is_nested {
-                k.split('.').map(str::to_owned).collect()
-            } else {
-                vec![k]
-            }
-        });
-        if d.out.errors.len() > errors {
-            return None;
-        }
-        Some(JwtValidator {
-            alg,
-            keys: keys?,
-            audience: self.audience,
-            issuer: self.issuer,
-            roles_key,
-            roles: self.roles,
-            scopes_key: self.scopes_key,
-            scopes: self.scopes,
-            scopes_matcher,
-            propagate_claims,
-            cookie_key: self.cookie_key,
-            auth_header_name,
-            leeway,
-        })
     }
 }
 
-// === impl RawSigner ===
-
-impl RawSigner {
-    /// Check and type the options.
-    pub(crate) fn plan(
-        self,
-        d: &mut Diags<'_>,
-        path: &Path,
-        ctx: Option<&str>,
-    ) -> Option<JwtSigner> {
-        let errors = d.out.errors.len();
-        let alg = alg(d, path, ctx, self.alg.as_deref())?;
-        if !alg.is_hmac() {
-            d.error(
-                &path.key("alg"),
-                ctx,
-                format!(
-                    "`auth/signer` signs with HS256/384/512 only in this build (not {})",
-                    alg.as_str()
-                ),
-            );
+/// `propagate_claims`: (claim, header) pairs, the header names checked.
+fn propagate_claims(
+    cx: &mut Cx<'_, '_>,
+    pairs: Vec<(String, String)>,
+) -> Vec<(String, HeaderName)> {
+    let mut out = Vec::new();
+    for (i, (claim, header)) in pairs.into_iter().enumerate() {
+        match HeaderName::from_bytes(header.as_bytes()) {
+            Ok(h) => out.push((claim, h)),
+            Err(_) => cx
+                .at("propagate_claims")
+                .index(i)
+                .error(format!("invalid header name {header:?}")),
         }
-        let Some(kid) = self.kid else {
-            d.error(
-                &path.key("kid"),
-                ctx,
-                "`auth/signer` needs `kid` (the key to sign with)",
-            );
-            return None;
-        };
-        if self.keys_to_sign.is_empty() {
-            d.warn(
-                &path.key("keys_to_sign"),
-                ctx,
-                "`keys_to_sign` is empty; nothing is signed",
-            );
-        }
-        no_effect(d, path, ctx, "full", self.full);
-        no_effect(d, path, ctx, "jwk_local_ca", self.jwk_local_ca.is_some());
-        no_effect(d, path, ctx, "cipher_suites", self.cipher_suites.is_some());
-        no_effect(
-            d,
-            path,
-            ctx,
-            "jwk_fingerprints",
-            self.jwk_fingerprints.is_some(),
-        );
-        let keys = key_source(
-            d,
-            path,
-            ctx,
-            alg,
-            &KeyOptions {
-                jwk_url: self.jwk_url.as_deref(),
-                jwk_local_path: self.jwk_local_path.as_deref(),
-                jwk_keys: self.jwk_keys.as_ref(),
-                disable_jwk_security: self.disable_jwk_security,
-                cache: self.cache,
-                cache_duration: self.cache_duration,
-            },
-        );
-        if d.out.errors.len() > errors {
-            return None;
-        }
-        Some(JwtSigner {
-            alg,
-            kid,
-            keys_to_sign: self.keys_to_sign,
-            keys: keys?,
-        })
     }
+    out
+}
+
+fn auth_header_name(cx: &mut Cx<'_, '_>, name: Option<&str>) -> HeaderName {
+    let Some(h) = name else {
+        return http::header::AUTHORIZATION;
+    };
+    HeaderName::from_bytes(h.as_bytes()).unwrap_or_else(|_| {
+        cx.at("auth_header_name")
+            .error(format!("invalid header name {h:?}"));
+        http::header::AUTHORIZATION
+    })
+}
+
+/// `leeway`, clamped to [`MAX_LEEWAY`].
+fn leeway(cx: &mut Cx<'_, '_>, text: Option<&str>) -> Duration {
+    let leeway = match text.map(parse_duration) {
+        None => Duration::ZERO,
+        Some(Ok(l)) => l,
+        Some(Err(e)) => {
+            cx.at("leeway").error(e);
+            Duration::ZERO
+        }
+    };
+    if leeway > MAX_LEEWAY {
+        cx.at("leeway").warn("`leeway` is clamped to 60s");
+        return MAX_LEEWAY;
+    }
+    leeway
 }

@@ -3,6 +3,9 @@
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::Cx;
+
 /// Options of the `backend/http` namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -18,4 +21,14 @@ pub struct BackendHttp {
     /// backend cannot bounce the gateway to a metadata address). Credentials are still
     /// dropped when the origin changes.
     pub allow_cross_origin_redirects: bool,
+}
+
+// === impl BackendHttp ===
+
+impl Namespace for BackendHttp {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
+    }
 }

@@ -2,6 +2,9 @@
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::Cx;
+
 /// Options of the `security/bot-detector` namespace.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -22,6 +25,18 @@ pub struct BotDetector {
 /// A compiled `patterns` entry (compiled once, when the config is loaded).
 #[derive(Debug, Clone)]
 pub struct Pattern(pub regex_lite::Regex);
+
+// === impl BotDetector ===
+
+impl Namespace for BotDetector {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
+    }
+}
+
+// === impl Pattern ===
 
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -3,10 +3,11 @@
 //! the JWT rejecter).
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{typed, Diags, Path};
+use super::Namespace;
 use crate::cel::Program;
+use crate::config::decode::{Cx, Level};
+use crate::config::error::Path;
 
 /// The compiled expressions of one `validation/cel` list. `#i` in the error message
 /// `request aborted by evaluator #i` counts within one of these lists, as KrakenD.
@@ -23,49 +24,41 @@ pub struct CelChecks {
     pub(crate) jwt_at: Option<Path>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDef {
+/// One entry of the list as written.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawDef {
     check_expr: String,
     #[serde(default)]
     mod_expr: Option<String>,
 }
 
-impl CelChecks {
+// === impl CelChecks ===
+
+impl Namespace for CelChecks {
+    type Raw = Vec<RawDef>;
+
     /// Compile every `check_expr`; syntax errors are located config errors.
-    pub(crate) fn compile(
-        diags: &mut Diags<'_>,
-        path: &Path,
-        context: Option<&str>,
-        endpoint_level: bool,
-        value: &Value,
-    ) -> Option<Self> {
-        let defs: Vec<RawDef> = typed(diags, path, context, value)?;
+    fn plan(defs: Vec<RawDef>, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let endpoint_level = cx.level() == Level::Endpoint;
         let mut out = CelChecks::default();
         let mut ok = true;
         for (i, def) in defs.iter().enumerate() {
-            let at = path.index(i);
+            let mut at = cx.item(i);
             if def.mod_expr.is_some() {
-                diags.warn(
-                    &at.key("mod_expr"),
-                    context,
-                    "`mod_expr` is not supported; it has no effect",
-                );
+                at.at("mod_expr")
+                    .warn("`mod_expr` is not supported; it has no effect");
             }
             let program = match Program::parse(&def.check_expr) {
                 Ok(p) => p,
                 Err(e) => {
-                    diags.error(
-                        &at.key("check_expr"),
-                        context,
-                        format!("invalid CEL expression: {e}"),
-                    );
+                    at.at("check_expr")
+                        .error(format!("invalid CEL expression: {e}"));
                     ok = false;
                     continue;
                 }
             };
             if program.reads("JWT") && out.jwt_at.is_none() {
-                out.jwt_at = Some(at.key("check_expr"));
+                out.jwt_at = Some(at.path().key("check_expr"));
             }
             // By the variables read (KrakenD looks for the substrings `req`, `resp` and
             // `JWT`, which misfiles names like `resp_data.request_id`).

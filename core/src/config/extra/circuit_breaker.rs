@@ -2,6 +2,9 @@
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::Cx;
+
 /// Options of `qos/circuit-breaker` (KrakenD's gobreaker settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -17,4 +20,14 @@ pub struct CircuitBreaker {
     pub name: String,
     /// Accepted for compatibility; the adapters log requests themselves.
     pub log_status_change: bool,
+}
+
+// === impl CircuitBreaker ===
+
+impl Namespace for CircuitBreaker {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
+    }
 }

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::{checked, Namespace};
+use crate::config::decode::Cx;
+
 /// Options of the `security/cors` namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -73,5 +76,14 @@ impl Cors {
             }
         }
         out
+    }
+}
+
+impl Namespace for Cors {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
     }
 }

@@ -2,6 +2,9 @@
 
 use serde::Deserialize;
 
+use super::{checked, Namespace};
+use crate::config::decode::Cx;
+
 /// Options of `qos/http-cache`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -49,5 +52,14 @@ impl HttpCache {
     /// The byte bound.
     pub fn size(&self) -> usize {
         self.max_size.unwrap_or(DEFAULT_MAX_SIZE)
+    }
+}
+
+impl Namespace for HttpCache {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
     }
 }

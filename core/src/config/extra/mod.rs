@@ -1,5 +1,7 @@
-//! `extra_config` namespaces: one typed struct per namespace, decoded once at load time. The
-//! mapping from namespace name to decoder is this one explicit `match`, not a registry.
+//! `extra_config` namespaces: one typed struct per namespace, decoded once at load time through
+//! the one [`Namespace`] trait (so the key rules of [`Cx::decode`] hold in every namespace).
+//! The mapping from namespace name to decoder is the one explicit `match` in [`Extra::set`],
+//! not a registry.
 
 mod auth;
 mod backend_http;
@@ -35,14 +37,17 @@ pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
 
-use super::error::{Diags, Path};
+use super::decode::{near_miss, Cx, Level};
+use Level::{Backend, Endpoint, Root};
 
-/// Where a namespace appears.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    Root,
-    Endpoint,
-    Backend,
+/// One `extra_config` namespace: its options as written, and how they become the plan's value.
+pub(crate) trait Namespace: Sized {
+    /// The options as written: a serde type whose field names are KrakenD's keys.
+    type Raw: DeserializeOwned;
+
+    /// Check the decoded options and build the typed value; problems are reported at `cx`
+    /// (the namespace's place) and make it `None`.
+    fn plan(raw: Self::Raw, cx: &mut Cx<'_, '_>) -> Option<Self>;
 }
 
 /// Namespaces decoded at one level.
@@ -69,6 +74,37 @@ pub(crate) struct Extra {
     pub(crate) http_cache: Option<HttpCache>,
 }
 
+/// Every namespace Manifold implements, with the levels where it has an effect.
+const SUPPORTED: &[(&str, &[Level])] = &[
+    ("router", &[Root]),
+    ("security/cors", &[Root]),
+    ("security/http", &[Root]),
+    ("security/bot-detector", &[Root, Endpoint]),
+    ("qos/ratelimit/router", &[Root, Endpoint]),
+    ("auth/validator", &[Endpoint]),
+    ("auth/signer", &[Endpoint]),
+    ("validation/json-schema", &[Endpoint]),
+    ("validation/cel", &[Endpoint, Backend]),
+    ("proxy", &[Endpoint, Backend]),
+    ("backend/http", &[Backend]),
+    ("qos/ratelimit/proxy", &[Backend]),
+    ("qos/circuit-breaker", &[Backend]),
+    ("qos/http-cache", &[Backend]),
+];
+
+/// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
+const TELEMETRY: &[&str] = &[
+    "telemetry/logging",
+    "telemetry/metrics",
+    "telemetry/opentelemetry",
+    "telemetry/opencensus",
+    "telemetry/influx",
+    "telemetry/gelf",
+    "telemetry/logstash",
+    "telemetry/newrelic",
+    "telemetry/moesif",
+];
+
 /// KrakenD's long legacy names for the short namespaces.
 fn canonical(ns: &str) -> &str {
     match ns {
@@ -81,81 +117,62 @@ fn canonical(ns: &str) -> &str {
     }
 }
 
-/// Decode every namespace of one `extra_config` object; unknown or unsupported ones become
-/// warnings (never silently dropped).
-pub(crate) fn decode(
-    diags: &mut Diags<'_>,
-    path: &Path,
-    context: Option<&str>,
-    level: Level,
-    extra: &BTreeMap<String, Value>,
-) -> Extra {
+/// Decode every namespace of the `extra_config` object at `cx`. Namespaces at the wrong level,
+/// unsupported and unknown ones become warnings (never silently dropped); a near-miss of a
+/// supported name is an error, as for any other key.
+pub(crate) fn decode(cx: &mut Cx<'_, '_>, extra: &BTreeMap<String, Value>) -> Extra {
     let mut out = Extra::default();
     for (name, value) in extra {
-        let at = path.key(name);
-        match (canonical(name), level) {
-            ("router", Level::Root) => out.router = typed(diags, &at, context, value),
-            ("backend/http", Level::Backend) => out.backend_http = typed(diags, &at, context, value),
-            ("proxy", Level::Endpoint | Level::Backend) => out.proxy = typed(diags, &at, context, value),
-            ("security/cors", Level::Root) => out.cors = checked(diags, &at, context, value, Cors::problems),
-            ("security/http", Level::Root) => out.security_http = checked(diags, &at, context, value, SecurityHttp::problems),
-            ("security/bot-detector", Level::Root | Level::Endpoint) => out.bot_detector = typed(diags, &at, context, value),
-            ("qos/ratelimit/router", Level::Root | Level::Endpoint) => out.ratelimit_router = checked(diags, &at, context, value, RouterRateLimit::problems),
-            ("qos/ratelimit/proxy", Level::Backend) => out.ratelimit_proxy = checked(diags, &at, context, value, ProxyRateLimit::problems),
-            ("qos/circuit-breaker", Level::Backend) => out.circuit_breaker = typed(diags, &at, context, value),
-            ("qos/http-cache", Level::Backend) => out.http_cache = checked(diags, &at, context, value, HttpCache::problems),
-            (
-                "telemetry/logging" | "telemetry/metrics" | "telemetry/opentelemetry"
-                | "telemetry/opencensus" | "telemetry/influx" | "telemetry/gelf"
-                | "telemetry/logstash" | "telemetry/newrelic" | "telemetry/moesif",
-                _,
-            ) => diags.warn(&at, context, format!("namespace `{name}` is not supported by Manifold; it has no effect (the adapters log requests themselves)")),
-            (ns, _) if ns.starts_with("modifier/lua") || ns.starts_with("plugin/") || ns == "modifier/martian" => {
-                diags.warn(&at, context, format!("namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"));
-            }
-            ("auth/validator", Level::Endpoint) => {
-                let raw: Option<auth::RawValidator> = typed(diags, &at, context, value);
-                out.auth_validator = raw.and_then(|r| r.plan(diags, &at, context));
-            }
-            ("auth/signer", Level::Endpoint) => {
-                let raw: Option<auth::RawSigner> = typed(diags, &at, context, value);
-                out.auth_signer = raw.and_then(|r| r.plan(diags, &at, context));
-            }
-            ("validation/json-schema", Level::Endpoint) => {
-                out.json_schema = JsonSchema::compile(diags, &at, context, value);
-            }
-            ("validation/cel", Level::Endpoint | Level::Backend) => {
-                out.cel = CelChecks::compile(diags, &at, context, level == Level::Endpoint, value);
-            }
-            (
-                "auth/validator" | "auth/signer" | "validation/json-schema"
-                | "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
-                | "security/bot-detector" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
-                | "qos/circuit-breaker" | "qos/http-cache" | "validation/cel",
-                _,
-            ) => {
-                diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
-            }
-            _ => diags.warn(&at, context, format!("unknown namespace `{name}`; it has no effect")),
+        if name.starts_with('@') {
+            continue;
+        }
+        let ns = canonical(name);
+        let mut at = cx.at(name);
+        match SUPPORTED.iter().find(|(known, _)| *known == ns) {
+            Some((_, levels)) if levels.contains(&at.level()) => out.set(ns, &mut at, value),
+            Some(_) => at.warn(format!(
+                "namespace `{name}` does not belong at this level; it has no effect"
+            )),
+            None => unsupported(&mut at, name),
         }
     }
     out
 }
 
-/// [`typed`], then the namespace's own cross-field rules as located errors.
-fn checked<T: DeserializeOwned>(
-    diags: &mut Diags<'_>,
-    path: &Path,
-    context: Option<&str>,
-    value: &Value,
-    problems: fn(&T) -> Vec<(&'static str, String)>,
-) -> Option<T> {
-    let v: T = typed(diags, path, context, value)?;
-    let found = problems(&v);
-    for (key, message) in &found {
-        diags.error(&path.key(key), context, message.clone());
+/// Report a namespace Manifold does not implement.
+fn unsupported(cx: &mut Cx<'_, '_>, name: &str) {
+    let supported: Vec<&str> = SUPPORTED.iter().map(|(ns, _)| *ns).collect();
+    if TELEMETRY.contains(&name) {
+        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (the adapters log requests themselves)"));
+    } else if name.starts_with("modifier/lua")
+        || name.starts_with("plugin/")
+        || name == "modifier/martian"
+    {
+        cx.warn(format!(
+            "namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"
+        ));
+    } else if let Some(near) = near_miss(name, &supported) {
+        cx.error(format!(
+            "unknown namespace `{name}` (did you mean `{near}`?)"
+        ));
+    } else {
+        cx.warn(format!("unknown namespace `{name}`; it has no effect"));
     }
-    found.is_empty().then_some(v)
+}
+
+/// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
+fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
+    let raw = cx.decode::<N::Raw>(value, &[])?;
+    N::plan(raw, cx)
+}
+
+/// Report each (key, message) of a namespace's cross-field rules as an error under that key;
+/// the options are kept only when there is none.
+fn checked<T>(cx: &mut Cx<'_, '_>, options: T, problems: &[(&str, String)]) -> Option<T> {
+    for (key, message) in problems {
+        cx.at(key).error(message.clone());
+    }
+    problems.is_empty().then_some(options)
 }
 
 /// A Go duration string (`"12h"`, `"1s"`) as an optional [`std::time::Duration`].
@@ -167,33 +184,40 @@ fn go_duration<'de, D: serde::Deserializer<'de>>(
         .transpose()
 }
 
-/// Decode one namespace into its struct, reporting unknown keys as warnings and type errors
-/// as located errors.
-pub(crate) fn typed<T: DeserializeOwned>(
-    diags: &mut Diags<'_>,
-    path: &Path,
-    context: Option<&str>,
-    value: &Value,
-) -> Option<T> {
-    let mut unknown = Vec::new();
-    let mut track = serde_path_to_error::Track::new();
-    let result: Result<T, _> = serde_ignored::deserialize(
-        serde_path_to_error::Deserializer::new(value, &mut track),
-        |p| unknown.push(p.to_string()),
-    );
-    for key in unknown {
-        diags.warn(
-            &path.dotted(&key),
-            context,
-            format!("unknown key `{key}`; it has no effect"),
-        );
-    }
-    match result {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let at = path.dotted(&track.path().to_string());
-            diags.error(&at, context, e.to_string());
-            None
+// === impl Extra ===
+
+impl Extra {
+    /// The one place a namespace name is mapped to its decoder.
+    fn set(&mut self, ns: &str, cx: &mut Cx<'_, '_>, value: &Value) {
+        match ns {
+            "router" => self.router = namespace(cx, value),
+            "security/cors" => self.cors = namespace(cx, value),
+            "security/http" => self.security_http = namespace(cx, value),
+            "security/bot-detector" => self.bot_detector = namespace(cx, value),
+            "qos/ratelimit/router" => self.ratelimit_router = namespace(cx, value),
+            "auth/validator" => self.auth_validator = namespace(cx, value),
+            "auth/signer" => self.auth_signer = namespace(cx, value),
+            "validation/json-schema" => self.json_schema = namespace(cx, value),
+            "validation/cel" => self.cel = namespace(cx, value),
+            "proxy" => self.proxy = namespace(cx, value),
+            "backend/http" => self.backend_http = namespace(cx, value),
+            "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
+            "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
+            "qos/http-cache" => self.http_cache = namespace(cx, value),
+            _ => {}
         }
+    }
+}
+
+// === impl JsonSchema ===
+
+impl Namespace for JsonSchema {
+    /// A JSON Schema document: its keywords follow JSON Schema's rules (an unsupported keyword
+    /// is a warning), not the config's key rules.
+    type Raw = Value;
+
+    fn plan(raw: Value, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let (diags, path, context) = cx.parts();
+        JsonSchema::compile(diags, path, context, &raw)
     }
 }

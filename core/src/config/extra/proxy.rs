@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::{Cx, Level};
 use crate::json::{Map, Value};
 
 /// Options of the `proxy` namespace, as written in the file.
@@ -89,6 +91,36 @@ struct RawOp {
     #[serde(rename = "type")]
     kind: String,
     args: Vec<String>,
+}
+
+// === impl ProxyOptions ===
+
+impl Namespace for ProxyOptions {
+    type Raw = Self;
+
+    /// Warn about keys that have no effect at this level (each level reads its own keys).
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        match cx.level() {
+            Level::Endpoint => {
+                if raw.shadow || raw.shadow_timeout.is_some() {
+                    cx.warn(
+                        "`shadow` belongs on a backend's `proxy` namespace; it has no effect here",
+                    );
+                }
+                if raw.force_sandboxed_request {
+                    cx.at("force_sandboxed_request").warn("`force_sandboxed_request` has no effect: every backend always gets its own copy of the request");
+                }
+                if !raw.sequential_propagated_params.is_empty() {
+                    cx.at("sequential_propagated_params").warn("`sequential_propagated_params` has no effect: Manifold has no scripting that reads propagated params (use `{resp<N>_<path>}` in url_pattern)");
+                }
+            }
+            Level::Backend if raw.sequential || raw.static_response.is_some() => {
+                cx.warn("`sequential` and `static` belong on the endpoint's `proxy` namespace; they have no effect here");
+            }
+            _ => {}
+        }
+        Some(raw)
+    }
 }
 
 // === impl FlatmapOp ===

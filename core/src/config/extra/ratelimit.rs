@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::{checked, Namespace};
+use crate::config::decode::Cx;
+
 /// Options of `qos/ratelimit/router`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
@@ -81,12 +84,30 @@ impl RouterRateLimit {
     }
 }
 
+impl Namespace for RouterRateLimit {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
+    }
+}
+
 // === impl ProxyRateLimit ===
 
 impl ProxyRateLimit {
     /// Problems found after decoding, as (key, message).
     pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
         rate_problems(self.max_rate, self.every)
+    }
+}
+
+impl Namespace for ProxyRateLimit {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
     }
 }
 

@@ -4,6 +4,9 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use super::Namespace;
+use crate::config::decode::Cx;
+
 /// Options of the `router` namespace that Manifold implements.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -53,6 +56,16 @@ pub struct ErrorBodies {
 pub struct Cidr {
     addr: IpAddr,
     prefix: u8,
+}
+
+// === impl RouterOptions ===
+
+impl Namespace for RouterOptions {
+    type Raw = Self;
+
+    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+        Some(raw)
+    }
 }
 
 // === impl Cidr ===

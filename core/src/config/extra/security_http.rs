@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::{checked, Namespace};
+use crate::config::decode::Cx;
+
 /// Options of the `security/http` namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -77,5 +80,14 @@ impl SecurityHttp {
             }
         }
         out
+    }
+}
+
+impl Namespace for SecurityHttp {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let problems = raw.problems();
+        checked(cx, raw, &problems)
     }
 }

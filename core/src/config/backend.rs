@@ -1,0 +1,243 @@
+//! One entry of an endpoint's `backend` list: hosts, `url_pattern` and its placeholders, the
+//! backend's namespaces, and the typed [`Backend`].
+
+use std::sync::Arc;
+
+use http::Method;
+use serde_json::Value;
+
+use super::decode::Cx;
+use super::endpoint::Defaults;
+use super::error::Path;
+use super::extra::{self, ProxyOptions};
+use super::fields::{self, dot_path};
+use super::plan::{Backend, BackendQos, Encoding, OutputEncoding};
+use super::raw::{RawBackend, BACKEND_NO_EFFECT};
+use crate::url::{param_eq, UrlPattern, Var};
+
+/// What a backend needs to know about its endpoint.
+#[derive(Clone, Copy)]
+pub(crate) struct BackendEnv<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) params: &'a [String],
+    pub(crate) output_encoding: OutputEncoding,
+    pub(crate) defaults: &'a Defaults<'a>,
+    pub(crate) index: usize,
+    pub(crate) sequential: bool,
+    /// The endpoint validates a JWT, so `{JWT.claim}` has a value.
+    pub(crate) jwt: bool,
+}
+
+/// Decode the backend at `cx` (its path and `METHOD /path, backend N` context).
+pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) -> Option<Backend> {
+    let raw: RawBackend = cx.decode(value, BACKEND_NO_EFFECT)?;
+    let mark = cx.mark();
+    let host = hosts(cx, &raw, env.defaults.host);
+    let url_pattern = url_pattern(&mut cx.at("url_pattern"), raw.url_pattern.as_deref(), env);
+    let method = match raw.method.as_deref() {
+        None => Some(env.method.clone()),
+        Some(m) => fields::method_token(&mut cx.at("method"), m),
+    };
+    let encoding = if env.output_encoding == OutputEncoding::NoOp {
+        Encoding::NoOp
+    } else {
+        raw.encoding.as_deref().map_or(Encoding::Json, |e| {
+            fields::encoding(&mut cx.at("encoding"), e)
+        })
+    };
+    let input_headers =
+        fields::header_filter(&mut cx.at("input_headers"), raw.input_headers.as_deref());
+    let input_query_strings = fields::query_filter(raw.input_query_strings.as_deref());
+    let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
+    fields::cel_needs_validator(cx, extra.cel.as_ref(), env.jwt);
+    let proxy = extra.proxy.unwrap_or_default();
+    let shadow_timeout = proxy_rules(
+        &mut cx.at("extra_config").key("proxy"),
+        &proxy,
+        encoding,
+        env,
+    );
+    if cx.failed_since(mark) {
+        return None;
+    }
+    Some(Backend {
+        host,
+        url_pattern: url_pattern?,
+        method: method?,
+        encoding,
+        allow: raw.allow.iter().map(|p| dot_path(p)).collect(),
+        deny: raw.deny.iter().map(|p| dot_path(p)).collect(),
+        mapping: raw.mapping.into_iter().collect(),
+        group: raw.group.filter(|g| !g.is_empty()),
+        target: raw.target.filter(|t| !t.is_empty()).map(|t| dot_path(&t)),
+        is_collection: raw.is_collection,
+        input_headers,
+        input_query_strings,
+        http: extra.backend_http.unwrap_or_default(),
+        cel: extra.cel.map(Arc::new),
+        flatmap_filter: proxy.flatmap_filter,
+        shadow: proxy.shadow,
+        shadow_timeout,
+        index: env.index,
+        qos: BackendQos {
+            ratelimit: extra.ratelimit_proxy,
+            circuit_breaker: extra.circuit_breaker,
+            http_cache: extra.http_cache,
+        },
+    })
+}
+
+/// The backend's hosts (the root `host` list when it has none), sanitised.
+fn hosts(cx: &mut Cx<'_, '_>, raw: &RawBackend, root_hosts: &[String]) -> Vec<String> {
+    let inherited = raw.host.is_empty();
+    let list = if inherited { root_hosts } else { &raw.host[..] };
+    if list.is_empty() {
+        cx.at("host")
+            .error("no host: set `host` on the backend or at the root");
+    }
+    let mut host = Vec::new();
+    for (i, h) in list.iter().enumerate() {
+        match sanitize_host(h, raw.disable_host_sanitize) {
+            Ok(h) => host.push(h),
+            // An inherited host is reported where it is written: the root's `host`.
+            Err(e) if inherited => cx.at_path(Path::default().key("host").index(i)).error(e),
+            Err(e) => cx.at("host").index(i).error(e),
+        }
+    }
+    host
+}
+
+/// `url_pattern`, with every placeholder checked against what the endpoint provides.
+fn url_pattern(
+    cx: &mut Cx<'_, '_>,
+    text: Option<&str>,
+    env: &BackendEnv<'_>,
+) -> Option<UrlPattern> {
+    let Some(text) = text else {
+        cx.error("missing `url_pattern`");
+        return None;
+    };
+    let pattern = match UrlPattern::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            cx.error(e);
+            return None;
+        }
+    };
+    for var in pattern.vars() {
+        match var {
+            Var::Param(name) if !env.params.iter().any(|e| param_eq(e, name)) => cx.error(format!(
+                "undefined output param `{{{name}}}`: the endpoint has no such placeholder (it has: {})",
+                list_or_none(env.params)
+            )),
+            Var::Resp { .. } if !env.sequential => cx.error(
+                "`{resp<N>_...}` placeholders need `extra_config.proxy.sequential: true` on the endpoint",
+            ),
+            Var::Resp { index, .. } if *index >= env.index => cx.error(format!(
+                "`{{resp{index}_...}}` must refer to an earlier backend (this is backend {})",
+                env.index
+            )),
+            Var::Jwt(claim) if !env.jwt => cx.error(format!(
+                "`{{JWT.{claim}}}` needs `auth/validator` on the endpoint"
+            )),
+            _ => {}
+        }
+    }
+    Some(pattern)
+}
+
+/// The backend's `proxy` options that depend on the backend and its endpoint; returns the
+/// shadow call's deadline.
+fn proxy_rules(
+    cx: &mut Cx<'_, '_>,
+    proxy: &ProxyOptions,
+    encoding: Encoding,
+    env: &BackendEnv<'_>,
+) -> Option<std::time::Duration> {
+    if !proxy.flatmap_filter.is_empty() && encoding == Encoding::NoOp {
+        cx.at("flatmap_filter")
+            .warn("flatmap_filter has no effect on a `no-op` backend");
+    }
+    let shadow_timeout = fields::duration(
+        &mut cx.at("shadow_timeout"),
+        proxy.shadow_timeout.as_deref(),
+    )
+    .filter(|t| !t.is_zero());
+    if proxy.shadow && env.sequential {
+        cx.at("shadow").warn("a shadow backend is not part of the sequence; `{resp<N>_...}` counts only the other backends");
+    }
+    shadow_timeout
+}
+
+fn list_or_none(params: &[String]) -> String {
+    if params.is_empty() {
+        "none".to_owned()
+    } else {
+        params
+            .iter()
+            .map(|p| format!("{{{p}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// KrakenD's host sanitising: default scheme `http://`, no trailing `/`, and nothing but
+/// `scheme://host[:port]` unless `disable_host_sanitize`.
+fn sanitize_host(host: &str, disable_sanitize: bool) -> Result<String, String> {
+    let with_scheme = if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("http://{host}")
+    };
+    let trimmed = with_scheme.trim_end_matches('/');
+    let uri: http::Uri = trimmed
+        .parse()
+        .map_err(|_| format!("invalid host `{host}`"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => {
+            return Err(format!(
+                "host `{host}`: only http:// and https:// are supported"
+            ))
+        }
+    }
+    if uri.authority().is_none_or(|a| a.host().is_empty()) {
+        return Err(format!("invalid host `{host}`"));
+    }
+    let has_path = uri
+        .path_and_query()
+        .is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty());
+    if has_path && !disable_sanitize {
+        return Err(format!("host `{host}` must be scheme://host[:port] (put paths in url_pattern, or set disable_host_sanitize)"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_sanitised() {
+        assert_eq!(
+            sanitize_host("localhost:8080/", false).unwrap(),
+            "http://localhost:8080"
+        );
+        assert_eq!(
+            sanitize_host("https://a.example", false).unwrap(),
+            "https://a.example"
+        );
+        assert!(sanitize_host("http://a.example/api", false).is_err());
+        assert_eq!(
+            sanitize_host("http://a.example/api", true).unwrap(),
+            "http://a.example/api"
+        );
+        assert!(sanitize_host("ftp://a.example", false).is_err());
+    }
+
+    #[test]
+    fn param_names_compare_like_krakend() {
+        assert!(param_eq("id", "Id"));
+        assert!(!param_eq("id", "ID"));
+    }
+}

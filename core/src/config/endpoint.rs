@@ -1,0 +1,241 @@
+//! One entry of `endpoints`: the path and its `{params}`, method, timeouts, encodings, the
+//! endpoint's namespaces, its backends, and the typed [`Endpoint`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use serde_json::Value;
+
+use super::backend::{backend, BackendEnv};
+use super::decode::{Cx, Level};
+use super::extra::{self, FlatmapOp, RouterRateLimit};
+use super::fields;
+use super::plan::{Backend, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding, QueryFilter};
+use super::raw::{RawEndpoint, ENDPOINT_NO_EFFECT};
+use crate::url::param_eq;
+
+/// Paths the gateway serves itself.
+const RESERVED_PATHS: &[&str] = &["/__debug", "/__echo", "/__health"];
+
+/// What endpoints inherit from the root.
+pub(crate) struct Defaults<'a> {
+    pub(crate) root_ratelimit: Option<&'a RouterRateLimit>,
+    pub(crate) timeout: Duration,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) output_encoding: OutputEncoding,
+    pub(crate) host: &'a [String],
+    pub(crate) disable_rest: bool,
+}
+
+/// The endpoint-wide settings, decoded and defaulted.
+struct Settings {
+    method: Method,
+    timeout: Duration,
+    cache_ttl: Duration,
+    output_encoding: OutputEncoding,
+    input_headers: HeaderFilter,
+    input_query_strings: QueryFilter,
+}
+
+/// Manifold extension: `"method": ["GET", "HEAD"]` declares one endpoint per method (KrakenD
+/// needs one entry each). Anything else is passed through unchanged.
+pub(crate) fn per_method(cx: &mut Cx<'_, '_>, value: &Value) -> Vec<Value> {
+    let Some(Value::Array(methods)) = value.get("method") else {
+        return vec![value.clone()];
+    };
+    if methods.is_empty() {
+        cx.at("method")
+            .error("`method` list is empty (Manifold extension: list at least one method)");
+        return Vec::new();
+    }
+    methods
+        .iter()
+        .map(|m| {
+            let mut one = value.clone();
+            if let Some(obj) = one.as_object_mut() {
+                obj.insert("method".to_owned(), m.clone());
+            }
+            one
+        })
+        .collect()
+}
+
+/// Decode the endpoint at `cx` (its place in `endpoints`).
+pub(crate) fn endpoint(
+    cx: &mut Cx<'_, '_>,
+    value: &Value,
+    defaults: &Defaults<'_>,
+) -> Option<Endpoint> {
+    let guess_method = value.get("method").and_then(Value::as_str).unwrap_or("GET");
+    let guess_path = value.get("endpoint").and_then(Value::as_str).unwrap_or("?");
+    let guess = format!("{} {guess_path}", guess_method.to_ascii_uppercase());
+    let mut cx = cx.within(&guess, Level::Endpoint);
+    let raw: RawEndpoint = cx.decode(value, ENDPOINT_NO_EFFECT)?;
+    let mark = cx.mark();
+    let Some(path) = raw.endpoint.clone() else {
+        cx.at("endpoint")
+            .error("missing `endpoint` (the path, e.g. \"/users/{id}\")");
+        return None;
+    };
+    let params = endpoint_params(&mut cx.at("endpoint"), &path, defaults.disable_rest);
+    let settings = settings(&mut cx, &raw, defaults);
+    let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
+    fields::cel_needs_validator(&mut cx, extra.cel.as_ref(), extra.auth_validator.is_some());
+    let proxy = extra.proxy.unwrap_or_default();
+    let label = format!("{} {path}", settings.method);
+    let env = BackendEnv {
+        method: &settings.method,
+        params: &params,
+        output_encoding: settings.output_encoding,
+        defaults,
+        index: 0,
+        sequential: proxy.sequential,
+        jwt: extra.auth_validator.is_some(),
+    };
+    let backend = backends(&mut cx, &raw.backend, &label, env);
+    let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
+    if cx.failed_since(mark) {
+        return None;
+    }
+    Some(Endpoint {
+        endpoint: path,
+        method: settings.method,
+        timeout: settings.timeout,
+        cache_ttl: settings.cache_ttl,
+        concurrent_calls: raw.concurrent_calls.unwrap_or(1).max(1),
+        input_headers: settings.input_headers,
+        input_query_strings: settings.input_query_strings,
+        output_encoding: settings.output_encoding,
+        backend,
+        sequential: proxy.sequential,
+        static_response: proxy.static_response,
+        flatmap_filter,
+        params,
+        label,
+        auth_validator: extra.auth_validator.map(Arc::new),
+        auth_signer: extra.auth_signer.map(Arc::new),
+        json_schema: extra.json_schema.map(Arc::new),
+        cel: extra.cel.map(Arc::new),
+        guards: EndpointGuards {
+            bot_detector: extra.bot_detector,
+            ratelimit: extra
+                .ratelimit_router
+                .or_else(|| defaults.root_ratelimit.cloned()),
+        },
+    })
+}
+
+/// Method, timeouts, encoding and input filters, with the root's values as defaults.
+fn settings(cx: &mut Cx<'_, '_>, raw: &RawEndpoint, defaults: &Defaults<'_>) -> Settings {
+    let method = match &raw.method {
+        None => Method::GET,
+        Some(Value::String(m)) => fields::method(&mut cx.at("method"), m).unwrap_or(Method::GET),
+        Some(_) => {
+            cx.at("method")
+                .error("`method` must be a string such as \"GET\" (or a list of them)");
+            Method::GET
+        }
+    };
+    let timeout = fields::duration(&mut cx.at("timeout"), raw.timeout.as_deref())
+        .filter(|t| !t.is_zero())
+        .unwrap_or(defaults.timeout);
+    let cache_ttl = fields::duration(&mut cx.at("cache_ttl"), raw.cache_ttl.as_deref())
+        .unwrap_or(defaults.cache_ttl);
+    let output_encoding = raw
+        .output_encoding
+        .as_deref()
+        .map_or(defaults.output_encoding, |e| {
+            fields::output_encoding(&mut cx.at("output_encoding"), e)
+        });
+    let input_headers =
+        fields::header_filter(&mut cx.at("input_headers"), raw.input_headers.as_deref());
+    Settings {
+        method,
+        timeout,
+        cache_ttl,
+        output_encoding,
+        input_headers: input_headers.unwrap_or(HeaderFilter::Only(Vec::new())),
+        input_query_strings: fields::query_filter(raw.input_query_strings.as_deref())
+            .unwrap_or(QueryFilter::Only(Vec::new())),
+    }
+}
+
+/// The endpoint's backends, each in its own `METHOD /path, backend N` context.
+fn backends(cx: &mut Cx<'_, '_>, list: &[Value], label: &str, env: BackendEnv<'_>) -> Vec<Backend> {
+    if list.is_empty() {
+        cx.at("backend")
+            .error("an endpoint needs at least one backend");
+    }
+    if env.output_encoding == OutputEncoding::NoOp && list.len() > 1 {
+        cx.at("output_encoding")
+            .error("`no-op` output encoding supports exactly one backend");
+    }
+    let mut out = Vec::new();
+    for (index, value) in list.iter().enumerate() {
+        let context = format!("{label}, backend {index}");
+        let mut at = cx.at("backend").index(index);
+        let env = BackendEnv { index, ..env };
+        if let Some(b) = backend(&mut at.within(&context, Level::Backend), value, &env) {
+            out.push(b);
+        }
+    }
+    if !out.is_empty() && out.iter().all(|b| b.shadow) {
+        cx.at("backend")
+            .error("every backend is a shadow backend; at least one must answer the client");
+    }
+    out
+}
+
+/// The endpoint-level `flatmap_filter`, kept only with more than one merged backend.
+fn flatmap_filter(
+    cx: &mut Cx<'_, '_>,
+    filter: Vec<FlatmapOp>,
+    backends: &[Backend],
+) -> Vec<FlatmapOp> {
+    let merged = backends.iter().filter(|b| !b.shadow).count();
+    if !filter.is_empty() && merged < 2 {
+        cx.at("extra_config").key("proxy").key("flatmap_filter").warn("an endpoint-level flatmap_filter only applies with more than one backend (as KrakenD); it has no effect here (put it on the backend instead)");
+        return Vec::new();
+    }
+    filter
+}
+
+/// The endpoint's `{params}`; also enforces the path rules (leading `/`, reserved paths, no
+/// wildcards, unique names).
+fn endpoint_params(cx: &mut Cx<'_, '_>, endpoint: &str, disable_rest: bool) -> Vec<String> {
+    if !endpoint.starts_with('/') {
+        cx.error(format!("endpoint `{endpoint}` must start with '/'"));
+    }
+    for reserved in RESERVED_PATHS {
+        if let Some(rest) = endpoint.strip_prefix(reserved) {
+            if rest.is_empty() || rest.starts_with('/') {
+                cx.error(format!(
+                    "`{reserved}` is reserved for the gateway's built-in endpoint"
+                ));
+            }
+        }
+    }
+    // Manifold extension: a trailing `/*` forwards the rest of the path (KrakenD EE only).
+    let body = endpoint.strip_suffix("/*").unwrap_or(endpoint);
+    if body.contains('*') {
+        cx.error(
+            "a wildcard is only supported as the last segment (`/api/*`, a Manifold extension)",
+        );
+    }
+    let mut params: Vec<String> = Vec::new();
+    for segment in body.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if name.is_empty() || name.contains(['{', '}']) {
+                cx.error(format!("invalid placeholder `{segment}`"));
+            } else if params.iter().any(|p| param_eq(p, name)) {
+                cx.error(format!("placeholder `{{{name}}}` appears twice"));
+            } else {
+                params.push(name.to_owned());
+            }
+        } else if segment.contains('{') && !disable_rest {
+            cx.warn(format!("`{segment}`: placeholders must be a whole path segment; this segment is matched literally"));
+        }
+    }
+    params
+}

@@ -1,0 +1,176 @@
+//! The root object: the JSON text, the root settings, the list of endpoints (with the checks
+//! that span endpoints), and the whole [`Config`].
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use http::Method;
+use serde_json::Value;
+
+use super::decode::{Cx, Level};
+use super::endpoint::{endpoint, per_method, Defaults};
+use super::error::{line_col, Diagnostic, Diags};
+use super::extra;
+use super::fields;
+use super::plan::{Config, Endpoint, OutputEncoding, RootGuards};
+use super::raw::{RawRoot, ROOT_NO_EFFECT};
+use super::{ConfigErrors, DEFAULT_TIMEOUT};
+
+/// Subrequests one request may make on the Cloudflare Workers Free plan: `check` flags
+/// endpoints that can exceed it, since the Worker would fail them at run time.
+const WORKERS_FREE_SUBREQUESTS: usize = 50;
+
+/// The routes declared so far, to find duplicates and conflicts.
+#[derive(Default)]
+struct Routes {
+    declared: BTreeSet<(String, Method)>,
+    paths: BTreeSet<String>,
+    router: matchit::Router<()>,
+}
+
+/// Parse and decode a whole config text.
+pub(crate) fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    let value = json(text)?;
+    let mut diags = Diags::new(text);
+    let config = root(&mut Cx::root(&mut diags), &value);
+    match config {
+        Some(mut config) if diags.out.errors.is_empty() => {
+            config.warnings = diags.out.warnings;
+            Ok(config)
+        }
+        _ => Err(diags.out),
+    }
+}
+
+/// The text as JSON; a syntax error is the only diagnostic then.
+fn json(text: &str) -> Result<Value, ConfigErrors> {
+    serde_json::from_str(text).map_err(|e| {
+        let (line, column) = if e.line() == 0 {
+            line_col(text, 0)
+        } else {
+            (e.line(), e.column())
+        };
+        ConfigErrors {
+            errors: vec![Diagnostic {
+                path: String::new(),
+                context: None,
+                message: format!("invalid JSON: {e}"),
+                line,
+                column,
+            }],
+            warnings: Vec::new(),
+        }
+    })
+}
+
+/// The root object and everything under it.
+fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
+    if !value.is_object() {
+        cx.error("the config must be a JSON object");
+        return None;
+    }
+    let raw: RawRoot = cx.decode(value, ROOT_NO_EFFECT)?;
+    if raw.version.as_ref().and_then(Value::as_u64) != Some(3) {
+        cx.at("version")
+            .error("unsupported version: `version` must be 3 (KrakenD v3 format)");
+    }
+    let _ = (&raw.schema, &raw.name);
+    let listen_ip = raw
+        .listen_ip
+        .as_deref()
+        .and_then(|ip| match ip.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                cx.at("listen_ip")
+                    .error(format!("`{ip}` is not an IP address"));
+                None
+            }
+        });
+    let timeout =
+        fields::duration(&mut cx.at("timeout"), raw.timeout.as_deref()).unwrap_or(DEFAULT_TIMEOUT);
+    let cache_ttl =
+        fields::duration(&mut cx.at("cache_ttl"), raw.cache_ttl.as_deref()).unwrap_or_default();
+    let output_encoding = raw
+        .output_encoding
+        .as_deref()
+        .map_or(OutputEncoding::Json, |e| {
+            fields::output_encoding(&mut cx.at("output_encoding"), e)
+        });
+    let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
+    let defaults = Defaults {
+        root_ratelimit: extra.ratelimit_router.as_ref(),
+        timeout,
+        cache_ttl,
+        output_encoding,
+        host: &raw.host,
+        disable_rest: raw.disable_rest,
+    };
+    let endpoints = endpoints(cx, &raw.endpoints, &defaults);
+    Some(Config {
+        port: raw.port.unwrap_or(8080),
+        listen_ip,
+        timeout,
+        cache_ttl,
+        debug_endpoint: raw.debug_endpoint,
+        echo_endpoint: raw.echo_endpoint,
+        router: extra.router.unwrap_or_default(),
+        guards: RootGuards {
+            cors: extra.cors,
+            security_http: extra.security_http,
+            bot_detector: extra.bot_detector,
+        },
+        endpoints,
+        warnings: Vec::new(),
+    })
+}
+
+/// Every entry of `endpoints` (one per method of a method list), checked against each other.
+fn endpoints(cx: &mut Cx<'_, '_>, list: &[Value], defaults: &Defaults<'_>) -> Vec<Endpoint> {
+    let mut routes = Routes::default();
+    let mut out = Vec::new();
+    for (i, value) in list.iter().enumerate() {
+        let mut at = cx.at("endpoints").index(i);
+        for value in per_method(&mut at, value) {
+            let Some(ep) = endpoint(&mut at, &value, defaults) else {
+                continue;
+            };
+            let mut cx = at.within(&ep.label, Level::Endpoint);
+            workers_limit(&mut cx, &ep);
+            routes.add(&mut cx, &ep);
+            out.push(ep);
+        }
+    }
+    if list.is_empty() {
+        cx.at("endpoints").warn("no endpoints declared");
+    }
+    out
+}
+
+/// Flag an endpoint that can exceed the Workers Free plan's subrequests per request.
+fn workers_limit(cx: &mut Cx<'_, '_>, ep: &Endpoint) {
+    let calls = ep.backend.len() * ep.concurrent_calls as usize;
+    if calls > WORKERS_FREE_SUBREQUESTS {
+        cx.at("backend").warn(format!("up to {calls} backend calls per request: above Cloudflare Workers' limit of {WORKERS_FREE_SUBREQUESTS} subrequests (Free plan); fine natively and on Lambda"));
+    }
+}
+
+// === impl Routes ===
+
+impl Routes {
+    /// Declare `ep`'s route: the same path and method twice is an error, and so is a path the
+    /// router cannot tell apart from an earlier one.
+    fn add(&mut self, cx: &mut Cx<'_, '_>, ep: &Endpoint) {
+        let mut at = cx.at("endpoint");
+        if !self
+            .declared
+            .insert((ep.endpoint.clone(), ep.method.clone()))
+        {
+            at.error("duplicate endpoint: the same path and method are declared more than once");
+        } else if self.paths.insert(ep.endpoint.clone()) {
+            let pattern = crate::router::matchit_pattern(&ep.endpoint);
+            if let Err(e) = self.router.insert(pattern, ()) {
+                at.error(format!("path conflicts with another endpoint: {e}"));
+            }
+        }
+    }
+}
