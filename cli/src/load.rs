@@ -66,5 +66,5 @@ pub fn load_text(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
 
 /// Compile a validated config into a gateway on `platform`.
 pub fn compile(config: Config, platform: Platform) -> Result<Gateway, LoadError> {
-    Gateway::new(config, platform).map_err(LoadError::Invalid)
+    Ok(Gateway::new(config, platform))
 }

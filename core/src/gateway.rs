@@ -37,41 +37,29 @@ impl std::fmt::Debug for Gateway {
 
 impl Gateway {
     /// Compile a validated config into a gateway on `platform`.
-    pub fn new(config: Config, platform: Platform) -> Result<Self, ConfigErrors> {
-        let compiled = config.endpoints.iter().map(|e| {
-            let endpoint = CompiledEndpoint::new(&config, e, &platform);
-            (e.endpoint.as_str(), &e.method, endpoint)
-        });
-        let router = Router::new(compiled).map_err(|e| {
-            let diag = config::Diagnostic {
-                path: "endpoints".into(),
-                context: None,
-                message: e,
-                line: 1,
-                column: 1,
-            };
-            ConfigErrors {
-                errors: vec![diag],
-                warnings: Vec::new(),
-            }
-        })?;
+    pub fn new(config: Config, platform: Platform) -> Self {
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|e| CompiledEndpoint::new(&config, e, &platform))
+            .collect();
         let version = if config.router.hide_version_header {
             HeaderValue::from_static("Version undefined")
         } else {
             HeaderValue::from_static(crate::USER_AGENT)
         };
-        Ok(Self {
+        Self {
             engine: engine_guards(&config),
+            router: Router::new(config.routes.clone(), endpoints),
             config,
-            router,
             platform,
             version,
-        })
+        }
     }
 
     /// Parse, validate and compile a KrakenD v3 config text.
     pub fn from_json(text: &str, platform: Platform) -> Result<Self, ConfigErrors> {
-        Self::new(config::parse(text)?, platform)
+        Ok(Self::new(config::parse(text)?, platform))
     }
 
     /// The config this gateway was built from.

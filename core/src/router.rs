@@ -10,7 +10,7 @@ use http::Method;
 pub(crate) enum Lookup<'p, T> {
     /// An endpoint matched: the route's value and the raw (encoded) parameter values by name.
     Found {
-        endpoint: &'p T,
+        endpoint: T,
         params: Vec<(&'p str, &'p str)>,
     },
     /// The path exists with other methods.
@@ -19,14 +19,34 @@ pub(crate) enum Lookup<'p, T> {
     NotFound,
 }
 
-/// The compiled route table: each (path, method) leads to one `T` (a compiled endpoint).
-#[derive(Debug)]
-pub(crate) struct Router<T> {
+/// The route table of a config, built once while the config is decoded (so a duplicate or a
+/// conflicting path is reported there, at its key): each (path, method) leads to the index of
+/// its endpoint in the config's `endpoints`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
     /// Path pattern → slot in `methods`.
     paths: matchit::Router<usize>,
-    methods: Vec<Vec<(Method, T)>>,
-    /// Each path's segments (`None` for a `{param}`), for the case-insensitive lookup.
-    patterns: Vec<Vec<Option<String>>>,
+    /// Per slot: the methods served and each one's endpoint index.
+    methods: Vec<Vec<(Method, usize)>>,
+    /// Per slot: the declared path, then its segments (`None` for a `{param}`), for the
+    /// case-insensitive lookup.
+    patterns: Vec<(String, Vec<Option<String>>)>,
+}
+
+/// Why a route cannot be added to a [`Table`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RouteError {
+    /// The same path and method were declared before.
+    Duplicate,
+    /// The router cannot tell this path apart from an earlier one (matchit's reason).
+    Conflict(String),
+}
+
+/// A table whose endpoint indices lead to values: the compiled endpoints, in config order.
+#[derive(Debug)]
+pub(crate) struct Router<T> {
+    table: Table,
+    endpoints: Vec<T>,
 }
 
 /// gin's router redirects, each with KrakenD's switch.
@@ -62,62 +82,58 @@ pub(crate) fn matchit_pattern(endpoint: &str) -> String {
         .join("/")
 }
 
-impl<T> Router<T> {
-    /// Build from `(path, method, value)` in endpoint order. A path that conflicts with an
-    /// earlier one (`/a/{x}` next to `/a/{y}`) is an error naming it.
-    pub(crate) fn new<'a>(
-        routes: impl Iterator<Item = (&'a str, &'a Method, T)>,
-    ) -> Result<Self, String> {
-        let mut paths = matchit::Router::new();
-        let mut methods: Vec<Vec<(Method, T)>> = Vec::new();
-        let mut patterns = Vec::new();
-        let mut index_of: Vec<(String, usize)> = Vec::new();
-        for (path, method, endpoint) in routes {
-            let slot = match index_of.iter().find(|(p, _)| p == path) {
-                Some((_, slot)) => *slot,
-                None => {
-                    let slot = methods.len();
-                    paths
-                        .insert(matchit_pattern(path), slot)
-                        .map_err(|e| format!("{path}: {e}"))?;
-                    methods.push(Vec::new());
-                    patterns.push(
-                        path.split('/')
-                            .map(|seg| {
-                                let param =
-                                    seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}');
-                                (!param).then(|| seg.to_owned())
-                            })
-                            .collect(),
-                    );
-                    index_of.push((path.to_owned(), slot));
-                    slot
-                }
-            };
-            if let Some(list) = methods.get_mut(slot) {
-                list.push((method.clone(), endpoint));
+impl Table {
+    /// Add the route of endpoint `index`.
+    pub(crate) fn add(
+        &mut self,
+        path: &str,
+        method: &Method,
+        index: usize,
+    ) -> Result<(), RouteError> {
+        let slot = match self.patterns.iter().position(|(p, _)| p == path) {
+            Some(slot) => slot,
+            None => {
+                let slot = self.methods.len();
+                self.paths
+                    .insert(matchit_pattern(path), slot)
+                    .map_err(|e| RouteError::Conflict(e.to_string()))?;
+                let segments = path
+                    .split('/')
+                    .map(|seg| {
+                        let param = seg.len() > 2 && seg.starts_with('{') && seg.ends_with('}');
+                        (!param).then(|| seg.to_owned())
+                    })
+                    .collect();
+                self.patterns.push((path.to_owned(), segments));
+                self.methods.push(Vec::new());
+                slot
             }
+        };
+        let list = self.methods.get_mut(slot).ok_or(RouteError::Duplicate)?;
+        if list.iter().any(|(m, _)| m == method) {
+            return Err(RouteError::Duplicate);
         }
-        Ok(Router {
-            paths,
-            methods,
-            patterns,
-        })
+        list.push((method.clone(), index));
+        Ok(())
+    }
+
+    /// The methods served at the slot `matchit` found.
+    fn served(&self, slot: usize) -> &[(Method, usize)] {
+        self.methods.get(slot).map_or(&[], Vec::as_slice)
     }
 
     /// Where gin would redirect a request that matched no route for its method: the same
     /// path with the trailing slash toggled, then the cleaned, case-fixed path. `None`: no
     /// redirect (the caller answers 405 or 404).
-    pub(crate) fn redirect(&self, method: &Method, path: &str, how: Redirects) -> Option<String> {
+    fn redirect(&self, method: &Method, path: &str, how: Redirects) -> Option<String> {
         if path == "/" {
             return None;
         }
         let serves = |p: &str| {
-            self.paths.at(p).ok().is_some_and(|m| {
-                self.methods
-                    .get(*m.value)
-                    .is_some_and(|list| list.iter().any(|(m, _)| m == method))
-            })
+            self.paths
+                .at(p)
+                .ok()
+                .is_some_and(|m| self.served(*m.value).iter().any(|(m, _)| m == method))
         };
         if how.trailing_slash {
             let toggled = match path.strip_suffix('/') {
@@ -153,7 +169,7 @@ impl<T> Router<T> {
     /// ignoring case (parameter values are kept as sent).
     fn case_insensitive(&self, path: &str) -> Option<String> {
         let segs: Vec<&str> = path.split('/').collect();
-        self.patterns.iter().find_map(|pattern| {
+        self.patterns.iter().find_map(|(_, pattern)| {
             if pattern.len() != segs.len() {
                 return None;
             }
@@ -170,21 +186,46 @@ impl<T> Router<T> {
         })
     }
 
-    /// Find the endpoint for a raw path and method.
-    pub(crate) fn lookup<'p>(&'p self, method: &Method, path: &'p str) -> Lookup<'p, T> {
+    /// The endpoint index for a raw path and method.
+    fn lookup<'p>(&'p self, method: &Method, path: &'p str) -> Lookup<'p, usize> {
         let Ok(matched) = self.paths.at(path) else {
             return Lookup::NotFound;
         };
-        let Some(list) = self.methods.get(*matched.value) else {
-            return Lookup::NotFound;
-        };
-        match list.iter().find(|(m, _)| m == method) {
-            Some((_, endpoint)) => Lookup::Found {
-                endpoint,
+        match self
+            .served(*matched.value)
+            .iter()
+            .find(|(m, _)| m == method)
+        {
+            Some((_, index)) => Lookup::Found {
+                endpoint: *index,
                 params: matched.params.iter().collect(),
             },
             None => Lookup::MethodNotAllowed,
         }
+    }
+}
+
+impl<T> Router<T> {
+    /// `endpoints` are the values of the table's indices: one per config endpoint, in order.
+    pub(crate) fn new(table: Table, endpoints: Vec<T>) -> Self {
+        Self { table, endpoints }
+    }
+
+    /// Find the endpoint for a raw path and method.
+    pub(crate) fn lookup<'p>(&'p self, method: &Method, path: &'p str) -> Lookup<'p, &'p T> {
+        match self.table.lookup(method, path) {
+            Lookup::Found { endpoint, params } => match self.endpoints.get(endpoint) {
+                Some(endpoint) => Lookup::Found { endpoint, params },
+                None => Lookup::NotFound,
+            },
+            Lookup::MethodNotAllowed => Lookup::MethodNotAllowed,
+            Lookup::NotFound => Lookup::NotFound,
+        }
+    }
+
+    /// gin's redirect target for a request that matched no route for its method.
+    pub(crate) fn redirect(&self, method: &Method, path: &str, how: Redirects) -> Option<String> {
+        self.table.redirect(method, path, how)
     }
 }
 
@@ -219,7 +260,11 @@ mod tests {
             ("/static", Method::GET),
             ("/file/{name}.json", Method::GET),
         ];
-        Router::new(routes.iter().enumerate().map(|(i, (p, m))| (*p, m, i))).unwrap()
+        let mut table = Table::default();
+        for (i, (path, method)) in routes.iter().enumerate() {
+            table.add(path, method, i).unwrap();
+        }
+        Router::new(table, (0..routes.len()).collect())
     }
 
     #[test]
@@ -292,6 +337,21 @@ mod tests {
             r.redirect(&get, "/StAtic", fixed_only).as_deref(),
             Some("/static")
         );
+    }
+
+    #[test]
+    fn duplicates_and_conflicts_are_refused() {
+        let mut table = Table::default();
+        table.add("/users/{id}", &Method::GET, 0).unwrap();
+        assert_eq!(
+            table.add("/users/{id}", &Method::GET, 1),
+            Err(RouteError::Duplicate)
+        );
+        assert!(matches!(
+            table.add("/users/{name}", &Method::GET, 2),
+            Err(RouteError::Conflict(_))
+        ));
+        table.add("/users/{id}", &Method::POST, 3).unwrap();
     }
 
     #[test]

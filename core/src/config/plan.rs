@@ -38,6 +38,8 @@ pub struct Config {
     pub endpoints: Vec<Endpoint>,
     /// Non-fatal findings (unknown keys, ignored namespaces).
     pub warnings: Vec<Diagnostic>,
+    /// The endpoints' routes, checked for duplicates and conflicts while decoding.
+    pub(crate) routes: crate::router::Table,
 }
 
 /// One endpoint entry.

@@ -1,10 +1,8 @@
 //! The root object: the JSON text, the root settings, the list of endpoints (with the checks
 //! that span endpoints), and the whole [`Config`].
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use http::Method;
 use serde_json::Value;
 
 use super::decode::{Cx, Level};
@@ -15,18 +13,11 @@ use super::fields;
 use super::plan::{Config, Endpoint, OutputEncoding, RootGuards};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
+use crate::router::{RouteError, Table};
 
 /// Subrequests one request may make on the Cloudflare Workers Free plan: `check` flags
 /// endpoints that can exceed it, since the Worker would fail them at run time.
 const WORKERS_FREE_SUBREQUESTS: usize = 50;
-
-/// The routes declared so far, to find duplicates and conflicts.
-#[derive(Default)]
-struct Routes {
-    declared: BTreeSet<(String, Method)>,
-    paths: BTreeSet<String>,
-    router: matchit::Router<()>,
-}
 
 /// Parse and decode a whole config text.
 pub(crate) fn parse(text: &str) -> Result<Config, ConfigErrors> {
@@ -105,7 +96,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         host: &raw.host,
         disable_rest: raw.disable_rest,
     };
-    let endpoints = endpoints(cx, &raw.endpoints, &defaults);
+    let (endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
     Some(Config {
         port: raw.port.unwrap_or(8080),
         listen_ip,
@@ -120,13 +111,19 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
             bot_detector: extra.bot_detector,
         },
         endpoints,
+        routes,
         warnings: Vec::new(),
     })
 }
 
 /// Every entry of `endpoints` (one per method of a method list), checked against each other.
-fn endpoints(cx: &mut Cx<'_, '_>, list: &[Value], defaults: &Defaults<'_>) -> Vec<Endpoint> {
-    let mut routes = Routes::default();
+/// Returns them with their route table.
+fn endpoints(
+    cx: &mut Cx<'_, '_>,
+    list: &[Value],
+    defaults: &Defaults<'_>,
+) -> (Vec<Endpoint>, Table) {
+    let mut routes = Table::default();
     let mut out = Vec::new();
     for (i, value) in list.iter().enumerate() {
         let mut at = cx.at("endpoints").index(i);
@@ -136,14 +133,14 @@ fn endpoints(cx: &mut Cx<'_, '_>, list: &[Value], defaults: &Defaults<'_>) -> Ve
             };
             let mut cx = at.within(&ep.label, Level::Endpoint);
             workers_limit(&mut cx, &ep);
-            routes.add(&mut cx, &ep);
+            route(&mut cx, &mut routes, &ep, out.len());
             out.push(ep);
         }
     }
     if list.is_empty() {
         cx.at("endpoints").warn("no endpoints declared");
     }
-    out
+    (out, routes)
 }
 
 /// Flag an endpoint that can exceed the Workers Free plan's subrequests per request.
@@ -154,23 +151,17 @@ fn workers_limit(cx: &mut Cx<'_, '_>, ep: &Endpoint) {
     }
 }
 
-// === impl Routes ===
-
-impl Routes {
-    /// Declare `ep`'s route: the same path and method twice is an error, and so is a path the
-    /// router cannot tell apart from an earlier one.
-    fn add(&mut self, cx: &mut Cx<'_, '_>, ep: &Endpoint) {
-        let mut at = cx.at("endpoint");
-        if !self
-            .declared
-            .insert((ep.endpoint.clone(), ep.method.clone()))
-        {
-            at.error("duplicate endpoint: the same path and method are declared more than once");
-        } else if self.paths.insert(ep.endpoint.clone()) {
-            let pattern = crate::router::matchit_pattern(&ep.endpoint);
-            if let Err(e) = self.router.insert(pattern, ()) {
-                at.error(format!("path conflicts with another endpoint: {e}"));
-            }
-        }
+/// Add `ep`'s route to the table: the same path and method twice is an error, and so is a
+/// path the router cannot tell apart from an earlier one. The table is the gateway's router
+/// later, so this is the only place routes are checked.
+fn route(cx: &mut Cx<'_, '_>, routes: &mut Table, ep: &Endpoint, index: usize) {
+    match routes.add(&ep.endpoint, &ep.method, index) {
+        Ok(()) => {}
+        Err(RouteError::Duplicate) => cx
+            .at("endpoint")
+            .error("duplicate endpoint: the same path and method are declared more than once"),
+        Err(RouteError::Conflict(e)) => cx
+            .at("endpoint")
+            .error(format!("path conflicts with another endpoint: {e}")),
     }
 }
