@@ -20,6 +20,12 @@ const ANNOTATIONS: &[&str] = &[
     "format",
 ];
 
+/// Where a keyword is, for its diagnostics.
+struct At<'p> {
+    path: Path,
+    ctx: Option<&'p str>,
+}
+
 // The decoder is an inherent method so the namespace table in `extra/mod.rs` calls it like the
 // other namespaces; it lives here, not in the engine, because it reports to config diagnostics.
 impl JsonSchema {
@@ -45,96 +51,107 @@ impl JsonSchema {
         };
         let mut s = JsonSchema::default();
         let mut ok = true;
-        let count = |v: &Raw| v.as_u64().and_then(|n| usize::try_from(n).ok());
         for (key, v) in obj {
-            let at = path.key(key);
-            let bad = |d: &mut Diags<'_>, what: &str| {
-                d.error(&at, ctx, format!("`{key}` must be {what}"));
+            let at = At {
+                path: path.key(key),
+                ctx,
             };
-            match key.as_str() {
-                "type" => match v {
-                    Raw::String(t) => s.types = vec![t.clone()],
-                    Raw::Array(ts) if ts.iter().all(Raw::is_string) => {
-                        s.types = ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect();
-                    }
-                    _ => {
-                        bad(d, "a type name or a list of them");
-                        ok = false;
-                    }
-                },
-                "properties" => match v.as_object() {
-                    Some(props) => {
-                        for (name, sub) in props {
-                            match Self::compile(d, &at.key(name), ctx, sub) {
-                                Some(c) => s.properties.push((name.clone(), c)),
-                                None => ok = false,
-                            }
-                        }
-                    }
-                    None => {
-                        bad(d, "an object");
-                        ok = false;
-                    }
-                },
-                "required" => match v.as_array() {
-                    Some(r) if r.iter().all(Raw::is_string) => {
-                        s.required = r.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect();
-                    }
-                    _ => {
-                        bad(d, "a list of property names");
-                        ok = false;
-                    }
-                },
-                "additionalProperties" | "items" => match Self::compile(d, &at, ctx, v) {
-                    Some(c) if key == "items" => s.items = Some(Box::new(c)),
-                    Some(c) => s.additional = Some(Box::new(c)),
-                    None => ok = false,
-                },
-                "enum" | "const" => {
-                    let values = match v {
-                        Raw::Array(a) if key == "enum" => a.iter().map(crate::json::from_serde).collect(),
-                        other if key == "const" => vec![crate::json::from_serde(other)],
-                        _ => {
-                            bad(d, "a list");
-                            ok = false;
-                            continue;
-                        }
-                    };
-                    s.enumeration = Some(values);
+            if let Err(problem) = s.keyword(d, &at, key, v) {
+                if let Some(what) = problem {
+                    d.error(&at.path, ctx, format!("`{key}` must be {what}"));
                 }
-                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
-                    let Some(n) = v.as_f64() else {
-                        bad(d, "a number");
-                        ok = false;
-                        continue;
-                    };
-                    let slot = match key.as_str() {
-                        "minimum" => &mut s.minimum,
-                        "maximum" => &mut s.maximum,
-                        "exclusiveMinimum" => &mut s.exclusive_minimum,
-                        _ => &mut s.exclusive_maximum,
-                    };
-                    *slot = Some(n);
-                }
-                "minLength" | "maxLength" | "minItems" | "maxItems" => {
-                    let Some(n) = count(v) else {
-                        bad(d, "a non-negative integer");
-                        ok = false;
-                        continue;
-                    };
-                    let slot = match key.as_str() {
-                        "minLength" => &mut s.min_length,
-                        "maxLength" => &mut s.max_length,
-                        "minItems" => &mut s.min_items,
-                        _ => &mut s.max_items,
-                    };
-                    *slot = Some(n);
-                }
-                k if ANNOTATIONS.contains(&k) => {}
-                _ => d.warn(&at, ctx, format!("JSON Schema keyword `{key}` is not supported by Manifold; it does not constrain the body")),
+                ok = false;
             }
         }
         ok.then_some(s)
+    }
+
+    /// One keyword into `self`. `Err(Some(what))`: the value is not `what` (a config error);
+    /// `Err(None)`: a nested schema failed and already reported why.
+    fn keyword(
+        &mut self,
+        d: &mut Diags<'_>,
+        at: &At<'_>,
+        key: &str,
+        v: &Raw,
+    ) -> Result<(), Option<&'static str>> {
+        match key {
+            "type" => self.types = names(v).ok_or(Some("a type name or a list of them"))?,
+            "properties" => {
+                let props = v.as_object().ok_or(Some("an object"))?;
+                let mut ok = true;
+                for (name, sub) in props {
+                    match Self::compile(d, &at.path.key(name), at.ctx, sub) {
+                        Some(c) => self.properties.push((name.clone(), c)),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(()).ok_or(None)?;
+            }
+            "required" => {
+                self.required = v
+                    .as_array()
+                    .filter(|r| r.iter().all(Raw::is_string))
+                    .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                    .ok_or(Some("a list of property names"))?;
+            }
+            "items" | "additionalProperties" => {
+                let sub = Box::new(Self::compile(d, &at.path, at.ctx, v).ok_or(None)?);
+                if key == "items" {
+                    self.items = Some(sub);
+                } else {
+                    self.additional = Some(sub);
+                }
+            }
+            "enum" => {
+                let list = v.as_array().ok_or(Some("a list"))?;
+                self.enumeration = Some(list.iter().map(crate::json::from_serde).collect());
+            }
+            "const" => self.enumeration = Some(vec![crate::json::from_serde(v)]),
+            "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
+                *self.bound(key) = Some(v.as_f64().ok_or(Some("a number"))?);
+            }
+            "minLength" | "maxLength" | "minItems" | "maxItems" => {
+                let n = v.as_u64().and_then(|n| usize::try_from(n).ok());
+                *self.count(key) = Some(n.ok_or(Some("a non-negative integer"))?);
+            }
+            k if ANNOTATIONS.contains(&k) => {}
+            _ => d.warn(&at.path, at.ctx, format!("JSON Schema keyword `{key}` is not supported by Manifold; it does not constrain the body")),
+        }
+        Ok(())
+    }
+
+    /// The numeric bound a keyword sets.
+    fn bound(&mut self, key: &str) -> &mut Option<f64> {
+        match key {
+            "minimum" => &mut self.minimum,
+            "maximum" => &mut self.maximum,
+            "exclusiveMinimum" => &mut self.exclusive_minimum,
+            _ => &mut self.exclusive_maximum,
+        }
+    }
+
+    /// The length or size limit a keyword sets.
+    fn count(&mut self, key: &str) -> &mut Option<usize> {
+        match key {
+            "minLength" => &mut self.min_length,
+            "maxLength" => &mut self.max_length,
+            "minItems" => &mut self.min_items,
+            _ => &mut self.max_items,
+        }
+    }
+}
+
+/// A type name or a list of them.
+fn names(v: &Raw) -> Option<Vec<String>> {
+    match v {
+        Raw::String(t) => Some(vec![t.clone()]),
+        Raw::Array(ts) if ts.iter().all(Raw::is_string) => Some(
+            ts.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
     }
 }
 
