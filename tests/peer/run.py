@@ -161,7 +161,9 @@ def rewrite_fixture(config: dict, mock_port: int, gateway_port: int) -> tuple[di
     """Copy of the CE fixture pointed at the mock and the gateway; returns (config, replacements).
 
     Only URL authorities `//127.0.0.1:8081`, `//127.0.0.1:8080`, `//localhost:8080` inside string
-    values and the root `port` change.
+    values and the root `port` change, and the root gets Manifold's migration opt-out
+    `ignore_unenforced` for the Lua namespaces it uses (Manifold refuses a config with
+    unenforced Lua otherwise; the Lua specs are reported unsupported).
     """
     table = host_table(mock_port, gateway_port)
     count = 0
@@ -182,7 +184,20 @@ def rewrite_fixture(config: dict, mock_port: int, gateway_port: int) -> tuple[di
     if isinstance(out, dict):
         out["port"] = gateway_port
         count += 1
+        lua = sorted(lua_namespaces(config))
+        if lua:
+            out["ignore_unenforced"] = lua
     return out, count
+
+
+def lua_namespaces(v) -> set[str]:
+    """Every `modifier/lua-*` namespace name used anywhere in the config."""
+    if isinstance(v, list):
+        return set().union(*map(lua_namespaces, v)) if v else set()
+    if isinstance(v, dict):
+        found = {k for k in v if k.startswith("modifier/lua")}
+        return found.union(*map(lua_namespaces, v.values())) if v else found
+    return set()
 
 
 # --------------------------------------------------------------------------------------------

@@ -141,6 +141,7 @@ class FixtureRewriteTest(unittest.TestCase):
         self.assertEqual(eps[2]["backend"][0]["url_pattern"], "/127.0.0.1:8081")
         self.assertEqual(eps[3], self.CONFIG["endpoints"][3])
         self.assertEqual(out["extra_config"], self.CONFIG["extra_config"])
+        self.assertNotIn("ignore_unenforced", out, "no Lua, no opt-out")
         self.assertEqual(count, 5)
 
     @unittest.skipUnless(HAVE_SUITE, "suite not found")
@@ -154,6 +155,7 @@ class FixtureRewriteTest(unittest.TestCase):
         back = json.loads(text.replace("127.0.0.1:40001", "127.0.0.1:8081")
                           .replace("127.0.0.1:40002", "127.0.0.1:8080").replace("localhost:40002", "localhost:8080"))
         back["port"] = cfg["port"]
+        self.assertEqual(back.pop("ignore_unenforced"), ["modifier/lua-backend", "modifier/lua-proxy"])
         self.assertEqual(back, cfg)
 
 

@@ -125,6 +125,12 @@ impl<'a, 't> Cx<'a, 't> {
         self.diags.warn(&self.path, self.context, message);
     }
 
+    /// Report a namespace here that would restrict access or traffic but is not enforced.
+    pub(crate) fn unenforced(&mut self, namespace: &str, message: impl Into<String>) {
+        self.diags
+            .unenforced(namespace, &self.path, self.context, message);
+    }
+
     /// Remember how many errors there are now.
     pub(crate) fn mark(&self) -> Mark {
         Mark(self.diags.out.errors.len())

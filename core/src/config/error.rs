@@ -92,6 +92,10 @@ impl fmt::Display for Path {
 pub(crate) struct Diags<'t> {
     text: &'t str,
     pub(crate) out: ConfigErrors,
+    /// Namespaces that would restrict access or traffic and that Manifold does not enforce,
+    /// with where they are: errors, unless the root's `ignore_unenforced` lists them
+    /// (decided once the whole file is read, see `config::root`).
+    pub(crate) unenforced: Vec<(String, Diagnostic)>,
 }
 
 impl<'t> Diags<'t> {
@@ -99,6 +103,7 @@ impl<'t> Diags<'t> {
         Self {
             text,
             out: ConfigErrors::default(),
+            unenforced: Vec::new(),
         }
     }
 
@@ -122,6 +127,18 @@ impl<'t> Diags<'t> {
     pub(crate) fn warn(&mut self, path: &Path, context: Option<&str>, message: impl Into<String>) {
         let d = self.make(path, context, message.into());
         self.out.warnings.push(d);
+    }
+
+    /// A namespace Manifold cannot enforce: an error unless the config opts out of it.
+    pub(crate) fn unenforced(
+        &mut self,
+        namespace: &str,
+        path: &Path,
+        context: Option<&str>,
+        message: impl Into<String>,
+    ) {
+        let d = self.make(path, context, message.into());
+        self.unenforced.push((namespace.to_owned(), d));
     }
 }
 

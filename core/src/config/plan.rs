@@ -28,6 +28,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Serve `/__debug/*`.
     pub debug_endpoint: bool,
+    /// Namespaces accepted although Manifold does not enforce them (`ignore_unenforced`).
+    pub ignore_unenforced: Vec<String>,
     /// Serve `/__echo/*`.
     pub echo_endpoint: bool,
     /// The `router` namespace.

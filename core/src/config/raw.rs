@@ -25,6 +25,9 @@ pub(crate) struct RawRoot {
     pub(crate) debug_endpoint: bool,
     pub(crate) echo_endpoint: bool,
     pub(crate) disable_rest: bool,
+    /// Manifold: namespaces that restrict access or traffic, which Manifold does not enforce,
+    /// accepted anyway (for migrations; each is reported loudly).
+    pub(crate) ignore_unenforced: Vec<String>,
     pub(crate) endpoints: Vec<Value>,
     pub(crate) extra_config: BTreeMap<String, Value>,
 }

@@ -24,12 +24,31 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigErrors> {
     let value = json(text)?;
     let mut diags = Diags::new(text);
     let config = root(&mut Cx::root(&mut diags), &value);
+    settle_unenforced(&mut diags, config.as_ref());
     match config {
         Some(mut config) if diags.out.errors.is_empty() => {
             config.warnings = diags.out.warnings;
             Ok(config)
         }
         _ => Err(diags.out),
+    }
+}
+
+/// Each namespace Manifold cannot enforce is an error, unless the root's `ignore_unenforced`
+/// lists it: then a warning that says, loudly, that it is not enforced.
+fn settle_unenforced(diags: &mut Diags<'_>, config: Option<&Config>) {
+    let ignored = config.map_or(&[][..], |c| c.ignore_unenforced.as_slice());
+    for (namespace, mut d) in std::mem::take(&mut diags.unenforced) {
+        if ignored.contains(&namespace) {
+            d.message = format!(
+                "NOT ENFORCED (listed in `ignore_unenforced`): {}",
+                d.message
+            );
+            diags.out.warnings.push(d);
+        } else {
+            d.message = format!("{}; to accept it unenforced while migrating, list `{namespace}` in the root's `ignore_unenforced`", d.message);
+            diags.out.errors.push(d);
+        }
     }
 }
 
@@ -104,6 +123,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         cache_ttl,
         debug_endpoint: raw.debug_endpoint,
         echo_endpoint: raw.echo_endpoint,
+        ignore_unenforced: raw.ignore_unenforced,
         router: extra.router.unwrap_or_default(),
         guards: RootGuards {
             cors: extra.cors,

@@ -130,34 +130,78 @@ pub(crate) fn decode(cx: &mut Cx<'_, '_>, extra: &BTreeMap<String, Value>) -> Ex
         let mut at = cx.at(name);
         match SUPPORTED.iter().find(|(known, _)| *known == ns) {
             Some((_, levels)) if levels.contains(&at.level()) => out.set(ns, &mut at, value),
+            Some(_) if is_restricting(ns) => at.unenforced(ns, format!("namespace `{name}` would restrict access or traffic, but it has no effect at this level: it would not be enforced")),
             Some(_) => at.warn(format!(
                 "namespace `{name}` does not belong at this level; it has no effect"
             )),
-            None => unsupported(&mut at, name),
+            None => unsupported(&mut at, name, value),
         }
     }
     out
 }
 
-/// Report a namespace Manifold does not implement.
-fn unsupported(cx: &mut Cx<'_, '_>, name: &str) {
+/// Families of namespaces that restrict who gets in or how much: one Manifold does not
+/// implement must not be ignored, or the endpoint would be served unprotected.
+const RESTRICTING_PREFIXES: &[&str] = &["auth/", "security/", "qos/", "validation/"];
+
+/// Scripting namespaces: their scripts are not run, and a script may be a check.
+const SCRIPTING_PREFIX: &str = "modifier/lua";
+
+/// Plugins (`plugin/http-server`, `plugin/http-client`, `plugin/req-resp-modifier`) whose
+/// `name` is one of these restrict access.
+const RESTRICTING_PLUGINS: &[&str] = &["ip-filter", "basic-auth", "jwk-aggregator", "geoip"];
+
+/// Namespaces in those families that do not restrict the client (known and named honestly).
+const NOT_RESTRICTING: &[(&str, &str)] = &[(
+    "auth/client-credentials",
+    "backend calls are sent without an OAuth2 client-credentials token, so a backend that requires one refuses them",
+)];
+
+/// Report a namespace Manifold does not implement: unenforced when it would restrict access
+/// or traffic (an error unless the config opts out), a warning saying what is lost otherwise.
+fn unsupported(cx: &mut Cx<'_, '_>, name: &str, value: &Value) {
     let supported: Vec<&str> = SUPPORTED.iter().map(|(ns, _)| *ns).collect();
-    if TELEMETRY.contains(&name) {
-        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (the adapters log requests themselves)"));
-    } else if name.starts_with("modifier/lua")
-        || name.starts_with("plugin/")
-        || name == "modifier/martian"
-    {
-        cx.warn(format!(
-            "namespace `{name}` (scripting/plugins) is not supported by Manifold; it has no effect"
-        ));
-    } else if let Some(near) = near_miss(name, &supported) {
+    if let Some(near) = near_miss(name, &supported) {
         cx.error(format!(
             "unknown namespace `{name}` (did you mean `{near}`?)"
+        ));
+    } else if let Some((_, lost)) = NOT_RESTRICTING.iter().find(|(ns, _)| *ns == name) {
+        cx.warn(format!(
+            "namespace `{name}` is not supported by Manifold: {lost}"
+        ));
+    } else if is_restricting(name) {
+        cx.unenforced(name, format!("namespace `{name}` would restrict access or traffic, but Manifold does not enforce it: the endpoint would be served without it"));
+    } else if name.starts_with(SCRIPTING_PREFIX) {
+        cx.unenforced(name, format!("namespace `{name}`: Manifold does not run Lua scripts, and a script may check or reject requests"));
+    } else if let Some(plugin) = restricting_plugin(name, value) {
+        cx.unenforced(name, format!("namespace `{name}` loads the `{plugin}` plugin, which restricts access; Manifold does not run Go plugins"));
+    } else if TELEMETRY.contains(&name) {
+        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (nothing is exported; the native server writes its own access log)"));
+    } else if name.starts_with("plugin/") || name == "modifier/martian" {
+        cx.warn(format!(
+            "namespace `{name}` (plugins/modifiers) is not supported by Manifold; it has no effect"
         ));
     } else {
         cx.warn(format!("unknown namespace `{name}`; it has no effect"));
     }
+}
+
+/// Whether a namespace belongs to a family that restricts access or traffic.
+fn is_restricting(name: &str) -> bool {
+    RESTRICTING_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The restricting plugin a `plugin/*` namespace loads by `name` (a string or a list).
+fn restricting_plugin<'v>(name: &str, value: &'v Value) -> Option<&'v str> {
+    if !name.starts_with("plugin/") {
+        return None;
+    }
+    let names: Vec<&str> = match value.get("name") {
+        Some(Value::String(n)) => vec![n.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    names.into_iter().find(|n| RESTRICTING_PLUGINS.contains(n))
 }
 
 /// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
