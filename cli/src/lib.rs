@@ -10,7 +10,6 @@
 
 pub mod check;
 pub mod demo;
-pub mod load;
 pub mod logging;
 pub mod meter;
 pub mod run;

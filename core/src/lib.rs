@@ -26,6 +26,7 @@ pub mod platform;
 pub mod proxy;
 pub mod url;
 
+mod body;
 mod builtin;
 mod encoding;
 mod gateway;
@@ -38,8 +39,10 @@ mod time;
 mod xml;
 mod yaml;
 
+pub use body::{BoundedBody, TooLarge};
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::{Gateway, SharedGateway};
+pub use http_util::{forwarded_peer, plain};
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
 };

@@ -7,6 +7,7 @@ mod duration;
 pub mod env;
 mod error;
 pub mod extra;
+pub mod load;
 mod plan;
 mod raw;
 mod validate;
