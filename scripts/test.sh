@@ -49,6 +49,7 @@ step "toolchain (wasm32 target)" scripts/tools.sh wasm
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "core has no runtime deps" core_is_runtime_free
+step "adapter line budget" scripts/adapter-lines.sh
 step "cargo test --workspace" cargo test --workspace
 step "wasm32 build (core + worker)" cargo build -p manifold-core -p manifold-worker --target wasm32-unknown-unknown
 step "release build" cargo build --release -p manifold

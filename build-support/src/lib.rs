@@ -2,15 +2,15 @@
 //!
 //! [`embed_gateway_config`] takes `config/gateway.json` at the repository root, or the file
 //! named by `MANIFOLD_CONFIG` (absolute, or relative to the repository root), expands its
-//! `${VAR}` placeholders from the *build* environment (the same rules as `manifold run`),
-//! validates it with manifold-core exactly as the adapter will at start-up, and writes the
+//! `${VAR}` placeholders from the *build* environment and validates it, both with
+//! `manifold_core::config::load` (the loader `manifold run` and the adapters use), and writes the
 //! expanded text to `$OUT_DIR/gateway.json` for `include_str!`. A broken config therefore fails
 //! `cargo build` (and `cargo lambda build`, `sam build`, `worker-build`, `wrangler deploy`) with
 //! `file:line:column` messages instead of failing a cold start or a first request.
 
 use std::path::PathBuf;
 
-use manifold_core::config::env;
+use manifold_core::config::load::{self, LoadError};
 
 /// Embed and validate the gateway config for the crate whose build script calls this.
 /// `docs` names the page that explains build-time variables (for error messages).
@@ -31,37 +31,37 @@ pub fn embed_gateway_config(docs: &str) {
             return;
         }
     };
-    let expanded = match env::expand_placeholders(&text, |var| {
+    // Placeholders come from the *build* environment; the `MANIFOLD_*` overrides are the
+    // runtime's, so the text is validated without them, as the adapter loads it when none is set.
+    let lookup = |var: &str| {
         println!("cargo::rerun-if-env-changed={var}");
         std::env::var(var).ok()
-    }) {
-        Ok(expanded) => expanded,
-        Err(errors) => {
+    };
+    let loaded = load::expand(&text, lookup)
+        .and_then(|expanded| Ok((load::load_expanded(&expanded, |_| None)?, expanded)));
+    let (config, expanded) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let hint = match e {
+                LoadError::Env(_) => format!(" (set it when building; see {docs})"),
+                _ => String::new(),
+            };
+            let errors = e.errors();
+            println!(
+                "cargo::error={name}: invalid gateway config ({} error(s))",
+                errors.len()
+            );
             for e in errors {
-                println!("cargo::error={name}:{e} (set it when building; see {docs})");
+                println!("cargo::error={name}:{e}{hint}");
+            }
+            for w in e.warnings() {
+                println!("cargo::warning={name}:{w}");
             }
             return;
         }
     };
-    match manifold_core::parse_config(&expanded) {
-        Ok(config) => {
-            for w in &config.warnings {
-                println!("cargo::warning={name}:{w}");
-            }
-        }
-        Err(errors) => {
-            println!(
-                "cargo::error={name}: invalid gateway config ({} error(s))",
-                errors.errors.len()
-            );
-            for e in &errors.errors {
-                println!("cargo::error={name}:{e}");
-            }
-            for w in &errors.warnings {
-                println!("cargo::warning={name}:{w}");
-            }
-            return;
-        }
+    for w in &config.warnings {
+        println!("cargo::warning={name}:{w}");
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("gateway.json");
     if let Err(e) = std::fs::write(&out, expanded) {

@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
+use manifold_core::config::load::LoadError;
 use manifold_core::{Config, Diagnostic};
 use serde_json::{json, Value};
-
-use crate::load::LoadError;
 
 /// The outcome of checking one file, ready to render.
 #[derive(Debug)]
@@ -22,7 +21,7 @@ impl Report<'_> {
     pub fn exit_code(&self) -> u8 {
         match self.result {
             Ok(_) => 0,
-            Err(e) => e.exit_code(),
+            Err(e) => exit_code(e),
         }
     }
 
@@ -33,14 +32,8 @@ impl Report<'_> {
         let mut out = String::new();
         let (errors, warnings): (Vec<String>, &[Diagnostic]) = match self.result {
             Ok(config) => (Vec::new(), &config.warnings),
-            Err(LoadError::Unreadable { .. }) => {
-                return format!("error: {}\n", self.result_error());
-            }
-            Err(LoadError::Env(env)) => (env.iter().map(ToString::to_string).collect(), &[]),
-            Err(LoadError::Invalid(e)) => (
-                e.errors.iter().map(ToString::to_string).collect(),
-                &e.warnings,
-            ),
+            Err(e @ LoadError::Unreadable { .. }) => return format!("error: {e}\n"),
+            Err(e) => (e.errors(), e.warnings()),
         };
         for e in &errors {
             out.push_str(&format!("error: {file}:{e}\n"));
@@ -72,9 +65,9 @@ impl Report<'_> {
         let file = self.file.display().to_string();
         let (errors, warnings): (Vec<Value>, Vec<Value>) = match self.result {
             Ok(config) => (Vec::new(), config.warnings.iter().map(diagnostic).collect()),
-            Err(LoadError::Unreadable { .. }) => (
+            Err(e @ LoadError::Unreadable { .. }) => (
                 vec![
-                    json!({ "path": "", "context": null, "message": self.result_error(),
+                    json!({ "path": "", "context": null, "message": e.to_string(),
                               "line": 0, "column": 0 }),
                 ],
                 Vec::new(),
@@ -100,12 +93,14 @@ impl Report<'_> {
             "warnings": warnings,
         })
     }
+}
 
-    fn result_error(&self) -> String {
-        self.result
-            .err()
-            .map(ToString::to_string)
-            .unwrap_or_default()
+/// The process exit code `check` and `run` use for a config that did not load: 2 when the file
+/// could not be read, 1 otherwise.
+pub fn exit_code(error: &LoadError) -> u8 {
+    match error {
+        LoadError::Unreadable { .. } => 2,
+        LoadError::Env(_) | LoadError::Invalid(_) => 1,
     }
 }
 
@@ -131,7 +126,7 @@ fn plural(n: usize) -> &'static str {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::load::load_text;
+    use manifold_core::config::load::load as load_text;
 
     const TYPO: &str = r#"{
   "version": 3,

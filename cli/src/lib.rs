@@ -11,7 +11,6 @@
 pub mod check;
 pub mod demo;
 pub mod framing;
-pub mod load;
 pub mod logging;
 pub mod meter;
 pub mod run;

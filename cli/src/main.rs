@@ -9,7 +9,7 @@ use manifold::check::Report;
 use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
 use manifold::server::{Limits, DEFAULT_MAX_BODY};
-use manifold::{demo, load, run, signal};
+use manifold::{demo, run, signal};
 use manifold_core::Gateway;
 
 // The profile of scenario a (bench/profile-notes.md) put glibc's malloc/free at ~12 % of the
@@ -124,7 +124,8 @@ fn check(args: &CheckArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
     };
-    let result = load::load(&args.config).and_then(|c| load::compile(c, platform));
+    let result = manifold_native::load_file(&args.config, |name| std::env::var(name).ok())
+        .map(|config| Gateway::new(config, platform));
     let report = Report {
         file: &args.config,
         result: result.as_ref().map(Gateway::config),

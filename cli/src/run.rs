@@ -6,10 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use manifold_core::Platform;
+use manifold_core::config::load::LoadError;
+use manifold_core::{Gateway, Platform};
 use tracing::{info, warn};
 
-use crate::load::{self, LoadError};
 use crate::meter::MeteredClient;
 use crate::server::{self, Limits, ServerOptions, Stopped};
 
@@ -41,7 +41,7 @@ impl StartError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartError::Load(e) => e.exit_code(),
+            StartError::Load(e) => crate::check::exit_code(e),
             StartError::Tls(_) | StartError::Bind(_) => 1,
         }
     }
@@ -71,7 +71,8 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Stopped, StartError> {
-    let mut config = load::load(&options.config).map_err(StartError::Load)?;
+    let mut config = manifold_native::load_file(&options.config, |name| std::env::var(name).ok())
+        .map_err(StartError::Load)?;
     for w in &config.warnings {
         warn!("{}:{w}", options.config.display());
     }
@@ -84,7 +85,7 @@ pub async fn run(
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
     let platform = metered_platform().map_err(StartError::Tls)?;
     let endpoints = config.endpoints.len();
-    let gateway = load::compile(config, platform).map_err(StartError::Load)?;
+    let gateway = Gateway::new(config, platform);
     let listener = server::bind(addr).await.map_err(StartError::Bind)?;
     let local = listener.local_addr().map_err(StartError::Bind)?;
     info!(

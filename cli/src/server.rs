@@ -14,16 +14,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use manifold_core::{Gateway, RequestContext};
+use manifold_core::{plain, BoundedBody, Gateway, RequestContext, TooLarge};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -130,7 +129,7 @@ struct Ctx {
 
 /// Why a request body was not read.
 enum BodyError {
-    TooLarge,
+    TooLarge(TooLarge),
     Idle,
     Broken(hyper::Error),
 }
@@ -276,31 +275,23 @@ async fn handle(
     Ok(response.map(Full::new))
 }
 
-/// The whole request body, refused as soon as it is known to exceed the limit: a declared
-/// `Content-Length` is checked before reading, streamed bytes frame by frame.
+/// The whole request body, fed frame by frame to the core's [`BoundedBody`], which refuses it
+/// as soon as it is known to exceed the limit (a declared `Content-Length` before reading).
 async fn read_body(
     headers: &HeaderMap,
     mut body: Incoming,
     limits: &Limits,
 ) -> Result<Bytes, BodyError> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limits.max_body as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut buf = BytesMut::new();
+    let mut buf = BoundedBody::request(headers, limits.max_body).map_err(BodyError::TooLarge)?;
     while let Some(frame) = next_frame(&mut body, limits).await? {
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limits.max_body {
+        if let Some(data) = frame.data_ref() {
+            if let Err(e) = buf.push(data) {
                 drain(&mut body, limits).await;
-                return Err(BodyError::TooLarge);
+                return Err(BodyError::TooLarge(e));
             }
-            buf.extend_from_slice(&data);
         }
     }
-    Ok(buf.freeze())
+    Ok(buf.finish())
 }
 
 async fn next_frame(
@@ -327,21 +318,14 @@ async fn drain(body: &mut Incoming, limits: &Limits) {
 }
 
 fn body_error_response(error: &BodyError) -> Response<Bytes> {
-    let (status, text) = match error {
-        BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
-        BodyError::Idle => (StatusCode::REQUEST_TIMEOUT, "request body timeout"),
+    match error {
+        BodyError::TooLarge(e) => e.response(),
+        BodyError::Idle => plain(StatusCode::REQUEST_TIMEOUT, "408 request body timeout\n"),
         BodyError::Broken(e) => {
             debug!(error = %e, "could not read the request body");
-            (StatusCode::BAD_REQUEST, "malformed request body")
+            plain(StatusCode::BAD_REQUEST, "400 malformed request body\n")
         }
-    };
-    let mut response = Response::new(Bytes::from(format!("{} {text}\n", status.as_u16())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    }
 }
 
 /// Bind `addr`; a clearer error than the OS's when the port is taken.

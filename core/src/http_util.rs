@@ -1,9 +1,12 @@
 //! Small HTTP helpers shared by every layer above the leaves: header-name canonicalisation,
-//! the hop-by-hop list, query-string parsing and the plain answers that checks write.
+//! the hop-by-hop list, query-string parsing, the peer a proxy in front reports, and the plain
+//! answers that checks and front ends write.
+
+use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
 use crate::json::Value;
@@ -61,6 +64,14 @@ pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The client address a proxy in front reported in header `name` (`X-Forwarded-For` behind a
+/// load balancer, `CF-Connecting-IP` on Workers): the last entry of its last value, the one the
+/// nearest proxy appended; earlier entries are the client's own word.
+pub fn forwarded_peer(headers: &HeaderMap, name: &str) -> Option<IpAddr> {
+    let last = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    last.rsplit(',').next()?.trim().parse().ok()
+}
+
 /// An empty answer with only a status: what KrakenD's gin middlewares write when they abort
 /// (no `Content-Type`, no `X-Krakend` headers).
 pub(crate) fn empty(status: StatusCode) -> Response<Bytes> {
@@ -74,6 +85,15 @@ pub(crate) fn text(body: impl Into<Bytes>) -> Response<Bytes> {
     let mut r = Response::new(body.into());
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT));
+    r
+}
+
+/// A `text/plain; charset=utf-8` answer with `status`: what a front end writes itself when a
+/// request never reaches the gateway (413, 431, a malformed request) or its answer cannot be
+/// delivered (Lambda's size limit).
+pub fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Bytes> {
+    let mut r = text(body);
+    *r.status_mut() = status;
     r
 }
 
@@ -93,6 +113,34 @@ mod tests {
     fn header_names_are_canonical() {
         assert_eq!(canonical_header("x-forwarded-for"), "X-Forwarded-For");
         assert_eq!(canonical_header("accept"), "Accept");
+    }
+
+    #[test]
+    fn the_forwarded_peer_is_the_last_entry_of_the_last_value() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_peer(&headers, "x-forwarded-for"), None);
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 2.2.2.2"),
+        );
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.1 , 192.0.2.44"),
+        );
+        headers.append(
+            "cf-connecting-ip",
+            HeaderValue::from_static(" 2001:db8::1 "),
+        );
+        assert_eq!(
+            forwarded_peer(&headers, "x-forwarded-for"),
+            "192.0.2.44".parse().ok()
+        );
+        assert_eq!(
+            forwarded_peer(&headers, "cf-connecting-ip"),
+            "2001:db8::1".parse().ok()
+        );
+        headers.insert("cf-connecting-ip", HeaderValue::from_static("unknown"));
+        assert_eq!(forwarded_peer(&headers, "cf-connecting-ip"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod json;
 pub mod platform;
 pub mod url;
 
+mod body;
 mod bucket;
 mod builtin;
 mod cel;
@@ -30,9 +31,11 @@ mod time;
 mod xml;
 mod yaml;
 
+pub use body::{BoundedBody, TooLarge};
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
+pub use http_util::{forwarded_peer, plain};
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
 };

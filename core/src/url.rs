@@ -1,9 +1,12 @@
 //! Safe URL building: `url_pattern` templates whose placeholders can never change the URL's
-//! structure, and the client path-parameter check (KrakenD's CVE-2022-1561 fix, stricter).
+//! structure, the client path-parameter check (KrakenD's CVE-2022-1561 fix, stricter), and the
+//! request target a front end builds from a platform's path.
 
 use std::borrow::Cow;
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{
+    percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC,
+};
 
 /// Everything but RFC 3986 unreserved characters is encoded inside a path segment, so a value
 /// can never add a `/`, `?` or `#` to the backend URL.
@@ -12,6 +15,23 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// Characters a platform's path may hold that a URI path must not: controls, WHATWG's path
+/// percent-encode set, `|`, `\` and `^`. `%` is not in it: escapes the client sent stay as they
+/// are.
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^');
 
 /// A placeholder inside a `url_pattern`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +295,20 @@ impl Params {
     }
 }
 
+/// The origin-form request target (`/path?query`) for a path and raw query a platform hands over
+/// in pieces, the path possibly decoded (AWS API Gateway's REST events do that): what a URI
+/// path cannot hold is escaped, escapes already there stay, a missing leading `/` is added and
+/// an empty query dropped. `None` if the result is still no URI.
+pub fn request_target(path: &str, query: Option<&str>) -> Option<http::Uri> {
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    let path = utf8_percent_encode(path, PATH);
+    let target = match query.filter(|q| !q.is_empty()) {
+        Some(query) => format!("{slash}{path}?{query}"),
+        None => format!("{slash}{path}"),
+    };
+    target.parse().ok()
+}
+
 /// KrakenD compares placeholder names after upper-casing their first letter.
 pub fn param_eq(a: &str, b: &str) -> bool {
     let mut ca = a.chars();
@@ -383,5 +417,22 @@ mod tests {
         ] {
             assert_eq!(decode_param(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn request_targets_from_platform_paths() {
+        let target = |path, query| request_target(path, query).map(|u| u.to_string());
+        assert_eq!(
+            target("/hello world", Some("q=1&q=2")).as_deref(),
+            Some("/hello%20world?q=1&q=2")
+        );
+        // Escapes the client sent are kept, not encoded twice.
+        assert_eq!(target("/a%20b/%2F", None).as_deref(), Some("/a%20b/%2F"));
+        assert_eq!(target("x", Some("")).as_deref(), Some("/x"));
+        assert_eq!(target("", None).as_deref(), Some("/"));
+        assert_eq!(
+            target("/é/\"|^{}`<>#?\u{7}", None).as_deref(),
+            Some("/%C3%A9/%22%7C%5E%7B%7D%60%3C%3E%23%3F%07")
+        );
     }
 }

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "time",
             "lru",
             "http_util",
+            "body",
             "router",
             "xml",
             "yaml",

@@ -5,13 +5,12 @@
 //! semaphore here would cap the whole isolate instead of one request. It reads each body to the
 //! end (or aborts it) right away, so queued fetches never wait on an idle open response.
 
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
-use manifold_core::{BoxFuture, HttpClient};
-use worker::js_sys::{self, Uint8Array};
+use manifold_core::{BoundedBody, BoxFuture, HttpClient};
+use worker::js_sys::{self, Array, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, ByteStream};
@@ -21,9 +20,10 @@ use crate::convert;
 /// Outbound HTTP through `fetch`, never following redirects, cancelled when dropped.
 pub(crate) struct FetchClient;
 
-/// Aborts the fetch (connection and body) when dropped before [`AbortOnDrop::disarm`]: the core
-/// drops a backend call when its timeout wins, and the backend must see the call go away.
-struct AbortOnDrop(Option<web_sys::AbortController>);
+/// Aborts the fetch (connection and body) when dropped: the core drops a backend call when its
+/// timeout wins, and the backend must see the call go away. Aborting a fetch whose body was
+/// read to the end changes nothing.
+struct AbortOnDrop(web_sys::AbortController);
 
 // === impl FetchClient ===
 
@@ -34,94 +34,61 @@ impl HttpClient for FetchClient {
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         Box::pin(async move {
-            let abort = AbortOnDrop::new()?;
-            let js_request = to_js(&request, &abort.signal()).map_err(|e| connect(&e))?;
+            let abort = AbortOnDrop(web_sys::AbortController::new().map_err(failed)?);
+            let init = to_js(&request, &abort.0.signal()).map_err(failed)?;
             let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-            let response: web_sys::Response =
-                JsFuture::from(global.fetch_with_request(&js_request))
-                    .await
-                    .and_then(|v| v.dyn_into())
-                    .map_err(|e| connect(&e))?;
-            let status = StatusCode::from_u16(response.status())
-                .map_err(|e| ClientError::new(ClientErrorKind::Protocol, e.to_string()))?;
+            let fetch = global.fetch_with_str_and_init(&request.uri().to_string(), &init);
+            let response = JsFuture::from(fetch).await.and_then(|v| v.dyn_into());
+            let response: web_sys::Response = response.map_err(failed)?;
             let mut headers = headers_from_js(&response.headers());
-            let body = read_bounded(&response, &headers, max_body).await?;
-            abort.disarm();
+            // Refused as soon as it is known to exceed `max_body` (a declared length at once).
+            let bounded = BoundedBody::response(&headers, max_body)?;
+            let body = match response.body() {
+                Some(stream) => bounded.collect(ByteStream::from(stream), protocol).await?,
+                None => Bytes::new(),
+            };
             let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
             if convert::runtime_decoded(encoding, &body) {
                 headers.remove(CONTENT_ENCODING);
                 headers.remove(CONTENT_LENGTH);
             }
             let mut out = http::Response::new(body);
-            *out.status_mut() = status;
+            *out.status_mut() = StatusCode::from_u16(response.status())
+                .map_err(|e| ClientError::new(ClientErrorKind::Protocol, e.to_string()))?;
             *out.headers_mut() = headers;
             Ok(out)
         })
     }
 }
 
-/// The core's request as a JS `Request`: manual redirects, the abort signal, no framing
+/// The core's request as `fetch` options: manual redirects, the abort signal, no framing
 /// headers (the runtime sets them), and no body on GET/HEAD (`fetch` rejects one).
 fn to_js(
     request: &BackendRequest,
     signal: &web_sys::AbortSignal,
-) -> Result<web_sys::Request, JsValue> {
+) -> Result<web_sys::RequestInit, JsValue> {
     let init = web_sys::RequestInit::new();
     init.set_method(request.method().as_str());
-    let headers = headers_to_js(request.headers())?;
-    init.set_headers(&headers);
+    init.set_headers(&headers_to_js(request.headers())?.into());
     init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_signal(Some(signal));
     let body = request.body();
     if !body.is_empty() && !matches!(*request.method(), Method::GET | Method::HEAD) {
         init.set_body(&Uint8Array::from(&body[..]));
     }
-    web_sys::Request::new_with_str_and_init(&request.uri().to_string(), &init)
-}
-
-/// Read the body, failing with `BodyTooLarge` as soon as it is known to exceed `max_body`.
-async fn read_bounded(
-    response: &web_sys::Response,
-    headers: &HeaderMap,
-    max_body: usize,
-) -> Result<Bytes, ClientError> {
-    let too_large = || {
-        ClientError::new(
-            ClientErrorKind::BodyTooLarge,
-            format!("response body larger than {max_body} bytes"),
-        )
-    };
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-    if convert::declared_too_large(declared, max_body) {
-        return Err(too_large());
-    }
-    let Some(stream) = response.body() else {
-        return Ok(Bytes::new());
-    };
-    let mut chunks = ByteStream::from(stream);
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = chunks.next().await {
-        let chunk =
-            chunk.map_err(|e| ClientError::new(ClientErrorKind::Protocol, e.to_string()))?;
-        if buf.len() + chunk.len() > max_body {
-            return Err(too_large());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+    Ok(init)
 }
 
 /// A JS `Headers` as a `HeaderMap`; entries that are not valid HTTP are skipped.
 pub(crate) fn headers_from_js(headers: &web_sys::Headers) -> HeaderMap {
     let mut map = HeaderMap::new();
-    for entry in headers.entries().into_iter().flatten() {
-        let pair = js_sys::Array::from(&entry);
-        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
-            continue;
-        };
-        if let Some((name, value)) = convert::header(&name, &value) {
-            map.append(name, value);
-        }
+    for pair in headers.entries().into_iter().flatten() {
+        let pair = Array::from(&pair);
+        let (name, value) = (pair.get(0).as_string(), pair.get(1).as_string());
+        map.extend(convert::header(
+            &name.unwrap_or_default(),
+            &value.unwrap_or_default(),
+        ));
     }
     map
 }
@@ -135,42 +102,22 @@ pub(crate) fn headers_to_js(map: &HeaderMap) -> Result<web_sys::Headers, JsValue
     Ok(headers)
 }
 
-/// A failed `fetch`: the runtime does not tell a refused connection from a reset one.
-fn connect(error: &JsValue) -> ClientError {
-    let message = error
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| "fetch failed".to_owned());
+/// A `fetch` that failed before an answer: the runtime does not tell a refused connection from
+/// a reset one.
+fn failed(error: JsValue) -> ClientError {
+    let message = worker::Error::from(error).to_string();
     ClientError::new(ClientErrorKind::Connect, message)
+}
+
+/// A response that broke off or made no sense.
+fn protocol(error: worker::Error) -> ClientError {
+    ClientError::new(ClientErrorKind::Protocol, error.to_string())
 }
 
 // === impl AbortOnDrop ===
 
-impl AbortOnDrop {
-    fn new() -> Result<Self, ClientError> {
-        web_sys::AbortController::new()
-            .map(|c| Self(Some(c)))
-            .map_err(|e| connect(&e))
-    }
-
-    fn signal(&self) -> web_sys::AbortSignal {
-        match &self.0 {
-            Some(c) => c.signal(),
-            None => web_sys::AbortSignal::abort(),
-        }
-    }
-
-    /// The call finished: nothing left to cancel.
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if let Some(controller) = self.0.take() {
-            controller.abort();
-        }
+        self.0.abort();
     }
 }

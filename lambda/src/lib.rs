@@ -1,24 +1,27 @@
 //! AWS Lambda adapter for Manifold: converts API Gateway REST (v1), HTTP API (v2), Function URL
 //! and ALB events to `http::Request<Bytes>` for [`Gateway::handle`] and its answer back.
 //!
-//! Everything a request needs happens in manifold-core; this crate only knows the platform:
-//! where the client address and the real path are, which bodies must be base64, how big an
-//! answer Lambda accepts. The config is embedded and validated at build time (`build.rs`);
-//! see docs/lambda.md for deployment, the runtime override and the measurements.
+//! Everything a request needs happens in manifold-core, and loading the config too
+//! (`manifold_core::config::load`, the file read by `manifold_native::load_file`); this crate
+//! only knows the platform: where the client address and the real path are, which bodies must
+//! be base64, how big an answer Lambda accepts. The config is embedded and validated at build
+//! time (`build.rs`); see docs/lambda.md for deployment, the runtime override and the
+//! measurements.
 
-use std::fmt;
 use std::future::{ready, Future};
 use std::net::IpAddr;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use lambda_http::request::{LambdaRequest, RequestContext as EventContext};
-use lambda_http::{Body, IntoResponse, RequestExt};
-use manifold_core::config::env::{self, EnvError};
-use manifold_core::{ConfigErrors, Gateway, Platform, RequestContext, X_KRAKEND_COMPLETED};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use lambda_http::{Body, Error, IntoResponse, RequestExt};
+use manifold_core::config::load::{self, LoadError};
+use manifold_core::X_KRAKEND_COMPLETED;
+use manifold_core::{forwarded_peer, plain, url, Gateway, Platform, RequestContext};
 
 /// The config text embedded at build time, `${VAR}` placeholders already expanded.
 pub const EMBEDDED_CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
@@ -32,33 +35,8 @@ pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 /// the conservative one.
 pub const ALB_RESPONSE_LIMIT: usize = 1_000_000;
 
-/// Characters an event's path may hold that a URI path must not (WHATWG's path percent-encode
-/// set plus `|`, `\`, `^`). `%` is not in it: escapes the client sent stay as they are, while
-/// REST v1, which hands the path over decoded, gets its spaces and the like encoded again.
-const PATH_ESCAPES: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'\\')
-    .add(b'^');
-
-/// Why the gateway could not be built at cold start.
-#[derive(Debug)]
-pub enum InitError {
-    /// The override file named by [`CONFIG_OVERRIDE_VAR`] could not be read.
-    Unreadable(String, std::io::Error),
-    /// A `${VAR}` placeholder or `MANIFOLD_*` override could not be applied.
-    Env(Vec<EnvError>),
-    /// The config is invalid (only possible with an override or a `MANIFOLD_*` value).
-    Invalid(String, ConfigErrors),
-}
+/// The answer to an event whose path cannot form a URI.
+const MALFORMED_PATH: &str = "manifold: malformed request path\n";
 
 /// Which front end sent the event: it decides the answer's shape and size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,23 +54,6 @@ pub enum Origin {
 /// gateway's bytes exact.
 #[derive(Debug)]
 pub struct Reply(pub Response<Body>);
-
-// === impl InitError ===
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unreadable(path, e) => write!(f, "cannot read {CONFIG_OVERRIDE_VAR}={path}: {e}"),
-            Self::Env(errors) => {
-                write!(f, "environment error(s)")?;
-                errors.iter().try_for_each(|e| write!(f, "\n  error: {e}"))
-            }
-            Self::Invalid(source, errors) => write!(f, "{source}: {errors}"),
-        }
-    }
-}
-
-impl std::error::Error for InitError {}
 
 // === impl Origin ===
 
@@ -123,37 +84,21 @@ impl IntoResponse for Reply {
     }
 }
 
-/// Build the gateway at cold start: the embedded config, or the file named by
-/// [`CONFIG_OVERRIDE_VAR`] with `${VAR}` placeholders expanded, then the `MANIFOLD_*` root
-/// overrides, all read through `lookup`. Returns the gateway and where its config came from.
+/// Build the gateway at cold start from the embedded config, or from the file named by
+/// [`CONFIG_OVERRIDE_VAR`] (its placeholders expanded), with the `MANIFOLD_*` root overrides:
+/// the core's loader with `lookup` as the environment. Returns where the config came from and
+/// the gateway, or why there is none.
 pub fn load(
     lookup: &dyn Fn(&str) -> Option<String>,
     platform: Platform,
-) -> Result<(Gateway, String), InitError> {
-    let (source, text) = match lookup(CONFIG_OVERRIDE_VAR).filter(|p| !p.is_empty()) {
-        Some(path) => {
-            let raw = std::fs::read_to_string(&path)
-                .map_err(|e| InitError::Unreadable(path.clone(), e))?;
-            let text = env::expand_placeholders(&raw, lookup).map_err(InitError::Env)?;
-            (path, text)
-        }
-        None => (
-            EMBEDDED_CONFIG_SOURCE.to_owned(),
-            EMBEDDED_CONFIG.to_owned(),
-        ),
+) -> (String, Result<Gateway, LoadError>) {
+    let path = lookup(CONFIG_OVERRIDE_VAR).filter(|p| !p.is_empty());
+    let config = match &path {
+        Some(path) => manifold_native::load_file(Path::new(path), lookup),
+        None => load::load_expanded(EMBEDDED_CONFIG, lookup),
     };
-    let text = env::apply_root_overrides(&text, lookup).map_err(InitError::Env)?;
-    match Gateway::from_json(&text, platform) {
-        Ok(gateway) => Ok((gateway, source)),
-        Err(errors) => Err(InitError::Invalid(source, errors)),
-    }
-}
-
-/// Parse an event as the runtime does, with [`keep_multi_value_headers`] applied.
-pub fn parse_event(json: &str) -> Result<lambda_http::Request, serde_json::Error> {
-    let mut event: LambdaRequest = serde_json::from_str(json)?;
-    keep_multi_value_headers(&mut event);
-    Ok(event.into())
+    let source = path.unwrap_or_else(|| EMBEDDED_CONFIG_SOURCE.to_owned());
+    (source, config.map(|c| Gateway::new(c, platform)))
 }
 
 /// REST v1 events carry every header twice: `multiValueHeaders` (all values) and `headers`
@@ -172,69 +117,46 @@ pub fn keep_multi_value_headers(event: &mut LambdaRequest) {
 }
 
 /// Answer one event: convert, let the gateway handle it, convert back for the event's origin.
-pub async fn handle(gateway: &Gateway, event: lambda_http::Request) -> Reply {
+pub async fn handle(gateway: Arc<Gateway>, event: lambda_http::Request) -> Result<Reply, Error> {
     let origin = Origin::of(&event);
-    let Some((request, context)) = to_core(event) else {
-        return Reply(plain(
-            StatusCode::BAD_REQUEST,
-            "manifold: malformed request path\n".into(),
-        ));
+    let response = match to_core(event) {
+        Some((request, context)) => gateway.handle(request, context).await,
+        None => plain(StatusCode::BAD_REQUEST, MALFORMED_PATH),
     };
-    Reply(to_lambda(gateway.handle(request, context).await, origin))
+    Ok(Reply(to_lambda(response, origin)))
 }
 
 /// The event as the client sent it: the path without API Gateway's stage prefix, the query,
-/// headers (cookies included), the decoded body, and the client address. `None` when the
-/// path cannot form a URI.
+/// headers (cookies included), the decoded body, and the client address (no after-response
+/// work: the sandbox freezes once the answer is returned). `None` when the path cannot form a
+/// URI.
 pub fn to_core(event: lambda_http::Request) -> Option<(http::Request<Bytes>, RequestContext)> {
-    let peer = client_ip(&event);
+    let context = RequestContext::new().with_peer(client_ip(&event));
     // raw_http_path() is the event's own path: v1 and ALB never include the stage; an HTTP API
     // on a named stage puts it in rawPath (a `$default` stage and Function URLs do not).
     let mut path = event.raw_http_path();
     if let Some(EventContext::ApiGatewayV2(ctx)) = event.request_context_ref() {
-        if let Some(stage) = ctx.stage.as_deref().filter(|s| *s != "$default") {
-            let rest = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage));
-            if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
-                path = rest;
-            }
+        let stage = ctx.stage.as_deref().filter(|s| *s != "$default");
+        let rest = stage.and_then(|s| path.strip_prefix('/')?.strip_prefix(s));
+        if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
+            path = rest;
         }
     }
-    let mut target = String::with_capacity(path.len() + 1);
-    if !path.starts_with('/') {
-        target.push('/');
-    }
-    target.extend(utf8_percent_encode(path, PATH_ESCAPES));
-    if let Some(query) = event.uri().query().filter(|q| !q.is_empty()) {
-        target.push('?');
-        target.push_str(query);
-    }
-    let uri: Uri = target.parse().ok()?;
+    // REST v1 hands the path over decoded: request_target encodes its spaces and the like again.
+    let uri = url::request_target(path, event.uri().query())?;
     let (mut parts, body) = event.into_parts();
     parts.uri = uri;
-    let body = match body {
-        Body::Text(text) => Bytes::from(text),
-        Body::Binary(bytes) => Bytes::from(bytes),
-        _ => Bytes::new(),
-    };
-    // No after-response work: the sandbox freezes once the answer is returned.
-    let context = RequestContext::new().with_peer(peer);
-    Some((http::Request::from_parts(parts, body), context))
+    let request = http::Request::from_parts(parts, Bytes::copy_from_slice(&body));
+    Some((request, context))
 }
 
 /// The client address from the request context; behind an ALB, which has none, the last
 /// `X-Forwarded-For` entry, which the load balancer itself appended.
 fn client_ip(event: &lambda_http::Request) -> Option<IpAddr> {
     let text = match event.request_context_ref()? {
-        EventContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone()?,
-        EventContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone()?,
-        EventContext::Alb(_) => {
-            let last = event
-                .headers()
-                .get_all("x-forwarded-for")
-                .iter()
-                .next_back()?;
-            last.to_str().ok()?.rsplit(',').next()?.to_owned()
-        }
+        EventContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref()?,
+        EventContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?,
+        EventContext::Alb(_) => return forwarded_peer(event.headers(), "x-forwarded-for"),
         _ => return None,
     };
     text.trim().parse().ok()
@@ -258,10 +180,9 @@ pub fn to_lambda(response: Response<Bytes>, origin: Origin) -> Response<Body> {
              mapping) or serve this endpoint from the native server\n"
         );
         let mut reply = plain(StatusCode::BAD_GATEWAY, message);
-        reply
-            .headers_mut()
-            .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
-        return reply;
+        let incomplete = HeaderValue::from_static("false");
+        reply.headers_mut().insert(X_KRAKEND_COMPLETED, incomplete);
+        return to_lambda(reply, origin);
     }
     Response::from_parts(parts, body)
 }
@@ -273,54 +194,25 @@ pub fn to_lambda(response: Response<Bytes>, origin: Origin) -> Response<Body> {
 fn lambda_headers(headers: &HeaderMap, origin: Origin) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
     for name in headers.keys() {
-        let values: Vec<&HeaderValue> = headers
-            .get_all(name)
-            .iter()
-            .filter(|v| std::str::from_utf8(v.as_bytes()).is_ok())
-            .collect();
+        let utf8 = |v: &&HeaderValue| std::str::from_utf8(v.as_bytes()).is_ok();
+        let values: Vec<&HeaderValue> = headers.get_all(name).iter().filter(utf8).collect();
         if origin == Origin::HttpApi && name != SET_COOKIE && values.len() > 1 {
-            let joined: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
-            if let Ok(value) = HeaderValue::from_bytes(&joined.join(&b", "[..])) {
-                out.insert(name.clone(), value);
-            }
+            let joined = values.iter().map(|v| v.as_bytes()).collect::<Vec<_>>();
+            let joined = HeaderValue::from_bytes(&joined.join(&b", "[..]));
+            out.extend(joined.map(|value| (name.clone(), value)));
         } else {
-            for value in values {
-                out.append(name.clone(), value.clone());
-            }
+            out.extend(values.into_iter().map(|v| (name.clone(), v.clone())));
         }
     }
     out
 }
 
 /// An upper bound of the JSON Lambda serialises: headers counted twice (ALB sends both
-/// `headers` and `multiValueHeaders`), text JSON-escaped, binary base64, plus the fixed keys.
+/// `headers` and `multiValueHeaders`), the body exactly as it goes out (JSON-escaped text or
+/// base64), plus the fixed keys.
 fn encoded_size(headers: &HeaderMap, body: &Body) -> usize {
-    let header_bytes: usize = headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 8)
-        .sum();
-    let body_bytes = match body {
-        Body::Text(text) => text
-            .bytes()
-            .map(|b| match b {
-                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-                0..=0x1f => 6,
-                _ => 1,
-            })
-            .sum(),
-        Body::Binary(bytes) => bytes.len().div_ceil(3) * 4,
-        _ => 0,
-    };
-    2 * header_bytes + body_bytes + 256
-}
-
-/// A text answer produced by the adapter itself.
-fn plain(status: StatusCode, message: String) -> Response<Body> {
-    let mut response = Response::new(Body::Text(message));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    let each = |(name, value): (&HeaderName, &HeaderValue)| name.as_str().len() + value.len() + 8;
+    let header_bytes: usize = headers.iter().map(each).sum();
+    let body_bytes = serde_json::to_vec(body).map_or(usize::MAX, |json| json.len());
+    (2 * header_bytes + 256).saturating_add(body_bytes)
 }

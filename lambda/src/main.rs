@@ -7,7 +7,7 @@ use std::time::Instant;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
-use manifold_lambda::{handle, keep_multi_value_headers, load, Reply};
+use manifold_lambda::{handle, keep_multi_value_headers, load};
 
 // stderr is the only log channel before (and besides) the runtime: it goes to CloudWatch.
 // Instant::now is banned for the core (no clock on wasm32); here it only times the init.
@@ -15,14 +15,12 @@ use manifold_lambda::{handle, keep_multi_value_headers, load, Reply};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let started = Instant::now();
-    let platform = manifold_native::platform()?;
-    let (gateway, source) = match load(&|name| std::env::var(name).ok(), platform) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("manifold-lambda: cannot start: {e}");
-            return Err(e.into());
-        }
-    };
+    let (source, gateway) = load(
+        &|name| std::env::var(name).ok(),
+        manifold_native::platform()?,
+    );
+    let gateway =
+        gateway.inspect_err(|e| eprintln!("manifold-lambda: cannot start: {source}: {e}"))?;
     eprintln!(
         "manifold-lambda {}: {} endpoint(s) from {source}, gateway ready in {} µs",
         manifold_core::VERSION,
@@ -31,8 +29,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     );
     let gateway = Arc::new(gateway);
     let adapter = Adapter::from(service_fn(move |event: Request| {
-        let gateway = Arc::clone(&gateway);
-        async move { Ok::<Reply, lambda_http::Error>(handle(&gateway, event).await) }
+        handle(gateway.clone(), event)
     }));
     // lambda_http::run, with one step in front: the v1 header fix must see the raw event.
     lambda_runtime::run(service_fn(move |mut event: LambdaEvent<LambdaRequest>| {

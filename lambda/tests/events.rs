@@ -14,7 +14,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Body, Service};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError};
 use manifold_core::{BoxFuture, Gateway, HttpClient, Platform};
-use manifold_lambda::{parse_event, to_core, to_lambda, Origin, ALB_RESPONSE_LIMIT};
+use manifold_lambda::{keep_multi_value_headers, to_core, to_lambda, Origin, ALB_RESPONSE_LIMIT};
 use manifold_native::{SystemClock, TokioSleep};
 use serde_json::{json, Value};
 
@@ -24,6 +24,14 @@ fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Parse an event as the bootstrap does: the runtime's event type, the v1 header fix, then
+/// lambda_http's conversion.
+fn parse_event(json: &str) -> Result<lambda_http::Request, serde_json::Error> {
+    let mut event: LambdaRequest = serde_json::from_str(json)?;
+    keep_multi_value_headers(&mut event);
+    Ok(event.into())
 }
 
 fn core_request(name: &str) -> (http::Request<Bytes>, Option<IpAddr>, Origin) {
@@ -251,11 +259,10 @@ async fn invoke(name: &str) -> Value {
     let platform = Platform::new(Arc::new(Echo), Arc::new(SystemClock), Arc::new(TokioSleep));
     let gateway = Arc::new(Gateway::from_json(CONFIG, platform).unwrap());
     let mut adapter = Adapter::from(service_fn(move |event| {
-        let gateway = Arc::clone(&gateway);
-        async move { Ok::<_, lambda_http::Error>(manifold_lambda::handle(&gateway, event).await) }
+        manifold_lambda::handle(Arc::clone(&gateway), event)
     }));
     let mut payload: LambdaRequest = serde_json::from_str(&fixture(name)).unwrap();
-    manifold_lambda::keep_multi_value_headers(&mut payload);
+    keep_multi_value_headers(&mut payload);
     let answer = adapter
         .call(LambdaEvent::new(payload, Context::default()))
         .await
@@ -314,7 +321,8 @@ async fn unknown_routes_are_the_gateway_404_on_every_origin() {
 #[tokio::test]
 async fn the_embedded_config_compiles() {
     let platform = manifold_native::platform().unwrap();
-    let (gateway, source) = manifold_lambda::load(&|_| None, platform).unwrap();
+    let (source, gateway) = manifold_lambda::load(&|_| None, platform);
+    let gateway = gateway.unwrap();
     assert!(source.ends_with(".json"), "{source}");
     assert!(!gateway.config().endpoints.is_empty());
 }
@@ -335,8 +343,8 @@ async fn the_runtime_override_expands_placeholders_and_reports_located_errors() 
         "MANIFOLD_TIMEOUT" => Some("1500ms".into()),
         _ => None,
     };
-    let (gateway, source) =
-        manifold_lambda::load(&env, manifold_native::platform().unwrap()).unwrap();
+    let (source, gateway) = manifold_lambda::load(&env, manifold_native::platform().unwrap());
+    let gateway = gateway.unwrap();
     assert_eq!(source, good.display().to_string());
     assert_eq!(
         gateway.config().timeout,
@@ -346,8 +354,9 @@ async fn the_runtime_override_expands_placeholders_and_reports_located_errors() 
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "{\n  \"version\": 3,\n  \"endpoints\": [{\"endpoint\": \"/x\", \"backend\": [{\"url_pattern\": \"/{nope}\"}]}]\n}").unwrap();
     let env = |name: &str| (name == "MANIFOLD_LAMBDA_CONFIG").then(|| bad.display().to_string());
-    let error = manifold_lambda::load(&env, manifold_native::platform().unwrap()).unwrap_err();
-    let message = error.to_string();
+    let (source, gateway) = manifold_lambda::load(&env, manifold_native::platform().unwrap());
+    assert_eq!(source, bad.display().to_string());
+    let message = gateway.unwrap_err().to_string();
     assert!(message.contains("3:"), "{message}");
     assert!(message.contains("`{nope}`"), "{message}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -10,20 +10,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
-use manifold_core::{BoxFuture, HttpClient};
-
-/// The largest response buffer allocated up front from a declared `Content-Length`.
-const PREALLOCATE_MAX: usize = 1 << 20;
+use manifold_core::{BoundedBody, BoxFuture, HttpClient};
 
 /// Tuning for [`HyperClient`]; the defaults follow Go's `http.Transport` as KrakenD sets it.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +111,12 @@ impl HttpClient for HyperClient {
                 ClientError::new(kind, error_chain(&e))
             })?;
             let (parts, body) = response.into_parts();
-            let body = read_bounded(&parts.headers, body, max_body).await?;
+            // Refused as soon as it is known to exceed `max_body` (a declared length at once).
+            let body = BoundedBody::response(&parts.headers, max_body)?
+                .collect(body.into_data_stream(), |e| {
+                    ClientError::new(ClientErrorKind::Protocol, error_chain(&e))
+                })
+                .await?;
             Ok(http::Response::from_parts(parts, body))
         })
     }
@@ -153,43 +155,6 @@ fn frame(request: BackendRequest) -> http::Request<OutBody> {
         sized,
     };
     http::Request::from_parts(parts, body)
-}
-
-/// Read a response body, failing with `BodyTooLarge` as soon as it exceeds `max_body`: a
-/// declared length is checked before reading, and streamed bytes are counted frame by frame.
-async fn read_bounded(
-    headers: &http::HeaderMap,
-    mut body: Incoming,
-    max_body: usize,
-) -> Result<Bytes, ClientError> {
-    let too_large = || {
-        ClientError::new(
-            ClientErrorKind::BodyTooLarge,
-            format!("response body larger than {max_body} bytes"),
-        )
-    };
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max_body as u64) {
-        return Err(too_large());
-    }
-    // Trust a declared length for the first allocation only up to a point: it can be a lie.
-    let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max_body));
-    let capacity = capacity.min(PREALLOCATE_MAX);
-    let mut buf = BytesMut::with_capacity(capacity);
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ClientError::new(ClientErrorKind::Protocol, error_chain(&e)))?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max_body {
-                return Err(too_large());
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(buf.freeze())
 }
 
 /// An error and its sources on one line (hyper's top-level messages alone are vague).

@@ -1,12 +1,14 @@
 //! Native implementations of Manifold's ports (tokio + hyper + rustls), shared by the `manifold`
-//! CLI and the AWS Lambda adapter. (Config environment handling is pure and lives in
-//! `manifold_core::config::env`, where the adapters' build scripts use it too.)
+//! CLI and the AWS Lambda adapter.
 //!
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
-//! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers.
+//! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
+//! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
+//!   environment handling is pure and lives in the core, where the build scripts use it too).
 
 pub mod client;
+mod load;
 mod time;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
+pub use load::load_file;
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};

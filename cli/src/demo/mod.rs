@@ -10,9 +10,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use manifold_core::Config;
+use manifold_core::config::load::{self, LoadError};
+use manifold_core::{Config, Gateway};
 
-use crate::load::{self, LoadError};
 use crate::meter::Outcome;
 use crate::run::{metered_platform, StartError};
 use crate::server::{self, Exchange, ServerOptions};
@@ -27,7 +27,7 @@ pub const USERS_HOST: &str = "http://api.users.server";
 
 /// The demo config with its placeholder hosts replaced by the running demo services.
 pub fn config(backends: &DemoBackends) -> Result<Config, LoadError> {
-    let mut config = load::load_text(DEMO_CONFIG, |_| None)?;
+    let mut config = load::load(DEMO_CONFIG, |_| None)?;
     let store = format!("http://{}", backends.store);
     let users = format!("http://{}", backends.users);
     for backend in config
@@ -54,7 +54,7 @@ pub async fn run(
     let backends = backends::start().await.map_err(StartError::Bind)?;
     let config = config(&backends).map_err(StartError::Load)?;
     let platform = metered_platform().map_err(StartError::Tls)?;
-    let gateway = load::compile(config, platform).map_err(StartError::Load)?;
+    let gateway = Gateway::new(config, platform);
     let listener = server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
         .map_err(StartError::Bind)?;

@@ -150,14 +150,14 @@ pub struct Server {
 impl Server {
     /// Start serving `config` (KrakenD JSON) with `options`.
     pub async fn start(config: &serde_json::Value, options: ServerOptions) -> Server {
-        let config = manifold::load::load_text(&config.to_string(), |_| None).unwrap();
+        let config = manifold_core::config::load::load(&config.to_string(), |_| None).unwrap();
         Server::start_config(config, options).await
     }
 
     /// Start serving an already loaded config.
     pub async fn start_config(config: manifold_core::Config, options: ServerOptions) -> Server {
         let platform = manifold::run::metered_platform().unwrap();
-        let gateway = manifold::load::compile(config, platform).unwrap();
+        let gateway = manifold_core::Gateway::new(config, platform);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, signal) = oneshot::channel::<()>();

@@ -14,6 +14,7 @@ pub mod env;
 mod error;
 pub mod extra;
 mod fields;
+pub mod load;
 mod plan;
 mod raw;
 mod root;

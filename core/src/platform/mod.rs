@@ -35,16 +35,33 @@ pub trait HttpClient: MaybeSend + MaybeSync {
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>>;
 }
 
-/// Wall-clock time, for health output, token expiry, rate-limit windows and cache ages.
+/// Wall-clock time, for health output, token expiry, rate-limit windows and cache ages. Any
+/// `Fn() -> u64` closure is one.
 pub trait Clock: MaybeSend + MaybeSync {
     /// Milliseconds since the Unix epoch.
     fn now_millis(&self) -> u64;
 }
 
-/// Timers, for timeouts. The core races work against these futures.
+/// Timers, for timeouts. The core races work against these futures. Any
+/// `Fn(Duration) -> BoxFuture<'static, ()>` closure is one.
 pub trait Sleep: MaybeSend + MaybeSync {
     /// A future that completes after `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+// Any closure of the right shape is a port, as for `Defer`: an adapter whose clock or timer is
+// one platform call needs no type of its own.
+
+impl<F: Fn() -> u64 + MaybeSend + MaybeSync> Clock for F {
+    fn now_millis(&self) -> u64 {
+        self()
+    }
+}
+
+impl<F: Fn(Duration) -> BoxFuture<'static, ()> + MaybeSend + MaybeSync> Sleep for F {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self(duration)
+    }
 }
 
 /// Why an outbound call produced no response.
@@ -84,6 +101,13 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+impl From<crate::body::TooLarge> for ClientError {
+    fn from(e: crate::body::TooLarge) -> Self {
+        let message = format!("response body larger than {} bytes", e.limit);
+        Self::new(ClientErrorKind::BodyTooLarge, message)
+    }
+}
 
 /// The ports bundled together; handed to [`crate::Gateway::new`].
 #[derive(Clone)]

@@ -1,0 +1,234 @@
+//! A message body read under a size limit, decided in one place for every front end: the
+//! native server and the adapters read request bodies with it, both HTTP clients (hyper and
+//! `fetch`) read backend responses with it. The platform only feeds the chunks it receives.
+//!
+//! A declared `Content-Length` over the limit is refused before anything is read; a body
+//! without one (or lying about it) is refused by the chunk that would take it past the limit,
+//! so no more than `limit` bytes are ever buffered.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, StatusCode};
+
+/// The most a response's declared `Content-Length` may allocate up front (it can be a lie).
+const PREALLOCATE_MAX: usize = 1 << 20;
+
+/// A body that is, or would become, larger than its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The limit it exceeds, in bytes.
+    pub limit: usize,
+}
+
+/// A body being collected under a limit: create it from the message head, then [`push`] each
+/// chunk as it arrives and [`finish`] at the end, or [`collect`] a stream of chunks.
+///
+/// [`push`]: BoundedBody::push
+/// [`finish`]: BoundedBody::finish
+/// [`collect`]: BoundedBody::collect
+#[derive(Debug)]
+pub struct BoundedBody {
+    buf: BytesMut,
+    limit: usize,
+}
+
+// === impl TooLarge ===
+
+impl TooLarge {
+    /// The answer to a client whose request body is too large: 413, as the native server has
+    /// always written it.
+    pub fn response(self) -> http::Response<Bytes> {
+        crate::http_util::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "413 request body too large\n",
+        )
+    }
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "body larger than {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+// === impl BoundedBody ===
+
+impl BoundedBody {
+    /// A client's request body. Nothing is allocated from its declared length: a client must
+    /// send bytes before it costs memory.
+    pub fn request(headers: &HeaderMap, limit: usize) -> Result<Self, TooLarge> {
+        Self::new(headers, limit, 0)
+    }
+
+    /// A backend's response body, with room for its declared length up to 1 MiB.
+    pub fn response(headers: &HeaderMap, limit: usize) -> Result<Self, TooLarge> {
+        Self::new(headers, limit, PREALLOCATE_MAX)
+    }
+
+    fn new(headers: &HeaderMap, limit: usize, preallocate: usize) -> Result<Self, TooLarge> {
+        let declared = declared_length(headers);
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(TooLarge { limit });
+        }
+        let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(limit));
+        Ok(Self {
+            buf: BytesMut::with_capacity(capacity.min(preallocate)),
+            limit,
+        })
+    }
+
+    /// Add the next chunk; `TooLarge` (and the chunk not kept) if it takes the body past the
+    /// limit. Reading should stop then.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
+        if self.buf.len() + chunk.len() > self.limit {
+            return Err(TooLarge { limit: self.limit });
+        }
+        self.buf.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The whole body.
+    pub fn finish(self) -> Bytes {
+        self.buf.freeze()
+    }
+
+    /// Read a stream of chunks to its end through [`push`](Self::push): the whole body, or the
+    /// first failure, the stream's own mapped by `read_error`. Reading stops at the chunk that
+    /// goes over the limit; the caller drops (cancels) the rest.
+    pub async fn collect<S, C, E, Err>(
+        mut self,
+        chunks: S,
+        read_error: impl Fn(E) -> Err,
+    ) -> Result<Bytes, Err>
+    where
+        S: Stream<Item = Result<C, E>>,
+        C: AsRef<[u8]>,
+        Err: From<TooLarge>,
+    {
+        let mut chunks = std::pin::pin!(chunks);
+        while let Some(chunk) = chunks.next().await {
+            self.push(chunk.map_err(&read_error)?.as_ref())?;
+        }
+        Ok(self.finish())
+    }
+}
+
+/// The `Content-Length` a head declares, if it is a number.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(CONTENT_LENGTH)?.to_str().ok()?;
+    value.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use http::HeaderValue;
+
+    fn head(content_length: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(len) = content_length {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static(len));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        assert_eq!(
+            BoundedBody::request(&head(Some("11")), 10).unwrap_err(),
+            TooLarge { limit: 10 }
+        );
+        assert!(BoundedBody::response(&head(Some(" 11 ")), 10).is_err());
+        assert!(BoundedBody::request(&head(Some("10")), 10).is_ok());
+        // Not a number: left to the bytes actually sent.
+        assert!(BoundedBody::request(&head(Some("junk")), 10).is_ok());
+    }
+
+    #[test]
+    fn streamed_bytes_are_refused_by_the_chunk_that_crosses_the_limit() {
+        let mut body = BoundedBody::request(&head(None), 10).unwrap();
+        body.push(b"12345").unwrap();
+        body.push(b"").unwrap();
+        body.push(b"67890").unwrap();
+        assert_eq!(body.push(b"x"), Err(TooLarge { limit: 10 }));
+        assert_eq!(body.finish(), Bytes::from_static(b"1234567890"));
+    }
+
+    #[test]
+    fn a_lying_length_does_not_help() {
+        let mut body = BoundedBody::response(&head(Some("2")), 4).unwrap();
+        body.push(b"abc").unwrap();
+        assert!(body.push(b"de").is_err());
+    }
+
+    #[test]
+    fn only_responses_allocate_from_the_declared_length() {
+        let declared = head(Some("5000"));
+        assert!(
+            BoundedBody::response(&declared, 1 << 30)
+                .unwrap()
+                .buf
+                .capacity()
+                >= 5000
+        );
+        assert_eq!(
+            BoundedBody::request(&declared, 1 << 30)
+                .unwrap()
+                .buf
+                .capacity(),
+            0
+        );
+        let huge = head(Some("1000000000"));
+        let body = BoundedBody::response(&huge, 1 << 30).unwrap();
+        assert!(body.buf.capacity() <= PREALLOCATE_MAX);
+    }
+
+    #[test]
+    fn a_stream_is_collected_until_its_end_a_read_error_or_the_limit() {
+        #[derive(Debug, PartialEq)]
+        enum Failed {
+            Read(&'static str),
+            Large(TooLarge),
+        }
+        impl From<TooLarge> for Failed {
+            fn from(e: TooLarge) -> Self {
+                Self::Large(e)
+            }
+        }
+        let collect = |chunks: Vec<Result<&'static [u8], &'static str>>| {
+            let body = BoundedBody::request(&head(None), 4).unwrap();
+            futures_util::FutureExt::now_or_never(
+                body.collect(futures_util::stream::iter(chunks), Failed::Read),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            collect(vec![Ok(b"ab"), Ok(b"cd")]),
+            Ok(Bytes::from_static(b"abcd"))
+        );
+        assert_eq!(collect(vec![]), Ok(Bytes::new()));
+        assert_eq!(
+            collect(vec![Ok(b"ab"), Err("reset"), Ok(b"c")]),
+            Err(Failed::Read("reset"))
+        );
+        assert_eq!(
+            collect(vec![Ok(b"abc"), Ok(b"de"), Err("never read")]),
+            Err(Failed::Large(TooLarge { limit: 4 }))
+        );
+    }
+
+    #[test]
+    fn the_413_answer() {
+        let response = TooLarge { limit: 1 }.response();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(response.body(), "413 request body too large\n");
+        assert_eq!(
+            response.headers()[http::header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+    }
+}
