@@ -42,7 +42,9 @@ fn shipped_configs_compile() {
 
 #[test]
 fn krakend_ce_fixture_compiles() {
-    // KrakenD's own integration fixture must load (features not built yet are warnings).
+    // KrakenD's own integration fixture must load with the Lua namespaces it uses listed in
+    // `ignore_unenforced` (as the peer runner does), and must be refused without them: Lua is
+    // the only thing in it Manifold cannot enforce; features not built yet are warnings.
     let suite = std::env::var("MANIFOLD_PEER_SUITE").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -59,7 +61,19 @@ fn krakend_ce_fixture_compiles() {
         return;
     };
     let time = FakeTime::new();
-    match Gateway::from_json(&text, platform(&MockClient::new(time.clone()), &time)) {
+    let compile =
+        |text: &str| Gateway::from_json(text, platform(&MockClient::new(time.clone()), &time));
+    let Err(refused) = compile(&text) else {
+        panic!("the fixture's Lua must be refused without `ignore_unenforced`");
+    };
+    assert!(!refused.errors.is_empty());
+    for e in &refused.errors {
+        assert!(e.message.contains("modifier/lua"), "unexpected error: {e}");
+    }
+    let mut fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+    fixture["ignore_unenforced"] =
+        serde_json::json!(["modifier/lua-backend", "modifier/lua-proxy"]);
+    match compile(&fixture.to_string()) {
         Ok(gw) => {
             for w in &gw.config().warnings {
                 println!("warning: {w}");
