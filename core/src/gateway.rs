@@ -11,7 +11,7 @@ use http::{HeaderValue, Response, StatusCode};
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors};
 use crate::guard::{GuardState, Guards, Inbound};
-use crate::pipeline::{engine_guards, CompiledEndpoint};
+use crate::pipeline::{engine_guards, CompiledEndpoint, SharedStores};
 use crate::platform::{Platform, RequestContext};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
@@ -38,8 +38,9 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Compile a validated config into a gateway on `platform`.
     pub fn new(config: Config, platform: Platform) -> Result<Self, ConfigErrors> {
+        let stores = SharedStores::open(&config, &platform)?;
         let compiled = config.endpoints.iter().map(|e| {
-            let endpoint = CompiledEndpoint::new(&config, e, &platform);
+            let endpoint = CompiledEndpoint::new(&config, e, &stores, &platform);
             (e.endpoint.as_str(), &e.method, endpoint)
         });
         let router = Router::new(compiled).map_err(|e| {
@@ -61,7 +62,7 @@ impl Gateway {
             HeaderValue::from_static(crate::USER_AGENT)
         };
         Ok(Self {
-            engine: engine_guards(&config),
+            engine: engine_guards(&config, &stores, &platform),
             config,
             router,
             platform,

@@ -34,7 +34,8 @@ pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use platform::{
-    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
+    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, MemoryStore, Platform, PoolSpec,
+    RequestContext, Sleep, Store, StoreError, Stores,
 };
 pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
 

@@ -164,6 +164,9 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
         d.warn(&root_path.key("endpoints"), None, "no endpoints declared");
     }
 
+    let redis = root_extra.redis.unwrap_or_default();
+    let service_redis = root_extra.ratelimit_service_redis;
+    extra::check_pools(&mut d, &redis, service_redis.as_ref(), &endpoints);
     if !d.out.errors.is_empty() {
         return Err(d.out);
     }
@@ -179,8 +182,10 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
             cors: root_extra.cors,
             security_http: root_extra.security_http,
             bot_detector: root_extra.bot_detector,
+            ratelimit_redis: service_redis,
         },
         endpoints,
+        redis,
         warnings: d.out.warnings,
     })
 }
@@ -383,6 +388,7 @@ fn endpoint(
             ratelimit: ep_extra
                 .ratelimit_router
                 .or_else(|| defaults.root_ratelimit.cloned()),
+            ratelimit_redis: ep_extra.ratelimit_router_redis,
         },
     })
 }

@@ -11,6 +11,8 @@ mod http_cache;
 mod json_schema;
 mod proxy;
 mod ratelimit;
+mod redis;
+mod redis_ratelimit;
 mod router;
 mod security_http;
 
@@ -32,6 +34,9 @@ pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
+pub use redis::{Redis, RedisPool};
+pub(crate) use redis_ratelimit::check_pools;
+pub use redis_ratelimit::RedisRateLimit;
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
 
@@ -67,6 +72,10 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    // Shared state (issue 13): the root `redis` pools and the rate limits kept in them.
+    pub(crate) redis: Option<Redis>,
+    pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
+    pub(crate) ratelimit_service_redis: Option<RedisRateLimit>,
 }
 
 /// KrakenD's long legacy names for the short namespaces.
@@ -104,6 +113,9 @@ pub(crate) fn decode(
             ("qos/ratelimit/proxy", Level::Backend) => out.ratelimit_proxy = checked(diags, &at, context, value, ProxyRateLimit::problems),
             ("qos/circuit-breaker", Level::Backend) => out.circuit_breaker = typed(diags, &at, context, value),
             ("qos/http-cache", Level::Backend) => out.http_cache = checked(diags, &at, context, value, HttpCache::problems),
+            ("redis", Level::Root) => out.redis = redis::decode(diags, &at, context, value),
+            ("qos/ratelimit/router/redis", Level::Endpoint) => out.ratelimit_router_redis = redis_ratelimit::decode(diags, &at, context, value, false),
+            ("qos/ratelimit/service/redis", Level::Root) => out.ratelimit_service_redis = redis_ratelimit::decode(diags, &at, context, value, true),
             (
                 "telemetry/logging" | "telemetry/metrics" | "telemetry/opentelemetry"
                 | "telemetry/opencensus" | "telemetry/influx" | "telemetry/gelf"
@@ -131,7 +143,8 @@ pub(crate) fn decode(
                 "auth/validator" | "auth/signer" | "validation/json-schema"
                 | "router" | "backend/http" | "proxy" | "security/cors" | "security/http"
                 | "security/bot-detector" | "qos/ratelimit/router" | "qos/ratelimit/proxy"
-                | "qos/circuit-breaker" | "qos/http-cache" | "validation/cel",
+                | "qos/circuit-breaker" | "qos/http-cache" | "validation/cel"
+                | "redis" | "qos/ratelimit/router/redis" | "qos/ratelimit/service/redis",
                 _,
             ) => {
                 diags.warn(&at, context, format!("namespace `{name}` does not belong at this level; it has no effect"));
