@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use manifold_core::Platform;
+use manifold_native::{PoolEvent, RedisStores};
 use tracing::{info, warn};
 
 use crate::load::{self, LoadError};
@@ -59,11 +60,16 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (for the access log's backend count).
+/// The native platform with every backend call metered (for the access log's backend count)
+/// and Redis pool outages in the log (one line when a pool goes down, one when it is back).
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
-    Ok(platform)
+    let report: manifold_native::Report = Arc::new(|event: &PoolEvent| match event {
+        PoolEvent::Down { .. } => warn!("{event}"),
+        PoolEvent::Up { .. } => info!("{event}"),
+    });
+    Ok(platform.with_stores(Arc::new(RedisStores::new(report))))
 }
 
 /// Serve the config until `shutdown` completes.

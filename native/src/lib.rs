@@ -5,8 +5,11 @@
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers.
+//! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
+//!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
+mod redis_store;
 mod time;
 
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
+pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};
@@ -28,12 +32,14 @@ impl manifold_core::Defer for Spawn {
     }
 }
 
-/// The native platform: a [`HyperClient`] with default options, the system clock and tokio
-/// timers. Fails only if the TLS configuration cannot be built.
+/// The native platform: a [`HyperClient`] with default options, the system clock, tokio
+/// timers and Redis for the config's shared pools (outages reported on stderr). Fails only if
+/// the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
-    Ok(Platform::new(
+    let platform = Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
-    ))
+    );
+    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
 }
