@@ -110,15 +110,16 @@ pub(crate) fn decode(
     let mut names = BTreeSet::new();
     for (i, value) in raw.connection_pools.iter().enumerate() {
         let at = path.key("connection_pools").index(i);
-        let Some(pool) = decode_pool(diags, &at, context, value) else {
-            continue;
-        };
-        if !names.insert(pool.spec.name.clone()) {
-            let message = format!("duplicate pool name `{}`", pool.spec.name);
-            diags.error(&at.key("name"), context, message);
-            continue;
+        if let Some(name) = value.get("name").and_then(Value::as_str) {
+            if !name.is_empty() && !names.insert(name.to_owned()) {
+                let message = format!("duplicate pool name `{name}`");
+                diags.error(&at.key("name"), context, message);
+                continue;
+            }
         }
-        out.pools.push(pool);
+        if let Some(pool) = decode_pool(diags, &at, context, value) {
+            out.pools.push(pool);
+        }
     }
     for (i, cluster) in raw.clusters.iter().enumerate() {
         let at = path.key("clusters").index(i);
