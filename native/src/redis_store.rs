@@ -20,11 +20,11 @@ use bytes::Bytes;
 use manifold_core::platform::{PoolSpec, Rate, Store, StoreError, Stores, Taken};
 use manifold_core::BoxFuture;
 use redis::aio::MultiplexedConnection;
-use tokio::time::Instant;
 use redis::{
     AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo,
     IntoConnectionInfo, RedisConnectionInfo, RedisError, Script, TlsCertificates,
 };
+use tokio::time::Instant;
 
 /// The token-bucket take, atomically on the server. KEYS[1]: the bucket (a hash of tokens `t`
 /// and last-take time `at`); ARGV: tokens per ms, capacity, now (Unix ms). Mirrors
@@ -408,7 +408,12 @@ fn client(pool: &PoolSpec) -> Result<Client, StoreError> {
     let (host, port) = pool
         .address
         .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.trim_start_matches('[').trim_end_matches(']'), p.parse().ok()?)))
+        .and_then(|(h, p)| {
+            Some((
+                h.trim_start_matches('[').trim_end_matches(']'),
+                p.parse().ok()?,
+            ))
+        })
         .ok_or_else(|| err(format!("`{}` is not `host:port`", pool.address)))?;
     let addr = match &pool.tls {
         None => ConnectionAddr::Tcp(host.to_owned(), port),
@@ -430,13 +435,15 @@ fn client(pool: &PoolSpec) -> Result<Client, StoreError> {
         .into_connection_info()
         .map_err(|e| err(e.to_string()))?
         .set_redis_settings(redis);
-    let Some(tls) = pool.tls.as_ref().filter(|t| !t.ca_certs.is_empty() || t.client_cert.is_some())
+    let Some(tls) = pool
+        .tls
+        .as_ref()
+        .filter(|t| !t.ca_certs.is_empty() || t.client_cert.is_some())
     else {
         return Client::open(info).map_err(|e| err(e.to_string()));
     };
-    let read = |path: &str| {
-        std::fs::read(path).map_err(|e| err(format!("cannot read `{path}`: {e}")))
-    };
+    let read =
+        |path: &str| std::fs::read(path).map_err(|e| err(format!("cannot read `{path}`: {e}")));
     let mut roots = Vec::new();
     for path in &tls.ca_certs {
         roots.extend(read(path)?);
@@ -480,7 +487,11 @@ mod tests {
             assert!(store.take("k", rate, 0).await.is_err());
             assert!(store.get("k").await.is_err());
         }
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
         let events = seen.lock().unwrap().clone();
         assert_eq!(events.len(), 1, "{events:?}");
         assert!(matches!(&events[0], PoolEvent::Down { pool, .. } if pool == "counters"));

@@ -33,7 +33,12 @@ impl SharedStores {
             .collect();
         let mut out = Self::default();
         let mut errors = Vec::new();
-        for pool in config.redis.pools.iter().filter(|p| used.contains(p.spec.name.as_str())) {
+        for pool in config
+            .redis
+            .pools
+            .iter()
+            .filter(|p| used.contains(p.spec.name.as_str()))
+        {
             let opened = match &platform.stores {
                 Some(stores) => stores.open(&pool.spec),
                 None => Err(StoreError::new(

@@ -318,6 +318,9 @@ mod tests {
             let part = bytes.slice(..cut);
             assert_eq!(CachedResponse::decode(&part), None, "cut at {cut}");
         }
-        assert_eq!(CachedResponse::decode(&Bytes::from_static(b"\x02abc")), None);
+        assert_eq!(
+            CachedResponse::decode(&Bytes::from_static(b"\x02abc")),
+            None
+        );
     }
 }

@@ -152,8 +152,14 @@ fn decode_pool(
     if raw.db < 0 {
         diags.error(&at.key("db"), context, "must be 0 or greater");
     }
-    let connect_timeout = duration(diags, at, context, "dial_timeout", raw.dial_timeout.as_deref())
-        .unwrap_or(DEFAULT_DIAL_TIMEOUT);
+    let connect_timeout = duration(
+        diags,
+        at,
+        context,
+        "dial_timeout",
+        raw.dial_timeout.as_deref(),
+    )
+    .unwrap_or(DEFAULT_DIAL_TIMEOUT);
     let command_timeout = duration(
         diags,
         at,
@@ -205,7 +211,10 @@ fn decode_pool(
 
 fn tls(diags: &mut Diags<'_>, at: &Path, context: Option<&str>, raw: RawTls) -> PoolTls {
     let no_effect = [
-        ("disable_system_ca_pool", raw.disable_system_ca_pool.is_some()),
+        (
+            "disable_system_ca_pool",
+            raw.disable_system_ca_pool.is_some(),
+        ),
         ("cipher_suites", raw.cipher_suites.is_some()),
         ("curve_preferences", raw.curve_preferences.is_some()),
         ("min_version", raw.min_version.is_some()),
@@ -263,7 +272,9 @@ fn check_address(address: &str) -> Result<(), String> {
         return Err(format!("a pool needs an `address` ({hint})"));
     }
     if address.contains("://") {
-        return Err(format!("`{address}` has a scheme; {hint} (TLS is the `tls` key)"));
+        return Err(format!(
+            "`{address}` has a scheme; {hint} (TLS is the `tls` key)"
+        ));
     }
     let (host, port) = address
         .rsplit_once(':')
