@@ -298,7 +298,7 @@ pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
 /// Shared pools for scenarios: every pool is an in-memory store on virtual time, except a pool
 /// whose address starts with `down.`, which never answers (an unreachable Redis), so the
 /// failure policy can be tested without a server.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct TestStores {
     time: FakeTime,
 }
