@@ -127,6 +127,56 @@ fn target_fixtures_work() {
     assert!(targets::server_head::started(), "server_head: no server");
 }
 
+/// The targets reach the code behind their fixtures: a good input is served, a bad one
+/// refused (a target that answered everything with the same error would fuzz only that).
+#[test]
+fn targets_reach_their_code() {
+    use http::StatusCode;
+    use targets::jose::ALGS;
+
+    // jose: the scenario suite's valid HS256 token verifies; a flipped signature does not.
+    let token = include_str!("scenarios/jwt/alg_hs256_valid/plan.json");
+    let token = token.split("Bearer ").nth(1).unwrap().split('"').next().unwrap();
+    let hs256 = ALGS[0];
+    assert_eq!(targets::jose::status(hs256, token), Some(StatusCode::OK));
+    let broken = format!("{}A", &token[..token.len() - 1]);
+    let refused = targets::jose::status(hs256, &broken).unwrap();
+    assert!(refused.is_client_error(), "{refused}");
+
+    // cel: a true check serves, a false one aborts (KrakenD's 500), a syntax error does not
+    // compile.
+    let ok = "req_method == 'GET' && JWT.sub == 'user-1' && req_params.Id == '7'";
+    assert_eq!(targets::cel::status(ok), Some(StatusCode::OK));
+    let refused = targets::cel::status("req_method == 'POST'");
+    assert_eq!(refused, Some(StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(targets::cel::status("(("), None);
+
+    // lambda: the sample events decode and are answered by their routes.
+    for event in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda/events"))
+        .unwrap()
+    {
+        let path = event.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let status = targets::lambda::status(&text);
+        assert_eq!(status, Some(StatusCode::OK), "{}", path.display());
+    }
+
+    // pipeline: a JSON object is served by every endpoint that reads an object, a JSON array
+    // by the collection endpoint, XML by the XML-reading ones.
+    let answers = targets::pipeline::answers(br#"{"a":[{"b":1,"d":2}],"b":{"c":3},"f":[4]}"#);
+    assert_eq!(answers.len(), 12);
+    for (path, status) in answers {
+        if !path.starts_with("/xml") && path != "/collection" {
+            assert_eq!(status, StatusCode::OK, "{path}");
+        }
+    }
+    let answers = targets::pipeline::answers(br#"[{"a":1},{"b":2}]"#);
+    assert!(answers.contains(&("/collection", StatusCode::OK)), "{answers:?}");
+    let answers = targets::pipeline::answers(b"<root><a>1</a><b>2</b></root>");
+    assert!(answers.contains(&("/xml", StatusCode::OK)), "{answers:?}");
+    assert!(answers.contains(&("/xml-json", StatusCode::OK)), "{answers:?}");
+}
+
 /// Crash inputs found by fuzzing, each kept as a file under fuzz/regressions/<target>/ and
 /// replayed here by name (docs/fuzzing.md says what each one was).
 mod regressions {

@@ -38,18 +38,19 @@ pub fn config(expr: &str) -> String {
 
 /// The fuzz body.
 pub fn run(data: &[u8]) {
-    let Ok(expr) = std::str::from_utf8(data) else {
-        return;
-    };
+    if let Ok(expr) = std::str::from_utf8(data) {
+        let _ = status(expr);
+    }
+}
+
+/// The answer with `expr` as both checks (`None`: the config does not compile).
+pub fn status(expr: &str) -> Option<http::StatusCode> {
     let harness = Harness::new();
     harness.reply("https://idp.test/jwks.json", "application/json", JWKS.as_bytes());
     harness.reply("http://b.internal/r/7", "application/json", BODY);
-    let Ok(gateway) = harness.gateway(&config(expr)) else {
-        return;
-    };
+    let gateway = harness.gateway(&config(expr)).ok()?;
     let bearer = format!("Bearer {TOKEN}");
     let headers = [("Authorization", bearer.as_str()), ("X-Api", "k-1")];
-    if let Some(request) = get("/c/7?q=a+b&list=1&list=2", &headers) {
-        let _ = harness.handle(&gateway, request).status();
-    }
+    let request = get("/c/7?q=a+b&list=1&list=2", &headers)?;
+    Some(harness.handle(&gateway, request).status())
 }

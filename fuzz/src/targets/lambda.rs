@@ -11,6 +11,8 @@ pub const CONFIG: &str = r#"{
   "host": ["http://b.internal"],
   "echo_endpoint": true,
   "endpoints": [
+    {"endpoint": "/echo/{what}", "method": "POST", "input_headers": ["*"],
+     "input_query_strings": ["*"], "backend": [{"url_pattern": "/e/{what}"}]},
     {"endpoint": "/echo/{what}", "input_headers": ["*"], "input_query_strings": ["*"],
      "backend": [{"url_pattern": "/e/{what}"}]},
     {"endpoint": "/users/{id}", "method": "POST", "backend": [{"url_pattern": "/u/{id}"}]},
@@ -21,17 +23,21 @@ pub const CONFIG: &str = r#"{
 
 /// The fuzz body.
 pub fn run(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(event) = manifold_lambda::parse_event(text) else {
-        return;
-    };
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = status(text);
+    }
+}
+
+/// The status of the Lambda answer to `event` (`None`: not a decodable event).
+pub fn status(event: &str) -> Option<http::StatusCode> {
+    let event = manifold_lambda::parse_event(event).ok()?;
     let harness = Harness::new();
     harness.reply("http://b.internal/u/42", "application/json", b"{\"id\":42}");
-    let Ok(gateway) = harness.gateway(CONFIG) else {
-        return;
-    };
+    for what in ["alb", "v2", "hello%20world"] {
+        let url = format!("http://b.internal/e/{what}");
+        harness.reply(&url, "application/json", b"{\"echo\":true}");
+    }
+    let gateway = harness.gateway(CONFIG).ok()?;
     let reply = manifold_tests::run(&harness.time, manifold_lambda::handle(&gateway, event));
-    let _ = reply.0.status();
+    Some(reply.0.status())
 }

@@ -113,14 +113,21 @@ const PATHS: &[&str] = &[
 
 /// The fuzz body.
 pub fn run(data: &[u8]) {
+    let _ = answers(data);
+}
+
+/// Every request of [`REQUESTS`] answered with `data` as the backend body: path and status.
+/// A JSON answer with 200 must be valid JSON (asserted).
+pub fn answers(data: &[u8]) -> Vec<(&'static str, http::StatusCode)> {
     let harness = Harness::new();
     for path in PATHS {
         harness.reply(&format!("{BACKEND}{path}"), "application/json", data);
     }
     let Ok(gateway) = harness.gateway(CONFIG) else {
         // The replay test checks that the fixed config compiles.
-        return;
+        return Vec::new();
     };
+    let mut out = Vec::with_capacity(REQUESTS.len());
     for &(path, accept, json) in REQUESTS {
         let Some(request) = get(path, &[("Accept", accept)]) else {
             continue;
@@ -130,6 +137,7 @@ pub fn run(data: &[u8]) {
             let parsed = manifold_core::json::parse(response.body());
             assert!(parsed.is_ok(), "{path}: not JSON: {:?}", response.body());
         }
+        out.push((path, response.status()));
     }
+    out
 }
-
