@@ -51,7 +51,30 @@ def walk(v):
             yield from walk(x)
 
 
+def config_dict():
+    """fuzz/dicts/config.dict: the keys and short values of the project's configs."""
+    keys, strs = set(), set()
+    for case, plan, config in scenarios():
+        try:
+            tree = json.loads(config) if config else None
+        except ValueError:
+            continue
+        for node in walk(tree):
+            if isinstance(node, dict):
+                keys.update(node.keys())
+            elif isinstance(node, str) and len(node) < 24:
+                strs.add(node)
+    printable = lambda t: all(32 <= ord(c) < 127 for c in t) and '"' not in t and "\\" not in t
+    lines = ['# Written by fuzz/seed.py: keys and short values of the scenario configs.']
+    lines += ['"\\"%s\\":"' % k for k in sorted(keys) if printable(k)]
+    lines += ['"\\"%s\\""' % v for v in sorted(strs) if printable(v)]
+    os.makedirs(os.path.join(ROOT, "fuzz", "dicts"), exist_ok=True)
+    with open(os.path.join(ROOT, "fuzz", "dicts", "config.dict"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
+    config_dict()
     for f in glob.glob(os.path.join(ROOT, "config/**/*.json"), recursive=True):
         put("config", open(f, "rb").read())
     params = ["1", "%2e%2e", "a%2Fb", "%252F", "caf%C3%A9", "a b", "..", "x%00y", "a&b=c?d#e"]

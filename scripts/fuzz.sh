@@ -89,13 +89,15 @@ for t in "${TARGETS[@]}"; do
 	if [ -d "fuzz/seeds/$t" ]; then
 		cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
 	fi
+	extra=()
+	[ -f "fuzz/dicts/$t.dict" ] && extra+=("-dict=fuzz/dicts/$t.dict")
 	log=$LOG_DIR/$t.log
 	say "$t: ${SECONDS_PER_TARGET}s, log $log"
 	start=$(date +%s)
 	rc=0
 	cargo fuzz run --target-dir "$TARGET_DIR" "$t" "$corpus" -- \
 		-max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
-		-timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+		-timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1 || rc=$?
 	elapsed=$(($(date +%s) - start))
 	last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
 	done_line=$(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1 || true)

@@ -44,7 +44,10 @@ fn replay(dir: &str, target: &str) -> usize {
         })
         .map(|p| p.display().to_string())
         .collect();
-    assert!(failed.is_empty(), "{target}: inputs that panicked: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "{target}: inputs that panicked: {failed:#?}"
+    );
     inputs.len()
 }
 
@@ -136,7 +139,13 @@ fn targets_reach_their_code() {
 
     // jose: the scenario suite's valid HS256 token verifies; a flipped signature does not.
     let token = include_str!("scenarios/jwt/alg_hs256_valid/plan.json");
-    let token = token.split("Bearer ").nth(1).unwrap().split('"').next().unwrap();
+    let token = token
+        .split("Bearer ")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let hs256 = ALGS[0];
     assert_eq!(targets::jose::status(hs256, token), Some(StatusCode::OK));
     let broken = format!("{}A", &token[..token.len() - 1]);
@@ -152,8 +161,8 @@ fn targets_reach_their_code() {
     assert_eq!(targets::cel::status("(("), None);
 
     // lambda: the sample events decode and are answered by their routes.
-    for event in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda/events"))
-        .unwrap()
+    for event in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda/events")).unwrap()
     {
         let path = event.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -171,10 +180,16 @@ fn targets_reach_their_code() {
         }
     }
     let answers = targets::pipeline::answers(br#"[{"a":1},{"b":2}]"#);
-    assert!(answers.contains(&("/collection", StatusCode::OK)), "{answers:?}");
+    assert!(
+        answers.contains(&("/collection", StatusCode::OK)),
+        "{answers:?}"
+    );
     let answers = targets::pipeline::answers(b"<root><a>1</a><b>2</b></root>");
     assert!(answers.contains(&("/xml", StatusCode::OK)), "{answers:?}");
-    assert!(answers.contains(&("/xml-json", StatusCode::OK)), "{answers:?}");
+    assert!(
+        answers.contains(&("/xml-json", StatusCode::OK)),
+        "{answers:?}"
+    );
 }
 
 /// Crash inputs found by fuzzing, each kept as a file under fuzz/regressions/<target>/ and

@@ -12,7 +12,8 @@ const JWKS: &str = r#"{"keys": [{"kty": "oct", "k": "jhWVzI6m7PTMnTUy9TIZP26rDew
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJhdWQiOiJhcGkiLCJleHAiOjE3NjcyMjkyMDAsImlhdCI6MTc2NzIyNTU0MCwiaXNzIjoiaHR0cHM6Ly9pZHAudGVzdCIsInJvbGVzIjpbInJlYWRlciJdLCJzY29wZSI6InJlYWQ6YSByZWFkOmIiLCJzdWIiOiJ1c2VyLTEifQ.qB3F3tC4IzWI7mGmupv6uK49okYVuBJOGszxHHraIsM";
 
 /// The backend's answer the response expressions see.
-const BODY: &[u8] = br#"{"status":"active","n":[1,2,3],"m":{"k":"v","f":1.5},"s":"text","b":true,"z":null}"#;
+const BODY: &[u8] =
+    br#"{"status":"active","n":[1,2,3],"m":{"k":"v","f":1.5},"s":"text","b":true,"z":null}"#;
 
 /// The config with `expr` as both check expressions.
 pub fn config(expr: &str) -> String {
@@ -46,7 +47,11 @@ pub fn run(data: &[u8]) {
 /// The answer with `expr` as both checks (`None`: the config does not compile).
 pub fn status(expr: &str) -> Option<http::StatusCode> {
     let harness = Harness::new();
-    harness.reply("https://idp.test/jwks.json", "application/json", JWKS.as_bytes());
+    harness.reply(
+        "https://idp.test/jwks.json",
+        "application/json",
+        JWKS.as_bytes(),
+    );
     harness.reply("http://b.internal/r/7", "application/json", BODY);
     let gateway = harness.gateway(&config(expr)).ok()?;
     let bearer = format!("Bearer {TOKEN}");

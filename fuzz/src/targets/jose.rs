@@ -79,7 +79,11 @@ pub fn run(data: &[u8]) {
 pub fn status(alg: Alg, token: &str) -> Option<http::StatusCode> {
     let harness = Harness::new();
     harness.reply(JWKS_URL, "application/json", JWKS.as_bytes());
-    harness.reply("http://b.internal/u/user-1", "application/json", b"{\"ok\":true}");
+    harness.reply(
+        "http://b.internal/u/user-1",
+        "application/json",
+        b"{\"ok\":true}",
+    );
     let gateway = harness.gateway(&config()).ok()?;
     let path = format!("/t/{}", alg.as_str());
     let bearer = format!("Bearer {token}");

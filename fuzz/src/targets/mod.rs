@@ -64,11 +64,12 @@ impl Harness {
     }
 
     /// Answer `request` with virtual time (timeouts fire without real waiting).
-    pub fn handle(&self, gateway: &Gateway, request: http::Request<Bytes>) -> http::Response<Bytes> {
-        manifold_tests::run(
-            &self.time,
-            gateway.handle(request, RequestContext::new()),
-        )
+    pub fn handle(
+        &self,
+        gateway: &Gateway,
+        request: http::Request<Bytes>,
+    ) -> http::Response<Bytes> {
+        manifold_tests::run(&self.time, gateway.handle(request, RequestContext::new()))
     }
 }
 

@@ -96,10 +96,17 @@ fn start() -> Option<Server> {
         .enable_all()
         .build()
         .ok()?;
-    let platform = Platform::new(Arc::new(Backend), Arc::new(SystemClock), Arc::new(TokioSleep));
+    let platform = Platform::new(
+        Arc::new(Backend),
+        Arc::new(SystemClock),
+        Arc::new(TokioSleep),
+    );
     let gateway = Arc::new(Gateway::from_json(CONFIG, platform).ok()?);
     let listener = runtime
-        .block_on(manifold::server::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
+        .block_on(manifold::server::bind(SocketAddr::from((
+            [127, 0, 0, 1],
+            0,
+        ))))
         .ok()?;
     let addr = listener.local_addr().ok()?;
     let options = ServerOptions {
@@ -147,10 +154,7 @@ pub fn run(data: &[u8]) {
         answer.is_some(),
         "the server kept the connection open {DEADLINE:?} after the client finished"
     );
-    assert!(
-        !PANICKED.load(Ordering::SeqCst),
-        "a server task panicked"
-    );
+    assert!(!PANICKED.load(Ordering::SeqCst), "a server task panicked");
     let health = exchange(
         server.addr,
         b"GET /__health HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n",

@@ -49,7 +49,10 @@ pub fn run(data: &[u8]) {
 /// [`decode_param`], with its promise checked.
 fn checked_param(raw: &str) -> Option<String> {
     let decoded = decode_param(raw)?;
-    assert!(decoded != "." && decoded != "..", "{raw:?} passed as {decoded:?}");
+    assert!(
+        decoded != "." && decoded != "..",
+        "{raw:?} passed as {decoded:?}"
+    );
     assert!(
         !decoded
             .chars()
