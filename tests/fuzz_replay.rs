@@ -55,7 +55,7 @@ fn replay(dir: &str, target: &str) -> usize {
 fn corpus(target: &str) {
     let n = replay("corpus", target);
     assert!(n > 0, "fuzz/corpus/{target} is empty");
-    eprintln!("fuzz_replay: {target}: {n} corpus inputs");
+    println!("fuzz_replay: {target}: {n} corpus inputs");
 }
 
 #[test]

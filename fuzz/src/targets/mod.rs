@@ -15,8 +15,11 @@ use bytes::Bytes;
 use manifold_core::{Gateway, RequestContext};
 use manifold_tests::{FakeTime, MockClient, MockReply};
 
-/// Every target, by the name of its corpus directory under `fuzz/corpus/`.
-pub const ALL: &[(&str, fn(&[u8]))] = &[
+/// A target: the name of its corpus directory under `fuzz/corpus/`, and its body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const ALL: &[Target] = &[
     ("cel", cel::run),
     ("config", config::run),
     ("jose", jose::run),
