@@ -197,6 +197,19 @@ fn targets_reach_their_code() {
 mod regressions {
     use super::replay;
 
+    /// fuzz `config`, first input: an empty config text was refused at column 0 (serde_json's
+    /// column at the start of a line), outside the 1-based positions diagnostics promise.
+    /// Also EOF right after a newline.
+    #[test]
+    fn config_empty_text_is_located_at_1_1() {
+        for (text, line) in [("", 1), ("{\n", 2), ("{\n\n", 3)] {
+            let errors = manifold_core::parse_config(text).unwrap_err();
+            let d = &errors.errors[0];
+            assert_eq!((d.line, d.column), (line, 1), "{text:?}: {d}");
+        }
+        super::targets::config::run(b"");
+    }
+
     #[test]
     fn regression_inputs_replay() {
         for (target, _) in super::targets::ALL {

@@ -32,10 +32,12 @@ pub(crate) fn validate(text: &str) -> Result<Config, ConfigErrors> {
     let root_value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
+            // serde_json reports column 0 at the start of a line (an empty text, or EOF right
+            // after a newline); diagnostics are 1-based.
             let (line, column) = if e.line() == 0 {
                 line_col(text, 0)
             } else {
-                (e.line(), e.column())
+                (e.line(), e.column().max(1))
             };
             let diag = Diagnostic {
                 path: String::new(),
