@@ -22,9 +22,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
 use manifold_core::{BoxFuture, HttpClient};
 
-/// The largest response buffer allocated up front from a declared `Content-Length`.
-const PREALLOCATE_MAX: usize = 1 << 20;
-
 /// Tuning for [`HyperClient`]; the defaults follow Go's `http.Transport` as KrakenD sets it.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientOptions {
@@ -157,6 +154,12 @@ fn frame(request: BackendRequest) -> http::Request<OutBody> {
 
 /// Read a response body, failing with `BodyTooLarge` as soon as it exceeds `max_body`: a
 /// declared length is checked before reading, and streamed bytes are counted frame by frame.
+///
+/// The frames are kept as they arrive and joined once, into one buffer of the final size, only
+/// when the whole body fits. Growing one buffer while reading allocated and dropped a doubling
+/// series of ever larger buffers (up to `max_body`) for every big body, and mimalloc keeps freed
+/// blocks for reuse: a backend answering just over the limit, one request at a time, left the
+/// gateway idling at about eight times the limit in RSS, twice what this does (docs/soak.md).
 async fn read_bounded(
     headers: &http::HeaderMap,
     mut body: Incoming,
@@ -175,21 +178,31 @@ async fn read_bounded(
     if declared.is_some_and(|len| len > max_body as u64) {
         return Err(too_large());
     }
-    // Trust a declared length for the first allocation only up to a point: it can be a lie.
-    let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max_body));
-    let capacity = capacity.min(PREALLOCATE_MAX);
-    let mut buf = BytesMut::with_capacity(capacity);
+    let mut frames = Vec::new();
+    let mut len = 0;
     while let Some(frame) = body.frame().await {
         let frame =
             frame.map_err(|e| ClientError::new(ClientErrorKind::Protocol, error_chain(&e)))?;
         if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max_body {
+            if len + data.len() > max_body {
                 return Err(too_large());
             }
-            buf.extend_from_slice(&data);
+            len += data.len();
+            frames.push(data);
         }
     }
-    Ok(buf.freeze())
+    Ok(join(frames, len))
+}
+
+/// `frames` copied into one buffer of exactly `len` bytes. Always a copy, even of a single
+/// frame: hyper's frames are views into its read buffer, and a small body kept for longer (the
+/// HTTP cache) would keep that whole buffer alive.
+fn join(frames: Vec<Bytes>, len: usize) -> Bytes {
+    let mut buf = BytesMut::with_capacity(len);
+    for frame in frames {
+        buf.extend_from_slice(&frame);
+    }
+    buf.freeze()
 }
 
 /// An error and its sources on one line (hyper's top-level messages alone are vague).
