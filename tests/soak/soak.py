@@ -19,10 +19,11 @@ or SIGTERM):
 
 Phases: warm-up (a fifth of the time, at most 30 s), pause, sample the gateway's RSS
 (/proc/PID/status VmRSS) and open file descriptors (/proc/PID/fd), main load, pause, sample
-again, then GET /__health. The samples are taken in the same idle state: load paused, every
-client connection closed, every request the gateway still ran for a departed client finished,
-the backend's idle connections gone (see `settled`), and mimalloc returning freed memory at once
-(ALLOCATOR_ENV); so the difference is what the load left behind.
+again, then GET /__health. The samples are taken in the same idle state: load paused after a
+CALM_TAIL without /oversized, every client connection closed, every request the gateway still
+ran for a departed client finished, the backend's idle connections gone (see `settled`), and
+mimalloc returning freed memory at once (ALLOCATOR_ENV); so the difference is what the load left
+behind.
 
 Fails (non-zero exit) on: an unexpected answer; a panic in the gateway's stderr; the gateway
 exiting; RSS or fd growth between the samples of 10 % or more *and* at least the floor
@@ -88,16 +89,20 @@ OVERSIZED_AT_ONCE = 1
 # Longest wait for an answer (the slowest endpoint times out after 5 s).
 ANSWER_TIMEOUT = 20.0
 # Growth below these floors is never a failure (docs/soak.md, "Thresholds"): idle RSS between
-# two pauses varies by up to ~6 MB with no trend, because what the allocator still holds from
-# the last oversized bodies (up to 16 MiB each) depends on which thread freed them; the fd count
-# at idle is exact, and the floor only absorbs a connection closing late.
-RSS_FLOOR_MB = 8.0
+# two pauses varies by up to ~3 MB with no trend (what the allocator still holds from the last
+# oversized bodies, up to 16 MiB each, depends on which thread freed them); the fd count at idle
+# is exact, and its floor only absorbs a connection closing late.
+RSS_FLOOR_MB = 6.0
 FDS_FLOOR = 3
+# The last seconds before each pause run without /oversized, so the RSS samples do not depend
+# on how recently a 16 MiB body went through (without this calm tail, the idle RSS spread is
+# ~10 MB instead of ~3).
+CALM_TAIL = 5.0
 GROWTH_LIMIT = 0.10
-# The idle state: no earlier than SETTLE_MIN after the pause (a request whose client left early
-# still runs until its endpoint's 5 s timeout, and the backend closes idle connections 1 s
-# later), then the fd count unchanged for SETTLE_STABLE, waiting at most SETTLE_MAX in all.
-SETTLE_MIN = 7.0
+# The idle state: no earlier than SETTLE_MIN after the pause (the backend closes idle
+# connections after 1 s; the gateway drops a request's backend call as soon as its client
+# leaves), then the fd count unchanged for SETTLE_STABLE, waiting at most SETTLE_MAX in all.
+SETTLE_MIN = 3.0
 SETTLE_STABLE = 2.0
 SETTLE_MAX = 30.0
 # mimalloc options for the gateway (unless set already): return freed memory to the OS at once,
@@ -203,9 +208,11 @@ class Load:
         paths = list(EXPECTED)
         self.paths = paths
         self.weights = [EXPECTED[p][2] for p in paths]
+        self.calm_weights = [0 if p == "/oversized" else w for p, w in zip(paths, self.weights)]
+        self.calm = False
 
     def pick(self) -> str:
-        return self.rng.choices(self.paths, self.weights)[0]
+        return self.rng.choices(self.paths, self.calm_weights if self.calm else self.weights)[0]
 
     def go(self) -> bool:
         return not self.stopped and self.stats.requests < self.max_requests
@@ -473,8 +480,10 @@ async def soak(args: argparse.Namespace, children: list[subprocess.Popen], workd
         begin = time.monotonic()
         end = begin + seconds
         while time.monotonic() < end and load.go() and gateway.poll() is None:
-            await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
+            load.calm = end - time.monotonic() <= CALM_TAIL
+            await asyncio.sleep(min(0.5, max(0.0, end - time.monotonic())))
         await load.pause()
+        load.calm = False
         loaded += time.monotonic() - begin
 
     await run_for(args.warmup)
