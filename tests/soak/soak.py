@@ -54,8 +54,8 @@ ROOT = HERE.parent.parent
 CONFIG = HERE / "config.json"
 
 # Endpoint → (method, statuses its fault may answer, weight in the well-formed mix). Kept in
-# step with docs/soak.md. Where timing decides (a latency or trickle straddling the timeout),
-# both outcomes are listed; a fault that can never succeed lists only its error status.
+# step with docs/soak.md. Where timing decides (/latency straddles its timeout), both outcomes
+# are listed; a fault that can never succeed lists only its error status.
 # Single-backend failures are 500 as in KrakenD (docs: krakend-behaviour 1.5); the backend's
 # status passes through only with `return_error_code` or `no-op`.
 EXPECTED: dict[str, tuple[str, frozenset[int], int]] = {
@@ -107,7 +107,7 @@ SETTLE_STABLE = 2.0
 SETTLE_MAX = 30.0
 # mimalloc options for the gateway (unless set already): return freed memory to the OS at once,
 # so RSS at a pause measures memory in use rather than what mimalloc keeps for later reuse
-# (with its defaults, idle RSS after bursts of oversized bodies swings between 20 and 80 MB).
+# (with its defaults, idle RSS in this mix swings between about 20 and 50 MB).
 ALLOCATOR_ENV = {"MIMALLOC_PURGE_DELAY": "0", "MIMALLOC_ARENA_EAGER_COMMIT": "0"}
 
 
