@@ -10,6 +10,7 @@ use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
 use manifold::server::{Limits, DEFAULT_MAX_BODY};
 use manifold::{demo, run, signal};
+use manifold_core::config::load::LoadError;
 use manifold_core::Gateway;
 
 // The profile of scenario a (bench/profile-notes.md) put glibc's malloc/free at ~12 % of the
@@ -124,8 +125,15 @@ fn check(args: &CheckArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
     };
+    // Opening the Redis pools reads their TLS files, as `run` does before serving.
     let result = manifold_native::load_file(&args.config, |name| std::env::var(name).ok())
-        .map(|config| Gateway::new(config, platform));
+        .and_then(|config| match run::open_pools(&config.redis) {
+            Ok(_) => Ok(Gateway::new(config, platform)),
+            Err(mut e) => {
+                e.warnings = config.warnings;
+                Err(LoadError::Invalid(e))
+            }
+        });
     let report = Report {
         file: &args.config,
         result: result.as_ref().map(Gateway::config),

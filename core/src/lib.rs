@@ -37,7 +37,8 @@ pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
 pub use platform::{
-    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
+    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, MemoryStore, Platform, PoolSpec,
+    RequestContext, Sleep, Store, StoreError, Stores,
 };
 pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
 
