@@ -9,6 +9,8 @@
 #   5. the native server (`cargo build --release -p manifold`);
 #   6. tests/worker/e2e.test.mjs under `node --test`: mock backends, `manifold run` and the
 #      Worker in workerd (Miniflare) on loopback; every scenario must give equal answers.
+#      Then tests/worker/state.test.mjs: the Worker alone with its Durable Object binding and
+#      persisted storage (shared rate limits, the Cache API, a restart).
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
 #
@@ -127,13 +129,16 @@ say "native server built ($((SECONDS - start)) s)"
 
 # ---- 6. scenarios: native vs Worker ------------------------------------------------
 start=$SECONDS
-export E2E_NATIVE_BIN="$ROOT/target/release/manifold" E2E_NATIVE_PORT=$native_port
+# Wherever cargo puts it (CARGO_TARGET_DIR included).
+target=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+export E2E_NATIVE_BIN="$target/release/manifold" E2E_NATIVE_PORT=$native_port
 export E2E_CONFIG="$ROOT/tests/worker/gateway.json" E2E_WORKER_DIR=$dist E2E_LOG_DIR=$work
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
 set -m
-node --test --test-reporter=spec --test-reporter-destination=stdout \
-	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs &
+# One file at a time: both start the mock backends on the same port.
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs tests/worker/state.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

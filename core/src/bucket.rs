@@ -25,9 +25,10 @@ pub struct Taken {
     pub retry_ms: u64,
 }
 
-/// A token bucket, refilled lazily from the clock.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Bucket {
+/// A token bucket, refilled lazily from the clock. Stores outside the process (a Durable
+/// Object) keep it as its two numbers, [`Bucket::tokens`] and [`Bucket::at_ms`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
     tokens: f64,
     at_ms: u64,
 }
@@ -50,6 +51,17 @@ impl Rate {
         Some(Self {
             per_ms: max_rate / every_ms,
             capacity,
+        })
+    }
+
+    /// A rate from its two numbers ([`Rate::per_ms`], [`Rate::capacity`]), as a store outside
+    /// the process receives them; `None` unless both are positive and finite (a capacity
+    /// below 1 is 1, as [`Rate::new`] makes it).
+    pub fn from_parts(per_ms: f64, capacity: f64) -> Option<Self> {
+        let ok = |v: f64| v.is_finite() && v > 0.0;
+        (ok(per_ms) && ok(capacity)).then(|| Self {
+            per_ms,
+            capacity: capacity.max(1.0),
         })
     }
 
@@ -97,16 +109,31 @@ impl Taken {
 
 impl Bucket {
     /// A full bucket.
-    pub(crate) fn full(rate: Rate, now_ms: u64) -> Self {
+    pub fn full(rate: Rate, now_ms: u64) -> Self {
         Self {
             tokens: rate.capacity,
             at_ms: now_ms,
         }
     }
 
+    /// A bucket as kept: `tokens` (fractional) at the time `at_ms`.
+    pub fn from_state(tokens: f64, at_ms: u64) -> Self {
+        Self { tokens, at_ms }
+    }
+
+    /// Tokens (fractional) at [`Bucket::at_ms`].
+    pub fn tokens(&self) -> f64 {
+        self.tokens
+    }
+
+    /// The time of the latest take (Unix ms).
+    pub fn at_ms(&self) -> u64 {
+        self.at_ms
+    }
+
     /// Take one token if there is one. Time never runs backwards for a bucket: a reading
     /// older than the last one adds nothing.
-    pub(crate) fn take(&mut self, rate: Rate, now_ms: u64) -> Taken {
+    pub fn take(&mut self, rate: Rate, now_ms: u64) -> Taken {
         #[allow(clippy::cast_precision_loss)]
         let elapsed = now_ms.saturating_sub(self.at_ms) as f64;
         self.tokens = (self.tokens + elapsed * rate.per_ms).min(rate.capacity);
@@ -135,6 +162,29 @@ mod tests {
         assert!(b.take(rate, 10_000).allowed);
         assert!(b.take(rate, 10_000).allowed);
         assert!(!b.take(rate, 10_000).allowed);
+    }
+
+    #[test]
+    fn a_bucket_kept_as_its_numbers_continues_where_it_was() {
+        // What a store outside the process does: rebuild the rate from its two numbers and
+        // the bucket from its state before every take; the counts are those of one bucket.
+        let rate = Rate::new(3.0, 0, Some(Duration::from_secs(60))).unwrap();
+        let mut whole = Bucket::full(rate, 0);
+        let mut kept: Option<(f64, u64)> = None;
+        for now in [0, 0, 0, 0, 19_999, 20_000, 20_001] {
+            let remote = Rate::from_parts(rate.per_ms(), rate.capacity()).unwrap();
+            assert_eq!(remote, rate);
+            let mut b = kept.map_or(Bucket::full(remote, now), |(t, at)| {
+                Bucket::from_state(t, at)
+            });
+            assert_eq!(b.take(remote, now), whole.take(rate, now), "at {now}");
+            kept = Some((b.tokens(), b.at_ms()));
+        }
+        assert_eq!(kept, Some((whole.tokens(), whole.at_ms())));
+        assert_eq!(Rate::from_parts(0.0, 1.0), None);
+        assert_eq!(Rate::from_parts(1.0, f64::NAN), None);
+        assert_eq!(Rate::from_parts(-1.0, 1.0), None);
+        assert_eq!(Rate::from_parts(0.5, 0.25).map(|r| r.capacity()), Some(1.0));
     }
 
     #[test]

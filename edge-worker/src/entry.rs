@@ -29,7 +29,8 @@ thread_local! {
 fn build() -> Result<Rc<Gateway>, LoadError> {
     let clock = || Date::now().as_millis();
     let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
-    let platform = Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep));
+    let platform = Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
+        .with_stores(Arc::new(crate::store::WorkerStores));
     let config = load::load_expanded(CONFIG, |_| None)?;
     Ok(Rc::new(Gateway::new(config, platform)))
 }

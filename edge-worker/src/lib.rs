@@ -8,6 +8,9 @@
 //!   itself), an `AbortSignal` that fires when the core drops the call (a timed-out backend call
 //!   is really cancelled), and a body read that stops at the core's size limit;
 //! * `Sleep` on `setTimeout` ([`worker::Delay`]), `Clock` on `Date.now()`.
+//! * the state port: a config's Redis pools on Durable Objects (the exported class
+//!   `ManifoldStore`, one per bucket) and `qos/http-cache` with `shared: true` on the Cache API
+//!   (`store.rs`, `durable.rs`).
 //!
 //! The gateway config is embedded at build time from `config/gateway.json` (or the file named by
 //! `MANIFOLD_CONFIG`) and validated then by `build.rs`. The client address comes from
@@ -21,6 +24,10 @@
 mod convert;
 
 #[cfg(target_arch = "wasm32")]
+mod durable;
+#[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod store;

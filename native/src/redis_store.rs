@@ -570,8 +570,10 @@ mod tests {
             shown[0].starts_with("4:5: extra_config.redis.connection_pools[1] (redis pool `secure`): cannot open the pool: cannot read `/nonexistent/ca.pem`"),
             "{shown:?}"
         );
-        let one = manifold_core::config::parse(&text.replace(", \"tls\": {\"ca_certs\": [\"/nonexistent/ca.pem\"]}", ""))
-            .unwrap();
+        let one = manifold_core::config::parse(
+            &text.replace(", \"tls\": {\"ca_certs\": [\"/nonexistent/ca.pem\"]}", ""),
+        )
+        .unwrap();
         assert!(RedisStores::for_config(&one.redis, report).is_ok());
     }
 }

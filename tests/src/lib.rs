@@ -297,10 +297,18 @@ pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
 
 /// Shared pools for scenarios: every pool is an in-memory store on virtual time, except a pool
 /// whose address starts with `down.`, which never answers (an unreachable Redis), so the
-/// failure policy can be tested without a server.
-#[derive(Debug, Clone)]
+/// failure policy can be tested without a server. The platform's shared HTTP cache (the
+/// Cache API on Workers) is one in-memory store for every backend.
+#[derive(Clone)]
 pub struct TestStores {
     time: FakeTime,
+    http_cache: Arc<MemoryStore>,
+}
+
+impl std::fmt::Debug for TestStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStores").finish_non_exhaustive()
+    }
 }
 
 /// The store of a `down.` pool: every operation fails.
@@ -309,7 +317,11 @@ struct DownStore;
 impl TestStores {
     /// Pools on `time`.
     pub fn new(time: &FakeTime) -> Self {
-        Self { time: time.clone() }
+        let clock = Arc::new(time.clone());
+        Self {
+            time: time.clone(),
+            http_cache: Arc::new(MemoryStore::new(10_000, 1 << 20, clock)),
+        }
     }
 }
 
@@ -320,6 +332,10 @@ impl Stores for TestStores {
         }
         let clock = Arc::new(self.time.clone());
         Ok(Arc::new(MemoryStore::new(10_000, 1 << 20, clock)))
+    }
+
+    fn http_cache(&self) -> Option<Arc<dyn Store>> {
+        Some(self.http_cache.clone())
     }
 }
 

@@ -66,7 +66,9 @@ before(async () => {
   modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
   const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
   const { Miniflare } = require("miniflare");
-  mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate });
+  // The Durable Object binding of wrangler.toml, so the config's pools are served as deployed.
+  const durableObjects = { MANIFOLD_STORE: { className: "ManifoldStore", useSQLite: true } };
+  mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, durableObjects });
   const url = await mf.ready;
   targets.worker = { base: url.origin, port: url.port };
 

@@ -26,14 +26,16 @@ function json(res, status, value, headers = {}) {
   res.end(body);
 }
 
-/** Start the mock on 127.0.0.1:`port`. Returns `{ server, tracked, close() }`. */
+/** Start the mock on 127.0.0.1:`port`. Returns `{ server, tracked, counted, close() }`. */
 export async function startMock(port) {
   // One record per tracked call: { path, aborted }, `aborted` set when the connection closes.
   const tracked = [];
+  // Calls per `/counted/{name}` path: how a test sees that a cached answer spared the backend.
+  const counted = new Map();
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
-    req.on("end", () => route(req, res, Buffer.concat(chunks), tracked));
+    req.on("end", () => route(req, res, Buffer.concat(chunks), tracked, counted));
   });
   server.keepAliveTimeout = 1000;
   await new Promise((resolve, reject) => {
@@ -43,6 +45,7 @@ export async function startMock(port) {
   return {
     server,
     tracked,
+    counted,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections?.();
@@ -51,7 +54,7 @@ export async function startMock(port) {
   };
 }
 
-function route(req, res, body, tracked) {
+function route(req, res, body, tracked, counted) {
   const url = new URL(req.url, "http://mock");
   const path = url.pathname;
   let m;
@@ -93,6 +96,11 @@ function route(req, res, body, tracked) {
       call.aborted = !res.writableFinished;
     });
     return;
+  }
+  if ((m = path.match(/^\/counted\/([^/]+)$/))) {
+    const calls = (counted.get(path) ?? 0) + 1;
+    counted.set(path, calls);
+    return json(res, 200, { name: m[1], call: calls }, { "cache-control": "public, max-age=3600" });
   }
   if ((m = path.match(/^\/delay\/(\d+)\/(\d+)$/))) {
     return setTimeout(() => json(res, 200, { [`d${m[2]}`]: Number(m[2]) }), Number(m[1]));

@@ -18,7 +18,7 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use send::{BoxFuture, MaybeSend, MaybeSync};
-pub use store::{MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
+pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
 pub type BackendRequest = http::Request<Bytes>;

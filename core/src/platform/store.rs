@@ -15,8 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{BoxFuture, Clock, MaybeSend, MaybeSync};
-use crate::bucket::Bucket;
-pub use crate::bucket::{Rate, Taken};
+pub use crate::bucket::{Bucket, Rate, Taken};
 use crate::lru::Lru;
 
 /// Where shared state lives. Every method is one round trip at most, and `take` is atomic:
@@ -38,8 +37,16 @@ pub trait Store: MaybeSend + MaybeSync {
 pub trait Stores: MaybeSend + MaybeSync {
     /// The store for `pool`. Connecting may happen later (and again after an outage); an
     /// error here is a configuration the platform cannot use (a certificate file it cannot
-    /// read, say), reported when the gateway starts.
+    /// read, a binding it does not have): that pool's calls all fail, so the features'
+    /// failure policy applies.
     fn open(&self, pool: &PoolSpec) -> Result<Arc<dyn Store>, StoreError>;
+
+    /// The platform's own shared HTTP cache, if it has one (the Cache API on Workers):
+    /// `qos/http-cache` with `shared: true` keeps its answers there instead of in the
+    /// backend's own memory.
+    fn http_cache(&self) -> Option<Arc<dyn Store>> {
+        None
+    }
 }
 
 /// One named pool of connections to a shared store, as the config declares it (the root
@@ -67,6 +74,9 @@ pub struct PoolSpec {
     pub command_timeout: Duration,
     /// Connections kept (each one pipelines any number of concurrent commands).
     pub connections: usize,
+    /// On Cloudflare Workers: the Durable Object namespace binding that serves this pool
+    /// instead of Redis (`durable_object`, a Manifold key; ignored on other platforms).
+    pub durable_object: Option<String>,
 }
 
 /// TLS options of a pool (KrakenD's client TLS keys).
@@ -120,6 +130,7 @@ impl PoolSpec {
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(1),
             connections: 10,
+            durable_object: None,
         }
     }
 }

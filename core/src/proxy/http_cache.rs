@@ -11,7 +11,8 @@
 //! Storage is the state port ([`Store`]'s get/put with a time to live), each stored answer
 //! encoded as bytes ([`CachedResponse::encode`]); the default is a [`MemoryStore`] of the
 //! backend's own, an LRU bounded by entries and stored bytes (head and body), per process /
-//! per isolate. Time comes from the `Clock` port.
+//! per isolate; with `shared: true`, the platform's shared cache when it has one (the Cache
+//! API on Workers). Time comes from the `Clock` port.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,12 +60,25 @@ const CACHEABLE: &[u16] = &[200, 203, 204, 300, 301, 308, 404, 405, 410, 414];
 const FORMAT: u8 = 1;
 
 /// The same ports, with the HTTP client behind a cache configured by `cfg`.
+/// With `shared: true` on a platform with a shared HTTP cache (the Workers Cache API) the
+/// answers are kept there, for every isolate of the location; else in a store of the backend's
+/// own.
 pub(crate) fn platform(cfg: &HttpCache, platform: &Platform) -> Platform {
     let mut p = platform.clone();
-    let store = MemoryStore::new(cfg.items(), cfg.size(), platform.clock.clone());
+    let shared = cfg
+        .shared
+        .then(|| platform.stores.as_ref()?.http_cache())
+        .flatten();
+    let store = shared.unwrap_or_else(|| {
+        Arc::new(MemoryStore::new(
+            cfg.items(),
+            cfg.size(),
+            platform.clock.clone(),
+        ))
+    });
     p.client = Arc::new(CachingClient {
         inner: platform.client.clone(),
-        store: Arc::new(store),
+        store,
         clock: platform.clock.clone(),
     });
     p

@@ -2,7 +2,9 @@
 //! features refer to by name (`connection_name`). Keys as KrakenD's: `name`, `address`, `db`,
 //! `user_name`, `password`, `client_name`, `dial_timeout`, `pool_size`, `tls`; the go-redis
 //! tuning keys (retries, idle/lifetime limits, OpenTelemetry) are accepted with a warning.
-//! Manifold adds `command_timeout` (KrakenD has no key for it). `clusters[]` are not supported.
+//! Manifold adds `command_timeout` (KrakenD has no key for it) and `durable_object` (the
+//! Durable Object binding that serves the pool on Cloudflare Workers, where there is no Redis).
+//! `clusters[]` are not supported.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -59,6 +61,8 @@ struct RawPool {
     command_timeout: Option<String>,
     pool_size: usize,
     tls: Option<RawTls>,
+    /// Manifold only: the Durable Object binding serving this pool on Workers.
+    durable_object: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +163,15 @@ impl RawPool {
         )
         .unwrap_or(DEFAULT_COMMAND_TIMEOUT);
         let tls = self.tls.map(|t| t.plan(&mut cx.at("tls")));
+        if self
+            .durable_object
+            .as_deref()
+            .is_some_and(|b| !is_js_name(b))
+        {
+            cx.at("durable_object").error(
+                "must be the name of a Durable Object binding in wrangler.toml, e.g. \"MANIFOLD_STORE\"",
+            );
+        }
         if cx.failed_since(mark) {
             return None;
         }
@@ -168,6 +181,7 @@ impl RawPool {
         spec.password = self.password.filter(|p| !p.is_empty());
         spec.client_name = self.client_name.filter(|c| !c.is_empty());
         spec.tls = tls;
+        spec.durable_object = self.durable_object;
         spec.connect_timeout = connect_timeout;
         spec.command_timeout = command_timeout;
         spec.connections = if self.pool_size == 0 {
@@ -206,6 +220,15 @@ impl RawTls {
         });
         PoolTls::new(self.allow_insecure_connections, self.ca_certs, client_cert)
     }
+}
+
+/// A binding name as wrangler.toml takes it: a JavaScript identifier.
+fn is_js_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
 /// A Go duration longer than zero, if set.
@@ -258,5 +281,14 @@ mod tests {
         assert!(check_address(":6379").is_err());
         assert!(check_address("host:0").is_err());
         assert!(check_address("host:99999").is_err());
+    }
+
+    #[test]
+    fn binding_names_are_identifiers() {
+        assert!(is_js_name("MANIFOLD_STORE"));
+        assert!(is_js_name("_rl2"));
+        assert!(!is_js_name(""));
+        assert!(!is_js_name("2RL"));
+        assert!(!is_js_name("RATE-LIMIT"));
     }
 }
