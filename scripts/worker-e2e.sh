@@ -8,7 +8,7 @@
 #      embedded, its placeholders set to those ports; the upload's gzip size is checked (<= 1 MiB);
 #      then a second Worker the same way with tests/worker/ssl.json (security/http ssl_redirect
 #      and non-default request limits: the config is embedded at build time, so a second config
-#      is a second build; only the adapter crate and the link are redone, its time is printed);
+#      is a second build: the adapter crate, the LTO link and wasm-opt again; its time is printed);
 #   4. a broken config must fail the Worker build with file:line:column messages;
 #   5. the native server (`cargo build --release -p manifold`);
 #   6. tests/worker/e2e.test.mjs under `node --test`: mock backends, `manifold run` and the
