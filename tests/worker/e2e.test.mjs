@@ -65,7 +65,7 @@ const BODY = Buffer.alloc(MAX_BODY + 1, "a");
 let mock;
 let mockPort;
 const natives = [];
-const minifares = [];
+const miniflares = [];
 // tests/worker/gateway.json on both platforms, and tests/worker/ssl.json on both.
 const targets = {};
 const ssl = {};
@@ -75,9 +75,8 @@ before(async () => {
   mock = await startMock(mockPort);
   targets.native = startNative(need("E2E_CONFIG"), need("E2E_NATIVE_PORT"), "native.log");
   ssl.native = startNative(need("E2E_SSL_CONFIG"), need("E2E_NATIVE_SSL_PORT"), "native-ssl.log");
-  const sslWorker = await startWorker(need("E2E_SSL_WORKER_DIR"));
   targets.worker = await startWorker(need("E2E_WORKER_DIR"));
-  ssl.worker = sslWorker;
+  ssl.worker = await startWorker(need("E2E_SSL_WORKER_DIR"));
   // ssl.json redirects every plain request, /__health included: any answer means up.
   for (const [target, ready] of [
     [targets.native, 200],
@@ -90,7 +89,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const mf of minifares) await mf.dispose();
+  for (const mf of miniflares) await mf.dispose();
   for (const { process: child, exited } of natives) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
@@ -125,7 +124,7 @@ async function startWorker(dir) {
   const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
   const { Miniflare } = require("miniflare");
   const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate });
-  minifares.push(mf);
+  miniflares.push(mf);
   const url = await mf.ready;
   return { base: url.origin, port: url.port, mf };
 }
@@ -461,7 +460,8 @@ function headOfSize(size, target = "/users/7") {
   return start + "p".repeat(size - start.length - endOfHead.length) + endOfHead;
 }
 
-/** `head` and body sent to both targets (gateway.json pair unless `pair`); their answers. */
+/** `exchange(request)` with both targets of `pair` (the gateway.json pair by default): their
+ * answers, each with the request targets the backends received meanwhile (`calls`). */
 async function both(t, what, request, pair = targets) {
   const out = {};
   for (const [name, target] of Object.entries(pair)) {
