@@ -28,8 +28,9 @@ pub struct TooLarge {
 /// A body being collected under a limit: create it from the message head, then [`push`] each
 /// chunk as it arrives and [`finish`] at the end, or [`collect`] a stream of chunks.
 ///
-/// The chunks are copied into blocks of about [`BLOCK`] bytes, and a body of more than one
-/// block is joined once, into a buffer of its exact size, when it is finished. Growing one
+/// The chunks are copied into full blocks of [`BLOCK`] bytes (a chunk at least that large, or
+/// what is left of it, into a block of its own size), and a body of more than one block is
+/// joined once, into a buffer of its exact size, when it is finished. Growing one
 /// buffer instead allocated and dropped a doubling series of ever larger buffers for every big
 /// body (up to 16 MiB for a response over the backend cap, which is never used), and mimalloc
 /// keeps such freed blocks: the gateway idled at 130 to 190 MB after a few dozen oversized
@@ -42,7 +43,7 @@ pub struct TooLarge {
 /// [`collect`]: BoundedBody::collect
 #[derive(Debug)]
 pub struct BoundedBody {
-    /// Filled blocks, in order.
+    /// Filled blocks, in order, each exactly as large as its allocation.
     full: Vec<Bytes>,
     /// The block being filled: it doubles from the first chunk up to exactly `BLOCK` bytes
     /// (later blocks start at `BLOCK`), and chunks are split at its end.
@@ -110,6 +111,11 @@ impl BoundedBody {
         self.len += chunk.len();
         let mut rest = chunk;
         while !rest.is_empty() {
+            if self.tail.is_empty() && rest.len() >= BLOCK {
+                // One copy of a big chunk (Lambda's whole body, say), not a block series.
+                self.full.push(Bytes::copy_from_slice(rest));
+                break;
+            }
             let (now, later) = rest.split_at(rest.len().min(BLOCK - self.tail.len()));
             let needed = self.tail.len() + now.len();
             if needed > self.tail.capacity() {
@@ -132,9 +138,12 @@ impl BoundedBody {
 
     /// The whole body: the only block as it is, or every block copied once into a buffer of
     /// exactly the body's size, each block freed as soon as it is copied.
-    pub fn finish(self) -> Bytes {
+    pub fn finish(mut self) -> Bytes {
         if self.full.is_empty() {
             return Bytes::from(self.tail);
+        }
+        if self.full.len() == 1 && self.tail.is_empty() {
+            return self.full.pop().unwrap_or_default();
         }
         let mut body = BytesMut::with_capacity(self.len);
         for block in self.full {
@@ -256,7 +265,11 @@ mod tests {
 
     #[test]
     fn a_body_of_many_blocks_is_joined_in_order_into_its_exact_size() {
-        for (len, chunk) in [(BLOCK, 1000), (3 * BLOCK + 17, 1000), (5 * BLOCK, 3 * BLOCK)] {
+        for (len, chunk) in [
+            (BLOCK, 1000),
+            (3 * BLOCK + 17, 1000),
+            (5 * BLOCK, 3 * BLOCK),
+        ] {
             let (body, data) = pushed(len, chunk);
             let joined = body.finish();
             assert_eq!(joined, data, "{len} bytes in chunks of {chunk}");
@@ -265,20 +278,45 @@ mod tests {
         }
     }
 
+    /// The lengths of `body`'s full blocks, each checked to fill its allocation exactly.
+    fn block_lengths(body: &mut BoundedBody) -> Vec<usize> {
+        let mut lengths = Vec::new();
+        for block in std::mem::take(&mut body.full) {
+            let block = block.try_into_mut().unwrap();
+            assert_eq!(block.len(), block.capacity());
+            lengths.push(block.len());
+            body.full.push(block.freeze());
+        }
+        lengths
+    }
+
     #[test]
-    fn chunks_of_any_size_are_copied_into_whole_blocks() {
-        // One-byte chunks are not kept one by one; big ones are split at block ends.
-        for chunk in [1, 1000, 3 * BLOCK] {
+    fn chunks_of_any_size_are_copied_into_full_blocks() {
+        // Small chunks are not kept one by one, but gathered into blocks.
+        for chunk in [1, 1000] {
             let (mut body, data) = pushed(4 * BLOCK + 1, chunk);
-            assert_eq!(body.full.len(), 4, "chunks of {chunk}");
-            for block in std::mem::take(&mut body.full) {
-                let block = block.try_into_mut().unwrap();
-                assert_eq!((block.len(), block.capacity()), (BLOCK, BLOCK));
-                body.full.push(block.freeze());
-            }
+            assert_eq!(block_lengths(&mut body), [BLOCK; 4], "chunks of {chunk}");
             assert_eq!(body.tail.len(), 1);
             assert_eq!(body.finish(), data);
         }
+        // A big chunk is one block; after a small one, it first fills the block being filled.
+        let data: Vec<u8> = (0..4 * BLOCK).map(|i| (i % 251) as u8).collect();
+        let mut body = BoundedBody::request(&head(None), data.len()).unwrap();
+        body.push(&data[..100]).unwrap();
+        body.push(&data[100..]).unwrap();
+        assert_eq!(block_lengths(&mut body), [BLOCK, 3 * BLOCK]);
+        assert!(body.tail.is_empty());
+        assert_eq!(body.finish(), data);
+    }
+
+    #[test]
+    fn a_body_in_one_big_chunk_is_copied_once() {
+        let (mut body, data) = pushed(5 * BLOCK + 3, 5 * BLOCK + 3);
+        assert_eq!(block_lengths(&mut body), [5 * BLOCK + 3]);
+        let block = body.full[0].as_ptr();
+        let finished = body.finish();
+        assert_eq!(finished, data);
+        assert_eq!(finished.as_ptr(), block);
     }
 
     #[test]
