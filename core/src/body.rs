@@ -34,7 +34,7 @@ pub struct TooLarge {
 /// buffer instead allocated and dropped a doubling series of ever larger buffers for every big
 /// body (up to 16 MiB for a response over the backend cap, which is never used), and mimalloc
 /// keeps such freed blocks: the gateway idled at 130 to 190 MB after a few dozen oversized
-/// responses, against 50 to 90 MB with blocks (docs/soak.md). The chunks themselves are not
+/// responses, against 65 to 105 MB with blocks (docs/soak.md). The chunks themselves are not
 /// kept: a peer sending one-byte chunks would cost a 32-byte handle per byte, each pinning
 /// hyper's read buffer.
 ///
