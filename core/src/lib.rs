@@ -22,6 +22,7 @@ mod gateway;
 mod guard;
 mod http_util;
 mod json_schema;
+mod limits;
 mod lru;
 mod pipeline;
 mod proxy;
@@ -31,16 +32,17 @@ mod time;
 mod xml;
 mod yaml;
 
-pub use body::{BoundedBody, TooLarge};
+pub use body::{whole_body, BoundedBody, TooLarge};
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
+pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, MemoryStore, Platform, PoolSpec,
     RequestContext, Sleep, Store, StoreError, Stores,
 };
-pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
+pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

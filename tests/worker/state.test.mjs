@@ -82,6 +82,11 @@ function burst(n, p, headers) {
   return Promise.all(Array.from({ length: n }, () => get(p, headers)));
 }
 
+/** Requests the mock backends received for `url`. */
+function backendCalls(url) {
+  return mock.calls.filter((c) => c.url === url).length;
+}
+
 function statuses(answers) {
   const out = {};
   for (const a of answers) out[a.status] = (out[a.status] ?? 0) + 1;
@@ -137,7 +142,7 @@ test("qos/http-cache with shared: true answers from the Cache API", async () => 
   assert.equal(first.status, 200);
   assert.deepStrictEqual(JSON.parse(second.body), JSON.parse(first.body));
   assert.equal(JSON.parse(first.body).call, 1);
-  assert.equal(mock.counted.get("/counted/cached"), 1, "the backend was called once");
+  assert.equal(backendCalls("/counted/cached"), 1, "the backend was called once");
 });
 
 test("after a restart of the Worker: buckets still exhausted, the cached answer still served", async () => {
@@ -151,5 +156,5 @@ test("after a restart of the Worker: buckets still exhausted, the cached answer 
   const cached = await get("/shared/cached");
   assert.equal(cached.status, 200);
   assert.equal(JSON.parse(cached.body).call, 1);
-  assert.equal(mock.counted.get("/counted/cached"), 1, "served without calling the backend");
+  assert.equal(backendCalls("/counted/cached"), 1, "served without calling the backend");
 });
