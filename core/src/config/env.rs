@@ -136,7 +136,7 @@ pub(super) fn rewrite_strings(
                 len += rest
                     .get(1..)
                     .and_then(|r| r.chars().next())
-                    .map_or(0, char::len_utf8)
+                    .map_or(0, char::len_utf8);
             }
             _ => {}
         }
