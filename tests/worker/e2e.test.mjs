@@ -8,6 +8,8 @@
 //   MANIFOLD_CACHE            tool cache (miniflare comes with the pinned wrangler)
 //   MANIFOLD_E2E_MOCK_PORT    mock backends' port (also expanded into the config)
 //   MANIFOLD_E2E_REFUSED_PORT a free port nobody listens on (the refused-connection case)
+//   E2E_JWT_K, E2E_BACKEND_KEY run-time secrets of the config (`${env:NAME}`): the Worker gets
+//                             them as bindings, the native server from its environment
 //   E2E_NATIVE_BIN, E2E_NATIVE_PORT, E2E_CONFIG, E2E_WORKER_DIR (wrangler's dry-run output),
 //   E2E_LOG_DIR (the native server's log goes there)
 
@@ -66,7 +68,8 @@ before(async () => {
   modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
   const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
   const { Miniflare } = require("miniflare");
-  mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate });
+  const bindings = { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") };
+  mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings });
   const url = await mf.ready;
   targets.worker = { base: url.origin, port: url.port };
 
