@@ -375,7 +375,7 @@ mod tests {
         use base64::Engine as _;
         for name in ["A", "JWT_K", "A_VERY_LONG_NAME_THAT_GOES_ON_AND_ON_AND_ON_FOR_QUITE_A_WHILE_LONGER_THAN_88_CHARACTERS_X"] {
             let s = stand_in(name);
-            assert!(s.len() >= STAND_IN_LEN && s.len() % 4 == 0, "{s}");
+            assert!(s.len() >= STAND_IN_LEN && s.len().is_multiple_of(4), "{s}");
             let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&s).unwrap();
             assert!(key.len() >= 64);
         }
