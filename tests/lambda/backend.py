@@ -19,17 +19,19 @@ For the bad-input matrix (docs/bad-input.md), as tests/worker/mock.mjs does for 
                        header but the platform's (PLATFORM_HEADERS), the body as text
     POST /sink         the body's length and SHA-256 (a 10 MiB upload is not echoed back)
     GET  /status/{n}   a JSON error with status n
+    GET  /jwks/{oct,rsa,ec}.json  JWK sets (JWKS)
     GET  /cacheable/{kind}/{tag}  an answer a shared cache may store (public) or must not
                        (private, no-store, cookie: Set-Cookie, 5xx: 503), see CACHEABLE
     GET  /redirect     302 to /users/42 (same origin)
     GET  /redirect-cross  307 to /raw/after-redirect on this server's second port (another
                        origin, which serves the same routes)
-    and the misbehaving backends of groups B, D and E, listed in MISBEHAVING below.
+    and the misbehaving backends of groups B, D and E (Handler.misbehave).
 
 Every request is logged, and `GET /__calls?from=N` answers the ones after the first N (method,
 target, headers), so a scenario can assert what the backend received, or that it was never
-called. `/drip` and `/endless` are tracked: `GET /__tracked?from=N` says, per call, whether the
-caller hung up before the answer was complete (`aborted`; null while it runs).
+called (`GET /__count`: how many so far). `/drip`, `/endless` and `/hang` (no answer for 30 s)
+are tracked: `GET /__tracked?from=N` says, per call, whether the caller hung up before the
+answer was complete (`aborted`; null while it runs).
 
 Usage: backend.py PORT   (0 picks a free port; the port is printed on the first line)
 """
@@ -41,6 +43,7 @@ import gzip
 import hashlib
 import json
 import re
+import select
 import socket
 import struct
 import sys
@@ -89,6 +92,19 @@ CACHEABLE = {
     "no-store": (200, [("Cache-Control", "no-store")]),
     "cookie": (200, [("Cache-Control", "public, max-age=60"), ("Set-Cookie", "session=abc")]),
     "5xx": (503, [("Cache-Control", "max-age=60")]),
+}
+# JWK sets for the auth/validator endpoints with a `jwk_url` (F56, F63, F65): the e2e HS256
+# key (tests/e2e-jwt/tokens.json), and public RSA and EC keys whose private halves nobody here
+# holds (the tokens sent to those endpoints are attacks, never valid).
+JWKS = {
+    "oct": {"keys": [{"kty": "oct", "kid": "e2e", "alg": "HS256", "k": "XrYSAW2FFfes6SPnWIzsv3494V13dcPWoPZk5TxjlKI"}]},
+    "rsa": {"keys": [{"kty": "RSA", "kid": "k1", "e": "AQAB", "n": (
+        "v3RjfR-wnaEyxMOT38TLQo-1O4H4RS_NnXaPhsioU550-dWSEVqT_qFDz0L2PFt3Ms0s3SfB_SI9wtp8Gq35MDWDFnP4PbVOldszf"
+        "FJRgfo7sKCfljebf6Axy4BnNi1YUwuLaY8mA1O1l25GYqgP99vfYRoJpjVjwcD-I9gwiCeEzwa_vC8yWWHRA8wFiQPc_JOH1hBBIHuj"
+        "rjdrdluWwFc9wYmr2d0C8n0Ws6Yd6vBKxKWfpgq6C_pfzTvr_ignCkzQ0joH1-NdJwtIki2wCpW2H53CPSK6r4i0K1IEySzex1wfUGx4"
+        "RfYp0mD43ZdkQHASgmbSEzNIKO_1Em4-7Q")}]},
+    "ec": {"keys": [{"kty": "EC", "kid": "k1", "crv": "P-256", "x": "xIpU3jKJU7CxZf7Uhvqb4BLJZtCe3ySQuHGhJhe_Gx4",
+                     "y": "KsWh46isTFz-zz__shwn7yXQQE6a_rGuN_DpAtLt0Lc"}]},
 }
 # The second port, another origin (set at start).
 OTHER_ORIGIN: list[int] = []
@@ -277,6 +293,23 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             record["aborted"] = True
 
+    def hang(self) -> None:
+        """No answer for 30 s, watching for the caller to hang up (E49): the record says when,
+        in ms after the request arrived (`after_ms`)."""
+        record = {"path": "/hang", "aborted": None, "after_ms": None}
+        with LOCK:
+            TRACKED.append(record)
+        self.close_connection = True
+        started = time.monotonic()
+        while time.monotonic() - started < 30:
+            readable, _, _ = select.select([self.connection], [], [], 0.02)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                record["after_ms"] = round((time.monotonic() - started) * 1000)
+                record["aborted"] = True
+                return
+        self.json({"late": True})
+        record["aborted"] = False
+
     def misbehave(self, path: str) -> bool:
         """The misbehaving backends (docs/bad-input.md groups B, D and E); False: no such route."""
         as_json = "application/json"
@@ -318,9 +351,13 @@ class Handler(BaseHTTPRequestHandler):
             # Answers a shared cache may or may not store (H72-H74).
             status, headers = CACHEABLE[m[1]]
             self.send(status, json.dumps({"kind": m[1]}).encode(), as_json, headers)  # no tag: equal bodies
+        elif (m := re.fullmatch(r"/jwks/(\w+)\.json", path)) and m[1] in JWKS:
+            self.send(200, json.dumps(JWKS[m[1]]).encode(), as_json)
         elif path == "/redirect-metadata":
             # A backend sending the gateway to the cloud metadata service (E47).
             self.send(302, b"", "text/plain", [("Location", "http://169.254.169.254/latest/meta-data/")])
+        elif path == "/hang":
+            self.hang()
         elif path == "/drip":
             # Headers at once, then the body one byte every 100 ms (E42).
             self.tracked([("Content-Type", as_json)], b'{"a":"', b"x", 0.1)

@@ -404,6 +404,69 @@ BAD_INPUT = [
                                           ("Access-Control-Request-Headers", "x-evil")])]],
 ]
 
+# --- F. JWT beyond tokens.json: tokens signed here, with tests/e2e-jwt/generate.py's helpers ---
+sys.path.insert(0, str(ROOT / "tests/e2e-jwt"))
+import generate as jwt  # noqa: E402 - the shared token writer, for its signing helpers
+
+sys.path.insert(0, str(HERE))
+from backend import JWKS  # noqa: E402 - the key sets backend.py serves
+
+NOW = int(time.time())
+HS256 = {"alg": "HS256", "kid": jwt.KID, "typ": "JWT"}
+# /jwt-claims/{id}: issuer and audience configured, the e2e key inline.
+CLAIMS = {"sub": "user-7", "iss": "https://issuer.example", "aud": "manifold-e2e", "iat": jwt.IAT, "exp": jwt.EXP}
+
+
+def without(claims: dict, name: str) -> dict:
+    return {k: v for k, v in claims.items() if k != name}
+
+
+def claims_token(claims: dict, header: dict = HS256) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {jwt.hs256(header, claims)}")
+
+
+def signed_with(secret: bytes, header: dict) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {jwt.sign(hashlib.sha256, header, CLAIMS, secret)}")
+
+
+def forged(signature: bytes, alg: str = "ES256") -> tuple[str, str]:
+    """A token for key k1 (RSA or EC) with a signature made up here."""
+    head = jwt.part({"alg": alg, "kid": "k1", "typ": "JWT"})
+    return ("Authorization", f"Bearer {head}.{jwt.part(CLAIMS)}.{jwt.b64url(signature)}")
+
+
+RSA_JWK = json.dumps(JWKS["rsa"]["keys"][0]).encode()
+# ECDSA signatures that must never verify (F65): r = s = 0 ("psychic"), a DER-encoded one where
+# JWS wants r || s, and one of the wrong length.
+PSYCHIC = bytes(64)
+DER = bytes([0x30, 0x44, 0x02, 0x20]) + b"\x01" * 32 + bytes([0x02, 0x20]) + b"\x01" * 32
+SHORT = b"\x01" * 32
+
+JWT_BAD_INPUT = [
+    Scenario("JWT: a valid token with the configured issuer and audience: 200 (the control)", "GET",
+             "/jwt-claims/7", "", [claims_token(CLAIMS)], case="F58, F60", expect={"status": 200},
+             backend=["/raw/jwt-claims/7"]),
+    *[Scenario(f"JWT: {what}: 401", "GET", "/jwt-claims/7", "", [claims_token(claims)], case=case,
+               expect={"status": 401, "body": b""}, backend=[])
+      for case, what, claims in [
+          ("F58", "exp missing", without(CLAIMS, "exp")),
+          ("F58", "exp an hour ago (beyond the leeway)", {**CLAIMS, "exp": NOW - 3600}),
+          ("F58", "nbf in an hour", {**CLAIMS, "nbf": NOW + 3600}),
+          ("F58", "iat in ten years", {**CLAIMS, "iat": NOW + 10 * 365 * 86400}),
+          ("F59", "exp 1e300", {**CLAIMS, "exp": 1e300}),
+          ("F59", "exp -1", {**CLAIMS, "exp": -1}),
+          ("F59", "exp an array", {**CLAIMS, "exp": [jwt.EXP]}),
+          ("F59", "exp null", {**CLAIMS, "exp": None}),
+          ("F60", "iss another issuer", {**CLAIMS, "iss": "https://evil.example"}),
+          ("F60", "aud missing", without(CLAIMS, "aud")),
+          ("F60", "aud another audience", {**CLAIMS, "aud": "other"}),
+          ("F60", "aud an array without ours", {**CLAIMS, "aud": ["other", "manifold"]}),
+      ]],
+    *[Scenario(f"JWT: kid {what}: 401", "GET", "/jwt-claims/7", "", [claims_token(CLAIMS, {**HS256, "kid": kid})],
+               case="F61", expect={"status": 401, "body": b""}, backend=[])
+      for what, kid in [("a number", 7), ("SQL", "x' OR '1'='1"), ("16 KiB long", "k" * 16384)]],
+]
+
 # security/http ssl_redirect (issue 16 point 7), against a second function serving
 # ssl.e2e.json: API Gateway and Function URLs are HTTPS-only, so their events are HTTPS (no
 # redirect, the HTTPS-only Strict-Transport-Security header); an ALB says which scheme the
@@ -456,12 +519,18 @@ class Sequence:
         return f"{self.case}: {self.name}" if self.case else self.name
 
 
-def run_sequence(seq: Sequence, native_port: int, routes_for, check, calls) -> None:
-    """`calls()`: how many requests the backend has received so far. A step's expectation may
-    say how many its request caused (`calls`: 0 for an answer from the gateway's cache)."""
+def run_sequence(seq: Sequence, native_port: int, routes_for, check, backend_port: int) -> None:
+    """A step's expectation may say what its request caused at the backend: `calls`, a number
+    (0: an answer from the gateway's cache) or the request targets."""
+    def calls() -> int:
+        return backend_get(backend_port, "/__count")["calls"]
+
     def caused(expect: dict, before: int, who: str) -> list[str]:
-        n = calls() - before
-        return [] if expect.get("calls", n) == n else [f"{who}: {n} backend calls, expected {expect['calls']}"]
+        if "calls" not in expect:
+            return []
+        targets = [c["target"] for c in backend_get(backend_port, f"/__calls?from={before}")]
+        got = targets if isinstance(expect["calls"], list) else len(targets)
+        return [] if got == expect["calls"] else [f"{who}: backend calls {targets}, expected {expect['calls']}"]
 
     native, problems = [], []
     for i, (s, expect) in enumerate(zip(seq.requests("native"), seq.expects)):
@@ -488,6 +557,54 @@ def run_sequence(seq: Sequence, native_port: int, routes_for, check, calls) -> N
             problems += caused(expect, before, f"{route} step {i + 1}")
         check(f"{seq.title} via {route}", problems)
 
+def unknown_kids(native_port: int, routes_for, check, backend_port: int, flood: int = 10) -> None:
+    """F63: tokens with unknown `kid`s cannot make the gateway refetch its JWK set more than once
+    per 30 s (core/src/guard/jwks.rs MIN_REFETCH), and the known key keeps working. Each target
+    (the native server, then each route into the one sandbox) gets `flood` tokens with kids of
+    its own, then a valid one; the fetches of /jwks/oct.json it caused must stay within
+    1 + elapsed / 30 s."""
+    def token(kid: str) -> tuple[str, str]:
+        return ("Authorization", f"Bearer {jwt.hs256({**HS256, 'kid': kid}, jwt.claims(['reader']))}")
+
+    for route in ["native", *EVENT_KINDS, "function-url-http"]:
+        requests = [Scenario(f"f63-{i}", "GET", "/jwt-kids/7", "", [token(f"unknown-{route}-{i}")]) for i in range(flood)]
+        requests.append(Scenario("f63-known", "GET", "/jwt-kids/7", "", [bearer("valid")]))
+        before, started, problems = backend_get(backend_port, "/__count")["calls"], time.monotonic(), []
+        for i, s in enumerate(requests):
+            try:
+                got = http_call(native_port, s) if route == "native" else dict(routes_for(s))[route]()
+            except Exception as e:  # noqa: BLE001 - any failure is this check's failure
+                problems.append(f"request {i + 1}: {type(e).__name__}: {e}")
+                break
+            want = 200 if s.name == "f63-known" else 401
+            if got.status != want:
+                problems.append(f"request {i + 1} ({s.name}): status {got.status}, expected {want}")
+        elapsed = time.monotonic() - started
+        fetches = [c for c in backend_get(backend_port, f"/__calls?from={before}") if c["target"] == "/jwks/oct.json"]
+        if len(fetches) > 1 + int(elapsed // 30):
+            problems.append(f"{len(fetches)} fetches of the JWK set in {elapsed:.1f} s, at most {1 + int(elapsed // 30)}")
+        check(f"F63: {flood} tokens with unknown kids, then a valid one: 401s, then 200; "
+              f"JWK set fetched {len(fetches)} time(s) ({route})", problems)
+
+
+def hang_up(port: int, prefix: str, backend_port: int) -> dict:
+    """E49: GET /hang, then hang up once the backend has the call. The tracked record once the
+    gateway let go of the call (`after_ms`: when, counted from the call's start)."""
+    since = backend_get(backend_port, "/__count")["tracked"]
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.sendall(f"GET {prefix}/hang HTTP/1.1\r\nHost: e2e\r\n\r\n".encode())
+    deadline = time.monotonic() + 10
+    while not backend_get(backend_port, f"/__tracked?from={since}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.close()
+    while time.monotonic() < deadline:
+        records = backend_get(backend_port, f"/__tracked?from={since}")
+        if records and records[0]["aborted"] is not None:
+            return records[0]
+        time.sleep(0.05)
+    return {"aborted": None, "after_ms": None}
+
+
 SEQUENCES = [
     # client_max_rate 2 per minute by X-Client, each target with a key of its own (see above).
     Sequence("rate-limit (200, 200, 429)", "H71", lambda target: [rate_limited(target) for _ in RATE_LIMIT_STEPS],
@@ -505,6 +622,37 @@ SEQUENCES = [
                              for headers in ([], [], [], [("X-Client", "")])],
              [{"status": 200}, {"status": 200}, {"status": 429, "body": b""}, {"status": 429, "body": b""}],
              shared_after={"status": 429, "body": b""}),
+    # qos/circuit-breaker (max_errors 1, open for 300 s): two failures in a row open it, then
+    # calls fail at once without reaching the backend. One breaker per sandbox: once the first
+    # route has opened it, every event kind finds it open.
+    Sequence("circuit breaker: two failures open it, then no backend call", "E50",
+             lambda target: [Scenario("e50", "GET", "/breaker") for _ in range(3)],
+             [{"status": 500, "calls": 1}, {"status": 500, "calls": 1}, {"status": 500, "calls": 0}],
+             shared_after={"status": 500, "calls": 0}),
+    # auth/validator with a jwk_url (backend.py's /jwks/...): the first request of a process (the
+    # native server, the function's sandbox) fetches the key set, later ones use the cached one;
+    # a forged token is refused either way. The fetch shows the keys were there to refuse with.
+    # A token whose alg is not the configured one is refused before any key is looked up, so an
+    # RS256 token with a bad signature comes first, to fetch the RSA key.
+    Sequence("JWT: HS256 signed with the RSA public key (the JWK, the JWK set) where RS256 is configured: 401",
+             "F56", lambda target: [
+                 Scenario("f56", "GET", "/jwt-rsa/7", "", [forged(bytes(256), "RS256")]),
+                 *[Scenario("f56", "GET", "/jwt-rsa/7", "", [signed_with(secret, HS256 | {"kid": "k1"})])
+                   for secret in (RSA_JWK, json.dumps(JWKS["rsa"]).encode())]],
+             [{"status": 401, "body": b"", "calls": ["/jwks/rsa.json"]}] + [{"status": 401, "body": b"", "calls": []}] * 2,
+             shared_after={"status": 401, "body": b"", "calls": []}),
+    Sequence("JWT: ES256 signatures r = s = 0, DER-encoded, too short: 401", "F65",
+             lambda target: [Scenario("f65", "GET", "/jwt-ec/7", "", [forged(sig)]) for sig in (PSYCHIC, DER, SHORT)],
+             [{"status": 401, "body": b"", "calls": ["/jwks/ec.json"]}] + [{"status": 401, "body": b"", "calls": []}] * 2,
+             shared_after={"status": 401, "body": b"", "calls": []}),
+    # A key set that cannot be had (500, HTML): a valid token is refused (fail closed). Whether
+    # a later request refetches depends on the time since the last try (5 s), so only the first
+    # one's fetch is asserted.
+    *[Sequence(f"JWT: the JWK set answers {what}: a valid token gets 401 (fail closed)", "F64",
+               lambda target, path=path: [Scenario("f64", "GET", path, "", [bearer("valid")])],
+               [{"status": 401, "body": b"", "calls": [source]}], shared_after={"status": 401, "body": b""})
+      for what, path, source in [("500", "/jwt-jwks-down/7", "/status/500"),
+                                 ("HTML", "/jwt-jwks-garbage/7", "/not-json/html")]],
     # qos/http-cache, whose store lives in the sandbox (natively: in the process): each target
     # asks for URLs of its own (`tag`), so each starts from an empty cache. `calls`: the backend
     # calls the step caused; 0 is an answer from the cache.
@@ -1006,7 +1154,7 @@ def main() -> int:
             return (backend_problems(backend_port, since["calls"], s.backend, who)
                     + tracked_problems(backend_port, since["tracked"], s.tracked_aborted, who))
 
-        for s in [*SCENARIOS, *BAD_INPUT]:
+        for s in [*SCENARIOS, *BAD_INPUT, *JWT_BAD_INPUT]:
             if not wanted(s.title):
                 continue
             reference = None
@@ -1048,7 +1196,22 @@ def main() -> int:
 
         for seq in SEQUENCES:
             if wanted(seq.title):
-                run_sequence(seq, native_port, routes_for, check, lambda: count()["calls"])
+                run_sequence(seq, native_port, routes_for, check, backend_port)
+        if wanted("F63"):
+            unknown_kids(native_port, routes_for, check, backend_port)
+        if wanted("E49"):
+            # Natively the hang-up drops the request, and with it the backend call. Behind a
+            # Function URL (the emulator's) the invocation runs on, not knowing: the call ends at
+            # the endpoint timeout (2 s), never later. The invoke routes have no client
+            # connection to hang up.
+            native_call = hang_up(native_port, "", backend_port)
+            check(f"E49: a client hanging up: the backend call dropped at once (native, after "
+                  f"{native_call['after_ms']} ms)",
+                  [] if native_call["aborted"] and native_call["after_ms"] < 1000 else [f"record {native_call}"])
+            url_call = hang_up(invoke_port, f"/lambda-url/{FUNCTION}", backend_port)
+            check(f"E49: a client hanging up: the invocation runs on, its backend call ended by the endpoint "
+                  f"timeout (function-url-http, after {url_call['after_ms']} ms)",
+                  [] if url_call["aborted"] and 1900 <= url_call["after_ms"] < 3500 else [f"record {url_call}"])
 
         for title, s, routes, expect in SSL_CASES if wanted("ssl_redirect") else []:
             for route, call in routes_for(s, port=ssl_port):
