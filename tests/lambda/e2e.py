@@ -391,6 +391,14 @@ BAD_INPUT = [
     Scenario("a backend answering with 200 header lines (120 KB of head): failed", "GET", "/huge-headers",
              case="E48", expect=FAILED),
 
+    # --- H74: `cache_ttl` (60 s) gives complete answers a public Cache-Control, never partial ones ---
+    Scenario("a complete merged answer of a cache_ttl endpoint: Cache-Control (the control)", "GET", "/ttl/users",
+             case="H74", expect={"status": 200, "headers": {"x-krakend-completed": "true",
+                                                            "cache-control": "public, max-age=60"}}),
+    Scenario("a partial merged answer (one backend 404) of a cache_ttl endpoint: no Cache-Control", "GET",
+             "/ttl/nothing", case="H74", expect={"status": 200, "value": {"up": {"id": "2"}}, "headers": {
+                 "x-krakend-completed": "false", "cache-control": None}}),
+
     # --- F. JWT (HS256, tokens of tests/e2e-jwt/tokens.json) ---
     *[Scenario(f"JWT: {what}: 401", "GET", "/jwt/7", "", [bearer(token)], case=case,
                expect={"status": 401, "body": b""}, backend=[])
