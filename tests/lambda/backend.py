@@ -72,7 +72,8 @@ TRACKED: list[dict] = []
 LOCK = threading.Lock()
 
 # Raw JSON texts the gateway must pass on digit for digit, or filter by decoded key (D35, D36).
-NUMBERS = b'{"big":9007199254740993,"huge":18446744073709551616,"neg_zero":-0,"over":1e400,"long":0.1000000000000000055511}'
+NUMBERS = (b'{"big":9007199254740993,"huge":18446744073709551616,"neg_zero":-0,"over":1e400,'
+           b'"long":0.1000000000000000055511}')
 DUPLICATES = b'{"a":1,"a":2,"pass\\u0077ord":"escaped","password":"plain","kept":true}'
 # Bodies that are not the JSON object they claim to be (D38).
 NOT_JSON = {

@@ -20,8 +20,8 @@ Function-URL HTTP endpoint. Every Lambda answer must equal the native one in sta
 headers that matter, and body; the client address the backend saw must be the event's.
 Expected differences are asserted as such (the 7 MiB answer: 200 natively, 502 on Lambda).
 Scenarios with `expect` (JWT, CORS) are also checked against it on every answer. The
-stateful sequences (rate limits, the HTTP cache; SEQUENCES) run natively, then through each
-route.
+stateful sequences (SEQUENCES: rate limits, the circuit breaker, the HTTP cache, JWK sets)
+run natively, then through each route.
 
 The bad-input matrix (BAD_INPUT and SEQUENCES; docs/bad-input.md lists every case): each
 check is named after its case (`A3: ...`). backend.py logs every request it receives, so a
@@ -66,6 +66,9 @@ from urllib.parse import parse_qsl, unquote
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path[:0] = [str(HERE), str(ROOT / "tests/e2e-jwt")]
+import generate as jwt  # noqa: E402 - tests/e2e-jwt/generate.py, for its token signing helpers
+from backend import JWKS  # noqa: E402 - the JWK sets backend.py serves
 CONFIG = HERE / "gateway.e2e.json"
 EVENTS = HERE / "events"
 FUNCTION = "bootstrap"
@@ -191,6 +194,7 @@ SCENARIOS = [
 # to `/raw/param/{id}/tail`, and `/raw` answers with the request target exactly as it arrived.
 
 REFUSED = {"status": 400, "body": b"error: encoded url params"}
+UNAUTHORIZED = {"status": 401, "body": b""}
 FAILED = {"status": 500, "body": b"", "headers": {"x-krakend-completed": "false"}}
 # An API Gateway REST (v1) event carries the path decoded (`path`; the encoded form only in
 # requestContext.path, with the stage): what a client encoded is gone before the function runs.
@@ -391,14 +395,6 @@ BAD_INPUT = [
     Scenario("a backend answering with 200 header lines (120 KB of head): failed", "GET", "/huge-headers",
              case="E48", expect=FAILED),
 
-    # --- H74: `cache_ttl` (60 s) gives complete answers a public Cache-Control, never partial ones ---
-    Scenario("a complete merged answer of a cache_ttl endpoint: Cache-Control (the control)", "GET", "/ttl/users",
-             case="H74", expect={"status": 200, "headers": {"x-krakend-completed": "true",
-                                                            "cache-control": "public, max-age=60"}}),
-    Scenario("a partial merged answer (one backend 404) of a cache_ttl endpoint: no Cache-Control", "GET",
-             "/ttl/nothing", case="H74", expect={"status": 200, "value": {"up": {"id": "2"}}, "headers": {
-                 "x-krakend-completed": "false", "cache-control": None}}),
-
     # --- F. JWT (HS256, tokens of tests/e2e-jwt/tokens.json) ---
     *[Scenario(f"JWT: {what}: 401", "GET", "/jwt/7", "", [bearer(token)], case=case,
                expect={"status": 401, "body": b""}, backend=[])
@@ -424,15 +420,17 @@ BAD_INPUT = [
       for what, headers in [("a method", [("Access-Control-Request-Method", "DELETE")]),
                             ("a header", [("Access-Control-Request-Method", "GET"),
                                           ("Access-Control-Request-Headers", "x-evil")])]],
+
+    # --- H74: `cache_ttl` (60 s) gives complete answers a public Cache-Control, never partial ones ---
+    Scenario("a complete merged answer of a cache_ttl endpoint: Cache-Control (the control)", "GET", "/ttl/users",
+             case="H74", expect={"status": 200, "headers": {"x-krakend-completed": "true",
+                                                            "cache-control": "public, max-age=60"}}),
+    Scenario("a partial merged answer (one backend 404) of a cache_ttl endpoint: no Cache-Control", "GET",
+             "/ttl/nothing", case="H74", expect={"status": 200, "value": {"up": {"id": "2"}}, "headers": {
+                 "x-krakend-completed": "false", "cache-control": None}}),
 ]
 
 # --- F. JWT beyond tokens.json: tokens signed here, with tests/e2e-jwt/generate.py's helpers ---
-sys.path.insert(0, str(ROOT / "tests/e2e-jwt"))
-import generate as jwt  # noqa: E402 - the shared token writer, for its signing helpers
-
-sys.path.insert(0, str(HERE))
-from backend import JWKS  # noqa: E402 - the key sets backend.py serves
-
 NOW = int(time.time())
 HS256 = {"alg": "HS256", "kid": jwt.KID, "typ": "JWT"}
 # /jwt-claims/{id}: issuer and audience configured, the e2e key inline.
@@ -523,8 +521,9 @@ def rate_limited(client: str) -> Scenario:
 
 @dataclass
 class Sequence:
-    """Requests whose answers depend on the ones before (rate-limit buckets), sent in order to
-    one target, then to the next. The native server and the function keep their own state."""
+    """Requests whose answers depend on the ones before (rate-limit buckets, the circuit
+    breaker, caches), sent in order to one target, then to the next. The native server and the
+    function keep their own state."""
     name: str
     case: str
     # The requests for a target ("native" or a route), one per step of `expects`.
@@ -579,6 +578,7 @@ def run_sequence(seq: Sequence, native_port: int, routes_for, check, backend_por
             problems += caused(expect, before, f"{route} step {i + 1}")
         check(f"{seq.title} via {route}", problems)
 
+
 def unknown_kids(native_port: int, routes_for, check, backend_port: int, flood: int = 10) -> None:
     """F63: tokens with unknown `kid`s cannot make the gateway refetch its JWK set more than once
     per 30 s (core/src/guard/jwks.rs MIN_REFETCH), and the known key keeps working. Each target
@@ -589,7 +589,8 @@ def unknown_kids(native_port: int, routes_for, check, backend_port: int, flood: 
         return ("Authorization", f"Bearer {jwt.hs256({**HS256, 'kid': kid}, jwt.claims(['reader']))}")
 
     for route in ["native", *EVENT_KINDS, "function-url-http"]:
-        requests = [Scenario(f"f63-{i}", "GET", "/jwt-kids/7", "", [token(f"unknown-{route}-{i}")]) for i in range(flood)]
+        requests = [Scenario(f"f63-{i}", "GET", "/jwt-kids/7", "", [token(f"unknown-{route}-{i}")])
+                    for i in range(flood)]
         requests.append(Scenario("f63-known", "GET", "/jwt-kids/7", "", [bearer("valid")]))
         before, started, problems = backend_get(backend_port, "/__count")["calls"], time.monotonic(), []
         for i, s in enumerate(requests):
@@ -603,8 +604,9 @@ def unknown_kids(native_port: int, routes_for, check, backend_port: int, flood: 
                 problems.append(f"request {i + 1} ({s.name}): status {got.status}, expected {want}")
         elapsed = time.monotonic() - started
         fetches = [c for c in backend_get(backend_port, f"/__calls?from={before}") if c["target"] == "/jwks/oct.json"]
-        if len(fetches) > 1 + int(elapsed // 30):
-            problems.append(f"{len(fetches)} fetches of the JWK set in {elapsed:.1f} s, at most {1 + int(elapsed // 30)}")
+        most = 1 + int(elapsed // 30)
+        if len(fetches) > most:
+            problems.append(f"{len(fetches)} fetches of the JWK set in {elapsed:.1f} s, at most {most}")
         check(f"F63: {flood} tokens with unknown kids, then a valid one: 401s, then 200; "
               f"JWK set fetched {len(fetches)} time(s) ({route})", problems)
 
@@ -661,12 +663,12 @@ SEQUENCES = [
                  Scenario("f56", "GET", "/jwt-rsa/7", "", [forged(bytes(256), "RS256")]),
                  *[Scenario("f56", "GET", "/jwt-rsa/7", "", [signed_with(secret, HS256 | {"kid": "k1"})])
                    for secret in (RSA_JWK, json.dumps(JWKS["rsa"]).encode())]],
-             [{"status": 401, "body": b"", "calls": ["/jwks/rsa.json"]}] + [{"status": 401, "body": b"", "calls": []}] * 2,
-             shared_after={"status": 401, "body": b"", "calls": []}),
+             [{**UNAUTHORIZED, "calls": ["/jwks/rsa.json"]}, *[{**UNAUTHORIZED, "calls": []}] * 2],
+             shared_after={**UNAUTHORIZED, "calls": []}),
     Sequence("JWT: ES256 signatures r = s = 0, DER-encoded, too short: 401", "F65",
              lambda target: [Scenario("f65", "GET", "/jwt-ec/7", "", [forged(sig)]) for sig in (PSYCHIC, DER, SHORT)],
-             [{"status": 401, "body": b"", "calls": ["/jwks/ec.json"]}] + [{"status": 401, "body": b"", "calls": []}] * 2,
-             shared_after={"status": 401, "body": b"", "calls": []}),
+             [{**UNAUTHORIZED, "calls": ["/jwks/ec.json"]}, *[{**UNAUTHORIZED, "calls": []}] * 2],
+             shared_after={**UNAUTHORIZED, "calls": []}),
     # A key set that cannot be had (500, HTML): a valid token is refused (fail closed). Whether
     # a later request refetches depends on the time since the last try (5 s), so only the first
     # one's fetch is asserted.
