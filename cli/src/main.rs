@@ -122,18 +122,21 @@ fn check(args: &CheckArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
     };
+    // Run-time `${env:NAME}` values need not be set here: they stand in, `run` resolves them.
+    let (result, standing_in) =
+        manifold_native::check_file(&args.config, |name| std::env::var(name).ok());
     // Opening the Redis pools reads their TLS files, as `run` does before serving.
-    let result = manifold_native::load_file(&args.config, |name| std::env::var(name).ok())
-        .and_then(|config| match run::open_pools(&config.redis) {
-            Ok(_) => Ok(Gateway::new(config, platform)),
-            Err(mut e) => {
-                e.warnings = config.warnings;
-                Err(LoadError::Invalid(e))
-            }
-        });
+    let result = result.and_then(|config| match run::open_pools(&config.redis) {
+        Ok(_) => Ok(Gateway::new(config, platform)),
+        Err(mut e) => {
+            e.warnings = config.warnings;
+            Err(LoadError::Invalid(e))
+        }
+    });
     let report = Report {
         file: &args.config,
         result: result.as_ref().map(Gateway::config),
+        standing_in: &standing_in,
     };
     if args.json {
         println!("{}", report.json());
@@ -173,6 +176,7 @@ fn report_start_error(config: &std::path::Path, error: &StartError) -> u8 {
             let report = Report {
                 file: config,
                 result: Err(e),
+                standing_in: &[],
             };
             eprint!("{}", report.text());
         }

@@ -7,10 +7,10 @@
 //!   (`caches.default`), shared by every isolate of a location, under a SHA-256 of the core's
 //!   key (which holds header values that do not belong in a URL).
 //!
-//! Bindings come from `env` imported from `cloudflare:workers`, so no request has to carry
-//! them. A pool without a usable binding fails every take (its limits' failure policy
-//! applies), said once per isolate in the log; so does a Durable Object that stops answering,
-//! and its recovery.
+//! Bindings come from the `env` the gateway is built with (fixed for the isolate's life). A
+//! pool without a usable binding fails every take (its limits' failure policy applies), said
+//! once per isolate in the log; so does a Durable Object that stops answering, and its
+//! recovery.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -20,18 +20,13 @@ use bytes::Bytes;
 use manifold_core::platform::{PoolSpec, Rate, Store, StoreError, Stores, Taken};
 use manifold_core::BoxFuture;
 use sha2::{Digest, Sha256};
-use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{console_error, console_log, Cache, Env, ObjectNamespace, Response};
 
-#[wasm_bindgen(module = "cloudflare:workers")]
-extern "C" {
-    /// The Worker's bindings, readable outside a request handler (Workers, 2025-03).
-    #[wasm_bindgen(thread_local_v2, js_name = env)]
-    static ENV: Env;
-}
-
 /// The Workers [`Stores`]: Durable Objects for pools, the Cache API for the HTTP cache.
-pub(crate) struct WorkerStores;
+pub(crate) struct WorkerStores {
+    /// The Worker's bindings (fixed for the isolate's life).
+    env: Env,
+}
 
 /// A pool's buckets in Durable Objects.
 struct DurableStore {
@@ -44,13 +39,23 @@ struct DurableStore {
 /// Cached backend answers in `caches.default`.
 struct CacheApi;
 
+// === impl WorkerStores ===
+
+impl WorkerStores {
+    /// The stores on the bindings of `env`.
+    pub(crate) fn new(env: Env) -> Self {
+        Self { env }
+    }
+}
+
 impl Stores for WorkerStores {
     fn open(&self, pool: &PoolSpec) -> Result<Arc<dyn Store>, StoreError> {
         let name = &pool.name;
         let namespace = match pool.durable_object.as_deref() {
             None => Err(format!("redis pool `{name}` has no `durable_object`: on Workers a pool is served by a Durable Object binding")),
-            Some(binding) => ENV
-                .with(|env| env.durable_object(binding))
+            Some(binding) => self
+                .env
+                .durable_object(binding)
                 .map_err(|e| format!("redis pool `{name}`: no Durable Object binding `{binding}` ({e})")),
         };
         // The port hands out `Arc`s; an isolate is single-threaded, so `!Sync` is fine here.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
-pub use load::{load_file, load_or_embedded};
+pub use load::{check_file, load_file, load_or_embedded};
 pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
