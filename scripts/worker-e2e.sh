@@ -156,12 +156,10 @@ export E2E_NATIVE_SSL_PORT=$native_ssl_port E2E_SSL_CONFIG="$ROOT/tests/worker/s
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
 set -m
-node --test --test-reporter=spec --test-reporter-destination=stdout \
-	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
-	tests/worker/secrets.test.mjs &
-# One file at a time: both start the mock backends on the same port.
+# One file at a time: e2e.test.mjs and state.test.mjs start the mock backends on the same port.
 node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
-	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs tests/worker/state.test.mjs &
+	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
+	tests/worker/secrets.test.mjs tests/worker/state.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

@@ -13,7 +13,8 @@
 //     and the cached answer is served without calling the backend.
 //
 // Environment (set by scripts/worker-e2e.sh): MANIFOLD_CACHE, MANIFOLD_E2E_MOCK_PORT,
-// E2E_WORKER_DIR, E2E_LOG_DIR (the persisted storage goes there).
+// E2E_WORKER_DIR, E2E_LOG_DIR (the persisted storage goes there), E2E_JWT_K and
+// E2E_BACKEND_KEY (the config's run-time secrets).
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -63,6 +64,8 @@ async function startWorker() {
     modulesRoot: dir,
     modules,
     compatibilityDate,
+    // The config's run-time secrets (`${env:...}`), as e2e.test.mjs binds them.
+    bindings: { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") },
     durableObjects: { [binding[1]]: { className: binding[2], useSQLite: true } },
     durableObjectsPersist: path.join(persist, "do"),
     cachePersist: path.join(persist, "cache"),
