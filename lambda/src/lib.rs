@@ -14,6 +14,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use base64::{engine::general_purpose::STANDARD, Engine as _};
 use bytes::Bytes;
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
@@ -114,6 +115,22 @@ pub fn keep_multi_value_headers(event: &mut LambdaRequest) {
     for name in multi.keys() {
         single.remove(name);
     }
+}
+
+/// lambda_http's conversion panics on a body marked `isBase64Encoded` that is not base64
+/// (found by fuzzing): such an event fails the invocation before it. API Gateway and ALB encode
+/// bodies themselves, so only a forged or broken event gets here.
+pub fn check_base64_body(event: &LambdaRequest) -> Result<(), Error> {
+    let (encoded, body) = match event {
+        LambdaRequest::ApiGatewayV1(e) => (e.is_base64_encoded, &e.body),
+        LambdaRequest::ApiGatewayV2(e) => (e.is_base64_encoded, &e.body),
+        LambdaRequest::Alb(e) => (e.is_base64_encoded, &e.body),
+        _ => return Ok(()),
+    };
+    if encoded && body.as_deref().is_some_and(|b| STANDARD.decode(b).is_err()) {
+        return Err("the event body is marked isBase64Encoded but is not base64".into());
+    }
+    Ok(())
 }
 
 /// Answer one event: convert, let the gateway handle it, convert back for the event's origin.

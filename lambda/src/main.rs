@@ -7,7 +7,7 @@ use std::time::Instant;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
-use manifold_lambda::{handle, keep_multi_value_headers, load};
+use manifold_lambda::{check_base64_body, handle, keep_multi_value_headers, load};
 
 // stderr is the only log channel before (and besides) the runtime: it goes to CloudWatch.
 // Instant::now is banned for the core (no clock on wasm32); here it only times the init.
@@ -31,10 +31,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     let adapter = Adapter::from(service_fn(move |event: Request| {
         handle(gateway.clone(), event)
     }));
-    // lambda_http::run, with one step in front: the v1 header fix must see the raw event.
+    // lambda_http::run, with two steps in front that must see the raw event: the v1 header fix
+    // and the base64 check.
     lambda_runtime::run(service_fn(move |mut event: LambdaEvent<LambdaRequest>| {
         keep_multi_value_headers(&mut event.payload);
-        adapter.clone().call(event)
+        let (checked, mut adapter) = (check_base64_body(&event.payload), adapter.clone());
+        async move {
+            checked?;
+            adapter.call(event).await
+        }
     }))
     .await
 }

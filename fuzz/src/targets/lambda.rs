@@ -1,6 +1,15 @@
 //! Lambda event decoding: the input is an event as the Lambda runtime hands it over (REST v1,
-//! HTTP API v2 / Function URL, ALB). A decodable event is converted, answered by a gateway
-//! with echo, parameter and wildcard endpoints, and converted back for its origin.
+//! HTTP API v2 / Function URL, ALB). A decodable event takes the bootstrap's path
+//! (lambda/src/main.rs): the raw-event steps, lambda_http's adapter, a gateway with echo,
+//! parameter and wildcard endpoints, and the answer serialised for its origin as the runtime
+//! sends it.
+
+use std::sync::Arc;
+
+use lambda_http::lambda_runtime::{Context, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{service_fn, Adapter, Request, Service};
+use manifold_lambda::{check_base64_body, handle, keep_multi_value_headers};
 
 use super::Harness;
 
@@ -28,16 +37,27 @@ pub fn run(data: &[u8]) {
     }
 }
 
-/// The status of the Lambda answer to `event` (`None`: not a decodable event).
+/// The status of the Lambda answer to `event` (`None`: not a decodable event, or refused before
+/// the conversion like the bootstrap refuses it). The answer must serialise.
 pub fn status(event: &str) -> Option<http::StatusCode> {
-    let event = manifold_lambda::parse_event(event).ok()?;
+    let mut event: LambdaRequest = serde_json::from_str(event).ok()?;
+    keep_multi_value_headers(&mut event);
+    check_base64_body(&event).ok()?;
     let harness = Harness::new();
     harness.reply("http://b.internal/u/42", "application/json", b"{\"id\":42}");
     for what in ["alb", "v2", "hello%20world"] {
         let url = format!("http://b.internal/e/{what}");
         harness.reply(&url, "application/json", b"{\"echo\":true}");
     }
-    let gateway = harness.gateway(CONFIG).ok()?;
-    let reply = manifold_tests::run(&harness.time, manifold_lambda::handle(&gateway, event));
-    Some(reply.0.status())
+    let gateway = Arc::new(harness.gateway(CONFIG).ok()?);
+    let mut adapter = Adapter::from(service_fn(move |request: Request| {
+        handle(gateway.clone(), request)
+    }));
+    let call = adapter.call(LambdaEvent::new(event, Context::default()));
+    let answer = manifold_tests::run(&harness.time, call);
+    assert!(answer.is_ok(), "the handler failed: {:?}", answer.err());
+    let json = serde_json::to_value(answer.ok()?);
+    assert!(json.is_ok(), "the answer does not serialise: {json:?}");
+    let code = json.ok()?.get("statusCode")?.as_u64()?;
+    http::StatusCode::from_u16(u16::try_from(code).ok()?).ok()
 }
