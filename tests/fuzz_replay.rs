@@ -248,6 +248,25 @@ mod regressions {
         );
     }
 
+    /// fuzz `server_head`: after a request with `Expect: 100-continue`, or a NUL-prefixed
+    /// header line and a pipelined GET, each half-closed by the client, the target's health
+    /// probe sometimes got no answer. The harness, not the server: the probe half-closed too,
+    /// and hyper may drop the answer to a half-closed request. The probe no longer half-closes.
+    /// A race, so repeated: with the old probe six trials failed after 0 to 1,591 runs (median
+    /// about 190); with the new one 30,000 runs passed.
+    #[test]
+    fn server_head_probe_after_half_closed_inputs() {
+        const RUNS: usize = 500;
+        let inputs = super::files(&super::fuzz_dir().join("regressions/server_head"));
+        assert_eq!(inputs.len(), 2, "{inputs:?}");
+        for path in inputs {
+            let data = std::fs::read(&path).unwrap();
+            for _ in 0..RUNS {
+                super::targets::server_head::run(&data);
+            }
+        }
+    }
+
     #[test]
     fn regression_inputs_replay() {
         for (target, _) in super::targets::ALL {
