@@ -248,6 +248,31 @@ mod regressions {
         );
     }
 
+    /// fuzz `lambda` on main, after 12 s: an HTTP API event whose X-Forwarded-Proto is `ht:tps`
+    /// made lambda_http's conversion panic while building the request URI ("failed to build
+    /// request: InvalidUri(InvalidAuthority)"). lambda_http's panic, not Manifold's: the
+    /// bootstrap's runtime (lambda_runtime's CatchPanicService) turns it into a failed
+    /// invocation, and the target contains it the same way. The same event with a real scheme
+    /// and path is served.
+    #[test]
+    fn lambda_uri_that_lambda_http_cannot_build_is_contained() {
+        use super::targets::lambda::{lambda_http_alone, status};
+        use lambda_http::request::LambdaRequest;
+
+        let path = super::fuzz_dir().join("regressions/lambda/v2-forwarded-proto-not-a-scheme");
+        let text = std::fs::read_to_string(path).unwrap();
+        let event: LambdaRequest = serde_json::from_str(&text).unwrap();
+        manifold_lambda::check_base64_body(&event).unwrap();
+        let converted = lambda_http_alone(|| lambda_http::Request::from(event));
+        assert!(converted.is_none(), "lambda_http converts it now");
+        assert_eq!(status(&text), None);
+
+        let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        event["headers"]["x-forwarded-proto"] = "https".into();
+        event["rawPath"] = "/users/42".into();
+        assert_eq!(status(&event.to_string()), Some(http::StatusCode::OK));
+    }
+
     /// fuzz `server_head`: after a request with `Expect: 100-continue`, or a NUL-prefixed
     /// header line and a pipelined GET, each half-closed by the client, the target's health
     /// probe sometimes got no answer. The harness, not the server: the probe half-closed too,
