@@ -18,7 +18,7 @@ from pathlib import Path
 # adapter (docs/architecture.md, "Front ends"); the budgets are a ratchet: lower them as the
 # adapters shrink, never raise them to make room for logic the core should own.
 GOAL = 150
-BUDGETS = {"lambda/src": 177, "edge-worker/src": 185}
+BUDGETS = {"lambda/src": 150, "edge-worker/src": 150}
 verbose = "-v" in sys.argv[1:]
 
 

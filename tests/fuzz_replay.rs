@@ -211,49 +211,35 @@ mod regressions {
     }
 
     /// fuzz `lambda`, after 7 s: an event whose body is marked `isBase64Encoded` but is not
-    /// base64 made lambda_http's conversion panic (in the bootstrap's adapter). The bootstrap
-    /// refuses it first now (`check_base64_body`); a valid base64 body still decodes.
+    /// base64 makes lambda_http's conversion panic (aws_lambda_events' `Body::from_maybe_encoded`
+    /// calls `expect`), in the bootstrap's adapter. lambda_http's panic, not Manifold's: the
+    /// bootstrap's runtime (lambda_runtime's CatchPanicService) turns it into a failed
+    /// invocation, and the target contains it the same way. A valid base64 body decodes and is
+    /// served.
     #[test]
-    fn lambda_body_marked_base64_that_is_not_base64_is_refused() {
+    fn lambda_body_marked_base64_that_is_not_base64_is_contained() {
+        use super::targets::lambda::{lambda_http_alone, status};
         use lambda_http::request::LambdaRequest;
-        use manifold_lambda::check_base64_body;
 
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let sample = std::fs::read_to_string(dir.join("lambda/events/alb.json")).unwrap();
-        let mut event: serde_json::Value = serde_json::from_str(&sample).unwrap();
-        event["isBase64Encoded"] = true.into();
-        event["body"] = "eyJmcm,tIjoiYWxiIn0=".into();
-        let raw = |event: &serde_json::Value| -> LambdaRequest {
-            serde_json::from_value(event.clone()).unwrap()
-        };
-        // Why the check exists: lambda_http's own conversion still panics on this event.
-        let converted = super::catch_unwind(|| lambda_http::Request::from(raw(&event)));
-        assert!(converted.is_err(), "lambda_http converts it now");
-        let error = check_base64_body(&raw(&event)).unwrap_err();
-        assert!(error.to_string().contains("isBase64Encoded"), "{error}");
-        assert_eq!(super::targets::lambda::status(&event.to_string()), None);
+        let path = super::fuzz_dir().join("regressions/lambda/alb-body-marked-base64-not-base64");
+        let text = std::fs::read_to_string(path).unwrap();
+        let raw = |text: &str| -> LambdaRequest { serde_json::from_str(text).unwrap() };
+        let converted = lambda_http_alone(|| lambda_http::Request::from(raw(&text)));
+        assert!(converted.is_none(), "lambda_http converts it now");
+        assert_eq!(status(&text), None);
 
+        let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
         event["body"] = "eyJmcm9tIjoiYWxiIn0=".into();
-        check_base64_body(&raw(&event)).unwrap();
-        let request = lambda_http::Request::from(raw(&event));
+        let request = lambda_http::Request::from(raw(&event.to_string()));
         let (request, _) = manifold_lambda::to_core(request).unwrap();
         assert_eq!(request.body().as_ref(), br#"{"from":"alb"}"#);
-        let status = super::targets::lambda::status(&event.to_string());
-        assert_eq!(status, Some(http::StatusCode::OK));
-        super::targets::lambda::run(
-            &std::fs::read(
-                super::fuzz_dir().join("regressions/lambda/alb-body-marked-base64-not-base64"),
-            )
-            .unwrap(),
-        );
+        assert_eq!(status(&event.to_string()), Some(http::StatusCode::OK));
     }
 
     /// fuzz `lambda` on main, after 12 s: an HTTP API event whose X-Forwarded-Proto is `ht:tps`
     /// made lambda_http's conversion panic while building the request URI ("failed to build
-    /// request: InvalidUri(InvalidAuthority)"). lambda_http's panic, not Manifold's: the
-    /// bootstrap's runtime (lambda_runtime's CatchPanicService) turns it into a failed
-    /// invocation, and the target contains it the same way. The same event with a real scheme
-    /// and path is served.
+    /// request: InvalidUri(InvalidAuthority)"). Contained like the base64 body above. The same
+    /// event with a real scheme and path is served.
     #[test]
     fn lambda_uri_that_lambda_http_cannot_build_is_contained() {
         use super::targets::lambda::{lambda_http_alone, status};
@@ -262,7 +248,6 @@ mod regressions {
         let path = super::fuzz_dir().join("regressions/lambda/v2-forwarded-proto-not-a-scheme");
         let text = std::fs::read_to_string(path).unwrap();
         let event: LambdaRequest = serde_json::from_str(&text).unwrap();
-        manifold_lambda::check_base64_body(&event).unwrap();
         let converted = lambda_http_alone(|| lambda_http::Request::from(event));
         assert!(converted.is_none(), "lambda_http converts it now");
         assert_eq!(status(&text), None);
@@ -271,6 +256,22 @@ mod regressions {
         event["headers"]["x-forwarded-proto"] = "https".into();
         event["rawPath"] = "/users/42".into();
         assert_eq!(status(&event.to_string()), Some(http::StatusCode::OK));
+    }
+
+    /// The two tests above rely on the bootstrap unwinding: lambda_runtime can only turn a
+    /// panic into a failed invocation if it unwinds. `cargo lambda build --release` (and
+    /// `sam build`) use the workspace's release profile, which must not abort on panic.
+    #[test]
+    fn lambda_release_profile_unwinds() {
+        let manifest = std::fs::read_to_string(super::fuzz_dir().join("../Cargo.toml")).unwrap();
+        let release = manifest
+            .split("\n[")
+            .find(|section| section.starts_with("profile.release]"))
+            .expect("the workspace has a [profile.release]");
+        let panic = release
+            .lines()
+            .find(|l| l.trim_start().starts_with("panic"));
+        assert!(panic.is_none(), "[profile.release] sets {panic:?}");
     }
 
     /// fuzz `server_head`: after a request with `Expect: 100-continue`, or a NUL-prefixed

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libtest_mimic::{Arguments, Failed, Trial};
-use manifold_core::{Gateway, RequestContext};
+use manifold_core::{whole_body, Gateway, RequestContext};
 use manifold_tests::plan::{Call, Expect, Plan, Reply, Request, Values};
 use manifold_tests::{platform, run, FakeTime, MockClient, MockReply, RecordedCall};
 use serde_json::Value;
@@ -148,7 +148,8 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
             futures_util::future::join_all(
                 requests
                     .into_iter()
-                    .map(|(request, context)| gateway.handle(request, context)),
+                    // `serve`, as the serverless adapters call it: the request limits apply.
+                    .map(|(request, context)| gateway.serve(request.map(whole_body), context)),
             ),
         );
         let elapsed = manifold_core::Clock::now_millis(&time) - start;

@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 use manifold::check::Report;
 use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
-use manifold::server::{Limits, DEFAULT_MAX_BODY};
 use manifold::{demo, run, signal};
 use manifold_core::Gateway;
 
@@ -52,9 +51,10 @@ struct RunArgs {
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// Largest accepted request body, in bytes (larger ones get 413).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
-    max_body_size: usize,
+    /// Largest accepted request body, in bytes (larger ones get 413); overrides the config's
+    /// `router.max_payload` (default 10 MiB).
+    #[arg(long, value_name = "BYTES")]
+    max_body_size: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -93,10 +93,7 @@ fn run(args: RunArgs) -> u8 {
         config: args.config,
         port: args.port,
         debug: args.debug,
-        limits: Limits {
-            max_body: args.max_body_size,
-            ..Limits::default()
-        },
+        max_body: args.max_body_size,
     };
     let result = runtime
         .enable_all()

@@ -22,8 +22,8 @@ pub struct RunOptions {
     pub port: Option<u16>,
     /// `-d`: enables `/__debug/*` as KrakenD's flag does (the log level is set by the caller).
     pub debug: bool,
-    /// Protocol limits.
-    pub limits: Limits,
+    /// `--max-body-size`: overrides the config's request body limit.
+    pub max_body: Option<usize>,
 }
 
 /// Why the server did not start.
@@ -85,6 +85,8 @@ pub async fn run(
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
     let platform = metered_platform().map_err(StartError::Tls)?;
     let endpoints = config.endpoints.len();
+    let mut limits = Limits::from(config.limits);
+    limits.max_body = options.max_body.unwrap_or(limits.max_body);
     let gateway = Gateway::new(config, platform);
     let listener = server::bind(addr).await.map_err(StartError::Bind)?;
     let local = listener.local_addr().map_err(StartError::Bind)?;
@@ -95,7 +97,7 @@ pub async fn run(
         "listening on http://{local}"
     );
     let server_options = ServerOptions {
-        limits: options.limits,
+        limits,
         ..ServerOptions::default()
     };
     let stopped = server::serve(listener, Arc::new(gateway), server_options, shutdown).await;

@@ -22,7 +22,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use manifold_core::{plain, BoundedBody, Gateway, RequestContext, TooLarge};
+use manifold_core::{
+    plain, BoundedBody, Gateway, RequestContext, RequestLimits, TooLarge, MAX_HEADERS,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -30,10 +32,6 @@ use tracing::{debug, info, warn};
 
 use crate::meter::{self, BackendCall};
 
-/// The request body limit when none is configured: 10 MiB.
-pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
-/// The request head limit (request line plus headers): 64 KiB, Envoy's order of magnitude.
-pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
 /// hyper's smallest accepted read buffer; a smaller head limit is raised to this.
 const MIN_HEAD: usize = 8 * 1024;
 /// After a body goes over the limit, up to this much more is read and discarded so the 413
@@ -60,10 +58,18 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        Self::from(RequestLimits::default())
+    }
+}
+
+impl From<RequestLimits> for Limits {
+    /// The config's head and body limits (the same on every platform), with the server's own
+    /// timeouts and stream limit.
+    fn from(limits: RequestLimits) -> Self {
         Self {
-            max_head: DEFAULT_MAX_HEAD,
-            max_headers: 100,
-            max_body: DEFAULT_MAX_BODY,
+            max_head: limits.max_head,
+            max_headers: MAX_HEADERS,
+            max_body: limits.max_body,
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
             max_concurrent_streams: 100,

@@ -6,6 +6,8 @@
 //! without one (or lying about it) is refused by the chunk that would take it past the limit,
 //! so no more than `limit` bytes are ever buffered.
 
+use std::convert::Infallible;
+
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::header::CONTENT_LENGTH;
@@ -114,6 +116,14 @@ impl BoundedBody {
         }
         Ok(self.finish())
     }
+}
+
+/// A body already in memory (Lambda's events carry it whole) as the one-chunk stream
+/// `Gateway::serve` reads under the body limit.
+pub fn whole_body(
+    body: Bytes,
+) -> futures_util::stream::Iter<std::iter::Once<Result<Bytes, Infallible>>> {
+    futures_util::stream::iter(std::iter::once(Ok(body)))
 }
 
 /// The `Content-Length` a head declares, if it is a number.

@@ -8,9 +8,13 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
 
+use futures_util::Stream;
+
+use crate::body::{BoundedBody, TooLarge};
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors};
 use crate::guard::{GuardState, Guards, Inbound};
+use crate::http_util::plain;
 use crate::pipeline::{engine_guards, CompiledEndpoint};
 use crate::platform::{Platform, RequestContext};
 use crate::render;
@@ -25,6 +29,18 @@ pub struct Gateway {
     router: Router<CompiledEndpoint>,
     platform: Platform,
     version: HeaderValue,
+}
+
+/// Why a streamed request body was not read.
+enum ReadError {
+    TooLarge(TooLarge),
+    Broken(String),
+}
+
+impl From<TooLarge> for ReadError {
+    fn from(too_large: TooLarge) -> Self {
+        Self::TooLarge(too_large)
+    }
 }
 
 impl std::fmt::Debug for Gateway {
@@ -70,6 +86,44 @@ impl Gateway {
     /// The ports this gateway uses.
     pub fn platform(&self) -> &Platform {
         &self.platform
+    }
+
+    /// Answer a request whose body is still to be read, as the serverless adapters receive
+    /// it: the head limit (431), the body read under the body limit (413 from the declared
+    /// length or at the chunk that crosses it, never buffering more), then [`Self::handle`].
+    /// A body that breaks off is a 400.
+    pub async fn serve<S, C, E>(
+        &self,
+        request: http::Request<S>,
+        context: RequestContext,
+    ) -> Response<Bytes>
+    where
+        S: Stream<Item = Result<C, E>>,
+        C: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        let (parts, chunks) = request.into_parts();
+        let limits = self.config.limits;
+        if let Some(answer) = limits.check_head(&parts) {
+            return answer;
+        }
+        let body = match BoundedBody::request(&parts.headers, limits.max_body) {
+            Ok(body) => {
+                body.collect(chunks, |e| ReadError::Broken(e.to_string()))
+                    .await
+            }
+            Err(too_large) => Err(ReadError::TooLarge(too_large)),
+        };
+        match body {
+            Ok(body) => {
+                self.handle(http::Request::from_parts(parts, body), context)
+                    .await
+            }
+            Err(ReadError::TooLarge(too_large)) => too_large.response(),
+            Err(ReadError::Broken(e)) => {
+                plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n"))
+            }
+        }
     }
 
     /// Answer one client request. Never panics and never fails: every problem is a response.

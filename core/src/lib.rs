@@ -22,6 +22,7 @@ mod gateway;
 mod guard;
 mod http_util;
 mod json_schema;
+mod limits;
 mod lru;
 mod pipeline;
 mod proxy;
@@ -31,15 +32,16 @@ mod time;
 mod xml;
 mod yaml;
 
-pub use body::{BoundedBody, TooLarge};
+pub use body::{whole_body, BoundedBody, TooLarge};
 pub use config::{parse as parse_config, Config, ConfigErrors, Diagnostic};
 pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
+pub use limits::{RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
 };
-pub use render::{X_KRAKEND, X_KRAKEND_COMPLETED};
+pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

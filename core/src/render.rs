@@ -208,6 +208,24 @@ pub(crate) fn router_error(
     r
 }
 
+/// The 502 a front end answers instead of a response of `size` bytes when that is over the
+/// payload `limit` of `platform` (`None`: within it): marked incomplete, saying how to get
+/// under the limit.
+pub fn over_limit(size: usize, limit: usize, platform: &str) -> Option<Response<Bytes>> {
+    if size <= limit {
+        return None;
+    }
+    let message = format!(
+        "manifold: the response is {size} bytes once encoded for {platform}, above the \
+         platform limit of {limit} bytes; filter the backend response (deny/allow, mapping) \
+         or serve this endpoint from the native server\n"
+    );
+    let mut r = crate::http_util::plain(StatusCode::BAD_GATEWAY, message);
+    r.headers_mut()
+        .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
+    Some(r)
+}
+
 /// 400 for path parameters that could change the backend URL (always written, as KrakenD).
 pub(crate) fn encoded_params() -> Response<Bytes> {
     let mut r = text("error: encoded url params");

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "lru",
             "http_util",
             "body",
+            "limits",
             "router",
             "xml",
             "yaml",

@@ -3,17 +3,18 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use futures_util::stream::{self, Stream, StreamExt};
 use http::StatusCode;
 use manifold_core::config::load::{self, LoadError};
-use manifold_core::{forwarded_peer, plain, BoxFuture, Gateway, Platform, RequestContext};
-use worker::{event, Context, Date, Delay, EncodeBody, Env, Request, Response, ResponseBuilder};
-
-use crate::convert;
-use crate::fetch::{headers_from_js, headers_to_js, FetchClient};
+use manifold_core::{forwarded_peer, plain, BoxFuture, Gateway, RequestContext};
+use manifold_worker_ports::{convert, headers_from_js, headers_to_js, platform};
+use worker::{event, ByteStream, Context, EncodeBody, Env, Request, Response, ResponseBuilder};
 
 /// The gateway config, placeholders expanded, embedded by `build.rs` after it validated it.
 const CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
+
+/// A request body as the chunks the runtime delivers.
+type Chunks = std::pin::Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>>;
 
 thread_local! {
     // One Gateway per isolate, built at its first request. Not a `static OnceLock`: on wasm32
@@ -24,53 +25,54 @@ thread_local! {
 }
 
 /// The isolate's gateway: the embedded config through the core's loader (a Worker has no
-/// process environment to override it from), with `fetch` as its client, `Date.now()` as its
-/// clock and `setTimeout` as its timer.
+/// process environment to override it from) on the Workers ports.
 fn build() -> Result<Rc<Gateway>, LoadError> {
-    let clock = || Date::now().as_millis();
-    let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
-    let platform = Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep));
     let config = load::load_expanded(CONFIG, |_| None)?;
-    Ok(Rc::new(Gateway::new(config, platform)))
+    Ok(Rc::new(Gateway::new(config, platform())))
 }
 
-/// One request. Work the core defers while answering (shadow backends) goes to this request's
-/// `ctx.wait_until`, so it runs to completion under the request that started it.
+/// One request, its body streamed into the core under the body limit. Work the core defers
+/// while answering (shadow backends) goes to this request's `ctx.wait_until`, so it runs to
+/// completion under the request that started it.
 #[event(fetch)]
 async fn fetch(req: Request, _env: Env, ctx: Context) -> worker::Result<Response> {
-    let response = match (GATEWAY.with(Clone::clone), into_core(req).await) {
+    let response = match (GATEWAY.with(Clone::clone), into_core(&req)) {
         (Err(e), _) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
-        (_, Err(e)) => plain(StatusCode::BAD_REQUEST, format!("bad request: {e}")),
-        (Ok(gateway), Ok(request)) => {
-            let peer = forwarded_peer(request.headers(), "cf-connecting-ip");
+        (_, Err(e)) => plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n")),
+        (Ok(gateway), Ok((request, https))) => {
             let defer = move |work: BoxFuture<'static, ()>| ctx.wait_until(work);
             let context = RequestContext::new()
-                .with_peer(peer)
+                .with_peer(forwarded_peer(request.headers(), "cf-connecting-ip"))
+                .with_https(https)
                 .with_defer(Arc::new(defer));
-            gateway.handle(request, context).await
+            gateway.serve(request, context).await
         }
     };
     from_core(response)
 }
 
 /// The platform's request as the core's: origin-form target (as a server sees it), every
-/// header that is valid, the whole body.
-async fn into_core(mut req: Request) -> Result<http::Request<Bytes>, String> {
+/// header that is valid, the body still to be read; and whether the client used HTTPS (the
+/// request URL keeps the scheme the client reached Cloudflare with).
+fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), String> {
     let url: http::Uri = req.inner().url().parse().map_err(|e| format!("{e}"))?;
+    let body: Chunks = match req.inner().body() {
+        Some(body) => ByteStream::from(body).boxed_local(),
+        None => stream::empty().boxed_local(),
+    };
     let mut request = http::Request::builder()
         .method(req.inner().method().as_str())
         .uri(url.path_and_query().map_or("/", |p| p.as_str()))
-        .body(Bytes::new())
+        .body(body)
         .map_err(|e| e.to_string())?;
     *request.headers_mut() = headers_from_js(&req.inner().headers());
-    *request.body_mut() = Bytes::from(req.bytes().await.map_err(|e| e.to_string())?);
-    Ok(request)
+    Ok((request, url.scheme_str() == Some("https")))
 }
 
 /// The core's response as the platform's. Framing headers are left to the runtime; the body
 /// is sent as the core made it (`encodeBody: "manual"`: the runtime must not compress it again
 /// because of a `Content-Encoding` header the core passed through).
-fn from_core(response: http::Response<Bytes>) -> worker::Result<Response> {
+fn from_core(response: http::Response<bytes::Bytes>) -> worker::Result<Response> {
     let (parts, body) = response.into_parts();
     let builder = ResponseBuilder::new()
         .with_status(parts.status.as_u16())

@@ -1,13 +1,12 @@
 //! `bootstrap`: the Lambda entry point. Builds the gateway once per cold start (its `Arc` is
 //! moved into the handler; no statics), then serves events until the sandbox is frozen.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::request::LambdaRequest;
-use lambda_http::{service_fn, Adapter, Request, Service};
-use manifold_lambda::{check_base64_body, handle, keep_multi_value_headers, load};
+use lambda_http::{request::LambdaRequest, service_fn, Adapter, Request, Service};
+use manifold_core::{config::load::LoadError, Gateway};
+use manifold_lambda::{handle, keep_multi_value_headers, CONFIG_OVERRIDE_VAR, EMBEDDED};
 
 // stderr is the only log channel before (and besides) the runtime: it goes to CloudWatch.
 // Instant::now is banned for the core (no clock on wasm32); here it only times the init.
@@ -15,31 +14,23 @@ use manifold_lambda::{check_base64_body, handle, keep_multi_value_headers, load}
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let started = Instant::now();
-    let (source, gateway) = load(
-        &|name| std::env::var(name).ok(),
-        manifold_native::platform()?,
-    );
-    let gateway =
-        gateway.inspect_err(|e| eprintln!("manifold-lambda: cannot start: {source}: {e}"))?;
-    eprintln!(
-        "manifold-lambda {}: {} endpoint(s) from {source}, gateway ready in {} µs",
-        manifold_core::VERSION,
+    // The embedded config, or the file named by MANIFOLD_LAMBDA_CONFIG (docs/lambda.md).
+    let env = |var: &str| std::env::var(var).ok();
+    let (source, config) = manifold_native::load_or_embedded(CONFIG_OVERRIDE_VAR, EMBEDDED, env);
+    let fail = |e: &LoadError| eprintln!("manifold-lambda: cannot start: {source}: {e}");
+    let platform = manifold_native::platform()?;
+    let gateway = Arc::new(Gateway::new(config.inspect_err(fail)?, platform));
+    let (endpoints, init) = (
         gateway.config().endpoints.len(),
-        started.elapsed().as_micros()
+        started.elapsed().as_micros(),
     );
-    let gateway = Arc::new(gateway);
-    let adapter = Adapter::from(service_fn(move |event: Request| {
-        handle(gateway.clone(), event)
-    }));
-    // lambda_http::run, with two steps in front that must see the raw event: the v1 header fix
-    // and the base64 check.
+    let ready = format!("{endpoints} endpoint(s) from {source}, gateway ready in {init} µs");
+    eprintln!("manifold-lambda {}: {ready}", manifold_core::VERSION);
+    let adapter = Adapter::from(service_fn(move |e: Request| handle(gateway.clone(), e)));
+    // lambda_http::run, with one step in front: the v1 header fix must see the raw event.
     lambda_runtime::run(service_fn(move |mut event: LambdaEvent<LambdaRequest>| {
         keep_multi_value_headers(&mut event.payload);
-        let (checked, mut adapter) = (check_base64_body(&event.payload), adapter.clone());
-        async move {
-            checked?;
-            adapter.call(event).await
-        }
+        adapter.clone().call(event)
     }))
     .await
 }

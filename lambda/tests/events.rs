@@ -12,6 +12,7 @@ use http::{HeaderValue, Response, StatusCode};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Body, Service};
+use manifold_core::config::load::LoadError;
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError};
 use manifold_core::{BoxFuture, Gateway, HttpClient, Platform};
 use manifold_lambda::{keep_multi_value_headers, to_core, to_lambda, Origin, ALB_RESPONSE_LIMIT};
@@ -32,6 +33,19 @@ fn parse_event(json: &str) -> Result<lambda_http::Request, serde_json::Error> {
     let mut event: LambdaRequest = serde_json::from_str(json)?;
     keep_multi_value_headers(&mut event);
     Ok(event.into())
+}
+
+/// The bootstrap's config loading: the embedded config or the runtime override.
+fn load(
+    env: &dyn Fn(&str) -> Option<String>,
+    platform: Platform,
+) -> (String, Result<Gateway, LoadError>) {
+    let (source, config) = manifold_native::load_or_embedded(
+        manifold_lambda::CONFIG_OVERRIDE_VAR,
+        manifold_lambda::EMBEDDED,
+        env,
+    );
+    (source, config.map(|c| Gateway::new(c, platform)))
 }
 
 fn core_request(name: &str) -> (http::Request<Bytes>, Option<IpAddr>, Origin) {
@@ -321,7 +335,7 @@ async fn unknown_routes_are_the_gateway_404_on_every_origin() {
 #[tokio::test]
 async fn the_embedded_config_compiles() {
     let platform = manifold_native::platform().unwrap();
-    let (source, gateway) = manifold_lambda::load(&|_| None, platform);
+    let (source, gateway) = load(&|_| None, platform);
     let gateway = gateway.unwrap();
     assert!(source.ends_with(".json"), "{source}");
     assert!(!gateway.config().endpoints.is_empty());
@@ -343,7 +357,7 @@ async fn the_runtime_override_expands_placeholders_and_reports_located_errors() 
         "MANIFOLD_TIMEOUT" => Some("1500ms".into()),
         _ => None,
     };
-    let (source, gateway) = manifold_lambda::load(&env, manifold_native::platform().unwrap());
+    let (source, gateway) = load(&env, manifold_native::platform().unwrap());
     let gateway = gateway.unwrap();
     assert_eq!(source, good.display().to_string());
     assert_eq!(
@@ -354,7 +368,7 @@ async fn the_runtime_override_expands_placeholders_and_reports_located_errors() 
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "{\n  \"version\": 3,\n  \"endpoints\": [{\"endpoint\": \"/x\", \"backend\": [{\"url_pattern\": \"/{nope}\"}]}]\n}").unwrap();
     let env = |name: &str| (name == "MANIFOLD_LAMBDA_CONFIG").then(|| bad.display().to_string());
-    let (source, gateway) = manifold_lambda::load(&env, manifold_native::platform().unwrap());
+    let (source, gateway) = load(&env, manifold_native::platform().unwrap());
     assert_eq!(source, bad.display().to_string());
     let message = gateway.unwrap_err().to_string();
     assert!(message.contains("3:"), "{message}");

@@ -19,3 +19,24 @@ pub fn load_file(
     })?;
     load::load(&text, lookup)
 }
+
+/// The config a serverless function starts with: the file named by the environment variable
+/// `override_var` (its placeholders expanded) when it is set and not empty, else the text
+/// embedded at build time (placeholders already expanded), given with the file it came from.
+/// Returns where the config came from and the config, or why there is none.
+pub fn load_or_embedded(
+    override_var: &str,
+    (embedded, embedded_source): (&str, &str),
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (String, Result<Config, LoadError>) {
+    match lookup(override_var).filter(|p| !p.is_empty()) {
+        Some(path) => {
+            let config = load_file(Path::new(&path), lookup);
+            (path, config)
+        }
+        None => (
+            embedded_source.to_owned(),
+            load::load_expanded(embedded, lookup),
+        ),
+    }
+}

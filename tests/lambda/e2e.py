@@ -23,6 +23,12 @@ Scenarios with `expect` (JWT, CORS) are also checked against it on every answer.
 rate-limit sequence (200, 200, 429) is stateful: it runs natively, then through each route
 with a client key of its own (see RATE_LIMIT_STEPS).
 
+The request limits (a 10 MiB + 1 body → 413, a 64 KiB head → 431) are checked on every
+route against `expect` only. A second `cargo lambda watch` serves ssl.e2e.json
+(`security/http` `ssl_redirect`): API Gateway and Function-URL events are HTTPS and served; an
+ALB event is redirected once when its X-Forwarded-Proto says http, and served when it says
+https.
+
 Output: `ok`/`FAIL` per check; the last line is `e2e.py: P passed, F failed`. With --counts
 FILE the two numbers are also written there for the wrapper script.
 """
@@ -76,6 +82,10 @@ class Scenario:
     # "headers" (name → value, None: absent; repeated/comma-joined forms compare equal),
     # "json" (dotted path → value).
     expect: dict | None = None
+    # Also sent to the native server and compared with its answer. The over-limit requests
+    # are not: the native server answers them mid-upload and closes (tested natively in
+    # cli/tests), so their Lambda answers are checked against `expect` alone.
+    compare_native: bool = True
 
 
 def bearer(token: str) -> tuple[str, str]:
@@ -130,6 +140,28 @@ SCENARIOS = [
                  "access-control-expose-headers": "X-Krakend-Completed", "vary": "Origin"}}),
     Scenario("cors-disallowed-origin", "GET", "/users/42", "", [("Origin", "https://evil.example")],
              expect={"status": 200, "headers": {"access-control-allow-origin": None, "vary": "Origin"}}),
+    # The request limits of `manifold run` (issue 16 point 6): 10 MiB body, 64 KiB head.
+    Scenario("body-over-limit", "POST", "/echo/big", "", [("Content-Type", "application/octet-stream")],
+             b"x" * (10 * 1024 * 1024 + 1), expect={"status": 413, "body": b"413 request body too large\n"},
+             compare_native=False),
+    Scenario("head-over-limit", "GET", "/users/42", "", [("X-Big", "a" * (64 * 1024))],
+             expect={"status": 431}, compare_native=False),
+]
+
+# security/http ssl_redirect (issue 16 point 7), against a second function serving
+# ssl.e2e.json: API Gateway and Function URLs are HTTPS-only, so their events are HTTPS (no
+# redirect, the HTTPS-only Strict-Transport-Security header); an ALB says which scheme the
+# client used in X-Forwarded-Proto: http is redirected once, https is served (no loop).
+SSL_CONFIG = HERE / "ssl.e2e.json"
+HSTS = {"strict-transport-security": "max-age=31536000"}
+SSL_CASES = [
+    ("https-only origins are served", Scenario("ssl", "GET", "/users/42"),
+     ["rest-v1", "http-v2", "function-url", "function-url-http"], {"status": 200, "headers": HSTS}),
+    ("alb over http is redirected", Scenario("ssl-alb-http", "GET", "/users/42", "", [("X-Forwarded-Proto", "http")]),
+     ["alb"], {"status": 301, "headers": {"location": "https://api.example.com/users/42",
+                                          "strict-transport-security": None}}),
+    ("alb over https is served", Scenario("ssl-alb-https", "GET", "/users/42", "", [("X-Forwarded-Proto", "https")]),
+     ["alb"], {"status": 200, "headers": HSTS}),
 ]
 
 # client_max_rate 2 per minute, strategy `header` (X-Client): three requests in a row from one
@@ -476,34 +508,42 @@ def main() -> int:
                               logs / "backend.log", stdout=subprocess.PIPE)
         backend_port = int(backend.stdout.readline())
         env = dict(os.environ, E2E_BACKEND_PORT=str(backend_port))
-        native_port, invoke_port = free_port(), free_port()
+        native_port, invoke_port, ssl_port = free_port(), free_port(), free_port()
         native = procs.start("native server", [args.native, "run", "-c", str(CONFIG), "-p", str(native_port)],
                              logs / "native.log", env=env)
-        watch = procs.start("cargo lambda watch", [
-            "cargo", "lambda", "watch", "-p", "manifold-lambda", "--bin", FUNCTION, "--ignore-changes",
-            "-A", "127.0.0.1", "-P", str(invoke_port),
-            # The emulator's own CORS layer (on by default) would answer preflights itself and
-            # add Access-Control-* headers to every Function-URL answer; a Function URL without
-            # a Cors setting (and the HTTP API of template.yaml) passes them to the function.
-            "--disable-cors",
-            "--env-var", f"MANIFOLD_LAMBDA_CONFIG={CONFIG},E2E_BACKEND_PORT={backend_port}",
-        ], logs / "watch.log")
-        wait_port(native_port, native, "native server", 30)
-        wait_port(invoke_port, watch, "cargo lambda watch", 120)
-        print(f"backend :{backend_port}, native :{native_port}, cargo lambda watch :{invoke_port}, logs {logs}")
 
-        def routes_for(s: Scenario, tag: str = "") -> list[tuple[str, callable]]:
+        def watch(port: int, config: Path, log: str) -> subprocess.Popen:
+            return procs.start(f"cargo lambda watch ({config.name})", [
+                "cargo", "lambda", "watch", "-p", "manifold-lambda", "--bin", FUNCTION, "--ignore-changes",
+                "-A", "127.0.0.1", "-P", str(port),
+                # The emulator's own CORS layer (on by default) would answer preflights itself
+                # and add Access-Control-* headers to every Function-URL answer; a Function URL
+                # without a Cors setting (and the HTTP API of template.yaml) passes them on.
+                "--disable-cors",
+                "--env-var", f"MANIFOLD_LAMBDA_CONFIG={config},E2E_BACKEND_PORT={backend_port}",
+            ], logs / log)
+
+        watcher = watch(invoke_port, CONFIG, "watch.log")
+        wait_port(native_port, native, "native server", 30)
+        wait_port(invoke_port, watcher, "cargo lambda watch", 120)
+        # Started once the first one has built the function, so it only runs it.
+        ssl_watcher = watch(ssl_port, SSL_CONFIG, "watch-ssl.log")
+        wait_port(ssl_port, ssl_watcher, "cargo lambda watch (ssl)", 120)
+        print(f"backend :{backend_port}, native :{native_port}, cargo lambda watch :{invoke_port} "
+              f"and :{ssl_port} (ssl), logs {logs}")
+
+        def routes_for(s: Scenario, tag: str = "", port: int = invoke_port) -> list[tuple[str, callable]]:
             routes: list[tuple[str, callable]] = [
-                (kind, lambda build=build, kind=kind: invoke(invoke_port, build(s), logs, f"{s.name}{tag}.{kind}"))
+                (kind, lambda build=build, kind=kind: invoke(port, build(s), logs, f"{s.name}{tag}.{kind}"))
                 for kind, build in EVENT_KINDS.items()
             ]
             routes.append(("function-url-http", lambda: http_call(
-                invoke_port, s, prefix=f"/lambda-url/{FUNCTION}", single_headers=True)))
+                port, s, prefix=f"/lambda-url/{FUNCTION}", single_headers=True)))
             return routes
 
         for s in SCENARIOS:
-            reference = http_call(native_port, s)
-            if s.expect:
+            reference = http_call(native_port, s) if s.compare_native else None
+            if s.expect and reference:
                 check(f"{s.name} native", expectations(reference, s.expect, "native"))
             for route, call in routes_for(s):
                 name = f"{s.name} via {route}"
@@ -513,7 +553,8 @@ def main() -> int:
                     check(name, [f"{type(e).__name__}: {e}"])
                     continue
                 judge = too_large_expected if s.name == "too-large" else compare
-                check(name, judge(reference, got, route) + expectations(got, s.expect, route))
+                problems = judge(reference, got, route) if reference else []
+                check(name, problems + expectations(got, s.expect, route))
 
         # The rate-limit sequence: natively, then through each route with that route's key.
         native_steps = [http_call(native_port, rate_limited("native")) for _ in RATE_LIMIT_STEPS]
@@ -534,6 +575,14 @@ def main() -> int:
                 problems += [f"step {i + 1}: {p}" for p in compare(reference, got, route)]
                 problems += expectations(got, expect, f"{route} step {i + 1}")
             check(f"rate-limit via {route} (200, 200, 429)", problems)
+
+        for title, s, routes, expect in SSL_CASES:
+            for route, call in routes_for(s, port=ssl_port):
+                if route in routes:
+                    try:
+                        check(f"ssl_redirect: {title} ({route})", expectations(call(), expect, route))
+                    except Exception as e:  # noqa: BLE001 - any failure is this check's failure
+                        check(f"ssl_redirect: {title} ({route})", [f"{type(e).__name__}: {e}"])
     except Exception as e:  # noqa: BLE001 - setup failures are counted, never skipped
         check("setup", [f"{type(e).__name__}: {e}"])
     finally:

@@ -34,6 +34,8 @@ pub struct Config {
     pub echo_endpoint: bool,
     /// The `router` namespace.
     pub router: RouterOptions,
+    /// Request head and body limits (`max_header_bytes`, `router.max_payload`).
+    pub limits: crate::limits::RequestLimits,
     /// Engine-wide traffic control: CORS, security headers, the root bot detector.
     pub guards: RootGuards,
     /// Endpoints in declaration order.

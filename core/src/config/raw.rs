@@ -25,6 +25,7 @@ pub(crate) struct RawRoot {
     pub(crate) debug_endpoint: bool,
     pub(crate) echo_endpoint: bool,
     pub(crate) disable_rest: bool,
+    pub(crate) max_header_bytes: Option<u64>,
     /// Manifold: namespaces that restrict access or traffic, which Manifold does not enforce,
     /// accepted anyway (for migrations; each is reported loudly).
     pub(crate) ignore_unenforced: Vec<String>,
@@ -85,7 +86,6 @@ pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
     "disable_compression",
     "max_idle_connections",
     "max_idle_connections_per_host",
-    "max_header_bytes",
     "tls",
     "client_tls",
     "plugin",

@@ -13,6 +13,7 @@ use super::fields;
 use super::plan::{Config, Endpoint, OutputEncoding, RootGuards};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
+use crate::limits::RequestLimits;
 use crate::router::{RouteError, Table};
 
 /// Subrequests one request may make on the Cloudflare Workers Free plan: `check` flags
@@ -118,6 +119,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         disable_rest: raw.disable_rest,
     };
     let (endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
+    let router = extra.router.unwrap_or_default();
+    let limits = limits(cx, raw.max_header_bytes, router.max_payload);
     Some(Config {
         port: raw.port.unwrap_or(8080),
         listen_ip,
@@ -126,7 +129,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         debug_endpoint: raw.debug_endpoint,
         echo_endpoint: raw.echo_endpoint,
         ignore_unenforced: raw.ignore_unenforced,
-        router: extra.router.unwrap_or_default(),
+        router,
+        limits,
         guards: RootGuards {
             cors: extra.cors,
             security_http: extra.security_http,
@@ -136,6 +140,21 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         routes,
         warnings: Vec::new(),
     })
+}
+
+/// The request limits: KrakenD's root `max_header_bytes` and `router.max_payload`, or the
+/// defaults. A zero head limit would refuse every request, so it is an error.
+fn limits(cx: &mut Cx<'_, '_>, head: Option<u64>, body: Option<u64>) -> RequestLimits {
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    if head == Some(0) {
+        cx.at("max_header_bytes")
+            .error("`max_header_bytes` must be at least 1 (every request would get 431)");
+    }
+    let defaults = RequestLimits::default();
+    RequestLimits {
+        max_head: head.map_or(defaults.max_head, size),
+        max_body: body.map_or(defaults.max_body, size),
+    }
 }
 
 /// Every entry of `endpoints` (one per method of a method list), checked against each other.

@@ -37,6 +37,9 @@ pub struct RouterOptions {
     pub remote_ip_headers: Vec<String>,
     /// Proxies (IPs or CIDRs) whose forwarding headers are believed. Empty: none.
     pub trusted_proxies: Vec<Cidr>,
+    /// Largest request body in bytes (KrakenD Enterprise's service-level key); larger ones get
+    /// 413 on every platform. Default 10 MiB.
+    pub max_payload: Option<u64>,
 }
 
 /// `router.error_body`: custom JSON bodies for 404 and 405.

@@ -1,24 +1,35 @@
-//! The `HttpClient` port on the global `fetch`.
+//! The `HttpClient` port on the global `fetch`, and the platform built on it.
 //!
 //! Workers open at most 6 connections per incoming request and queue the rest themselves. This
 //! client adds no limit of its own: it is shared by every request the isolate serves, so a
 //! semaphore here would cap the whole isolate instead of one request. It reads each body to the
 //! end (or aborts it) right away, so queued fetches never wait on an idle open response.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
-use manifold_core::{BoundedBody, BoxFuture, HttpClient};
+use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform};
 use worker::js_sys::{self, Array, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, ByteStream};
+use worker::{web_sys, ByteStream, Date, Delay};
 
 use crate::convert;
 
+/// The Workers platform: `fetch` as the client, `Date.now()` as the clock, `setTimeout` as the
+/// timer.
+pub fn platform() -> Platform {
+    let clock = || Date::now().as_millis();
+    let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
+    Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
+}
+
 /// Outbound HTTP through `fetch`, never following redirects, cancelled when dropped.
-pub(crate) struct FetchClient;
+#[derive(Debug)]
+pub struct FetchClient;
 
 /// Aborts the fetch (connection and body) when dropped: the core drops a backend call when its
 /// timeout wins, and the backend must see the call go away. Aborting a fetch whose body was
@@ -80,7 +91,7 @@ fn to_js(
 }
 
 /// A JS `Headers` as a `HeaderMap`; entries that are not valid HTTP are skipped.
-pub(crate) fn headers_from_js(headers: &web_sys::Headers) -> HeaderMap {
+pub fn headers_from_js(headers: &web_sys::Headers) -> HeaderMap {
     let mut map = HeaderMap::new();
     for pair in headers.entries().into_iter().flatten() {
         let pair = Array::from(&pair);
@@ -94,7 +105,7 @@ pub(crate) fn headers_from_js(headers: &web_sys::Headers) -> HeaderMap {
 }
 
 /// A `HeaderMap` as a JS `Headers`, without the framing headers.
-pub(crate) fn headers_to_js(map: &HeaderMap) -> Result<web_sys::Headers, JsValue> {
+pub fn headers_to_js(map: &HeaderMap) -> Result<web_sys::Headers, JsValue> {
     let headers = web_sys::Headers::new()?;
     for (name, value) in map.iter().filter(|(name, _)| convert::crosses(name)) {
         headers.append(name.as_str(), &convert::byte_string(value))?;

@@ -1,4 +1,4 @@
-//! The target-independent half of the adapter: header text conversions and small decisions,
+//! The target-independent half of the ports: header text conversions and small decisions,
 //! kept apart from the JS calls so they are unit-tested on the host.
 
 use std::time::Duration;
@@ -7,21 +7,21 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 /// A JS header pair as an `http` header; `None` (skipped) if either part is invalid. JS header
 /// values are WebIDL `ByteString`s: every char is one byte, U+0000..=U+00FF.
-pub(crate) fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+pub fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
     let bytes: Option<Vec<u8>> = value.chars().map(|c| u8::try_from(c).ok()).collect();
     let value = HeaderValue::from_bytes(&bytes?).ok()?;
     Some((HeaderName::from_bytes(name.as_bytes()).ok()?, value))
 }
 
 /// A header value as a JS `ByteString` (the inverse of [`header`]: lossless).
-pub(crate) fn byte_string(value: &HeaderValue) -> String {
+pub fn byte_string(value: &HeaderValue) -> String {
     value.as_bytes().iter().map(|&b| char::from(b)).collect()
 }
 
 /// Whether a header is handed to `fetch` or `new Response`: the headers that describe the
 /// connection rather than the message are the runtime's, which frames bodies itself (incoming
 /// requests keep them all).
-pub(crate) fn crosses(name: &HeaderName) -> bool {
+pub fn crosses(name: &HeaderName) -> bool {
     !matches!(
         name.as_str(),
         "connection" | "keep-alive" | "transfer-encoding" | "content-length" | "host" | "upgrade"
@@ -29,7 +29,7 @@ pub(crate) fn crosses(name: &HeaderName) -> bool {
 }
 
 /// Statuses whose response must not carry a body (the JS `Response` constructor rejects one).
-pub(crate) fn null_body(status: StatusCode) -> bool {
+pub fn null_body(status: StatusCode) -> bool {
     matches!(status.as_u16(), 101 | 204 | 205 | 304)
 }
 
@@ -37,7 +37,7 @@ pub(crate) fn null_body(status: StatusCode) -> bool {
 /// workerd decodes gzip and br while the body is read but keeps the header (so a response
 /// passed through unchanged gets encoded again); deflate and others arrive as sent. A gzip body
 /// that still starts with the gzip magic bytes was not decoded, and keeps its header.
-pub(crate) fn runtime_decoded(content_encoding: Option<&str>, body: &[u8]) -> bool {
+pub fn runtime_decoded(content_encoding: Option<&str>, body: &[u8]) -> bool {
     let encoding = content_encoding.map(|v| v.trim().to_ascii_lowercase());
     match encoding.as_deref() {
         Some("gzip" | "x-gzip") => !body.starts_with(&[0x1f, 0x8b]),
@@ -47,7 +47,7 @@ pub(crate) fn runtime_decoded(content_encoding: Option<&str>, body: &[u8]) -> bo
 }
 
 /// A timer length `setTimeout` accepts: it takes an `i32` of milliseconds.
-pub(crate) fn timer(duration: Duration) -> Duration {
+pub fn timer(duration: Duration) -> Duration {
     duration.min(Duration::from_millis(i32::MAX as u64))
 }
 

@@ -1,0 +1,22 @@
+//! manifold-worker-ports: what manifold-core asks of a platform, implemented on Cloudflare
+//! Workers — as `manifold-native` implements it on tokio/hyper. The adapter
+//! (`manifold-worker`) is glue on top: it converts requests and answers with [`convert`] and
+//! builds its gateway on [`platform`].
+//!
+//! * `HttpClient` on the global `fetch`, with `redirect: "manual"` (the core follows redirects
+//!   itself), an `AbortSignal` that fires when the core drops the call (a timed-out backend call
+//!   is really cancelled), and a body read that stops at the core's size limit;
+//! * `Sleep` on `setTimeout` (`worker::Delay`), `Clock` on `Date.now()`.
+//!
+//! Everything that touches JS exists only on wasm32; on other targets the crate contains just
+//! the conversions, so the host workspace builds and tests without a JS toolchain.
+
+// Used by the wasm32 modules; on the host only its tests use it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub mod convert;
+
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+
+#[cfg(target_arch = "wasm32")]
+pub use fetch::{headers_from_js, headers_to_js, platform, FetchClient};
