@@ -61,6 +61,7 @@ if [ "$quick" = 0 ]; then
   done
   [ -x bench/run.sh ] && step "benchmarks (--quick)" bench/run.sh --quick
 fi
+step "soak (--quick)" scripts/soak.sh --quick
 
 echo
 for f in "${failures[@]}"; do echo "failed step: $f"; done

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Cloudflare Workers end-to-end suite (docs/workers.md):
 #   1. tools: scripts/tools.sh worker (idempotent; installs on first use);
-#   2. free loopback ports for the mock backends, a refused-connection port and the native server;
+#   2. free loopback ports for the mock backends, a refused-connection port and the two native
+#      servers;
 #   3. the Worker built exactly as `wrangler deploy` builds it (`wrangler deploy --dry-run
 #      --outdir`, which runs wrangler.toml's [build] command) with tests/worker/gateway.json
 #      embedded, its placeholders set to those ports; the upload's gzip size is checked (<= 1 MiB);
+#      then a second Worker the same way with tests/worker/ssl.json (security/http ssl_redirect
+#      and non-default request limits: the config is embedded at build time, so a second config
+#      is a second build: the adapter crate, the LTO link and wasm-opt again; its time is printed);
 #   4. a broken config must fail the Worker build with file:line:column messages;
 #   5. the native server (`cargo build --release -p manifold`);
 #   6. tests/worker/e2e.test.mjs under `node --test`: mock backends, `manifold run` and the
-#      Worker in workerd (Miniflare) on loopback; every scenario must give equal answers.
+#      Worker in workerd (Miniflare) on loopback, each config twice (native and Worker); every
+#      scenario must give equal answers (or the documented platform difference), plus the
+#      request limits and the HTTPS redirect (docs/bad-input.md, docs/workers.md).
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
 #
@@ -74,20 +80,23 @@ done
 say "tools ready ($((SECONDS - start)) s)"
 
 # ---- 2. ports -------------------------------------------------------------------
-# Three ports the kernel reports free; the refused-connection one is left unused.
-read -r mock_port refused_port native_port < <(node -e '
+# Four ports the kernel reports free; the refused-connection one is left unused.
+read -r mock_port refused_port native_port native_ssl_port < <(node -e '
   const net = require("net");
   const one = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-  (async () => { const ps = []; while (ps.length < 3) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
+  (async () => { const ps = []; while (ps.length < 4) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
 ') || abort "could not pick free ports"
 export MANIFOLD_E2E_MOCK_PORT=$mock_port MANIFOLD_E2E_REFUSED_PORT=$refused_port
-say "ports: mock $mock_port, refused $refused_port, native $native_port"
+say "ports: mock $mock_port, refused $refused_port, native $native_port, native (ssl.json) $native_ssl_port"
 
-# ---- 3. the Worker, as wrangler deploys it ------------------------------------------
+# ---- 3. the Workers, as wrangler deploys them ------------------------------------------
+# build_worker CONFIG OUTDIR LOG: `wrangler deploy --dry-run` with CONFIG embedded.
+build_worker() {
+	MANIFOLD_CONFIG=$1 CI=true wrangler deploy --dry-run --outdir "$2" >"$3" 2>&1
+}
 start=$SECONDS
 dist="$work/dist"
-if ! MANIFOLD_CONFIG=tests/worker/gateway.json CI=true wrangler deploy --dry-run --outdir "$dist" \
-	>"$work/build.log" 2>&1; then
+if ! build_worker tests/worker/gateway.json "$dist" "$work/build.log"; then
 	abort "wrangler deploy --dry-run (worker build) failed" "$work/build.log"
 fi
 say "worker built ($((SECONDS - start)) s): $(grep -h 'Total Upload' "$work/build.log")"
@@ -103,6 +112,12 @@ if [ "$gzip_bytes" -le "$MAX_GZIP" ]; then
 else
 	fail "bundle size $gzip_bytes > $MAX_GZIP bytes gzip"
 fi
+start=$SECONDS
+ssl_dist="$work/dist-ssl"
+if ! build_worker tests/worker/ssl.json "$ssl_dist" "$work/build-ssl.log"; then
+	abort "wrangler deploy --dry-run (second worker, tests/worker/ssl.json) failed" "$work/build-ssl.log"
+fi
+say "second worker (tests/worker/ssl.json) built: +$((SECONDS - start)) s"
 
 # ---- 4. a broken config fails the build, located --------------------------------------
 start=$SECONDS
@@ -127,8 +142,9 @@ say "native server built ($((SECONDS - start)) s)"
 
 # ---- 6. scenarios: native vs Worker ------------------------------------------------
 start=$SECONDS
-export E2E_NATIVE_BIN="$ROOT/target/release/manifold" E2E_NATIVE_PORT=$native_port
+export E2E_NATIVE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold" E2E_NATIVE_PORT=$native_port
 export E2E_CONFIG="$ROOT/tests/worker/gateway.json" E2E_WORKER_DIR=$dist E2E_LOG_DIR=$work
+export E2E_NATIVE_SSL_PORT=$native_ssl_port E2E_SSL_CONFIG="$ROOT/tests/worker/ssl.json" E2E_SSL_WORKER_DIR=$ssl_dist
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
 set -m

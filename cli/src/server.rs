@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::EXPECT;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -288,7 +289,17 @@ async fn read_body(
     mut body: Incoming,
     limits: &Limits,
 ) -> Result<Bytes, BodyError> {
-    let mut buf = BoundedBody::request(headers, limits.max_body).map_err(BodyError::TooLarge)?;
+    let mut buf = match BoundedBody::request(headers, limits.max_body) {
+        Ok(buf) => buf,
+        Err(e) => {
+            // Declared too large: a client already sending gets the same grace as one caught
+            // while streaming; one waiting for `100 Continue` never gets it, so sends nothing.
+            if !headers.contains_key(EXPECT) {
+                drain(&mut body, limits).await;
+            }
+            return Err(BodyError::TooLarge(e));
+        }
+    };
     while let Some(frame) = next_frame(&mut body, limits).await? {
         if let Some(data) = frame.data_ref() {
             if let Err(e) = buf.push(data) {

@@ -4,7 +4,8 @@
 //!
 //! A declared `Content-Length` over the limit is refused before anything is read; a body
 //! without one (or lying about it) is refused by the chunk that would take it past the limit,
-//! so no more than `limit` bytes are ever buffered.
+//! so no more than `limit` bytes are ever buffered (joining a body of more than one block
+//! briefly holds it twice, see [`BoundedBody`]).
 
 use std::convert::Infallible;
 
@@ -13,8 +14,9 @@ use futures_util::{Stream, StreamExt};
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, StatusCode};
 
-/// The most a response's declared `Content-Length` may allocate up front (it can be a lie).
-const PREALLOCATE_MAX: usize = 1 << 20;
+/// The size of the blocks a body is copied into, and so the most a response's declared
+/// `Content-Length` may allocate up front (it can be a lie).
+const BLOCK: usize = 64 * 1024;
 
 /// A body that is, or would become, larger than its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,12 +28,28 @@ pub struct TooLarge {
 /// A body being collected under a limit: create it from the message head, then [`push`] each
 /// chunk as it arrives and [`finish`] at the end, or [`collect`] a stream of chunks.
 ///
+/// The chunks are copied into full blocks of [`BLOCK`] bytes (a chunk at least that large, or
+/// what is left of it, into a block of its own size), and a body of more than one block is
+/// joined once, into a buffer of its exact size, when it is finished. Growing one
+/// buffer instead allocated and dropped a doubling series of ever larger buffers for every big
+/// body (up to 16 MiB for a response over the backend cap, which is never used), and mimalloc
+/// keeps such freed blocks: the gateway idled at 130 to 190 MB after a few dozen oversized
+/// responses, against 65 to 105 MB with blocks (docs/soak.md). The chunks themselves are not
+/// kept: a peer sending one-byte chunks would cost a 32-byte handle per byte, each pinning
+/// hyper's read buffer.
+///
 /// [`push`]: BoundedBody::push
 /// [`finish`]: BoundedBody::finish
 /// [`collect`]: BoundedBody::collect
 #[derive(Debug)]
 pub struct BoundedBody {
-    buf: BytesMut,
+    /// Filled blocks, in order, each exactly as large as its allocation.
+    full: Vec<Bytes>,
+    /// The block being filled: it doubles from the first chunk up to exactly `BLOCK` bytes
+    /// (later blocks start at `BLOCK`), and chunks are split at its end.
+    tail: Vec<u8>,
+    /// Bytes in `full` and `tail`.
+    len: usize,
     limit: usize,
 }
 
@@ -65,9 +83,9 @@ impl BoundedBody {
         Self::new(headers, limit, 0)
     }
 
-    /// A backend's response body, with room for its declared length up to 1 MiB.
+    /// A backend's response body, with room for its declared length up to one block.
     pub fn response(headers: &HeaderMap, limit: usize) -> Result<Self, TooLarge> {
-        Self::new(headers, limit, PREALLOCATE_MAX)
+        Self::new(headers, limit, BLOCK)
     }
 
     fn new(headers: &HeaderMap, limit: usize, preallocate: usize) -> Result<Self, TooLarge> {
@@ -77,7 +95,9 @@ impl BoundedBody {
         }
         let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(limit));
         Ok(Self {
-            buf: BytesMut::with_capacity(capacity.min(preallocate)),
+            full: Vec::new(),
+            tail: Vec::with_capacity(capacity.min(preallocate)),
+            len: 0,
             limit,
         })
     }
@@ -85,16 +105,52 @@ impl BoundedBody {
     /// Add the next chunk; `TooLarge` (and the chunk not kept) if it takes the body past the
     /// limit. Reading should stop then.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), TooLarge> {
-        if self.buf.len() + chunk.len() > self.limit {
+        if self.len + chunk.len() > self.limit {
             return Err(TooLarge { limit: self.limit });
         }
-        self.buf.extend_from_slice(chunk);
+        self.len += chunk.len();
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            if self.tail.is_empty() && rest.len() >= BLOCK {
+                // One copy of a big chunk (Lambda's whole body, say), not a block series.
+                self.full.push(Bytes::copy_from_slice(rest));
+                break;
+            }
+            let (now, later) = rest.split_at(rest.len().min(BLOCK - self.tail.len()));
+            let needed = self.tail.len() + now.len();
+            if needed > self.tail.capacity() {
+                // Once the body is a block long, every block is allocated at its full size.
+                let grown = if self.full.is_empty() {
+                    (self.tail.capacity() * 2).max(needed).min(BLOCK)
+                } else {
+                    BLOCK
+                };
+                self.tail.reserve_exact(grown - self.tail.len());
+            }
+            self.tail.extend_from_slice(now);
+            if self.tail.len() == BLOCK {
+                self.full.push(Bytes::from(std::mem::take(&mut self.tail)));
+            }
+            rest = later;
+        }
         Ok(())
     }
 
-    /// The whole body.
-    pub fn finish(self) -> Bytes {
-        self.buf.freeze()
+    /// The whole body: the only block as it is, or every block copied once into a buffer of
+    /// exactly the body's size, each block freed as soon as it is copied.
+    pub fn finish(mut self) -> Bytes {
+        if self.full.is_empty() {
+            return Bytes::from(self.tail);
+        }
+        if self.full.len() == 1 && self.tail.is_empty() {
+            return self.full.pop().unwrap_or_default();
+        }
+        let mut body = BytesMut::with_capacity(self.len);
+        for block in self.full {
+            body.extend_from_slice(&block);
+        }
+        body.extend_from_slice(&self.tail);
+        body.freeze()
     }
 
     /// Read a stream of chunks to its end through [`push`](Self::push): the whole body, or the
@@ -181,20 +237,96 @@ mod tests {
         assert!(
             BoundedBody::response(&declared, 1 << 30)
                 .unwrap()
-                .buf
+                .tail
                 .capacity()
                 >= 5000
         );
         assert_eq!(
             BoundedBody::request(&declared, 1 << 30)
                 .unwrap()
-                .buf
+                .tail
                 .capacity(),
             0
         );
         let huge = head(Some("1000000000"));
         let body = BoundedBody::response(&huge, 1 << 30).unwrap();
-        assert!(body.buf.capacity() <= PREALLOCATE_MAX);
+        assert!(body.tail.capacity() <= BLOCK);
+    }
+
+    /// `len` bytes, `byte(i)` at offset `i`, pushed in chunks of `chunk` bytes.
+    fn pushed(len: usize, chunk: usize) -> (BoundedBody, Vec<u8>) {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut body = BoundedBody::request(&head(None), len).unwrap();
+        for piece in data.chunks(chunk) {
+            body.push(piece).unwrap();
+        }
+        (body, data)
+    }
+
+    #[test]
+    fn a_body_of_many_blocks_is_joined_in_order_into_its_exact_size() {
+        for (len, chunk) in [
+            (BLOCK, 1000),
+            (3 * BLOCK + 17, 1000),
+            (5 * BLOCK, 3 * BLOCK),
+        ] {
+            let (body, data) = pushed(len, chunk);
+            let joined = body.finish();
+            assert_eq!(joined, data, "{len} bytes in chunks of {chunk}");
+            // One allocation of exactly the body's size, not a grown buffer's slack.
+            assert_eq!(joined.try_into_mut().unwrap().capacity(), len);
+        }
+    }
+
+    /// The lengths of `body`'s full blocks, each checked to fill its allocation exactly.
+    fn block_lengths(body: &mut BoundedBody) -> Vec<usize> {
+        let mut lengths = Vec::new();
+        for block in std::mem::take(&mut body.full) {
+            let block = block.try_into_mut().unwrap();
+            assert_eq!(block.len(), block.capacity());
+            lengths.push(block.len());
+            body.full.push(block.freeze());
+        }
+        lengths
+    }
+
+    #[test]
+    fn chunks_of_any_size_are_copied_into_full_blocks() {
+        // Small chunks are not kept one by one, but gathered into blocks.
+        for chunk in [1, 1000] {
+            let (mut body, data) = pushed(4 * BLOCK + 1, chunk);
+            assert_eq!(block_lengths(&mut body), [BLOCK; 4], "chunks of {chunk}");
+            assert_eq!(body.tail.len(), 1);
+            assert_eq!(body.finish(), data);
+        }
+        // A big chunk is one block; after a small one, it first fills the block being filled.
+        let data: Vec<u8> = (0..4 * BLOCK).map(|i| (i % 251) as u8).collect();
+        let mut body = BoundedBody::request(&head(None), data.len()).unwrap();
+        body.push(&data[..100]).unwrap();
+        body.push(&data[100..]).unwrap();
+        assert_eq!(block_lengths(&mut body), [BLOCK, 3 * BLOCK]);
+        assert!(body.tail.is_empty());
+        assert_eq!(body.finish(), data);
+    }
+
+    #[test]
+    fn a_body_in_one_big_chunk_is_copied_once() {
+        let (mut body, data) = pushed(5 * BLOCK + 3, 5 * BLOCK + 3);
+        assert_eq!(block_lengths(&mut body), [5 * BLOCK + 3]);
+        let block = body.full[0].as_ptr();
+        let finished = body.finish();
+        assert_eq!(finished, data);
+        assert_eq!(finished.as_ptr(), block);
+    }
+
+    #[test]
+    fn a_body_under_one_block_is_not_copied_again() {
+        let (body, data) = pushed(BLOCK - 1, 100);
+        assert!(body.full.is_empty());
+        let tail = body.tail.as_ptr();
+        let finished = body.finish();
+        assert_eq!(finished, data);
+        assert_eq!(finished.as_ptr(), tail);
     }
 
     #[test]

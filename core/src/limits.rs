@@ -50,13 +50,19 @@ impl RequestLimits {
             .map(|(n, v)| n.as_str().len() + v.len() + 4)
             .sum();
         if line + headers > self.max_head || parts.headers.len() > MAX_HEADERS {
-            return Some(plain(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "431 request header fields too large\n",
-            ));
+            return Some(head_too_large());
         }
         None
     }
+}
+
+/// The 431 answer to a request head over the limit (also what an adapter answers when the
+/// platform hands it a URL too long to represent).
+pub fn head_too_large() -> Response<Bytes> {
+    plain(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "431 request header fields too large\n",
+    )
 }
 
 #[cfg(test)]

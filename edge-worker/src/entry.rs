@@ -3,10 +3,11 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use http::StatusCode;
 use manifold_core::config::load::{self, LoadError};
-use manifold_core::{forwarded_peer, plain, BoxFuture, Gateway, RequestContext};
+use manifold_core::{forwarded_peer, head_too_large, plain, BoxFuture, Gateway, RequestContext};
 use manifold_worker_ports::{convert, headers_from_js, headers_to_js, platform};
 use worker::{event, ByteStream, Context, EncodeBody, Env, Request, Response, ResponseBuilder};
 
@@ -38,7 +39,7 @@ fn build() -> Result<Rc<Gateway>, LoadError> {
 async fn fetch(req: Request, _env: Env, ctx: Context) -> worker::Result<Response> {
     let response = match (GATEWAY.with(Clone::clone), into_core(&req)) {
         (Err(e), _) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
-        (_, Err(e)) => plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n")),
+        (_, Err(answer)) => answer,
         (Ok(gateway), Ok((request, https))) => {
             let defer = move |work: BoxFuture<'static, ()>| ctx.wait_until(work);
             let context = RequestContext::new()
@@ -54,8 +55,14 @@ async fn fetch(req: Request, _env: Env, ctx: Context) -> worker::Result<Response
 /// The platform's request as the core's: origin-form target (as a server sees it), every
 /// header that is valid, the body still to be read; and whether the client used HTTPS (the
 /// request URL keeps the scheme the client reached Cloudflare with).
-fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), String> {
-    let url: http::Uri = req.inner().url().parse().map_err(|e| format!("{e}"))?;
+fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), http::Response<Bytes>> {
+    let url = req.inner().url();
+    let bad = |e: String| plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n"));
+    // http::Uri holds at most 65 534 bytes: a longer URL is a head over any sane limit.
+    let url: http::Uri = match url.parse() {
+        Err(_) if url.len() > 65_534 => return Err(head_too_large()),
+        parsed => parsed.map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?,
+    };
     let body: Chunks = match req.inner().body() {
         Some(body) => ByteStream::from(body).boxed_local(),
         None => stream::empty().boxed_local(),
@@ -64,7 +71,7 @@ fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), String> {
         .method(req.inner().method().as_str())
         .uri(url.path_and_query().map_or("/", |p| p.as_str()))
         .body(body)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| bad(e.to_string()))?;
     *request.headers_mut() = headers_from_js(&req.inner().headers());
     Ok((request, url.scheme_str() == Some("https")))
 }
@@ -72,7 +79,7 @@ fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), String> {
 /// The core's response as the platform's. Framing headers are left to the runtime; the body
 /// is sent as the core made it (`encodeBody: "manual"`: the runtime must not compress it again
 /// because of a `Content-Encoding` header the core passed through).
-fn from_core(response: http::Response<bytes::Bytes>) -> worker::Result<Response> {
+fn from_core(response: http::Response<Bytes>) -> worker::Result<Response> {
     let (parts, body) = response.into_parts();
     let builder = ResponseBuilder::new()
         .with_status(parts.status.as_u16())

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes tests/e2e-jwt/tokens.json: the HS256 key and tokens of the adapter e2e suites' JWT cases.
+"""Writes tests/e2e-jwt/tokens.json: the HS256 key and tokens of the adapter e2e suites' JWT cases
+(and of the Workers suite's bad-input cases: wrong alg, expired, exp a string, kid a path, jku,
+1000 dots, a sub with ../).
 
 Used by tests/worker (scenarios.json, e2e.test.mjs) and tests/lambda (e2e.py); the key also
 sits inline (`jwk_keys`) in tests/worker/gateway.json and tests/lambda/gateway.e2e.json.
@@ -32,10 +34,14 @@ def part(value: dict) -> str:
     return b64url(json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
 
 
-def hs256(header: dict, claims: dict) -> str:
+def sign(digest, header: dict, claims: dict, secret: bytes = SECRET) -> str:
     signing_input = f"{part(header)}.{part(claims)}"
-    sig = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
+    sig = hmac.new(secret, signing_input.encode(), digest).digest()
     return f"{signing_input}.{b64url(sig)}"
+
+
+def hs256(header: dict, claims: dict) -> str:
+    return sign(hashlib.sha256, header, claims)
 
 
 def claims(roles: list[str]) -> dict:
@@ -55,6 +61,29 @@ def main() -> None:
         "bad_signature": f"{head}.{body}.{b64url(bytes(raw))}",
         # Unsigned (RFC 7519 §6): header alg "none", same claims, empty signature.
         "alg_none": f"{part({'alg': 'none', 'typ': 'JWT'})}.{body}.",
+    }
+    # Bad-input matrix group F (docs/bad-input.md), each otherwise a valid token:
+    reader = claims(["reader"])
+    tokens |= {
+        # F57: HS512 over the same key where HS256 is configured.
+        "alg_hs512": sign(hashlib.sha512, {**header, "alg": "HS512"}, reader),
+        # F58: expired an hour after it was issued.
+        "exp_past": hs256(header, {**reader, "exp": IAT + 3600}),
+        # F59: exp of the wrong type.
+        "exp_string": hs256(header, {**reader, "exp": str(EXP)}),
+        # F61: a kid that is a path, not a key id of the set.
+        "kid_traversal": hs256({**header, "kid": "../../dev/null"}, reader),
+        # F62: signed with the attacker's key, which a jku header points at.
+        "jku_attacker": sign(
+            hashlib.sha256,
+            {**header, "kid": "attacker", "jku": "https://evil.example/jwks.json"},
+            reader,
+            b"attacker key, test only",
+        ),
+        # F64: a thousand segments.
+        "many_dots": valid + "." * 1000,
+        # A13: a claim that would walk up the backend path if it were not encoded.
+        "sub_traversal": hs256(header, {**reader, "sub": "../admin?x=1"}),
     }
     out = {
         "description": "Written by tests/e2e-jwt/generate.py (HS256 over the test-only key below); do not edit by hand.",

@@ -1,9 +1,12 @@
 // Mock backends for the Workers end-to-end suite: one HTTP server on loopback that both the
-// native server and the Worker (in workerd) call. Every route is deterministic. `/slow` and
-// `/shadow/{ms}` record whether the caller hung up before the answer: that is how the suite
-// sees that a timed-out backend call was really cancelled, and that a shadow call made after
-// the response (`ctx.wait_until` on Workers) ran to its end.
+// native server and the Worker (in workerd) call. Every route is deterministic. `/slow`,
+// `/shadow/{ms}`, `/drip` and `/endless` record whether the caller hung up before the answer:
+// that is how the suite sees that a timed-out backend call was really cancelled, and that a
+// shadow call made after the response (`ctx.wait_until` on Workers) ran to its end. Every
+// request is logged (`calls`), so a scenario can assert that no backend was called at all.
+// The routes after `/big` are the misbehaving backends of docs/bad-input.md (group D and E).
 
+import crypto from "node:crypto";
 import http from "node:http";
 import zlib from "node:zlib";
 
@@ -26,11 +29,19 @@ function json(res, status, value, headers = {}) {
   res.end(body);
 }
 
-/** Start the mock on 127.0.0.1:`port`. Returns `{ server, tracked, close() }`. */
+/** Start the mock on 127.0.0.1:`port`. Returns `{ server, tracked, calls, close() }`. */
 export async function startMock(port) {
-  // One record per tracked call: { path, aborted }, `aborted` set when the connection closes.
+  // One record per tracked call: { path, aborted, closedAt }, `aborted` set when the
+  // connection closes.
   const tracked = [];
-  const server = http.createServer((req, res) => {
+  // Every request as it arrived: { method, url (the raw request target), headers }.
+  const calls = [];
+  // Node's default 16 KiB head limit would refuse what the gateways forward (a 20 KB path
+  // parameter, bad-input case A12) before the suite could see it arrive whole.
+  const server = http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
+    calls.push({ method: req.method, url: req.url, headers: req.headers });
+    // `/sink` only counts: a 10 MiB upload is hashed as it streams, never kept.
+    if (req.url.startsWith("/sink")) return sink(req, res);
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => route(req, res, Buffer.concat(chunks), tracked));
@@ -43,6 +54,7 @@ export async function startMock(port) {
   return {
     server,
     tracked,
+    calls,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections?.();
@@ -76,6 +88,9 @@ function route(req, res, body, tracked) {
     }
     return json(res, 200, {
       method: req.method,
+      // The request target exactly as received: `path` below has been through URL parsing,
+      // which would hide dot segments and decode nothing else.
+      target: req.url,
       path,
       query: url.search,
       headers,
@@ -84,14 +99,10 @@ function route(req, res, body, tracked) {
   }
   // Tracked routes: the record says whether the caller hung up before the answer.
   if (path === "/slow" || (m = path.match(/^\/shadow\/(\d+)$/))) {
-    const call = { path, aborted: null };
-    tracked.push(call);
+    const call = track(tracked, path, res);
     const delay = path === "/slow" ? 3000 : Number(m[1]);
     const timer = setTimeout(() => json(res, 200, { late: true }), delay);
-    res.on("close", () => {
-      clearTimeout(timer);
-      call.aborted = !res.writableFinished;
-    });
+    call.onClose = () => clearTimeout(timer);
     return;
   }
   if ((m = path.match(/^\/delay\/(\d+)\/(\d+)$/))) {
@@ -121,5 +132,144 @@ function route(req, res, body, tracked) {
     res.writeHead(200, { "content-type": "application/json" });
     return res.end(JSON.stringify({ blob: "x".repeat(256 * 1024) }));
   }
-  json(res, 404, { error: "no such mock route", path });
+  if (!misbehave(req, res, path, tracked)) json(res, 404, { error: "no such mock route", path });
+}
+
+/** A tracked call: `aborted` (and `closedAt`, ms) are set when the connection closes. */
+function track(tracked, path, res) {
+  const call = { path, aborted: null, closedAt: null, onClose: null };
+  tracked.push(call);
+  res.on("close", () => {
+    call.onClose?.();
+    call.closedAt = Date.now();
+    call.aborted = !res.writableFinished;
+  });
+  return call;
+}
+
+/** `/sink`: the body's length and SHA-256, read as it streams. */
+function sink(req, res) {
+  const hash = crypto.createHash("sha256");
+  let bytes = 0;
+  req.on("data", (c) => {
+    bytes += c.length;
+    hash.update(c);
+  });
+  req.on("end", () => json(res, 200, { bytes, sha256: hash.digest("hex") }));
+}
+
+// Raw JSON texts the gateway must pass on digit for digit, or filter by decoded key (D35, D36).
+const NUMBERS = '{"big":9007199254740993,"huge":18446744073709551616,"neg_zero":-0,"over":1e400,"long":0.1000000000000000055511}';
+const DUPLICATES = '{"a":1,"a":2,"pass\\u0077ord":"escaped","password":"plain","kept":true}';
+// Bodies that are not the JSON object they claim to be (D38).
+const NOT_JSON = {
+  html: "<html><body>502 Bad Gateway</body></html>",
+  empty: "",
+  null: "null",
+  string: '"str"',
+  trailing: '{"a":1}xyz',
+  bom: '\ufeff{"a":1}',
+  latin1: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]), // {"a":"\xe9"}
+};
+
+let bomb;
+/** 64 MiB of JSON once decompressed (over the 16 MiB backend body limit), 64 KiB on the wire. */
+function gzipBomb() {
+  bomb ??= zlib.gzipSync(Buffer.concat([Buffer.from('{"a":"'), Buffer.alloc(64 << 20, 0x30), Buffer.from('"}')]), { level: 9 });
+  return bomb;
+}
+
+/** The misbehaving backends (docs/bad-input.md groups B, D and E); false: no such route. */
+function misbehave(req, res, path, tracked) {
+  let m;
+  const send = (status, headers, body) => {
+    res.writeHead(status, headers);
+    res.end(body);
+    return true;
+  };
+  if (path === "/numbers") return send(200, { "content-type": "application/json" }, NUMBERS);
+  if (path === "/duplicates") return send(200, { "content-type": "application/json" }, DUPLICATES);
+  if ((m = path.match(/^\/not-json\/(\w+)$/)) && m[1] in NOT_JSON) {
+    return send(200, { "content-type": "application/json" }, NOT_JSON[m[1]]);
+  }
+  if (path === "/deep") {
+    const depth = 10_000;
+    return send(200, { "content-type": "application/json" }, "[".repeat(depth) + "]".repeat(depth));
+  }
+  if ((m = path.match(/^\/collide\/(\d+)\/(\w+)$/))) {
+    setTimeout(() => json(res, 200, { id: m[2], [m[2]]: true }), Number(m[1]));
+    return true;
+  }
+  if (path === "/leaky") {
+    // Response headers a merged JSON endpoint must not hand to the client (B24).
+    json(res, 200, { leaky: true }, {
+      "set-cookie": "session=backend; Path=/",
+      "access-control-allow-origin": "*",
+      server: "backend/1.0",
+      "x-powered-by": "PHP/5.1",
+    });
+    return true;
+  }
+  if (path === "/gzip-lie") {
+    return send(200, { "content-type": "application/json", "content-encoding": "gzip" }, '{"plain":true}');
+  }
+  if (path === "/gzip-bomb") {
+    return send(200, { "content-type": "application/json", "content-encoding": "gzip" }, gzipBomb());
+  }
+  if (path === "/unknown-encoding") {
+    return send(200, { "content-type": "application/json", "content-encoding": "x-unknown" }, '{"coded":true}');
+  }
+  if (path === "/short") {
+    // Declares 1000 bytes, sends 500, then closes (E44).
+    res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+    res.write('{"a":"' + "x".repeat(494));
+    setTimeout(() => res.socket?.destroy(), 50);
+    return true;
+  }
+  if (path === "/garbage") {
+    // Not HTTP at all (E45): bytes instead of a status line, then close.
+    res.socket.end("SSH-2.0-OpenSSH_9.6\r\nthis is not a status line\r\n\r\n");
+    return true;
+  }
+  if (path === "/reset") {
+    // Reset before any header (E45).
+    res.socket.resetAndDestroy();
+    return true;
+  }
+  if (path === "/huge-headers") {
+    // 200 response headers of 600 bytes each: 120 KB of head (E48).
+    const headers = { "content-type": "application/json" };
+    for (let i = 0; i < 200; i++) headers[`x-big-${i}`] = "h".repeat(600);
+    json(res, 200, { ok: true }, headers);
+    return true;
+  }
+  if (path === "/redirect-metadata") {
+    // A backend sending the gateway to the cloud metadata service (E47).
+    res.writeHead(302, { location: "http://169.254.169.254/latest/meta-data/" });
+    res.end();
+    return true;
+  }
+  if (path === "/drip") {
+    // Headers at once, then the body one byte every 100 ms (E42).
+    const call = track(tracked, path, res);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write('{"a":"');
+    const timer = setInterval(() => res.write("x"), 100);
+    call.onClose = () => clearInterval(timer);
+    return true;
+  }
+  if (path === "/endless") {
+    // A chunked body that never ends (D37): written as fast as the caller reads it.
+    const call = track(tracked, path, res);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write('{"a":"');
+    const chunk = Buffer.alloc(64 * 1024, 0x78);
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+    };
+    res.on("drain", pump);
+    pump();
+    return true;
+  }
+  return false;
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
-use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform};
+use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform, MAX_HEADERS};
 use worker::js_sys::{self, Array, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -52,6 +52,11 @@ impl HttpClient for FetchClient {
             let response = JsFuture::from(fetch).await.and_then(|v| v.dyn_into());
             let response: web_sys::Response = response.map_err(failed)?;
             let mut headers = headers_from_js(&response.headers());
+            // hyper's limit natively: a head of more lines than a request may have is refused.
+            if headers.len() > MAX_HEADERS {
+                let message = format!("more than {MAX_HEADERS} response header lines");
+                return Err(ClientError::new(ClientErrorKind::Protocol, message));
+            }
             // Refused as soon as it is known to exceed `max_body` (a declared length at once).
             let bounded = BoundedBody::response(&headers, max_body)?;
             let body = match response.body() {

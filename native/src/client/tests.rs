@@ -216,6 +216,37 @@ async fn endless_streamed_body_stops_at_the_limit() {
     assert_eq!(err.kind, ClientErrorKind::BodyTooLarge);
 }
 
+/// A chunked body of 64 different 1 KiB frames (byte `i` repeated in frame `i`).
+struct Frames(u8);
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let i = self.0;
+        if i == 64 {
+            return Poll::Ready(None);
+        }
+        self.0 += 1;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(vec![i; 1024])))))
+    }
+}
+
+#[tokio::test]
+async fn a_body_in_many_frames_arrives_whole_and_in_order() {
+    let (addr, _rx) = server(|| Response::new(Frames(0))).await;
+    let response = client()
+        .send(request("GET", addr, &[], ""), 64 * 1024)
+        .await
+        .unwrap();
+    let expected: Vec<u8> = (0..64u8).flat_map(|i| [i; 1024]).collect();
+    assert_eq!(response.body().as_ref(), expected.as_slice());
+}
+
 #[tokio::test]
 async fn truncated_body_is_a_protocol_error() {
     let addr =
