@@ -8,6 +8,9 @@
 #   4. builds: the native server (release) and the bootstrap (dev, what cargo lambda watch runs)
 #   5. tests/lambda/e2e.py: cargo lambda watch + invoke for four event kinds and the
 #      Function-URL emulation, compared with the native server on the same scenarios
+#   6. tests/lambda/secrets.py: the bootstrap built with tests/lambda/secrets.e2e.json (its JWT
+#      key and backend credential are `${env:NAME}` placeholders, read at cold start): neither
+#      secret is in the binary, they work when given with --env-var, a missing one fails the init
 #
 # A missing tool or a failed build is a failure, never a skip. Everything started is stopped.
 # The last line is `lambda e2e: P passed, F failed`; the exit status is non-zero on failure.
@@ -112,6 +115,26 @@ if [ "$built" = 1 ]; then
   rm -f "$counts"
 else
   fail "end-to-end not run: a build failed"
+fi
+
+# --- 6. secrets read at cold start -----------------------------------------------------------
+# In the build's environment too: the build must not read them. Built after step 5, so e2e.py
+# ran the default build; the next run's step 4 rebuilds it.
+E2E_JWT_K=$(python3 -c 'import json; print(json.load(open("tests/e2e-jwt/tokens.json"))["jwk"]["k"])')
+E2E_BACKEND_KEY="e2e-key-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+export E2E_JWT_K E2E_BACKEND_KEY
+if run "build the bootstrap with secrets.e2e.json (secrets in the build environment)" \
+  env MANIFOLD_CONFIG=tests/lambda/secrets.e2e.json cargo build -p manifold-lambda --bin bootstrap; then
+  counts=$(mktemp)
+  python3 tests/lambda/secrets.py --counts "$counts" \
+    --bootstrap "${CARGO_TARGET_DIR:-$ROOT/target}/debug/bootstrap"
+  if read -r p f <"$counts" 2>/dev/null && [ -n "${p:-}" ]; then
+    passed=$((passed + p))
+    failed=$((failed + f))
+  else
+    fail "tests/lambda/secrets.py did not report (crashed?)"
+  fi
+  rm -f "$counts"
 fi
 
 # --- measurements (opt-in) ----------------------------------------------------------------

@@ -15,6 +15,8 @@
 #      Worker in workerd (Miniflare) on loopback, each config twice (native and Worker); every
 #      scenario must give equal answers (or the documented platform difference), plus the
 #      request limits and the HTTPS redirect (docs/bad-input.md, docs/workers.md).
+#      tests/worker/secrets.test.mjs: the config's secrets are not in the wasm, and a Worker
+#      without one answers 500 naming it.
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
 #
@@ -87,6 +89,10 @@ read -r mock_port refused_port native_port native_ssl_port < <(node -e '
   (async () => { const ps = []; while (ps.length < 4) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
 ') || abort "could not pick free ports"
 export MANIFOLD_E2E_MOCK_PORT=$mock_port MANIFOLD_E2E_REFUSED_PORT=$refused_port
+# The config's run-time secrets (`${env:NAME}`): exported before the build, which must not embed
+# them (tests/worker/secrets.test.mjs greps the wasm), and given to the Worker as bindings.
+E2E_JWT_K=$(node -p 'require("./tests/e2e-jwt/tokens.json").jwk.k')
+export E2E_JWT_K E2E_BACKEND_KEY=e2e-backend-key-never-in-the-bundle
 say "ports: mock $mock_port, refused $refused_port, native $native_port, native (ssl.json) $native_ssl_port"
 
 # ---- 3. the Workers, as wrangler deploys them ------------------------------------------
@@ -149,7 +155,8 @@ tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
 set -m
 node --test --test-reporter=spec --test-reporter-destination=stdout \
-	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs &
+	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
+	tests/worker/secrets.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

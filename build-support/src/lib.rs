@@ -7,6 +7,11 @@
 //! expanded text to `$OUT_DIR/gateway.json` for `include_str!`. A broken config therefore fails
 //! `cargo build` (and `cargo lambda build`, `sam build`, `worker-build`, `wrangler deploy`) with
 //! `file:line:column` messages instead of failing a cold start or a first request.
+//!
+//! Run-time placeholders (`${env:NAME}`) stay in the embedded text: the adapter resolves them
+//! when it starts, from the platform (a Worker's vars and secrets, the function's environment).
+//! The build never reads them, so a secret given that way is not in the artifact; the config
+//! is validated with stand-ins for them, and a warning lists the names the platform must set.
 
 use std::path::PathBuf;
 
@@ -31,19 +36,27 @@ pub fn embed_gateway_config(docs: &str) {
             return;
         }
     };
-    // Placeholders come from the *build* environment; the `MANIFOLD_*` overrides are the
-    // runtime's, so the text is validated without them, as the adapter loads it when none is set.
+    // `${VAR}` comes from the *build* environment; `${env:NAME}` and the `MANIFOLD_*` overrides
+    // are the platform's at start, so the text is validated without them: stand-ins for the
+    // placeholders, no overrides (as the adapter loads it when none is set).
     let lookup = |var: &str| {
         println!("cargo::rerun-if-env-changed={var}");
         std::env::var(var).ok()
     };
-    let loaded = load::expand(&text, lookup)
-        .and_then(|expanded| Ok((load::load_expanded(&expanded, |_| None)?, expanded)));
+    let mut runtime = Vec::new();
+    let loaded = load::expand(&text, lookup).and_then(|expanded| {
+        let (config, standing_in) = load::check_expanded(&expanded, |_| None);
+        runtime = standing_in;
+        Ok((config?, expanded))
+    });
     let (config, expanded) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             let hint = match e {
-                LoadError::Env(_) => format!(" (set it when building; see {docs})"),
+                // A missing `${VAR}` (a malformed `${env:..}` names no variable).
+                LoadError::Env(ref errors) if errors.iter().all(|e| !e.variable.is_empty()) => {
+                    format!(" (set it when building; see {docs})")
+                }
                 _ => String::new(),
             };
             let errors = e.errors();
@@ -62,6 +75,13 @@ pub fn embed_gateway_config(docs: &str) {
     };
     for w in &config.warnings {
         println!("cargo::warning={name}:{w}");
+    }
+    if !runtime.is_empty() {
+        let names: Vec<String> = runtime
+            .iter()
+            .map(|p| format!("{} ({}:{})", p.name, p.line, p.column))
+            .collect();
+        println!("cargo::warning={name}: read at start, not embedded: set {} on the platform (see {docs})", names.join(", "));
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("gateway.json");
     if let Err(e) = std::fs::write(&out, expanded) {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use manifold_core::config::load::LoadError;
+use manifold_core::config::runtime_env::Placeholder;
 use manifold_core::{Config, Diagnostic};
 use serde_json::{json, Value};
 
@@ -14,6 +15,8 @@ pub struct Report<'a> {
     pub file: &'a Path,
     /// The loaded config, or why it could not be loaded.
     pub result: Result<&'a Config, &'a LoadError>,
+    /// The run-time `${env:NAME}` placeholders that were not set and stood in.
+    pub standing_in: &'a [Placeholder],
 }
 
 impl Report<'_> {
@@ -26,7 +29,8 @@ impl Report<'_> {
     }
 
     /// Human-readable output: one `error:`/`warning:` line per problem (`FILE:LINE:COL: path
-    /// (endpoint, backend): message`), then a summary line.
+    /// (endpoint, backend): message`), a `note:` per run-time placeholder that stood in, then
+    /// a summary line.
     pub fn text(&self) -> String {
         let file = self.file.display();
         let mut out = String::new();
@@ -40,6 +44,12 @@ impl Report<'_> {
         }
         for w in warnings {
             out.push_str(&format!("warning: {file}:{w}\n"));
+        }
+        for p in self.standing_in {
+            out.push_str(&format!(
+                "note: {file}:{}:{}: `${{env:{}}}` is not set here: checked with a stand-in, read when the gateway starts\n",
+                p.line, p.column, p.name
+            ));
         }
         let counts = format!(
             "{} error{}, {} warning{}",
@@ -59,8 +69,9 @@ impl Report<'_> {
         out
     }
 
-    /// Machine-readable output: `{"file", "valid", "errors": [...], "warnings": [...]}`, each
-    /// problem with `path`, `context`, `message`, `line` and `column`.
+    /// Machine-readable output: `{"file", "valid", "errors": [...], "warnings": [...],
+    /// "standing_in": [...]}`, each problem with `path`, `context`, `message`, `line` and
+    /// `column`, each unset run-time placeholder with `name`, `line` and `column`.
     pub fn json(&self) -> Value {
         let file = self.file.display().to_string();
         let (errors, warnings): (Vec<Value>, Vec<Value>) = match self.result {
@@ -91,6 +102,9 @@ impl Report<'_> {
             "valid": self.result.is_ok(),
             "errors": errors,
             "warnings": warnings,
+            "standing_in": self.standing_in.iter().map(|p| {
+                json!({ "name": p.name, "line": p.line, "column": p.column })
+            }).collect::<Vec<_>>(),
         })
     }
 }
@@ -142,6 +156,7 @@ mod tests {
         let report = Report {
             file: Path::new("gw.json"),
             result: result.as_ref(),
+            standing_in: &[],
         };
         let text = report.text();
         assert_eq!(report.exit_code(), 1);
@@ -162,6 +177,7 @@ mod tests {
         let report = Report {
             file: Path::new("gw.json"),
             result: result.as_ref(),
+            standing_in: &[],
         };
         let v = report.json();
         assert_eq!(v["valid"], false);
@@ -175,6 +191,7 @@ mod tests {
         let report = Report {
             file: Path::new("gw.json"),
             result: result.as_ref(),
+            standing_in: &[],
         };
         assert_eq!(report.exit_code(), 1);
         assert!(report
@@ -188,6 +205,7 @@ mod tests {
         let report = Report {
             file: Path::new("gw.json"),
             result: result.as_ref(),
+            standing_in: &[],
         };
         assert_eq!(report.exit_code(), 0);
         let text = report.text();

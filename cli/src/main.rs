@@ -121,11 +121,14 @@ fn check(args: &CheckArgs) -> u8 {
         Ok(p) => p,
         Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
     };
-    let result = manifold_native::load_file(&args.config, |name| std::env::var(name).ok())
-        .map(|config| Gateway::new(config, platform));
+    // Run-time `${env:NAME}` values need not be set here: they stand in, `run` resolves them.
+    let (result, standing_in) =
+        manifold_native::check_file(&args.config, |name| std::env::var(name).ok());
+    let result = result.map(|config| Gateway::new(config, platform));
     let report = Report {
         file: &args.config,
         result: result.as_ref().map(Gateway::config),
+        standing_in: &standing_in,
     };
     if args.json {
         println!("{}", report.json());
@@ -165,6 +168,7 @@ fn report_start_error(config: &std::path::Path, error: &StartError) -> u8 {
             let report = Report {
                 file: config,
                 result: Err(e),
+                standing_in: &[],
             };
             eprint!("{}", report.text());
         }

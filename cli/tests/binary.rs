@@ -176,10 +176,16 @@ struct Running {
 
 impl Running {
     fn start(config: &Path, extra: &[&str]) -> Running {
+        Self::start_with(config, extra, &[])
+    }
+
+    /// [`Running::start`] with these environment variables set.
+    fn start_with(config: &Path, extra: &[&str], vars: &[(&str, &str)]) -> Running {
         let mut child = Command::new(BIN)
             .args(["run", "-c"])
             .arg(config)
             .args(extra)
+            .envs(vars.iter().copied())
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -300,4 +306,67 @@ async fn run_logs_json_lines_with_an_access_log() {
     // The first request's path is in KrakenD's `logger_skip_paths`: not logged.
     assert_eq!(line["fields"]["path"], "/__debug/x");
     assert_eq!(line["fields"]["backends"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_reads_runtime_secrets_at_start_and_check_does_not_need_them() {
+    let tokens = std::fs::read_to_string(repo().join("tests/e2e-jwt/tokens.json")).unwrap();
+    let tokens: serde_json::Value = serde_json::from_str(&tokens).unwrap();
+    let (k, token) = (&tokens["jwk"]["k"], &tokens["tokens"]["valid"]);
+    let mut backend = json_backend(r#"{"ok": true}"#).await;
+    let file = scratch("secrets").join("gateway.json");
+    let cfg = json!({
+        "version": 3,
+        "listen_ip": "127.0.0.1",
+        "endpoints": [{ "endpoint": "/jwt", "backend": [
+            { "host": [backend.url()], "url_pattern": "/b?key=${env:MANIFOLD_TEST_API_KEY}" } ],
+            "extra_config": { "auth/validator": { "alg": "HS256", "jwk_keys": { "keys": [
+                { "kty": "oct", "kid": "e2e", "alg": "HS256", "k": "${env:MANIFOLD_TEST_JWT_K}" }
+            ] } } } }]
+    });
+    std::fs::write(&file, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (line, column) = position(&text, "${env:MANIFOLD_TEST_JWT_K}");
+
+    // check: valid without the values, each unset placeholder noted where it is.
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let note = format!(":{line}:{column}: `${{env:MANIFOLD_TEST_JWT_K}}` is not set here");
+    assert!(stdout.contains(&note), "{stdout}");
+    assert_eq!(stdout.matches("note: ").count(), 2, "{stdout}");
+
+    // run without them: does not start, names the variable where it is used.
+    let missing = Running::start_with(&file, &["-p", "0"], &[("MANIFOLD_TEST_API_KEY", "k-42")]);
+    let (code, lines) = missing.wait();
+    let stderr = lines.join("\n");
+    assert_eq!(code, Some(1), "{stderr}");
+    let error = format!(":{line}:{column}: run-time variable `MANIFOLD_TEST_JWT_K` is not set");
+    assert!(stderr.contains(&error), "{stderr}");
+    assert!(!stderr.contains("k-42"), "{stderr}");
+
+    // run with them: the key verifies the token, the credential reaches the backend.
+    let vars = [
+        ("MANIFOLD_TEST_JWT_K", k.as_str().unwrap()),
+        ("MANIFOLD_TEST_API_KEY", "k-42"),
+    ];
+    let server = Running::start_with(&file, &["-p", "0"], &vars);
+    let addr = server.addr();
+    assert_eq!(get(addr, "/jwt").await.status, StatusCode::UNAUTHORIZED);
+    let mut request = get_request(addr, "/jwt");
+    let bearer = format!("Bearer {}", token.as_str().unwrap());
+    request
+        .headers_mut()
+        .insert("authorization", bearer.parse().unwrap());
+    assert_eq!(send(addr, request).await.status, StatusCode::OK);
+    assert_eq!(backend.next_hit().await.uri, "/b?key=k-42");
+    server.terminate();
+    let (code, _) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
 }

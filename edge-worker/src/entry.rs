@@ -1,5 +1,6 @@
 //! The fetch entry point and the per-isolate Gateway.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -9,26 +10,29 @@ use http::StatusCode;
 use manifold_core::config::load::{self, LoadError};
 use manifold_core::{forwarded_peer, head_too_large, plain, BoxFuture, Gateway, RequestContext};
 use manifold_worker_ports::{convert, headers_from_js, headers_to_js, platform};
-use worker::{event, ByteStream, Context, EncodeBody, Env, Request, Response, ResponseBuilder};
+use worker::{console_error, event, ByteStream, Context, EncodeBody, Env, Request};
+use worker::{Response, ResponseBuilder};
 
-/// The gateway config, placeholders expanded, embedded by `build.rs` after it validated it.
+/// The gateway config embedded by `build.rs` after it validated it: `${VAR}` expanded, the
+/// run-time `${env:NAME}` placeholders still in it (resolved from the Worker's `env`).
 const CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
 
 /// A request body as the chunks the runtime delivers.
 type Chunks = std::pin::Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>>;
 
 thread_local! {
-    // One Gateway per isolate, built at its first request. Not a `static OnceLock`: on wasm32
-    // the Gateway is deliberately not `Sync`, and an isolate is single-threaded anyway. The
-    // config was validated at build time, so the error is only reachable if build.rs and the
-    // Worker disagree.
-    static GATEWAY: Result<Rc<Gateway>, String> = build().map_err(|e| e.to_string());
+    // One Gateway per isolate, built at its first request: only a request brings the `env`
+    // (vars and secrets, fixed for the isolate's life). Not a `static OnceLock`: on wasm32 the
+    // Gateway is deliberately not `Sync`, and an isolate is single-threaded anyway. An error
+    // (a variable the config reads at start is not set) is kept too: every request answers 500.
+    static GATEWAY: OnceCell<Result<Rc<Gateway>, String>> = const { OnceCell::new() };
 }
 
-/// The isolate's gateway: the embedded config through the core's loader (a Worker has no
-/// process environment to override it from) on the Workers ports.
-fn build() -> Result<Rc<Gateway>, LoadError> {
-    let config = load::load_expanded(CONFIG, |_| None)?;
+/// The isolate's gateway: the embedded config through the core's loader, its `${env:NAME}`
+/// placeholders and `MANIFOLD_*` overrides from the Worker's vars and secrets, on the Workers
+/// ports. The error names a missing variable, never a value.
+fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
+    let config = load::load_expanded(CONFIG, |name| env.var(name).ok().map(|v| v.to_string()))?;
     Ok(Rc::new(Gateway::new(config, platform())))
 }
 
@@ -36,8 +40,13 @@ fn build() -> Result<Rc<Gateway>, LoadError> {
 /// while answering (shadow backends) goes to this request's `ctx.wait_until`, so it runs to
 /// completion under the request that started it.
 #[event(fetch)]
-async fn fetch(req: Request, _env: Env, ctx: Context) -> worker::Result<Response> {
-    let response = match (GATEWAY.with(Clone::clone), into_core(&req)) {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let start = || build(&env).map_err(|e| format!("manifold: cannot start: {e}\n"));
+    let gateway = GATEWAY.with(|g| g.get_or_init(start).clone());
+    let response = match (
+        gateway.inspect_err(|e| console_error!("{e}")),
+        into_core(&req),
+    ) {
         (Err(e), _) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
         (_, Err(answer)) => answer,
         (Ok(gateway), Ok((request, https))) => {

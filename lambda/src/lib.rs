@@ -16,7 +16,9 @@ use lambda_http::request::{LambdaRequest, RequestContext as EventContext};
 use lambda_http::{Body, Error, IntoResponse, RequestExt};
 use manifold_core::{forwarded_peer, over_limit, plain, url, whole_body, Gateway, RequestContext};
 
-/// The config text embedded at build time, `${VAR}` placeholders already expanded.
+/// The config text embedded at build time: `${VAR}` placeholders already expanded, run-time
+/// `${env:NAME}` ones left for the cold start, which resolves them from the function's
+/// environment (`manifold_native::load_or_embedded`), so no secret is in the `bootstrap`.
 pub const EMBEDDED_CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
 /// The file [`EMBEDDED_CONFIG`] was read from (for the cold-start log line).
 pub const EMBEDDED_CONFIG_SOURCE: &str = env!("MANIFOLD_EMBEDDED_CONFIG");

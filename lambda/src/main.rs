@@ -14,7 +14,8 @@ use manifold_lambda::{handle, keep_multi_value_headers, CONFIG_OVERRIDE_VAR, EMB
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let started = Instant::now();
-    // The embedded config, or the file named by MANIFOLD_LAMBDA_CONFIG (docs/lambda.md).
+    // The embedded config, or the file named by MANIFOLD_LAMBDA_CONFIG (docs/lambda.md), with
+    // its `${env:NAME}` from the environment: one that is not set fails the init, named.
     let env = |var: &str| std::env::var(var).ok();
     let (source, config) = manifold_native::load_or_embedded(CONFIG_OVERRIDE_VAR, EMBEDDED, env);
     let fail = |e: &LoadError| eprintln!("manifold-lambda: cannot start: {source}: {e}");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
-pub use load::{load_file, load_or_embedded};
+pub use load::{check_file, load_file, load_or_embedded};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};

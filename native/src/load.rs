@@ -5,24 +5,41 @@
 use std::path::Path;
 
 use manifold_core::config::load::{self, LoadError};
+use manifold_core::config::runtime_env::Placeholder;
 use manifold_core::Config;
 
-/// Read the config file at `path` and load it (placeholders, `MANIFOLD_*` overrides, parse and
-/// validate) with `lookup` as the environment.
+/// Read the config file at `path` and load it (`${VAR}` and `${env:NAME}` placeholders,
+/// `MANIFOLD_*` overrides, parse and validate) with `lookup` as the environment.
 pub fn load_file(
     path: &Path,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Unreadable {
+    load::load(&read(path)?, lookup)
+}
+
+/// Read the config file at `path` and validate it as `manifold check` does
+/// ([`load::check`]): a `${env:NAME}` that `lookup` does not set stands in, and is returned.
+pub fn check_file(
+    path: &Path,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (Result<Config, LoadError>, Vec<Placeholder>) {
+    match read(path) {
+        Ok(text) => load::check(&text, lookup),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|error| LoadError::Unreadable {
         path: path.to_owned(),
         error,
-    })?;
-    load::load(&text, lookup)
+    })
 }
 
 /// The config a serverless function starts with: the file named by the environment variable
 /// `override_var` (its placeholders expanded) when it is set and not empty, else the text
-/// embedded at build time (placeholders already expanded), given with the file it came from.
+/// embedded at build time (`${VAR}` already expanded, its `${env:NAME}` resolved now from
+/// `lookup`), given with the file it came from.
 /// Returns where the config came from and the config, or why there is none.
 pub fn load_or_embedded(
     override_var: &str,

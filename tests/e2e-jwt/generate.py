@@ -4,7 +4,9 @@
 1000 dots, a sub with ../).
 
 Used by tests/worker (scenarios.json, e2e.test.mjs) and tests/lambda (e2e.py); the key also
-sits inline (`jwk_keys`) in tests/worker/gateway.json and tests/lambda/gateway.e2e.json.
+sits inline (`jwk_keys`) in tests/lambda/gateway.e2e.json, and is a run-time value
+(`${env:E2E_JWT_K}`, read from this file by the scripts) in tests/worker/gateway.json and
+tests/lambda/secrets.e2e.json.
 Standard library only (hmac + base64url). Deterministic: a fixed test-only key and fixed
 claims (iat 2026-01-01, exp 2100-01-01), so running it again rewrites the same file.
 

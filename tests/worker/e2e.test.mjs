@@ -14,6 +14,8 @@
 //   MANIFOLD_CACHE            tool cache (miniflare comes with the pinned wrangler)
 //   MANIFOLD_E2E_MOCK_PORT    mock backends' port (also expanded into the configs)
 //   MANIFOLD_E2E_REFUSED_PORT a free port nobody listens on (the refused-connection case)
+//   E2E_JWT_K, E2E_BACKEND_KEY run-time secrets of the config (`${env:NAME}`): the Worker gets
+//                             them as bindings, the native server from its environment
 //   E2E_NATIVE_BIN, E2E_NATIVE_PORT, E2E_CONFIG, E2E_WORKER_DIR (wrangler's dry-run output),
 //   E2E_NATIVE_SSL_PORT, E2E_SSL_CONFIG, E2E_SSL_WORKER_DIR (the same for ssl.json),
 //   E2E_LOG_DIR (the native servers' logs go there)
@@ -123,7 +125,8 @@ async function startWorker(dir) {
   modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
   const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
   const { Miniflare } = require("miniflare");
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate });
+  const bindings = { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") };
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings });
   miniflares.push(mf);
   const url = await mf.ready;
   return { base: url.origin, port: url.port, mf };

@@ -46,75 +46,111 @@ impl fmt::Display for EnvError {
 impl std::error::Error for EnvError {}
 
 /// Replace every `${NAME}` inside JSON strings of `text`; all undefined variables are reported.
+/// Run-time placeholders (`${env:NAME}`, [`super::runtime_env`]) are left for the platform to
+/// resolve at start: `$${env:` stays as written (their own escape) and a value that contains
+/// `${env:` has it escaped, so a build-time value never becomes a run-time placeholder.
 pub fn expand_placeholders(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, Vec<EnvError>> {
-    let mut out = String::with_capacity(text.len());
     let mut errors = Vec::new();
-    let (mut line, mut column) = (1, 1);
-    let mut in_string = false;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let rest = text.get(i..).unwrap_or("");
-        if in_string && rest.starts_with("$${") {
-            out.push_str("${");
-            chars.next();
-            chars.next();
-            column += 3;
-            continue;
+    let out = rewrite_strings(text, |rest, at| {
+        if !at.in_string {
+            return None;
         }
-        if in_string && rest.starts_with("${") {
-            if let Some(end) = rest.find('}') {
-                let name = rest.get(2..end).unwrap_or("");
-                if is_var_name(name) {
-                    match lookup(name) {
-                        Some(value) => push_json_escaped(&mut out, &value),
-                        None => errors.push(EnvError {
-                            line,
-                            column,
-                            variable: name.to_owned(),
-                            message: format!(
-                                "environment variable `{name}` is not set (used as `${{{name}}}`)"
-                            ),
-                        }),
-                    }
-                    // Skip the rest of the placeholder; it never contains a newline.
-                    for _ in 0..end {
-                        chars.next();
-                    }
-                    column += end + 1;
-                    continue;
-                }
-            }
+        if rest.starts_with("$${env:") {
+            return Some((3, "$${".to_owned()));
         }
-        match c {
-            '"' => in_string = !in_string,
-            '\\' if in_string => {
-                // An escape: copy it whole so `\"` does not end the string.
-                out.push(c);
-                column += 1;
-                if let Some((_, next)) = chars.next() {
-                    out.push(next);
-                    column += 1;
-                }
-                continue;
-            }
-            _ => {}
+        if rest.starts_with("$${") {
+            return Some((3, "${".to_owned()));
         }
-        out.push(c);
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
+        let end = rest.find('}')?;
+        let name = rest.get(2..end).filter(|_| rest.starts_with("${"))?;
+        if !is_var_name(name) {
+            return None;
         }
-    }
+        let mut value = String::new();
+        match lookup(name) {
+            Some(v) => push_json_escaped(&mut value, &v.replace("${env:", "$${env:")),
+            None => errors.push(EnvError {
+                line: at.line,
+                column: at.column,
+                variable: name.to_owned(),
+                message: format!(
+                    "environment variable `{name}` is not set (used as `${{{name}}}`)"
+                ),
+            }),
+        }
+        Some((end + 1, value))
+    });
     if errors.is_empty() {
         Ok(out)
     } else {
         Err(errors)
     }
+}
+
+/// Where a `$` is in the config text.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct At {
+    /// 1-based line.
+    pub(super) line: usize,
+    /// 1-based column, in characters.
+    pub(super) column: usize,
+    /// Whether the `$` is inside a JSON string (a key or a value).
+    pub(super) in_string: bool,
+}
+
+/// Copy `text`, offering `at` every `$` with the rest of the text from it and its position.
+/// `at` returns `None` to copy the `$`, or how many bytes (on one line) it replaces and with
+/// what. String boundaries follow JSON: `\"` does not end a string.
+pub(super) fn rewrite_strings(
+    text: &str,
+    mut at: impl FnMut(&str, At) -> Option<(usize, String)>,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut line, mut column) = (1, 1);
+    let mut in_string = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '$' {
+            let here = At {
+                line,
+                column,
+                in_string,
+            };
+            if let Some((replaced, after, with)) = at(rest, here)
+                .and_then(|(len, with)| rest.split_at_checked(len).map(|(r, a)| (r, a, with)))
+            {
+                out.push_str(&with);
+                column += replaced.chars().count();
+                rest = after;
+                continue;
+            }
+        }
+        let mut len = c.len_utf8();
+        match c {
+            '"' => in_string = !in_string,
+            // An escape: copy it whole so `\"` does not end the string.
+            '\\' if in_string => {
+                len += rest
+                    .get(1..)
+                    .and_then(|r| r.chars().next())
+                    .map_or(0, char::len_utf8);
+            }
+            _ => {}
+        }
+        let (copied, after) = rest.split_at_checked(len).unwrap_or((rest, ""));
+        out.push_str(copied);
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += copied.chars().count();
+        }
+        rest = after;
+    }
+    out
 }
 
 /// Append the `MANIFOLD_*` root overrides that are set to the root object of `text`. Values
@@ -171,7 +207,7 @@ pub fn apply_root_overrides(
     Ok(format!("{head}{separator}{}}}\n", members.join(", ")))
 }
 
-fn is_var_name(name: &str) -> bool {
+pub(super) fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -188,7 +224,7 @@ fn json_string(value: &str) -> String {
 }
 
 /// Escape `value` for the inside of a JSON string.
-fn push_json_escaped(out: &mut String, value: &str) {
+pub(super) fn push_json_escaped(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -256,6 +292,17 @@ mod tests {
         assert_eq!(
             expand_placeholders("${API_HOST}", env).unwrap(),
             "${API_HOST}"
+        );
+    }
+
+    #[test]
+    fn runtime_placeholders_survive_the_build() {
+        // `${env:..}` and its escape are the run-time pass's; a build value cannot create one.
+        let text = r#"{"a": "${env:SECRET}", "b": "$${env:LITERAL}", "c": "${INJECT}"}"#;
+        let out = expand_placeholders(text, |n| (n == "INJECT").then(|| "${env:X}".into()));
+        assert_eq!(
+            out.unwrap(),
+            r#"{"a": "${env:SECRET}", "b": "$${env:LITERAL}", "c": "$${env:X}"}"#
         );
     }
 

@@ -1,8 +1,11 @@
 //! From a config text to a validated [`Config`], the one way every front end loads one:
-//! `${VAR}` placeholders ([`expand`]), then the `MANIFOLD_*` root overrides, then parse and
-//! validate ([`load_expanded`]); [`load`] is both. `manifold run`/`check`, the Lambda runtime
-//! override, the adapters' embedded configs and their build-time validation all go through
-//! here, with one error type, so `check` judges exactly what every platform serves.
+//! `${VAR}` placeholders ([`expand`], what a build embeds), then, when the gateway starts, the
+//! run-time `${env:NAME}` placeholders ([`super::runtime_env`]), the `MANIFOLD_*` root
+//! overrides, parse and validate ([`load_expanded`]); [`load`] is both. Before start, [`check`]
+//! and [`check_expanded`] validate with stand-ins for the run-time values that are not set.
+//! `manifold run`/`check`, the Lambda runtime override, the adapters' embedded configs and their
+//! build-time validation all go through here, with one error type, so `check` judges exactly
+//! what every platform serves.
 //!
 //! Reading the file is the caller's (the core does no I/O); a file that cannot be read is
 //! still a [`LoadError`], so callers report every failure the same way.
@@ -11,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::env::{self, EnvError};
+use super::runtime_env::{self, Placeholder, Unset};
 use super::{parse, Config, ConfigErrors, Diagnostic};
 
 /// Why a config could not be loaded (or a gateway compiled from it).
@@ -23,7 +27,8 @@ pub enum LoadError {
         /// Why.
         error: std::io::Error,
     },
-    /// A `${VAR}` placeholder or a `MANIFOLD_*` override could not be applied.
+    /// A `${VAR}` or `${env:NAME}` placeholder or a `MANIFOLD_*` override could not be
+    /// applied.
     Env(Vec<EnvError>),
     /// The config is invalid (also what compiling it into a gateway reports).
     Invalid(ConfigErrors),
@@ -77,20 +82,73 @@ pub fn expand(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
     env::expand_placeholders(text, lookup).map_err(LoadError::Env)
 }
 
-/// Load a config text whose placeholders are already expanded (a config embedded at build
-/// time): the `MANIFOLD_*` root overrides from `lookup`, then parse and validate.
+/// Load a config text whose build-time placeholders are already expanded (a config embedded
+/// at build time) as a gateway starts: its `${env:NAME}` placeholders and the `MANIFOLD_*` root
+/// overrides from `lookup` (an unset placeholder is an error naming it), then parse and
+/// validate. Messages name a run-time value by its placeholder, never by the value.
 pub fn load_expanded(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, LoadError> {
-    let text = env::apply_root_overrides(text, lookup).map_err(LoadError::Env)?;
-    Ok(parse(&text)?)
+    resolve_and_parse(text, lookup, Unset::Error).0
 }
 
 /// Load a config text as written: placeholders, overrides, parse and validate, all with
 /// `lookup` as the environment (`|name| std::env::var(name).ok()` for the process's).
 pub fn load(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, LoadError> {
     load_expanded(&expand(text, &lookup)?, lookup)
+}
+
+/// Validate an expanded text before start, as [`load_expanded`] would load it, except that a
+/// `${env:NAME}` that `lookup` does not set stands in as [`runtime_env::stand_in`] instead of
+/// failing. Also returns those placeholders (empty when they could not be resolved). A build
+/// script passes `|_| None`: no run-time value is read, none is embedded.
+pub fn check_expanded(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (Result<Config, LoadError>, Vec<Placeholder>) {
+    resolve_and_parse(text, lookup, Unset::StandIn)
+}
+
+/// [`check_expanded`] of a config text as written (`${VAR}` expanded from `lookup` first):
+/// what `manifold check` runs, so a config validates without its run-time secrets.
+pub fn check(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (Result<Config, LoadError>, Vec<Placeholder>) {
+    match expand(text, &lookup) {
+        Ok(expanded) => check_expanded(&expanded, lookup),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+fn resolve_and_parse(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    unset: Unset,
+) -> (Result<Config, LoadError>, Vec<Placeholder>) {
+    let resolved = match runtime_env::resolve(text, &lookup, unset) {
+        Ok(resolved) => resolved,
+        Err(errors) => return (Err(LoadError::Env(errors)), Vec::new()),
+    };
+    let standing_in = resolved.standing_in().cloned().collect();
+    let text = match env::apply_root_overrides(&resolved.text, lookup) {
+        Ok(text) => text,
+        Err(errors) => return (Err(LoadError::Env(errors)), standing_in),
+    };
+    let restore = |d: &mut Diagnostic| resolved.restore(d);
+    let result = match parse(&text) {
+        Ok(mut config) => {
+            config.warnings.iter_mut().for_each(restore);
+            Ok(config)
+        }
+        Err(mut errors) => {
+            errors.errors.iter_mut().for_each(restore);
+            errors.warnings.iter_mut().for_each(restore);
+            Err(LoadError::Invalid(errors))
+        }
+    };
+    (result, standing_in)
 }
 
 #[cfg(test)]
@@ -139,5 +197,105 @@ mod tests {
         assert!(matches!(invalid, LoadError::Invalid(_)));
         assert!(!invalid.errors().is_empty());
         assert!(invalid.to_string().starts_with("invalid configuration"));
+    }
+
+    /// A JWT secret and a backend credential from run-time placeholders, the backend port from
+    /// one with a default; `k` is 32 bytes, base64url.
+    const RUNTIME: &str = r#"{
+  "version": 3,
+  "host": ["http://127.0.0.1:${env:BACKEND_PORT:-8080}"],
+  "endpoints": [{
+    "endpoint": "/a",
+    "backend": [{"url_pattern": "/a?key=${env:API_KEY}"}],
+    "extra_config": {"auth/validator": {"alg": "HS256", "jwk_keys": {"keys": [
+      {"kty": "oct", "kid": "k1", "alg": "HS256", "k": "${env:JWT_K}"}]}}}
+  }]
+}"#;
+    const JWT_K: &str = "XrYSAW2FFfes6SPnWIzsv3494V13dcPWoPZk5TxjlKI";
+
+    fn runtime(name: &str) -> Option<String> {
+        match name {
+            "JWT_K" => Some(JWT_K.into()),
+            "API_KEY" => Some("key-123".into()),
+            "BACKEND_PORT" => Some("9999".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn runtime_placeholders_resolve_when_the_gateway_starts() {
+        // A build leaves them as written (nothing to look up), then the platform fills them.
+        let embedded = expand(RUNTIME, |_| Some("from the build".into())).unwrap();
+        assert_eq!(embedded, RUNTIME);
+        let config = load_expanded(&embedded, runtime).unwrap();
+        assert_eq!(
+            config.endpoints[0].backend[0].host,
+            ["http://127.0.0.1:9999"]
+        );
+        let without_port = |n: &str| runtime(n).filter(|_| n != "BACKEND_PORT");
+        let config = load_expanded(&embedded, without_port).unwrap();
+        assert_eq!(
+            config.endpoints[0].backend[0].host,
+            ["http://127.0.0.1:8080"]
+        );
+    }
+
+    #[test]
+    fn a_missing_runtime_value_is_named_and_located() {
+        let only_key = |n: &str| runtime(n).filter(|_| n == "API_KEY");
+        let error = load_expanded(RUNTIME, only_key).unwrap_err();
+        let LoadError::Env(errors) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].variable, "JWT_K");
+        assert!(
+            error.errors()[0].starts_with("8:57: run-time variable `JWT_K` is not set"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("key-123"), "{error}");
+    }
+
+    #[test]
+    fn an_invalid_runtime_value_is_reported_by_its_placeholder_never_its_value() {
+        let text = r#"{"version": 3, "host": ["${env:HOST}"], "timeout": "soon", "endpoints": [
+  {"endpoint": "/a", "backend": [{"url_pattern": "/a"}]}]}"#;
+        let secret = "ftp://user:hunter2-secret@api.example";
+        let error = load_expanded(text, |n| (n == "HOST").then(|| secret.into())).unwrap_err();
+        let all = error.to_string();
+        assert!(!all.contains("hunter2"), "{all}");
+        assert!(
+            all.contains("1:25: host[0] (GET /a, backend 0): host `${env:HOST}`: only http"),
+            "{all}"
+        );
+        // `timeout` comes after the (longer) value on the same line: its column as written.
+        assert!(all.contains("1:41: timeout"), "{all}");
+    }
+
+    #[test]
+    fn check_validates_without_runtime_values() {
+        let (config, standing_in) = check_expanded(RUNTIME, |_| None);
+        assert!(config.is_ok(), "{:?}", config.err().map(|e| e.to_string()));
+        let names: Vec<_> = standing_in.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["API_KEY", "JWT_K"]);
+        // What is set is used: a bad key is caught before start too.
+        let (config, standing_in) = check(RUNTIME, |n| (n == "JWT_K").then(|| "AA".into()));
+        assert!(config.unwrap_err().to_string().contains("jwk_keys"));
+        assert_eq!(standing_in.len(), 1);
+    }
+
+    #[test]
+    fn check_says_how_to_check_a_value_with_a_format() {
+        let text = r#"{"version": 3, "timeout": "${env:TIMEOUT}", "endpoints": []}"#;
+        let (config, _) = check_expanded(text, |_| None);
+        let error = config.unwrap_err().to_string();
+        assert!(
+            error.contains("1:16: timeout: invalid duration \"${env:TIMEOUT}\""),
+            "{error}"
+        );
+        assert!(error.contains("`${env:TIMEOUT:-value}`"), "{error}");
+        assert!(!error.contains("TIMEOUT-AAAA"), "{error}");
+        let with_default = text.replace("${env:TIMEOUT}", "${env:TIMEOUT:-3s}");
+        assert!(check_expanded(&with_default, |_| None).0.is_ok());
     }
 }

@@ -18,6 +18,7 @@ pub mod load;
 mod plan;
 mod raw;
 mod root;
+pub mod runtime_env;
 mod track;
 
 pub use duration::parse_duration;

@@ -1,0 +1,81 @@
+// Secrets at run time on Workers (issue #11 point 8). tests/worker/gateway.json takes its JWT
+// key and a backend credential from run-time placeholders (`${env:E2E_JWT_K}`,
+// `${env:E2E_BACKEND_KEY}`): the build leaves them in the embedded config and the Worker
+// resolves them from its `env` (vars and secrets; Miniflare `bindings` here) at its first
+// request. e2e.test.mjs runs every scenario with both bound; this file checks
+//   * the built wasm holds the placeholders but not the secrets' bytes, though both were in the
+//     build's environment;
+//   * a Worker missing one answers 500 naming it and its place in the config, and never shows
+//     a value; the same with a key that is not a usable JWK.
+//
+// Run through scripts/worker-e2e.sh (after the build), which sets MANIFOLD_CACHE,
+// E2E_WORKER_DIR, E2E_JWT_K and E2E_BACKEND_KEY.
+
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
+  return value;
+}
+
+const dir = need("E2E_WORKER_DIR");
+const files = fs.readdirSync(dir).filter((f) => f.endsWith(".js") || f.endsWith(".wasm"));
+const wasm = files.filter((f) => f.endsWith(".wasm")).map((f) => fs.readFileSync(path.join(dir, f)));
+const wranglerToml = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "wrangler.toml"), "utf8");
+const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
+const secrets = { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") };
+const running = [];
+
+after(async () => {
+  await Promise.all(running.map((mf) => mf.dispose()));
+});
+
+/** The built Worker in workerd with these bindings; its origin. */
+async function worker(bindings) {
+  const modules = files
+    .map((f) => ({
+      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
+      path: path.join(dir, f),
+      contents: fs.readFileSync(path.join(dir, f)),
+    }))
+    .sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
+  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
+  const { Miniflare } = require("miniflare");
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings });
+  running.push(mf);
+  return (await mf.ready).origin;
+}
+
+test("the wasm holds the placeholders, not the secrets", () => {
+  assert.equal(wasm.length, 1, `one .wasm in ${dir}`);
+  for (const [name, value] of Object.entries(secrets)) {
+    assert.ok(wasm[0].includes(`\${env:${name}}`), `the placeholder \${env:${name}} is not in the wasm: wrong build?`);
+    assert.equal(wasm[0].includes(value), false, `the value of ${name} is in the wasm`);
+  }
+});
+
+test("a missing secret: 500 naming it, every request, no value shown", async () => {
+  const origin = await worker({ E2E_BACKEND_KEY: secrets.E2E_BACKEND_KEY });
+  for (const target of ["/users/1", "/__health"]) {
+    const res = await fetch(origin + target);
+    const body = await res.text();
+    assert.equal(res.status, 500, `${target}: ${body}`);
+    assert.match(body, /manifold: cannot start: .*\n.* \d+:\d+: run-time variable `E2E_JWT_K` is not set/, body);
+    assert.equal(body.includes(secrets.E2E_BACKEND_KEY), false, body);
+  }
+});
+
+test("an unusable key: 500 at the key, the value not shown", async () => {
+  const bad = "this-is-no-jwk-key!";
+  const origin = await worker({ E2E_JWT_K: bad, E2E_BACKEND_KEY: secrets.E2E_BACKEND_KEY });
+  const res = await fetch(origin + "/users/1");
+  const body = await res.text();
+  assert.equal(res.status, 500, body);
+  assert.match(body, /jwk_keys/, body);
+  assert.equal(body.includes(bad) || body.includes(secrets.E2E_BACKEND_KEY), false, body);
+});
