@@ -121,6 +121,22 @@ pub fn verify_compact(token: &str, alg: Alg, keys: &KeySet) -> Result<Verified, 
 // === impl Alg ===
 
 impl Alg {
+    /// Every algorithm this build verifies, in declaration order.
+    pub const ALL: [Alg; 12] = [
+        Alg::HS256,
+        Alg::HS384,
+        Alg::HS512,
+        Alg::RS256,
+        Alg::RS384,
+        Alg::RS512,
+        Alg::PS256,
+        Alg::PS384,
+        Alg::PS512,
+        Alg::ES256,
+        Alg::ES384,
+        Alg::EdDSA,
+    ];
+
     /// The algorithm named `name` (exact JOSE spelling).
     pub fn parse(name: &str) -> Option<Alg> {
         Some(match name {

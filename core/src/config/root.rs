@@ -56,10 +56,12 @@ fn settle_unenforced(diags: &mut Diags<'_>, config: Option<&Config>) {
 /// The text as JSON; a syntax error is the only diagnostic then.
 fn json(text: &str) -> Result<Value, ConfigErrors> {
     serde_json::from_str(text).map_err(|e| {
+        // serde_json reports column 0 at the start of a line (an empty text, or EOF right after
+        // a newline; found by fuzzing); diagnostics are 1-based.
         let (line, column) = if e.line() == 0 {
             line_col(text, 0)
         } else {
-            (e.line(), e.column())
+            (e.line(), e.column().max(1))
         };
         ConfigErrors {
             errors: vec![Diagnostic {

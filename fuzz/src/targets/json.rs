@@ -1,0 +1,64 @@
+//! The JSON parser: what it accepts survives a write/parse round trip unchanged, the
+//! filtering parser (`parse_keeping`, used for `allow`) accepts exactly the same documents and
+//! keeps exactly the selected keys, and error offsets point inside the input.
+
+use manifold_core::json::{locate, parse, parse_keeping, PathSeg, Value};
+
+/// The fuzz body.
+pub fn run(data: &[u8]) {
+    // A key filter that depends on the key, so both branches run.
+    let keep = |k: &str| k.len().is_multiple_of(2);
+    let full = parse(data);
+    let kept = parse_keeping(data, &keep);
+    assert_eq!(
+        full.is_ok(),
+        kept.is_ok(),
+        "parse and parse_keeping disagree: {full:?} / {kept:?}"
+    );
+    match (&full, &kept) {
+        (Ok(full), Ok(kept)) => {
+            let again = parse(full.to_json().as_bytes());
+            assert_eq!(again.as_ref(), Ok(full), "round trip changed the value");
+            let expected = match full {
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .filter(|(k, _)| keep(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                other => other.clone(),
+            };
+            assert_eq!(kept, &expected, "parse_keeping kept other keys");
+            let path = first_path(full);
+            assert!(locate(data, &path) <= data.len());
+        }
+        (Err(a), Err(b)) => {
+            assert!(a.offset <= data.len() && b.offset <= data.len());
+        }
+        _ => {}
+    }
+}
+
+/// A path to the first leaf, following first keys and first elements.
+fn first_path(mut v: &Value) -> Vec<PathSeg> {
+    let mut path = Vec::new();
+    loop {
+        match v {
+            Value::Object(map) => match map.iter().next() {
+                Some((k, inner)) => {
+                    path.push(PathSeg::Key(k.clone()));
+                    v = inner;
+                }
+                None => return path,
+            },
+            Value::Array(items) => match items.first() {
+                Some(inner) => {
+                    path.push(PathSeg::Index(0));
+                    v = inner;
+                }
+                None => return path,
+            },
+            _ => return path,
+        }
+    }
+}
