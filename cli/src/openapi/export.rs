@@ -399,11 +399,12 @@ fn static_keys(schema: &mut Value, s: &StaticResponse, description: &mut String)
         StaticStrategy::Incomplete => "when the response is incomplete",
     };
     description.push_str(&format!(" Static data (`proxy.static`) is added {when}."));
-    if s.strategy == StaticStrategy::Always {
-        schema["required"] = Value::Array(props.keys().cloned().map(Value::from).collect());
-    }
+    // A `json-collection` answer is the array alone: no object keys to describe.
     if schema["type"] == "array" {
         return;
+    }
+    if s.strategy == StaticStrategy::Always {
+        schema["required"] = Value::Array(props.keys().cloned().map(Value::from).collect());
     }
     schema["properties"] = Value::Object(props);
 }
