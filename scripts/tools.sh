@@ -4,7 +4,7 @@
 # on the same machine only pays for them once. Idempotent: a second run only
 # checks versions and finishes in a few seconds.
 #
-# Usage: scripts/tools.sh [wasm|worker|lambda|all]...   (default: all)
+# Usage: scripts/tools.sh [wasm|worker|lambda|openapi|all]...   (default: all)
 #   wasm    rustup target wasm32-unknown-unknown
 #   worker  wasm + worker-build, wasm-bindgen-cli (cargo install) and
 #           wrangler + binaryen's wasm-opt (npm ci of tools/npm)

@@ -84,7 +84,12 @@ struct Server {
 
 /// Import `spec`.
 pub fn import(spec: &Value, options: &Options) -> Result<Imported, ImportError> {
-    let version = spec.get("openapi").and_then(Value::as_str).unwrap_or("");
+    // `openapi: 3.1` unquoted in YAML is a number.
+    let version = match spec.get("openapi") {
+        Some(Value::String(v)) => v.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
     if !version.starts_with("3.") {
         let v = spec.get("swagger").and_then(Value::as_str).map_or_else(
             || format!("`openapi` is `{version}`"),
@@ -811,6 +816,8 @@ mod tests {
             import(&relative, &Options::default()).unwrap_err(),
             ImportError::NoHost
         );
+        let unquoted = json!({"openapi": 3.1, "servers": [{"url": "http://h"}], "paths": {}});
+        assert!(import(&unquoted, &Options::default()).is_ok());
         let swagger = json!({"swagger": "2.0", "paths": {}});
         assert!(matches!(
             import(&swagger, &Options::default()),
