@@ -17,3 +17,4 @@ pub mod openapi;
 pub mod run;
 pub mod server;
 pub mod signal;
+pub mod tls;

@@ -176,15 +176,15 @@ fn run(args: RunArgs) -> u8 {
 }
 
 fn check(args: &CheckArgs) -> u8 {
-    // Compiling catches what only the router sees; the platform is never called.
-    let platform = match manifold_native::platform() {
-        Ok(p) => p,
-        Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
-    };
     // Run-time `${env:NAME}` values need not be set here: they stand in, `run` resolves them.
     let (result, standing_in) =
         manifold_native::check_file(&args.config, |name| std::env::var(name).ok());
-    let result = result.map(|config| Gateway::new(config, platform));
+    // Compiling catches what only the router sees, building the TLS settings what only rustls
+    // sees; the platform is never called.
+    let result = result.and_then(|config| match run::native_tls(&config) {
+        Ok((platform, _)) => Ok(Gateway::new(config, platform)),
+        Err(e) => Err(run::tls_load_error(e, &config)),
+    });
     let report = Report {
         file: &args.config,
         result: result.as_ref().map(Gateway::config),

@@ -31,8 +31,8 @@ pub struct RunOptions {
 pub enum StartError {
     /// The config could not be loaded.
     Load(LoadError),
-    /// The TLS client configuration could not be built.
-    Tls(manifold_native::TlsError),
+    /// The TLS configuration (server `tls` or backend `client_tls`) could not be built.
+    Tls(manifold_native::TlsSetupError),
     /// The address could not be bound.
     Bind(std::io::Error),
 }
@@ -60,10 +60,38 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// The native platform with every backend call metered (for the access log's backend count).
-pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
-    let mut platform = manifold_native::platform()?;
+pub fn metered_platform() -> Result<Platform, manifold_native::TlsSetupError> {
+    metered(manifold_native::platform_with(None))
+}
+
+fn metered(
+    platform: Result<Platform, manifold_native::TlsSetupError>,
+) -> Result<Platform, manifold_native::TlsSetupError> {
+    let mut platform = platform?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
     Ok(platform)
+}
+
+/// What the config's TLS settings need natively, built now so that a setting rustls refuses
+/// stops the start (and `manifold check`) with the key's location: the backend client
+/// (`client_tls`) and the server's HTTPS (`tls`).
+pub fn native_tls(
+    config: &manifold_core::Config,
+) -> Result<(Platform, Option<crate::tls::Tls>), manifold_native::TlsSetupError> {
+    let platform = metered(manifold_native::platform_for(config))?;
+    let tls = config.tls.as_ref().map(crate::tls::Tls::new).transpose()?;
+    Ok((platform, tls))
+}
+
+/// A TLS setting refused at start, as the config error it is (located, with the warnings).
+pub fn tls_load_error(
+    e: manifold_native::TlsSetupError,
+    config: &manifold_core::Config,
+) -> LoadError {
+    LoadError::Invalid(manifold_core::ConfigErrors {
+        errors: vec![e.0],
+        warnings: config.warnings.clone(),
+    })
 }
 
 /// Serve the config until `shutdown` completes.
@@ -83,7 +111,9 @@ pub async fn run(
         .listen_ip
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
-    let platform = metered_platform().map_err(StartError::Tls)?;
+    let (platform, tls) =
+        native_tls(&config).map_err(|e| StartError::Load(tls_load_error(e, &config)))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let endpoints = config.endpoints.len();
     let mut limits = Limits::from(config.limits);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);
@@ -94,10 +124,11 @@ pub async fn run(
         config = %options.config.display(),
         endpoints,
         version = manifold_core::VERSION,
-        "listening on http://{local}"
+        "listening on {scheme}://{local}"
     );
     let server_options = ServerOptions {
         limits,
+        tls,
         ..ServerOptions::default()
     };
     let stopped = server::serve(listener, Arc::new(gateway), server_options, shutdown).await;

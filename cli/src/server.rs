@@ -1,4 +1,5 @@
-//! The native HTTP server: hyper 1 on tokio, HTTP/1.1 and h2c on one port, serving a
+//! The native HTTP server: hyper 1 on tokio, HTTP/1.1 and h2c on one port (or HTTPS only, h2
+//! through ALPN, when the config has `tls`: see `tls.rs`), serving a
 //! [`Gateway`]. Everything about the protocol lives here; everything about the API lives in the
 //! core.
 //!
@@ -90,6 +91,8 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Called after each request, besides the access log.
     pub observer: Option<Observer>,
+    /// HTTPS only (root `tls`); `None`: plain HTTP/1.1 and h2c.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for ServerOptions {
         f.debug_struct("ServerOptions")
             .field("limits", &self.limits)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +136,8 @@ struct Ctx {
     gateway: Arc<Gateway>,
     limits: Limits,
     observer: Option<Observer>,
+    /// Whether requests arrive over TLS (security/http's HTTPS checks read it).
+    https: bool,
 }
 
 /// Why a request body was not read.
@@ -159,7 +165,9 @@ pub async fn serve(
         gateway,
         limits,
         observer: options.observer,
+        https: options.tls.is_some(),
     });
+    let tls = options.tls;
     let builder = builder(&limits);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
@@ -183,10 +191,24 @@ pub async fn serve(
                 let ctx = ctx.clone();
                 let peer_ip = peer.ip().to_canonical();
                 let service = service_fn(move |req| handle(req, ctx.clone(), peer_ip));
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
+                let Some(tls) = tls.clone() else {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = graceful.watch(conn);
+                    connections.spawn(async move {
+                        if let Err(e) = conn.await {
+                            debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                // The handshake runs in the connection's task, so a slow client holds up no one.
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
                 connections.spawn(async move {
-                    if let Err(e) = conn.await {
+                    let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
                         debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });
@@ -247,6 +269,7 @@ async fn handle(
             // Shadow backends outlive the response: spawned on the runtime.
             let context = RequestContext::new()
                 .with_peer(Some(peer))
+                .with_https(ctx.https)
                 .with_defer(Arc::new(manifold_native::Spawn));
             meter::scope(ctx.gateway.handle(request, context)).await
         }

@@ -10,6 +10,7 @@
 pub mod client;
 mod load;
 mod time;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use load::{check_file, load_file, load_or_embedded};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};
+pub use tls::TlsSetupError;
 
 /// After-response work natively: spawned on the current tokio runtime.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +38,23 @@ impl manifold_core::Defer for Spawn {
 pub fn platform() -> Result<Platform, TlsError> {
     Ok(Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
+        Arc::new(SystemClock),
+        Arc::new(TokioSleep),
+    ))
+}
+
+/// The native platform for a config: its backend client honours the root `client_tls`.
+pub fn platform_for(config: &manifold_core::Config) -> Result<Platform, TlsSetupError> {
+    platform_with(config.client_tls.as_ref())
+}
+
+/// The native platform whose backend client uses `client_tls` (`None`: Mozilla's roots, TLS
+/// 1.2 and 1.3).
+pub fn platform_with(
+    client_tls: Option<&manifold_core::config::tls::ClientTls>,
+) -> Result<Platform, TlsSetupError> {
+    Ok(Platform::new(
+        Arc::new(HyperClient::with_tls(ClientOptions::default(), client_tls)?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
     ))

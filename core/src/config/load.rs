@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::env::{self, EnvError};
+use super::files::{self, FileKind};
 use super::runtime_env::{self, Placeholder, Unset};
 use super::{parse, Config, ConfigErrors, Diagnostic};
 
@@ -98,6 +99,33 @@ pub fn load_expanded(
 pub fn load(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, LoadError> {
     load_expanded(&expand(text, &lookup)?, lookup)
 }
+
+/// [`load`] for a front end that reads the files the config names (TLS keys and CAs,
+/// `jwk_local_path`) with `read` (path → text, or why not) before parsing: `manifold run` and
+/// the Lambda runtime override. See [`super::files`].
+pub fn load_reading(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&str) -> Result<String, String>,
+) -> Result<Config, LoadError> {
+    let expanded = expand(text, &lookup)?;
+    load_expanded(&files::read_and_embed(&expanded, ALL_FILES, read), lookup)
+}
+
+/// [`check`] reading the files the config names, as [`load_reading`]: `manifold check`.
+pub fn check_reading(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&str) -> Result<String, String>,
+) -> (Result<Config, LoadError>, Vec<Placeholder>) {
+    match expand(text, &lookup) {
+        Ok(expanded) => check_expanded(&files::read_and_embed(&expanded, ALL_FILES, read), lookup),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
+/// Every kind of file: what the native server reads.
+const ALL_FILES: &[FileKind] = &[FileKind::ServerTls, FileKind::ClientTls, FileKind::Jwk];
 
 /// Validate an expanded text before start, as [`load_expanded`] would load it, except that a
 /// `${env:NAME}` that `lookup` does not set stands in as [`runtime_env::stand_in`] instead of

@@ -14,11 +14,13 @@ pub mod env;
 mod error;
 pub mod extra;
 mod fields;
+pub mod files;
 pub mod load;
 mod plan;
 mod raw;
 mod root;
 pub mod runtime_env;
+pub mod tls;
 mod track;
 
 pub use duration::parse_duration;

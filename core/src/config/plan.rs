@@ -38,6 +38,11 @@ pub struct Config {
     pub limits: crate::limits::RequestLimits,
     /// Engine-wide traffic control: CORS, security headers, the root bot detector.
     pub guards: RootGuards,
+    /// Root `tls`: the native server serves HTTPS only (`None`: plain HTTP, or the platform
+    /// terminates TLS).
+    pub tls: Option<super::tls::ServerTls>,
+    /// Root `client_tls`: how backends are called over HTTPS.
+    pub client_tls: Option<super::tls::ClientTls>,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
     /// Non-fatal findings (unknown keys, ignored namespaces).

@@ -31,6 +31,14 @@ pub(crate) struct RawRoot {
     pub(crate) ignore_unenforced: Vec<String>,
     pub(crate) endpoints: Vec<Value>,
     pub(crate) extra_config: BTreeMap<String, Value>,
+    /// The native server's HTTPS (KrakenD's `tls`).
+    pub(crate) tls: Option<Value>,
+    /// The backend client's TLS (KrakenD's `client_tls`).
+    pub(crate) client_tls: Option<Value>,
+    /// Manifold: the files the config names, as a front end read them (`config::files`).
+    pub(crate) embedded_files: BTreeMap<String, String>,
+    /// Manifold: why a file the config names could not be read (`config::files`).
+    pub(crate) embedded_file_errors: BTreeMap<String, String>,
 }
 
 /// One entry of `endpoints`.
@@ -86,8 +94,6 @@ pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
     "disable_compression",
     "max_idle_connections",
     "max_idle_connections_per_host",
-    "tls",
-    "client_tls",
     "plugin",
     "sequential_start",
     "async_agent",

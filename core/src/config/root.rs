@@ -10,8 +10,10 @@ use super::endpoint::{endpoint, per_method, Defaults};
 use super::error::{line_col, Diagnostic, Diags};
 use super::extra;
 use super::fields;
+use super::files::Files;
 use super::plan::{Config, Endpoint, OutputEncoding, RootGuards};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
+use super::tls;
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
 use crate::limits::RequestLimits;
 use crate::router::{RouteError, Table};
@@ -82,7 +84,12 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         cx.error("the config must be a JSON object");
         return None;
     }
-    let raw: RawRoot = cx.decode(value, ROOT_NO_EFFECT)?;
+    let mut raw: RawRoot = cx.decode(value, ROOT_NO_EFFECT)?;
+    // First: every other decoder may need a file the config names.
+    cx.parts().0.files = Files::new(
+        std::mem::take(&mut raw.embedded_files),
+        std::mem::take(&mut raw.embedded_file_errors),
+    );
     if raw.version.as_ref().and_then(Value::as_u64) != Some(3) {
         cx.at("version")
             .error("unsupported version: `version` must be 3 (KrakenD v3 format)");
@@ -109,6 +116,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         .map_or(OutputEncoding::Json, |e| {
             fields::output_encoding(&mut cx.at("output_encoding"), e)
         });
+    let tls = tls::server(&mut cx.at("tls"), raw.tls.as_ref());
+    let client_tls = tls::client(&mut cx.at("client_tls"), raw.client_tls.as_ref());
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
     let defaults = Defaults {
         root_ratelimit: extra.ratelimit_router.as_ref(),
@@ -136,6 +145,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
             security_http: extra.security_http,
             bot_detector: extra.bot_detector,
         },
+        tls,
+        client_tls,
         endpoints,
         routes,
         warnings: Vec::new(),
