@@ -73,7 +73,7 @@ pub fn client_config(tls: &ClientTls) -> Result<rustls::ClientConfig, TlsSetupEr
     let builder = if tls.allow_insecure_connections {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
         builder.with_root_certificates(roots(&tls.options)?)
     };
