@@ -326,4 +326,17 @@ mod tests {
         let with_default = text.replace("${env:TIMEOUT}", "${env:TIMEOUT:-3s}");
         assert!(check_expanded(&with_default, |_| None).0.is_ok());
     }
+
+    #[test]
+    fn a_named_file_that_cannot_be_read_is_an_error_at_its_key() {
+        let text = "{\"version\": 3, \"endpoints\": [{\"endpoint\": \"/a\",\n  \"backend\": [{\"host\": [\"http://b\"], \"url_pattern\": \"/\"}],\n  \"extra_config\": {\"auth/validator\": {\"jwk_local_path\": \"keys.json\"}}}]}";
+        let err = load_reading(text, |_| None, |p| Err(format!("{p}: no such file"))).unwrap_err();
+        let errors = err.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("3:39: endpoints[0].extra_config.auth/validator.jwk_local_path")
+                && errors[0].contains("cannot read `keys.json`: keys.json: no such file"),
+            "{errors:?}"
+        );
+    }
 }
