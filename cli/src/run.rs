@@ -115,7 +115,7 @@ pub async fn run(
         native_tls(&config).map_err(|e| StartError::Load(tls_load_error(e, &config)))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let endpoints = config.endpoints.len();
-    let mut limits = Limits::from(config.limits);
+    let mut limits = Limits::from(config.limits).with_timeouts(&config.server);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);
     let gateway = Gateway::new(config, platform);
     let listener = server::bind(addr).await.map_err(StartError::Bind)?;

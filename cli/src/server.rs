@@ -9,7 +9,6 @@
 //! chunks (→ 408). Shutdown is graceful: stop accepting, let in-flight requests finish, give up
 //! after a bounded wait.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -56,6 +55,16 @@ pub struct Limits {
     pub body_idle_timeout: Duration,
     /// Concurrent h2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// KrakenD's `read_timeout`: the request body must have arrived this long after its head
+    /// (→ 408).
+    pub read_timeout: Option<Duration>,
+    /// KrakenD's `write_timeout`: a response not ready this long after the request was read closes the
+    /// connection (HTTP/1.1) or resets the stream (h2) without an answer, as Go's server does.
+    pub write_timeout: Option<Duration>,
+    /// KrakenD's `idle_timeout`: the wait for the next request on a kept-alive HTTP/1.1
+    /// connection. hyper runs one timer for that wait and the next head, so the longer of this
+    /// and `header_read_timeout` applies to both.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -75,7 +84,25 @@ impl From<RequestLimits> for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
             max_concurrent_streams: 100,
+            read_timeout: None,
+            write_timeout: None,
+            idle_timeout: None,
         }
+    }
+}
+
+impl Limits {
+    /// These limits with the config's server timeouts (KrakenD's root `read_timeout`,
+    /// `write_timeout`, `idle_timeout`, `read_header_timeout`; unset ones keep the defaults,
+    /// and as in Go an unset head or idle timeout falls back to `read_timeout`).
+    pub fn with_timeouts(mut self, timeouts: &manifold_core::config::ServerTimeouts) -> Self {
+        if let Some(head) = timeouts.read_header.or(timeouts.read) {
+            self.header_read_timeout = head;
+        }
+        self.read_timeout = timeouts.read;
+        self.write_timeout = timeouts.write;
+        self.idle_timeout = timeouts.idle.or(timeouts.read);
+        self
     }
 }
 
@@ -144,6 +171,7 @@ struct Ctx {
 enum BodyError {
     TooLarge(TooLarge),
     Idle,
+    ReadTimeout,
     Broken(hyper::Error),
 }
 
@@ -237,7 +265,13 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(
+            limits
+                .idle_timeout
+                .map_or(limits.header_read_timeout, |idle| {
+                    idle.max(limits.header_read_timeout)
+                }),
+        )
         // hyper answers 431 itself when the head outgrows its read buffer or has too many
         // headers.
         .max_buf_size(limits.max_head.max(MIN_HEAD))
@@ -250,12 +284,25 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// `write_timeout` passed before the answer was ready: hyper closes the connection (h1) or
+/// resets the stream (h2) instead of answering.
+#[derive(Debug)]
+struct WriteTimeout;
+
+impl std::fmt::Display for WriteTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("write_timeout passed before the response was ready")
+    }
+}
+
+impl std::error::Error for WriteTimeout {}
+
 /// One request: read the body within the limits, let the gateway answer, log.
 async fn handle(
     request: Request<Incoming>,
     ctx: Arc<Ctx>,
     peer: IpAddr,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, WriteTimeout> {
     // Framing hyper lets through but no backend may see (duplicate `chunked`, look-alikes).
     if let Some(refused) = crate::framing::refuse(&request) {
         return Ok(refused.map(Full::new));
@@ -263,17 +310,36 @@ async fn handle(
     let start = Instant::now();
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
-    let (response, calls) = match read_body(&parts.headers, body, &ctx.limits).await {
-        Ok(body) => {
-            let request = Request::from_parts(parts, body);
-            // Shadow backends outlive the response: spawned on the runtime.
-            let context = RequestContext::new()
-                .with_peer(Some(peer))
-                .with_https(ctx.https)
-                .with_defer(Arc::new(manifold_native::Spawn));
-            meter::scope(ctx.gateway.handle(request, context)).await
+    let read = read_body(&parts.headers, body, &ctx.limits);
+    let read = match ctx.limits.read_timeout {
+        Some(limit) => tokio::time::timeout(limit, read)
+            .await
+            .unwrap_or(Err(BodyError::ReadTimeout)),
+        None => read.await,
+    };
+    let answer = async {
+        match read {
+            Ok(body) => {
+                let request = Request::from_parts(parts, body);
+                // Shadow backends outlive the response: spawned on the runtime.
+                let context = RequestContext::new()
+                    .with_peer(Some(peer))
+                    .with_https(ctx.https)
+                    .with_defer(Arc::new(manifold_native::Spawn));
+                meter::scope(ctx.gateway.handle(request, context)).await
+            }
+            Err(e) => (body_error_response(&e), Vec::new()),
         }
-        Err(e) => (body_error_response(&e), Vec::new()),
+    };
+    let (response, calls) = match ctx.limits.write_timeout {
+        Some(limit) => match tokio::time::timeout(limit, answer).await {
+            Ok(answered) => answered,
+            Err(_) => {
+                warn!(method = %method, path = %path, "write_timeout passed: connection closed without an answer");
+                return Err(WriteTimeout);
+            }
+        },
+        None => answer.await,
     };
     let exchange = Exchange {
         method: &method,
@@ -361,6 +427,7 @@ fn body_error_response(error: &BodyError) -> Response<Bytes> {
     match error {
         BodyError::TooLarge(e) => e.response(),
         BodyError::Idle => plain(StatusCode::REQUEST_TIMEOUT, "408 request body timeout\n"),
+        BodyError::ReadTimeout => plain(StatusCode::REQUEST_TIMEOUT, "408 request read timeout\n"),
         BodyError::Broken(e) => {
             debug!(error = %e, "could not read the request body");
             plain(StatusCode::BAD_REQUEST, "400 malformed request body\n")

@@ -160,6 +160,7 @@ fn resolve_and_parse(
         Err(errors) => return (Err(LoadError::Env(errors)), Vec::new()),
     };
     let standing_in = resolved.standing_in().cloned().collect();
+    let notes = env::override_notes(&lookup);
     let text = match env::apply_root_overrides(&resolved.text, lookup) {
         Ok(text) => text,
         Err(errors) => return (Err(LoadError::Env(errors)), standing_in),
@@ -168,6 +169,15 @@ fn resolve_and_parse(
     let result = match parse(&text) {
         Ok(mut config) => {
             config.warnings.iter_mut().for_each(restore);
+            config
+                .warnings
+                .extend(notes.into_iter().map(|(key, message)| Diagnostic {
+                    path: key.to_owned(),
+                    context: None,
+                    message,
+                    line: 1,
+                    column: 1,
+                }));
             Ok(config)
         }
         Err(mut errors) => {

@@ -36,6 +36,8 @@ pub struct Config {
     pub router: RouterOptions,
     /// Request head and body limits (`max_header_bytes`, `router.max_payload`).
     pub limits: crate::limits::RequestLimits,
+    /// The native server's timeouts (the platforms own theirs).
+    pub server: ServerTimeouts,
     /// Engine-wide traffic control: CORS, security headers, the root bot detector.
     pub guards: RootGuards,
     /// Root `tls`: the native server serves HTTPS only (`None`: plain HTTP, or the platform
@@ -49,6 +51,21 @@ pub struct Config {
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
     pub(crate) routes: crate::router::Table,
+}
+
+/// KrakenD's (Go `http.Server`'s) root timeouts, honoured by the native server; unset is
+/// `None` (zero in KrakenD means the same).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerTimeouts {
+    /// `read_timeout`: the whole request, head and body.
+    pub read: Option<Duration>,
+    /// `write_timeout`: from the request read to the response ready.
+    pub write: Option<Duration>,
+    /// `idle_timeout`: the wait for the next request on a kept-alive connection (default:
+    /// `read_timeout`).
+    pub idle: Option<Duration>,
+    /// `read_header_timeout`: the request head (default: `read_timeout`).
+    pub read_header: Option<Duration>,
 }
 
 /// One endpoint entry.

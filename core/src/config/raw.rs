@@ -26,6 +26,10 @@ pub(crate) struct RawRoot {
     pub(crate) echo_endpoint: bool,
     pub(crate) disable_rest: bool,
     pub(crate) max_header_bytes: Option<u64>,
+    pub(crate) read_timeout: Option<String>,
+    pub(crate) write_timeout: Option<String>,
+    pub(crate) idle_timeout: Option<String>,
+    pub(crate) read_header_timeout: Option<String>,
     /// Manifold: namespaces that restrict access or traffic, which Manifold does not enforce,
     /// accepted anyway (for migrations; each is reported loudly).
     pub(crate) ignore_unenforced: Vec<String>,
@@ -80,10 +84,6 @@ pub(crate) struct RawBackend {
 /// Keys KrakenD knows at the root that Manifold accepts without using (server tuning that the
 /// adapters own, telemetry, plugins). Listed so `check` can say "no effect" instead of "unknown".
 pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
-    "read_timeout",
-    "write_timeout",
-    "idle_timeout",
-    "read_header_timeout",
     "idle_connection_timeout",
     "response_header_timeout",
     "expect_continue_timeout",

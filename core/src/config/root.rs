@@ -11,7 +11,7 @@ use super::error::{line_col, Diagnostic, Diags};
 use super::extra;
 use super::fields;
 use super::files::Files;
-use super::plan::{Config, Endpoint, OutputEncoding, RootGuards};
+use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, ServerTimeouts};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
 use super::tls;
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
@@ -130,6 +130,15 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
     let (endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
     let router = extra.router.unwrap_or_default();
     let limits = limits(cx, raw.max_header_bytes, router.max_payload);
+    let mut timeout_at = |key: &str, value: Option<&str>| {
+        fields::duration(&mut cx.at(key), value).filter(|d| !d.is_zero())
+    };
+    let server = ServerTimeouts {
+        read: timeout_at("read_timeout", raw.read_timeout.as_deref()),
+        write: timeout_at("write_timeout", raw.write_timeout.as_deref()),
+        idle: timeout_at("idle_timeout", raw.idle_timeout.as_deref()),
+        read_header: timeout_at("read_header_timeout", raw.read_header_timeout.as_deref()),
+    };
     Some(Config {
         port: raw.port.unwrap_or(8080),
         listen_ip,
@@ -140,6 +149,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         ignore_unenforced: raw.ignore_unenforced,
         router,
         limits,
+        server,
         guards: RootGuards {
             cors: extra.cors,
             security_http: extra.security_http,
