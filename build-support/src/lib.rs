@@ -137,6 +137,9 @@ pub fn platform_limits(target: Target, config: &Config) -> (Vec<String>, Vec<Str
             .map_or((1, 1), |k| (k.certificate.at.line, k.certificate.at.column));
         notes.push(format!("{}:{}: tls: the platform terminates TLS; `tls` has no effect here (it is `manifold run`'s)", at.0, at.1));
     }
+    if config.server != manifold_core::config::ServerTimeouts::default() {
+        notes.push("1:1: read_timeout/write_timeout/idle_timeout/read_header_timeout: the platform owns the client connection; these server timeouts have no effect here (the endpoint `timeout` still applies)".to_owned());
+    }
     let Some(client) = config
         .client_tls
         .as_ref()
