@@ -298,7 +298,7 @@ fn alg(cx: &mut Cx<'_, '_>, name: Option<&str>) -> Option<Alg> {
 
 fn key_source(cx: &mut Cx<'_, '_>, alg: Alg, o: &KeyOptions<'_>) -> Option<KeySource> {
     if let Some(keys) = o.jwk_keys {
-        return inline_keys(&mut cx.at("jwk_keys"), alg, keys);
+        return inline_keys(&mut cx.at("jwk_keys"), alg, keys, "`jwk_keys`");
     }
     if let Some(url) = o.jwk_url {
         let allowed =
@@ -327,7 +327,7 @@ fn key_source(cx: &mut Cx<'_, '_>, alg: Alg, o: &KeyOptions<'_>) -> Option<KeySo
         let mut at = cx.at("jwk_local_path");
         let text = at.file(path)?;
         return match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(keys) => inline_keys(&mut at, alg, &keys),
+            Ok(keys) => inline_keys(&mut at, alg, &keys, &format!("`{path}`")),
             Err(e) => {
                 at.error(format!("`{path}` is not a JWK set: {e}"));
                 None
@@ -339,13 +339,15 @@ fn key_source(cx: &mut Cx<'_, '_>, alg: Alg, o: &KeyOptions<'_>) -> Option<KeySo
 }
 
 /// `jwk_keys`: a JWK set written into the config.
-fn inline_keys(cx: &mut Cx<'_, '_>, alg: Alg, keys: &serde_json::Value) -> Option<KeySource> {
+fn inline_keys(
+    cx: &mut Cx<'_, '_>,
+    alg: Alg,
+    keys: &serde_json::Value,
+    origin: &str,
+) -> Option<KeySource> {
     match KeySet::parse(keys.to_string().as_bytes(), alg) {
         Ok(set) if set.is_empty() => {
-            cx.error(format!(
-                "no key in `jwk_keys` is usable with {}",
-                alg.as_str()
-            ));
+            cx.error(format!("no key in {origin} is usable with {}", alg.as_str()));
             None
         }
         Ok(set) => Some(KeySource::Inline(Arc::new(set))),
