@@ -347,7 +347,10 @@ fn inline_keys(
 ) -> Option<KeySource> {
     match KeySet::parse(keys.to_string().as_bytes(), alg) {
         Ok(set) if set.is_empty() => {
-            cx.error(format!("no key in {origin} is usable with {}", alg.as_str()));
+            cx.error(format!(
+                "no key in {origin} is usable with {}",
+                alg.as_str()
+            ));
             None
         }
         Ok(set) => Some(KeySource::Inline(Arc::new(set))),
