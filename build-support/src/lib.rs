@@ -22,7 +22,7 @@
 
 use std::path::PathBuf;
 
-use manifold_core::config::files::{self, FileKind};
+use manifold_core::config::files;
 use manifold_core::config::load::{self, LoadError};
 use manifold_core::Config;
 
@@ -69,8 +69,7 @@ pub fn embed_gateway_config(target: Target, docs: &str) {
             .map_err(|e| format!("{e} (read at build time from {})", file.display()))
     };
     let loaded = load::expand(&text, lookup).and_then(|expanded| {
-        let expanded =
-            files::read_and_embed(&expanded, &[FileKind::ClientTls, FileKind::Jwk], read);
+        let expanded = files::read_and_embed(&expanded, files::SERVERLESS, read);
         let (config, standing_in) = load::check_expanded(&expanded, |_| None);
         runtime = standing_in;
         Ok((config?, expanded))
@@ -178,7 +177,7 @@ mod tests {
             r#"{{"version": 3, "endpoints": [], "client_tls": {client_tls},
               "tls": {{"public_key": "c.pem", "private_key": "k.pem"}}}}"#
         );
-        load::load_reading(&text, |_| None, |_| Ok(PEM.to_owned())).unwrap()
+        load::load_reading(&text, |_| None, files::NATIVE, |_| Ok(PEM.to_owned())).unwrap()
     }
 
     #[test]

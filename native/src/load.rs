@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use manifold_core::config::files;
 use manifold_core::config::load::{self, LoadError};
 use manifold_core::config::runtime_env::Placeholder;
 use manifold_core::Config;
@@ -15,7 +16,7 @@ pub fn load_file(
     path: &Path,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, LoadError> {
-    load::load_reading(&read(path)?, lookup, read_named)
+    load::load_reading(&read(path)?, lookup, files::NATIVE, read_named)
 }
 
 /// Read the config file at `path` and validate it as `manifold check` does
@@ -54,7 +55,9 @@ pub fn load_or_embedded(
 ) -> (String, Result<Config, LoadError>) {
     match lookup(override_var).filter(|p| !p.is_empty()) {
         Some(path) => {
-            let config = load_file(Path::new(&path), lookup);
+            // The platform terminates TLS: the override's server `tls` files are not read.
+            let config = read(Path::new(&path))
+                .and_then(|text| load::load_reading(&text, lookup, files::SERVERLESS, read_named));
             (path, config)
         }
         None => (

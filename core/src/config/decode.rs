@@ -133,6 +133,11 @@ impl<'a, 't> Cx<'a, 't> {
         }
     }
 
+    /// Whether the front end read (or tried to read) the file `path` ([`Self::file`]).
+    pub(crate) fn file_was_read(&self, path: &str) -> bool {
+        self.diags.files.was_read(path)
+    }
+
     /// Report an error here.
     pub(crate) fn error(&mut self, message: impl Into<String>) {
         self.diags.error(&self.path, self.context, message);

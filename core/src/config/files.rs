@@ -29,6 +29,12 @@ pub enum FileKind {
     Jwk,
 }
 
+/// Every kind: what the native server reads at start.
+pub const NATIVE: &[FileKind] = &[FileKind::ServerTls, FileKind::ClientTls, FileKind::Jwk];
+
+/// What a serverless platform reads (its front door terminates TLS: no server files).
+pub const SERVERLESS: &[FileKind] = &[FileKind::ClientTls, FileKind::Jwk];
+
 /// One file named by a config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRef {
@@ -52,6 +58,12 @@ impl Files {
         errors: BTreeMap<String, String>,
     ) -> Self {
         Self { contents, errors }
+    }
+
+    /// Whether the front end read `path` (or tried to): serverless builds do not read the
+    /// server's TLS files, which their platform does not use.
+    pub(crate) fn was_read(&self, path: &str) -> bool {
+        self.contents.contains_key(path) || self.errors.contains_key(path)
     }
 
     /// The text of `path`, or the message for the key that names it.

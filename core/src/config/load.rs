@@ -100,16 +100,18 @@ pub fn load(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Confi
     load_expanded(&expand(text, &lookup)?, lookup)
 }
 
-/// [`load`] for a front end that reads the files the config names (TLS keys and CAs,
-/// `jwk_local_path`) with `read` (path → text, or why not) before parsing: `manifold run` and
-/// the Lambda runtime override. See [`super::files`].
+/// [`load`] for a front end that reads the files of `kinds` the config names (TLS keys and
+/// CAs, `jwk_local_path`) with `read` (path → text, or why not) before parsing: `manifold run`
+/// ([`files::NATIVE`]) and the Lambda runtime override ([`files::SERVERLESS`]). See
+/// [`super::files`].
 pub fn load_reading(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
+    kinds: &[FileKind],
     read: impl Fn(&str) -> Result<String, String>,
 ) -> Result<Config, LoadError> {
     let expanded = expand(text, &lookup)?;
-    load_expanded(&files::read_and_embed(&expanded, ALL_FILES, read), lookup)
+    load_expanded(&files::read_and_embed(&expanded, kinds, read), lookup)
 }
 
 /// [`check`] reading the files the config names, as [`load_reading`]: `manifold check`.
@@ -119,13 +121,13 @@ pub fn check_reading(
     read: impl Fn(&str) -> Result<String, String>,
 ) -> (Result<Config, LoadError>, Vec<Placeholder>) {
     match expand(text, &lookup) {
-        Ok(expanded) => check_expanded(&files::read_and_embed(&expanded, ALL_FILES, read), lookup),
+        Ok(expanded) => check_expanded(
+            &files::read_and_embed(&expanded, files::NATIVE, read),
+            lookup,
+        ),
         Err(e) => (Err(e), Vec::new()),
     }
 }
-
-/// Every kind of file: what the native server reads.
-const ALL_FILES: &[FileKind] = &[FileKind::ServerTls, FileKind::ClientTls, FileKind::Jwk];
 
 /// Validate an expanded text before start, as [`load_expanded`] would load it, except that a
 /// `${env:NAME}` that `lookup` does not set stands in as [`runtime_env::stand_in`] instead of
@@ -340,7 +342,13 @@ mod tests {
     #[test]
     fn a_named_file_that_cannot_be_read_is_an_error_at_its_key() {
         let text = "{\"version\": 3, \"endpoints\": [{\"endpoint\": \"/a\",\n  \"backend\": [{\"host\": [\"http://b\"], \"url_pattern\": \"/\"}],\n  \"extra_config\": {\"auth/validator\": {\"jwk_local_path\": \"keys.json\"}}}]}";
-        let err = load_reading(text, |_| None, |p| Err(format!("{p}: no such file"))).unwrap_err();
+        let err = load_reading(
+            text,
+            |_| None,
+            files::NATIVE,
+            |p| Err(format!("{p}: no such file")),
+        )
+        .unwrap_err();
         let errors = err.errors();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
@@ -348,5 +356,15 @@ mod tests {
                 && errors[0].contains("cannot read `keys.json`: keys.json: no such file"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn serverless_loads_do_not_read_the_server_tls_files() {
+        let text = r#"{"version": 3, "tls": {"public_key": "c.pem", "private_key": "k.pem"}}"#;
+        let read = |p: &str| Err(format!("{p}: no such file"));
+        let config = load_reading(text, |_| None, files::SERVERLESS, read).unwrap();
+        assert!(config.tls.is_some(), "accepted, for the platform's note");
+        let err = load_reading(text, |_| None, files::NATIVE, read).unwrap_err();
+        assert!(err.errors()[0].contains("cannot read `c.pem`"), "{err}");
     }
 }
