@@ -88,6 +88,8 @@ pub struct Endpoint {
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Checks that wrap this endpoint's handler: bot detector, router rate limit.
     pub guards: EndpointGuards,
+    /// `manifold/failure`: all-or-nothing, the partial status, problem+json rejections.
+    pub failure: super::extra::FailurePolicy,
 }
 
 /// One backend of an endpoint.
@@ -131,6 +133,8 @@ pub struct Backend {
     pub index: usize,
     /// Rate limit, circuit breaker and cache of the calls to this backend.
     pub qos: BackendQos,
+    /// `manifold/failure.required`: this backend failing fails the endpoint.
+    pub required: bool,
 }
 
 /// Root-level traffic-control namespaces.

@@ -9,6 +9,7 @@ mod bot_detector;
 mod cel;
 mod circuit_breaker;
 mod cors;
+mod failure;
 mod http_cache;
 mod json_schema;
 mod proxy;
@@ -30,6 +31,7 @@ pub use bot_detector::{BotDetector, Pattern};
 pub use cel::CelChecks;
 pub use circuit_breaker::CircuitBreaker;
 pub use cors::Cors;
+pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
@@ -44,6 +46,9 @@ use Level::{Backend, Endpoint, Root};
 pub(crate) trait Namespace: Sized {
     /// The options as written: a serde type whose field names are KrakenD's keys.
     type Raw: DeserializeOwned;
+
+    /// Unknown keys are errors, not warnings (Manifold's own namespaces).
+    const STRICT: bool = false;
 
     /// Check the decoded options and build the typed value; problems are reported at `cx`
     /// (the namespace's place) and make it `None`.
@@ -72,6 +77,8 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    /// `manifold/failure` (endpoint or backend).
+    pub(crate) failure: Option<FailurePolicy>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -90,6 +97,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
+    (FAILURE_NAMESPACE, &[Endpoint, Backend]),
 ];
 
 /// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
@@ -206,7 +214,11 @@ fn restricting_plugin<'v>(name: &str, value: &'v Value) -> Option<&'v str> {
 
 /// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
 fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
-    let raw = cx.decode::<N::Raw>(value, &[])?;
+    let raw = if N::STRICT {
+        cx.decode_strict::<N::Raw>(value)?
+    } else {
+        cx.decode::<N::Raw>(value, &[])?
+    };
     N::plan(raw, cx)
 }
 
@@ -248,6 +260,7 @@ impl Extra {
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
+            FAILURE_NAMESPACE => self.failure = namespace(cx, value),
             _ => {}
         }
     }
