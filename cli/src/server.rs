@@ -239,6 +239,7 @@ async fn handle(
         return Ok(refused.map(Full::new));
     }
     let start = Instant::now();
+    let accepts = manifold_native::accepts(&request);
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
     let (response, calls) = match read_body(&parts.headers, body, &ctx.limits).await {
@@ -252,6 +253,7 @@ async fn handle(
         }
         Err(e) => (body_error_response(&e), Vec::new()),
     };
+    let response = manifold_native::compress(ctx.gateway.config(), &accepts, response);
     let exchange = Exchange {
         method: &method,
         path: &path,

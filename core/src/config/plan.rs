@@ -40,6 +40,8 @@ pub struct Config {
     pub guards: RootGuards,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
+    /// `manifold/compression`: response compression (native server and Lambda).
+    pub compression: Option<super::extra::Compression>,
     /// Non-fatal findings (unknown keys, ignored namespaces).
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.

@@ -138,6 +138,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         },
         endpoints,
         routes,
+        compression: extra.compression,
         warnings: Vec::new(),
     })
 }

@@ -8,6 +8,7 @@ mod backend_http;
 mod bot_detector;
 mod cel;
 mod circuit_breaker;
+mod compression;
 mod cors;
 mod failure;
 mod http_cache;
@@ -30,6 +31,10 @@ pub use backend_http::BackendHttp;
 pub use bot_detector::{BotDetector, Pattern};
 pub use cel::CelChecks;
 pub use circuit_breaker::CircuitBreaker;
+pub use compression::{
+    Coding, Compression, COMPRESSION_NAMESPACE, DEFAULT_BROTLI_LEVEL, DEFAULT_GZIP_LEVEL,
+    DEFAULT_MIN_SIZE,
+};
 pub use cors::Cors;
 pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
@@ -77,6 +82,8 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    /// `manifold/compression` (root).
+    pub(crate) compression: Option<Compression>,
     /// `manifold/failure` (endpoint or backend).
     pub(crate) failure: Option<FailurePolicy>,
 }
@@ -98,6 +105,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
     (FAILURE_NAMESPACE, &[Endpoint, Backend]),
+    (COMPRESSION_NAMESPACE, &[Root]),
 ];
 
 /// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
@@ -261,6 +269,7 @@ impl Extra {
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
             FAILURE_NAMESPACE => self.failure = namespace(cx, value),
+            COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
             _ => {}
         }
     }
