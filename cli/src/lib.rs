@@ -13,6 +13,7 @@ pub mod demo;
 pub mod framing;
 pub mod logging;
 pub mod meter;
+pub mod reload;
 pub mod run;
 pub mod server;
 pub mod signal;
