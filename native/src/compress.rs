@@ -63,9 +63,12 @@ pub fn encode(coding: Coding, level: u32, data: &[u8]) -> Option<Vec<u8>> {
             e.finish().ok()
         }
         Coding::Brotli => {
+            // A window no larger than the body (the encoder allocates by it), told the size.
+            let bits = usize::BITS - data.len().max(1).leading_zeros();
             let params = brotli::enc::BrotliEncoderParams {
                 quality: i32::try_from(level).ok()?,
-                lgwin: 22,
+                lgwin: i32::try_from(bits.clamp(10, 22)).ok()?,
+                size_hint: data.len(),
                 ..Default::default()
             };
             let mut out = out;
