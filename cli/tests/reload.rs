@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
@@ -49,18 +49,17 @@ impl Gateway {
 
     /// Wait until the log contains `needle` `n` times.
     async fn log_has(&self, needle: &str, n: usize) -> String {
-        let start = Instant::now();
-        loop {
-            let log = self.log();
-            if log.matches(needle).count() >= n {
-                return log;
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let log = self.log();
+                if log.matches(needle).count() >= n {
+                    return log;
+                }
+                tokio::time::sleep(POLL).await;
             }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "log never said {needle:?}:\n{log}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("log never said {needle:?}:\n{}", self.log()))
     }
 
     /// The body of `GET path` (None when the request failed).
@@ -74,22 +73,17 @@ impl Gateway {
 
     /// Poll until `GET /v` answers `want`.
     async fn until(&self, want: &Value) {
-        let start = Instant::now();
-        loop {
-            if self
+        let waited = tokio::time::timeout(PATIENCE, async {
+            while !self
                 .get("/v")
                 .await
                 .is_some_and(|(s, b)| s == 200 && &b == want)
             {
-                return;
+                tokio::time::sleep(POLL).await;
             }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "never answered {want}:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await;
+        assert!(waited.is_ok(), "never answered {want}:\n{}", self.log());
     }
 }
 

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//!           (a required backend's failure — `manifold/failure` — ends the merge or the chain: `failure`)
 //! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
 //! ```
 
