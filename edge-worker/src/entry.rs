@@ -33,7 +33,11 @@ thread_local! {
 /// ports. The error names a missing variable, never a value.
 fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
     let config = load::load_expanded(CONFIG, |name| env.var(name).ok().map(|v| v.to_string()))?;
-    Ok(Rc::new(Gateway::new(config, platform())))
+    let stores = Arc::new(crate::store::WorkerStores::new(env.clone()));
+    Ok(Rc::new(Gateway::new(
+        config,
+        platform().with_stores(stores),
+    )))
 }
 
 /// One request, its body streamed into the core under the body limit. Work the core defers

@@ -4,6 +4,10 @@
 //! [`manifold_core::Gateway`] built once per isolate on the Workers ports
 //! (`manifold-worker-ports`: `fetch`, `setTimeout`, `Date.now()`), and converts the answer back.
 //!
+//! It also holds the state port on Workers (`store.rs`, `durable.rs`): the config's Redis pools
+//! on Durable Objects (it exports the class `ManifoldStore`, one object per bucket) and
+//! `qos/http-cache` with `shared: true` on the Cache API.
+//!
 //! The gateway config is embedded at build time from `config/gateway.json` (or the file named by
 //! `MANIFOLD_CONFIG`) and validated then by `build.rs`. The client address comes from
 //! `CF-Connecting-IP`, the scheme from the request URL. Building, testing and limits:
@@ -13,4 +17,8 @@
 //! builds without a JS toolchain.
 
 #[cfg(target_arch = "wasm32")]
+mod durable;
+#[cfg(target_arch = "wasm32")]
 mod entry;
+#[cfg(target_arch = "wasm32")]
+mod store;

@@ -9,8 +9,10 @@ use crate::config::decode::Cx;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct HttpCache {
-    /// Accepted for compatibility: every backend has its own store, and its key already
-    /// contains the full URL, so sharing would change nothing but the memory bound.
+    /// Keep the answers in the platform's shared HTTP cache when it has one (the Cache API on
+    /// Workers, shared by every isolate of a location; then `max_items`/`max_size` do not
+    /// apply). Elsewhere every backend keeps its own store; its key holds the full URL, so
+    /// KrakenD's sharing between backends would change nothing but the memory bound.
     pub shared: bool,
     /// Most entries kept (LRU); set together with `max_size`. Default 1000.
     pub max_items: Option<usize>,
