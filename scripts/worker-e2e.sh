@@ -120,6 +120,13 @@ if [ "$gzip_bytes" -le "$MAX_GZIP" ]; then
 else
 	fail "bundle size $gzip_bytes > $MAX_GZIP bytes gzip"
 fi
+# The Durable Object class lives in the ports crate (a dependency of the cdylib): its
+# wasm-bindgen exports must survive the link, and worker-build's shim must export the class.
+if grep -Eq '^ +[A-Za-z_$0-9]+ as ManifoldStore,?$' "$dist/index.js" && grep -q 'manifoldstore_fetch' "$dist/index.js"; then
+	ok "the Worker exports the Durable Object class ManifoldStore (defined in worker-ports)"
+else
+	fail "the built Worker does not export the Durable Object class ManifoldStore"
+fi
 start=$SECONDS
 ssl_dist="$work/dist-ssl"
 if ! build_worker tests/worker/ssl.json "$ssl_dist" "$work/build-ssl.log"; then

@@ -4,9 +4,9 @@
 //! [`manifold_core::Gateway`] built once per isolate on the Workers ports
 //! (`manifold-worker-ports`: `fetch`, `setTimeout`, `Date.now()`), and converts the answer back.
 //!
-//! It also holds the state port on Workers (`store.rs`, `durable.rs`): the config's Redis pools
-//! on Durable Objects (it exports the class `ManifoldStore`, one object per bucket) and
-//! `qos/http-cache` with `shared: true` on the Cache API.
+//! Its gateway's shared state lives in the ports crate too (`WorkerStores`: Durable Objects for
+//! the config's Redis pools, the Cache API for a shared `qos/http-cache`); the Worker exports
+//! that crate's Durable Object class `ManifoldStore`, which wrangler.toml binds.
 //!
 //! The gateway config is embedded at build time from `config/gateway.json` (or the file named by
 //! `MANIFOLD_CONFIG`) and validated then by `build.rs`. The client address comes from
@@ -17,8 +17,4 @@
 //! builds without a JS toolchain.
 
 #[cfg(target_arch = "wasm32")]
-mod durable;
-#[cfg(target_arch = "wasm32")]
 mod entry;
-#[cfg(target_arch = "wasm32")]
-mod store;

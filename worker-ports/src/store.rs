@@ -1,7 +1,7 @@
 //! The state port on Cloudflare Workers ([`WorkerStores`]):
 //!
 //! * a `redis.connection_pools[]` entry is served by the Durable Object binding its
-//!   `durable_object` key names (`ManifoldStore`, see `durable.rs`): one object per bucket
+//!   `durable_object` key names ([`ManifoldStore`](crate::ManifoldStore)): one object per bucket
 //!   key, so a rate limit in that pool counts exactly across every isolate and location;
 //! * `qos/http-cache` with `shared: true` keeps its answers in the Cache API
 //!   (`caches.default`), shared by every isolate of a location, under a SHA-256 of the core's
@@ -23,7 +23,8 @@ use sha2::{Digest, Sha256};
 use worker::{console_error, console_log, Cache, Env, ObjectNamespace, Response};
 
 /// The Workers [`Stores`]: Durable Objects for pools, the Cache API for the HTTP cache.
-pub(crate) struct WorkerStores {
+#[derive(Debug)]
+pub struct WorkerStores {
     /// The Worker's bindings (fixed for the isolate's life).
     env: Env,
 }
@@ -43,7 +44,7 @@ struct CacheApi;
 
 impl WorkerStores {
     /// The stores on the bindings of `env`.
-    pub(crate) fn new(env: Env) -> Self {
+    pub fn new(env: Env) -> Self {
         Self { env }
     }
 }
