@@ -10,10 +10,14 @@
 //! be full again, so an idle client costs nothing.
 
 use manifold_core::platform::{Bucket, Rate};
+use worker::js_sys::{Object, Reflect};
+use worker::wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
-/// The storage key of the one bucket an object holds.
-const BUCKET: &str = "bucket";
+/// The storage keys of the one bucket an object holds: its tokens and its time (Unix ms).
+const TOKENS: &str = "t";
+/// See [`TOKENS`].
+const AT: &str = "at";
 /// Kept past the moment the bucket is full again, so the alarm never races a refill.
 const GRACE_MS: u64 = 1000;
 
@@ -34,38 +38,46 @@ impl DurableObject for ManifoldStore {
         Self { state }
     }
 
-    /// `GET /take?per_ms=&capacity=&now=`: one take; answers `<1|0> <tokens left>`.
+    /// `GET /take?per_ms=&capacity=&now=`: one take; answers `<1|0> <tokens left>`. The rate's
+    /// and the tokens' `f64`s travel as their bits (exact, and no float formatting or `url`
+    /// parsing in the bundle); `now` is Unix ms.
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let url = req.url()?;
+        let url = req.inner().url();
+        let query = url.split_once('?').map_or("", |(_, q)| q);
         let arg = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| v.parse::<f64>().ok())
+            query.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (k == name).then(|| v.parse::<u64>().ok())?
+            })
         };
-        let (Some(rate), Some(now)) = (
-            arg("per_ms")
-                .zip(arg("capacity"))
-                .and_then(|(p, c)| Rate::from_parts(p, c)),
-            arg("now").filter(|n| n.is_finite() && *n >= 0.0),
-        ) else {
+        let rate = arg("per_ms")
+            .zip(arg("capacity"))
+            .and_then(|(p, c)| Rate::from_parts(f64::from_bits(p), f64::from_bits(c)));
+        let (Some(rate), Some(now)) = (rate, arg("now")) else {
             return Response::error("bad take", 400);
         };
-        // Unix milliseconds: integral and far below 2^53 (checked above to be non-negative).
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let now = now as u64;
+        // Raw JS numbers, not serde: a deserializer would bring float formatting for its
+        // error messages (~12 KB of the bundle).
         let storage = self.state.storage();
-        let kept: Option<(f64, f64)> = storage.get(BUCKET).await?;
+        let kept = storage.get_multiple(vec![TOKENS, AT]).await?;
+        let number = |key: &str| kept.get(&JsValue::from_str(key)).as_f64();
+        // The time is stored as a JS number: Unix ms, integral and far below 2^53.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let mut bucket = kept.map_or(Bucket::full(rate, now), |(t, at)| {
-            Bucket::from_state(t, at as u64)
-        });
+        let mut bucket = match (number(TOKENS), number(AT)) {
+            (Some(t), Some(at)) => Bucket::from_state(t, at as u64),
+            _ => Bucket::full(rate, now),
+        };
         let taken = bucket.take(rate, now);
+        let state = Object::new();
         #[allow(clippy::cast_precision_loss)]
         let at = bucket.at_ms() as f64;
-        storage.put(BUCKET, (bucket.tokens(), at)).await?;
+        Reflect::set(&state, &JsValue::from_str(TOKENS), &bucket.tokens().into())?;
+        Reflect::set(&state, &JsValue::from_str(AT), &at.into())?;
+        storage.put_multiple_raw(state).await?;
         let expire = std::time::Duration::from_millis(taken.reset_ms.saturating_add(GRACE_MS));
         storage.set_alarm(expire).await?;
-        Response::ok(format!("{} {}", u8::from(taken.allowed), bucket.tokens()))
+        let allowed = if taken.allowed { "1" } else { "0" };
+        Response::ok(format!("{allowed} {}", bucket.tokens().to_bits()))
     }
 
     /// The bucket is full again: forget it (a missing bucket is a full one).

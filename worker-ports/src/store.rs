@@ -4,8 +4,8 @@
 //!   `durable_object` key names ([`ManifoldStore`](crate::ManifoldStore)): one object per bucket
 //!   key, so a rate limit in that pool counts exactly across every isolate and location;
 //! * `qos/http-cache` with `shared: true` keeps its answers in the Cache API
-//!   (`caches.default`), shared by every isolate of a location, under a SHA-256 of the core's
-//!   key (which holds header values that do not belong in a URL).
+//!   (`caches.default`), shared by every isolate of a location, under the digest the core
+//!   makes of its key (which holds header values that do not belong in a URL).
 //!
 //! Bindings come from the `env` the gateway is built with (fixed for the isolate's life). A
 //! pool without a usable binding fails every take (its limits' failure policy applies), said
@@ -19,7 +19,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use manifold_core::platform::{PoolSpec, Rate, Store, StoreError, Stores, Taken};
 use manifold_core::BoxFuture;
-use sha2::{Digest, Sha256};
 use worker::{console_error, console_log, Cache, Env, ObjectNamespace, Response};
 
 /// The Workers [`Stores`]: Durable Objects for pools, the Cache API for the HTTP cache.
@@ -96,7 +95,7 @@ impl DurableStore {
         };
         let parsed = text
             .split_once(' ')
-            .and_then(|(a, t)| Some((a == "1", t.parse().ok()?)));
+            .and_then(|(a, t)| Some((a == "1", f64::from_bits(t.parse().ok()?))));
         parsed.ok_or_else(|| format!("unexpected answer `{text}`"))
     }
 
@@ -112,7 +111,7 @@ impl DurableStore {
 
 impl Store for DurableStore {
     fn take(&self, key: &str, rate: Rate, now_ms: u64) -> BoxFuture<'_, Result<Taken, StoreError>> {
-        let (per_ms, capacity) = (rate.per_ms(), rate.capacity());
+        let (per_ms, capacity) = (rate.per_ms().to_bits(), rate.capacity().to_bits());
         let url =
             format!("https://manifold-store/take?per_ms={per_ms}&capacity={capacity}&now={now_ms}");
         let key = key.to_owned();
@@ -143,11 +142,10 @@ impl Store for DurableStore {
 
 // === impl CacheApi ===
 
-/// The Cache API key of a core cache key.
+/// The Cache API's key (a URL) of a core cache key. The core hands a shared store a digest
+/// (`manifold:hc:<SHA-256>`), never the header values the key is made of.
 fn cache_url(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("https://manifold-http-cache.invalid/{hex}")
+    format!("https://manifold-http-cache.invalid/{key}")
 }
 
 impl Store for CacheApi {
@@ -171,7 +169,7 @@ impl Store for CacheApi {
         Box::pin(async move {
             let err = |e: worker::Error| StoreError::new(format!("Cache API: {e}"));
             // Whole seconds, rounded up: the core checks freshness itself on every hit.
-            let secs = ttl.as_millis().div_ceil(1000);
+            let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
             if secs == 0 {
                 return Ok(());
             }

@@ -8,7 +8,7 @@
 //! problem before compiling: natively `manifold_native::RedisStores::for_config` opens every
 //! pool when `manifold run` starts and stops it with the pool's line:column.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -28,7 +28,8 @@ struct Unavailable(StoreError);
 impl SharedStores {
     /// Open every pool a rate limit names.
     pub(crate) fn open(config: &Config, platform: &Platform) -> Self {
-        let used: BTreeSet<&str> = config
+        // A list, not a set: a config names a handful of pools, and collecting a set sorts.
+        let used: Vec<&str> = config
             .guards
             .ratelimit_redis
             .iter()
@@ -45,7 +46,7 @@ impl SharedStores {
             .redis
             .pools
             .iter()
-            .filter(|p| used.contains(p.spec.name.as_str()))
+            .filter(|p| used.contains(&p.spec.name.as_str()))
         {
             let opened = match &platform.stores {
                 Some(stores) => stores.open(&pool.spec),

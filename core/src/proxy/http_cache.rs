@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{AGE, AUTHORIZATION, CACHE_CONTROL, PRAGMA, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use sha2::{Digest, Sha256};
 
 use crate::config::extra::HttpCache;
 use crate::platform::{
@@ -49,6 +50,9 @@ struct CachingClient {
     inner: Arc<dyn HttpClient>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// The store is shared (outside this process): it gets a digest of the key, never the
+    /// header values (credentials included) the key is made of.
+    digest: bool,
 }
 
 /// Statuses a shared cache may store with explicit freshness (RFC 9110 §15.1's heuristically
@@ -69,6 +73,7 @@ pub(crate) fn platform(cfg: &HttpCache, platform: &Platform) -> Platform {
         .shared
         .then(|| platform.stores.as_ref()?.http_cache())
         .flatten();
+    let digest = shared.is_some();
     let store = shared.unwrap_or_else(|| {
         Arc::new(MemoryStore::new(
             cfg.items(),
@@ -80,6 +85,7 @@ pub(crate) fn platform(cfg: &HttpCache, platform: &Platform) -> Platform {
         inner: platform.client.clone(),
         store,
         clock: platform.clock.clone(),
+        digest,
     });
     p
 }
@@ -172,6 +178,7 @@ impl HttpClient for CachingClient {
         let request_cc = directives(request.headers().get_all(CACHE_CONTROL));
         let bypass = request_cc.has("no-store");
         let key = if bypass { None } else { key(&request) };
+        let key = key.map(|k| if self.digest { shared_key(&k) } else { k });
         let Some(key) = key else {
             return self.inner.send(request, max_body);
         };
@@ -238,6 +245,19 @@ fn key(request: &BackendRequest) -> Option<String> {
         key.push_str(value);
     }
     Some(key)
+}
+
+/// The key in a shared store: `manifold:hc:` and the SHA-256 of the cache key, in hex. A
+/// collision-resistant digest, so no request can be made to read another one's entry.
+fn shared_key(key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(12 + 64);
+    out.push_str("manifold:hc:");
+    for b in Sha256::digest(key.as_bytes()) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// A stored answer as sent to the backend proxy, with its current `Age`.
@@ -335,6 +355,21 @@ mod tests {
         assert_eq!(
             CachedResponse::decode(&Bytes::from_static(b"\x02abc")),
             None
+        );
+    }
+
+    #[test]
+    fn a_shared_store_gets_a_digest_of_the_key_not_the_key() {
+        // FIPS 180-2's test vector: SHA-256("abc").
+        assert_eq!(
+            shared_key("abc"),
+            "manifold:hc:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let with_secret = shared_key("GET http://b/x\nauthorization: Bearer s3cret");
+        assert!(!with_secret.contains("s3cret"));
+        assert_ne!(
+            with_secret,
+            shared_key("GET http://b/x\nauthorization: Bearer other")
         );
     }
 }
