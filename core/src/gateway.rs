@@ -3,6 +3,7 @@
 //! only convert their platform's request into `http::Request<Bytes>` and back.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -54,7 +55,9 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Compile a validated config into a gateway on `platform`.
     pub fn new(config: Config, platform: Platform) -> Self {
-        let stores = SharedStores::open(&config, &platform);
+        let stores = Arc::new(SharedStores::open(&config, &platform));
+        // The endpoints find the opened pools through the platform (`Stores::pool`).
+        let platform = platform.with_stores(stores.clone());
         let endpoints = config
             .endpoints
             .iter()

@@ -13,12 +13,16 @@ gateways sharing it. Checked:
      both instances recover (the limits apply again) and log it.
   4. Redis frozen (SIGSTOP, so connections hang instead of closing): 503 within the command
      timeout; thawed, both instances recover.
+  5. `qos/http-cache` with `shared: true` and the pool: an answer cached through one instance
+     is served by the other without calling the backend (a mock that counts its calls).
 
 Usage: e2e.py MANIFOLD_BINARY REDIS_SERVER. Prints one line per check and, last,
 `redis e2e: P passed, F failed`; exit status 1 on any failure.
 """
 
 import concurrent.futures
+import http.server
+import threading
 import json
 import os
 import signal
@@ -82,7 +86,33 @@ def limited(path, pool, **extra):
             "extra_config": {"qos/ratelimit/router/redis": limit}}
 
 
-def config(port, redis_port):
+class CountingBackend(http.server.ThreadingHTTPServer):
+    """A backend whose answers may be cached for a minute; counts the calls per path."""
+
+    def __init__(self):
+        self.calls = {}
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with outer.lock:
+                    outer.calls[self.path] = n = outer.calls.get(self.path, 0) + 1
+                body = json.dumps({"path": self.path, "call": n}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "public, max-age=60")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def config(port, redis_port, backend_port):
     return {
         "version": 3,
         "port": port,
@@ -96,6 +126,9 @@ def config(port, redis_port):
             limited("/hammered", "shared"),
             limited("/closed", "shared", client_max_rate=1000),
             limited("/open", "shared", client_max_rate=1000, on_failure_allow=True),
+            {"endpoint": "/cached/{tag}", "backend": [{
+                "host": [f"http://127.0.0.1:{backend_port}"], "url_pattern": "/cacheable/{tag}",
+                "extra_config": {"qos/http-cache": {"shared": True, "connection_name": "shared"}}}]},
         ],
     }
 
@@ -137,12 +170,15 @@ def main():
 
     ports = [free_port(), free_port()]
     logs = []
+    backend = CountingBackend()
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend_port = backend.server_address[1]
     try:
         start_redis()
         for i, port in enumerate(ports):
             path = os.path.join(work, f"gateway{i}.json")
             with open(path, "w") as f:
-                json.dump(config(port, redis_port), f)
+                json.dump(config(port, redis_port, backend_port), f)
             log = open(os.path.join(work, f"gateway{i}.log"), "w+")
             logs.append(log)
             procs[f"gw{i}"] = subprocess.Popen([manifold, "run", "-c", path], stdout=log,
@@ -170,6 +206,21 @@ def main():
         suite.check("5 concurrent clients x 30 requests over both instances: exactly 10 pass each",
                     all(v == CLIENT_RATE for v in per_client.values()) and not others,
                     f"passed per client {per_client}, other statuses {others}")
+
+        # 5. the HTTP cache shared through the pool (before the outages, on a fresh Redis).
+        # The key holds every header sent to the backend, X-Forwarded-Host too: the instances
+        # are reached under one name, as behind a load balancer.
+        bodies = []
+        for port in ports:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/cached/one",
+                                         headers={"Host": "api.example.test"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                bodies.append((r.status, r.read()))
+        calls = backend.calls.get("/cacheable/one", 0)
+        suite.check("qos/http-cache shared through redis: an answer cached through one instance "
+                    "is served by the other without a backend call",
+                    calls == 1 and bodies[0] == bodies[1] and bodies[0][0] == 200,
+                    f"backend calls {calls}, answers {bodies}")
 
         # 3. redis stops mid-run.
         for port in ports:
@@ -230,6 +281,7 @@ def main():
     except Exception as e:  # a setup failure is a failure, never a skip
         suite.check("suite ran to the end", False, repr(e))
     finally:
+        backend.shutdown()
         for name, p in list(procs.items()):
             p.terminate()
             try:

@@ -212,27 +212,34 @@ fn route(cx: &mut Cx<'_, '_>, routes: &mut Table, ep: &Endpoint, index: usize) {
     }
 }
 
-/// Every Redis rate limit must name a declared pool: a located error for each one that does
-/// not (`manifold check` reports them like any other config error).
+/// Every Redis rate limit and shared HTTP cache must name a declared pool: a located error
+/// for each one that does not (`manifold check` reports them like any other config error).
 fn check_pools(
     cx: &mut Cx<'_, '_>,
     redis: &Redis,
     service: Option<&RedisRateLimit>,
     endpoints: &[Endpoint],
 ) {
-    let uses = service.map(|s| (s, None)).into_iter().chain(
+    let limits = service.map(|s| (s, None)).into_iter().chain(
         endpoints
             .iter()
             .filter_map(|e| Some((e.guards.ratelimit_redis.as_ref()?, Some(e.label.as_str())))),
     );
-    for (limit, label) in uses {
-        if redis.pools.iter().any(|p| p.spec.name == limit.pool) {
+    let limits = limits.map(|(l, label)| (l.pool.as_str(), &l.pool_at, label));
+    let caches = endpoints.iter().flat_map(|e| {
+        e.backend.iter().filter_map(|b| {
+            let cache = b.qos.http_cache.as_ref()?;
+            let pool = cache.connection_name.as_deref()?;
+            Some((pool, &cache.pool_at, Some(e.label.as_str())))
+        })
+    });
+    for (pool, pool_at, label) in limits.chain(caches) {
+        if redis.pools.iter().any(|p| p.spec.name == pool) {
             continue;
         }
-        let message = if redis.clusters.contains(&limit.pool) {
+        let message = if redis.clusters.iter().any(|c| c == pool) {
             format!(
-                "`{}` is a Redis cluster, which Manifold does not support; name a `connection_pools` entry",
-                limit.pool
+                "`{pool}` is a Redis cluster, which Manifold does not support; name a `connection_pools` entry"
             )
         } else {
             let declared: Vec<&str> = redis.pools.iter().map(|p| p.spec.name.as_str()).collect();
@@ -241,9 +248,9 @@ fn check_pools(
             } else {
                 format!("declared: {}", declared.join(", "))
             };
-            format!("unknown Redis pool `{}`; {declared}", limit.pool)
+            format!("unknown Redis pool `{pool}`; {declared}")
         };
-        let mut at = cx.at_path(limit.pool_at.clone());
+        let mut at = cx.at_path(pool_at.clone());
         match label {
             Some(label) => at.within(label, Level::Endpoint).error(message),
             None => at.error(message),

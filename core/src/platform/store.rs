@@ -47,6 +47,13 @@ pub trait Stores: MaybeSend + MaybeSync {
     fn http_cache(&self) -> Option<Arc<dyn Store>> {
         None
     }
+
+    /// The store of a pool already opened for this gateway, by name (`qos/http-cache`'s
+    /// `connection_name`). The core answers it itself (it opens every pool once, through
+    /// [`Stores::open`], before compiling the endpoints); platforms need not implement it.
+    fn pool(&self, _name: &str) -> Option<Arc<dyn Store>> {
+        None
+    }
 }
 
 /// One named pool of connections to a shared store, as the config declares it (the root

@@ -69,9 +69,15 @@ const FORMAT: u8 = 1;
 /// own.
 pub(crate) fn platform(cfg: &HttpCache, platform: &Platform) -> Platform {
     let mut p = platform.clone();
+    // The platform's own shared cache first (the Cache API: on Workers a pool is a Durable
+    // Object that keeps buckets only), else the pool `connection_name` names (Redis).
     let shared = cfg
         .shared
-        .then(|| platform.stores.as_ref()?.http_cache())
+        .then(|| {
+            let stores = platform.stores.as_ref()?;
+            let pool = || stores.pool(cfg.connection_name.as_deref()?);
+            stores.http_cache().or_else(pool)
+        })
         .flatten();
     let digest = shared.is_some();
     let store = shared.unwrap_or_else(|| {
