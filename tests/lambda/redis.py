@@ -27,6 +27,7 @@ import argparse
 import concurrent.futures
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +101,8 @@ def main() -> int:
             print(f"     {p}")
 
     procs = Processes()
+    # The wrapper forwards a TERM: leave through `finally`, which stops everything started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         redis_port = free_port()
         redis = procs.start("redis-server", [
@@ -147,9 +150,12 @@ def main() -> int:
               else [f"passed per client {per_client}, other statuses {others}"])
 
         # 3. the HTTP cache shared through the pool.
+        # The key holds every header sent to the backend, X-Forwarded-Host too: both
+        # emulators are reached under one name, as one Function URL is.
         calls = e2e.backend_get(backend_port, "/__count")["calls"]
-        first = e2e.http_call(ports[0], Scenario("cached", "GET", "/cached/one"), prefix=PREFIX)
-        second = e2e.http_call(ports[1], Scenario("cached", "GET", "/cached/one"), prefix=PREFIX)
+        cached = Scenario("cached", "GET", "/cached/one", headers=[("Host", "fn.example.test")])
+        first = e2e.http_call(ports[0], cached, prefix=PREFIX, single_headers=True)
+        second = e2e.http_call(ports[1], cached, prefix=PREFIX, single_headers=True)
         called = e2e.backend_get(backend_port, "/__count")["calls"] - calls
         problems = [f"{who}: status {a.status}" for who, a in (("first", first), ("second", second))
                     if a.status != 200]
