@@ -30,6 +30,9 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where cargo puts the release binary (CARGO_TARGET_DIR, as bench/run.sh builds it).
+MANIFOLD_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"),
+                            "release", "manifold")
 BENCH = os.path.join(ROOT, "bench")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NGINX_ECHO = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
@@ -646,7 +649,7 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
 
 def lambda_section(work: str, base: str, expected: dict, n_cold: int, n_invokes: int, target_cpu) -> dict:
     out: dict = {"status": "not measured"}
-    binary = os.path.join(ROOT, "target", "release", "bootstrap")
+    binary = os.path.join(os.path.dirname(MANIFOLD_BIN), "bootstrap")
     if not os.path.exists(binary):
         out["reason"] = ("target/release/bootstrap missing (bench/run.sh builds it in the full mode: "
                          "`cargo build --release -p manifold-lambda --bin bootstrap`)")
@@ -797,7 +800,7 @@ def machine() -> dict:
         "nginx": cmd(["nginx", "-v"]).replace("nginx version: ", ""),
         "wrk": cmd(["sh", "-c", "wrk -v 2>&1 | head -n1 | cut -d\" \" -f1-2"]),
         "node": cmd(["node", "--version"]),
-        "manifold": cmd([os.path.join(ROOT, "target/release/manifold"), "--version"]),
+        "manifold": cmd([MANIFOLD_BIN, "--version"]),
         "commit": cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
     }
 
@@ -812,7 +815,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a few seconds per target (CI smoke run)")
     ap.add_argument("--out", help="directory for BENCHMARKS.md and ratios.svg")
     ap.add_argument("--scenarios", default="abcde")
-    ap.add_argument("--manifold", default=os.path.join(ROOT, "target/release/manifold"))
+    ap.add_argument("--manifold", default=MANIFOLD_BIN)
     ap.add_argument("--edge", default=None,
                     help="comma list of workerd,lambda (default: both in the full mode, none with --quick)")
     args = ap.parse_args()

@@ -68,9 +68,10 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
 	say "cargo build --release -p manifold"
 	(cd "$ROOT" && cargo build --release -q -p manifold) || fail "cargo build --release -p manifold failed"
 fi
-[ -x "$ROOT/target/release/manifold" ] || fail "target/release/manifold missing"
-"$ROOT/target/release/manifold" run --help >/dev/null 2>&1 ||
-	fail "target/release/manifold has no working 'run' command yet"
+MANIFOLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold
+[ -x "$MANIFOLD_BIN" ] || fail "$MANIFOLD_BIN missing"
+"$MANIFOLD_BIN" run --help >/dev/null 2>&1 ||
+	fail "$MANIFOLD_BIN has no working 'run' command yet"
 
 # ---- workerd and Lambda (full mode, or --edge) ---------------------------------------
 # Their tools (scripts/tools.sh: wrangler + miniflare/workerd, cargo-lambda; idempotent, about a
