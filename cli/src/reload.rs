@@ -2,7 +2,8 @@
 //! [`WATCH_INTERVAL`]) and SIGHUP load the config again, validate it and swap the gateway
 //! atomically. Each request takes the gateway current when it arrives and finishes on it, so
 //! in-flight requests end on the old config and no request sees two. The platform (the
-//! backend connection pool, stores) is the same across reloads. A config that does not load
+//! backend connection pool, the `redis` stores unless `redis` changed) is the same across
+//! reloads. A config that does not load
 //! is refused with its located errors in the log, and the old one keeps serving.
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,8 @@ pub struct Reloader {
     pub path: PathBuf,
     /// `-d`: `/__debug/` stays on.
     pub debug: bool,
-    /// The platform every gateway shares (pools kept).
+    /// The platform every gateway shares (the backend pool; the `redis` stores while the
+    /// config's `redis` does not change).
     pub platform: Platform,
     /// The gateway served.
     pub live: LiveGateway,
@@ -46,7 +48,7 @@ pub enum Outcome {
 impl Reloader {
     /// Load, validate and swap. Settings only a restart can change (`port`, `listen_ip`,
     /// the request limits) are kept from the running server, with a warning.
-    pub fn reload(&self, why: &str) -> Outcome {
+    pub fn reload(&mut self, why: &str) -> Outcome {
         let loaded = manifold_native::load_file(&self.path, |name| std::env::var(name).ok());
         let mut config = match loaded {
             Ok(config) => config,
@@ -65,7 +67,26 @@ impl Reloader {
         if self.debug {
             config.debug_endpoint = true;
         }
-        restart_only(self.live.load().config(), &config);
+        let old = self.live.load_full();
+        restart_only(old.config(), &config);
+        // The `redis` pools are kept while the config's `redis` is the same; a changed one is
+        // opened (and checked) first, and the new gateway uses it.
+        if old.config().redis != config.redis {
+            match crate::run::open_pools(&config.redis) {
+                Ok(pools) => {
+                    self.platform = self.platform.clone().with_stores(Arc::new(pools));
+                    info!("`redis` changed: its pools were opened for the new config");
+                }
+                Err(e) => {
+                    error!(
+                        config = %self.path.display(),
+                        trigger = why,
+                        "config reload refused; the previous config keeps serving:\n{e}"
+                    );
+                    return Outcome::Refused;
+                }
+            }
+        }
         let endpoints = config.endpoints.len();
         self.live
             .store(Arc::new(Gateway::new(config, self.platform.clone())));
@@ -76,7 +97,7 @@ impl Reloader {
     /// Reload on SIGHUP and, with `watch`, whenever the file's content changes, until the
     /// process ends. The SIGHUP handler is installed before this returns (SIGHUP's default
     /// action would end the process).
-    pub fn start(self, watch: bool) -> tokio::task::JoinHandle<()> {
+    pub fn start(mut self, watch: bool) -> tokio::task::JoinHandle<()> {
         let mut hangup = hangup();
         let mut last = read(&self.path);
         tokio::spawn(async move {

@@ -6,8 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use manifold_core::config::extra::Redis;
 use manifold_core::config::load::LoadError;
+use manifold_core::config::ConfigErrors;
 use manifold_core::{Gateway, Platform};
+use manifold_native::{PoolEvent, RedisStores};
 use tracing::{info, warn};
 
 use crate::meter::MeteredClient;
@@ -62,11 +65,27 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (for the access log's backend count).
+/// The native platform with every backend call metered (for the access log's backend count)
+/// and Redis pool outages in the log (one line when a pool goes down, one when it is back);
+/// pools are opened on first use ([`open_pools`] opens them up front).
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
-    Ok(platform)
+    Ok(platform.with_stores(Arc::new(RedisStores::new(pool_log()))))
+}
+
+/// Stores for the config's `redis` pools, each opened now: a pool that cannot be used (a TLS
+/// file that cannot be read) is a config error at its entry, before anything is served.
+pub fn open_pools(redis: &Redis) -> Result<RedisStores, ConfigErrors> {
+    RedisStores::for_config(redis, pool_log())
+}
+
+/// Pool outages and recoveries as log lines (one each, never per request).
+fn pool_log() -> manifold_native::Report {
+    Arc::new(|event: &PoolEvent| match event {
+        PoolEvent::Down { .. } => warn!("{event}"),
+        PoolEvent::Up { .. } => info!("{event}"),
+    })
 }
 
 /// Serve the config until `shutdown` completes.
@@ -86,7 +105,10 @@ pub async fn run(
         .listen_ip
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
-    let platform = metered_platform().map_err(StartError::Tls)?;
+    let pools = open_pools(&config.redis).map_err(|e| StartError::Load(LoadError::Invalid(e)))?;
+    let platform = metered_platform()
+        .map_err(StartError::Tls)?
+        .with_stores(Arc::new(pools));
     let endpoints = config.endpoints.len();
     let mut limits = Limits::from(config.limits);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);

@@ -7,10 +7,13 @@
 //! * [`compress`]: response compression (`manifold/compression`) for the server and Lambda.
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
+//! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
+//!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
 pub mod compress;
 mod load;
+mod redis_store;
 mod time;
 
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use manifold_core::Platform;
 pub use client::{ClientOptions, HyperClient};
 pub use compress::{accepts, compress, Accepts};
 pub use load::{check_file, load_file, load_or_embedded};
+pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
 pub use time::{SystemClock, TokioSleep};
@@ -34,12 +38,14 @@ impl manifold_core::Defer for Spawn {
     }
 }
 
-/// The native platform: a [`HyperClient`] with default options, the system clock and tokio
-/// timers. Fails only if the TLS configuration cannot be built.
+/// The native platform: a [`HyperClient`] with default options, the system clock, tokio
+/// timers and Redis for the config's shared pools (outages reported on stderr). Fails only if
+/// the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
-    Ok(Platform::new(
+    let platform = Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
-    ))
+    );
+    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
 }

@@ -9,8 +9,8 @@ use http::Method;
 
 use super::extra::{
     BackendHttp, BotDetector, CelChecks, CircuitBreaker, Cors, FlatmapOp, HttpCache, JsonSchema,
-    JwtSigner, JwtValidator, ProxyRateLimit, RouterOptions, RouterRateLimit, SecurityHttp,
-    StaticResponse,
+    JwtSigner, JwtValidator, ProxyRateLimit, Redis, RedisRateLimit, RouterOptions, RouterRateLimit,
+    SecurityHttp, StaticResponse,
 };
 use super::Diagnostic;
 use crate::url::UrlPattern;
@@ -40,6 +40,8 @@ pub struct Config {
     pub guards: RootGuards,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
+    /// The `redis` namespace: shared-state pools the platform opens (issue 13).
+    pub redis: Redis,
     /// `manifold/compression`: response compression (native server and Lambda).
     pub compression: Option<super::extra::Compression>,
     /// Non-fatal findings (unknown keys, ignored namespaces).
@@ -148,6 +150,8 @@ pub struct RootGuards {
     pub security_http: Option<SecurityHttp>,
     /// Root `security/bot-detector`: every request, before routing.
     pub bot_detector: Option<BotDetector>,
+    /// `qos/ratelimit/service/redis`: every request, before routing, in a shared store.
+    pub ratelimit_redis: Option<RedisRateLimit>,
 }
 
 /// Endpoint-level traffic-control namespaces.
@@ -157,6 +161,8 @@ pub struct EndpointGuards {
     pub bot_detector: Option<BotDetector>,
     /// `qos/ratelimit/router` (the endpoint's own, else the root one; buckets are per endpoint).
     pub ratelimit: Option<RouterRateLimit>,
+    /// `qos/ratelimit/router/redis`: the endpoint's buckets in a shared store.
+    pub ratelimit_redis: Option<RedisRateLimit>,
 }
 
 /// Backend-level traffic-control namespaces.

@@ -6,6 +6,7 @@
 
 mod context;
 mod send;
+mod store;
 
 use std::fmt;
 use std::future::Future;
@@ -17,6 +18,7 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use send::{BoxFuture, MaybeSend, MaybeSync};
+pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
 pub type BackendRequest = http::Request<Bytes>;
@@ -118,6 +120,9 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// Timers.
     pub sleep: Arc<dyn Sleep>,
+    /// The shared stores the config's pools name (Redis natively); `None` on a platform
+    /// without any, where a config naming a pool does not start.
+    pub stores: Option<Arc<dyn Stores>>,
 }
 
 /// Hands a future to the platform to finish after the response has been sent (one per
@@ -147,7 +152,14 @@ impl Platform {
             client,
             clock,
             sleep,
+            stores: None,
         }
+    }
+
+    /// The same ports, with `stores` opening the config's shared pools.
+    pub fn with_stores(mut self, stores: Arc<dyn Stores>) -> Self {
+        self.stores = Some(stores);
+        self
     }
 
     /// Run `work` with a deadline: `None` when `duration` elapsed first (the work is dropped,

@@ -15,6 +15,8 @@ mod http_cache;
 mod json_schema;
 mod proxy;
 mod ratelimit;
+mod redis;
+mod redis_ratelimit;
 mod router;
 mod security_http;
 
@@ -41,6 +43,8 @@ pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
+pub use redis::{Redis, RedisPool};
+pub use redis_ratelimit::RedisRateLimit;
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
 
@@ -51,6 +55,10 @@ use Level::{Backend, Endpoint, Root};
 pub(crate) trait Namespace: Sized {
     /// The options as written: a serde type whose field names are KrakenD's keys.
     type Raw: DeserializeOwned;
+
+    /// Keys KrakenD knows here (at any depth) that Manifold accepts without using: a
+    /// "no effect" warning each instead of "unknown key".
+    const NO_EFFECT: &'static [&'static str] = &[];
 
     /// Unknown keys are errors, not warnings (Manifold's own namespaces).
     const STRICT: bool = false;
@@ -82,6 +90,10 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    // Shared state (issue 13): the root `redis` pools and the rate limits kept in them.
+    pub(crate) redis: Option<Redis>,
+    pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
+    pub(crate) ratelimit_service_redis: Option<RedisRateLimit>,
     /// `manifold/compression` (root).
     pub(crate) compression: Option<Compression>,
     /// `manifold/failure` (endpoint or backend).
@@ -104,6 +116,9 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
+    ("redis", &[Root]),
+    ("qos/ratelimit/router/redis", &[Endpoint]),
+    ("qos/ratelimit/service/redis", &[Root]),
     (FAILURE_NAMESPACE, &[Endpoint, Backend]),
     (COMPRESSION_NAMESPACE, &[Root]),
 ];
@@ -225,7 +240,7 @@ fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
     let raw = if N::STRICT {
         cx.decode_strict::<N::Raw>(value)?
     } else {
-        cx.decode::<N::Raw>(value, &[])?
+        cx.decode::<N::Raw>(value, N::NO_EFFECT)?
     };
     N::plan(raw, cx)
 }
@@ -268,6 +283,9 @@ impl Extra {
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
+            "redis" => self.redis = namespace(cx, value),
+            "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
+            "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
             FAILURE_NAMESPACE => self.failure = namespace(cx, value),
             COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
             _ => {}
