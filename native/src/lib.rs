@@ -4,12 +4,14 @@
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
+//! * [`compress`]: response compression (`manifold/compression`) for the server and Lambda.
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
 //! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
 //!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
+pub mod compress;
 mod load;
 mod redis_store;
 mod time;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
+pub use compress::{accepts, compress, Accepts};
 pub use load::{check_file, load_file, load_or_embedded};
 pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
