@@ -10,6 +10,7 @@ use manifold_core::config::load::LoadError;
 use manifold_core::{Gateway, Platform};
 use tracing::{info, warn};
 
+use crate::logging::{self, AccessLog, LogFormat};
 use crate::meter::MeteredClient;
 use crate::server::{self, Limits, ServerOptions, Stopped};
 
@@ -24,6 +25,8 @@ pub struct RunOptions {
     pub debug: bool,
     /// `--max-body-size`: overrides the config's request body limit.
     pub max_body: Option<usize>,
+    /// `--log-format`, when given: wins over the config's `telemetry/logging` format.
+    pub log_format: Option<LogFormat>,
 }
 
 /// Why the server did not start.
@@ -59,20 +62,24 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (for the access log's backend count).
+/// The native platform with every backend call metered (the demo prints what each request
+/// cost).
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
     Ok(platform)
 }
 
-/// Serve the config until `shutdown` completes.
+/// Serve the config until `shutdown` completes. Installs the logging (the command line's
+/// choices, then the config's `telemetry/logging`) unless a subscriber is already installed.
 pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Stopped, StartError> {
     let mut config = manifold_native::load_file(&options.config, |name| std::env::var(name).ok())
         .map_err(StartError::Load)?;
+    let logging = config.telemetry.logging.as_ref();
+    logging::init_for_run(options.log_format, options.debug, logging);
     for w in &config.warnings {
         warn!("{}:{w}", options.config.display());
     }
@@ -83,7 +90,8 @@ pub async fn run(
         .listen_ip
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
-    let platform = metered_platform().map_err(StartError::Tls)?;
+    let platform = manifold_native::platform().map_err(StartError::Tls)?;
+    let platform = platform.with_sink(Arc::new(AccessLog));
     let endpoints = config.endpoints.len();
     let mut limits = Limits::from(config.limits);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);

@@ -28,6 +28,7 @@ mod pipeline;
 mod proxy;
 mod render;
 mod router;
+mod telemetry;
 mod time;
 mod xml;
 mod yaml;
@@ -39,7 +40,8 @@ pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
 pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use platform::{
-    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
+    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, Random, RequestContext,
+    RequestRecord, Sink, Sleep,
 };
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
 

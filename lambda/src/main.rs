@@ -19,7 +19,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = |var: &str| std::env::var(var).ok();
     let (source, config) = manifold_native::load_or_embedded(CONFIG_OVERRIDE_VAR, EMBEDDED, env);
     let fail = |e: &LoadError| eprintln!("manifold-lambda: cannot start: {source}: {e}");
-    let platform = manifold_native::platform()?;
+    // The access log: one JSON object per line on stdout (CloudWatch).
+    let platform = manifold_native::platform()?.with_sink(Arc::new(manifold_native::JsonLines));
     let gateway = Arc::new(Gateway::new(config.inspect_err(fail)?, platform));
     let (endpoints, init) = (
         gateway.config().endpoints.len(),

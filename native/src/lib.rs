@@ -4,11 +4,14 @@
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
+//! * [`OsRandom`]: trace and request ids; [`JsonLines`]: the access log as JSON lines on
+//!   stdout (Lambda); [`Tee`]: several sinks.
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
 
 pub mod client;
 mod load;
+mod telemetry;
 mod time;
 
 use std::sync::Arc;
@@ -19,6 +22,7 @@ pub use client::{ClientOptions, HyperClient};
 pub use load::{check_file, load_file, load_or_embedded};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
+pub use telemetry::{JsonLines, OsRandom, Tee};
 pub use time::{SystemClock, TokioSleep};
 
 /// After-response work natively: spawned on the current tokio runtime.
@@ -31,12 +35,14 @@ impl manifold_core::Defer for Spawn {
     }
 }
 
-/// The native platform: a [`HyperClient`] with default options, the system clock and tokio
-/// timers. Fails only if the TLS configuration cannot be built.
+/// The native platform: a [`HyperClient`] with default options, the system clock, tokio
+/// timers and OS-seeded ids; no sink (the caller picks one). Fails only if the TLS
+/// configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
-    Ok(Platform::new(
+    let platform = Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
-    ))
+    );
+    Ok(platform.with_random(Arc::new(OsRandom::default())))
 }

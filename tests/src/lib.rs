@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
-use manifold_core::{BoxFuture, Clock, HttpClient, Platform, Sleep};
+use manifold_core::{BoxFuture, Clock, HttpClient, Platform, RequestRecord, Sink, Sleep};
 
 /// Virtual time: a clock plus timers that fire when [`run`] advances the time.
 #[derive(Clone, Default)]
@@ -282,11 +282,41 @@ impl HttpClient for MockClient {
     }
 }
 
-/// A platform of a mock client and virtual time.
-pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
-    Platform {
-        client: Arc::new(client.clone()),
-        clock: Arc::new(time.clone()),
-        sleep: Arc::new(time.clone()),
+/// Ids counted up from 1, so trace, span and request ids in a scenario are predictable: a
+/// request's trace id is `…01…02`, its server and proxy spans the next numbers, and so on.
+#[derive(Debug, Default)]
+pub struct Counter(std::sync::atomic::AtomicU64);
+
+impl manifold_core::Random for Counter {
+    fn next_u64(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
     }
+}
+
+/// A sink that keeps every record (the scenarios compare them with `expect.record`).
+#[derive(Debug, Clone, Default)]
+pub struct Records(Arc<Mutex<Vec<RequestRecord>>>);
+
+impl Records {
+    /// The record of the request whose answer carried `request_id`.
+    pub fn find(&self, request_id: &str) -> Option<RequestRecord> {
+        let records = self.0.lock().unwrap();
+        records.iter().find(|r| r.request_id == request_id).cloned()
+    }
+}
+
+impl Sink for Records {
+    fn request(&self, record: &RequestRecord) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+}
+
+/// A platform of a mock client and virtual time, with counted ids.
+pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
+    Platform::new(
+        Arc::new(client.clone()),
+        Arc::new(time.clone()),
+        Arc::new(time.clone()),
+    )
+    .with_random(Arc::new(Counter::default()))
 }

@@ -15,6 +15,7 @@ mod proxy;
 mod ratelimit;
 mod router;
 mod security_http;
+mod telemetry;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,9 @@ pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
+pub use telemetry::{
+    BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp, Prometheus,
+};
 
 use super::decode::{near_miss, Cx, Level};
 use Level::{Backend, Endpoint, Root};
@@ -72,6 +76,10 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    /// `telemetry/logging` (root).
+    pub(crate) logging: Option<Logging>,
+    /// `telemetry/opentelemetry` (root).
+    pub(crate) opentelemetry: Option<OpenTelemetry>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -90,13 +98,13 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
+    ("telemetry/logging", &[Root]),
+    ("telemetry/opentelemetry", &[Root]),
 ];
 
-/// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
+/// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
 const TELEMETRY: &[&str] = &[
-    "telemetry/logging",
     "telemetry/metrics",
-    "telemetry/opentelemetry",
     "telemetry/opencensus",
     "telemetry/influx",
     "telemetry/gelf",
@@ -176,7 +184,7 @@ fn unsupported(cx: &mut Cx<'_, '_>, name: &str, value: &Value) {
     } else if let Some(plugin) = restricting_plugin(name, value) {
         cx.unenforced(name, format!("namespace `{name}` loads the `{plugin}` plugin, which restricts access; Manifold does not run Go plugins"));
     } else if TELEMETRY.contains(&name) {
-        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (nothing is exported; the native server writes its own access log)"));
+        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (the access log follows `telemetry/logging`; traces and metrics are exported by `telemetry/opentelemetry`)"));
     } else if name.starts_with("plugin/") || name == "modifier/martian" {
         cx.warn(format!(
             "namespace `{name}` (plugins/modifiers) is not supported by Manifold; it has no effect"
@@ -248,6 +256,8 @@ impl Extra {
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
+            "telemetry/logging" => self.logging = namespace(cx, value),
+            "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
             _ => {}
         }
     }
