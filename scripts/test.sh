@@ -56,7 +56,7 @@ step "release build" cargo build --release -p manifold
 step "peer runner unit tests" python3 -m unittest discover -s tests/peer -q
 step "krakend-ce peer suite" scripts/peer-suite.sh
 if [ "$quick" = 0 ]; then
-  for suite in scripts/lambda-e2e.sh scripts/worker-e2e.sh; do
+  for suite in scripts/lambda-e2e.sh scripts/worker-e2e.sh scripts/telemetry-e2e.sh; do
     [ -x "$suite" ] && step "$(basename "$suite" .sh)" "$suite"
   done
   [ -x bench/run.sh ] && step "benchmarks (--quick)" bench/run.sh --quick

@@ -44,6 +44,7 @@ pub use platform::{
     RequestRecord, Sink, Sleep,
 };
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
+pub use telemetry::{metrics, otlp};
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -5,12 +5,14 @@
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
 //! * [`OsRandom`]: trace and request ids; [`JsonLines`]: the access log as JSON lines on
-//!   stdout (Lambda); [`Tee`]: several sinks.
+//!   stdout (Lambda); [`Tee`]: several sinks; [`otel`]: `telemetry/opentelemetry` (OTLP/HTTP
+//!   export, Prometheus `/metrics`).
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
 
 pub mod client;
 mod load;
+pub mod otel;
 mod telemetry;
 mod time;
 

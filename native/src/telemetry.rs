@@ -53,6 +53,12 @@ impl std::fmt::Debug for Tee {
 }
 
 impl Sink for Tee {
+    fn begin(&self) {
+        for sink in &self.0 {
+            sink.begin();
+        }
+    }
+
     fn request(&self, record: &RequestRecord) {
         for sink in &self.0 {
             sink.request(record);

@@ -27,6 +27,9 @@ impl<F: Fn() -> u64 + MaybeSend + MaybeSync> Random for F {
 /// Where the per-request records go. Called after the answer is complete; it must not block
 /// (queue, or write one line).
 pub trait Sink: MaybeSend + MaybeSync {
+    /// A request arrived (requests in flight); nothing by default.
+    fn begin(&self) {}
+
     /// One answered request, with the backend calls that ended before the answer.
     fn request(&self, record: &RequestRecord);
 

@@ -5,6 +5,8 @@
 //! the spans and the metrics' input at once. Times come from the clock port, ids from the
 //! random port: the core makes neither call itself.
 
+pub mod metrics;
+pub mod otlp;
 mod request_id;
 mod server_timing;
 mod span;
@@ -73,6 +75,9 @@ impl Telemetry {
             random,
         );
         let request_id = request_id::request_id(&parts.headers, random);
+        if let Some(sink) = &platform.sink {
+            sink.begin();
+        }
         let live = Arc::new(Live::new(ids, self.propagate, platform.sink.clone()));
         context.trace = Some(live.clone());
         Started {
