@@ -7,7 +7,9 @@
 #      manifold-lambda with located messages (file:line:column)
 #   4. builds: the native server (release) and the bootstrap (dev, what cargo lambda watch runs)
 #   5. tests/lambda/e2e.py: cargo lambda watch + invoke for four event kinds and the
-#      Function-URL emulation, compared with the native server on the same scenarios
+#      Function-URL emulation, compared with the native server on the same scenarios; and a
+#      third watch with tests/lambda/telemetry.e2e.json: spans at a real OTLP receiver before
+#      the answer, the access log's JSON line checked field by field
 #   6. tests/lambda/secrets.py: the bootstrap built with tests/lambda/secrets.e2e.json (its JWT
 #      key and backend credential are `${env:NAME}` placeholders, read at cold start): neither
 #      secret is in the binary, they work when given with --env-var, a missing one fails the init
@@ -50,6 +52,10 @@ run() {
 
 # --- 1. tools ---------------------------------------------------------------------------
 if ! run "tools (cargo-lambda, cfn-lint)" scripts/tools.sh lambda; then
+  finish
+fi
+# The OTLP receiver of the telemetry check (tests/telemetry/receiver.py, opentelemetry-proto).
+if ! run "tools (opentelemetry-proto)" scripts/tools.sh telemetry; then
   finish
 fi
 # shellcheck disable=SC1091

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use manifold_core::config::load::LoadError;
-use manifold_core::{Gateway, Platform, Sink};
-use manifold_native::Tee;
+use manifold_core::{Gateway, Platform};
 use tracing::{info, warn};
 
 use crate::logging::{self, AccessLog, LogFormat};
@@ -92,20 +91,16 @@ pub async fn run(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
     let platform = manifold_native::platform().map_err(StartError::Tls)?;
-    let platform = match &config.telemetry.opentelemetry {
-        Some(otel) => {
-            let (client, clock) = (platform.client.clone(), platform.clock.clone());
-            let (sink, exporter) = manifold_native::otel::pipeline(otel, client, clock);
-            let metrics = manifold_native::otel::serve_prometheus(otel, sink.clone());
-            for addr in metrics.await.map_err(StartError::Bind)? {
-                info!("prometheus metrics on http://{addr}/metrics");
-            }
-            tokio::spawn(exporter.run());
-            let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(AccessLog), sink];
-            platform.with_sink(Arc::new(Tee(sinks)))
+    let background = manifold_native::otel::Mode::Background;
+    let (platform, otel) =
+        manifold_native::otel::attach(platform, &config, Arc::new(AccessLog), background);
+    if let (Some((sink, exporter)), Some(options)) = (otel, &config.telemetry.opentelemetry) {
+        let metrics = manifold_native::otel::serve_prometheus(options, sink).await;
+        for addr in metrics.map_err(StartError::Bind)? {
+            info!("prometheus metrics on http://{addr}/metrics");
         }
-        None => platform.with_sink(Arc::new(AccessLog)),
-    };
+        tokio::spawn(exporter.run());
+    }
     let endpoints = config.endpoints.len();
     let mut limits = Limits::from(config.limits);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);

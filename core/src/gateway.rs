@@ -146,6 +146,7 @@ impl Gateway {
         let (config, platform) = (&self.config, &self.platform);
         self.telemetry
             .finish(started, config, platform, &parts, &context, &mut response);
+        crate::telemetry::flush(platform, &context).await;
         response
     }
 

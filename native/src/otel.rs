@@ -21,7 +21,7 @@ use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
 use manifold_core::otlp::{self, Resource, Span};
 use manifold_core::platform::{BackendCall, TraceIds};
-use manifold_core::{Clock, HttpClient, RequestRecord, Sink};
+use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -33,6 +33,9 @@ pub const BATCH: usize = 512;
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// The longest one export may take before it counts as failed.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a serverless invocation waits for its spans to be sent (Lambda freezes the sandbox
+/// after the answer, so they are sent before it).
+pub const FLUSH_BUDGET: Duration = Duration::from_secs(2);
 /// Largest answer read from a collector.
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -54,6 +57,8 @@ pub struct OtelSink {
     queue: mpsc::Sender<Vec<Span>>,
     stats: Arc<Stats>,
     traces: bool,
+    /// Per-request mode: the exporter the sink's flush drives.
+    flusher: Option<Arc<Exporter>>,
 }
 
 /// The exporter half: sends the queued spans and the metrics.
@@ -67,6 +72,59 @@ pub struct Exporter {
     client: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     stats: Arc<Stats>,
+    /// When the metrics were last pushed (µs), for serverless flushes.
+    pushed: AtomicU64,
+}
+
+/// The sink and the exporter of one `telemetry/opentelemetry`.
+pub type Halves = (Arc<OtelSink>, Arc<Exporter>);
+
+/// When the spans are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// By [`Exporter::run`] in the background (a long-running server).
+    Background,
+    /// Before each invocation returns, within [`FLUSH_BUDGET`] (Lambda freezes the sandbox
+    /// after the answer): the sink's `flush`, which the gateway awaits.
+    PerRequest,
+}
+
+/// `platform` with its sink for `config`: `access` (the access log) alone, or, with
+/// `telemetry/opentelemetry`, `access` and the OTLP sink, with its exporter (to run in the
+/// background, or already flushed per request, as `mode` says).
+pub fn attach(
+    platform: Platform,
+    config: &Config,
+    access: Arc<dyn Sink>,
+    mode: Mode,
+) -> (Platform, Option<Halves>) {
+    let Some(otel) = &config.telemetry.opentelemetry else {
+        return (platform.with_sink(access), None);
+    };
+    let (client, clock) = (platform.client.clone(), platform.clock.clone());
+    let (mut sink, exporter) = pipeline(otel, client, clock);
+    if mode == Mode::PerRequest {
+        if let Some(s) = Arc::get_mut(&mut sink) {
+            s.flusher = Some(exporter.clone());
+        }
+    }
+    let sinks: Vec<Arc<dyn Sink>> = vec![access, sink.clone()];
+    let platform = platform.with_sink(Arc::new(crate::Tee(sinks)));
+    (platform, Some((sink, exporter)))
+}
+
+/// The serverless (Lambda) platform's sinks: the access log as JSON lines on stdout
+/// ([`crate::JsonLines`], one object per line, as CloudWatch and Lambda's JSON log format
+/// expect) and, with `telemetry/opentelemetry`, the OTLP sink flushed before each invocation
+/// returns.
+pub fn serverless(platform: Platform, config: &Config) -> Platform {
+    attach(
+        platform,
+        config,
+        Arc::new(crate::JsonLines),
+        Mode::PerRequest,
+    )
+    .0
 }
 
 /// Both halves for `config`: give the sink to the platform, run or flush the exporter.
@@ -85,8 +143,16 @@ pub fn pipeline(
         } else {
             format!("http://{host}")
         };
-        let port = if o.port == 0 { 4318 } else { o.port };
-        format!("{host}:{port}{path}")
+        // A host with its own port (`http://collector:4318`) is taken as it is when `port`
+        // is not set.
+        let has_port = host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        match o.port {
+            0 if has_port => format!("{host}{path}"),
+            0 => format!("{host}:4318{path}"),
+            port => format!("{host}:{port}{path}"),
+        }
     };
     let global = &config.layers.global;
     let exporter = Exporter {
@@ -115,6 +181,7 @@ pub fn pipeline(
         client,
         clock,
         stats: stats.clone(),
+        pushed: AtomicU64::new(0),
     };
     let sink = OtelSink {
         traces: config.traces(),
@@ -122,6 +189,7 @@ pub fn pipeline(
         metrics,
         queue: tx,
         stats,
+        flusher: None,
     };
     (Arc::new(sink), Arc::new(exporter))
 }
@@ -197,6 +265,13 @@ impl Sink for OtelSink {
             self.queue(vec![otlp::backend(trace, call, trace.proxy_span)]);
         }
     }
+
+    fn flush(&self) -> Option<manifold_core::BoxFuture<'static, ()>> {
+        let exporter = self.flusher.clone()?;
+        Some(Box::pin(async move {
+            let _ = tokio::time::timeout(FLUSH_BUDGET, exporter.after_invocation()).await;
+        }))
+    }
 }
 
 // === impl Exporter ===
@@ -232,6 +307,18 @@ impl Exporter {
         let body = Bytes::from(self.metrics.otlp(&self.resource, self.clock.now_micros()));
         for url in &self.metrics_urls {
             self.post(url, body.clone()).await;
+        }
+    }
+
+    /// A serverless invocation ended: its spans now, the metrics when a period has passed.
+    pub async fn after_invocation(&self) {
+        self.flush().await;
+        let now = self.clock.now_micros();
+        let last = self.pushed.load(Ordering::Relaxed);
+        let period = u64::try_from(self.period.as_micros()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last) >= period {
+            self.pushed.store(now, Ordering::Relaxed);
+            self.push_metrics().await;
         }
     }
 

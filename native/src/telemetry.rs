@@ -74,6 +74,18 @@ impl Sink for Tee {
             sink.straggler(trace, call);
         }
     }
+
+    fn flush(&self) -> Option<manifold_core::BoxFuture<'static, ()>> {
+        let work: Vec<_> = self.0.iter().filter_map(|s| s.flush()).collect();
+        if work.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            for w in work {
+                w.await;
+            }
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::{MaybeSend, MaybeSync};
+use super::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Random numbers for trace, span and request ids (not for secrets). Natively seeded by the OS,
 /// `Math.random()` on Workers, a counter in the tests, so the core itself stays deterministic.
@@ -37,6 +37,14 @@ pub trait Sink: MaybeSend + MaybeSync {
     /// the answer): a span of the same trace. Nothing by default.
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         let _ = (trace, call);
+    }
+
+    /// Work that must finish before the platform stops this request's execution (a serverless
+    /// export): run by the request's after-response facility, or awaited before the answer
+    /// where there is none (Lambda). None by default (a sink that writes a line, or whose
+    /// exporter runs in the background).
+    fn flush(&self) -> Option<BoxFuture<'static, ()>> {
+        None
     }
 }
 

@@ -140,6 +140,19 @@ impl Telemetry {
     }
 }
 
+/// After the record: the sink's flush, handed to the request's after-response facility
+/// (Workers' `ctx.wait_until`), or awaited where there is none (Lambda, before the sandbox
+/// freezes).
+pub(crate) async fn flush(platform: &Platform, context: &RequestContext) {
+    let Some(work) = platform.sink.as_ref().and_then(|s| s.flush()) else {
+        return;
+    };
+    match &context.defer {
+        Some(defer) => defer.defer(work),
+        None => work.await,
+    }
+}
+
 /// The router chose `endpoint` for this request (its template goes into the record).
 pub(crate) fn routed(context: &RequestContext, endpoint: &str) {
     if let Some(live) = &context.trace {

@@ -66,9 +66,10 @@ pub struct Exporters {
 pub struct Otlp {
     /// A name for messages.
     pub name: String,
-    /// The collector's host (a URL with scheme, or a host name: `http://` is assumed).
+    /// The collector's host (a URL with scheme, or a host name: `http://` is assumed); it may
+    /// carry the port when `port` is not set.
     pub host: String,
-    /// The collector's port (default 4318 with `use_http`).
+    /// The collector's port (default: the one in `host`, else 4318).
     pub port: u16,
     /// OTLP over HTTP (the only transport Manifold has; gRPC is refused with a message).
     pub use_http: bool,
