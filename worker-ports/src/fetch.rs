@@ -26,7 +26,7 @@ pub fn platform() -> Platform {
     let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
     Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
         .with_random(Arc::new(crate::telemetry::MathRandom))
-        .with_sink(Arc::new(crate::telemetry::ConsoleLog))
+        .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()))
 }
 
 /// Outbound HTTP through `fetch`, never following redirects, cancelled when dropped.

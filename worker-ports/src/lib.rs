@@ -8,7 +8,8 @@
 //!   is really cancelled), and a body read that stops at the core's size limit;
 //! * `Sleep` on `setTimeout` (`worker::Delay`), `Clock` on `Date.now()`;
 //! * ids from `Math.random()`, the access log through `console.log` (one JSON object per
-//!   request).
+//!   request), and with `telemetry/opentelemetry` the OTLP export in `ctx.wait_until`
+//!   ([`observed`]).
 //!
 //! Everything that touches JS exists only on wasm32; on other targets the crate contains just
 //! the conversions, so the host workspace builds and tests without a JS toolchain.
@@ -25,4 +26,4 @@ mod telemetry;
 #[cfg(target_arch = "wasm32")]
 pub use fetch::{headers_from_js, headers_to_js, platform, FetchClient};
 #[cfg(target_arch = "wasm32")]
-pub use telemetry::{ConsoleLog, MathRandom};
+pub use telemetry::{observed, ConsoleLog, MathRandom};
