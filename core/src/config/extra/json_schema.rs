@@ -5,6 +5,7 @@
 use serde_json::Value as Raw;
 
 use crate::config::error::{Diags, Path};
+use crate::json::{Map, Number, Value};
 pub use crate::json_schema::JsonSchema;
 
 /// Keywords that only annotate; accepted without a warning.
@@ -142,6 +143,89 @@ impl JsonSchema {
     }
 }
 
+// Read back for `manifold openapi export`: the document says what the gateway enforces, so it
+// is rebuilt from the compiled form (annotations and unsupported keywords are not kept).
+impl JsonSchema {
+    /// The schema as a JSON Schema document with exactly the keywords Manifold enforces.
+    pub fn document(&self) -> Value {
+        if self.never {
+            return Value::Bool(false);
+        }
+        let mut out = Map::new();
+        match self.types.as_slice() {
+            [] => {}
+            [one] => put(&mut out, "type", Value::String(one.clone())),
+            many => put(
+                &mut out,
+                "type",
+                Value::Array(many.iter().cloned().map(Value::String).collect()),
+            ),
+        }
+        if !self.properties.is_empty() {
+            let props = self
+                .properties
+                .iter()
+                .map(|(name, s)| (name.clone(), s.document()))
+                .collect();
+            put(&mut out, "properties", Value::Object(props));
+        }
+        if !self.required.is_empty() {
+            let names = self.required.iter().cloned().map(Value::String).collect();
+            put(&mut out, "required", Value::Array(names));
+        }
+        if let Some(a) = &self.additional {
+            put(&mut out, "additionalProperties", a.document());
+        }
+        if let Some(i) = &self.items {
+            put(&mut out, "items", i.document());
+        }
+        if let Some(values) = &self.enumeration {
+            put(&mut out, "enum", Value::Array(values.clone()));
+        }
+        let bounds = [
+            ("minimum", self.minimum),
+            ("maximum", self.maximum),
+            ("exclusiveMinimum", self.exclusive_minimum),
+            ("exclusiveMaximum", self.exclusive_maximum),
+        ];
+        for (key, bound) in bounds {
+            if let Some(n) = bound.and_then(float) {
+                put(&mut out, key, n);
+            }
+        }
+        let counts = [
+            ("minLength", self.min_length),
+            ("maxLength", self.max_length),
+            ("minItems", self.min_items),
+            ("maxItems", self.max_items),
+        ];
+        for (key, count) in counts {
+            if let Some(n) = count {
+                put(&mut out, key, Value::Number(Number::from_u64(n as u64)));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+fn put(out: &mut Map, key: &str, value: Value) {
+    out.insert(key.to_owned(), value);
+}
+
+/// A bound as a JSON number (whole numbers without a fraction); `None` for NaN and infinities,
+/// which JSON cannot write (a config cannot produce them either).
+fn float(n: f64) -> Option<Value> {
+    if !n.is_finite() {
+        return None;
+    }
+    let text = if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    };
+    crate::json::parse(text.as_bytes()).ok()
+}
+
 /// A type name or a list of them.
 fn names(v: &Raw) -> Option<Vec<String>> {
     match v {
@@ -192,5 +276,31 @@ mod tests {
         assert!(!valid(&s, r#"{"id":1,"tags":["a","b","c"]}"#));
         assert!(!valid(&s, r#"{"id":1,"kind":"c"}"#));
         assert!(!valid(&schema(r#"{"type":"number"}"#), r#"{"foo":42}"#));
+    }
+
+    #[test]
+    fn document_keeps_the_enforced_keywords_and_drops_the_rest() {
+        let text = r#"{"type":["object","null"],"required":["id"],"additionalProperties":false,
+            "title":"a user","pattern":"^x",
+            "properties":{"id":{"type":"integer","minimum":1,"exclusiveMaximum":2.5},
+            "tags":{"type":"array","items":{"type":"string","maxLength":3},"minItems":1},
+            "kind":{"const":"a"}}}"#;
+        let mut got = String::new();
+        crate::json::write_json(&mut got, &schema(text).document());
+        assert_eq!(
+            got,
+            r#"{"additionalProperties":false,"properties":{"id":{"exclusiveMaximum":2.5,"minimum":1,"type":"integer"},"kind":{"enum":["a"]},"tags":{"items":{"maxLength":3,"type":"string"},"minItems":1,"type":"array"}},"required":["id"],"type":["object","null"]}"#
+        );
+        // Compiling the document again gives the same checks.
+        let again = schema(&got);
+        for body in [
+            r#"{"id":1}"#,
+            r#"{"id":0}"#,
+            r#"{"id":1,"x":1}"#,
+            "null",
+            r#"{"id":1,"tags":[]}"#,
+        ] {
+            assert_eq!(valid(&again, body), valid(&schema(text), body), "{body}");
+        }
     }
 }
