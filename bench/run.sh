@@ -7,6 +7,7 @@
 # it) in the full mode, or all three into $TMPDIR/manifold-bench-quick/ (--quick).
 #
 # Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcd] [--edge workerd,lambda]
+#        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
 #   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
 #             without the workerd and Lambda sections unless --edge names them
 #   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo
@@ -69,6 +70,14 @@ fi
 [ -x "$ROOT/target/release/manifold" ] || fail "target/release/manifold missing"
 "$ROOT/target/release/manifold" run --help >/dev/null 2>&1 ||
 	fail "target/release/manifold has no working 'run' command yet"
+
+# ---- telemetry overhead (--telemetry) ------------------------------------------------
+# bench/telemetry.py: scenarios a and b natively with telemetry off, access log only, and full
+# tracing at 100 % sampling (docs/observability.md has the figures).
+if [ "${1:-}" = --telemetry ]; then
+	shift
+	exec python3 "$ROOT/bench/telemetry.py" --manifold "$ROOT/target/release/manifold" "$@"
+fi
 
 # ---- workerd and Lambda (full mode, or --edge) ---------------------------------------
 # Their tools (scripts/tools.sh: wrangler + miniflare/workerd, cargo-lambda; idempotent, about a

@@ -92,8 +92,11 @@ pub async fn run(
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
     let platform = manifold_native::platform().map_err(StartError::Tls)?;
     let background = manifold_native::otel::Mode::Background;
-    let (platform, otel) =
-        manifold_native::otel::attach(platform, &config, Arc::new(AccessLog), background);
+    // The access log sink only when something would be written (a record costs a little).
+    let logged = !config.router.disable_access_log
+        && tracing::enabled!(target: "manifold::access", tracing::Level::INFO);
+    let access = logged.then(|| Arc::new(AccessLog) as Arc<dyn manifold_core::Sink>);
+    let (platform, otel) = manifold_native::otel::attach(platform, &config, access, background);
     if let (Some((sink, exporter)), Some(options)) = (otel, &config.telemetry.opentelemetry) {
         let metrics = manifold_native::otel::serve_prometheus(options, sink).await;
         for addr in metrics.map_err(StartError::Bind)? {

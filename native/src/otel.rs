@@ -89,17 +89,21 @@ pub enum Mode {
     PerRequest,
 }
 
-/// `platform` with its sink for `config`: `access` (the access log) alone, or, with
+/// `platform` with its sink for `config`: `access` (the access log, if any) alone, or, with
 /// `telemetry/opentelemetry`, `access` and the OTLP sink, with its exporter (to run in the
 /// background, or already flushed per request, as `mode` says).
 pub fn attach(
     platform: Platform,
     config: &Config,
-    access: Arc<dyn Sink>,
+    access: Option<Arc<dyn Sink>>,
     mode: Mode,
 ) -> (Platform, Option<Halves>) {
     let Some(otel) = &config.telemetry.opentelemetry else {
-        return (platform.with_sink(access), None);
+        // No sink at all when nothing is logged: the gateway then builds no records.
+        return (
+            access.map_or(platform.clone(), |a| platform.with_sink(a)),
+            None,
+        );
     };
     let (client, clock) = (platform.client.clone(), platform.clock.clone());
     let (mut sink, exporter) = pipeline(otel, client, clock);
@@ -108,7 +112,10 @@ pub fn attach(
             s.flusher = Some(exporter.clone());
         }
     }
-    let sinks: Vec<Arc<dyn Sink>> = vec![access, sink.clone()];
+    let sinks: Vec<Arc<dyn Sink>> = access
+        .into_iter()
+        .chain([sink.clone() as Arc<dyn Sink>])
+        .collect();
     let platform = platform.with_sink(Arc::new(crate::Tee(sinks)));
     (platform, Some((sink, exporter)))
 }
@@ -118,13 +125,9 @@ pub fn attach(
 /// expect) and, with `telemetry/opentelemetry`, the OTLP sink flushed before each invocation
 /// returns.
 pub fn serverless(platform: Platform, config: &Config) -> Platform {
-    attach(
-        platform,
-        config,
-        Arc::new(crate::JsonLines),
-        Mode::PerRequest,
-    )
-    .0
+    let logged = !config.router.disable_access_log;
+    let access = logged.then(|| Arc::new(crate::JsonLines) as Arc<dyn Sink>);
+    attach(platform, config, access, Mode::PerRequest).0
 }
 
 /// Both halves for `config`: give the sink to the platform, run or flush the exporter.

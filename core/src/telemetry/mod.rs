@@ -79,7 +79,10 @@ impl Telemetry {
             sink.begin();
         }
         let live = Arc::new(Live::new(ids, self.propagate, platform.sink.clone()));
-        context.trace = Some(live.clone());
+        // Backend spans cost a little per call: recorded only when something reads them.
+        if platform.sink.is_some() || self.propagate || self.server_timing {
+            context.trace = Some(live.clone());
+        }
         Started {
             live,
             start_micros,
