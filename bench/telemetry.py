@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -38,7 +39,7 @@ def config(base: str, mode: str, otlp: str) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--manifold", default=os.path.join(b.ROOT, "target/release/manifold"))
+    ap.add_argument("--manifold", default=b.MANIFOLD_BIN)
     ap.add_argument("--quick", action="store_true", help="a few seconds per run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write the figures here")
@@ -100,6 +101,7 @@ def main() -> int:
                           f"errors {run['errors']}", flush=True)
     finally:
         b.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
     print("\n| scenario | mode | CPU µs/req (median) | vs off | req/s (median) |")
     print("|---|---|---|---|---|")
     summary = {}

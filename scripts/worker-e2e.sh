@@ -18,6 +18,8 @@
 #      tests/worker/secrets.test.mjs: the config's secrets are not in the wasm, and a Worker
 #      without one answers 500 naming it. tests/worker/telemetry.test.mjs: the second Worker's
 #      spans at a real OTLP receiver (sent in ctx.wait_until), its console.log access log.
+#      Then tests/worker/state.test.mjs: the Worker alone with its Durable Object binding and
+#      persisted storage (shared rate limits, the Cache API, a restart).
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
 #
@@ -122,6 +124,13 @@ if [ "$gzip_bytes" -le "$MAX_GZIP" ]; then
 else
 	fail "bundle size $gzip_bytes > $MAX_GZIP bytes gzip"
 fi
+# The Durable Object class lives in the ports crate (a dependency of the cdylib): its
+# wasm-bindgen exports must survive the link, and worker-build's shim must export the class.
+if grep -Eq '^ +[A-Za-z_$0-9]+ as ManifoldStore,?$' "$dist/index.js" && grep -q 'manifoldstore_fetch' "$dist/index.js"; then
+	ok "the Worker exports the Durable Object class ManifoldStore (defined in worker-ports)"
+else
+	fail "the built Worker does not export the Durable Object class ManifoldStore"
+fi
 start=$SECONDS
 ssl_dist="$work/dist-ssl"
 if ! build_worker tests/worker/ssl.json "$ssl_dist" "$work/build-ssl.log"; then
@@ -158,9 +167,10 @@ export E2E_NATIVE_SSL_PORT=$native_ssl_port E2E_SSL_CONFIG="$ROOT/tests/worker/s
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
 set -m
-node --test --test-reporter=spec --test-reporter-destination=stdout \
+# One file at a time: e2e.test.mjs and state.test.mjs start the mock backends on the same port.
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
-	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs &
+	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs tests/worker/state.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

@@ -9,6 +9,7 @@ use manifold::check::Report;
 use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
 use manifold::{demo, openapi, run, signal};
+use manifold_core::config::load::LoadError;
 use manifold_core::Gateway;
 
 // The profile of scenario a (bench/profile-notes.md) put glibc's malloc/free at ~12 % of the
@@ -186,7 +187,14 @@ fn check(args: &CheckArgs) -> u8 {
     // Run-time `${env:NAME}` values need not be set here: they stand in, `run` resolves them.
     let (result, standing_in) =
         manifold_native::check_file(&args.config, |name| std::env::var(name).ok());
-    let result = result.map(|config| Gateway::new(config, platform));
+    // Opening the Redis pools reads their TLS files, as `run` does before serving.
+    let result = result.and_then(|config| match run::open_pools(&config.redis) {
+        Ok(_) => Ok(Gateway::new(config, platform)),
+        Err(mut e) => {
+            e.warnings = config.warnings;
+            Err(LoadError::Invalid(e))
+        }
+    });
     let report = Report {
         file: &args.config,
         result: result.as_ref().map(Gateway::config),

@@ -6,8 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use manifold_core::config::extra::Redis;
 use manifold_core::config::load::LoadError;
+use manifold_core::config::ConfigErrors;
 use manifold_core::{Gateway, Platform};
+use manifold_native::{PoolEvent, RedisStores};
 use tracing::{info, warn};
 
 use crate::logging::{self, AccessLog, LogFormat};
@@ -63,11 +66,26 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// The native platform with every backend call metered (the demo prints what each request
-/// cost).
+/// cost) and Redis pool outages in the log (one line when a pool goes down, one when it is
+/// back); pools are opened on first use ([`open_pools`] opens them up front).
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
-    Ok(platform)
+    Ok(platform.with_stores(Arc::new(RedisStores::new(pool_log()))))
+}
+
+/// Stores for the config's `redis` pools, each opened now: a pool that cannot be used (a TLS
+/// file that cannot be read) is a config error at its entry, before anything is served.
+pub fn open_pools(redis: &Redis) -> Result<RedisStores, ConfigErrors> {
+    RedisStores::for_config(redis, pool_log())
+}
+
+/// Pool outages and recoveries as log lines (one each, never per request).
+fn pool_log() -> manifold_native::Report {
+    Arc::new(|event: &PoolEvent| match event {
+        PoolEvent::Down { .. } => warn!("{event}"),
+        PoolEvent::Up { .. } => info!("{event}"),
+    })
 }
 
 /// Serve the config until `shutdown` completes. Installs the logging (the command line's
@@ -90,7 +108,10 @@ pub async fn run(
         .listen_ip
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
-    let platform = manifold_native::platform().map_err(StartError::Tls)?;
+    let pools = open_pools(&config.redis).map_err(|e| StartError::Load(LoadError::Invalid(e)))?;
+    let platform = manifold_native::platform()
+        .map_err(StartError::Tls)?
+        .with_stores(Arc::new(pools));
     let background = manifold_native::otel::Mode::Background;
     // The access log sink only when something would be written (a record costs a little).
     let logged = !config.router.disable_access_log

@@ -3,6 +3,7 @@
 //! only convert their platform's request into `http::Request<Bytes>` and back.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -15,7 +16,7 @@ use crate::builtin;
 use crate::config::{self, Config, ConfigErrors};
 use crate::guard::{GuardState, Guards, Inbound};
 use crate::http_util::plain;
-use crate::pipeline::{engine_guards, CompiledEndpoint};
+use crate::pipeline::{engine_guards, CompiledEndpoint, SharedStores};
 use crate::platform::{Platform, RequestContext};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
@@ -56,10 +57,13 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Compile a validated config into a gateway on `platform`.
     pub fn new(config: Config, platform: Platform) -> Self {
+        let stores = Arc::new(SharedStores::open(&config, &platform));
+        // The endpoints find the opened pools through the platform (`Stores::pool`).
+        let platform = platform.with_stores(stores.clone());
         let endpoints = config
             .endpoints
             .iter()
-            .map(|e| CompiledEndpoint::new(&config, e, &platform))
+            .map(|e| CompiledEndpoint::new(&config, e, &stores, &platform))
             .collect();
         let version = if config.router.hide_version_header {
             HeaderValue::from_static("Version undefined")
@@ -67,7 +71,7 @@ impl Gateway {
             HeaderValue::from_static(crate::USER_AGENT)
         };
         Self {
-            engine: engine_guards(&config),
+            engine: engine_guards(&config, &stores, &platform),
             telemetry: Telemetry::new(&config),
             router: Router::new(config.routes.clone(), endpoints),
             config,

@@ -9,10 +9,13 @@
 //!   export, Prometheus `/metrics`).
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
+//! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
+//!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
 mod load;
 pub mod otel;
+mod redis_store;
 mod telemetry;
 mod time;
 
@@ -22,6 +25,7 @@ use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
 pub use load::{check_file, load_file, load_or_embedded};
+pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
 pub use telemetry::{JsonLines, OsRandom, Tee};
@@ -38,13 +42,14 @@ impl manifold_core::Defer for Spawn {
 }
 
 /// The native platform: a [`HyperClient`] with default options, the system clock, tokio
-/// timers and OS-seeded ids; no sink (the caller picks one). Fails only if the TLS
-/// configuration cannot be built.
+/// timers, OS-seeded ids and Redis for the config's shared pools (outages reported on stderr);
+/// no sink (the caller picks one). Fails only if the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
     let platform = Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
     );
-    Ok(platform.with_random(Arc::new(OsRandom::default())))
+    let platform = platform.with_random(Arc::new(OsRandom::default()));
+    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
 }

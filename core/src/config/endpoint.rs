@@ -122,6 +122,7 @@ pub(crate) fn endpoint(
             ratelimit: extra
                 .ratelimit_router
                 .or_else(|| defaults.root_ratelimit.cloned()),
+            ratelimit_redis: extra.ratelimit_router_redis,
         },
     })
 }

@@ -9,8 +9,8 @@ use http::Method;
 
 use super::extra::{
     BackendHttp, BotDetector, CelChecks, CircuitBreaker, Cors, FlatmapOp, HttpCache, JsonSchema,
-    JwtSigner, JwtValidator, ProxyRateLimit, RouterOptions, RouterRateLimit, SecurityHttp,
-    StaticResponse,
+    JwtSigner, JwtValidator, ProxyRateLimit, Redis, RedisRateLimit, RouterOptions, RouterRateLimit,
+    SecurityHttp, StaticResponse,
 };
 use super::Diagnostic;
 use crate::url::UrlPattern;
@@ -42,6 +42,8 @@ pub struct Config {
     pub guards: RootGuards,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
+    /// The `redis` namespace: shared-state pools the platform opens (issue 13).
+    pub redis: Redis,
     /// Non-fatal findings (unknown keys, ignored namespaces).
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
@@ -153,6 +155,8 @@ pub struct RootGuards {
     pub security_http: Option<SecurityHttp>,
     /// Root `security/bot-detector`: every request, before routing.
     pub bot_detector: Option<BotDetector>,
+    /// `qos/ratelimit/service/redis`: every request, before routing, in a shared store.
+    pub ratelimit_redis: Option<RedisRateLimit>,
 }
 
 /// Endpoint-level traffic-control namespaces.
@@ -162,6 +166,8 @@ pub struct EndpointGuards {
     pub bot_detector: Option<BotDetector>,
     /// `qos/ratelimit/router` (the endpoint's own, else the root one; buckets are per endpoint).
     pub ratelimit: Option<RouterRateLimit>,
+    /// `qos/ratelimit/router/redis`: the endpoint's buckets in a shared store.
+    pub ratelimit_redis: Option<RedisRateLimit>,
 }
 
 /// Backend-level traffic-control namespaces.

@@ -6,6 +6,7 @@
 
 mod context;
 mod send;
+mod store;
 mod telemetry;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use send::{BoxFuture, MaybeSend, MaybeSync};
+pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
     hex, millis, BackendCall, Failure, FailureKind, Random, RequestRecord, Sink, TraceIds,
@@ -133,6 +135,9 @@ pub struct Platform {
     pub random: Arc<dyn Random>,
     /// Where each request's record goes (access log, spans, metrics); none: nowhere.
     pub sink: Option<Arc<dyn Sink>>,
+    /// The shared stores the config's pools name (Redis natively); `None` on a platform
+    /// without any, where a config naming a pool does not start.
+    pub stores: Option<Arc<dyn Stores>>,
 }
 
 /// A splitmix64 sequence: the fallback id source when the adapter gives none. Deterministic
@@ -191,6 +196,7 @@ impl Platform {
             sleep,
             random,
             sink: None,
+            stores: None,
         }
     }
 
@@ -203,6 +209,12 @@ impl Platform {
     /// The same ports, each request's record handed to `sink`.
     pub fn with_sink(mut self, sink: Arc<dyn Sink>) -> Self {
         self.sink = Some(sink);
+        self
+    }
+
+    /// The same ports, with `stores` opening the config's shared pools.
+    pub fn with_stores(mut self, stores: Arc<dyn Stores>) -> Self {
+        self.stores = Some(stores);
         self
     }
 

@@ -13,6 +13,8 @@ mod http_cache;
 mod json_schema;
 mod proxy;
 mod ratelimit;
+mod redis;
+mod redis_ratelimit;
 mod router;
 mod security_http;
 mod telemetry;
@@ -35,6 +37,8 @@ pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
+pub use redis::{Redis, RedisPool};
+pub use redis_ratelimit::RedisRateLimit;
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
 pub use telemetry::{
@@ -48,6 +52,10 @@ use Level::{Backend, Endpoint, Root};
 pub(crate) trait Namespace: Sized {
     /// The options as written: a serde type whose field names are KrakenD's keys.
     type Raw: DeserializeOwned;
+
+    /// Keys KrakenD knows here (at any depth) that Manifold accepts without using: a
+    /// "no effect" warning each instead of "unknown key".
+    const NO_EFFECT: &'static [&'static str] = &[];
 
     /// Check the decoded options and build the typed value; problems are reported at `cx`
     /// (the namespace's place) and make it `None`.
@@ -80,6 +88,10 @@ pub(crate) struct Extra {
     pub(crate) logging: Option<Logging>,
     /// `telemetry/opentelemetry` (root).
     pub(crate) opentelemetry: Option<OpenTelemetry>,
+    // Shared state (issue 13): the root `redis` pools and the rate limits kept in them.
+    pub(crate) redis: Option<Redis>,
+    pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
+    pub(crate) ratelimit_service_redis: Option<RedisRateLimit>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -100,6 +112,9 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/http-cache", &[Backend]),
     ("telemetry/logging", &[Root]),
     ("telemetry/opentelemetry", &[Root]),
+    ("redis", &[Root]),
+    ("qos/ratelimit/router/redis", &[Endpoint]),
+    ("qos/ratelimit/service/redis", &[Root]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -214,7 +229,7 @@ fn restricting_plugin<'v>(name: &str, value: &'v Value) -> Option<&'v str> {
 
 /// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
 fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
-    let raw = cx.decode::<N::Raw>(value, &[])?;
+    let raw = cx.decode::<N::Raw>(value, N::NO_EFFECT)?;
     N::plan(raw, cx)
 }
 
@@ -258,6 +273,9 @@ impl Extra {
             "qos/http-cache" => self.http_cache = namespace(cx, value),
             "telemetry/logging" => self.logging = namespace(cx, value),
             "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
+            "redis" => self.redis = namespace(cx, value),
+            "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
+            "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
             _ => {}
         }
     }
