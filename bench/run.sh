@@ -8,6 +8,7 @@
 # it) in the full mode, or all three into $TMPDIR/manifold-bench-quick/ (--quick).
 #
 # Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcde] [--edge workerd,lambda]
+#        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
 #   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
 #             without the workerd and Lambda sections unless --edge names them
 #   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo
@@ -72,6 +73,14 @@ MANIFOLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold
 [ -x "$MANIFOLD_BIN" ] || fail "$MANIFOLD_BIN missing"
 "$MANIFOLD_BIN" run --help >/dev/null 2>&1 ||
 	fail "$MANIFOLD_BIN has no working 'run' command yet"
+
+# ---- telemetry overhead (--telemetry) ------------------------------------------------
+# bench/telemetry.py: scenarios a and b natively with telemetry off, access log only, and full
+# tracing at 100 % sampling (docs/observability.md has the figures).
+if [ "${1:-}" = --telemetry ]; then
+	shift
+	exec python3 "$ROOT/bench/telemetry.py" --manifold "$MANIFOLD_BIN" "$@"
+fi
 
 # ---- workerd and Lambda (full mode, or --edge) ---------------------------------------
 # Their tools (scripts/tools.sh: wrangler + miniflare/workerd, cargo-lambda; idempotent, about a

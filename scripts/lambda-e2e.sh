@@ -7,7 +7,9 @@
 #      manifold-lambda with located messages (file:line:column)
 #   4. builds: the native server (release) and the bootstrap (dev, what cargo lambda watch runs)
 #   5. tests/lambda/e2e.py: cargo lambda watch + invoke for four event kinds and the
-#      Function-URL emulation, compared with the native server on the same scenarios
+#      Function-URL emulation, compared with the native server on the same scenarios; and a
+#      third watch with tests/lambda/telemetry.e2e.json: spans at a real OTLP receiver before
+#      the answer, the access log's JSON line checked field by field
 #   6. tests/lambda/redis.py: shared state through one redis-server (Debian package
 #      `redis-server`, installed when missing) on a free loopback port, with two `cargo lambda
 #      watch` of the function (two sandboxes each): client_max_rate 10/h alternated and under
@@ -55,6 +57,10 @@ run() {
 
 # --- 1. tools ---------------------------------------------------------------------------
 if ! run "tools (cargo-lambda, cfn-lint)" scripts/tools.sh lambda; then
+  finish
+fi
+# The OTLP receiver of the telemetry check (tests/telemetry/receiver.py, opentelemetry-proto).
+if ! run "tools (opentelemetry-proto)" scripts/tools.sh telemetry; then
   finish
 fi
 # shellcheck disable=SC1091

@@ -16,7 +16,8 @@
 #      scenario must give equal answers (or the documented platform difference), plus the
 #      request limits and the HTTPS redirect (docs/bad-input.md, docs/workers.md).
 #      tests/worker/secrets.test.mjs: the config's secrets are not in the wasm, and a Worker
-#      without one answers 500 naming it.
+#      without one answers 500 naming it. tests/worker/telemetry.test.mjs: the second Worker's
+#      spans at a real OTLP receiver (sent in ctx.wait_until), its console.log access log.
 #      Then tests/worker/state.test.mjs: the Worker alone with its Durable Object binding and
 #      persisted storage (shared rate limits, the Cache API, a restart).
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
@@ -71,8 +72,8 @@ abort() {
 
 # ---- 1. tools -------------------------------------------------------------------
 start=$SECONDS
-if ! scripts/tools.sh worker >"$work/tools.log" 2>&1; then
-	abort "scripts/tools.sh worker failed (a tool is missing and could not be installed)" "$work/tools.log"
+if ! scripts/tools.sh worker telemetry >"$work/tools.log" 2>&1; then
+	abort "scripts/tools.sh worker telemetry failed (a tool is missing and could not be installed)" "$work/tools.log"
 fi
 # shellcheck source=/dev/null
 source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
@@ -84,13 +85,16 @@ done
 say "tools ready ($((SECONDS - start)) s)"
 
 # ---- 2. ports -------------------------------------------------------------------
-# Four ports the kernel reports free; the refused-connection one is left unused.
-read -r mock_port refused_port native_port native_ssl_port < <(node -e '
+# Six ports the kernel reports free; the refused-connection one is left unused; the OTLP
+# receiver and its traced backends (tests/worker/telemetry.test.mjs) are built into ssl.json.
+read -r mock_port refused_port native_port native_ssl_port otlp_port trace_port < <(node -e '
   const net = require("net");
   const one = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-  (async () => { const ps = []; while (ps.length < 4) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
+  (async () => { const ps = []; while (ps.length < 6) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
 ') || abort "could not pick free ports"
 export MANIFOLD_E2E_MOCK_PORT=$mock_port MANIFOLD_E2E_REFUSED_PORT=$refused_port
+export MANIFOLD_E2E_OTLP_PORT=$otlp_port MANIFOLD_E2E_TRACE_PORT=$trace_port
+export E2E_OTEL_PYTHON="${MANIFOLD_CACHE:-$HOME/.cache/manifold}/otel-venv/bin/python"
 # The config's run-time secrets (`${env:NAME}`): exported before the build, which must not embed
 # them (tests/worker/secrets.test.mjs greps the wasm), and given to the Worker as bindings.
 E2E_JWT_K=$(node -p 'require("./tests/e2e-jwt/tokens.json").jwk.k')
@@ -166,7 +170,7 @@ set -m
 # One file at a time: e2e.test.mjs and state.test.mjs start the mock backends on the same port.
 node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
-	tests/worker/secrets.test.mjs tests/worker/state.test.mjs &
+	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs tests/worker/state.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

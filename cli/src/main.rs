@@ -91,9 +91,9 @@ struct RunArgs {
     /// Worker threads (default: one per CPU core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// Log line format (default: text, or JSON with `telemetry/logging`'s `logstash` format).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
     /// Largest accepted request body, in bytes (larger ones get 413); overrides the config's
     /// `router.max_payload` (default 10 MiB).
     #[arg(long, value_name = "BYTES")]
@@ -149,7 +149,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> u8 {
-    logging::init(args.log_format, logging::run_filter(args.debug));
+    // Logging starts once the config is loaded (`telemetry/logging`); errors before that go
+    // to stderr, for the person at the terminal.
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
@@ -160,6 +161,7 @@ fn run(args: RunArgs) -> u8 {
         debug: args.debug,
         max_body: args.max_body_size,
         watch: args.watch,
+        log_format: args.log_format,
     };
     let result = runtime
         .enable_all()

@@ -13,6 +13,7 @@ use manifold_core::{Gateway, Platform};
 use manifold_native::{PoolEvent, RedisStores};
 use tracing::{info, warn};
 
+use crate::logging::{self, AccessLog, LogFormat};
 use crate::meter::MeteredClient;
 use crate::reload::Reloader;
 use crate::server::{self, Limits, ServerOptions, Stopped};
@@ -30,6 +31,8 @@ pub struct RunOptions {
     pub max_body: Option<usize>,
     /// `--watch`: reload the config when the file changes (SIGHUP always reloads).
     pub watch: bool,
+    /// `--log-format`, when given: wins over the config's `telemetry/logging` format.
+    pub log_format: Option<LogFormat>,
 }
 
 /// Why the server did not start.
@@ -65,9 +68,9 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (for the access log's backend count)
-/// and Redis pool outages in the log (one line when a pool goes down, one when it is back);
-/// pools are opened on first use ([`open_pools`] opens them up front).
+/// The native platform with every backend call metered (the demo prints what each request
+/// cost) and Redis pool outages in the log (one line when a pool goes down, one when it is
+/// back); pools are opened on first use ([`open_pools`] opens them up front).
 pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
     let mut platform = manifold_native::platform()?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
@@ -88,13 +91,16 @@ fn pool_log() -> manifold_native::Report {
     })
 }
 
-/// Serve the config until `shutdown` completes.
+/// Serve the config until `shutdown` completes. Installs the logging (the command line's
+/// choices, then the config's `telemetry/logging`) unless a subscriber is already installed.
 pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Stopped, StartError> {
     let mut config = manifold_native::load_file(&options.config, |name| std::env::var(name).ok())
         .map_err(StartError::Load)?;
+    let logging = config.telemetry.logging.as_ref();
+    logging::init_for_run(options.log_format, options.debug, logging);
     for w in &config.warnings {
         warn!("{}:{w}", options.config.display());
     }
@@ -106,9 +112,22 @@ pub async fn run(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
     let pools = open_pools(&config.redis).map_err(|e| StartError::Load(LoadError::Invalid(e)))?;
-    let platform = metered_platform()
+    let platform = manifold_native::platform()
         .map_err(StartError::Tls)?
         .with_stores(Arc::new(pools));
+    let background = manifold_native::otel::Mode::Background;
+    // The access log sink only when something would be written (a record costs a little).
+    let logged = !config.router.disable_access_log
+        && tracing::enabled!(target: "manifold::access", tracing::Level::INFO);
+    let access = logged.then(|| Arc::new(AccessLog) as Arc<dyn manifold_core::Sink>);
+    let (platform, otel) = manifold_native::otel::attach(platform, &config, access, background);
+    if let (Some((sink, exporter)), Some(options)) = (otel, &config.telemetry.opentelemetry) {
+        let metrics = manifold_native::otel::serve_prometheus(options, sink).await;
+        for addr in metrics.map_err(StartError::Bind)? {
+            info!("prometheus metrics on http://{addr}/metrics");
+        }
+        tokio::spawn(exporter.run());
+    }
     let endpoints = config.endpoints.len();
     let mut limits = Limits::from(config.limits);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);

@@ -265,7 +265,11 @@ async fn handle(
                 .with_defer(Arc::new(manifold_native::Spawn));
             meter::scope(gateway.handle(request, context)).await
         }
-        Err(e) => (body_error_response(&e), Vec::new()),
+        Err(e) => {
+            let context = RequestContext::new().with_peer(Some(peer));
+            let answer = gateway.refused(&parts, context, body_error_response(&e));
+            (answer, Vec::new())
+        }
     };
     let response = manifold_native::compress(gateway.config(), &accepts, response);
     let exchange = Exchange {
@@ -276,22 +280,6 @@ async fn handle(
         bytes_out: response.body().len(),
         calls: &calls,
     };
-    let router = &gateway.config().router;
-    // KrakenD's `router` options for its access log apply to ours.
-    let logged = !router.disable_access_log && !router.logger_skip_paths.contains(&path);
-    if logged {
-        info!(
-            target: "manifold::access",
-            method = %method,
-            path = %path,
-            status = exchange.status.as_u16(),
-            duration_ms = exchange.elapsed.as_secs_f64() * 1000.0,
-            backends = calls.len(),
-            bytes = exchange.bytes_out,
-            peer = %peer,
-            "request"
-        );
-    }
     if let Some(observer) = &ctx.observer {
         observer(&exchange);
     }

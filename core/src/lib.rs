@@ -29,6 +29,7 @@ mod pipeline;
 mod proxy;
 mod render;
 mod router;
+mod telemetry;
 mod time;
 mod xml;
 mod yaml;
@@ -41,9 +42,10 @@ pub use http_util::{forwarded_peer, plain};
 pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, MemoryStore, Platform, PoolSpec,
-    RequestContext, Sleep, Store, StoreError, Stores,
+    Random, RequestContext, RequestRecord, Sink, Sleep, Store, StoreError, Stores,
 };
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
+pub use telemetry::{metrics, otlp};
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

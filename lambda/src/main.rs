@@ -19,8 +19,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = |var: &str| std::env::var(var).ok();
     let (source, config) = manifold_native::load_or_embedded(CONFIG_OVERRIDE_VAR, EMBEDDED, env);
     let fail = |e: &LoadError| eprintln!("manifold-lambda: cannot start: {source}: {e}");
-    let platform = manifold_native::platform()?;
-    let gateway = Arc::new(Gateway::new(config.inspect_err(fail)?, platform));
+    let config = config.inspect_err(fail)?;
+    // The access log as JSON lines on stdout; spans sent before each event returns.
+    let platform = manifold_native::otel::serverless(manifold_native::platform()?, &config);
+    let gateway = Arc::new(Gateway::new(config, platform));
     let (endpoints, init) = (
         gateway.config().endpoints.len(),
         started.elapsed().as_micros(),

@@ -5,6 +5,9 @@
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
 //! * [`compress`]: response compression (`manifold/compression`) for the server and Lambda.
+//! * [`OsRandom`]: trace and request ids; [`JsonLines`]: the access log as JSON lines on
+//!   stdout (Lambda); [`Tee`]: several sinks; [`otel`]: `telemetry/opentelemetry` (OTLP/HTTP
+//!   export, Prometheus `/metrics`).
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
 //! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
@@ -13,7 +16,9 @@
 pub mod client;
 pub mod compress;
 mod load;
+pub mod otel;
 mod redis_store;
+mod telemetry;
 mod time;
 
 use std::sync::Arc;
@@ -26,6 +31,7 @@ pub use load::{check_file, load_file, load_or_embedded};
 pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
+pub use telemetry::{JsonLines, OsRandom, Tee};
 pub use time::{SystemClock, TokioSleep};
 
 /// After-response work natively: spawned on the current tokio runtime.
@@ -39,13 +45,14 @@ impl manifold_core::Defer for Spawn {
 }
 
 /// The native platform: a [`HyperClient`] with default options, the system clock, tokio
-/// timers and Redis for the config's shared pools (outages reported on stderr). Fails only if
-/// the TLS configuration cannot be built.
+/// timers, OS-seeded ids and Redis for the config's shared pools (outages reported on stderr);
+/// no sink (the caller picks one). Fails only if the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
     let platform = Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
     );
+    let platform = platform.with_random(Arc::new(OsRandom::default()));
     Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
 }

@@ -20,7 +20,7 @@ use manifold_core::platform::{
     BackendRequest, BackendResponse, ClientError, ClientErrorKind, MemoryStore, PoolSpec, Rate,
     Store, StoreError, Stores, Taken,
 };
-use manifold_core::{BoxFuture, Clock, HttpClient, Platform, Sleep};
+use manifold_core::{BoxFuture, Clock, HttpClient, Platform, RequestRecord, Sink, Sleep};
 
 /// Virtual time: a clock plus timers that fire when [`run`] advances the time.
 #[derive(Clone, Default)]
@@ -285,14 +285,15 @@ impl HttpClient for MockClient {
     }
 }
 
-/// A platform of a mock client and virtual time, whose shared pools are [`TestStores`].
-pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
-    Platform::new(
-        Arc::new(client.clone()),
-        Arc::new(time.clone()),
-        Arc::new(time.clone()),
-    )
-    .with_stores(Arc::new(TestStores::new(time)))
+/// Ids counted up from 1, so trace, span and request ids in a scenario are predictable: a
+/// request's trace id is `…01…02`, its server and proxy spans the next numbers, and so on.
+#[derive(Debug, Default)]
+pub struct Counter(std::sync::atomic::AtomicU64);
+
+impl manifold_core::Random for Counter {
+    fn next_u64(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
 }
 
 /// Shared pools for scenarios: every pool is an in-memory store on virtual time, except a pool
@@ -351,4 +352,34 @@ impl Store for DownStore {
     fn put(&self, _: &str, _: Bytes, _: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::new("down")) })
     }
+}
+
+/// A sink that keeps every record (the scenarios compare them with `expect.record`).
+#[derive(Debug, Clone, Default)]
+pub struct Records(Arc<Mutex<Vec<RequestRecord>>>);
+
+impl Records {
+    /// The record of the request whose answer carried `request_id`.
+    pub fn find(&self, request_id: &str) -> Option<RequestRecord> {
+        let records = self.0.lock().unwrap();
+        records.iter().find(|r| r.request_id == request_id).cloned()
+    }
+}
+
+impl Sink for Records {
+    fn request(&self, record: &RequestRecord) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+}
+
+/// A platform of a mock client and virtual time, with counted ids, whose shared pools are
+/// [`TestStores`].
+pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
+    Platform::new(
+        Arc::new(client.clone()),
+        Arc::new(time.clone()),
+        Arc::new(time.clone()),
+    )
+    .with_random(Arc::new(Counter::default()))
+    .with_stores(Arc::new(TestStores::new(time)))
 }

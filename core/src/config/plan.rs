@@ -36,6 +36,8 @@ pub struct Config {
     pub router: RouterOptions,
     /// Request head and body limits (`max_header_bytes`, `router.max_payload`).
     pub limits: crate::limits::RequestLimits,
+    /// `telemetry/logging` and `telemetry/opentelemetry`.
+    pub telemetry: TelemetryOptions,
     /// Engine-wide traffic control: CORS, security headers, the root bot detector.
     pub guards: RootGuards,
     /// Endpoints in declaration order.
@@ -48,6 +50,15 @@ pub struct Config {
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
     pub(crate) routes: crate::router::Table,
+}
+
+/// The root telemetry namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryOptions {
+    /// `telemetry/logging`, when present.
+    pub logging: Option<super::extra::Logging>,
+    /// `telemetry/opentelemetry`, when present.
+    pub opentelemetry: Option<super::extra::OpenTelemetry>,
 }
 
 /// One endpoint entry.

@@ -10,7 +10,7 @@ use super::endpoint::{endpoint, per_method, Defaults};
 use super::error::{line_col, Diagnostic, Diags};
 use super::extra::{self, Redis, RedisRateLimit};
 use super::fields;
-use super::plan::{Config, Endpoint, OutputEncoding, RootGuards};
+use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, TelemetryOptions};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
 use crate::limits::RequestLimits;
@@ -134,6 +134,10 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         ignore_unenforced: raw.ignore_unenforced,
         router,
         limits,
+        telemetry: TelemetryOptions {
+            logging: extra.logging,
+            opentelemetry: extra.opentelemetry,
+        },
         guards: RootGuards {
             cors: extra.cors,
             security_http: extra.security_http,

@@ -151,6 +151,7 @@ impl CompiledEndpoint {
         router: &RouterOptions,
         version: &HeaderValue,
     ) -> Response<Bytes> {
+        crate::telemetry::routed(context, &self.plan.endpoint);
         let params = Params::decode(raw_params);
         let inbound = Inbound {
             parts,

@@ -19,6 +19,7 @@ mod redis;
 mod redis_ratelimit;
 mod router;
 mod security_http;
+mod telemetry;
 
 use std::collections::BTreeMap;
 
@@ -47,6 +48,9 @@ pub use redis::{Redis, RedisPool};
 pub use redis_ratelimit::RedisRateLimit;
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
+pub use telemetry::{
+    BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp, Prometheus,
+};
 
 use super::decode::{near_miss, Cx, Level};
 use Level::{Backend, Endpoint, Root};
@@ -90,6 +94,10 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    /// `telemetry/logging` (root).
+    pub(crate) logging: Option<Logging>,
+    /// `telemetry/opentelemetry` (root).
+    pub(crate) opentelemetry: Option<OpenTelemetry>,
     // Shared state (issue 13): the root `redis` pools and the rate limits kept in them.
     pub(crate) redis: Option<Redis>,
     pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
@@ -116,6 +124,8 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
+    ("telemetry/logging", &[Root]),
+    ("telemetry/opentelemetry", &[Root]),
     ("redis", &[Root]),
     ("qos/ratelimit/router/redis", &[Endpoint]),
     ("qos/ratelimit/service/redis", &[Root]),
@@ -123,11 +133,9 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     (COMPRESSION_NAMESPACE, &[Root]),
 ];
 
-/// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
+/// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
 const TELEMETRY: &[&str] = &[
-    "telemetry/logging",
     "telemetry/metrics",
-    "telemetry/opentelemetry",
     "telemetry/opencensus",
     "telemetry/influx",
     "telemetry/gelf",
@@ -207,7 +215,7 @@ fn unsupported(cx: &mut Cx<'_, '_>, name: &str, value: &Value) {
     } else if let Some(plugin) = restricting_plugin(name, value) {
         cx.unenforced(name, format!("namespace `{name}` loads the `{plugin}` plugin, which restricts access; Manifold does not run Go plugins"));
     } else if TELEMETRY.contains(&name) {
-        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (nothing is exported; the native server writes its own access log)"));
+        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (the access log follows `telemetry/logging`; traces and metrics are exported by `telemetry/opentelemetry`)"));
     } else if name.starts_with("plugin/") || name == "modifier/martian" {
         cx.warn(format!(
             "namespace `{name}` (plugins/modifiers) is not supported by Manifold; it has no effect"
@@ -283,6 +291,8 @@ impl Extra {
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
+            "telemetry/logging" => self.logging = namespace(cx, value),
+            "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
             "redis" => self.redis = namespace(cx, value),
             "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
             "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
