@@ -30,6 +30,9 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where cargo puts the release binary (CARGO_TARGET_DIR, as bench/run.sh builds it).
+MANIFOLD_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"),
+                            "release", "manifold")
 BENCH = os.path.join(ROOT, "bench")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NGINX_ECHO = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
@@ -122,16 +125,27 @@ def expected_outputs(files: dict[str, object]) -> dict[str, object]:
         },
         "c": big,
         "d": {f"s{i}": files[f"d/s{i}.json"] for i in range(9)},
+        "e": files["a.json"],
     }
 
 
-def manifold_config(backend: str) -> dict:
+# Scenario e's limit: high enough never to refuse, so only its cost shows.
+E_LIMIT = {"client_max_rate": 1_000_000_000}
+
+
+def manifold_config(backend: str, redis_port: int) -> dict:
     return {
         "version": 3,
         "name": "manifold-bench",
         "host": [backend],
+        "extra_config": {"redis": {"connection_pools": [
+            {"name": "bench", "address": f"127.0.0.1:{redis_port}"}]}},
         "endpoints": [
             {"endpoint": "/a", "backend": [{"url_pattern": "/a.json"}]},
+            {"endpoint": "/e/memory", "backend": [{"url_pattern": "/a.json"}],
+             "extra_config": {"qos/ratelimit/router": E_LIMIT}},
+            {"endpoint": "/e/redis", "backend": [{"url_pattern": "/a.json"}],
+             "extra_config": {"qos/ratelimit/router/redis": dict(E_LIMIT, connection_name="bench")}},
             {
                 "endpoint": "/frontpage/{id}",
                 "backend": [
@@ -198,9 +212,19 @@ SCENARIOS = {
         "peers": ["direct", "node", "manifold"],
         "peer": "node",
     },
+    "e": {
+        "title": "e. scenario a behind a client rate limit: in memory vs in Redis (one take per request)",
+        "gateway_path": "/e/redis",
+        "direct_path": "/a.json",
+        "paths": {"manifold-memory": "/e/memory"},
+        "peers": ["manifold-memory", "manifold"],
+        "peer": "manifold-memory",
+        "labels": {"manifold": "Manifold, buckets in Redis"},
+    },
 }
 
 TARGET_LABEL = {
+    "manifold-memory": "Manifold, buckets in memory",
     "direct": "direct backend (nginx static)",
     "nginx-proxy": "nginx reverse proxy",
     "node": "Node aggregator (fetch)",
@@ -422,6 +446,28 @@ def measure_once(proc, url: str, params: dict, paced_conns: int, paced_ms: int, 
     return run
 
 
+def target_path(sc: dict, t: str) -> str:
+    if t == "direct":
+        return sc["direct_path"]
+    return sc.get("paths", {}).get(t, sc["gateway_path"])
+
+
+class WithRedis:
+    """Manifold measured as usual, plus the Redis server's CPU (as `host_cpu_us_per_req`)."""
+
+    def __init__(self, manifold: "Proc", redis: "Proc"):
+        self.manifold, self.redis = manifold, redis
+
+    def cpu_seconds(self) -> float:
+        return self.manifold.cpu_seconds()
+
+    def host_cpu_seconds(self) -> float:
+        return self.redis.cpu_seconds()
+
+    def alive(self) -> bool:
+        return self.manifold.alive() and self.redis.alive()
+
+
 def same_json(a: object, b: object) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
@@ -603,7 +649,7 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
 
 def lambda_section(work: str, base: str, expected: dict, n_cold: int, n_invokes: int, target_cpu) -> dict:
     out: dict = {"status": "not measured"}
-    binary = os.path.join(ROOT, "target", "release", "bootstrap")
+    binary = os.path.join(os.path.dirname(MANIFOLD_BIN), "bootstrap")
     if not os.path.exists(binary):
         out["reason"] = ("target/release/bootstrap missing (bench/run.sh builds it in the full mode: "
                          "`cargo build --release -p manifold-lambda --bin bootstrap`)")
@@ -754,7 +800,7 @@ def machine() -> dict:
         "nginx": cmd(["nginx", "-v"]).replace("nginx version: ", ""),
         "wrk": cmd(["sh", "-c", "wrk -v 2>&1 | head -n1 | cut -d\" \" -f1-2"]),
         "node": cmd(["node", "--version"]),
-        "manifold": cmd([os.path.join(ROOT, "target/release/manifold"), "--version"]),
+        "manifold": cmd([MANIFOLD_BIN, "--version"]),
         "commit": cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
     }
 
@@ -768,8 +814,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few seconds per target (CI smoke run)")
     ap.add_argument("--out", help="directory for BENCHMARKS.md and ratios.svg")
-    ap.add_argument("--scenarios", default="abcd")
-    ap.add_argument("--manifold", default=os.path.join(ROOT, "target/release/manifold"))
+    ap.add_argument("--scenarios", default="abcde")
+    ap.add_argument("--manifold", default=MANIFOLD_BIN)
     ap.add_argument("--edge", default=None,
                     help="comma list of workerd,lambda (default: both in the full mode, none with --quick)")
     args = ap.parse_args()
@@ -829,6 +875,25 @@ def main() -> int:
         base = f"http://127.0.0.1:{bport}"
         wait_http(backend, base + "/a.json")
 
+        # Redis for scenario e (CPU 0: a dependency, like the backend), no persistence.
+        rport = free_port()
+        redis = Proc("redis", pinned(load_cpu, ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                                                 "--save", "", "--appendonly", "no"]),
+                     os.path.join(work, "redis.log"))
+        STARTED.append(redis)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", rport), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(8).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or not redis.alive():
+                raise StartFailure(f"redis-server did not start; see {redis.log}")
+            time.sleep(0.05)
+
         # Targets, each pinned to the target CPU with one worker.
         targets: dict[str, tuple[Proc, str]] = {}
         dport = free_port()
@@ -853,13 +918,14 @@ def main() -> int:
         mport = free_port()
         cfg = os.path.join(work, "manifold.json")
         with open(cfg, "w") as f:
-            json.dump(manifold_config(base), f, indent=2)
+            json.dump(manifold_config(base, rport), f, indent=2)
         env = dict(os.environ, RUST_LOG=os.environ.get("BENCH_MANIFOLD_LOG", "warn"))
         mani = Proc("manifold", pinned(target_cpu, [args.manifold, "run", "-c", cfg, "-p", str(mport),
                                                    "--threads", "1"]),
                     os.path.join(work, "manifold.log"), env=env)
         STARTED.append(mani)
         targets["manifold"] = (mani, f"http://127.0.0.1:{mport}")
+        targets["manifold-memory"] = (mani, f"http://127.0.0.1:{mport}")
         for name, (proc, url) in targets.items():
             wait_http(proc, url + "/")
         print("bench: backend, direct, nginx-proxy, node and manifold are up", flush=True)
@@ -871,7 +937,7 @@ def main() -> int:
             problem = None
             for t in sc["peers"]:
                 proc, url = targets[t]
-                path = sc["direct_path"] if t == "direct" else sc["gateway_path"]
+                path = target_path(sc, t)
                 want = files[sc["direct_path"].lstrip("/")] if t == "direct" else expected[key]
                 problem = check_response(url + path, want, key if t != "direct" else "")
                 if problem:
@@ -888,7 +954,9 @@ def main() -> int:
                     order = sc["peers"] if rnd % 2 == 0 else list(reversed(sc["peers"]))
                     for t in order:
                         proc, url = targets[t]
-                        path = sc["direct_path"] if t == "direct" else sc["gateway_path"]
+                        path = target_path(sc, t)
+                        if key == "e" and t == "manifold":
+                            proc = WithRedis(proc, redis)
                         if not proc.alive():
                             raise StartFailure(f"{t} died; see {proc.log}")
                         run = measure_once(proc, url + path, params, pc, pm, load_cpu, rnd)

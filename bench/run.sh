@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Benchmarks: Manifold native against the direct backend, nginx as reverse proxy and a
-# hand-written Node aggregator, on loopback, in one run; in the full mode also Manifold's wasm
+# hand-written Node aggregator, on loopback, in one run, plus the cost of a Redis-backed rate
+# limit against the in-memory one (scenario e); in the full mode also Manifold's wasm
 # Worker against a hand-written JS Worker in workerd, and the Lambda bootstrap's cold start and
 # per-invoke latency under `cargo lambda watch`. Writes BENCHMARKS.md, bench/ratios.svg and
 # bench/results.json (the raw figures; `python3 bench/report.py` regenerates the other two from
 # it) in the full mode, or all three into $TMPDIR/manifold-bench-quick/ (--quick).
 #
-# Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcd] [--edge workerd,lambda]
+# Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcde] [--edge workerd,lambda]
+#        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
 #   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
 #             without the workerd and Lambda sections unless --edge names them
 #   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo
 #             lambda watch) sections to run; default both in the full mode; --edge= for none
 #
-# Installs what it needs, idempotently: Debian nginx, libnginx-mod-http-echo and wrk
-# (apt-get, needs root or sudo), the Node peers' npm packages (bench/package.json + lock,
+# Installs what it needs, idempotently: Debian nginx, libnginx-mod-http-echo, wrk and
+# redis-server (apt-get, needs root or sudo), the Node peers' npm packages (bench/package.json + lock,
 # into ${MANIFOLD_CACHE:-~/.cache/manifold}/bench-npm), and builds target/release/manifold.
 # Exit code: non-zero only on real failures (a peer not starting, wrong or failed
 # responses), never on a missed performance target. Last line:
@@ -44,6 +46,7 @@ command -v nginx >/dev/null || need+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_http_echo_module.so ] || need+=(libnginx-mod-http-echo)
 command -v wrk >/dev/null || need+=(wrk)
 command -v taskset >/dev/null || need+=(util-linux)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ "${#need[@]}" -gt 0 ]; then
 	say "installing ${need[*]} (apt-get)"
 	apt_install "${need[@]}"
@@ -66,9 +69,18 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
 	say "cargo build --release -p manifold"
 	(cd "$ROOT" && cargo build --release -q -p manifold) || fail "cargo build --release -p manifold failed"
 fi
-[ -x "$ROOT/target/release/manifold" ] || fail "target/release/manifold missing"
-"$ROOT/target/release/manifold" run --help >/dev/null 2>&1 ||
-	fail "target/release/manifold has no working 'run' command yet"
+MANIFOLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold
+[ -x "$MANIFOLD_BIN" ] || fail "$MANIFOLD_BIN missing"
+"$MANIFOLD_BIN" run --help >/dev/null 2>&1 ||
+	fail "$MANIFOLD_BIN has no working 'run' command yet"
+
+# ---- telemetry overhead (--telemetry) ------------------------------------------------
+# bench/telemetry.py: scenarios a and b natively with telemetry off, access log only, and full
+# tracing at 100 % sampling (docs/observability.md has the figures).
+if [ "${1:-}" = --telemetry ]; then
+	shift
+	exec python3 "$ROOT/bench/telemetry.py" --manifold "$MANIFOLD_BIN" "$@"
+fi
 
 # ---- workerd and Lambda (full mode, or --edge) ---------------------------------------
 # Their tools (scripts/tools.sh: wrangler + miniflare/workerd, cargo-lambda; idempotent, about a

@@ -7,8 +7,15 @@
 #      manifold-lambda with located messages (file:line:column)
 #   4. builds: the native server (release) and the bootstrap (dev, what cargo lambda watch runs)
 #   5. tests/lambda/e2e.py: cargo lambda watch + invoke for four event kinds and the
-#      Function-URL emulation, compared with the native server on the same scenarios
-#   6. tests/lambda/secrets.py: the bootstrap built with tests/lambda/secrets.e2e.json (its JWT
+#      Function-URL emulation, compared with the native server on the same scenarios; and a
+#      third watch with tests/lambda/telemetry.e2e.json: spans at a real OTLP receiver before
+#      the answer, the access log's JSON line checked field by field
+#   6. tests/lambda/redis.py: shared state through one redis-server (Debian package
+#      `redis-server`, installed when missing) on a free loopback port, with two `cargo lambda
+#      watch` of the function (two sandboxes each): client_max_rate 10/h alternated and under
+#      5 concurrent clients (exactly 10 pass), the shared HTTP cache, Redis stopped (the
+#      configured policy, no hang)
+#   7. tests/lambda/secrets.py: the bootstrap built with tests/lambda/secrets.e2e.json (its JWT
 #      key and backend credential are `${env:NAME}` placeholders, read at cold start): neither
 #      secret is in the binary, they work when given with --env-var, a missing one fails the init
 #
@@ -50,6 +57,10 @@ run() {
 
 # --- 1. tools ---------------------------------------------------------------------------
 if ! run "tools (cargo-lambda, cfn-lint)" scripts/tools.sh lambda; then
+  finish
+fi
+# The OTLP receiver of the telemetry check (tests/telemetry/receiver.py, opentelemetry-proto).
+if ! run "tools (opentelemetry-proto)" scripts/tools.sh telemetry; then
   finish
 fi
 # shellcheck disable=SC1091
@@ -117,9 +128,35 @@ else
   fail "end-to-end not run: a build failed"
 fi
 
-# --- 6. secrets read at cold start -----------------------------------------------------------
-# In the build's environment too: the build must not read them. Built after step 5, so e2e.py
-# ran the default build; the next run's step 4 rebuilds it.
+# --- 6. shared state through Redis ---------------------------------------------------------
+# Runs the default build of step 4 (its config comes at run time, MANIFOLD_LAMBDA_CONFIG).
+if ! command -v redis-server >/dev/null 2>&1; then
+  run "install redis-server (Debian package)" \
+    sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server'
+  # The package may start a system service on the default port; the suite runs its own.
+  service redis-server stop >/dev/null 2>&1 || true
+fi
+if [ "$built" = 1 ] && command -v redis-server >/dev/null 2>&1; then
+  counts=$(mktemp)
+  python3 tests/lambda/redis.py "$(command -v redis-server)" --counts "$counts" &
+  driver=$!
+  trap 'kill -TERM "$driver" 2>/dev/null' TERM INT
+  wait "$driver"
+  trap - TERM INT
+  if read -r p f <"$counts" 2>/dev/null && [ -n "${p:-}" ]; then
+    passed=$((passed + p))
+    failed=$((failed + f))
+  else
+    fail "tests/lambda/redis.py did not report (crashed?)"
+  fi
+  rm -f "$counts"
+else
+  fail "shared state through Redis not run: a build failed or redis-server is missing"
+fi
+
+# --- 7. secrets read at cold start -----------------------------------------------------------
+# In the build's environment too: the build must not read them. Built after steps 5 and 6, so e2e.py
+# and redis.py ran the default build; the next run's step 4 rebuilds it.
 E2E_JWT_K=$(python3 -c 'import json; print(json.load(open("tests/e2e-jwt/tokens.json"))["jwk"]["k"])')
 E2E_BACKEND_KEY="e2e-key-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
 export E2E_JWT_K E2E_BACKEND_KEY

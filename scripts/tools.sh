@@ -4,13 +4,15 @@
 # on the same machine only pays for them once. Idempotent: a second run only
 # checks versions and finishes in a few seconds.
 #
-# Usage: scripts/tools.sh [wasm|worker|lambda|openapi|all]...   (default: all)
+# Usage: scripts/tools.sh [wasm|worker|lambda|openapi|telemetry|all]...   (default: all)
 #   wasm    rustup target wasm32-unknown-unknown
 #   worker  wasm + worker-build, wasm-bindgen-cli (cargo install) and
 #           wrangler + binaryen's wasm-opt (npm ci of tools/npm)
 #   lambda  Python venv with cargo-lambda and cfn-lint
 #   openapi Python venv with openapi-spec-validator, and GitHub's REST API
 #           description (npm package @octokit/openapi) for scripts/openapi.sh
+#   telemetry  Debian's prometheus, and a Python venv with opentelemetry-proto (the
+#           OTLP receiver of scripts/telemetry-e2e.sh)
 #
 # Afterwards: source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
 # See docs/tools.md.
@@ -30,6 +32,7 @@ WASM_BINDGEN_DEFAULT=0.2.130 # used when Cargo.lock has no wasm-bindgen entry
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 PY_PINS="cargo-lambda==${CARGO_LAMBDA_VERSION} cfn-lint==${CFN_LINT_VERSION}"
+OTEL_PROTO_VERSION=1.45.2    # PyPI opentelemetry-proto: the official OTLP protobuf definitions
 OPENAPI_VALIDATOR_VERSION=0.9.0
 OCTOKIT_OPENAPI_VERSION=23.0.2
 NODE_MIN=20.3.0              # wrangler 4.86.0 engines.node
@@ -61,7 +64,7 @@ summary() { SUMMARY+=("$*"); }
 now() { date +%s; }
 
 usage() {
-	sed -n '7,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '7,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -273,6 +276,34 @@ step_lambda() {
 	summary "cfn-lint ${v} ok"
 }
 
+# ---- telemetry ----------------------------------------------------------------
+step_telemetry() {
+	if ! command -v prometheus >/dev/null 2>&1; then
+		[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 ||
+			die "prometheus is not installed and apt-get is not usable (install Debian's prometheus)"
+		say "installing Debian's prometheus"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } ||
+			die "could not install prometheus with apt-get"
+	fi
+	local v
+	v=$(prometheus --version 2>&1 | first_version)
+	[ -n "$v" ] || die "'prometheus --version' does not run"
+	summary "prometheus ${v} ok"
+	local venv="$CACHE/otel-venv" want="opentelemetry-proto==${OTEL_PROTO_VERSION}" have=""
+	[ -f "$venv/.manifold-pins" ] && have=$(cat "$venv/.manifold-pins")
+	if [ "$have" != "$want" ] || ! "$venv/bin/python" -c 'import opentelemetry.proto' 2>/dev/null; then
+		say "creating venv $venv with ${want}"
+		rm -rf "$venv"
+		"$PYTHON" -m venv "$venv" || die "could not create venv $venv"
+		timed "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "$want" ||
+			die "could not install ${want}: pip install failed (PyPI unreachable?)"
+		printf '%s\n' "$want" >"$venv/.manifold-pins"
+	fi
+	v=$("$venv/bin/python" -c 'from importlib.metadata import version; print(version("opentelemetry-proto"))')
+	[ "$v" = "$OTEL_PROTO_VERSION" ] || die "opentelemetry-proto is ${v}, expected ${OTEL_PROTO_VERSION} (try: rm -rf $venv)"
+	summary "opentelemetry-proto ${v} ok"
+}
+
 # ---- openapi ----------------------------------------------------------------
 # Its own venv, so that a change of pins here does not reinstall cargo-lambda.
 step_openapi() {
@@ -357,9 +388,9 @@ main() {
 	[ $# -eq 0 ] && set -- all
 	for a in "$@"; do
 		case "$a" in
-		wasm | lambda | openapi) steps+=("$a") ;;
+		wasm | lambda | openapi | telemetry) steps+=("$a") ;;
 		worker) steps+=(wasm worker) ;; # building the worker needs the wasm target
-		all) steps+=(wasm worker lambda openapi) ;;
+		all) steps+=(wasm worker lambda openapi telemetry) ;;
 		-h | --help) usage ;;
 		*)
 			echo "tools: unknown argument '$a'" >&2

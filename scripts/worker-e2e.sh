@@ -16,7 +16,10 @@
 #      scenario must give equal answers (or the documented platform difference), plus the
 #      request limits and the HTTPS redirect (docs/bad-input.md, docs/workers.md).
 #      tests/worker/secrets.test.mjs: the config's secrets are not in the wasm, and a Worker
-#      without one answers 500 naming it.
+#      without one answers 500 naming it. tests/worker/telemetry.test.mjs: the second Worker's
+#      spans at a real OTLP receiver (sent in ctx.wait_until), its console.log access log.
+#      Then tests/worker/state.test.mjs: the Worker alone with its Durable Object binding and
+#      persisted storage (shared rate limits, the Cache API, a restart).
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
 #
@@ -69,8 +72,8 @@ abort() {
 
 # ---- 1. tools -------------------------------------------------------------------
 start=$SECONDS
-if ! scripts/tools.sh worker >"$work/tools.log" 2>&1; then
-	abort "scripts/tools.sh worker failed (a tool is missing and could not be installed)" "$work/tools.log"
+if ! scripts/tools.sh worker telemetry >"$work/tools.log" 2>&1; then
+	abort "scripts/tools.sh worker telemetry failed (a tool is missing and could not be installed)" "$work/tools.log"
 fi
 # shellcheck source=/dev/null
 source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
@@ -82,13 +85,16 @@ done
 say "tools ready ($((SECONDS - start)) s)"
 
 # ---- 2. ports -------------------------------------------------------------------
-# Four ports the kernel reports free; the refused-connection one is left unused.
-read -r mock_port refused_port native_port native_ssl_port < <(node -e '
+# Six ports the kernel reports free; the refused-connection one is left unused; the OTLP
+# receiver and its traced backends (tests/worker/telemetry.test.mjs) are built into ssl.json.
+read -r mock_port refused_port native_port native_ssl_port otlp_port trace_port < <(node -e '
   const net = require("net");
   const one = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-  (async () => { const ps = []; while (ps.length < 4) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
+  (async () => { const ps = []; while (ps.length < 6) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
 ') || abort "could not pick free ports"
 export MANIFOLD_E2E_MOCK_PORT=$mock_port MANIFOLD_E2E_REFUSED_PORT=$refused_port
+export MANIFOLD_E2E_OTLP_PORT=$otlp_port MANIFOLD_E2E_TRACE_PORT=$trace_port
+export E2E_OTEL_PYTHON="${MANIFOLD_CACHE:-$HOME/.cache/manifold}/otel-venv/bin/python"
 # The config's run-time secrets (`${env:NAME}`): exported before the build, which must not embed
 # them (tests/worker/secrets.test.mjs greps the wasm), and given to the Worker as bindings.
 E2E_JWT_K=$(node -p 'require("./tests/e2e-jwt/tokens.json").jwk.k')
@@ -117,6 +123,13 @@ if [ "$gzip_bytes" -le "$MAX_GZIP" ]; then
 	ok "bundle size $gzip_bytes <= $MAX_GZIP bytes gzip"
 else
 	fail "bundle size $gzip_bytes > $MAX_GZIP bytes gzip"
+fi
+# The Durable Object class lives in the ports crate (a dependency of the cdylib): its
+# wasm-bindgen exports must survive the link, and worker-build's shim must export the class.
+if grep -Eq '^ +[A-Za-z_$0-9]+ as ManifoldStore,?$' "$dist/index.js" && grep -q 'manifoldstore_fetch' "$dist/index.js"; then
+	ok "the Worker exports the Durable Object class ManifoldStore (defined in worker-ports)"
+else
+	fail "the built Worker does not export the Durable Object class ManifoldStore"
 fi
 start=$SECONDS
 ssl_dist="$work/dist-ssl"
@@ -154,9 +167,10 @@ export E2E_NATIVE_SSL_PORT=$native_ssl_port E2E_SSL_CONFIG="$ROOT/tests/worker/s
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
 set -m
-node --test --test-reporter=spec --test-reporter-destination=stdout \
+# One file at a time: e2e.test.mjs and state.test.mjs start the mock backends on the same port.
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
-	tests/worker/secrets.test.mjs &
+	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs tests/worker/state.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

@@ -11,7 +11,8 @@
 //!                 "https": bool (the adapter saw HTTPS) },
 //!   "expect":   { "status", "headers": {name: value|null}, "body": string (exact) | "json": value,
 //!                 "elapsed_ms": n (virtual), "calls": [{"method","url","headers":{..},"absent":[..],"body"}],
-//!                 "call_count": n },
+//!                 "call_count": n,
+//!                 "record": {..} (the access-log JSON, plus "log": bool; keys given must match) },
 //!   "expect_config_error": ["substring", ...]   // instead of request/expect: the config must fail
 //!   "expect_warning": ["substring", ...]        // the config loads with these warnings
 //!   "steps": [                                  // instead of request/expect: several requests
@@ -36,7 +37,7 @@ use bytes::Bytes;
 use libtest_mimic::{Arguments, Failed, Trial};
 use manifold_core::{whole_body, Gateway, RequestContext};
 use manifold_tests::plan::{Call, Expect, Plan, Reply, Request, Values};
-use manifold_tests::{platform, run, FakeTime, MockClient, MockReply, RecordedCall};
+use manifold_tests::{platform, run, FakeTime, MockClient, MockReply, RecordedCall, Records};
 use serde_json::Value;
 
 fn main() {
@@ -111,8 +112,10 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
     }
 
     script(&mock, &plan.backends);
-    let gateway = Gateway::from_json(&config, platform(&mock, &time))
-        .map_err(|e| format!("config rejected: {e}"))?;
+    let records = Records::default();
+    let platform = platform(&mock, &time).with_sink(std::sync::Arc::new(records.clone()));
+    let gateway =
+        Gateway::from_json(&config, platform).map_err(|e| format!("config rejected: {e}"))?;
     let warnings = gateway
         .config()
         .warnings
@@ -160,6 +163,7 @@ fn run_scenario(dir: &Path) -> Result<(), Failed> {
                 label.clone()
             };
             check(expect, response, elapsed, &mock, &label, &mut problems);
+            check_record(expect, response, &records, &label, &mut problems);
         }
     }
     if problems.is_empty() {
@@ -292,6 +296,54 @@ fn check(
     }
     for p in problems.iter_mut().skip(before) {
         p.insert_str(0, label);
+    }
+}
+
+/// Compare the request's record (found by the answer's `X-Request-Id`) with `expect.record`.
+fn check_record(
+    expect: &Expect,
+    response: &http::Response<Bytes>,
+    records: &Records,
+    label: &str,
+    problems: &mut Vec<String>,
+) {
+    let Some(want) = &expect.record else { return };
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    let Some(record) = id.and_then(|id| records.find(id)) else {
+        problems.push(format!("{label}record: none for request id {id:?}"));
+        return;
+    };
+    let mut got: Value = serde_json::from_str(&record.to_json()).unwrap();
+    got["log"] = Value::Bool(record.log);
+    if let Err(at) = subset(want, &got, "record") {
+        problems.push(format!(
+            "{label}{at}
+  record: {got}"
+        ));
+    }
+}
+
+/// `want`'s keys have the same values in `got` (objects key by key, arrays item by item).
+fn subset(want: &Value, got: &Value, at: &str) -> Result<(), String> {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => w.iter().try_for_each(|(k, v)| {
+            let path = format!("{at}.{k}");
+            match g.get(k) {
+                Some(gv) => subset(v, gv, &path),
+                None if v.is_null() => Ok(()),
+                None => Err(format!("{path}: expected {v}, absent")),
+            }
+        }),
+        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => w
+            .iter()
+            .zip(g)
+            .enumerate()
+            .try_for_each(|(i, (wv, gv))| subset(wv, gv, &format!("{at}[{i}]"))),
+        _ if want == got => Ok(()),
+        _ => Err(format!("{at}: expected {want}, got {got}")),
     }
 }
 

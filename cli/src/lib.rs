@@ -4,8 +4,9 @@
 //!
 //! ```text
 //!  socket ─► server (limits, h1/h2c, graceful stop) ─► Gateway::handle (core) ─► backends
-//!                     │                                      │
-//!                     └─ access log ◄── meter (calls, bytes, time per backend)
+//!                                                            │
+//!            access log (logging::AccessLog), OTLP, /metrics ◄┘ one record per request
+//!  (the demo's per-request summary still comes from `meter`)
 //! ```
 
 pub mod check;
@@ -14,6 +15,7 @@ pub mod framing;
 pub mod logging;
 pub mod meter;
 pub mod openapi;
+pub mod reload;
 pub mod run;
 pub mod server;
 pub mod signal;

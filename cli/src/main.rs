@@ -9,6 +9,7 @@ use manifold::check::Report;
 use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
 use manifold::{demo, openapi, run, signal};
+use manifold_core::config::load::LoadError;
 use manifold_core::Gateway;
 
 // The profile of scenario a (bench/profile-notes.md) put glibc's malloc/free at ~12 % of the
@@ -90,13 +91,17 @@ struct RunArgs {
     /// Worker threads (default: one per CPU core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// Log line format (default: text, or JSON with `telemetry/logging`'s `logstash` format).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
     /// Largest accepted request body, in bytes (larger ones get 413); overrides the config's
     /// `router.max_payload` (default 10 MiB).
     #[arg(long, value_name = "BYTES")]
     max_body_size: Option<usize>,
+    /// Reload the config when the file changes: validated first, swapped atomically; an
+    /// invalid file is refused and logged (SIGHUP reloads too, with or without this flag).
+    #[arg(short, long)]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +149,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> u8 {
-    logging::init(args.log_format, logging::run_filter(args.debug));
+    // Logging starts once the config is loaded (`telemetry/logging`); errors before that go
+    // to stderr, for the person at the terminal.
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n.max(1));
@@ -154,6 +160,8 @@ fn run(args: RunArgs) -> u8 {
         port: args.port,
         debug: args.debug,
         max_body: args.max_body_size,
+        watch: args.watch,
+        log_format: args.log_format,
     };
     let result = runtime
         .enable_all()
@@ -180,10 +188,17 @@ fn check(args: &CheckArgs) -> u8 {
     let (result, standing_in) =
         manifold_native::check_file(&args.config, |name| std::env::var(name).ok());
     // Compiling catches what only the router sees, building the TLS settings what only rustls
-    // sees; the platform is never called.
+    // sees, opening the Redis pools reads their TLS files, as `run` does before serving; the
+    // platform is never called.
     let result = result.and_then(|config| match run::native_tls(&config) {
-        Ok((platform, _)) => Ok(Gateway::new(config, platform)),
         Err(e) => Err(run::tls_load_error(e, &config)),
+        Ok((platform, _)) => match run::open_pools(&config.redis) {
+            Ok(_) => Ok(Gateway::new(config, platform)),
+            Err(mut e) => {
+                e.warnings = config.warnings;
+                Err(LoadError::Invalid(e))
+            }
+        },
     });
     let report = Report {
         file: &args.config,

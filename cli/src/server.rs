@@ -160,7 +160,8 @@ pub enum Stopped {
 
 /// Shared by every connection.
 struct Ctx {
-    gateway: Arc<Gateway>,
+    /// Each request loads the gateway once and finishes on it (hot reload swaps it).
+    gateway: crate::reload::LiveGateway,
     limits: Limits,
     observer: Option<Observer>,
     /// Whether requests arrive over TLS (security/http's HTTPS checks read it).
@@ -180,6 +181,18 @@ enum BodyError {
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Stopped {
+    let live = Arc::new(arc_swap::ArcSwap::new(gateway));
+    serve_live(listener, live, options, shutdown).await
+}
+
+/// [`serve`] a gateway that hot reload may replace: each request is answered by the one
+/// current when it arrives.
+pub async fn serve_live(
+    listener: TcpListener,
+    gateway: crate::reload::LiveGateway,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Stopped {
@@ -308,6 +321,8 @@ async fn handle(
         return Ok(refused.map(Full::new));
     }
     let start = Instant::now();
+    let gateway = ctx.gateway.load_full();
+    let accepts = manifold_native::accepts(&request);
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
     let read = read_body(&parts.headers, body, &ctx.limits);
@@ -326,9 +341,15 @@ async fn handle(
                     .with_peer(Some(peer))
                     .with_https(ctx.https)
                     .with_defer(Arc::new(manifold_native::Spawn));
-                meter::scope(ctx.gateway.handle(request, context)).await
+                meter::scope(gateway.handle(request, context)).await
             }
-            Err(e) => (body_error_response(&e), Vec::new()),
+            Err(e) => {
+                let context = RequestContext::new()
+                    .with_peer(Some(peer))
+                    .with_https(ctx.https);
+                let answer = gateway.refused(&parts, context, body_error_response(&e));
+                (answer, Vec::new())
+            }
         }
     };
     let (response, calls) = match ctx.limits.write_timeout {
@@ -341,6 +362,7 @@ async fn handle(
         },
         None => answer.await,
     };
+    let response = manifold_native::compress(gateway.config(), &accepts, response);
     let exchange = Exchange {
         method: &method,
         path: &path,
@@ -349,22 +371,6 @@ async fn handle(
         bytes_out: response.body().len(),
         calls: &calls,
     };
-    let router = &ctx.gateway.config().router;
-    // KrakenD's `router` options for its access log apply to ours.
-    let logged = !router.disable_access_log && !router.logger_skip_paths.contains(&path);
-    if logged {
-        info!(
-            target: "manifold::access",
-            method = %method,
-            path = %path,
-            status = exchange.status.as_u16(),
-            duration_ms = exchange.elapsed.as_secs_f64() * 1000.0,
-            backends = calls.len(),
-            bytes = exchange.bytes_out,
-            peer = %peer,
-            "request"
-        );
-    }
     if let Some(observer) = &ctx.observer {
         observer(&exchange);
     }

@@ -3,6 +3,7 @@
 //! only convert their platform's request into `http::Request<Bytes>` and back.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -15,10 +16,11 @@ use crate::builtin;
 use crate::config::{self, Config, ConfigErrors};
 use crate::guard::{GuardState, Guards, Inbound};
 use crate::http_util::plain;
-use crate::pipeline::{engine_guards, CompiledEndpoint};
+use crate::pipeline::{engine_guards, CompiledEndpoint, SharedStores};
 use crate::platform::{Platform, RequestContext};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
+use crate::telemetry::Telemetry;
 use crate::url::Params;
 
 /// A compiled gateway: config, engine guards and the routes to the compiled endpoints.
@@ -29,6 +31,7 @@ pub struct Gateway {
     router: Router<CompiledEndpoint>,
     platform: Platform,
     version: HeaderValue,
+    telemetry: Telemetry,
 }
 
 /// Why a streamed request body was not read.
@@ -54,10 +57,13 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Compile a validated config into a gateway on `platform`.
     pub fn new(config: Config, platform: Platform) -> Self {
+        let stores = Arc::new(SharedStores::open(&config, &platform));
+        // The endpoints find the opened pools through the platform (`Stores::pool`).
+        let platform = platform.with_stores(stores.clone());
         let endpoints = config
             .endpoints
             .iter()
-            .map(|e| CompiledEndpoint::new(&config, e, &platform))
+            .map(|e| CompiledEndpoint::new(&config, e, &stores, &platform))
             .collect();
         let version = if config.router.hide_version_header {
             HeaderValue::from_static("Version undefined")
@@ -65,7 +71,8 @@ impl Gateway {
             HeaderValue::from_static(crate::USER_AGENT)
         };
         Self {
-            engine: engine_guards(&config),
+            engine: engine_guards(&config, &stores, &platform),
+            telemetry: Telemetry::new(&config),
             router: Router::new(config.routes.clone(), endpoints),
             config,
             platform,
@@ -105,7 +112,7 @@ impl Gateway {
         let (parts, chunks) = request.into_parts();
         let limits = self.config.limits;
         if let Some(answer) = limits.check_head(&parts) {
-            return answer;
+            return self.refused(&parts, context, answer);
         }
         let body = match BoundedBody::request(&parts.headers, limits.max_body) {
             Ok(body) => {
@@ -119,31 +126,68 @@ impl Gateway {
                 self.handle(http::Request::from_parts(parts, body), context)
                     .await
             }
-            Err(ReadError::TooLarge(too_large)) => too_large.response(),
+            Err(ReadError::TooLarge(too_large)) => {
+                self.refused(&parts, context, too_large.response())
+            }
             Err(ReadError::Broken(e)) => {
-                plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n"))
+                let answer = plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n"));
+                self.refused(&parts, context, answer)
             }
         }
     }
 
     /// Answer one client request. Never panics and never fails: every problem is a response.
+    /// The answer carries the request id; the request's record (access log, spans) goes to the
+    /// platform's sink.
     pub async fn handle(
         &self,
         request: http::Request<Bytes>,
-        context: RequestContext,
+        mut context: RequestContext,
     ) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
+        let started = self.telemetry.start(&self.platform, &parts, &mut context);
+        let mut response = self.answer(&parts, body, &context).await;
+        let (config, platform) = (&self.config, &self.platform);
+        self.telemetry
+            .finish(started, config, platform, &parts, &context, &mut response);
+        crate::telemetry::flush(platform, &context).await;
+        response
+    }
+
+    /// An answer the adapter gave itself before the gateway saw the request (a body over the
+    /// limit, a body that stopped arriving): the request id added, the request recorded as
+    /// any other.
+    pub fn refused(
+        &self,
+        parts: &Parts,
+        mut context: RequestContext,
+        mut response: Response<Bytes>,
+    ) -> Response<Bytes> {
+        let started = self.telemetry.start(&self.platform, parts, &mut context);
+        let (config, platform) = (&self.config, &self.platform);
+        self.telemetry
+            .finish(started, config, platform, parts, &context, &mut response);
+        response
+    }
+
+    /// Steps 1–8: the engine guards around the route.
+    async fn answer(
+        &self,
+        parts: &Parts,
+        body: Bytes,
+        context: &RequestContext,
+    ) -> Response<Bytes> {
         let unrouted = Params::default();
         let inbound = Inbound {
-            parts: &parts,
+            parts,
             params: &unrouted,
-            context: &context,
+            context,
         };
         let mut state = GuardState::default();
         if let ControlFlow::Break(response) = self.engine.check(&inbound, &mut state).await {
             return response;
         }
-        let mut response = self.route(&parts, body, &context).await;
+        let mut response = self.route(parts, body, context).await;
         self.engine.finish(&inbound, &mut state, &mut response);
         response
     }

@@ -17,6 +17,7 @@ mod body;
 mod bucket;
 mod builtin;
 mod cel;
+pub mod compression;
 mod encoding;
 mod gateway;
 mod guard;
@@ -28,6 +29,7 @@ mod pipeline;
 mod proxy;
 mod render;
 mod router;
+mod telemetry;
 mod time;
 mod xml;
 mod yaml;
@@ -39,9 +41,11 @@ pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
 pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
 pub use platform::{
-    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, Platform, RequestContext, Sleep,
+    BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, MemoryStore, Platform, PoolSpec,
+    Random, RequestContext, RequestRecord, Sink, Sleep, Store, StoreError, Stores,
 };
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
+pub use telemetry::{metrics, otlp};
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

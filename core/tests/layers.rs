@@ -31,7 +31,17 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("engines", &["cel", "jose", "json_schema"]),
     ("ports", &["platform"]),
     ("config", &["config", "encoding"]),
-    ("runtime", &["guard", "proxy", "render", "builtin"]),
+    (
+        "runtime",
+        &[
+            "guard",
+            "proxy",
+            "render",
+            "builtin",
+            "compression",
+            "telemetry",
+        ],
+    ),
     ("pipeline", &["pipeline"]),
     ("gateway", &["gateway"]),
 ];

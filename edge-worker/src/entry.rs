@@ -9,7 +9,9 @@ use futures_util::stream::{self, Stream, StreamExt};
 use http::StatusCode;
 use manifold_core::config::load::{self, LoadError};
 use manifold_core::{forwarded_peer, head_too_large, plain, BoxFuture, Gateway, RequestContext};
-use manifold_worker_ports::{convert, headers_from_js, headers_to_js, platform};
+use manifold_worker_ports::{
+    convert, headers_from_js, headers_to_js, observed, platform, WorkerStores,
+};
 use worker::{console_error, event, ByteStream, Context, EncodeBody, Env, Request};
 use worker::{Response, ResponseBuilder};
 
@@ -33,7 +35,9 @@ thread_local! {
 /// ports. The error names a missing variable, never a value.
 fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
     let config = load::load_expanded(CONFIG, |name| env.var(name).ok().map(|v| v.to_string()))?;
-    Ok(Rc::new(Gateway::new(config, platform())))
+    let stores = Arc::new(WorkerStores::new(env.clone()));
+    let platform = observed(platform().with_stores(stores), &config);
+    Ok(Rc::new(Gateway::new(config, platform)))
 }
 
 /// One request, its body streamed into the core under the body limit. Work the core defers

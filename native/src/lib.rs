@@ -4,11 +4,21 @@
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
+//! * [`compress`]: response compression (`manifold/compression`) for the server and Lambda.
+//! * [`OsRandom`]: trace and request ids; [`JsonLines`]: the access log as JSON lines on
+//!   stdout (Lambda); [`Tee`]: several sinks; [`otel`]: `telemetry/opentelemetry` (OTLP/HTTP
+//!   export, Prometheus `/metrics`).
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
+//! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
+//!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
+pub mod compress;
 mod load;
+pub mod otel;
+mod redis_store;
+mod telemetry;
 mod time;
 pub mod tls;
 
@@ -17,9 +27,12 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
+pub use compress::{accepts, compress, Accepts};
 pub use load::{check_file, load_file, load_or_embedded};
+pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
 pub use rustls::Error as TlsError;
+pub use telemetry::{JsonLines, OsRandom, Tee};
 pub use time::{SystemClock, TokioSleep};
 pub use tls::TlsSetupError;
 
@@ -33,14 +46,17 @@ impl manifold_core::Defer for Spawn {
     }
 }
 
-/// The native platform: a [`HyperClient`] with default options, the system clock and tokio
-/// timers. Fails only if the TLS configuration cannot be built.
+/// The native platform: a [`HyperClient`] with default options, the system clock, tokio
+/// timers, OS-seeded ids and Redis for the config's shared pools (outages reported on stderr);
+/// no sink (the caller picks one). Fails only if the TLS configuration cannot be built.
 pub fn platform() -> Result<Platform, TlsError> {
-    Ok(Platform::new(
+    let platform = Platform::new(
         Arc::new(HyperClient::new(ClientOptions::default())?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
-    ))
+    );
+    let platform = platform.with_random(Arc::new(OsRandom::default()));
+    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
 }
 
 /// The native platform for a config: its backend client honours the root `client_tls`.

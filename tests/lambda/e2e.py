@@ -156,6 +156,11 @@ SCENARIOS = [
     Scenario("too-large", "GET", "/big", case="E53"),
     Scenario("endpoint-timeout", "GET", "/slow", case="E41"),
     Scenario("not-found", "GET", "/nope"),
+    Scenario("manifold/failure: a required backend's 404 fails the merge with its status and details",
+             "GET", "/required/42",
+             expect={"status": 404, "headers": {"content-type": "application/json; charset=utf-8"},
+                     "value": {"error_missing": {"http_status_code": 404, "http_body": "not found\n",
+                                                 "http_body_encoding": "text/plain"}}}),
     Scenario("health", "GET", "/__health"),
     Scenario("jwt-valid", "GET", "/jwt/7", "", [bearer("valid"), ("X-User", "forged")],
              expect={"status": 200, "json": {"path": "/echo/jwt/7/user-7", "headers.x-user": "user-7"}}, case="B21"),
@@ -492,6 +497,65 @@ JWT_BAD_INPUT = [
 # redirect, the HTTPS-only Strict-Transport-Security header); an ALB says which scheme the
 # client used in X-Forwarded-Proto: http is redirected once, https is served (no loop).
 SSL_CONFIG = HERE / "ssl.e2e.json"
+TELEMETRY_CONFIG = HERE / "telemetry.e2e.json"
+OTEL_PYTHON = Path(os.environ.get("MANIFOLD_CACHE", Path.home() / ".cache/manifold")) / "otel-venv/bin/python"
+
+
+def telemetry(port: int, otlp_port: int, log: Path, check) -> None:
+    """telemetry/opentelemetry on Lambda: one traced request through the Function-URL emulation;
+    its spans must be at the receiver as soon as the answer is (flushed before the invocation
+    returned, no waiting), and the access log line (JSON on stdout, in the watch log) checked
+    field by field."""
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", f"/lambda-url/{FUNCTION}/traced/7", headers={
+        "traceparent": f"00-{trace}-{parent}-01", "X-Request-Id": "lambda-e2e-1"})
+    answer = conn.getresponse()
+    body = json.loads(answer.read())
+    problems = [] if answer.status == 200 else [f"status {answer.status}"]
+    if answer.getheader("X-Request-Id") != "lambda-e2e-1":
+        problems.append(f"X-Request-Id {answer.getheader('X-Request-Id')!r}")
+    conn = http.client.HTTPConnection("127.0.0.1", otlp_port, timeout=5)
+    conn.request("GET", "/spans")
+    spans = [sp for sp in json.loads(conn.getresponse().read()) if sp["trace_id"] == trace]
+    kinds = sorted(sp["kind"] for sp in spans)
+    server = [sp for sp in spans if sp["kind"] == 2]
+    proxy = [sp for sp in spans if sp["kind"] == 1]
+    if kinds != [1, 2, 3, 3]:
+        problems.append(f"span kinds {kinds}, expected proxy, server and two client spans")
+    elif server[0]["parent"] != parent or proxy[0]["parent"] != server[0]["span_id"]:
+        problems.append(f"parent links: server {server[0]}, proxy {proxy[0]}")
+    else:
+        clients = {sp["span_id"] for sp in spans if sp["kind"] == 3 and sp["parent"] == proxy[0]["span_id"]}
+        sent = {body[g]["traceparent"].split("-")[2] for g in ("x", "y")}
+        if len(clients) != 2 or sent != clients:
+            problems.append(f"backend spans {clients}, traceparents the backends got {sent}")
+    check("telemetry: spans at the OTLP receiver when the answer arrives (server -> proxy -> 2 backends, "
+          "the client's trace, service manifold-lambda-e2e)", problems)
+    lines = []
+    for line in log.read_text(errors="replace").splitlines():
+        start = line.find('{"')
+        try:
+            record = json.loads(line[start:]) if start >= 0 else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("request_id") == "lambda-e2e-1":
+            lines.append(record)
+    problems = [] if len(lines) == 1 else [f"{len(lines)} access log lines for the request"]
+    if lines:
+        r = lines[0]
+        want = {"level": "INFO", "message": "request", "trace_id": trace, "method": "GET",
+                "endpoint": "/traced/{id}", "path": "/traced/7", "status": 200, "completed": True,
+                "client": "127.0.0.1"}
+        problems += [f"{k}: {r.get(k)!r}, expected {v!r}" for k, v in want.items() if r.get(k) != v]
+        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(r.get("timestamp"))):
+            problems.append(f"timestamp {r.get('timestamp')!r}")
+        if not (isinstance(r.get("duration_ms"), float) and r.get("bytes", 0) > 0 and len(r.get("span_id", "")) == 16):
+            problems.append(f"duration_ms, bytes or span_id: {r}")
+        calls = sorted(r.get("backends", []), key=lambda c: c["path"])
+        if [(c["path"], c["status"], c["method"]) for c in calls] != [("/x/7", 200, "GET"), ("/y", 200, "GET")]:
+            problems.append(f"backends {calls}")
+    check("telemetry: the access log line (one JSON object on stdout) field by field", problems)
 HSTS = {"strict-transport-security": "max-age=31536000"}
 SSL_CASES = [
     ("https-only origins are served", Scenario("ssl", "GET", "/users/42"),
@@ -1155,8 +1219,20 @@ def main() -> int:
         # Started once the first one has built the function, so it only runs it.
         ssl_watcher = watch(ssl_port, SSL_CONFIG, "watch-ssl.log")
         wait_port(ssl_port, ssl_watcher, "cargo lambda watch (ssl)", 120)
+        otlp_port, trace_backend, telemetry_port = free_port(), free_port(), free_port()
+        traced = not args.only or args.only in "telemetry"
+        if traced:
+            receiver = procs.start("OTLP receiver", [str(OTEL_PYTHON), str(ROOT / "tests/telemetry/receiver.py"),
+                                                     str(otlp_port), str(trace_backend)], logs / "receiver.log")
+            wait_port(otlp_port, receiver, "OTLP receiver", 30)
+            telemetry_watcher = procs.start("cargo lambda watch (telemetry)", [
+                "cargo", "lambda", "watch", "-p", "manifold-lambda", "--bin", FUNCTION, "--ignore-changes",
+                "-A", "127.0.0.1", "-P", str(telemetry_port), "--disable-cors", "--env-var",
+                f"MANIFOLD_LAMBDA_CONFIG={TELEMETRY_CONFIG},E2E_OTLP_PORT={otlp_port},E2E_TRACE_BACKEND={trace_backend}",
+            ], logs / "watch-telemetry.log")
+            wait_port(telemetry_port, telemetry_watcher, "cargo lambda watch (telemetry)", 120)
         print(f"backend :{backend_port}, native :{native_port}, cargo lambda watch :{invoke_port} "
-              f"and :{ssl_port} (ssl), logs {logs}")
+              f"and :{ssl_port} (ssl) and :{telemetry_port} (telemetry), logs {logs}")
 
         def routes_for(s: Scenario, tag: str = "", port: int = invoke_port) -> list[tuple[str, callable]]:
             routes: list[tuple[str, callable]] = [
@@ -1244,6 +1320,8 @@ def main() -> int:
                         check(f"ssl_redirect: {title} ({route})", expectations(call(), expect, route))
                     except Exception as e:  # noqa: BLE001 - any failure is this check's failure
                         check(f"ssl_redirect: {title} ({route})", [f"{type(e).__name__}: {e}"])
+        if traced:
+            telemetry(telemetry_port, otlp_port, logs / "watch-telemetry.log", check)
     except Exception as e:  # noqa: BLE001 - setup failures are counted, never skipped
         check("setup", [f"{type(e).__name__}: {e}"])
     finally:

@@ -16,8 +16,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
-use manifold_core::{BoxFuture, Clock, HttpClient, Platform, Sleep};
+use manifold_core::platform::{
+    BackendRequest, BackendResponse, ClientError, ClientErrorKind, MemoryStore, PoolSpec, Rate,
+    Store, StoreError, Stores, Taken,
+};
+use manifold_core::{BoxFuture, Clock, HttpClient, Platform, RequestRecord, Sink, Sleep};
 
 /// Virtual time: a clock plus timers that fire when [`run`] advances the time.
 #[derive(Clone, Default)]
@@ -282,11 +285,101 @@ impl HttpClient for MockClient {
     }
 }
 
-/// A platform of a mock client and virtual time.
-pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
-    Platform {
-        client: Arc::new(client.clone()),
-        clock: Arc::new(time.clone()),
-        sleep: Arc::new(time.clone()),
+/// Ids counted up from 1, so trace, span and request ids in a scenario are predictable: a
+/// request's trace id is `…01…02`, its server and proxy spans the next numbers, and so on.
+#[derive(Debug, Default)]
+pub struct Counter(std::sync::atomic::AtomicU64);
+
+impl manifold_core::Random for Counter {
+    fn next_u64(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
     }
+}
+
+/// Shared pools for scenarios: every pool is an in-memory store on virtual time, except a pool
+/// whose address starts with `down.`, which never answers (an unreachable Redis), so the
+/// failure policy can be tested without a server. The platform's shared HTTP cache (the
+/// Cache API on Workers) is one in-memory store for every backend.
+#[derive(Clone)]
+pub struct TestStores {
+    time: FakeTime,
+    http_cache: Arc<MemoryStore>,
+}
+
+impl std::fmt::Debug for TestStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStores").finish_non_exhaustive()
+    }
+}
+
+/// The store of a `down.` pool: every operation fails.
+struct DownStore;
+
+impl TestStores {
+    /// Pools on `time`.
+    pub fn new(time: &FakeTime) -> Self {
+        let clock = Arc::new(time.clone());
+        Self {
+            time: time.clone(),
+            http_cache: Arc::new(MemoryStore::new(10_000, 1 << 20, clock)),
+        }
+    }
+}
+
+impl Stores for TestStores {
+    fn open(&self, pool: &PoolSpec) -> Result<Arc<dyn Store>, StoreError> {
+        if pool.address.starts_with("down.") {
+            return Ok(Arc::new(DownStore));
+        }
+        let clock = Arc::new(self.time.clone());
+        Ok(Arc::new(MemoryStore::new(10_000, 1 << 20, clock)))
+    }
+
+    fn http_cache(&self) -> Option<Arc<dyn Store>> {
+        Some(self.http_cache.clone())
+    }
+}
+
+impl Store for DownStore {
+    fn take(&self, _: &str, _: Rate, _: u64) -> BoxFuture<'_, Result<Taken, StoreError>> {
+        Box::pin(async { Err(StoreError::new("down")) })
+    }
+
+    fn get(&self, _: &str) -> BoxFuture<'_, Result<Option<Bytes>, StoreError>> {
+        Box::pin(async { Err(StoreError::new("down")) })
+    }
+
+    fn put(&self, _: &str, _: Bytes, _: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("down")) })
+    }
+}
+
+/// A sink that keeps every record (the scenarios compare them with `expect.record`).
+#[derive(Debug, Clone, Default)]
+pub struct Records(Arc<Mutex<Vec<RequestRecord>>>);
+
+impl Records {
+    /// The record of the request whose answer carried `request_id`.
+    pub fn find(&self, request_id: &str) -> Option<RequestRecord> {
+        let records = self.0.lock().unwrap();
+        records.iter().find(|r| r.request_id == request_id).cloned()
+    }
+}
+
+impl Sink for Records {
+    fn request(&self, record: &RequestRecord) {
+        self.0.lock().unwrap().push(record.clone());
+    }
+}
+
+/// A platform of a mock client and virtual time, with counted ids, whose shared pools are
+/// [`TestStores`].
+pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
+    Platform::new(
+        Arc::new(client.clone()),
+        Arc::new(time.clone()),
+        Arc::new(time.clone()),
+    )
+    .with_random(Arc::new(Counter::default()))
+    .with_stores(Arc::new(TestStores::new(time)))
 }

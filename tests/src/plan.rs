@@ -101,6 +101,9 @@ pub struct Expect {
     pub calls: Vec<Call>,
     /// How many backend calls were made so far (cumulative over steps).
     pub call_count: Option<usize>,
+    /// The request's record (its access-log JSON, plus `"log"`: whether it is logged): every
+    /// key given must have this value; objects are compared key by key, arrays item by item.
+    pub record: Option<Value>,
 }
 
 /// One expected backend call.

@@ -126,7 +126,9 @@ async function startWorker(dir) {
   const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
   const { Miniflare } = require("miniflare");
   const bindings = { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") };
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings });
+  // The Durable Object binding of wrangler.toml, so the config's pools are served as deployed.
+  const durableObjects = { MANIFOLD_STORE: { className: "ManifoldStore", useSQLite: true } };
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings, durableObjects });
   miniflares.push(mf);
   const url = await mf.ready;
   return { base: url.origin, port: url.port, mf };

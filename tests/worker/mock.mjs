@@ -44,7 +44,7 @@ export async function startMock(port) {
     if (req.url.startsWith("/sink")) return sink(req, res);
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
-    req.on("end", () => route(req, res, Buffer.concat(chunks), tracked));
+    req.on("end", () => route(req, res, Buffer.concat(chunks), tracked, calls));
   });
   server.keepAliveTimeout = 1000;
   await new Promise((resolve, reject) => {
@@ -63,7 +63,7 @@ export async function startMock(port) {
   };
 }
 
-function route(req, res, body, tracked) {
+function route(req, res, body, tracked, calls) {
   const url = new URL(req.url, "http://mock");
   const path = url.pathname;
   let m;
@@ -104,6 +104,11 @@ function route(req, res, body, tracked) {
     const timer = setTimeout(() => json(res, 200, { late: true }), delay);
     call.onClose = () => clearTimeout(timer);
     return;
+  }
+  // Cacheable for an hour; `call` says how many requests reached it (the HTTP cache tests).
+  if ((m = path.match(/^\/counted\/([^/]+)$/))) {
+    const call = calls.filter((c) => c.url === req.url).length;
+    return json(res, 200, { name: m[1], call }, { "cache-control": "public, max-age=3600" });
   }
   if ((m = path.match(/^\/delay\/(\d+)\/(\d+)$/))) {
     return setTimeout(() => json(res, 200, { [`d${m[2]}`]: Number(m[2]) }), Number(m[1]));

@@ -20,11 +20,13 @@ use worker::{web_sys, ByteStream, Date, Delay};
 use crate::convert;
 
 /// The Workers platform: `fetch` as the client, `Date.now()` as the clock, `setTimeout` as the
-/// timer.
+/// timer, `Math.random()` for ids, `console.log` for the access log.
 pub fn platform() -> Platform {
     let clock = || Date::now().as_millis();
     let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
     Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
+        .with_random(Arc::new(crate::telemetry::MathRandom))
+        .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()))
 }
 
 /// Outbound HTTP through `fetch`, never following redirects, cancelled when dropped.

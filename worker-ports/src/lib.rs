@@ -6,7 +6,13 @@
 //! * `HttpClient` on the global `fetch`, with `redirect: "manual"` (the core follows redirects
 //!   itself), an `AbortSignal` that fires when the core drops the call (a timed-out backend call
 //!   is really cancelled), and a body read that stops at the core's size limit;
-//! * `Sleep` on `setTimeout` (`worker::Delay`), `Clock` on `Date.now()`.
+//! * `Sleep` on `setTimeout` (`worker::Delay`), `Clock` on `Date.now()`;
+//! * `Stores` ([`WorkerStores`]): the config's Redis pools on Durable Objects (the class
+//!   [`ManifoldStore`], one object per bucket, which the Worker exports) and `qos/http-cache`
+//!   with `shared: true` on the Cache API.
+//! * ids from `Math.random()`, the access log through `console.log` (one JSON object per
+//!   request), and with `telemetry/opentelemetry` the OTLP export in `ctx.wait_until`
+//!   ([`observed`]).
 //!
 //! Everything that touches JS exists only on wasm32; on other targets the crate contains just
 //! the conversions, so the host workspace builds and tests without a JS toolchain.
@@ -16,7 +22,19 @@
 pub mod convert;
 
 #[cfg(target_arch = "wasm32")]
+mod durable;
+#[cfg(target_arch = "wasm32")]
 mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod store;
+#[cfg(target_arch = "wasm32")]
+mod telemetry;
 
 #[cfg(target_arch = "wasm32")]
+pub use durable::ManifoldStore;
+#[cfg(target_arch = "wasm32")]
 pub use fetch::{headers_from_js, headers_to_js, platform, FetchClient};
+#[cfg(target_arch = "wasm32")]
+pub use store::WorkerStores;
+#[cfg(target_arch = "wasm32")]
+pub use telemetry::{observed, ConsoleLog, MathRandom};

@@ -122,6 +122,12 @@ impl<'t> Diags<'t> {
         }
     }
 
+    /// Line and column of `path` in the config text, for problems only found later (a pool
+    /// the platform cannot open is reported when the gateway starts).
+    pub(crate) fn position(&self, path: &Path) -> (usize, usize) {
+        line_col(self.text, locate(self.text.as_bytes(), &path.0))
+    }
+
     pub(crate) fn error(&mut self, path: &Path, context: Option<&str>, message: impl Into<String>) {
         let d = self.make(path, context, message.into());
         self.out.errors.push(d);

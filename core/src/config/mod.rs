@@ -27,7 +27,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigErrors, Diagnostic};
 pub use plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
-    QueryFilter, RootGuards, ServerTimeouts,
+    QueryFilter, RootGuards, ServerTimeouts, TelemetryOptions,
 };
 
 /// The endpoint timeout when neither the endpoint nor the root sets one (KrakenD's default).

@@ -9,8 +9,8 @@ use http::Method;
 
 use super::extra::{
     BackendHttp, BotDetector, CelChecks, CircuitBreaker, Cors, FlatmapOp, HttpCache, JsonSchema,
-    JwtSigner, JwtValidator, ProxyRateLimit, RouterOptions, RouterRateLimit, SecurityHttp,
-    StaticResponse,
+    JwtSigner, JwtValidator, ProxyRateLimit, Redis, RedisRateLimit, RouterOptions, RouterRateLimit,
+    SecurityHttp, StaticResponse,
 };
 use super::Diagnostic;
 use crate::url::UrlPattern;
@@ -38,6 +38,8 @@ pub struct Config {
     pub limits: crate::limits::RequestLimits,
     /// The native server's timeouts (the platforms own theirs).
     pub server: ServerTimeouts,
+    /// `telemetry/logging` and `telemetry/opentelemetry`.
+    pub telemetry: TelemetryOptions,
     /// Engine-wide traffic control: CORS, security headers, the root bot detector.
     pub guards: RootGuards,
     /// Root `tls`: the native server serves HTTPS only (`None`: plain HTTP, or the platform
@@ -47,6 +49,10 @@ pub struct Config {
     pub client_tls: Option<super::tls::ClientTls>,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
+    /// The `redis` namespace: shared-state pools the platform opens (issue 13).
+    pub redis: Redis,
+    /// `manifold/compression`: response compression (native server and Lambda).
+    pub compression: Option<super::extra::Compression>,
     /// Non-fatal findings (unknown keys, ignored namespaces).
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
@@ -66,6 +72,15 @@ pub struct ServerTimeouts {
     pub idle: Option<Duration>,
     /// `read_header_timeout`: the request head (default: `read_timeout`).
     pub read_header: Option<Duration>,
+}
+
+/// The root telemetry namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryOptions {
+    /// `telemetry/logging`, when present.
+    pub logging: Option<super::extra::Logging>,
+    /// `telemetry/opentelemetry`, when present.
+    pub opentelemetry: Option<super::extra::OpenTelemetry>,
 }
 
 /// One endpoint entry.
@@ -110,6 +125,8 @@ pub struct Endpoint {
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Checks that wrap this endpoint's handler: bot detector, router rate limit.
     pub guards: EndpointGuards,
+    /// `manifold/failure`: all-or-nothing, the partial status, problem+json rejections.
+    pub failure: super::extra::FailurePolicy,
 }
 
 /// One backend of an endpoint.
@@ -153,6 +170,8 @@ pub struct Backend {
     pub index: usize,
     /// Rate limit, circuit breaker and cache of the calls to this backend.
     pub qos: BackendQos,
+    /// `manifold/failure.required`: this backend failing fails the endpoint.
+    pub required: bool,
 }
 
 /// Root-level traffic-control namespaces.
@@ -164,6 +183,8 @@ pub struct RootGuards {
     pub security_http: Option<SecurityHttp>,
     /// Root `security/bot-detector`: every request, before routing.
     pub bot_detector: Option<BotDetector>,
+    /// `qos/ratelimit/service/redis`: every request, before routing, in a shared store.
+    pub ratelimit_redis: Option<RedisRateLimit>,
 }
 
 /// Endpoint-level traffic-control namespaces.
@@ -173,6 +194,8 @@ pub struct EndpointGuards {
     pub bot_detector: Option<BotDetector>,
     /// `qos/ratelimit/router` (the endpoint's own, else the root one; buckets are per endpoint).
     pub ratelimit: Option<RouterRateLimit>,
+    /// `qos/ratelimit/router/redis`: the endpoint's buckets in a shared store.
+    pub ratelimit_redis: Option<RedisRateLimit>,
 }
 
 /// Backend-level traffic-control namespaces.

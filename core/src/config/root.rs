@@ -8,10 +8,10 @@ use serde_json::Value;
 use super::decode::{Cx, Level};
 use super::endpoint::{endpoint, per_method, Defaults};
 use super::error::{line_col, Diagnostic, Diags};
-use super::extra;
+use super::extra::{self, Redis, RedisRateLimit};
 use super::fields;
 use super::files::Files;
-use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, ServerTimeouts};
+use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, ServerTimeouts, TelemetryOptions};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
 use super::tls;
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
@@ -139,6 +139,9 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         idle: timeout_at("idle_timeout", raw.idle_timeout.as_deref()),
         read_header: timeout_at("read_header_timeout", raw.read_header_timeout.as_deref()),
     };
+    let redis = extra.redis.unwrap_or_default();
+    let service_redis = extra.ratelimit_service_redis;
+    check_pools(cx, &redis, service_redis.as_ref(), &endpoints);
     Some(Config {
         port: raw.port.unwrap_or(8080),
         listen_ip,
@@ -150,15 +153,22 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         router,
         limits,
         server,
+        telemetry: TelemetryOptions {
+            logging: extra.logging,
+            opentelemetry: extra.opentelemetry,
+        },
         guards: RootGuards {
             cors: extra.cors,
             security_http: extra.security_http,
             bot_detector: extra.bot_detector,
+            ratelimit_redis: service_redis,
         },
         tls,
         client_tls,
         endpoints,
+        redis,
         routes,
+        compression: extra.compression,
         warnings: Vec::new(),
     })
 }
@@ -225,5 +235,51 @@ fn route(cx: &mut Cx<'_, '_>, routes: &mut Table, ep: &Endpoint, index: usize) {
         Err(RouteError::Conflict(e)) => cx
             .at("endpoint")
             .error(format!("path conflicts with another endpoint: {e}")),
+    }
+}
+
+/// Every Redis rate limit and shared HTTP cache must name a declared pool: a located error
+/// for each one that does not (`manifold check` reports them like any other config error).
+fn check_pools(
+    cx: &mut Cx<'_, '_>,
+    redis: &Redis,
+    service: Option<&RedisRateLimit>,
+    endpoints: &[Endpoint],
+) {
+    let limits = service.map(|s| (s, None)).into_iter().chain(
+        endpoints
+            .iter()
+            .filter_map(|e| Some((e.guards.ratelimit_redis.as_ref()?, Some(e.label.as_str())))),
+    );
+    let limits = limits.map(|(l, label)| (l.pool.as_str(), &l.pool_at, label));
+    let caches = endpoints.iter().flat_map(|e| {
+        e.backend.iter().filter_map(|b| {
+            let cache = b.qos.http_cache.as_ref()?;
+            let pool = cache.connection_name.as_deref()?;
+            Some((pool, &cache.pool_at, Some(e.label.as_str())))
+        })
+    });
+    for (pool, pool_at, label) in limits.chain(caches) {
+        if redis.pools.iter().any(|p| p.spec.name == pool) {
+            continue;
+        }
+        let message = if redis.clusters.iter().any(|c| c == pool) {
+            format!(
+                "`{pool}` is a Redis cluster, which Manifold does not support; name a `connection_pools` entry"
+            )
+        } else {
+            let declared: Vec<&str> = redis.pools.iter().map(|p| p.spec.name.as_str()).collect();
+            let declared = if declared.is_empty() {
+                "none is declared (root `extra_config.redis.connection_pools`)".to_owned()
+            } else {
+                format!("declared: {}", declared.join(", "))
+            };
+            format!("unknown Redis pool `{pool}`; {declared}")
+        };
+        let mut at = cx.at_path(pool_at.clone());
+        match label {
+            Some(label) => at.within(label, Level::Endpoint).error(message),
+            None => at.error(message),
+        }
     }
 }

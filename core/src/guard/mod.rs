@@ -48,6 +48,8 @@ pub(crate) struct GuardState {
     pub(crate) headers: Vec<(HeaderName, Option<HeaderValue>)>,
     /// The CORS headers every answer gets on the way out.
     pub(crate) cors: HeaderMap,
+    /// The bucket closest to empty, for the opt-in `RateLimit-*` headers.
+    pub(crate) ratelimit: Option<ratelimit::Quota>,
 }
 
 /// The payload of a validated JWT.
@@ -65,8 +67,9 @@ pub(crate) enum Guard {
     Bots(bot_detector::Detector),
     /// `auth/validator`: 401/403, claims for the request.
     Jwt(Box<jwt::Validator>),
-    /// `qos/ratelimit/router`: 429 for a client over its rate, 503 for the endpoint.
-    RateLimit(ratelimit::Limiter),
+    /// `qos/ratelimit/router` (and its Redis forms): 429 for a client over its rate, 503
+    /// for the endpoint; `RateLimit-*` headers out when asked for.
+    RateLimit(Box<ratelimit::Limiter>),
 }
 
 /// Guards in the order they run, outermost first.
@@ -114,7 +117,7 @@ impl Guard {
             Self::Secure(secure) => secure.check(req),
             Self::Bots(detector) => detector.check(req.parts),
             Self::Jwt(validator) => validator.check(req, state).await,
-            Self::RateLimit(limiter) => limiter.check(req),
+            Self::RateLimit(limiter) => limiter.check(req, state).await,
         }
     }
 
@@ -123,7 +126,8 @@ impl Guard {
         match self {
             Self::Cors(_) => cors::apply(std::mem::take(&mut state.cors), response),
             Self::Secure(secure) => secure.decorate(req, response),
-            Self::Bots(_) | Self::Jwt(_) | Self::RateLimit(_) => {}
+            Self::RateLimit(limiter) => limiter.finish(state, response),
+            Self::Bots(_) | Self::Jwt(_) => {}
         }
     }
 }

@@ -8,13 +8,15 @@
 //!   │
 //!   ▼ Gateway::handle (gateway.rs)
 //!   1. engine guards      CORS (preflight answered) → security/http (hosts, HTTPS redirect)
-//!                         → root bot detector                        guard/{cors,secure,bot_detector}
+//!                         → root bot detector → service rate limit (qos/ratelimit/service/redis)
+//!                                                   guard/{cors,secure,bot_detector,ratelimit}
 //!   2. route              /__health, /__debug, /__echo (builtin.rs); method + path → endpoint,
 //!                         else gin's redirects, 404 / 405           router.rs
 //!   ▼ CompiledEndpoint::handle (pipeline/mod.rs)
 //!   3. params             decoded and checked once (url::Params): guards and URLs see one value
 //!   4. endpoint guards    bot detector → JWT (auth/validator + CEL on JWT) → rate limit
-//!                         (qos/ratelimit/router, keyed on checked values)   guard/{bot_detector,jwt,ratelimit}
+//!                         (qos/ratelimit/router, keyed on checked values) → shared rate limit
+//!                         (qos/ratelimit/router/redis)       guard/{bot_detector,jwt,ratelimit}
 //!   5. param check        400 `error: encoded url params`
 //!   6. request building   input_query_strings / input_headers, claim headers, X-Forwarded-*
 //!                                                                     pipeline/request.rs
@@ -24,11 +26,12 @@
 //!                         → shape → http (url, send, redirects, status, decode) → cache → client
 //!                                                                     proxy/stack.rs
 //!   8. render             output_encoding, X-Krakend*, Cache-Control, errors   render.rs
-//!   ▲ on the way out: endpoint guards, then engine guards, finish the answer (CORS and
-//!     security headers), innermost first
+//!   ▲ on the way out: endpoint guards, then engine guards, finish the answer (CORS,
+//!     security and opt-in RateLimit-* headers), innermost first
 //! ```
 
 mod request;
+mod stores;
 
 use std::ops::ControlFlow;
 
@@ -36,7 +39,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 
-use crate::config::extra::RouterOptions;
+use crate::config::extra::{RedisRateLimit, RouterOptions};
 use crate::config::{Config, Endpoint};
 use crate::guard::{
     bot_detector::Detector, client_ip::ClientIp, cors, jwt::Validator, ratelimit::Limiter,
@@ -46,6 +49,8 @@ use crate::platform::{Platform, RequestContext};
 use crate::proxy::{stack, SharedProxy};
 use crate::render;
 use crate::url::Params;
+
+pub(crate) use stores::SharedStores;
 
 /// One endpoint, compiled: its plan, its guards and its proxy stack.
 pub(crate) struct CompiledEndpoint {
@@ -58,7 +63,8 @@ pub(crate) struct CompiledEndpoint {
 /// CORS wraps the whole server, so a preflight is answered on any path, first; a foreign host
 /// or a plain-HTTP request is answered before anything is served; the root bot detector
 /// covers unknown paths too.
-pub(crate) fn engine_guards(config: &Config) -> Guards {
+/// The service rate limit, last, counts only requests nothing else refused.
+pub(crate) fn engine_guards(config: &Config, stores: &SharedStores, platform: &Platform) -> Guards {
     let g = &config.guards;
     Guards::new([
         g.cors.as_ref().map(|c| Guard::Cors(cors::Policy::new(c))),
@@ -68,13 +74,37 @@ pub(crate) fn engine_guards(config: &Config) -> Guards {
         g.bot_detector
             .as_ref()
             .map(|b| Guard::Bots(Detector::new(b))),
+        g.ratelimit_redis
+            .as_ref()
+            .and_then(|r| shared_limit(config, r, "service", stores, platform)),
     ])
+}
+
+/// A rate limit whose buckets live in the shared store of its pool, under `scope`.
+fn shared_limit(
+    config: &Config,
+    cfg: &RedisRateLimit,
+    scope: &str,
+    stores: &SharedStores,
+    platform: &Platform,
+) -> Option<Guard> {
+    let store = stores.get(&cfg.pool)?;
+    let ip = ClientIp::new(&config.router);
+    let clock = platform.clock.clone();
+    let limiter = Limiter::shared(&cfg.limit, store, scope, cfg.on_failure_allow, ip, clock);
+    Some(Guard::RateLimit(Box::new(limiter)))
 }
 
 /// An endpoint's guards, in KrakenD CE's order: a bot never consumes anybody's rate-limit
 /// tokens; a request without a valid token is refused before it can spend anyone's budget;
-/// only requests that would otherwise be served count against the rate.
-fn endpoint_guards(config: &Config, endpoint: &Endpoint, platform: &Platform) -> Guards {
+/// only requests that would otherwise be served count against the rate; the instance's own
+/// buckets before the shared ones, so a request refused locally costs no round trip.
+fn endpoint_guards(
+    config: &Config,
+    endpoint: &Endpoint,
+    stores: &SharedStores,
+    platform: &Platform,
+) -> Guards {
     let g = &endpoint.guards;
     Guards::new([
         g.bot_detector
@@ -86,8 +116,11 @@ fn endpoint_guards(config: &Config, endpoint: &Endpoint, platform: &Platform) ->
         }),
         g.ratelimit.as_ref().map(|r| {
             let ip = ClientIp::new(&config.router);
-            Guard::RateLimit(Limiter::new(r, ip, platform.clock.clone()))
+            Guard::RateLimit(Box::new(Limiter::new(r, ip, platform.clock.clone())))
         }),
+        g.ratelimit_redis
+            .as_ref()
+            .and_then(|r| shared_limit(config, r, &endpoint.label, stores, platform)),
     ])
 }
 
@@ -95,9 +128,14 @@ fn endpoint_guards(config: &Config, endpoint: &Endpoint, platform: &Platform) ->
 
 impl CompiledEndpoint {
     /// Compile `endpoint` of `config` on `platform`.
-    pub(crate) fn new(config: &Config, endpoint: &Endpoint, platform: &Platform) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        endpoint: &Endpoint,
+        stores: &SharedStores,
+        platform: &Platform,
+    ) -> Self {
         Self {
-            guards: endpoint_guards(config, endpoint, platform),
+            guards: endpoint_guards(config, endpoint, stores, platform),
             proxy: stack::endpoint_stack(endpoint, platform),
             plan: endpoint.clone(),
         }
@@ -113,6 +151,7 @@ impl CompiledEndpoint {
         router: &RouterOptions,
         version: &HeaderValue,
     ) -> Response<Bytes> {
+        crate::telemetry::routed(context, &self.plan.endpoint);
         let params = Params::decode(raw_params);
         let inbound = Inbound {
             parts,

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::Defer;
+use super::{Defer, Live};
 
 /// The per-request platform handles: the client's address and where after-response work goes.
 /// Built by the adapter for every request; the fields grow with the platforms' per-request
@@ -26,6 +26,8 @@ pub struct RequestContext {
     /// HTTPS-only; ALB says so in `X-Forwarded-Proto`), the request URL's scheme on Workers.
     /// `security/http`'s `ssl_redirect` and its HTTPS-only headers use it.
     pub https: bool,
+    /// This request's trace and the backend calls that ended so far; set by the gateway.
+    pub(crate) trace: Option<Arc<Live>>,
 }
 
 impl RequestContext {

@@ -6,6 +6,8 @@
 
 mod context;
 mod send;
+mod store;
+mod telemetry;
 
 use std::fmt;
 use std::future::Future;
@@ -17,6 +19,11 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use send::{BoxFuture, MaybeSend, MaybeSync};
+pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
+pub(crate) use telemetry::Live;
+pub use telemetry::{
+    hex, millis, BackendCall, Failure, FailureKind, Random, RequestRecord, Sink, TraceIds,
+};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
 pub type BackendRequest = http::Request<Bytes>;
@@ -40,6 +47,12 @@ pub trait HttpClient: MaybeSend + MaybeSync {
 pub trait Clock: MaybeSend + MaybeSync {
     /// Milliseconds since the Unix epoch.
     fn now_millis(&self) -> u64;
+
+    /// Microseconds since the Unix epoch, for durations in logs and spans; a clock that only
+    /// knows milliseconds need not say more.
+    fn now_micros(&self) -> u64 {
+        self.now_millis().saturating_mul(1000)
+    }
 }
 
 /// Timers, for timeouts. The core races work against these futures. Any
@@ -118,6 +131,38 @@ pub struct Platform {
     pub clock: Arc<dyn Clock>,
     /// Timers.
     pub sleep: Arc<dyn Sleep>,
+    /// Random ids (trace, span and request ids).
+    pub random: Arc<dyn Random>,
+    /// Where each request's record goes (access log, spans, metrics); none: nowhere.
+    pub sink: Option<Arc<dyn Sink>>,
+    /// The shared stores the config's pools name (Redis natively); `None` on a platform
+    /// without any, where a config naming a pool does not start.
+    pub stores: Option<Arc<dyn Stores>>,
+}
+
+/// A splitmix64 sequence: the fallback id source when the adapter gives none. Deterministic
+/// from its seed, so two gateways started in the same microsecond repeat each other's ids.
+#[derive(Debug)]
+pub struct Seeded(std::sync::atomic::AtomicU64);
+
+impl Seeded {
+    /// A sequence starting at `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(std::sync::atomic::AtomicU64::new(seed))
+    }
+}
+
+impl Random for Seeded {
+    fn next_u64(&self) -> u64 {
+        const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut z = self
+            .0
+            .fetch_add(GAMMA, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(GAMMA);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
 
 /// Hands a future to the platform to finish after the response has been sent (one per
@@ -141,13 +186,36 @@ impl fmt::Debug for Platform {
 }
 
 impl Platform {
-    /// The gateway-wide ports.
+    /// The gateway-wide ports, with no sink and ids from [`Seeded`] on the clock (an adapter
+    /// that exports traces sets a real source with [`Self::with_random`]).
     pub fn new(client: Arc<dyn HttpClient>, clock: Arc<dyn Clock>, sleep: Arc<dyn Sleep>) -> Self {
+        let random = Arc::new(Seeded::new(clock.now_micros()));
         Self {
             client,
             clock,
             sleep,
+            random,
+            sink: None,
+            stores: None,
         }
+    }
+
+    /// The same ports, with ids from `random`.
+    pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// The same ports, each request's record handed to `sink`.
+    pub fn with_sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The same ports, with `stores` opening the config's shared pools.
+    pub fn with_stores(mut self, stores: Arc<dyn Stores>) -> Self {
+        self.stores = Some(stores);
+        self
     }
 
     /// Run `work` with a deadline: `None` when `duration` elapsed first (the work is dropped,

@@ -12,7 +12,8 @@ use http::{HeaderMap, HeaderValue};
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
 use crate::encoding;
-use crate::platform::{BackendRequest, BoxFuture, Platform};
+use crate::platform::{BackendRequest, BoxFuture, FailureKind, Platform};
+use crate::telemetry::BackendSpan;
 use crate::url::param_eq;
 use crate::url::{push_query_component, RenderError, Var};
 
@@ -153,10 +154,22 @@ impl Proxy for HttpBackend {
             let request = self.build(&req)?;
             let url = request.uri().to_string();
             let b = &self.backend;
-            let response =
-                redirect::send(&*self.platform.client, request, self.max_body, &b.http).await?;
+            let span =
+                BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
+            let recorder = &span;
+            let fail = |kind| {
+                move |e: ProxyError| {
+                    recorder.fail(kind, &e.message);
+                    e
+                }
+            };
+            let client = span.client(&*self.platform.client);
+            let response = redirect::send(&client, request, self.max_body, &b.http)
+                .await
+                .map_err(fail(FailureKind::Redirect))?;
             let (mut parts, body) = response.into_parts();
-            let body = decompress(&mut parts.headers, body, self.max_body)?;
+            let body = decompress(&mut parts.headers, body, self.max_body)
+                .map_err(fail(FailureKind::BadEncoding))?;
             if b.encoding == Encoding::NoOp {
                 let raw = RawResponse {
                     status: parts.status,
@@ -170,7 +183,7 @@ impl Proxy for HttpBackend {
                 });
             }
             if !matches!(parts.status.as_u16(), 200 | 201) {
-                return Err(ProxyError {
+                return Err(fail(FailureKind::Status)(ProxyError {
                     source: ErrorSource::Backend,
                     message: format!(
                         "invalid status code {} [{} {}]: {url}",
@@ -181,15 +194,16 @@ impl Proxy for HttpBackend {
                     status: Some(parts.status),
                     content_type: parts.headers.get(CONTENT_TYPE).cloned(),
                     body,
-                });
+                }));
             }
             let data = encoding::decode(b.encoding, b.is_collection, self.keep.as_deref(), &body)
                 .map_err(|e| {
-                ProxyError::new(
-                    ErrorSource::Backend,
-                    format!("{e} [{} {}]: {url}", b.method, b.url_pattern.source),
-                )
-            })?;
+                    ProxyError::new(
+                        ErrorSource::Backend,
+                        format!("{e} [{} {}]: {url}", b.method, b.url_pattern.source),
+                    )
+                })
+                .map_err(fail(FailureKind::BadEncoding))?;
             Ok(ProxyResponse {
                 data,
                 is_complete: true,

@@ -8,24 +8,28 @@
 //! input that reaches the backend can make another client's entry answer it. `Expires` is not
 //! read and stale entries are not revalidated (they are fetched again).
 //!
-//! Storage is the [`CacheStore`] port; the default [`MemoryCache`] is an LRU bounded by
-//! entries and body bytes, per process / per isolate. Time comes from the `Clock` port.
+//! Storage is the state port ([`Store`]'s get/put with a time to live), each stored answer
+//! encoded as bytes ([`CachedResponse::encode`]); the default is a [`MemoryStore`] of the
+//! backend's own, an LRU bounded by entries and stored bytes (head and body), per process /
+//! per isolate; with `shared: true`, the platform's shared cache when it has one (the Cache
+//! API on Workers). Time comes from the `Clock` port.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{AGE, AUTHORIZATION, CACHE_CONTROL, PRAGMA, SET_COOKIE, VARY};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use sha2::{Digest, Sha256};
 
 use crate::config::extra::HttpCache;
-use crate::lru::Lru;
 use crate::platform::{
-    BackendRequest, BackendResponse, BoxFuture, ClientError, Clock, HttpClient, MaybeSend,
-    MaybeSync, Platform,
+    BackendRequest, BackendResponse, BoxFuture, ClientError, Clock, HttpClient, MemoryStore,
+    Platform, Store,
 };
 
 /// One stored backend answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CachedResponse {
     /// The backend's status.
     pub(crate) status: StatusCode,
@@ -41,82 +45,131 @@ pub(crate) struct CachedResponse {
     pub(crate) lifetime_secs: u64,
 }
 
-/// Where cached backend answers live. The in-memory [`MemoryCache`] is the default; a
-/// platform cache (the Workers Cache API) can implement it too.
-pub(crate) trait CacheStore: MaybeSend + MaybeSync {
-    /// The entry stored under `key`, if any (fresh or not: the caller decides).
-    fn get(&self, key: &str) -> BoxFuture<'_, Option<CachedResponse>>;
-    /// Store `entry` under `key`, replacing any previous one.
-    fn put(&self, key: String, entry: CachedResponse) -> BoxFuture<'_, ()>;
-}
-
-/// An in-memory LRU [`CacheStore`] bounded by entries and body bytes (per process / isolate).
-#[derive(Debug)]
-pub(crate) struct MemoryCache {
-    state: Mutex<(Lru<CachedResponse>, usize)>,
-    max_size: usize,
-}
-
-/// An [`HttpClient`] that answers from, and fills, a [`CacheStore`].
+/// An [`HttpClient`] that answers from, and fills, a [`Store`].
 struct CachingClient {
     inner: Arc<dyn HttpClient>,
-    store: Arc<dyn CacheStore>,
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// The store is shared (outside this process): it gets a digest of the key, never the
+    /// header values (credentials included) the key is made of.
+    digest: bool,
 }
 
 /// Statuses a shared cache may store with explicit freshness (RFC 9110 §15.1's heuristically
 /// cacheable set, without 206 and 5xx).
 const CACHEABLE: &[u16] = &[200, 203, 204, 300, 301, 308, 404, 405, 410, 414];
 
+/// First byte of an encoded entry: the format's version, so a shared store holding entries
+/// of another version reads them as misses instead of misreading them.
+const FORMAT: u8 = 1;
+
 /// The same ports, with the HTTP client behind a cache configured by `cfg`.
+/// With `shared: true` on a platform with a shared HTTP cache (the Workers Cache API) the
+/// answers are kept there, for every isolate of the location; else in a store of the backend's
+/// own.
 pub(crate) fn platform(cfg: &HttpCache, platform: &Platform) -> Platform {
     let mut p = platform.clone();
+    // The platform's own shared cache first (the Cache API: on Workers a pool is a Durable
+    // Object that keeps buckets only), else the pool `connection_name` names (Redis).
+    let shared = cfg
+        .shared
+        .then(|| {
+            let stores = platform.stores.as_ref()?;
+            let pool = || stores.pool(cfg.connection_name.as_deref()?);
+            stores.http_cache().or_else(pool)
+        })
+        .flatten();
+    let digest = shared.is_some();
+    let store = shared.unwrap_or_else(|| {
+        Arc::new(MemoryStore::new(
+            cfg.items(),
+            cfg.size(),
+            platform.clock.clone(),
+        ))
+    });
     p.client = Arc::new(CachingClient {
         inner: platform.client.clone(),
-        store: Arc::new(MemoryCache::new(cfg.items(), cfg.size())),
+        store,
         clock: platform.clock.clone(),
+        digest,
     });
     p
 }
 
-// === impl MemoryCache ===
+// === impl CachedResponse ===
 
-impl MemoryCache {
-    /// A store of at most `max_items` entries and `max_size` body bytes.
-    pub(crate) fn new(max_items: usize, max_size: usize) -> Self {
-        Self {
-            state: Mutex::new((Lru::new(max_items), 0)),
-            max_size,
+impl CachedResponse {
+    /// The entry as bytes: format, status, times, headers (length-prefixed), then the body.
+    pub(crate) fn encode(&self) -> Bytes {
+        let head: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| 6 + n.as_str().len() + v.len())
+            .sum();
+        let mut out = BytesMut::with_capacity(31 + head + self.body.len());
+        out.put_u8(FORMAT);
+        out.put_u16(self.status.as_u16());
+        out.put_u64(self.stored_at_ms);
+        out.put_u64(self.initial_age_secs);
+        out.put_u64(self.lifetime_secs);
+        out.put_u32(u32::try_from(self.headers.len()).unwrap_or(u32::MAX));
+        for (name, value) in &self.headers {
+            out.put_u16(u16::try_from(name.as_str().len()).unwrap_or(u16::MAX));
+            out.put_slice(name.as_str().as_bytes());
+            out.put_u32(u32::try_from(value.len()).unwrap_or(u32::MAX));
+            out.put_slice(value.as_bytes());
         }
+        out.put_slice(&self.body);
+        out.freeze()
+    }
+
+    /// An entry from [`Self::encode`]'s bytes; `None` for anything else (a miss). The body is
+    /// a slice of `bytes`, not a copy.
+    pub(crate) fn decode(bytes: &Bytes) -> Option<Self> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(1)?.first() != Some(&FORMAT) {
+            return None;
+        }
+        let status = StatusCode::from_u16(u16::from_be_bytes(r.array()?)).ok()?;
+        let stored_at_ms = u64::from_be_bytes(r.array()?);
+        let initial_age_secs = u64::from_be_bytes(r.array()?);
+        let lifetime_secs = u64::from_be_bytes(r.array()?);
+        let count = u32::from_be_bytes(r.array()?);
+        let mut headers = HeaderMap::new();
+        for _ in 0..count {
+            let len = usize::from(u16::from_be_bytes(r.array()?));
+            let name = HeaderName::from_bytes(r.take(len)?).ok()?;
+            let len = usize::try_from(u32::from_be_bytes(r.array()?)).ok()?;
+            let value = HeaderValue::from_bytes(r.take(len)?).ok()?;
+            headers.append(name, value);
+        }
+        Some(Self {
+            status,
+            headers,
+            body: bytes.slice(r.at..),
+            stored_at_ms,
+            initial_age_secs,
+            lifetime_secs,
+        })
     }
 }
 
-impl CacheStore for MemoryCache {
-    fn get(&self, key: &str) -> BoxFuture<'_, Option<CachedResponse>> {
-        let hit = {
-            let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            s.0.get_mut(key).cloned()
-        };
-        Box::pin(async move { hit })
+/// A cursor over an encoded entry that never reads past its end.
+struct Reader<'a> {
+    bytes: &'a Bytes,
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, len: usize) -> Option<&[u8]> {
+        let end = self.at.checked_add(len)?;
+        let out = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(out)
     }
 
-    fn put(&self, key: String, entry: CachedResponse) -> BoxFuture<'_, ()> {
-        let size = entry.body.len();
-        if size <= self.max_size {
-            let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            let (lru, bytes) = &mut *s;
-            for old in lru.insert(key, entry) {
-                *bytes = bytes.saturating_sub(old.body.len());
-            }
-            *bytes += size;
-            while *bytes > self.max_size {
-                match lru.pop_oldest() {
-                    Some(old) => *bytes = bytes.saturating_sub(old.body.len()),
-                    None => break,
-                }
-            }
-        }
-        Box::pin(async {})
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
     }
 }
 
@@ -131,6 +184,7 @@ impl HttpClient for CachingClient {
         let request_cc = directives(request.headers().get_all(CACHE_CONTROL));
         let bypass = request_cc.has("no-store");
         let key = if bypass { None } else { key(&request) };
+        let key = key.map(|k| if self.digest { shared_key(&k) } else { k });
         let Some(key) = key else {
             return self.inner.send(request, max_body);
         };
@@ -144,7 +198,9 @@ impl HttpClient for CachingClient {
         let (inner, store, clock) = (self.inner.clone(), self.store.clone(), self.clock.clone());
         Box::pin(async move {
             if !revalidate {
-                if let Some(hit) = store.get(&key).await {
+                // A store that cannot answer is a miss: the backend is asked, as without cache.
+                let found = store.get(&key).await.ok().flatten();
+                if let Some(hit) = found.as_ref().and_then(CachedResponse::decode) {
                     let age = hit.initial_age_secs
                         + clock.now_millis().saturating_sub(hit.stored_at_ms) / 1000;
                     if age < hit.lifetime_secs {
@@ -166,7 +222,10 @@ impl HttpClient for CachingClient {
                         .unwrap_or(0),
                     lifetime_secs: lifetime,
                 };
-                store.put(key, entry).await;
+                let fresh_for = lifetime.saturating_sub(entry.initial_age_secs);
+                let ttl = Duration::from_secs(fresh_for);
+                // A failed put only means the next request asks the backend again.
+                let _ = store.put(&key, entry.encode(), ttl).await;
             }
             Ok(response)
         })
@@ -192,6 +251,19 @@ fn key(request: &BackendRequest) -> Option<String> {
         key.push_str(value);
     }
     Some(key)
+}
+
+/// The key in a shared store: `manifold:hc:` and the SHA-256 of the cache key, in hex. A
+/// collision-resistant digest, so no request can be made to read another one's entry.
+fn shared_key(key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(12 + 64);
+    out.push_str("manifold:hc:");
+    for b in Sha256::digest(key.as_bytes()) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// A stored answer as sent to the backend proxy, with its current `Age`.
@@ -259,4 +331,51 @@ fn directives<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> Directiv
         }
     }
     Directives(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_through_bytes() {
+        let mut headers = HeaderMap::new();
+        headers.append("content-type", HeaderValue::from_static("application/json"));
+        headers.append("x-many", HeaderValue::from_static("1"));
+        headers.append("x-many", HeaderValue::from_static("2"));
+        let entry = CachedResponse {
+            status: StatusCode::NOT_FOUND,
+            headers,
+            body: Bytes::from_static(b"{\"a\":1}"),
+            stored_at_ms: 1_700_000_000_123,
+            initial_age_secs: 7,
+            lifetime_secs: 60,
+        };
+        let bytes = entry.encode();
+        assert_eq!(CachedResponse::decode(&bytes), Some(entry));
+        // Truncated or foreign bytes are a miss, never a panic.
+        for cut in 0..bytes.len() - 7 {
+            let part = bytes.slice(..cut);
+            assert_eq!(CachedResponse::decode(&part), None, "cut at {cut}");
+        }
+        assert_eq!(
+            CachedResponse::decode(&Bytes::from_static(b"\x02abc")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_shared_store_gets_a_digest_of_the_key_not_the_key() {
+        // FIPS 180-2's test vector: SHA-256("abc").
+        assert_eq!(
+            shared_key("abc"),
+            "manifold:hc:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let with_secret = shared_key("GET http://b/x\nauthorization: Bearer s3cret");
+        assert!(!with_secret.contains("s3cret"));
+        assert_ne!(
+            with_secret,
+            shared_key("GET http://b/x\nauthorization: Bearer other")
+        );
+    }
 }

@@ -4,14 +4,25 @@ use serde::Deserialize;
 
 use super::{checked, Namespace};
 use crate::config::decode::Cx;
+use crate::config::error::Path;
 
 /// Options of `qos/http-cache`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct HttpCache {
-    /// Accepted for compatibility: every backend has its own store, and its key already
-    /// contains the full URL, so sharing would change nothing but the memory bound.
+    /// Keep the answers in a cache shared by every instance (then `max_items`/`max_size` do
+    /// not apply): the platform's own when it has one (the Cache API on Workers, shared by
+    /// every isolate of a location), else the Redis pool `connection_name` names (natively
+    /// and on Lambda). Without either every backend keeps its own store; its key holds the
+    /// full URL, so KrakenD's sharing between backends would change nothing but the bound.
     pub shared: bool,
+    /// Manifold only: the `redis.connection_pools[]` entry holding the shared answers (the
+    /// key the Redis-backed features of KrakenD Enterprise use to name a pool). Needs
+    /// `shared: true`.
+    pub connection_name: Option<String>,
+    /// Where `connection_name` is, for the pool reference check.
+    #[serde(skip)]
+    pub(crate) pool_at: Path,
     /// Most entries kept (LRU); set together with `max_size`. Default 1000.
     pub max_items: Option<usize>,
     /// Most body bytes kept (LRU); set together with `max_items`. Default 64 MiB.
@@ -33,6 +44,13 @@ impl HttpCache {
             out.push((
                 "max_items",
                 "set both `max_items` and `max_size`, or neither (as KrakenD)".to_owned(),
+            ));
+        }
+        if self.connection_name.is_some() && !self.shared {
+            out.push((
+                "connection_name",
+                "`connection_name` shares the cache through a Redis pool: set `shared: true` too"
+                    .to_owned(),
             ));
         }
         if self.max_items == Some(0) || self.max_size == Some(0) {
@@ -58,8 +76,9 @@ impl HttpCache {
 impl Namespace for HttpCache {
     type Raw = Self;
 
-    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+    fn plan(mut raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
         let problems = raw.problems();
+        raw.pool_at = cx.path().key("connection_name");
         checked(cx, raw, &problems)
     }
 }

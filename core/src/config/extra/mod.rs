@@ -8,13 +8,18 @@ mod backend_http;
 mod bot_detector;
 mod cel;
 mod circuit_breaker;
+mod compression;
 mod cors;
+mod failure;
 mod http_cache;
 mod json_schema;
 mod proxy;
 mod ratelimit;
+mod redis;
+mod redis_ratelimit;
 mod router;
 mod security_http;
+mod telemetry;
 
 use std::collections::BTreeMap;
 
@@ -29,13 +34,23 @@ pub use backend_http::BackendHttp;
 pub use bot_detector::{BotDetector, Pattern};
 pub use cel::CelChecks;
 pub use circuit_breaker::CircuitBreaker;
+pub use compression::{
+    Coding, Compression, COMPRESSION_NAMESPACE, DEFAULT_BROTLI_LEVEL, DEFAULT_GZIP_LEVEL,
+    DEFAULT_MIN_SIZE,
+};
 pub use cors::Cors;
+pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
+pub use redis::{Redis, RedisPool};
+pub use redis_ratelimit::RedisRateLimit;
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
+pub use telemetry::{
+    BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp, Prometheus,
+};
 
 use super::decode::{near_miss, Cx, Level};
 use Level::{Backend, Endpoint, Root};
@@ -44,6 +59,13 @@ use Level::{Backend, Endpoint, Root};
 pub(crate) trait Namespace: Sized {
     /// The options as written: a serde type whose field names are KrakenD's keys.
     type Raw: DeserializeOwned;
+
+    /// Keys KrakenD knows here (at any depth) that Manifold accepts without using: a
+    /// "no effect" warning each instead of "unknown key".
+    const NO_EFFECT: &'static [&'static str] = &[];
+
+    /// Unknown keys are errors, not warnings (Manifold's own namespaces).
+    const STRICT: bool = false;
 
     /// Check the decoded options and build the typed value; problems are reported at `cx`
     /// (the namespace's place) and make it `None`.
@@ -72,6 +94,18 @@ pub(crate) struct Extra {
     pub(crate) ratelimit_proxy: Option<ProxyRateLimit>,
     pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) http_cache: Option<HttpCache>,
+    /// `telemetry/logging` (root).
+    pub(crate) logging: Option<Logging>,
+    /// `telemetry/opentelemetry` (root).
+    pub(crate) opentelemetry: Option<OpenTelemetry>,
+    // Shared state (issue 13): the root `redis` pools and the rate limits kept in them.
+    pub(crate) redis: Option<Redis>,
+    pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
+    pub(crate) ratelimit_service_redis: Option<RedisRateLimit>,
+    /// `manifold/compression` (root).
+    pub(crate) compression: Option<Compression>,
+    /// `manifold/failure` (endpoint or backend).
+    pub(crate) failure: Option<FailurePolicy>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -90,13 +124,18 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
+    ("telemetry/logging", &[Root]),
+    ("telemetry/opentelemetry", &[Root]),
+    ("redis", &[Root]),
+    ("qos/ratelimit/router/redis", &[Endpoint]),
+    ("qos/ratelimit/service/redis", &[Root]),
+    (FAILURE_NAMESPACE, &[Endpoint, Backend]),
+    (COMPRESSION_NAMESPACE, &[Root]),
 ];
 
-/// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
+/// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
 const TELEMETRY: &[&str] = &[
-    "telemetry/logging",
     "telemetry/metrics",
-    "telemetry/opentelemetry",
     "telemetry/opencensus",
     "telemetry/influx",
     "telemetry/gelf",
@@ -176,7 +215,7 @@ fn unsupported(cx: &mut Cx<'_, '_>, name: &str, value: &Value) {
     } else if let Some(plugin) = restricting_plugin(name, value) {
         cx.unenforced(name, format!("namespace `{name}` loads the `{plugin}` plugin, which restricts access; Manifold does not run Go plugins"));
     } else if TELEMETRY.contains(&name) {
-        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (nothing is exported; the native server writes its own access log)"));
+        cx.warn(format!("namespace `{name}` is not supported by Manifold; it has no effect (the access log follows `telemetry/logging`; traces and metrics are exported by `telemetry/opentelemetry`)"));
     } else if name.starts_with("plugin/") || name == "modifier/martian" {
         cx.warn(format!(
             "namespace `{name}` (plugins/modifiers) is not supported by Manifold; it has no effect"
@@ -206,7 +245,11 @@ fn restricting_plugin<'v>(name: &str, value: &'v Value) -> Option<&'v str> {
 
 /// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
 fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
-    let raw = cx.decode::<N::Raw>(value, &[])?;
+    let raw = if N::STRICT {
+        cx.decode_strict::<N::Raw>(value)?
+    } else {
+        cx.decode::<N::Raw>(value, N::NO_EFFECT)?
+    };
     N::plan(raw, cx)
 }
 
@@ -248,6 +291,13 @@ impl Extra {
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
+            "telemetry/logging" => self.logging = namespace(cx, value),
+            "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
+            "redis" => self.redis = namespace(cx, value),
+            "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
+            "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
+            FAILURE_NAMESPACE => self.failure = namespace(cx, value),
+            COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
             _ => {}
         }
     }

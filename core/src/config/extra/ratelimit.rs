@@ -27,6 +27,9 @@ pub struct RouterRateLimit {
     /// The period the rates refer to (Go duration, default 1s).
     #[serde(deserialize_with = "super::go_duration")]
     pub every: Option<Duration>,
+    /// Manifold extension, default off (KrakenD's answers unchanged): `RateLimit-Limit`,
+    /// `RateLimit-Remaining` and `RateLimit-Reset` on every answer, `Retry-After` on a 429.
+    pub headers: bool,
 }
 
 /// `qos/ratelimit/router.strategy`.

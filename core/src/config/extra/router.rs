@@ -26,10 +26,13 @@ pub struct RouterOptions {
     /// Do not redirect a wrongly cased or unclean path (`/StAtic`, `//a/../static`) to the
     /// endpoint it matches.
     pub disable_redirect_fixed_path: bool,
-    /// Accepted for compatibility; access logging belongs to the adapter.
+    /// Write no access log (metrics and traces still see every request).
     pub disable_access_log: bool,
-    /// Accepted for compatibility; access logging belongs to the adapter.
+    /// Paths left out of the access log (exact match).
     pub logger_skip_paths: Vec<String>,
+    /// Manifold extension: a `Server-Timing` header on every answer, one entry per backend
+    /// call (`dur` in ms) and the gateway's total (docs/extensions.md).
+    pub server_timing: bool,
     /// Take the client IP (rate limiting) from `remote_ip_headers` when the peer is one of
     /// `trusted_proxies` (gin's `ClientIP`); otherwise the peer address is the client.
     pub forwarded_by_client_ip: bool,

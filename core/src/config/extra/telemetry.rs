@@ -1,0 +1,257 @@
+//! `telemetry/logging` and `telemetry/opentelemetry` (root), with KrakenD CE's keys. The core
+//! reads what decides the records (sampling, propagation); the adapters read where they go
+//! (level, prefix, stdout, exporters).
+
+use serde::Deserialize;
+
+use super::{checked, Namespace};
+use crate::config::decode::Cx;
+
+/// `telemetry/logging`: KrakenD CE's application-log options.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Logging {
+    /// `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL` (required by CE; INFO when absent).
+    pub level: String,
+    /// Written before every log line.
+    pub prefix: String,
+    /// Send the logs to syslog: not supported, the adapter's channel is used (a warning).
+    pub syslog: bool,
+    /// Write the logs to stdout instead of stderr (native).
+    pub stdout: bool,
+    /// `default` (text), `logstash` (JSON lines) or `custom` (not supported: text).
+    pub format: String,
+    /// The `custom` format's pattern: not supported (a warning).
+    pub custom_format: String,
+    /// The syslog facility: only with `syslog`.
+    pub syslog_facility: String,
+}
+
+/// `telemetry/opentelemetry`: KrakenD CE's traces and metrics options.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct OpenTelemetry {
+    /// `service.name` of the exported data.
+    pub service_name: String,
+    /// `service.version` of the exported data (default: Manifold's version).
+    pub service_version: String,
+    /// `deployment.environment` of the exported data.
+    pub deploy_env: String,
+    /// Seconds between two metric exports (default 30).
+    pub metric_reporting_period: u64,
+    /// Share of new traces that are sampled, 0 to 1 (default 1). A client's sampled flag is
+    /// followed.
+    pub trace_sample_rate: f64,
+    /// Where the data goes.
+    pub exporters: Exporters,
+    /// What each layer reports.
+    pub layers: Layers,
+    /// Paths that produce neither spans nor metrics.
+    pub skip_paths: Vec<String>,
+}
+
+/// `exporters`: OTLP collectors and Prometheus endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Exporters {
+    /// OTLP collectors.
+    pub otlp: Vec<Otlp>,
+    /// Prometheus `/metrics` listeners.
+    pub prometheus: Vec<Prometheus>,
+}
+
+/// One OTLP collector.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Otlp {
+    /// A name for messages.
+    pub name: String,
+    /// The collector's host (a URL with scheme, or a host name: `http://` is assumed); it may
+    /// carry the port when `port` is not set.
+    pub host: String,
+    /// The collector's port (default: the one in `host`, else 4318).
+    pub port: u16,
+    /// OTLP over HTTP (the only transport Manifold has; gRPC is refused with a message).
+    pub use_http: bool,
+    /// Send no metrics to this collector.
+    pub disable_metrics: bool,
+    /// Send no traces to this collector.
+    pub disable_traces: bool,
+}
+
+/// One Prometheus listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Prometheus {
+    /// A name for messages.
+    pub name: String,
+    /// The port `/metrics` is served on (default 9090).
+    pub port: u16,
+    /// The address to listen on (default all).
+    pub listen_ip: String,
+    /// Go runtime metrics in CE: accepted, nothing to report here.
+    pub go_metrics: bool,
+    /// Process metrics in CE: accepted, not reported.
+    pub process_metrics: bool,
+    /// Serve nothing.
+    pub disable_metrics: bool,
+}
+
+/// `layers`: what each layer reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Layers {
+    /// The server layer (one span and the request metrics per request).
+    pub global: Layer,
+    /// The endpoint layer (one span per endpoint).
+    pub proxy: Layer,
+    /// The backend layer (one span and the call metrics per backend call).
+    pub backend: BackendLayer,
+}
+
+/// Options of the global and proxy layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Layer {
+    /// No metrics from this layer.
+    pub disable_metrics: bool,
+    /// No spans from this layer.
+    pub disable_traces: bool,
+    /// (global) Neither continue the client's trace nor send `traceparent` to backends.
+    pub disable_propagation: bool,
+    /// Request headers as span attributes: accepted, not reported.
+    pub report_headers: bool,
+}
+
+/// Options of the backend layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct BackendLayer {
+    /// Metrics options.
+    pub metrics: BackendDetail,
+    /// Traces options.
+    pub traces: BackendDetail,
+}
+
+/// The backend layer's metrics or traces options.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct BackendDetail {
+    /// No data from the backend layer.
+    pub disable_stage: bool,
+    /// Accepted (the call spans cover the round trip).
+    pub round_trip: bool,
+    /// Accepted (the call spans include reading the body).
+    pub read_payload: bool,
+    /// Accepted, not reported.
+    pub detailed_connection: bool,
+    /// Fixed attributes: accepted, not reported.
+    pub static_attributes: Vec<serde_json::Value>,
+    /// Accepted, not reported.
+    pub report_headers: bool,
+}
+
+impl Default for OpenTelemetry {
+    fn default() -> Self {
+        Self {
+            service_name: "manifold".to_owned(),
+            service_version: crate::VERSION.to_owned(),
+            deploy_env: String::new(),
+            metric_reporting_period: 30,
+            trace_sample_rate: 1.0,
+            exporters: Exporters::default(),
+            layers: Layers::default(),
+            skip_paths: Vec::new(),
+        }
+    }
+}
+
+const LEVELS: &[&str] = &["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+
+// === impl Logging ===
+
+impl Logging {
+    /// The level as a `tracing` filter directive (`info` when absent).
+    pub fn filter(&self) -> &'static str {
+        match self.level.to_ascii_uppercase().as_str() {
+            "DEBUG" => "debug",
+            "WARNING" => "warn",
+            "ERROR" | "CRITICAL" => "error",
+            _ => "info",
+        }
+    }
+
+    /// `logstash`: one JSON object per line.
+    pub fn json(&self) -> bool {
+        self.format == "logstash"
+    }
+}
+
+impl Namespace for Logging {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let mut problems = Vec::new();
+        if !raw.level.is_empty() && !LEVELS.contains(&raw.level.to_ascii_uppercase().as_str()) {
+            problems.push((
+                "level",
+                format!("`{}` is not one of {}", raw.level, LEVELS.join(", ")),
+            ));
+        }
+        if !["", "default", "logstash", "custom"].contains(&raw.format.as_str()) {
+            problems.push((
+                "format",
+                format!("`{}` is not one of default, logstash, custom", raw.format),
+            ));
+        }
+        if raw.syslog {
+            cx.at("syslog").warn("syslog is not supported by Manifold: the logs go to the platform's log channel (stderr or stdout natively, stdout on Lambda, console on Workers)");
+        }
+        if raw.format == "custom" {
+            cx.at("format").warn(
+                "the `custom` format is not supported by Manifold: the default text format is used",
+            );
+        }
+        checked(cx, raw, &problems)
+    }
+}
+
+// === impl OpenTelemetry ===
+
+impl OpenTelemetry {
+    /// Traces are on: some collector takes them and the global layer has them.
+    pub fn traces(&self) -> bool {
+        !self.layers.global.disable_traces && self.exporters.otlp.iter().any(|o| !o.disable_traces)
+    }
+
+    /// Whether `path` produces spans and metrics.
+    pub fn reports(&self, path: &str) -> bool {
+        !self.skip_paths.iter().any(|p| p == path)
+    }
+}
+
+impl Namespace for OpenTelemetry {
+    type Raw = Self;
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let mut problems = Vec::new();
+        if !(0.0..=1.0).contains(&raw.trace_sample_rate) {
+            problems.push((
+                "trace_sample_rate",
+                format!("{} is not between 0 and 1", raw.trace_sample_rate),
+            ));
+        }
+        for (i, otlp) in raw.exporters.otlp.iter().enumerate() {
+            let mut at = cx.at("exporters");
+            let mut at = at.at("otlp");
+            let mut at = at.item(i);
+            if otlp.host.is_empty() {
+                at.at("host").error("an OTLP exporter needs a `host`");
+            }
+            if !otlp.use_http {
+                at.at("use_http").warn("Manifold exports OTLP over HTTP only (port 4318 by default): set `use_http: true` and point `port` at the collector's HTTP receiver");
+            }
+        }
+        checked(cx, raw, &problems)
+    }
+}

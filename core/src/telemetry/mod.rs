@@ -1,0 +1,164 @@
+//! Observability from one place: each request gets its ids (request id, W3C trace context) when
+//! it arrives, its backend calls are recorded as spans ([`BackendSpan`]), and when the answer
+//! is ready the gateway adds `X-Request-Id` (and `Server-Timing` when asked for) and hands one
+//! [`RequestRecord`] to the platform's [`crate::platform::Sink`], which is the access log line,
+//! the spans and the metrics' input at once. Times come from the clock port, ids from the
+//! random port: the core makes neither call itself.
+
+pub mod metrics;
+pub mod otlp;
+mod request_id;
+mod server_timing;
+mod span;
+mod trace_context;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderName, HeaderValue, Response};
+
+use crate::config::Config;
+use crate::platform::{Live, Platform, RequestContext, RequestRecord};
+
+pub(crate) use span::BackendSpan;
+
+/// What the config asks of the telemetry, compiled once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Telemetry {
+    /// Continue the client's trace (unless `layers.global.disable_propagation`).
+    continue_trace: bool,
+    /// Send `traceparent` to backends (`telemetry/opentelemetry` configured).
+    propagate: bool,
+    /// Share of new traces sampled.
+    sample_rate: f64,
+    /// `router.server_timing`.
+    server_timing: bool,
+}
+
+/// One request in progress.
+pub(crate) struct Started {
+    live: Arc<Live>,
+    start_micros: u64,
+    request_id: String,
+}
+
+// === impl Telemetry ===
+
+impl Telemetry {
+    /// The telemetry `config` asks for.
+    pub(crate) fn new(config: &Config) -> Self {
+        let otel = config.telemetry.opentelemetry.as_ref();
+        let no_propagation = otel.is_some_and(|o| o.layers.global.disable_propagation);
+        Self {
+            continue_trace: !no_propagation,
+            propagate: otel.is_some() && !no_propagation,
+            sample_rate: otel.map_or(0.0, |o| o.trace_sample_rate),
+            server_timing: config.router.server_timing,
+        }
+    }
+
+    /// A request arrives: its ids, and the live state its backend calls record into (put in
+    /// `context`).
+    pub(crate) fn start(
+        &self,
+        platform: &Platform,
+        parts: &Parts,
+        context: &mut RequestContext,
+    ) -> Started {
+        let start_micros = platform.clock.now_micros();
+        let random = &*platform.random;
+        let ids = trace_context::ids(
+            &parts.headers,
+            self.continue_trace,
+            self.sample_rate,
+            random,
+        );
+        let request_id = request_id::request_id(&parts.headers, random);
+        if let Some(sink) = &platform.sink {
+            sink.begin();
+        }
+        let live = Arc::new(Live::new(ids, self.propagate, platform.sink.clone()));
+        // Backend spans cost a little per call: recorded only when something reads them.
+        if platform.sink.is_some() || self.propagate || self.server_timing {
+            context.trace = Some(live.clone());
+        }
+        Started {
+            live,
+            start_micros,
+            request_id,
+        }
+    }
+
+    /// The answer is ready: `X-Request-Id` and `Server-Timing` added, the record handed to the
+    /// sink.
+    pub(crate) fn finish(
+        &self,
+        started: Started,
+        config: &Config,
+        platform: &Platform,
+        parts: &Parts,
+        context: &RequestContext,
+        response: &mut Response<Bytes>,
+    ) {
+        let Started {
+            live,
+            start_micros,
+            request_id,
+        } = started;
+        let duration_micros = platform.clock.now_micros().saturating_sub(start_micros);
+        let backends = live.take();
+        let headers = response.headers_mut();
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            headers.insert(HeaderName::from_static(request_id::X_REQUEST_ID), id);
+        }
+        if self.server_timing {
+            if let Some(value) = server_timing::header(&backends, duration_micros) {
+                headers.insert(HeaderName::from_static("server-timing"), value);
+            }
+        }
+        let Some(sink) = &platform.sink else { return };
+        let path = parts.uri.path();
+        let router = &config.router;
+        let completed = response
+            .headers()
+            .get("x-krakend-completed")
+            .map(|v| v.as_bytes() == b"true");
+        let record = RequestRecord {
+            start_micros,
+            duration_micros,
+            request_id,
+            trace: live.ids.clone(),
+            method: parts.method.to_string(),
+            endpoint: live.endpoint.get().cloned(),
+            path: path.to_owned(),
+            status: response.status().as_u16(),
+            completed,
+            bytes_out: response.body().len(),
+            client: context.peer,
+            backends,
+            log: !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| p == path),
+        };
+        sink.request(&record);
+    }
+}
+
+/// After the record: the sink's flush, handed to the request's after-response facility
+/// (Workers' `ctx.wait_until`), or awaited where there is none (Lambda, before the sandbox
+/// freezes).
+pub(crate) async fn flush(platform: &Platform, context: &RequestContext) {
+    let Some(work) = platform.sink.as_ref().and_then(|s| s.flush()) else {
+        return;
+    };
+    match &context.defer {
+        Some(defer) => defer.defer(work),
+        None => work.await,
+    }
+}
+
+/// The router chose `endpoint` for this request (its template goes into the record).
+pub(crate) fn routed(context: &RequestContext, endpoint: &str) {
+    if let Some(live) = &context.trace {
+        let _ = live.endpoint.set(endpoint.to_owned());
+    }
+}

@@ -1,0 +1,184 @@
+//! One backend call as a client span: started when the HTTP backend has built its request,
+//! fed by every hop the call makes (each carries `traceparent` with this span's id), ended —
+//! recorded into the request's [`Live`] state — when the call is dropped, whether it finished,
+//! failed or was cancelled by a deadline. A failure is recorded once, with its first cause.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http::{HeaderName, HeaderValue};
+
+use super::trace_context::{self, TRACEPARENT, TRACESTATE};
+use crate::platform::{
+    BackendCall, BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock,
+    Failure, FailureKind, HttpClient, Live, Platform, RequestContext,
+};
+
+/// A backend call in progress; records itself when dropped. Inert outside a traced request.
+pub(crate) struct BackendSpan {
+    live: Option<Arc<Live>>,
+    clock: Arc<dyn Clock>,
+    state: Arc<Mutex<State>>,
+}
+
+/// What the hops of the call found out.
+struct State {
+    call: BackendCall,
+    traceparent: Option<HeaderValue>,
+    tracestate: Option<HeaderValue>,
+}
+
+/// The platform's client, with each hop recorded into the span and carrying `traceparent`.
+pub(crate) struct SpanClient<'a> {
+    inner: &'a dyn HttpClient,
+    state: Option<Arc<Mutex<State>>>,
+}
+
+// === impl BackendSpan ===
+
+impl BackendSpan {
+    /// Start the span of a call of `request`, named `name` (the backend's group) or after
+    /// its host.
+    pub(crate) fn start(
+        context: &RequestContext,
+        platform: &Platform,
+        name: Option<&str>,
+        request: &BackendRequest,
+    ) -> Self {
+        let live = context.trace.clone();
+        let span_id = trace_context::span_id(&*platform.random);
+        let uri = request.uri();
+        let host = match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+            _ => String::new(),
+        };
+        let (traceparent, tracestate) = match live.as_deref().filter(|l| l.propagate) {
+            Some(l) => (
+                trace_context::header(&l.ids, &span_id),
+                l.ids
+                    .tracestate
+                    .as_deref()
+                    .and_then(|s| HeaderValue::from_str(s).ok()),
+            ),
+            None => (None, None),
+        };
+        let call = BackendCall {
+            span_id,
+            name: name.map_or_else(|| host.clone(), str::to_owned),
+            host,
+            path: uri.path().to_owned(),
+            method: request.method().to_string(),
+            status: None,
+            failure: None,
+            start_micros: platform.clock.now_micros(),
+            duration_micros: 0,
+            bytes: 0,
+        };
+        Self {
+            live,
+            clock: platform.clock.clone(),
+            state: Arc::new(Mutex::new(State {
+                call,
+                traceparent,
+                tracestate,
+            })),
+        }
+    }
+
+    /// `client` with each hop recorded into this span.
+    pub(crate) fn client<'a>(&self, client: &'a dyn HttpClient) -> SpanClient<'a> {
+        SpanClient {
+            inner: client,
+            state: self.live.as_ref().map(|_| self.state.clone()),
+        }
+    }
+
+    /// The call failed: with `kind`, unless a hop already recorded what went wrong (a refused
+    /// connection stays `refused`); `message` is the gateway's words for it, which name the
+    /// backend.
+    pub(crate) fn fail(&self, kind: FailureKind, message: &str) {
+        if self.live.is_none() {
+            return;
+        }
+        let mut state = lock(&self.state);
+        let failure = state.call.failure.get_or_insert_with(|| Failure {
+            kind,
+            message: String::new(),
+        });
+        message.clone_into(&mut failure.message);
+    }
+}
+
+impl Drop for BackendSpan {
+    fn drop(&mut self) {
+        let Some(live) = &self.live else { return };
+        let mut call = {
+            let state = lock(&self.state);
+            state.call.clone()
+        };
+        call.duration_micros = self.clock.now_micros().saturating_sub(call.start_micros);
+        if call.status.is_none() && call.failure.is_none() {
+            call.failure = Some(Failure {
+                kind: FailureKind::Timeout,
+                message:
+                    "cancelled before an answer (the deadline passed, or a concurrent call won)"
+                        .to_owned(),
+            });
+        }
+        live.push(call);
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// === impl SpanClient ===
+
+impl HttpClient for SpanClient<'_> {
+    fn send(
+        &self,
+        mut request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        let Some(state) = self.state.clone() else {
+            return self.inner.send(request, max_body);
+        };
+        {
+            let s = lock(&state);
+            let headers = request.headers_mut();
+            if let Some(v) = &s.traceparent {
+                headers.insert(HeaderName::from_static(TRACEPARENT), v.clone());
+                match &s.tracestate {
+                    Some(v) => headers.insert(HeaderName::from_static(TRACESTATE), v.clone()),
+                    None => headers.remove(TRACESTATE),
+                };
+            }
+        }
+        let call = self.inner.send(request, max_body);
+        Box::pin(async move {
+            let result = call.await;
+            let mut s = lock(&state);
+            match &result {
+                Ok(response) => {
+                    s.call.status = Some(response.status().as_u16());
+                    s.call.bytes = s.call.bytes.saturating_add(response.body().len());
+                }
+                Err(e) => {
+                    let kind = match e.kind {
+                        ClientErrorKind::Connect => FailureKind::Refused,
+                        ClientErrorKind::BodyTooLarge => FailureKind::BodyTooLarge,
+                        ClientErrorKind::Protocol => FailureKind::Protocol,
+                        #[allow(unreachable_patterns)] // kinds added later read as protocol errors
+                        _ => FailureKind::Protocol,
+                    };
+                    s.call.failure.get_or_insert(Failure {
+                        kind,
+                        message: e.message.clone(),
+                    });
+                }
+            }
+            drop(s);
+            result
+        })
+    }
+}

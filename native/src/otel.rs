@@ -1,0 +1,432 @@
+//! `telemetry/opentelemetry` natively: a [`Sink`] that keeps the metrics and queues the spans
+//! of sampled requests in a bounded queue (full: the spans are dropped and counted, a request
+//! never waits for the collector); [`Exporter::flush`] sends what is queued to every OTLP/HTTP
+//! collector (protobuf, `/v1/traces`), [`Exporter::run`] does so in the background and pushes
+//! the metrics (`/v1/metrics`) every `metric_reporting_period`; [`serve_prometheus`] serves
+//! `/metrics` on its own port. The payloads are the core's (`manifold_core::otlp`), the HTTP
+//! client is the platform's own.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use manifold_core::config::extra::OpenTelemetry;
+use manifold_core::metrics::Metrics;
+use manifold_core::otlp::{self, Resource, Span};
+use manifold_core::platform::{BackendCall, TraceIds};
+use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Requests whose spans may wait for the exporter; beyond that they are dropped.
+pub const QUEUE: usize = 4096;
+/// Spans in one OTLP request.
+pub const BATCH: usize = 512;
+/// How often the background exporter sends what is queued.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// The longest one export may take before it counts as failed.
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most a serverless invocation waits for its spans to be sent (Lambda freezes the sandbox
+/// after the answer, so they are sent before it).
+pub const FLUSH_BUDGET: Duration = Duration::from_secs(2);
+/// Largest answer read from a collector.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// Counters about the telemetry itself (in `/metrics`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Spans dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Spans a collector accepted.
+    pub exported: AtomicU64,
+    /// Exports that failed (no answer, or not 2xx).
+    pub failed: AtomicU64,
+}
+
+/// The sink half: metrics and the span queue.
+pub struct OtelSink {
+    config: OpenTelemetry,
+    metrics: Arc<Metrics>,
+    queue: mpsc::Sender<Vec<Span>>,
+    stats: Arc<Stats>,
+    traces: bool,
+    /// Per-request mode: the exporter the sink's flush drives.
+    flusher: Option<Arc<Exporter>>,
+}
+
+/// The exporter half: sends the queued spans and the metrics.
+pub struct Exporter {
+    queue: tokio::sync::Mutex<mpsc::Receiver<Vec<Span>>>,
+    traces: Vec<String>,
+    metrics_urls: Vec<String>,
+    period: Duration,
+    resource: Resource,
+    metrics: Arc<Metrics>,
+    client: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+    stats: Arc<Stats>,
+    /// When the metrics were last pushed (µs), for serverless flushes.
+    pushed: AtomicU64,
+}
+
+/// The sink and the exporter of one `telemetry/opentelemetry`.
+pub type Halves = (Arc<OtelSink>, Arc<Exporter>);
+
+/// When the spans are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// By [`Exporter::run`] in the background (a long-running server).
+    Background,
+    /// Before each invocation returns, within [`FLUSH_BUDGET`] (Lambda freezes the sandbox
+    /// after the answer): the sink's `flush`, which the gateway awaits.
+    PerRequest,
+}
+
+/// `platform` with its sink for `config`: `access` (the access log, if any) alone, or, with
+/// `telemetry/opentelemetry`, `access` and the OTLP sink, with its exporter (to run in the
+/// background, or already flushed per request, as `mode` says).
+pub fn attach(
+    platform: Platform,
+    config: &Config,
+    access: Option<Arc<dyn Sink>>,
+    mode: Mode,
+) -> (Platform, Option<Halves>) {
+    let Some(otel) = &config.telemetry.opentelemetry else {
+        // No sink at all when nothing is logged: the gateway then builds no records.
+        return (
+            access.map_or(platform.clone(), |a| platform.with_sink(a)),
+            None,
+        );
+    };
+    let (client, clock) = (platform.client.clone(), platform.clock.clone());
+    let (mut sink, exporter) = pipeline(otel, client, clock);
+    if mode == Mode::PerRequest {
+        if let Some(s) = Arc::get_mut(&mut sink) {
+            s.flusher = Some(exporter.clone());
+        }
+    }
+    let sinks: Vec<Arc<dyn Sink>> = access
+        .into_iter()
+        .chain([sink.clone() as Arc<dyn Sink>])
+        .collect();
+    let platform = platform.with_sink(Arc::new(crate::Tee(sinks)));
+    (platform, Some((sink, exporter)))
+}
+
+/// The serverless (Lambda) platform's sinks: the access log as JSON lines on stdout
+/// ([`crate::JsonLines`], one object per line, as CloudWatch and Lambda's JSON log format
+/// expect) and, with `telemetry/opentelemetry`, the OTLP sink flushed before each invocation
+/// returns.
+pub fn serverless(platform: Platform, config: &Config) -> Platform {
+    let logged = !config.router.disable_access_log;
+    let access = logged.then(|| Arc::new(crate::JsonLines) as Arc<dyn Sink>);
+    attach(platform, config, access, Mode::PerRequest).0
+}
+
+/// Both halves for `config`: give the sink to the platform, run or flush the exporter.
+pub fn pipeline(
+    config: &OpenTelemetry,
+    client: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+) -> (Arc<OtelSink>, Arc<Exporter>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let metrics = Arc::new(Metrics::new(clock.now_micros()));
+    let stats = Arc::new(Stats::default());
+    let url = |path: &str, o: &manifold_core::config::extra::Otlp| {
+        let host = o.host.trim_end_matches('/');
+        let host = if host.contains("://") {
+            host.to_owned()
+        } else {
+            format!("http://{host}")
+        };
+        // A host with its own port (`http://collector:4318`) is taken as it is when `port`
+        // is not set.
+        let has_port = host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        match o.port {
+            0 if has_port => format!("{host}{path}"),
+            0 => format!("{host}:4318{path}"),
+            port => format!("{host}:{port}{path}"),
+        }
+    };
+    let global = &config.layers.global;
+    let exporter = Exporter {
+        queue: tokio::sync::Mutex::new(rx),
+        traces: config
+            .exporters
+            .otlp
+            .iter()
+            .filter(|o| !o.disable_traces)
+            .map(|o| url("/v1/traces", o))
+            .collect(),
+        metrics_urls: config
+            .exporters
+            .otlp
+            .iter()
+            .filter(|o| !o.disable_metrics && !global.disable_metrics)
+            .map(|o| url("/v1/metrics", o))
+            .collect(),
+        period: Duration::from_secs(config.metric_reporting_period.max(1)),
+        resource: Resource {
+            service_name: config.service_name.clone(),
+            service_version: config.service_version.clone(),
+            deploy_env: config.deploy_env.clone(),
+        },
+        metrics: metrics.clone(),
+        client,
+        clock,
+        stats: stats.clone(),
+        pushed: AtomicU64::new(0),
+    };
+    let sink = OtelSink {
+        traces: config.traces(),
+        config: config.clone(),
+        metrics,
+        queue: tx,
+        stats,
+        flusher: None,
+    };
+    (Arc::new(sink), Arc::new(exporter))
+}
+
+// === impl OtelSink ===
+
+impl OtelSink {
+    /// The metrics this sink keeps.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The exporter's counters.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    fn queue(&self, spans: Vec<Span>) {
+        let n = spans.len() as u64;
+        if self.queue.try_send(spans).is_err() {
+            self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Prometheus text: the request metrics and the exporter's own counters.
+    pub fn prometheus(&self) -> String {
+        let s = &self.stats;
+        self.metrics.prometheus(&[
+            (
+                "manifold_telemetry_spans_dropped_total",
+                "Spans dropped because the export queue was full.",
+                s.dropped.load(Ordering::Relaxed),
+            ),
+            (
+                "manifold_telemetry_spans_exported_total",
+                "Spans accepted by a collector.",
+                s.exported.load(Ordering::Relaxed),
+            ),
+            (
+                "manifold_telemetry_export_failures_total",
+                "OTLP exports that failed.",
+                s.failed.load(Ordering::Relaxed),
+            ),
+        ])
+    }
+}
+
+impl std::fmt::Debug for OtelSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelSink").finish_non_exhaustive()
+    }
+}
+
+impl Sink for OtelSink {
+    fn begin(&self) {
+        self.metrics.begin();
+    }
+
+    fn request(&self, record: &RequestRecord) {
+        if !self.config.reports(&record.path) {
+            self.metrics.abandon();
+            return;
+        }
+        self.metrics.record(record);
+        if self.traces && record.trace.sampled {
+            self.queue(otlp::spans(record));
+        }
+    }
+
+    fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
+        self.metrics.straggler(call);
+        if self.traces && trace.sampled {
+            self.queue(vec![otlp::backend(trace, call, trace.proxy_span)]);
+        }
+    }
+
+    fn flush(&self) -> Option<manifold_core::BoxFuture<'static, ()>> {
+        let exporter = self.flusher.clone()?;
+        Some(Box::pin(async move {
+            let _ = tokio::time::timeout(FLUSH_BUDGET, exporter.after_invocation()).await;
+        }))
+    }
+}
+
+// === impl Exporter ===
+
+impl Exporter {
+    /// Send every span queued so far, in batches, to every collector. Returns the spans sent.
+    pub async fn flush(&self) -> usize {
+        let mut spans = Vec::new();
+        {
+            let mut queue = self.queue.lock().await;
+            while let Ok(more) = queue.try_recv() {
+                spans.extend(more);
+            }
+        }
+        for batch in spans.chunks(BATCH) {
+            let body = Bytes::from(otlp::encode_traces(&self.resource, batch));
+            for url in &self.traces {
+                if self.post(url, body.clone()).await {
+                    self.stats
+                        .exported
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        spans.len()
+    }
+
+    /// Send the metrics (cumulative) to every collector that takes them.
+    pub async fn push_metrics(&self) {
+        if self.metrics_urls.is_empty() {
+            return;
+        }
+        let body = Bytes::from(self.metrics.otlp(&self.resource, self.clock.now_micros()));
+        for url in &self.metrics_urls {
+            self.post(url, body.clone()).await;
+        }
+    }
+
+    /// A serverless invocation ended: its spans now, the metrics when a period has passed.
+    pub async fn after_invocation(&self) {
+        self.flush().await;
+        let now = self.clock.now_micros();
+        let last = self.pushed.load(Ordering::Relaxed);
+        let period = u64::try_from(self.period.as_micros()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last) >= period {
+            self.pushed.store(now, Ordering::Relaxed);
+            self.push_metrics().await;
+        }
+    }
+
+    /// Export in the background, forever: spans every [`FLUSH_EVERY`], metrics every
+    /// `metric_reporting_period`.
+    pub async fn run(self: Arc<Self>) {
+        let mut spans = tokio::time::interval(FLUSH_EVERY);
+        let mut metrics = tokio::time::interval(self.period);
+        spans.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        metrics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = spans.tick() => { self.flush().await; }
+                _ = metrics.tick() => self.push_metrics().await,
+            }
+        }
+    }
+
+    async fn post(&self, url: &str, body: Bytes) -> bool {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(body);
+        let Ok(request) = request else {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        let sent =
+            tokio::time::timeout(EXPORT_TIMEOUT, self.client.send(request, MAX_ANSWER)).await;
+        let ok = matches!(sent, Ok(Ok(ref r)) if r.status().is_success());
+        if !ok {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("traces", &self.traces)
+            .field("metrics", &self.metrics_urls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bind every enabled `exporters.prometheus` listener (default port 9090, all addresses) and
+/// serve `GET /metrics` from `sink` on each, in the background. Fails if one cannot be bound.
+pub async fn serve_prometheus(
+    config: &OpenTelemetry,
+    sink: Arc<OtelSink>,
+) -> std::io::Result<Vec<SocketAddr>> {
+    let mut bound = Vec::new();
+    for p in config
+        .exporters
+        .prometheus
+        .iter()
+        .filter(|p| !p.disable_metrics)
+    {
+        let ip: IpAddr = p
+            .listen_ip
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let port = if p.port == 0 { 9090 } else { p.port };
+        let listener = TcpListener::bind(SocketAddr::new(ip, port))
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("prometheus exporter on {ip}:{port}: {e}"))
+            })?;
+        bound.push(listener.local_addr()?);
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let sink = sink.clone();
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let sink = sink.clone();
+                    async move { Ok::<_, Infallible>(metrics_answer(&req, &sink)) }
+                });
+                tokio::spawn(async move {
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    let _ = conn.await;
+                });
+            }
+        });
+    }
+    Ok(bound)
+}
+
+fn metrics_answer(req: &Request<hyper::body::Incoming>, sink: &OtelSink) -> Response<Full<Bytes>> {
+    let (status, body) = if req.uri().path() == "/metrics" {
+        (StatusCode::OK, sink.prometheus())
+    } else {
+        (StatusCode::NOT_FOUND, "404 page not found\n".to_owned())
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""Redis-backed rate limits across two `manifold run` processes (issue 13, point 3).
+
+Started here, all on loopback and always stopped: one redis-server (no persistence) and two
+gateways sharing it. Checked:
+
+  1. 30 requests alternated across both instances for one client, `client_max_rate: 10` per
+     hour: exactly 10 pass, 20 get 429.
+  2. 5 clients hammering both instances concurrently: exactly 10 pass per client (no
+     over-admission), the rest 429.
+  3. Redis stopped mid-run: the fail-closed endpoint answers 503 and the fail-open one 200,
+     each request fast (no hang); each instance logs the outage once. Redis started again:
+     both instances recover (the limits apply again) and log it.
+  4. Redis frozen (SIGSTOP, so connections hang instead of closing): 503 within the command
+     timeout; thawed, both instances recover.
+  5. `qos/http-cache` with `shared: true` and the pool: an answer cached through one instance
+     is served by the other without calling the backend (a mock that counts its calls).
+
+Usage: e2e.py MANIFOLD_BINARY REDIS_SERVER. Prints one line per check and, last,
+`redis e2e: P passed, F failed`; exit status 1 on any failure.
+"""
+
+import concurrent.futures
+import http.server
+import threading
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+CLIENT_RATE = 10
+FAST = 1.0  # seconds: the longest a request may take while Redis is down
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def redis_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def get(port, path, client, timeout=10):
+    """(status, seconds) of one GET; status 0 when the connection failed."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-Client": client})
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        e.read()
+        status = e.code
+    except OSError:
+        status = 0
+    return status, time.monotonic() - start
+
+
+def limited(path, pool, **extra):
+    limit = {"connection_name": pool, "client_max_rate": CLIENT_RATE, "every": "1h",
+             "strategy": "header", "key": "X-Client"}
+    limit.update(extra)
+    return {"endpoint": path, "backend": [{"url_pattern": "/__health"}],
+            "extra_config": {"qos/ratelimit/router/redis": limit}}
+
+
+class CountingBackend(http.server.ThreadingHTTPServer):
+    """A backend whose answers may be cached for a minute; counts the calls per path."""
+
+    def __init__(self):
+        self.calls = {}
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with outer.lock:
+                    outer.calls[self.path] = n = outer.calls.get(self.path, 0) + 1
+                body = json.dumps({"path": self.path, "call": n}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "public, max-age=60")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def config(port, redis_port, backend_port):
+    return {
+        "version": 3,
+        "port": port,
+        "listen_ip": "127.0.0.1",
+        "host": [f"http://127.0.0.1:{port}"],
+        "extra_config": {"redis": {"connection_pools": [{
+            "name": "shared", "address": f"127.0.0.1:{redis_port}",
+            "dial_timeout": "500ms", "command_timeout": "500ms"}]}},
+        "endpoints": [
+            limited("/alternated", "shared"),
+            limited("/hammered", "shared"),
+            limited("/closed", "shared", client_max_rate=1000),
+            limited("/open", "shared", client_max_rate=1000, on_failure_allow=True),
+            {"endpoint": "/cached/{tag}", "backend": [{
+                "host": [f"http://127.0.0.1:{backend_port}"], "url_pattern": "/cacheable/{tag}",
+                "extra_config": {"qos/http-cache": {"shared": True, "connection_name": "shared"}}}]},
+        ],
+    }
+
+
+class Suite:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name}{': ' + detail if detail else ''}")
+        sys.stdout.flush()
+
+
+def main():
+    manifold, redis_server = sys.argv[1], sys.argv[2]
+    suite = Suite()
+    work = tempfile.mkdtemp(prefix="manifold-redis-e2e-")
+    procs = {}
+    redis_port = free_port()
+
+    def start_redis():
+        procs["redis"] = subprocess.Popen(
+            [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: redis_ping(redis_port), 10, "redis-server")
+
+    def stop_redis():
+        p = procs.pop("redis", None)
+        if p:
+            p.terminate()
+            p.wait(10)
+
+    ports = [free_port(), free_port()]
+    logs = []
+    backend = CountingBackend()
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    backend_port = backend.server_address[1]
+    try:
+        start_redis()
+        for i, port in enumerate(ports):
+            path = os.path.join(work, f"gateway{i}.json")
+            with open(path, "w") as f:
+                json.dump(config(port, redis_port, backend_port), f)
+            log = open(os.path.join(work, f"gateway{i}.log"), "w+")
+            logs.append(log)
+            procs[f"gw{i}"] = subprocess.Popen([manifold, "run", "-c", path], stdout=log,
+                                               stderr=subprocess.STDOUT)
+        for port in ports:
+            wait_for(lambda p=port: get(p, "/__health", "-", 1)[0] == 200, 30,
+                     f"manifold on port {port}")
+        suite.check("two manifold run processes share one redis-server", True)
+
+        # 1. one client, alternated.
+        statuses = [get(ports[i % 2], "/alternated", "solo")[0] for i in range(30)]
+        passed, refused = statuses.count(200), statuses.count(429)
+        suite.check("30 alternated requests, client_max_rate 10/h: 10 pass, 20 get 429",
+                    (passed, refused) == (10, 20), f"{passed} passed, {refused} refused: {statuses}")
+        suite.check("both instances served and both refused",
+                    all({200, 429} <= set(statuses[i::2]) for i in (0, 1)), f"{statuses}")
+
+        # 2. five clients hammering both instances at once.
+        clients = [f"client{n}" for n in range(5)]
+        jobs = [(ports[i % 2], c) for c in clients for i in range(30)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+            results = list(pool.map(lambda j: (j[1], get(j[0], "/hammered", j[1])[0]), jobs))
+        per_client = {c: sum(1 for cl, s in results if cl == c and s == 200) for c in clients}
+        others = [s for _, s in results if s not in (200, 429)]
+        suite.check("5 concurrent clients x 30 requests over both instances: exactly 10 pass each",
+                    all(v == CLIENT_RATE for v in per_client.values()) and not others,
+                    f"passed per client {per_client}, other statuses {others}")
+
+        # 5. the HTTP cache shared through the pool (before the outages, on a fresh Redis).
+        # The key holds every header sent to the backend, X-Forwarded-Host too: the instances
+        # are reached under one name, as behind a load balancer.
+        bodies = []
+        for port in ports:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/cached/one",
+                                         headers={"Host": "api.example.test"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                bodies.append((r.status, r.read()))
+        calls = backend.calls.get("/cacheable/one", 0)
+        suite.check("qos/http-cache shared through redis: an answer cached through one instance "
+                    "is served by the other without a backend call",
+                    calls == 1 and bodies[0] == bodies[1] and bodies[0][0] == 200,
+                    f"backend calls {calls}, answers {bodies}")
+
+        # 3. redis stops mid-run.
+        for port in ports:
+            get(port, "/closed", "probe")
+        stop_redis()
+        closed = [get(ports[i % 2], "/closed", "probe") for i in range(20)]
+        opened = [get(ports[i % 2], "/open", "probe") for i in range(20)]
+        slowest = max(t for _, t in closed + opened)
+        suite.check("redis down: on_failure_allow false (default) answers 503",
+                    all(s == 503 for s, _ in closed), f"{[s for s, _ in closed]}")
+        suite.check("redis down: on_failure_allow true answers 200",
+                    all(s == 200 for s, _ in opened), f"{[s for s, _ in opened]}")
+        suite.check(f"redis down: no hang (slowest request {slowest:.3f} s < {FAST} s)",
+                    slowest < FAST)
+        time.sleep(0.2)
+        down_lines = [sum(1 for line in open(log.name) if "unreachable" in line) for log in logs]
+        suite.check("each instance logs the outage once, not per request",
+                    down_lines == [1, 1], f"'unreachable' lines per instance: {down_lines}")
+
+        start_redis()
+        recovered = []
+        for port in ports:
+            try:
+                wait_for(lambda p=port: get(p, "/closed", "probe", 2)[0] == 200, 15,
+                         f"recovery of port {port}")
+                recovered.append(True)
+            except RuntimeError:
+                recovered.append(False)
+        suite.check("redis back: both instances recover", all(recovered), f"{recovered}")
+        statuses = [get(ports[i % 2], "/alternated", "after")[0] for i in range(12)]
+        suite.check("redis back: the shared limit applies again (10 pass, 2 get 429)",
+                    (statuses.count(200), statuses.count(429)) == (10, 2), f"{statuses}")
+        time.sleep(0.2)
+        up_lines = [sum(1 for line in open(log.name) if "answers again" in line) for log in logs]
+        suite.check("each instance logs the recovery once", up_lines == [1, 1],
+                    f"'answers again' lines per instance: {up_lines}")
+
+        # 4. redis frozen (SIGSTOP): connections stay open, answers never come; the command
+        # timeout (500 ms here) bounds the wait, then requests fail at once.
+        procs["redis"].send_signal(signal.SIGSTOP)
+        try:
+            frozen = [get(ports[i % 2], "/closed", "probe") for i in range(10)]
+        finally:
+            procs["redis"].send_signal(signal.SIGCONT)
+        slowest = max(t for _, t in frozen)
+        suite.check(f"redis frozen: 503 within the command timeout (slowest {slowest:.3f} s)",
+                    all(s == 503 for s, _ in frozen) and slowest < FAST,
+                    f"{[s for s, _ in frozen]}")
+        recovered = []
+        for port in ports:
+            try:
+                wait_for(lambda p=port: get(p, "/closed", "probe", 2)[0] == 200, 15,
+                         f"recovery of port {port}")
+                recovered.append(True)
+            except RuntimeError:
+                recovered.append(False)
+        suite.check("redis thawed: both instances recover", all(recovered), f"{recovered}")
+    except Exception as e:  # a setup failure is a failure, never a skip
+        suite.check("suite ran to the end", False, repr(e))
+    finally:
+        backend.shutdown()
+        for name, p in list(procs.items()):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if suite.failed:
+            for log in logs:
+                print(f"---- {log.name} (last lines)")
+                print("".join(open(log.name).readlines()[-15:]), end="")
+    print(f"redis e2e: {suite.passed} passed, {suite.failed} failed")
+    return 1 if suite.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The real receivers' side of scripts/telemetry-e2e.sh: an OTLP/HTTP receiver that decodes what
+the gateway exports with the official protobuf definitions (PyPI opentelemetry-proto), and a
+JSON backend that tells which traceparent it was called with.
+
+Usage: receiver.py OTLP_PORT BACKEND_PORT
+  POST /v1/traces, /v1/metrics (OTLP_PORT)  decoded; a payload that does not parse is a 400
+  GET  /spans                   (OTLP_PORT)  every span received so far, as JSON
+  GET  /metrics-names           (OTLP_PORT)  the metric names received so far
+  GET  /payload-errors          (OTLP_PORT)  how many payloads failed to parse
+  GET  /*                       (BACKEND_PORT) {"path": ..., "traceparent": ...}
+"""
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+
+LOCK = threading.Lock()
+SPANS = []
+METRICS = set()
+ERRORS = [0]
+
+
+def attributes(kvs):
+    out = {}
+    for kv in kvs:
+        v = kv.value
+        out[kv.key] = v.string_value if v.HasField("string_value") else v.int_value
+    return out
+
+
+class Otlp(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, ctype="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        try:
+            if self.path == "/v1/traces":
+                req = ExportTraceServiceRequest()
+                req.ParseFromString(body)
+                spans = []
+                for rs in req.resource_spans:
+                    service = attributes(rs.resource.attributes).get("service.name")
+                    for ss in rs.scope_spans:
+                        for s in ss.spans:
+                            spans.append({
+                                "service": service,
+                                "trace_id": s.trace_id.hex(),
+                                "span_id": s.span_id.hex(),
+                                "parent": s.parent_span_id.hex(),
+                                "name": s.name,
+                                "kind": s.kind,
+                                "start": s.start_time_unix_nano,
+                                "end": s.end_time_unix_nano,
+                                "attributes": attributes(s.attributes),
+                                "status": s.status.code,
+                            })
+                with LOCK:
+                    SPANS.extend(spans)
+            elif self.path == "/v1/metrics":
+                req = ExportMetricsServiceRequest()
+                req.ParseFromString(body)
+                with LOCK:
+                    for rm in req.resource_metrics:
+                        for sm in rm.scope_metrics:
+                            METRICS.update(m.name for m in sm.metrics)
+            else:
+                return self.reply(404, {"error": "unknown path"})
+        except Exception as e:  # a payload that does not parse is the gateway's bug
+            with LOCK:
+                ERRORS[0] += 1
+            return self.reply(400, {"error": str(e)})
+        # An empty ExportTraceServiceResponse.
+        self.reply(200, b"", "application/x-protobuf")
+
+    def do_GET(self):
+        with LOCK:
+            if self.path == "/spans":
+                return self.reply(200, SPANS)
+            if self.path == "/metrics-names":
+                return self.reply(200, sorted(METRICS))
+            if self.path == "/payload-errors":
+                return self.reply(200, ERRORS[0])
+        self.reply(404, {"error": "unknown path"})
+
+
+class Backend(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        data = json.dumps({
+            "path": self.path,
+            "traceparent": self.headers.get("traceparent"),
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def main():
+    otlp = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Otlp)
+    backend = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    otlp.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+// Observability on Workers (issue 14, point 5): the second Worker (tests/worker/ssl.json, which
+// has telemetry/opentelemetry) in workerd (Miniflare), with a real OTLP/HTTP receiver built on
+// the official protobuf definitions (tests/telemetry/receiver.py, PyPI opentelemetry-proto),
+// which also serves the two backends of /traced/{id} and tells which traceparent each got.
+//   * the spans, sent through `fetch` in `ctx.wait_until` after the answer, reach the receiver:
+//     the client's trace, server -> proxy -> one span per backend call, and each backend got
+//     its own span in traceparent;
+//   * the access log, one JSON object per request through `console.log`, checked field by field.
+//
+// Run through scripts/worker-e2e.sh, which builds the Worker with MANIFOLD_E2E_OTLP_PORT and
+// MANIFOLD_E2E_TRACE_PORT expanded into it and sets MANIFOLD_CACHE, E2E_SSL_WORKER_DIR,
+// E2E_OTEL_PYTHON (the venv of scripts/tools.sh telemetry).
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import net from "node:net";
+import path from "node:path";
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
+  return value;
+}
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const wranglerToml = fs.readFileSync(path.join(here, "..", "..", "wrangler.toml"), "utf8");
+const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
+const OTLP_PORT = Number(need("MANIFOLD_E2E_OTLP_PORT"));
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT = "00f067aa0ba902b7";
+
+let receiver;
+let mf;
+let output = "";
+
+/** Poll `check` (which throws while not yet true) every 100 ms for at most `ms`. */
+async function eventually(check, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+before(async () => {
+  receiver = spawn(need("E2E_OTEL_PYTHON"), [path.join(here, "..", "telemetry", "receiver.py"), String(OTLP_PORT),
+    need("MANIFOLD_E2E_TRACE_PORT")], { stdio: ["ignore", "inherit", "inherit"] });
+  await eventually(() => new Promise((ok, fail) => {
+    const s = net.connect(OTLP_PORT, "127.0.0.1", () => { s.end(); ok(); });
+    s.on("error", fail);
+  }), 20_000);
+  const dir = need("E2E_SSL_WORKER_DIR");
+  const modules = fs.readdirSync(dir)
+    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
+    .map((f) => ({
+      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
+      path: path.join(dir, f),
+      contents: fs.readFileSync(path.join(dir, f)),
+    }));
+  modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
+  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
+  const { Miniflare } = require("miniflare");
+  mf = new Miniflare({
+    host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (d) => { output += d; });
+      stderr.on("data", (d) => { output += d; });
+    },
+  });
+  await mf.ready;
+});
+
+after(async () => {
+  await mf?.dispose();
+  receiver?.kill();
+});
+
+test("telemetry on Workers: the client's trace at the OTLP receiver after the answer, and the access log as JSON", async (t) => {
+  const res = await mf.dispatchFetch("https://secure.example/traced/7", {
+    headers: { traceparent: `00-${TRACE}-${PARENT}-01`, "x-request-id": "worker-e2e-1" },
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-request-id"), "worker-e2e-1");
+  const spans = await eventually(async () => {
+    const all = await (await fetch(`http://127.0.0.1:${OTLP_PORT}/spans`)).json();
+    const mine = all.filter((s) => s.trace_id === TRACE);
+    assert.equal(mine.length, 4, `spans of the trace so far: ${JSON.stringify(mine)}`);
+    return mine;
+  }, 15_000);
+  const server = spans.filter((s) => s.kind === 2);
+  const proxy = spans.filter((s) => s.kind === 1);
+  const client = spans.filter((s) => s.kind === 3);
+  assert.equal(server.length, 1);
+  assert.equal(proxy.length, 1);
+  assert.equal(client.length, 2);
+  assert.equal(server[0].parent, PARENT, "the server span continues the client's span");
+  assert.equal(server[0].service, "manifold-worker-e2e");
+  assert.equal(server[0].name, "GET /traced/{id}");
+  assert.equal(proxy[0].parent, server[0].span_id, "proxy span under the server span");
+  for (const c of client) assert.equal(c.parent, proxy[0].span_id, "backend spans under the proxy span");
+  const sent = ["x", "y"].map((g) => body[g].traceparent.split("-"));
+  for (const [version, trace, span, flags] of sent) {
+    assert.deepEqual([version, trace, flags], ["00", TRACE, "01"]);
+    assert.ok(client.some((c) => c.span_id === span), `backend got span ${span}, one of the client spans`);
+  }
+  assert.notEqual(sent[0][2], sent[1][2], "each backend call has its own span");
+  const record = await eventually(() => {
+    const line = output.split("\n").map((l) => l.slice(l.indexOf("{"))).find((l) => l.includes('"worker-e2e-1"'));
+    assert.ok(line, `no access log line yet in:\n${output}`);
+    return JSON.parse(line);
+  }, 5_000);
+  t.diagnostic(JSON.stringify(record));
+  for (const [k, v] of Object.entries({
+    level: "INFO", message: "request", request_id: "worker-e2e-1", trace_id: TRACE, method: "GET",
+    endpoint: "/traced/{id}", path: "/traced/7", status: 200, completed: true,
+  })) assert.deepEqual(record[k], v, k);
+  assert.match(record.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.equal(record.span_id, server[0].span_id);
+  assert.ok(record.bytes > 0 && typeof record.duration_ms === "number", "bytes and duration_ms");
+  const calls = record.backends.map((c) => [c.path, c.status, c.method, c.host]).sort();
+  const host = `http://127.0.0.1:${need("MANIFOLD_E2E_TRACE_PORT")}`;
+  assert.deepEqual(calls, [["/x/7", 200, "GET", host], ["/y", 200, "GET", host]]);
+});

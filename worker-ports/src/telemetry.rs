@@ -1,0 +1,189 @@
+//! Telemetry on Workers: ids from `Math.random()`, each logged request as one JSON object
+//! through `console.log` (what Workers Logs and `wrangler tail` show as structured fields), and
+//! with `telemetry/opentelemetry` the OTLP export: spans and metrics kept per isolate and sent
+//! through `fetch` after the answer, in the request's `ctx.wait_until` (the core hands the
+//! sink's flush to the request's after-response facility). The payloads are the core's
+//! protobuf encoding (`manifold_core::otlp`), the same bytes as natively.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use manifold_core::config::extra::OpenTelemetry;
+use manifold_core::metrics::Metrics;
+use manifold_core::otlp::{self, Resource, Span};
+use manifold_core::platform::{BackendCall, TraceIds};
+use manifold_core::{BoxFuture, Clock, Config, HttpClient, Platform, Random, RequestRecord, Sink};
+use worker::js_sys::Math;
+
+/// Spans kept for the next flush; beyond that they are dropped (and counted).
+const QUEUE: usize = 2048;
+/// Largest answer read from a collector.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// Ids from `Math.random()` (two draws of 32 bits each): the runtime seeds it per isolate.
+/// Not for secrets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MathRandom;
+
+impl Random for MathRandom {
+    fn next_u64(&self) -> u64 {
+        let draw = || (Math::random() * 4_294_967_296.0) as u64 & 0xffff_ffff;
+        draw() << 32 | draw()
+    }
+}
+
+/// `console.log` of one JSON object per logged request, and the OTLP export when configured.
+#[derive(Default)]
+pub struct ConsoleLog {
+    otel: Option<Arc<Otel>>,
+}
+
+/// The isolate's spans and metrics, and where they go.
+struct Otel {
+    config: OpenTelemetry,
+    metrics: Metrics,
+    queue: Mutex<Vec<Span>>,
+    dropped: AtomicU64,
+    traces: Vec<String>,
+    metrics_urls: Vec<String>,
+    resource: Resource,
+    client: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+    pushed: AtomicU64,
+}
+
+/// `platform` with the sink `config` asks for: the console access log, and the OTLP export
+/// with `telemetry/opentelemetry`.
+pub fn observed(platform: Platform, config: &Config) -> Platform {
+    let otel = config.telemetry.opentelemetry.as_ref().map(|o| {
+        let url = |path: &str, host: &str, port: u16| {
+            let host = host.trim_end_matches('/');
+            let host = if host.contains("://") {
+                host.to_owned()
+            } else {
+                format!("http://{host}")
+            };
+            match port {
+                0 => format!("{host}{path}"),
+                port => format!("{host}:{port}{path}"),
+            }
+        };
+        let otlp = &o.exporters.otlp;
+        Arc::new(Otel {
+            traces: otlp
+                .iter()
+                .filter(|e| !e.disable_traces)
+                .map(|e| url("/v1/traces", &e.host, e.port))
+                .collect(),
+            metrics_urls: otlp
+                .iter()
+                .filter(|e| !e.disable_metrics && !o.layers.global.disable_metrics)
+                .map(|e| url("/v1/metrics", &e.host, e.port))
+                .collect(),
+            resource: Resource {
+                service_name: o.service_name.clone(),
+                service_version: o.service_version.clone(),
+                deploy_env: o.deploy_env.clone(),
+            },
+            metrics: Metrics::new(platform.clock.now_micros()),
+            queue: Mutex::new(Vec::new()),
+            dropped: AtomicU64::new(0),
+            client: platform.client.clone(),
+            clock: platform.clock.clone(),
+            pushed: AtomicU64::new(platform.clock.now_micros()),
+            config: o.clone(),
+        })
+    });
+    platform.with_sink(Arc::new(ConsoleLog { otel }))
+}
+
+impl std::fmt::Debug for ConsoleLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleLog")
+            .field("otel", &self.otel.is_some())
+            .finish()
+    }
+}
+
+impl Sink for ConsoleLog {
+    fn begin(&self) {
+        if let Some(otel) = &self.otel {
+            otel.metrics.begin();
+        }
+    }
+
+    fn request(&self, record: &RequestRecord) {
+        if record.log {
+            worker::console_log!("{}", record.to_json());
+        }
+        let Some(otel) = &self.otel else { return };
+        if !otel.config.reports(&record.path) {
+            otel.metrics.abandon();
+            return;
+        }
+        otel.metrics.record(record);
+        if otel.config.traces() && record.trace.sampled {
+            otel.queue(otlp::spans(record));
+        }
+    }
+
+    fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
+        let Some(otel) = &self.otel else { return };
+        otel.metrics.straggler(call);
+        if otel.config.traces() && trace.sampled {
+            otel.queue(vec![otlp::backend(trace, call, trace.proxy_span)]);
+        }
+    }
+
+    fn flush(&self) -> Option<BoxFuture<'static, ()>> {
+        let otel = self.otel.clone()?;
+        Some(Box::pin(async move { otel.send().await }))
+    }
+}
+
+impl Otel {
+    fn queue(&self, spans: Vec<Span>) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.len() + spans.len() > QUEUE {
+            self.dropped
+                .fetch_add(spans.len() as u64, Ordering::Relaxed);
+        } else {
+            queue.extend(spans);
+        }
+    }
+
+    /// Send the queued spans, and the metrics once per reporting period.
+    async fn send(&self) {
+        let spans = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        if !spans.is_empty() {
+            let body = Bytes::from(otlp::encode_traces(&self.resource, &spans));
+            for url in &self.traces {
+                self.post(url, body.clone()).await;
+            }
+        }
+        let now = self.clock.now_micros();
+        let period = self.config.metric_reporting_period.max(1) * 1_000_000;
+        if !self.metrics_urls.is_empty()
+            && now.saturating_sub(self.pushed.load(Ordering::Relaxed)) >= period
+        {
+            self.pushed.store(now, Ordering::Relaxed);
+            let body = Bytes::from(self.metrics.otlp(&self.resource, now));
+            for url in &self.metrics_urls {
+                self.post(url, body.clone()).await;
+            }
+        }
+    }
+
+    async fn post(&self, url: &str, body: Bytes) {
+        let request = http::Request::post(url)
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(body);
+        if let Ok(request) = request {
+            // A collector that is down loses this batch; the answer is already sent.
+            if let Err(e) = self.client.send(request, MAX_ANSWER).await {
+                worker::console_error!("manifold: OTLP export to {url} failed: {e}");
+            }
+        }
+    }
+}
