@@ -15,6 +15,7 @@ pub mod framing;
 pub mod logging;
 pub mod meter;
 pub mod openapi;
+pub mod reload;
 pub mod run;
 pub mod server;
 pub mod signal;

@@ -98,6 +98,10 @@ struct RunArgs {
     /// `router.max_payload` (default 10 MiB).
     #[arg(long, value_name = "BYTES")]
     max_body_size: Option<usize>,
+    /// Reload the config when the file changes: validated first, swapped atomically; an
+    /// invalid file is refused and logged (SIGHUP reloads too, with or without this flag).
+    #[arg(short, long)]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +160,7 @@ fn run(args: RunArgs) -> u8 {
         port: args.port,
         debug: args.debug,
         max_body: args.max_body_size,
+        watch: args.watch,
         log_format: args.log_format,
     };
     let result = runtime

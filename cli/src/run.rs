@@ -1,5 +1,5 @@
 //! `manifold run`: load the config, compile the gateway on the native platform, serve until
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM; reload on SIGHUP and, with `--watch`, when the file changes (`reload`).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::logging::{self, AccessLog, LogFormat};
 use crate::meter::MeteredClient;
+use crate::reload::Reloader;
 use crate::server::{self, Limits, ServerOptions, Stopped};
 
 /// What `manifold run` was asked to do.
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub debug: bool,
     /// `--max-body-size`: overrides the config's request body limit.
     pub max_body: Option<usize>,
+    /// `--watch`: reload the config when the file changes (SIGHUP always reloads).
+    pub watch: bool,
     /// `--log-format`, when given: wins over the config's `telemetry/logging` format.
     pub log_format: Option<LogFormat>,
 }
@@ -128,12 +131,23 @@ pub async fn run(
     let endpoints = config.endpoints.len();
     let mut limits = Limits::from(config.limits);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);
-    let gateway = Gateway::new(config, platform);
+    let live = Arc::new(arc_swap::ArcSwap::from_pointee(Gateway::new(
+        config,
+        platform.clone(),
+    )));
+    let reloader = Reloader {
+        path: options.config.clone(),
+        debug: options.debug,
+        platform,
+        live: live.clone(),
+    }
+    .start(options.watch);
     let listener = server::bind(addr).await.map_err(StartError::Bind)?;
     let local = listener.local_addr().map_err(StartError::Bind)?;
     info!(
         config = %options.config.display(),
         endpoints,
+        watch = options.watch,
         version = manifold_core::VERSION,
         "listening on http://{local}"
     );
@@ -141,7 +155,8 @@ pub async fn run(
         limits,
         ..ServerOptions::default()
     };
-    let stopped = server::serve(listener, Arc::new(gateway), server_options, shutdown).await;
+    let stopped = server::serve_live(listener, live, server_options, shutdown).await;
+    reloader.abort();
     info!(?stopped, "stopped");
     Ok(stopped)
 }

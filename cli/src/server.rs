@@ -129,7 +129,8 @@ pub enum Stopped {
 
 /// Shared by every connection.
 struct Ctx {
-    gateway: Arc<Gateway>,
+    /// Each request loads the gateway once and finishes on it (hot reload swaps it).
+    gateway: crate::reload::LiveGateway,
     limits: Limits,
     observer: Option<Observer>,
 }
@@ -146,6 +147,18 @@ enum BodyError {
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Stopped {
+    let live = Arc::new(arc_swap::ArcSwap::new(gateway));
+    serve_live(listener, live, options, shutdown).await
+}
+
+/// [`serve`] a gateway that hot reload may replace: each request is answered by the one
+/// current when it arrives.
+pub async fn serve_live(
+    listener: TcpListener,
+    gateway: crate::reload::LiveGateway,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Stopped {
@@ -239,6 +252,8 @@ async fn handle(
         return Ok(refused.map(Full::new));
     }
     let start = Instant::now();
+    let gateway = ctx.gateway.load_full();
+    let accepts = manifold_native::accepts(&request);
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
     let (response, calls) = match read_body(&parts.headers, body, &ctx.limits).await {
@@ -248,16 +263,15 @@ async fn handle(
             let context = RequestContext::new()
                 .with_peer(Some(peer))
                 .with_defer(Arc::new(manifold_native::Spawn));
-            meter::scope(ctx.gateway.handle(request, context)).await
+            meter::scope(gateway.handle(request, context)).await
         }
         Err(e) => {
             let context = RequestContext::new().with_peer(Some(peer));
-            let answer = ctx
-                .gateway
-                .refused(&parts, context, body_error_response(&e));
+            let answer = gateway.refused(&parts, context, body_error_response(&e));
             (answer, Vec::new())
         }
     };
+    let response = manifold_native::compress(gateway.config(), &accepts, response);
     let exchange = Exchange {
         method: &method,
         path: &path,

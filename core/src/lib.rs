@@ -17,6 +17,7 @@ mod body;
 mod bucket;
 mod builtin;
 mod cel;
+pub mod compression;
 mod encoding;
 mod gateway;
 mod guard;

@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use crate::config::extra::RouterOptions;
 use crate::config::{Endpoint, OutputEncoding};
 use crate::json::{Map, Value};
-use crate::proxy::{ProxyError, ProxyResponse};
+use crate::proxy::{ErrorSource, ProxyError, ProxyResponse};
 
 /// `X-Krakend`: the gateway's version header (name kept for KrakenD clients).
 pub const X_KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
@@ -79,6 +79,10 @@ pub(crate) fn endpoint(
             let completed = ok.is_complete && !ok.data.is_empty();
             let (content_type, body) = encode(endpoint.output_encoding, accept, ok.data);
             let mut r = Response::new(Bytes::from(body));
+            // `manifold/failure.partial_status`: a partial answer says so in its status.
+            if let (false, Some(status)) = (ok.is_complete, endpoint.failure.partial_status) {
+                *r.status_mut() = status;
+            }
             let h = r.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             h.insert(
@@ -110,6 +114,29 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
         _ => false,
     };
     let mut r = match (pass_status, e.status) {
+        // `manifold/failure`: a required backend's failure, or a problem+json rejection,
+        // already decided the status and the body.
+        _ if e.source == ErrorSource::Required
+            || (e.source == ErrorSource::Request && !e.body.is_empty()) =>
+        {
+            let status = match e.source {
+                ErrorSource::Request => StatusCode::BAD_REQUEST,
+                _ => e.status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            };
+            let mut r = match (e.body.is_empty(), router.return_error_msg) {
+                (true, true) => text(e.message),
+                (true, false) => Response::new(Bytes::new()),
+                (false, _) => {
+                    let mut r = Response::new(e.body);
+                    if let Some(ct) = e.content_type {
+                        r.headers_mut().insert(CONTENT_TYPE, ct);
+                    }
+                    r
+                }
+            };
+            *r.status_mut() = status;
+            r
+        }
         (true, Some(status)) => {
             let mut r = Response::new(if router.return_error_msg {
                 e.body
@@ -130,7 +157,7 @@ fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response
             } else {
                 Response::new(Bytes::new())
             };
-            *r.status_mut() = if e.source == crate::proxy::ErrorSource::Request {
+            *r.status_mut() = if e.source == ErrorSource::Request {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -88,14 +88,16 @@ pub fn keep_multi_value_headers(event: &mut LambdaRequest) {
     }
 }
 
-/// Answer one event: convert, let the gateway apply the request limits and handle it, convert
-/// back for the event's origin.
+/// Answer one event: convert, let the gateway apply the request limits and handle it,
+/// compress as `manifold/compression` says (API Gateway HTTP APIs and Function URLs do not),
+/// convert back for the event's origin.
 pub async fn handle(gateway: Arc<Gateway>, event: lambda_http::Request) -> Result<Reply, Error> {
-    let origin = Origin::of(&event);
+    let (origin, accepts) = (Origin::of(&event), manifold_native::accepts(&event));
     let response = match to_core(event) {
         Some((request, context)) => gateway.serve(request.map(whole_body), context).await,
         None => plain(StatusCode::BAD_REQUEST, MALFORMED_PATH),
     };
+    let response = manifold_native::compress(gateway.config(), &accepts, response);
     Ok(Reply(to_lambda(response, origin)))
 }
 

@@ -270,12 +270,17 @@ const CONFIG: &str = r#"{
 
 /// The JSON the runtime would send back to Lambda for this event.
 async fn invoke(name: &str) -> Value {
+    invoke_with(CONFIG, &fixture(name)).await
+}
+
+/// The same with another config and event text.
+async fn invoke_with(config: &str, event: &str) -> Value {
     let platform = Platform::new(Arc::new(Echo), Arc::new(SystemClock), Arc::new(TokioSleep));
-    let gateway = Arc::new(Gateway::from_json(CONFIG, platform).unwrap());
+    let gateway = Arc::new(Gateway::from_json(config, platform).unwrap());
     let mut adapter = Adapter::from(service_fn(move |event| {
         manifold_lambda::handle(Arc::clone(&gateway), event)
     }));
-    let mut payload: LambdaRequest = serde_json::from_str(&fixture(name)).unwrap();
+    let mut payload: LambdaRequest = serde_json::from_str(event).unwrap();
     keep_multi_value_headers(&mut payload);
     let answer = adapter
         .call(LambdaEvent::new(payload, Context::default()))
@@ -324,6 +329,41 @@ async fn alb_end_to_end_json() {
     let seen: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
     assert_eq!(seen["x-forwarded-for"], json!(["192.0.2.44"]));
     assert_eq!(seen["body"], r#"{"from":"alb"}"#);
+}
+
+/// `manifold/compression` on Lambda: an HTTP API does not compress, so the adapter does, as
+/// the native server, and the compressed body goes out base64.
+#[tokio::test]
+async fn the_adapter_compresses_as_the_native_server() {
+    use base64::Engine;
+    use std::io::Read;
+    let compressed = CONFIG.replacen(
+        r#""version": 3,"#,
+        r#""version": 3, "extra_config": { "manifold/compression": { "min_size": 10 } },"#,
+        1,
+    );
+    let event = fixture("apigw-http-v2.json").replacen(
+        r#""accept": "application/json","#,
+        r#""accept": "application/json", "accept-encoding": "gzip;q=1, br;q=0.5","#,
+        1,
+    );
+    let plain = invoke("apigw-http-v2.json").await;
+    let out = invoke_with(&compressed, &event).await;
+    assert_eq!(out["statusCode"], 200);
+    assert_eq!(out["headers"]["content-encoding"], "gzip");
+    assert_eq!(out["headers"]["vary"], "Accept-Encoding");
+    assert_eq!(out["isBase64Encoded"], true);
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(out["body"].as_str().unwrap())
+        .unwrap();
+    let mut body = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut body)
+        .unwrap();
+    assert_eq!(body, plain["body"].as_str().unwrap());
+    // Without the namespace: as before, text and no Vary.
+    assert!(plain["headers"].get("content-encoding").is_none());
+    assert!(plain["headers"].get("vary").is_none());
 }
 
 #[tokio::test]

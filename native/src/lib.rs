@@ -4,6 +4,7 @@
 //! * [`HyperClient`]: pooled HTTP/1.1 and h2 (ALPN) backend client, rustls for https,
 //!   KrakenD-compatible request framing, response bodies bounded while streaming.
 //! * [`SystemClock`] and [`TokioSleep`]: wall clock and timers; [`Spawn`]: after-response work.
+//! * [`compress`]: response compression (`manifold/compression`) for the server and Lambda.
 //! * [`OsRandom`]: trace and request ids; [`JsonLines`]: the access log as JSON lines on
 //!   stdout (Lambda); [`Tee`]: several sinks; [`otel`]: `telemetry/opentelemetry` (OTLP/HTTP
 //!   export, Prometheus `/metrics`).
@@ -13,6 +14,7 @@
 //!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
+pub mod compress;
 mod load;
 pub mod otel;
 mod redis_store;
@@ -24,6 +26,7 @@ use std::sync::Arc;
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
+pub use compress::{accepts, compress, Accepts};
 pub use load::{check_file, load_file, load_or_embedded};
 pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.

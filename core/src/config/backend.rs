@@ -57,6 +57,13 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         encoding,
         env,
     );
+    let required = extra.failure.is_some_and(|f| f.required);
+    if required && proxy.shadow {
+        cx.at("extra_config")
+            .key(super::extra::FAILURE_NAMESPACE)
+            .key("required")
+            .error("a shadow backend never answers the client, so it cannot be required");
+    }
     if cx.failed_since(mark) {
         return None;
     }
@@ -84,6 +91,7 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
             circuit_breaker: extra.circuit_breaker,
             http_cache: extra.http_cache,
         },
+        required,
     })
 }
 

@@ -163,6 +163,32 @@ impl<'a, 't> Cx<'a, 't> {
         }
     }
 
+    /// Like [`Cx::decode`], for Manifold's own namespaces: any key the struct does not know
+    /// is an error (a Manifold config has no KrakenD keys to tolerate).
+    pub(crate) fn decode_strict<T: DeserializeOwned>(&mut self, value: &Value) -> Option<T> {
+        let (result, findings) = track::decode::<T>(value, &self.path);
+        for Ignored { path, key, known } in findings.ignored {
+            if key.starts_with('@') {
+                continue;
+            }
+            let hint = near_miss(&key, known)
+                .map(|near| format!(" (did you mean `{near}`?)"))
+                .unwrap_or_default();
+            let expected = known.join("`, `");
+            self.at_path(path).error(format!(
+                "unknown key `{key}`{hint}; known keys: `{expected}`"
+            ));
+        }
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let at = findings.failed_at.unwrap_or_else(|| self.path.clone());
+                self.at_path(at).error(e.to_string());
+                None
+            }
+        }
+    }
+
     /// The rule for one key that nothing read.
     fn unknown_key(&mut self, ignored: Ignored, no_effect: &[&str]) {
         let Ignored { path, key, known } = ignored;

@@ -83,6 +83,12 @@ pub(crate) fn endpoint(
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
     fields::cel_needs_validator(&mut cx, extra.cel.as_ref(), extra.auth_validator.is_some());
     let proxy = extra.proxy.unwrap_or_default();
+    if extra.failure.as_ref().is_some_and(|f| f.problem_details)
+        && extra.json_schema.is_none()
+        && extra.cel.is_none()
+    {
+        cx.at("extra_config").key(extra::FAILURE_NAMESPACE).key("problem_details").warn("`problem_details` shapes the answers of `validation/json-schema` and `validation/cel`; this endpoint has neither, so it has no effect");
+    }
     let label = format!("{} {path}", settings.method);
     let env = BackendEnv {
         method: &settings.method,
@@ -124,6 +130,7 @@ pub(crate) fn endpoint(
                 .or_else(|| defaults.root_ratelimit.cloned()),
             ratelimit_redis: extra.ratelimit_router_redis,
         },
+        failure: extra.failure.unwrap_or_default(),
     })
 }
 

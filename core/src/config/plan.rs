@@ -44,6 +44,8 @@ pub struct Config {
     pub endpoints: Vec<Endpoint>,
     /// The `redis` namespace: shared-state pools the platform opens (issue 13).
     pub redis: Redis,
+    /// `manifold/compression`: response compression (native server and Lambda).
+    pub compression: Option<super::extra::Compression>,
     /// Non-fatal findings (unknown keys, ignored namespaces).
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
@@ -101,6 +103,8 @@ pub struct Endpoint {
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Checks that wrap this endpoint's handler: bot detector, router rate limit.
     pub guards: EndpointGuards,
+    /// `manifold/failure`: all-or-nothing, the partial status, problem+json rejections.
+    pub failure: super::extra::FailurePolicy,
 }
 
 /// One backend of an endpoint.
@@ -144,6 +148,8 @@ pub struct Backend {
     pub index: usize,
     /// Rate limit, circuit breaker and cache of the calls to this backend.
     pub qos: BackendQos,
+    /// `manifold/failure.required`: this backend failing fails the endpoint.
+    pub required: bool,
 }
 
 /// Root-level traffic-control namespaces.

@@ -147,6 +147,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         endpoints,
         redis,
         routes,
+        compression: extra.compression,
         warnings: Vec::new(),
     })
 }

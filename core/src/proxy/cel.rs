@@ -12,6 +12,8 @@ use crate::platform::{BoxFuture, Clock};
 
 struct Checked {
     checks: Arc<CelChecks>,
+    /// `manifold/failure.problem_details` (endpoint): a refused request gets a 400 problem.
+    problems: bool,
     clock: Arc<dyn Clock>,
     next: SharedProxy,
 }
@@ -21,12 +23,14 @@ pub(crate) fn layer(
     checks: Arc<CelChecks>,
     next: SharedProxy,
     clock: Arc<dyn Clock>,
+    problems: bool,
 ) -> SharedProxy {
     if checks.request.is_empty() && checks.response.is_empty() {
         return next;
     }
     Arc::new(Checked {
         checks,
+        problems,
         clock,
         next,
     })
@@ -64,7 +68,10 @@ impl Proxy for Checked {
         let refused = first_refusal(&self.checks.request, &request_vars(now, &request));
         Box::pin(async move {
             if let Some(i) = refused {
-                return Err(aborted(i));
+                return Err(match self.checks.request.get(i) {
+                    Some(p) if self.problems => super::problem::cel(i, p.source()),
+                    _ => aborted(i),
+                });
             }
             if self.checks.response.is_empty() {
                 return self.next.call(request).await;

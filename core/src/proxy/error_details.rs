@@ -25,29 +25,8 @@ impl Proxy for ErrorDetails {
         Box::pin(async move {
             match self.next.call(request).await {
                 Err(e) if e.status.is_some() => {
-                    let mut detail = Map::new();
-                    if let Some(status) = e.status {
-                        detail.insert(
-                            "http_status_code".into(),
-                            Value::from(u64::from(status.as_u16())),
-                        );
-                    }
-                    if !e.body.is_empty() {
-                        detail.insert(
-                            "http_body".into(),
-                            Value::String(String::from_utf8_lossy(&e.body).into_owned()),
-                        );
-                    }
-                    if let Some(ct) = e
-                        .content_type
-                        .as_ref()
-                        .and_then(|v| v.to_str().ok())
-                        .filter(|s| !s.is_empty())
-                    {
-                        detail.insert("http_body_encoding".into(), Value::String(ct.to_owned()));
-                    }
                     let mut data = Map::new();
-                    data.insert(self.key.clone(), Value::Object(detail));
+                    data.insert(self.key.clone(), Value::Object(detail(&e)));
                     Ok(ProxyResponse {
                         data,
                         is_complete: false,
@@ -59,4 +38,31 @@ impl Proxy for ErrorDetails {
             }
         })
     }
+}
+
+/// The `{"http_status_code", "http_body", "http_body_encoding"}` object for a backend's
+/// error answer (body and encoding left out when empty, as KrakenD).
+pub(crate) fn detail(e: &ProxyError) -> Map {
+    let mut detail = Map::new();
+    if let Some(status) = e.status {
+        detail.insert(
+            "http_status_code".into(),
+            Value::from(u64::from(status.as_u16())),
+        );
+    }
+    if !e.body.is_empty() {
+        detail.insert(
+            "http_body".into(),
+            Value::String(String::from_utf8_lossy(&e.body).into_owned()),
+        );
+    }
+    if let Some(ct) = e
+        .content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+    {
+        detail.insert("http_body_encoding".into(), Value::String(ct.to_owned()));
+    }
+    detail
 }

@@ -6,13 +6,22 @@ use std::sync::Arc;
 use super::{proxy_fn, ErrorSource, ProxyError, SharedProxy};
 use crate::json_schema::JsonSchema;
 
-/// Validate the body, then call `next`.
-pub(crate) fn layer(schema: Arc<JsonSchema>, next: SharedProxy) -> SharedProxy {
+/// Validate the body, then call `next`; `problems`: refuse with an RFC 9457 body
+/// (`manifold/failure.problem_details`).
+pub(crate) fn layer(schema: Arc<JsonSchema>, next: SharedProxy, problems: bool) -> SharedProxy {
     proxy_fn(move |request| {
         let schema = schema.clone();
         let next = next.clone();
         Box::pin(async move {
-            let valid = crate::json::parse(&request.body).is_ok_and(|v| schema.is_valid(&v));
+            let parsed = crate::json::parse(&request.body);
+            if problems {
+                let violations = parsed.as_ref().ok().map(|v| schema.violations(v));
+                return match violations.as_deref() {
+                    Some([]) => next.call(request).await,
+                    other => Err(super::problem::json_schema(other)),
+                };
+            }
+            let valid = parsed.is_ok_and(|v| schema.is_valid(&v));
             if !valid {
                 return Err(ProxyError::new(
                     ErrorSource::Request,

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use super::failure::Member;
 use super::{ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
 use crate::platform::{BoxFuture, Platform};
 
@@ -16,14 +18,14 @@ use crate::platform::{BoxFuture, Platform};
 pub(crate) const MERGE_TIMEOUT_PERCENT: u32 = 85;
 
 struct Merge {
-    backends: Vec<SharedProxy>,
+    backends: Vec<Member>,
     budget: Duration,
     platform: Platform,
 }
 
 /// Fan out to `backends` and merge their answers.
 pub(crate) fn layer(
-    backends: Vec<SharedProxy>,
+    backends: Vec<Member>,
     endpoint_timeout: Duration,
     platform: Platform,
 ) -> SharedProxy {
@@ -42,12 +44,36 @@ impl Proxy for Merge {
                 let request = request.clone();
                 async move {
                     self.platform
-                        .timeout(self.budget, b.call(request))
+                        .timeout(self.budget, b.proxy.call(request))
                         .await
                         .unwrap_or_else(|| Err(ProxyError::timeout()))
                 }
             });
-            merge_in_order(join_all(calls).await)
+            if self.backends.iter().all(|b| b.required.is_none()) {
+                return merge_in_order(join_all(calls).await);
+            }
+            // `manifold/failure`: the first required backend to fail ends the request (the
+            // other calls are dropped, so cancelled); otherwise merge as usual.
+            let mut pending: FuturesUnordered<_> = calls
+                .enumerate()
+                .map(|(i, call)| async move { (i, call.await) })
+                .collect();
+            let mut results: Vec<Option<Result<ProxyResponse, ProxyError>>> =
+                self.backends.iter().map(|_| None).collect();
+            while let Some((i, result)) = pending.next().await {
+                match (
+                    result,
+                    self.backends.get(i).and_then(|b| b.required.as_ref()),
+                ) {
+                    (Err(e), Some(required)) => return Err(required.fail(e)),
+                    (result, _) => {
+                        if let Some(slot) = results.get_mut(i) {
+                            *slot = Some(result);
+                        }
+                    }
+                }
+            }
+            merge_in_order(results.into_iter().flatten().collect())
         })
     }
 }

@@ -8,10 +8,12 @@ mod circuit_breaker;
 mod concurrent;
 mod deadline;
 mod error_details;
+mod failure;
 mod flatmap;
 mod http_cache;
 mod json_schema;
 mod merge;
+mod problem;
 mod ratelimit;
 mod redirect;
 mod sequential;
@@ -106,6 +108,9 @@ pub(crate) enum ErrorSource {
     Internal,
     /// The client's request was refused by a validation step (`validation/json-schema`): 400.
     Request,
+    /// A required backend failed (`manifold/failure`): the error's status (500 without one)
+    /// and body are the endpoint's answer.
+    Required,
 }
 
 /// A failed call, with what `return_error_code`/`return_error_details` need.

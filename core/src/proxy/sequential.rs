@@ -8,20 +8,21 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 
+use super::failure::Member;
 use super::merge::MERGE_TIMEOUT_PERCENT;
-use super::{Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
+use super::{ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
 use crate::json::{Map, Value};
 use crate::platform::{BoxFuture, Platform};
 
 struct Sequential {
-    backends: Vec<SharedProxy>,
+    backends: Vec<Member>,
     budget: Duration,
     platform: Platform,
 }
 
 /// Call `backends` in order, feeding each the data of the ones before.
 pub(crate) fn layer(
-    backends: Vec<SharedProxy>,
+    backends: Vec<Member>,
     endpoint_timeout: Duration,
     platform: Platform,
 ) -> SharedProxy {
@@ -42,30 +43,46 @@ impl Proxy for Sequential {
                 ..Default::default()
             };
             let mut previous: Vec<Arc<Map>> = Vec::with_capacity(self.backends.len());
+            // The first backend not called (the chain may stop early).
+            let mut stopped = self.backends.len();
             for (i, backend) in self.backends.iter().enumerate() {
                 let mut req = request.clone();
                 req.previous = previous.clone().into();
-                let result = match select(backend.call(req), &mut deadline).await {
+                let result = match select(backend.proxy.call(req), &mut deadline).await {
                     Either::Left((result, _)) => result,
                     Either::Right(_) => Err(ProxyError::timeout()),
                 };
                 match result {
-                    Err(e) if i == 0 => return Err(e),
-                    Err(_) => {
-                        merged.is_complete = false;
-                        merged.errored = true;
-                        break;
-                    }
+                    Err(e) => match &backend.required {
+                        Some(required) => return Err(required.fail(e)),
+                        None if i == 0 => return Err(e),
+                        None => {
+                            merged.is_complete = false;
+                            merged.errored = true;
+                            stopped = i + 1;
+                            break;
+                        }
+                    },
                     Ok(part) => {
                         merged.errored |= part.errored;
                         merged.is_complete &= part.is_complete;
                         previous.push(Arc::new(part.data.clone()));
                         merged.data.extend(part.data);
                         if !part.is_complete {
+                            stopped = i + 1;
                             break;
                         }
                     }
                 }
+            }
+            // `manifold/failure`: a required backend the chain stopped before fails it too.
+            if let Some(index) = (stopped..self.backends.len())
+                .find(|&j| self.backends.get(j).is_some_and(|b| b.required.is_some()))
+            {
+                return Err(ProxyError::new(
+                    ErrorSource::Required,
+                    format!("the chain stopped before required backend {index}"),
+                ));
             }
             Ok(merged)
         })

@@ -5,15 +5,18 @@
 //!
 //! ```text
 //! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//!           (a required backend's failure — `manifold/failure` — ends the merge or the chain: `failure`)
 //! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
 //! ```
 
 use std::sync::Arc;
 
 use super::{
-    backend::HttpBackend, cel, circuit_breaker, concurrent, deadline, error_details, flatmap,
-    http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer, static_response,
-    SharedProxy,
+    backend::HttpBackend,
+    cel, circuit_breaker, concurrent, deadline, error_details,
+    failure::{self, Member, Required},
+    flatmap, http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer,
+    static_response, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
@@ -25,13 +28,16 @@ pub(crate) const DEFAULT_MAX_BACKEND_BODY: usize = 16 * 1024 * 1024;
 pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> SharedProxy {
     let (shadows, answering): (Vec<&Backend>, Vec<&Backend>) =
         endpoint.backend.iter().partition(|b| b.shadow);
-    let mut backends: Vec<SharedProxy> = answering
+    let mut backends: Vec<Member> = answering
         .iter()
-        .map(|b| backend_stack(endpoint, b, platform))
+        .map(|b| Member {
+            proxy: backend_stack(endpoint, b, platform),
+            required: Required::of(endpoint, b),
+        })
         .collect();
     let mut p = match backends.pop() {
         // A single backend has no merge budget: only the endpoint deadline applies (as KrakenD).
-        Some(only) if backends.is_empty() => only,
+        Some(only) if backends.is_empty() => failure::single(only),
         Some(last) => {
             backends.push(last);
             if endpoint.sequential {
@@ -71,13 +77,14 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     // Outside everything that calls a backend (CE's proxy wrappers): an invalid body is
     // refused before any call.
     if let Some(schema) = &endpoint.json_schema {
-        p = json_schema::layer(schema.clone(), p);
+        p = json_schema::layer(schema.clone(), p, endpoint.failure.problem_details);
     }
     // CE wraps json-schema in CEL (krakend-ce's proxy factory): the request expressions run
     // after the guards (so `JWT` is set and a refused token never reaches them; the JWT-only
     // expressions already ran inside the validator) and before the body check and any call.
     if let Some(checks) = &endpoint.cel {
-        p = cel::layer(checks.clone(), p, platform.clock.clone());
+        let problems = endpoint.failure.problem_details;
+        p = cel::layer(checks.clone(), p, platform.clock.clone(), problems);
     }
     // Outside static data, so a static `access_token` gets signed too (KrakenD jwt_4).
     if let Some(cfg) = &endpoint.auth_signer {
@@ -128,10 +135,12 @@ pub(crate) fn backend_stack(
     // otherwise open the circuit for everybody) nor a spent token, and it is checked once,
     // not once per concurrent copy. Response expressions see the shaped data (`group`...).
     if let Some(checks) = &backend.cel {
-        p = cel::layer(checks.clone(), p, platform.clock.clone());
+        p = cel::layer(checks.clone(), p, platform.clock.clone(), false);
     }
-    // Outside shaping, so `error_<alias>` is not wrapped by `group` or filtered away.
-    if let Some(alias) = &backend.http.return_error_details {
+    // Outside shaping, so `error_<alias>` is not wrapped by `group` or filtered away. A
+    // required backend's details are the endpoint's error body instead (`failure`).
+    let required = backend.required || endpoint.failure.all_or_nothing;
+    if let (Some(alias), false) = (&backend.http.return_error_details, required) {
         p = error_details::layer(alias, p);
     }
     p

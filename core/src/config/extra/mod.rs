@@ -8,7 +8,9 @@ mod backend_http;
 mod bot_detector;
 mod cel;
 mod circuit_breaker;
+mod compression;
 mod cors;
+mod failure;
 mod http_cache;
 mod json_schema;
 mod proxy;
@@ -32,7 +34,12 @@ pub use backend_http::BackendHttp;
 pub use bot_detector::{BotDetector, Pattern};
 pub use cel::CelChecks;
 pub use circuit_breaker::CircuitBreaker;
+pub use compression::{
+    Coding, Compression, COMPRESSION_NAMESPACE, DEFAULT_BROTLI_LEVEL, DEFAULT_GZIP_LEVEL,
+    DEFAULT_MIN_SIZE,
+};
 pub use cors::Cors;
+pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
@@ -56,6 +63,9 @@ pub(crate) trait Namespace: Sized {
     /// Keys KrakenD knows here (at any depth) that Manifold accepts without using: a
     /// "no effect" warning each instead of "unknown key".
     const NO_EFFECT: &'static [&'static str] = &[];
+
+    /// Unknown keys are errors, not warnings (Manifold's own namespaces).
+    const STRICT: bool = false;
 
     /// Check the decoded options and build the typed value; problems are reported at `cx`
     /// (the namespace's place) and make it `None`.
@@ -92,6 +102,10 @@ pub(crate) struct Extra {
     pub(crate) redis: Option<Redis>,
     pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
     pub(crate) ratelimit_service_redis: Option<RedisRateLimit>,
+    /// `manifold/compression` (root).
+    pub(crate) compression: Option<Compression>,
+    /// `manifold/failure` (endpoint or backend).
+    pub(crate) failure: Option<FailurePolicy>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -115,6 +129,8 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("redis", &[Root]),
     ("qos/ratelimit/router/redis", &[Endpoint]),
     ("qos/ratelimit/service/redis", &[Root]),
+    (FAILURE_NAMESPACE, &[Endpoint, Backend]),
+    (COMPRESSION_NAMESPACE, &[Root]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -229,7 +245,11 @@ fn restricting_plugin<'v>(name: &str, value: &'v Value) -> Option<&'v str> {
 
 /// Decode one namespace: its raw options with the config-wide key rules, then its own plan.
 fn namespace<N: Namespace>(cx: &mut Cx<'_, '_>, value: &Value) -> Option<N> {
-    let raw = cx.decode::<N::Raw>(value, N::NO_EFFECT)?;
+    let raw = if N::STRICT {
+        cx.decode_strict::<N::Raw>(value)?
+    } else {
+        cx.decode::<N::Raw>(value, N::NO_EFFECT)?
+    };
     N::plan(raw, cx)
 }
 
@@ -276,6 +296,8 @@ impl Extra {
             "redis" => self.redis = namespace(cx, value),
             "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
             "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
+            FAILURE_NAMESPACE => self.failure = namespace(cx, value),
+            COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
             _ => {}
         }
     }
