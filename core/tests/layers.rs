@@ -33,7 +33,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("config", &["config", "encoding"]),
     (
         "runtime",
-        &["guard", "proxy", "render", "builtin", "compression", "telemetry"],
+        &[
+            "guard",
+            "proxy",
+            "render",
+            "builtin",
+            "compression",
+            "telemetry",
+        ],
     ),
     ("pipeline", &["pipeline"]),
     ("gateway", &["gateway"]),
