@@ -2,5 +2,5 @@
 //! build time, so a broken config fails the build, not the first request (see manifold-build).
 
 fn main() {
-    manifold_build::embed_gateway_config("docs/workers.md");
+    manifold_build::embed_gateway_config(manifold_build::Target::Workers, "docs/workers.md");
 }

@@ -2,5 +2,5 @@
 //! build time, so a broken config fails the build, not a cold start (see manifold-build).
 
 fn main() {
-    manifold_build::embed_gateway_config("docs/lambda.md");
+    manifold_build::embed_gateway_config(manifold_build::Target::Lambda, "docs/lambda.md");
 }

@@ -13,13 +13,31 @@
 //! The build never reads them, so a secret given that way is not in the artifact; the config
 //! is validated with stand-ins for them, and a warning lists the names the platform must set.
 
+//!
+//! Files the config names for the platform (`client_tls` CAs and certificates,
+//! `jwk_local_path`) are read at build time, relative to the repository root, validated and
+//! embedded with the text (`manifold_core::config::files`), so the function needs no file
+//! system. The root `tls` is not: the platform terminates TLS. What the platform cannot do is
+//! an error here, with the reason ([`Target::Workers`]: private CAs, client certificates).
+
 use std::path::PathBuf;
 
+use manifold_core::config::files;
 use manifold_core::config::load::{self, LoadError};
+use manifold_core::Config;
+
+/// The platform the config is embedded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// AWS Lambda: the native client (rustls), so every `client_tls` setting applies.
+    Lambda,
+    /// Cloudflare Workers: backends are called with the platform's `fetch`.
+    Workers,
+}
 
 /// Embed and validate the gateway config for the crate whose build script calls this.
 /// `docs` names the page that explains build-time variables (for error messages).
-pub fn embed_gateway_config(docs: &str) {
+pub fn embed_gateway_config(target: Target, docs: &str) {
     println!("cargo::rerun-if-env-changed=MANIFOLD_CONFIG");
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
@@ -44,7 +62,14 @@ pub fn embed_gateway_config(docs: &str) {
         std::env::var(var).ok()
     };
     let mut runtime = Vec::new();
+    let read = |path: &str| {
+        let file = root.join(path);
+        println!("cargo::rerun-if-changed={}", file.display());
+        std::fs::read_to_string(&file)
+            .map_err(|e| format!("{e} (read at build time from {})", file.display()))
+    };
     let loaded = load::expand(&text, lookup).and_then(|expanded| {
+        let expanded = files::read_and_embed(&expanded, files::SERVERLESS, read);
         let (config, standing_in) = load::check_expanded(&expanded, |_| None);
         runtime = standing_in;
         Ok((config?, expanded))
@@ -76,6 +101,16 @@ pub fn embed_gateway_config(docs: &str) {
     for w in &config.warnings {
         println!("cargo::warning={name}:{w}");
     }
+    let (errors, notes) = platform_limits(target, &config);
+    for n in notes {
+        println!("cargo::warning={name}:{n}");
+    }
+    if !errors.is_empty() {
+        for e in errors {
+            println!("cargo::error={name}:{e}");
+        }
+        return;
+    }
     if !runtime.is_empty() {
         let names: Vec<String> = runtime
             .iter()
@@ -88,4 +123,77 @@ pub fn embed_gateway_config(docs: &str) {
         println!("cargo::error=cannot write {}: {e}", out.display());
     }
     println!("cargo::rustc-env=MANIFOLD_EMBEDDED_CONFIG={name}");
+}
+
+/// What `target` cannot do with this config (errors) or does not need (notes), as
+/// `line:column: path: message` texts.
+pub fn platform_limits(target: Target, config: &Config) -> (Vec<String>, Vec<String>) {
+    let (mut errors, mut notes) = (Vec::new(), Vec::new());
+    if let Some(tls) = &config.tls {
+        let at = tls
+            .keys
+            .first()
+            .map_or((1, 1), |k| (k.certificate.at.line, k.certificate.at.column));
+        notes.push(format!("{}:{}: tls: the platform terminates TLS; `tls` has no effect here (it is `manifold run`'s)", at.0, at.1));
+    }
+    if config.server != manifold_core::config::ServerTimeouts::default() {
+        notes.push("1:1: read_timeout/write_timeout/idle_timeout/read_header_timeout: the platform owns the client connection; these server timeouts have no effect here (the endpoint `timeout` still applies)".to_owned());
+    }
+    let Some(client) = config
+        .client_tls
+        .as_ref()
+        .filter(|_| target == Target::Workers)
+    else {
+        return (errors, notes);
+    };
+    for ca in &client.options.ca_certs {
+        errors.push(format!("{}:{}: {}: Workers call backends with Cloudflare's `fetch`, which trusts public CAs only: a backend signed by the private CA `{}` cannot be reached (use a publicly trusted certificate, or run natively or on Lambda)", ca.at.line, ca.at.column, ca.at.path, ca.path));
+    }
+    for pair in &client.client_certs {
+        let at = &pair.certificate.at;
+        errors.push(format!("{}:{}: {}: Workers' `fetch` cannot present a client certificate from the config (Cloudflare's mTLS certificate bindings are not supported by Manifold): the backend would refuse every call", at.line, at.column, at.path));
+    }
+    if client.allow_insecure_connections {
+        errors.push("1:1: client_tls.allow_insecure_connections: Workers' `fetch` always verifies backend certificates; it cannot be turned off".to_owned());
+    }
+    if client.options.disable_system_ca_pool {
+        errors.push("1:1: client_tls.disable_system_ca_pool: Workers' `fetch` always trusts the public CAs; it cannot be restricted".to_owned());
+    }
+    if client.options.cipher_suites.is_some() || client.options.curves.is_some() {
+        notes.push("1:1: client_tls: Cloudflare's `fetch` chooses versions, cipher suites and curves itself; these keys have no effect on Workers".to_owned());
+    }
+    (errors, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+
+    fn config(client_tls: &str) -> Config {
+        let text = format!(
+            r#"{{"version": 3, "endpoints": [], "client_tls": {client_tls},
+              "tls": {{"public_key": "c.pem", "private_key": "k.pem"}}}}"#
+        );
+        load::load_reading(&text, |_| None, files::NATIVE, |_| Ok(PEM.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn workers_refuse_private_cas_and_client_certificates_with_the_reason() {
+        let config = config(
+            r#"{"ca_certs": ["ca.pem"], "client_certs": [{"certificate": "c.pem", "private_key": "k.pem"}]}"#,
+        );
+        let (errors, notes) = platform_limits(Target::Workers, &config);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("client_tls.ca_certs[0]") && errors[0].contains("public CAs only")
+        );
+        assert!(errors[1].contains("client_tls.client_certs[0].certificate"));
+        assert!(notes[0].contains("platform terminates TLS"), "{notes:?}");
+        let (errors, notes) = platform_limits(Target::Lambda, &config);
+        assert!(errors.is_empty(), "Lambda's client is rustls: {errors:?}");
+        assert_eq!(notes.len(), 1);
+    }
 }

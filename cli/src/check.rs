@@ -45,6 +45,9 @@ impl Report<'_> {
         for w in warnings {
             out.push_str(&format!("warning: {file}:{w}\n"));
         }
+        for n in self.notes() {
+            out.push_str(&format!("note: {file}:{n}\n"));
+        }
         for p in self.standing_in {
             out.push_str(&format!(
                 "note: {file}:{}:{}: `${{env:{}}}` is not set here: checked with a stand-in, read when the gateway starts\n",
@@ -67,6 +70,21 @@ impl Report<'_> {
             Err(_) => out.push_str(&format!("{file}: invalid ({counts})\n")),
         }
         out
+    }
+
+    /// Facts about where the config applies (`line:column: path: text`), e.g. that `tls` is
+    /// served by `manifold run` only.
+    pub fn notes(&self) -> Vec<String> {
+        let Ok(config) = self.result else {
+            return Vec::new();
+        };
+        let mut notes = Vec::new();
+        if let Some(tls) = &config.tls {
+            let at = tls.keys.first().map(|k| &k.certificate.at);
+            let (line, column) = at.map_or((1, 1), |a| (a.line, a.column));
+            notes.push(format!("{line}:{column}: tls: `manifold run` serves HTTPS only (h2 and HTTP/1.1 by ALPN); on Lambda and Workers the platform terminates TLS, so `tls` has no effect there"));
+        }
+        notes
     }
 
     /// Machine-readable output: `{"file", "valid", "errors": [...], "warnings": [...],
@@ -102,6 +120,7 @@ impl Report<'_> {
             "valid": self.result.is_ok(),
             "errors": errors,
             "warnings": warnings,
+            "notes": self.notes(),
             "standing_in": self.standing_in.iter().map(|p| {
                 json!({ "name": p.name, "line": p.line, "column": p.column })
             }).collect::<Vec<_>>(),

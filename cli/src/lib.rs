@@ -19,3 +19,4 @@ pub mod reload;
 pub mod run;
 pub mod server;
 pub mod signal;
+pub mod tls;

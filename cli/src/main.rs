@@ -184,21 +184,21 @@ fn run(args: RunArgs) -> u8 {
 }
 
 fn check(args: &CheckArgs) -> u8 {
-    // Compiling catches what only the router sees; the platform is never called.
-    let platform = match manifold_native::platform() {
-        Ok(p) => p,
-        Err(e) => return report_start_error(&args.config, &StartError::Tls(e)),
-    };
     // Run-time `${env:NAME}` values need not be set here: they stand in, `run` resolves them.
     let (result, standing_in) =
         manifold_native::check_file(&args.config, |name| std::env::var(name).ok());
-    // Opening the Redis pools reads their TLS files, as `run` does before serving.
-    let result = result.and_then(|config| match run::open_pools(&config.redis) {
-        Ok(_) => Ok(Gateway::new(config, platform)),
-        Err(mut e) => {
-            e.warnings = config.warnings;
-            Err(LoadError::Invalid(e))
-        }
+    // Compiling catches what only the router sees, building the TLS settings what only rustls
+    // sees, opening the Redis pools reads their TLS files, as `run` does before serving; the
+    // platform is never called.
+    let result = result.and_then(|config| match run::native_tls(&config) {
+        Err(e) => Err(run::tls_load_error(e, &config)),
+        Ok((platform, _)) => match run::open_pools(&config.redis) {
+            Ok(_) => Ok(Gateway::new(config, platform)),
+            Err(mut e) => {
+                e.warnings = config.warnings;
+                Err(LoadError::Invalid(e))
+            }
+        },
     });
     let report = Report {
         file: &args.config,

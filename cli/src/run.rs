@@ -40,8 +40,8 @@ pub struct RunOptions {
 pub enum StartError {
     /// The config could not be loaded.
     Load(LoadError),
-    /// The TLS client configuration could not be built.
-    Tls(manifold_native::TlsError),
+    /// The TLS configuration (server `tls` or backend `client_tls`) could not be built.
+    Tls(manifold_native::TlsSetupError),
     /// The address could not be bound.
     Bind(std::io::Error),
 }
@@ -68,13 +68,39 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// The native platform with every backend call metered (the demo prints what each request
-/// cost) and Redis pool outages in the log (one line when a pool goes down, one when it is
-/// back); pools are opened on first use ([`open_pools`] opens them up front).
-pub fn metered_platform() -> Result<Platform, manifold_native::TlsError> {
-    let mut platform = manifold_native::platform()?;
+/// The native platform with every backend call metered (for the access log's backend count).
+pub fn metered_platform() -> Result<Platform, manifold_native::TlsSetupError> {
+    metered(manifold_native::platform_with(None))
+}
+
+fn metered(
+    platform: Result<Platform, manifold_native::TlsSetupError>,
+) -> Result<Platform, manifold_native::TlsSetupError> {
+    let mut platform = platform?;
     platform.client = Arc::new(MeteredClient::new(platform.client));
     Ok(platform.with_stores(Arc::new(RedisStores::new(pool_log()))))
+}
+
+/// What the config's TLS settings need natively, built now so that a setting rustls refuses
+/// stops the start (and `manifold check`) with the key's location: the backend client
+/// (`client_tls`) and the server's HTTPS (`tls`).
+pub fn native_tls(
+    config: &manifold_core::Config,
+) -> Result<(Platform, Option<crate::tls::Tls>), manifold_native::TlsSetupError> {
+    let platform = metered(manifold_native::platform_for(config))?;
+    let tls = config.tls.as_ref().map(crate::tls::Tls::new).transpose()?;
+    Ok((platform, tls))
+}
+
+/// A TLS setting refused at start, as the config error it is (located, with the warnings).
+pub fn tls_load_error(
+    e: manifold_native::TlsSetupError,
+    config: &manifold_core::Config,
+) -> LoadError {
+    LoadError::Invalid(manifold_core::ConfigErrors {
+        errors: vec![e.0],
+        warnings: config.warnings.clone(),
+    })
 }
 
 /// Stores for the config's `redis` pools, each opened now: a pool that cannot be used (a TLS
@@ -112,9 +138,19 @@ pub async fn run(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, options.port.unwrap_or(config.port));
     let pools = open_pools(&config.redis).map_err(|e| StartError::Load(LoadError::Invalid(e)))?;
-    let platform = manifold_native::platform()
-        .map_err(StartError::Tls)?
+    // `client_tls` for the backend client and `tls` for the server, refused with the key's
+    // location before anything is served (a reload keeps the TLS settings of the start).
+    let tls_error = |e, config: &manifold_core::Config| StartError::Load(tls_load_error(e, config));
+    let platform = manifold_native::platform_for(&config)
+        .map_err(|e| tls_error(e, &config))?
         .with_stores(Arc::new(pools));
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::Tls::new)
+        .transpose()
+        .map_err(|e| tls_error(e, &config))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let background = manifold_native::otel::Mode::Background;
     // The access log sink only when something would be written (a record costs a little).
     let logged = !config.router.disable_access_log
@@ -129,7 +165,7 @@ pub async fn run(
         tokio::spawn(exporter.run());
     }
     let endpoints = config.endpoints.len();
-    let mut limits = Limits::from(config.limits);
+    let mut limits = Limits::from(config.limits).with_timeouts(&config.server);
     limits.max_body = options.max_body.unwrap_or(limits.max_body);
     let live = Arc::new(arc_swap::ArcSwap::from_pointee(Gateway::new(
         config,
@@ -149,10 +185,11 @@ pub async fn run(
         endpoints,
         watch = options.watch,
         version = manifold_core::VERSION,
-        "listening on http://{local}"
+        "listening on {scheme}://{local}"
     );
     let server_options = ServerOptions {
         limits,
+        tls,
         ..ServerOptions::default()
     };
     let stopped = server::serve_live(listener, live, server_options, shutdown).await;

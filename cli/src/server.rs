@@ -1,4 +1,5 @@
-//! The native HTTP server: hyper 1 on tokio, HTTP/1.1 and h2c on one port, serving a
+//! The native HTTP server: hyper 1 on tokio, HTTP/1.1 and h2c on one port (or HTTPS only, h2
+//! through ALPN, when the config has `tls`: see `tls.rs`), serving a
 //! [`Gateway`]. Everything about the protocol lives here; everything about the API lives in the
 //! core.
 //!
@@ -8,7 +9,6 @@
 //! chunks (→ 408). Shutdown is graceful: stop accepting, let in-flight requests finish, give up
 //! after a bounded wait.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -55,6 +55,16 @@ pub struct Limits {
     pub body_idle_timeout: Duration,
     /// Concurrent h2 streams per connection.
     pub max_concurrent_streams: u32,
+    /// KrakenD's `read_timeout`: the request body must have arrived this long after its head
+    /// (→ 408).
+    pub read_timeout: Option<Duration>,
+    /// KrakenD's `write_timeout`: a response not ready this long after the request was read closes the
+    /// connection (HTTP/1.1) or resets the stream (h2) without an answer, as Go's server does.
+    pub write_timeout: Option<Duration>,
+    /// KrakenD's `idle_timeout`: the wait for the next request on a kept-alive HTTP/1.1
+    /// connection. hyper runs one timer for that wait and the next head, so the longer of this
+    /// and `header_read_timeout` applies to both.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -74,7 +84,25 @@ impl From<RequestLimits> for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),
             max_concurrent_streams: 100,
+            read_timeout: None,
+            write_timeout: None,
+            idle_timeout: None,
         }
+    }
+}
+
+impl Limits {
+    /// These limits with the config's server timeouts (KrakenD's root `read_timeout`,
+    /// `write_timeout`, `idle_timeout`, `read_header_timeout`; unset ones keep the defaults,
+    /// and as in Go an unset head or idle timeout falls back to `read_timeout`).
+    pub fn with_timeouts(mut self, timeouts: &manifold_core::config::ServerTimeouts) -> Self {
+        if let Some(head) = timeouts.read_header.or(timeouts.read) {
+            self.header_read_timeout = head;
+        }
+        self.read_timeout = timeouts.read;
+        self.write_timeout = timeouts.write;
+        self.idle_timeout = timeouts.idle.or(timeouts.read);
+        self
     }
 }
 
@@ -90,6 +118,8 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Called after each request, besides the access log.
     pub observer: Option<Observer>,
+    /// HTTPS only (root `tls`); `None`: plain HTTP/1.1 and h2c.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -97,6 +127,7 @@ impl std::fmt::Debug for ServerOptions {
         f.debug_struct("ServerOptions")
             .field("limits", &self.limits)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -133,12 +164,15 @@ struct Ctx {
     gateway: crate::reload::LiveGateway,
     limits: Limits,
     observer: Option<Observer>,
+    /// Whether requests arrive over TLS (security/http's HTTPS checks read it).
+    https: bool,
 }
 
 /// Why a request body was not read.
 enum BodyError {
     TooLarge(TooLarge),
     Idle,
+    ReadTimeout,
     Broken(hyper::Error),
 }
 
@@ -172,7 +206,9 @@ pub async fn serve_live(
         gateway,
         limits,
         observer: options.observer,
+        https: options.tls.is_some(),
     });
+    let tls = options.tls;
     let builder = builder(&limits);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
@@ -196,10 +232,24 @@ pub async fn serve_live(
                 let ctx = ctx.clone();
                 let peer_ip = peer.ip().to_canonical();
                 let service = service_fn(move |req| handle(req, ctx.clone(), peer_ip));
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
+                let Some(tls) = tls.clone() else {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = graceful.watch(conn);
+                    connections.spawn(async move {
+                        if let Err(e) = conn.await {
+                            debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                // The handshake runs in the connection's task, so a slow client holds up no one.
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
                 connections.spawn(async move {
-                    if let Err(e) = conn.await {
+                    let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
                         debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });
@@ -228,7 +278,13 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(
+            limits
+                .idle_timeout
+                .map_or(limits.header_read_timeout, |idle| {
+                    idle.max(limits.header_read_timeout)
+                }),
+        )
         // hyper answers 431 itself when the head outgrows its read buffer or has too many
         // headers.
         .max_buf_size(limits.max_head.max(MIN_HEAD))
@@ -241,12 +297,25 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// `write_timeout` passed before the answer was ready: hyper closes the connection (h1) or
+/// resets the stream (h2) instead of answering.
+#[derive(Debug)]
+struct WriteTimeout;
+
+impl std::fmt::Display for WriteTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("write_timeout passed before the response was ready")
+    }
+}
+
+impl std::error::Error for WriteTimeout {}
+
 /// One request: read the body within the limits, let the gateway answer, log.
 async fn handle(
     request: Request<Incoming>,
     ctx: Arc<Ctx>,
     peer: IpAddr,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, WriteTimeout> {
     // Framing hyper lets through but no backend may see (duplicate `chunked`, look-alikes).
     if let Some(refused) = crate::framing::refuse(&request) {
         return Ok(refused.map(Full::new));
@@ -256,20 +325,42 @@ async fn handle(
     let accepts = manifold_native::accepts(&request);
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
-    let (response, calls) = match read_body(&parts.headers, body, &ctx.limits).await {
-        Ok(body) => {
-            let request = Request::from_parts(parts, body);
-            // Shadow backends outlive the response: spawned on the runtime.
-            let context = RequestContext::new()
-                .with_peer(Some(peer))
-                .with_defer(Arc::new(manifold_native::Spawn));
-            meter::scope(gateway.handle(request, context)).await
+    let read = read_body(&parts.headers, body, &ctx.limits);
+    let read = match ctx.limits.read_timeout {
+        Some(limit) => tokio::time::timeout(limit, read)
+            .await
+            .unwrap_or(Err(BodyError::ReadTimeout)),
+        None => read.await,
+    };
+    let answer = async {
+        match read {
+            Ok(body) => {
+                let request = Request::from_parts(parts, body);
+                // Shadow backends outlive the response: spawned on the runtime.
+                let context = RequestContext::new()
+                    .with_peer(Some(peer))
+                    .with_https(ctx.https)
+                    .with_defer(Arc::new(manifold_native::Spawn));
+                meter::scope(gateway.handle(request, context)).await
+            }
+            Err(e) => {
+                let context = RequestContext::new()
+                    .with_peer(Some(peer))
+                    .with_https(ctx.https);
+                let answer = gateway.refused(&parts, context, body_error_response(&e));
+                (answer, Vec::new())
+            }
         }
-        Err(e) => {
-            let context = RequestContext::new().with_peer(Some(peer));
-            let answer = gateway.refused(&parts, context, body_error_response(&e));
-            (answer, Vec::new())
-        }
+    };
+    let (response, calls) = match ctx.limits.write_timeout {
+        Some(limit) => match tokio::time::timeout(limit, answer).await {
+            Ok(answered) => answered,
+            Err(_) => {
+                warn!(method = %method, path = %path, "write_timeout passed: connection closed without an answer");
+                return Err(WriteTimeout);
+            }
+        },
+        None => answer.await,
     };
     let response = manifold_native::compress(gateway.config(), &accepts, response);
     let exchange = Exchange {
@@ -342,6 +433,7 @@ fn body_error_response(error: &BodyError) -> Response<Bytes> {
     match error {
         BodyError::TooLarge(e) => e.response(),
         BodyError::Idle => plain(StatusCode::REQUEST_TIMEOUT, "408 request body timeout\n"),
+        BodyError::ReadTimeout => plain(StatusCode::REQUEST_TIMEOUT, "408 request read timeout\n"),
         BodyError::Broken(e) => {
             debug!(error = %e, "could not read the request body");
             plain(StatusCode::BAD_REQUEST, "400 malformed request body\n")

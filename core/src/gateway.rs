@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Method, Response, StatusCode};
 
 use futures_util::Stream;
 
@@ -197,12 +197,25 @@ impl Gateway {
         if let Some(response) = builtin::handle(&self.config, &self.platform, parts, &body) {
             return response;
         }
-        match self.router.lookup(&parts.method, parts.uri.path()) {
+        let router = &self.config.router;
+        let cleaned;
+        let path = if router.remove_extra_slash {
+            cleaned = crate::router::clean_path(parts.uri.path());
+            cleaned.as_str()
+        } else {
+            parts.uri.path()
+        };
+        match self.router.lookup(&parts.method, path) {
             Lookup::Found { endpoint, params } => {
-                let router = &self.config.router;
                 endpoint
                     .handle(parts, &params, body, context, router, &self.version)
                     .await
+            }
+            Lookup::MethodNotAllowed if parts.method == Method::OPTIONS && router.auto_options => {
+                render::auto_options(&self.router.allowed(path), &self.version)
+            }
+            Lookup::MethodNotAllowed if router.disable_handle_method_not_allowed => {
+                self.miss(parts, StatusCode::NOT_FOUND)
             }
             Lookup::MethodNotAllowed => self.miss(parts, StatusCode::METHOD_NOT_ALLOWED),
             Lookup::NotFound => self.miss(parts, StatusCode::NOT_FOUND),

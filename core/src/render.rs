@@ -235,6 +235,18 @@ pub(crate) fn router_error(
     r
 }
 
+/// lura's auto OPTIONS answer (`router.auto_options`): 200, no body, `Allow` with the path's
+/// methods.
+pub(crate) fn auto_options(methods: &[http::Method], version: &HeaderValue) -> Response<Bytes> {
+    let allow: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+    let mut r = Response::new(Bytes::new());
+    if let Ok(allow) = HeaderValue::from_str(&allow.join(", ")) {
+        r.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    r.headers_mut().insert(X_KRAKEND, version.clone());
+    r
+}
+
 /// The 502 a front end answers instead of a response of `size` bytes when that is over the
 /// payload `limit` of `platform` (`None`: within it): marked incomplete, saying how to get
 /// under the limit.

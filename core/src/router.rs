@@ -223,6 +223,22 @@ impl<T> Router<T> {
         }
     }
 
+    /// The methods served at a raw path (none when no endpoint has it), sorted by name as
+    /// lura's auto OPTIONS endpoints list them.
+    pub(crate) fn allowed(&self, path: &str) -> Vec<Method> {
+        let mut methods: Vec<Method> = match self.table.paths.at(path) {
+            Ok(matched) => self
+                .table
+                .served(*matched.value)
+                .iter()
+                .map(|(m, _)| m.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        methods
+    }
+
     /// gin's redirect target for a request that matched no route for its method.
     pub(crate) fn redirect(&self, method: &Method, path: &str, how: Redirects) -> Option<String> {
         self.table.redirect(method, path, how)
@@ -230,7 +246,7 @@ impl<T> Router<T> {
 }
 
 /// Go's `path.Clean` for URL paths (keeps a trailing slash, as gin's `cleanPath`).
-fn clean_path(path: &str) -> String {
+pub(crate) fn clean_path(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for seg in path.split('/') {
         match seg {

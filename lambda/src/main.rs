@@ -20,8 +20,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let (source, config) = manifold_native::load_or_embedded(CONFIG_OVERRIDE_VAR, EMBEDDED, env);
     let fail = |e: &LoadError| eprintln!("manifold-lambda: cannot start: {source}: {e}");
     let config = config.inspect_err(fail)?;
-    // The access log as JSON lines on stdout; spans sent before each event returns.
-    let platform = manifold_native::otel::serverless(manifold_native::platform()?, &config);
+    // The backend client honours `client_tls` (its files were embedded at build time); the
+    // access log as JSON lines on stdout, spans sent before each event returns.
+    let platform =
+        manifold_native::otel::serverless(manifold_native::platform_for(&config)?, &config);
     let gateway = Arc::new(Gateway::new(config, platform));
     let (endpoints, init) = (
         gateway.config().endpoints.len(),

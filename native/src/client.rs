@@ -19,6 +19,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use manifold_core::config::tls::ClientTls;
 use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
 use manifold_core::{BoundedBody, BoxFuture, HttpClient};
 
@@ -79,7 +80,42 @@ impl HyperClient {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             // An explicit provider: the process-wide default would panic if another crate in
             // the build enabled a second rustls provider.
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?;
+        Ok(Self::build(options, http, https))
+    }
+
+    /// A client with the config's `client_tls` (CAs, client certificates, versions, suites);
+    /// `None` is [`HyperClient::new`].
+    pub fn with_tls(
+        options: ClientOptions,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self, crate::TlsSetupError> {
+        let Some(tls) = tls else {
+            return Self::new(options).map_err(|e| {
+                crate::TlsSetupError(manifold_core::Diagnostic {
+                    path: String::new(),
+                    context: None,
+                    message: e.to_string(),
+                    line: 1,
+                    column: 1,
+                })
+            });
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(options.connect_timeout));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::client_config(tls)?);
+        Ok(Self::build(options, http, https))
+    }
+
+    fn build(
+        options: ClientOptions,
+        http: HttpConnector,
+        https: hyper_rustls::HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes>,
+    ) -> Self {
+        let https = https
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -90,7 +126,7 @@ impl HyperClient {
             .pool_idle_timeout(options.pool_idle_timeout)
             .pool_max_idle_per_host(options.pool_max_idle_per_host)
             .build(https);
-        Ok(Self { inner })
+        Self { inner }
     }
 }
 

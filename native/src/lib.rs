@@ -20,6 +20,7 @@ pub mod otel;
 mod redis_store;
 mod telemetry;
 mod time;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 pub use rustls::Error as TlsError;
 pub use telemetry::{JsonLines, OsRandom, Tee};
 pub use time::{SystemClock, TokioSleep};
+pub use tls::TlsSetupError;
 
 /// After-response work natively: spawned on the current tokio runtime.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,4 +57,21 @@ pub fn platform() -> Result<Platform, TlsError> {
     );
     let platform = platform.with_random(Arc::new(OsRandom::default()));
     Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
+}
+
+/// The native platform for a config: its backend client honours the root `client_tls`.
+pub fn platform_for(config: &manifold_core::Config) -> Result<Platform, TlsSetupError> {
+    platform_with(config.client_tls.as_ref())
+}
+
+/// The native platform whose backend client uses `client_tls` (`None`: Mozilla's roots, TLS
+/// 1.2 and 1.3).
+pub fn platform_with(
+    client_tls: Option<&manifold_core::config::tls::ClientTls>,
+) -> Result<Platform, TlsSetupError> {
+    Ok(Platform::new(
+        Arc::new(HyperClient::with_tls(ClientOptions::default(), client_tls)?),
+        Arc::new(SystemClock),
+        Arc::new(TokioSleep),
+    ))
 }

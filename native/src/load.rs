@@ -4,17 +4,19 @@
 
 use std::path::Path;
 
+use manifold_core::config::files;
 use manifold_core::config::load::{self, LoadError};
 use manifold_core::config::runtime_env::Placeholder;
 use manifold_core::Config;
 
 /// Read the config file at `path` and load it (`${VAR}` and `${env:NAME}` placeholders,
-/// `MANIFOLD_*` overrides, parse and validate) with `lookup` as the environment.
+/// `MANIFOLD_*` overrides, parse and validate) with `lookup` as the environment; the files it
+/// names (TLS keys and CAs, `jwk_local_path`) are read too.
 pub fn load_file(
     path: &Path,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, LoadError> {
-    load::load(&read(path)?, lookup)
+    load::load_reading(&read(path)?, lookup, files::NATIVE, read_named)
 }
 
 /// Read the config file at `path` and validate it as `manifold check` does
@@ -24,9 +26,14 @@ pub fn check_file(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> (Result<Config, LoadError>, Vec<Placeholder>) {
     match read(path) {
-        Ok(text) => load::check(&text, lookup),
+        Ok(text) => load::check_reading(&text, lookup, read_named),
         Err(e) => (Err(e), Vec::new()),
     }
+}
+
+/// A file the config names (relative paths from the working directory, as KrakenD).
+fn read_named(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
@@ -48,7 +55,9 @@ pub fn load_or_embedded(
 ) -> (String, Result<Config, LoadError>) {
     match lookup(override_var).filter(|p| !p.is_empty()) {
         Some(path) => {
-            let config = load_file(Path::new(&path), lookup);
+            // The platform terminates TLS: the override's server `tls` files are not read.
+            let config = read(Path::new(&path))
+                .and_then(|text| load::load_reading(&text, lookup, files::SERVERLESS, read_named));
             (path, config)
         }
         None => (

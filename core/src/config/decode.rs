@@ -115,6 +115,29 @@ impl<'a, 't> Cx<'a, 't> {
         (&mut *self.diags, &self.path, self.context)
     }
 
+    /// Where this place is, as a diagnostic without a message (for a check made later, by a
+    /// front end, against this key: a TLS key file that rustls refuses).
+    pub(crate) fn place(&self) -> super::Diagnostic {
+        self.diags.make(&self.path, self.context, String::new())
+    }
+
+    /// The text of a file the config names, as the front end read it (see `config::files`);
+    /// a file that was not read or could not be read is an error here, and `None`.
+    pub(crate) fn file(&mut self, path: &str) -> Option<String> {
+        match self.diags.files.get(path) {
+            Ok(text) => Some(text),
+            Err(why) => {
+                self.error(why);
+                None
+            }
+        }
+    }
+
+    /// Whether the front end read (or tried to read) the file `path` ([`Self::file`]).
+    pub(crate) fn file_was_read(&self, path: &str) -> bool {
+        self.diags.files.was_read(path)
+    }
+
     /// Report an error here.
     pub(crate) fn error(&mut self, message: impl Into<String>) {
         self.diags.error(&self.path, self.context, message);

@@ -3,9 +3,10 @@
 //! * `${NAME}` inside a JSON string value is replaced by the variable's value (JSON-escaped, so
 //!   any value is safe). `$${` stands for a literal `${`. An undefined variable is an error
 //!   with the placeholder's line and column.
-//! * `MANIFOLD_PORT`, `MANIFOLD_TIMEOUT`, `MANIFOLD_CACHE_TTL` and `MANIFOLD_LISTEN_IP` override
-//!   the root keys `port`, `timeout`, `cache_ttl` and `listen_ip` (KrakenD's `KRAKEND_PORT` and
-//!   friends). They are appended to the root object, where the last duplicate key wins, so the
+//! * `MANIFOLD_PORT`, `MANIFOLD_TIMEOUT`, `MANIFOLD_CACHE_TTL`, `MANIFOLD_LISTEN_IP` and the
+//!   server's `MANIFOLD_READ_TIMEOUT`, `_WRITE_TIMEOUT`, `_IDLE_TIMEOUT`, `_READ_HEADER_TIMEOUT`,
+//!   `_MAX_HEADER_BYTES` override the root keys of those names; KrakenD's `KRAKEND_*` twins do
+//!   the same, and the `MANIFOLD_*` one wins when both are set. They are appended to the root object, where the last duplicate key wins, so the
 //!   rest of the text and every line:column in it stay as written.
 //!
 //! Both take a `lookup` function rather than reading the process environment, so they are pure
@@ -16,13 +17,56 @@ use std::net::IpAddr;
 
 use super::parse_duration;
 
-/// The `MANIFOLD_*` variables that override root keys: (variable, root key).
-pub const ROOT_OVERRIDES: &[(&str, &str)] = &[
-    ("MANIFOLD_PORT", "port"),
-    ("MANIFOLD_TIMEOUT", "timeout"),
-    ("MANIFOLD_CACHE_TTL", "cache_ttl"),
-    ("MANIFOLD_LISTEN_IP", "listen_ip"),
+/// The variables that override root keys: (Manifold's variable, KrakenD's twin, root key).
+/// When both are set, Manifold's wins ([`override_notes`] says so).
+pub const ROOT_OVERRIDES: &[(&str, &str, &str)] = &[
+    ("MANIFOLD_PORT", "KRAKEND_PORT", "port"),
+    ("MANIFOLD_TIMEOUT", "KRAKEND_TIMEOUT", "timeout"),
+    ("MANIFOLD_CACHE_TTL", "KRAKEND_CACHE_TTL", "cache_ttl"),
+    ("MANIFOLD_LISTEN_IP", "KRAKEND_LISTEN_IP", "listen_ip"),
+    (
+        "MANIFOLD_READ_TIMEOUT",
+        "KRAKEND_READ_TIMEOUT",
+        "read_timeout",
+    ),
+    (
+        "MANIFOLD_WRITE_TIMEOUT",
+        "KRAKEND_WRITE_TIMEOUT",
+        "write_timeout",
+    ),
+    (
+        "MANIFOLD_IDLE_TIMEOUT",
+        "KRAKEND_IDLE_TIMEOUT",
+        "idle_timeout",
+    ),
+    (
+        "MANIFOLD_READ_HEADER_TIMEOUT",
+        "KRAKEND_READ_HEADER_TIMEOUT",
+        "read_header_timeout",
+    ),
+    (
+        "MANIFOLD_MAX_HEADER_BYTES",
+        "KRAKEND_MAX_HEADER_BYTES",
+        "max_header_bytes",
+    ),
 ];
+
+/// The overrides set twice (`MANIFOLD_*` and its `KRAKEND_*` twin), as (root key, message):
+/// Manifold's variable is the one applied.
+pub fn override_notes(lookup: impl Fn(&str) -> Option<String>) -> Vec<(&'static str, String)> {
+    ROOT_OVERRIDES
+        .iter()
+        .filter_map(|(ours, theirs, key)| {
+            let (a, b) = (lookup(ours)?, lookup(theirs)?);
+            Some((
+                *key,
+                format!(
+                    "{ours}={a:?} overrides `{key}` and wins over {theirs}={b:?}, which is ignored"
+                ),
+            ))
+        })
+        .collect()
+}
 
 /// A problem with a value taken from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,8 +206,11 @@ pub fn apply_root_overrides(
 ) -> Result<String, Vec<EnvError>> {
     let mut members = Vec::new();
     let mut errors = Vec::new();
-    for (variable, key) in ROOT_OVERRIDES {
-        let Some(value) = lookup(variable) else {
+    for (ours, theirs, key) in ROOT_OVERRIDES {
+        let Some((variable, value)) = lookup(ours)
+            .map(|v| (*ours, v))
+            .or_else(|| lookup(theirs).map(|v| (*theirs, v)))
+        else {
             continue;
         };
         let checked = match *key {
@@ -177,6 +224,11 @@ pub fn apply_root_overrides(
                 .parse::<IpAddr>()
                 .map(|_| json_string(value.trim()))
                 .map_err(|_| "must be an IP address".to_owned()),
+            "max_header_bytes" => value
+                .trim()
+                .parse::<u64>()
+                .map(|n| n.to_string())
+                .map_err(|_| "must be a number of bytes".to_owned()),
             _ => parse_duration(&value).map(|_| json_string(value.trim())),
         };
         match checked {
@@ -184,7 +236,7 @@ pub fn apply_root_overrides(
             Err(why) => errors.push(EnvError {
                 line: 1,
                 column: 1,
-                variable: (*variable).to_owned(),
+                variable: variable.to_owned(),
                 message: format!("{variable}={value:?}: {why}"),
             }),
         }
@@ -357,5 +409,31 @@ mod tests {
             ["MANIFOLD_PORT", "MANIFOLD_TIMEOUT", "MANIFOLD_LISTEN_IP"]
         );
         assert!(errors[0].message.contains("MANIFOLD_PORT=\"http\""));
+    }
+
+    #[test]
+    fn krakend_twins_apply_and_manifold_wins_when_both_are_set() {
+        let env = |name: &str| match name {
+            "KRAKEND_PORT" => Some("7000".into()),
+            "KRAKEND_TIMEOUT" => Some("5s".into()),
+            "MANIFOLD_TIMEOUT" => Some("3s".into()),
+            "KRAKEND_READ_TIMEOUT" => Some("1s".into()),
+            _ => None,
+        };
+        let out = apply_root_overrides("{\"version\": 3}", env).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed["port"], 7000);
+        assert_eq!(parsed["timeout"], "3s");
+        assert_eq!(parsed["read_timeout"], "1s");
+        let notes = override_notes(env);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].0, "timeout");
+        assert!(
+            notes[0].1.contains("MANIFOLD_TIMEOUT=\"3s\"")
+                && notes[0].1.contains("KRAKEND_TIMEOUT=\"5s\"")
+        );
+        let errors =
+            apply_root_overrides("{}", |n| (n == "KRAKEND_PORT").then(|| "x".into())).unwrap_err();
+        assert_eq!(errors[0].variable, "KRAKEND_PORT");
     }
 }

@@ -96,6 +96,8 @@ pub(crate) struct Diags<'t> {
     /// with where they are: errors, unless the root's `ignore_unenforced` lists them
     /// (decided once the whole file is read, see `config::root`).
     pub(crate) unenforced: Vec<(String, Diagnostic)>,
+    /// The files the config names (TLS keys, `jwk_local_path`), as the front end read them.
+    pub(crate) files: super::files::Files,
 }
 
 impl<'t> Diags<'t> {
@@ -104,10 +106,11 @@ impl<'t> Diags<'t> {
             text,
             out: ConfigErrors::default(),
             unenforced: Vec::new(),
+            files: super::files::Files::default(),
         }
     }
 
-    fn make(&self, path: &Path, context: Option<&str>, message: String) -> Diagnostic {
+    pub(crate) fn make(&self, path: &Path, context: Option<&str>, message: String) -> Diagnostic {
         let offset = locate(self.text.as_bytes(), &path.0);
         let (line, column) = line_col(self.text, offset);
         Diagnostic {

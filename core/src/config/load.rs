@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::env::{self, EnvError};
+use super::files::{self, FileKind};
 use super::runtime_env::{self, Placeholder, Unset};
 use super::{parse, Config, ConfigErrors, Diagnostic};
 
@@ -99,6 +100,35 @@ pub fn load(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Confi
     load_expanded(&expand(text, &lookup)?, lookup)
 }
 
+/// [`load`] for a front end that reads the files of `kinds` the config names (TLS keys and
+/// CAs, `jwk_local_path`) with `read` (path → text, or why not) before parsing: `manifold run`
+/// ([`files::NATIVE`]) and the Lambda runtime override ([`files::SERVERLESS`]). See
+/// [`super::files`].
+pub fn load_reading(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    kinds: &[FileKind],
+    read: impl Fn(&str) -> Result<String, String>,
+) -> Result<Config, LoadError> {
+    let expanded = expand(text, &lookup)?;
+    load_expanded(&files::read_and_embed(&expanded, kinds, read), lookup)
+}
+
+/// [`check`] reading the files the config names, as [`load_reading`]: `manifold check`.
+pub fn check_reading(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&str) -> Result<String, String>,
+) -> (Result<Config, LoadError>, Vec<Placeholder>) {
+    match expand(text, &lookup) {
+        Ok(expanded) => check_expanded(
+            &files::read_and_embed(&expanded, files::NATIVE, read),
+            lookup,
+        ),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
 /// Validate an expanded text before start, as [`load_expanded`] would load it, except that a
 /// `${env:NAME}` that `lookup` does not set stands in as [`runtime_env::stand_in`] instead of
 /// failing. Also returns those placeholders (empty when they could not be resolved). A build
@@ -132,6 +162,7 @@ fn resolve_and_parse(
         Err(errors) => return (Err(LoadError::Env(errors)), Vec::new()),
     };
     let standing_in = resolved.standing_in().cloned().collect();
+    let notes = env::override_notes(&lookup);
     let text = match env::apply_root_overrides(&resolved.text, lookup) {
         Ok(text) => text,
         Err(errors) => return (Err(LoadError::Env(errors)), standing_in),
@@ -140,6 +171,15 @@ fn resolve_and_parse(
     let result = match parse(&text) {
         Ok(mut config) => {
             config.warnings.iter_mut().for_each(restore);
+            config
+                .warnings
+                .extend(notes.into_iter().map(|(key, message)| Diagnostic {
+                    path: key.to_owned(),
+                    context: None,
+                    message,
+                    line: 1,
+                    column: 1,
+                }));
             Ok(config)
         }
         Err(mut errors) => {
@@ -297,5 +337,34 @@ mod tests {
         assert!(!error.contains("TIMEOUT-AAAA"), "{error}");
         let with_default = text.replace("${env:TIMEOUT}", "${env:TIMEOUT:-3s}");
         assert!(check_expanded(&with_default, |_| None).0.is_ok());
+    }
+
+    #[test]
+    fn a_named_file_that_cannot_be_read_is_an_error_at_its_key() {
+        let text = "{\"version\": 3, \"endpoints\": [{\"endpoint\": \"/a\",\n  \"backend\": [{\"host\": [\"http://b\"], \"url_pattern\": \"/\"}],\n  \"extra_config\": {\"auth/validator\": {\"jwk_local_path\": \"keys.json\"}}}]}";
+        let err = load_reading(
+            text,
+            |_| None,
+            files::NATIVE,
+            |p| Err(format!("{p}: no such file")),
+        )
+        .unwrap_err();
+        let errors = err.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("3:39: endpoints[0].extra_config.auth/validator.jwk_local_path")
+                && errors[0].contains("cannot read `keys.json`: keys.json: no such file"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn serverless_loads_do_not_read_the_server_tls_files() {
+        let text = r#"{"version": 3, "tls": {"public_key": "c.pem", "private_key": "k.pem"}}"#;
+        let read = |p: &str| Err(format!("{p}: no such file"));
+        let config = load_reading(text, |_| None, files::SERVERLESS, read).unwrap();
+        assert!(config.tls.is_some(), "accepted, for the platform's note");
+        let err = load_reading(text, |_| None, files::NATIVE, read).unwrap_err();
+        assert!(err.errors()[0].contains("cannot read `c.pem`"), "{err}");
     }
 }

@@ -14,18 +14,20 @@ pub mod env;
 mod error;
 pub mod extra;
 mod fields;
+pub mod files;
 pub mod load;
 mod plan;
 mod raw;
 mod root;
 pub mod runtime_env;
+pub mod tls;
 mod track;
 
 pub use duration::parse_duration;
 pub use error::{ConfigErrors, Diagnostic};
 pub use plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
-    QueryFilter, RootGuards, TelemetryOptions,
+    QueryFilter, RootGuards, ServerTimeouts, TelemetryOptions,
 };
 
 /// The endpoint timeout when neither the endpoint nor the root sets one (KrakenD's default).

@@ -36,10 +36,17 @@ pub struct Config {
     pub router: RouterOptions,
     /// Request head and body limits (`max_header_bytes`, `router.max_payload`).
     pub limits: crate::limits::RequestLimits,
+    /// The native server's timeouts (the platforms own theirs).
+    pub server: ServerTimeouts,
     /// `telemetry/logging` and `telemetry/opentelemetry`.
     pub telemetry: TelemetryOptions,
     /// Engine-wide traffic control: CORS, security headers, the root bot detector.
     pub guards: RootGuards,
+    /// Root `tls`: the native server serves HTTPS only (`None`: plain HTTP, or the platform
+    /// terminates TLS).
+    pub tls: Option<super::tls::ServerTls>,
+    /// Root `client_tls`: how backends are called over HTTPS.
+    pub client_tls: Option<super::tls::ClientTls>,
     /// Endpoints in declaration order.
     pub endpoints: Vec<Endpoint>,
     /// The `redis` namespace: shared-state pools the platform opens (issue 13).
@@ -50,6 +57,21 @@ pub struct Config {
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
     pub(crate) routes: crate::router::Table,
+}
+
+/// KrakenD's (Go `http.Server`'s) root timeouts, honoured by the native server; unset is
+/// `None` (zero in KrakenD means the same).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerTimeouts {
+    /// `read_timeout`: the whole request, head and body.
+    pub read: Option<Duration>,
+    /// `write_timeout`: from the request read to the response ready.
+    pub write: Option<Duration>,
+    /// `idle_timeout`: the wait for the next request on a kept-alive connection (default:
+    /// `read_timeout`).
+    pub idle: Option<Duration>,
+    /// `read_header_timeout`: the request head (default: `read_timeout`).
+    pub read_header: Option<Duration>,
 }
 
 /// The root telemetry namespaces.

@@ -26,11 +26,23 @@ pub(crate) struct RawRoot {
     pub(crate) echo_endpoint: bool,
     pub(crate) disable_rest: bool,
     pub(crate) max_header_bytes: Option<u64>,
+    pub(crate) read_timeout: Option<String>,
+    pub(crate) write_timeout: Option<String>,
+    pub(crate) idle_timeout: Option<String>,
+    pub(crate) read_header_timeout: Option<String>,
     /// Manifold: namespaces that restrict access or traffic, which Manifold does not enforce,
     /// accepted anyway (for migrations; each is reported loudly).
     pub(crate) ignore_unenforced: Vec<String>,
     pub(crate) endpoints: Vec<Value>,
     pub(crate) extra_config: BTreeMap<String, Value>,
+    /// The native server's HTTPS (KrakenD's `tls`).
+    pub(crate) tls: Option<Value>,
+    /// The backend client's TLS (KrakenD's `client_tls`).
+    pub(crate) client_tls: Option<Value>,
+    /// Manifold: the files the config names, as a front end read them (`config::files`).
+    pub(crate) embedded_files: BTreeMap<String, String>,
+    /// Manifold: why a file the config names could not be read (`config::files`).
+    pub(crate) embedded_file_errors: BTreeMap<String, String>,
 }
 
 /// One entry of `endpoints`.
@@ -72,10 +84,6 @@ pub(crate) struct RawBackend {
 /// Keys KrakenD knows at the root that Manifold accepts without using (server tuning that the
 /// adapters own, telemetry, plugins). Listed so `check` can say "no effect" instead of "unknown".
 pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
-    "read_timeout",
-    "write_timeout",
-    "idle_timeout",
-    "read_header_timeout",
     "idle_connection_timeout",
     "response_header_timeout",
     "expect_continue_timeout",
@@ -86,8 +94,6 @@ pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
     "disable_compression",
     "max_idle_connections",
     "max_idle_connections_per_host",
-    "tls",
-    "client_tls",
     "plugin",
     "sequential_start",
     "async_agent",

@@ -10,8 +10,10 @@ use super::endpoint::{endpoint, per_method, Defaults};
 use super::error::{line_col, Diagnostic, Diags};
 use super::extra::{self, Redis, RedisRateLimit};
 use super::fields;
-use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, TelemetryOptions};
+use super::files::Files;
+use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, ServerTimeouts, TelemetryOptions};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
+use super::tls;
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
 use crate::limits::RequestLimits;
 use crate::router::{RouteError, Table};
@@ -82,7 +84,12 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         cx.error("the config must be a JSON object");
         return None;
     }
-    let raw: RawRoot = cx.decode(value, ROOT_NO_EFFECT)?;
+    let mut raw: RawRoot = cx.decode(value, ROOT_NO_EFFECT)?;
+    // First: every other decoder may need a file the config names.
+    cx.parts().0.files = Files::new(
+        std::mem::take(&mut raw.embedded_files),
+        std::mem::take(&mut raw.embedded_file_errors),
+    );
     if raw.version.as_ref().and_then(Value::as_u64) != Some(3) {
         cx.at("version")
             .error("unsupported version: `version` must be 3 (KrakenD v3 format)");
@@ -109,6 +116,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         .map_or(OutputEncoding::Json, |e| {
             fields::output_encoding(&mut cx.at("output_encoding"), e)
         });
+    let tls = tls::server(&mut cx.at("tls"), raw.tls.as_ref());
+    let client_tls = tls::client(&mut cx.at("client_tls"), raw.client_tls.as_ref());
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
     let defaults = Defaults {
         root_ratelimit: extra.ratelimit_router.as_ref(),
@@ -121,6 +130,15 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
     let (endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
     let router = extra.router.unwrap_or_default();
     let limits = limits(cx, raw.max_header_bytes, router.max_payload);
+    let mut timeout_at = |key: &str, value: Option<&str>| {
+        fields::duration(&mut cx.at(key), value).filter(|d| !d.is_zero())
+    };
+    let server = ServerTimeouts {
+        read: timeout_at("read_timeout", raw.read_timeout.as_deref()),
+        write: timeout_at("write_timeout", raw.write_timeout.as_deref()),
+        idle: timeout_at("idle_timeout", raw.idle_timeout.as_deref()),
+        read_header: timeout_at("read_header_timeout", raw.read_header_timeout.as_deref()),
+    };
     let redis = extra.redis.unwrap_or_default();
     let service_redis = extra.ratelimit_service_redis;
     check_pools(cx, &redis, service_redis.as_ref(), &endpoints);
@@ -134,6 +152,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         ignore_unenforced: raw.ignore_unenforced,
         router,
         limits,
+        server,
         telemetry: TelemetryOptions {
             logging: extra.logging,
             opentelemetry: extra.opentelemetry,
@@ -144,6 +163,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
             bot_detector: extra.bot_detector,
             ratelimit_redis: service_redis,
         },
+        tls,
+        client_tls,
         endpoints,
         redis,
         routes,

@@ -14,6 +14,8 @@ use crate::config::extra::{Cidr, RouterOptions};
 pub(crate) struct ClientIp {
     headers: Vec<HeaderName>,
     trusted: Vec<Cidr>,
+    /// `router.app_engine`: `X-Appengine-Remote-Addr` first (gin's `AppEngine`).
+    app_engine: bool,
 }
 
 // === impl ClientIp ===
@@ -21,7 +23,10 @@ pub(crate) struct ClientIp {
 impl ClientIp {
     pub(crate) fn new(router: &RouterOptions) -> Self {
         if !router.forwarded_by_client_ip {
-            return Self::default();
+            return Self {
+                app_engine: router.app_engine,
+                ..Self::default()
+            };
         }
         let headers = if router.remote_ip_headers.is_empty() {
             vec![
@@ -38,6 +43,7 @@ impl ClientIp {
         Self {
             headers,
             trusted: router.trusted_proxies.clone(),
+            app_engine: router.app_engine,
         }
     }
 
@@ -47,6 +53,15 @@ impl ClientIp {
 
     /// The client address of one request.
     pub(crate) fn resolve(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        if self.app_engine {
+            let app_engine = headers
+                .get("x-appengine-remote-addr")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            if app_engine.is_some() {
+                return app_engine;
+            }
+        }
         let peer = peer?;
         if !self.trusted(peer) {
             return Some(peer);

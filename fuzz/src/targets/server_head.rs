@@ -38,6 +38,9 @@ pub const LIMITS: Limits = Limits {
     header_read_timeout: Duration::from_secs(2),
     body_idle_timeout: Duration::from_secs(2),
     max_concurrent_streams: 16,
+    read_timeout: None,
+    write_timeout: None,
+    idle_timeout: None,
 };
 
 /// How long the client waits for the server to finish one connection.

@@ -90,7 +90,8 @@ pub enum KeySource {
         /// How long a fetched set is used before it is fetched again.
         ttl: Duration,
     },
-    /// Given in the config (`jwk_keys`, or `jwk_local_path` read by the native adapter).
+    /// Given in the config (`jwk_keys`), or read from `jwk_local_path` (at start natively,
+    /// embedded at build time on the serverless platforms).
     Inline(Arc<KeySet>),
 }
 
@@ -297,7 +298,7 @@ fn alg(cx: &mut Cx<'_, '_>, name: Option<&str>) -> Option<Alg> {
 
 fn key_source(cx: &mut Cx<'_, '_>, alg: Alg, o: &KeyOptions<'_>) -> Option<KeySource> {
     if let Some(keys) = o.jwk_keys {
-        return inline_keys(&mut cx.at("jwk_keys"), alg, keys);
+        return inline_keys(&mut cx.at("jwk_keys"), alg, keys, "`jwk_keys`");
     }
     if let Some(url) = o.jwk_url {
         let allowed =
@@ -321,20 +322,33 @@ fn key_source(cx: &mut Cx<'_, '_>, alg: Alg, o: &KeyOptions<'_>) -> Option<KeySo
             ttl,
         });
     }
-    if o.jwk_local_path.is_some() {
-        cx.at("jwk_local_path").error("`jwk_local_path` is read by the native adapter only (it inlines the file as `jwk_keys`); on Lambda and Workers use `jwk_url` or inline `jwk_keys`");
-        return None;
+    if let Some(path) = o.jwk_local_path {
+        // Read at start natively, embedded by the Lambda and Workers builds (`config::files`).
+        let mut at = cx.at("jwk_local_path");
+        let text = at.file(path)?;
+        return match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(keys) => inline_keys(&mut at, alg, &keys, &format!("`{path}`")),
+            Err(e) => {
+                at.error(format!("`{path}` is not a JWK set: {e}"));
+                None
+            }
+        };
     }
     cx.error("no keys: set `jwk_url` (or Manifold's inline `jwk_keys`)");
     None
 }
 
 /// `jwk_keys`: a JWK set written into the config.
-fn inline_keys(cx: &mut Cx<'_, '_>, alg: Alg, keys: &serde_json::Value) -> Option<KeySource> {
+fn inline_keys(
+    cx: &mut Cx<'_, '_>,
+    alg: Alg,
+    keys: &serde_json::Value,
+    origin: &str,
+) -> Option<KeySource> {
     match KeySet::parse(keys.to_string().as_bytes(), alg) {
         Ok(set) if set.is_empty() => {
             cx.error(format!(
-                "no key in `jwk_keys` is usable with {}",
+                "no key in {origin} is usable with {}",
                 alg.as_str()
             ));
             None

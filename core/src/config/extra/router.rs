@@ -43,6 +43,22 @@ pub struct RouterOptions {
     /// Largest request body in bytes (KrakenD Enterprise's service-level key); larger ones get
     /// 413 on every platform. Default 10 MiB.
     pub max_payload: Option<u64>,
+    /// Answer `OPTIONS` on every endpoint path with `200` and `Allow: <its methods>` (lura's
+    /// auto OPTIONS endpoints; a CORS preflight is answered before, by `security/cors`).
+    pub auto_options: bool,
+    /// Route the cleaned path (`//users///42`, `/a/./b`) instead of redirecting to it (gin's
+    /// `RemoveExtraSlash`).
+    pub remove_extra_slash: bool,
+    /// A known path with another method is 404 instead of 405 (gin's
+    /// `HandleMethodNotAllowed` off).
+    pub disable_handle_method_not_allowed: bool,
+    /// Take the client IP (rate limiting) from `X-Appengine-Remote-Addr` first (gin's
+    /// `AppEngine`); only safe behind Google App Engine, which sets that header itself.
+    pub app_engine: bool,
+    /// Accepted, no effect: Manifold's parameter check is a safety check (see `plan`).
+    pub disable_path_decoding: bool,
+    /// Accepted, no effect: Manifold does not parse multipart forms.
+    pub max_multipart_memory: Option<u64>,
 }
 
 /// `router.error_body`: custom JSON bodies for 404 and 405.
@@ -69,7 +85,13 @@ pub struct Cidr {
 impl Namespace for RouterOptions {
     type Raw = Self;
 
-    fn plan(raw: Self, _cx: &mut Cx<'_, '_>) -> Option<Self> {
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        if raw.disable_path_decoding {
+            cx.at("disable_path_decoding").warn("`disable_path_decoding` has no effect: Manifold decodes path parameters once and refuses only values that would change the backend URL (`/ ? # \\`, controls, `.`/`..`, double encoding), which KrakenD's check it turns off does not protect against");
+        }
+        if raw.max_multipart_memory.is_some() {
+            cx.at("max_multipart_memory").warn("`max_multipart_memory` has no effect: Manifold forwards multipart bodies without parsing them (the body limit is `max_payload`)");
+        }
         Some(raw)
     }
 }
