@@ -2,6 +2,7 @@
 //! that span endpoints), and the whole [`Config`].
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -110,7 +111,9 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
             fields::output_encoding(&mut cx.at("output_encoding"), e)
         });
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
+    let api_keys = extra.api_keys.map(Arc::new);
     let defaults = Defaults {
+        api_keys: api_keys.as_ref(),
         root_ratelimit: extra.ratelimit_router.as_ref(),
         timeout,
         cache_ttl,

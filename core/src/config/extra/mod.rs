@@ -3,6 +3,7 @@
 //! The mapping from namespace name to decoder is the one explicit `match` in [`Extra::set`],
 //! not a registry.
 
+mod api_keys;
 mod auth;
 mod backend_http;
 mod bot_detector;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use api_keys::{ApiKey, ApiKeyEndpoint, ApiKeys, EndpointApiKeys, KeyHash, KeyIn};
 pub use auth::{
     JwtSigner, JwtValidator, KeySource, ScopesMatcher, DEFAULT_KEY_TTL, JWK_FETCH_TIMEOUT,
     MAX_JWK_BYTES, MAX_LEEWAY,
@@ -84,6 +86,9 @@ pub(crate) struct Extra {
     pub(crate) redis: Option<Redis>,
     pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
     pub(crate) ratelimit_service_redis: Option<RedisRateLimit>,
+    // API products (issue 18): `auth/api-keys` at the root (the keys) and at endpoints.
+    pub(crate) api_keys: Option<ApiKeys>,
+    pub(crate) api_keys_endpoint: Option<ApiKeyEndpoint>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -105,6 +110,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("redis", &[Root]),
     ("qos/ratelimit/router/redis", &[Endpoint]),
     ("qos/ratelimit/service/redis", &[Root]),
+    ("auth/api-keys", &[Root, Endpoint]),
 ];
 
 /// KrakenD's telemetry namespaces: known, but the adapters log requests themselves.
@@ -266,6 +272,8 @@ impl Extra {
             "redis" => self.redis = namespace(cx, value),
             "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
             "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
+            "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
+            "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
             _ => {}
         }
     }
