@@ -52,7 +52,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-ECHOED_HEADERS = ("content-type", "cookie", "x-multi", "user-agent", "x-user")
+ECHOED_HEADERS = ("content-type", "cookie", "x-multi", "user-agent", "x-user", "x-role")
 BIG_BYTES = 7 * 1024 * 1024
 # Headers that depend on the platform or the connection, not on what the gateway decided to
 # forward: left out of `/raw` so the native and the Lambda answers compare as they are.

@@ -78,6 +78,28 @@ def get(port, path, client, timeout=10):
     return status, time.monotonic() - start
 
 
+def get_with(port, path, headers, timeout=10):
+    """(status, headers with lowercase names) of one GET; status 0 when the connection failed."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        e.read()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}
+    except OSError:
+        return 0, {}
+
+
+# API keys (issue 18): key A comes from a run-time secret (`${env:...}`, set only in the
+# gateways' environment), key B is written in the config; each has a daily quota of QUOTA
+# requests counted in the shared pool under its identity.
+KEY_A = "e2e-key-a-" + os.urandom(8).hex()
+KEY_B = "e2e-key-b-7f3c1d2e"
+QUOTA = 5
+
+
 def limited(path, pool, **extra):
     limit = {"connection_name": pool, "client_max_rate": CLIENT_RATE, "every": "1h",
              "strategy": "header", "key": "X-Client"}
@@ -120,12 +142,21 @@ def config(port, redis_port, backend_port):
         "host": [f"http://127.0.0.1:{port}"],
         "extra_config": {"redis": {"connection_pools": [{
             "name": "shared", "address": f"127.0.0.1:{redis_port}",
-            "dial_timeout": "500ms", "command_timeout": "500ms"}]}},
+            "dial_timeout": "500ms", "command_timeout": "500ms"}]},
+            "auth/api-keys": {"keys": [
+                {"key": "${env:MANIFOLD_E2E_API_KEY_A}", "roles": ["customer"], "id": "tenant-a"},
+                {"key": KEY_B, "roles": ["customer"], "id": "tenant-b"}]}},
         "endpoints": [
             limited("/alternated", "shared"),
             limited("/hammered", "shared"),
             limited("/closed", "shared", client_max_rate=1000),
             limited("/open", "shared", client_max_rate=1000, on_failure_allow=True),
+            {"endpoint": "/quota", "backend": [{"url_pattern": "/__health"}],
+             "extra_config": {
+                 "auth/api-keys": {"roles": ["customer"]},
+                 "qos/ratelimit/router/redis": {
+                     "connection_name": "shared", "strategy": "api_key",
+                     "client_max_rate": QUOTA, "every": "24h", "headers": True}}},
             {"endpoint": "/cached/{tag}", "backend": [{
                 "host": [f"http://127.0.0.1:{backend_port}"], "url_pattern": "/cacheable/{tag}",
                 "extra_config": {"qos/http-cache": {"shared": True, "connection_name": "shared"}}}]},
@@ -181,8 +212,9 @@ def main():
                 json.dump(config(port, redis_port, backend_port), f)
             log = open(os.path.join(work, f"gateway{i}.log"), "w+")
             logs.append(log)
+            env = dict(os.environ, MANIFOLD_E2E_API_KEY_A=KEY_A)
             procs[f"gw{i}"] = subprocess.Popen([manifold, "run", "-c", path], stdout=log,
-                                               stderr=subprocess.STDOUT)
+                                               stderr=subprocess.STDOUT, env=env)
         for port in ports:
             wait_for(lambda p=port: get(p, "/__health", "-", 1)[0] == 200, 30,
                      f"manifold on port {port}")
@@ -206,6 +238,29 @@ def main():
         suite.check("5 concurrent clients x 30 requests over both instances: exactly 10 pass each",
                     all(v == CLIENT_RATE for v in per_client.values()) and not others,
                     f"passed per client {per_client}, other statuses {others}")
+
+        # 6. API keys with a daily quota per key in the shared pool, alternated over both
+        # instances: key A exhausts its quota, key B still passes.
+        bearer = lambda key: {"Authorization": f"Bearer {key}"}
+        a = [get_with(ports[i % 2], "/quota", bearer(KEY_A)) for i in range(12)]
+        a_status = [s for s, _ in a]
+        suite.check(f"api key A (a run-time secret), {QUOTA}/24h over both instances: "
+                    f"{QUOTA} pass, 7 get 429",
+                    a_status == [200] * QUOTA + [429] * 7, f"{a_status}")
+        remaining = [h.get("ratelimit-remaining") for _, h in a[:QUOTA]]
+        suite.check("key A: RateLimit-Remaining counts down across instances",
+                    remaining == [str(n) for n in range(QUOTA - 1, -1, -1)], f"{remaining}")
+        retry = a[-1][1].get("retry-after")
+        suite.check("key A refused: Retry-After is the next token (24h / 5 = 17280 s)",
+                    retry in ("17280", "17279"), f"Retry-After {retry}")
+        b = [get_with(ports[(i + 1) % 2], "/quota", bearer(KEY_B))[0] for i in range(3)]
+        suite.check("api key B still passes after A is exhausted", b == [200] * 3, f"{b}")
+        denied = [get_with(ports[0], "/quota", h)[0]
+                  for h in ({}, bearer("nobody"), bearer(KEY_A[:-1]))]
+        suite.check("no key, an unknown key, a key one character short: 401",
+                    denied == [401] * 3, f"{denied}")
+        logged = [KEY_A in open(log.name).read() for log in logs]
+        suite.check("the key never appears in the gateways' logs", not any(logged), f"{logged}")
 
         # 5. the HTTP cache shared through the pool (before the outages, on a fresh Redis).
         # The key holds every header sent to the backend, X-Forwarded-Host too: the instances

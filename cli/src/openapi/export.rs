@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use http::Method;
-use manifold_core::config::extra::{JwtValidator, ScopesMatcher, StaticResponse, StaticStrategy};
+use manifold_core::config::extra::{
+    EndpointApiKeys, JwtValidator, KeyIn, ScopesMatcher, StaticResponse, StaticStrategy,
+};
 use manifold_core::config::{Config, Endpoint, HeaderFilter, OutputEncoding, QueryFilter};
 use serde_json::{json, Map, Value};
 
@@ -137,6 +139,10 @@ fn operation(
     if let Some(jwt) = &ep.auth_validator {
         op.insert("security".into(), security(jwt, schemes));
         notes.push(jwt_note(jwt));
+    }
+    if let Some(keys) = &ep.api_keys {
+        api_key_security(keys, &mut op, schemes);
+        notes.push(api_key_note(keys));
     }
     if let Some(limit) = &ep.guards.ratelimit {
         let every = limit.every.map_or(1.0, |d| d.as_secs_f64());
@@ -275,6 +281,66 @@ fn security(jwt: &JwtValidator, schemes: &mut Map<String, Value>) -> Value {
         any_of.insert(0, json!({ name: roles }));
     }
     Value::Array(any_of)
+}
+
+/// The API-key scheme of an `auth/api-keys` endpoint, required together with any JWT (both
+/// guards run): the admitted roles go in the requirement, as for JWTs.
+fn api_key_security(
+    keys: &EndpointApiKeys,
+    op: &mut Map<String, Value>,
+    schemes: &mut Map<String, Value>,
+) {
+    let id = keys.identifier.as_str();
+    let (name, scheme) = match keys.strategy {
+        KeyIn::Header if id.eq_ignore_ascii_case("authorization") => (
+            "api_key".to_owned(),
+            json!({"type": "http", "scheme": "bearer",
+                   "description": "An API key (`auth/api-keys`), sent as `Bearer <key>` (or bare)."}),
+        ),
+        KeyIn::Header => (
+            format!("api_key_header_{}", id.to_ascii_lowercase()),
+            json!({"type": "apiKey", "in": "header", "name": id,
+                   "description": "An API key (`auth/api-keys`), optionally prefixed with `Bearer `."}),
+        ),
+        KeyIn::QueryString => (
+            format!("api_key_query_{id}"),
+            json!({"type": "apiKey", "in": "query", "name": id,
+                   "description": "An API key (`auth/api-keys`) in the query string."}),
+        ),
+    };
+    schemes.insert(name.clone(), scheme);
+    let roles = Value::Array(keys.roles.iter().cloned().map(Value::from).collect());
+    match op.get_mut("security") {
+        Some(Value::Array(alternatives)) => {
+            for alt in alternatives.iter_mut() {
+                if let Value::Object(alt) = alt {
+                    alt.insert(name.clone(), roles.clone());
+                }
+            }
+        }
+        _ => {
+            op.insert("security".into(), json!([{ name: roles }]));
+        }
+    }
+}
+
+/// The API-key rules in words.
+fn api_key_note(keys: &EndpointApiKeys) -> String {
+    let mut s = if keys.roles.is_empty() {
+        "Requires a declared API key.".to_owned()
+    } else {
+        format!(
+            "Requires an API key with one of the roles `{}`.",
+            keys.roles.join("`, `")
+        )
+    };
+    if keys.client_max_rate > 0.0 {
+        s.push_str(&format!(
+            " At most {} requests per second per key.",
+            keys.client_max_rate
+        ));
+    }
+    s
 }
 
 /// The JWT rules in words.
@@ -444,6 +510,18 @@ pub fn error_answers(config: &Config, ep: &Endpoint) -> BTreeMap<u16, Vec<String
             add(403, "The JWT lacks the required roles or scopes.");
         }
     }
+    if let Some(keys) = &ep.api_keys {
+        add(401, "No declared API key (`auth/api-keys`).");
+        if !keys.roles.is_empty() {
+            add(403, "The API key has none of the endpoint's roles.");
+        }
+        if keys.client_max_rate > 0.0 {
+            add(
+                429,
+                "This API key is over its rate (`auth/api-keys.client_max_rate`).",
+            );
+        }
+    }
     if let Some(limit) = &ep.guards.ratelimit {
         if limit.client_max_rate > 0.0 {
             add(
@@ -539,6 +617,12 @@ mod tests {
         format!(r#"{{"version": 3, "host": ["http://b:1"], "endpoints": [{endpoints}]}}"#)
     }
 
+    fn with_root(extra: &str, endpoints: &str) -> String {
+        format!(
+            r#"{{"version": 3, "host": ["http://b:1"], "extra_config": {{{extra}}}, "endpoints": [{endpoints}]}}"#
+        )
+    }
+
     #[test]
     fn every_endpoint_and_method_with_path_query_and_header_parameters() {
         let doc = export(&config(
@@ -591,6 +675,32 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("`admin`, `ops`"));
+    }
+
+    #[test]
+    fn api_keys_become_a_security_scheme_with_401_403() {
+        let doc = export(&with_root(
+            r#""auth/api-keys": {"identifier": "X-Key", "keys": [{"key": "k1", "roles": ["gold"]}]}"#,
+            r#"{"endpoint": "/orders", "backend": [{"url_pattern": "/o"}],
+                "extra_config": {"auth/api-keys": {"roles": ["gold", "silver"]}}},
+               {"endpoint": "/q", "backend": [{"url_pattern": "/q"}],
+                "extra_config": {"auth/api-keys": {"roles": [], "strategy": "query_string", "identifier": "api_key"}}}"#,
+        ));
+        let op = &doc["paths"]["/orders"]["get"];
+        assert_eq!(
+            op["security"],
+            json!([{"api_key_header_x-key": ["gold", "silver"]}])
+        );
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["api_key_header_x-key"]["in"], "header");
+        assert_eq!(schemes["api_key_header_x-key"]["name"], "X-Key");
+        assert!(op["responses"]["401"].is_object());
+        assert!(op["responses"]["403"].is_object());
+        let q = &doc["paths"]["/q"]["get"];
+        assert_eq!(q["security"], json!([{"api_key_query_api_key": []}]));
+        assert_eq!(schemes["api_key_query_api_key"]["in"], "query");
+        assert!(q["responses"]["401"].is_object());
+        assert!(q["responses"].get("403").is_none());
     }
 
     #[test]

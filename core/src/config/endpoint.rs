@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::backend::{backend, BackendEnv};
 use super::decode::{Cx, Level};
-use super::extra::{self, FlatmapOp, RouterRateLimit};
+use super::extra::{self, ApiKeys, FlatmapOp, RedisRateLimit, RouterRateLimit, Strategy};
 use super::fields;
 use super::plan::{Backend, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding, QueryFilter};
 use super::raw::{RawEndpoint, ENDPOINT_NO_EFFECT};
@@ -26,6 +26,8 @@ pub(crate) struct Defaults<'a> {
     pub(crate) output_encoding: OutputEncoding,
     pub(crate) host: &'a [String],
     pub(crate) disable_rest: bool,
+    /// The root `auth/api-keys`: the keys endpoints admit.
+    pub(crate) api_keys: Option<&'a Arc<ApiKeys>>,
 }
 
 /// The endpoint-wide settings, decoded and defaulted.
@@ -101,6 +103,21 @@ pub(crate) fn endpoint(
     };
     let backend = backends(&mut cx, &raw.backend, &label, env);
     let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
+    let api_keys = extra.api_keys_endpoint.and_then(|e| {
+        e.resolve(
+            defaults.api_keys,
+            &mut cx.at("extra_config").at("auth/api-keys"),
+        )
+    });
+    let ratelimit = extra
+        .ratelimit_router
+        .or_else(|| defaults.root_ratelimit.cloned());
+    api_key_strategy(
+        &mut cx,
+        api_keys.is_some(),
+        ratelimit.as_ref(),
+        extra.ratelimit_router_redis.as_ref(),
+    );
     if cx.failed_since(mark) {
         return None;
     }
@@ -120,18 +137,41 @@ pub(crate) fn endpoint(
         params,
         label,
         auth_validator: extra.auth_validator.map(Arc::new),
+        api_keys: api_keys.map(Arc::new),
         auth_signer: extra.auth_signer.map(Arc::new),
         json_schema: extra.json_schema.map(Arc::new),
         cel: extra.cel.map(Arc::new),
         guards: EndpointGuards {
             bot_detector: extra.bot_detector,
-            ratelimit: extra
-                .ratelimit_router
-                .or_else(|| defaults.root_ratelimit.cloned()),
+            ratelimit,
             ratelimit_redis: extra.ratelimit_router_redis,
         },
         failure: extra.failure.unwrap_or_default(),
     })
+}
+
+/// A rate limit keyed on the API key (`strategy: "api_key"`) needs the endpoint's
+/// `auth/api-keys`, which establishes the key before the limit runs.
+fn api_key_strategy(
+    cx: &mut Cx<'_, '_>,
+    has_api_keys: bool,
+    local: Option<&RouterRateLimit>,
+    shared: Option<&RedisRateLimit>,
+) {
+    if has_api_keys {
+        return;
+    }
+    let limits = [
+        ("qos/ratelimit/router", local),
+        ("qos/ratelimit/router/redis", shared.map(|s| &s.limit)),
+    ];
+    for (ns, limit) in limits {
+        if limit.is_some_and(|l| l.strategy == Strategy::ApiKey) {
+            cx.at("extra_config").at(ns).at("strategy").error(
+                "`strategy: \"api_key\"` needs `auth/api-keys` on this endpoint (the key's identity is the client)",
+            );
+        }
+    }
 }
 
 /// Method, timeouts, encoding and input filters, with the root's values as defaults.

@@ -117,6 +117,8 @@ pub struct Endpoint {
     pub label: String,
     /// `auth/validator`: the JWT every request must carry.
     pub auth_validator: Option<std::sync::Arc<JwtValidator>>,
+    /// `auth/api-keys`: the API key every request must carry, and the roles admitted.
+    pub api_keys: Option<std::sync::Arc<super::extra::EndpointApiKeys>>,
     /// `auth/signer`: response keys signed as JWTs.
     pub auth_signer: Option<std::sync::Arc<JwtSigner>>,
     /// `validation/json-schema`: the schema request bodies must satisfy (else 400).

@@ -2,6 +2,7 @@
 //! that span endpoints), and the whole [`Config`].
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -119,7 +120,9 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
     let tls = tls::server(&mut cx.at("tls"), raw.tls.as_ref());
     let client_tls = tls::client(&mut cx.at("client_tls"), raw.client_tls.as_ref());
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
+    let api_keys = extra.api_keys.map(Arc::new);
     let defaults = Defaults {
+        api_keys: api_keys.as_ref(),
         root_ratelimit: extra.ratelimit_router.as_ref(),
         timeout,
         cache_ttl,

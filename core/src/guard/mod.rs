@@ -5,6 +5,7 @@
 //! on the way out over whatever answer came back, innermost guard first. Which guards run,
 //! and in which order, is written down in `crate::pipeline`.
 
+pub(crate) mod api_keys;
 pub(crate) mod bot_detector;
 pub(crate) mod client_ip;
 pub(crate) mod cors;
@@ -48,6 +49,8 @@ pub(crate) struct GuardState {
     pub(crate) headers: Vec<(HeaderName, Option<HeaderValue>)>,
     /// The CORS headers every answer gets on the way out.
     pub(crate) cors: HeaderMap,
+    /// Set by `auth/api-keys`: the identity of the request's key (never the key).
+    pub(crate) api_key: Option<Arc<str>>,
     /// The bucket closest to empty, for the opt-in `RateLimit-*` headers.
     pub(crate) ratelimit: Option<ratelimit::Quota>,
 }
@@ -67,6 +70,8 @@ pub(crate) enum Guard {
     Bots(bot_detector::Detector),
     /// `auth/validator`: 401/403, claims for the request.
     Jwt(Box<jwt::Validator>),
+    /// `auth/api-keys`: 401/403, the key's identity for rate limits.
+    ApiKeys(api_keys::ApiKeyGuard),
     /// `qos/ratelimit/router` (and its Redis forms): 429 for a client over its rate, 503
     /// for the endpoint; `RateLimit-*` headers out when asked for.
     RateLimit(Box<ratelimit::Limiter>),
@@ -117,6 +122,7 @@ impl Guard {
             Self::Secure(secure) => secure.check(req),
             Self::Bots(detector) => detector.check(req.parts),
             Self::Jwt(validator) => validator.check(req, state).await,
+            Self::ApiKeys(guard) => guard.check(req, state),
             Self::RateLimit(limiter) => limiter.check(req, state).await,
         }
     }
@@ -127,7 +133,7 @@ impl Guard {
             Self::Cors(_) => cors::apply(std::mem::take(&mut state.cors), response),
             Self::Secure(secure) => secure.decorate(req, response),
             Self::RateLimit(limiter) => limiter.finish(state, response),
-            Self::Bots(_) | Self::Jwt(_) => {}
+            Self::Bots(_) | Self::Jwt(_) | Self::ApiKeys(_) => {}
         }
     }
 }

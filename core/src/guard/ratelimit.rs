@@ -121,9 +121,9 @@ impl Limiter {
     }
 
     /// Which client this request belongs to, from the checked parameter values and the
-    /// header as received. A missing header or parameter is a key of its own (one shared
+    /// header as received, or the API key's identity. A missing header or parameter is a key of its own (one shared
     /// bucket), never a way around the limit.
-    fn client_key(&self, req: &Inbound<'_>) -> String {
+    fn client_key(&self, req: &Inbound<'_>, state: &GuardState) -> String {
         let mut key = String::with_capacity(self.prefix.len() + 42);
         key.push_str(&self.prefix);
         key.push_str("c:");
@@ -139,6 +139,7 @@ impl Limiter {
                 }
             }
             Strategy::Param => key.push_str(req.params.get(&self.param).unwrap_or_default()),
+            Strategy::ApiKey => key.push_str(state.api_key.as_deref().unwrap_or_default()),
         }
         key
     }
@@ -154,7 +155,7 @@ impl Limiter {
         // The client bucket first, so one client's rejected excess does not drain the shared
         // bucket for everybody else.
         if let Some(rate) = self.client {
-            let key = self.client_key(req);
+            let key = self.client_key(req, state);
             let taken = self.client_store.take(&key, rate, now).await.ok();
             self.admit(taken, rate, StatusCode::TOO_MANY_REQUESTS, state)?;
         }

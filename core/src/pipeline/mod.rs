@@ -14,9 +14,10 @@
 //!                         else gin's redirects, 404 / 405           router.rs
 //!   ▼ CompiledEndpoint::handle (pipeline/mod.rs)
 //!   3. params             decoded and checked once (url::Params): guards and URLs see one value
-//!   4. endpoint guards    bot detector → JWT (auth/validator + CEL on JWT) → rate limit
+//!   4. endpoint guards    bot detector → JWT (auth/validator + CEL on JWT) → API key
+//!                         (auth/api-keys, then its per-key client_max_rate) → rate limit
 //!                         (qos/ratelimit/router, keyed on checked values) → shared rate limit
-//!                         (qos/ratelimit/router/redis)       guard/{bot_detector,jwt,ratelimit}
+//!                         (qos/ratelimit/router/redis)  guard/{bot_detector,jwt,api_keys,ratelimit}
 //!   5. param check        400 `error: encoded url params`
 //!   6. request building   input_query_strings / input_headers, claim headers, X-Forwarded-*
 //!                                                                     pipeline/request.rs
@@ -39,11 +40,11 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 
-use crate::config::extra::{RedisRateLimit, RouterOptions};
+use crate::config::extra::{RedisRateLimit, RouterOptions, RouterRateLimit, Strategy};
 use crate::config::{Config, Endpoint};
 use crate::guard::{
-    bot_detector::Detector, client_ip::ClientIp, cors, jwt::Validator, ratelimit::Limiter,
-    secure::Secure, Guard, GuardState, Guards, Inbound,
+    api_keys::ApiKeyGuard, bot_detector::Detector, client_ip::ClientIp, cors, jwt::Validator,
+    ratelimit::Limiter, secure::Secure, Guard, GuardState, Guards, Inbound,
 };
 use crate::platform::{Platform, RequestContext};
 use crate::proxy::{stack, SharedProxy};
@@ -114,6 +115,24 @@ fn endpoint_guards(
             let validator = Validator::new(v.clone(), endpoint.cel.clone(), platform);
             Guard::Jwt(Box::new(validator))
         }),
+        endpoint
+            .api_keys
+            .as_ref()
+            .map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone()))),
+        endpoint
+            .api_keys
+            .as_ref()
+            .filter(|k| k.client_max_rate > 0.0)
+            .map(|k| {
+                let per_key = RouterRateLimit {
+                    client_max_rate: k.client_max_rate,
+                    strategy: Strategy::ApiKey,
+                    ..RouterRateLimit::default()
+                };
+                let ip = ClientIp::new(&config.router);
+                let limiter = Limiter::new(&per_key, ip, platform.clock.clone());
+                Guard::RateLimit(Box::new(limiter))
+            }),
         g.ratelimit.as_ref().map(|r| {
             let ip = ClientIp::new(&config.router);
             Guard::RateLimit(Box::new(Limiter::new(r, ip, platform.clock.clone())))

@@ -3,6 +3,7 @@
 //! The mapping from namespace name to decoder is the one explicit `match` in [`Extra::set`],
 //! not a registry.
 
+mod api_keys;
 mod auth;
 mod backend_http;
 mod bot_detector;
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use api_keys::{ApiKey, ApiKeyEndpoint, ApiKeys, EndpointApiKeys, KeyHash, KeyIn};
 pub use auth::{
     JwtSigner, JwtValidator, KeySource, ScopesMatcher, DEFAULT_KEY_TTL, JWK_FETCH_TIMEOUT,
     MAX_JWK_BYTES, MAX_LEEWAY,
@@ -106,6 +108,9 @@ pub(crate) struct Extra {
     pub(crate) compression: Option<Compression>,
     /// `manifold/failure` (endpoint or backend).
     pub(crate) failure: Option<FailurePolicy>,
+    // API products (issue 18): `auth/api-keys` at the root (the keys) and at endpoints.
+    pub(crate) api_keys: Option<ApiKeys>,
+    pub(crate) api_keys_endpoint: Option<ApiKeyEndpoint>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -131,6 +136,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/ratelimit/service/redis", &[Root]),
     (FAILURE_NAMESPACE, &[Endpoint, Backend]),
     (COMPRESSION_NAMESPACE, &[Root]),
+    ("auth/api-keys", &[Root, Endpoint]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -298,6 +304,8 @@ impl Extra {
             "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
             FAILURE_NAMESPACE => self.failure = namespace(cx, value),
             COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
+            "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
+            "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
             _ => {}
         }
     }

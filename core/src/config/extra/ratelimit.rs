@@ -20,7 +20,7 @@ pub struct RouterRateLimit {
     pub client_max_rate: f64,
     /// Burst size of each client's bucket (default `client_max_rate`, at least 1).
     pub client_capacity: u64,
-    /// How a client is identified: `ip` (default), `header` or `param`.
+    /// How a client is identified: `ip` (default), `header`, `param` or `api_key`.
     pub strategy: Strategy,
     /// The header or endpoint parameter name for the `header` / `param` strategies.
     pub key: String,
@@ -43,6 +43,9 @@ pub enum Strategy {
     Header,
     /// The value of the endpoint parameter named by `key`.
     Param,
+    /// Manifold extension: the identity of the request's API key (`auth/api-keys`).
+    #[serde(rename = "api_key")]
+    ApiKey,
 }
 
 /// Options of `qos/ratelimit/proxy`.
@@ -70,10 +73,11 @@ impl RouterRateLimit {
                 "must be a non-negative number".to_owned(),
             ));
         }
-        if self.strategy != Strategy::Ip && self.client_max_rate > 0.0 {
+        if self.client_max_rate > 0.0 {
             let bad = match self.strategy {
                 Strategy::Header => http::HeaderName::from_bytes(self.key.as_bytes()).is_err(),
-                _ => self.key.is_empty(),
+                Strategy::Param => self.key.is_empty(),
+                Strategy::Ip | Strategy::ApiKey => false,
             };
             if bad {
                 out.push((

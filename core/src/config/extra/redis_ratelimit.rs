@@ -63,10 +63,11 @@ impl Namespace for RedisRateLimit {
         };
         let mut problems = limit.problems();
         let service = cx.level() == Level::Root;
-        if service && limit.strategy == Strategy::Param && limit.client_max_rate > 0.0 {
+        let routed = matches!(limit.strategy, Strategy::Param | Strategy::ApiKey);
+        if service && routed && limit.client_max_rate > 0.0 {
             problems.push((
                 "strategy",
-                "the service rate limit runs before routing: use `ip` or `header` (`param` needs an endpoint)".to_owned(),
+                "the service rate limit runs before routing: use `ip` or `header` (`param` and `api_key` need an endpoint)".to_owned(),
             ));
         }
         for (key, message) in &problems {
