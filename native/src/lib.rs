@@ -65,13 +65,15 @@ pub fn platform_for(config: &manifold_core::Config) -> Result<Platform, TlsSetup
 }
 
 /// The native platform whose backend client uses `client_tls` (`None`: Mozilla's roots, TLS
-/// 1.2 and 1.3).
+/// 1.2 and 1.3); otherwise as [`platform`]: ids, and Redis for the shared pools.
 pub fn platform_with(
     client_tls: Option<&manifold_core::config::tls::ClientTls>,
 ) -> Result<Platform, TlsSetupError> {
-    Ok(Platform::new(
+    let platform = Platform::new(
         Arc::new(HyperClient::with_tls(ClientOptions::default(), client_tls)?),
         Arc::new(SystemClock),
         Arc::new(TokioSleep),
-    ))
+    );
+    let platform = platform.with_random(Arc::new(OsRandom::default()));
+    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
 }
