@@ -21,11 +21,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let fail = |e: &LoadError| eprintln!("manifold-lambda: cannot start: {source}: {e}");
     let config = config.inspect_err(fail)?;
     // The backend client honours `client_tls` (its files were embedded at build time); the
-    // config's Redis pools are opened (outages on stderr, docs/state.md); the access log as
-    // JSON lines on stdout, spans sent before each event returns.
-    let stores = Arc::new(manifold_native::RedisStores::to_stderr());
-    let platform = manifold_native::platform_for(&config)?.with_stores(stores);
-    let platform = manifold_native::otel::serverless(platform, &config);
+    // access log as JSON lines on stdout, spans sent before each event returns.
+    let platform =
+        manifold_native::otel::serverless(manifold_native::platform_for(&config)?, &config);
     let gateway = Arc::new(Gateway::new(config, platform));
     let (endpoints, init) = (
         gateway.config().endpoints.len(),
