@@ -48,15 +48,9 @@ impl manifold_core::Defer for Spawn {
 
 /// The native platform: a [`HyperClient`] with default options, the system clock, tokio
 /// timers, OS-seeded ids and Redis for the config's shared pools (outages reported on stderr);
-/// no sink (the caller picks one). Fails only if the TLS configuration cannot be built.
-pub fn platform() -> Result<Platform, TlsError> {
-    let platform = Platform::new(
-        Arc::new(HyperClient::new(ClientOptions::default())?),
-        Arc::new(SystemClock),
-        Arc::new(TokioSleep),
-    );
-    let platform = platform.with_random(Arc::new(OsRandom::default()));
-    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
+/// no sink (the caller picks one).
+pub fn platform() -> Result<Platform, TlsSetupError> {
+    platform_with(None)
 }
 
 /// The native platform for a config: its backend client honours the root `client_tls`.
@@ -65,7 +59,7 @@ pub fn platform_for(config: &manifold_core::Config) -> Result<Platform, TlsSetup
 }
 
 /// The native platform whose backend client uses `client_tls` (`None`: Mozilla's roots, TLS
-/// 1.2 and 1.3); otherwise as [`platform`]: ids, and Redis for the shared pools.
+/// 1.2 and 1.3), the system clock, tokio timers, OS-seeded ids and Redis for the shared pools.
 pub fn platform_with(
     client_tls: Option<&manifold_core::config::tls::ClientTls>,
 ) -> Result<Platform, TlsSetupError> {
