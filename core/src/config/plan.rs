@@ -240,6 +240,8 @@ pub enum Encoding {
     String,
     /// An XML document (attributes as `-name` keys, text next to attributes as `#text`).
     Xml,
+    /// An RSS or Atom feed, mapped as KrakenD's gofeed-based decoder maps it.
+    Rss,
     /// Not decoded: status, headers and body pass through.
     NoOp,
 }
