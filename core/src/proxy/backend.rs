@@ -151,9 +151,20 @@ impl HttpBackend {
 impl Proxy for HttpBackend {
     fn call(&self, req: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
-            let request = self.build(&req)?;
-            let url = request.uri().to_string();
+            let mut request = self.build(&req)?;
             let b = &self.backend;
+            // `modifier/martian` acts on the request as it is sent; its response modifiers
+            // see that request (filters on its URL and headers).
+            let sent = match b.martian.as_deref() {
+                Some(m) => {
+                    super::martian::modify_request(m, &mut request, &*self.platform.random)
+                        .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
+                    super::martian::has_response(m)
+                        .then(|| (request.uri().clone(), request.headers().clone()))
+                }
+                None => None,
+            };
+            let url = request.uri().to_string();
             let span =
                 BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
             let recorder = &span;
@@ -168,8 +179,20 @@ impl Proxy for HttpBackend {
                 .await
                 .map_err(fail(FailureKind::Redirect))?;
             let (mut parts, body) = response.into_parts();
-            let body = decompress(&mut parts.headers, body, self.max_body)
+            let mut body = decompress(&mut parts.headers, body, self.max_body)
                 .map_err(fail(FailureKind::BadEncoding))?;
+            if let (Some(m), Some((uri, headers))) = (b.martian.as_deref(), &sent) {
+                super::martian::modify_response(
+                    m,
+                    uri,
+                    headers,
+                    &mut parts.headers,
+                    &mut body,
+                    &*self.platform.random,
+                )
+                .map_err(|e| ProxyError::new(ErrorSource::Backend, e))
+                .map_err(fail(FailureKind::Status))?;
+            }
             if b.encoding == Encoding::NoOp {
                 let raw = RawResponse {
                     status: parts.status,

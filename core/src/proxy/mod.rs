@@ -12,6 +12,7 @@ mod failure;
 mod flatmap;
 mod http_cache;
 mod json_schema;
+mod martian;
 mod merge;
 mod problem;
 mod ratelimit;

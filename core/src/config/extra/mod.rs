@@ -14,6 +14,7 @@ mod cors;
 mod failure;
 mod http_cache;
 mod json_schema;
+mod martian;
 mod proxy;
 mod ratelimit;
 mod redis;
@@ -44,6 +45,9 @@ pub use cors::Cors;
 pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
+pub use martian::{
+    Condition, Cookie, Kind as MartianKind, Martian, Modifier, PortChange, UrlParts,
+};
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
 pub use redis::{Redis, RedisPool};
@@ -79,6 +83,8 @@ pub(crate) trait Namespace: Sized {
 pub(crate) struct Extra {
     pub(crate) router: Option<RouterOptions>,
     pub(crate) backend_http: Option<BackendHttp>,
+    /// `modifier/martian` (backend).
+    pub(crate) martian: Option<Martian>,
     pub(crate) proxy: Option<ProxyOptions>,
     /// `auth/validator` (endpoint).
     pub(crate) auth_validator: Option<JwtValidator>,
@@ -126,6 +132,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("validation/cel", &[Endpoint, Backend]),
     ("proxy", &[Endpoint, Backend]),
     ("backend/http", &[Backend]),
+    ("modifier/martian", &[Backend]),
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
@@ -294,6 +301,7 @@ impl Extra {
             "validation/cel" => self.cel = namespace(cx, value),
             "proxy" => self.proxy = namespace(cx, value),
             "backend/http" => self.backend_http = namespace(cx, value),
+            "modifier/martian" => self.martian = namespace(cx, value),
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
