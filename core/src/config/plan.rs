@@ -162,6 +162,8 @@ pub struct Backend {
     pub http: BackendHttp,
     /// `modifier/martian`: static request and response modifiers.
     pub martian: Option<std::sync::Arc<super::extra::Martian>>,
+    /// `backend/graphql`: the call is a GraphQL operation.
+    pub graphql: Option<std::sync::Arc<super::extra::GraphQl>>,
     /// `validation/cel`: a false request expression skips this backend (a failed backend).
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Backend-level `proxy.flatmap_filter`; when non-empty it replaces allow/deny/mapping.

@@ -10,6 +10,7 @@ mod deadline;
 mod error_details;
 mod failure;
 mod flatmap;
+mod graphql;
 mod http_cache;
 mod json_schema;
 mod martian;

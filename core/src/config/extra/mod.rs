@@ -12,6 +12,7 @@ mod circuit_breaker;
 mod compression;
 mod cors;
 mod failure;
+mod graphql;
 mod http_cache;
 mod json_schema;
 mod martian;
@@ -43,6 +44,7 @@ pub use compression::{
 };
 pub use cors::Cors;
 pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
+pub use graphql::GraphQl;
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
 pub use martian::{
@@ -83,6 +85,8 @@ pub(crate) trait Namespace: Sized {
 pub(crate) struct Extra {
     pub(crate) router: Option<RouterOptions>,
     pub(crate) backend_http: Option<BackendHttp>,
+    /// `backend/graphql` (backend).
+    pub(crate) graphql: Option<GraphQl>,
     /// `modifier/martian` (backend).
     pub(crate) martian: Option<Martian>,
     pub(crate) proxy: Option<ProxyOptions>,
@@ -133,6 +137,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("proxy", &[Endpoint, Backend]),
     ("backend/http", &[Backend]),
     ("modifier/martian", &[Backend]),
+    ("backend/graphql", &[Backend]),
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
@@ -302,6 +307,7 @@ impl Extra {
             "proxy" => self.proxy = namespace(cx, value),
             "backend/http" => self.backend_http = namespace(cx, value),
             "modifier/martian" => self.martian = namespace(cx, value),
+            "backend/graphql" => self.graphql = namespace(cx, value),
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
