@@ -500,6 +500,26 @@ mod tests {
     }
 
     #[test]
+    fn rss1_rdf_items_sit_beside_the_channel() {
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+  <channel><title>RDF feed</title><description>D</description></channel>
+  <item><title>I1</title><link>https://c.example/1</link></item>
+  <item><title>I2</title></item>
+</rdf:RDF>"#;
+        let m = decode(rdf.as_bytes()).unwrap();
+        assert_eq!(m["type"], Value::String("rss".into()));
+        assert_eq!(m["title"], Value::String("RDF feed".into()));
+        let Value::Array(items) = &m["items"] else {
+            panic!("items is not a list")
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            Value::Object(items[0].as_object().unwrap().clone()).to_json(),
+            r#"{"link":"https://c.example/1","title":"I1"}"#
+        );
+    }
+
+    #[test]
     fn dates_as_go_marshals_them() {
         for (text, want) in [
             (
