@@ -1,4 +1,4 @@
-//! Backend body decoding by `encoding` (json, safejson, string, xml).
+//! Backend body decoding by `encoding` (json, safejson, string, xml, rss).
 
 use crate::config::Encoding;
 use crate::json::{self, Map, Value};
@@ -18,6 +18,7 @@ pub(crate) fn decode(
         )),
         Encoding::NoOp => Ok(Map::new()),
         Encoding::Xml => crate::xml::decode(body),
+        Encoding::Rss => crate::rss::decode(body),
         Encoding::Json | Encoding::SafeJson => {
             let value = match keep {
                 Some(keys) => json::parse_keeping(body, &|k| keys.iter().any(|x| x == k)),

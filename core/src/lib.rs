@@ -29,6 +29,7 @@ mod pipeline;
 mod proxy;
 mod render;
 mod router;
+mod rss;
 mod telemetry;
 mod time;
 mod xml;

@@ -30,7 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("engines", &["cel", "jose", "json_schema"]),
     ("ports", &["platform"]),
-    ("config", &["config", "encoding"]),
+    ("config", &["config", "encoding", "rss"]),
     (
         "runtime",
         &[

@@ -13,6 +13,9 @@ What it does
        http://127.0.0.1:8080   -> http://127.0.0.1:<gateway port>  (the gateway calling itself)
        http://localhost:8080   -> http://localhost:<gateway port>
        root "port": 8080       -> <gateway port>
+       http://showrss.info[/]  -> http://127.0.0.1:<feeds port>    (the `rss` spec's feeds)
+   The feeds server serves the RSS fixtures in tests/peer/feeds/ (written for this runner, by
+   URL path) in place of showrss.info, which is on the internet.
 3. Starts `$MANIFOLD_BIN` (default `<repo>/target/release/manifold`) as
    `manifold run -c <file> -p <port> -d`, polls `GET /__health` until it answers (20 s at most),
    runs every spec, and always stops the gateway and the mock at the end.
@@ -63,6 +66,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import http.client
+import http.server
 import json
 import os
 import re
@@ -71,6 +75,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -99,7 +104,6 @@ UNSUPPORTED = {
     "lua_2": "Lua modifiers (custom_error from a Lua script) are out of scope",
     "sequential_3": "needs a modifier/lua-backend pre script to append the propagated param",
     "sequential_4": "needs modifier/lua-backend with fixtures/lua/base64.lua, not shipped with the fixture",
-    "rss": "needs the internet (backends on showrss.info)",
 }
 
 # --------------------------------------------------------------------------------------------
@@ -111,6 +115,11 @@ _HOST_RE = re.compile(r"(?:127\.0\.0\.1:808[01]|localhost:8080)(?!\d)")
 _URL_HOST_RE = re.compile(r"(?<=//)(?:127\.0\.0\.1:808[01]|localhost:8080)(?!\d)")
 _KRAKEND_VERSION_RE = re.compile(r"KrakenD Version \d+\.\d+\.\d+")
 _X_KRAKEND_VALUE_RE = re.compile(r"Version \d+\.\d+\.\d+")
+
+
+# The `rss` spec's backend host (on the internet) and the fixtures served in its place.
+FEEDS_HOST_RE = re.compile(r"^http://showrss\.info/?$")
+FEEDS_DIR = HERE / "feeds"
 
 
 def host_table(mock_port: int, gateway_port: int) -> dict[str, str]:
@@ -157,11 +166,13 @@ class Substitutions:
         return _URL_HOST_RE.sub(lambda m: self.hosts[m.group(0)], url)
 
 
-def rewrite_fixture(config: dict, mock_port: int, gateway_port: int) -> tuple[dict, int]:
+def rewrite_fixture(config: dict, mock_port: int, gateway_port: int,
+                    feeds_port: int | None = None) -> tuple[dict, int]:
     """Copy of the CE fixture pointed at the mock and the gateway; returns (config, replacements).
 
     Only URL authorities `//127.0.0.1:8081`, `//127.0.0.1:8080`, `//localhost:8080` inside string
-    values and the root `port` change, and the root gets Manifold's migration opt-out
+    values, a whole `http://showrss.info/` string (the `rss` spec's host; only when `feeds_port`
+    is given) and the root `port` change, and the root gets Manifold's migration opt-out
     `ignore_unenforced` for the Lua namespaces it uses (Manifold refuses a config with
     unenforced Lua otherwise; the Lua specs are reported unsupported).
     """
@@ -171,6 +182,9 @@ def rewrite_fixture(config: dict, mock_port: int, gateway_port: int) -> tuple[di
     def walk(v):
         nonlocal count
         if isinstance(v, str):
+            if feeds_port is not None and FEEDS_HOST_RE.match(v):
+                count += 1
+                return "http://127.0.0.1:%d" % feeds_port
             new, n = _URL_HOST_RE.subn(lambda m: table[m.group(0)], v)
             count += n
             return new
@@ -568,6 +582,34 @@ def exit_status(counts: dict[str, int], problems: int = 0) -> int:
 # Processes
 # --------------------------------------------------------------------------------------------
 
+class FeedsHandler(http.server.BaseHTTPRequestHandler):
+    """Serves tests/peer/feeds/<path> as application/rss+xml; 404 for anything else."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        path = urllib.parse.urlsplit(self.path).path
+        target = (FEEDS_DIR / path.lstrip("/")).resolve()
+        if FEEDS_DIR.resolve() in target.parents and target.is_file():
+            body, status, kind = target.read_bytes(), 200, "application/rss+xml; charset=utf-8"
+        else:
+            body, status, kind = b"404 page not found\n", 404, "text/plain; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet: the runner prints one line per spec
+        pass
+
+
+def start_feeds() -> http.server.ThreadingHTTPServer:
+    """The stand-in for showrss.info on a free loopback port, in a background thread."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FeedsHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="feeds", daemon=True).start()
+    return server
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -700,6 +742,7 @@ def main(argv: list[str] | None = None) -> int:
 
     counts: dict[str, int] = {}
     mock = None
+    feeds = None
     proc = None
     tmp = tempfile.TemporaryDirectory(prefix="manifold-peer-")
     previous_sigterm = signal.getsignal(signal.SIGTERM)
@@ -711,11 +754,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         mock = mock_backend.start(0)
         mock_port = mock.server_address[1]
+        feeds = start_feeds()
         gateway_port = free_port()
         subs = Substitutions(mock_port, gateway_port, version)
 
         with (suite / "krakend.json").open(encoding="utf-8") as f:
-            fixture, _ = rewrite_fixture(json.load(f), mock_port, gateway_port)
+            fixture, _ = rewrite_fixture(json.load(f), mock_port, gateway_port, feeds.server_address[1])
         cfg_path = Path(tmp.name) / "krakend.json"
         cfg_path.write_text(json.dumps(fixture, indent=2), encoding="utf-8")
         log_path = Path(tmp.name) / "manifold.log"
@@ -752,9 +796,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         stop_process(proc)
-        if mock is not None:
-            mock.shutdown()
-            mock.server_close()
+        for server in (mock, feeds):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
         tmp.cleanup()
         signal.signal(signal.SIGTERM, previous_sigterm)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import socket
@@ -143,6 +144,30 @@ class FixtureRewriteTest(unittest.TestCase):
         self.assertEqual(out["extra_config"], self.CONFIG["extra_config"])
         self.assertNotIn("ignore_unenforced", out, "no Lua, no opt-out")
         self.assertEqual(count, 5)
+
+    def test_rewrite_feeds_host(self):
+        out, count = run.rewrite_fixture(self.CONFIG, 40001, 40002, 40003)
+        self.assertEqual(out["endpoints"][3]["backend"][0]["host"], ["http://127.0.0.1:40003"])
+        self.assertEqual(out["endpoints"][3]["backend"][0]["url_pattern"], "/u/{id}.rss")
+        self.assertEqual(count, 6)
+
+    def test_feeds_server_serves_fixtures_only(self):
+        server = run.start_feeds()
+        try:
+            port = server.server_address[1]
+            for path, status in (("/user/1482.rss", 200), ("/user/schedule/1482.rss", 200),
+                                 ("/user/9.rss", 404), ("/../run.py", 404)):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                body = resp.read()
+                conn.close()
+                self.assertEqual(resp.status, status, path)
+                if status == 200:
+                    self.assertIn(b"<title>showRSS ", body)
+        finally:
+            server.shutdown()
+            server.server_close()
 
     @unittest.skipUnless(HAVE_SUITE, "suite not found")
     def test_rewrite_real_fixture_only_touches_hosts_and_port(self):

@@ -50,6 +50,7 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
     let input_query_strings = fields::query_filter(raw.input_query_strings.as_deref());
     let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
     fields::cel_needs_validator(cx, extra.cel.as_ref(), env.jwt);
+    graphql_rules(cx, extra.graphql.as_ref(), encoding, env);
     let proxy = extra.proxy.unwrap_or_default();
     let shadow_timeout = proxy_rules(
         &mut cx.at("extra_config").key("proxy"),
@@ -81,6 +82,8 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         input_headers,
         input_query_strings,
         http: extra.backend_http.unwrap_or_default(),
+        martian: extra.martian.map(Arc::new),
+        graphql: extra.graphql.map(Arc::new),
         cel: extra.cel.map(Arc::new),
         flatmap_filter: proxy.flatmap_filter,
         shadow: proxy.shadow,
@@ -175,6 +178,23 @@ fn proxy_rules(
         cx.at("shadow").warn("a shadow backend is not part of the sequence; `{resp<N>_...}` counts only the other backends");
     }
     shadow_timeout
+}
+
+/// `backend/graphql` against its backend: unknown `{param}` variables, and no effect on a
+/// `no-op` backend (KrakenD skips it there).
+fn graphql_rules(
+    cx: &mut Cx<'_, '_>,
+    graphql: Option<&extra::GraphQl>,
+    encoding: Encoding,
+    env: &BackendEnv<'_>,
+) {
+    let Some(g) = graphql else { return };
+    let mut at = cx.at("extra_config");
+    let mut at = at.at("backend/graphql");
+    g.check_params(&mut at, env.params);
+    if encoding == Encoding::NoOp {
+        at.warn("`backend/graphql` has no effect on a `no-op` backend (as in KrakenD): the request is forwarded unchanged");
+    }
 }
 
 fn list_or_none(params: &[String]) -> String {

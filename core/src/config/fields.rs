@@ -76,6 +76,7 @@ pub(crate) fn encoding(cx: &mut Cx<'_, '_>, e: &str) -> Encoding {
         "string" => Encoding::String,
         "no-op" => Encoding::NoOp,
         "xml" => Encoding::Xml,
+        "rss" => Encoding::Rss,
         other => {
             cx.warn(format!(
                 "encoding `{other}` is not supported; decoding as json (KrakenD's fallback)"

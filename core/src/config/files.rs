@@ -1,5 +1,6 @@
 //! Files a config names: the server's TLS keys and CAs (`tls`), the backend client's CAs and
-//! certificates (`client_tls`), and JWK sets (`jwk_local_path`).
+//! certificates (`client_tls`), JWK sets (`jwk_local_path`) and GraphQL operations
+//! (`backend/graphql`'s `query_path`).
 //!
 //! The core does no I/O, so a front end reads them: [`referenced`] lists them in a config text,
 //! the front end reads each one, and [`embed`] appends what it read to the root object as
@@ -27,13 +28,20 @@ pub enum FileKind {
     ClientTls,
     /// `jwk_local_path` of `auth/validator` or `auth/signer`.
     Jwk,
+    /// `query_path` of `backend/graphql`.
+    GraphQl,
 }
 
 /// Every kind: what the native server reads at start.
-pub const NATIVE: &[FileKind] = &[FileKind::ServerTls, FileKind::ClientTls, FileKind::Jwk];
+pub const NATIVE: &[FileKind] = &[
+    FileKind::ServerTls,
+    FileKind::ClientTls,
+    FileKind::Jwk,
+    FileKind::GraphQl,
+];
 
 /// What a serverless platform reads (its front door terminates TLS: no server files).
-pub const SERVERLESS: &[FileKind] = &[FileKind::ClientTls, FileKind::Jwk];
+pub const SERVERLESS: &[FileKind] = &[FileKind::ClientTls, FileKind::Jwk, FileKind::GraphQl];
 
 /// One file named by a config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +130,12 @@ pub fn referenced(text: &str) -> Vec<FileRef> {
         for ns in ["auth/validator", "auth/signer"] {
             let jwk = endpoint.get("extra_config").and_then(|e| e.get(ns));
             add(jwk.and_then(|j| j.get("jwk_local_path")), FileKind::Jwk);
+        }
+        for backend in list(endpoint.get("backend")) {
+            let graphql = backend
+                .get("extra_config")
+                .and_then(|e| e.get("backend/graphql"));
+            add(graphql.and_then(|g| g.get("query_path")), FileKind::GraphQl);
         }
     }
     out
@@ -217,6 +231,18 @@ mod tests {
             .map(|(p, k)| ((*p).to_owned(), *k))
             .collect();
         assert_eq!(refs, expected);
+    }
+
+    #[test]
+    fn graphql_query_paths_are_listed_for_every_platform() {
+        let text = r#"{"endpoints": [{"endpoint": "/a", "backend": [
+            {"url_pattern": "/g", "extra_config": {"backend/graphql": {"type": "query", "query_path": "q.graphql"}}},
+            {"url_pattern": "/h"}]}]}"#;
+        let refs = referenced(text);
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].path, "q.graphql");
+        assert_eq!(refs[0].kind, FileKind::GraphQl);
+        assert!(NATIVE.contains(&FileKind::GraphQl) && SERVERLESS.contains(&FileKind::GraphQl));
     }
 
     #[test]

@@ -160,6 +160,10 @@ pub struct Backend {
     pub input_query_strings: Option<QueryFilter>,
     /// The `backend/http` namespace.
     pub http: BackendHttp,
+    /// `modifier/martian`: static request and response modifiers.
+    pub martian: Option<std::sync::Arc<super::extra::Martian>>,
+    /// `backend/graphql`: the call is a GraphQL operation.
+    pub graphql: Option<std::sync::Arc<super::extra::GraphQl>>,
     /// `validation/cel`: a false request expression skips this backend (a failed backend).
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Backend-level `proxy.flatmap_filter`; when non-empty it replaces allow/deny/mapping.
@@ -240,6 +244,8 @@ pub enum Encoding {
     String,
     /// An XML document (attributes as `-name` keys, text next to attributes as `#text`).
     Xml,
+    /// An RSS or Atom feed, mapped as KrakenD's gofeed-based decoder maps it.
+    Rss,
     /// Not decoded: status, headers and body pass through.
     NoOp,
 }

@@ -104,10 +104,20 @@ impl HttpBackend {
             }
             None => url.push_str(&path),
         }
+        // `backend/graphql`: the operation replaces method and body (POST) or joins the
+        // query parameters (GET), after the client's have been filtered (as lura does).
+        let graphql = b
+            .graphql
+            .as_deref()
+            .filter(|_| b.encoding != Encoding::NoOp)
+            .map(|g| super::graphql::call(g, req))
+            .transpose()
+            .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
         let mut pairs: Vec<&(String, String)> = req
             .query
             .iter()
             .filter(|(k, _)| b.input_query_strings.as_ref().is_none_or(|f| f.allows(k)))
+            .chain(graphql.iter().flat_map(|g| g.query.iter()))
             .collect();
         // Go's url.Values.Encode sorts by key; values keep their order (stable sort).
         pairs.sort_by(|x, y| x.0.cmp(&y.0));
@@ -130,13 +140,22 @@ impl HttpBackend {
         if !headers.contains_key(ACCEPT_ENCODING) {
             headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        if headers.contains_key(CONTENT_LENGTH) {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(req.body.len()));
+        let is_graphql = graphql.is_some();
+        let (method, body) = match graphql {
+            Some(g) => (g.method, g.body),
+            None => (b.method.clone(), req.body.clone()),
+        };
+        if is_graphql && !body.is_empty() {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        } else if is_graphql {
+            headers.remove(CONTENT_LENGTH);
+        } else if headers.contains_key(CONTENT_LENGTH) {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         let mut request = http::Request::builder()
-            .method(b.method.clone())
+            .method(method)
             .uri(&url)
-            .body(req.body.clone())
+            .body(body)
             .map_err(|e| {
                 ProxyError::new(
                     ErrorSource::Internal,
@@ -151,9 +170,20 @@ impl HttpBackend {
 impl Proxy for HttpBackend {
     fn call(&self, req: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
-            let request = self.build(&req)?;
-            let url = request.uri().to_string();
+            let mut request = self.build(&req)?;
             let b = &self.backend;
+            // `modifier/martian` acts on the request as it is sent; its response modifiers
+            // see that request (filters on its URL and headers).
+            let sent = match b.martian.as_deref() {
+                Some(m) => {
+                    super::martian::modify_request(m, &mut request, &*self.platform.random)
+                        .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
+                    super::martian::has_response(m)
+                        .then(|| (request.uri().clone(), request.headers().clone()))
+                }
+                None => None,
+            };
+            let url = request.uri().to_string();
             let span =
                 BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
             let recorder = &span;
@@ -168,8 +198,20 @@ impl Proxy for HttpBackend {
                 .await
                 .map_err(fail(FailureKind::Redirect))?;
             let (mut parts, body) = response.into_parts();
-            let body = decompress(&mut parts.headers, body, self.max_body)
+            let mut body = decompress(&mut parts.headers, body, self.max_body)
                 .map_err(fail(FailureKind::BadEncoding))?;
+            if let (Some(m), Some((uri, headers))) = (b.martian.as_deref(), &sent) {
+                super::martian::modify_response(
+                    m,
+                    uri,
+                    headers,
+                    &mut parts.headers,
+                    &mut body,
+                    &*self.platform.random,
+                )
+                .map_err(|e| ProxyError::new(ErrorSource::Backend, e))
+                .map_err(fail(FailureKind::Status))?;
+            }
             if b.encoding == Encoding::NoOp {
                 let raw = RawResponse {
                     status: parts.status,

@@ -12,8 +12,10 @@ mod circuit_breaker;
 mod compression;
 mod cors;
 mod failure;
+mod graphql;
 mod http_cache;
 mod json_schema;
+mod martian;
 mod proxy;
 mod ratelimit;
 mod redis;
@@ -42,8 +44,12 @@ pub use compression::{
 };
 pub use cors::Cors;
 pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
+pub use graphql::GraphQl;
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
+pub use martian::{
+    Condition, Cookie, Kind as MartianKind, Martian, Modifier, PortChange, UrlParts,
+};
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
 pub use redis::{Redis, RedisPool};
@@ -79,6 +85,10 @@ pub(crate) trait Namespace: Sized {
 pub(crate) struct Extra {
     pub(crate) router: Option<RouterOptions>,
     pub(crate) backend_http: Option<BackendHttp>,
+    /// `backend/graphql` (backend).
+    pub(crate) graphql: Option<GraphQl>,
+    /// `modifier/martian` (backend).
+    pub(crate) martian: Option<Martian>,
     pub(crate) proxy: Option<ProxyOptions>,
     /// `auth/validator` (endpoint).
     pub(crate) auth_validator: Option<JwtValidator>,
@@ -126,6 +136,8 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("validation/cel", &[Endpoint, Backend]),
     ("proxy", &[Endpoint, Backend]),
     ("backend/http", &[Backend]),
+    ("modifier/martian", &[Backend]),
+    ("backend/graphql", &[Backend]),
     ("qos/ratelimit/proxy", &[Backend]),
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
@@ -294,6 +306,8 @@ impl Extra {
             "validation/cel" => self.cel = namespace(cx, value),
             "proxy" => self.proxy = namespace(cx, value),
             "backend/http" => self.backend_http = namespace(cx, value),
+            "modifier/martian" => self.martian = namespace(cx, value),
+            "backend/graphql" => self.graphql = namespace(cx, value),
             "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
             "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
             "qos/http-cache" => self.http_cache = namespace(cx, value),
