@@ -81,6 +81,7 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         input_headers,
         input_query_strings,
         http: extra.backend_http.unwrap_or_default(),
+        client_credentials: extra.client_credentials.map(Arc::new),
         cel: extra.cel.map(Arc::new),
         flatmap_filter: proxy.flatmap_filter,
         shadow: proxy.shadow,

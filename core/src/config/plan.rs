@@ -160,6 +160,8 @@ pub struct Backend {
     pub input_query_strings: Option<QueryFilter>,
     /// The `backend/http` namespace.
     pub http: BackendHttp,
+    /// `auth/client-credentials`: an OAuth2 token sent with every call.
+    pub client_credentials: Option<std::sync::Arc<super::extra::ClientCredentials>>,
     /// `validation/cel`: a false request expression skips this backend (a failed backend).
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Backend-level `proxy.flatmap_filter`; when non-empty it replaces allow/deny/mapping.

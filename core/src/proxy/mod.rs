@@ -5,6 +5,7 @@
 mod backend;
 mod cel;
 mod circuit_breaker;
+mod client_credentials;
 mod concurrent;
 mod deadline;
 mod error_details;

@@ -6,14 +6,14 @@
 //! ```text
 //! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
 //!           (a required backend's failure — `manifold/failure` — ends the merge or the chain: `failure`)
-//! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
+//! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client credentials → client
 //! ```
 
 use std::sync::Arc;
 
 use super::{
     backend::HttpBackend,
-    cel, circuit_breaker, concurrent, deadline, error_details,
+    cel, circuit_breaker, client_credentials, concurrent, deadline, error_details,
     failure::{self, Member, Required},
     flatmap, http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer,
     static_response, SharedProxy,
@@ -101,9 +101,14 @@ pub(crate) fn backend_stack(
 ) -> SharedProxy {
     // The cache sits at the HTTP client, as KrakenD's httpcache transport: it keeps the raw
     // backend answers, keyed by everything that was sent.
-    let client_platform = match &backend.qos.http_cache {
-        Some(cache) => http_cache::platform(cache, platform),
+    // The token is added under the cache, so the cache key never holds it.
+    let token_platform = match &backend.client_credentials {
+        Some(cc) => client_credentials::platform(cc, &backend.host, platform),
         None => platform.clone(),
+    };
+    let client_platform = match &backend.qos.http_cache {
+        Some(cache) => http_cache::platform(cache, &token_platform),
+        None => token_platform,
     };
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
     let mut p: SharedProxy = Arc::new(HttpBackend::new(
