@@ -13,6 +13,7 @@ mod failure;
 mod flatmap;
 mod http_cache;
 mod json_schema;
+mod lambda;
 mod merge;
 mod problem;
 mod ratelimit;
@@ -21,6 +22,7 @@ mod sequential;
 mod shadow;
 mod shape;
 mod signer;
+mod sigv4;
 pub(crate) mod stack;
 mod static_response;
 

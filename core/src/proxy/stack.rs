@@ -15,7 +15,7 @@ use super::{
     backend::HttpBackend,
     cel, circuit_breaker, client_credentials, concurrent, deadline, error_details,
     failure::{self, Member, Required},
-    flatmap, http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer,
+    flatmap, http_cache, json_schema, lambda, merge, ratelimit, sequential, shadow, shape, signer,
     static_response, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
@@ -111,11 +111,20 @@ pub(crate) fn backend_stack(
         None => token_platform,
     };
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
-    let mut p: SharedProxy = Arc::new(HttpBackend::new(
-        backend.clone(),
-        client_platform,
-        DEFAULT_MAX_BACKEND_BODY,
-    ));
+    // `backend/lambda` replaces the HTTP call with an Invoke API call (SigV4, JSON answer).
+    let mut p: SharedProxy = match &backend.lambda {
+        Some(l) => Arc::new(lambda::LambdaBackend::new(
+            backend.clone(),
+            l.clone(),
+            client_platform,
+            DEFAULT_MAX_BACKEND_BODY,
+        )),
+        None => Arc::new(HttpBackend::new(
+            backend.clone(),
+            client_platform,
+            DEFAULT_MAX_BACKEND_BODY,
+        )),
+    };
     // Shaping sees only successful, decoded data.
     p = shape::layer(backend, p);
     // Around the call and its decoding: a bad status or body is a backend failure too.

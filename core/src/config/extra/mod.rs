@@ -15,6 +15,7 @@ mod cors;
 mod failure;
 mod http_cache;
 mod json_schema;
+mod lambda;
 mod proxy;
 mod ratelimit;
 mod redis;
@@ -46,6 +47,7 @@ pub use cors::Cors;
 pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
+pub use lambda::{Lambda, LambdaFunction};
 pub use proxy::{FlatmapOp, ProxyOptions, StaticResponse, StaticStrategy};
 pub use ratelimit::{ProxyRateLimit, RouterRateLimit, Strategy};
 pub use redis::{Redis, RedisPool};
@@ -115,6 +117,8 @@ pub(crate) struct Extra {
     pub(crate) api_keys_endpoint: Option<ApiKeyEndpoint>,
     /// `auth/client-credentials` (backend).
     pub(crate) client_credentials: Option<ClientCredentials>,
+    /// `backend/lambda` (backend).
+    pub(crate) lambda: Option<Lambda>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -142,6 +146,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     (COMPRESSION_NAMESPACE, &[Root]),
     ("auth/api-keys", &[Root, Endpoint]),
     ("auth/client-credentials", &[Backend]),
+    ("backend/lambda", &[Backend]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -311,6 +316,7 @@ impl Extra {
             "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
             "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
             "auth/client-credentials" => self.client_credentials = namespace(cx, value),
+            "backend/lambda" => self.lambda = namespace(cx, value),
             _ => {}
         }
     }
