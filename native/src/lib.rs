@@ -69,5 +69,10 @@ pub fn platform_with(
         Arc::new(TokioSleep),
     );
     let platform = platform.with_random(Arc::new(OsRandom::default()));
-    Ok(platform.with_stores(Arc::new(RedisStores::to_stderr())))
+    // The process environment at call time: Lambda's temporary AWS credentials change per
+    // sandbox, and `backend/lambda` signs with whatever is set when it calls.
+    let env = |name: &str| std::env::var(name).ok();
+    Ok(platform
+        .with_stores(Arc::new(RedisStores::to_stderr()))
+        .with_env(Arc::new(env)))
 }

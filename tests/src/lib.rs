@@ -382,4 +382,17 @@ pub fn platform(client: &MockClient, time: &FakeTime) -> Platform {
     )
     .with_random(Arc::new(Counter::default()))
     .with_stores(Arc::new(TestStores::new(time)))
+    .with_env(Arc::new(test_env))
+}
+
+/// The scenarios' environment: AWS's example credentials (SigV4 test suite) and region, so
+/// `backend/lambda` signs deterministically.
+fn test_env(name: &str) -> Option<String> {
+    let value = match name {
+        "AWS_ACCESS_KEY_ID" => "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY" => "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_REGION" => "us-east-1",
+        _ => return None,
+    };
+    Some(value.to_owned())
 }

@@ -65,6 +65,15 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
             .key("required")
             .error("a shadow backend never answers the client, so it cannot be required");
     }
+    if let Some(super::extra::LambdaFunction::Param(p)) = extra.lambda.as_ref().map(|l| &l.function)
+    {
+        if !env.params.iter().any(|e| param_eq(e, p)) {
+            cx.at("extra_config").key("backend/lambda").error(format!(
+                "the function name comes from the endpoint parameter `{{{p}}}` (`function_param_name`), but the endpoint has no such placeholder (it has: {})",
+                list_or_none(env.params)
+            ));
+        }
+    }
     if cx.failed_since(mark) {
         return None;
     }
@@ -84,6 +93,8 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         http: extra.backend_http.unwrap_or_default(),
         martian: extra.martian.map(Arc::new),
         graphql: extra.graphql.map(Arc::new),
+        client_credentials: extra.client_credentials.map(Arc::new),
+        lambda: extra.lambda.map(Arc::new),
         cel: extra.cel.map(Arc::new),
         flatmap_filter: proxy.flatmap_filter,
         shadow: proxy.shadow,

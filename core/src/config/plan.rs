@@ -164,6 +164,10 @@ pub struct Backend {
     pub martian: Option<std::sync::Arc<super::extra::Martian>>,
     /// `backend/graphql`: the call is a GraphQL operation.
     pub graphql: Option<std::sync::Arc<super::extra::GraphQl>>,
+    /// `auth/client-credentials`: an OAuth2 token sent with every call.
+    pub client_credentials: Option<std::sync::Arc<super::extra::ClientCredentials>>,
+    /// `backend/lambda`: the calls invoke this AWS Lambda function instead.
+    pub lambda: Option<std::sync::Arc<super::extra::Lambda>>,
     /// `validation/cel`: a false request expression skips this backend (a failed backend).
     pub cel: Option<std::sync::Arc<CelChecks>>,
     /// Backend-level `proxy.flatmap_filter`; when non-empty it replaces allow/deny/mapping.

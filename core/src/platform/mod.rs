@@ -138,6 +138,21 @@ pub struct Platform {
     /// The shared stores the config's pools name (Redis natively); `None` on a platform
     /// without any, where a config naming a pool does not start.
     pub stores: Option<Arc<dyn Stores>>,
+    /// The platform's environment variables, read when a call needs them (the AWS
+    /// credentials of `backend/lambda`); `None`: no variable is set.
+    pub env: Option<Arc<dyn Environment>>,
+}
+
+/// Environment variables at run time. Any `Fn(&str) -> Option<String>` closure is one.
+pub trait Environment: MaybeSend + MaybeSync {
+    /// The value of `name`, if set.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String> + MaybeSend + MaybeSync> Environment for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
 }
 
 /// A splitmix64 sequence: the fallback id source when the adapter gives none. Deterministic
@@ -197,6 +212,7 @@ impl Platform {
             random,
             sink: None,
             stores: None,
+            env: None,
         }
     }
 
@@ -215,6 +231,12 @@ impl Platform {
     /// The same ports, with `stores` opening the config's shared pools.
     pub fn with_stores(mut self, stores: Arc<dyn Stores>) -> Self {
         self.stores = Some(stores);
+        self
+    }
+
+    /// The same ports, with run-time environment variables from `env`.
+    pub fn with_env(mut self, env: Arc<dyn Environment>) -> Self {
+        self.env = Some(env);
         self
     }
 

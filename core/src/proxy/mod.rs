@@ -5,6 +5,7 @@
 mod backend;
 mod cel;
 mod circuit_breaker;
+mod client_credentials;
 mod concurrent;
 mod deadline;
 mod error_details;
@@ -13,6 +14,7 @@ mod flatmap;
 mod graphql;
 mod http_cache;
 mod json_schema;
+mod lambda;
 mod martian;
 mod merge;
 mod problem;
@@ -22,6 +24,7 @@ mod sequential;
 mod shadow;
 mod shape;
 mod signer;
+mod sigv4;
 pub(crate) mod stack;
 mod static_response;
 

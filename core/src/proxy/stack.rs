@@ -6,16 +6,16 @@
 //! ```text
 //! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
 //!           (a required backend's failure — `manifold/failure` — ends the merge or the chain: `failure`)
-//! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client
+//! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client credentials → client
 //! ```
 
 use std::sync::Arc;
 
 use super::{
     backend::HttpBackend,
-    cel, circuit_breaker, concurrent, deadline, error_details,
+    cel, circuit_breaker, client_credentials, concurrent, deadline, error_details,
     failure::{self, Member, Required},
-    flatmap, http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer,
+    flatmap, http_cache, json_schema, lambda, merge, ratelimit, sequential, shadow, shape, signer,
     static_response, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
@@ -101,16 +101,30 @@ pub(crate) fn backend_stack(
 ) -> SharedProxy {
     // The cache sits at the HTTP client, as KrakenD's httpcache transport: it keeps the raw
     // backend answers, keyed by everything that was sent.
-    let client_platform = match &backend.qos.http_cache {
-        Some(cache) => http_cache::platform(cache, platform),
+    // The token is added under the cache, so the cache key never holds it.
+    let token_platform = match &backend.client_credentials {
+        Some(cc) => client_credentials::platform(cc, &backend.host, platform),
         None => platform.clone(),
     };
+    let client_platform = match &backend.qos.http_cache {
+        Some(cache) => http_cache::platform(cache, &token_platform),
+        None => token_platform,
+    };
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
-    let mut p: SharedProxy = Arc::new(HttpBackend::new(
-        backend.clone(),
-        client_platform,
-        DEFAULT_MAX_BACKEND_BODY,
-    ));
+    // `backend/lambda` replaces the HTTP call with an Invoke API call (SigV4, JSON answer).
+    let mut p: SharedProxy = match &backend.lambda {
+        Some(l) => Arc::new(lambda::LambdaBackend::new(
+            backend.clone(),
+            l.clone(),
+            client_platform,
+            DEFAULT_MAX_BACKEND_BODY,
+        )),
+        None => Arc::new(HttpBackend::new(
+            backend.clone(),
+            client_platform,
+            DEFAULT_MAX_BACKEND_BODY,
+        )),
+    };
     // Shaping sees only successful, decoded data.
     p = shape::layer(backend, p);
     // Around the call and its decoding: a bad status or body is a backend failure too.

@@ -9,12 +9,14 @@ mod backend_http;
 mod bot_detector;
 mod cel;
 mod circuit_breaker;
+mod client_credentials;
 mod compression;
 mod cors;
 mod failure;
 mod graphql;
 mod http_cache;
 mod json_schema;
+mod lambda;
 mod martian;
 mod proxy;
 mod ratelimit;
@@ -38,6 +40,7 @@ pub use backend_http::BackendHttp;
 pub use bot_detector::{BotDetector, Pattern};
 pub use cel::CelChecks;
 pub use circuit_breaker::CircuitBreaker;
+pub use client_credentials::ClientCredentials;
 pub use compression::{
     Coding, Compression, COMPRESSION_NAMESPACE, DEFAULT_BROTLI_LEVEL, DEFAULT_GZIP_LEVEL,
     DEFAULT_MIN_SIZE,
@@ -47,6 +50,7 @@ pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use graphql::GraphQl;
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
+pub use lambda::{Lambda, LambdaFunction};
 pub use martian::{
     Condition, Cookie, Kind as MartianKind, Martian, Modifier, PortChange, UrlParts,
 };
@@ -121,6 +125,10 @@ pub(crate) struct Extra {
     // API products (issue 18): `auth/api-keys` at the root (the keys) and at endpoints.
     pub(crate) api_keys: Option<ApiKeys>,
     pub(crate) api_keys_endpoint: Option<ApiKeyEndpoint>,
+    /// `auth/client-credentials` (backend).
+    pub(crate) client_credentials: Option<ClientCredentials>,
+    /// `backend/lambda` (backend).
+    pub(crate) lambda: Option<Lambda>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -149,6 +157,8 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     (FAILURE_NAMESPACE, &[Endpoint, Backend]),
     (COMPRESSION_NAMESPACE, &[Root]),
     ("auth/api-keys", &[Root, Endpoint]),
+    ("auth/client-credentials", &[Backend]),
+    ("backend/lambda", &[Backend]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -208,11 +218,9 @@ const SCRIPTING_PREFIX: &str = "modifier/lua";
 /// `name` is one of these restrict access.
 const RESTRICTING_PLUGINS: &[&str] = &["ip-filter", "basic-auth", "jwk-aggregator", "geoip"];
 
-/// Namespaces in those families that do not restrict the client (known and named honestly).
-const NOT_RESTRICTING: &[(&str, &str)] = &[(
-    "auth/client-credentials",
-    "backend calls are sent without an OAuth2 client-credentials token, so a backend that requires one refuses them",
-)];
+/// Unsupported namespaces in those families that do not restrict the client (known and named
+/// honestly, with what is lost); none left since `auth/client-credentials` is implemented.
+const NOT_RESTRICTING: &[(&str, &str)] = &[];
 
 /// Report a namespace Manifold does not implement: unenforced when it would restrict access
 /// or traffic (an error unless the config opts out), a warning saying what is lost otherwise.
@@ -245,7 +253,8 @@ fn unsupported(cx: &mut Cx<'_, '_>, name: &str, value: &Value) {
 
 /// Whether a namespace belongs to a family that restricts access or traffic.
 fn is_restricting(name: &str) -> bool {
-    RESTRICTING_PREFIXES.iter().any(|p| name.starts_with(p))
+    // Client credentials authenticate the gateway to its backends; they restrict nobody.
+    RESTRICTING_PREFIXES.iter().any(|p| name.starts_with(p)) && name != "auth/client-credentials"
 }
 
 /// The restricting plugin a `plugin/*` namespace loads by `name` (a string or a list).
@@ -320,6 +329,8 @@ impl Extra {
             COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
             "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
             "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
+            "auth/client-credentials" => self.client_credentials = namespace(cx, value),
+            "backend/lambda" => self.lambda = namespace(cx, value),
             _ => {}
         }
     }

@@ -1,0 +1,89 @@
+//! The `auth/client-credentials` namespace (backend): an OAuth2 client-credentials token
+//! (RFC 6749 §4.4) fetched from `token_url` and sent to the backend as `Authorization`.
+//! KrakenD's keys: `client_id`, `client_secret`, `token_url` (required), `scopes` (one string,
+//! comma-separated) and `endpoint_params` (extra form fields, each a list of values).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::Namespace;
+use crate::config::decode::Cx;
+
+/// Options of `auth/client-credentials`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// The client's id at the token server.
+    pub client_id: String,
+    /// The client's secret.
+    pub client_secret: String,
+    /// Where tokens are requested (`POST`, form-encoded).
+    pub token_url: String,
+    /// Scopes asked for (sent space-separated, as RFC 6749 §3.3 wants).
+    pub scopes: Vec<String>,
+    /// Extra form fields of the token request, in key order.
+    pub endpoint_params: Vec<(String, String)>,
+}
+
+/// `auth/client-credentials` as written.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawClientCredentials {
+    client_id: String,
+    client_secret: String,
+    token_url: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    endpoint_params: BTreeMap<String, Vec<String>>,
+}
+
+// === impl ClientCredentials ===
+
+impl Namespace for ClientCredentials {
+    type Raw = RawClientCredentials;
+
+    fn plan(raw: RawClientCredentials, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let mut problems = Vec::new();
+        match raw.token_url.parse::<http::Uri>() {
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {}
+            _ => problems.push((
+                "token_url",
+                format!(
+                    "`{}` is not an absolute http:// or https:// URL",
+                    raw.token_url
+                ),
+            )),
+        }
+        if raw.client_id.is_empty() {
+            problems.push(("client_id", "`client_id` must not be empty".to_owned()));
+        }
+        let reserved = ["grant_type", "scope", "client_id", "client_secret"];
+        for key in raw.endpoint_params.keys() {
+            if reserved.contains(&key.as_str()) {
+                problems.push((
+                    "endpoint_params",
+                    format!("`{key}` is set by the token request itself; it cannot be an endpoint param"),
+                ));
+            }
+        }
+        let options = Self {
+            client_id: raw.client_id,
+            client_secret: raw.client_secret,
+            token_url: raw.token_url,
+            scopes: raw
+                .scopes
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            endpoint_params: raw
+                .endpoint_params
+                .into_iter()
+                .flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v)))
+                .collect(),
+        };
+        super::checked(cx, options, &problems)
+    }
+}

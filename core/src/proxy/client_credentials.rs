@@ -1,0 +1,454 @@
+//! `auth/client-credentials`: the backend's calls carry an OAuth2 access token obtained with
+//! the client-credentials grant (RFC 6749 §4.4), as KrakenD's `clientcredentials` transport.
+//!
+//! The token is fetched through the platform's `HttpClient` port (so this works wherever the
+//! core runs) and kept in memory per backend (per process / sandbox / isolate) until 10 s
+//! before it expires (golang.org/x/oauth2's `expiryDelta`; a token without `expires_in` is kept
+//! until the process ends, as there). One fetch at a time: requests that need a token while one
+//! is being fetched wait for it, and all of them get its outcome; a failed fetch fails those
+//! requests as backend failures whose error names the token server and why (the access log's
+//! `error`), and the next request tries again. If the request that fetches is cancelled (its
+//! deadline), a waiting one takes over. The client authenticates with HTTP Basic first; a
+//! token server that answers 400 or 401 to that is asked again with `client_id` and
+//! `client_secret` in the form (oauth2's auto-detection), and that style is kept.
+//!
+//! The token is added only to requests for the backend's own hosts: a redirect to another
+//! origin does not carry it.
+
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request};
+
+use crate::config::extra::ClientCredentials;
+use crate::platform::{
+    BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock, HttpClient,
+    Platform,
+};
+use crate::url::push_query_component;
+
+/// A token is renewed this long before it expires (oauth2's `expiryDelta`).
+const EXPIRY_DELTA_MS: u64 = 10_000;
+
+/// Largest token-server answer read.
+const MAX_TOKEN_BODY: usize = 64 * 1024;
+
+/// The same ports, with every call to `hosts` carrying a token from `cfg`'s token server.
+pub(crate) fn platform(cfg: &ClientCredentials, hosts: &[String], platform: &Platform) -> Platform {
+    let mut p = platform.clone();
+    p.client = Arc::new(TokenClient {
+        inner: platform.client.clone(),
+        hosts: hosts.iter().map(|h| origin(h)).collect(),
+        source: Arc::new(TokenSource {
+            cfg: cfg.clone(),
+            client: platform.client.clone(),
+            clock: platform.clock.clone(),
+            state: Mutex::new(State::default()),
+            secret_in_body: AtomicBool::new(false),
+        }),
+    });
+    p
+}
+
+/// An [`HttpClient`] that adds `Authorization` from a [`TokenSource`].
+struct TokenClient {
+    inner: Arc<dyn HttpClient>,
+    /// `scheme://authority` of the backend's hosts, lower-case.
+    hosts: Vec<String>,
+    source: Arc<TokenSource>,
+}
+
+/// Where tokens come from, and the one kept.
+struct TokenSource {
+    cfg: ClientCredentials,
+    client: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    /// The token server refused HTTP Basic: the credentials go in the form.
+    secret_in_body: AtomicBool,
+}
+
+/// A token and until when it is used.
+#[derive(Clone)]
+struct Token {
+    header: HeaderValue,
+    /// Unix ms after which it is renewed; `None`: never.
+    renew_at_ms: Option<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    token: Option<Token>,
+    /// A fetch is under way.
+    fetching: bool,
+    /// Fetches finished so far (successful or not).
+    finished: u64,
+    /// The last fetch's error, with the `finished` count it set.
+    error: Option<(u64, String)>,
+    /// Requests waiting for the fetch under way.
+    waiters: Vec<Waker>,
+}
+
+/// What a request does next.
+enum Step {
+    Have(HeaderValue),
+    Failed(String),
+    Fetch,
+}
+
+/// Resets `fetching` if the fetching request is dropped before it finished, so that a waiting
+/// request takes over.
+struct Fetching<'s> {
+    source: &'s TokenSource,
+    done: bool,
+}
+
+// === impl TokenClient ===
+
+impl HttpClient for TokenClient {
+    fn send(
+        &self,
+        mut request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        let inner = self.inner.clone();
+        let ours = self.hosts.iter().any(|h| *h == request_origin(&request));
+        if !ours {
+            request.headers_mut().remove(AUTHORIZATION);
+            return inner.send(request, max_body);
+        }
+        let source = self.source.clone();
+        Box::pin(async move {
+            let header = source.token().await?;
+            request.headers_mut().insert(AUTHORIZATION, header);
+            inner.send(request, max_body).await
+        })
+    }
+}
+
+// === impl TokenSource ===
+
+impl TokenSource {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `Authorization` value to send: the kept token, or a new one.
+    async fn token(&self) -> Result<HeaderValue, ClientError> {
+        // The fetches finished when this request started waiting: a later failure is its too.
+        let mut since: Option<u64> = None;
+        let step = poll_fn(|cx| {
+            let mut s = self.lock();
+            let now = self.clock.now_millis();
+            if let Some(t) = &s.token {
+                if t.renew_at_ms.is_none_or(|at| now < at) {
+                    return Poll::Ready(Step::Have(t.header.clone()));
+                }
+            }
+            let started = *since.get_or_insert(s.finished);
+            if let Some((at, message)) = &s.error {
+                if *at > started && s.finished == *at && !s.fetching {
+                    return Poll::Ready(Step::Failed(message.clone()));
+                }
+            }
+            if !s.fetching {
+                s.fetching = true;
+                return Poll::Ready(Step::Fetch);
+            }
+            s.waiters.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        match step {
+            Step::Have(header) => Ok(header),
+            Step::Failed(message) => Err(ClientError::new(ClientErrorKind::Connect, message)),
+            Step::Fetch => {
+                let mut guard = Fetching {
+                    source: self,
+                    done: false,
+                };
+                let result = self.fetch().await;
+                guard.done = true;
+                let mut s = self.lock();
+                s.fetching = false;
+                s.finished += 1;
+                match &result {
+                    Ok(token) => {
+                        s.token = Some(token.clone());
+                        s.error = None;
+                    }
+                    Err(message) => s.error = Some((s.finished, message.clone())),
+                }
+                for w in s.waiters.drain(..) {
+                    w.wake();
+                }
+                drop(s);
+                result
+                    .map(|t| t.header)
+                    .map_err(|m| ClientError::new(ClientErrorKind::Connect, m))
+            }
+        }
+    }
+
+    /// One token request (two when the server refuses HTTP Basic the first time).
+    async fn fetch(&self) -> Result<Token, String> {
+        let in_body = self.secret_in_body.load(Ordering::Relaxed);
+        let mut answer = self.request(in_body).await?;
+        if !in_body && matches!(answer.status().as_u16(), 400 | 401) {
+            let retry = self.request(true).await?;
+            if retry.status().is_success() {
+                self.secret_in_body.store(true, Ordering::Relaxed);
+            }
+            answer = retry;
+        }
+        let now = self.clock.now_millis();
+        parse(&answer, now).map_err(|why| {
+            format!(
+                "auth/client-credentials: no token from {}: {why}",
+                self.cfg.token_url
+            )
+        })
+    }
+
+    /// Send the token request, the client's credentials in the form or as HTTP Basic.
+    async fn request(&self, in_body: bool) -> Result<BackendResponse, String> {
+        let cfg = &self.cfg;
+        let scope = cfg.scopes.join(" ");
+        let mut fields: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        if !scope.is_empty() {
+            fields.push(("scope", &scope));
+        }
+        fields.extend(
+            cfg.endpoint_params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        if in_body {
+            fields.push(("client_id", &cfg.client_id));
+            fields.push(("client_secret", &cfg.client_secret));
+        }
+        // Go's url.Values.Encode, as oauth2 sends the form: keys sorted, values in order.
+        fields.sort_by(|a, b| a.0.cmp(b.0));
+        let mut form = String::new();
+        for (k, v) in fields {
+            if !form.is_empty() {
+                form.push('&');
+            }
+            push_query_component(&mut form, k);
+            form.push('=');
+            push_query_component(&mut form, v);
+        }
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(&cfg.token_url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json");
+        if !in_body {
+            // RFC 6749 §2.3.1: each part form-encoded before the Basic encoding.
+            let mut pair = String::new();
+            push_query_component(&mut pair, &cfg.client_id);
+            pair.push(':');
+            push_query_component(&mut pair, &cfg.client_secret);
+            builder = builder.header(AUTHORIZATION, format!("Basic {}", STANDARD.encode(pair)));
+        }
+        let request = builder
+            .body(Bytes::from(form))
+            .map_err(|e| format!("auth/client-credentials: bad token request: {e}"))?;
+        self.client
+            .send(request, MAX_TOKEN_BODY)
+            .await
+            .map_err(|e| {
+                format!(
+                    "auth/client-credentials: token server {} unreachable: {e}",
+                    cfg.token_url
+                )
+            })
+    }
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut s = self.source.lock();
+        s.fetching = false;
+        for w in s.waiters.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// The token in a token-server answer (JSON, or a form as some servers send), as the
+/// `Authorization` value, and when to renew it.
+fn parse(answer: &BackendResponse, now_ms: u64) -> Result<Token, String> {
+    let status = answer.status();
+    if !status.is_success() {
+        let body = String::from_utf8_lossy(answer.body());
+        let body: String = body.chars().take(200).collect();
+        return Err(format!("status {} {body:?}", status.as_u16()));
+    }
+    let content_type = answer
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = content_type.starts_with("application/x-www-form-urlencoded")
+        || content_type.starts_with("text/plain");
+    let (access_token, token_type, expires_in) = if form {
+        let mut out = (String::new(), String::new(), None);
+        for pair in answer.body().split(|b| *b == b'&') {
+            let text = String::from_utf8_lossy(pair).replace('+', " ");
+            let (k, v) = text.split_once('=').unwrap_or((&text, ""));
+            let v = percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned();
+            match k {
+                "access_token" => out.0 = v,
+                "token_type" => out.1 = v,
+                "expires_in" => out.2 = v.parse::<u64>().ok(),
+                _ => {}
+            }
+        }
+        out
+    } else {
+        let json: serde_json::Value = serde_json::from_slice(answer.body())
+            .map_err(|e| format!("the answer is not JSON: {e}"))?;
+        let text = |k: &str| {
+            json.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        // A number, or a number in a string (some servers send that; oauth2 accepts both).
+        let expires_in = match json.get("expires_in") {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        (text("access_token"), text("token_type"), expires_in)
+    };
+    if access_token.is_empty() {
+        return Err("the answer has no access_token".to_owned());
+    }
+    // oauth2's Token.Type: the usual types capitalised, Bearer when none is given.
+    let kind = match token_type.to_ascii_lowercase().as_str() {
+        "" | "bearer" => "Bearer".to_owned(),
+        "mac" => "MAC".to_owned(),
+        "basic" => "Basic".to_owned(),
+        _ => token_type,
+    };
+    let header = HeaderValue::try_from(format!("{kind} {access_token}"))
+        .map_err(|_| "the access_token is not a valid header value".to_owned())?;
+    let renew_at_ms = expires_in.filter(|s| *s > 0).map(|s| {
+        now_ms
+            .saturating_add(s.saturating_mul(1000))
+            .saturating_sub(EXPIRY_DELTA_MS)
+    });
+    Ok(Token {
+        header,
+        renew_at_ms,
+    })
+}
+
+/// `scheme://authority` of a configured host, lower-case.
+fn origin(host: &str) -> String {
+    match host.parse::<http::Uri>() {
+        Ok(uri) => format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.authority().map_or("", http::uri::Authority::as_str)
+        )
+        .to_ascii_lowercase(),
+        Err(_) => host.to_ascii_lowercase(),
+    }
+}
+
+/// `scheme://authority` of a request, lower-case.
+fn request_origin(request: &BackendRequest) -> String {
+    let uri = request.uri();
+    format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map_or("", http::uri::Authority::as_str)
+    )
+    .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(content_type: &str, body: &str) -> BackendResponse {
+        http::Response::builder()
+            .header(CONTENT_TYPE, content_type)
+            .body(Bytes::from(body.to_owned()))
+            .unwrap()
+    }
+
+    #[test]
+    fn json_tokens_are_renewed_ten_seconds_early() {
+        let t = parse(
+            &answer(
+                "application/json",
+                r#"{"access_token":"abc","token_type":"bearer","expires_in":60}"#,
+            ),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(t.header, "Bearer abc");
+        assert_eq!(t.renew_at_ms, Some(51_000));
+    }
+
+    #[test]
+    fn form_answers_and_string_expiry_are_read() {
+        let t = parse(
+            &answer(
+                "application/x-www-form-urlencoded",
+                "access_token=a%2Bb&token_type=mac&expires_in=20",
+            ),
+            0,
+        )
+        .unwrap();
+        assert_eq!(t.header, "MAC a+b");
+        assert_eq!(t.renew_at_ms, Some(10_000));
+        let t = parse(
+            &answer(
+                "application/json",
+                r#"{"access_token":"x","expires_in":"30"}"#,
+            ),
+            0,
+        )
+        .unwrap();
+        assert_eq!(t.renew_at_ms, Some(20_000));
+        let t = parse(&answer("application/json", r#"{"access_token":"x"}"#), 0).unwrap();
+        assert_eq!(t.renew_at_ms, None);
+    }
+
+    #[test]
+    fn answers_without_a_token_are_errors() {
+        assert!(parse(&answer("application/json", r#"{"token_type":"bearer"}"#), 0).is_err());
+        assert!(parse(&answer("application/json", "not json"), 0).is_err());
+        let refused = http::Response::builder()
+            .status(500)
+            .body(Bytes::from_static(b"boom"))
+            .unwrap();
+        assert_eq!(parse(&refused, 0).err().unwrap(), "status 500 \"boom\"");
+    }
+
+    #[test]
+    fn origins_compare_scheme_and_authority() {
+        assert_eq!(origin("http://A.internal:8080"), "http://a.internal:8080");
+        let req = http::Request::builder()
+            .uri("http://a.internal:8080/x?y=1")
+            .body(Bytes::new())
+            .unwrap();
+        assert_eq!(request_origin(&req), "http://a.internal:8080");
+    }
+}
