@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::extra::KeysFrom;
 use crate::config::Config;
+use crate::guard::stored_keys::StoredKeys;
 use crate::platform::{
     BoxFuture, MaybeSend, Platform, PoolSpec, Rate, Store, StoreError, Stores, Taken,
 };
@@ -24,6 +26,8 @@ use crate::platform::{
 pub(crate) struct SharedStores {
     opened: BTreeMap<String, Arc<dyn Store>>,
     platform: Option<Arc<dyn Stores>>,
+    /// `auth/api-keys` `keys_from`: the store of API keys and this instance's cache of it.
+    keys: Option<Arc<StoredKeys>>,
 }
 
 /// A pool that could not be opened: every call fails with why.
@@ -32,8 +36,30 @@ struct Unavailable(StoreError);
 // === impl SharedStores ===
 
 impl SharedStores {
-    /// Open every pool a rate limit or an HTTP cache names.
+    /// Open every pool a rate limit, an HTTP cache or the API keys' `keys_from` names.
     pub(crate) fn open(config: &Config, platform: &Platform) -> Self {
+        // Every endpoint's `auth/api-keys` shares the root's keys: the first one says.
+        let keys_from = config
+            .endpoints
+            .iter()
+            .find_map(|e| e.api_keys.as_ref()?.keys.keys_from.as_ref());
+        // On a platform with KV namespaces (Workers) `kv_namespace` serves the keys, and the
+        // pool is not opened for them; elsewhere the pool does.
+        let kv = keys_from.and_then(|from| {
+            let binding = from.kv_namespace.as_deref()?;
+            let opened = match &platform.stores {
+                Some(stores) => stores.kv_namespace(binding),
+                None => Err(StoreError::new("this platform has no shared store")),
+            };
+            match (opened, &from.connection_name) {
+                (Ok(store), _) => Some(store),
+                (Err(_), Some(_)) => None,
+                (Err(e), None) => Some(Arc::new(Unavailable(e)) as Arc<dyn Store>),
+            }
+        });
+        let keys_pool = keys_from
+            .filter(|_| kv.is_none())
+            .and_then(|from| from.connection_name.as_deref());
         // A list, not a set: a config names a handful of pools, and collecting a set sorts.
         let used: Vec<&str> = config
             .guards
@@ -52,10 +78,12 @@ impl SharedStores {
                     cache.connection_name.as_deref()
                 })
             }))
+            .chain(keys_pool)
             .collect();
         let mut out = Self {
             opened: BTreeMap::new(),
             platform: platform.stores.clone(),
+            keys: None,
         };
         for pool in config
             .redis
@@ -73,7 +101,19 @@ impl SharedStores {
             let store = opened.unwrap_or_else(|e| Arc::new(Unavailable(e)));
             out.opened.insert(pool.spec.name.clone(), store);
         }
+        if let Some(from) = keys_from {
+            let source = kv
+                .or_else(|| out.get(keys_pool?))
+                .unwrap_or_else(|| Arc::new(Unavailable(no_key_store(from))));
+            let stored = StoredKeys::new(source, from.clone(), platform.clock.clone());
+            out.keys = Some(Arc::new(stored));
+        }
         out
+    }
+
+    /// The API keys' `keys_from` store, if the config has one.
+    pub(crate) fn api_keys(&self) -> Option<Arc<StoredKeys>> {
+        self.keys.clone()
     }
 
     /// The store of the pool named `name`.
@@ -98,12 +138,27 @@ impl Stores for SharedStores {
     fn pool(&self, name: &str) -> Option<Arc<dyn Store>> {
         self.get(name)
     }
+
+    fn kv_namespace(&self, binding: &str) -> Result<Arc<dyn Store>, StoreError> {
+        match &self.platform {
+            Some(platform) => platform.kv_namespace(binding),
+            None => Err(StoreError::new("this platform has no shared store")),
+        }
+    }
 }
 
 impl std::fmt::Debug for SharedStores {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.opened.keys()).finish()
     }
+}
+
+/// Why `keys_from` has no store here: it names only a KV namespace, on a platform without one.
+fn no_key_store(from: &KeysFrom) -> StoreError {
+    let binding = from.kv_namespace.as_deref().unwrap_or_default();
+    StoreError::new(format!(
+        "`keys_from` names no pool, and this platform has no KV namespace `{binding}`"
+    ))
 }
 
 // === impl Unavailable ===
