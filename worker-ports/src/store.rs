@@ -100,7 +100,7 @@ impl Stores for WorkerStores {
             })),
             Err(e) => {
                 let e = format!("no KV namespace binding `{binding}` ({e})");
-                console_error!("manifold: {e}; keys that are not the config's get 503");
+                console_error!("manifold: {e}; only the config's API keys are accepted");
                 Err(StoreError::new(e))
             }
         }
@@ -111,7 +111,11 @@ impl Stores for WorkerStores {
 
 impl Store for KvKeys {
     fn take(&self, _: &str, _: Rate, _: u64) -> BoxFuture<'_, Result<Taken, StoreError>> {
-        Box::pin(async { Err(StoreError::new("a KV namespace keeps no rate-limit buckets")) })
+        Box::pin(async {
+            Err(StoreError::new(
+                "a KV namespace keeps no rate-limit buckets",
+            ))
+        })
     }
 
     fn get(&self, key: &str) -> BoxFuture<'_, Result<Option<Bytes>, StoreError>> {

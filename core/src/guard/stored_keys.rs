@@ -271,6 +271,24 @@ mod tests {
     }
 
     #[test]
+    fn only_a_kv_namespace_the_platform_lacks_leaves_the_config_keys() {
+        let world = Arc::new(World::default());
+        let config = CONFIG.replace(r#""connection_name":"keys","#, "");
+        let stores = Platforms {
+            redis: Arc::new(Down),
+            kv: None,
+        };
+        let platform = Platform::new(world.clone(), world.clone(), world.clone());
+        let gw = Gateway::from_json(&config, platform.with_stores(Arc::new(stores))).unwrap();
+        assert_eq!(status(&gw, "from-config"), 200);
+        assert_eq!(
+            status(&gw, "elsewhere"),
+            401,
+            "no store asked: not the pool's 503"
+        );
+    }
+
+    #[test]
     fn a_store_that_does_not_answer_fails_closed_with_503() {
         let world = Arc::new(World::default());
         let gw = gateway(

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::config::extra::KeysFrom;
 use crate::config::Config;
 use crate::guard::stored_keys::StoredKeys;
 use crate::platform::{
@@ -43,19 +42,13 @@ impl SharedStores {
             .endpoints
             .iter()
             .find_map(|e| e.api_keys.as_ref()?.keys.keys_from.as_ref());
-        // On a platform with KV namespaces (Workers) `kv_namespace` serves the keys, and the
-        // pool is not opened for them; elsewhere the pool does.
+        // On a platform with the KV namespace (Workers) `kv_namespace` serves the keys, and
+        // the pool is not opened for them; elsewhere the pool does. Without either (a Workers
+        // config natively, where `kv_namespace` is ignored as `durable_object` is) only the
+        // config's keys are known: other keys get 401, as without `keys_from`.
         let kv = keys_from.and_then(|from| {
             let binding = from.kv_namespace.as_deref()?;
-            let opened = match &platform.stores {
-                Some(stores) => stores.kv_namespace(binding),
-                None => Err(StoreError::new("this platform has no shared store")),
-            };
-            match (opened, &from.connection_name) {
-                (Ok(store), _) => Some(store),
-                (Err(_), Some(_)) => None,
-                (Err(e), None) => Some(Arc::new(Unavailable(e)) as Arc<dyn Store>),
-            }
+            platform.stores.as_ref()?.kv_namespace(binding).ok()
         });
         let keys_pool = keys_from
             .filter(|_| kv.is_none())
@@ -102,11 +95,13 @@ impl SharedStores {
             out.opened.insert(pool.spec.name.clone(), store);
         }
         if let Some(from) = keys_from {
-            let source = kv
-                .or_else(|| out.get(keys_pool?))
-                .unwrap_or_else(|| Arc::new(Unavailable(no_key_store(from))));
-            let stored = StoredKeys::new(source, from.clone(), platform.clock.clone());
-            out.keys = Some(Arc::new(stored));
+            out.keys = kv.or_else(|| out.get(keys_pool?)).map(|source| {
+                Arc::new(StoredKeys::new(
+                    source,
+                    from.clone(),
+                    platform.clock.clone(),
+                ))
+            });
         }
         out
     }
@@ -151,14 +146,6 @@ impl std::fmt::Debug for SharedStores {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.opened.keys()).finish()
     }
-}
-
-/// Why `keys_from` has no store here: it names only a KV namespace, on a platform without one.
-fn no_key_store(from: &KeysFrom) -> StoreError {
-    let binding = from.kv_namespace.as_deref().unwrap_or_default();
-    StoreError::new(format!(
-        "`keys_from` names no pool, and this platform has no KV namespace `{binding}`"
-    ))
 }
 
 // === impl Unavailable ===
