@@ -13,7 +13,9 @@
 #   6. tests/lambda/redis.py: shared state through one redis-server (Debian package
 #      `redis-server`, installed when missing) on a free loopback port, with two `cargo lambda
 #      watch` of the function (two sandboxes each): client_max_rate 10/h alternated and under
-#      5 concurrent clients (exactly 10 pass), the shared HTTP cache, Redis stopped (the
+#      5 concurrent clients (exactly 10 pass), the shared HTTP cache, a quota per API key (key A
+#      exhausts it, key B passes, RateLimit-* headers), a key written to Redis at run time
+#      (`keys_from`: accepted, its own quota, refused once deleted), Redis stopped (the
 #      configured policy, no hang)
 #   7. tests/lambda/secrets.py: the bootstrap built with tests/lambda/secrets.e2e.json (its JWT
 #      key and backend credential are `${env:NAME}` placeholders, read at cold start): neither

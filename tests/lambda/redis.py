@@ -17,6 +17,12 @@ endpoint:
   4. Redis stopped: the fail-closed limit answers 503, the fail-open one 200, every request
      fast (no hang); the function logs the outage (stderr) once per sandbox, not per request.
 
+Before 4, API keys (issue 18): a daily quota per key (`strategy: api_key`, QUOTA per 24h,
+RateLimit-* headers) in the pool, alternated over both emulators: key A exhausts it with
+RateLimit-Remaining counting down across sandboxes, key B still passes; and `keys_from` the
+pool: key C, written to Redis while the function runs, is accepted (polled within the cache
+TTL), counted under its stored id, and refused again once deleted.
+
 Usage: redis.py REDIS_SERVER [--counts FILE]. Output: `ok`/`FAIL` per check, last line
 `redis.py: P passed, F failed`; --counts FILE as e2e.py.
 """
@@ -35,12 +41,46 @@ import tempfile
 import time
 from pathlib import Path
 
+import hashlib
+import os
+
 import e2e
 from e2e import HERE, Processes, Scenario, free_port, wait_port
 
 CLIENT_RATE = 10
 FAST = 1.0  # seconds: the longest a request may take while Redis is down (command_timeout 500 ms)
 PREFIX = f"/lambda-url/{e2e.FUNCTION}"
+QUOTA = 5
+KEY_A = "lambda-key-a-" + os.urandom(8).hex()
+KEY_B = "lambda-key-b-" + os.urandom(8).hex()
+KEY_C = "lambda-key-c-" + os.urandom(8).hex()
+KEYS_PREFIX = "lambda:apikey:"
+KEYS_TTL = 1.0
+
+
+def redis_cmd(port: int, *args: str) -> str:
+    """One command over RESP; the first line of the answer (`+OK`, `:1`...)."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(out)
+        return s.recv(256).split(b"\r\n")[0].decode()
+
+
+def keyed(port: int, path: str, key: str) -> e2e.Answer:
+    """One GET with `Authorization: Bearer KEY` through an emulator's Function-URL endpoint."""
+    s = Scenario(path, "GET", path, headers=[("Authorization", f"Bearer {key}")])
+    return e2e.http_call(port, s, prefix=PREFIX, single_headers=True)
+
+
+def poll(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def redis_ping(port: int) -> bool:
@@ -64,12 +104,25 @@ def config(redis_port: int, backend_port: int) -> dict:
         "host": [f"http://127.0.0.1:{backend_port}"],
         "extra_config": {"redis": {"connection_pools": [{
             "name": "shared", "address": f"127.0.0.1:{redis_port}",
-            "dial_timeout": "500ms", "command_timeout": "500ms"}]}},
+            "dial_timeout": "500ms", "command_timeout": "500ms"}]},
+            "auth/api-keys": {
+                "keys": [{"key": KEY_A, "roles": ["customer"], "id": "tenant-a"},
+                         {"key": KEY_B, "roles": ["customer"], "id": "tenant-b"}],
+                "keys_from": {"connection_name": "shared", "prefix": KEYS_PREFIX,
+                              "cache_ttl": f"{int(KEYS_TTL * 1000)}ms"}}},
         "endpoints": [
             limited("/alternated"),
             limited("/hammered"),
             limited("/closed", client_max_rate=1000),
             limited("/open", client_max_rate=1000, on_failure_allow=True),
+            {"endpoint": "/quota", "backend": [{"url_pattern": "/echo/quota"}],
+             "extra_config": {
+                 "auth/api-keys": {"roles": ["customer"]},
+                 "qos/ratelimit/router/redis": {
+                     "connection_name": "shared", "strategy": "api_key",
+                     "client_max_rate": QUOTA, "every": "24h", "headers": True}}},
+            {"endpoint": "/keyed", "backend": [{"url_pattern": "/echo/keyed"}],
+             "extra_config": {"auth/api-keys": {"roles": ["customer"]}}},
             {"endpoint": "/cached/{tag}", "backend": [{
                 "url_pattern": "/cacheable/public/{tag}", "encoding": "no-op",
                 "extra_config": {"qos/http-cache": {"shared": True, "connection_name": "shared"}}}]},
@@ -163,6 +216,56 @@ def main() -> int:
         problems += [] if called == 1 else [f"the backend was called {called} times, not once"]
         check("lambda + redis: qos/http-cache shared: an answer cached through one emulator is "
               "served by the other without a backend call", problems)
+
+        # API keys: a quota per key, exact over both emulators.
+        a = [keyed(ports[i % 2], "/quota", KEY_A) for i in range(QUOTA + 4)]
+        a_status = [x.status for x in a]
+        left = [(x.headers.get("ratelimit-remaining") or ["-"])[0] for x in a[:QUOTA]]
+        check(f"lambda + redis: api key A, {QUOTA}/24h alternated over both emulators: "
+              f"{QUOTA} pass, 4 get 429, RateLimit-Remaining {QUOTA - 1}..0",
+              [] if a_status == [200] * QUOTA + [429] * 4
+              and left == [str(n) for n in range(QUOTA - 1, -1, -1)]
+              else [f"statuses {a_status}, remaining {left}"])
+        limit = (a[0].headers.get("ratelimit-limit") or ["-"])[0]
+        retry = (a[-1].headers.get("retry-after") or ["-"])[0]
+        check("lambda + redis: key A's answers carry RateLimit-Limit 5, its 429 Retry-After 17280",
+              [] if limit == str(QUOTA) and retry in ("17280", "17279")
+              else [f"RateLimit-Limit {limit}, Retry-After {retry}"])
+        b = [keyed(ports[(i + 1) % 2], "/quota", KEY_B).status for i in range(3)]
+        check("lambda + redis: api key B still passes after A is exhausted",
+              [] if b == [200] * 3 else [f"{b}"])
+        denied = [keyed(ports[0], "/quota", k).status for k in ("nobody", KEY_A[:-1])]
+        check("lambda + redis: an unknown key and a key one character short: 401",
+              [] if denied == [401, 401] else [f"{denied}"])
+
+        # keys_from: key C written to Redis at run time, then deleted.
+        entry = KEYS_PREFIX + hashlib.sha256(KEY_C.encode()).hexdigest()
+        before = [keyed(p, "/keyed", KEY_C).status for p in ports]
+        redis_cmd(redis_port, "SET", entry, json.dumps({"roles": ["customer"], "id": "tenant-c"}))
+        accepted = all(poll(lambda p=p: keyed(p, "/keyed", KEY_C).status == 200, KEYS_TTL + 5)
+                       for p in ports)
+        # Each sandbox (up to two per emulator) caches its own "no such key" from the check
+        # above for KEYS_TTL: ask until a run of requests over both emulators all pass.
+        accepted = accepted and poll(
+            lambda: all(keyed(ports[i % 2], "/keyed", KEY_C).status == 200 for i in range(8)),
+            KEYS_TTL + 5)
+        check("lambda + redis: keys_from: key C refused before it is in Redis, accepted by both "
+              "emulators once written", [] if before == [401, 401] and accepted
+              else [f"before {before}, accepted {accepted}"])
+        c = [keyed(ports[i % 2], "/quota", KEY_C).status for i in range(QUOTA + 1)]
+        exists = redis_cmd(redis_port, "EXISTS", "manifold:rl:GET /quota:c:tenant-c")
+        check("lambda + redis: keys_from: key C has its own quota under its stored id",
+              [] if c == [200] * QUOTA + [429] and exists == ":1"
+              else [f"statuses {c}, bucket EXISTS {exists}"])
+        redis_cmd(redis_port, "DEL", entry)
+        refused = all(poll(lambda p=p: keyed(p, "/keyed", KEY_C).status == 401, KEYS_TTL + 5)
+                      for p in ports)
+        check("lambda + redis: keys_from: key C deleted from Redis is refused again",
+              [] if refused else ["still accepted"])
+        logged = [k for k in (KEY_A, KEY_B, KEY_C) for i in range(2)
+                  if k in (logs / f"watch{i}.log").read_text(errors="replace")]
+        check("lambda + redis: no key in the function's logs",
+              [] if not logged else [f"{len(logged)} keys logged"])
 
         # 4. Redis stops.
         for port in ports:

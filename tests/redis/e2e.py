@@ -15,12 +15,18 @@ gateways sharing it. Checked:
      timeout; thawed, both instances recover.
   5. `qos/http-cache` with `shared: true` and the pool: an answer cached through one instance
      is served by the other without calling the backend (a mock that counts its calls).
+  6. API keys with a daily quota per key in the pool: key A (a run-time secret) exhausts its
+     quota over both instances, key B still passes; unknown keys 401.
+  7. `auth/api-keys` `keys_from` the pool: key C, written to Redis while the gateways run, is
+     accepted by both (polled, within the cache TTL) and has its own quota under its stored
+     id; deleted, it is refused again within the TTL. No key ever in the logs.
 
 Usage: e2e.py MANIFOLD_BINARY REDIS_SERVER. Prints one line per check and, last,
 `redis e2e: P passed, F failed`; exit status 1 on any failure.
 """
 
 import concurrent.futures
+import hashlib
 import http.server
 import threading
 import json
@@ -62,6 +68,17 @@ def redis_ping(port):
         return False
 
 
+def redis_cmd(port, *args):
+    """One command over RESP; the first line of the answer (`+OK`, `:1`...)."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(out)
+        return s.recv(256).split(b"\r\n")[0].decode()
+
+
 def get(port, path, client, timeout=10):
     """(status, seconds) of one GET; status 0 when the connection failed."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-Client": client})
@@ -98,6 +115,11 @@ def get_with(port, path, headers, timeout=10):
 KEY_A = "e2e-key-a-" + os.urandom(8).hex()
 KEY_B = "e2e-key-b-7f3c1d2e"
 QUOTA = 5
+# Key C is in no config: written to Redis while the gateways run (`keys_from`), under the
+# prefix and its SHA-256; each instance caches an answer for KEYS_TTL.
+KEY_C = "e2e-key-c-" + os.urandom(8).hex()
+KEYS_PREFIX = "e2e:apikey:"
+KEYS_TTL = 1.0
 
 
 def limited(path, pool, **extra):
@@ -145,7 +167,9 @@ def config(port, redis_port, backend_port):
             "dial_timeout": "500ms", "command_timeout": "500ms"}]},
             "auth/api-keys": {"keys": [
                 {"key": "${env:MANIFOLD_E2E_API_KEY_A}", "roles": ["customer"], "id": "tenant-a"},
-                {"key": KEY_B, "roles": ["customer"], "id": "tenant-b"}]}},
+                {"key": KEY_B, "roles": ["customer"], "id": "tenant-b"}],
+                "keys_from": {"connection_name": "shared", "prefix": KEYS_PREFIX,
+                              "cache_ttl": f"{int(KEYS_TTL * 1000)}ms"}}},
         "endpoints": [
             limited("/alternated", "shared"),
             limited("/hammered", "shared"),
@@ -157,6 +181,8 @@ def config(port, redis_port, backend_port):
                  "qos/ratelimit/router/redis": {
                      "connection_name": "shared", "strategy": "api_key",
                      "client_max_rate": QUOTA, "every": "24h", "headers": True}}},
+            {"endpoint": "/keyed", "backend": [{"url_pattern": "/__health"}],
+             "extra_config": {"auth/api-keys": {"roles": ["customer"]}}},
             {"endpoint": "/cached/{tag}", "backend": [{
                 "host": [f"http://127.0.0.1:{backend_port}"], "url_pattern": "/cacheable/{tag}",
                 "extra_config": {"qos/http-cache": {"shared": True, "connection_name": "shared"}}}]},
@@ -259,8 +285,52 @@ def main():
                   for h in ({}, bearer("nobody"), bearer(KEY_A[:-1]))]
         suite.check("no key, an unknown key, a key one character short: 401",
                     denied == [401] * 3, f"{denied}")
-        logged = [KEY_A in open(log.name).read() for log in logs]
-        suite.check("the key never appears in the gateways' logs", not any(logged), f"{logged}")
+
+        # 7. keys_from: key C added to Redis at run time, then removed. Polled, never slept
+        # on: each instance may hold a "no such key" answer for KEYS_TTL.
+        entry = KEYS_PREFIX + hashlib.sha256(KEY_C.encode()).hexdigest()
+        before = [get_with(p, "/keyed", bearer(KEY_C))[0] for p in ports]
+        suite.check("keys_from: key C, not yet in Redis, is refused (401) by both instances",
+                    before == [401, 401], f"{before}")
+        stored = redis_cmd(redis_port, "SET", entry,
+                           json.dumps({"roles": ["customer"], "id": "tenant-c"}))
+        started = time.monotonic()
+        try:
+            for p in ports:
+                wait_for(lambda p=p: get_with(p, "/keyed", bearer(KEY_C))[0] == 200,
+                         KEYS_TTL + 5, f"key C accepted on port {p}")
+            accepted = True
+        except RuntimeError:
+            accepted = False
+        took = time.monotonic() - started
+        suite.check(f"keys_from: key C written to Redis ({stored}) is accepted by both instances "
+                    f"({took:.2f} s, cache_ttl {KEYS_TTL} s)", accepted, f"after {took:.2f} s")
+        c = [get_with(ports[i % 2], "/quota", bearer(KEY_C)) for i in range(QUOTA + 2)]
+        c_status = [st for st, _ in c]
+        c_left = [h.get("ratelimit-remaining") for _, h in c[:QUOTA]]
+        suite.check(f"keys_from: key C has its own quota under its stored id ({QUOTA} pass, "
+                    "2 get 429, RateLimit-Remaining counting down)",
+                    c_status == [200] * QUOTA + [429] * 2
+                    and c_left == [str(n) for n in range(QUOTA - 1, -1, -1)],
+                    f"{c_status} {c_left}")
+        quota_key = redis_cmd(redis_port, "EXISTS", "manifold:rl:GET /quota:c:tenant-c")
+        suite.check("keys_from: key C's bucket is named by its id, not by the key",
+                    quota_key == ":1", f"EXISTS answered {quota_key}")
+        deleted = redis_cmd(redis_port, "DEL", entry)
+        started = time.monotonic()
+        try:
+            for p in ports:
+                wait_for(lambda p=p: get_with(p, "/keyed", bearer(KEY_C))[0] == 401,
+                         KEYS_TTL + 5, f"key C refused on port {p}")
+            refused = True
+        except RuntimeError:
+            refused = False
+        took = time.monotonic() - started
+        suite.check(f"keys_from: key C deleted from Redis ({deleted}) is refused (401) by both "
+                    f"instances within the cache TTL ({took:.2f} s)", refused, f"after {took:.2f} s")
+
+        logged = [any(k in open(log.name).read() for k in (KEY_A, KEY_C)) for log in logs]
+        suite.check("the keys never appear in the gateways' logs", not any(logged), f"{logged}")
 
         # 5. the HTTP cache shared through the pool (before the outages, on a fresh Redis).
         # The key holds every header sent to the backend, X-Forwarded-Host too: the instances

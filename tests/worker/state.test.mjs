@@ -9,6 +9,11 @@
 //   * client buckets: exactly `client_max_rate` per client;
 //   * a pool without a binding: the failure policy (503, or served with `on_failure_allow`);
 //   * `qos/http-cache` with `shared: true`: the second request is served by the Cache API;
+//   * a quota per API key (`strategy: api_key`) in Durable Objects: key A exhausts it with the
+//     RateLimit-* headers counting down, key B still passes;
+//   * `keys_from` a KV namespace (the binding MANIFOLD_KEYS, seeded here through Miniflare's
+//     local KV): a key written at run time is accepted within the cache TTL (polled), has its
+//     own quota under its stored id, and is refused again once deleted;
 //   * the Worker restarted (new workerd, same storage): the exhausted buckets stay exhausted
 //     and the cached answer is served without calling the backend.
 //
@@ -19,6 +24,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import crypto from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -68,6 +74,9 @@ async function startWorker() {
     bindings: { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") },
     durableObjects: { [binding[1]]: { className: binding[2], useSQLite: true } },
     durableObjectsPersist: path.join(persist, "do"),
+    // API keys (`keys_from.kv_namespace` in tests/worker/gateway.json), local as `wrangler dev`.
+    kvNamespaces: ["MANIFOLD_KEYS"],
+    kvPersist: path.join(persist, "kv"),
     cachePersist: path.join(persist, "cache"),
   });
   const url = await mf.ready;
@@ -146,6 +155,50 @@ test("qos/http-cache with shared: true answers from the Cache API", async () => 
   assert.deepStrictEqual(JSON.parse(second.body), JSON.parse(first.body));
   assert.equal(JSON.parse(first.body).call, 1);
   assert.equal(backendCalls("/counted/cached"), 1, "the backend was called once");
+});
+
+const bearer = (key) => ({ authorization: `Bearer ${key}` });
+
+/** Ask until `want` answers, within `ms`: the Worker caches a KV answer for 1 s. */
+async function poll(p, headers, want, ms = 6000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await get(p, headers);
+    if (last.status === want) return last;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  return last;
+}
+
+test("a quota per API key in Durable Objects: key A exhausts it, key B still passes", async () => {
+  const a = [];
+  for (let i = 0; i < 5; i++) a.push(await get("/shared/quota", bearer("e2e-quota-key-a-31c9")));
+  assert.deepStrictEqual(a.map((x) => x.status), [200, 200, 200, 429, 429]);
+  assert.deepStrictEqual(a.slice(0, 3).map((x) => x.headers.get("ratelimit-remaining")), ["2", "1", "0"]);
+  assert.equal(a[0].headers.get("ratelimit-limit"), "3");
+  assert.equal(a[4].headers.get("retry-after"), "1200", "the next token: 1 h / 3");
+  const b = await get("/shared/quota", bearer("e2e-quota-key-b-8e02"));
+  assert.equal(b.status, 200);
+  assert.equal(b.headers.get("ratelimit-remaining"), "2", "key B has its own bucket");
+  assert.equal((await get("/shared/quota", bearer("nobody"))).status, 401);
+});
+
+test("keys_from a KV namespace: a key written at run time is accepted, deleted it is refused", async () => {
+  const key = `e2e-kv-key-${crypto.randomBytes(8).toString("hex")}`;
+  const entry = `apikey:${crypto.createHash("sha256").update(key).digest("hex")}`;
+  const kv = await mf.getKVNamespace("MANIFOLD_KEYS");
+  assert.equal((await get("/shared/keyed", bearer(key))).status, 401, "not yet in KV");
+  await kv.put(entry, JSON.stringify({ roles: ["customer"], id: "kv-tenant" }));
+  assert.equal((await poll("/shared/keyed", bearer(key), 200)).status, 200, "accepted once written");
+  const quota = [];
+  for (let i = 0; i < 4; i++) quota.push(await get("/shared/quota", bearer(key)));
+  assert.deepStrictEqual(quota.map((x) => x.status), [200, 200, 200, 429], "its own quota");
+  assert.equal(quota[0].headers.get("ratelimit-remaining"), "2");
+  await kv.put(`apikey:${crypto.createHash("sha256").update("guest-role").digest("hex")}`, JSON.stringify({ roles: ["guest"] }));
+  assert.equal((await poll("/shared/keyed", bearer("guest-role"), 403)).status, 403, "a stored key without the role: 403");
+  await kv.delete(entry);
+  assert.equal((await poll("/shared/keyed", bearer(key), 401)).status, 401, "refused once deleted");
 });
 
 test("after a restart of the Worker: buckets still exhausted, the cached answer still served", async () => {

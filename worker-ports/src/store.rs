@@ -7,6 +7,9 @@
 //!   (`caches.default`), shared by every isolate of a location, under the digest the core
 //!   makes of its key (which holds header values that do not belong in a URL).
 //!
+//! * `auth/api-keys` `keys_from.kv_namespace` reads API keys from a Workers KV namespace
+//!   binding ([`KvKeys`], `get` only).
+//!
 //! Bindings come from the `env` the gateway is built with (fixed for the isolate's life). A
 //! pool without a usable binding fails every take (its limits' failure policy applies), said
 //! once per isolate in the log; so does a Durable Object that stops answering, and its
@@ -19,6 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use manifold_core::platform::{PoolSpec, Rate, Store, StoreError, Stores, Taken};
 use manifold_core::BoxFuture;
+use worker::kv::KvStore;
 use worker::{console_error, console_log, Cache, Env, ObjectNamespace, Response};
 
 /// The Workers [`Stores`]: Durable Objects for pools, the Cache API for the HTTP cache.
@@ -38,6 +42,14 @@ struct DurableStore {
 
 /// Cached backend answers in `caches.default`.
 struct CacheApi;
+
+/// A KV namespace, read only (API keys).
+struct KvKeys {
+    binding: String,
+    kv: KvStore,
+    /// The last read failed (logged once until one succeeds again).
+    failing: Cell<bool>,
+}
 
 // === impl WorkerStores ===
 
@@ -75,6 +87,54 @@ impl Stores for WorkerStores {
 
     fn http_cache(&self) -> Option<Arc<dyn Store>> {
         Some(Arc::new(CacheApi))
+    }
+
+    fn kv_namespace(&self, binding: &str) -> Result<Arc<dyn Store>, StoreError> {
+        match self.env.kv(binding) {
+            // An isolate is single-threaded, as for the Durable Object stores.
+            #[allow(clippy::arc_with_non_send_sync)]
+            Ok(kv) => Ok(Arc::new(KvKeys {
+                binding: binding.to_owned(),
+                kv,
+                failing: Cell::new(false),
+            })),
+            Err(e) => {
+                let e = format!("no KV namespace binding `{binding}` ({e})");
+                console_error!("manifold: {e}; only the config's API keys are accepted");
+                Err(StoreError::new(e))
+            }
+        }
+    }
+}
+
+// === impl KvKeys ===
+
+impl Store for KvKeys {
+    fn take(&self, _: &str, _: Rate, _: u64) -> BoxFuture<'_, Result<Taken, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::new(
+                "a KV namespace keeps no rate-limit buckets",
+            ))
+        })
+    }
+
+    fn get(&self, key: &str) -> BoxFuture<'_, Result<Option<Bytes>, StoreError>> {
+        let read = self.kv.get(key).bytes();
+        Box::pin(async move {
+            let result = read.await.map(|v| v.map(Bytes::from));
+            // The entry's name is a digest, never logged all the same; the error is the
+            // runtime's.
+            match (&result, self.failing.replace(result.is_err())) {
+                (Err(e), false) => console_error!("manifold: KV namespace `{}` does not answer ({e}): keys that are not the config's get 503", self.binding),
+                (Ok(_), true) => console_log!("manifold: KV namespace `{}` answers again", self.binding),
+                _ => {}
+            }
+            result.map_err(|e| StoreError::new(format!("KV: {e}")))
+        })
+    }
+
+    fn put(&self, _: &str, _: Bytes, _: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("API keys are read from KV, never written")) })
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::decode::{Cx, Level};
 use super::endpoint::{endpoint, per_method, Defaults};
 use super::error::{line_col, Diagnostic, Diags};
-use super::extra::{self, Redis, RedisRateLimit};
+use super::extra::{self, KeysFrom, Redis, RedisRateLimit};
 use super::fields;
 use super::files::Files;
 use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, ServerTimeouts, TelemetryOptions};
@@ -144,7 +144,8 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
     };
     let redis = extra.redis.unwrap_or_default();
     let service_redis = extra.ratelimit_service_redis;
-    check_pools(cx, &redis, service_redis.as_ref(), &endpoints);
+    let keys_from = api_keys.as_ref().and_then(|k| k.keys_from.as_ref());
+    check_pools(cx, &redis, service_redis.as_ref(), &endpoints, keys_from);
     Some(Config {
         port: raw.port.unwrap_or(8080),
         listen_ip,
@@ -248,6 +249,7 @@ fn check_pools(
     redis: &Redis,
     service: Option<&RedisRateLimit>,
     endpoints: &[Endpoint],
+    keys_from: Option<&KeysFrom>,
 ) {
     let limits = service.map(|s| (s, None)).into_iter().chain(
         endpoints
@@ -262,7 +264,8 @@ fn check_pools(
             Some((pool, &cache.pool_at, Some(e.label.as_str())))
         })
     });
-    for (pool, pool_at, label) in limits.chain(caches) {
+    let keys = keys_from.and_then(|k| Some((k.connection_name.as_deref()?, &k.pool_at, None)));
+    for (pool, pool_at, label) in limits.chain(caches).chain(keys) {
         if redis.pools.iter().any(|p| p.spec.name == pool) {
             continue;
         }

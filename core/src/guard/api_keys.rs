@@ -4,14 +4,18 @@
 //! key is known but has none of the endpoint's roles. A known key leaves its identity (never
 //! the key) in the [`GuardState`] for rate limits with `strategy: "api_key"`, and, with
 //! `propagate_role`, the matched role in a header for the backends. Keys are compared as
-//! SHA-256 digests in constant time and never logged.
+//! SHA-256 digests in constant time and never logged. A key that is not the config's is
+//! looked up in the `keys_from` store when there is one ([`StoredKeys`]); a store that does
+//! not answer gets an empty 503 (fail closed: the client's key may well be valid).
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 
+use super::stored_keys::StoredKeys;
 use super::{GuardState, Inbound};
 use crate::config::extra::{EndpointApiKeys, KeyIn};
 
@@ -22,6 +26,8 @@ const ANY_ROLE: &str = "ANY";
 #[derive(Debug)]
 pub(crate) struct ApiKeyGuard {
     cfg: Arc<EndpointApiKeys>,
+    /// The `keys_from` store, shared by every endpoint of the gateway (one cache).
+    stored: Option<Arc<StoredKeys>>,
 }
 
 fn reject(status: StatusCode) -> ControlFlow<Response<Bytes>> {
@@ -30,8 +36,8 @@ fn reject(status: StatusCode) -> ControlFlow<Response<Bytes>> {
 
 impl ApiKeyGuard {
     /// The guard for an endpoint's resolved settings.
-    pub(crate) fn new(cfg: Arc<EndpointApiKeys>) -> Self {
-        Self { cfg }
+    pub(crate) fn new(cfg: Arc<EndpointApiKeys>, stored: Option<Arc<StoredKeys>>) -> Self {
+        Self { cfg, stored }
     }
 
     /// The key as sent: the header's value (without a `Bearer ` prefix) or the query
@@ -62,8 +68,9 @@ impl ApiKeyGuard {
         (!key.is_empty()).then_some(key)
     }
 
-    /// Checkpoint: 401 without a known key, 403 without an admitted role.
-    pub(crate) fn check(
+    /// Checkpoint: 401 without a known key, 403 without an admitted role, 503 when the
+    /// `keys_from` store had to be asked and did not answer.
+    pub(crate) async fn check(
         &self,
         req: &Inbound<'_>,
         state: &mut GuardState,
@@ -72,8 +79,14 @@ impl ApiKeyGuard {
             return reject(StatusCode::UNAUTHORIZED);
         };
         let keys = &self.cfg.keys;
-        let Some(key) = keys.find(&keys.digest(&presented)) else {
-            return reject(StatusCode::UNAUTHORIZED);
+        let key = match (keys.find(&keys.digest(&presented)), &self.stored) {
+            (Some(key), _) => Cow::Borrowed(key),
+            (None, None) => return reject(StatusCode::UNAUTHORIZED),
+            (None, Some(stored)) => match stored.find(keys, &presented).await {
+                Ok(Some(key)) => Cow::Owned(key),
+                Ok(None) => return reject(StatusCode::UNAUTHORIZED),
+                Err(_) => return reject(StatusCode::SERVICE_UNAVAILABLE),
+            },
         };
         let role = if self.cfg.roles.is_empty() {
             ANY_ROLE

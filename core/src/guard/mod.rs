@@ -13,6 +13,7 @@ pub(crate) mod jwks;
 pub(crate) mod jwt;
 pub(crate) mod ratelimit;
 pub(crate) mod secure;
+pub(crate) mod stored_keys;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -122,7 +123,7 @@ impl Guard {
             Self::Secure(secure) => secure.check(req),
             Self::Bots(detector) => detector.check(req.parts),
             Self::Jwt(validator) => validator.check(req, state).await,
-            Self::ApiKeys(guard) => guard.check(req, state),
+            Self::ApiKeys(guard) => guard.check(req, state).await,
             Self::RateLimit(limiter) => limiter.check(req, state).await,
         }
     }

@@ -118,7 +118,7 @@ fn endpoint_guards(
         endpoint
             .api_keys
             .as_ref()
-            .map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone()))),
+            .map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone(), stores.api_keys()))),
         endpoint
             .api_keys
             .as_ref()

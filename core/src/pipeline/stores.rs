@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::Config;
+use crate::guard::stored_keys::StoredKeys;
 use crate::platform::{
     BoxFuture, MaybeSend, Platform, PoolSpec, Rate, Store, StoreError, Stores, Taken,
 };
@@ -24,6 +25,8 @@ use crate::platform::{
 pub(crate) struct SharedStores {
     opened: BTreeMap<String, Arc<dyn Store>>,
     platform: Option<Arc<dyn Stores>>,
+    /// `auth/api-keys` `keys_from`: the store of API keys and this instance's cache of it.
+    keys: Option<Arc<StoredKeys>>,
 }
 
 /// A pool that could not be opened: every call fails with why.
@@ -32,8 +35,24 @@ struct Unavailable(StoreError);
 // === impl SharedStores ===
 
 impl SharedStores {
-    /// Open every pool a rate limit or an HTTP cache names.
+    /// Open every pool a rate limit, an HTTP cache or the API keys' `keys_from` names.
     pub(crate) fn open(config: &Config, platform: &Platform) -> Self {
+        // Every endpoint's `auth/api-keys` shares the root's keys: the first one says.
+        let keys_from = config
+            .endpoints
+            .iter()
+            .find_map(|e| e.api_keys.as_ref()?.keys.keys_from.as_ref());
+        // On a platform with the KV namespace (Workers) `kv_namespace` serves the keys, and
+        // the pool is not opened for them; elsewhere the pool does. Without either (a Workers
+        // config natively, where `kv_namespace` is ignored as `durable_object` is) only the
+        // config's keys are known: other keys get 401, as without `keys_from`.
+        let kv = keys_from.and_then(|from| {
+            let binding = from.kv_namespace.as_deref()?;
+            platform.stores.as_ref()?.kv_namespace(binding).ok()
+        });
+        let keys_pool = keys_from
+            .filter(|_| kv.is_none())
+            .and_then(|from| from.connection_name.as_deref());
         // A list, not a set: a config names a handful of pools, and collecting a set sorts.
         let used: Vec<&str> = config
             .guards
@@ -52,10 +71,12 @@ impl SharedStores {
                     cache.connection_name.as_deref()
                 })
             }))
+            .chain(keys_pool)
             .collect();
         let mut out = Self {
             opened: BTreeMap::new(),
             platform: platform.stores.clone(),
+            keys: None,
         };
         for pool in config
             .redis
@@ -73,7 +94,21 @@ impl SharedStores {
             let store = opened.unwrap_or_else(|e| Arc::new(Unavailable(e)));
             out.opened.insert(pool.spec.name.clone(), store);
         }
+        if let Some(from) = keys_from {
+            out.keys = kv.or_else(|| out.get(keys_pool?)).map(|source| {
+                Arc::new(StoredKeys::new(
+                    source,
+                    from.clone(),
+                    platform.clock.clone(),
+                ))
+            });
+        }
         out
+    }
+
+    /// The API keys' `keys_from` store, if the config has one.
+    pub(crate) fn api_keys(&self) -> Option<Arc<StoredKeys>> {
+        self.keys.clone()
     }
 
     /// The store of the pool named `name`.
@@ -97,6 +132,13 @@ impl Stores for SharedStores {
 
     fn pool(&self, name: &str) -> Option<Arc<dyn Store>> {
         self.get(name)
+    }
+
+    fn kv_namespace(&self, binding: &str) -> Result<Arc<dyn Store>, StoreError> {
+        match &self.platform {
+            Some(platform) => platform.kv_namespace(binding),
+            None => Err(StoreError::new("this platform has no shared store")),
+        }
     }
 }
 

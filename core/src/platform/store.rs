@@ -54,6 +54,15 @@ pub trait Stores: MaybeSend + MaybeSync {
     fn pool(&self, _name: &str) -> Option<Arc<dyn Store>> {
         None
     }
+
+    /// A key-value namespace the platform binds by name (a Workers KV namespace), read
+    /// through [`Store::get`] only: where `auth/api-keys` `keys_from.kv_namespace` finds keys.
+    /// An error: the platform has no such binding (natively and on Lambda: none at all).
+    fn kv_namespace(&self, binding: &str) -> Result<Arc<dyn Store>, StoreError> {
+        Err(StoreError::new(format!(
+            "no KV namespace `{binding}`: this platform has no KV namespaces"
+        )))
+    }
 }
 
 /// One named pool of connections to a shared store, as the config declares it (the root

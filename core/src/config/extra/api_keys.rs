@@ -14,6 +14,7 @@ use http::HeaderName;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::keys_from::{KeysFrom, RawKeysFrom};
 use super::Namespace;
 use crate::config::decode::Cx;
 
@@ -58,6 +59,8 @@ pub struct ApiKeys {
     pub hash: KeyHash,
     /// Prepended to a presented key before hashing it (`sha256` only).
     salt: String,
+    /// Keys kept in a store, looked up when a presented key is not one of `keys`.
+    pub keys_from: Option<KeysFrom>,
 }
 
 /// One known key: its identity and roles (the key itself only as a digest).
@@ -111,6 +114,7 @@ pub(crate) struct RawApiKeys {
     propagate_role: Option<String>,
     hash: KeyHash,
     salt: String,
+    keys_from: Option<RawKeysFrom>,
 }
 
 /// One `keys[]` entry as written.
@@ -129,6 +133,7 @@ impl std::fmt::Debug for ApiKeys {
             .field("strategy", &self.strategy)
             .field("identifier", &self.identifier)
             .field("hash", &self.hash)
+            .field("keys_from", &self.keys_from)
             .finish_non_exhaustive()
     }
 }
@@ -171,6 +176,31 @@ impl ApiKeys {
             }
             KeyHash::Plain | KeyHash::Sha1 | KeyHash::Fnv128 => sha256(presented.as_bytes()),
         }
+    }
+
+    /// The name of a presented key's entry in the `keys_from` store: the prefix, then the
+    /// lowercase hex SHA-256 of the key (of `salt` + key with `hash: sha256`, i.e. the form a
+    /// `sha256` config key is written in). The store never sees the key itself.
+    pub(crate) fn entry_name(&self, prefix: &str, presented: &str) -> String {
+        let salt = match self.hash {
+            KeyHash::Sha256 => self.salt.as_bytes(),
+            KeyHash::Plain | KeyHash::Sha1 | KeyHash::Fnv128 => b"",
+        };
+        let digest = Sha256::new()
+            .chain_update(salt)
+            .chain_update(presented.as_bytes())
+            .finalize();
+        format!("{prefix}{}", hex(&digest))
+    }
+
+    /// A key found in the store: its roles, and its identity (`id` as stored, else derived
+    /// from `digest` as for a config key without `id`).
+    pub(crate) fn stored(digest: [u8; 32], id: Option<String>, roles: Vec<String>) -> ApiKey {
+        let id = match id {
+            Some(id) if !id.is_empty() => id.into(),
+            _ => default_id(&digest),
+        };
+        ApiKey { id, roles, digest }
     }
 
     /// The known key whose digest is `digest`. Every key is compared, each in constant time,
@@ -216,9 +246,21 @@ impl Namespace for ApiKeys {
                 }
             },
         };
-        let Some(raw_keys) = raw.keys else {
-            cx.error("missing `keys`: the list of API keys with their roles");
-            return None;
+        let keys_from = match raw.keys_from {
+            Some(from) => {
+                let planned = KeysFrom::plan(from, &mut cx.at("keys_from"));
+                ok &= planned.is_some();
+                planned
+            }
+            None => None,
+        };
+        let raw_keys = match (raw.keys, &keys_from) {
+            (Some(keys), _) => keys,
+            (None, Some(_)) => Vec::new(),
+            (None, None) => {
+                cx.error("missing `keys`: the list of API keys with their roles (or `keys_from`, a store holding them)");
+                return None;
+            }
         };
         let mut keys: Vec<ApiKey> = Vec::with_capacity(raw_keys.len());
         for (i, k) in raw_keys.into_iter().enumerate() {
@@ -255,7 +297,7 @@ impl Namespace for ApiKeys {
                     continue;
                 }
                 Some(id) => id.into(),
-                None => format!("key-{}", hex(&digest[..8])).into(),
+                None => default_id(&digest),
             };
             if keys.iter().any(|other| other.id == id) {
                 at.at("id")
@@ -276,6 +318,7 @@ impl Namespace for ApiKeys {
             propagate_role,
             hash: raw.hash,
             salt: raw.salt,
+            keys_from,
         })
     }
 }
@@ -341,6 +384,11 @@ fn identifier_ok(cx: &mut Cx<'_, '_>, strategy: KeyIn, id: &str) -> bool {
         cx.error(format!("`{id}` is not a valid header or parameter name"));
     }
     ok
+}
+
+/// The identity of a key without `id`: `key-` and 16 hex digits of its digest.
+fn default_id(digest: &[u8; 32]) -> Arc<str> {
+    format!("key-{}", hex(&digest[..8])).into()
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

@@ -16,6 +16,7 @@ mod failure;
 mod graphql;
 mod http_cache;
 mod json_schema;
+mod keys_from;
 mod lambda;
 mod martian;
 mod proxy;
@@ -50,6 +51,7 @@ pub use failure::{FailurePolicy, FAILURE_NAMESPACE};
 pub use graphql::GraphQl;
 pub use http_cache::{HttpCache, DEFAULT_MAX_ITEMS, DEFAULT_MAX_SIZE};
 pub use json_schema::JsonSchema;
+pub use keys_from::{KeysFrom, DEFAULT_KEYS_CACHE_TTL, DEFAULT_KEYS_PREFIX};
 pub use lambda::{Lambda, LambdaFunction};
 pub use martian::{
     Condition, Cookie, Kind as MartianKind, Martian, Modifier, PortChange, UrlParts,
