@@ -16,7 +16,7 @@ use super::{
     cel, circuit_breaker, concurrent, deadline, error_details,
     failure::{self, Member, Required},
     flatmap, http_cache, json_schema, merge, ratelimit, sequential, shadow, shape, signer,
-    static_response, SharedProxy,
+    static_response, stream, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
@@ -106,11 +106,12 @@ pub(crate) fn backend_stack(
         None => platform.clone(),
     };
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
-    let mut p: SharedProxy = Arc::new(HttpBackend::new(
-        backend.clone(),
-        client_platform,
-        DEFAULT_MAX_BACKEND_BODY,
-    ));
+    let mut http = HttpBackend::new(backend.clone(), client_platform, DEFAULT_MAX_BACKEND_BODY);
+    // Nothing above needs the whole body: it may stream to the client (`stream`).
+    if stream::streams(endpoint) {
+        http = http.streaming(endpoint.timeout);
+    }
+    let mut p: SharedProxy = Arc::new(http);
     // Shaping sees only successful, decoded data.
     p = shape::layer(backend, p);
     // Around the call and its decoding: a bad status or body is a backend failure too.
