@@ -19,4 +19,5 @@ pub mod reload;
 pub mod run;
 pub mod server;
 pub mod signal;
+pub mod streaming;
 pub mod tls;

@@ -9,8 +9,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::Method;
-use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
+use manifold_core::platform::{
+    BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, StreamedResponse,
+};
 use manifold_core::{BoxFuture, HttpClient};
 use tokio::time::Instant;
 
@@ -91,8 +94,30 @@ impl HttpClient for MeteredClient {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        self.metered(request, |r| self.inner.send(r, max_body), Bytes::len)
+    }
+
+    fn send_streaming(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
+        // A streamed body is not counted: the call ends with its head.
+        let len = |b: &Body| b.full().map_or(0, Bytes::len);
+        self.metered(request, |r| self.inner.send_streaming(r, max_body), len)
+    }
+}
+
+impl MeteredClient {
+    /// One call through `call`, recorded into the current scope (`len`: its body bytes).
+    fn metered<B: Send + 'static>(
+        &self,
+        request: BackendRequest,
+        call: impl FnOnce(BackendRequest) -> BoxFuture<'static, Result<http::Response<B>, ClientError>>,
+        len: fn(&B) -> usize,
+    ) -> BoxFuture<'static, Result<http::Response<B>, ClientError>> {
         let Ok(calls) = CALLS.try_with(Calls::clone) else {
-            return self.inner.send(request, max_body);
+            return call(request);
         };
         let slot = {
             let mut list = calls.lock();
@@ -105,7 +130,7 @@ impl HttpClient for MeteredClient {
             });
             list.len() - 1
         };
-        let call = self.inner.send(request, max_body);
+        let call = call(request);
         let mut pending = Pending {
             calls,
             slot,
@@ -114,7 +139,12 @@ impl HttpClient for MeteredClient {
         };
         Box::pin(async move {
             let result = call.await;
-            pending.finish(&result);
+            pending.finish(
+                result
+                    .as_ref()
+                    .map(|r| (r.status().as_u16(), len(r.body())))
+                    .map_err(|e| e.kind.clone()),
+            );
             result
         })
     }
@@ -132,17 +162,17 @@ impl Calls {
 // === impl Pending ===
 
 impl Pending {
-    fn finish(&mut self, result: &Result<BackendResponse, ClientError>) {
+    fn finish(&mut self, result: Result<(u16, usize), ClientErrorKind>) {
         self.finished = true;
         let elapsed = self.start.elapsed();
         if let Some(call) = self.calls.lock().get_mut(self.slot) {
             call.elapsed = elapsed;
             match result {
-                Ok(response) => {
-                    call.outcome = Outcome::Status(response.status().as_u16());
-                    call.bytes = response.body().len();
+                Ok((status, bytes)) => {
+                    call.outcome = Outcome::Status(status);
+                    call.bytes = bytes;
                 }
-                Err(e) => call.outcome = Outcome::Failed(e.kind.clone()),
+                Err(kind) => call.outcome = Outcome::Failed(kind),
             }
         }
     }

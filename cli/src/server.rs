@@ -17,14 +17,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::EXPECT;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use manifold_core::{
-    plain, BoundedBody, Gateway, RequestContext, RequestLimits, TooLarge, MAX_HEADERS,
+    plain, Body, BoundedBody, Gateway, RequestContext, RequestLimits, TooLarge, MAX_HEADERS,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::meter::{self, BackendCall};
+use crate::streaming::Outgoing;
 
 /// hyper's smallest accepted read buffer; a smaller head limit is raised to this.
 const MIN_HEAD: usize = 8 * 1024;
@@ -315,10 +316,10 @@ async fn handle(
     request: Request<Incoming>,
     ctx: Arc<Ctx>,
     peer: IpAddr,
-) -> Result<Response<Full<Bytes>>, WriteTimeout> {
+) -> Result<Response<Outgoing>, WriteTimeout> {
     // Framing hyper lets through but no backend may see (duplicate `chunked`, look-alikes).
     if let Some(refused) = crate::framing::refuse(&request) {
-        return Ok(refused.map(Full::new));
+        return Ok(refused.map(Outgoing::full));
     }
     let start = Instant::now();
     let gateway = ctx.gateway.load_full();
@@ -341,14 +342,14 @@ async fn handle(
                     .with_peer(Some(peer))
                     .with_https(ctx.https)
                     .with_defer(Arc::new(manifold_native::Spawn));
-                meter::scope(gateway.handle(request, context)).await
+                meter::scope(gateway.handle_streaming(request, context)).await
             }
             Err(e) => {
                 let context = RequestContext::new()
                     .with_peer(Some(peer))
                     .with_https(ctx.https);
                 let answer = gateway.refused(&parts, context, body_error_response(&e));
-                (answer, Vec::new())
+                (answer.map(Body::Full), Vec::new())
             }
         }
     };
@@ -362,19 +363,20 @@ async fn handle(
         },
         None => answer.await,
     };
-    let response = manifold_native::compress(gateway.config(), &accepts, response);
+    let (response, bytes_out) =
+        crate::streaming::outgoing(gateway.config(), &accepts, response, &method, &path);
     let exchange = Exchange {
         method: &method,
         path: &path,
         status: response.status(),
         elapsed: start.elapsed(),
-        bytes_out: response.body().len(),
+        bytes_out,
         calls: &calls,
     };
     if let Some(observer) = &ctx.observer {
         observer(&exchange);
     }
-    Ok(response.map(Full::new))
+    Ok(response)
 }
 
 /// The whole request body, fed frame by frame to the core's [`BoundedBody`], which refuses it

@@ -17,7 +17,7 @@ use crate::config::{self, Config, ConfigErrors};
 use crate::guard::{GuardState, Guards, Inbound};
 use crate::http_util::plain;
 use crate::pipeline::{engine_guards, CompiledEndpoint, SharedStores};
-use crate::platform::{Platform, RequestContext};
+use crate::platform::{Body, Platform, RequestContext, StreamSlot, Streamed};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
 use crate::telemetry::Telemetry;
@@ -32,6 +32,18 @@ pub struct Gateway {
     platform: Platform,
     version: HeaderValue,
     telemetry: Telemetry,
+}
+
+/// The streamed body in `slot`, if `response` is the passthrough answer it belongs to; any
+/// other answer keeps its whole body and the stream, if any, is dropped (cancelled).
+fn attach(mut response: Response<Bytes>, slot: &StreamSlot) -> Response<Body> {
+    let streamed = response.extensions_mut().remove::<Streamed>().is_some();
+    let (parts, body) = response.into_parts();
+    let body = match (streamed, slot.take()) {
+        (true, Some(chunks)) => Body::Stream(chunks),
+        _ => Body::Full(body),
+    };
+    Response::from_parts(parts, body)
 }
 
 /// Why a streamed request body was not read.
@@ -134,6 +146,38 @@ impl Gateway {
                 self.refused(&parts, context, answer)
             }
         }
+    }
+
+    /// [`Self::handle`], but an endpoint that streams (docs/streaming.md) answers with its
+    /// backend's body as a stream of chunks still arriving, for the adapter to send as they
+    /// come; every other answer is whole. The request's record is written when the head is
+    /// ready (its size counts no streamed bytes).
+    pub async fn handle_streaming(
+        &self,
+        request: http::Request<Bytes>,
+        mut context: RequestContext,
+    ) -> Response<Body> {
+        let slot = StreamSlot::default();
+        context.stream = Some(slot.clone());
+        let response = self.handle(request, context).await;
+        attach(response, &slot)
+    }
+
+    /// [`Self::serve`] with [`Self::handle_streaming`]'s answers.
+    pub async fn serve_streaming<S, C, E>(
+        &self,
+        request: http::Request<S>,
+        mut context: RequestContext,
+    ) -> Response<Body>
+    where
+        S: Stream<Item = Result<C, E>>,
+        C: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        let slot = StreamSlot::default();
+        context.stream = Some(slot.clone());
+        let response = self.serve(request, context).await;
+        attach(response, &slot)
     }
 
     /// Answer one client request. Never panics and never fails: every problem is a response.

@@ -70,7 +70,17 @@ pub(crate) fn endpoint(
         {
             let mut r = Response::new(raw.body);
             *r.status_mut() = raw.status;
-            *r.headers_mut() = passthrough_headers(raw.headers);
+            if raw.streamed {
+                // The body follows as a stream; a declared length still frames it.
+                let length = raw.headers.get(CONTENT_LENGTH).cloned();
+                *r.headers_mut() = passthrough_headers(raw.headers);
+                if let Some(length) = length {
+                    r.headers_mut().insert(CONTENT_LENGTH, length);
+                }
+                r.extensions_mut().insert(crate::platform::Streamed);
+            } else {
+                *r.headers_mut() = passthrough_headers(raw.headers);
+            }
             r.headers_mut()
                 .insert(X_KRAKEND_COMPLETED, HeaderValue::from_static("false"));
             r

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use http::StatusCode;
 use manifold_core::config::load::{self, LoadError};
-use manifold_core::{forwarded_peer, head_too_large, plain, BoxFuture, Gateway, RequestContext};
+use manifold_core::{
+    forwarded_peer, head_too_large, plain, Body, BoxFuture, Gateway, RequestContext,
+};
 use manifold_worker_ports::{
     convert, headers_from_js, headers_to_js, observed, platform, WorkerStores,
 };
@@ -51,15 +53,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         gateway.inspect_err(|e| console_error!("{e}")),
         into_core(&req),
     ) {
-        (Err(e), _) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
-        (_, Err(answer)) => answer,
+        (Err(e), _) => plain(StatusCode::INTERNAL_SERVER_ERROR, e).map(Body::Full),
+        (_, Err(answer)) => answer.map(Body::Full),
         (Ok(gateway), Ok((request, https))) => {
             let defer = move |work: BoxFuture<'static, ()>| ctx.wait_until(work);
             let context = RequestContext::new()
                 .with_peer(forwarded_peer(request.headers(), "cf-connecting-ip"))
                 .with_https(https)
                 .with_defer(Arc::new(defer));
-            gateway.serve(request, context).await
+            gateway.serve_streaming(request, context).await
         }
     };
     from_core(response)
@@ -91,13 +93,25 @@ fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), http::Respo
 
 /// The core's response as the platform's. Framing headers are left to the runtime; the body
 /// is sent as the core made it (`encodeBody: "manual"`: the runtime must not compress it again
-/// because of a `Content-Encoding` header the core passed through).
-fn from_core(response: http::Response<Bytes>) -> worker::Result<Response> {
+/// because of a `Content-Encoding` header the core passed through). A streamed body becomes a
+/// `ReadableStream` fed as the backend's chunks arrive; a chunk error aborts it.
+fn from_core(response: http::Response<Body>) -> worker::Result<Response> {
     let (parts, body) = response.into_parts();
     let builder = ResponseBuilder::new()
         .with_status(parts.status.as_u16())
         .with_headers(worker::Headers(headers_to_js(&parts.headers)?))
         .with_encode_body(EncodeBody::Manual);
+    let body = match body {
+        Body::Stream(chunks) if !convert::null_body(parts.status) => {
+            let chunks = chunks.map(|c| {
+                c.map(Vec::from)
+                    .map_err(|e| worker::Error::RustError(e.message))
+            });
+            return builder.from_stream(chunks);
+        }
+        Body::Stream(_) => Bytes::new(),
+        Body::Full(body) => body,
+    };
     Ok(if body.is_empty() || convert::null_body(parts.status) {
         builder.empty()
     } else {

@@ -20,7 +20,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use manifold_core::config::tls::ClientTls;
-use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
+use manifold_core::platform::{
+    BackendRequest, BackendResponse, Body as StreamBody, ClientError, ClientErrorKind,
+    StreamedResponse,
+};
 use manifold_core::{BoundedBody, BoxFuture, HttpClient};
 
 /// Tuning for [`HyperClient`]; the defaults follow Go's `http.Transport` as KrakenD sets it.
@@ -154,6 +157,33 @@ impl HttpClient for HyperClient {
                 })
                 .await?;
             Ok(http::Response::from_parts(parts, body))
+        })
+    }
+
+    fn send_streaming(
+        &self,
+        request: BackendRequest,
+        _max_body: usize,
+    ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
+        let client = self.inner.clone();
+        Box::pin(async move {
+            let response = client.request(frame(request)).await.map_err(|e| {
+                let kind = if e.is_connect() {
+                    ClientErrorKind::Connect
+                } else {
+                    ClientErrorKind::Protocol
+                };
+                ClientError::new(kind, error_chain(&e))
+            })?;
+            let (parts, body) = response.into_parts();
+            // hyper's body as it arrives, frame by frame: nothing is kept here.
+            let chunks = body
+                .map_err(|e| ClientError::new(ClientErrorKind::Protocol, error_chain(&e)))
+                .into_data_stream();
+            Ok(http::Response::from_parts(
+                parts,
+                StreamBody::Stream(Box::pin(chunks)),
+            ))
         })
     }
 }

@@ -31,7 +31,7 @@ import net from "node:net";
 import path from "node:path";
 import zlib from "node:zlib";
 
-import { startMock } from "./mock.mjs";
+import { events, releaseEvents, startMock } from "./mock.mjs";
 
 function need(name) {
   const value = process.env[name];
@@ -579,6 +579,38 @@ test("E49: a client hanging up mid-request: the backend call is cancelled (Worke
   // workerd (under Miniflare) lets the request run on: the call ends at the endpoint timeout,
   // never later (docs/bad-input.md, E49).
   assert.ok(delays.worker.afterStart < endpointTimeout + 1000, `worker: closed ${delays.worker.afterStart} ms after the start`);
+});
+
+// ---- streaming passthrough (docs/streaming.md) ----------------------------------------------
+
+test("streaming: the first SSE event reaches the client while the backend holds the stream open, on both", async (t) => {
+  for (const [name, target] of Object.entries(targets)) {
+    events.releasedFirst = null;
+    const answer = await new Promise((resolve, reject) => {
+      const req = http.get(`${target.base}/events`, (res) => {
+        let first = null;
+        let rest = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          if (first !== null) return void (rest += chunk);
+          first = chunk;
+          // The backend sends the rest only now: a gateway that buffered would still be waiting.
+          releaseEvents();
+        });
+        res.on("end", () => resolve({ status: res.statusCode, type: res.headers["content-type"], first, rest }));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.setTimeout(10_000, () => req.destroy(new Error("no complete answer in 10 s")));
+    });
+    assert.deepStrictEqual(
+      answer,
+      { status: 200, type: "text/event-stream", first: "data: one\n\n", rest: "data: two\n\n" },
+      name,
+    );
+    assert.equal(events.releasedFirst, true, `${name}: the backend finished before the client saw the first event`);
+    t.diagnostic(`${name}: first event read while the backend held the stream open`);
+  }
 });
 
 // ---- security/http ssl_redirect on the second Worker (tests/worker/ssl.json) -----------------

@@ -63,10 +63,31 @@ export async function startMock(port) {
   };
 }
 
+// `/events` (streaming passthrough, docs/streaming.md): the first Server-Sent Event at once,
+// the second only when the suite calls `releaseEvents()` after reading the first (or never,
+// after 30 s). `releasedFirst` says which happened.
+export const events = { release: null, releasedFirst: null };
+
+export function releaseEvents() {
+  events.release?.(true);
+}
+
 function route(req, res, body, tracked, calls) {
   const url = new URL(req.url, "http://mock");
   const path = url.pathname;
   let m;
+  if (path === "/events") {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.write("data: one\n\n");
+    const timer = setTimeout(() => events.release?.(false), 30_000);
+    events.release = (first) => {
+      events.release = null;
+      clearTimeout(timer);
+      events.releasedFirst = first;
+      res.end("data: two\n\n");
+    };
+    return;
+  }
   if ((m = path.match(/^\/users\/([^/]+)$/))) {
     return json(res, 200, {
       id_user: m[1],

@@ -3,14 +3,18 @@
 //! Workers open at most 6 connections per incoming request and queue the rest themselves. This
 //! client adds no limit of its own: it is shared by every request the isolate serves, so a
 //! semaphore here would cap the whole isolate instead of one request. It reads each body to the
-//! end (or aborts it) right away, so queued fetches never wait on an idle open response.
+//! end (or aborts it) right away, so queued fetches never wait on an idle open response; only a
+//! streamed answer (docs/streaming.md) stays open while the client reads it.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
-use manifold_core::platform::{BackendRequest, BackendResponse, ClientError, ClientErrorKind};
+use manifold_core::platform::{
+    BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, StreamedResponse,
+};
 use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform, MAX_HEADERS};
 use worker::js_sys::{self, Array, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -47,36 +51,83 @@ impl HttpClient for FetchClient {
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         Box::pin(async move {
-            let abort = AbortOnDrop(web_sys::AbortController::new().map_err(failed)?);
-            let init = to_js(&request, &abort.0.signal()).map_err(failed)?;
-            let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-            let fetch = global.fetch_with_str_and_init(&request.uri().to_string(), &init);
-            let response = JsFuture::from(fetch).await.and_then(|v| v.dyn_into());
-            let response: web_sys::Response = response.map_err(failed)?;
-            let mut headers = headers_from_js(&response.headers());
-            // hyper's limit natively: a head of more lines than a request may have is refused.
-            if headers.len() > MAX_HEADERS {
-                let message = format!("more than {MAX_HEADERS} response header lines");
-                return Err(ClientError::new(ClientErrorKind::Protocol, message));
-            }
-            // Refused as soon as it is known to exceed `max_body` (a declared length at once).
-            let bounded = BoundedBody::response(&headers, max_body)?;
-            let body = match response.body() {
-                Some(stream) => bounded.collect(ByteStream::from(stream), protocol).await?,
-                None => Bytes::new(),
-            };
-            let encoding = headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-            if convert::runtime_decoded(encoding, &body) {
-                headers.remove(CONTENT_ENCODING);
-                headers.remove(CONTENT_LENGTH);
-            }
-            let mut out = http::Response::new(body);
-            *out.status_mut() = StatusCode::from_u16(response.status())
-                .map_err(|e| ClientError::new(ClientErrorKind::Protocol, e.to_string()))?;
-            *out.headers_mut() = headers;
-            Ok(out)
+            let (response, head, _abort) = fetch(&request).await?;
+            whole(response, head, max_body).await
         })
     }
+
+    fn send_streaming(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
+        Box::pin(async move {
+            let (response, head, abort) = fetch(&request).await?;
+            // The runtime decodes a compressed answer on its own and only the bytes tell
+            // whether it did (`convert::runtime_decoded`): such an answer is read whole.
+            let stream = response
+                .body()
+                .filter(|_| !head.headers.contains_key(CONTENT_ENCODING));
+            let Some(stream) = stream else {
+                return Ok(whole(response, head, max_body).await?.map(Body::Full));
+            };
+            // The fetch stays open (not aborted) for as long as the stream is read.
+            let chunks = ByteStream::from(stream).map(move |chunk| {
+                let _open = &abort;
+                chunk.map(Bytes::from).map_err(protocol)
+            });
+            Ok(http::Response::from_parts(
+                head,
+                Body::Stream(Box::pin(chunks)),
+            ))
+        })
+    }
+}
+
+/// Start `request`: the `fetch` response, its head checked, and the handle that aborts it.
+async fn fetch(
+    request: &BackendRequest,
+) -> Result<(web_sys::Response, http::response::Parts, AbortOnDrop), ClientError> {
+    let abort = AbortOnDrop(web_sys::AbortController::new().map_err(failed)?);
+    let init = to_js(request, &abort.0.signal()).map_err(failed)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetch = global.fetch_with_str_and_init(&request.uri().to_string(), &init);
+    let response = JsFuture::from(fetch).await.and_then(|v| v.dyn_into());
+    let response: web_sys::Response = response.map_err(failed)?;
+    let headers = headers_from_js(&response.headers());
+    // hyper's limit natively: a head of more lines than a request may have is refused.
+    if headers.len() > MAX_HEADERS {
+        let message = format!("more than {MAX_HEADERS} response header lines");
+        return Err(ClientError::new(ClientErrorKind::Protocol, message));
+    }
+    let (mut head, ()) = http::Response::new(()).into_parts();
+    head.status = StatusCode::from_u16(response.status())
+        .map_err(|e| ClientError::new(ClientErrorKind::Protocol, e.to_string()))?;
+    head.headers = headers;
+    Ok((response, head, abort))
+}
+
+/// `response`'s whole body, read under `max_body`.
+async fn whole(
+    response: web_sys::Response,
+    mut head: http::response::Parts,
+    max_body: usize,
+) -> Result<BackendResponse, ClientError> {
+    // Refused as soon as it is known to exceed `max_body` (a declared length at once).
+    let bounded = BoundedBody::response(&head.headers, max_body)?;
+    let body = match response.body() {
+        Some(stream) => bounded.collect(ByteStream::from(stream), protocol).await?,
+        None => Bytes::new(),
+    };
+    let encoding = head
+        .headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    if convert::runtime_decoded(encoding, &body) {
+        head.headers.remove(CONTENT_ENCODING);
+        head.headers.remove(CONTENT_LENGTH);
+    }
+    Ok(http::Response::from_parts(head, body))
 }
 
 /// The core's request as `fetch` options: manual redirects, the abort signal, no framing

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Defer, Live};
+use super::{Defer, Live, StreamSlot};
 
 /// The per-request platform handles: the client's address and where after-response work goes.
 /// Built by the adapter for every request; the fields grow with the platforms' per-request
@@ -28,6 +28,9 @@ pub struct RequestContext {
     pub https: bool,
     /// This request's trace and the backend calls that ended so far; set by the gateway.
     pub(crate) trace: Option<Arc<Live>>,
+    /// Where a streamed answer's body goes; set only by [`crate::Gateway::handle_streaming`],
+    /// so an adapter that cannot send a stream never gets one.
+    pub(crate) stream: Option<StreamSlot>,
 }
 
 impl RequestContext {

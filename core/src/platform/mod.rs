@@ -7,6 +7,7 @@
 mod context;
 mod send;
 mod store;
+mod stream;
 mod telemetry;
 
 use std::fmt;
@@ -18,8 +19,10 @@ use bytes::Bytes;
 use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
-pub use send::{BoxFuture, MaybeSend, MaybeSync};
+pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
+pub use stream::{Body, Chunks, StreamedResponse};
+pub(crate) use stream::{StreamSlot, Streamed};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
     hex, millis, BackendCall, Failure, FailureKind, Random, RequestRecord, Sink, TraceIds,
@@ -40,6 +43,20 @@ pub trait HttpClient: MaybeSend + MaybeSync {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>>;
+
+    /// Send one request and answer as soon as the response head arrived, the body a stream
+    /// the caller reads chunk by chunk (streaming passthrough, docs/streaming.md): it is not
+    /// bounded by `max_body`, since it is passed on, never kept. Dropping the future or the
+    /// stream cancels the call. A client that cannot stream keeps this default: [`Self::send`]
+    /// under `max_body`, the whole body.
+    fn send_streaming(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
+        let call = self.send(request, max_body);
+        Box::pin(async move { Ok(call.await?.map(Body::Full)) })
+    }
 }
 
 /// Wall-clock time, for health output, token expiry, rate-limit windows and cache ages. Any

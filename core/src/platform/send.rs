@@ -38,3 +38,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A boxed future that is `Send` on native targets and `!Send` on wasm32.
 #[cfg(target_arch = "wasm32")]
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A boxed stream that is `Send` on native targets and `!Send` on wasm32 (a streamed body:
+/// hyper's on native targets, a JS `ReadableStream` on Workers).
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + Send + 'a>>;
+
+/// A boxed stream that is `Send` on native targets and `!Send` on wasm32 (a streamed body:
+/// hyper's on native targets, a JS `ReadableStream` on Workers).
+#[cfg(target_arch = "wasm32")]
+pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + 'a>>;

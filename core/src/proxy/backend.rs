@@ -9,10 +9,11 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
+use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
 use crate::encoding;
-use crate::platform::{BackendRequest, BoxFuture, FailureKind, Platform};
+use crate::platform::{BackendRequest, Body, BoxFuture, FailureKind, Platform};
 use crate::telemetry::BackendSpan;
 use crate::url::param_eq;
 use crate::url::{push_query_component, RenderError, Var};
@@ -26,6 +27,9 @@ pub(crate) struct HttpBackend {
     /// Top-level keys an `allow` filter can keep (when it is the first shaping step), so the
     /// decoder need not build the rest of a large body.
     keep: Option<Vec<String>>,
+    /// Streaming passthrough (`proxy::stream`): the idle gap allowed between two chunks of a
+    /// streamed answer; `None`, the endpoint does not stream.
+    stream_idle: Option<std::time::Duration>,
 }
 
 impl HttpBackend {
@@ -47,7 +51,57 @@ impl HttpBackend {
             platform,
             next_host: AtomicUsize::new(0),
             max_body,
+            stream_idle: None,
         }
+    }
+
+    /// The same backend, streaming its answers to an adapter that can send them, each gap
+    /// between chunks allowed `idle`.
+    pub(crate) fn streaming(mut self, idle: std::time::Duration) -> Self {
+        self.stream_idle = Some(idle);
+        self
+    }
+
+    /// Send `request` (redirects followed): the whole answer, or, on a streaming endpoint
+    /// whose adapter can send a stream, the head with the body left in the request's stream
+    /// slot and `None` in its place. A gzip answer is read whole either way (`no-op` hands the
+    /// client the decoded body).
+    async fn fetch(
+        &self,
+        client: &dyn crate::platform::HttpClient,
+        request: BackendRequest,
+        context: &crate::platform::RequestContext,
+    ) -> Result<http::Response<Option<Bytes>>, ProxyError> {
+        let b = &self.backend;
+        let (Some(idle), Some(slot)) = (self.stream_idle, context.stream.as_ref()) else {
+            let response = redirect::send(client, request, self.max_body, &b.http).await?;
+            return Ok(response.map(Some));
+        };
+        let target = format!("{} {}", request.method(), request.uri());
+        let response = redirect::send_streaming(client, request, self.max_body, &b.http).await?;
+        let (parts, body) = response.into_parts();
+        let body =
+            match body {
+                Body::Full(bytes) => Some(bytes),
+                Body::Stream(chunks) if !is_gzip(&parts.headers) => {
+                    let sleep = self.platform.sleep.clone();
+                    slot.put(Box::pin(IdleTimeout::new(chunks, sleep, idle)));
+                    None
+                }
+                Body::Stream(chunks) => {
+                    let whole = crate::body::BoundedBody::response(&parts.headers, self.max_body)
+                        .map_err(crate::platform::ClientError::from)
+                        .map(|body| body.collect(chunks, |e| e));
+                    let whole = match whole {
+                        Ok(reading) => reading.await,
+                        Err(e) => Err(e),
+                    };
+                    Some(whole.map_err(|e| {
+                        ProxyError::new(ErrorSource::Backend, format!("{target}: {e}"))
+                    })?)
+                }
+            };
+        Ok(http::Response::from_parts(parts, body))
     }
 
     fn host(&self) -> &str {
@@ -194,10 +248,25 @@ impl Proxy for HttpBackend {
                 }
             };
             let client = span.client(&*self.platform.client);
-            let response = redirect::send(&client, request, self.max_body, &b.http)
+            let response = self
+                .fetch(&client, request, &req.context)
                 .await
                 .map_err(fail(FailureKind::Redirect))?;
             let (mut parts, body) = response.into_parts();
+            let Some(body) = body else {
+                // Streamed: the body is in the request's stream slot, on its way to the client.
+                let raw = RawResponse {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: Bytes::new(),
+                    streamed: true,
+                };
+                return Ok(ProxyResponse {
+                    raw: Some(raw),
+                    is_complete: true,
+                    ..Default::default()
+                });
+            };
             let mut body = decompress(&mut parts.headers, body, self.max_body)
                 .map_err(fail(FailureKind::BadEncoding))?;
             if let (Some(m), Some((uri, headers))) = (b.martian.as_deref(), &sent) {
@@ -217,6 +286,7 @@ impl Proxy for HttpBackend {
                     status: parts.status,
                     headers: parts.headers,
                     body,
+                    streamed: false,
                 };
                 return Ok(ProxyResponse {
                     raw: Some(raw),
@@ -256,13 +326,17 @@ impl Proxy for HttpBackend {
     }
 }
 
+/// The answer is `Content-Encoding: gzip`, which the gateway decodes.
+fn is_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
+}
+
 /// Undo `Content-Encoding: gzip`, bounded by `max_body` decompressed bytes (a gzip bomb is an
 /// error, not an allocation).
 fn decompress(headers: &mut HeaderMap, body: Bytes, max_body: usize) -> Result<Bytes, ProxyError> {
-    let gzip = headers
-        .get(CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    if !gzip {
+    if !is_gzip(headers) {
         return Ok(body);
     }
     let limit = u64::try_from(max_body)

@@ -27,6 +27,7 @@ mod signer;
 mod sigv4;
 pub(crate) mod stack;
 mod static_response;
+mod stream;
 
 use std::fmt;
 use std::sync::Arc;
@@ -98,8 +99,10 @@ pub(crate) struct RawResponse {
     pub(crate) status: StatusCode,
     /// The backend's headers (several `Set-Cookie` included).
     pub(crate) headers: HeaderMap,
-    /// The backend's body.
+    /// The backend's body (empty when `streamed`).
     pub(crate) body: Bytes,
+    /// The body streams to the client (`stream`): it waits in the request's stream slot.
+    pub(crate) streamed: bool,
 }
 
 /// Whose fault an error is; decides status codes and logging.

@@ -9,7 +9,9 @@ use http::{HeaderValue, Method, StatusCode, Uri};
 
 use super::{ErrorSource, ProxyError};
 use crate::config::extra::BackendHttp;
-use crate::platform::{BackendRequest, BackendResponse, HttpClient};
+use crate::platform::{
+    BackendRequest, BackendResponse, BoxFuture, ClientError, HttpClient, StreamedResponse,
+};
 
 /// Most redirects followed for one backend call (Go's default).
 pub(crate) const MAX_REDIRECTS: usize = 10;
@@ -21,13 +23,32 @@ pub(crate) async fn send(
     max_body: usize,
     policy: &BackendHttp,
 ) -> Result<BackendResponse, ProxyError> {
+    follow(request, policy, |req| client.send(req, max_body)).await
+}
+
+/// [`send`] with a streamed answer (the body of a redirect is dropped unread: cancelled).
+pub(crate) async fn send_streaming(
+    client: &dyn HttpClient,
+    request: BackendRequest,
+    max_body: usize,
+    policy: &BackendHttp,
+) -> Result<StreamedResponse, ProxyError> {
+    follow(request, policy, |req| client.send_streaming(req, max_body)).await
+}
+
+/// Make the call `call` makes, following redirects per the backend's policy.
+async fn follow<B>(
+    request: BackendRequest,
+    policy: &BackendHttp,
+    call: impl Fn(BackendRequest) -> BoxFuture<'static, Result<http::Response<B>, ClientError>>,
+) -> Result<http::Response<B>, ProxyError> {
     let (mut parts, mut body) = request.into_parts();
     for hop in 0..=MAX_REDIRECTS {
         let mut req = http::Request::new(body.clone());
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = parts.uri.clone();
         *req.headers_mut() = parts.headers.clone();
-        let response = client.send(req, max_body).await.map_err(|e| {
+        let response = call(req).await.map_err(|e| {
             ProxyError::new(
                 ErrorSource::Backend,
                 format!("{} {}: {e}", parts.method, parts.uri),

@@ -16,7 +16,7 @@ use super::{
     cel, circuit_breaker, client_credentials, concurrent, deadline, error_details,
     failure::{self, Member, Required},
     flatmap, http_cache, json_schema, lambda, merge, ratelimit, sequential, shadow, shape, signer,
-    static_response, SharedProxy,
+    static_response, stream, SharedProxy,
 };
 use crate::config::{Backend, Endpoint};
 use crate::platform::Platform;
@@ -119,11 +119,15 @@ pub(crate) fn backend_stack(
             client_platform,
             DEFAULT_MAX_BACKEND_BODY,
         )),
-        None => Arc::new(HttpBackend::new(
-            backend.clone(),
-            client_platform,
-            DEFAULT_MAX_BACKEND_BODY,
-        )),
+        None => {
+            let mut http =
+                HttpBackend::new(backend.clone(), client_platform, DEFAULT_MAX_BACKEND_BODY);
+            // Nothing above needs the whole body: it may stream to the client (`stream`).
+            if stream::streams(endpoint) {
+                http = http.streaming(endpoint.timeout);
+            }
+            Arc::new(http)
+        }
     };
     // Shaping sees only successful, decoded data.
     p = shape::layer(backend, p);

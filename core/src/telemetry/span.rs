@@ -10,8 +10,9 @@ use http::{HeaderName, HeaderValue};
 use super::trace_context::{self, TRACEPARENT, TRACESTATE};
 use crate::platform::{
     BackendCall, BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock,
-    Failure, FailureKind, HttpClient, Live, Platform, RequestContext,
+    Failure, FailureKind, HttpClient, Live, MaybeSend, Platform, RequestContext,
 };
+use crate::platform::{Body, StreamedResponse};
 
 /// A backend call in progress; records itself when dropped. Inert outside a traced request.
 pub(crate) struct BackendSpan {
@@ -137,11 +138,33 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 impl HttpClient for SpanClient<'_> {
     fn send(
         &self,
-        mut request: BackendRequest,
+        request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        self.hop(request, |r| self.inner.send(r, max_body), |b| b.len())
+    }
+
+    fn send_streaming(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+    ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
+        // A streamed body's bytes are not counted: the span ends with the head.
+        let len = |b: &Body| b.full().map_or(0, bytes::Bytes::len);
+        self.hop(request, |r| self.inner.send_streaming(r, max_body), len)
+    }
+}
+
+impl SpanClient<'_> {
+    /// One hop through `call`, recorded into the span (`len` says how many body bytes came).
+    fn hop<B: MaybeSend + 'static>(
+        &self,
+        mut request: BackendRequest,
+        call: impl FnOnce(BackendRequest) -> BoxFuture<'static, Result<http::Response<B>, ClientError>>,
+        len: fn(&B) -> usize,
+    ) -> BoxFuture<'static, Result<http::Response<B>, ClientError>> {
         let Some(state) = self.state.clone() else {
-            return self.inner.send(request, max_body);
+            return call(request);
         };
         {
             let s = lock(&state);
@@ -154,14 +177,14 @@ impl HttpClient for SpanClient<'_> {
                 };
             }
         }
-        let call = self.inner.send(request, max_body);
+        let call = call(request);
         Box::pin(async move {
             let result = call.await;
             let mut s = lock(&state);
             match &result {
                 Ok(response) => {
                     s.call.status = Some(response.status().as_u16());
-                    s.call.bytes = s.call.bytes.saturating_add(response.body().len());
+                    s.call.bytes = s.call.bytes.saturating_add(len(response.body()));
                 }
                 Err(e) => {
                     let kind = match e.kind {
