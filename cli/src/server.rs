@@ -323,8 +323,19 @@ async fn handle(
     let start = Instant::now();
     let gateway = ctx.gateway.load_full();
     let accepts = manifold_native::accepts(&request);
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    // A WebSocket upgrade on a `websocket` endpoint is answered before any body is read.
+    let upgrade_context = || {
+        RequestContext::new()
+            .with_peer(Some(peer))
+            .with_https(ctx.https)
+    };
+    if let Some(answer) =
+        manifold_native::websocket::serve(&gateway, &mut parts, upgrade_context).await
+    {
+        return Ok(answer.map(Full::new));
+    }
     let read = read_body(&parts.headers, body, &ctx.limits);
     let read = match ctx.limits.read_timeout {
         Some(limit) => tokio::time::timeout(limit, read)

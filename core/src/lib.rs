@@ -40,10 +40,12 @@ pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
 pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
+pub use pipeline::Upgrade;
 pub use platform::{
     BoxFuture, Clock, Defer, HttpClient, MaybeSend, MaybeSync, MemoryStore, Platform, PoolSpec,
     Random, RequestContext, RequestRecord, Sink, Sleep, Store, StoreError, Stores,
 };
+pub use proxy::websocket::Dial;
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
 pub use telemetry::{metrics, otlp};
 

@@ -22,6 +22,7 @@ mod shape;
 mod signer;
 pub(crate) mod stack;
 mod static_response;
+pub(crate) mod websocket;
 
 use std::fmt;
 use std::sync::Arc;

@@ -21,6 +21,7 @@ mod redis_ratelimit;
 mod router;
 mod security_http;
 mod telemetry;
+mod websocket;
 
 use std::collections::BTreeMap;
 
@@ -53,6 +54,7 @@ pub use security_http::SecurityHttp;
 pub use telemetry::{
     BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp, Prometheus,
 };
+pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 
 use super::decode::{near_miss, Cx, Level};
 use Level::{Backend, Endpoint, Root};
@@ -111,6 +113,8 @@ pub(crate) struct Extra {
     // API products (issue 18): `auth/api-keys` at the root (the keys) and at endpoints.
     pub(crate) api_keys: Option<ApiKeys>,
     pub(crate) api_keys_endpoint: Option<ApiKeyEndpoint>,
+    /// `websocket` (endpoint): upgrades passed through to the one backend (issue 19).
+    pub(crate) websocket: Option<WebSocket>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -137,6 +141,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     (FAILURE_NAMESPACE, &[Endpoint, Backend]),
     (COMPRESSION_NAMESPACE, &[Root]),
     ("auth/api-keys", &[Root, Endpoint]),
+    (WEBSOCKET_NAMESPACE, &[Endpoint]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -306,6 +311,7 @@ impl Extra {
             COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
             "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
             "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
+            WEBSOCKET_NAMESPACE => self.websocket = namespace(cx, value),
             _ => {}
         }
     }
