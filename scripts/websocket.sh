@@ -129,21 +129,34 @@ while IFS= read -r line; do
   esac
 done < <("$PY" tests/websocket/client.py "$port" "$secret" "$api_key" 2>&1)
 
-# Config errors, located: multiplexing, a non-no-op endpoint, max_message_size.
-cat >"$work/bad.json" <<JSON
+# Config errors, located at the key: multiplexing, max_message_size, a non-no-op endpoint, a
+# ws:// host on an endpoint without `websocket`.
+config_error() { # name key-pattern websocket-options endpoint-options
+  cat >"$work/bad.json" <<JSON
 {"version": 3, "host": ["ws://127.0.0.1:1"], "endpoints": [
-  {"endpoint": "/a", "backend": [{"url_pattern": "/a"}],
-   "extra_config": {"websocket": {"max_message_size": 512}}}]}
+  {"endpoint": "/a", "backend": [{"url_pattern": "/a"}], $4
+   "extra_config": {"websocket": $3}}]}
+JSON
+  local out
+  if out=$("$bin" check -c "$work/bad.json" 2>&1); then
+    fail "$1" "accepted"
+  elif grep -q "^error: .*$2" <<<"$out"; then
+    ok "$1"
+  else
+    fail "$1" "$out"
+  fi
+}
+config_error "multiplexing is a config error" 'extra_config.websocket (GET /a): .*enable_direct_communication' '{}' '"output_encoding": "no-op",'
+config_error "max_message_size is a config error" 'extra_config.websocket.max_message_size' \
+  '{"enable_direct_communication": true, "max_message_size": 512}' '"output_encoding": "no-op",'
+config_error "a websocket endpoint must be no-op" 'extra_config.websocket (GET /a): .*no-op' \
+  '{"enable_direct_communication": true}' ''
+cat >"$work/bad.json" <<JSON
+{"version": 3, "endpoints": [{"endpoint": "/a", "backend": [{"host": ["ws://127.0.0.1:1"], "url_pattern": "/a"}]}]}
 JSON
 out=$("$bin" check -c "$work/bad.json" 2>&1)
-status=$?
-for want in "enable_direct_communication" "no-op" "max_message_size"; do
-  if [ "$status" != 0 ] && grep -q "extra_config.websocket.*$want\|$want.*extra_config.websocket" <<<"$out"; then
-    ok "config error names $want at extra_config.websocket"
-  else
-    fail "config error names $want at extra_config.websocket" "$out"
-  fi
-done
+grep -q "host\[0\].*ws:// and wss:// hosts belong to endpoints with the \`websocket\` namespace" <<<"$out" &&
+  ok "a ws:// host without websocket is a located error" || fail "a ws:// host without websocket is a located error" "$out"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -233,7 +233,7 @@ pub async fn serve_live(
                 let peer_ip = peer.ip().to_canonical();
                 let service = service_fn(move |req| handle(req, ctx.clone(), peer_ip));
                 let Some(tls) = tls.clone() else {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                     let conn = graceful.watch(conn);
                     connections.spawn(async move {
                         if let Err(e) = conn.await {
@@ -248,7 +248,7 @@ pub async fn serve_live(
                     let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
                         return;
                     };
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                     if let Err(e) = watcher.watch(conn).await {
                         debug!(%peer, error = %e, "connection ended with an error");
                     }

@@ -112,11 +112,19 @@ fn hosts(
     }
     let mut host = Vec::new();
     for (i, h) in list.iter().enumerate() {
-        let h = match websocket_scheme(h) {
-            Some(http) if websocket => http,
-            _ => h.clone(),
+        let (h, ws) = match websocket_scheme(h) {
+            Some(http) if websocket => (http, false),
+            Some(_) => (h.clone(), true),
+            None => (h.clone(), false),
         };
-        match sanitize_host(&h, raw.disable_host_sanitize) {
+        let sanitized = sanitize_host(&h, raw.disable_host_sanitize).map_err(|e| {
+            if ws {
+                format!("host `{h}`: ws:// and wss:// hosts belong to endpoints with the `websocket` namespace")
+            } else {
+                e
+            }
+        });
+        match sanitized {
             Ok(h) => host.push(h),
             // An inherited host is reported where it is written: the root's `host`.
             Err(e) if inherited => cx.at_path(Path::default().key("host").index(i)).error(e),
