@@ -40,6 +40,9 @@ pub struct WebSocket {
     /// `timeout`: the connection is closed (both sides) when the backend sent nothing for this
     /// long.
     pub idle_timeout: Duration,
+    /// Where the namespace is written (message empty): a platform that cannot hold a socket
+    /// (Lambda) points its error here.
+    pub at: crate::config::Diagnostic,
 }
 
 /// The options as written.
@@ -100,6 +103,7 @@ impl Namespace for WebSocket {
         Some(Self {
             input_headers,
             idle_timeout: idle_timeout.unwrap_or(DEFAULT_WEBSOCKET_TIMEOUT),
+            at: cx.place(),
         })
     }
 }
