@@ -93,7 +93,9 @@ enum From {
     Backend(worker::Result<WebsocketEvent>),
 }
 
-/// Relay messages both ways until one side closes (or fails); then close the other.
+/// Relay messages both ways. A close from one side is passed to the other, whose answering
+/// close comes back the same way; the loop ends when both event streams ended (after their
+/// close) or a side fails (the other is then closed with 1011).
 async fn relay(client: WebSocket, backend: WebSocket) {
     // Listeners first: a message that arrives before them would be lost.
     let (Ok(from_client), Ok(from_backend)) = (client.events(), backend.events()) else {
@@ -108,10 +110,12 @@ async fn relay(client: WebSocket, backend: WebSocket) {
         from_client.map(From::Client),
         from_backend.map(From::Backend),
     );
+    // Whether a close was sent to the client / to the backend already.
+    let mut closed = [false, false];
     while let Some(event) = events.next().await {
-        let (event, to) = match event {
-            From::Client(event) => (event, &backend),
-            From::Backend(event) => (event, &client),
+        let (event, to, sent) = match event {
+            From::Client(event) => (event, &backend, &mut closed[1]),
+            From::Backend(event) => (event, &client, &mut closed[0]),
         };
         match event {
             Ok(WebsocketEvent::Message(message)) => {
@@ -123,15 +127,16 @@ async fn relay(client: WebSocket, backend: WebSocket) {
                     break;
                 }
             }
-            Ok(WebsocketEvent::Close(close)) => {
+            Ok(WebsocketEvent::Close(close)) if !*sent => {
+                *sent = true;
                 // Codes a peer may not send (1005 none given, 1006 abnormal, 1015 TLS) become 1000.
                 let code = match close.code() {
                     1005 | 1006 | 1015 => 1000,
                     code => code,
                 };
                 let _ = to.close(Some(code), Some(close.reason()));
-                break;
             }
+            Ok(WebsocketEvent::Close(_)) => {}
             Err(_) => {
                 let _ = to.close(Some(1011), Some("the other side failed"));
                 break;
