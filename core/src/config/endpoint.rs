@@ -92,7 +92,9 @@ pub(crate) fn endpoint(
         cx.at("extra_config").key(extra::FAILURE_NAMESPACE).key("problem_details").warn("`problem_details` shapes the answers of `validation/json-schema` and `validation/cel`; this endpoint has neither, so it has no effect");
     }
     let label = format!("{} {path}", settings.method);
-    if extra.websocket.is_some() {
+    // Written at all, valid or not: its endpoint rules and `ws://` hosts are checked either way.
+    let websocket = raw.extra_config.contains_key(extra::WEBSOCKET_NAMESPACE);
+    if websocket {
         websocket_rules(&mut cx, &settings);
     }
     let env = BackendEnv {
@@ -103,7 +105,7 @@ pub(crate) fn endpoint(
         index: 0,
         sequential: proxy.sequential,
         jwt: extra.auth_validator.is_some(),
-        websocket: extra.websocket.is_some(),
+        websocket,
     };
     let backend = backends(&mut cx, &raw.backend, &label, env);
     let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
