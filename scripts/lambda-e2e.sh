@@ -104,6 +104,8 @@ expect_build_failure "invalid config fails the build with line:column" \
 expect_build_failure "undefined \${VAR} fails the build with line:column" \
   tests/lambda/gateway.e2e.json 'gateway\.e2e\.json:6:30: environment variable `E2E_BACKEND_PORT` is not set' \
   -u E2E_BACKEND_PORT
+expect_build_failure "a websocket endpoint fails the build, named (Lambda cannot hold a socket)" \
+  tests/lambda/websocket.json 'websocket\.json:9:9: endpoints\[0\]\.extra_config\.websocket \(GET /chat\): AWS Lambda cannot hold a WebSocket'
 
 # --- 4. builds -------------------------------------------------------------------------
 built=1

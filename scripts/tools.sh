@@ -4,13 +4,15 @@
 # on the same machine only pays for them once. Idempotent: a second run only
 # checks versions and finishes in a few seconds.
 #
-# Usage: scripts/tools.sh [wasm|worker|lambda|openapi|telemetry|all]...   (default: all)
+# Usage: scripts/tools.sh [wasm|worker|lambda|websocket|openapi|telemetry|all]...   (default: all)
 #   wasm    rustup target wasm32-unknown-unknown
 #   worker  wasm + worker-build, wasm-bindgen-cli (cargo install) and
 #           wrangler + binaryen's wasm-opt (npm ci of tools/npm)
 #   lambda  Python venv with cargo-lambda and cfn-lint
 #   openapi Python venv with openapi-spec-validator, and GitHub's REST API
 #           description (npm package @octokit/openapi) for scripts/openapi.sh
+#   websocket  PyPI websockets in the lambda venv (the echo backend and client of
+#           scripts/websocket.sh)
 #   telemetry  Debian's prometheus, and a Python venv with opentelemetry-proto (the
 #           OTLP receiver of scripts/telemetry-e2e.sh)
 #
@@ -32,6 +34,7 @@ WASM_BINDGEN_DEFAULT=0.2.130 # used when Cargo.lock has no wasm-bindgen entry
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 PY_PINS="cargo-lambda==${CARGO_LAMBDA_VERSION} cfn-lint==${CFN_LINT_VERSION}"
+WEBSOCKETS_VERSION=15.0.1    # PyPI websockets: scripts/websocket.sh's echo backend and client
 OTEL_PROTO_VERSION=1.45.2    # PyPI opentelemetry-proto: the official OTLP protobuf definitions
 OPENAPI_VALIDATOR_VERSION=0.9.0
 OCTOKIT_OPENAPI_VERSION=23.0.2
@@ -276,6 +279,22 @@ step_lambda() {
 	summary "cfn-lint ${v} ok"
 }
 
+# ---- websocket ----------------------------------------------------------------
+# Installed into the lambda venv (created first when missing) without touching its pins
+# stamp, so adding it never reinstalls cargo-lambda; a recreated venv gets it again here.
+step_websocket() {
+	local venv="$CACHE/venv" want="websockets==${WEBSOCKETS_VERSION}" v=""
+	v=$("$venv/bin/python" -c 'import websockets; print(websockets.__version__)' 2>/dev/null) || true
+	if [ "$v" != "$WEBSOCKETS_VERSION" ]; then
+		say "installing ${want} into $venv"
+		timed "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "$want" ||
+			die "could not install ${want}: pip install failed (PyPI unreachable?)"
+		v=$("$venv/bin/python" -c 'import websockets; print(websockets.__version__)' 2>/dev/null) || true
+	fi
+	[ "$v" = "$WEBSOCKETS_VERSION" ] || die "websockets is '${v}', expected ${WEBSOCKETS_VERSION} (try: rm -rf $venv)"
+	summary "websockets ${v} ok"
+}
+
 # ---- telemetry ----------------------------------------------------------------
 step_telemetry() {
 	if ! command -v prometheus >/dev/null 2>&1; then
@@ -390,7 +409,8 @@ main() {
 		case "$a" in
 		wasm | lambda | openapi | telemetry) steps+=("$a") ;;
 		worker) steps+=(wasm worker) ;; # building the worker needs the wasm target
-		all) steps+=(wasm worker lambda openapi telemetry) ;;
+		websocket) steps+=(lambda websocket) ;; # into the lambda venv
+		all) steps+=(wasm worker lambda websocket openapi telemetry) ;;
 		-h | --help) usage ;;
 		*)
 			echo "tools: unknown argument '$a'" >&2

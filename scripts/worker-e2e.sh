@@ -72,8 +72,8 @@ abort() {
 
 # ---- 1. tools -------------------------------------------------------------------
 start=$SECONDS
-if ! scripts/tools.sh worker telemetry >"$work/tools.log" 2>&1; then
-	abort "scripts/tools.sh worker telemetry failed (a tool is missing and could not be installed)" "$work/tools.log"
+if ! scripts/tools.sh worker telemetry websocket >"$work/tools.log" 2>&1; then
+	abort "scripts/tools.sh worker telemetry websocket failed (a tool is missing and could not be installed)" "$work/tools.log"
 fi
 # shellcheck source=/dev/null
 source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
@@ -85,15 +85,17 @@ done
 say "tools ready ($((SECONDS - start)) s)"
 
 # ---- 2. ports -------------------------------------------------------------------
-# Six ports the kernel reports free; the refused-connection one is left unused; the OTLP
+# Seven ports the kernel reports free; the refused-connection one is left unused; the OTLP
 # receiver and its traced backends (tests/worker/telemetry.test.mjs) are built into ssl.json.
-read -r mock_port refused_port native_port native_ssl_port otlp_port trace_port < <(node -e '
+read -r mock_port refused_port native_port native_ssl_port otlp_port trace_port ws_port < <(node -e '
   const net = require("net");
   const one = () => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-  (async () => { const ps = []; while (ps.length < 6) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
+  (async () => { const ps = []; while (ps.length < 7) { const p = await one(); if (!ps.includes(p)) ps.push(p); } console.log(ps.join(" ")); })();
 ') || abort "could not pick free ports"
 export MANIFOLD_E2E_MOCK_PORT=$mock_port MANIFOLD_E2E_REFUSED_PORT=$refused_port
 export MANIFOLD_E2E_OTLP_PORT=$otlp_port MANIFOLD_E2E_TRACE_PORT=$trace_port
+# The WebSocket echo backend (tests/websocket/backend.py, started by e2e.test.mjs).
+export MANIFOLD_E2E_WS_PORT=$ws_port E2E_WS_PYTHON="${MANIFOLD_CACHE:-$HOME/.cache/manifold}/venv/bin/python"
 export E2E_OTEL_PYTHON="${MANIFOLD_CACHE:-$HOME/.cache/manifold}/otel-venv/bin/python"
 # The config's run-time secrets (`${env:NAME}`): exported before the build, which must not embed
 # them (tests/worker/secrets.test.mjs greps the wasm), and given to the Worker as bindings.

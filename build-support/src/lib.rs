@@ -139,6 +139,9 @@ pub fn platform_limits(target: Target, config: &Config) -> (Vec<String>, Vec<Str
     if config.server != manifold_core::config::ServerTimeouts::default() {
         notes.push("1:1: read_timeout/write_timeout/idle_timeout/read_header_timeout: the platform owns the client connection; these server timeouts have no effect here (the endpoint `timeout` still applies)".to_owned());
     }
+    if target == Target::Lambda {
+        errors.extend(lambda_websockets(config));
+    }
     let Some(client) = config
         .client_tls
         .as_ref()
@@ -163,6 +166,19 @@ pub fn platform_limits(target: Target, config: &Config) -> (Vec<String>, Vec<Str
         notes.push("1:1: client_tls: Cloudflare's `fetch` chooses versions, cipher suites and curves itself; these keys have no effect on Workers".to_owned());
     }
     (errors, notes)
+}
+
+/// Lambda answers each event and returns: it cannot hold a WebSocket connection, so each
+/// `websocket` endpoint is an error naming it (serve it natively or on Workers).
+pub fn lambda_websockets(config: &Config) -> Vec<String> {
+    config
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let at = &e.websocket.as_ref()?.at;
+            Some(format!("{}:{}: {} ({}): AWS Lambda cannot hold a WebSocket connection (each event is one request and one answer): serve this endpoint natively (`manifold run`) or on Workers, or remove its `websocket`", at.line, at.column, at.path, e.label))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -195,5 +211,23 @@ mod tests {
         let (errors, notes) = platform_limits(Target::Lambda, &config);
         assert!(errors.is_empty(), "Lambda's client is rustls: {errors:?}");
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn lambda_refuses_websocket_endpoints_naming_them_workers_accept_them() {
+        let text = r#"{"version": 3, "host": ["ws://ws.internal"], "endpoints": [
+  {"endpoint": "/plain", "backend": [{"host": ["http://h"], "url_pattern": "/p"}]},
+  {"endpoint": "/chat", "output_encoding": "no-op", "backend": [{"url_pattern": "/c"}],
+   "extra_config": {"websocket": {"enable_direct_communication": true}}}]}"#;
+        let config =
+            load::load_reading(text, |_| None, files::NATIVE, |_| Ok(String::new())).unwrap();
+        let (errors, _) = platform_limits(Target::Lambda, &config);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("4:21: endpoints[1].extra_config.websocket (GET /chat): AWS Lambda cannot hold a WebSocket"),
+            "{errors:?}"
+        );
+        let (errors, _) = platform_limits(Target::Workers, &config);
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }

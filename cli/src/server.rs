@@ -234,7 +234,7 @@ pub async fn serve_live(
                 let peer_ip = peer.ip().to_canonical();
                 let service = service_fn(move |req| handle(req, ctx.clone(), peer_ip));
                 let Some(tls) = tls.clone() else {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                     let conn = graceful.watch(conn);
                     connections.spawn(async move {
                         if let Err(e) = conn.await {
@@ -249,7 +249,7 @@ pub async fn serve_live(
                     let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
                         return;
                     };
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                     if let Err(e) = watcher.watch(conn).await {
                         debug!(%peer, error = %e, "connection ended with an error");
                     }
@@ -324,8 +324,19 @@ async fn handle(
     let start = Instant::now();
     let gateway = ctx.gateway.load_full();
     let accepts = manifold_native::accepts(&request);
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    // A WebSocket upgrade on a `websocket` endpoint is answered before any body is read.
+    let upgrade_context = || {
+        RequestContext::new()
+            .with_peer(Some(peer))
+            .with_https(ctx.https)
+    };
+    if let Some(answer) =
+        manifold_native::websocket::serve(&gateway, &mut parts, upgrade_context).await
+    {
+        return Ok(answer.map(Full::new));
+    }
     let read = read_body(&parts.headers, body, &ctx.limits);
     let read = match ctx.limits.read_timeout {
         Some(limit) => tokio::time::timeout(limit, read)

@@ -14,9 +14,9 @@ use futures_util::Stream;
 use crate::body::{BoundedBody, TooLarge};
 use crate::builtin;
 use crate::config::{self, Config, ConfigErrors};
-use crate::guard::{GuardState, Guards, Inbound};
+use crate::guard::{cors, GuardState, Guards, Inbound};
 use crate::http_util::plain;
-use crate::pipeline::{engine_guards, CompiledEndpoint, SharedStores};
+use crate::pipeline::{engine_guards, CompiledEndpoint, SharedStores, Upgrade};
 use crate::platform::{Body, Platform, RequestContext, StreamSlot, Streamed};
 use crate::render;
 use crate::router::{Lookup, Redirects, Router};
@@ -32,6 +32,10 @@ pub struct Gateway {
     platform: Platform,
     version: HeaderValue,
     telemetry: Telemetry,
+    /// Some endpoint passes WebSocket upgrades through (`websocket`).
+    websockets: bool,
+    /// The root `security/cors` origins, which WebSocket upgrades must come from.
+    websocket_origins: Option<cors::Policy>,
 }
 
 /// The streamed body in `slot`, if `response` is the passthrough answer it belongs to; any
@@ -82,7 +86,16 @@ impl Gateway {
         } else {
             HeaderValue::from_static(crate::USER_AGENT)
         };
+        let websockets = config.endpoints.iter().any(|e| e.websocket.is_some());
+        let websocket_origins = config
+            .guards
+            .cors
+            .as_ref()
+            .filter(|_| websockets)
+            .map(cors::Policy::new);
         Self {
+            websockets,
+            websocket_origins,
             engine: engine_guards(&config, &stores, &platform),
             telemetry: Telemetry::new(&config),
             router: Router::new(config.routes.clone(), endpoints),
@@ -212,6 +225,67 @@ impl Gateway {
         self.telemetry
             .finish(started, config, platform, parts, &context, &mut response);
         response
+    }
+
+    /// A WebSocket upgrade (an HTTP/1.1 `GET` with `Upgrade: websocket`) on a `websocket`
+    /// endpoint: the engine guards, the origin check against the root `security/cors`, and the
+    /// endpoint's guards decide, as for any request; an allowed upgrade gets the backend
+    /// handshake to dial. Anything else is [`Upgrade::Pass`]: answer it with [`Self::handle`].
+    /// Adapters call this before reading a body (an upgrade has none).
+    pub async fn upgrade(&self, parts: &Parts, context: RequestContext) -> Upgrade {
+        if !self.may_upgrade(parts) {
+            return Upgrade::Pass;
+        }
+        let path = self.route_path(parts);
+        let Lookup::Found { endpoint, params } = self.router.lookup(&parts.method, &path) else {
+            return Upgrade::Pass;
+        };
+        if !endpoint.websocket() {
+            return Upgrade::Pass;
+        }
+        let unrouted = Params::default();
+        let inbound = Inbound {
+            parts,
+            params: &unrouted,
+            context: &context,
+        };
+        let mut state = GuardState::default();
+        let mut refused = match self.engine.check(&inbound, &mut state).await {
+            ControlFlow::Break(response) => response,
+            ControlFlow::Continue(()) => {
+                let origin_ok = self
+                    .websocket_origins
+                    .as_ref()
+                    .is_none_or(|cors| cors.origin_allowed(parts));
+                let decided = if origin_ok {
+                    endpoint.upgrade(parts, &params, &context).await
+                } else {
+                    Upgrade::Refused(plain(StatusCode::FORBIDDEN, "403 origin not allowed\n"))
+                };
+                let Upgrade::Refused(mut response) = decided else {
+                    return decided;
+                };
+                self.engine.finish(&inbound, &mut state, &mut response);
+                response
+            }
+        };
+        refused = self.refused(parts, context.clone(), refused);
+        Upgrade::Refused(refused)
+    }
+
+    /// Whether [`Self::upgrade`] may have something to decide: some endpoint is a `websocket`
+    /// one and the request asks for a WebSocket. Cheap: adapters ask it for every request.
+    pub fn may_upgrade(&self, parts: &Parts) -> bool {
+        self.websockets && crate::proxy::websocket::is_upgrade(parts)
+    }
+
+    /// The path the router matches: cleaned of extra slashes when the router says so.
+    fn route_path(&self, parts: &Parts) -> String {
+        if self.config.router.remove_extra_slash {
+            crate::router::clean_path(parts.uri.path())
+        } else {
+            parts.uri.path().to_owned()
+        }
     }
 
     /// Steps 1–8: the engine guards around the route.

@@ -41,11 +41,13 @@ pub use gateway::Gateway;
 pub use guard::jwks::{MIN_REFETCH, RETRY_WITHOUT_KEYS};
 pub use http_util::{forwarded_peer, plain};
 pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HEAD, MAX_HEADERS};
+pub use pipeline::Upgrade;
 pub use platform::{
     Body, BoxFuture, BoxStream, Chunks, Clock, Defer, HttpClient, MaybeSend, MaybeSync,
     MemoryStore, Platform, PoolSpec, Random, RequestContext, RequestRecord, Sink, Sleep, Store,
     StoreError, Stores, StreamedResponse,
 };
+pub use proxy::websocket::Dial;
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
 pub use telemetry::{metrics, otlp};
 

@@ -11,6 +11,7 @@ use manifold_core::config::load::{self, LoadError};
 use manifold_core::{
     forwarded_peer, head_too_large, plain, Body, BoxFuture, Gateway, RequestContext,
 };
+use manifold_worker_ports::websocket::{self, Upgraded};
 use manifold_worker_ports::{
     convert, headers_from_js, headers_to_js, observed, platform, WorkerStores,
 };
@@ -56,6 +57,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         (Err(e), _) => plain(StatusCode::INTERNAL_SERVER_ERROR, e).map(Body::Full),
         (_, Err(answer)) => answer.map(Body::Full),
         (Ok(gateway), Ok((request, https))) => {
+            // A WebSocket upgrade on a `websocket` endpoint: relayed, or refused as any request.
+            let peer = forwarded_peer(request.headers(), "cf-connecting-ip");
+            let context = || RequestContext::new().with_peer(peer).with_https(https);
+            let request = match websocket::upgrade(&gateway, request, context).await {
+                Upgraded::Pass(request) => request,
+                Upgraded::Refused(answer) => return from_core(answer.map(Body::Full)),
+                Upgraded::Socket(socket) => return Ok(socket),
+            };
             let defer = move |work: BoxFuture<'static, ()>| ctx.wait_until(work);
             let context = RequestContext::new()
                 .with_peer(forwarded_peer(request.headers(), "cf-connecting-ip"))

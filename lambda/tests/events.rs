@@ -413,5 +413,16 @@ async fn the_runtime_override_expands_placeholders_and_reports_located_errors() 
     let message = gateway.unwrap_err().to_string();
     assert!(message.contains("3:"), "{message}");
     assert!(message.contains("`{nope}`"), "{message}");
+
+    // A function cannot hold a WebSocket: an override with a `websocket` endpoint is refused.
+    let ws = dir.join("ws.json");
+    std::fs::write(&ws, "{\"version\": 3, \"endpoints\": [{\"endpoint\": \"/chat\", \"output_encoding\": \"no-op\",\n  \"backend\": [{\"host\": [\"ws://chat.internal\"], \"url_pattern\": \"/c\"}],\n  \"extra_config\": {\"websocket\": {\"enable_direct_communication\": true}}}]}").unwrap();
+    let env = |name: &str| (name == "MANIFOLD_LAMBDA_CONFIG").then(|| ws.display().to_string());
+    let (_, gateway) = load(&env, manifold_native::platform().unwrap());
+    let message = gateway.unwrap_err().to_string();
+    assert!(
+        message.contains("3:20: endpoints[0].extra_config.websocket (GET /chat): a serverless function cannot hold a WebSocket"),
+        "{message}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

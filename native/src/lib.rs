@@ -21,6 +21,7 @@ mod redis_store;
 mod telemetry;
 mod time;
 pub mod tls;
+pub mod websocket;
 
 use std::sync::Arc;
 

@@ -57,7 +57,8 @@ pub fn load_or_embedded(
         Some(path) => {
             // The platform terminates TLS: the override's server `tls` files are not read.
             let config = read(Path::new(&path))
-                .and_then(|text| load::load_reading(&text, lookup, files::SERVERLESS, read_named));
+                .and_then(|text| load::load_reading(&text, lookup, files::SERVERLESS, read_named))
+                .and_then(no_websockets);
             (path, config)
         }
         None => (
@@ -65,4 +66,28 @@ pub fn load_or_embedded(
             load::load_expanded(embedded, lookup),
         ),
     }
+}
+
+/// A function answers each event and returns, so it cannot hold a WebSocket: an overriding
+/// config with `websocket` endpoints is refused at start, naming them (the embedded config was
+/// refused by the build already: `manifold_build::platform_limits`).
+fn no_websockets(config: Config) -> Result<Config, LoadError> {
+    let errors: Vec<_> = config
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let mut at = e.websocket.as_ref()?.at.clone();
+            at.context = Some(e.label.clone());
+            at.message = "a serverless function cannot hold a WebSocket connection (each event is one request and one answer): serve this endpoint natively (`manifold run`) or on Workers, or remove its `websocket`".to_owned();
+            Some(at)
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(config);
+    }
+    let warnings = config.warnings;
+    Err(LoadError::Invalid(manifold_core::ConfigErrors {
+        errors,
+        warnings,
+    }))
 }

@@ -66,6 +66,7 @@ const BODY = Buffer.alloc(MAX_BODY + 1, "a");
 
 let mock;
 let mockPort;
+let wsBackend;
 const natives = [];
 const miniflares = [];
 // tests/worker/gateway.json on both platforms, and tests/worker/ssl.json on both.
@@ -75,6 +76,7 @@ const ssl = {};
 before(async () => {
   mockPort = Number(need("MANIFOLD_E2E_MOCK_PORT"));
   mock = await startMock(mockPort);
+  wsBackend = startWsBackend(need("MANIFOLD_E2E_WS_PORT"));
   targets.native = startNative(need("E2E_CONFIG"), need("E2E_NATIVE_PORT"), "native.log");
   ssl.native = startNative(need("E2E_SSL_CONFIG"), need("E2E_NATIVE_SSL_PORT"), "native-ssl.log");
   targets.worker = await startWorker(need("E2E_WORKER_DIR"));
@@ -101,7 +103,18 @@ after(async () => {
     }
   }
   await mock?.close();
+  if (wsBackend && wsBackend.exitCode === null) {
+    wsBackend.kill("SIGTERM");
+    await new Promise((resolve) => wsBackend.once("exit", resolve));
+  }
 });
+
+/** tests/websocket/backend.py (PyPI websockets from the tools venv) on `port`. */
+function startWsBackend(port) {
+  const out = fs.openSync(path.join(need("E2E_LOG_DIR"), "ws-backend.log"), "w");
+  const script = path.join(here, "..", "websocket", "backend.py");
+  return spawn(need("E2E_WS_PYTHON"), [script, String(port)], { stdio: ["ignore", out, out] });
+}
 
 /** `manifold run` with `config` on `port`, its log in E2E_LOG_DIR/`log`. */
 function startNative(config, port, log) {
@@ -682,3 +695,68 @@ test("ssl.json's own limits (max_header_bytes 8192, router.max_payload 1024) on 
   assert.equal(ok.status, 200, "1024-byte body over https://");
   assert.equal(ok.body, SINK_OK(1024), "1024-byte body over https://: what the backend received");
 });
+
+// ---- WebSocket passthrough (docs/websockets.md): the same echo on both platforms ----------
+
+/** The `ws` client that comes with miniflare (Node 20 has no WebSocket client of its own). */
+function wsClient() {
+  return createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"))("ws");
+}
+
+/** Open a WebSocket on `target`: `{ ws, messages }` once open, `{ status }` when refused. */
+function wsOpen(target, p, headers = {}) {
+  const WebSocket = wsClient();
+  const url = target.base.replace(/^http/, "ws") + p;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers, handshakeTimeout: 10_000 });
+    const messages = [];
+    const waiting = [];
+    ws.on("message", (data, isBinary) => {
+      const m = { data, isBinary };
+      const next = waiting.shift();
+      if (next) next(m);
+      else messages.push(m);
+    });
+    const next = () => new Promise((ok) => (messages.length ? ok(messages.shift()) : waiting.push(ok)));
+    ws.once("open", () => resolve({ ws, next }));
+    ws.once("unexpected-response", (_req, res) => {
+      resolve({ status: res.statusCode });
+      res.resume();
+      ws.terminate();
+    });
+    ws.once("error", reject);
+  });
+}
+
+for (const which of ["native", "worker"]) {
+  test(`websocket (${which}): text and binary messages echo both ways; a close comes back with its code`, async () => {
+    const { ws, next } = await wsOpen(targets[which], "/ws/echo");
+    ws.send("hello through the gateway");
+    const text = await next();
+    assert.equal(text.isBinary, false);
+    assert.equal(text.data.toString(), "hello through the gateway");
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 256));
+    ws.send(bytes);
+    const binary = await next();
+    assert.equal(binary.isBinary, true);
+    assert.deepEqual(Buffer.from(binary.data), bytes);
+    const closed = new Promise((ok) => ws.once("close", (code, reason) => ok([code, reason.toString()])));
+    ws.close(4000, "bye");
+    assert.deepEqual(await closed, [4000, "bye"]);
+  });
+
+  test(`websocket (${which}): no JWT is 401 and a bad one 401, never a socket; a valid one is upgraded`, async () => {
+    assert.deepEqual(await wsOpen(targets[which], "/ws/jwt"), { status: 401 });
+    const bad = { Authorization: `Bearer ${tokens.bad_signature}` };
+    assert.deepEqual(await wsOpen(targets[which], "/ws/jwt", bad), { status: 401 });
+    const good = { Authorization: `Bearer ${tokens.valid}` };
+    const { ws, next } = await wsOpen(targets[which], "/ws/jwt", good);
+    const seen = JSON.parse((await next()).data.toString());
+    assert.equal(seen["x-user"], JSON.parse(Buffer.from(tokens.valid.split(".")[1], "base64url")).sub);
+    ws.close(1000);
+  });
+
+  test(`websocket (${which}): a foreign Origin is 403, no socket`, async () => {
+    assert.deepEqual(await wsOpen(targets[which], "/ws/echo", { Origin: "https://evil.example" }), { status: 403 });
+  });
+}

@@ -10,6 +10,8 @@
 //! * `Stores` ([`WorkerStores`]): the config's Redis pools on Durable Objects (the class
 //!   [`ManifoldStore`], one object per bucket, which the Worker exports) and `qos/http-cache`
 //!   with `shared: true` on the Cache API.
+//! * WebSocket passthrough ([`websocket`]): the backend fetched with `Upgrade: websocket`, a
+//!   `WebSocketPair` for the client, messages and closes relayed between them;
 //! * ids from `Math.random()`, the access log through `console.log` (one JSON object per
 //!   request), and with `telemetry/opentelemetry` the OTLP export in `ctx.wait_until`
 //!   ([`observed`]).
@@ -29,6 +31,8 @@ mod fetch;
 mod store;
 #[cfg(target_arch = "wasm32")]
 mod telemetry;
+#[cfg(target_arch = "wasm32")]
+pub mod websocket;
 
 #[cfg(target_arch = "wasm32")]
 pub use durable::ManifoldStore;

@@ -26,13 +26,15 @@ pub(crate) struct BackendEnv<'a> {
     pub(crate) sequential: bool,
     /// The endpoint validates a JWT, so `{JWT.claim}` has a value.
     pub(crate) jwt: bool,
+    /// The endpoint passes WebSocket upgrades through: `ws://` and `wss://` hosts are allowed.
+    pub(crate) websocket: bool,
 }
 
 /// Decode the backend at `cx` (its path and `METHOD /path, backend N` context).
 pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) -> Option<Backend> {
     let raw: RawBackend = cx.decode(value, BACKEND_NO_EFFECT)?;
     let mark = cx.mark();
-    let host = hosts(cx, &raw, env.defaults.host);
+    let host = hosts(cx, &raw, env.defaults.host, env.websocket);
     let url_pattern = url_pattern(&mut cx.at("url_pattern"), raw.url_pattern.as_deref(), env);
     let method = match raw.method.as_deref() {
         None => Some(env.method.clone()),
@@ -110,7 +112,12 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
 }
 
 /// The backend's hosts (the root `host` list when it has none), sanitised.
-fn hosts(cx: &mut Cx<'_, '_>, raw: &RawBackend, root_hosts: &[String]) -> Vec<String> {
+fn hosts(
+    cx: &mut Cx<'_, '_>,
+    raw: &RawBackend,
+    root_hosts: &[String],
+    websocket: bool,
+) -> Vec<String> {
     let inherited = raw.host.is_empty();
     let list = if inherited { root_hosts } else { &raw.host[..] };
     if list.is_empty() {
@@ -119,7 +126,19 @@ fn hosts(cx: &mut Cx<'_, '_>, raw: &RawBackend, root_hosts: &[String]) -> Vec<St
     }
     let mut host = Vec::new();
     for (i, h) in list.iter().enumerate() {
-        match sanitize_host(h, raw.disable_host_sanitize) {
+        let (h, ws) = match websocket_scheme(h) {
+            Some(http) if websocket => (http, false),
+            Some(_) => (h.clone(), true),
+            None => (h.clone(), false),
+        };
+        let sanitized = sanitize_host(&h, raw.disable_host_sanitize).map_err(|e| {
+            if ws {
+                format!("host `{h}`: ws:// and wss:// hosts belong to endpoints with the `websocket` namespace")
+            } else {
+                e
+            }
+        });
+        match sanitized {
             Ok(h) => host.push(h),
             // An inherited host is reported where it is written: the root's `host`.
             Err(e) if inherited => cx.at_path(Path::default().key("host").index(i)).error(e),
@@ -217,6 +236,18 @@ fn list_or_none(params: &[String]) -> String {
             .map(|p| format!("{{{p}}}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// A `ws://` / `wss://` host (KrakenD's WebSocket backends) as the `http://` / `https://` host
+/// its handshake goes to (a WebSocket connection starts as an HTTP/1.1 request); `None` for
+/// any other host.
+fn websocket_scheme(host: &str) -> Option<String> {
+    let (scheme, rest) = host.split_once("://")?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "ws" => Some(format!("http://{rest}")),
+        "wss" => Some(format!("https://{rest}")),
+        _ => None,
     }
 }
 

@@ -92,6 +92,11 @@ pub(crate) fn endpoint(
         cx.at("extra_config").key(extra::FAILURE_NAMESPACE).key("problem_details").warn("`problem_details` shapes the answers of `validation/json-schema` and `validation/cel`; this endpoint has neither, so it has no effect");
     }
     let label = format!("{} {path}", settings.method);
+    // Written at all, valid or not: its endpoint rules and `ws://` hosts are checked either way.
+    let websocket = raw.extra_config.contains_key(extra::WEBSOCKET_NAMESPACE);
+    if websocket {
+        websocket_rules(&mut cx, &settings);
+    }
     let env = BackendEnv {
         method: &settings.method,
         params: &params,
@@ -100,6 +105,7 @@ pub(crate) fn endpoint(
         index: 0,
         sequential: proxy.sequential,
         jwt: extra.auth_validator.is_some(),
+        websocket,
     };
     let backend = backends(&mut cx, &raw.backend, &label, env);
     let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
@@ -147,7 +153,23 @@ pub(crate) fn endpoint(
             ratelimit_redis: extra.ratelimit_router_redis,
         },
         failure: extra.failure.unwrap_or_default(),
+        websocket: extra.websocket.map(Arc::new),
     })
+}
+
+/// A `websocket` endpoint passes the upgrade through to its one backend: it must be a `no-op`
+/// `GET` (an upgrade is an HTTP/1.1 `GET`); the one backend is checked with the rest.
+fn websocket_rules(cx: &mut Cx<'_, '_>, settings: &Settings) {
+    let mut at = cx.at("extra_config").key(extra::WEBSOCKET_NAMESPACE);
+    if settings.output_encoding != OutputEncoding::NoOp {
+        at.error("a `websocket` endpoint is a passthrough: it needs `\"output_encoding\": \"no-op\"` (and exactly one backend)");
+    }
+    if settings.method != Method::GET {
+        at.error(format!(
+            "a `websocket` endpoint must be a GET endpoint (WebSocket upgrades are GET requests), not {}",
+            settings.method
+        ));
+    }
 }
 
 /// A rate limit keyed on the API key (`strategy: "api_key"`) needs the endpoint's

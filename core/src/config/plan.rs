@@ -129,6 +129,8 @@ pub struct Endpoint {
     pub guards: EndpointGuards,
     /// `manifold/failure`: all-or-nothing, the partial status, problem+json rejections.
     pub failure: super::extra::FailurePolicy,
+    /// `websocket`: upgrades on this `no-op` endpoint are passed through to its backend.
+    pub websocket: Option<std::sync::Arc<super::extra::WebSocket>>,
 }
 
 /// One backend of an endpoint.

@@ -120,6 +120,12 @@ impl Policy {
         ControlFlow::Break(r)
     }
 
+    /// Whether a request may open a WebSocket: it has no `Origin` (not a browser) or an allowed
+    /// one. Browsers do not apply CORS to WebSockets, so the gateway must refuse the upgrade.
+    pub(crate) fn origin_allowed(&self, parts: &Parts) -> bool {
+        !parts.headers.contains_key(ORIGIN) || self.allowed_origin(parts).is_some()
+    }
+
     /// The origin, when it is present and allowed.
     fn allowed_origin<'p>(&self, parts: &'p Parts) -> Option<&'p HeaderValue> {
         let value = parts.headers.get(ORIGIN)?;

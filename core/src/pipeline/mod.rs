@@ -33,6 +33,7 @@
 
 mod request;
 mod stores;
+mod websocket;
 
 use std::ops::ControlFlow;
 
@@ -47,17 +48,21 @@ use crate::guard::{
     ratelimit::Limiter, secure::Secure, Guard, GuardState, Guards, Inbound,
 };
 use crate::platform::{Platform, RequestContext};
+use crate::proxy::websocket::Upgrader;
 use crate::proxy::{stack, SharedProxy};
 use crate::render;
 use crate::url::Params;
 
 pub(crate) use stores::SharedStores;
+pub use websocket::Upgrade;
 
 /// One endpoint, compiled: its plan, its guards and its proxy stack.
 pub(crate) struct CompiledEndpoint {
     plan: Endpoint,
     guards: Guards,
     proxy: SharedProxy,
+    /// `websocket`: how upgrades reach the backend (`websocket.rs`).
+    websocket: Option<Upgrader>,
 }
 
 /// The engine-wide guards, around the router (KrakenD's server wrapper and gin middlewares):
@@ -156,6 +161,10 @@ impl CompiledEndpoint {
         Self {
             guards: endpoint_guards(config, endpoint, stores, platform),
             proxy: stack::endpoint_stack(endpoint, platform),
+            websocket: endpoint.websocket.as_ref().and_then(|ws| {
+                let backend = endpoint.backend.first()?;
+                Some(Upgrader::new(endpoint, ws.clone(), backend, platform))
+            }),
             plan: endpoint.clone(),
         }
     }

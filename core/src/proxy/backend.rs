@@ -115,7 +115,7 @@ impl HttpBackend {
         hosts.get(i).map_or("", String::as_str)
     }
 
-    fn build(&self, req: &ProxyRequest) -> Result<BackendRequest, ProxyError> {
+    pub(crate) fn build(&self, req: &ProxyRequest) -> Result<BackendRequest, ProxyError> {
         let b = &self.backend;
         let path = b
             .url_pattern

@@ -28,6 +28,7 @@ mod sigv4;
 pub(crate) mod stack;
 mod static_response;
 mod stream;
+pub(crate) mod websocket;
 
 use std::fmt;
 use std::sync::Arc;

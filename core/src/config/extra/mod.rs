@@ -26,6 +26,7 @@ mod redis_ratelimit;
 mod router;
 mod security_http;
 mod telemetry;
+mod websocket;
 
 use std::collections::BTreeMap;
 
@@ -65,6 +66,7 @@ pub use security_http::SecurityHttp;
 pub use telemetry::{
     BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp, Prometheus,
 };
+pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 
 use super::decode::{near_miss, Cx, Level};
 use Level::{Backend, Endpoint, Root};
@@ -131,6 +133,8 @@ pub(crate) struct Extra {
     pub(crate) client_credentials: Option<ClientCredentials>,
     /// `backend/lambda` (backend).
     pub(crate) lambda: Option<Lambda>,
+    /// `websocket` (endpoint): upgrades passed through to the one backend (issue 19).
+    pub(crate) websocket: Option<WebSocket>,
 }
 
 /// Every namespace Manifold implements, with the levels where it has an effect.
@@ -161,6 +165,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("auth/api-keys", &[Root, Endpoint]),
     ("auth/client-credentials", &[Backend]),
     ("backend/lambda", &[Backend]),
+    (WEBSOCKET_NAMESPACE, &[Endpoint]),
 ];
 
 /// KrakenD's other telemetry namespaces: known exporters Manifold does not have.
@@ -333,6 +338,7 @@ impl Extra {
             "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
             "auth/client-credentials" => self.client_credentials = namespace(cx, value),
             "backend/lambda" => self.lambda = namespace(cx, value),
+            WEBSOCKET_NAMESPACE => self.websocket = namespace(cx, value),
             _ => {}
         }
     }
