@@ -335,7 +335,7 @@ async fn handle(
     if let Some(answer) =
         manifold_native::websocket::serve(&gateway, &mut parts, upgrade_context).await
     {
-        return Ok(answer.map(Full::new));
+        return Ok(answer.map(Outgoing::full));
     }
     let read = read_body(&parts.headers, body, &ctx.limits);
     let read = match ctx.limits.read_timeout {
