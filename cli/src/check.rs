@@ -84,6 +84,15 @@ impl Report<'_> {
             let (line, column) = at.map_or((1, 1), |a| (a.line, a.column));
             notes.push(format!("{line}:{column}: tls: `manifold run` serves HTTPS only (h2 and HTTP/1.1 by ALPN); on Lambda and Workers the platform terminates TLS, so `tls` has no effect there"));
         }
+        let streamed: Vec<String> = config
+            .endpoints
+            .iter()
+            .filter(|e| e.streams())
+            .map(|e| format!("{} {}", e.method, e.endpoint))
+            .collect();
+        if !streamed.is_empty() {
+            notes.push(format!("1:1: endpoints: {} stream the backend's body as it arrives with `manifold run` and on Workers (timeout: to the first byte and per idle gap); on Lambda the answer is buffered whole (at most 16 MiB from the backend, 6 MB to API Gateway): see docs/streaming.md", streamed.join(", ")));
+        }
         notes
     }
 

@@ -91,7 +91,7 @@ impl HttpBackend {
                 Body::Stream(chunks) => {
                     let whole = crate::body::BoundedBody::response(&parts.headers, self.max_body)
                         .map_err(crate::platform::ClientError::from)
-                        .map(|body| body.collect(chunks, |e| e));
+                        .map(|body| body.collect(chunks, std::convert::identity));
                     let whole = match whole {
                         Ok(reading) => reading.await,
                         Err(e) => Err(e),

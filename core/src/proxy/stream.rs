@@ -21,6 +21,14 @@ use futures_util::Stream;
 use crate::config::{Encoding, Endpoint, OutputEncoding};
 use crate::platform::{BoxFuture, Chunks, ClientError, ClientErrorKind, Sleep};
 
+impl Endpoint {
+    /// Whether this endpoint streams its backend's body to the client as it arrives, where the
+    /// adapter can send a stream (natively and on Workers; docs/streaming.md).
+    pub fn streams(&self) -> bool {
+        streams(self)
+    }
+}
+
 /// Whether `endpoint`'s answers stream (see the module doc for why each condition).
 pub(crate) fn streams(endpoint: &Endpoint) -> bool {
     let [backend] = endpoint.backend.as_slice() else {
