@@ -10,10 +10,13 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use http::StatusCode;
 use manifold_core::{plain, Dial, Gateway, RequestContext, Upgrade};
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
     console_warn, wasm_bindgen_futures, Fetch, Headers, Method, Request, RequestInit, Response,
     ResponseBuilder, WebSocket, WebSocketPair, WebsocketEvent,
 };
+use worker::{js_sys, web_sys, MessageEvent};
 
 use crate::fetch::headers_to_js;
 
@@ -121,7 +124,7 @@ async fn relay(client: WebSocket, backend: WebSocket) {
             Ok(WebsocketEvent::Message(message)) => {
                 let sent = match message.text() {
                     Some(text) => to.send_with_str(text),
-                    None => to.send_with_bytes(message.bytes().unwrap_or_default()),
+                    None => to.send_with_bytes(binary(&message).await),
                 };
                 if sent.is_err() {
                     break;
@@ -142,6 +145,23 @@ async fn relay(client: WebSocket, backend: WebSocket) {
                 break;
             }
         }
+    }
+}
+
+/// A binary message's bytes. workerd hands a fetched socket's binary messages over as a `Blob`
+/// (measured with Miniflare; `MessageEvent::bytes` reads a `Blob` as empty), a pair's as an
+/// `ArrayBuffer`: both are read, in order (the relay waits for each).
+async fn binary(message: &MessageEvent) -> Vec<u8> {
+    let data = message.as_ref().data();
+    if data.is_instance_of::<js_sys::ArrayBuffer>() {
+        return js_sys::Uint8Array::new(&data).to_vec();
+    }
+    let Ok(blob) = data.dyn_into::<web_sys::Blob>() else {
+        return Vec::new();
+    };
+    match JsFuture::from(blob.array_buffer()).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(_) => Vec::new(),
     }
 }
 
