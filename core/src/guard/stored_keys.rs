@@ -278,7 +278,7 @@ mod tests {
             redis: Arc::new(Down),
             kv: None,
         };
-        let platform = Platform::new(world.clone(), world.clone(), world.clone());
+        let platform = Platform::new(world.clone(), world.clone(), world);
         let gw = Gateway::from_json(&config, platform.with_stores(Arc::new(stores))).unwrap();
         assert_eq!(status(&gw, "from-config"), 200);
         assert_eq!(
