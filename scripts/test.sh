@@ -59,7 +59,7 @@ step "redis e2e (two instances, one Redis)" scripts/redis-e2e.sh
 step "openapi import/export" scripts/openapi.sh
 step "tls (server and client)" scripts/tls.sh
 if [ "$quick" = 0 ]; then
-  for suite in scripts/lambda-e2e.sh scripts/worker-e2e.sh scripts/telemetry-e2e.sh; do
+  for suite in scripts/lambda-e2e.sh scripts/lambda-backend.sh scripts/worker-e2e.sh scripts/telemetry-e2e.sh; do
     [ -x "$suite" ] && step "$(basename "$suite" .sh)" "$suite"
   done
   [ -x bench/run.sh ] && step "benchmarks (--quick)" bench/run.sh --quick
