@@ -60,7 +60,7 @@ impl Number {
 
     /// A number from text that is already valid JSON number syntax (checked).
     pub fn parse(text: &str) -> Option<Self> {
-        parse::is_number(text.as_bytes()).then(|| Number(text.into()))
+        parse::is_number(text).then(|| Number(text.into()))
     }
 }
 

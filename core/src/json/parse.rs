@@ -32,7 +32,7 @@ pub enum PathSeg {
 
 /// Parse a complete JSON document (surrounding whitespace allowed, nothing else).
 pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser::new(input)?;
     p.skip_ws();
     let v = p.value(0)?;
     p.skip_ws();
@@ -47,7 +47,7 @@ pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
 /// still be valid JSON) and skipped without allocating. An `allow` filter then sees exactly the
 /// same data, without building and dropping everything it would throw away.
 pub fn parse_keeping(input: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Value, ParseError> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser::new(input)?;
     p.skip_ws();
     let v = if p.peek() == Some(b'{') {
         p.object(0, Some(keep))?
@@ -64,7 +64,9 @@ pub fn parse_keeping(input: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Value,
 /// Byte offset of the value at `path` in `input` (for error locations), or of the deepest
 /// existing ancestor when the path does not exist.
 pub fn locate(input: &[u8], path: &[PathSeg]) -> usize {
-    let mut p = Parser { input, pos: 0 };
+    let Ok(mut p) = Parser::new(input) else {
+        return 0;
+    };
     p.skip_ws();
     let mut best = p.pos;
     for seg in path {
@@ -126,9 +128,10 @@ pub fn locate(input: &[u8], path: &[PathSeg]) -> usize {
 }
 
 /// Whether `text` is exactly one JSON number.
-pub(crate) fn is_number(text: &[u8]) -> bool {
+pub(crate) fn is_number(text: &str) -> bool {
     let mut p = Parser {
-        input: text,
+        input: text.as_bytes(),
+        text,
         pos: 0,
     };
     p.number().is_ok() && p.pos == text.len()
@@ -136,12 +139,53 @@ pub(crate) fn is_number(text: &[u8]) -> bool {
 
 struct Parser<'a> {
     input: &'a [u8],
+    /// The same bytes, checked as UTF-8 once up front: a string without escapes is then one
+    /// slice and one copy (its ends are ASCII quotes, so always character boundaries).
+    text: &'a str,
     pos: usize,
 }
 
+/// Bytes that end a run of plain string content: `"`, `\\` and control characters.
+const STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 // === impl Parser ===
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(input: &'a [u8]) -> Result<Self, ParseError> {
+        let text = std::str::from_utf8(input).map_err(|e| ParseError {
+            offset: e.valid_up_to(),
+            message: "invalid UTF-8",
+        })?;
+        Ok(Parser {
+            input,
+            text,
+            pos: 0,
+        })
+    }
+
+    /// Move past plain string content, up to the next `"`, `\\` or control character.
+    fn scan_plain(&mut self) {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        self.pos += rest
+            .iter()
+            .position(|&b| STRING_STOP[usize::from(b)])
+            .unwrap_or(rest.len());
+    }
+
+    /// The text between two positions that are character boundaries.
+    fn slice(&self, start: usize) -> &'a str {
+        self.text.get(start..self.pos).unwrap_or_default()
+    }
     fn err(&self, message: &'static str) -> ParseError {
         ParseError {
             offset: self.pos,
@@ -193,11 +237,11 @@ impl Parser<'_> {
         keep: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut map = Map::new();
+        let mut members = Map::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(members));
         }
         loop {
             self.skip_ws();
@@ -216,14 +260,14 @@ impl Parser<'_> {
             } else {
                 let v = self.value(depth + 1)?;
                 // Duplicate keys: the last one wins, deterministically (documented behaviour).
-                map.insert(key, v);
+                members.insert(key, v);
             }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(map));
+                    return Ok(Value::Object(members));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -294,10 +338,7 @@ impl Parser<'_> {
 
     fn number(&mut self) -> Result<Number, ParseError> {
         let start = self.scan_number()?;
-        let text = self.input.get(start..self.pos).unwrap_or_default();
-        // Only ASCII digits and signs were consumed, so this cannot fail.
-        let text = std::str::from_utf8(text).map_err(|_| self.err("invalid number"))?;
-        Ok(Number(text.into()))
+        Ok(Number(self.slice(start).into()))
     }
 
     /// Check one value and move past it without building it (same rules as `value`).
@@ -349,27 +390,13 @@ impl Parser<'_> {
         }
     }
 
-    /// Check one string (escapes, UTF-8) and move past it without copying it.
+    /// Check one string (escapes) and move past it without copying it.
     fn skip_string(&mut self) -> Result<(), ParseError> {
         self.pos += 1;
-        let start = self.pos;
         loop {
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.scan_plain();
             match self.peek() {
                 Some(b'"') => {
-                    // Escapes are ASCII, so checking the raw bytes checks the decoded text.
-                    let raw = self.input.get(start..self.pos).unwrap_or_default();
-                    if std::str::from_utf8(raw).is_err() {
-                        return Err(ParseError {
-                            offset: start,
-                            message: "invalid UTF-8 in string",
-                        });
-                    }
                     self.pos += 1;
                     return Ok(());
                 }
@@ -411,29 +438,20 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, ParseError> {
         self.pos += 1;
-        let mut out = Vec::new();
+        let start = self.pos;
+        self.scan_plain();
+        let mut out = String::from(self.slice(start));
         loop {
-            let start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            out.extend_from_slice(self.input.get(start..self.pos).unwrap_or_default());
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return String::from_utf8(out).map_err(|_| ParseError {
-                        offset: start,
-                        message: "invalid UTF-8 in string",
-                    });
+                    return Ok(out);
                 }
                 Some(b'\\') => {
                     self.pos += 1;
                     let esc = self.peek().ok_or_else(|| self.err("unterminated string"))?;
                     self.pos += 1;
-                    let ch = match esc {
+                    out.push(match esc {
                         b'"' => '"',
                         b'\\' => '\\',
                         b'/' => '/',
@@ -444,13 +462,14 @@ impl Parser<'_> {
                         b't' => '\t',
                         b'u' => self.unicode_escape()?,
                         _ => return Err(self.err("invalid escape")),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    });
                 }
                 Some(_) => return Err(self.err("control character in string")),
                 None => return Err(self.err("unterminated string")),
             }
+            let start = self.pos;
+            self.scan_plain();
+            out.push_str(self.slice(start));
         }
     }
 

@@ -36,42 +36,77 @@ pub fn write_json(out: &mut String, v: &Value) {
 }
 
 /// Append `s` as a JSON string with Go's escaping (HTML-safe: `<`, `>`, `&`, U+2028, U+2029).
+///
+/// Works on bytes: every byte that may need escaping is ASCII, or the lead byte 0xE2 of
+/// U+2028/U+2029, so runs of ordinary text are copied in one piece (walking `char`s cost a
+/// decode per character, which dominated writing large bodies).
 pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut last = 0;
-    for (i, c) in s.char_indices() {
-        let esc: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            '<' => Some("\\u003c"),
-            '>' => Some("\\u003e"),
-            '&' => Some("\\u0026"),
-            '\u{2028}' => Some("\\u2028"),
-            '\u{2029}' => Some("\\u2029"),
-            c if (c as u32) < 0x20 => None,
-            _ => continue,
+    let mut i = 0;
+    loop {
+        let rest = bytes.get(i..).unwrap_or_default();
+        i += rest
+            .iter()
+            .position(|&b| NEEDS_LOOK[usize::from(b)])
+            .unwrap_or(rest.len());
+        let Some(&b) = bytes.get(i) else { break };
+        let (esc, len): (&str, usize) = match b {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            0x08 => ("\\b", 1),
+            0x0c => ("\\f", 1),
+            b'<' => ("\\u003c", 1),
+            b'>' => ("\\u003e", 1),
+            b'&' => ("\\u0026", 1),
+            0xE2 => match bytes.get(i + 1..i + 3) {
+                Some([0x80, 0xA8]) => ("\\u2028", 3),
+                Some([0x80, 0xA9]) => ("\\u2029", 3),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => ("", 1),
         };
         out.push_str(s.get(last..i).unwrap_or_default());
-        match esc {
-            Some(e) => out.push_str(e),
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let n = c as usize;
-                out.push_str("\\u00");
-                out.push(HEX[n >> 4] as char);
-                out.push(HEX[n & 0xf] as char);
-            }
+        if esc.is_empty() {
+            // The other control characters, as Go writes them.
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(esc);
         }
-        last = i + c.len_utf8();
+        i += len;
+        last = i;
     }
     out.push_str(s.get(last..).unwrap_or_default());
     out.push('"');
 }
+
+/// The bytes [`write_string`] has to look at: control characters, `"`, `\\`, `<`, `>`, `&` and
+/// 0xE2 (the first byte of U+2028 and U+2029).
+const NEEDS_LOOK: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
 
 #[cfg(test)]
 mod tests {
