@@ -65,7 +65,7 @@ step "tls (server and client)" scripts/tls.sh
 step "streaming passthrough (native)" scripts/streaming.sh
 step "websocket passthrough" scripts/websocket.sh
 if [ "$quick" = 0 ]; then
-  for suite in scripts/lambda-e2e.sh scripts/worker-e2e.sh scripts/telemetry-e2e.sh; do
+  for suite in scripts/lambda-e2e.sh scripts/lambda-backend.sh scripts/worker-e2e.sh scripts/telemetry-e2e.sh; do
     [ -x "$suite" ] && step "$(basename "$suite" .sh)" "$suite"
   done
   [ -x bench/run.sh ] && step "benchmarks (--quick)" bench/run.sh --quick

@@ -39,7 +39,14 @@ thread_local! {
 fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
     let config = load::load_expanded(CONFIG, |name| env.var(name).ok().map(|v| v.to_string()))?;
     let stores = Arc::new(WorkerStores::new(env.clone()));
-    let platform = observed(platform().with_stores(stores), &config);
+    // `backend/lambda` reads the AWS credentials from the Worker's secrets (or vars).
+    let vars = env.clone();
+    let env_var = move |name: &str| {
+        let value = vars.secret(name).or_else(|_| vars.var(name)).ok();
+        value.map(|v| v.to_string())
+    };
+    let platform = platform().with_stores(stores).with_env(Arc::new(env_var));
+    let platform = observed(platform, &config);
     Ok(Rc::new(Gateway::new(config, platform)))
 }
 

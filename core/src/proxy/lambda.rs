@@ -60,8 +60,8 @@ impl LambdaBackend {
             .filter(|v| !v.is_empty())
     }
 
-    /// The signed Invoke request for `req`.
-    fn build(&self, req: &ProxyRequest) -> Result<BackendRequest, String> {
+    /// The Invoke request for `req`, not signed yet, and the region to sign it for.
+    fn build(&self, req: &ProxyRequest) -> Result<(BackendRequest, String), String> {
         let function = match &self.lambda.function {
             LambdaFunction::Name(name) => name.clone(),
             LambdaFunction::Param(param) => req
@@ -79,15 +79,6 @@ impl LambdaBackend {
             .or_else(|| self.env("AWS_REGION"))
             .or_else(|| self.env("AWS_DEFAULT_REGION"))
             .ok_or("no region: set `region` or AWS_REGION")?;
-        let credentials = sigv4::Credentials {
-            access_key: self
-                .env("AWS_ACCESS_KEY_ID")
-                .ok_or("no AWS credentials: AWS_ACCESS_KEY_ID is not set")?,
-            secret_key: self
-                .env("AWS_SECRET_ACCESS_KEY")
-                .ok_or("no AWS credentials: AWS_SECRET_ACCESS_KEY is not set")?,
-            session_token: self.env("AWS_SESSION_TOKEN"),
-        };
         let base = self
             .lambda
             .endpoint
@@ -102,7 +93,7 @@ impl LambdaBackend {
         } else {
             req.body.clone()
         };
-        let mut request = http::Request::builder()
+        let request = http::Request::builder()
             .method(Method::POST)
             .uri(&url)
             .header(CONTENT_TYPE, "application/json")
@@ -110,14 +101,22 @@ impl LambdaBackend {
             .header("x-amz-log-type", "None")
             .body(payload)
             .map_err(|e| format!("invalid Invoke URL {url}: {e}"))?;
-        sigv4::sign(
-            &mut request,
-            &credentials,
-            &region,
-            "lambda",
-            self.platform.clock.now_millis(),
-        )?;
-        Ok(request)
+        Ok((request, region))
+    }
+
+    /// Sign `request` with the credentials in the environment now.
+    fn sign(&self, request: &mut BackendRequest, region: &str) -> Result<(), String> {
+        let credentials = sigv4::Credentials {
+            access_key: self
+                .env("AWS_ACCESS_KEY_ID")
+                .ok_or("no AWS credentials: AWS_ACCESS_KEY_ID is not set")?,
+            secret_key: self
+                .env("AWS_SECRET_ACCESS_KEY")
+                .ok_or("no AWS credentials: AWS_SECRET_ACCESS_KEY is not set")?,
+            session_token: self.env("AWS_SESSION_TOKEN"),
+        };
+        let now = self.platform.clock.now_millis();
+        sigv4::sign(request, &credentials, region, "lambda", now)
     }
 }
 
@@ -145,10 +144,16 @@ impl Proxy for LambdaBackend {
             };
             let mut attempt = 0;
             loop {
-                let request = self.build(&req).map_err(what)?;
+                let (mut request, region) = self.build(&req).map_err(what)?;
                 let url = request.uri().to_string();
                 let span =
                     BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
+                // After the span starts, so missing credentials show in the access log.
+                if let Err(e) = self.sign(&mut request, &region) {
+                    let message = format!("aws lambda: {e}: {url}");
+                    span.fail(FailureKind::Refused, &message);
+                    return Err(ProxyError::new(ErrorSource::Backend, message));
+                }
                 let client = span.client(&*self.platform.client);
                 // Never a redirect: the Invoke API answers itself.
                 let no_redirect = BackendHttp {
@@ -178,16 +183,7 @@ impl Proxy for LambdaBackend {
                         body: body.clone(),
                     }
                 };
-                if parts.status.as_u16() != 200 {
-                    return Err(fail(
-                        FailureKind::Status,
-                        format!(
-                            "aws lambda: bad status code {}: {url}",
-                            parts.status.as_u16()
-                        ),
-                        Some(parts.status),
-                    ));
-                }
+                // A function error first: an emulator may send it with a 500.
                 if let Some(kind) = parts.headers.get("x-amz-function-error") {
                     let kind = kind.to_str().unwrap_or("error");
                     let detail = String::from_utf8_lossy(&body);
@@ -196,6 +192,16 @@ impl Proxy for LambdaBackend {
                         FailureKind::Status,
                         format!("aws lambda: function error ({kind}): {detail}: {url}"),
                         None,
+                    ));
+                }
+                if parts.status.as_u16() != 200 {
+                    return Err(fail(
+                        FailureKind::Status,
+                        format!(
+                            "aws lambda: bad status code {}: {url}",
+                            parts.status.as_u16()
+                        ),
+                        Some(parts.status),
                     ));
                 }
                 let data =

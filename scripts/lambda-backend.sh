@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# `backend/lambda` end to end (issue 17 point 6), runnable on its own and run by scripts/test.sh:
+# `cargo lambda watch` serves a tiny function (tests/lambda-fn/invoke-target.rs) through its
+# local Invoke API (`POST /2015-03-31/functions/invoke-target/invocations` on --invoke-port),
+# and `manifold run` (native) aggregates it with an HTTP backend (a Python stub). The gateway
+# signs every call with SigV4 from the AWS_* variables it is given (the emulator does not check
+# signatures; the signer is checked against AWS's example and botocore in core's unit tests).
+#
+# Checks: GET sends the endpoint parameters, merged with the HTTP backend's answer; POST sends
+# the body; the function name from a parameter; an unknown function and a function error are
+# backend failures (500, named in the access log); without AWS credentials the call fails,
+# saying so.
+#
+# A missing tool or a failed build is a failure, never a skip; everything started is stopped.
+# The last line is `lambda backend: P passed, F failed`.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $1"
+  [ -n "${2:-}" ] && echo "$2" | tail -20 | sed 's/^/     /'
+}
+finish() {
+  echo "lambda backend: $passed passed, $failed failed"
+  [ "$failed" = 0 ]
+  exit $?
+}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  [ "${KEEP:-}" = 1 ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' TERM INT
+
+if ! out=$(scripts/tools.sh lambda 2>&1); then
+  fail "tools (cargo-lambda)" "$out"
+  finish
+fi
+# shellcheck disable=SC1091
+source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
+if ! cargo lambda --version >/dev/null 2>&1; then
+  fail "cargo lambda missing after tools.sh"
+  finish
+fi
+
+if out=$(cargo build -p manifold 2>&1) && out2=$(cargo build -p manifold-tests --bin invoke-target 2>&1); then
+  ok "build the native server and the test function"
+else
+  fail "build" "${out:-}${out2:-}"
+  finish
+fi
+bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/manifold"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Wait until PORT accepts connections while PID lives (polling, bounded).
+wait_port() { # port pid seconds
+  local end=$((SECONDS + $3))
+  while [ $SECONDS -lt "$end" ]; do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+invoke_port=$(free_port)
+backend_port=$(free_port)
+
+# The HTTP backend: /users/{id} answers {"name": "user-<id>"}.
+cat >"$work/backend.py" <<'PY'
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"name": "user-" + self.path.rsplit("/", 1)[-1]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 "$work/backend.py" "$backend_port" &
+pids+=($!)
+wait_port "$backend_port" "${pids[-1]}" 10 || { fail "HTTP backend did not start"; finish; }
+
+cargo lambda watch -p manifold-tests --bin invoke-target --ignore-changes \
+  -A 127.0.0.1 -P "$invoke_port" >"$work/watch.log" 2>&1 &
+pids+=($!)
+if wait_port "$invoke_port" "${pids[-1]}" 300; then
+  ok "cargo lambda watch serves the Invoke API on :$invoke_port"
+else
+  fail "cargo lambda watch did not start" "$(cat "$work/watch.log")"
+  finish
+fi
+
+cat >"$work/gateway.json" <<JSON
+{"version": 3, "timeout": "30s",
+ "endpoints": [
+  {"endpoint": "/orders/{id}",
+   "backend": [
+     {"host": ["http://unused"], "url_pattern": "/unused", "group": "fn",
+      "extra_config": {"backend/lambda": {"function_name": "invoke-target", "region": "us-east-1",
+                                          "endpoint": "http://127.0.0.1:$invoke_port"}}},
+     {"host": ["http://127.0.0.1:$backend_port"], "url_pattern": "/users/{id}", "group": "user"}]},
+  {"endpoint": "/orders", "method": "POST",
+   "backend": [{"host": ["http://unused"], "url_pattern": "/unused", "method": "POST",
+      "extra_config": {"backend/lambda": {"function_name": "invoke-target", "region": "us-east-1",
+                                          "endpoint": "http://127.0.0.1:$invoke_port"}}}]},
+  {"endpoint": "/fn/{function}/{id}",
+   "backend": [{"host": ["http://unused"], "url_pattern": "/unused",
+      "extra_config": {"backend/lambda": {"function_param_name": "Function",
+                                          "endpoint": "http://127.0.0.1:$invoke_port"}}}]},
+  {"endpoint": "/fail/{fail}",
+   "backend": [{"host": ["http://unused"], "url_pattern": "/unused",
+      "extra_config": {"backend/lambda": {"function_name": "invoke-target", "region": "us-east-1",
+                                          "endpoint": "http://127.0.0.1:$invoke_port"}}}]}
+ ]}
+JSON
+
+# Start `manifold run` with ENV... on PORT; its log in LOG.
+start_gateway() { # port log env...
+  local port=$1 log=$2
+  shift 2
+  env "$@" "$bin" run -c "$work/gateway.json" -p "$port" --log-format json >"$log" 2>&1 &
+  pids+=($!)
+  wait_port "$port" "${pids[-1]}" 30
+}
+
+gw=$(free_port)
+if ! start_gateway "$gw" "$work/gw.log" AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
+  AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_SESSION_TOKEN=test-session \
+  AWS_REGION=eu-west-1; then
+  fail "manifold run" "$(cat "$work/gw.log")"
+  finish
+fi
+
+# check NAME EXPECTED_STATUS PYTHON_ASSERTION curl-args...: the JSON body is `b`.
+check() {
+  local name=$1 want=$2 assertion=$3
+  shift 3
+  local out status body
+  out=$(curl -s -w '\n%{http_code}' "$@")
+  status=${out##*$'\n'}
+  body=${out%$'\n'*}
+  if [ "$status" = "$want" ] && B="$body" python3 -c "import json,os; b=json.loads(os.environ['B'] or 'null'); assert $assertion, b" 2>/dev/null; then
+    ok "$name"
+  else
+    fail "$name (status $status)" "$body"
+  fi
+}
+
+check "GET: the function gets the parameters, merged with the HTTP backend" 200 \
+  "b == {'fn': {'function': 'invoke-target', 'received': {'id': '42'}}, 'user': {'name': 'user-42'}}" \
+  "http://127.0.0.1:$gw/orders/42"
+check "POST: the function gets the request body" 200 \
+  "b == {'function': 'invoke-target', 'received': {'qty': 3, 'sku': 'a-1'}}" \
+  -X POST -H 'Content-Type: application/json' -d '{"qty": 3, "sku": "a-1"}' "http://127.0.0.1:$gw/orders"
+check "function_param_name: the function named by the parameter (region from AWS_REGION)" 200 \
+  "b == {'function': 'invoke-target', 'received': {'function': 'invoke-target', 'id': '9'}}" \
+  "http://127.0.0.1:$gw/fn/invoke-target/9"
+check "an unknown function is a backend failure" 500 "True" "http://127.0.0.1:$gw/fn/no-such-function/9"
+if grep -q 'aws lambda: bad status code 404: http://127.0.0.1:[0-9]*/2015-03-31/functions/no-such-function/invocations' "$work/gw.log"; then
+  ok "the access log names the unknown function's 404"
+else
+  fail "the access log names the unknown function's 404" "$(tail -3 "$work/gw.log")"
+fi
+check "a function error is a backend failure" 500 "True" "http://127.0.0.1:$gw/fail/yes"
+# The emulator answers a function error with 500 (AWS: 200 and X-Amz-Function-Error, covered
+# by tests/scenarios/lambda/function_error_fails_the_backend).
+if grep -q 'aws lambda: bad status code 500: http://127.0.0.1:[0-9]*/2015-03-31/functions/invoke-target/invocations' "$work/gw.log"; then
+  ok "the access log names the failed invocation"
+else
+  fail "the access log names the failed invocation" "$(tail -5 "$work/gw.log")"
+fi
+
+gw2=$(free_port)
+if start_gateway "$gw2" "$work/gw2.log" -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN; then
+  check "without AWS credentials the call fails" 500 "True" \
+    -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$gw2/orders"
+  if grep -q 'no AWS credentials: AWS_ACCESS_KEY_ID is not set' "$work/gw2.log"; then
+    ok "the access log says the credentials are missing"
+  else
+    fail "the access log says the credentials are missing" "$(tail -5 "$work/gw2.log")"
+  fi
+else
+  fail "manifold run (no credentials)" "$(cat "$work/gw2.log")"
+fi
+
+finish
