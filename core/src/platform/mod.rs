@@ -22,7 +22,8 @@ pub use send::{BoxFuture, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
-    hex, millis, BackendCall, Failure, FailureKind, Random, RequestRecord, Sink, TraceIds,
+    hex, millis, push_hex, push_rfc3339_micros, BackendCall, Failure, FailureKind, Hex, Random,
+    RequestRecord, Sink, TraceIds,
 };
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
