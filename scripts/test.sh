@@ -8,6 +8,10 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A fresh checkout builds everything once: incremental artefacts would only double the disk the
+# target dir takes (CI once ran out of disk) and slow the cold build.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ "${CI:-}" = "true" ] && [ "$quick" = 1 ]; then
