@@ -9,6 +9,9 @@
 #
 # Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcde] [--edge workerd,lambda]
 #        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
+#        bench/run.sh --telemetry --instructions N [--callgrind-dir DIR]   (the same A/B as
+#                  instructions per request under valgrind's callgrind: repeatable on a busy host)
+#        bench/run.sh --telemetry --workerd [--quick]   (scenario b in workerd, three Worker builds)
 #   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
 #             without the workerd and Lambda sections unless --edge names them
 #   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo
@@ -79,6 +82,16 @@ MANIFOLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold
 # tracing at 100 % sampling (docs/observability.md has the figures).
 if [ "${1:-}" = --telemetry ]; then
 	shift
+	case " $* " in *" --instructions "* | *" --instructions="*)
+		command -v valgrind >/dev/null || { say "installing valgrind (apt-get)"; apt_install valgrind; } ;;
+	esac
+	case " $* " in *" --workerd "*)
+		say "scripts/tools.sh worker"
+		"$ROOT/scripts/tools.sh" worker >"${TMPDIR:-/tmp}/manifold-bench-tools-worker.log" 2>&1 ||
+			fail "scripts/tools.sh worker failed (see ${TMPDIR:-/tmp}/manifold-bench-tools-worker.log)"
+		# shellcheck source=/dev/null
+		source "$CACHE/env.sh" ;;
+	esac
 	exec python3 "$ROOT/bench/telemetry.py" --manifold "$MANIFOLD_BIN" "$@"
 fi
 

@@ -9,6 +9,12 @@ CPU time from /proc):
 
 Prints one line per run and a table; --json writes the figures. Run by `bench/run.sh
 --telemetry` (which installs nginx and wrk and builds the release binary first).
+
+--instructions N: instead of wrk's wall-clock figures (noisy on a shared host), count the
+instructions the gateway executes for N requests (valgrind's callgrind, all threads, the
+exporter's background sends included) in each mode and scenario. The counts are repeatable to
+well under 1 % from run to run, so an A/B of a change shows in them even when the machine is
+busy. --callgrind-dir DIR keeps the callgrind files (for callgrind_annotate).
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import http.client
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
@@ -27,14 +37,232 @@ import bench as b  # noqa: E402 - bench.py's processes, nginx, wrk and measureme
 MODES = ("off", "logs", "tracing")
 
 
-def config(base: str, mode: str, otlp: str) -> dict:
-    cfg = b.manifold_config(base)
+def config(base: str, mode: str, otlp: str, metric_period: int = 30) -> dict:
+    # bench.py's config without its Redis pool and scenario e (no Redis here).
+    cfg = b.manifold_config(base, 0)
+    cfg["endpoints"] = [e for e in cfg["endpoints"] if not e["endpoint"].startswith("/e/")]
+    cfg["extra_config"] = {}
     if mode == "tracing":
         cfg["extra_config"] = {"telemetry/opentelemetry": {
-            "service_name": "manifold-bench", "trace_sample_rate": 1, "metric_reporting_period": 30,
+            "service_name": "manifold-bench", "trace_sample_rate": 1,
+            "metric_reporting_period": metric_period,
             "exporters": {"otlp": [{"name": "sink", "host": otlp, "use_http": True}]},
         }}
     return cfg
+
+
+def write_data(work: str) -> dict:
+    """bench.py's backend files under work/data; returns the expected answers."""
+    files = b.data_files()
+    data = os.path.join(work, "data")
+    for rel, obj in files.items():
+        path = os.path.join(data, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(obj, f, separators=(",", ":"))
+    for d in (data, *(os.path.join(data, s) for s in ("b", "c", "d"))):
+        os.chmod(d, 0o755)
+    return b.expected_outputs(files)
+
+
+def get_n(port: int, path: str, n: int) -> None:
+    """n GETs of path, one after the other on one keep-alive connection; each must be a 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        for _ in range(n):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise b.StartFailure(f"GET {path}: status {r.status}")
+    finally:
+        conn.close()
+
+
+def callgrind_total(path: str) -> int:
+    with open(path) as f:
+        for line in f:
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in {path}")
+
+
+def instructions(args) -> int:
+    """Instructions per request (callgrind) for each scenario and mode."""
+    for tool in ("valgrind", "callgrind_control"):
+        if not shutil.which(tool):
+            print(f"bench: ERROR: {tool} not found (Debian package valgrind; bench/run.sh --telemetry "
+                  "installs it)", file=sys.stderr)
+            return 1
+    n, warm = args.instructions, 50
+    work = tempfile.mkdtemp(prefix="manifold-bench-telemetry-")
+    os.chmod(work, 0o755)
+    keep = args.callgrind_dir
+    results: dict[str, dict[str, int]] = {}
+    try:
+        expected = write_data(work)
+        bport, cport = b.free_port(), b.free_port()
+        backend = b.start_nginx(work, "backend", bport, f"    root {work}/data;", None)
+        base = f"http://127.0.0.1:{bport}"
+        b.wait_http(backend, base + "/a.json")
+        # The "collector" logs each export with its time, so that the measurement can wait for
+        # the export that carries the last request's spans (the exporter sends every 500 ms).
+        sent_log = os.path.join(work, "collector-access.log")
+        collector_nginx(work, cport, sent_log)
+        for key in "ab":
+            sc = b.SCENARIOS[key]
+            results[key] = {}
+            for mode in MODES:
+                port = b.free_port()
+                cfg = os.path.join(work, f"manifold-{mode}.json")
+                with open(cfg, "w") as f:
+                    # No metrics export inside the measured window: its cost is per period.
+                    json.dump(config(base, mode, f"http://127.0.0.1:{cport}", 3600), f)
+                out = os.path.join(work, f"callgrind-{key}-{mode}.out")
+                env = dict(os.environ, RUST_LOG="warn" if mode == "off" else "info")
+                proc = b.Proc(f"manifold-{mode}", [
+                    "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                    args.manifold, "run", "-c", cfg, "-p", str(port), "--threads", "1"],
+                    os.path.join(work, f"manifold-{key}-{mode}.log"), env=env)
+                b.STARTED.append(proc)
+                url = f"http://127.0.0.1:{port}"
+                b.wait_http(proc, url + "/", 120)
+                problem = b.check_response(url + sc["gateway_path"], expected[key], key)
+                if problem:
+                    raise b.StartFailure(f"{mode}: {problem}")
+                get_n(port, sc["gateway_path"], warm)
+                subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True,
+                               capture_output=True)
+                get_n(port, sc["gateway_path"], n)
+                if mode == "tracing":
+                    last = time.time()
+                    deadline = last + 10
+                    while time.time() < deadline:
+                        with open(sent_log) as f:
+                            stamps = [float(line.split()[0]) for line in f if "/v1/traces" in line]
+                        if stamps and stamps[-1] > last:
+                            break
+                        time.sleep(0.05)
+                subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True,
+                               capture_output=True)
+                proc.stop()
+                b.STARTED.remove(proc)
+                total = callgrind_total(out)
+                results[key][mode] = total
+                print(f"   {key} {mode:8s} {total / n:12,.0f} instructions/request  ({n} requests)",
+                      flush=True)
+                if keep:
+                    os.makedirs(keep, exist_ok=True)
+                    shutil.copy(out, os.path.join(keep, os.path.basename(out)))
+    finally:
+        b.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| scenario | mode | instructions/request | vs off |")
+    print("|---|---|---|---|")
+    for key, modes in results.items():
+        for m in MODES:
+            print(f"| {key} | {m} | {modes[m] / n:,.0f} | {(modes[m] / modes['off'] - 1) * 100:+.1f} % |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"instructions_per_request": {k: {m: v / n for m, v in ms.items()}
+                                                    for k, ms in results.items()},
+                       "requests": n, "machine": b.machine()}, f, indent=2)
+    return 0
+
+
+def collector_nginx(work: str, port: int, sent_log: str) -> b.Proc:
+    """An nginx that answers 200 to every OTLP export and logs each with its time."""
+    conf = b.nginx_conf(work, "collector", port, f"""    location /v1/ {{
+      access_log {sent_log} stamp;
+      return 200;
+    }}""")
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("  access_log off;", "  access_log off;\n  log_format stamp '$msec $request_uri';", 1))
+    proc = b.Proc("collector", ["nginx", "-c", conf, "-p", os.path.dirname(conf) + "/"],
+                  os.path.join(work, "collector.log"))
+    b.STARTED.append(proc)
+    b.wait_http(proc, f"http://127.0.0.1:{port}/v1/ping")
+    return proc
+
+
+def workerd(args) -> int:
+    """Scenario b in workerd (Miniflare, as bench.py's workerd section): the Manifold Worker built
+    three times, with the access log off (router.disable_access_log), on (console.log), and
+    with telemetry/opentelemetry at 100 % sampling exporting through fetch after each answer."""
+    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
+        print("bench: ERROR: wrangler/miniflare not found (scripts/tools.sh worker, then source "
+              "~/.cache/manifold/env.sh; bench/run.sh --telemetry --workerd does both)", file=sys.stderr)
+        return 1
+    params = dict(warmup=1.0, sat=3.0, paced=2.0) if args.quick else dict(warmup=2.0, sat=10.0, paced=5.0)
+    params.update(conns=64)
+    rounds = 1 if args.quick else args.rounds
+    target_cpu = "1" if (os.cpu_count() or 1) >= 2 else None
+    load_cpu = "0" if target_cpu else None
+    work = tempfile.mkdtemp(prefix="manifold-bench-telemetry-workerd-")
+    os.chmod(work, 0o755)
+    runs: dict[str, list[dict]] = {m: [] for m in MODES}
+    bundles: dict[str, str] = {}
+    try:
+        expected = write_data(work)
+        bport, cport = b.free_port(), b.free_port()
+        backend = b.start_nginx(work, "backend", bport, f"    root {work}/data;", load_cpu)
+        base = f"http://127.0.0.1:{bport}"
+        b.wait_http(backend, base + "/a.json")
+        collector_nginx(work, cport, os.path.join(work, "collector-access.log"))
+        targets = {}
+        for mode in MODES:
+            cfg = config(base, mode, f"http://127.0.0.1:{cport}")
+            if mode == "off":
+                cfg["router"] = {"disable_access_log": True}
+            path = os.path.join(work, f"worker-{mode}.json")
+            with open(path, "w") as f:
+                json.dump(cfg, f)
+            dist = os.path.join(work, f"dist-{mode}")
+            print(f"bench: building the Worker ({mode}): wrangler deploy --dry-run", flush=True)
+            log = os.path.join(work, f"build-{mode}.log")
+            with open(log, "wb") as f:
+                rc = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", dist], cwd=b.ROOT,
+                                    stdout=f, stderr=subprocess.STDOUT, timeout=1800,
+                                    env=dict(os.environ, MANIFOLD_CONFIG=path, CI="true")).returncode
+            with open(log, errors="replace") as f:
+                text = f.read()
+            if rc != 0:
+                raise b.StartFailure(f"Worker build ({mode}) failed: " + " | ".join(text.splitlines()[-6:]))
+            m = re.search(r"Total Upload: ([^\n]*)", text)
+            bundles[mode] = m.group(1).strip() if m else "?"
+            print(f"   bundle ({mode}): {bundles[mode]}", flush=True)
+            targets[mode] = b.start_worker(work, f"worker-{mode}", ["manifold", dist], target_cpu)
+        path = b.SCENARIOS["b"]["gateway_path"]
+        for mode, (proc, url) in targets.items():
+            problem = b.check_response(url + path, expected["b"], "b")
+            if problem:
+                raise b.StartFailure(f"{mode}: {problem}")
+        print("\n== workerd: scenario b", flush=True)
+        for rnd in range(rounds):
+            for mode in (MODES if rnd % 2 == 0 else tuple(reversed(MODES))):
+                proc, url = targets[mode]
+                run = b.measure_once(proc, url + path, params, 20, 20, load_cpu, rnd)
+                runs[mode].append(run)
+                print(f"   round {rnd + 1} {mode:8s} {run['rps']:9.0f} req/s  "
+                      f"cpu {run['cpu_us_per_req']:7.1f} us/req (workerd)  p50 {run['p50_ms']:6.2f} ms  "
+                      f"errors {run['errors']}", flush=True)
+    finally:
+        b.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    med = {m: sorted(r["cpu_us_per_req"] for r in rs)[len(rs) // 2] for m, rs in runs.items()}
+    rps = {m: sorted(r["rps"] for r in rs)[len(rs) // 2] for m, rs in runs.items()}
+    print("\n| scenario | mode | workerd CPU µs/req (median) | vs off | req/s (median) |")
+    print("|---|---|---|---|---|")
+    for m in MODES:
+        print(f"| b (workerd) | {m} | {med[m]:.1f} | {(med[m] / med['off'] - 1) * 100:+.1f} % | {rps[m]:.0f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": {"cpu_us_per_req": med, "rps": rps}, "bundles": bundles, "runs": runs,
+                       "machine": b.machine()}, f, indent=2)
+    return 0
 
 
 def main() -> int:
@@ -43,7 +271,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a few seconds per run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--instructions", type=int, metavar="N",
+                    help="count instructions (callgrind) over N requests instead of wrk runs")
+    ap.add_argument("--callgrind-dir", help="keep the callgrind files here (--instructions)")
+    ap.add_argument("--workerd", action="store_true",
+                    help="scenario b in workerd instead (three Worker builds; needs wrangler)")
     args = ap.parse_args()
+    if args.instructions:
+        return instructions(args)
+    if args.workerd:
+        return workerd(args)
     params = dict(warmup=1.0, sat=3.0, paced=2.0) if args.quick else dict(warmup=2.0, sat=10.0, paced=5.0)
     params.update(conns=64)
     rounds = 1 if args.quick else args.rounds
@@ -53,16 +290,8 @@ def main() -> int:
     os.chmod(work, 0o755)
     results: dict[str, dict[str, list[dict]]] = {}
     try:
-        files = b.data_files()
-        expected = b.expected_outputs(files)
+        expected = write_data(work)
         data = os.path.join(work, "data")
-        for rel, obj in files.items():
-            path = os.path.join(data, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(obj, f, separators=(",", ":"))
-        for d in (data, *(os.path.join(data, s) for s in ("b", "c", "d"))):
-            os.chmod(d, 0o755)
         # The backend and the "collector" share CPU 0 with wrk, as bench.py's backend does.
         bport = b.free_port()
         backend = b.start_nginx(work, "backend", bport, f"""    root {data};

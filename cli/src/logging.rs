@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use manifold_core::config::extra::Logging;
-use manifold_core::platform::hex;
+use manifold_core::platform::{push_hex, push_rfc3339_micros, Hex};
 use manifold_core::{RequestRecord, Sink};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
@@ -35,8 +35,8 @@ pub struct Channel {
 
 /// One log line being written: the prefix first.
 #[derive(Debug)]
-pub struct Line {
-    channel: Channel,
+pub struct Line<'a> {
+    channel: &'a Channel,
     started: bool,
 }
 
@@ -61,8 +61,9 @@ pub fn init_on(format: LogFormat, default_filter: &str, channel: Channel) {
 
 /// `run`'s logging: the command line's format and `-d` win over the config's
 /// `telemetry/logging` (level, `logstash` format, prefix, stdout). The access log is written
-/// whatever the level, as KrakenD's (`router.disable_access_log` turns it off).
-pub fn init_for_run(format: Option<LogFormat>, debug: bool, config: Option<&Logging>) {
+/// whatever the level, as KrakenD's (`router.disable_access_log` turns it off). Returns the
+/// access log sink that writes in this format.
+pub fn init_for_run(format: Option<LogFormat>, debug: bool, config: Option<&Logging>) -> AccessLog {
     let json = config.is_some_and(Logging::json);
     let format = format.unwrap_or(if json {
         LogFormat::Json
@@ -79,7 +80,22 @@ pub fn init_for_run(format: Option<LogFormat>, debug: bool, config: Option<&Logg
         stdout: config.is_some_and(|l| l.stdout),
         prefix: prefix.map_or("", |l| l.prefix.as_str()).into(),
     };
-    init_on(format, &filter, channel);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(channel.clone());
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    // The text access line is written directly, as this subscriber would print it; when
+    // another subscriber was installed first, through `tracing` like every other event.
+    AccessLog {
+        text: (installed.is_ok() && format == LogFormat::Text).then(|| Text {
+            ansi: std::env::var("NO_COLOR").map_or(true, |v| v.is_empty()),
+            channel,
+        }),
+    }
 }
 
 /// The default filter for `run`: info, or debug with `-d` (minus the HTTP/2 and TLS internals,
@@ -94,43 +110,191 @@ pub fn run_filter(debug: bool) -> &'static str {
 
 /// The native access log: each logged request as one `manifold::access` event, in the
 /// subscriber's format (text or JSON), with the backend calls as a JSON array in `calls`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AccessLog;
+/// The text line is written straight into a reused buffer, byte for byte what `tracing`'s
+/// text formatter prints for the event (its field machinery cost more than the rest of the
+/// request); JSON lines go through `tracing`.
+#[derive(Debug, Clone, Default)]
+pub struct AccessLog {
+    text: Option<Text>,
+}
+
+/// How the text lines look and where they go (as the installed subscriber's).
+#[derive(Debug, Clone)]
+struct Text {
+    ansi: bool,
+    channel: Channel,
+}
+
+thread_local! {
+    /// The line being written, reused by every request on this thread.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
 
 impl Sink for AccessLog {
-    fn request(&self, r: &RequestRecord) {
+    fn request(&self, r: &Arc<RequestRecord>) {
         if !r.log {
             return;
         }
-        let peer = r.client.map(|ip| ip.to_string()).unwrap_or_default();
-        let calls = (!r.backends.is_empty()).then(|| r.backends_json());
-        info!(
-            target: "manifold::access",
-            request_id = %r.request_id,
-            trace_id = %hex(&r.trace.trace_id),
-            method = %r.method,
-            endpoint = r.endpoint.as_deref(),
-            path = %r.path,
-            status = r.status,
-            duration_ms = r.duration_micros as f64 / 1000.0,
-            completed = r.completed,
-            bytes = r.bytes_out,
-            peer = %peer,
-            backends = r.backends.len(),
-            calls = calls.as_deref(),
-            "request"
-        );
+        let Some(text) = &self.text else {
+            return traced(r);
+        };
+        // The time of writing, as tracing-subscriber's own timer takes it (a native binary:
+        // the system clock exists here).
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let write = |line: &mut String| {
+            line.clear();
+            text_line(line, r, text.ansi, now);
+            let _ = text.channel.make_writer().write_all(line.as_bytes());
+        };
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => {
+                write(&mut line);
+                if line.capacity() > 64 * 1024 {
+                    *line = String::new();
+                }
+            }
+            Err(_) => write(&mut String::new()),
+        });
+    }
+}
+
+/// The access event through `tracing` (JSON, or another subscriber).
+fn traced(r: &RequestRecord) {
+    let calls = (!r.backends.is_empty()).then(|| r.backends_json());
+    info!(
+        target: "manifold::access",
+        request_id = %r.request_id,
+        trace_id = %Hex(&r.trace.trace_id),
+        method = %r.method,
+        endpoint = r.endpoint.as_deref(),
+        path = %r.path,
+        status = r.status,
+        duration_ms = r.duration_micros as f64 / 1000.0,
+        completed = r.completed,
+        bytes = r.bytes_out,
+        peer = %Peer(r.client),
+        backends = r.backends.len(),
+        calls = calls.as_deref(),
+        "request"
+    );
+}
+
+/// The event of [`traced`] as `tracing-subscriber`'s `Full` text format prints it at `now`
+/// (µs since the epoch): dimmed timestamp, green level, dimmed target, italic field names,
+/// `Debug` of each value (quoted and escaped strings for `endpoint` and `calls`).
+fn text_line(out: &mut String, r: &RequestRecord, ansi: bool, now: u64) {
+    use std::fmt::Write as _;
+    let (dim, italic, green, reset) = if ansi {
+        ("\x1b[2m", "\x1b[3m", "\x1b[32m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    out.push_str(dim);
+    push_rfc3339_micros(out, now);
+    out.push_str(reset);
+    out.push(' ');
+    for part in [
+        green,
+        " INFO",
+        reset,
+        " ",
+        dim,
+        "manifold::access",
+        reset,
+        dim,
+        ":",
+        reset,
+    ] {
+        out.push_str(part);
+    }
+    out.push_str(" request");
+    let field = |out: &mut String, name: &str| {
+        for part in [" ", italic, name, reset, dim, "=", reset] {
+            out.push_str(part);
+        }
+    };
+    field(out, "request_id");
+    out.push_str(&r.request_id);
+    field(out, "trace_id");
+    push_hex(out, &r.trace.trace_id);
+    field(out, "method");
+    out.push_str(&r.method);
+    if let Some(endpoint) = &r.endpoint {
+        field(out, "endpoint");
+        push_debug_str(out, endpoint);
+    }
+    field(out, "path");
+    out.push_str(&r.path);
+    field(out, "status");
+    let _ = write!(out, "{}", r.status);
+    field(out, "duration_ms");
+    let _ = write!(out, "{:?}", r.duration_micros as f64 / 1000.0);
+    if let Some(completed) = r.completed {
+        field(out, "completed");
+        out.push_str(if completed { "true" } else { "false" });
+    }
+    field(out, "bytes");
+    let _ = write!(out, "{}", r.bytes_out);
+    field(out, "peer");
+    if let Some(ip) = r.client {
+        let _ = write!(out, "{ip}");
+    }
+    field(out, "backends");
+    let _ = write!(out, "{}", r.backends.len());
+    if !r.backends.is_empty() {
+        field(out, "calls");
+        push_debug_str(out, &r.backends_json());
+    }
+    out.push('\n');
+}
+
+/// `{:?}` of `s`: quoted, `"` and `\` escaped. Printable ASCII (the usual case) is copied in
+/// one pass; anything else takes `str`'s own `Debug`.
+fn push_debug_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    if !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        let _ = write!(out, "{s:?}");
+        return;
+    }
+    out.push('"');
+    let mut rest = s;
+    while let Some(i) = rest.find(['"', '\\']) {
+        let (plain, tail) = rest.split_at(i);
+        out.push_str(plain);
+        out.push('\\');
+        let mut chars = tail.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// The client's address, or nothing.
+struct Peer(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
     }
 }
 
 // === impl Channel ===
 
 impl<'a> MakeWriter<'a> for Channel {
-    type Writer = Line;
+    type Writer = Line<'a>;
 
-    fn make_writer(&'a self) -> Line {
+    fn make_writer(&'a self) -> Line<'a> {
         Line {
-            channel: self.clone(),
+            channel: self,
             started: false,
         }
     }
@@ -138,21 +302,27 @@ impl<'a> MakeWriter<'a> for Channel {
 
 // === impl Line ===
 
-impl Write for Line {
+impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // The formatter writes a whole event at once; the prefix goes in the same write, so
-        // lines of concurrent events stay whole.
-        let mut bytes = Vec::with_capacity(self.channel.prefix.len() + 1 + buf.len());
-        if !self.started && !self.channel.prefix.is_empty() {
-            bytes.extend_from_slice(self.channel.prefix.as_bytes());
-            bytes.push(b' ');
-        }
-        self.started = true;
-        bytes.extend_from_slice(buf);
-        if self.channel.stdout {
-            std::io::stdout().lock().write_all(&bytes)?;
+        // lines of concurrent events stay whole. Without a prefix the event's own buffer is
+        // written as it is (no copy: this runs for every access log line).
+        let prefixed;
+        let bytes = if !self.started && !self.channel.prefix.is_empty() {
+            let mut b = Vec::with_capacity(self.channel.prefix.len() + 1 + buf.len());
+            b.extend_from_slice(self.channel.prefix.as_bytes());
+            b.push(b' ');
+            b.extend_from_slice(buf);
+            prefixed = b;
+            prefixed.as_slice()
         } else {
-            std::io::stderr().lock().write_all(&bytes)?;
+            buf
+        };
+        self.started = true;
+        if self.channel.stdout {
+            std::io::stdout().lock().write_all(bytes)?;
+        } else {
+            std::io::stderr().lock().write_all(bytes)?;
         }
         Ok(buf.len())
     }
@@ -162,6 +332,139 @@ impl Write for Line {
             std::io::stdout().flush()
         } else {
             std::io::stderr().flush()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifold_core::platform::{BackendCall, Failure, FailureKind, TraceIds};
+    use std::sync::Mutex;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    fn record(full: bool) -> RequestRecord {
+        let call = |i: u8, failure: Option<Failure>| BackendCall {
+            span_id: [i; 8],
+            name: "users".into(),
+            host: "http://users:8080".into(),
+            path: format!("/u/{i}\\\"q\""),
+            method: "GET".into(),
+            status: failure.is_none().then_some(200),
+            failure,
+            start_micros: 1,
+            duration_micros: 1234,
+            bytes: 42,
+        };
+        RequestRecord {
+            start_micros: 1_795_651_200_123_456,
+            duration_micros: if full { 1_402 } else { 3_000 },
+            request_id: "071c65f66313bbc6f63f2a34e90c3000".into(),
+            trace: TraceIds {
+                trace_id: [0xab; 16],
+                server_span: [1; 8],
+                proxy_span: [2; 8],
+                parent_span: None,
+                sampled: true,
+                tracestate: None,
+            },
+            method: "GET".into(),
+            endpoint: full.then(|| "/users/{id}\"".into()),
+            path: "/users/1".into(),
+            status: 502,
+            completed: full.then_some(false),
+            bytes_out: 17,
+            client: full.then(|| "::1".parse().unwrap()),
+            backends: if full {
+                vec![
+                    call(1, None),
+                    call(
+                        2,
+                        Some(Failure {
+                            kind: FailureKind::Refused,
+                            message: "tcp \"connect\" é\terror".into(),
+                        }),
+                    ),
+                ]
+            } else {
+                vec![]
+            },
+            log: true,
+        }
+    }
+
+    /// Everything after the timestamp (which `tracing` takes from the clock itself).
+    fn after_time(line: &str) -> &str {
+        line.split_once(' ').unwrap().1
+    }
+
+    #[test]
+    fn text_lines_are_what_the_tracing_formatter_prints() {
+        for ansi in [true, false] {
+            for full in [true, false] {
+                let r = record(full);
+                let capture = Capture::default();
+                let subscriber = tracing_subscriber::fmt()
+                    .with_writer(capture.clone())
+                    .with_ansi(ansi)
+                    .finish();
+                tracing::subscriber::with_default(subscriber, || traced(&r));
+                let theirs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+                let mut ours = String::new();
+                text_line(&mut ours, &r, ansi, 1_795_651_200_123_456);
+                assert_eq!(
+                    after_time(&ours),
+                    after_time(&theirs),
+                    "ansi {ansi}, full {full}"
+                );
+                let (time, _) = theirs.split_once(' ').unwrap();
+                let (our_time, _) = ours.split_once(' ').unwrap();
+                assert_eq!(time.len(), our_time.len(), "{time} vs {our_time}");
+            }
+        }
+        let mut t = String::new();
+        push_rfc3339_micros(&mut t, 1_795_651_200_123_456);
+        assert_eq!(t, "2026-11-26T00:00:00.123456Z");
+        t.clear();
+        push_rfc3339_micros(&mut t, 951_825_599_000_007);
+        assert_eq!(t, "2000-02-29T11:59:59.000007Z");
+    }
+
+    #[test]
+    fn debug_strings_match_std() {
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c",
+            "\"\"",
+            "é",
+            "tab\there",
+            "\\",
+            "x\u{7f}",
+        ] {
+            let mut out = String::new();
+            push_debug_str(&mut out, s);
+            assert_eq!(out, format!("{s:?}"));
         }
     }
 }

@@ -13,7 +13,7 @@ use manifold_core::{Gateway, Platform};
 use manifold_native::{PoolEvent, RedisStores};
 use tracing::{info, warn};
 
-use crate::logging::{self, AccessLog, LogFormat};
+use crate::logging::{self, LogFormat};
 use crate::meter::MeteredClient;
 use crate::reload::Reloader;
 use crate::server::{self, Limits, ServerOptions, Stopped};
@@ -126,7 +126,7 @@ pub async fn run(
     let mut config = manifold_native::load_file(&options.config, |name| std::env::var(name).ok())
         .map_err(StartError::Load)?;
     let logging = config.telemetry.logging.as_ref();
-    logging::init_for_run(options.log_format, options.debug, logging);
+    let access_log = logging::init_for_run(options.log_format, options.debug, logging);
     for w in &config.warnings {
         warn!("{}:{w}", options.config.display());
     }
@@ -155,7 +155,7 @@ pub async fn run(
     // The access log sink only when something would be written (a record costs a little).
     let logged = !config.router.disable_access_log
         && tracing::enabled!(target: "manifold::access", tracing::Level::INFO);
-    let access = logged.then(|| Arc::new(AccessLog) as Arc<dyn manifold_core::Sink>);
+    let access = logged.then(|| Arc::new(access_log) as Arc<dyn manifold_core::Sink>);
     let (platform, otel) = manifold_native::otel::attach(platform, &config, access, background);
     if let (Some((sink, exporter)), Some(options)) = (otel, &config.telemetry.opentelemetry) {
         let metrics = manifold_native::otel::serve_prometheus(options, sink).await;

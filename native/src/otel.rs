@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
-use manifold_core::otlp::{self, Resource, Span};
+use manifold_core::otlp::{self, Pending, Resource};
 use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
@@ -54,7 +54,7 @@ pub struct Stats {
 pub struct OtelSink {
     config: OpenTelemetry,
     metrics: Arc<Metrics>,
-    queue: mpsc::Sender<Vec<Span>>,
+    queue: mpsc::Sender<Pending>,
     stats: Arc<Stats>,
     traces: bool,
     /// Per-request mode: the exporter the sink's flush drives.
@@ -63,7 +63,7 @@ pub struct OtelSink {
 
 /// The exporter half: sends the queued spans and the metrics.
 pub struct Exporter {
-    queue: tokio::sync::Mutex<mpsc::Receiver<Vec<Span>>>,
+    queue: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
     traces: Vec<String>,
     metrics_urls: Vec<String>,
     period: Duration,
@@ -210,10 +210,14 @@ impl OtelSink {
         &self.stats
     }
 
-    fn queue(&self, spans: Vec<Span>) {
-        let n = spans.len() as u64;
-        if self.queue.try_send(spans).is_err() {
-            self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+    fn queue(&self, pending: Pending) {
+        if let Err(e) = self.queue.try_send(pending) {
+            let n = match &e {
+                mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => {
+                    p.spans()
+                }
+            };
+            self.stats.dropped.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -251,21 +255,22 @@ impl Sink for OtelSink {
         self.metrics.begin();
     }
 
-    fn request(&self, record: &RequestRecord) {
+    fn request(&self, record: &Arc<RequestRecord>) {
         if !self.config.reports(&record.path) {
             self.metrics.abandon();
             return;
         }
         self.metrics.record(record);
         if self.traces && record.trace.sampled {
-            self.queue(otlp::spans(record));
+            // The record itself: its spans are encoded by the exporter, off the request path.
+            self.queue(Pending::Request(record.clone()));
         }
     }
 
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         self.metrics.straggler(call);
         if self.traces && trace.sampled {
-            self.queue(vec![otlp::backend(trace, call, trace.proxy_span)]);
+            self.queue(Pending::Straggler(Box::new((trace.clone(), call.clone()))));
         }
     }
 
@@ -280,26 +285,40 @@ impl Sink for OtelSink {
 // === impl Exporter ===
 
 impl Exporter {
-    /// Send every span queued so far, in batches, to every collector. Returns the spans sent.
+    /// Send every span queued so far, in batches of at most [`BATCH`] spans (a request's spans
+    /// stay in one batch), to every collector. Returns the spans sent.
     pub async fn flush(&self) -> usize {
-        let mut spans = Vec::new();
+        let mut pending = Vec::new();
         {
             let mut queue = self.queue.lock().await;
             while let Ok(more) = queue.try_recv() {
-                spans.extend(more);
+                pending.push(more);
             }
         }
-        for batch in spans.chunks(BATCH) {
-            let body = Bytes::from(otlp::encode_traces(&self.resource, batch));
+        let mut total = 0;
+        let mut rest = pending.as_slice();
+        while !rest.is_empty() {
+            let (mut n, mut spans) = (0, 0);
+            for item in rest {
+                if n > 0 && spans + item.spans() > BATCH {
+                    break;
+                }
+                n += 1;
+                spans += item.spans();
+            }
+            let (batch, after) = rest.split_at(n);
+            rest = after;
+            total += spans;
+            let body = Bytes::from(otlp::encode_pending(&self.resource, batch));
             for url in &self.traces {
                 if self.post(url, body.clone()).await {
                     self.stats
                         .exported
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        .fetch_add(spans as u64, Ordering::Relaxed);
                 }
             }
         }
-        spans.len()
+        total
     }
 
     /// Send the metrics (cumulative) to every collector that takes them.

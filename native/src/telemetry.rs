@@ -31,7 +31,7 @@ impl Random for OsRandom {
 pub struct JsonLines;
 
 impl Sink for JsonLines {
-    fn request(&self, record: &RequestRecord) {
+    fn request(&self, record: &Arc<RequestRecord>) {
         if record.log {
             let mut line = record.to_json();
             line.push('\n');
@@ -59,7 +59,7 @@ impl Sink for Tee {
         }
     }
 
-    fn request(&self, record: &RequestRecord) {
+    fn request(&self, record: &Arc<RequestRecord>) {
         for sink in &self.0 {
             sink.request(record);
         }

@@ -367,8 +367,8 @@ impl Records {
 }
 
 impl Sink for Records {
-    fn request(&self, record: &RequestRecord) {
-        self.0.lock().unwrap().push(record.clone());
+    fn request(&self, record: &Arc<RequestRecord>) {
+        self.0.lock().unwrap().push(RequestRecord::clone(record));
     }
 }
 

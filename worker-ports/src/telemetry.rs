@@ -5,13 +5,13 @@
 //! sink's flush to the request's after-response facility). The payloads are the core's
 //! protobuf encoding (`manifold_core::otlp`), the same bytes as natively.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
-use manifold_core::otlp::{self, Resource, Span};
+use manifold_core::otlp::{self, Pending, Resource};
 use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::{BoxFuture, Clock, Config, HttpClient, Platform, Random, RequestRecord, Sink};
 use worker::js_sys::Math;
@@ -43,8 +43,10 @@ pub struct ConsoleLog {
 struct Otel {
     config: OpenTelemetry,
     metrics: Metrics,
-    queue: Mutex<Vec<Span>>,
+    queue: Mutex<Vec<Pending>>,
     dropped: AtomicU64,
+    /// Spans in `queue`.
+    queued: AtomicUsize,
     traces: Vec<String>,
     metrics_urls: Vec<String>,
     resource: Resource,
@@ -88,6 +90,7 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
             },
             metrics: Metrics::new(platform.clock.now_micros()),
             queue: Mutex::new(Vec::new()),
+            queued: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             client: platform.client.clone(),
             clock: platform.clock.clone(),
@@ -113,7 +116,7 @@ impl Sink for ConsoleLog {
         }
     }
 
-    fn request(&self, record: &RequestRecord) {
+    fn request(&self, record: &Arc<RequestRecord>) {
         if record.log {
             worker::console_log!("{}", record.to_json());
         }
@@ -124,7 +127,7 @@ impl Sink for ConsoleLog {
         }
         otel.metrics.record(record);
         if otel.config.traces() && record.trace.sampled {
-            otel.queue(otlp::spans(record));
+            otel.queue(Pending::Request(record.clone()));
         }
     }
 
@@ -132,7 +135,7 @@ impl Sink for ConsoleLog {
         let Some(otel) = &self.otel else { return };
         otel.metrics.straggler(call);
         if otel.config.traces() && trace.sampled {
-            otel.queue(vec![otlp::backend(trace, call, trace.proxy_span)]);
+            otel.queue(Pending::Straggler(Box::new((trace.clone(), call.clone()))));
         }
     }
 
@@ -143,21 +146,27 @@ impl Sink for ConsoleLog {
 }
 
 impl Otel {
-    fn queue(&self, spans: Vec<Span>) {
+    /// Keeps the record (its spans are encoded when sent, after the answer).
+    fn queue(&self, pending: Pending) {
+        let n = pending.spans();
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.len() + spans.len() > QUEUE {
-            self.dropped
-                .fetch_add(spans.len() as u64, Ordering::Relaxed);
+        if self.queued.load(Ordering::Relaxed) + n > QUEUE {
+            self.dropped.fetch_add(n as u64, Ordering::Relaxed);
         } else {
-            queue.extend(spans);
+            self.queued.fetch_add(n, Ordering::Relaxed);
+            queue.push(pending);
         }
     }
 
     /// Send the queued spans, and the metrics once per reporting period.
     async fn send(&self) {
-        let spans = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
-        if !spans.is_empty() {
-            let body = Bytes::from(otlp::encode_traces(&self.resource, &spans));
+        let pending = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            self.queued.store(0, Ordering::Relaxed);
+            std::mem::take(&mut *queue)
+        };
+        if !pending.is_empty() {
+            let body = Bytes::from(otlp::encode_pending(&self.resource, &pending));
             for url in &self.traces {
                 self.post(url, body.clone()).await;
             }

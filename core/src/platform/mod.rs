@@ -25,7 +25,8 @@ pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
-    hex, millis, BackendCall, Failure, FailureKind, Random, RequestRecord, Sink, TraceIds,
+    hex, millis, push_hex, push_rfc3339_micros, BackendCall, Failure, FailureKind, Hex, Random,
+    RequestRecord, Sink, TraceIds,
 };
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.

@@ -3,7 +3,7 @@
 //! the spans of the request); the adapter chooses where it goes (stderr natively, stdout on
 //! Lambda, `console.log` on Workers, an OTLP exporter...).
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -30,8 +30,9 @@ pub trait Sink: MaybeSend + MaybeSync {
     /// A request arrived (requests in flight); nothing by default.
     fn begin(&self) {}
 
-    /// One answered request, with the backend calls that ended before the answer.
-    fn request(&self, record: &RequestRecord);
+    /// One answered request, with the backend calls that ended before the answer (shared, so
+    /// that an exporter can keep it for its next batch without copying it).
+    fn request(&self, record: &Arc<RequestRecord>);
 
     /// A backend call that ended after its request was recorded (a shadow call deferred past
     /// the answer): a span of the same trace. Nothing by default.
@@ -176,76 +177,259 @@ impl fmt::Display for FailureKind {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
+    push_hex(&mut out, bytes);
     out
+}
+
+/// Appends the lower-case hex of `bytes` to `out` (a table, not `write!` per byte: ids are
+/// written several times per request).
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(HEX_DIGITS[usize::from(b & 15)]));
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `micros` since the Unix epoch as `tracing-subscriber`'s timestamps print it
+/// (`2026-12-01T18:58:32.315279Z`, UTC, microseconds), for a log line written without it.
+pub fn push_rfc3339_micros(out: &mut String, micros: u64) {
+    let secs = i64::try_from(micros / 1_000_000).unwrap_or(i64::MAX / 2);
+    let (y, m, d) = crate::time::civil(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let fields = [
+        (y, 4, '-'),
+        (m, 2, '-'),
+        (d, 2, 'T'),
+        (s / 3600, 2, ':'),
+        (s % 3600 / 60, 2, ':'),
+        (s % 60, 2, '.'),
+        ((micros % 1_000_000) as i64, 6, 'Z'),
+    ];
+    for (value, width, after) in fields {
+        push_padded(out, value, width);
+        out.push(after);
+    }
+}
+
+/// `value` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, value: i64, width: u32) {
+    const LEN: usize = 20;
+    let mut digits = [b'0'; LEN];
+    let mut v = value.unsigned_abs();
+    let mut n = 0;
+    while (v > 0 || n < width as usize) && n < LEN {
+        if let Some(d) = digits.get_mut(LEN - 1 - n) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        n += 1;
+    }
+    if let Some(text) = digits.get(LEN - n..) {
+        out.extend(text.iter().map(|&b| char::from(b)));
+    }
+}
+
+/// [`hex`] as a `Display` value, for formatting without an intermediate `String`.
+#[derive(Debug, Clone, Copy)]
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = String::with_capacity(32);
+        for chunk in self.0.chunks(16) {
+            buf.clear();
+            push_hex(&mut buf, chunk);
+            f.write_str(&buf)?;
+        }
+        Ok(())
+    }
 }
 
 // === impl RequestRecord ===
 
 impl RequestRecord {
     /// The record as one JSON object (one line): what Lambda writes to stdout, what Workers
-    /// pass to `console.log`, what `--log-format json` shows natively.
+    /// pass to `console.log`, what `--log-format json` shows natively. Keys in sorted order,
+    /// absent values left out (as a `serde_json` object would print it), written straight
+    /// into one buffer: this runs for every logged request.
     pub fn to_json(&self) -> String {
-        let backends: Vec<serde_json::Value> =
-            self.backends.iter().map(BackendCall::json).collect();
-        let mut object = serde_json::json!({
-            "timestamp": crate::time::rfc3339(self.start_micros / 1000, true),
-            "level": "INFO",
-            "message": "request",
-            "request_id": self.request_id,
-            "trace_id": hex(&self.trace.trace_id),
-            "span_id": hex(&self.trace.server_span),
-            "method": self.method,
-            "endpoint": self.endpoint,
-            "path": self.path,
-            "status": self.status,
-            "duration_ms": millis(self.duration_micros),
-            "completed": self.completed,
-            "bytes": self.bytes_out,
-            "client": self.client.map(|ip| ip.to_string()),
-            "backends": backends,
-        });
-        if let Some(map) = object.as_object_mut() {
-            map.retain(|_, v| !v.is_null());
+        let mut out = Json::with_capacity(320 + 240 * self.backends.len());
+        out.raw("{\"backends\":");
+        self.write_backends(&mut out);
+        out.key_int("bytes", self.bytes_out as u64);
+        if let Some(client) = self.client {
+            out.key("client");
+            out.display_str(&client);
         }
-        object.to_string()
+        if let Some(completed) = self.completed {
+            out.raw(if completed {
+                ",\"completed\":true"
+            } else {
+                ",\"completed\":false"
+            });
+        }
+        out.key("duration_ms");
+        out.millis(self.duration_micros);
+        if let Some(endpoint) = &self.endpoint {
+            out.key_str("endpoint", endpoint);
+        }
+        out.raw(",\"level\":\"INFO\",\"message\":\"request\"");
+        out.key_str("method", &self.method);
+        out.key_str("path", &self.path);
+        out.key_str("request_id", &self.request_id);
+        out.key_hex("span_id", &self.trace.server_span);
+        out.key_int("status", u64::from(self.status));
+        out.key_str(
+            "timestamp",
+            &crate::time::rfc3339(self.start_micros / 1000, true),
+        );
+        out.key_hex("trace_id", &self.trace.trace_id);
+        out.raw("}");
+        out.finish()
     }
 
     /// The backend calls as one JSON array (the native text log's `calls` field).
     pub fn backends_json(&self) -> String {
-        serde_json::Value::Array(self.backends.iter().map(BackendCall::json).collect()).to_string()
+        let mut out = Json::with_capacity(240 * self.backends.len() + 2);
+        self.write_backends(&mut out);
+        out.finish()
+    }
+
+    fn write_backends(&self, out: &mut Json) {
+        out.raw("[");
+        for (i, call) in self.backends.iter().enumerate() {
+            if i > 0 {
+                out.raw(",");
+            }
+            call.write_json(out);
+        }
+        out.raw("]");
     }
 }
 
 /// Microseconds as milliseconds with three decimals.
 pub fn millis(micros: u64) -> serde_json::Value {
-    let ms = micros as f64 / 1000.0;
-    serde_json::Number::from_f64((ms * 1000.0).round() / 1000.0)
+    serde_json::Number::from_f64(millis_f64(micros))
         .map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+fn millis_f64(micros: u64) -> f64 {
+    let ms = micros as f64 / 1000.0;
+    (ms * 1000.0).round() / 1000.0
 }
 
 // === impl BackendCall ===
 
 impl BackendCall {
+    /// A call with nothing recorded (allocates nothing).
+    pub(crate) fn empty() -> Self {
+        Self {
+            span_id: [0; 8],
+            name: String::new(),
+            host: String::new(),
+            path: String::new(),
+            method: String::new(),
+            status: None,
+            failure: None,
+            start_micros: 0,
+            duration_micros: 0,
+            bytes: 0,
+        }
+    }
+
     /// This call as a JSON object.
     pub fn json(&self) -> serde_json::Value {
-        let mut object = serde_json::json!({
-            "span_id": hex(&self.span_id),
-            "host": self.host,
-            "method": self.method,
-            "path": self.path,
-            "status": self.status,
-            "failure": self.failure.as_ref().map(|f| f.kind.as_str()),
-            "error": self.failure.as_ref().map(|f| f.message.as_str()),
-            "duration_ms": millis(self.duration_micros),
-            "bytes": self.bytes,
-        });
-        if let Some(map) = object.as_object_mut() {
-            map.retain(|_, v| !v.is_null());
+        let mut out = Json::with_capacity(240);
+        self.write_json(&mut out);
+        serde_json::from_str(&out.finish()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// This call as a JSON object, keys sorted, absent values left out.
+    fn write_json(&self, out: &mut Json) {
+        out.raw("{\"bytes\":");
+        out.int(self.bytes as u64);
+        out.key("duration_ms");
+        out.millis(self.duration_micros);
+        if let Some(failure) = &self.failure {
+            out.key_str("error", &failure.message);
+            out.key_str("failure", failure.kind.as_str());
         }
-        object
+        out.key_str("host", &self.host);
+        out.key_str("method", &self.method);
+        out.key_str("path", &self.path);
+        out.key_hex("span_id", &self.span_id);
+        if let Some(status) = self.status {
+            out.key_int("status", u64::from(status));
+        }
+        out.raw("}");
+    }
+}
+
+/// A JSON text being written: `serde_json`'s escaping and number formatting, no intermediate
+/// values.
+struct Json(Vec<u8>);
+
+impl Json {
+    fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
+    fn raw(&mut self, text: &str) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// `,"name":` (every key but the first of an object, which the callers write raw).
+    fn key(&mut self, name: &str) {
+        self.0.push(b',');
+        self.string(name);
+        self.0.push(b':');
+    }
+
+    fn string(&mut self, value: &str) {
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, value);
+    }
+
+    fn int(&mut self, value: u64) {
+        let _ = serde_json::to_writer(&mut self.0, &value);
+    }
+
+    fn millis(&mut self, micros: u64) {
+        let _ = serde_json::to_writer(&mut self.0, &millis_f64(micros));
+    }
+
+    fn display_str(&mut self, value: &dyn fmt::Display) {
+        self.string(&value.to_string());
+    }
+
+    fn key_str(&mut self, name: &str, value: &str) {
+        self.key(name);
+        self.string(value);
+    }
+
+    fn key_int(&mut self, name: &str, value: u64) {
+        self.key(name);
+        self.int(value);
+    }
+
+    fn key_hex(&mut self, name: &str, bytes: &[u8]) {
+        self.key(name);
+        self.0.push(b'"');
+        for &b in bytes {
+            self.0.extend_from_slice(&[
+                HEX_DIGITS[usize::from(b >> 4)],
+                HEX_DIGITS[usize::from(b & 15)],
+            ]);
+        }
+        self.0.push(b'"');
+    }
+
+    fn finish(self) -> String {
+        // Only `&str`s and serde_json's output went in: valid UTF-8.
+        String::from_utf8(self.0)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -301,5 +485,111 @@ impl fmt::Debug for Live {
         f.debug_struct("Live")
             .field("ids", &self.ids)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record as the `serde_json::Value` it was first built as: the direct writer must
+    /// print exactly what this prints.
+    fn reference(r: &RequestRecord) -> String {
+        let call = |c: &BackendCall| {
+            let mut o = serde_json::json!({
+                "span_id": hex(&c.span_id), "host": c.host, "method": c.method, "path": c.path,
+                "status": c.status, "failure": c.failure.as_ref().map(|f| f.kind.as_str()),
+                "error": c.failure.as_ref().map(|f| f.message.as_str()),
+                "duration_ms": millis(c.duration_micros), "bytes": c.bytes,
+            });
+            o.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+            o
+        };
+        let backends: Vec<serde_json::Value> = r.backends.iter().map(call).collect();
+        let mut o = serde_json::json!({
+            "timestamp": crate::time::rfc3339(r.start_micros / 1000, true),
+            "level": "INFO", "message": "request", "request_id": r.request_id,
+            "trace_id": hex(&r.trace.trace_id), "span_id": hex(&r.trace.server_span),
+            "method": r.method, "endpoint": r.endpoint, "path": r.path, "status": r.status,
+            "duration_ms": millis(r.duration_micros), "completed": r.completed,
+            "bytes": r.bytes_out, "client": r.client.map(|ip| ip.to_string()),
+            "backends": backends,
+        });
+        o.as_object_mut().unwrap().retain(|_, v| !v.is_null());
+        o.to_string()
+    }
+
+    fn call(i: u64, failure: Option<Failure>, status: Option<u16>) -> BackendCall {
+        BackendCall {
+            span_id: (0x00f0_67aa_0ba9_02b7 + i).to_be_bytes(),
+            name: "users".into(),
+            host: "http://users:8080".into(),
+            path: format!("/u/{i}\"\\\u{1}é"),
+            method: "GET".into(),
+            status,
+            failure,
+            start_micros: 1_795_651_200_123_456,
+            duration_micros: i * 1_234_567 + 1,
+            bytes: (i * 1000) as usize,
+        }
+    }
+
+    fn record(backends: Vec<BackendCall>, full: bool) -> RequestRecord {
+        RequestRecord {
+            start_micros: 1_795_651_200_123_456,
+            duration_micros: 999_999,
+            request_id: "req-1/=+@".into(),
+            trace: TraceIds {
+                trace_id: *b"\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36",
+                server_span: [0, 1, 2, 3, 4, 5, 6, 0xff],
+                proxy_span: [9; 8],
+                parent_span: None,
+                sampled: true,
+                tracestate: None,
+            },
+            method: "POST".into(),
+            endpoint: full.then(|| "/users/{id}".into()),
+            path: "/users/\"1\"\n".into(),
+            status: 502,
+            completed: full.then_some(false),
+            bytes_out: 12,
+            client: full.then(|| "2001:db8::1".parse().unwrap()),
+            backends,
+            log: true,
+        }
+    }
+
+    #[test]
+    fn json_lines_print_what_serde_json_printed() {
+        let failed = Failure {
+            kind: FailureKind::Timeout,
+            message: "deadline \"100ms\"\tpassed".into(),
+        };
+        let calls = vec![
+            call(0, None, Some(200)),
+            call(1, Some(failed.clone()), None),
+            call(2, Some(failed), Some(503)),
+        ];
+        for (backends, full) in [
+            (vec![], false),
+            (vec![], true),
+            (calls.clone(), true),
+            (calls, false),
+        ] {
+            let r = record(backends, full);
+            assert_eq!(r.to_json(), reference(&r));
+            let array: Vec<serde_json::Value> = serde_json::from_str(&r.backends_json()).unwrap();
+            let expected: serde_json::Value = serde_json::from_str(&reference(&r)).unwrap();
+            assert_eq!(
+                serde_json::Value::Array(array.clone()),
+                expected["backends"]
+            );
+            assert_eq!(
+                r.backends_json(),
+                serde_json::Value::Array(array).to_string()
+            );
+        }
+        assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(Hex(&[0xab; 20]).to_string(), "ab".repeat(20));
     }
 }

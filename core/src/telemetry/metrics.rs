@@ -3,6 +3,8 @@
 //! kind); requests in flight. Rendered as Prometheus text (`/metrics`) or as an OTLP
 //! `ExportMetricsServiceRequest` (cumulative), so every platform reports the same series.
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
@@ -26,9 +28,90 @@ pub struct Metrics {
 struct State {
     in_flight: i64,
     /// (method, route, status)
-    server: BTreeMap<(String, String, String), Histogram>,
+    server: Series,
     /// (host, method, status or failure kind)
-    client: BTreeMap<(String, String, String), Histogram>,
+    client: Series,
+}
+
+/// The labels of one series. Looked up by `&str`s ([`Labels`]), so that recording into an
+/// existing series allocates nothing; the owned strings are made once, for a new series.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key((String, String, String));
+
+/// Three label values, owned or borrowed, ordered as the tuple of their strings.
+trait Labels {
+    fn parts(&self) -> (&str, &str, &str);
+}
+
+impl Labels for Key {
+    fn parts(&self) -> (&str, &str, &str) {
+        (&self.0 .0, &self.0 .1, &self.0 .2)
+    }
+}
+
+impl Labels for (&str, &str, &str) {
+    fn parts(&self) -> (&str, &str, &str) {
+        (self.0, self.1, self.2)
+    }
+}
+
+impl<'a> Borrow<dyn Labels + 'a> for Key {
+    fn borrow(&self) -> &(dyn Labels + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn Labels + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn Labels + '_ {}
+
+impl PartialOrd for dyn Labels + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn Labels + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+/// Adds `micros` to the series `labels`, created if it is new.
+fn observe(series: &mut Series, labels: (&str, &str, &str), micros: u64) {
+    if let Some(h) = series.get_mut(&labels as &dyn Labels) {
+        h.observe(micros);
+        return;
+    }
+    let key = Key((
+        labels.0.to_owned(),
+        labels.1.to_owned(),
+        labels.2.to_owned(),
+    ));
+    series.entry(key).or_default().observe(micros);
+}
+
+/// A status code as text, without allocating (`u16`: at most five digits).
+fn status_text(status: u16, buf: &mut [u8; 5]) -> &str {
+    let mut n = status;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..)
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .unwrap_or("")
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,18 +159,16 @@ impl Metrics {
 
     /// A request ended (it had begun).
     pub fn record(&self, record: &RequestRecord) {
-        let route = record
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let key = (record.method.clone(), route, record.status.to_string());
+        let route = record.endpoint.as_deref().unwrap_or("unmatched");
+        let mut buf = [0; 5];
+        let status = status_text(record.status, &mut buf);
         let mut state = self.lock();
         state.in_flight -= 1;
-        state
-            .server
-            .entry(key)
-            .or_default()
-            .observe(record.duration_micros);
+        observe(
+            &mut state.server,
+            (&record.method, route, status),
+            record.duration_micros,
+        );
         for call in &record.backends {
             observe_call(&mut state, call);
         }
@@ -230,17 +311,17 @@ impl Metrics {
 }
 
 fn observe_call(state: &mut State, call: &BackendCall) {
+    let mut buf = [0; 5];
     let status = match (&call.failure, call.status) {
-        (Some(f), None) => f.kind.as_str().to_owned(),
-        (_, Some(s)) => s.to_string(),
-        (None, None) => "none".to_owned(),
+        (Some(f), None) => f.kind.as_str(),
+        (_, Some(s)) => status_text(s, &mut buf),
+        (None, None) => "none",
     };
-    let key = (call.host.clone(), call.method.clone(), status);
-    state
-        .client
-        .entry(key)
-        .or_default()
-        .observe(call.duration_micros);
+    observe(
+        &mut state.client,
+        (&call.host, &call.method, status),
+        call.duration_micros,
+    );
 }
 
 /// A label value with `\`, `"` and newlines escaped.
@@ -251,7 +332,7 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-type Series = BTreeMap<(String, String, String), Histogram>;
+type Series = BTreeMap<Key, Histogram>;
 
 fn counter(
     out: &mut String,
@@ -263,7 +344,7 @@ fn counter(
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
     for (key, h) in series {
-        let _ = writeln!(out, "{name}{{{}}} {}", labels(key), h.count);
+        let _ = writeln!(out, "{name}{{{}}} {}", labels(&key.0), h.count);
     }
 }
 
@@ -277,7 +358,7 @@ fn histogram(
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (key, h) in series {
-        let l = labels(key);
+        let l = labels(&key.0);
         let mut cumulative = 0;
         for (bound, n) in BOUNDS.iter().zip(&h.buckets) {
             cumulative += n;
@@ -306,7 +387,7 @@ fn otlp_histogram(
                 // HistogramDataPoint { attributes = 9; start = 2; time = 3; count = 4; sum = 5;
                 // bucket_counts = 6; explicit_bounds = 7 }
                 otlp::message(hist, 1, |p| {
-                    for (k, v) in attributes(key) {
+                    for (k, v) in attributes(&key.0) {
                         otlp::attribute(p, 9, k, &v);
                     }
                     otlp::fixed64(p, 2, start);
@@ -380,5 +461,36 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
+    }
+
+    #[test]
+    fn status_text_is_the_decimal_number() {
+        for n in [0u16, 7, 42, 200, 404, 999, 1000, 65535] {
+            assert_eq!(status_text(n, &mut [0; 5]), n.to_string());
+        }
+    }
+
+    #[test]
+    fn series_are_ordered_as_their_label_tuples() {
+        let mut series = Series::new();
+        for labels in [
+            ("GET", "/b", "200"),
+            ("GET", "/a", "500"),
+            ("GETX", "/", "200"),
+            ("GET", "/a", "200"),
+            ("GET", "/b", "200"),
+        ] {
+            observe(&mut series, labels, 1);
+        }
+        let keys: Vec<_> = series.iter().map(|(k, h)| (k.parts(), h.count)).collect();
+        assert_eq!(
+            keys,
+            [
+                (("GET", "/a", "200"), 1),
+                (("GET", "/a", "500"), 1),
+                (("GET", "/b", "200"), 2),
+                (("GETX", "/", "200"), 1),
+            ]
+        );
     }
 }

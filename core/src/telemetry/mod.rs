@@ -124,12 +124,12 @@ impl Telemetry {
             .headers()
             .get("x-krakend-completed")
             .map(|v| v.as_bytes() == b"true");
-        let record = RequestRecord {
+        let record = Arc::new(RequestRecord {
             start_micros,
             duration_micros,
             request_id,
             trace: live.ids.clone(),
-            method: parts.method.to_string(),
+            method: parts.method.as_str().to_owned(),
             endpoint: live.endpoint.get().cloned(),
             path: path.to_owned(),
             status: response.status().as_u16(),
@@ -138,7 +138,7 @@ impl Telemetry {
             client: context.peer,
             backends,
             log: !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| p == path),
-        };
+        });
         sink.request(&record);
     }
 }

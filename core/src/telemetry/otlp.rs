@@ -6,6 +6,8 @@
 //! SDK would bring its own batching, runtime and HTTP client to the 2-core build, where the
 //! adapters already have all three.
 
+use std::sync::Arc;
+
 use crate::platform::{BackendCall, RequestRecord, TraceIds};
 
 /// Who sends the data: the resource attributes.
@@ -180,6 +182,184 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
     }
 }
 
+/// What a sink keeps for the next export: the record itself, its spans encoded only when the
+/// batch is sent (off the request path natively; no intermediate [`Span`] values anywhere).
+#[derive(Debug, Clone)]
+pub enum Pending {
+    /// An answered request: its server span, proxy span and one client span per backend call.
+    Request(Arc<RequestRecord>),
+    /// A backend call that ended after its request was recorded, child of the proxy span.
+    Straggler(Box<(TraceIds, BackendCall)>),
+}
+
+impl Pending {
+    /// How many spans this exports.
+    pub fn spans(&self) -> usize {
+        match self {
+            Self::Request(r) => 1 + usize::from(r.endpoint.is_some()) + r.backends.len(),
+            Self::Straggler(_) => 1,
+        }
+    }
+}
+
+/// An `ExportTraceServiceRequest` with the spans of `pending`: the same bytes as
+/// [`encode_traces`] of their [`spans`] and [`backend`] spans, written straight from the
+/// records.
+pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
+    let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
+    let mut out = Vec::with_capacity(size + 128);
+    message(&mut out, 1, |rs| {
+        message(rs, 1, |r| encode_resource(r, resource));
+        message(rs, 2, |ss| {
+            message(ss, 1, scope_name);
+            for item in pending {
+                match item {
+                    Pending::Request(record) => encode_request(ss, record),
+                    Pending::Straggler(straggler) => {
+                        let (ids, call) = &**straggler;
+                        message(ss, 2, |s| encode_backend(s, ids, call, ids.proxy_span));
+                    }
+                }
+            }
+        });
+    });
+    out
+}
+
+/// The spans of [`spans`], encoded as they are built there.
+fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
+    let ids = &record.trace;
+    let start = record.start_micros.saturating_mul(1000);
+    let end = record
+        .start_micros
+        .saturating_add(record.duration_micros)
+        .saturating_mul(1000);
+    let route = record.endpoint.as_deref().unwrap_or(&record.path);
+    let failed = record.status >= 500;
+    let span_head = |s: &mut Vec<u8>, span_id: &[u8; 8], parent: Option<&[u8; 8]>| {
+        bytes(s, 1, &ids.trace_id);
+        bytes(s, 2, span_id);
+        if let Some(state) = &ids.tracestate {
+            string(s, 3, state);
+        }
+        if let Some(parent) = parent {
+            bytes(s, 4, parent);
+        }
+    };
+    let span_error = |s: &mut Vec<u8>| {
+        if failed {
+            message(s, 15, |status| {
+                string_parts(status, 2, &["status ", &record.status.to_string()]);
+                uint(status, 3, 2);
+            });
+        }
+    };
+    message(ss, 2, |s| {
+        span_head(s, &ids.server_span, ids.parent_span.as_ref());
+        string_parts(s, 5, &[&record.method, " ", route]);
+        uint(s, 6, Kind::Server as u64);
+        fixed64(s, 7, start);
+        fixed64(s, 8, end);
+        attr_str(s, "http.request.method", &record.method);
+        attr_str(s, "url.path", &record.path);
+        attr_int(s, "http.response.status_code", i64::from(record.status));
+        attr_str(s, "manifold.request_id", &record.request_id);
+        if let Some(endpoint) = &record.endpoint {
+            attr_str(s, "http.route", endpoint);
+        }
+        if let Some(client) = record.client {
+            attr_str(s, "client.address", &client.to_string());
+        }
+        span_error(s);
+    });
+    let parent = match &record.endpoint {
+        Some(endpoint) => {
+            message(ss, 2, |s| {
+                span_head(s, &ids.proxy_span, Some(&ids.server_span));
+                string_parts(s, 5, &["proxy ", endpoint]);
+                uint(s, 6, Kind::Internal as u64);
+                fixed64(s, 7, start);
+                fixed64(s, 8, end);
+                attr_str(s, "http.route", endpoint);
+                attr_int(s, "manifold.backends", record.backends.len() as i64);
+                let completed = record
+                    .completed
+                    .map_or("", |c| if c { "true" } else { "false" });
+                attr_str(s, "manifold.completed", completed);
+                span_error(s);
+            });
+            ids.proxy_span
+        }
+        None => ids.server_span,
+    };
+    for call in &record.backends {
+        message(ss, 2, |s| encode_backend(s, ids, call, parent));
+    }
+}
+
+/// The span of [`backend`], encoded as it is built there.
+fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) {
+    bytes(s, 1, &ids.trace_id);
+    bytes(s, 2, &call.span_id);
+    if let Some(state) = &ids.tracestate {
+        string(s, 3, state);
+    }
+    bytes(s, 4, &parent);
+    string(s, 5, &call.method);
+    uint(s, 6, Kind::Client as u64);
+    fixed64(s, 7, call.start_micros.saturating_mul(1000));
+    fixed64(
+        s,
+        8,
+        call.start_micros
+            .saturating_add(call.duration_micros)
+            .saturating_mul(1000),
+    );
+    attr_str(s, "http.request.method", &call.method);
+    attr_str(s, "server.address", &call.host);
+    message(s, 9, |kv| {
+        string(kv, 1, "url.full");
+        message(kv, 2, |any| string_parts(any, 1, &[&call.host, &call.path]));
+    });
+    attr_str(s, "manifold.backend", &call.name);
+    attr_int(s, "http.response.body.size", call.bytes as i64);
+    if let Some(status) = call.status {
+        attr_int(s, "http.response.status_code", i64::from(status));
+    }
+    if let Some(failure) = &call.failure {
+        attr_str(s, "error.type", failure.kind.as_str());
+        message(s, 15, |status| {
+            string(status, 2, &failure.message);
+            uint(status, 3, 2);
+        });
+    }
+}
+
+/// A span attribute (field 9) with a string value.
+fn attr_str(out: &mut Vec<u8>, key: &str, value: &str) {
+    message(out, 9, |kv| {
+        string(kv, 1, key);
+        message(kv, 2, |any| string(any, 1, value));
+    });
+}
+
+/// A span attribute (field 9) with an integer value.
+fn attr_int(out: &mut Vec<u8>, key: &str, value: i64) {
+    message(out, 9, |kv| {
+        string(kv, 1, key);
+        message(kv, 2, |any| uint(any, 3, value as u64));
+    });
+}
+
+/// A string field made of `parts`, without joining them first.
+fn string_parts(out: &mut Vec<u8>, field: u32, parts: &[&str]) {
+    tag(out, field, 2);
+    varint(out, parts.iter().map(|p| p.len() as u64).sum());
+    for part in parts {
+        out.extend_from_slice(part.as_bytes());
+    }
+}
+
 /// An `ExportTraceServiceRequest` with `spans`.
 pub fn encode_traces(resource: &Resource, spans: &[Span]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -303,11 +483,24 @@ pub(crate) fn string(out: &mut Vec<u8>, field: u32, v: &str) {
     bytes(out, field, v.as_bytes());
 }
 
-/// An embedded message (wire type 2), written by `body`.
+/// An embedded message (wire type 2), written by `body`. Written in place: one byte is kept
+/// for the length and widened afterwards if the body needs a longer varint (a span's
+/// attributes are small; only the outer messages move), so nesting costs no allocation.
 pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    let mut inner = Vec::new();
-    body(&mut inner);
-    bytes(out, field, &inner);
+    tag(out, field, 2);
+    let at = out.len();
+    out.push(0);
+    body(out);
+    let len = out.len() - at - 1;
+    if len < 0x80 {
+        if let Some(b) = out.get_mut(at) {
+            *b = len as u8;
+        }
+    } else {
+        let mut prefix = Vec::with_capacity(10);
+        varint(&mut prefix, len as u64);
+        out.splice(at..=at, prefix);
+    }
 }
 
 /// The scope of every payload, for the metrics encoder.
@@ -338,5 +531,123 @@ mod tests {
         let mut out = Vec::new();
         message(&mut out, 3, |m| uint(m, 1, 150));
         assert_eq!(out, [0x1a, 0x03, 0x08, 0x96, 0x01]);
+    }
+
+    fn call(i: u8, status: Option<u16>, failure: Option<crate::platform::Failure>) -> BackendCall {
+        BackendCall {
+            span_id: [i + 1; 8],
+            name: format!("group{i}"),
+            host: "http://users:8080".into(),
+            path: format!("/u/{i}"),
+            method: "GET".into(),
+            status,
+            failure,
+            start_micros: 1_700_000_000_000_000 + u64::from(i),
+            duration_micros: 1500 * u64::from(i),
+            bytes: 300 * usize::from(i),
+        }
+    }
+
+    fn record(endpoint: bool, status: u16, tracestate: bool, n: u8) -> RequestRecord {
+        use crate::platform::{Failure, FailureKind};
+        RequestRecord {
+            start_micros: 1_700_000_000_000_000,
+            duration_micros: 4321,
+            request_id: "r1".into(),
+            trace: TraceIds {
+                trace_id: [7; 16],
+                server_span: [8; 8],
+                proxy_span: [9; 8],
+                parent_span: tracestate.then_some([6; 8]),
+                sampled: true,
+                tracestate: tracestate.then(|| "k=v".into()),
+            },
+            method: "GET".into(),
+            endpoint: endpoint.then(|| "/users/{id}".into()),
+            path: "/users/1".into(),
+            status,
+            completed: endpoint.then_some(status < 500),
+            bytes_out: 10,
+            client: endpoint.then(|| "10.0.0.1".parse().unwrap()),
+            backends: (0..n)
+                .map(|i| match i % 3 {
+                    0 => call(i, Some(200), None),
+                    1 => call(
+                        i,
+                        Some(503),
+                        Some(Failure {
+                            kind: FailureKind::Status,
+                            message: "x".repeat(200),
+                        }),
+                    ),
+                    _ => call(
+                        i,
+                        None,
+                        Some(Failure {
+                            kind: FailureKind::Timeout,
+                            message: "late".into(),
+                        }),
+                    ),
+                })
+                .collect(),
+            log: true,
+        }
+    }
+
+    #[test]
+    fn pending_records_encode_as_their_spans_do() {
+        let resource = Resource {
+            service_name: "svc".into(),
+            service_version: "1".into(),
+            deploy_env: "prod".into(),
+        };
+        let records: Vec<RequestRecord> = [
+            record(true, 200, false, 1),
+            record(false, 404, true, 0),
+            record(true, 502, true, 3),
+            record(false, 500, false, 2),
+        ]
+        .into_iter()
+        .collect();
+        let straggler = call(4, Some(200), None);
+        let mut pending: Vec<Pending> = records
+            .iter()
+            .cloned()
+            .map(|r| Pending::Request(Arc::new(r)))
+            .collect();
+        pending.push(Pending::Straggler(Box::new((
+            records[2].trace.clone(),
+            straggler.clone(),
+        ))));
+        let mut spans_of: Vec<Span> = records.iter().flat_map(spans).collect();
+        spans_of.push(backend(
+            &records[2].trace,
+            &straggler,
+            records[2].trace.proxy_span,
+        ));
+        assert_eq!(
+            pending.iter().map(Pending::spans).sum::<usize>(),
+            spans_of.len()
+        );
+        assert_eq!(
+            encode_pending(&resource, &pending),
+            encode_traces(&resource, &spans_of)
+        );
+        // Many spans: the outer messages' lengths take several varint bytes.
+        let many: Vec<Pending> = (0..200).map(|_| pending[2].clone()).collect();
+        let many_spans: Vec<Span> = (0..200).flat_map(|_| spans(&records[2])).collect();
+        assert_eq!(
+            encode_pending(&resource, &many),
+            encode_traces(&resource, &many_spans)
+        );
+    }
+
+    #[test]
+    fn long_messages_get_a_longer_length_prefix() {
+        let mut out = Vec::new();
+        message(&mut out, 1, |m| m.extend_from_slice(&[0xaa; 300]));
+        assert_eq!(&out[..3], [0x0a, 0xac, 0x02]);
+        assert_eq!(out.len(), 303);
+        assert!(out[3..].iter().all(|b| *b == 0xaa));
     }
 }

@@ -67,7 +67,7 @@ impl BackendSpan {
             name: name.map_or_else(|| host.clone(), str::to_owned),
             host,
             path: uri.path().to_owned(),
-            method: request.method().to_string(),
+            method: request.method().as_str().to_owned(),
             status: None,
             failure: None,
             start_micros: platform.clock.now_micros(),
@@ -112,9 +112,11 @@ impl BackendSpan {
 impl Drop for BackendSpan {
     fn drop(&mut self) {
         let Some(live) = &self.live else { return };
+        // Taken, not cloned: the span ends here (a hop still running after it, if any, only
+        // writes into the emptied state).
         let mut call = {
-            let state = lock(&self.state);
-            state.call.clone()
+            let mut state = lock(&self.state);
+            std::mem::replace(&mut state.call, BackendCall::empty())
         };
         call.duration_micros = self.clock.now_micros().saturating_sub(call.start_micros);
         if call.status.is_none() && call.failure.is_none() {

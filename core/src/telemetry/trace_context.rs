@@ -102,13 +102,13 @@ pub(crate) fn ids(
 
 /// The `traceparent` of a call whose span is `span`.
 pub(crate) fn header(ids: &TraceIds, span: &[u8; 8]) -> Option<HeaderValue> {
-    let flags = if ids.sampled { "01" } else { "00" };
-    let text = format!(
-        "00-{}-{}-{flags}",
-        crate::platform::hex(&ids.trace_id),
-        crate::platform::hex(span)
-    );
-    HeaderValue::from_str(&text).ok()
+    let mut text = String::with_capacity(55);
+    text.push_str("00-");
+    crate::platform::push_hex(&mut text, &ids.trace_id);
+    text.push('-');
+    crate::platform::push_hex(&mut text, span);
+    text.push_str(if ids.sampled { "-01" } else { "-00" });
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
 }
 
 #[cfg(test)]
