@@ -19,6 +19,23 @@ pub use write::{write_json, write_string};
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.
 pub const MAX_DEPTH: usize = 256;
 
+/// A byte table marking the control characters and `extra`: the bytes a scan over string
+/// content stops at (the parser's and the writer's sets differ only in their extras).
+const fn stop_table(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 /// A JSON object: keys sorted, which is also Go's (and therefore KrakenD's) output order.
 pub type Map = BTreeMap<String, Value>;
 

@@ -146,17 +146,7 @@ struct Parser<'a> {
 }
 
 /// Bytes that end a run of plain string content: `"`, `\\` and control characters.
-const STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = true;
-        b += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+const STRING_STOP: [bool; 256] = super::stop_table(b"\"\\");
 
 // === impl Parser ===
 

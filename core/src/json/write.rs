@@ -92,21 +92,7 @@ pub fn write_string(out: &mut String, s: &str) {
 
 /// The bytes [`write_string`] has to look at: control characters, `"`, `\\`, `<`, `>`, `&` and
 /// 0xE2 (the first byte of U+2028 and U+2029).
-const NEEDS_LOOK: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = true;
-        b += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t[b'<' as usize] = true;
-    t[b'>' as usize] = true;
-    t[b'&' as usize] = true;
-    t[0xE2] = true;
-    t
-};
+const NEEDS_LOOK: [bool; 256] = super::stop_table(b"\"\\<>&\xE2");
 
 #[cfg(test)]
 mod tests {
