@@ -133,6 +133,22 @@ impl HyperClient {
     }
 }
 
+/// Send `request` and wait for the response head; a failure says whether the connection
+/// could not be made or the exchange broke (the buffered and streamed sends share this).
+async fn call(
+    client: &Client<HttpsConnector<HttpConnector>, OutBody>,
+    request: BackendRequest,
+) -> Result<http::Response<hyper::body::Incoming>, ClientError> {
+    client.request(frame(request)).await.map_err(|e| {
+        let kind = if e.is_connect() {
+            ClientErrorKind::Connect
+        } else {
+            ClientErrorKind::Protocol
+        };
+        ClientError::new(kind, error_chain(&e))
+    })
+}
+
 impl HttpClient for HyperClient {
     fn send(
         &self,
@@ -141,14 +157,7 @@ impl HttpClient for HyperClient {
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         let client = self.inner.clone();
         Box::pin(async move {
-            let response = client.request(frame(request)).await.map_err(|e| {
-                let kind = if e.is_connect() {
-                    ClientErrorKind::Connect
-                } else {
-                    ClientErrorKind::Protocol
-                };
-                ClientError::new(kind, error_chain(&e))
-            })?;
+            let response = call(&client, request).await?;
             let (parts, body) = response.into_parts();
             // Refused as soon as it is known to exceed `max_body` (a declared length at once).
             let body = BoundedBody::response(&parts.headers, max_body)?
@@ -167,14 +176,7 @@ impl HttpClient for HyperClient {
     ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
         let client = self.inner.clone();
         Box::pin(async move {
-            let response = client.request(frame(request)).await.map_err(|e| {
-                let kind = if e.is_connect() {
-                    ClientErrorKind::Connect
-                } else {
-                    ClientErrorKind::Protocol
-                };
-                ClientError::new(kind, error_chain(&e))
-            })?;
+            let response = call(&client, request).await?;
             let (parts, body) = response.into_parts();
             // hyper's body as it arrives, frame by frame: nothing is kept here.
             let chunks = body
