@@ -241,7 +241,7 @@ impl Proxy for HttpBackend {
         Box::pin(async move {
             let mut request = match &self.discovery {
                 None => self.build(&req)?,
-                Some(d) => match d.host().await {
+                Some(d) => match d.host(req.context.defer.as_ref()).await {
                     Ok(host) => self.build_at(&req, &host)?,
                     Err(why) => return Err(self.undiscovered(&req, why)),
                 },

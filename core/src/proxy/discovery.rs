@@ -9,19 +9,28 @@
 //!   `weight` times, interleaved rather than in runs. Weights of 0 get no traffic unless all
 //!   weights are 0, when the targets share it equally (KrakenD drops them too).
 //! * **Refresh**: an answer is kept for its TTL (the smallest of its records, at least
-//!   [`MIN_TTL_MS`]), then the next call looks the name up again; one lookup at a time while an
-//!   older answer can still serve, the other calls keep using it.
-//! * **Failure**: when the DNS server cannot be asked (unreachable, timeout, SERVFAIL), the
-//!   last good answer serves for at most [`KEEP_STALE_MS`] past its TTL, with one lookup per
-//!   [`RETRY_MS`]; never for longer (KrakenD keeps it forever). Without one, the call fails
-//!   (`discovery` in the access log). A name without records is an answer: calls fail at once,
-//!   until the negative answer's TTL passes.
+//!   [`MIN_TTL_MS`]), then looked up again, one lookup at a time. While the older answer can
+//!   still serve, no call waits for the new one: the lookup runs after the response where the
+//!   platform has that (natively: a spawned task), else (Lambda) the call that starts it waits
+//!   at most [`STALE_WAIT_MS`] and goes on with the older answer.
+//! * **Failure**: when the DNS server cannot be asked (unreachable, no answer within
+//!   [`LOOKUP_TIMEOUT_MS`], SERVFAIL), the last good answer serves for at most
+//!   [`KEEP_STALE_MS`] past its TTL, with one lookup per [`RETRY_MS`]; never for longer
+//!   (KrakenD keeps it forever). Without one, the call fails (`discovery` in the access log).
+//!   A name without records is an answer: calls fail at once, until the negative answer's TTL
+//!   passes.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 
 use crate::config::DnsDiscovery;
-use crate::platform::{Clock, Platform, SrvRecord, SrvResolver};
+use crate::platform::{
+    Clock, Defer, Platform, ResolveError, Sleep, SrvAnswer, SrvRecord, SrvResolver,
+};
 
 /// The shortest time an answer is kept (a TTL of 0, as Consul gives by default, would
 /// otherwise mean one lookup per call).
@@ -30,17 +39,29 @@ pub(crate) const MIN_TTL_MS: u64 = 1_000;
 pub(crate) const KEEP_STALE_MS: u64 = 60_000;
 /// While a kept answer serves after a failed lookup, the next lookup waits this long.
 pub(crate) const RETRY_MS: u64 = 1_000;
+/// A lookup without an answer by then has failed (half the default endpoint timeout, so the
+/// failure is logged as `discovery` rather than as the endpoint's timeout).
+pub(crate) const LOOKUP_TIMEOUT_MS: u64 = 1_000;
+/// Without after-response work, how long a call waits for a refresh before it goes on with
+/// the older answer.
+pub(crate) const STALE_WAIT_MS: u64 = 250;
 
 /// One backend's service discovery: its current answer and its balancing counter.
 pub(crate) struct Discovery {
-    cfg: Arc<DnsDiscovery>,
+    shared: Arc<Shared>,
     resolver: Option<Arc<dyn SrvResolver>>,
+    sleep: Arc<dyn Sleep>,
+    /// Calls balanced so far.
+    next: AtomicU64,
+}
+
+/// What a lookup running after the response updates too.
+struct Shared {
+    cfg: Arc<DnsDiscovery>,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     /// Lookups under way.
     refreshing: AtomicUsize,
-    /// Calls balanced so far.
-    next: AtomicU64,
 }
 
 #[derive(Default)]
@@ -70,12 +91,22 @@ pub(crate) struct Targets {
     stride: u64,
 }
 
-/// Decrements the lookups under way when the looking-up call ends, even if it is cancelled.
-struct Refreshing<'d>(&'d AtomicUsize);
+/// What a call does with the answer it found.
+enum Step {
+    /// Fresh, or someone is refreshing it, or the server failed a moment ago.
+    Use(Arc<Targets>),
+    /// Expired but still serving: refresh it without making the call wait.
+    Refresh(Arc<Targets>),
+    /// Nothing to serve: the call waits for a lookup.
+    Lookup,
+}
 
-impl Drop for Refreshing<'_> {
+/// Counts a lookup under way until it ends, even if it is cancelled.
+struct Refreshing(Arc<Shared>);
+
+impl Drop for Refreshing {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.refreshing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -85,65 +116,127 @@ impl Discovery {
     /// The discovery of `cfg`, asking the platform's resolver.
     pub(crate) fn new(cfg: Arc<DnsDiscovery>, platform: &Platform) -> Self {
         Self {
-            cfg,
+            shared: Arc::new(Shared {
+                cfg,
+                clock: platform.clock.clone(),
+                state: Mutex::new(State::default()),
+                refreshing: AtomicUsize::new(0),
+            }),
             resolver: platform.resolver.clone(),
-            clock: platform.clock.clone(),
-            state: Mutex::new(State::default()),
-            refreshing: AtomicUsize::new(0),
+            sleep: platform.sleep.clone(),
             next: AtomicU64::new(0),
         }
     }
 
     /// `scheme://target:port` for the next call, or why there is none (a message naming the
-    /// SRV name, for the error and the access log).
-    pub(crate) async fn host(&self) -> Result<String, String> {
-        let targets = self.targets().await?;
+    /// SRV name, for the error and the access log). A refresh goes to `defer` when given.
+    pub(crate) async fn host(&self, defer: Option<&Arc<dyn Defer>>) -> Result<String, String> {
+        let targets = self.targets(defer).await?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         targets.pick(n).map(str::to_owned).ok_or_else(|| {
             format!(
                 "service discovery: `{}` has no SRV records (no target to call)",
-                self.cfg.name
+                self.shared.cfg.name
             )
         })
     }
 
+    /// The answer to balance over: the kept one while it serves, else a new one.
+    async fn targets(&self, defer: Option<&Arc<dyn Defer>>) -> Result<Arc<Targets>, String> {
+        let shared = &self.shared;
+        let Some(resolver) = &self.resolver else {
+            return Err(format!(
+                "service discovery: this platform cannot resolve DNS SRV names (`{}`)",
+                shared.cfg.name
+            ));
+        };
+        match shared.step() {
+            Step::Use(targets) => Ok(targets),
+            Step::Lookup => self.lookup(resolver).await,
+            Step::Refresh(older) => {
+                let lookup = self.lookup(resolver);
+                if let Some(defer) = defer {
+                    defer.defer(Box::pin(async move {
+                        let _ = lookup.await;
+                    }));
+                    return Ok(older);
+                }
+                let lookup = std::pin::pin!(lookup);
+                let wait = self.sleep.sleep(Duration::from_millis(STALE_WAIT_MS));
+                match select(lookup, wait).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right(_) => {
+                        // Cancelled: the next call asks again after RETRY_MS.
+                        let now = shared.clock.now_millis();
+                        shared.lock().retry_at_ms = now.saturating_add(RETRY_MS);
+                        Ok(older)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One lookup, bounded by [`LOOKUP_TIMEOUT_MS`], its outcome stored; what to call now.
+    /// The caller counted it in `refreshing` ([`Shared::step`]).
+    fn lookup(
+        &self,
+        resolver: &Arc<dyn SrvResolver>,
+    ) -> impl Future<Output = Result<Arc<Targets>, String>> + 'static {
+        let guard = Refreshing(self.shared.clone());
+        let call = resolver.lookup_srv(&self.shared.cfg.name);
+        let timeout = self.sleep.sleep(Duration::from_millis(LOOKUP_TIMEOUT_MS));
+        async move {
+            let result = match select(call, timeout).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => Err(ResolveError {
+                    message: format!("no answer within {LOOKUP_TIMEOUT_MS} ms"),
+                }),
+            };
+            let outcome = guard.0.store(result);
+            drop(guard);
+            outcome
+        }
+    }
+}
+
+// === impl Shared ===
+
+impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The answer to balance over: the kept one while fresh, else a new one.
-    async fn targets(&self) -> Result<Arc<Targets>, String> {
-        let name = &self.cfg.name;
-        let Some(resolver) = &self.resolver else {
-            return Err(format!(
-                "service discovery: this platform cannot resolve DNS SRV names (`{name}`)"
-            ));
-        };
+    /// What a call does now; a lookup it is to make is counted as under way.
+    fn step(&self) -> Step {
         let now = self.clock.now_millis();
-        let stale = {
-            let s = self.lock();
-            if let Some(k) = s.answer.as_ref().filter(|k| now < k.fresh_until_ms) {
-                return Ok(k.targets.clone());
+        let s = self.lock();
+        if let Some(k) = s.answer.as_ref().filter(|k| now < k.fresh_until_ms) {
+            return Step::Use(k.targets.clone());
+        }
+        let usable = s
+            .answer
+            .as_ref()
+            .filter(|k| now < k.keep_until_ms)
+            .map(|k| k.targets.clone());
+        match usable {
+            Some(t) if self.refreshing.load(Ordering::Acquire) > 0 || now < s.retry_at_ms => {
+                Step::Use(t)
             }
-            let usable = s
-                .answer
-                .as_ref()
-                .filter(|k| now < k.keep_until_ms)
-                .map(|k| k.targets.clone());
-            // Someone is asking already, or the server failed a moment ago: keep serving.
-            if let Some(t) = &usable {
-                if self.refreshing.load(Ordering::Acquire) > 0 || now < s.retry_at_ms {
-                    return Ok(t.clone());
-                }
+            Some(t) => {
+                self.refreshing.fetch_add(1, Ordering::AcqRel);
+                Step::Refresh(t)
             }
-            self.refreshing.fetch_add(1, Ordering::AcqRel);
-            usable
-        };
-        let refreshing = Refreshing(&self.refreshing);
-        let result = resolver.lookup_srv(name).await;
+            None => {
+                self.refreshing.fetch_add(1, Ordering::AcqRel);
+                Step::Lookup
+            }
+        }
+    }
+
+    /// Keep what a lookup found; the targets to call now, or why there are none.
+    fn store(&self, result: Result<SrvAnswer, ResolveError>) -> Result<Arc<Targets>, String> {
         let now = self.clock.now_millis();
         let mut s = self.lock();
-        drop(refreshing);
         match result {
             Ok(answer) => {
                 let targets = Arc::new(Targets::new(&self.cfg.scheme, &answer.records));
@@ -165,11 +258,11 @@ impl Discovery {
             }
             Err(e) => {
                 s.retry_at_ms = now.saturating_add(RETRY_MS);
-                let kept = s.answer.as_ref().filter(|k| now < k.keep_until_ms);
-                match (stale, kept) {
-                    (Some(_), Some(k)) => Ok(k.targets.clone()),
-                    _ => Err(format!(
-                        "service discovery: DNS SRV lookup of `{name}` failed: {e}"
+                match s.answer.as_ref().filter(|k| now < k.keep_until_ms) {
+                    Some(k) => Ok(k.targets.clone()),
+                    None => Err(format!(
+                        "service discovery: DNS SRV lookup of `{}` failed: {e}",
+                        self.cfg.name
                     )),
                 }
             }

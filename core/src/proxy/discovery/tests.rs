@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use futures_executor::block_on;
@@ -113,6 +113,12 @@ struct World {
     answers: Mutex<VecDeque<Result<SrvAnswer, ResolveError>>>,
     lookups: AtomicU64,
     now: AtomicU64,
+    /// Lookups never answer.
+    hang: AtomicBool,
+    /// Timers fire at once.
+    instant_timers: AtomicBool,
+    /// Work handed to `defer`, not yet run.
+    deferred: Mutex<Vec<BoxFuture<'static, ()>>>,
 }
 
 impl World {
@@ -121,6 +127,9 @@ impl World {
             answers: Mutex::new(answers.into()),
             lookups: AtomicU64::new(0),
             now: AtomicU64::new(1_000_000),
+            hang: AtomicBool::new(false),
+            instant_timers: AtomicBool::new(false),
+            deferred: Mutex::new(Vec::new()),
         })
     }
 
@@ -154,6 +163,9 @@ impl SrvResolver for World {
     fn lookup_srv(&self, name: &str) -> BoxFuture<'static, Result<SrvAnswer, ResolveError>> {
         assert_eq!(name, "_api._tcp.example");
         self.lookups.fetch_add(1, Ordering::SeqCst);
+        if self.hang.load(Ordering::SeqCst) {
+            return Box::pin(std::future::pending());
+        }
         let mut q = self.answers.lock().unwrap();
         let next = if q.len() > 1 {
             q.pop_front().unwrap()
@@ -172,7 +184,17 @@ impl Clock for World {
 
 impl Sleep for World {
     fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(std::future::pending())
+        if self.instant_timers.load(Ordering::SeqCst) {
+            Box::pin(std::future::ready(()))
+        } else {
+            Box::pin(std::future::pending())
+        }
+    }
+}
+
+impl Defer for World {
+    fn defer(&self, work: BoxFuture<'static, ()>) {
+        self.deferred.lock().unwrap().push(work);
     }
 }
 
@@ -203,12 +225,12 @@ fn down() -> Result<SrvAnswer, ResolveError> {
 fn an_answer_is_kept_for_its_ttl_then_looked_up_again() {
     let world = World::new(vec![answer(5, &[("a", 1)]), answer(5, &[("b", 2)])]);
     let d = world.discovery();
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     world.at(4_999);
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     assert_eq!(world.lookups(), 1);
     world.at(5_000);
-    assert_eq!(block_on(d.host()).unwrap(), "http://b:2");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://b:2");
     assert_eq!(world.lookups(), 2);
 }
 
@@ -216,32 +238,32 @@ fn an_answer_is_kept_for_its_ttl_then_looked_up_again() {
 fn a_zero_ttl_is_kept_one_second() {
     let world = World::new(vec![answer(0, &[("a", 1)]), answer(0, &[("b", 2)])]);
     let d = world.discovery();
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     world.at(MIN_TTL_MS - 1);
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     world.at(MIN_TTL_MS);
-    assert_eq!(block_on(d.host()).unwrap(), "http://b:2");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://b:2");
 }
 
 #[test]
 fn a_failing_server_keeps_the_last_answer_for_a_bounded_time() {
     let world = World::new(vec![answer(10, &[("a", 1)]), down()]);
     let d = world.discovery();
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     // Expired: the lookup fails, the kept answer serves.
     world.at(10_000);
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     assert_eq!(world.lookups(), 2);
     // No new lookup before RETRY_MS.
     world.at(10_000 + RETRY_MS - 1);
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     assert_eq!(world.lookups(), 2);
     world.at(10_000 + RETRY_MS);
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     assert_eq!(world.lookups(), 3);
     // Past TTL + KEEP_STALE_MS: not any more.
     world.at(10_000 + KEEP_STALE_MS);
-    let e = block_on(d.host()).unwrap_err();
+    let e = block_on(d.host(None)).unwrap_err();
     assert!(
         e.contains("_api._tcp.example") && e.contains("connection refused"),
         "{e}"
@@ -252,10 +274,10 @@ fn a_failing_server_keeps_the_last_answer_for_a_bounded_time() {
 fn without_a_kept_answer_a_failure_fails_the_call() {
     let world = World::new(vec![down(), answer(10, &[("a", 1)])]);
     let d = world.discovery();
-    let e = block_on(d.host()).unwrap_err();
+    let e = block_on(d.host(None)).unwrap_err();
     assert!(e.contains("lookup of `_api._tcp.example` failed"), "{e}");
     // The next call asks again (nothing to serve meanwhile).
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     assert_eq!(world.lookups(), 2);
 }
 
@@ -267,15 +289,15 @@ fn no_records_fail_at_once_until_the_negative_ttl_passes() {
         answer(10, &[("b", 2)]),
     ]);
     let d = world.discovery();
-    assert_eq!(block_on(d.host()).unwrap(), "http://a:1");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
     world.at(10_000);
-    let e = block_on(d.host()).unwrap_err();
+    let e = block_on(d.host(None)).unwrap_err();
     assert!(e.contains("has no SRV records"), "{e}");
     world.at(12_999);
-    assert!(block_on(d.host()).is_err());
+    assert!(block_on(d.host(None)).is_err());
     assert_eq!(world.lookups(), 2);
     world.at(13_000);
-    assert_eq!(block_on(d.host()).unwrap(), "http://b:2");
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://b:2");
 }
 
 #[test]
@@ -283,7 +305,59 @@ fn a_platform_without_a_resolver_fails_each_call() {
     let world = World::new(vec![answer(10, &[("a", 1)])]);
     let mut d = world.discovery();
     d.resolver = None;
-    let e = block_on(d.host()).unwrap_err();
+    let e = block_on(d.host(None)).unwrap_err();
     assert!(e.contains("cannot resolve DNS SRV"), "{e}");
     assert_eq!(world.lookups(), 0);
+}
+
+#[test]
+fn with_after_response_work_a_refresh_never_makes_a_call_wait() {
+    let world = World::new(vec![answer(5, &[("a", 1)]), answer(5, &[("b", 2)])]);
+    let d = world.discovery();
+    let defer: Arc<dyn Defer> = world.clone();
+    assert_eq!(block_on(d.host(Some(&defer))).unwrap(), "http://a:1");
+    assert!(
+        world.deferred.lock().unwrap().is_empty(),
+        "a first lookup is waited for"
+    );
+    world.at(5_000);
+    // Expired: served from the older answer, the lookup handed to `defer`.
+    assert_eq!(block_on(d.host(Some(&defer))).unwrap(), "http://a:1");
+    assert_eq!(world.deferred.lock().unwrap().len(), 1);
+    // Meanwhile nobody starts a second lookup.
+    assert_eq!(block_on(d.host(Some(&defer))).unwrap(), "http://a:1");
+    assert_eq!(world.deferred.lock().unwrap().len(), 1);
+    let work = world.deferred.lock().unwrap().pop().unwrap();
+    block_on(work);
+    assert_eq!(block_on(d.host(Some(&defer))).unwrap(), "http://b:2");
+    assert_eq!(world.lookups(), 2);
+}
+
+#[test]
+fn without_it_a_hanging_refresh_is_waited_for_briefly_then_the_older_answer_serves() {
+    let world = World::new(vec![answer(5, &[("a", 1)])]);
+    let d = world.discovery();
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
+    world.at(5_000);
+    world.hang.store(true, Ordering::SeqCst);
+    world.instant_timers.store(true, Ordering::SeqCst);
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
+    assert_eq!(world.lookups(), 2);
+    // The cancelled lookup counts as failed: no new one before RETRY_MS.
+    world.at(5_000 + RETRY_MS - 1);
+    assert_eq!(block_on(d.host(None)).unwrap(), "http://a:1");
+    assert_eq!(world.lookups(), 2);
+}
+
+#[test]
+fn a_first_lookup_without_an_answer_fails_after_the_lookup_timeout() {
+    let world = World::new(vec![answer(5, &[("a", 1)])]);
+    world.hang.store(true, Ordering::SeqCst);
+    world.instant_timers.store(true, Ordering::SeqCst);
+    let d = world.discovery();
+    let e = block_on(d.host(None)).unwrap_err();
+    assert!(
+        e.contains(&format!("no answer within {LOOKUP_TIMEOUT_MS} ms")),
+        "{e}"
+    );
 }
