@@ -37,7 +37,11 @@ if [ -z "$bin" ]; then
     summary 0 1
   fi
   target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  bin="$target/debug/manifold"
+  # A private copy: the target directory may be shared with builds of other checkouts.
+  copy=$(mktemp -d)
+  trap 'rm -rf "$copy"' EXIT
+  cp "$target/debug/manifold" "$copy/manifold"
+  bin="$copy/manifold"
 fi
 
-exec python3 tests/dns-sd/e2e.py "$bin" "$dnsmasq"
+python3 tests/dns-sd/e2e.py "$bin" "$dnsmasq"
