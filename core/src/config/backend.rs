@@ -88,13 +88,7 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         }
     }
     if let Some(d) = &discovery {
-        discovery_rules(
-            cx,
-            env,
-            extra.lambda.is_some(),
-            extra.client_credentials.is_some(),
-            d,
-        );
+        discovery_rules(cx, env, extra.lambda.is_some(), d);
     }
     if cx.failed_since(mark) {
         return None;
@@ -174,7 +168,6 @@ fn discovery_rules(
     cx: &mut Cx<'_, '_>,
     env: &BackendEnv<'_>,
     lambda: bool,
-    client_credentials: bool,
     d: &super::DnsDiscovery,
 ) {
     let name = &d.name;
@@ -185,9 +178,6 @@ fn discovery_rules(
         cx.at("sd").warn(
             "`sd` has no effect on a `backend/lambda` backend: it invokes a function, not a host",
         );
-    }
-    if client_credentials {
-        cx.at("sd").error(format!("`\"sd\": \"dns\"` ({name}) cannot be combined with `auth/client-credentials` yet: the token is sent only to the backend's fixed hosts"));
     }
 }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
-use super::discovery::Discovery;
+use super::discovery::{DiscoveredOrigin, Discovery};
 use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
@@ -242,7 +242,11 @@ impl Proxy for HttpBackend {
             let mut request = match &self.discovery {
                 None => self.build(&req)?,
                 Some(d) => match d.host(req.context.defer.as_ref()).await {
-                    Ok(host) => self.build_at(&req, &host)?,
+                    Ok(host) => {
+                        let mut request = self.build_at(&req, &host)?;
+                        request.extensions_mut().insert(DiscoveredOrigin(host));
+                        request
+                    }
                     Err(why) => return Err(self.undiscovered(&req, why)),
                 },
             };

@@ -91,6 +91,12 @@ pub(crate) struct Targets {
     stride: u64,
 }
 
+/// The target service discovery chose for a request (`scheme://host:port`), carried in its
+/// extensions: `auth/client-credentials` sends its token to that origin (and keeps it off a
+/// redirect to another one), since the backend's `host` is only the SRV name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DiscoveredOrigin(pub(crate) String);
+
 /// What a call does with the answer it found.
 enum Step {
     /// Fresh, or someone is refreshing it, or the server failed a moment ago.
