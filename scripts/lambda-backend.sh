@@ -22,67 +22,27 @@
 # saying so.
 #
 # A missing tool or a failed build is a failure, never a skip; everything started is stopped.
-# The last line is `lambda backend: P passed, F failed`.
+# The last line is `P passed, F failed` (scripts/lib/harness.sh).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-  [ -n "${2:-}" ] && echo "$2" | tail -20 | sed 's/^/     /'
-}
-finish() {
-  echo "lambda backend: $passed passed, $failed failed"
-  [ "$failed" = 0 ]
-  exit $?
-}
+# shellcheck source=lib/harness.sh
+source scripts/lib/harness.sh
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ "${KEEP:-}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
-if ! out=$(scripts/tools.sh lambda 2>&1); then
-  fail "tools (cargo-lambda)" "$out"
-  finish
-fi
+out=$(scripts/tools.sh lambda 2>&1) || abort "tools (cargo-lambda)" "$out"
 # shellcheck disable=SC1091
 source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
-if ! cargo lambda --version >/dev/null 2>&1; then
-  fail "cargo lambda missing after tools.sh"
-  finish
-fi
+cargo lambda --version >/dev/null 2>&1 || abort "cargo lambda missing after tools.sh"
 
+manifold_bin
 # The bootstrap with the default embedded config: this suite's config comes at cold start.
-if out=$(cargo build -p manifold 2>&1) && out2=$(cargo build -p manifold-tests --bin invoke-target 2>&1) &&
-  out3=$(cargo build -p manifold-lambda --bin bootstrap 2>&1); then
+if out=$(cargo build -p manifold-tests --bin invoke-target 2>&1) &&
+  out2=$(cargo build -p manifold-lambda --bin bootstrap 2>&1); then
   ok "build the native server, the Lambda bootstrap and the test function"
 else
-  fail "build" "${out:-}${out2:-}${out3:-}"
-  finish
+  abort "build" "${out:-}${out2:-}"
 fi
-bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/manifold"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# Wait until PORT accepts connections while PID lives (polling, bounded).
-wait_port() { # port pid seconds
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -lt "$end" ]; do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 invoke_port=$(free_port)
 backend_port=$(free_port)
@@ -105,12 +65,12 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 python3 "$work/backend.py" "$backend_port" &
 pids+=($!)
-wait_port "$backend_port" "${pids[-1]}" 10 || { fail "HTTP backend did not start"; finish; }
+wait_port "$backend_port" 10 || abort "HTTP backend did not start"
 
 cargo lambda watch -p manifold-tests --bin invoke-target --ignore-changes \
   -A 127.0.0.1 -P "$invoke_port" >"$work/watch.log" 2>&1 &
 pids+=($!)
-if wait_port "$invoke_port" "${pids[-1]}" 300; then
+if wait_port "$invoke_port" 300; then
   ok "cargo lambda watch serves the Invoke API on :$invoke_port"
 else
   fail "cargo lambda watch did not start" "$(cat "$work/watch.log")"
@@ -147,7 +107,7 @@ start_gateway() { # port log env...
   shift 2
   env "$@" "$bin" run -c "$work/gateway.json" -p "$port" --log-format json >"$log" 2>&1 &
   pids+=($!)
-  wait_port "$port" "${pids[-1]}" 30
+  wait_port "$port" 30
 }
 
 # Serve the bootstrap under `cargo lambda watch` on PORT with gateway.json and the variables
@@ -160,7 +120,7 @@ start_function() { # port log env_file
     -A 127.0.0.1 -P "$1" --env-var "MANIFOLD_LAMBDA_CONFIG=$work/gateway.json" --env-file "$3" \
     >"$2" 2>&1 &
   pids+=($!)
-  wait_port "$1" "${pids[-1]}" 300
+  wait_port "$1" 300
 }
 
 # check NAME EXPECTED_STATUS PYTHON_ASSERTION curl-args...: the JSON body is `b`.
