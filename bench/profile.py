@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
 """Profile Manifold's hot path for one bench scenario with `perf record` (cpu-clock sampling).
 
-Usage: python3 bench/profile.py [SCENARIO] [SECONDS]   (default: a 10)
+Usage: python3 bench/profile.py [SCENARIO] [SECONDS] [--manifold BIN] [--svg OUT.svg]
+       (default: a 10, the release build)
 
 Starts the bench backend nginx and `manifold run --threads 1` exactly as bench/run.sh does
 (Manifold pinned to CPU 1, backend + wrk on CPU 0), saturates the scenario's URL with wrk while
 `perf record` samples the Manifold process, and prints the top of `perf report` (self time,
 and inclusive time with DWARF call graphs). Run bench/run.sh once first (it installs the tools
 and builds target/release/manifold). Needs `perf` (Debian linux-perf) and perf_event access.
+--svg renders the samples as a flame graph with inferno (`inferno-collapse-perf` and
+`inferno-flamegraph` on PATH or under ~/.cache/manifold/inferno/bin; `cargo install inferno
+--root ~/.cache/manifold/inferno` installs them).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,8 +30,13 @@ import bench  # noqa: E402
 
 
 def main() -> int:
-    key = sys.argv[1] if len(sys.argv) > 1 else "a"
-    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", nargs="?", default="a")
+    ap.add_argument("seconds", nargs="?", type=int, default=10)
+    ap.add_argument("--manifold", default=bench.MANIFOLD_BIN)
+    ap.add_argument("--svg", help="write a flame graph of the samples here (inferno)")
+    args = ap.parse_args()
+    key, seconds = args.scenario, args.seconds
     sc = bench.SCENARIOS[key]
     work = tempfile.mkdtemp(prefix="manifold-profile-")
     os.chmod(work, 0o755)
@@ -48,9 +59,13 @@ def main() -> int:
         bench.wait_http(backend, base + "/a.json")
         cfg = os.path.join(work, "manifold.json")
         with open(cfg, "w") as f:
-            json.dump(bench.manifold_config(base), f)
+            # bench.py's config without its Redis pool and scenario e (no Redis here).
+            cfg_obj = bench.manifold_config(base, 0)
+            cfg_obj["endpoints"] = [e for e in cfg_obj["endpoints"] if not e["endpoint"].startswith("/e/")]
+            cfg_obj["extra_config"] = {}
+            json.dump(cfg_obj, f)
         mport = bench.free_port()
-        mani = bench.Proc("manifold", ["taskset", "-c", "1", os.path.join(bench.ROOT, "target/release/manifold"),
+        mani = bench.Proc("manifold", ["taskset", "-c", "1", args.manifold,
                                        "run", "-c", cfg, "-p", str(mport), "--threads", "1"],
                           os.path.join(work, "manifold.log"), env=dict(os.environ, RUST_LOG="warn"))
         bench.STARTED.append(mani)
@@ -72,9 +87,28 @@ def main() -> int:
             lines = [ln for ln in out.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
             print(f"\n== {title} (perf report --sort symbol {' '.join(extra)})")
             print("\n".join(lines[:40]))
+        if args.svg:
+            flamegraph(perf_data, args.svg, f"manifold, scenario {key}, {r['rps']:.0f} req/s under perf")
     finally:
         bench.stop_all()
     return 0
+
+
+def flamegraph(perf_data: str, svg: str, title: str) -> None:
+    """perf script | inferno-collapse-perf | inferno-flamegraph > svg."""
+    cache = os.path.join(os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold")),
+                         "inferno", "bin")
+    path = os.pathsep.join([cache, os.environ.get("PATH", "")])
+    tools = [shutil.which(t, path=path) for t in ("inferno-collapse-perf", "inferno-flamegraph")]
+    if not all(tools):
+        raise SystemExit("profile: inferno not found; cargo install inferno --root ~/.cache/manifold/inferno")
+    script = subprocess.run(["perf", "script", "-i", perf_data], capture_output=True, check=True)
+    folded = subprocess.run([tools[0]], input=script.stdout, capture_output=True, check=True)
+    graph = subprocess.run([tools[1], "--title", title, "--width", "1600"], input=folded.stdout,
+                           capture_output=True, check=True)
+    with open(svg, "wb") as f:
+        f.write(graph.stdout)
+    print(f"profile: flame graph in {svg}")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ struct RunArgs {
     /// Debug logs and the `/__debug/` endpoint.
     #[arg(short, long)]
     debug: bool,
-    /// Worker threads (default: one per CPU core).
+    /// Worker threads (default: one per CPU core; 1: everything on one thread).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Log line format (default: text, or JSON with `telemetry/logging`'s `logstash` format).
@@ -151,10 +151,18 @@ fn main() -> ExitCode {
 fn run(args: RunArgs) -> u8 {
     // Logging starts once the config is loaded (`telemetry/logging`); errors before that go
     // to stderr, for the person at the terminal.
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        runtime.worker_threads(n.max(1));
-    }
+    // One thread: tokio's current-thread runtime, so the accept loop, the connections and the
+    // backend connections' tasks share one thread and wake each other without crossing
+    // threads (bench/profile-notes.md). More: the work-stealing runtime with that many workers.
+    let mut runtime = match args.threads {
+        Some(0 | 1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            runtime.worker_threads(n);
+            runtime
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let options = RunOptions {
         config: args.config,
         port: args.port,

@@ -1,5 +1,7 @@
 //! [`HyperClient`]: the backend HTTP client. Pooled connections, HTTP/1.1 and h2 (negotiated
-//! with ALPN over TLS), rustls with the ring provider and Mozilla's roots compiled in.
+//! with ALPN over TLS), rustls with the ring provider and Mozilla's roots compiled in. Plain
+//! `http` backends go through our own HTTP/1.1 pool (`pool.rs`, the hot path), `https` ones
+//! through hyper-util's client.
 //!
 //! It does exactly what the [`HttpClient`] port asks: no redirects (the core follows them with
 //! its own policy), and the response body is read frame by frame and abandoned as soon as it
@@ -7,11 +9,13 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
@@ -48,10 +52,20 @@ impl Default for ClientOptions {
     }
 }
 
-/// The native [`HttpClient`]: hyper-util's pooled client over a rustls connector.
+mod pool;
+
+/// The native [`HttpClient`]: our HTTP/1.1 pool for `http` backends, hyper-util's pooled
+/// client over a rustls connector for `https` ones.
 #[derive(Clone)]
 pub struct HyperClient {
-    inner: Client<HttpsConnector<HttpConnector>, OutBody>,
+    inner: Arc<Clients>,
+}
+
+struct Clients {
+    /// Plain `http`.
+    plain: pool::Pool,
+    /// `https` (and anything else the legacy client accepts).
+    tls: Client<HttpsConnector<HttpConnector>, OutBody>,
 }
 
 impl std::fmt::Debug for HyperClient {
@@ -118,35 +132,55 @@ impl HyperClient {
         http: HttpConnector,
         https: hyper_rustls::HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes>,
     ) -> Self {
+        let plain = pool::Pool::new(&options, http.clone());
         let https = https
             .https_or_http()
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
+        let tls = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(options.pool_idle_timeout)
             .pool_max_idle_per_host(options.pool_max_idle_per_host)
             .build(https);
-        Self { inner }
+        Self {
+            inner: Arc::new(Clients { plain, tls }),
+        }
     }
 }
 
+/// A response head, and for a plain-`http` backend the connection to put back after the body.
+type Head = (http::Response<hyper::body::Incoming>, Option<pool::Conn>);
+
 /// Send `request` and wait for the response head; a failure says whether the connection
 /// could not be made or the exchange broke (the buffered and streamed sends share this).
-async fn call(
-    client: &Client<HttpsConnector<HttpConnector>, OutBody>,
-    request: BackendRequest,
-) -> Result<http::Response<hyper::body::Incoming>, ClientError> {
-    client.request(frame(request)).await.map_err(|e| {
-        let kind = if e.is_connect() {
-            ClientErrorKind::Connect
-        } else {
-            ClientErrorKind::Protocol
-        };
-        ClientError::new(kind, error_chain(&e))
-    })
+async fn call(clients: &Clients, request: BackendRequest) -> Result<Head, ClientError> {
+    let request = frame(request);
+    if let Some(authority) = plain_http(request.uri()) {
+        let (response, conn) = clients.plain.send(request, authority).await?;
+        return Ok((response, Some(conn)));
+    }
+    match clients.tls.request(request).await {
+        Ok(response) => Ok((response, None)),
+        Err(e) => {
+            let kind = if e.is_connect() {
+                ClientErrorKind::Connect
+            } else {
+                ClientErrorKind::Protocol
+            };
+            Err(ClientError::new(kind, error_chain(&e)))
+        }
+    }
+}
+
+/// The authority of an `http://` URI, which our own pool serves.
+fn plain_http(uri: &http::Uri) -> Option<Authority> {
+    if uri.scheme() == Some(&Scheme::HTTP) {
+        uri.authority().cloned()
+    } else {
+        None
+    }
 }
 
 impl HttpClient for HyperClient {
@@ -155,9 +189,9 @@ impl HttpClient for HyperClient {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-        let client = self.inner.clone();
+        let clients = self.inner.clone();
         Box::pin(async move {
-            let response = call(&client, request).await?;
+            let (response, conn) = call(&clients, request).await?;
             let (parts, body) = response.into_parts();
             // Refused as soon as it is known to exceed `max_body` (a declared length at once).
             let body = BoundedBody::response(&parts.headers, max_body)?
@@ -165,6 +199,10 @@ impl HttpClient for HyperClient {
                     ClientError::new(ClientErrorKind::Protocol, error_chain(&e))
                 })
                 .await?;
+            // The whole body was read: the connection may carry the next request.
+            if let Some(conn) = conn {
+                conn.put_back();
+            }
             Ok(http::Response::from_parts(parts, body))
         })
     }
@@ -174,12 +212,12 @@ impl HttpClient for HyperClient {
         request: BackendRequest,
         _max_body: usize,
     ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
-        let client = self.inner.clone();
+        let clients = self.inner.clone();
         Box::pin(async move {
-            let response = call(&client, request).await?;
+            let (response, conn) = call(&clients, request).await?;
             let (parts, body) = response.into_parts();
             // hyper's body as it arrives, frame by frame: nothing is kept here.
-            let chunks = body
+            let chunks = Returning { body, conn }
                 .map_err(|e| ClientError::new(ClientErrorKind::Protocol, error_chain(&e)))
                 .into_data_stream();
             Ok(http::Response::from_parts(
@@ -235,6 +273,49 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// A streamed response body that puts its connection back into the pool once it has ended
+/// (a body abandoned half-way closes the connection instead).
+struct Returning {
+    body: hyper::body::Incoming,
+    conn: Option<pool::Conn>,
+}
+
+impl Body for Returning {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let frame = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
+        // At the end, or on the last frame of a body of known length (a reader may stop there).
+        let ended = match &frame {
+            None => true,
+            Some(Ok(_)) => this.body.is_end_stream(),
+            Some(Err(_)) => {
+                this.conn = None;
+                false
+            }
+        };
+        if ended {
+            if let Some(conn) = this.conn.take() {
+                conn.put_back();
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 // === impl OutBody ===

@@ -282,3 +282,151 @@ async fn refused_connection_is_a_connect_error() {
         .unwrap_err();
     assert_eq!(err.kind, ClientErrorKind::Connect);
 }
+
+/// A keep-alive HTTP/1.1 server answering `ok()`, counting the connections it accepted.
+async fn counting_server() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service =
+                    service_fn(|_req: Request<Incoming>| async { Ok::<_, Infallible>(ok()) });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn sequential_requests_share_one_connection_buffered_or_streamed() {
+    let (addr, accepted) = counting_server().await;
+    let client = client();
+    for _ in 0..3 {
+        let response = client
+            .send(request("GET", addr, &[], ""), 1024)
+            .await
+            .unwrap();
+        assert_eq!(response.body().as_ref(), b"{\"ok\":true}");
+        let streamed = client
+            .send_streaming(request("GET", addr, &[], ""), 1024)
+            .await
+            .unwrap();
+        let StreamBody::Stream(mut chunks) = streamed.into_body() else {
+            panic!("a streamed body");
+        };
+        let mut body = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
+            body.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(body, b"{\"ok\":true}");
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_host_header_and_request_target_are_the_legacy_clients() {
+    let (addr, mut rx) = server(ok).await;
+    let uri = format!("http://{addr}/echo?a=1");
+    let req = http::Request::get(uri).body(Bytes::new()).unwrap();
+    client().send(req, 1024).await.unwrap();
+    let (parts, _) = rx.recv().await.unwrap();
+    assert_eq!(parts.uri, "/echo?a=1");
+    assert_eq!(parts.headers["host"], addr.to_string().as_str());
+    // An explicit Host is kept.
+    let (headers, _) = seen("GET", &[("host", "api.example")], "").await;
+    assert_eq!(headers["host"], "api.example");
+}
+
+#[tokio::test]
+async fn a_connection_the_backend_closed_is_not_used_again() {
+    // Answers one request per connection and closes it, without saying so in the head.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    let client = client();
+    for _ in 0..3 {
+        let response = client
+            .send(request("GET", addr, &[], ""), 64)
+            .await
+            .unwrap();
+        assert_eq!(response.body().as_ref(), b"ok");
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_expire() {
+    let (addr, accepted) = counting_server().await;
+    let client = HyperClient::new(ClientOptions {
+        pool_idle_timeout: Duration::from_secs(5),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    client
+        .send(request("GET", addr, &[], ""), 1024)
+        .await
+        .unwrap();
+    client
+        .send(request("GET", addr, &[], ""), 1024)
+        .await
+        .unwrap();
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Move the clock past the idle timeout without waiting for it.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    tokio::time::resume();
+    client
+        .send(request("GET", addr, &[], ""), 1024)
+        .await
+        .unwrap();
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn at_most_max_idle_connections_are_kept() {
+    let (addr, accepted) = counting_server().await;
+    let client = HyperClient::new(ClientOptions {
+        pool_max_idle_per_host: 1,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    // Two at once need two connections; only one is kept afterwards.
+    let (a, b) = tokio::join!(
+        client.send(request("GET", addr, &[], ""), 1024),
+        client.send(request("GET", addr, &[], ""), 1024)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let (a, b) = tokio::join!(
+        client.send(request("GET", addr, &[], ""), 1024),
+        client.send(request("GET", addr, &[], ""), 1024)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

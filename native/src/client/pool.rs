@@ -1,0 +1,255 @@
+//! Plain-`http` backend connections of our own: hyper's `client::conn::http1` senders kept
+//! per backend authority, most recently used first.
+//!
+//! Why not hyper-util's legacy client for these: per request it computes a pool key, races a
+//! pool checkout against a lazily built connect future, and, when the response still has a
+//! body to read, spawns a task that waits for the connection to become ready again before it
+//! goes back to the pool (bench/profile-notes.md). Here a request takes a ready sender, and
+//! the caller puts it back ([`Conn::put_back`]) once it has read the whole body. The wire
+//! behaviour is the legacy client's: the same HTTP/1 settings and connector, `Host` set from
+//! the URI when missing, origin-form request targets, a request that a reused connection
+//! could not even start is retried on another one, idle connections expire after
+//! `pool_idle_timeout` and at most `pool_max_idle_per_host` are kept. `https` (TLS, h2 by
+//! ALPN) stays with the legacy client.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use http::header::HOST;
+use http::uri::{Authority, Parts, Uri};
+use http::{HeaderValue, Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::client::legacy::connect::HttpConnector;
+use manifold_core::platform::{ClientError, ClientErrorKind};
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::{error_chain, ClientOptions, OutBody};
+
+/// The idle HTTP/1.1 connections to plain-`http` backends.
+pub(super) struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Per authority, oldest first: a checkout takes the newest (still warm, least likely
+    /// to have been closed by the backend), expiry trims the front.
+    idle: Mutex<HashMap<Authority, Vec<Idle>>>,
+    connector: HttpConnector,
+    idle_timeout: Duration,
+    max_idle: usize,
+    /// Whether the task that closes expired idle connections runs (started on first use,
+    /// inside the runtime).
+    reaper: AtomicBool,
+}
+
+struct Idle {
+    sender: SendRequest<OutBody>,
+    since: Instant,
+}
+
+/// A connection checked out for one exchange; dropped, it closes (unless put back).
+pub(super) struct Conn {
+    sender: SendRequest<OutBody>,
+    key: Authority,
+    shared: Arc<Shared>,
+}
+
+impl Pool {
+    /// An empty pool connecting with `connector`.
+    pub(super) fn new(options: &ClientOptions, connector: HttpConnector) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                idle: Mutex::new(HashMap::new()),
+                connector,
+                idle_timeout: options.pool_idle_timeout,
+                max_idle: options.pool_max_idle_per_host,
+                reaper: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Send `request` (an absolute `http` URI with an authority) and wait for the response
+    /// head; the connection comes back with it, to be put back after the body.
+    pub(super) async fn send(
+        &self,
+        mut request: Request<OutBody>,
+        authority: Authority,
+    ) -> Result<(Response<Incoming>, Conn), ClientError> {
+        let uri = request.uri().clone();
+        set_host(&mut request, &uri);
+        *request.uri_mut() = origin_form(&uri);
+        loop {
+            let (mut conn, reused) = self.checkout(&authority, &uri).await?;
+            match conn.sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, conn)),
+                Err(mut e) => match e.take_message() {
+                    // The backend closed the idle connection as the request went out: nothing
+                    // was sent, so another connection may carry it (as the legacy client does).
+                    Some(unsent) if reused => request = unsent,
+                    Some(_) => return Err(protocol("Canceled", &e.into_error())),
+                    None => return Err(protocol("SendRequest", &e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// The newest live idle connection to `authority`, or a new one; `true` when reused.
+    async fn checkout(
+        &self,
+        authority: &Authority,
+        uri: &Uri,
+    ) -> Result<(Conn, bool), ClientError> {
+        while let Some(mut sender) = self.shared.take(authority) {
+            // Ready at once unless the connection task has not yet seen the previous body end.
+            if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
+                return Ok((self.conn(sender, authority), true));
+            }
+        }
+        let mut connector = self.shared.connector.clone();
+        let connected = async {
+            poll_fn(|cx| connector.poll_ready(cx)).await?;
+            connector.call(uri.clone()).await
+        };
+        let io = connected.await.map_err(|e| {
+            ClientError::new(
+                ClientErrorKind::Connect,
+                format!("client error (Connect): {}", error_chain(&e)),
+            )
+        })?;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| protocol("SendRequest", &e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "backend connection ended with an error");
+            }
+        });
+        Ok((self.conn(sender, authority), false))
+    }
+
+    fn conn(&self, sender: SendRequest<OutBody>, authority: &Authority) -> Conn {
+        Conn {
+            sender,
+            key: authority.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Conn {
+    /// The exchange is over (the whole response body was read): keep the connection for the
+    /// next request to the same backend.
+    pub(super) fn put_back(self) {
+        if self.sender.is_closed() {
+            return;
+        }
+        let shared = self.shared;
+        if !shared.reaper.swap(true, Ordering::Relaxed) {
+            tokio::spawn(reap(Arc::downgrade(&shared)));
+        }
+        let now = Instant::now();
+        let mut idle = shared.lock();
+        let list = idle.entry(self.key).or_default();
+        expire(list, now, shared.idle_timeout);
+        if list.len() < shared.max_idle {
+            list.push(Idle {
+                sender: self.sender,
+                since: now,
+            });
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Authority, Vec<Idle>>> {
+        // The map holds plain values; a panic elsewhere must not stop the pooling.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The newest idle sender to `authority` that has not expired or closed.
+    fn take(&self, authority: &Authority) -> Option<SendRequest<OutBody>> {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        let list = idle.get_mut(authority)?;
+        while let Some(entry) = list.pop() {
+            if now.saturating_duration_since(entry.since) >= self.idle_timeout {
+                // The newest has expired, so have all older ones.
+                list.clear();
+                return None;
+            }
+            if !entry.sender.is_closed() {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+}
+
+/// Drop the connections of `list` (oldest first) idle for `timeout` or longer.
+fn expire(list: &mut Vec<Idle>, now: Instant, timeout: Duration) {
+    let expired = list.partition_point(|i| now.saturating_duration_since(i.since) >= timeout);
+    list.drain(..expired);
+}
+
+/// Close idle connections as they expire, as long as the client exists.
+async fn reap(shared: Weak<Shared>) {
+    let period = shared
+        .upgrade()
+        .map_or(Duration::from_secs(90), |s| s.idle_timeout)
+        .max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval_at(Instant::now() + period, period);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut idle = shared.lock();
+        idle.retain(|_, list| {
+            expire(list, now, shared.idle_timeout);
+            list.retain(|i| !i.sender.is_closed());
+            !list.is_empty()
+        });
+    }
+}
+
+/// The legacy client's `Host`: the URI's host, with the port unless it is the default one.
+fn set_host(request: &mut Request<OutBody>, uri: &Uri) {
+    let Some(authority) = uri.authority() else {
+        return;
+    };
+    request.headers_mut().entry(HOST).or_insert_with(|| {
+        let value = match authority.port_u16() {
+            Some(80) | None => HeaderValue::from_str(authority.host()),
+            Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())),
+        };
+        // A parsed authority is always a valid header value.
+        value.unwrap_or_else(|_| HeaderValue::from_static(""))
+    });
+}
+
+/// `/path?query` of `uri`, which HTTP/1.1 sends to an origin server.
+fn origin_form(uri: &Uri) -> Uri {
+    match uri.path_and_query() {
+        Some(path) if path.as_str() != "/" => {
+            let mut parts = Parts::default();
+            parts.path_and_query = Some(path.clone());
+            Uri::from_parts(parts).unwrap_or_default()
+        }
+        _ => Uri::default(),
+    }
+}
+
+/// A failed exchange, worded as the legacy client words it (`client error (Kind): cause`).
+fn protocol(kind: &str, error: &hyper::Error) -> ClientError {
+    ClientError::new(
+        ClientErrorKind::Protocol,
+        format!("client error ({kind}): {}", error_chain(error)),
+    )
+}
