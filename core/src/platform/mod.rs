@@ -5,6 +5,7 @@
 //! implementations (a scripted client and a fake clock), so timeouts are deterministic.
 
 mod context;
+mod log_write;
 mod send;
 mod store;
 mod stream;
@@ -19,14 +20,14 @@ use bytes::Bytes;
 use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
+pub use log_write::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
-    hex, millis, push_hex, push_rfc3339_micros, BackendCall, Failure, FailureKind, Hex, Random,
-    RequestRecord, Sink, TraceIds,
+    hex, millis, BackendCall, Failure, FailureKind, Hex, Random, RequestRecord, Sink, TraceIds,
 };
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
