@@ -17,6 +17,18 @@ const FAST_MILLIS: u64 = 1_000_000_000_000_000;
 
 /// Appends `v` in decimal.
 pub fn push_u64(out: &mut String, v: u64) {
+    if v < 1000 {
+        // Statuses, octets, counts: a few pushes beat a slice check and a copy.
+        let (h, t, o) = ((v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8);
+        if h > 0 {
+            out.push(char::from(b'0' + h));
+        }
+        if h > 0 || t > 0 {
+            out.push(char::from(b'0' + t));
+        }
+        out.push(char::from(b'0' + o));
+        return;
+    }
     let mut buf = [0u8; 20];
     out.push_str(digits(v, &mut buf));
 }
@@ -161,31 +173,34 @@ impl<'a> Json<'a> {
         Self { out, debug }
     }
 
-    /// Structural text (braces, keys known to need no escaping): only `"` can occur in it.
+    /// Structural text without quotes (braces, brackets, commas, literals).
     pub(crate) fn raw(&mut self, text: &str) {
-        if !self.debug {
-            self.out.push_str(text);
-            return;
-        }
-        let mut rest = text;
-        while let Some(i) = rest.find('"') {
-            self.out.push_str(rest.get(..i).unwrap_or(""));
-            self.out.push_str("\\\"");
-            rest = rest.get(i + 1..).unwrap_or("");
-        }
-        self.out.push_str(rest);
+        debug_assert!(!text.contains('"'), "{text}");
+        self.out.push_str(text);
     }
 
-    /// `,"name":` (every key but the first of an object, which the callers write raw).
+    /// A `"`, escaped in debug mode.
+    fn quote(&mut self) {
+        self.out.push_str(if self.debug { "\\\"" } else { "\"" });
+    }
+
+    /// `{"name":`, the first key of an object (`name` needs no escaping).
+    pub(crate) fn first_key(&mut self, name: &str) {
+        self.out.push_str(if self.debug { "{\\\"" } else { "{\"" });
+        self.out.push_str(name);
+        self.out.push_str(if self.debug { "\\\":" } else { "\":" });
+    }
+
+    /// `,"name":`, every other key (`name` needs no escaping).
     pub(crate) fn key(&mut self, name: &str) {
-        self.raw(",\"");
-        self.raw(name);
-        self.raw("\":");
+        self.out.push_str(if self.debug { ",\\\"" } else { ",\"" });
+        self.out.push_str(name);
+        self.out.push_str(if self.debug { "\\\":" } else { "\":" });
     }
 
     /// A JSON string.
     pub(crate) fn string(&mut self, value: &str) {
-        self.raw("\"");
+        self.quote();
         let bytes = value.as_bytes();
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
@@ -245,7 +260,7 @@ impl<'a> Json<'a> {
             }
         }
         self.out.push_str(value.get(start..).unwrap_or(""));
-        self.raw("\"");
+        self.quote();
     }
 
     /// An unsigned integer.
@@ -268,9 +283,9 @@ impl<'a> Json<'a> {
     pub(crate) fn ip(&mut self, ip: IpAddr) {
         match ip {
             IpAddr::V4(_) => {
-                self.raw("\"");
+                self.quote();
                 push_ip(self.out, ip);
-                self.raw("\"");
+                self.quote();
             }
             IpAddr::V6(_) => self.string(&ip.to_string()),
         }
@@ -291,9 +306,9 @@ impl<'a> Json<'a> {
     /// `,"name":"<hex>"`.
     pub(crate) fn key_hex(&mut self, name: &str, bytes: &[u8]) {
         self.key(name);
-        self.raw("\"");
+        self.quote();
         push_hex(self.out, bytes);
-        self.raw("\"");
+        self.quote();
     }
 }
 

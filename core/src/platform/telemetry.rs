@@ -208,7 +208,7 @@ impl RequestRecord {
     pub fn to_json(&self) -> String {
         let mut text = String::with_capacity(320 + 240 * self.backends.len());
         let mut out = Json::new(&mut text, false);
-        out.raw("{\"backends\":");
+        out.first_key("backends");
         self.write_backends(&mut out);
         out.key_int("bytes", self.bytes_out as u64);
         if let Some(client) = self.client {
@@ -216,18 +216,16 @@ impl RequestRecord {
             out.ip(client);
         }
         if let Some(completed) = self.completed {
-            out.raw(if completed {
-                ",\"completed\":true"
-            } else {
-                ",\"completed\":false"
-            });
+            out.key("completed");
+            out.raw(if completed { "true" } else { "false" });
         }
         out.key("duration_ms");
         out.millis(self.duration_micros);
         if let Some(endpoint) = &self.endpoint {
             out.key_str("endpoint", endpoint);
         }
-        out.raw(",\"level\":\"INFO\",\"message\":\"request\"");
+        out.key_str("level", "INFO");
+        out.key_str("message", "request");
         out.key_str("method", &self.method);
         out.key_str("path", &self.path);
         out.key_str("request_id", &self.request_id);
@@ -308,7 +306,7 @@ impl BackendCall {
 
     /// This call as a JSON object, keys sorted, absent values left out.
     fn write_json(&self, out: &mut Json<'_>) {
-        out.raw("{\"bytes\":");
+        out.first_key("bytes");
         out.int(self.bytes as u64);
         out.key("duration_ms");
         out.millis(self.duration_micros);

@@ -268,7 +268,9 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
             attr_str(s, "http.route", endpoint);
         }
         if let Some(client) = record.client {
-            attr_str(s, "client.address", &client.to_string());
+            let mut address = String::with_capacity(40);
+            crate::platform::push_ip(&mut address, client);
+            attr_str(s, "client.address", &address);
         }
         span_error(s);
     });
