@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use manifold_core::config::extra::Logging;
-use manifold_core::platform::{push_hex, push_rfc3339_micros, Hex};
+use manifold_core::platform::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Hex};
 use manifold_core::{RequestRecord, Sink};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
@@ -182,71 +182,97 @@ fn traced(r: &RequestRecord) {
     );
 }
 
+/// The fixed text between the values of a line, with the ANSI styles of the subscriber's
+/// `Full` format (dimmed timestamp, green level, dimmed target, italic field names) or
+/// without: each piece is one copy.
+struct Pieces {
+    after_time: &'static str,
+    request_id: &'static str,
+    trace_id: &'static str,
+    method: &'static str,
+    endpoint: &'static str,
+    path: &'static str,
+    status: &'static str,
+    duration_ms: &'static str,
+    completed: &'static str,
+    bytes: &'static str,
+    peer: &'static str,
+    backends: &'static str,
+    calls: &'static str,
+}
+
+/// `name=` as the formatter prints a field name, styled or not.
+macro_rules! pieces {
+    ($($name:ident),*) => {
+        (
+            Pieces {
+                after_time: "\x1b[0m \x1b[32m INFO\x1b[0m \x1b[2mmanifold::access\x1b[0m\x1b[2m:\x1b[0m request",
+                $($name: concat!(" \x1b[3m", stringify!($name), "\x1b[0m\x1b[2m=\x1b[0m"),)*
+            },
+            Pieces {
+                after_time: "  INFO manifold::access: request",
+                $($name: concat!(" ", stringify!($name), "="),)*
+            },
+        )
+    };
+}
+
+const PIECES: (Pieces, Pieces) = pieces!(
+    request_id,
+    trace_id,
+    method,
+    endpoint,
+    path,
+    status,
+    duration_ms,
+    completed,
+    bytes,
+    peer,
+    backends,
+    calls
+);
+
 /// The event of [`traced`] as `tracing-subscriber`'s `Full` text format prints it at `now`
 /// (µs since the epoch): dimmed timestamp, green level, dimmed target, italic field names,
 /// `Debug` of each value (quoted and escaped strings for `endpoint` and `calls`).
 fn text_line(out: &mut String, r: &RequestRecord, ansi: bool, now: u64) {
-    use std::fmt::Write as _;
-    let (dim, italic, green, reset) = if ansi {
-        ("\x1b[2m", "\x1b[3m", "\x1b[32m", "\x1b[0m")
-    } else {
-        ("", "", "", "")
-    };
-    out.push_str(dim);
-    push_rfc3339_micros(out, now);
-    out.push_str(reset);
-    out.push(' ');
-    for part in [
-        green,
-        " INFO",
-        reset,
-        " ",
-        dim,
-        "manifold::access",
-        reset,
-        dim,
-        ":",
-        reset,
-    ] {
-        out.push_str(part);
+    let p = if ansi { &PIECES.0 } else { &PIECES.1 };
+    if ansi {
+        out.push_str("\x1b[2m");
     }
-    out.push_str(" request");
-    let field = |out: &mut String, name: &str| {
-        for part in [" ", italic, name, reset, dim, "=", reset] {
-            out.push_str(part);
-        }
-    };
-    field(out, "request_id");
+    push_rfc3339_micros(out, now);
+    out.push_str(p.after_time);
+    out.push_str(p.request_id);
     out.push_str(&r.request_id);
-    field(out, "trace_id");
+    out.push_str(p.trace_id);
     push_hex(out, &r.trace.trace_id);
-    field(out, "method");
+    out.push_str(p.method);
     out.push_str(&r.method);
     if let Some(endpoint) = &r.endpoint {
-        field(out, "endpoint");
+        out.push_str(p.endpoint);
         push_debug_str(out, endpoint);
     }
-    field(out, "path");
+    out.push_str(p.path);
     out.push_str(&r.path);
-    field(out, "status");
-    let _ = write!(out, "{}", r.status);
-    field(out, "duration_ms");
-    let _ = write!(out, "{:?}", r.duration_micros as f64 / 1000.0);
+    out.push_str(p.status);
+    push_u64(out, u64::from(r.status));
+    out.push_str(p.duration_ms);
+    push_millis(out, r.duration_micros);
     if let Some(completed) = r.completed {
-        field(out, "completed");
+        out.push_str(p.completed);
         out.push_str(if completed { "true" } else { "false" });
     }
-    field(out, "bytes");
-    let _ = write!(out, "{}", r.bytes_out);
-    field(out, "peer");
+    out.push_str(p.bytes);
+    push_u64(out, r.bytes_out as u64);
+    out.push_str(p.peer);
     if let Some(ip) = r.client {
-        let _ = write!(out, "{ip}");
+        push_ip(out, ip);
     }
-    field(out, "backends");
-    let _ = write!(out, "{}", r.backends.len());
+    out.push_str(p.backends);
+    push_u64(out, r.backends.len() as u64);
     if !r.backends.is_empty() {
-        field(out, "calls");
-        push_debug_str(out, &r.backends_json());
+        out.push_str(p.calls);
+        r.push_backends_debug(out);
     }
     out.push('\n');
 }

@@ -6,6 +6,7 @@
 
 mod context;
 mod discovery;
+mod log_write;
 mod send;
 mod store;
 mod stream;
@@ -21,14 +22,14 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use discovery::{ResolveError, SrvAnswer, SrvRecord, SrvResolver};
+pub use log_write::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
-    hex, millis, push_hex, push_rfc3339_micros, BackendCall, Failure, FailureKind, Hex, Random,
-    RequestRecord, Sink, TraceIds,
+    hex, millis, BackendCall, Failure, FailureKind, Hex, Random, RequestRecord, Sink, TraceIds,
 };
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.

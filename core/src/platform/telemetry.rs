@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::log_write::{push_hex, Json};
 use super::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Random numbers for trace, span and request ids (not for secrets). Natively seeded by the OS,
@@ -185,56 +186,6 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Appends the lower-case hex of `bytes` to `out` (a table, not `write!` per byte: ids are
-/// written several times per request).
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(char::from(HEX_DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(HEX_DIGITS[usize::from(b & 15)]));
-    }
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// Appends `micros` since the Unix epoch as `tracing-subscriber`'s timestamps print it
-/// (`2026-12-01T18:58:32.315279Z`, UTC, microseconds), for a log line written without it.
-pub fn push_rfc3339_micros(out: &mut String, micros: u64) {
-    let secs = i64::try_from(micros / 1_000_000).unwrap_or(i64::MAX / 2);
-    let (y, m, d) = crate::time::civil(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    let fields = [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, 'T'),
-        (s / 3600, 2, ':'),
-        (s % 3600 / 60, 2, ':'),
-        (s % 60, 2, '.'),
-        ((micros % 1_000_000) as i64, 6, 'Z'),
-    ];
-    for (value, width, after) in fields {
-        push_padded(out, value, width);
-        out.push(after);
-    }
-}
-
-/// `value` in decimal, zero-padded to `width` digits.
-fn push_padded(out: &mut String, value: i64, width: u32) {
-    const LEN: usize = 20;
-    let mut digits = [b'0'; LEN];
-    let mut v = value.unsigned_abs();
-    let mut n = 0;
-    while (v > 0 || n < width as usize) && n < LEN {
-        if let Some(d) = digits.get_mut(LEN - 1 - n) {
-            *d = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        n += 1;
-    }
-    if let Some(text) = digits.get(LEN - n..) {
-        out.extend(text.iter().map(|&b| char::from(b)));
-    }
-}
-
 /// [`hex`] as a `Display` value, for formatting without an intermediate `String`.
 #[derive(Debug, Clone, Copy)]
 pub struct Hex<'a>(pub &'a [u8]);
@@ -259,27 +210,26 @@ impl RequestRecord {
     /// absent values left out (as a `serde_json` object would print it), written straight
     /// into one buffer: this runs for every logged request.
     pub fn to_json(&self) -> String {
-        let mut out = Json::with_capacity(320 + 240 * self.backends.len());
-        out.raw("{\"backends\":");
+        let mut text = String::with_capacity(320 + 240 * self.backends.len());
+        let mut out = Json::new(&mut text, false);
+        out.first_key("backends");
         self.write_backends(&mut out);
         out.key_int("bytes", self.bytes_out as u64);
         if let Some(client) = self.client {
             out.key("client");
-            out.display_str(&client);
+            out.ip(client);
         }
         if let Some(completed) = self.completed {
-            out.raw(if completed {
-                ",\"completed\":true"
-            } else {
-                ",\"completed\":false"
-            });
+            out.key("completed");
+            out.raw(if completed { "true" } else { "false" });
         }
         out.key("duration_ms");
         out.millis(self.duration_micros);
         if let Some(endpoint) = &self.endpoint {
             out.key_str("endpoint", endpoint);
         }
-        out.raw(",\"level\":\"INFO\",\"message\":\"request\"");
+        out.key_str("level", "INFO");
+        out.key_str("message", "request");
         out.key_str("method", &self.method);
         out.key_str("path", &self.path);
         out.key_str("request_id", &self.request_id);
@@ -291,17 +241,25 @@ impl RequestRecord {
         );
         out.key_hex("trace_id", &self.trace.trace_id);
         out.raw("}");
-        out.finish()
+        text
     }
 
     /// The backend calls as one JSON array (the native text log's `calls` field).
     pub fn backends_json(&self) -> String {
-        let mut out = Json::with_capacity(240 * self.backends.len() + 2);
-        self.write_backends(&mut out);
-        out.finish()
+        let mut text = String::with_capacity(240 * self.backends.len() + 2);
+        self.write_backends(&mut Json::new(&mut text, false));
+        text
     }
 
-    fn write_backends(&self, out: &mut Json) {
+    /// Appends `{:?}` of [`Self::backends_json`] (quoted, escaped as a Rust string) to `out`,
+    /// in one pass: the native text log's `calls` field.
+    pub fn push_backends_debug(&self, out: &mut String) {
+        out.push('"');
+        self.write_backends(&mut Json::new(out, true));
+        out.push('"');
+    }
+
+    fn write_backends(&self, out: &mut Json<'_>) {
         out.raw("[");
         for (i, call) in self.backends.iter().enumerate() {
             if i > 0 {
@@ -319,7 +277,7 @@ pub fn millis(micros: u64) -> serde_json::Value {
         .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
-fn millis_f64(micros: u64) -> f64 {
+pub(super) fn millis_f64(micros: u64) -> f64 {
     let ms = micros as f64 / 1000.0;
     (ms * 1000.0).round() / 1000.0
 }
@@ -345,14 +303,14 @@ impl BackendCall {
 
     /// This call as a JSON object.
     pub fn json(&self) -> serde_json::Value {
-        let mut out = Json::with_capacity(240);
-        self.write_json(&mut out);
-        serde_json::from_str(&out.finish()).unwrap_or(serde_json::Value::Null)
+        let mut text = String::with_capacity(240);
+        self.write_json(&mut Json::new(&mut text, false));
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// This call as a JSON object, keys sorted, absent values left out.
-    fn write_json(&self, out: &mut Json) {
-        out.raw("{\"bytes\":");
+    fn write_json(&self, out: &mut Json<'_>) {
+        out.first_key("bytes");
         out.int(self.bytes as u64);
         out.key("duration_ms");
         out.millis(self.duration_micros);
@@ -368,72 +326,6 @@ impl BackendCall {
             out.key_int("status", u64::from(status));
         }
         out.raw("}");
-    }
-}
-
-/// A JSON text being written: `serde_json`'s escaping and number formatting, no intermediate
-/// values.
-struct Json(Vec<u8>);
-
-impl Json {
-    fn with_capacity(n: usize) -> Self {
-        Self(Vec::with_capacity(n))
-    }
-
-    fn raw(&mut self, text: &str) {
-        self.0.extend_from_slice(text.as_bytes());
-    }
-
-    /// `,"name":` (every key but the first of an object, which the callers write raw).
-    fn key(&mut self, name: &str) {
-        self.0.push(b',');
-        self.string(name);
-        self.0.push(b':');
-    }
-
-    fn string(&mut self, value: &str) {
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.0, value);
-    }
-
-    fn int(&mut self, value: u64) {
-        let _ = serde_json::to_writer(&mut self.0, &value);
-    }
-
-    fn millis(&mut self, micros: u64) {
-        let _ = serde_json::to_writer(&mut self.0, &millis_f64(micros));
-    }
-
-    fn display_str(&mut self, value: &dyn fmt::Display) {
-        self.string(&value.to_string());
-    }
-
-    fn key_str(&mut self, name: &str, value: &str) {
-        self.key(name);
-        self.string(value);
-    }
-
-    fn key_int(&mut self, name: &str, value: u64) {
-        self.key(name);
-        self.int(value);
-    }
-
-    fn key_hex(&mut self, name: &str, bytes: &[u8]) {
-        self.key(name);
-        self.0.push(b'"');
-        for &b in bytes {
-            self.0.extend_from_slice(&[
-                HEX_DIGITS[usize::from(b >> 4)],
-                HEX_DIGITS[usize::from(b & 15)],
-            ]);
-        }
-        self.0.push(b'"');
-    }
-
-    fn finish(self) -> String {
-        // Only `&str`s and serde_json's output went in: valid UTF-8.
-        String::from_utf8(self.0)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -592,6 +484,9 @@ mod tests {
                 r.backends_json(),
                 serde_json::Value::Array(array).to_string()
             );
+            let mut debug = String::from("x");
+            r.push_backends_debug(&mut debug);
+            assert_eq!(debug, format!("x{:?}", r.backends_json()));
         }
         assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(Hex(&[0xab; 20]).to_string(), "ab".repeat(20));

@@ -23,6 +23,9 @@ use crate::platform::{Live, Platform, RequestContext, RequestRecord};
 
 pub(crate) use span::BackendSpan;
 
+/// `X-Krakend-Completed`, as a constant: looking a header up by `&str` parses the name first.
+const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
+
 /// What the config asks of the telemetry, compiled once.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Telemetry {
@@ -122,7 +125,7 @@ impl Telemetry {
         let router = &config.router;
         let completed = response
             .headers()
-            .get("x-krakend-completed")
+            .get(&X_KRAKEND_COMPLETED)
             .map(|v| v.as_bytes() == b"true");
         let record = Arc::new(RequestRecord {
             start_micros,

@@ -268,7 +268,9 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
             attr_str(s, "http.route", endpoint);
         }
         if let Some(client) = record.client {
-            attr_str(s, "client.address", &client.to_string());
+            let mut address = String::with_capacity(40);
+            crate::platform::push_ip(&mut address, client);
+            attr_str(s, "client.address", &address);
         }
         span_error(s);
     });
@@ -335,20 +337,37 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
     }
 }
 
-/// A span attribute (field 9) with a string value.
+/// A span attribute (field 9) with a string value: the bytes `message` would write, with the
+/// lengths computed up front (no length to patch; attributes are most of a span).
 fn attr_str(out: &mut Vec<u8>, key: &str, value: &str) {
-    message(out, 9, |kv| {
-        string(kv, 1, key);
-        message(kv, 2, |any| string(any, 1, value));
-    });
+    let any = 1 + varint_len(value.len() as u64) + value.len();
+    let kv = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
+    out.reserve(kv + 11);
+    tag(out, 9, 2);
+    varint(out, kv as u64);
+    string(out, 1, key);
+    tag(out, 2, 2);
+    varint(out, any as u64);
+    string(out, 1, value);
 }
 
-/// A span attribute (field 9) with an integer value.
+/// A span attribute (field 9) with an integer value, as [`attr_str`].
 fn attr_int(out: &mut Vec<u8>, key: &str, value: i64) {
-    message(out, 9, |kv| {
-        string(kv, 1, key);
-        message(kv, 2, |any| uint(any, 3, value as u64));
-    });
+    let any = 1 + varint_len(value as u64);
+    let kv = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
+    out.reserve(kv + 11);
+    tag(out, 9, 2);
+    varint(out, kv as u64);
+    string(out, 1, key);
+    tag(out, 2, 2);
+    varint(out, any as u64);
+    uint(out, 3, value as u64);
+}
+
+/// Bytes of `v` as a varint.
+fn varint_len(v: u64) -> usize {
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
 }
 
 /// A string field made of `parts`, without joining them first.
@@ -497,9 +516,16 @@ pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<
             *b = len as u8;
         }
     } else {
-        let mut prefix = Vec::with_capacity(10);
-        varint(&mut prefix, len as u64);
-        out.splice(at..=at, prefix);
+        // Widened in place: the body moves right by the extra bytes (no allocation).
+        let extra = varint_len(len as u64) - 1;
+        let end = out.len();
+        out.resize(end + extra, 0);
+        out.copy_within(at + 1..end, at + 1 + extra);
+        let mut v = len as u64;
+        for b in out.iter_mut().skip(at).take(extra + 1) {
+            *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
+            v >>= 7;
+        }
     }
 }
 
@@ -649,5 +675,35 @@ mod tests {
         assert_eq!(&out[..3], [0x0a, 0xac, 0x02]);
         assert_eq!(out.len(), 303);
         assert!(out[3..].iter().all(|b| *b == 0xaa));
+        let mut out = vec![1, 2];
+        message(&mut out, 1, |m| m.extend_from_slice(&[0xbb; 20_000]));
+        assert_eq!(&out[..6], [1, 2, 0x0a, 0xa0, 0x9c, 0x01]);
+        assert_eq!(out.len(), 20_006);
+        assert!(out[6..].iter().all(|b| *b == 0xbb));
+    }
+
+    #[test]
+    fn attributes_encode_as_nested_messages_do() {
+        for n in [0, 1, 100, 115, 116, 127, 128, 200, 16_370, 16_400, 70_000] {
+            let value = "v".repeat(n);
+            for key in ["http.route", &"k".repeat(130)] {
+                let mut fast = Vec::new();
+                attr_str(&mut fast, key, &value);
+                let mut nested = Vec::new();
+                attribute(&mut nested, 9, key, &Value::Str(value.clone()));
+                assert_eq!(fast, nested, "{n}");
+                let i = (n as i64) * 1_000_003 - 5;
+                let mut fast = Vec::new();
+                attr_int(&mut fast, key, i);
+                let mut nested = Vec::new();
+                attribute(&mut nested, 9, key, &Value::Int(i));
+                assert_eq!(fast, nested, "{i}");
+            }
+        }
+        for v in [0, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut out = Vec::new();
+            varint(&mut out, v);
+            assert_eq!(varint_len(v), out.len(), "{v}");
+        }
     }
 }

@@ -49,7 +49,14 @@ impl BackendSpan {
         let span_id = trace_context::span_id(&*platform.random);
         let uri = request.uri();
         let host = match (uri.scheme_str(), uri.authority()) {
-            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+            (Some(scheme), Some(authority)) => {
+                let authority = authority.as_str();
+                let mut host = String::with_capacity(scheme.len() + 3 + authority.len());
+                host.push_str(scheme);
+                host.push_str("://");
+                host.push_str(authority);
+                host
+            }
             _ => String::new(),
         };
         let (traceparent, tracestate) = match live.as_deref().filter(|l| l.propagate) {
@@ -172,10 +179,13 @@ impl SpanClient<'_> {
             let s = lock(&state);
             let headers = request.headers_mut();
             if let Some(v) = &s.traceparent {
-                headers.insert(HeaderName::from_static(TRACEPARENT), v.clone());
+                // Constant names: a `&str` name is parsed on every lookup.
+                const PARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
+                const STATE: HeaderName = HeaderName::from_static(TRACESTATE);
+                headers.insert(PARENT, v.clone());
                 match &s.tracestate {
-                    Some(v) => headers.insert(HeaderName::from_static(TRACESTATE), v.clone()),
-                    None => headers.remove(TRACESTATE),
+                    Some(v) => headers.insert(STATE, v.clone()),
+                    None => headers.remove(&STATE),
                 };
             }
         }
