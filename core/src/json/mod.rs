@@ -8,6 +8,7 @@
 //! string escaping, all of which the gateway's byte-for-byte output depends on.
 
 mod parse;
+mod scan;
 mod write;
 
 use std::collections::BTreeMap;

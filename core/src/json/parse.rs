@@ -145,9 +145,6 @@ struct Parser<'a> {
     pos: usize,
 }
 
-/// Bytes that end a run of plain string content: `"`, `\\` and control characters.
-const STRING_STOP: [bool; 256] = super::stop_table(b"\"\\");
-
 // === impl Parser ===
 
 impl<'a> Parser<'a> {
@@ -166,10 +163,7 @@ impl<'a> Parser<'a> {
     /// Move past plain string content, up to the next `"`, `\\` or control character.
     fn scan_plain(&mut self) {
         let rest = self.input.get(self.pos..).unwrap_or_default();
-        self.pos += rest
-            .iter()
-            .position(|&b| STRING_STOP[usize::from(b)])
-            .unwrap_or(rest.len());
+        self.pos += super::scan::parse_plain(rest);
     }
 
     /// The text between two positions that are character boundaries.
