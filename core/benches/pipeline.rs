@@ -131,7 +131,10 @@ fn pipeline(c: &mut Criterion) {
     // Scenario c of bench/run.sh: one 100 KB body and a `deny` filter.
     let deny = gateway(
         r#"{"version":3,"host":["http://b"],"endpoints":[{"endpoint":"/c","backend":[{"url_pattern":"/c/big.json","deny":["debug","meta.trace"]}]}]}"#,
-        vec![("http://b/c/big.json".into(), Bytes::from(common::scenario_c_body()))],
+        vec![(
+            "http://b/c/big.json".into(),
+            Bytes::from(common::scenario_c_body()),
+        )],
     );
     bench_request(c, "scenario_c_deny_100kb", &deny, "/c");
 }

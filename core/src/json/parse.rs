@@ -221,11 +221,11 @@ impl<'a> Parser<'a> {
         keep: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut members = Map::new();
+        let mut members = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(members));
+            return Ok(Value::Object(Map::new()));
         }
         loop {
             self.skip_ws();
@@ -244,14 +244,14 @@ impl<'a> Parser<'a> {
             } else {
                 let v = self.value(depth + 1)?;
                 // Duplicate keys: the last one wins, deterministically (documented behaviour).
-                members.insert(key, v);
+                members.push((key, v));
             }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(members));
+                    return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }

@@ -87,7 +87,6 @@ pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
