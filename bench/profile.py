@@ -48,9 +48,10 @@ def main() -> int:
         bench.wait_http(backend, base + "/a.json")
         cfg = os.path.join(work, "manifold.json")
         with open(cfg, "w") as f:
-            json.dump(bench.manifold_config(base), f)
+            # No Redis here: scenario e's pool points at a closed port and is never used.
+            json.dump(bench.manifold_config(base, bench.free_port()), f)
         mport = bench.free_port()
-        mani = bench.Proc("manifold", ["taskset", "-c", "1", os.path.join(bench.ROOT, "target/release/manifold"),
+        mani = bench.Proc("manifold", ["taskset", "-c", "1", bench.MANIFOLD_BIN,
                                        "run", "-c", cfg, "-p", str(mport), "--threads", "1"],
                           os.path.join(work, "manifold.log"), env=dict(os.environ, RUST_LOG="warn"))
         bench.STARTED.append(mani)

@@ -5,7 +5,7 @@
 //! `valgrind --tool=callgrind` with N and with 0 and divide the difference by N. `--dump` prints
 //! every JSON file named on stdin parsed and written back, to compare outputs across changes.
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
