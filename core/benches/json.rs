@@ -43,7 +43,7 @@ fn json_bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("json_c_100kb");
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("parse", |b| {
-        b.iter(|| json::parse(body.as_bytes()).unwrap())
+        b.iter(|| json::parse(body.as_bytes()).unwrap());
     });
     g.bench_function("write", |b| b.iter(|| parsed.to_json()));
     g.bench_function("parse_deny_write", |b| b.iter(|| parse_deny_write(&body)));
