@@ -1,7 +1,13 @@
 //! In-process pipeline microbenchmarks with an instant mock client: 1-backend proxy,
-//! 3-backend merge, and an allow filter over a 100 KB body. Run: `cargo bench -p manifold-core`.
+//! 3-backend merge, an allow filter over a 100 KB body
+//! and scenario c (a deny filter over bench.py's 100 KB body). Run: `cargo bench -p manifold-core`.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +127,16 @@ fn pipeline(c: &mut Criterion) {
         vec![("http://b/big".into(), Bytes::from(big))],
     );
     bench_request(c, "allow_filter_100kb", &filter, "/big");
+
+    // Scenario c of bench/run.sh: one 100 KB body and a `deny` filter.
+    let deny = gateway(
+        r#"{"version":3,"host":["http://b"],"endpoints":[{"endpoint":"/c","backend":[{"url_pattern":"/c/big.json","deny":["debug","meta.trace"]}]}]}"#,
+        vec![(
+            "http://b/c/big.json".into(),
+            Bytes::from(common::scenario_c_body()),
+        )],
+    );
+    bench_request(c, "scenario_c_deny_100kb", &deny, "/c");
 }
 
 criterion_group!(benches, pipeline);

@@ -7,12 +7,14 @@
 //! deterministic duplicate-key handling (last one wins), sorted keys on output and Go's exact
 //! string escaping, all of which the gateway's byte-for-byte output depends on.
 
+mod map;
 mod parse;
+mod scan;
 mod write;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
+pub use map::{Entry, Iter, IterMut, Map, OccupiedEntry, VacantEntry};
 pub use parse::{locate, parse, parse_keeping, ParseError, PathSeg};
 pub use write::{write_json, write_string};
 
@@ -35,9 +37,6 @@ const fn stop_table(extra: &[u8]) -> [bool; 256] {
     }
     t
 }
-
-/// A JSON object: keys sorted, which is also Go's (and therefore KrakenD's) output order.
-pub type Map = BTreeMap<String, Value>;
 
 /// A JSON value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -145,9 +145,6 @@ struct Parser<'a> {
     pos: usize,
 }
 
-/// Bytes that end a run of plain string content: `"`, `\\` and control characters.
-const STRING_STOP: [bool; 256] = super::stop_table(b"\"\\");
-
 // === impl Parser ===
 
 impl<'a> Parser<'a> {
@@ -166,10 +163,7 @@ impl<'a> Parser<'a> {
     /// Move past plain string content, up to the next `"`, `\\` or control character.
     fn scan_plain(&mut self) {
         let rest = self.input.get(self.pos..).unwrap_or_default();
-        self.pos += rest
-            .iter()
-            .position(|&b| STRING_STOP[usize::from(b)])
-            .unwrap_or(rest.len());
+        self.pos += super::scan::parse_plain(rest);
     }
 
     /// The text between two positions that are character boundaries.
@@ -227,11 +221,11 @@ impl<'a> Parser<'a> {
         keep: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut members = Map::new();
+        let mut members = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(members));
+            return Ok(Value::Object(Map::new()));
         }
         loop {
             self.skip_ws();
@@ -250,14 +244,14 @@ impl<'a> Parser<'a> {
             } else {
                 let v = self.value(depth + 1)?;
                 // Duplicate keys: the last one wins, deterministically (documented behaviour).
-                members.insert(key, v);
+                members.push((key, v));
             }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(members));
+                    return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }

@@ -47,10 +47,7 @@ pub fn write_string(out: &mut String, s: &str) {
     let mut i = 0;
     loop {
         let rest = bytes.get(i..).unwrap_or_default();
-        i += rest
-            .iter()
-            .position(|&b| NEEDS_LOOK[usize::from(b)])
-            .unwrap_or(rest.len());
+        i += super::scan::write_plain(rest);
         let Some(&b) = bytes.get(i) else { break };
         let (esc, len): (&str, usize) = match b {
             b'"' => ("\\\"", 1),
@@ -89,10 +86,6 @@ pub fn write_string(out: &mut String, s: &str) {
     out.push_str(s.get(last..).unwrap_or_default());
     out.push('"');
 }
-
-/// The bytes [`write_string`] has to look at: control characters, `"`, `\\`, `<`, `>`, `&` and
-/// 0xE2 (the first byte of U+2028 and U+2029).
-const NEEDS_LOOK: [bool; 256] = super::stop_table(b"\"\\<>&\xE2");
 
 #[cfg(test)]
 mod tests {
