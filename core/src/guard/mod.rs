@@ -121,7 +121,13 @@ impl Guard {
                 ControlFlow::Continue(())
             }
             Self::Secure(secure) => secure.check(req),
-            Self::Bots(detector) => detector.check(req.parts),
+            // Behind its cargo feature (config::capability): without it the loader refuses a
+            // config with a detector, so none is built; were one built, it refuses (fails closed).
+            Self::Bots(detector) if cfg!(feature = "bot-detector") => detector.check(req.parts),
+            Self::Bots(_) => ControlFlow::Break(crate::http_util::plain(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "security/bot-detector: not in this build\n",
+            )),
             Self::Jwt(validator) => validator.check(req, state).await,
             Self::ApiKeys(guard) => guard.check(req, state).await,
             Self::RateLimit(limiter) => limiter.check(req, state).await,

@@ -41,7 +41,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 
-use crate::config::extra::{RedisRateLimit, RouterOptions, RouterRateLimit, Strategy};
+use crate::config::extra::{BotDetector, RedisRateLimit, RouterOptions, RouterRateLimit, Strategy};
 use crate::config::{Config, Endpoint};
 use crate::guard::{
     api_keys::ApiKeyGuard, bot_detector::Detector, client_ip::ClientIp, cors, jwt::Validator,
@@ -77,13 +77,18 @@ pub(crate) fn engine_guards(config: &Config, stores: &SharedStores, platform: &P
         g.security_http
             .as_ref()
             .map(|s| Guard::Secure(Secure::new(s))),
-        g.bot_detector
-            .as_ref()
-            .map(|b| Guard::Bots(Detector::new(b))),
+        bots(g.bot_detector.as_ref()),
         g.ratelimit_redis
             .as_ref()
             .and_then(|r| shared_limit(config, r, "service", stores, platform)),
     ])
+}
+
+/// The bot detector guard; behind its cargo feature (config::capability), so a build without
+/// it carries none of its code (the loader refused a config that needs it).
+fn bots(config: Option<&BotDetector>) -> Option<Guard> {
+    let config = config.filter(|_| cfg!(feature = "bot-detector"))?;
+    Some(Guard::Bots(Detector::new(config)))
 }
 
 /// A rate limit whose buckets live in the shared store of its pool, under `scope`.
@@ -113,11 +118,10 @@ fn endpoint_guards(
 ) -> Guards {
     let g = &endpoint.guards;
     Guards::new([
-        g.bot_detector
-            .as_ref()
-            .map(|b| Guard::Bots(Detector::new(b))),
+        bots(g.bot_detector.as_ref()),
         endpoint.auth_validator.as_ref().map(|v| {
-            let validator = Validator::new(v.clone(), endpoint.cel.clone(), platform);
+            let cel = endpoint.cel.clone().filter(|_| cfg!(feature = "cel"));
+            let validator = Validator::new(v.clone(), cel, platform);
             Guard::Jwt(Box::new(validator))
         }),
         endpoint

@@ -163,7 +163,7 @@ impl HttpBackend {
         let graphql = b
             .graphql
             .as_deref()
-            .filter(|_| b.encoding != Encoding::NoOp)
+            .filter(|_| b.encoding != Encoding::NoOp && cfg!(feature = "graphql"))
             .map(|g| super::graphql::call(g, req))
             .transpose()
             .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
@@ -228,7 +228,9 @@ impl Proxy for HttpBackend {
             let b = &self.backend;
             // `modifier/martian` acts on the request as it is sent; its response modifiers
             // see that request (filters on its URL and headers).
-            let sent = match b.martian.as_deref() {
+            // Behind its cargo feature too (config::capability): no feature, no martian code.
+            let martian = b.martian.as_deref().filter(|_| cfg!(feature = "martian"));
+            let sent = match martian {
                 Some(m) => {
                     super::martian::modify_request(m, &mut request, &*self.platform.random)
                         .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
@@ -269,7 +271,7 @@ impl Proxy for HttpBackend {
             };
             let mut body = decompress(&mut parts.headers, body, self.max_body)
                 .map_err(fail(FailureKind::BadEncoding))?;
-            if let (Some(m), Some((uri, headers))) = (b.martian.as_deref(), &sent) {
+            if let (Some(m), Some((uri, headers))) = (martian, &sent) {
                 super::martian::modify_response(
                     m,
                     uri,

@@ -76,13 +76,15 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     }
     // Outside everything that calls a backend (CE's proxy wrappers): an invalid body is
     // refused before any call.
-    if let Some(schema) = &endpoint.json_schema {
+    // Each optional layer is also behind its cargo feature (config::capability), so a build
+    // without it carries none of its code; the loader refused a config that needs it.
+    if let Some(schema) = endpoint.json_schema.as_ref().filter(|_| cfg!(feature = "json-schema")) {
         p = json_schema::layer(schema.clone(), p, endpoint.failure.problem_details);
     }
     // CE wraps json-schema in CEL (krakend-ce's proxy factory): the request expressions run
     // after the guards (so `JWT` is set and a refused token never reaches them; the JWT-only
     // expressions already ran inside the validator) and before the body check and any call.
-    if let Some(checks) = &endpoint.cel {
+    if let Some(checks) = endpoint.cel.as_ref().filter(|_| cfg!(feature = "cel")) {
         let problems = endpoint.failure.problem_details;
         p = cel::layer(checks.clone(), p, platform.clock.clone(), problems);
     }
@@ -102,17 +104,18 @@ pub(crate) fn backend_stack(
     // The cache sits at the HTTP client, as KrakenD's httpcache transport: it keeps the raw
     // backend answers, keyed by everything that was sent.
     // The token is added under the cache, so the cache key never holds it.
-    let token_platform = match &backend.client_credentials {
+    let client_credentials = backend.client_credentials.as_ref();
+    let token_platform = match client_credentials.filter(|_| cfg!(feature = "client-credentials")) {
         Some(cc) => client_credentials::platform(cc, &backend.host, platform),
         None => platform.clone(),
     };
-    let client_platform = match &backend.qos.http_cache {
+    let client_platform = match backend.qos.http_cache.as_ref().filter(|_| cfg!(feature = "http-cache")) {
         Some(cache) => http_cache::platform(cache, &token_platform),
         None => token_platform,
     };
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
     // `backend/lambda` replaces the HTTP call with an Invoke API call (SigV4, JSON answer).
-    let mut p: SharedProxy = match &backend.lambda {
+    let mut p: SharedProxy = match backend.lambda.as_ref().filter(|_| cfg!(feature = "lambda")) {
         Some(l) => Arc::new(lambda::LambdaBackend::new(
             backend.clone(),
             l.clone(),
@@ -152,7 +155,7 @@ pub(crate) fn backend_stack(
     // refuse never reaches the backend, so it is neither the backend's failure (a client could
     // otherwise open the circuit for everybody) nor a spent token, and it is checked once,
     // not once per concurrent copy. Response expressions see the shaped data (`group`...).
-    if let Some(checks) = &backend.cel {
+    if let Some(checks) = backend.cel.as_ref().filter(|_| cfg!(feature = "cel")) {
         p = cel::layer(checks.clone(), p, platform.clock.clone(), false);
     }
     // Outside shaping, so `error_<alias>` is not wrapped by `group` or filtered away. A
