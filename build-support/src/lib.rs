@@ -22,8 +22,8 @@
 
 use std::path::PathBuf;
 
-use manifold_core::config::{capability, files};
 use manifold_core::config::load::{self, LoadError};
+use manifold_core::config::{capability, files};
 use manifold_core::Config;
 
 /// The platform the config is embedded for.
@@ -159,8 +159,10 @@ pub fn missing_features(text: &str, has: impl Fn(&str) -> bool) -> Vec<String> {
 /// reports it, located).
 pub fn features_for(path: &std::path::Path) -> Result<Vec<&'static str>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let expanded = load::expand(&text, |var| std::env::var(var).ok().or(Some("0".to_owned())))
-        .map_err(|e| format!("{}: {}", path.display(), e.errors().join("; ")))?;
+    let expanded = load::expand(&text, |var| {
+        std::env::var(var).ok().or(Some("0".to_owned()))
+    })
+    .map_err(|e| format!("{}: {}", path.display(), e.errors().join("; ")))?;
     capability::required_features(&expanded).map_err(|e| {
         let errors: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
         format!("{}: {}", path.display(), errors.join("; "))
@@ -257,7 +259,10 @@ mod tests {
         assert_eq!(features.unwrap(), ["cel", "xml"]);
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         // The demo needs nothing optional: its Worker is the smallest build.
-        assert_eq!(features_for(&root.join("config/demo.json")).unwrap(), Vec::<&str>::new());
+        assert_eq!(
+            features_for(&root.join("config/demo.json")).unwrap(),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

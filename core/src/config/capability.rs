@@ -33,6 +33,11 @@ pub struct Feature {
 /// Every optional capability, in the order `required_features` lists them.
 pub const FEATURES: &[Feature] = &[
     Feature {
+        name: "jwt",
+        what: "`auth/validator` and `auth/signer` (HMAC; the other algorithms are the jwt-* features)",
+        enabled: cfg!(feature = "jwt"),
+    },
+    Feature {
         name: "jwt-rsa",
         what: "RS256/384/512 and PS256/384/512 token signatures (`auth/validator` `alg`, RS256 by default)",
         enabled: cfg!(feature = "jwt-rsa"),
@@ -46,6 +51,21 @@ pub const FEATURES: &[Feature] = &[
         name: "jwt-eddsa",
         what: "EdDSA (Ed25519) token signatures (`auth/validator` `alg`)",
         enabled: cfg!(feature = "jwt-eddsa"),
+    },
+    Feature {
+        name: "api-keys",
+        what: "`auth/api-keys`",
+        enabled: cfg!(feature = "api-keys"),
+    },
+    Feature {
+        name: "ratelimit",
+        what: "`qos/ratelimit/router`, `qos/ratelimit/proxy` and their Redis-backed forms",
+        enabled: cfg!(feature = "ratelimit"),
+    },
+    Feature {
+        name: "circuit-breaker",
+        what: "`qos/circuit-breaker`",
+        enabled: cfg!(feature = "circuit-breaker"),
     },
     Feature {
         name: "cel",
@@ -114,6 +134,14 @@ const NAMESPACES: &[(&str, &str)] = &[
     ("backend/lambda", "lambda"),
     ("auth/client-credentials", "client-credentials"),
     ("qos/http-cache", "http-cache"),
+    ("auth/validator", "jwt"),
+    ("auth/signer", "jwt"),
+    ("auth/api-keys", "api-keys"),
+    ("qos/ratelimit/router", "ratelimit"),
+    ("qos/ratelimit/proxy", "ratelimit"),
+    ("qos/ratelimit/router/redis", "ratelimit"),
+    ("qos/ratelimit/service/redis", "ratelimit"),
+    ("qos/circuit-breaker", "circuit-breaker"),
 ];
 
 /// One use of an optional capability in a config.
@@ -123,6 +151,19 @@ pub struct Need {
     pub feature: &'static str,
     /// Where, and the setting that needs it (as the message).
     pub at: Diagnostic,
+}
+
+/// `value` when the code behind a feature is in this build (`compiled`: `cfg!(feature = ..)`),
+/// else `None`. Always inlined, so the condition is a constant and the optimizer drops the
+/// code that only runs with `Some` (a closure given to `Option::filter` may stay opaque at
+/// `opt-level = "z"`).
+#[inline(always)]
+pub(crate) fn when<T>(compiled: bool, value: Option<T>) -> Option<T> {
+    if compiled {
+        value
+    } else {
+        None
+    }
 }
 
 /// Whether this build of manifold-core has the feature `name` (unknown names: false).
@@ -295,13 +336,35 @@ mod tests {
             .iter()
             .map(|n| (n.feature, n.at.path.clone(), n.at.line))
             .collect();
-        assert!(found.contains(&("bot-detector", "extra_config.security/bot-detector".to_owned(), 2)));
-        assert!(found.contains(&("jwt-rsa", "endpoints[0].extra_config.auth/validator".to_owned(), 4)));
+        assert!(found.contains(&(
+            "bot-detector",
+            "extra_config.security/bot-detector".to_owned(),
+            2
+        )));
+        assert!(found.contains(&(
+            "jwt-rsa",
+            "endpoints[0].extra_config.auth/validator".to_owned(),
+            4
+        )));
         assert!(found.contains(&("rss", "endpoints[0].backend[0].encoding".to_owned(), 5)));
-        assert!(found.contains(&("jwt-ec", "endpoints[1].extra_config.auth/validator.alg".to_owned(), 8)));
+        assert!(found.contains(&(
+            "jwt-ec",
+            "endpoints[1].extra_config.auth/validator.alg".to_owned(),
+            8
+        )));
         assert_eq!(
             required_features(text).unwrap(),
-            ["jwt-rsa", "jwt-ec", "cel", "json-schema", "bot-detector", "martian", "xml", "rss", "yaml"]
+            [
+                "jwt-rsa",
+                "jwt-ec",
+                "cel",
+                "json-schema",
+                "bot-detector",
+                "martian",
+                "xml",
+                "rss",
+                "yaml"
+            ]
         );
     }
 
@@ -320,9 +383,13 @@ mod tests {
         let need = &needs(text).unwrap()[0];
         assert!(missing(need, |f| f == "xml").is_none());
         let d = missing(need, |_| false).unwrap();
-        assert_eq!((d.line, d.column, d.path.as_str()), (2, 2, "output_encoding"));
+        assert_eq!(
+            (d.line, d.column, d.path.as_str()),
+            (2, 2, "output_encoding")
+        );
         assert!(
-            d.message.starts_with("`output_encoding` xml needs manifold-core's `xml` feature"),
+            d.message
+                .starts_with("`output_encoding` xml needs manifold-core's `xml` feature"),
             "{}",
             d.message
         );

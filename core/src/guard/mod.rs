@@ -128,9 +128,17 @@ impl Guard {
                 http::StatusCode::INTERNAL_SERVER_ERROR,
                 "security/bot-detector: not in this build\n",
             )),
-            Self::Jwt(validator) => validator.check(req, state).await,
-            Self::ApiKeys(guard) => guard.check(req, state).await,
-            Self::RateLimit(limiter) => limiter.check(req, state).await,
+            Self::Jwt(validator) if cfg!(feature = "jwt") => validator.check(req, state).await,
+            Self::ApiKeys(guard) if cfg!(feature = "api-keys") => guard.check(req, state).await,
+            Self::RateLimit(limiter) if cfg!(feature = "ratelimit") => {
+                limiter.check(req, state).await
+            }
+            Self::Jwt(_) | Self::ApiKeys(_) | Self::RateLimit(_) => {
+                ControlFlow::Break(crate::http_util::plain(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "guard not in this build\n",
+                ))
+            }
         }
     }
 
@@ -139,8 +147,10 @@ impl Guard {
         match self {
             Self::Cors(_) => cors::apply(std::mem::take(&mut state.cors), response),
             Self::Secure(secure) => secure.decorate(req, response),
-            Self::RateLimit(limiter) => limiter.finish(state, response),
-            Self::Bots(_) | Self::Jwt(_) | Self::ApiKeys(_) => {}
+            Self::RateLimit(limiter) if cfg!(feature = "ratelimit") => {
+                limiter.finish(state, response);
+            }
+            Self::RateLimit(_) | Self::Bots(_) | Self::Jwt(_) | Self::ApiKeys(_) => {}
         }
     }
 }

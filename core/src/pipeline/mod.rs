@@ -35,6 +35,7 @@ mod request;
 mod stores;
 mod websocket;
 
+use crate::config::capability::when;
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
@@ -78,8 +79,7 @@ pub(crate) fn engine_guards(config: &Config, stores: &SharedStores, platform: &P
             .as_ref()
             .map(|s| Guard::Secure(Secure::new(s))),
         bots(g.bot_detector.as_ref()),
-        g.ratelimit_redis
-            .as_ref()
+        when(cfg!(feature = "ratelimit"), g.ratelimit_redis.as_ref())
             .and_then(|r| shared_limit(config, r, "service", stores, platform)),
     ])
 }
@@ -87,7 +87,7 @@ pub(crate) fn engine_guards(config: &Config, stores: &SharedStores, platform: &P
 /// The bot detector guard; behind its cargo feature (config::capability), so a build without
 /// it carries none of its code (the loader refused a config that needs it).
 fn bots(config: Option<&BotDetector>) -> Option<Guard> {
-    let config = config.filter(|_| cfg!(feature = "bot-detector"))?;
+    let config = when(cfg!(feature = "bot-detector"), config)?;
     Some(Guard::Bots(Detector::new(config)))
 }
 
@@ -117,20 +117,18 @@ fn endpoint_guards(
     platform: &Platform,
 ) -> Guards {
     let g = &endpoint.guards;
+    // The optional guards are behind their cargo features too (config::capability): a build
+    // without one carries none of its code (the loader refused a config that needs it).
+    let api_keys = when(cfg!(feature = "api-keys"), endpoint.api_keys.as_ref());
     Guards::new([
         bots(g.bot_detector.as_ref()),
-        endpoint.auth_validator.as_ref().map(|v| {
-            let cel = endpoint.cel.clone().filter(|_| cfg!(feature = "cel"));
+        when(cfg!(feature = "jwt"), endpoint.auth_validator.as_ref()).map(|v| {
+            let cel = when(cfg!(feature = "cel"), endpoint.cel.clone());
             let validator = Validator::new(v.clone(), cel, platform);
             Guard::Jwt(Box::new(validator))
         }),
-        endpoint
-            .api_keys
-            .as_ref()
-            .map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone(), stores.api_keys()))),
-        endpoint
-            .api_keys
-            .as_ref()
+        api_keys.map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone(), stores.api_keys()))),
+        when(cfg!(feature = "ratelimit"), api_keys)
             .filter(|k| k.client_max_rate > 0.0)
             .map(|k| {
                 let per_key = RouterRateLimit {
@@ -142,12 +140,11 @@ fn endpoint_guards(
                 let limiter = Limiter::new(&per_key, ip, platform.clock.clone());
                 Guard::RateLimit(Box::new(limiter))
             }),
-        g.ratelimit.as_ref().map(|r| {
+        when(cfg!(feature = "ratelimit"), g.ratelimit.as_ref()).map(|r| {
             let ip = ClientIp::new(&config.router);
             Guard::RateLimit(Box::new(Limiter::new(r, ip, platform.clock.clone())))
         }),
-        g.ratelimit_redis
-            .as_ref()
+        when(cfg!(feature = "ratelimit"), g.ratelimit_redis.as_ref())
             .and_then(|r| shared_limit(config, r, &endpoint.label, stores, platform)),
     ])
 }

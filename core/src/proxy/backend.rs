@@ -1,6 +1,7 @@
 //! The HTTP backend proxy: builds the backend request (url_pattern, host balancing, header and
 //! query filters), sends it, checks the status, decompresses and decodes the body.
 
+use crate::config::capability::when;
 use std::borrow::Cow;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -160,10 +161,8 @@ impl HttpBackend {
         }
         // `backend/graphql`: the operation replaces method and body (POST) or joins the
         // query parameters (GET), after the client's have been filtered (as lura does).
-        let graphql = b
-            .graphql
-            .as_deref()
-            .filter(|_| b.encoding != Encoding::NoOp && cfg!(feature = "graphql"))
+        let graphql = when(cfg!(feature = "graphql"), b.graphql.as_deref())
+            .filter(|_| b.encoding != Encoding::NoOp)
             .map(|g| super::graphql::call(g, req))
             .transpose()
             .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
@@ -229,7 +228,7 @@ impl Proxy for HttpBackend {
             // `modifier/martian` acts on the request as it is sent; its response modifiers
             // see that request (filters on its URL and headers).
             // Behind its cargo feature too (config::capability): no feature, no martian code.
-            let martian = b.martian.as_deref().filter(|_| cfg!(feature = "martian"));
+            let martian = when(cfg!(feature = "martian"), b.martian.as_deref());
             let sent = match martian {
                 Some(m) => {
                     super::martian::modify_request(m, &mut request, &*self.platform.random)
