@@ -246,7 +246,7 @@ mod tests {
         let errors = missing_features(text, |f| f == "xml");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
-            errors[0].starts_with("2:19: endpoints[0].extra_config.validation/cel: namespace `validation/cel` needs manifold-core's `cel` feature"),
+            errors[0].starts_with("2:20: endpoints[0].extra_config.validation/cel: namespace `validation/cel` needs manifold-core's `cel` feature"),
             "{errors:?}"
         );
         assert!(missing_features(text, |_| true).is_empty());
