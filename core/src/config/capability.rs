@@ -355,6 +355,7 @@ mod tests {
         assert_eq!(
             required_features(text).unwrap(),
             [
+                "jwt",
                 "jwt-rsa",
                 "jwt-ec",
                 "cel",
@@ -369,11 +370,16 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_proxy_needs_nothing_optional() {
+    fn a_plain_proxy_needs_nothing_optional_and_hmac_only_jwt() {
         let text = r#"{"version": 3, "endpoints": [{"endpoint": "/a", "output_encoding": "json",
-          "extra_config": {"auth/validator": {"alg": "HS256"}, "security/cors": {}},
+          "extra_config": {"security/cors": {}},
           "backend": [{"url_pattern": "/x", "encoding": "safejson"}]}]}"#;
         assert_eq!(required_features(text).unwrap(), Vec::<&str>::new());
+        let hmac = text.replace(
+            r#""security/cors": {}"#,
+            r#""auth/validator": {"alg": "HS256"}"#,
+        );
+        assert_eq!(required_features(&hmac).unwrap(), ["jwt"]);
         assert!(needs("{not json").is_err());
     }
 
