@@ -317,15 +317,15 @@ impl Extra {
             "security/cors" => self.cors = namespace(cx, value),
             "security/http" => self.security_http = namespace(cx, value),
             "security/bot-detector" if cfg!(feature = "bot-detector") => {
-                self.bot_detector = namespace(cx, value)
+                self.bot_detector = namespace(cx, value);
             }
             "qos/ratelimit/router" if cfg!(feature = "ratelimit") => {
-                self.ratelimit_router = namespace(cx, value)
+                self.ratelimit_router = namespace(cx, value);
             }
             "auth/validator" if cfg!(feature = "jwt") => self.auth_validator = namespace(cx, value),
             "auth/signer" if cfg!(feature = "jwt") => self.auth_signer = namespace(cx, value),
             "validation/json-schema" if cfg!(feature = "json-schema") => {
-                self.json_schema = namespace(cx, value)
+                self.json_schema = namespace(cx, value);
             }
             "validation/cel" if cfg!(feature = "cel") => self.cel = namespace(cx, value),
             "proxy" => self.proxy = namespace(cx, value),
@@ -333,13 +333,13 @@ impl Extra {
             "modifier/martian" if cfg!(feature = "martian") => self.martian = namespace(cx, value),
             "backend/graphql" if cfg!(feature = "graphql") => self.graphql = namespace(cx, value),
             "qos/ratelimit/proxy" if cfg!(feature = "ratelimit") => {
-                self.ratelimit_proxy = namespace(cx, value)
+                self.ratelimit_proxy = namespace(cx, value);
             }
             "qos/circuit-breaker" if cfg!(feature = "circuit-breaker") => {
                 self.circuit_breaker = namespace(cx, value);
             }
             "qos/http-cache" if cfg!(feature = "http-cache") => {
-                self.http_cache = namespace(cx, value)
+                self.http_cache = namespace(cx, value);
             }
             "telemetry/logging" => self.logging = namespace(cx, value),
             "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
