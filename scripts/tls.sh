@@ -17,40 +17,13 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+source scripts/lib/harness.sh
 
 for tool in openssl curl python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "tls: $tool is required (apt-get install $tool)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
+  command -v "$tool" >/dev/null || abort "$tool is required (apt-get install $tool)"
 done
 
-work=$(mktemp -d)
-pids=()
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-bin=${MANIFOLD_BIN:-}
-if [ -z "$bin" ]; then
-  if ! cargo build -q -p manifold >&2; then
-    echo "tls: cargo build -p manifold failed" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  # A private copy: the target directory may be shared with builds of other checkouts.
-  cp "${CARGO_TARGET_DIR:-$ROOT/target}/debug/manifold" "$work/manifold"
-  bin=$work/manifold
-fi
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
+manifold_bin
 
 # --- certificates -------------------------------------------------------------------------
 cd "$work"
@@ -69,25 +42,14 @@ leaf() { # name ca usage
 }
 ca ca && ca other-ca && leaf server ca serverAuth && leaf client ca clientAuth &&
   leaf stranger other-ca clientAuth && leaf backend ca serverAuth && leaf gateway ca clientAuth
-if [ ! -s gateway.pem ]; then
-  echo "tls: generating certificates with openssl failed" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+[ -s gateway.pem ] || abort "generating certificates with openssl"
 echo "this is not a key" >garbage.pem
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Start `manifold run` on CONFIG and PORT; wait until the port answers (TLS or not).
 start() { # config port
   "$bin" run -c "$1" -p "$2" >"$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 100); do
-    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $2), 0.2)" 2>/dev/null; then return 0; fi
-    if ! kill -0 "${pids[-1]}" 2>/dev/null; then return 1; fi
-    sleep 0.05
-  done
-  return 1
+  wait_port "$2"
 }
 stop_last() { kill "${pids[-1]}" 2>/dev/null && wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'; }
 
@@ -229,5 +191,4 @@ body=$(call with-cert.json /mtls)
 grep -q '"client":"gateway"' <<<"$body" && ok "client_tls.client_certs: the mTLS backend sees the gateway's certificate" ||
   fail "client_tls.client_certs" "$body"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -13,58 +13,19 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+source scripts/lib/harness.sh
 
-if ! "$ROOT/scripts/tools.sh" websocket >&2; then
-  echo "websocket: scripts/tools.sh websocket failed (PyPI websockets)" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+out=$(scripts/tools.sh websocket 2>&1) || abort "scripts/tools.sh websocket (PyPI websockets)" "$out"
 PY=${MANIFOLD_CACHE:-$HOME/.cache/manifold}/venv/bin/python
 
-work=$(mktemp -d)
-pids=()
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-bin=${MANIFOLD_BIN:-}
-if [ -z "$bin" ]; then
-  if ! cargo build -q -p manifold >&2; then
-    echo "websocket: cargo build -p manifold failed" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  # A private copy: the target directory may be shared with builds of other checkouts.
-  cp "${CARGO_TARGET_DIR:-$ROOT/target}/debug/manifold" "$work/manifold"
-  bin=$work/manifold
-fi
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# Wait until something listens on PORT (the last started process must still be alive).
-wait_port() { # port
-  for _ in $(seq 1 200); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; then return 0; fi
-    kill -0 "${pids[-1]}" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
+manifold_bin
 
 backend_port=$(free_port)
 "$PY" tests/websocket/backend.py "$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
 if ! wait_port "$backend_port"; then
   fail "echo backend starts" "$(cat "$work/backend.log")"
-  echo "$passed passed, $failed failed"
-  exit 1
+  finish
 fi
 
 secret=websocket-suite-secret-of-at-least-32-bytes
@@ -117,8 +78,7 @@ grep -q "max_retries" "$work/check.log" && ok "a no-effect key (max_retries) is 
 pids+=($!)
 if ! wait_port "$port"; then
   fail "manifold run starts" "$(cat "$work/gateway.log")"
-  echo "$passed passed, $failed failed"
-  exit 1
+  finish
 fi
 
 while IFS= read -r line; do
@@ -158,5 +118,4 @@ out=$("$bin" check -c "$work/bad.json" 2>&1)
 grep -q "host\[0\].*ws:// and wss:// hosts belong to endpoints with the \`websocket\` namespace" <<<"$out" &&
   ok "a ws:// host without websocket is a located error" || fail "a ws:// host without websocket is a located error" "$out"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

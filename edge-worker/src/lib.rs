@@ -16,5 +16,6 @@
 //! The entry exists only on wasm32; on other targets the crate is empty, so the host workspace
 //! builds without a JS toolchain.
 
-#[cfg(target_arch = "wasm32")]
-mod entry;
+manifold_core::wasm_only! {
+    mod entry;
+}

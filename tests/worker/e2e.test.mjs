@@ -31,13 +31,8 @@ import net from "node:net";
 import path from "node:path";
 import zlib from "node:zlib";
 
+import { need, miniflare } from "./harness.mjs";
 import { events, releaseEvents, startMock } from "./mock.mjs";
-
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
-  return value;
-}
 
 /** Every string of `value` with ${N x c} written out as c repeated N times. */
 function expand(value) {
@@ -51,8 +46,6 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const spec = expand(JSON.parse(fs.readFileSync(path.join(here, "scenarios.json"), "utf8")));
 // The JWT cases' tokens (HS256, far-future exp): tests/e2e-jwt/generate.py wrote them.
 const tokens = JSON.parse(fs.readFileSync(path.join(here, "..", "e2e-jwt", "tokens.json"), "utf8")).tokens;
-const wranglerToml = fs.readFileSync(path.join(here, "..", "..", "wrangler.toml"), "utf8");
-const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -126,22 +119,10 @@ function startNative(config, port, log) {
 
 /** The Worker of wrangler's dry-run output `dir`, exactly as `wrangler deploy` would upload it. */
 async function startWorker(dir) {
-  const modules = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
-    .map((f) => ({
-      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
-      path: path.join(dir, f),
-      contents: fs.readFileSync(path.join(dir, f)),
-    }));
-  // index.js first: the first module is the entry point.
-  modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
-  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
-  const { Miniflare } = require("miniflare");
   const bindings = { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") };
   // The Durable Object binding of wrangler.toml, so the config's pools are served as deployed.
   const durableObjects = { MANIFOLD_STORE: { className: "ManifoldStore", useSQLite: true } };
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings, durableObjects });
+  const mf = miniflare(dir, { bindings, durableObjects });
   miniflares.push(mf);
   const url = await mf.ready;
   return { base: url.origin, port: url.port, mf };

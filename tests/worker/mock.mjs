@@ -46,7 +46,10 @@ export async function startMock(port) {
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => route(req, res, Buffer.concat(chunks), tracked, calls));
   });
-  server.keepAliveTimeout = 1000;
+  // Idle keep-alive connections stay open for the whole run (close() ends them): with a short
+  // timeout, workerd may reuse a connection just as Node closes it, and that request fails
+  // with "Network connection lost" — seen on a loaded host as a 500 in unrelated tests.
+  server.keepAliveTimeout = 120_000;
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", resolve);

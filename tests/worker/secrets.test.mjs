@@ -14,20 +14,13 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
-  return value;
-}
+import { need, miniflare } from "./harness.mjs";
 
 const dir = need("E2E_WORKER_DIR");
 const files = fs.readdirSync(dir).filter((f) => f.endsWith(".js") || f.endsWith(".wasm"));
 const wasm = files.filter((f) => f.endsWith(".wasm")).map((f) => fs.readFileSync(path.join(dir, f)));
-const wranglerToml = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "wrangler.toml"), "utf8");
-const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
 const secrets = { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") };
 const running = [];
 
@@ -37,16 +30,7 @@ after(async () => {
 
 /** The built Worker in workerd with these bindings; its origin. */
 async function worker(bindings) {
-  const modules = files
-    .map((f) => ({
-      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
-      path: path.join(dir, f),
-      contents: fs.readFileSync(path.join(dir, f)),
-    }))
-    .sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
-  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
-  const { Miniflare } = require("miniflare");
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate, bindings });
+  const mf = miniflare(dir, { bindings });
   running.push(mf);
   return (await mf.ready).origin;
 }

@@ -25,20 +25,11 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import crypto from "node:crypto";
-import { createRequire } from "node:module";
 import path from "node:path";
 
+import { need, miniflare, wranglerToml } from "./harness.mjs";
 import { startMock } from "./mock.mjs";
 
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
-  return value;
-}
-
-const here = path.dirname(new URL(import.meta.url).pathname);
-const wranglerToml = fs.readFileSync(path.join(here, "..", "..", "wrangler.toml"), "utf8");
-const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
 // The binding exactly as wrangler.toml declares it (checked by the first test).
 const binding = wranglerToml.match(/\[\[durable_objects\.bindings\]\]\s*name\s*=\s*"([^"]+)"\s*class_name\s*=\s*"([^"]+)"/);
 const persist = fs.mkdtempSync(path.join(need("E2E_LOG_DIR"), "state-"));
@@ -52,24 +43,8 @@ let port = 0;
 
 /** workerd with the built Worker, the Durable Object binding and the persisted storage. */
 async function startWorker() {
-  const dir = need("E2E_WORKER_DIR");
-  const modules = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
-    .map((f) => ({
-      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
-      path: path.join(dir, f),
-      contents: fs.readFileSync(path.join(dir, f)),
-    }));
-  modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
-  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
-  const { Miniflare } = require("miniflare");
-  mf = new Miniflare({
-    host: "127.0.0.1",
+  mf = miniflare(need("E2E_WORKER_DIR"), {
     port,
-    modulesRoot: dir,
-    modules,
-    compatibilityDate,
     // The config's run-time secrets (`${env:...}`), as e2e.test.mjs binds them.
     bindings: { E2E_JWT_K: need("E2E_JWT_K"), E2E_BACKEND_KEY: need("E2E_BACKEND_KEY") },
     durableObjects: { [binding[1]]: { className: binding[2], useSQLite: true } },

@@ -14,20 +14,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 
-function need(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run scripts/worker-e2e.sh`);
-  return value;
-}
+import { eventually, need, miniflare } from "./harness.mjs";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const wranglerToml = fs.readFileSync(path.join(here, "..", "..", "wrangler.toml"), "utf8");
-const compatibilityDate = wranglerToml.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
 const OTLP_PORT = Number(need("MANIFOLD_E2E_OTLP_PORT"));
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = "00f067aa0ba902b7";
@@ -36,18 +28,6 @@ let receiver;
 let mf;
 let output = "";
 
-/** Poll `check` (which throws while not yet true) every 100 ms for at most `ms`. */
-async function eventually(check, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 before(async () => {
   receiver = spawn(need("E2E_OTEL_PYTHON"), [path.join(here, "..", "telemetry", "receiver.py"), String(OTLP_PORT),
@@ -57,18 +37,7 @@ before(async () => {
     s.on("error", fail);
   }), 20_000);
   const dir = need("E2E_SSL_WORKER_DIR");
-  const modules = fs.readdirSync(dir)
-    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
-    .map((f) => ({
-      type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
-      path: path.join(dir, f),
-      contents: fs.readFileSync(path.join(dir, f)),
-    }));
-  modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
-  const require = createRequire(path.join(need("MANIFOLD_CACHE"), "npm", "package.json"));
-  const { Miniflare } = require("miniflare");
-  mf = new Miniflare({
-    host: "127.0.0.1", port: 0, modulesRoot: dir, modules, compatibilityDate,
+  mf = miniflare(dir, {
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (d) => { output += d; });
       stderr.on("data", (d) => { output += d; });

@@ -19,26 +19,17 @@
 //! Everything that touches JS exists only on wasm32; on other targets the crate contains just
 //! the conversions, so the host workspace builds and tests without a JS toolchain.
 
-// Used by the wasm32 modules; on the host only its tests use it.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub mod convert;
 
-#[cfg(target_arch = "wasm32")]
-mod durable;
-#[cfg(target_arch = "wasm32")]
-mod fetch;
-#[cfg(target_arch = "wasm32")]
-mod store;
-#[cfg(target_arch = "wasm32")]
-mod telemetry;
-#[cfg(target_arch = "wasm32")]
-pub mod websocket;
+manifold_core::wasm_only! {
+    mod durable;
+    mod fetch;
+    mod store;
+    mod telemetry;
+    pub mod websocket;
 
-#[cfg(target_arch = "wasm32")]
-pub use durable::ManifoldStore;
-#[cfg(target_arch = "wasm32")]
-pub use fetch::{headers_from_js, headers_to_js, platform, FetchClient};
-#[cfg(target_arch = "wasm32")]
-pub use store::WorkerStores;
-#[cfg(target_arch = "wasm32")]
-pub use telemetry::{observed, ConsoleLog, MathRandom};
+    pub use durable::ManifoldStore;
+    pub use fetch::{headers_from_js, headers_to_js, platform, FetchClient};
+    pub use store::WorkerStores;
+    pub use telemetry::{observed, ConsoleLog, MathRandom};
+}

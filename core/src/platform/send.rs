@@ -2,7 +2,9 @@
 //!
 //! Lambda's runtime needs `Send` futures; Workers' JS-backed futures are `!Send`. Every trait
 //! object and boxed future in the core uses these aliases, so the same code is `Send` on native
-//! targets and single-threaded on wasm32 without any `unsafe impl Send`.
+//! targets and single-threaded on wasm32 without any `unsafe impl Send`. The Workers crates'
+//! JS-backed code exists only on wasm32; they say so with [`wasm_only!`](crate::wasm_only)
+//! rather than a `cfg` of their own, so this file stays the one place that decides.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,3 +50,15 @@ pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + Send + 
 /// hyper's on native targets, a JS `ReadableStream` on Workers).
 #[cfg(target_arch = "wasm32")]
 pub type BoxStream<'a, T> = Pin<Box<dyn futures_util::Stream<Item = T> + 'a>>;
+
+/// Items that exist only on wasm32 (the Workers ports and entry, which touch JS): the host
+/// workspace builds and tests without a JS toolchain, and the target test stays in this file.
+#[macro_export]
+macro_rules! wasm_only {
+    ($($item:item)*) => {
+        $(
+            #[cfg(target_arch = "wasm32")]
+            $item
+        )*
+    };
+}
