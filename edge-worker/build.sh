@@ -14,14 +14,37 @@
 #
 # The gateway config is embedded and validated at build time: config/gateway.json, or
 # MANIFOLD_CONFIG=<path> (absolute or relative to the repository root).
+#
+# Per-config build: manifold-core's optional capabilities (JWT RSA/EC/EdDSA, CEL, json-schema,
+# XML, YAML, ...: core/src/config/capability.rs) are cargo features. This script asks
+# `manifold-features` (build-support) which ones the embedded config uses and builds with
+# exactly those (`--no-default-features --features ...`), so the module carries no code the
+# config cannot reach. MANIFOLD_WORKER_FEATURES=all builds every capability (the default
+# features); MANIFOLD_WORKER_FEATURES=<a,b> builds that list (build.rs still refuses a config
+# that needs more, at the key that needs it).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/tools.sh" worker >&2
 # shellcheck source=/dev/null
 source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
 export CARGO_PROFILE_RELEASE_SMALL_STRIP=false
+features=${MANIFOLD_WORKER_FEATURES:-}
+if [ -z "$features" ]; then
+	config=${MANIFOLD_CONFIG:-config/gateway.json}
+	# A host build of build-support (manifold-core only, the dev profile): seconds once built.
+	if ! features=$(cd "$root" && cargo run --quiet -p manifold-build --bin manifold-features -- "$config"); then
+		# The Worker build below reports the config's own errors, located.
+		echo "edge-worker/build.sh: could not derive the features from $config; building all" >&2
+		features=all
+	fi
+fi
+cargo_features=()
+if [ "$features" != all ]; then
+	cargo_features=(--no-default-features --features "$features")
+fi
+echo "edge-worker/build.sh: manifold-core features: ${features:-(none)}" >&2
 cd "$root/edge-worker"
-worker-build --profile release-small
+worker-build --profile release-small . "${cargo_features[@]}"
 if [ "${MANIFOLD_WORKER_NAMES:-0}" != 1 ]; then
 	# The features worker-build enables for its own wasm-opt run (and nothing newer).
 	"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm --strip-debug --strip-producers \

@@ -52,6 +52,9 @@ core_is_runtime_free() {
 step "toolchain (wasm32 target)" scripts/tools.sh wasm
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# The smallest per-config build (a Worker whose config needs no optional capability:
+# core/src/config/capability.rs) must build, warning-free, too.
+step "manifold-core without optional features" cargo clippy -p manifold-core --no-default-features -- -D warnings
 step "core has no runtime deps" core_is_runtime_free
 step "adapter line budget" scripts/adapter-lines.sh
 step "cargo test --workspace" cargo test --workspace

@@ -5,10 +5,14 @@
 #      servers;
 #   3. the Worker built exactly as `wrangler deploy` builds it (`wrangler deploy --dry-run
 #      --outdir`, which runs wrangler.toml's [build] command) with tests/worker/gateway.json
-#      embedded, its placeholders set to those ports; the upload's gzip size is checked (<= 1 MiB);
-#      then a second Worker the same way with tests/worker/ssl.json (security/http ssl_redirect
-#      and non-default request limits: the config is embedded at build time, so a second config
-#      is a second build: the adapter crate, the LTO link and wasm-opt again; its time is printed);
+#      embedded, its placeholders set to those ports, with every capability
+#      (MANIFOLD_WORKER_FEATURES=all): the every-feature bundle, whose gzip size is printed and
+#      checked (<= 1 MiB); then a second Worker the same way with tests/worker/ssl.json
+#      (security/http ssl_redirect and non-default request limits), built per config (only the
+#      manifold-core features it uses, as `wrangler deploy` does by default: docs/workers.md);
+#      a config is embedded at build time, so a second config is a second build (the crates
+#      whose features changed, the LTO link and wasm-opt again; its time is printed); then the
+#      demo config's per-config Worker (config/demo.json), for its size only;
 #   4. a broken config must fail the Worker build with file:line:column messages;
 #   5. the native server (`cargo build --release -p manifold`);
 #   6. tests/worker/e2e.test.mjs under `node --test`: mock backends, `manifold run` and the
@@ -20,7 +24,8 @@
 #      spans at a real OTLP receiver (sent in ctx.wait_until), its console.log access log.
 #      Then tests/worker/state.test.mjs: the Worker alone with its Durable Object binding and
 #      persisted storage (shared rate limits, the Cache API, a restart).
-# Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` and, as its last
+# Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` (every feature),
+# `worker bundle (demo config, per-config build): N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
 #
 # Usage: scripts/worker-e2e.sh     (E2E_KEEP=1 keeps the work directory for inspection)
@@ -104,20 +109,26 @@ export E2E_JWT_K E2E_BACKEND_KEY=e2e-backend-key-never-in-the-bundle
 say "ports: mock $mock_port, refused $refused_port, native $native_port, native (ssl.json) $native_ssl_port"
 
 # ---- 3. the Workers, as wrangler deploys them ------------------------------------------
-# build_worker CONFIG OUTDIR LOG: `wrangler deploy --dry-run` with CONFIG embedded.
+# build_worker CONFIG OUTDIR LOG [FEATURES]: `wrangler deploy --dry-run` with CONFIG embedded;
+# FEATURES (MANIFOLD_WORKER_FEATURES) empty: derived from CONFIG, as `wrangler deploy` does.
 build_worker() {
-	MANIFOLD_CONFIG=$1 CI=true wrangler deploy --dry-run --outdir "$2" >"$3" 2>&1
+	MANIFOLD_CONFIG=$1 MANIFOLD_WORKER_FEATURES=${4:-} CI=true wrangler deploy --dry-run --outdir "$2" >"$3" 2>&1
+}
+# gzip_size LOG: wrangler's own figure ("Total Upload: X KiB / gzip: Y KiB"), what Cloudflare
+# checks, in bytes.
+gzip_size() {
+	local kib
+	kib=$(sed -n 's/.*Total Upload: .* gzip: \([0-9.]*\) KiB.*/\1/p' "$1" | tail -n1)
+	[ -n "$kib" ] || return 1
+	awk -v k="$kib" 'BEGIN { printf "%d", k * 1024 + 0.5 }'
 }
 start=$SECONDS
 dist="$work/dist"
-if ! build_worker tests/worker/gateway.json "$dist" "$work/build.log"; then
+if ! build_worker tests/worker/gateway.json "$dist" "$work/build.log" all; then
 	abort "wrangler deploy --dry-run (worker build) failed" "$work/build.log"
 fi
-say "worker built ($((SECONDS - start)) s): $(grep -h 'Total Upload' "$work/build.log")"
-# wrangler's own figure ("Total Upload: X KiB / gzip: Y KiB") is what Cloudflare checks.
-gzip_kib=$(sed -n 's/.*Total Upload: .* gzip: \([0-9.]*\) KiB.*/\1/p' "$work/build.log" | tail -n1)
-[ -n "$gzip_kib" ] || abort "no 'Total Upload ... gzip' line in wrangler's output" "$work/build.log"
-gzip_bytes=$(awk -v k="$gzip_kib" 'BEGIN { printf "%d", k * 1024 + 0.5 }')
+say "worker built, every feature ($((SECONDS - start)) s): $(grep -h 'Total Upload' "$work/build.log")"
+gzip_bytes=$(gzip_size "$work/build.log") || abort "no 'Total Upload ... gzip' line in wrangler's output" "$work/build.log"
 wasm=$(find "$dist" -name '*.wasm' | head -n1)
 echo "worker bundle: $gzip_bytes bytes gzip"
 say "wasm module: $(wc -c <"$wasm") bytes, $(gzip -9c "$wasm" | wc -c) bytes gzip -9"
@@ -138,7 +149,23 @@ ssl_dist="$work/dist-ssl"
 if ! build_worker tests/worker/ssl.json "$ssl_dist" "$work/build-ssl.log"; then
 	abort "wrangler deploy --dry-run (second worker, tests/worker/ssl.json) failed" "$work/build-ssl.log"
 fi
-say "second worker (tests/worker/ssl.json) built: +$((SECONDS - start)) s"
+say "second worker (tests/worker/ssl.json, per-config: $(sed -n 's/.*manifold-core features: //p' "$work/build-ssl.log")) built: +$((SECONDS - start)) s"
+# The demo config's Worker, built per config (what `wrangler deploy` does with it embedded).
+start=$SECONDS
+demo_dist="$work/dist-demo"
+if build_worker config/demo.json "$demo_dist" "$work/build-demo.log" && demo_bytes=$(gzip_size "$work/build-demo.log"); then
+	features=$(sed -n 's/.*manifold-core features: //p' "$work/build-demo.log")
+	echo "worker bundle (demo config, per-config build): $demo_bytes bytes gzip"
+	say "demo worker built, features: $features (+$((SECONDS - start)) s)"
+	if [ "$demo_bytes" -lt "$gzip_bytes" ]; then
+		ok "the demo's per-config bundle ($demo_bytes B) is smaller than the every-feature one ($gzip_bytes B)"
+	else
+		fail "the demo's per-config bundle ($demo_bytes B) is not smaller than the every-feature one ($gzip_bytes B)"
+	fi
+else
+	fail "wrangler deploy --dry-run with config/demo.json failed"
+	tail -n 20 "$work/build-demo.log" | sed 's/^/    /'
+fi
 
 # ---- 4. a broken config fails the build, located --------------------------------------
 start=$SECONDS
@@ -152,6 +179,19 @@ if [ "$broken_rc" != 0 ] && grep -q 'broken.json:6:7: endpoints\[0\].timeout' "$
 else
 	fail "the worker build with tests/worker/broken.json did not fail with located errors (exit $broken_rc)"
 	tail -n 20 "$work/broken.log" | sed 's/^/    /'
+fi
+
+# A config that needs a capability the build leaves out fails the build, at the key, naming it.
+start=$SECONDS
+CARGO_PROFILE_RELEASE_SMALL_STRIP=false MANIFOLD_CONFIG=tests/worker/gateway.json cargo build \
+	-p manifold-worker --target wasm32-unknown-unknown --profile release-small \
+	--no-default-features --features json-schema,http-cache >"$work/lacking.log" 2>&1
+lacking_rc=$?
+if [ "$lacking_rc" != 0 ] && grep -Eq "gateway.json:[0-9]+:[0-9]+: endpoints\[[0-9]+\]\.extra_config\.auth/validator.* needs manifold-core's \`jwt\` feature" "$work/lacking.log"; then
+	ok "a config needing a feature the build leaves out fails the build, located and naming it ($((SECONDS - start)) s)"
+else
+	fail "the build without the jwt feature did not refuse tests/worker/gateway.json with a located error (exit $lacking_rc)"
+	tail -n 20 "$work/lacking.log" | sed 's/^/    /'
 fi
 
 # ---- 5. the native server ------------------------------------------------------------

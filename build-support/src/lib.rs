@@ -23,8 +23,8 @@
 
 use std::path::PathBuf;
 
-use manifold_core::config::files;
 use manifold_core::config::load::{self, LoadError};
+use manifold_core::config::{capability, files};
 use manifold_core::Config;
 
 /// The platform the config is embedded for.
@@ -148,6 +148,21 @@ pub fn prepare(
             .extend(errors.iter().map(|e| format!("{name}:{e}")));
         return out;
     }
+    if target == Target::Workers {
+        // The crate's own features (`CARGO_FEATURE_*` in its build script) are what the Worker
+        // is compiled with; the validation above ran with every capability.
+        let has = |feature: &str| {
+            let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
+            std::env::var_os(var).is_some()
+        };
+        let missing = missing_features(&expanded, has);
+        if !missing.is_empty() {
+            for e in missing {
+                println!("cargo::error={name}:{e}");
+            }
+            return;
+        }
+    }
     if !runtime.is_empty() {
         let names: Vec<String> = runtime
             .iter()
@@ -160,6 +175,35 @@ pub fn prepare(
     }
     out.text = Some(expanded);
     out
+}
+
+/// Every use in the config `text` of a manifold-core capability that `has` says the build
+/// lacks, as `line:column: path: message` texts naming the feature (empty: the build fits).
+pub fn missing_features(text: &str, has: impl Fn(&str) -> bool) -> Vec<String> {
+    match capability::needs(text) {
+        Ok(needs) => needs
+            .iter()
+            .filter_map(|n| capability::missing(n, &has))
+            .map(|d| d.to_string())
+            .collect(),
+        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The manifold-core features the config file at `path` needs (`${VAR}` expanded from the
+/// environment, as the build embeds it), for `--no-default-features --features ...`. A
+/// variable that is not set stands in as `0` (no feature depends on one; the build itself
+/// reports it, located).
+pub fn features_for(path: &std::path::Path) -> Result<Vec<&'static str>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let expanded = load::expand(&text, |var| {
+        std::env::var(var).ok().or(Some("0".to_owned()))
+    })
+    .map_err(|e| format!("{}: {}", path.display(), e.errors().join("; ")))?;
+    capability::required_features(&expanded).map_err(|e| {
+        let errors: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+        format!("{}: {}", path.display(), errors.join("; "))
+    })
 }
 
 /// What `target` cannot do with this config (errors) or does not need (notes), as
@@ -382,6 +426,31 @@ mod tests {
                 embedding.warnings
             );
         }
+    }
+
+    #[test]
+    fn a_feature_the_build_lacks_is_a_located_error_and_the_list_is_derived_from_the_file() {
+        let text = "{\"version\": 3, \"endpoints\": [{\"endpoint\": \"/a\",\n  \"extra_config\": {\"validation/cel\": [{\"check_expr\": \"true\"}]},\n  \"backend\": [{\"url_pattern\": \"/x\", \"encoding\": \"xml\"}]}]}";
+        let errors = missing_features(text, |f| f == "xml");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("2:20: endpoints[0].extra_config.validation/cel: namespace `validation/cel` needs manifold-core's `cel` feature"),
+            "{errors:?}"
+        );
+        assert!(missing_features(text, |_| true).is_empty());
+        let dir = std::env::temp_dir().join(format!("manifold-build-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gateway.json");
+        std::fs::write(&file, text).unwrap();
+        let features = features_for(&file);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(features.unwrap(), ["cel", "xml"]);
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        // The demo needs nothing optional: its Worker is the smallest build.
+        assert_eq!(
+            features_for(&root.join("config/demo.json")).unwrap(),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

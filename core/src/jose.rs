@@ -8,7 +8,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+#[cfg(feature = "jwt-rsa")]
+use sha2::Digest;
+use sha2::{Sha256, Sha384, Sha512};
 
 use crate::json::{self, Map, Value};
 
@@ -51,9 +53,15 @@ pub enum Alg {
 #[derive(Clone)]
 pub(crate) enum Key {
     Hmac(Vec<u8>),
+    // The asymmetric families are cargo features (config::capability): a config that needs one
+    // a build left out is refused at load; here its keys are simply never usable.
+    #[cfg(feature = "jwt-rsa")]
     Rsa(Box<rsa::RsaPublicKey>),
+    #[cfg(feature = "jwt-ec")]
     P256(p256::ecdsa::VerifyingKey),
+    #[cfg(feature = "jwt-ec")]
     P384(p384::ecdsa::VerifyingKey),
+    #[cfg(feature = "jwt-eddsa")]
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -185,9 +193,13 @@ impl std::fmt::Debug for Key {
         // Never print key material.
         f.write_str(match self {
             Key::Hmac(_) => "Key::Hmac",
+            #[cfg(feature = "jwt-rsa")]
             Key::Rsa(_) => "Key::Rsa",
+            #[cfg(feature = "jwt-ec")]
             Key::P256(_) => "Key::P256",
+            #[cfg(feature = "jwt-ec")]
             Key::P384(_) => "Key::P384",
+            #[cfg(feature = "jwt-eddsa")]
             Key::Ed25519(_) => "Key::Ed25519",
         })
     }
@@ -286,6 +298,7 @@ fn b64(v: Option<&Value>) -> Option<Vec<u8>> {
 /// fingerprint: for each prime below 168, N mod p lies in the subgroup that 65537 generates
 /// modulo p (the test of the ROCA authors' detector; a random modulus passes it with
 /// negligible probability).
+#[cfg_attr(not(feature = "jwt-rsa"), allow(dead_code))]
 fn roca_fingerprint(n: &[u8]) -> bool {
     const PRIMES: [u32; 38] = [
         3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
@@ -342,6 +355,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             }
             Key::Hmac(secret)
         }
+        #[cfg(feature = "jwt-rsa")]
         Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
             if kty == "RSA" =>
         {
@@ -357,6 +371,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             }
             Key::Rsa(Box::new(key))
         }
+        #[cfg(feature = "jwt-ec")]
         Alg::ES256 if kty == "EC" && s("crv") == Some("P-256") => {
             let (x, y) = (b64(k.get("x"))?, b64(k.get("y"))?);
             if x.len() != 32 || y.len() != 32 {
@@ -369,6 +384,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             );
             Key::P256(p256::ecdsa::VerifyingKey::from_encoded_point(&point).ok()?)
         }
+        #[cfg(feature = "jwt-ec")]
         Alg::ES384 if kty == "EC" && s("crv") == Some("P-384") => {
             let (x, y) = (b64(k.get("x"))?, b64(k.get("y"))?);
             if x.len() != 48 || y.len() != 48 {
@@ -381,6 +397,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             );
             Key::P384(p384::ecdsa::VerifyingKey::from_encoded_point(&point).ok()?)
         }
+        #[cfg(feature = "jwt-eddsa")]
         Alg::EdDSA if kty == "OKP" && s("crv") == Some("Ed25519") => {
             let x: [u8; 32] = b64(k.get("x"))?.try_into().ok()?;
             Key::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&x).ok()?)
@@ -464,11 +481,13 @@ impl<'a> Token<'a> {
 
 /// Verify `signature` over `input`. Every mismatch of algorithm family and key type is false.
 pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> bool {
+    #[cfg(any(feature = "jwt-ec", feature = "jwt-eddsa"))]
     use ecdsa_verify::Verifier as _;
     match (alg, key) {
         (Alg::HS256 | Alg::HS384 | Alg::HS512, Key::Hmac(secret)) => {
             hmac_verify(alg, secret, input, signature)
         }
+        #[cfg(feature = "jwt-rsa")]
         (Alg::RS256, Key::Rsa(k)) => k
             .verify(
                 rsa::Pkcs1v15Sign::new::<Sha256>(),
@@ -476,6 +495,7 @@ pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> boo
                 signature,
             )
             .is_ok(),
+        #[cfg(feature = "jwt-rsa")]
         (Alg::RS384, Key::Rsa(k)) => k
             .verify(
                 rsa::Pkcs1v15Sign::new::<Sha384>(),
@@ -483,6 +503,7 @@ pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> boo
                 signature,
             )
             .is_ok(),
+        #[cfg(feature = "jwt-rsa")]
         (Alg::RS512, Key::Rsa(k)) => k
             .verify(
                 rsa::Pkcs1v15Sign::new::<Sha512>(),
@@ -490,29 +511,41 @@ pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> boo
                 signature,
             )
             .is_ok(),
+        #[cfg(feature = "jwt-rsa")]
         (Alg::PS256, Key::Rsa(k)) => k
             .verify(rsa::Pss::new::<Sha256>(), &Sha256::digest(input), signature)
             .is_ok(),
+        #[cfg(feature = "jwt-rsa")]
         (Alg::PS384, Key::Rsa(k)) => k
             .verify(rsa::Pss::new::<Sha384>(), &Sha384::digest(input), signature)
             .is_ok(),
+        #[cfg(feature = "jwt-rsa")]
         (Alg::PS512, Key::Rsa(k)) => k
             .verify(rsa::Pss::new::<Sha512>(), &Sha512::digest(input), signature)
             .is_ok(),
         // JWS ECDSA signatures are fixed-size r||s; `from_slice` refuses DER, other lengths
         // and zero scalars (the "psychic signature" r = s = 0).
+        #[cfg(feature = "jwt-ec")]
         (Alg::ES256, Key::P256(k)) => p256::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify(input, &sig).is_ok()),
+        #[cfg(feature = "jwt-ec")]
         (Alg::ES384, Key::P384(k)) => p384::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify(input, &sig).is_ok()),
+        #[cfg(feature = "jwt-eddsa")]
         (Alg::EdDSA, Key::Ed25519(k)) => ed25519_dalek::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify_strict(input, &sig).is_ok()),
         _ => false,
     }
 }
 
+#[cfg(feature = "jwt-ec")]
 mod ecdsa_verify {
     pub(super) use p256::ecdsa::signature::Verifier;
+}
+
+#[cfg(all(feature = "jwt-eddsa", not(feature = "jwt-ec")))]
+mod ecdsa_verify {
+    pub(super) use ed25519_dalek::Verifier;
 }
 
 fn hmac_verify(alg: Alg, secret: &[u8], input: &[u8], signature: &[u8]) -> bool {
@@ -530,6 +563,11 @@ fn hmac_verify(alg: Alg, secret: &[u8], input: &[u8], signature: &[u8]) -> bool 
 
 /// Sign `claims` as a compact JWS with an HMAC key: header `{"alg","kid","typ":"JWT"}` and
 /// payload in Go's encoding (sorted keys), as krakend-jose's signer writes them.
+// Irrefutable in a build with no asymmetric key family (config::capability).
+#[cfg_attr(
+    not(any(feature = "jwt-rsa", feature = "jwt-ec", feature = "jwt-eddsa")),
+    allow(irrefutable_let_patterns)
+)]
 pub(crate) fn sign_hmac(alg: Alg, key: &Key, kid: Option<&str>, claims: &Value) -> Option<String> {
     let Key::Hmac(secret) = key else {
         return None;

@@ -194,8 +194,11 @@ fn encode(
         OutputEncoding::Json | OutputEncoding::NoOp | OutputEncoding::Negotiate => {
             (JSON, Value::Object(data).to_json())
         }
-        OutputEncoding::Xml => (XML, crate::xml::encode(&data)),
-        OutputEncoding::Yaml => (YAML, crate::yaml::encode(&data)),
+        // Behind cargo features (config::capability): the loader refuses a config that
+        // renders (or negotiates) an encoding this build left out; JSON is the fallback.
+        OutputEncoding::Xml if cfg!(feature = "xml") => (XML, crate::xml::encode(&data)),
+        OutputEncoding::Yaml if cfg!(feature = "yaml") => (YAML, crate::yaml::encode(&data)),
+        OutputEncoding::Xml | OutputEncoding::Yaml => (JSON, Value::Object(data).to_json()),
         OutputEncoding::JsonCollection => match data.remove("collection") {
             Some(v @ Value::Array(_)) => (JSON, v.to_json()),
             _ => (JSON, "[]".to_owned()),

@@ -7,6 +7,7 @@
 //! problems are collected, not just the first.
 
 mod backend;
+pub mod capability;
 mod decode;
 mod discovery;
 mod duration;

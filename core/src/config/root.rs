@@ -27,6 +27,8 @@ const WORKERS_FREE_SUBREQUESTS: usize = 50;
 pub(crate) fn parse(text: &str) -> Result<Config, ConfigErrors> {
     let value = json(text)?;
     let mut diags = Diags::new(text);
+    // What the config uses and this build compiled out fails here, at the key that uses it.
+    super::capability::check(&mut diags, &value);
     let config = root(&mut Cx::root(&mut diags), &value);
     settle_unenforced(&mut diags, config.as_ref());
     match config {
@@ -57,7 +59,7 @@ fn settle_unenforced(diags: &mut Diags<'_>, config: Option<&Config>) {
 }
 
 /// The text as JSON; a syntax error is the only diagnostic then.
-fn json(text: &str) -> Result<Value, ConfigErrors> {
+pub(super) fn json(text: &str) -> Result<Value, ConfigErrors> {
     serde_json::from_str(text).map_err(|e| {
         // serde_json reports column 0 at the start of a line (an empty text, or EOF right after
         // a newline; found by fuzzing); diagnostics are 1-based.

@@ -3,6 +3,7 @@
 //! Every rejection is an empty 401 (no, bad or expired token) or 403 (valid token, missing
 //! role or scope). Reasons are never sent to the client and the token is never logged.
 
+use crate::config::capability::when;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -113,7 +114,9 @@ impl Validator {
             return reject(StatusCode::UNAUTHORIZED);
         };
         // krakend-jose's rejecter: the endpoint's JWT-only CEL expressions, before roles.
-        if let Some(cel) = &self.rejecter {
+        // Behind the `cel` feature (config::capability): no feature, no CEL code here; the
+        // loader refused a config with expressions then.
+        if let Some(cel) = when(cfg!(feature = "cel"), self.rejecter.as_ref()) {
             let vars = Activation::new(self.platform.clock.now_millis()).with_jwt(&claims.0);
             if cel.jwt.iter().any(|p| !p.check(&vars)) {
                 return reject(StatusCode::UNAUTHORIZED);

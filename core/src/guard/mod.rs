@@ -121,10 +121,24 @@ impl Guard {
                 ControlFlow::Continue(())
             }
             Self::Secure(secure) => secure.check(req),
-            Self::Bots(detector) => detector.check(req.parts),
-            Self::Jwt(validator) => validator.check(req, state).await,
-            Self::ApiKeys(guard) => guard.check(req, state).await,
-            Self::RateLimit(limiter) => limiter.check(req, state).await,
+            // Behind its cargo feature (config::capability): without it the loader refuses a
+            // config with a detector, so none is built; were one built, it refuses (fails closed).
+            Self::Bots(detector) if cfg!(feature = "bot-detector") => detector.check(req.parts),
+            Self::Bots(_) => ControlFlow::Break(crate::http_util::plain(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "security/bot-detector: not in this build\n",
+            )),
+            Self::Jwt(validator) if cfg!(feature = "jwt") => validator.check(req, state).await,
+            Self::ApiKeys(guard) if cfg!(feature = "api-keys") => guard.check(req, state).await,
+            Self::RateLimit(limiter) if cfg!(feature = "ratelimit") => {
+                limiter.check(req, state).await
+            }
+            Self::Jwt(_) | Self::ApiKeys(_) | Self::RateLimit(_) => {
+                ControlFlow::Break(crate::http_util::plain(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "guard not in this build\n",
+                ))
+            }
         }
     }
 
@@ -133,8 +147,10 @@ impl Guard {
         match self {
             Self::Cors(_) => cors::apply(std::mem::take(&mut state.cors), response),
             Self::Secure(secure) => secure.decorate(req, response),
-            Self::RateLimit(limiter) => limiter.finish(state, response),
-            Self::Bots(_) | Self::Jwt(_) | Self::ApiKeys(_) => {}
+            Self::RateLimit(limiter) if cfg!(feature = "ratelimit") => {
+                limiter.finish(state, response);
+            }
+            Self::RateLimit(_) | Self::Bots(_) | Self::Jwt(_) | Self::ApiKeys(_) => {}
         }
     }
 }

@@ -35,13 +35,14 @@ mod request;
 mod stores;
 mod websocket;
 
+use crate::config::capability::when;
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Response};
 
-use crate::config::extra::{RedisRateLimit, RouterOptions, RouterRateLimit, Strategy};
+use crate::config::extra::{BotDetector, RedisRateLimit, RouterOptions, RouterRateLimit, Strategy};
 use crate::config::{Config, Endpoint};
 use crate::guard::{
     api_keys::ApiKeyGuard, bot_detector::Detector, client_ip::ClientIp, cors, jwt::Validator,
@@ -77,13 +78,17 @@ pub(crate) fn engine_guards(config: &Config, stores: &SharedStores, platform: &P
         g.security_http
             .as_ref()
             .map(|s| Guard::Secure(Secure::new(s))),
-        g.bot_detector
-            .as_ref()
-            .map(|b| Guard::Bots(Detector::new(b))),
-        g.ratelimit_redis
-            .as_ref()
+        bots(g.bot_detector.as_ref()),
+        when(cfg!(feature = "ratelimit"), g.ratelimit_redis.as_ref())
             .and_then(|r| shared_limit(config, r, "service", stores, platform)),
     ])
+}
+
+/// The bot detector guard; behind its cargo feature (config::capability), so a build without
+/// it carries none of its code (the loader refused a config that needs it).
+fn bots(config: Option<&BotDetector>) -> Option<Guard> {
+    let config = when(cfg!(feature = "bot-detector"), config)?;
+    Some(Guard::Bots(Detector::new(config)))
 }
 
 /// A rate limit whose buckets live in the shared store of its pool, under `scope`.
@@ -112,21 +117,18 @@ fn endpoint_guards(
     platform: &Platform,
 ) -> Guards {
     let g = &endpoint.guards;
+    // The optional guards are behind their cargo features too (config::capability): a build
+    // without one carries none of its code (the loader refused a config that needs it).
+    let api_keys = when(cfg!(feature = "api-keys"), endpoint.api_keys.as_ref());
     Guards::new([
-        g.bot_detector
-            .as_ref()
-            .map(|b| Guard::Bots(Detector::new(b))),
-        endpoint.auth_validator.as_ref().map(|v| {
-            let validator = Validator::new(v.clone(), endpoint.cel.clone(), platform);
+        bots(g.bot_detector.as_ref()),
+        when(cfg!(feature = "jwt"), endpoint.auth_validator.as_ref()).map(|v| {
+            let cel = when(cfg!(feature = "cel"), endpoint.cel.clone());
+            let validator = Validator::new(v.clone(), cel, platform);
             Guard::Jwt(Box::new(validator))
         }),
-        endpoint
-            .api_keys
-            .as_ref()
-            .map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone(), stores.api_keys()))),
-        endpoint
-            .api_keys
-            .as_ref()
+        api_keys.map(|k| Guard::ApiKeys(ApiKeyGuard::new(k.clone(), stores.api_keys()))),
+        when(cfg!(feature = "ratelimit"), api_keys)
             .filter(|k| k.client_max_rate > 0.0)
             .map(|k| {
                 let per_key = RouterRateLimit {
@@ -138,12 +140,11 @@ fn endpoint_guards(
                 let limiter = Limiter::new(&per_key, ip, platform.clock.clone());
                 Guard::RateLimit(Box::new(limiter))
             }),
-        g.ratelimit.as_ref().map(|r| {
+        when(cfg!(feature = "ratelimit"), g.ratelimit.as_ref()).map(|r| {
             let ip = ClientIp::new(&config.router);
             Guard::RateLimit(Box::new(Limiter::new(r, ip, platform.clock.clone())))
         }),
-        g.ratelimit_redis
-            .as_ref()
+        when(cfg!(feature = "ratelimit"), g.ratelimit_redis.as_ref())
             .and_then(|r| shared_limit(config, r, &endpoint.label, stores, platform)),
     ])
 }

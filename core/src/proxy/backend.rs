@@ -1,6 +1,7 @@
 //! The HTTP backend proxy: builds the backend request (url_pattern, host balancing, header and
 //! query filters), sends it, checks the status, decompresses and decodes the body.
 
+use crate::config::capability::when;
 use std::borrow::Cow;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -175,9 +176,7 @@ impl HttpBackend {
         }
         // `backend/graphql`: the operation replaces method and body (POST) or joins the
         // query parameters (GET), after the client's have been filtered (as lura does).
-        let graphql = b
-            .graphql
-            .as_deref()
+        let graphql = when(cfg!(feature = "graphql"), b.graphql.as_deref())
             .filter(|_| b.encoding != Encoding::NoOp)
             .map(|g| super::graphql::call(g, req))
             .transpose()
@@ -253,7 +252,9 @@ impl Proxy for HttpBackend {
             let b = &self.backend;
             // `modifier/martian` acts on the request as it is sent; its response modifiers
             // see that request (filters on its URL and headers).
-            let sent = match b.martian.as_deref() {
+            // Behind its cargo feature too (config::capability): no feature, no martian code.
+            let martian = when(cfg!(feature = "martian"), b.martian.as_deref());
+            let sent = match martian {
                 Some(m) => {
                     super::martian::modify_request(m, &mut request, &*self.platform.random)
                         .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
@@ -294,7 +295,7 @@ impl Proxy for HttpBackend {
             };
             let mut body = decompress(&mut parts.headers, body, self.max_body)
                 .map_err(fail(FailureKind::BadEncoding))?;
-            if let (Some(m), Some((uri, headers))) = (b.martian.as_deref(), &sent) {
+            if let (Some(m), Some((uri, headers))) = (martian, &sent) {
                 super::martian::modify_response(
                     m,
                     uri,

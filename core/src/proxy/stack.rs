@@ -9,6 +9,7 @@
 //! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client credentials → client
 //! ```
 
+use crate::config::capability::when;
 use std::sync::Arc;
 
 use super::{
@@ -76,18 +77,20 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     }
     // Outside everything that calls a backend (CE's proxy wrappers): an invalid body is
     // refused before any call.
-    if let Some(schema) = &endpoint.json_schema {
+    // Each optional layer is also behind its cargo feature (config::capability), so a build
+    // without it carries none of its code; the loader refused a config that needs it.
+    if let Some(schema) = when(cfg!(feature = "json-schema"), endpoint.json_schema.as_ref()) {
         p = json_schema::layer(schema.clone(), p, endpoint.failure.problem_details);
     }
     // CE wraps json-schema in CEL (krakend-ce's proxy factory): the request expressions run
     // after the guards (so `JWT` is set and a refused token never reaches them; the JWT-only
     // expressions already ran inside the validator) and before the body check and any call.
-    if let Some(checks) = &endpoint.cel {
+    if let Some(checks) = when(cfg!(feature = "cel"), endpoint.cel.as_ref()) {
         let problems = endpoint.failure.problem_details;
         p = cel::layer(checks.clone(), p, platform.clock.clone(), problems);
     }
     // Outside static data, so a static `access_token` gets signed too (KrakenD jwt_4).
-    if let Some(cfg) = &endpoint.auth_signer {
+    if let Some(cfg) = when(cfg!(feature = "jwt"), endpoint.auth_signer.as_ref()) {
         p = signer::layer(cfg.clone(), p, platform);
     }
     p
@@ -102,17 +105,21 @@ pub(crate) fn backend_stack(
     // The cache sits at the HTTP client, as KrakenD's httpcache transport: it keeps the raw
     // backend answers, keyed by everything that was sent.
     // The token is added under the cache, so the cache key never holds it.
-    let token_platform = match &backend.client_credentials {
+    let client_credentials = backend.client_credentials.as_ref();
+    let token_platform = match when(cfg!(feature = "client-credentials"), client_credentials) {
         Some(cc) => client_credentials::platform(cc, &backend.host, platform),
         None => platform.clone(),
     };
-    let client_platform = match &backend.qos.http_cache {
+    let client_platform = match when(
+        cfg!(feature = "http-cache"),
+        backend.qos.http_cache.as_ref(),
+    ) {
         Some(cache) => http_cache::platform(cache, &token_platform),
         None => token_platform,
     };
     // The HTTP call: URL building, balancing, filters, send, status check, decode.
     // `backend/lambda` replaces the HTTP call with an Invoke API call (SigV4, JSON answer).
-    let mut p: SharedProxy = match &backend.lambda {
+    let mut p: SharedProxy = match when(cfg!(feature = "lambda"), backend.lambda.as_ref()) {
         Some(l) => Arc::new(lambda::LambdaBackend::new(
             backend.clone(),
             l.clone(),
@@ -132,12 +139,15 @@ pub(crate) fn backend_stack(
     // Shaping sees only successful, decoded data.
     p = shape::layer(backend, p);
     // Around the call and its decoding: a bad status or body is a backend failure too.
-    if let Some(cb) = &backend.qos.circuit_breaker {
+    if let Some(cb) = when(
+        cfg!(feature = "circuit-breaker"),
+        backend.qos.circuit_breaker.as_ref(),
+    ) {
         p = circuit_breaker::layer(cb, p, platform.clock.clone());
     }
     // Outside the breaker (CE: the limiter wraps gobreaker): a refused call never reaches the
     // backend and is not the backend's failure.
-    if let Some(rl) = &backend.qos.ratelimit {
+    if let Some(rl) = when(cfg!(feature = "ratelimit"), backend.qos.ratelimit.as_ref()) {
         p = ratelimit::layer(rl, p, platform.clock.clone());
     }
     // Around the whole fetch-and-parse, so an incomplete or broken answer loses the race; each
@@ -152,7 +162,7 @@ pub(crate) fn backend_stack(
     // refuse never reaches the backend, so it is neither the backend's failure (a client could
     // otherwise open the circuit for everybody) nor a spent token, and it is checked once,
     // not once per concurrent copy. Response expressions see the shaped data (`group`...).
-    if let Some(checks) = &backend.cel {
+    if let Some(checks) = when(cfg!(feature = "cel"), backend.cel.as_ref()) {
         p = cel::layer(checks.clone(), p, platform.clock.clone(), false);
     }
     // Outside shaping, so `error_<alias>` is not wrapped by `group` or filtered away. A

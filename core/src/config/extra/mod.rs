@@ -308,36 +308,57 @@ fn go_duration<'de, D: serde::Deserializer<'de>>(
 // === impl Extra ===
 
 impl Extra {
-    /// The one place a namespace name is mapped to its decoder.
+    /// The one place a namespace name is mapped to its decoder. A namespace behind a cargo
+    /// feature this build left out is not decoded (so none of its code is in the build):
+    /// `config::capability` already reported it as an error naming the feature.
     fn set(&mut self, ns: &str, cx: &mut Cx<'_, '_>, value: &Value) {
         match ns {
             "router" => self.router = namespace(cx, value),
             "security/cors" => self.cors = namespace(cx, value),
             "security/http" => self.security_http = namespace(cx, value),
-            "security/bot-detector" => self.bot_detector = namespace(cx, value),
-            "qos/ratelimit/router" => self.ratelimit_router = namespace(cx, value),
-            "auth/validator" => self.auth_validator = namespace(cx, value),
-            "auth/signer" => self.auth_signer = namespace(cx, value),
-            "validation/json-schema" => self.json_schema = namespace(cx, value),
-            "validation/cel" => self.cel = namespace(cx, value),
+            "security/bot-detector" if cfg!(feature = "bot-detector") => {
+                self.bot_detector = namespace(cx, value);
+            }
+            "qos/ratelimit/router" if cfg!(feature = "ratelimit") => {
+                self.ratelimit_router = namespace(cx, value);
+            }
+            "auth/validator" if cfg!(feature = "jwt") => self.auth_validator = namespace(cx, value),
+            "auth/signer" if cfg!(feature = "jwt") => self.auth_signer = namespace(cx, value),
+            "validation/json-schema" if cfg!(feature = "json-schema") => {
+                self.json_schema = namespace(cx, value);
+            }
+            "validation/cel" if cfg!(feature = "cel") => self.cel = namespace(cx, value),
             "proxy" => self.proxy = namespace(cx, value),
             "backend/http" => self.backend_http = namespace(cx, value),
-            "modifier/martian" => self.martian = namespace(cx, value),
-            "backend/graphql" => self.graphql = namespace(cx, value),
-            "qos/ratelimit/proxy" => self.ratelimit_proxy = namespace(cx, value),
-            "qos/circuit-breaker" => self.circuit_breaker = namespace(cx, value),
-            "qos/http-cache" => self.http_cache = namespace(cx, value),
+            "modifier/martian" if cfg!(feature = "martian") => self.martian = namespace(cx, value),
+            "backend/graphql" if cfg!(feature = "graphql") => self.graphql = namespace(cx, value),
+            "qos/ratelimit/proxy" if cfg!(feature = "ratelimit") => {
+                self.ratelimit_proxy = namespace(cx, value);
+            }
+            "qos/circuit-breaker" if cfg!(feature = "circuit-breaker") => {
+                self.circuit_breaker = namespace(cx, value);
+            }
+            "qos/http-cache" if cfg!(feature = "http-cache") => {
+                self.http_cache = namespace(cx, value);
+            }
             "telemetry/logging" => self.logging = namespace(cx, value),
             "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
             "redis" => self.redis = namespace(cx, value),
-            "qos/ratelimit/router/redis" => self.ratelimit_router_redis = namespace(cx, value),
-            "qos/ratelimit/service/redis" => self.ratelimit_service_redis = namespace(cx, value),
+            "qos/ratelimit/router/redis" if cfg!(feature = "ratelimit") => {
+                self.ratelimit_router_redis = namespace(cx, value);
+            }
+            "qos/ratelimit/service/redis" if cfg!(feature = "ratelimit") => {
+                self.ratelimit_service_redis = namespace(cx, value);
+            }
             FAILURE_NAMESPACE => self.failure = namespace(cx, value),
             COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
+            "auth/api-keys" if !cfg!(feature = "api-keys") => {}
             "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
             "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
-            "auth/client-credentials" => self.client_credentials = namespace(cx, value),
-            "backend/lambda" => self.lambda = namespace(cx, value),
+            "auth/client-credentials" if cfg!(feature = "client-credentials") => {
+                self.client_credentials = namespace(cx, value);
+            }
+            "backend/lambda" if cfg!(feature = "lambda") => self.lambda = namespace(cx, value),
             WEBSOCKET_NAMESPACE => self.websocket = namespace(cx, value),
             _ => {}
         }
