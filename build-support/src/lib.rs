@@ -110,7 +110,7 @@ pub fn prepare(
     // are the platform's at start, so the text is validated without them: stand-ins for the
     // placeholders, no overrides (as the adapter loads it when none is set).
     let mut runtime = Vec::new();
-    let loaded = load::expand(text, lookup).and_then(|expanded| {
+    let loaded = load::expand(text, &lookup).and_then(|expanded| {
         let expanded = files::read_and_embed(&expanded, files::SERVERLESS, read);
         let (config, standing_in) = load::check_expanded(&expanded, |_| None);
         runtime = standing_in;
@@ -153,14 +153,13 @@ pub fn prepare(
         // is compiled with; the validation above ran with every capability.
         let has = |feature: &str| {
             let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
-            std::env::var_os(var).is_some()
+            lookup(&var).is_some()
         };
         let missing = missing_features(&expanded, has);
         if !missing.is_empty() {
-            for e in missing {
-                println!("cargo::error={name}:{e}");
-            }
-            return;
+            out.errors
+                .extend(missing.iter().map(|e| format!("{name}:{e}")));
+            return out;
         }
     }
     if !runtime.is_empty() {
@@ -296,6 +295,12 @@ mod tests {
         load::load_reading(&text, |_| None, files::NATIVE, |_| Ok(PEM.to_owned())).unwrap()
     }
 
+    /// A build environment with no variables but every manifold-core feature switched on
+    /// (`CARGO_FEATURE_*`, which a Worker build's feature check reads).
+    fn every_feature(var: &str) -> Option<String> {
+        var.starts_with("CARGO_FEATURE_").then(String::new)
+    }
+
     const JWK_CONFIG: &str = r#"{"version": 3, "endpoints": [{"endpoint": "/me",
   "backend": [{"host": ["http://b"], "url_pattern": "/me"}],
   "extra_config": {"auth/validator": {"alg": "HS256", "jwk_local_path": "keys/jwks.json"}}}]}"#;
@@ -321,7 +326,7 @@ mod tests {
         let jwks = r#"{"keys": [{"kty": "oct", "kid": "build-k1", "alg": "HS256", "k": "XrYSAW2FFfes6SPnWIzsv3494V13dcPWoPZk5TxjlKI"}]}"#;
         for target in [Target::Lambda, Target::Workers] {
             let (root, read) = jwk_root("jwk", jwks);
-            let embedding = prepare(target, "gw.json", JWK_CONFIG, |_| None, read, "docs");
+            let embedding = prepare(target, "gw.json", JWK_CONFIG, every_feature, read, "docs");
             std::fs::remove_dir_all(&root).unwrap();
             assert!(embedding.errors.is_empty(), "{:?}", embedding.errors);
             let text = embedding.text.unwrap();
@@ -356,7 +361,7 @@ mod tests {
             )
             .unwrap();
             let read = |p: &str| std::fs::read_to_string(root.join(p)).map_err(|e| e.to_string());
-            let embedding = prepare(target, "gw.json", text, |_| None, read, "docs");
+            let embedding = prepare(target, "gw.json", text, every_feature, read, "docs");
             std::fs::remove_dir_all(&root).unwrap();
             assert!(embedding.errors.is_empty(), "{:?}", embedding.errors);
             let embedded = embedding.text.unwrap();
@@ -371,7 +376,7 @@ mod tests {
             Target::Lambda,
             "gw.json",
             JWK_CONFIG,
-            |_| None,
+            every_feature,
             |p: &str| Err(format!("no such file (read at build time from /repo/{p})")),
             "docs",
         );
@@ -388,7 +393,7 @@ mod tests {
             Target::Workers,
             "gw.json",
             JWK_CONFIG,
-            |_| None,
+            every_feature,
             read,
             "docs",
         );
@@ -402,6 +407,29 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_built_without_a_feature_the_config_uses_fails_at_the_key() {
+        let jwks = r#"{"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": "XrYSAW2FFfes6SPnWIzsv3494V13dcPWoPZk5TxjlKI"}]}"#;
+        let (root, read) = jwk_root("nofeature", jwks);
+        let lacking = prepare(
+            Target::Workers,
+            "gw.json",
+            JWK_CONFIG,
+            |_| None,
+            read,
+            "docs",
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(lacking.text.is_none());
+        assert!(
+            lacking.errors.iter().any(|e| e.starts_with("gw.json:3:")
+                && e.contains("auth/validator")
+                && e.contains("`jwt` feature")),
+            "{:?}",
+            lacking.errors
+        );
+    }
+
+    #[test]
     fn tls_is_accepted_with_a_note_and_its_files_are_not_read() {
         let text = r#"{"version": 3, "endpoints": [],
   "tls": {"public_key": "server.pem", "private_key": "server.key"}}"#;
@@ -410,7 +438,7 @@ mod tests {
                 target,
                 "gw.json",
                 text,
-                |_| None,
+                every_feature,
                 |p: &str| Err(format!("{p} must not be read")),
                 "docs",
             );
