@@ -273,7 +273,7 @@ impl<'a> Json<'a> {
         if micros < FAST_MILLIS {
             push_millis(self.out, micros);
         } else {
-            let v = super::telemetry::millis_f64(micros);
+            let v = crate::platform::telemetry::millis_f64(micros);
             self.out
                 .push_str(&serde_json::to_string(&v).unwrap_or_default());
         }
@@ -346,7 +346,7 @@ mod tests {
             assert_eq!(s, format!("{:?}", v as f64 / 1000.0), "{v}");
             s.clear();
             Json::new(&mut s, false).millis(v);
-            let serde = serde_json::to_string(&super::super::telemetry::millis_f64(v)).unwrap();
+            let serde = serde_json::to_string(&crate::platform::telemetry::millis_f64(v)).unwrap();
             assert_eq!(s, serde, "{v}");
         }
     }
