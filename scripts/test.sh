@@ -64,6 +64,7 @@ step "openapi import/export" scripts/openapi.sh
 step "tls (server and client)" scripts/tls.sh
 step "streaming passthrough (native)" scripts/streaming.sh
 step "websocket passthrough" scripts/websocket.sh
+step "dns service discovery (dnsmasq)" scripts/dns-sd.sh
 if [ "$quick" = 0 ]; then
   for suite in scripts/lambda-e2e.sh scripts/lambda-backend.sh scripts/worker-e2e.sh scripts/telemetry-e2e.sh; do
     [ -x "$suite" ] && step "$(basename "$suite" .sh)" "$suite"

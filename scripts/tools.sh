@@ -4,7 +4,7 @@
 # on the same machine only pays for them once. Idempotent: a second run only
 # checks versions and finishes in a few seconds.
 #
-# Usage: scripts/tools.sh [wasm|worker|lambda|websocket|openapi|telemetry|all]...   (default: all)
+# Usage: scripts/tools.sh [wasm|worker|lambda|websocket|openapi|telemetry|dns|all]...   (default: all)
 #   wasm    rustup target wasm32-unknown-unknown
 #   worker  wasm + worker-build, wasm-bindgen-cli (cargo install) and
 #           wrangler + binaryen's wasm-opt (npm ci of tools/npm)
@@ -15,6 +15,7 @@
 #           scripts/websocket.sh)
 #   telemetry  Debian's prometheus, and a Python venv with opentelemetry-proto (the
 #           OTLP receiver of scripts/telemetry-e2e.sh)
+#   dns     Debian's dnsmasq-base (the SRV server of scripts/dns-sd.sh)
 #
 # Afterwards: source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
 # See docs/tools.md.
@@ -67,7 +68,7 @@ summary() { SUMMARY+=("$*"); }
 now() { date +%s; }
 
 usage() {
-	sed -n '7,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '7,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -323,6 +324,23 @@ step_telemetry() {
 	summary "opentelemetry-proto ${v} ok"
 }
 
+# ---- dns ----------------------------------------------------------------------
+# dnsmasq-base is the binary alone: Debian's `dnsmasq` package would also start a system
+# resolver on port 53, and scripts/dns-sd.sh runs its own on a free loopback port.
+step_dns() {
+	if ! command -v dnsmasq >/dev/null 2>&1; then
+		[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 ||
+			die "dnsmasq is not installed and apt-get is not usable (install Debian's dnsmasq-base)"
+		say "installing Debian's dnsmasq-base"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsmasq-base; } ||
+			die "could not install dnsmasq-base with apt-get"
+	fi
+	local v
+	v=$(dnsmasq --version 2>&1 | first_version)
+	[ -n "$v" ] || die "'dnsmasq --version' does not run"
+	summary "dnsmasq ${v} ok"
+}
+
 # ---- openapi ----------------------------------------------------------------
 # Its own venv, so that a change of pins here does not reinstall cargo-lambda.
 step_openapi() {
@@ -407,10 +425,10 @@ main() {
 	[ $# -eq 0 ] && set -- all
 	for a in "$@"; do
 		case "$a" in
-		wasm | lambda | openapi | telemetry) steps+=("$a") ;;
+		wasm | lambda | openapi | telemetry | dns) steps+=("$a") ;;
 		worker) steps+=(wasm worker) ;; # building the worker needs the wasm target
 		websocket) steps+=(lambda websocket) ;; # into the lambda venv
-		all) steps+=(wasm worker lambda websocket openapi telemetry) ;;
+		all) steps+=(wasm worker lambda websocket openapi telemetry dns) ;;
 		-h | --help) usage ;;
 		*)
 			echo "tools: unknown argument '$a'" >&2

@@ -18,7 +18,8 @@
 //! `jwk_local_path`) are read at build time, relative to the repository root, validated and
 //! embedded with the text (`manifold_core::config::files`), so the function needs no file
 //! system. The root `tls` is not: the platform terminates TLS. What the platform cannot do is
-//! an error here, with the reason ([`Target::Workers`]: private CAs, client certificates).
+//! an error here, with the reason ([`Target::Workers`]: private CAs, client certificates,
+//! `"sd": "dns"`).
 
 use std::path::PathBuf;
 
@@ -142,6 +143,9 @@ pub fn platform_limits(target: Target, config: &Config) -> (Vec<String>, Vec<Str
     if target == Target::Lambda {
         errors.extend(lambda_websockets(config));
     }
+    if target == Target::Workers {
+        errors.extend(workers_dns_discovery(config));
+    }
     let Some(client) = config
         .client_tls
         .as_ref()
@@ -166,6 +170,22 @@ pub fn platform_limits(target: Target, config: &Config) -> (Vec<String>, Vec<Str
         notes.push("1:1: client_tls: Cloudflare's `fetch` chooses versions, cipher suites and curves itself; these keys have no effect on Workers".to_owned());
     }
     (errors, notes)
+}
+
+/// Workers have no DNS SRV lookups (`fetch` resolves host names to addresses itself, A/AAAA
+/// only, and no other DNS API is offered), so each `"sd": "dns"` backend is an error at its
+/// `sd` key.
+pub fn workers_dns_discovery(config: &Config) -> Vec<String> {
+    config
+        .endpoints
+        .iter()
+        .flat_map(|e| e.backend.iter().map(move |b| (e, b)))
+        .filter_map(|(e, b)| {
+            let d = b.discovery.as_ref()?;
+            let at = &d.at;
+            Some(format!("{}:{}: {} ({}, backend {}): Cloudflare Workers cannot resolve DNS SRV records (`fetch` only resolves a host name to its addresses, and Workers offer no other DNS lookup), so `{}` cannot be discovered: list the hosts statically (`\"sd\": \"static\"`), or run natively or on Lambda", at.line, at.column, at.path, e.label, b.index, d.name))
+        })
+        .collect()
 }
 
 /// Lambda answers each event and returns: it cannot hold a WebSocket connection, so each
@@ -211,6 +231,32 @@ mod tests {
         let (errors, notes) = platform_limits(Target::Lambda, &config);
         assert!(errors.is_empty(), "Lambda's client is rustls: {errors:?}");
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn workers_refuse_dns_service_discovery_at_the_sd_key_lambda_accepts_it() {
+        let text = r#"{"version": 3, "endpoints": [
+  {"endpoint": "/plain", "backend": [{"host": ["http://h"], "url_pattern": "/p"}]},
+  {"endpoint": "/found", "backend": [
+    {"host": ["http://h"], "url_pattern": "/p"},
+    {"sd": "dns", "host": ["_api._tcp.example.service.consul"], "url_pattern": "/q"}]}]}"#;
+        let config =
+            load::load_reading(text, |_| None, files::NATIVE, |_| Ok(String::new())).unwrap();
+        let (errors, _) = platform_limits(Target::Workers, &config);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("5:6: endpoints[1].backend[1].sd (GET /found, backend 1): Cloudflare Workers cannot resolve DNS SRV records"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].contains("`_api._tcp.example.service.consul`"),
+            "{errors:?}"
+        );
+        let (errors, _) = platform_limits(Target::Lambda, &config);
+        assert!(
+            errors.is_empty(),
+            "Lambda resolves with the native resolver: {errors:?}"
+        );
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub use limits::{head_too_large, RequestLimits, DEFAULT_MAX_BODY, DEFAULT_MAX_HE
 pub use pipeline::Upgrade;
 pub use platform::{
     Body, BoxFuture, BoxStream, Chunks, Clock, Defer, HttpClient, MaybeSend, MaybeSync,
-    MemoryStore, Platform, PoolSpec, Random, RequestContext, RequestRecord, Sink, Sleep, Store,
-    StoreError, Stores, StreamedResponse,
+    MemoryStore, Platform, PoolSpec, Random, RequestContext, RequestRecord, ResolveError, Sink,
+    Sleep, SrvAnswer, SrvRecord, SrvResolver, Store, StoreError, Stores, StreamedResponse,
 };
 pub use proxy::websocket::Dial;
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};

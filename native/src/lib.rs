@@ -10,11 +10,14 @@
 //!   export, Prometheus `/metrics`).
 //! * [`load_file`]: a config file read and loaded by `manifold_core::config::load` (the
 //!   environment handling is pure and lives in the core, where the build scripts use it too).
+//! * [`DnsSrv`]: DNS SRV lookups for `"sd": "dns"` backends (hickory-resolver; the system's
+//!   name servers, or the one [`DNS_SERVER_VAR`] names).
 //! * [`RedisStores`]: the state port on Redis (`redis.connection_pools[]`), so rate limits
 //!   are shared by every instance and every Lambda sandbox that names a pool.
 
 pub mod client;
 pub mod compress;
+mod dns;
 mod load;
 pub mod otel;
 mod redis_store;
@@ -29,6 +32,7 @@ use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
 pub use compress::{accepts, compress, Accepts};
+pub use dns::{DnsSrv, DNS_SERVER_VAR};
 pub use load::{check_file, load_file, load_or_embedded};
 pub use redis_store::{PoolEvent, RedisStore, RedisStores, Report, TAKE};
 /// Why the TLS client configuration could not be built.
@@ -60,7 +64,8 @@ pub fn platform_for(config: &manifold_core::Config) -> Result<Platform, TlsSetup
 }
 
 /// The native platform whose backend client uses `client_tls` (`None`: Mozilla's roots, TLS
-/// 1.2 and 1.3), the system clock, tokio timers, OS-seeded ids and Redis for the shared pools.
+/// 1.2 and 1.3), the system clock, tokio timers, OS-seeded ids, Redis for the shared pools
+/// and DNS SRV lookups for `"sd": "dns"`.
 pub fn platform_with(
     client_tls: Option<&manifold_core::config::tls::ClientTls>,
 ) -> Result<Platform, TlsSetupError> {
@@ -75,5 +80,6 @@ pub fn platform_with(
     let env = |name: &str| std::env::var(name).ok();
     Ok(platform
         .with_stores(Arc::new(RedisStores::to_stderr()))
-        .with_env(Arc::new(env)))
+        .with_env(Arc::new(env))
+        .with_resolver(Arc::new(DnsSrv::from_env())))
 }

@@ -34,7 +34,18 @@ pub(crate) struct BackendEnv<'a> {
 pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) -> Option<Backend> {
     let raw: RawBackend = cx.decode(value, BACKEND_NO_EFFECT)?;
     let mark = cx.mark();
-    let host = hosts(cx, &raw, env.defaults.host, env.websocket);
+    let discovery = super::discovery::decode(
+        cx,
+        raw.sd.as_deref(),
+        raw.sd_scheme.as_deref(),
+        &raw.host,
+        env.defaults.host,
+    );
+    let host = match &discovery {
+        Some(d) => vec![d.origin()],
+        None if raw.sd.as_deref().is_some_and(|sd| sd != "static") => Vec::new(),
+        None => hosts(cx, &raw, env.defaults.host, env.websocket),
+    };
     let url_pattern = url_pattern(&mut cx.at("url_pattern"), raw.url_pattern.as_deref(), env);
     let method = match raw.method.as_deref() {
         None => Some(env.method.clone()),
@@ -76,11 +87,15 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
             ));
         }
     }
+    if let Some(d) = &discovery {
+        discovery_rules(cx, env, extra.lambda.is_some(), d);
+    }
     if cx.failed_since(mark) {
         return None;
     }
     Some(Backend {
         host,
+        discovery: discovery.map(Arc::new),
         url_pattern: url_pattern?,
         method: method?,
         encoding,
@@ -146,6 +161,24 @@ fn hosts(
         }
     }
     host
+}
+
+/// What `"sd": "dns"` cannot be combined with.
+fn discovery_rules(
+    cx: &mut Cx<'_, '_>,
+    env: &BackendEnv<'_>,
+    lambda: bool,
+    d: &super::DnsDiscovery,
+) {
+    let name = &d.name;
+    if env.websocket {
+        cx.at("sd").error(format!("`\"sd\": \"dns\"` ({name}) is not supported on a `websocket` endpoint: its handshake goes to a fixed `host`"));
+    }
+    if lambda {
+        cx.at("sd").warn(
+            "`sd` has no effect on a `backend/lambda` backend: it invokes a function, not a host",
+        );
+    }
 }
 
 /// `url_pattern`, with every placeholder checked against what the endpoint provides.

@@ -8,6 +8,7 @@
 
 mod backend;
 mod decode;
+mod discovery;
 mod duration;
 mod endpoint;
 pub mod env;
@@ -23,6 +24,7 @@ pub mod runtime_env;
 pub mod tls;
 mod track;
 
+pub use discovery::DnsDiscovery;
 pub use duration::parse_duration;
 pub use error::{ConfigErrors, Diagnostic};
 pub use plan::{

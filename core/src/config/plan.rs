@@ -136,8 +136,11 @@ pub struct Endpoint {
 /// One backend of an endpoint.
 #[derive(Debug, Clone)]
 pub struct Backend {
-    /// `scheme://authority` entries, balanced round-robin.
+    /// `scheme://authority` entries, balanced round-robin; with `"sd": "dns"`, the one
+    /// `sd_scheme://srv-name` (the calls go to its targets: `discovery`).
     pub host: Vec<String>,
+    /// `"sd": "dns"`: the targets are the SRV records of a name, resolved at run time.
+    pub discovery: Option<std::sync::Arc<super::DnsDiscovery>>,
     /// Path and query template.
     pub url_pattern: UrlPattern,
     /// Method sent to the backend.

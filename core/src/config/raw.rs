@@ -78,6 +78,10 @@ pub(crate) struct RawBackend {
     pub(crate) input_headers: Option<Vec<String>>,
     pub(crate) input_query_strings: Option<Vec<String>>,
     pub(crate) disable_host_sanitize: bool,
+    /// Service discovery: `static` (default) or `dns` (DNS SRV).
+    pub(crate) sd: Option<String>,
+    /// The scheme of the targets service discovery finds (`http`, `https`).
+    pub(crate) sd_scheme: Option<String>,
     pub(crate) extra_config: BTreeMap<String, Value>,
 }
 
@@ -106,4 +110,4 @@ pub(crate) const ROOT_NO_EFFECT: &[&str] = &[
 pub(crate) const ENDPOINT_NO_EFFECT: &[&str] = &[];
 
 /// Backend keys KrakenD knows that Manifold accepts without using.
-pub(crate) const BACKEND_NO_EFFECT: &[&str] = &["sd", "sd_scheme", "timeout"];
+pub(crate) const BACKEND_NO_EFFECT: &[&str] = &["timeout"];

@@ -5,6 +5,7 @@
 //! implementations (a scripted client and a fake clock), so timeouts are deterministic.
 
 mod context;
+mod discovery;
 mod send;
 mod store;
 mod stream;
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
+pub use discovery::{ResolveError, SrvAnswer, SrvRecord, SrvResolver};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub use stream::{Body, Chunks, StreamedResponse};
@@ -159,6 +161,9 @@ pub struct Platform {
     /// The platform's environment variables, read when a call needs them (the AWS
     /// credentials of `backend/lambda`); `None`: no variable is set.
     pub env: Option<Arc<dyn Environment>>,
+    /// DNS SRV lookups for `"sd": "dns"` backends; `None` on a platform without any, where
+    /// such a backend fails each call with `discovery` (the builds refuse it on Workers).
+    pub resolver: Option<Arc<dyn SrvResolver>>,
 }
 
 /// Environment variables at run time. Any `Fn(&str) -> Option<String>` closure is one.
@@ -231,6 +236,7 @@ impl Platform {
             sink: None,
             stores: None,
             env: None,
+            resolver: None,
         }
     }
 
@@ -255,6 +261,12 @@ impl Platform {
     /// The same ports, with run-time environment variables from `env`.
     pub fn with_env(mut self, env: Arc<dyn Environment>) -> Self {
         self.env = Some(env);
+        self
+    }
+
+    /// The same ports, with `"sd": "dns"` backends resolved by `resolver`.
+    pub fn with_resolver(mut self, resolver: Arc<dyn SrvResolver>) -> Self {
+        self.resolver = Some(resolver);
         self
     }
 

@@ -149,6 +149,9 @@ pub enum FailureKind {
     Status,
     /// A redirect that is not followed (another origin, too many).
     Redirect,
+    /// `"sd": "dns"`: the SRV name did not resolve to any target (no records, or the DNS
+    /// server failed and no recent answer was kept).
+    Discovery,
 }
 
 // === impl FailureKind ===
@@ -164,6 +167,7 @@ impl FailureKind {
             Self::BadEncoding => "bad_encoding",
             Self::Status => "status",
             Self::Redirect => "redirect",
+            Self::Discovery => "discovery",
         }
     }
 }

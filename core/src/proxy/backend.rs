@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
+use super::discovery::{DiscoveredOrigin, Discovery};
 use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
@@ -30,6 +31,8 @@ pub(crate) struct HttpBackend {
     /// Streaming passthrough (`proxy::stream`): the idle gap allowed between two chunks of a
     /// streamed answer; `None`, the endpoint does not stream.
     stream_idle: Option<std::time::Duration>,
+    /// `"sd": "dns"`: the hosts come from DNS SRV records instead of `host`.
+    discovery: Option<Discovery>,
 }
 
 impl HttpBackend {
@@ -45,8 +48,13 @@ impl HttpBackend {
                 .filter_map(|p| p.first().cloned())
                 .collect()
         });
+        let discovery = backend
+            .discovery
+            .clone()
+            .map(|d| Discovery::new(d, &platform));
         Self {
             keep,
+            discovery,
             backend,
             platform,
             next_host: AtomicUsize::new(0),
@@ -115,7 +123,14 @@ impl HttpBackend {
         hosts.get(i).map_or("", String::as_str)
     }
 
+    /// The request for `req` to the next of the backend's fixed hosts.
     pub(crate) fn build(&self, req: &ProxyRequest) -> Result<BackendRequest, ProxyError> {
+        self.build_at(req, self.host())
+    }
+
+    /// The request for `req` to `host`, the next host (the fixed ones or what service
+    /// discovery found): its URL, filtered headers and query.
+    fn build_at(&self, req: &ProxyRequest, host: &str) -> Result<BackendRequest, ProxyError> {
         let b = &self.backend;
         let path = b
             .url_pattern
@@ -141,7 +156,7 @@ impl HttpBackend {
                 )
             })?;
         let mut url = String::with_capacity(64 + path.len());
-        url.push_str(self.host());
+        url.push_str(host);
         match req.rest.as_deref().filter(|r| !r.is_empty()) {
             // Wildcard endpoint: the checked rest of the client path goes after the pattern's.
             Some(rest) => {
@@ -224,7 +239,17 @@ impl HttpBackend {
 impl Proxy for HttpBackend {
     fn call(&self, req: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
-            let mut request = self.build(&req)?;
+            let mut request = match &self.discovery {
+                None => self.build(&req)?,
+                Some(d) => match d.host(req.context.defer.as_ref()).await {
+                    Ok(host) => {
+                        let mut request = self.build_at(&req, &host)?;
+                        request.extensions_mut().insert(DiscoveredOrigin(host));
+                        request
+                    }
+                    Err(why) => return Err(self.undiscovered(&req, why)),
+                },
+            };
             let b = &self.backend;
             // `modifier/martian` acts on the request as it is sent; its response modifiers
             // see that request (filters on its URL and headers).
@@ -323,6 +348,23 @@ impl Proxy for HttpBackend {
                 raw: None,
             })
         })
+    }
+}
+
+impl HttpBackend {
+    /// Service discovery found no host for this call: a backend failure, recorded as a call
+    /// to `sd_scheme://srv-name` that failed with `discovery` (the access log's `failure`).
+    fn undiscovered(&self, req: &ProxyRequest, why: String) -> ProxyError {
+        if let Ok(request) = self.build(req) {
+            let span = BackendSpan::start(
+                &req.context,
+                &self.platform,
+                self.backend.group.as_deref(),
+                &request,
+            );
+            span.fail(FailureKind::Discovery, &why);
+        }
+        ProxyError::new(ErrorSource::Backend, why)
     }
 }
 

@@ -26,6 +26,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
 
+use super::discovery::DiscoveredOrigin;
 use crate::config::extra::ClientCredentials;
 use crate::platform::{
     BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock, HttpClient,
@@ -118,8 +119,7 @@ impl HttpClient for TokenClient {
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         let inner = self.inner.clone();
-        let ours = self.hosts.iter().any(|h| *h == request_origin(&request));
-        if !ours {
+        if !self.is_ours(&request) {
             request.headers_mut().remove(AUTHORIZATION);
             return inner.send(request, max_body);
         }
@@ -129,6 +129,19 @@ impl HttpClient for TokenClient {
             request.headers_mut().insert(AUTHORIZATION, header);
             inner.send(request, max_body).await
         })
+    }
+}
+
+impl TokenClient {
+    /// A request to one of the backend's hosts, or to the target service discovery chose for
+    /// it (`"sd": "dns"`: the backend's `host` is then the SRV name, never called itself).
+    fn is_ours(&self, request: &BackendRequest) -> bool {
+        let to = request_origin(request);
+        self.hosts.iter().any(|h| *h == to)
+            || request
+                .extensions()
+                .get::<DiscoveredOrigin>()
+                .is_some_and(|d| origin(&d.0) == to)
     }
 }
 
@@ -450,5 +463,54 @@ mod tests {
             .body(Bytes::new())
             .unwrap();
         assert_eq!(request_origin(&req), "http://a.internal:8080");
+    }
+
+    #[test]
+    fn tokens_go_to_the_discovered_target_only() {
+        let cfg = ClientCredentials {
+            client_id: "gw".into(),
+            client_secret: "s".into(),
+            token_url: "http://auth.internal/token".into(),
+            scopes: Vec::new(),
+            endpoint_params: Vec::new(),
+        };
+        let client = TokenClient {
+            inner: std::sync::Arc::new(NoCalls),
+            hosts: vec![origin("http://_api._tcp.sd.test")],
+            source: std::sync::Arc::new(TokenSource {
+                cfg,
+                client: std::sync::Arc::new(NoCalls),
+                clock: std::sync::Arc::new(|| 0u64),
+                state: Mutex::new(State::default()),
+                secret_in_body: AtomicBool::new(false),
+            }),
+        };
+        let request = |uri: &str, target: Option<&str>| {
+            let mut r = http::Request::builder()
+                .uri(uri)
+                .body(Bytes::new())
+                .unwrap();
+            if let Some(t) = target {
+                r.extensions_mut().insert(DiscoveredOrigin(t.to_owned()));
+            }
+            r
+        };
+        let chosen = Some("http://Users-2.node.consul:8080");
+        assert!(client.is_ours(&request("http://users-2.node.consul:8080/u/1", chosen)));
+        // A redirect to another origin keeps the marker but not the origin: no token.
+        assert!(!client.is_ours(&request("http://elsewhere.example/u/1", chosen)));
+        assert!(!client.is_ours(&request("http://users-2.node.consul:8080/u/1", None)));
+    }
+
+    struct NoCalls;
+
+    impl HttpClient for NoCalls {
+        fn send(
+            &self,
+            _: BackendRequest,
+            _: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            unreachable!("no call is made")
+        }
     }
 }

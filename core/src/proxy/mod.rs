@@ -8,6 +8,7 @@ mod circuit_breaker;
 mod client_credentials;
 mod concurrent;
 mod deadline;
+mod discovery;
 mod error_details;
 mod failure;
 mod flatmap;

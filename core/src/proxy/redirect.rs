@@ -48,6 +48,8 @@ async fn follow<B>(
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = parts.uri.clone();
         *req.headers_mut() = parts.headers.clone();
+        // What the gateway attached to the call (the target service discovery chose) stays.
+        *req.extensions_mut() = parts.extensions.clone();
         let response = call(req).await.map_err(|e| {
             ProxyError::new(
                 ErrorSource::Backend,
