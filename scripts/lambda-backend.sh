@@ -2,75 +2,47 @@
 # `backend/lambda` end to end (issue 17 point 6), runnable on its own and run by scripts/test.sh:
 # `cargo lambda watch` serves a tiny function (tests/lambda-fn/invoke-target.rs) through its
 # local Invoke API (`POST /2015-03-31/functions/invoke-target/invocations` on --invoke-port),
-# and `manifold run` (native) aggregates it with an HTTP backend (a Python stub). The gateway
-# signs every call with SigV4 from the AWS_* variables it is given (the emulator does not check
-# signatures; the signer is checked against AWS's example and botocore in core's unit tests).
+# and a Manifold endpoint aggregates it with an HTTP backend (a Python stub), twice:
 #
-# Checks: GET sends the endpoint parameters, merged with the HTTP backend's answer; POST sends
-# the body; the function name from a parameter; an unknown function and a function error are
-# backend failures (500, named in the access log); without AWS credentials the call fails,
+#   1. natively: `manifold run`, the AWS_* variables in its environment;
+#   2. from the Lambda adapter: the `bootstrap` of manifold-lambda under a second `cargo lambda
+#      watch` (the invoke-target lives in manifold-tests, the gateway in manifold-lambda: one
+#      emulator per package), the same gateway.json given at cold start through
+#      MANIFOLD_LAMBDA_CONFIG, the AWS_* variables through `--env-file` as a deployed function
+#      gets them from its role; requests sent to the emulator's Function-URL endpoint
+#      (`/lambda-url/bootstrap/...`).
+#
+# The gateway signs every call with SigV4 from the AWS_* variables it is given (the emulator does
+# not check signatures; the signer is checked against AWS's example and botocore in core's unit
+# tests).
+#
+# Checks, on both: GET sends the endpoint parameters, merged with the HTTP backend's answer; POST
+# sends the body; the function name from a parameter; an unknown function and a function error
+# are backend failures (500, named in the access log); without AWS credentials the call fails,
 # saying so.
 #
 # A missing tool or a failed build is a failure, never a skip; everything started is stopped.
-# The last line is `lambda backend: P passed, F failed`.
+# The last line is `P passed, F failed` (scripts/lib/harness.sh).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1"
-  [ -n "${2:-}" ] && echo "$2" | tail -20 | sed 's/^/     /'
-}
-finish() {
-  echo "lambda backend: $passed passed, $failed failed"
-  [ "$failed" = 0 ]
-  exit $?
-}
+# shellcheck source=lib/harness.sh
+source scripts/lib/harness.sh
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ "${KEEP:-}" = 1 ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
-if ! out=$(scripts/tools.sh lambda 2>&1); then
-  fail "tools (cargo-lambda)" "$out"
-  finish
-fi
+out=$(scripts/tools.sh lambda 2>&1) || abort "tools (cargo-lambda)" "$out"
 # shellcheck disable=SC1091
 source "${MANIFOLD_CACHE:-$HOME/.cache/manifold}/env.sh"
-if ! cargo lambda --version >/dev/null 2>&1; then
-  fail "cargo lambda missing after tools.sh"
-  finish
-fi
+cargo lambda --version >/dev/null 2>&1 || abort "cargo lambda missing after tools.sh"
 
-if out=$(cargo build -p manifold 2>&1) && out2=$(cargo build -p manifold-tests --bin invoke-target 2>&1); then
-  ok "build the native server and the test function"
+manifold_bin
+# The bootstrap with the default embedded config: this suite's config comes at cold start.
+if out=$(cargo build -p manifold-tests --bin invoke-target 2>&1) &&
+  out2=$(cargo build -p manifold-lambda --bin bootstrap 2>&1); then
+  ok "build the native server, the Lambda bootstrap and the test function"
 else
-  fail "build" "${out:-}${out2:-}"
-  finish
+  abort "build" "${out:-}${out2:-}"
 fi
-bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/manifold"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# Wait until PORT accepts connections while PID lives (polling, bounded).
-wait_port() { # port pid seconds
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -lt "$end" ]; do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 invoke_port=$(free_port)
 backend_port=$(free_port)
@@ -93,12 +65,12 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 python3 "$work/backend.py" "$backend_port" &
 pids+=($!)
-wait_port "$backend_port" "${pids[-1]}" 10 || { fail "HTTP backend did not start"; finish; }
+wait_port "$backend_port" 10 || abort "HTTP backend did not start"
 
 cargo lambda watch -p manifold-tests --bin invoke-target --ignore-changes \
   -A 127.0.0.1 -P "$invoke_port" >"$work/watch.log" 2>&1 &
 pids+=($!)
-if wait_port "$invoke_port" "${pids[-1]}" 300; then
+if wait_port "$invoke_port" 300; then
   ok "cargo lambda watch serves the Invoke API on :$invoke_port"
 else
   fail "cargo lambda watch did not start" "$(cat "$work/watch.log")"
@@ -135,16 +107,21 @@ start_gateway() { # port log env...
   shift 2
   env "$@" "$bin" run -c "$work/gateway.json" -p "$port" --log-format json >"$log" 2>&1 &
   pids+=($!)
-  wait_port "$port" "${pids[-1]}" 30
+  wait_port "$port" 30
 }
 
-gw=$(free_port)
-if ! start_gateway "$gw" "$work/gw.log" AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
-  AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_SESSION_TOKEN=test-session \
-  AWS_REGION=eu-west-1; then
-  fail "manifold run" "$(cat "$work/gw.log")"
-  finish
-fi
+# Serve the bootstrap under `cargo lambda watch` on PORT with gateway.json and the variables
+# of ENV_FILE (the emulator adds its own AWS_LAMBDA_*); everything it prints goes to LOG.
+# The AWS_* credentials are unset in the emulator's own environment, so the function only has
+# what ENV_FILE gives it.
+start_function() { # port log env_file
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    cargo lambda watch -p manifold-lambda --bin bootstrap --ignore-changes --disable-cors \
+    -A 127.0.0.1 -P "$1" --env-var "MANIFOLD_LAMBDA_CONFIG=$work/gateway.json" --env-file "$3" \
+    >"$2" 2>&1 &
+  pids+=($!)
+  wait_port "$1" 300
+}
 
 # check NAME EXPECTED_STATUS PYTHON_ASSERTION curl-args...: the JSON body is `b`.
 check() {
@@ -161,41 +138,85 @@ check() {
   fi
 }
 
-check "GET: the function gets the parameters, merged with the HTTP backend" 200 \
-  "b == {'fn': {'function': 'invoke-target', 'received': {'id': '42'}}, 'user': {'name': 'user-42'}}" \
-  "http://127.0.0.1:$gw/orders/42"
-check "POST: the function gets the request body" 200 \
-  "b == {'function': 'invoke-target', 'received': {'qty': 3, 'sku': 'a-1'}}" \
-  -X POST -H 'Content-Type: application/json' -d '{"qty": 3, "sku": "a-1"}' "http://127.0.0.1:$gw/orders"
-check "function_param_name: the function named by the parameter (region from AWS_REGION)" 200 \
-  "b == {'function': 'invoke-target', 'received': {'function': 'invoke-target', 'id': '9'}}" \
-  "http://127.0.0.1:$gw/fn/invoke-target/9"
-check "an unknown function is a backend failure" 500 "True" "http://127.0.0.1:$gw/fn/no-such-function/9"
-if grep -q 'aws lambda: bad status code 404: http://127.0.0.1:[0-9]*/2015-03-31/functions/no-such-function/invocations' "$work/gw.log"; then
-  ok "the access log names the unknown function's 404"
+# logged NAME LOG PATTERN: the gateway's log has a line matching PATTERN.
+logged() {
+  if grep -q "$3" "$2"; then
+    ok "$1"
+  else
+    fail "$1" "$(tail -5 "$2")"
+  fi
+}
+
+# The aggregation checks against the gateway at BASE (URL prefix) whose log is LOG; WHERE
+# starts every check's name.
+aggregation_checks() { # where base log
+  local where=$1 base=$2 log=$3
+  check "$where: GET: the function gets the parameters, merged with the HTTP backend" 200 \
+    "b == {'fn': {'function': 'invoke-target', 'received': {'id': '42'}}, 'user': {'name': 'user-42'}}" \
+    "$base/orders/42"
+  check "$where: POST: the function gets the request body" 200 \
+    "b == {'function': 'invoke-target', 'received': {'qty': 3, 'sku': 'a-1'}}" \
+    -X POST -H 'Content-Type: application/json' -d '{"qty": 3, "sku": "a-1"}' "$base/orders"
+  check "$where: function_param_name: the function named by the parameter (region from AWS_REGION)" 200 \
+    "b == {'function': 'invoke-target', 'received': {'function': 'invoke-target', 'id': '9'}}" \
+    "$base/fn/invoke-target/9"
+  check "$where: an unknown function is a backend failure" 500 "True" "$base/fn/no-such-function/9"
+  logged "$where: the access log names the unknown function's 404" "$log" \
+    'aws lambda: bad status code 404: http://127.0.0.1:[0-9]*/2015-03-31/functions/no-such-function/invocations'
+  check "$where: a function error is a backend failure" 500 "True" "$base/fail/yes"
+  # The emulator answers a function error with 500 (AWS: 200 and X-Amz-Function-Error, covered
+  # by tests/scenarios/lambda/function_error_fails_the_backend).
+  logged "$where: the access log names the failed invocation" "$log" \
+    'aws lambda: bad status code 500: http://127.0.0.1:[0-9]*/2015-03-31/functions/invoke-target/invocations'
+}
+
+# Without credentials: the call fails, and the access log says which variable is missing.
+no_credentials_checks() { # where base log
+  check "$1: without AWS credentials the call fails" 500 "True" \
+    -X POST -H 'Content-Type: application/json' -d '{}' "$2/orders"
+  logged "$1: the access log says the credentials are missing" "$3" \
+    'no AWS credentials: AWS_ACCESS_KEY_ID is not set'
+}
+
+# --- 1. natively ------------------------------------------------------------------------
+gw=$(free_port)
+if start_gateway "$gw" "$work/gw.log" AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
+  AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_SESSION_TOKEN=test-session \
+  AWS_REGION=eu-west-1; then
+  aggregation_checks native "http://127.0.0.1:$gw" "$work/gw.log"
 else
-  fail "the access log names the unknown function's 404" "$(tail -3 "$work/gw.log")"
-fi
-check "a function error is a backend failure" 500 "True" "http://127.0.0.1:$gw/fail/yes"
-# The emulator answers a function error with 500 (AWS: 200 and X-Amz-Function-Error, covered
-# by tests/scenarios/lambda/function_error_fails_the_backend).
-if grep -q 'aws lambda: bad status code 500: http://127.0.0.1:[0-9]*/2015-03-31/functions/invoke-target/invocations' "$work/gw.log"; then
-  ok "the access log names the failed invocation"
-else
-  fail "the access log names the failed invocation" "$(tail -5 "$work/gw.log")"
+  fail "manifold run" "$(cat "$work/gw.log")"
 fi
 
 gw2=$(free_port)
 if start_gateway "$gw2" "$work/gw2.log" -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN; then
-  check "without AWS credentials the call fails" 500 "True" \
-    -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$gw2/orders"
-  if grep -q 'no AWS credentials: AWS_ACCESS_KEY_ID is not set' "$work/gw2.log"; then
-    ok "the access log says the credentials are missing"
-  else
-    fail "the access log says the credentials are missing" "$(tail -5 "$work/gw2.log")"
-  fi
+  no_credentials_checks native "http://127.0.0.1:$gw2" "$work/gw2.log"
 else
   fail "manifold run (no credentials)" "$(cat "$work/gw2.log")"
+fi
+
+# --- 2. from the Lambda adapter -----------------------------------------------------------
+cat >"$work/aws.env" <<'ENV'
+AWS_ACCESS_KEY_ID=AKIDEXAMPLE
+AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+AWS_SESSION_TOKEN=test-session
+AWS_REGION=eu-west-1
+ENV
+echo "AWS_REGION=eu-west-1" >"$work/none.env" # the region only: no credentials
+fn=$(free_port)
+if start_function "$fn" "$work/fn.log" "$work/aws.env"; then
+  ok "cargo lambda watch serves the bootstrap on :$fn"
+  aggregation_checks lambda "http://127.0.0.1:$fn/lambda-url/bootstrap" "$work/fn.log"
+else
+  fail "cargo lambda watch (bootstrap)" "$(cat "$work/fn.log")"
+fi
+
+# Started after the first, which has built the function, so it only runs it.
+fn2=$(free_port)
+if start_function "$fn2" "$work/fn2.log" "$work/none.env"; then
+  no_credentials_checks lambda "http://127.0.0.1:$fn2/lambda-url/bootstrap" "$work/fn2.log"
+else
+  fail "cargo lambda watch (bootstrap, no credentials)" "$(cat "$work/fn2.log")"
 fi
 
 finish

@@ -47,7 +47,7 @@ pub fn embed_gateway_config(target: Target, docs: &str) {
         None => root.join("config").join("gateway.json"),
     };
     println!("cargo::rerun-if-changed={}", path.display());
-    let name = path.display();
+    let name = path.display().to_string();
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) => {
@@ -55,21 +55,62 @@ pub fn embed_gateway_config(target: Target, docs: &str) {
             return;
         }
     };
-    // `${VAR}` comes from the *build* environment; `${env:NAME}` and the `MANIFOLD_*` overrides
-    // are the platform's at start, so the text is validated without them: stand-ins for the
-    // placeholders, no overrides (as the adapter loads it when none is set).
     let lookup = |var: &str| {
         println!("cargo::rerun-if-env-changed={var}");
         std::env::var(var).ok()
     };
-    let mut runtime = Vec::new();
     let read = |path: &str| {
         let file = root.join(path);
         println!("cargo::rerun-if-changed={}", file.display());
         std::fs::read_to_string(&file)
             .map_err(|e| format!("{e} (read at build time from {})", file.display()))
     };
-    let loaded = load::expand(&text, lookup).and_then(|expanded| {
+    let embedding = prepare(target, &name, &text, lookup, read, docs);
+    for w in &embedding.warnings {
+        println!("cargo::warning={w}");
+    }
+    for e in &embedding.errors {
+        println!("cargo::error={e}");
+    }
+    let Some(expanded) = embedding.text else {
+        return;
+    };
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("gateway.json");
+    if let Err(e) = std::fs::write(&out, expanded) {
+        println!("cargo::error=cannot write {}: {e}", out.display());
+    }
+    println!("cargo::rustc-env=MANIFOLD_EMBEDDED_CONFIG={name}");
+}
+
+/// What the build makes of a config text: the text to embed, or why not, and what to warn about.
+#[derive(Debug, Clone, Default)]
+pub struct Embedding {
+    /// The text to embed: `${VAR}` expanded, the named files read and appended, `${env:NAME}`
+    /// kept for the platform. `None` when the build must fail.
+    pub text: Option<String>,
+    /// The build's errors, `name:line:column: path: message` (the first one may be a summary).
+    pub errors: Vec<String>,
+    /// The build's warnings and notes, in the same form.
+    pub warnings: Vec<String>,
+}
+
+/// The embedding of config `text` (named `name` in messages) for `target`, without I/O: `lookup`
+/// gives the build environment's variables and `read` a named file's text (relative to the
+/// repository root), so what the function gets (its files included) is fixed by the build.
+pub fn prepare(
+    target: Target,
+    name: &str,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&str) -> Result<String, String>,
+    docs: &str,
+) -> Embedding {
+    let mut out = Embedding::default();
+    // `${VAR}` comes from the *build* environment; `${env:NAME}` and the `MANIFOLD_*` overrides
+    // are the platform's at start, so the text is validated without them: stand-ins for the
+    // placeholders, no overrides (as the adapter loads it when none is set).
+    let mut runtime = Vec::new();
+    let loaded = load::expand(text, lookup).and_then(|expanded| {
         let expanded = files::read_and_embed(&expanded, files::SERVERLESS, read);
         let (config, standing_in) = load::check_expanded(&expanded, |_| None);
         runtime = standing_in;
@@ -86,44 +127,39 @@ pub fn embed_gateway_config(target: Target, docs: &str) {
                 _ => String::new(),
             };
             let errors = e.errors();
-            println!(
-                "cargo::error={name}: invalid gateway config ({} error(s))",
+            out.errors.push(format!(
+                "{name}: invalid gateway config ({} error(s))",
                 errors.len()
-            );
-            for e in errors {
-                println!("cargo::error={name}:{e}{hint}");
-            }
-            for w in e.warnings() {
-                println!("cargo::warning={name}:{w}");
-            }
-            return;
+            ));
+            out.errors
+                .extend(errors.iter().map(|e| format!("{name}:{e}{hint}")));
+            out.warnings
+                .extend(e.warnings().iter().map(|w| format!("{name}:{w}")));
+            return out;
         }
     };
-    for w in &config.warnings {
-        println!("cargo::warning={name}:{w}");
-    }
+    out.warnings
+        .extend(config.warnings.iter().map(|w| format!("{name}:{w}")));
     let (errors, notes) = platform_limits(target, &config);
-    for n in notes {
-        println!("cargo::warning={name}:{n}");
-    }
+    out.warnings
+        .extend(notes.iter().map(|n| format!("{name}:{n}")));
     if !errors.is_empty() {
-        for e in errors {
-            println!("cargo::error={name}:{e}");
-        }
-        return;
+        out.errors
+            .extend(errors.iter().map(|e| format!("{name}:{e}")));
+        return out;
     }
     if !runtime.is_empty() {
         let names: Vec<String> = runtime
             .iter()
             .map(|p| format!("{} ({}:{})", p.name, p.line, p.column))
             .collect();
-        println!("cargo::warning={name}: read at start, not embedded: set {} on the platform (see {docs})", names.join(", "));
+        out.warnings.push(format!(
+            "{name}: read at start, not embedded: set {} on the platform (see {docs})",
+            names.join(", ")
+        ));
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("gateway.json");
-    if let Err(e) = std::fs::write(&out, expanded) {
-        println!("cargo::error=cannot write {}: {e}", out.display());
-    }
-    println!("cargo::rustc-env=MANIFOLD_EMBEDDED_CONFIG={name}");
+    out.text = Some(expanded);
+    out
 }
 
 /// What `target` cannot do with this config (errors) or does not need (notes), as
@@ -214,6 +250,138 @@ mod tests {
               "tls": {{"public_key": "c.pem", "private_key": "k.pem"}}}}"#
         );
         load::load_reading(&text, |_| None, files::NATIVE, |_| Ok(PEM.to_owned())).unwrap()
+    }
+
+    const JWK_CONFIG: &str = r#"{"version": 3, "endpoints": [{"endpoint": "/me",
+  "backend": [{"host": ["http://b"], "url_pattern": "/me"}],
+  "extra_config": {"auth/validator": {"alg": "HS256", "jwk_local_path": "keys/jwks.json"}}}]}"#;
+
+    /// `keys/jwks.json` in a fresh directory, and a reader of files relative to it (the build's
+    /// repository root).
+    fn jwk_root(
+        name: &str,
+        jwks: &str,
+    ) -> (std::path::PathBuf, impl Fn(&str) -> Result<String, String>) {
+        let root =
+            std::env::temp_dir().join(format!("manifold-build-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("keys")).unwrap();
+        std::fs::write(root.join("keys/jwks.json"), jwks).unwrap();
+        let dir = root.clone();
+        let read =
+            move |path: &str| std::fs::read_to_string(dir.join(path)).map_err(|e| e.to_string());
+        (root, read)
+    }
+
+    #[test]
+    fn jwk_local_path_is_read_at_build_time_and_embedded_for_both_platforms() {
+        let jwks = r#"{"keys": [{"kty": "oct", "kid": "build-k1", "alg": "HS256", "k": "XrYSAW2FFfes6SPnWIzsv3494V13dcPWoPZk5TxjlKI"}]}"#;
+        for target in [Target::Lambda, Target::Workers] {
+            let (root, read) = jwk_root("jwk", jwks);
+            let embedding = prepare(target, "gw.json", JWK_CONFIG, |_| None, read, "docs");
+            std::fs::remove_dir_all(&root).unwrap();
+            assert!(embedding.errors.is_empty(), "{:?}", embedding.errors);
+            let text = embedding.text.unwrap();
+            assert!(text.contains("build-k1"), "{text}");
+            // The adapter loads the embedded text with no file system: the file is gone.
+            let config = load::load_expanded(&text, |_| None).unwrap();
+            assert_eq!(config.endpoints.len(), 1);
+            // Without the embedded copy, the same config is an error at the key.
+            let error = load::load_expanded(JWK_CONFIG, |_| None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("jwk_local_path") && error.contains("was not read"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn graphql_query_path_is_embedded_like_jwk_local_path() {
+        let text = r#"{"version": 3, "endpoints": [{"endpoint": "/hero/{id}",
+  "backend": [{"host": ["http://g"], "url_pattern": "/graphql",
+    "extra_config": {"backend/graphql": {"type": "query", "query_path": "keys/hero.graphql",
+      "variables": {"id": "{id}"}}}}]}]}"#;
+        for target in [Target::Lambda, Target::Workers] {
+            let root =
+                std::env::temp_dir().join(format!("manifold-build-graphql-{}", std::process::id()));
+            std::fs::create_dir_all(root.join("keys")).unwrap();
+            std::fs::write(
+                root.join("keys/hero.graphql"),
+                "query Hero($id: ID!) { hero(id: $id) { name } }",
+            )
+            .unwrap();
+            let read = |p: &str| std::fs::read_to_string(root.join(p)).map_err(|e| e.to_string());
+            let embedding = prepare(target, "gw.json", text, |_| None, read, "docs");
+            std::fs::remove_dir_all(&root).unwrap();
+            assert!(embedding.errors.is_empty(), "{:?}", embedding.errors);
+            let embedded = embedding.text.unwrap();
+            assert!(embedded.contains("hero(id: $id)"), "{embedded}");
+            assert!(load::load_expanded(&embedded, |_| None).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_jwk_local_path_that_cannot_be_read_or_used_fails_the_build_at_the_key() {
+        let missing = prepare(
+            Target::Lambda,
+            "gw.json",
+            JWK_CONFIG,
+            |_| None,
+            |p: &str| Err(format!("no such file (read at build time from /repo/{p})")),
+            "docs",
+        );
+        assert!(missing.text.is_none());
+        assert!(
+            missing.errors.iter().any(|e| e.starts_with("gw.json:3:")
+                && e.contains("auth/validator.jwk_local_path")
+                && e.contains("cannot read `keys/jwks.json`: no such file (read at build time")),
+            "{:?}",
+            missing.errors
+        );
+        let (root, read) = jwk_root("badjwk", "{\"keys\": 42}");
+        let bad = prepare(
+            Target::Workers,
+            "gw.json",
+            JWK_CONFIG,
+            |_| None,
+            read,
+            "docs",
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(bad.text.is_none());
+        assert!(
+            bad.errors.iter().any(|e| e.contains("jwk_local_path")),
+            "{:?}",
+            bad.errors
+        );
+    }
+
+    #[test]
+    fn tls_is_accepted_with_a_note_and_its_files_are_not_read() {
+        let text = r#"{"version": 3, "endpoints": [],
+  "tls": {"public_key": "server.pem", "private_key": "server.key"}}"#;
+        for target in [Target::Lambda, Target::Workers] {
+            let embedding = prepare(
+                target,
+                "gw.json",
+                text,
+                |_| None,
+                |p: &str| Err(format!("{p} must not be read")),
+                "docs",
+            );
+            assert!(embedding.errors.is_empty(), "{:?}", embedding.errors);
+            assert!(embedding.text.is_some());
+            assert!(
+                embedding
+                    .warnings
+                    .iter()
+                    .any(|w| w.starts_with("gw.json:2:")
+                        && w.contains("the platform terminates TLS")),
+                "{:?}",
+                embedding.warnings
+            );
+        }
     }
 
     #[test]

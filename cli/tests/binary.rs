@@ -168,6 +168,77 @@ fn check_names_an_undefined_environment_variable() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// KrakenD's `KRAKEND_*` variables override root keys like their `MANIFOLD_*` twins; when both
+/// are set, Manifold's wins and `check` (and `run`'s log) says so.
+#[test]
+fn krakend_overrides_apply_and_check_says_when_manifold_wins() {
+    let file = scratch("krakend-env").join("gateway.json");
+    std::fs::write(
+        &file,
+        r#"{"version": 3, "listen_ip": "127.0.0.1", "timeout": "1s", "endpoints": []}"#,
+    )
+    .unwrap();
+    let check = |vars: &[(&str, &str)]| {
+        let out = Command::new(BIN)
+            .args(["check", "--json", "-c"])
+            .arg(&file)
+            .env_remove("MANIFOLD_TIMEOUT")
+            .env_remove("KRAKEND_TIMEOUT")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // All but "no endpoints declared".
+        let warnings = report["warnings"].as_array().unwrap().iter();
+        warnings
+            .filter(|w| w["path"] != "endpoints")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let both = check(&[("MANIFOLD_TIMEOUT", "3s"), ("KRAKEND_TIMEOUT", "5s")]);
+    assert_eq!(both.len(), 1, "{both:?}");
+    assert_eq!(both[0]["path"], "timeout");
+    assert_eq!(
+        both[0]["message"],
+        "MANIFOLD_TIMEOUT=\"3s\" overrides `timeout` and wins over KRAKEND_TIMEOUT=\"5s\", which is ignored"
+    );
+    assert_eq!(
+        check(&[("KRAKEND_TIMEOUT", "5s")]),
+        Vec::<serde_json::Value>::new()
+    );
+    // A KRAKEND_* value is parsed like its twin: a bad one is an error naming it.
+    let out = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(&file)
+        .env("KRAKEND_TIMEOUT", "soon")
+        .env_remove("MANIFOLD_TIMEOUT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("KRAKEND_TIMEOUT"), "{stdout}");
+
+    // `run`: KRAKEND_PORT=0 (no -p, the file has no port) listens on a free port, not 8080.
+    let krakend_only = [("KRAKEND_PORT", "0")];
+    let server = Running::start_with(&file, &[], &krakend_only);
+    assert_ne!(server.addr().port(), 8080);
+    server.terminate();
+    assert_eq!(server.wait().0, Some(0));
+    // Both set: MANIFOLD_PORT=0 wins over a KRAKEND_PORT that could not be bound, and the
+    // log says which one was applied.
+    let both = [("MANIFOLD_PORT", "0"), ("KRAKEND_PORT", "1")];
+    let server = Running::start_with(&file, &[], &both);
+    let note = server.wait_for("wins over KRAKEND_PORT");
+    assert!(
+        note.contains("MANIFOLD_PORT=\"0\" overrides `port`"),
+        "{note}"
+    );
+    assert_ne!(server.addr().port(), 1);
+    server.terminate();
+    assert_eq!(server.wait().0, Some(0));
+}
+
 /// A `manifold run` child process and its stderr lines, read on a thread.
 struct Running {
     child: Child,
