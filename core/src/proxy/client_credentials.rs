@@ -137,7 +137,7 @@ impl TokenClient {
     /// it (`"sd": "dns"`: the backend's `host` is then the SRV name, never called itself).
     fn is_ours(&self, request: &BackendRequest) -> bool {
         let to = request_origin(request);
-        self.hosts.iter().any(|h| *h == to)
+        self.hosts.contains(&to)
             || request
                 .extensions()
                 .get::<DiscoveredOrigin>()
