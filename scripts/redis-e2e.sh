@@ -7,7 +7,9 @@
 #   2. build: the `manifold` binary (dev profile)
 #   3. tests/redis/e2e.py: one redis-server on a free loopback port (no persistence) and two
 #      `manifold run` sharing it; exact counts alternated and under concurrency, Redis stopped
-#      mid-run (fail closed / fail open, no hang, one log line) and recovery when it returns
+#      mid-run (fail closed / fail open, no hang, one log line) and recovery when it returns;
+#      also the shared HTTP cache, API keys in the pool and client-credentials tokens shared
+#      by both instances (one token request, a counting token server stub)
 #
 # A missing tool or a failed build is a failure, never a skip. Everything started is stopped.
 # The last line is `redis e2e: P passed, F failed`; the exit status is non-zero on failure.

@@ -20,6 +20,11 @@ gateways sharing it. Checked:
   7. `auth/api-keys` `keys_from` the pool: key C, written to Redis while the gateways run, is
      accepted by both (polled, within the cache TTL) and has its own quota under its stored
      id; deleted, it is refused again within the TTL. No key ever in the logs.
+  8. `auth/client-credentials` with `connection_name`: a token server stub counts its token
+     requests and the backend requires the token; a request through each instance makes ONE
+     token request in all (the entry is under a digest, never the secret); once the short-lived
+     token's entry has expired from Redis (polled) the next request fetches a new one, and the
+     other instance takes that one from Redis (still two token requests).
 
 Usage: e2e.py MANIFOLD_BINARY REDIS_SERVER. Prints one line per check and, last,
 `redis e2e: P passed, F failed`; exit status 1 on any failure.
@@ -130,16 +135,58 @@ def limited(path, pool, **extra):
             "extra_config": {"qos/ratelimit/router/redis": limit}}
 
 
+# Client credentials (issue 17 point 4): the token server's tokens live CC_EXPIRES_IN s, so
+# they are renewed (and their Redis entry expires) 2 s after they are issued.
+CC_ID, CC_SECRET, CC_SCOPES = "e2e-gw", "e2e-secret-" + os.urandom(8).hex(), "read"
+CC_EXPIRES_IN = 12
+
+
+def cc_key(token_url):
+    """The pool entry Manifold names a client-credentials config's tokens by."""
+    h = hashlib.sha256()
+    for part in (token_url, CC_ID, CC_SCOPES):
+        b = part.encode()
+        h.update(len(b).to_bytes(8, "big") + b)
+    return "manifold:cc:" + h.hexdigest()
+
+
 class CountingBackend(http.server.ThreadingHTTPServer):
-    """A backend whose answers may be cached for a minute; counts the calls per path."""
+    """A backend whose answers may be cached for a minute; counts the calls per path. Also
+    the token server (`POST /token`, counted in `tokens`) and `/secured`, which answers 401
+    without a token it issued."""
 
     def __init__(self):
         self.calls = {}
+        self.tokens = []
         self.lock = threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer.lock:
+                    token = f"tok{len(outer.tokens) + 1}-" + os.urandom(4).hex()
+                    outer.tokens.append(token)
+                body = json.dumps({"access_token": token, "token_type": "bearer",
+                                   "expires_in": CC_EXPIRES_IN}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self):
+                if self.path.startswith("/secured"):
+                    with outer.lock:
+                        issued = [f"Bearer {t}" for t in outer.tokens]
+                    got = self.headers.get("Authorization", "")
+                    body = json.dumps({"token": got}).encode()
+                    self.send_response(200 if got in issued else 401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 with outer.lock:
                     outer.calls[self.path] = n = outer.calls.get(self.path, 0) + 1
                 body = json.dumps({"path": self.path, "call": n}).encode()
@@ -186,6 +233,12 @@ def config(port, redis_port, backend_port):
             {"endpoint": "/cached/{tag}", "backend": [{
                 "host": [f"http://127.0.0.1:{backend_port}"], "url_pattern": "/cacheable/{tag}",
                 "extra_config": {"qos/http-cache": {"shared": True, "connection_name": "shared"}}}]},
+            {"endpoint": "/secured", "backend": [{
+                "host": [f"http://127.0.0.1:{backend_port}"], "url_pattern": "/secured",
+                "extra_config": {"auth/client-credentials": {
+                    "client_id": CC_ID, "client_secret": CC_SECRET, "scopes": CC_SCOPES,
+                    "token_url": f"http://127.0.0.1:{backend_port}/token",
+                    "connection_name": "shared"}}}]},
         ],
     }
 
@@ -346,6 +399,32 @@ def main():
                     "is served by the other without a backend call",
                     calls == 1 and bodies[0] == bodies[1] and bodies[0][0] == 200,
                     f"backend calls {calls}, answers {bodies}")
+
+        # 8. client-credentials tokens shared through the pool.
+        key = cc_key(f"http://127.0.0.1:{backend_port}/token")
+        first = [get(port, "/secured", "cc")[0] for port in ports]
+        suite.check("client credentials through redis: a request through each instance makes "
+                    "ONE token request in all, and the backend accepts its token on both",
+                    first == [200, 200] and len(backend.tokens) == 1,
+                    f"statuses {first}, token requests {len(backend.tokens)}")
+        stored = redis_cmd(redis_port, "EXISTS", key)
+        pttl = redis_cmd(redis_port, "PTTL", key)
+        suite.check("the token's entry is under a digest of the config, lives until the renew "
+                    f"point (PTTL {pttl} ms <= {(CC_EXPIRES_IN - 10) * 1000})",
+                    stored == ":1" and pttl.startswith(":")
+                    and 0 < int(pttl[1:]) <= (CC_EXPIRES_IN - 10) * 1000, f"{stored} {pttl}")
+        try:
+            wait_for(lambda: redis_cmd(redis_port, "EXISTS", key) == ":0", 10,
+                     "the token's entry to expire")
+            again = [get(port, "/secured", "cc")[0] for port in ports]
+        except RuntimeError as e:
+            again = [repr(e)]
+        suite.check("once the entry expired, one instance fetches a new token and the other "
+                    "takes it from redis (2 token requests in all)",
+                    again == [200, 200] and len(backend.tokens) == 2,
+                    f"statuses {again}, token requests {len(backend.tokens)}")
+        logged = [CC_SECRET in open(log.name).read() for log in logs]
+        suite.check("the client secret never appears in the gateways' logs", not any(logged))
 
         # 3. redis stops mid-run.
         for port in ports:

@@ -244,7 +244,8 @@ fn route(cx: &mut Cx<'_, '_>, routes: &mut Table, ep: &Endpoint, index: usize) {
     }
 }
 
-/// Every Redis rate limit and shared HTTP cache must name a declared pool: a located error
+/// Every Redis rate limit, shared HTTP cache and shared client-credentials token must name a
+/// declared pool: a located error
 /// for each one that does not (`manifold check` reports them like any other config error).
 fn check_pools(
     cx: &mut Cx<'_, '_>,
@@ -266,8 +267,15 @@ fn check_pools(
             Some((pool, &cache.pool_at, Some(e.label.as_str())))
         })
     });
+    let tokens = endpoints.iter().flat_map(|e| {
+        e.backend.iter().filter_map(|b| {
+            let cc = b.client_credentials.as_ref()?;
+            let pool = cc.connection_name.as_deref()?;
+            Some((pool, &cc.pool_at, Some(e.label.as_str())))
+        })
+    });
     let keys = keys_from.and_then(|k| Some((k.connection_name.as_deref()?, &k.pool_at, None)));
-    for (pool, pool_at, label) in limits.chain(caches).chain(keys) {
+    for (pool, pool_at, label) in limits.chain(caches).chain(tokens).chain(keys) {
         if redis.pools.iter().any(|p| p.spec.name == pool) {
             continue;
         }

@@ -35,7 +35,8 @@ struct Unavailable(StoreError);
 // === impl SharedStores ===
 
 impl SharedStores {
-    /// Open every pool a rate limit, an HTTP cache or the API keys' `keys_from` names.
+    /// Open every pool a rate limit, an HTTP cache, a client-credentials token or the API
+    /// keys' `keys_from` names.
     pub(crate) fn open(config: &Config, platform: &Platform) -> Self {
         // Every endpoint's `auth/api-keys` shares the root's keys: the first one says.
         let keys_from = config
@@ -69,6 +70,12 @@ impl SharedStores {
                 e.backend.iter().filter_map(|b| {
                     let cache = b.qos.http_cache.as_ref()?;
                     cache.connection_name.as_deref()
+                })
+            }))
+            .chain(config.endpoints.iter().flat_map(|e| {
+                e.backend.iter().filter_map(|b| {
+                    let cc = b.client_credentials.as_ref()?;
+                    cc.connection_name.as_deref()
                 })
             }))
             .chain(keys_pool)

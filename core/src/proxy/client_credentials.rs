@@ -14,23 +14,33 @@
 //!
 //! The token is added only to requests for the backend's own hosts: a redirect to another
 //! origin does not carry it.
+//!
+//! With `connection_name` (a Manifold key naming a `redis` pool) tokens are also shared by
+//! every instance: the one fetch of an instance first reads the pool's entry (keyed by a
+//! SHA-256 of `token_url`, `client_id`, `scopes` and `endpoint_params`, never the secret) and
+//! uses a token found there without calling the token server; a token it fetches is stored
+//! until its renew point. A token without `expires_in` is not shared (it would be kept
+//! forever). The store is an optimisation only: when it fails, the token server is asked, as
+//! without a pool (the platform's store reports its own outages).
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
+use sha2::{Digest, Sha256};
 
 use super::discovery::DiscoveredOrigin;
 use crate::config::extra::ClientCredentials;
 use crate::platform::{
     BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock, HttpClient,
-    Platform,
+    Platform, Store,
 };
 use crate::url::push_query_component;
 
@@ -40,9 +50,22 @@ const EXPIRY_DELTA_MS: u64 = 10_000;
 /// Largest token-server answer read.
 const MAX_TOKEN_BODY: usize = 64 * 1024;
 
+/// Prefix of the shared store's entry names.
+const SHARED_PREFIX: &str = "manifold:cc:";
+
+/// First field of a shared entry: its format, so entries of another format are misses.
+const SHARED_FORMAT: &str = "v1";
+
 /// The same ports, with every call to `hosts` carrying a token from `cfg`'s token server.
 pub(crate) fn platform(cfg: &ClientCredentials, hosts: &[String], platform: &Platform) -> Platform {
     let mut p = platform.clone();
+    let shared = cfg.connection_name.as_deref().and_then(|name| {
+        let store = platform.stores.as_ref()?.pool(name)?;
+        Some(Shared {
+            store,
+            key: shared_key(cfg),
+        })
+    });
     p.client = Arc::new(TokenClient {
         inner: platform.client.clone(),
         hosts: hosts.iter().map(|h| origin(h)).collect(),
@@ -52,9 +75,34 @@ pub(crate) fn platform(cfg: &ClientCredentials, hosts: &[String], platform: &Pla
             clock: platform.clock.clone(),
             state: Mutex::new(State::default()),
             secret_in_body: AtomicBool::new(false),
+            shared,
         }),
     });
     p
+}
+
+/// The shared store's entry name for `cfg`'s tokens: a digest of what the token depends on
+/// (each part length-prefixed, so no two configs run together), never the secret itself.
+fn shared_key(cfg: &ClientCredentials) -> String {
+    let mut h = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    part(cfg.token_url.as_bytes());
+    part(cfg.client_id.as_bytes());
+    part(cfg.scopes.join(" ").as_bytes());
+    for (k, v) in &cfg.endpoint_params {
+        part(k.as_bytes());
+        part(v.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut key = String::with_capacity(SHARED_PREFIX.len() + 64);
+    key.push_str(SHARED_PREFIX);
+    for b in digest {
+        key.push_str(&format!("{b:02x}"));
+    }
+    key
 }
 
 /// An [`HttpClient`] that adds `Authorization` from a [`TokenSource`].
@@ -73,6 +121,14 @@ struct TokenSource {
     state: Mutex<State>,
     /// The token server refused HTTP Basic: the credentials go in the form.
     secret_in_body: AtomicBool,
+    /// Where tokens are shared with the other instances (`connection_name`).
+    shared: Option<Shared>,
+}
+
+/// A shared store and the entry name of this config's tokens.
+struct Shared {
+    store: Arc<dyn Store>,
+    key: String,
 }
 
 /// A token and until when it is used.
@@ -186,7 +242,7 @@ impl TokenSource {
                     source: self,
                     done: false,
                 };
-                let result = self.fetch().await;
+                let result = self.obtain().await;
                 guard.done = true;
                 let mut s = self.lock();
                 s.fetching = false;
@@ -207,6 +263,30 @@ impl TokenSource {
                     .map_err(|m| ClientError::new(ClientErrorKind::Connect, m))
             }
         }
+    }
+
+    /// A token from the shared store if it holds a fresh one, else from the token server
+    /// (then stored for the other instances until its renew point).
+    async fn obtain(&self) -> Result<Token, String> {
+        let Some(shared) = &self.shared else {
+            return self.fetch().await;
+        };
+        // A store error is a miss: the token server is asked, as without a pool.
+        let found = shared.store.get(&shared.key).await.ok().flatten();
+        let now = self.clock.now_millis();
+        if let Some(token) = found.and_then(|v| decode(&v, now)) {
+            return Ok(token);
+        }
+        let token = self.fetch().await?;
+        if let Some(at) = token.renew_at_ms {
+            let now = self.clock.now_millis();
+            if at > now {
+                let ttl = Duration::from_millis(at - now);
+                // Not storing only costs the other instances a token request each.
+                let _ = shared.store.put(&shared.key, encode(&token, at), ttl).await;
+            }
+        }
+        Ok(token)
     }
 
     /// One token request (two when the server refuses HTTP Basic the first time).
@@ -370,6 +450,27 @@ fn parse(answer: &BackendResponse, now_ms: u64) -> Result<Token, String> {
     })
 }
 
+/// A shared entry: format, renew point (Unix ms) and the `Authorization` value.
+fn encode(token: &Token, renew_at_ms: u64) -> Bytes {
+    let mut out = format!("{SHARED_FORMAT} {renew_at_ms} ").into_bytes();
+    out.extend_from_slice(token.header.as_bytes());
+    Bytes::from(out)
+}
+
+/// The token in a shared entry, unless it is of another format or due for renewal at `now_ms`.
+fn decode(entry: &[u8], now_ms: u64) -> Option<Token> {
+    let mut parts = entry.splitn(3, |b| *b == b' ');
+    if parts.next()? != SHARED_FORMAT.as_bytes() {
+        return None;
+    }
+    let renew_at_ms: u64 = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let header = HeaderValue::from_bytes(parts.next()?).ok()?;
+    (now_ms < renew_at_ms).then_some(Token {
+        header,
+        renew_at_ms: Some(renew_at_ms),
+    })
+}
+
 /// `scheme://authority` of a configured host, lower-case.
 fn origin(host: &str) -> String {
     match host.parse::<http::Uri>() {
@@ -473,6 +574,8 @@ mod tests {
             token_url: "http://auth.internal/token".into(),
             scopes: Vec::new(),
             endpoint_params: Vec::new(),
+            connection_name: None,
+            pool_at: Default::default(),
         };
         let client = TokenClient {
             inner: std::sync::Arc::new(NoCalls),
@@ -483,6 +586,7 @@ mod tests {
                 clock: std::sync::Arc::new(|| 0u64),
                 state: Mutex::new(State::default()),
                 secret_in_body: AtomicBool::new(false),
+                shared: None,
             }),
         };
         let request = |uri: &str, target: Option<&str>| {
@@ -500,6 +604,43 @@ mod tests {
         // A redirect to another origin keeps the marker but not the origin: no token.
         assert!(!client.is_ours(&request("http://elsewhere.example/u/1", chosen)));
         assert!(!client.is_ours(&request("http://users-2.node.consul:8080/u/1", None)));
+    }
+
+    #[test]
+    fn shared_entries_round_trip_until_the_renew_point() {
+        let token = Token {
+            header: HeaderValue::from_static("Bearer a b"),
+            renew_at_ms: Some(5_000),
+        };
+        let entry = encode(&token, 5_000);
+        assert_eq!(&entry[..], b"v1 5000 Bearer a b");
+        let back = decode(&entry, 4_999).unwrap();
+        assert_eq!(back.header, "Bearer a b");
+        assert_eq!(back.renew_at_ms, Some(5_000));
+        assert!(decode(&entry, 5_000).is_none());
+        assert!(decode(b"v0 5000 Bearer x", 0).is_none());
+        assert!(decode(b"v1 soon Bearer x", 0).is_none());
+    }
+
+    #[test]
+    fn shared_keys_hold_a_digest_not_the_secret() {
+        let mut cfg = ClientCredentials {
+            client_id: "gw".into(),
+            client_secret: "hunter2".into(),
+            token_url: "http://auth.internal/token".into(),
+            scopes: vec!["read".into()],
+            endpoint_params: Vec::new(),
+            connection_name: Some("tokens".into()),
+            pool_at: Default::default(),
+        };
+        let key = shared_key(&cfg);
+        assert!(key.starts_with(SHARED_PREFIX));
+        assert_eq!(key.len(), SHARED_PREFIX.len() + 64);
+        assert!(!key.contains("hunter2") && !key.contains("gw"));
+        cfg.client_secret = "other".into();
+        assert_eq!(shared_key(&cfg), key);
+        cfg.scopes = vec!["write".into()];
+        assert_ne!(shared_key(&cfg), key);
     }
 
     struct NoCalls;

@@ -2,6 +2,8 @@
 //! (RFC 6749 §4.4) fetched from `token_url` and sent to the backend as `Authorization`.
 //! KrakenD's keys: `client_id`, `client_secret`, `token_url` (required), `scopes` (one string,
 //! comma-separated) and `endpoint_params` (extra form fields, each a list of values).
+//! Manifold only: `connection_name`, a `redis.connection_pools[]` entry where the tokens are
+//! shared by every instance (as `qos/http-cache`'s `connection_name`).
 
 use std::collections::BTreeMap;
 
@@ -9,9 +11,10 @@ use serde::Deserialize;
 
 use super::Namespace;
 use crate::config::decode::Cx;
+use crate::config::error::Path;
 
 /// Options of `auth/client-credentials`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientCredentials {
     /// The client's id at the token server.
     pub client_id: String,
@@ -23,6 +26,11 @@ pub struct ClientCredentials {
     pub scopes: Vec<String>,
     /// Extra form fields of the token request, in key order.
     pub endpoint_params: Vec<(String, String)>,
+    /// Manifold only: the `redis.connection_pools[]` entry where tokens are shared by every
+    /// instance (else each instance keeps its own).
+    pub connection_name: Option<String>,
+    /// Where `connection_name` is, for the pool reference check.
+    pub(crate) pool_at: Path,
 }
 
 /// `auth/client-credentials` as written.
@@ -35,6 +43,8 @@ pub(crate) struct RawClientCredentials {
     scopes: String,
     #[serde(default)]
     endpoint_params: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    connection_name: Option<String>,
 }
 
 // === impl ClientCredentials ===
@@ -83,6 +93,8 @@ impl Namespace for ClientCredentials {
                 .into_iter()
                 .flat_map(|(k, vs)| vs.into_iter().map(move |v| (k.clone(), v)))
                 .collect(),
+            connection_name: raw.connection_name,
+            pool_at: cx.path().key("connection_name"),
         };
         super::checked(cx, options, &problems)
     }
