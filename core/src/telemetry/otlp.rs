@@ -77,7 +77,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
         .saturating_mul(1000);
     let route = record.endpoint.as_deref().unwrap_or(&record.path);
     let mut attributes = vec![
-        ("http.request.method", Value::Str(record.method.clone())),
+        ("http.request.method", Value::Str(record.method.to_string())),
         ("url.path", Value::Str(record.path.clone())),
         (
             "http.response.status_code",
@@ -86,7 +86,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
         ("manifold.request_id", Value::Str(record.request_id.clone())),
     ];
     if let Some(endpoint) = &record.endpoint {
-        attributes.push(("http.route", Value::Str(endpoint.clone())));
+        attributes.push(("http.route", Value::Str(endpoint.to_string())));
     }
     if let Some(client) = record.client {
         attributes.push(("client.address", Value::Str(client.to_string())));
@@ -117,7 +117,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
                 start_nanos: start,
                 end_nanos: end,
                 attributes: vec![
-                    ("http.route", Value::Str(endpoint.clone())),
+                    ("http.route", Value::Str(endpoint.to_string())),
                     (
                         "manifold.backends",
                         Value::Int(record.backends.len() as i64),
@@ -150,7 +150,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
 /// The client span of one backend call, child of `parent`.
 pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
     let mut attributes = vec![
-        ("http.request.method", Value::Str(call.method.clone())),
+        ("http.request.method", Value::Str(call.method.to_string())),
         ("server.address", Value::Str(call.host.clone())),
         (
             "url.full",
@@ -170,7 +170,7 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
         span_id: call.span_id,
         parent: Some(parent),
         trace_state: ids.tracestate.clone(),
-        name: call.method.clone(),
+        name: call.method.to_string(),
         kind: Kind::Client,
         start_nanos: call.start_micros.saturating_mul(1000),
         end_nanos: call
@@ -268,7 +268,7 @@ fn span(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
 }
 
 /// `trace_id` (1), `span_id` (2), `trace_state` (3), `parent_span_id` (4) of a span.
-#[inline]
+#[inline(always)]
 fn span_ids(s: &mut Vec<u8>, ids: &TraceIds, span_id: &[u8; 8], parent: Option<&[u8; 8]>) {
     s.extend_from_slice(&[0x0a, 16]);
     s.extend_from_slice(&ids.trace_id);
@@ -284,7 +284,7 @@ fn span_ids(s: &mut Vec<u8>, ids: &TraceIds, span_id: &[u8; 8], parent: Option<&
 }
 
 /// `kind` (6), `start_time_unix_nano` (7), `end_time_unix_nano` (8) of a span.
-#[inline]
+#[inline(always)]
 fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
     s.extend_from_slice(&[0x30, kind as u8, 0x39]);
     s.extend_from_slice(&start.to_le_bytes());
@@ -319,7 +319,7 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut String
                 + route.len()
                 + record.path.len()
                 + record.request_id.len()
-                + record.endpoint.as_ref().map_or(0, String::len)
+                + record.endpoint.as_deref().map_or(0, str::len)
                 + 6 * ATTR_FIXED
                 + 160,
         );
@@ -414,14 +414,15 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
 
 /// A span attribute (field 9) with a string value: the bytes [`attribute`] writes, from the
 /// pre-encoded `key` ([`attr_key!`]) with the lengths computed up front (no length to patch;
-/// attributes are most of a span).
-#[inline]
+/// attributes are most of a span). Always inlined: the key's length is then a constant, its
+/// copy a few moves, and most of the length arithmetic folds away.
+#[inline(always)]
 fn attr_str(out: &mut Vec<u8>, key: &[u8], value: &str) {
     attr_str_parts(out, key, value, "");
 }
 
 /// [`attr_str`] of the value `first` followed by `second`, without joining them first.
-#[inline]
+#[inline(always)]
 fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
     let len = first.len() + second.len();
     let any = 1 + varint_len(len as u64) + len;
@@ -437,7 +438,7 @@ fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
 }
 
 /// A span attribute (field 9) with an integer value, as [`attr_str`].
-#[inline]
+#[inline(always)]
 fn attr_int(out: &mut Vec<u8>, key: &[u8], value: i64) {
     let any = 1 + varint_len(value as u64);
     let kv = key.len() + varint_len(any as u64) + any;
@@ -450,14 +451,14 @@ fn attr_int(out: &mut Vec<u8>, key: &[u8], value: i64) {
 }
 
 /// Bytes of `v` as a varint.
-#[inline]
+#[inline(always)]
 fn varint_len(v: u64) -> usize {
     let bits = 64 - (v | 1).leading_zeros() as usize;
     bits.div_ceil(7)
 }
 
 /// A string field made of `parts`, without joining them first.
-#[inline]
+#[inline(always)]
 fn string_parts(out: &mut Vec<u8>, field: u32, parts: &[&str]) {
     tag(out, field, 2);
     varint(out, parts.iter().map(|p| p.len() as u64).sum());
@@ -547,7 +548,7 @@ pub(crate) fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value)
 
 // The five wire forms OTLP needs.
 
-#[inline]
+#[inline(always)]
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     if v < 0x80 {
         out.push(v as u8);
