@@ -377,7 +377,10 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
     s.reserve(
         SPAN_FIXED
             + ids.tracestate.as_ref().map_or(0, String::len)
-            + call.failure.as_ref().map_or(0, |f| f.message.len() + ATTR_FIXED + 32)
+            + call
+                .failure
+                .as_ref()
+                .map_or(0, |f| f.message.len() + ATTR_FIXED + 32)
             + 3 * call.method.len()
             + 3 * call.host.len()
             + call.path.len()

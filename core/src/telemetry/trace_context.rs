@@ -173,9 +173,16 @@ mod tests {
             value.to_str().unwrap(),
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         );
-        assert_eq!(parse(value.to_str().unwrap()), Some((ids.trace_id, span, true)));
+        assert_eq!(
+            parse(value.to_str().unwrap()),
+            Some((ids.trace_id, span, true))
+        );
         ids.sampled = false;
-        assert!(header(&ids, &span).unwrap().to_str().unwrap().ends_with("-00"));
+        assert!(header(&ids, &span)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-00"));
     }
 
     #[test]
