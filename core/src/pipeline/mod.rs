@@ -60,6 +60,8 @@ pub use websocket::Upgrade;
 /// One endpoint, compiled: its plan, its guards and its proxy stack.
 pub(crate) struct CompiledEndpoint {
     plan: Endpoint,
+    /// The plan's endpoint template, shared with each request's telemetry record.
+    route: std::sync::Arc<str>,
     guards: Guards,
     proxy: SharedProxy,
     /// `websocket`: how upgrades reach the backend (`websocket.rs`).
@@ -167,6 +169,7 @@ impl CompiledEndpoint {
                 Some(Upgrader::new(endpoint, ws.clone(), backend, platform))
             }),
             plan: endpoint.clone(),
+            route: endpoint.endpoint.as_str().into(),
         }
     }
 
@@ -180,7 +183,7 @@ impl CompiledEndpoint {
         router: &RouterOptions,
         version: &HeaderValue,
     ) -> Response<Bytes> {
-        crate::telemetry::routed(context, &self.plan.endpoint);
+        crate::telemetry::routed(context, &self.route);
         let params = Params::decode(raw_params);
         let inbound = Inbound {
             parts,

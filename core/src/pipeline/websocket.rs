@@ -49,7 +49,7 @@ impl CompiledEndpoint {
         let Some(upgrader) = &self.websocket else {
             return Upgrade::Pass;
         };
-        crate::telemetry::routed(context, &self.plan.endpoint);
+        crate::telemetry::routed(context, &self.route);
         let params = Params::decode(raw_params);
         let inbound = Inbound {
             parts,

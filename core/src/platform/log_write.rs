@@ -158,6 +158,32 @@ fn push_fields(out: &mut String, y: i64, m: i64, d: i64, secs: i64, micros: u64)
     }
 }
 
+/// Every byte of `bytes` is printable ASCII other than `"` and `\\`: nothing for JSON or
+/// `Debug` to escape. Eight bytes at a time (the usual strings are hosts and paths).
+fn plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let special = |b: u8| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\';
+    let mut words = bytes.chunks_exact(8);
+    for word in words.by_ref() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight);
+        // A byte below 0x20; above 0x7e (0x7f + 1 or a set high bit); equal to `"` or `\\`
+        // (a zero byte after the xor). Exact as a whole: a borrow or carry across bytes only
+        // happens next to a byte that already counts.
+        let below = x.wrapping_sub(ONES * 0x20) & !x;
+        let above = x.wrapping_add(ONES) | x;
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+        if (below | above | zero(quote) | zero(backslash)) & HIGH != 0 {
+            return false;
+        }
+    }
+    !words.remainder().iter().any(|&b| special(b))
+}
+
 /// A JSON text being written into a `String`: serde_json's escaping and number formatting,
 /// no intermediate values. In `debug` mode every byte it writes is escaped once more as
 /// `{:?}` of the finished text would escape it (without the surrounding quotes), so that a
@@ -174,17 +200,20 @@ impl<'a> Json<'a> {
     }
 
     /// Structural text without quotes (braces, brackets, commas, literals).
+    #[inline]
     pub(crate) fn raw(&mut self, text: &str) {
         debug_assert!(!text.contains('"'), "{text}");
         self.out.push_str(text);
     }
 
     /// A `"`, escaped in debug mode.
+    #[inline]
     fn quote(&mut self) {
         self.out.push_str(if self.debug { "\\\"" } else { "\"" });
     }
 
     /// `{"name":`, the first key of an object (`name` needs no escaping).
+    #[inline]
     pub(crate) fn first_key(&mut self, name: &str) {
         self.out.push_str(if self.debug { "{\\\"" } else { "{\"" });
         self.out.push_str(name);
@@ -192,6 +221,7 @@ impl<'a> Json<'a> {
     }
 
     /// `,"name":`, every other key (`name` needs no escaping).
+    #[inline]
     pub(crate) fn key(&mut self, name: &str) {
         self.out.push_str(if self.debug { ",\\\"" } else { ",\"" });
         self.out.push_str(name);
@@ -202,6 +232,12 @@ impl<'a> Json<'a> {
     pub(crate) fn string(&mut self, value: &str) {
         self.quote();
         let bytes = value.as_bytes();
+        if plain(bytes) {
+            // Nothing to escape in either mode (hosts, methods, paths): one copy.
+            self.out.push_str(value);
+            self.quote();
+            return;
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let plain = (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
@@ -264,6 +300,7 @@ impl<'a> Json<'a> {
     }
 
     /// An unsigned integer.
+    #[inline]
     pub(crate) fn int(&mut self, value: u64) {
         push_u64(self.out, value);
     }
@@ -292,18 +329,21 @@ impl<'a> Json<'a> {
     }
 
     /// `,"name":"value"`.
+    #[inline]
     pub(crate) fn key_str(&mut self, name: &str, value: &str) {
         self.key(name);
         self.string(value);
     }
 
     /// `,"name":value`.
+    #[inline]
     pub(crate) fn key_int(&mut self, name: &str, value: u64) {
         self.key(name);
         self.int(value);
     }
 
     /// `,"name":"<hex>"`.
+    #[inline]
     pub(crate) fn key_hex(&mut self, name: &str, bytes: &[u8]) {
         self.key(name);
         self.quote();
@@ -380,6 +420,27 @@ mod tests {
         s.clear();
         push_rfc3339_micros(&mut s, 0);
         assert_eq!(s, "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn plain_finds_every_byte_to_escape_at_every_position() {
+        for b in 0..=255u8 {
+            let expected = (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+            for len in 1..20 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(plain(&bytes), expected, "{b:#x} at {at} of {len}");
+                    // Next to the largest and smallest plain bytes (carries and borrows).
+                    for fill in [b'~', b' ', b'!', b'#', b'[', b']'] {
+                        let mut bytes = vec![fill; len];
+                        bytes[at] = b;
+                        assert_eq!(plain(&bytes), expected, "{b:#x} in {fill}");
+                    }
+                }
+            }
+        }
+        assert!(plain(b""));
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
 pub(crate) use telemetry::Live;
 pub use telemetry::{
-    hex, millis, BackendCall, Failure, FailureKind, Hex, Random, RequestRecord, Sink, TraceIds,
+    hex, method_name, millis, BackendCall, Failure, FailureKind, Hex, Random, RequestRecord, Sink,
+    TraceIds,
 };
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.

@@ -3,6 +3,7 @@
 //! the spans of the request); the adapter chooses where it goes (stderr natively, stdout on
 //! Lambda, `console.log` on Workers, an OTLP exporter...).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,10 +79,11 @@ pub struct RequestRecord {
     pub request_id: String,
     /// Its trace context.
     pub trace: TraceIds,
-    /// The request method.
-    pub method: String,
+    /// The request method (borrowed for the standard ones: nothing to allocate).
+    pub method: Cow<'static, str>,
     /// The endpoint template it was routed to (`/users/{id}`); `None` when no endpoint matched.
-    pub endpoint: Option<String>,
+    /// Shared with the compiled endpoint: a request only counts a reference.
+    pub endpoint: Option<Arc<str>>,
     /// The request path, without the query (it may carry secrets).
     pub path: String,
     /// The answer's status.
@@ -110,8 +112,8 @@ pub struct BackendCall {
     pub host: String,
     /// The path called (no query).
     pub path: String,
-    /// The method sent.
-    pub method: String,
+    /// The method sent (borrowed for the standard ones).
+    pub method: Cow<'static, str>,
     /// The last status received, if any answer came.
     pub status: Option<u16>,
     /// Why the call failed, if it did (once: the cause, not its consequences).
@@ -177,6 +179,23 @@ impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// `method`'s name: a constant for the standard methods (no allocation per request or call),
+/// a copy for an extension method.
+pub fn method_name(method: &http::Method) -> Cow<'static, str> {
+    Cow::Borrowed(match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        other => return Cow::Owned(other.to_owned()),
+    })
 }
 
 /// Lower-case hex of `bytes`.
@@ -292,7 +311,7 @@ impl BackendCall {
             name: String::new(),
             host: String::new(),
             path: String::new(),
-            method: String::new(),
+            method: Cow::Borrowed(""),
             status: None,
             failure: None,
             start_micros: 0,
@@ -336,7 +355,7 @@ pub(crate) struct Live {
     /// Send `traceparent` to the backends.
     pub(crate) propagate: bool,
     /// The endpoint the router chose.
-    pub(crate) endpoint: OnceLock<String>,
+    pub(crate) endpoint: OnceLock<Arc<str>>,
     calls: Mutex<Vec<BackendCall>>,
     /// The request was recorded: later calls go to the sink on their own.
     recorded: AtomicBool,
@@ -406,7 +425,7 @@ mod tests {
             "timestamp": crate::time::rfc3339(r.start_micros / 1000, true),
             "level": "INFO", "message": "request", "request_id": r.request_id,
             "trace_id": hex(&r.trace.trace_id), "span_id": hex(&r.trace.server_span),
-            "method": r.method, "endpoint": r.endpoint, "path": r.path, "status": r.status,
+            "method": r.method, "endpoint": r.endpoint.as_deref(), "path": r.path, "status": r.status,
             "duration_ms": millis(r.duration_micros), "completed": r.completed,
             "bytes": r.bytes_out, "client": r.client.map(|ip| ip.to_string()),
             "backends": backends,

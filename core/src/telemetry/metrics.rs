@@ -426,7 +426,7 @@ mod tests {
                 tracestate: None,
             },
             method: "GET".into(),
-            endpoint: endpoint.map(str::to_owned),
+            endpoint: endpoint.map(Into::into),
             path: "/x".into(),
             status,
             completed: None,

@@ -132,7 +132,7 @@ impl Telemetry {
             duration_micros,
             request_id,
             trace: live.ids.clone(),
-            method: parts.method.as_str().to_owned(),
+            method: crate::platform::method_name(&parts.method),
             endpoint: live.endpoint.get().cloned(),
             path: path.to_owned(),
             status: response.status().as_u16(),
@@ -160,8 +160,8 @@ pub(crate) async fn flush(platform: &Platform, context: &RequestContext) {
 }
 
 /// The router chose `endpoint` for this request (its template goes into the record).
-pub(crate) fn routed(context: &RequestContext, endpoint: &str) {
+pub(crate) fn routed(context: &RequestContext, endpoint: &Arc<str>) {
     if let Some(live) = &context.trace {
-        let _ = live.endpoint.set(endpoint.to_owned());
+        let _ = live.endpoint.set(endpoint.clone());
     }
 }

@@ -77,7 +77,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
         .saturating_mul(1000);
     let route = record.endpoint.as_deref().unwrap_or(&record.path);
     let mut attributes = vec![
-        ("http.request.method", Value::Str(record.method.clone())),
+        ("http.request.method", Value::Str(record.method.to_string())),
         ("url.path", Value::Str(record.path.clone())),
         (
             "http.response.status_code",
@@ -86,7 +86,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
         ("manifold.request_id", Value::Str(record.request_id.clone())),
     ];
     if let Some(endpoint) = &record.endpoint {
-        attributes.push(("http.route", Value::Str(endpoint.clone())));
+        attributes.push(("http.route", Value::Str(endpoint.to_string())));
     }
     if let Some(client) = record.client {
         attributes.push(("client.address", Value::Str(client.to_string())));
@@ -117,7 +117,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
                 start_nanos: start,
                 end_nanos: end,
                 attributes: vec![
-                    ("http.route", Value::Str(endpoint.clone())),
+                    ("http.route", Value::Str(endpoint.to_string())),
                     (
                         "manifold.backends",
                         Value::Int(record.backends.len() as i64),
@@ -150,7 +150,7 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
 /// The client span of one backend call, child of `parent`.
 pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
     let mut attributes = vec![
-        ("http.request.method", Value::Str(call.method.clone())),
+        ("http.request.method", Value::Str(call.method.to_string())),
         ("server.address", Value::Str(call.host.clone())),
         (
             "url.full",
@@ -170,7 +170,7 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
         span_id: call.span_id,
         parent: Some(parent),
         trace_state: ids.tracestate.clone(),
-        name: call.method.clone(),
+        name: call.method.to_string(),
         kind: Kind::Client,
         start_nanos: call.start_micros.saturating_mul(1000),
         end_nanos: call
@@ -208,16 +208,18 @@ impl Pending {
 pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
     let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
     let mut out = Vec::with_capacity(size + 128);
+    // The client's address, written once per span into this one buffer.
+    let mut scratch = String::with_capacity(40);
     message(&mut out, 1, |rs| {
         message(rs, 1, |r| encode_resource(r, resource));
         message(rs, 2, |ss| {
             message(ss, 1, scope_name);
             for item in pending {
                 match item {
-                    Pending::Request(record) => encode_request(ss, record),
+                    Pending::Request(record) => encode_request(ss, record, &mut scratch),
                     Pending::Straggler(straggler) => {
                         let (ids, call) = &**straggler;
-                        message(ss, 2, |s| encode_backend(s, ids, call, ids.proxy_span));
+                        span(ss, |s| encode_backend(s, ids, call, ids.proxy_span));
                     }
                 }
             }
@@ -226,8 +228,72 @@ pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
     out
 }
 
+/// An attribute key, pre-encoded: `KeyValue.key` (field 1, the key's length and bytes) and
+/// the tag of `KeyValue.value` (field 2). Keys are constants: these bytes are made at compile
+/// time (see [`attr_key!`]), so an attribute costs two varints and two copies.
+const fn key_bytes<const N: usize>(key: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    let k = key.as_bytes();
+    // Compile time only: a wrong `N` or a key over 127 bytes fails the build, not a request.
+    assert!(N == k.len() + 3 && k.len() < 0x80);
+    out[0] = 0x0a;
+    out[1] = k.len() as u8;
+    let mut i = 0;
+    while i < k.len() {
+        out[2 + i] = k[i];
+        i += 1;
+    }
+    out[N - 1] = 0x12;
+    out
+}
+
+/// The pre-encoded bytes of attribute key `$name` (a string literal), as a constant.
+macro_rules! attr_key {
+    ($name:literal) => {{
+        const KEY: [u8; $name.len() + 3] = key_bytes::<{ $name.len() + 3 }>($name);
+        &KEY
+    }};
+}
+
+/// Bytes a span's header and fixed fields take at most, besides its strings.
+const SPAN_FIXED: usize = 128;
+/// Bytes an attribute takes at most besides its key and value (tag, three lengths, tags).
+const ATTR_FIXED: usize = 16;
+
+/// A span (`ScopeSpans.spans`, field 2) written by `body`, which first reserves all the room
+/// it needs (one `reserve` per span; the writes after it never grow the buffer).
+#[inline]
+fn span(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+    message(out, 2, body);
+}
+
+/// `trace_id` (1), `span_id` (2), `trace_state` (3), `parent_span_id` (4) of a span.
+#[inline(always)]
+fn span_ids(s: &mut Vec<u8>, ids: &TraceIds, span_id: &[u8; 8], parent: Option<&[u8; 8]>) {
+    s.extend_from_slice(&[0x0a, 16]);
+    s.extend_from_slice(&ids.trace_id);
+    s.extend_from_slice(&[0x12, 8]);
+    s.extend_from_slice(span_id);
+    if let Some(state) = &ids.tracestate {
+        string(s, 3, state);
+    }
+    if let Some(parent) = parent {
+        s.extend_from_slice(&[0x22, 8]);
+        s.extend_from_slice(parent);
+    }
+}
+
+/// `kind` (6), `start_time_unix_nano` (7), `end_time_unix_nano` (8) of a span.
+#[inline(always)]
+fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
+    s.extend_from_slice(&[0x30, kind as u8, 0x39]);
+    s.extend_from_slice(&start.to_le_bytes());
+    s.push(0x41);
+    s.extend_from_slice(&end.to_le_bytes());
+}
+
 /// The spans of [`spans`], encoded as they are built there.
-fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
+fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut String) {
     let ids = &record.trace;
     let start = record.start_micros.saturating_mul(1000);
     let end = record
@@ -236,16 +302,6 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
         .saturating_mul(1000);
     let route = record.endpoint.as_deref().unwrap_or(&record.path);
     let failed = record.status >= 500;
-    let span_head = |s: &mut Vec<u8>, span_id: &[u8; 8], parent: Option<&[u8; 8]>| {
-        bytes(s, 1, &ids.trace_id);
-        bytes(s, 2, span_id);
-        if let Some(state) = &ids.tracestate {
-            string(s, 3, state);
-        }
-        if let Some(parent) = parent {
-            bytes(s, 4, parent);
-        }
-    };
     let span_error = |s: &mut Vec<u8>| {
         if failed {
             message(s, 15, |status| {
@@ -254,40 +310,57 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
             });
         }
     };
-    message(ss, 2, |s| {
-        span_head(s, &ids.server_span, ids.parent_span.as_ref());
+    let state_len = ids.tracestate.as_ref().map_or(0, String::len);
+    span(ss, |s| {
+        s.reserve(
+            SPAN_FIXED
+                + state_len
+                + 2 * record.method.len()
+                + route.len()
+                + record.path.len()
+                + record.request_id.len()
+                + record.endpoint.as_deref().map_or(0, str::len)
+                + 6 * ATTR_FIXED
+                + 160,
+        );
+        span_ids(s, ids, &ids.server_span, ids.parent_span.as_ref());
         string_parts(s, 5, &[&record.method, " ", route]);
-        uint(s, 6, Kind::Server as u64);
-        fixed64(s, 7, start);
-        fixed64(s, 8, end);
-        attr_str(s, "http.request.method", &record.method);
-        attr_str(s, "url.path", &record.path);
-        attr_int(s, "http.response.status_code", i64::from(record.status));
-        attr_str(s, "manifold.request_id", &record.request_id);
+        span_times(s, Kind::Server, start, end);
+        attr_str(s, attr_key!("http.request.method"), &record.method);
+        attr_str(s, attr_key!("url.path"), &record.path);
+        attr_int(
+            s,
+            attr_key!("http.response.status_code"),
+            i64::from(record.status),
+        );
+        attr_str(s, attr_key!("manifold.request_id"), &record.request_id);
         if let Some(endpoint) = &record.endpoint {
-            attr_str(s, "http.route", endpoint);
+            attr_str(s, attr_key!("http.route"), endpoint);
         }
         if let Some(client) = record.client {
-            let mut address = String::with_capacity(40);
-            crate::platform::push_ip(&mut address, client);
-            attr_str(s, "client.address", &address);
+            scratch.clear();
+            crate::platform::push_ip(scratch, client);
+            attr_str(s, attr_key!("client.address"), scratch);
         }
         span_error(s);
     });
     let parent = match &record.endpoint {
         Some(endpoint) => {
-            message(ss, 2, |s| {
-                span_head(s, &ids.proxy_span, Some(&ids.server_span));
+            span(ss, |s| {
+                s.reserve(SPAN_FIXED + state_len + 2 * endpoint.len() + 3 * ATTR_FIXED + 160);
+                span_ids(s, ids, &ids.proxy_span, Some(&ids.server_span));
                 string_parts(s, 5, &["proxy ", endpoint]);
-                uint(s, 6, Kind::Internal as u64);
-                fixed64(s, 7, start);
-                fixed64(s, 8, end);
-                attr_str(s, "http.route", endpoint);
-                attr_int(s, "manifold.backends", record.backends.len() as i64);
+                span_times(s, Kind::Internal, start, end);
+                attr_str(s, attr_key!("http.route"), endpoint);
+                attr_int(
+                    s,
+                    attr_key!("manifold.backends"),
+                    record.backends.len() as i64,
+                );
                 let completed = record
                     .completed
                     .map_or("", |c| if c { "true" } else { "false" });
-                attr_str(s, "manifold.completed", completed);
+                attr_str(s, attr_key!("manifold.completed"), completed);
                 span_error(s);
             });
             ids.proxy_span
@@ -295,41 +368,46 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord) {
         None => ids.server_span,
     };
     for call in &record.backends {
-        message(ss, 2, |s| encode_backend(s, ids, call, parent));
+        span(ss, |s| encode_backend(s, ids, call, parent));
     }
 }
 
 /// The span of [`backend`], encoded as it is built there.
 fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) {
-    bytes(s, 1, &ids.trace_id);
-    bytes(s, 2, &call.span_id);
-    if let Some(state) = &ids.tracestate {
-        string(s, 3, state);
-    }
-    bytes(s, 4, &parent);
+    s.reserve(
+        SPAN_FIXED
+            + ids.tracestate.as_ref().map_or(0, String::len)
+            + call
+                .failure
+                .as_ref()
+                .map_or(0, |f| f.message.len() + ATTR_FIXED + 32)
+            + 3 * call.method.len()
+            + 3 * call.host.len()
+            + call.path.len()
+            + call.name.len()
+            + 7 * ATTR_FIXED
+            + 160,
+    );
+    span_ids(s, ids, &call.span_id, Some(&parent));
     string(s, 5, &call.method);
-    uint(s, 6, Kind::Client as u64);
-    fixed64(s, 7, call.start_micros.saturating_mul(1000));
-    fixed64(
+    span_times(
         s,
-        8,
+        Kind::Client,
+        call.start_micros.saturating_mul(1000),
         call.start_micros
             .saturating_add(call.duration_micros)
             .saturating_mul(1000),
     );
-    attr_str(s, "http.request.method", &call.method);
-    attr_str(s, "server.address", &call.host);
-    message(s, 9, |kv| {
-        string(kv, 1, "url.full");
-        message(kv, 2, |any| string_parts(any, 1, &[&call.host, &call.path]));
-    });
-    attr_str(s, "manifold.backend", &call.name);
-    attr_int(s, "http.response.body.size", call.bytes as i64);
+    attr_str(s, attr_key!("http.request.method"), &call.method);
+    attr_str(s, attr_key!("server.address"), &call.host);
+    attr_str_parts(s, attr_key!("url.full"), &call.host, &call.path);
+    attr_str(s, attr_key!("manifold.backend"), &call.name);
+    attr_int(s, attr_key!("http.response.body.size"), call.bytes as i64);
     if let Some(status) = call.status {
-        attr_int(s, "http.response.status_code", i64::from(status));
+        attr_int(s, attr_key!("http.response.status_code"), i64::from(status));
     }
     if let Some(failure) = &call.failure {
-        attr_str(s, "error.type", failure.kind.as_str());
+        attr_str(s, attr_key!("error.type"), failure.kind.as_str());
         message(s, 15, |status| {
             string(status, 2, &failure.message);
             uint(status, 3, 2);
@@ -337,40 +415,53 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
     }
 }
 
-/// A span attribute (field 9) with a string value: the bytes `message` would write, with the
-/// lengths computed up front (no length to patch; attributes are most of a span).
-fn attr_str(out: &mut Vec<u8>, key: &str, value: &str) {
-    let any = 1 + varint_len(value.len() as u64) + value.len();
-    let kv = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
-    out.reserve(kv + 11);
-    tag(out, 9, 2);
+/// A span attribute (field 9) with a string value: the bytes [`attribute`] writes, from the
+/// pre-encoded `key` ([`attr_key!`]) with the lengths computed up front (no length to patch;
+/// attributes are most of a span). Always inlined: the key's length is then a constant, its
+/// copy a few moves, and most of the length arithmetic folds away.
+#[inline(always)]
+fn attr_str(out: &mut Vec<u8>, key: &[u8], value: &str) {
+    attr_str_parts(out, key, value, "");
+}
+
+/// [`attr_str`] of the value `first` followed by `second`, without joining them first.
+#[inline(always)]
+fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
+    let len = first.len() + second.len();
+    let any = 1 + varint_len(len as u64) + len;
+    let kv = key.len() + varint_len(any as u64) + any;
+    out.push(0x4a);
     varint(out, kv as u64);
-    string(out, 1, key);
-    tag(out, 2, 2);
+    out.extend_from_slice(key);
     varint(out, any as u64);
-    string(out, 1, value);
+    out.push(0x0a);
+    varint(out, len as u64);
+    out.extend_from_slice(first.as_bytes());
+    out.extend_from_slice(second.as_bytes());
 }
 
 /// A span attribute (field 9) with an integer value, as [`attr_str`].
-fn attr_int(out: &mut Vec<u8>, key: &str, value: i64) {
+#[inline(always)]
+fn attr_int(out: &mut Vec<u8>, key: &[u8], value: i64) {
     let any = 1 + varint_len(value as u64);
-    let kv = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any as u64) + any;
-    out.reserve(kv + 11);
-    tag(out, 9, 2);
+    let kv = key.len() + varint_len(any as u64) + any;
+    out.push(0x4a);
     varint(out, kv as u64);
-    string(out, 1, key);
-    tag(out, 2, 2);
+    out.extend_from_slice(key);
     varint(out, any as u64);
-    uint(out, 3, value as u64);
+    out.push(0x18);
+    varint(out, value as u64);
 }
 
 /// Bytes of `v` as a varint.
+#[inline(always)]
 fn varint_len(v: u64) -> usize {
     let bits = 64 - (v | 1).leading_zeros() as usize;
     bits.div_ceil(7)
 }
 
 /// A string field made of `parts`, without joining them first.
+#[inline(always)]
 fn string_parts(out: &mut Vec<u8>, field: u32, parts: &[&str]) {
     tag(out, field, 2);
     varint(out, parts.iter().map(|p| p.len() as u64).sum());
@@ -460,7 +551,12 @@ pub(crate) fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value)
 
 // The five wire forms OTLP needs.
 
+#[inline(always)]
 fn varint(out: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
+    }
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -468,6 +564,7 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline]
 fn tag(out: &mut Vec<u8>, field: u32, wire: u8) {
     varint(out, (u64::from(field) << 3) | u64::from(wire));
 }
@@ -491,6 +588,7 @@ pub(crate) fn double(out: &mut Vec<u8>, field: u32, v: f64) {
 }
 
 /// A bytes field (wire type 2).
+#[inline]
 pub(crate) fn bytes(out: &mut Vec<u8>, field: u32, v: &[u8]) {
     tag(out, field, 2);
     varint(out, v.len() as u64);
@@ -498,6 +596,7 @@ pub(crate) fn bytes(out: &mut Vec<u8>, field: u32, v: &[u8]) {
 }
 
 /// A string field (wire type 2).
+#[inline]
 pub(crate) fn string(out: &mut Vec<u8>, field: u32, v: &str) {
     bytes(out, field, v.as_bytes());
 }
@@ -505,6 +604,7 @@ pub(crate) fn string(out: &mut Vec<u8>, field: u32, v: &str) {
 /// An embedded message (wire type 2), written by `body`. Written in place: one byte is kept
 /// for the length and widened afterwards if the body needs a longer varint (a span's
 /// attributes are small; only the outer messages move), so nesting costs no allocation.
+#[inline]
 pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
     tag(out, field, 2);
     let at = out.len();
@@ -682,24 +782,34 @@ mod tests {
         assert!(out[6..].iter().all(|b| *b == 0xbb));
     }
 
+    fn pre_key(key: &str) -> Vec<u8> {
+        let mut pre = vec![0x0a];
+        varint(&mut pre, key.len() as u64);
+        pre.extend_from_slice(key.as_bytes());
+        pre.push(0x12);
+        pre
+    }
+
     #[test]
     fn attributes_encode_as_nested_messages_do() {
         for n in [0, 1, 100, 115, 116, 127, 128, 200, 16_370, 16_400, 70_000] {
             let value = "v".repeat(n);
             for key in ["http.route", &"k".repeat(130)] {
+                let pre = pre_key(key);
                 let mut fast = Vec::new();
-                attr_str(&mut fast, key, &value);
+                attr_str(&mut fast, &pre, &value);
                 let mut nested = Vec::new();
                 attribute(&mut nested, 9, key, &Value::Str(value.clone()));
                 assert_eq!(fast, nested, "{n}");
                 let i = (n as i64) * 1_000_003 - 5;
                 let mut fast = Vec::new();
-                attr_int(&mut fast, key, i);
+                attr_int(&mut fast, &pre, i);
                 let mut nested = Vec::new();
                 attribute(&mut nested, 9, key, &Value::Int(i));
                 assert_eq!(fast, nested, "{i}");
             }
         }
+        assert_eq!(attr_key!("http.route"), &pre_key("http.route")[..]);
         for v in [0, 1, 127, 128, 16_383, 16_384, u64::MAX] {
             let mut out = Vec::new();
             varint(&mut out, v);

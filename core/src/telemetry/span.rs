@@ -74,7 +74,7 @@ impl BackendSpan {
             name: name.map_or_else(|| host.clone(), str::to_owned),
             host,
             path: uri.path().to_owned(),
-            method: request.method().as_str().to_owned(),
+            method: crate::platform::method_name(request.method()),
             status: None,
             failure: None,
             start_micros: platform.clock.now_micros(),

@@ -100,15 +100,28 @@ pub(crate) fn ids(
     }
 }
 
-/// The `traceparent` of a call whose span is `span`.
+/// The `traceparent` of a call whose span is `span`: written into one stack buffer (one per
+/// backend call, so no `String` and no per-id copies).
 pub(crate) fn header(ids: &TraceIds, span: &[u8; 8]) -> Option<HeaderValue> {
-    let mut text = String::with_capacity(55);
-    text.push_str("00-");
-    crate::platform::push_hex(&mut text, &ids.trace_id);
-    text.push('-');
-    crate::platform::push_hex(&mut text, span);
-    text.push_str(if ids.sampled { "-01" } else { "-00" });
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
+    let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let (trace_hex, rest) = text.split_at_mut(35);
+    hex_into(trace_hex.get_mut(3..)?, &ids.trace_id);
+    hex_into(rest.get_mut(1..17)?, span);
+    if ids.sampled {
+        *rest.last_mut()? = b'1';
+    }
+    HeaderValue::from_bytes(&text).ok()
+}
+
+/// Lower-case hex of `bytes` into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        if let [high, low] = pair {
+            *high = DIGITS[usize::from(b >> 4)];
+            *low = DIGITS[usize::from(b & 15)];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +161,28 @@ mod tests {
         ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_header_is_version_trace_span_flags() {
+        let mut ids = ids(&HeaderMap::new(), true, 1.0, &|| 0x0102_0304_0506_0708_u64);
+        ids.trace_id = *b"\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36";
+        let span = [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7];
+        let value = header(&ids, &span).unwrap();
+        assert_eq!(
+            value.to_str().unwrap(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        assert_eq!(
+            parse(value.to_str().unwrap()),
+            Some((ids.trace_id, span, true))
+        );
+        ids.sampled = false;
+        assert!(header(&ids, &span)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-00"));
     }
 
     #[test]
