@@ -180,6 +180,18 @@ impl<'a> Parser<'a> {
     fn slice(&self, start: usize) -> &'a str {
         self.text.get(start..self.pos).unwrap_or_default()
     }
+    /// The text from `start` to here as a [`Str`]; short text is copied as a fixed-size window
+    /// of the input where the input is long enough ([`Str::from_window`]).
+    fn text_from(&self, start: usize, verbatim: bool) -> Str {
+        let window = self
+            .input
+            .get(start..start + super::str::INLINE)
+            .and_then(|w| <&[u8; super::str::INLINE]>::try_from(w).ok());
+        window
+            .and_then(|w| Str::from_window(w, self.pos - start, verbatim))
+            .unwrap_or_else(|| Str::new(self.slice(start), verbatim))
+    }
+
     fn err(&self, message: &'static str) -> ParseError {
         ParseError {
             offset: self.pos,
@@ -261,7 +273,8 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    let members = self.members.drain(base..).collect();
+                    // One exact allocation and one copy (`split_off`), not an element loop.
+                    let members = self.members.split_off(base);
                     return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
@@ -286,7 +299,7 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(self.items.drain(base..).collect()));
+                    return Ok(Value::Array(self.items.split_off(base)));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
@@ -335,7 +348,7 @@ impl<'a> Parser<'a> {
     fn number(&mut self) -> Result<Number, ParseError> {
         let start = self.scan_number()?;
         // Digits, signs, `.`, `e`: nothing to escape.
-        Ok(Number(Str::new(self.slice(start), true)))
+        Ok(Number(self.text_from(start, true)))
     }
 
     /// Check one value and move past it without building it (same rules as `value`).
@@ -445,7 +458,7 @@ impl<'a> Parser<'a> {
             self.pos += super::scan::write_plain(rest);
             match self.peek() {
                 Some(b'"') => {
-                    let s = Str::new(self.slice(start), verbatim);
+                    let s = self.text_from(start, verbatim);
                     self.pos += 1;
                     return Ok(s);
                 }

@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 /// Longest text kept inline: 24 bytes minus the variant tag, the flag and the length.
-const INLINE: usize = 21;
+pub(super) const INLINE: usize = 21;
 
 /// The text of a JSON string, key or number (see the module documentation).
 #[derive(Clone)]
@@ -57,6 +57,19 @@ impl Str {
         }
     }
 
+    /// Inline text: the first `len` bytes of `window`, which the caller took from a `str` at a
+    /// character boundary, `len` also one. The whole window is copied (a constant-size copy,
+    /// not a `memcpy` call); the bytes past `len` are never read. `None` when `len` is too long.
+    pub(super) fn from_window(window: &[u8; INLINE], len: usize, verbatim: bool) -> Option<Self> {
+        (len <= INLINE).then(|| {
+            Str(Repr::Inline {
+                verbatim,
+                len: len as u8,
+                buf: *window,
+            })
+        })
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
@@ -74,6 +87,27 @@ impl Str {
             Repr::Inline { len, buf, .. } => buf.get(..usize::from(*len)).unwrap_or_default(),
             Repr::Heap { text, .. } => text.as_bytes(),
         }
+    }
+
+    /// Append the text between quotes, as is (for verbatim text). Inline text is copied as
+    /// its whole fixed-size buffer and cut back to its length: a constant-size copy the
+    /// compiler inlines, where a variable-length one is a `memcpy` call per string.
+    pub(super) fn write_quoted(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Inline { len, buf, .. } => {
+                out.reserve(INLINE + 2);
+                out.push(b'"');
+                let at = out.len() + usize::from(*len);
+                out.extend_from_slice(buf);
+                out.truncate(at);
+            }
+            Repr::Heap { text, .. } => {
+                out.reserve(text.len() + 2);
+                out.push(b'"');
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        out.push(b'"');
     }
 
     /// Whether the text is known to need no escaping in Go's encoding (the writer copies it).

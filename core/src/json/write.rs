@@ -71,11 +71,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
 /// A string or key: copied whole when the parser found nothing to escape in it.
 fn write_str(out: &mut Vec<u8>, s: &Str) {
     if s.is_verbatim() {
-        let bytes = s.as_bytes();
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        s.write_quoted(out);
     } else {
         escape(out, s.as_bytes());
     }
