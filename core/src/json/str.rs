@@ -61,13 +61,11 @@ impl Str {
     /// character boundary, `len` also one. The whole window is copied (a constant-size copy,
     /// not a `memcpy` call); the bytes past `len` are never read. `None` when `len` is too long.
     pub(super) fn from_window(window: &[u8; INLINE], len: usize, verbatim: bool) -> Option<Self> {
-        (len <= INLINE).then(|| {
-            Str(Repr::Inline {
-                verbatim,
-                len: len as u8,
-                buf: *window,
-            })
-        })
+        (len <= INLINE).then_some(Str(Repr::Inline {
+            verbatim,
+            len: len as u8,
+            buf: *window,
+        }))
     }
 
     /// The text.
