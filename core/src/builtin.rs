@@ -29,7 +29,7 @@ pub(crate) fn handle(
         m.insert("agents".into(), Value::Object(Map::new()));
         m.insert(
             "now".into(),
-            Value::String(crate::time::rfc3339(platform.clock.now_millis(), true)),
+            Value::String(crate::time::rfc3339(platform.clock.now_millis(), true).into()),
         );
         m.insert("status".into(), "ok".into());
         return Some(json(&Value::Object(m)));
@@ -64,9 +64,9 @@ fn echo(parts: &Parts, body: &Bytes) -> Value {
             .headers
             .get_all(name)
             .iter()
-            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned().into()))
             .collect();
-        headers.insert(canonical_header(name.as_str()), Value::Array(values));
+        headers.insert(canonical_header(name.as_str()).into(), Value::Array(values));
     }
     let mut m = Map::new();
     m.insert("req_uri".into(), uri.to_string().into());
@@ -87,8 +87,11 @@ fn echo(parts: &Parts, body: &Bytes) -> Value {
 fn query_map(raw: &str) -> Map {
     let mut m = Map::new();
     for (k, v) in crate::http_util::parse_query(raw) {
-        if let Value::Array(list) = m.entry(k).or_insert_with(|| Value::Array(Vec::new())) {
-            list.push(Value::String(v));
+        if let Value::Array(list) = m
+            .entry(k.into())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            list.push(Value::String(v.into()));
         }
     }
     m

@@ -14,7 +14,7 @@ pub(crate) fn decode(
     match encoding {
         Encoding::String => Ok(single(
             "content",
-            Value::String(String::from_utf8_lossy(body).into_owned()),
+            Value::String(String::from_utf8_lossy(body).into_owned().into()),
         )),
         Encoding::NoOp => Ok(Map::new()),
         // Behind cargo features (config::capability): the loader refuses a config that uses
@@ -50,7 +50,7 @@ pub(crate) fn decode(
 
 fn single(key: &str, v: Value) -> Map {
     let mut m = Map::new();
-    m.insert(key.to_owned(), v);
+    m.insert(key.to_owned().into(), v);
     m
 }
 

@@ -272,7 +272,7 @@ impl JsonSchema {
                 }
             }
             Value::Object(map) => {
-                for r in self.required.iter().filter(|r| !map.contains_key(*r)) {
+                for r in self.required.iter().filter(|r| !map.contains_key(r)) {
                     push("required", format!("the member `{r}` is required"));
                 }
                 for (k, value) in map {

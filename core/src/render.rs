@@ -204,7 +204,7 @@ fn encode(
             _ => (JSON, "[]".to_owned()),
         },
         OutputEncoding::String => match data.remove("content") {
-            Some(Value::String(s)) => (TEXT, s),
+            Some(Value::String(s)) => (TEXT, s.into()),
             _ => (TEXT, String::new()),
         },
     }

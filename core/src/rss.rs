@@ -53,7 +53,7 @@ struct Person {
 impl Feed {
     fn into_map(self) -> Map {
         let mut m = Map::new();
-        let s = |v: String| Value::String(v);
+        let s = |v: String| Value::String(v.into());
         m.insert("title".into(), s(self.title));
         m.insert("description".into(), s(self.description));
         m.insert(
@@ -281,7 +281,7 @@ fn enclosure(url: &str, length: &str, kind: &str) -> Value {
 /// RFC 1123/822 or RFC 3339 with a numeric or UTC zone.
 fn dated(m: &mut Map, key: &str, text: String) {
     if let Some(parsed) = rfc3339(&text) {
-        m.insert(format!("{key}Parsed"), Value::String(parsed));
+        m.insert(format!("{key}Parsed").into(), Value::String(parsed.into()));
     }
     put(m, key, text);
 }
@@ -374,7 +374,7 @@ fn iso(text: &str) -> Option<String> {
 /// gofeed's `omitempty`: an empty string is left out.
 fn put(m: &mut Map, key: &str, value: String) {
     if !value.is_empty() {
-        m.insert(key.to_owned(), Value::String(value));
+        m.insert(key.to_owned().into(), Value::String(value.into()));
     }
 }
 
@@ -382,7 +382,7 @@ fn strings_or_null(list: Vec<String>) -> Value {
     if list.is_empty() {
         Value::Null
     } else {
-        Value::Array(list.into_iter().map(Value::String).collect())
+        Value::Array(list.into_iter().map(Value::from).collect())
     }
 }
 

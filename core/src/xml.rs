@@ -79,7 +79,7 @@ fn open(e: &BytesStart<'_>) -> Result<Open, String> {
         let attr = attr.map_err(|e| bad(&e))?;
         let key = format!("-{}", String::from_utf8_lossy(attr.key.as_ref()));
         let value = attr.unescape_value().map_err(|e| bad(&e))?;
-        map.insert(key, Value::String(value.into_owned()));
+        map.insert(key.into(), Value::String(value.into_owned().into()));
     }
     Ok(Open {
         name,
@@ -92,29 +92,31 @@ fn open(e: &BytesStart<'_>) -> Result<Open, String> {
 /// the document's root.
 fn close(stack: &mut [Open], root: &mut Option<Map>, el: Open) -> Result<(), String> {
     let value = if el.map.is_empty() {
-        Value::String(el.text)
+        Value::String(el.text.into())
     } else {
         let mut map = el.map;
         if !el.text.is_empty() {
-            map.insert("#text".to_owned(), Value::String(el.text));
+            map.insert("#text".into(), Value::String(el.text.into()));
         }
         Value::Object(map)
     };
     match stack.last_mut() {
         Some(parent) => {
             match parent.map.remove(&el.name) {
-                None => parent.map.insert(el.name, value),
+                None => parent.map.insert(el.name.into(), value),
                 Some(Value::Array(mut items)) => {
                     items.push(value);
-                    parent.map.insert(el.name, Value::Array(items))
+                    parent.map.insert(el.name.into(), Value::Array(items))
                 }
-                Some(first) => parent.map.insert(el.name, Value::Array(vec![first, value])),
+                Some(first) => parent
+                    .map
+                    .insert(el.name.into(), Value::Array(vec![first, value])),
             };
             Ok(())
         }
         None if root.is_none() => {
             let mut m = Map::new();
-            m.insert(el.name, value);
+            m.insert(el.name.into(), value);
             *root = Some(m);
             Ok(())
         }
@@ -211,7 +213,7 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Null => Some(String::new()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) => Some(n.as_str().to_owned()),
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.to_string()),
         Value::Array(_) | Value::Object(_) => None,
     }
 }

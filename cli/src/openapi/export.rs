@@ -455,7 +455,7 @@ fn static_keys(schema: &mut Value, s: &StaticResponse, description: &mut String)
             Value::Object(_) => json!({"type": "object"}),
         };
         prop["examples"] = json!([value]);
-        props.insert(key.clone(), prop);
+        props.insert(key.to_string(), prop);
     }
     let when = match s.strategy {
         StaticStrategy::Always => "always",
@@ -593,9 +593,13 @@ fn to_serde(v: &manifold_core::json::Value) -> Value {
         V::Bool(b) => Value::Bool(*b),
         V::Number(n) => serde_json::from_str::<serde_json::Number>(n.as_str())
             .map_or_else(|_| Value::String(n.as_str().to_owned()), Value::Number),
-        V::String(s) => Value::String(s.clone()),
+        V::String(s) => Value::String(s.to_string()),
         V::Array(a) => Value::Array(a.iter().map(to_serde).collect()),
-        V::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect()),
+        V::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.to_string(), to_serde(v)))
+                .collect(),
+        ),
     }
 }
 

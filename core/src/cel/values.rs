@@ -77,7 +77,11 @@ impl<'a> Val<'a> {
     pub(super) fn keys(&self) -> Option<Vec<Val<'a>>> {
         match self {
             Val::Map(m) => Some(m.keys().map(|k| Val::Str(Cow::Owned(k.clone()))).collect()),
-            Val::Obj(o) => Some(o.keys().map(|k| Val::Str(Cow::Owned(k.clone()))).collect()),
+            Val::Obj(o) => Some(
+                o.keys()
+                    .map(|k| Val::Str(Cow::Owned(k.to_string())))
+                    .collect(),
+            ),
             _ => None,
         }
     }

@@ -229,7 +229,7 @@ fn header_value(claims: &Claims, name: &str) -> Option<HeaderValue> {
         Value::Array(items) => items
             .iter()
             .map(|v| match v {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) => Some(s.to_string()),
                 Value::Number(n) => Some(n.as_str().to_owned()),
                 Value::Bool(b) => Some(b.to_string()),
                 _ => None,

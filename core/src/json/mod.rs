@@ -10,12 +10,14 @@
 mod map;
 mod parse;
 mod scan;
+mod str;
 mod write;
 
 use std::fmt;
 
 pub use map::{Entry, Iter, IterMut, Map, OccupiedEntry, VacantEntry};
 pub use parse::{locate, parse, parse_keeping, ParseError, PathSeg};
+pub use str::Str;
 pub use write::{write_json, write_string};
 
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.
@@ -49,7 +51,7 @@ pub enum Value {
     /// A number, as its literal text.
     Number(Number),
     /// A string.
-    String(String),
+    String(Str),
     /// An array.
     Array(Vec<Value>),
     /// An object.
@@ -59,30 +61,35 @@ pub enum Value {
 /// A JSON number kept as the exact text it was written with (`1e400`, `-0` and 20-digit
 /// integers survive untouched).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Number(Box<str>);
+pub struct Number(Str);
 
 // === impl Number ===
 
 impl Number {
     /// The literal text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
+    }
+
+    /// The literal text's bytes (ASCII).
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 
     /// A number from an integer.
     pub fn from_u64(n: u64) -> Self {
-        Number(n.to_string().into_boxed_str())
+        Number(Str::new(&n.to_string(), true))
     }
 
     /// A number from text that is already valid JSON number syntax (checked).
     pub fn parse(text: &str) -> Option<Self> {
-        parse::is_number(text).then(|| Number(text.into()))
+        parse::is_number(text).then(|| Number(Str::new(text, true)))
     }
 }
 
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -108,7 +115,7 @@ impl Value {
     /// The string inside, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Value::String(s) => Some(s),
+            Value::String(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -123,12 +130,18 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_owned())
+        Value::String(Str::from(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::String(Str::from(s))
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Self {
         Value::String(s)
     }
 }
@@ -157,11 +170,13 @@ pub fn from_serde(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => Value::Number(Number(n.to_string().into_boxed_str())),
-        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Number(n) => Value::Number(Number(Str::new(&n.to_string(), true))),
+        serde_json::Value::String(s) => Value::String(Str::from(s)),
         serde_json::Value::Array(a) => Value::Array(a.iter().map(from_serde).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), from_serde(v))).collect())
-        }
+        serde_json::Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (Str::from(k), from_serde(v)))
+                .collect(),
+        ),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Map, Number, Value, MAX_DEPTH};
+use super::{Map, Number, Str, Value, MAX_DEPTH};
 
 /// Why a JSON text was rejected, with the byte offset where it went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub fn locate(input: &[u8], path: &[PathSeg]) -> usize {
                     }
                     p.pos += 1;
                     p.skip_ws();
-                    if &key == want {
+                    if key.as_str() == want.as_str() {
                         // Point at the key: "line 12: `url_patern`" reads better than the value.
                         best = key_at;
                         found = true;
@@ -133,6 +133,8 @@ pub(crate) fn is_number(text: &str) -> bool {
         input: text.as_bytes(),
         text,
         pos: 0,
+        members: Vec::new(),
+        items: Vec::new(),
     };
     p.number().is_ok() && p.pos == text.len()
 }
@@ -143,6 +145,12 @@ struct Parser<'a> {
     /// slice and one copy (its ends are ASCII quotes, so always character boundaries).
     text: &'a str,
     pos: usize,
+    /// Members of the objects being parsed, innermost last: one stack for the whole document,
+    /// so each finished object takes its members in one exact allocation instead of growing a
+    /// vector of its own.
+    members: Vec<(Str, Value)>,
+    /// Elements of the arrays being parsed, likewise.
+    items: Vec<Value>,
 }
 
 // === impl Parser ===
@@ -157,6 +165,8 @@ impl<'a> Parser<'a> {
             input,
             text,
             pos: 0,
+            members: Vec::new(),
+            items: Vec::new(),
         })
     }
 
@@ -170,6 +180,18 @@ impl<'a> Parser<'a> {
     fn slice(&self, start: usize) -> &'a str {
         self.text.get(start..self.pos).unwrap_or_default()
     }
+    /// The text from `start` to here as a [`Str`]; short text is copied as a fixed-size window
+    /// of the input where the input is long enough ([`Str::from_window`]).
+    fn text_from(&self, start: usize, verbatim: bool) -> Str {
+        let window = self
+            .input
+            .get(start..start + super::str::INLINE)
+            .and_then(|w| <&[u8; super::str::INLINE]>::try_from(w).ok());
+        window
+            .and_then(|w| Str::from_window(w, self.pos - start, verbatim))
+            .unwrap_or_else(|| Str::new(self.slice(start), verbatim))
+    }
+
     fn err(&self, message: &'static str) -> ParseError {
         ParseError {
             offset: self.pos,
@@ -221,7 +243,7 @@ impl<'a> Parser<'a> {
         keep: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut members = Vec::new();
+        let base = self.members.len();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -244,13 +266,15 @@ impl<'a> Parser<'a> {
             } else {
                 let v = self.value(depth + 1)?;
                 // Duplicate keys: the last one wins, deterministically (documented behaviour).
-                members.push((key, v));
+                self.members.push((key, v));
             }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    // One exact allocation and one copy (`split_off`), not an element loop.
+                    let members = self.members.split_off(base);
                     return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
@@ -260,21 +284,22 @@ impl<'a> Parser<'a> {
 
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut items = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
-            return Ok(Value::Array(items));
+            return Ok(Value::Array(Vec::new()));
         }
+        let base = self.items.len();
         loop {
             self.skip_ws();
-            items.push(self.value(depth + 1)?);
+            let v = self.value(depth + 1)?;
+            self.items.push(v);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(items));
+                    return Ok(Value::Array(self.items.split_off(base)));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
@@ -322,7 +347,8 @@ impl<'a> Parser<'a> {
 
     fn number(&mut self) -> Result<Number, ParseError> {
         let start = self.scan_number()?;
-        Ok(Number(self.slice(start).into()))
+        // Digits, signs, `.`, `e`: nothing to escape.
+        Ok(Number(self.text_from(start, true)))
     }
 
     /// Check one value and move past it without building it (same rules as `value`).
@@ -420,10 +446,38 @@ impl<'a> Parser<'a> {
         Ok(n)
     }
 
-    fn string(&mut self) -> Result<String, ParseError> {
+    /// A string or key. The scan stops at everything Go's encoding escapes, so a string that
+    /// reaches its closing quote without an escape or one of `<`, `>`, `&`, U+2028/9 is
+    /// marked verbatim and written back without a second scan.
+    fn string(&mut self) -> Result<Str, ParseError> {
         self.pos += 1;
         let start = self.pos;
-        self.scan_plain();
+        let mut verbatim = true;
+        loop {
+            let rest = self.input.get(self.pos..).unwrap_or_default();
+            self.pos += super::scan::write_plain(rest);
+            match self.peek() {
+                Some(b'"') => {
+                    let s = self.text_from(start, verbatim);
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some(b'\\') => return self.escaped_string(start).map(Str::from),
+                // Plain text for the parser, escaped by the writer (0xE2 only as U+2028/9,
+                // but the writer's check decides that).
+                Some(b'<' | b'>' | b'&' | 0xE2) => {
+                    verbatim = false;
+                    self.pos += 1;
+                }
+                Some(_) => return Err(self.err("control character in string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    /// The rest of a string that has escapes, from its content's `start` (the plain text up
+    /// to the current position is kept).
+    fn escaped_string(&mut self, start: usize) -> Result<String, ParseError> {
         let mut out = String::from(self.slice(start));
         loop {
             match self.peek() {

@@ -73,12 +73,13 @@ pub(super) fn write_plain(bytes: &[u8]) -> usize {
     first_stop(
         bytes,
         |x| {
+            // `"` (0x22) and `&` (0x26) differ only in bit 2, `<` (0x3C) and `>` (0x3E) only
+            // in bit 1: setting that bit tests each pair at once (no other byte maps onto
+            // 0x26 or 0x3E that way).
             control(x)
-                | byte_eq(x, b'"')
+                | byte_eq(x | (LO * 0x04), b'&')
+                | byte_eq(x | (LO * 0x02), b'>')
                 | byte_eq(x, b'\\')
-                | byte_eq(x, b'<')
-                | byte_eq(x, b'>')
-                | byte_eq(x, b'&')
                 | byte_eq(x, 0xE2)
         },
         &WRITE_STOP,

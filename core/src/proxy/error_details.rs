@@ -26,7 +26,7 @@ impl Proxy for ErrorDetails {
             match self.next.call(request).await {
                 Err(e) if e.status.is_some() => {
                     let mut data = Map::new();
-                    data.insert(self.key.clone(), Value::Object(detail(&e)));
+                    data.insert(self.key.clone().into(), Value::Object(detail(&e)));
                     Ok(ProxyResponse {
                         data,
                         is_complete: false,
@@ -53,7 +53,7 @@ pub(crate) fn detail(e: &ProxyError) -> Map {
     if !e.body.is_empty() {
         detail.insert(
             "http_body".into(),
-            Value::String(String::from_utf8_lossy(&e.body).into_owned()),
+            Value::String(String::from_utf8_lossy(&e.body).into_owned().into()),
         );
     }
     if let Some(ct) = e
@@ -62,7 +62,10 @@ pub(crate) fn detail(e: &ProxyError) -> Map {
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty())
     {
-        detail.insert("http_body_encoding".into(), Value::String(ct.to_owned()));
+        detail.insert(
+            "http_body_encoding".into(),
+            Value::String(ct.to_owned().into()),
+        );
     }
     detail
 }

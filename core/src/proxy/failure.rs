@@ -52,7 +52,7 @@ impl Required {
         let (body, content_type) = match (&self.details_key, e.status) {
             (Some(key), Some(_)) => {
                 let mut data = Map::new();
-                data.insert(key.clone(), Value::Object(error_details::detail(&e)));
+                data.insert(key.clone().into(), Value::Object(error_details::detail(&e)));
                 (
                     Bytes::from(Value::Object(data).to_json()),
                     Some(HeaderValue::from_static(crate::http_util::JSON)),

@@ -99,7 +99,7 @@ fn matches(root: &Value, pattern: &[String]) -> Vec<(Vec<String>, Vec<String>)> 
             return;
         };
         let children: Vec<(String, &Value)> = match (v, seg.as_str()) {
-            (Value::Object(m), "*") => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            (Value::Object(m), "*") => m.iter().map(|(k, v)| (k.to_string(), v)).collect(),
             (Value::Array(a), "*") => a
                 .iter()
                 .enumerate()
@@ -185,7 +185,7 @@ fn put(v: &mut Value, path: &[String], value: Value) {
         if !exists {
             match cur {
                 Value::Object(m) => {
-                    m.insert(seg.clone(), Value::Object(Map::new()));
+                    m.insert(seg.clone().into(), Value::Object(Map::new()));
                 }
                 _ => return,
             }
@@ -197,7 +197,7 @@ fn put(v: &mut Value, path: &[String], value: Value) {
     }
     match cur {
         Value::Object(m) => {
-            m.insert(last.clone(), value);
+            m.insert(last.clone().into(), value);
         }
         Value::Array(a) => match last.parse::<usize>() {
             Ok(i) if i < a.len() => {

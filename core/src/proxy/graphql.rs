@@ -50,7 +50,7 @@ pub(crate) fn call(g: &GraphQl, req: &ProxyRequest) -> Result<Call, String> {
                 .find(|(k, _)| param_eq(k, param))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            vars.insert(var.clone(), Value::String(value));
+            vars.insert(var.clone().into(), Value::String(value.into()));
         }
         vars
     };
@@ -79,10 +79,10 @@ pub(crate) fn call(g: &GraphQl, req: &ProxyRequest) -> Result<Call, String> {
 /// not empty, in that order.
 fn body(g: &GraphQl, variables: Map) -> String {
     let mut out = String::from("{\"query\":");
-    out.push_str(&Value::String(g.query.clone()).to_json());
+    out.push_str(&Value::String(g.query.clone().into()).to_json());
     if let Some(name) = &g.operation_name {
         out.push_str(",\"operationName\":");
-        out.push_str(&Value::String(name.clone()).to_json());
+        out.push_str(&Value::String(name.clone().into()).to_json());
     }
     if !variables.is_empty() {
         out.push_str(",\"variables\":");

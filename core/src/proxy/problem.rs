@@ -51,9 +51,12 @@ pub(crate) fn json_schema(violations: Option<&[Violation]>) -> ProxyError {
         .iter()
         .map(|v| {
             let mut e = Map::new();
-            e.insert("pointer".into(), Value::String(format!("#{}", v.pointer)));
+            e.insert(
+                "pointer".into(),
+                Value::String(format!("#{}", v.pointer).into()),
+            );
             e.insert("keyword".into(), Value::String(v.keyword.into()));
-            e.insert("detail".into(), Value::String(v.detail.clone()));
+            e.insert("detail".into(), Value::String(v.detail.clone().into()));
             Value::Object(e)
         })
         .collect();

@@ -109,7 +109,7 @@ fn go_fmt(v: &Value) -> String {
         Value::Null => "<nil>".to_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.as_str().to_owned(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         Value::Array(items) => {
             format!(
                 "[{}]",

@@ -92,7 +92,7 @@ impl Shape {
         }
         if let Some(group) = &self.group {
             let mut wrapped = Map::new();
-            wrapped.insert(group.clone(), Value::Object(data));
+            wrapped.insert(group.clone().into(), Value::Object(data));
             data = wrapped;
         }
         data
@@ -127,10 +127,10 @@ fn allow(mut data: Map, paths: &[&[String]]) -> Option<Map> {
             .map(|p| p.get(1..).unwrap_or_default())
             .collect();
         if tails.iter().any(|t| t.is_empty()) {
-            out.insert(key.clone(), value);
+            out.insert(key.clone().into(), value);
         } else if let Value::Object(inner) = value {
             if let Some(kept) = allow(inner, &tails) {
-                out.insert(key.clone(), Value::Object(kept));
+                out.insert(key.clone().into(), Value::Object(kept));
             }
         }
     }

@@ -41,7 +41,7 @@ impl Proxy for Signer {
                 let key = keys.select(Some(kid)).ok_or_else(fail)?;
                 let signed =
                     crate::jose::sign_hmac(self.cfg.alg, key, Some(kid), value).ok_or_else(fail)?;
-                *value = Value::String(signed);
+                *value = Value::String(signed.into());
             }
             Ok(response)
         })

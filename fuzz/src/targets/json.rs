@@ -46,7 +46,7 @@ fn first_path(mut v: &Value) -> Vec<PathSeg> {
         match v {
             Value::Object(map) => match map.iter().next() {
                 Some((k, inner)) => {
-                    path.push(PathSeg::Key(k.clone()));
+                    path.push(PathSeg::Key(k.to_string()));
                     v = inner;
                 }
                 None => return path,

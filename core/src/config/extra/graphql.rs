@@ -115,7 +115,7 @@ impl Namespace for GraphQl {
                     json::Value::String(s)
                         if s.len() >= 2 && s.starts_with('{') && s.ends_with('}') =>
                     {
-                        Some((k.clone(), s[1..s.len() - 1].to_owned()))
+                        Some((k.to_string(), s[1..s.len() - 1].to_owned()))
                     }
                     _ => None,
                 })

@@ -154,11 +154,11 @@ impl JsonSchema {
         let mut out = Map::new();
         match self.types.as_slice() {
             [] => {}
-            [one] => put(&mut out, "type", Value::String(one.clone())),
+            [one] => put(&mut out, "type", Value::String(one.clone().into())),
             many => put(
                 &mut out,
                 "type",
-                Value::Array(many.iter().cloned().map(Value::String).collect()),
+                Value::Array(many.iter().cloned().map(Value::from).collect()),
             ),
         }
         if !self.properties.is_empty() {
@@ -170,7 +170,7 @@ impl JsonSchema {
             put(&mut out, "properties", Value::Object(props));
         }
         if !self.required.is_empty() {
-            let names = self.required.iter().cloned().map(Value::String).collect();
+            let names = self.required.iter().cloned().map(Value::from).collect();
             put(&mut out, "required", Value::Array(names));
         }
         if let Some(a) = &self.additional {
@@ -209,7 +209,7 @@ impl JsonSchema {
 }
 
 fn put(out: &mut Map, key: &str, value: Value) {
-    out.insert(key.to_owned(), value);
+    out.insert(key.to_owned().into(), value);
 }
 
 /// A bound as a JSON number (whole numbers without a fraction); `None` for NaN and infinities,
