@@ -313,3 +313,32 @@ fn protocol(kind: &str, error: &hyper::Error) -> ClientError {
         format!("client error ({kind}): {}", error_chain(error)),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn host_is_the_host_with_the_port_unless_it_is_80() {
+        let host = |a: &str| host_value(&a.parse::<Authority>().unwrap());
+        assert_eq!(host("api.example"), "api.example");
+        assert_eq!(host("api.example:80"), "api.example");
+        assert_eq!(host("api.example:8080"), "api.example:8080");
+        assert_eq!(host("127.0.0.1:0080"), "127.0.0.1");
+        assert_eq!(host("[::1]:9000"), "[::1]:9000");
+        assert_eq!(host("user:pw@api.example:81"), "api.example:81");
+    }
+
+    #[test]
+    fn authorities_differing_in_case_share_one_entry() {
+        let mut map = IdleMap::default();
+        let lower: Authority = "api.example:8080".parse().unwrap();
+        let upper: Authority = "API.Example:8080".parse().unwrap();
+        map.insert(lower.clone(), Backend::new(&lower));
+        assert!(map.contains_key(&upper));
+        assert_eq!(map.len(), 1);
+        let other: Authority = "api.example:8081".parse().unwrap();
+        assert!(!map.contains_key(&other));
+    }
+}
