@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::future::poll_fn;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -38,13 +39,66 @@ pub(super) struct Pool {
 struct Shared {
     /// Per authority, oldest first: a checkout takes the newest (still warm, least likely
     /// to have been closed by the backend), expiry trims the front.
-    idle: Mutex<HashMap<Authority, Vec<Idle>>>,
+    idle: Mutex<IdleMap>,
     connector: HttpConnector,
     idle_timeout: Duration,
     max_idle: usize,
     /// Whether the task that closes expired idle connections runs (started on first use,
     /// inside the runtime).
     reaper: AtomicBool,
+}
+
+/// The idle connections by authority. `Authority` hashes byte by byte (lowercased), which
+/// through std's SipHash cost over a thousand instructions per request for two lookups
+/// (bench/profile-notes.md); the keys are the config's backend hosts, so FNV-1a will do.
+type IdleMap = HashMap<Authority, Backend, BuildHasherDefault<Fnv>>;
+
+/// What the pool keeps per backend authority.
+struct Backend {
+    /// Oldest first.
+    idle: Vec<Idle>,
+    /// The `Host` a request to it gets when it has none: built once, not per request
+    /// (formatting it cost about 2,000 instructions per call).
+    host: HeaderValue,
+}
+
+impl Backend {
+    fn new(authority: &Authority) -> Self {
+        Self {
+            idle: Vec::new(),
+            host: host_value(authority),
+        }
+    }
+}
+
+/// FNV-1a, 64 bits.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u8(b);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // A length: one multiply instead of eight.
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 struct Idle {
@@ -64,7 +118,7 @@ impl Pool {
     pub(super) fn new(options: &ClientOptions, connector: HttpConnector) -> Self {
         Self {
             shared: Arc::new(Shared {
-                idle: Mutex::new(HashMap::new()),
+                idle: Mutex::new(IdleMap::default()),
                 connector,
                 idle_timeout: options.pool_idle_timeout,
                 max_idle: options.pool_max_idle_per_host,
@@ -81,10 +135,11 @@ impl Pool {
         authority: Authority,
     ) -> Result<(Response<Incoming>, Conn), ClientError> {
         let uri = request.uri().clone();
-        set_host(&mut request, &uri);
+        let (host, mut newest) = self.shared.take(&authority);
+        request.headers_mut().entry(HOST).or_insert(host);
         *request.uri_mut() = origin_form(&uri);
         loop {
-            let (mut conn, reused) = self.checkout(&authority, &uri).await?;
+            let (mut conn, reused) = self.checkout(&authority, &uri, newest.take()).await?;
             match conn.sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, conn)),
                 Err(mut e) => match e.take_message() {
@@ -98,13 +153,15 @@ impl Pool {
         }
     }
 
-    /// The newest live idle connection to `authority`, or a new one; `true` when reused.
+    /// `newest` or the newest live idle connection to `authority`, or a new one; `true` when
+    /// reused.
     async fn checkout(
         &self,
         authority: &Authority,
         uri: &Uri,
+        mut newest: Option<SendRequest<OutBody>>,
     ) -> Result<(Conn, bool), ClientError> {
-        while let Some(mut sender) = self.shared.take(authority) {
+        while let Some(mut sender) = newest.take().or_else(|| self.shared.take(authority).1) {
             // Ready at once unless the connection task has not yet seen the previous body end.
             if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
                 return Ok((self.conn(sender, authority), true));
@@ -155,7 +212,11 @@ impl Conn {
         }
         let now = Instant::now();
         let mut idle = shared.lock();
-        let list = idle.entry(self.key).or_default();
+        let key = self.key;
+        let list = &mut idle
+            .entry(key)
+            .or_insert_with_key(|key| Backend::new(key))
+            .idle;
         expire(list, now, shared.idle_timeout);
         if list.len() < shared.max_idle {
             list.push(Idle {
@@ -167,27 +228,30 @@ impl Conn {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Authority, Vec<Idle>>> {
+    fn lock(&self) -> MutexGuard<'_, IdleMap> {
         // The map holds plain values; a panic elsewhere must not stop the pooling.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The newest idle sender to `authority` that has not expired or closed.
-    fn take(&self, authority: &Authority) -> Option<SendRequest<OutBody>> {
+    /// The `Host` for `authority`, and its newest idle sender that has not expired or closed.
+    fn take(&self, authority: &Authority) -> (HeaderValue, Option<SendRequest<OutBody>>) {
         let now = Instant::now();
         let mut idle = self.lock();
-        let list = idle.get_mut(authority)?;
-        while let Some(entry) = list.pop() {
+        let backend = idle
+            .entry(authority.clone())
+            .or_insert_with_key(|key| Backend::new(key));
+        let host = backend.host.clone();
+        while let Some(entry) = backend.idle.pop() {
             if now.saturating_duration_since(entry.since) >= self.idle_timeout {
                 // The newest has expired, so have all older ones.
-                list.clear();
-                return None;
+                backend.idle.clear();
+                return (host, None);
             }
             if !entry.sender.is_closed() {
-                return Some(entry.sender);
+                return (host, Some(entry.sender));
             }
         }
-        None
+        (host, None)
     }
 }
 
@@ -211,27 +275,23 @@ async fn reap(shared: Weak<Shared>) {
         };
         let now = Instant::now();
         let mut idle = shared.lock();
-        idle.retain(|_, list| {
-            expire(list, now, shared.idle_timeout);
-            list.retain(|i| !i.sender.is_closed());
-            !list.is_empty()
+        idle.retain(|_, backend| {
+            expire(&mut backend.idle, now, shared.idle_timeout);
+            backend.idle.retain(|i| !i.sender.is_closed());
+            !backend.idle.is_empty()
         });
     }
 }
 
-/// The legacy client's `Host`: the URI's host, with the port unless it is the default one.
-fn set_host(request: &mut Request<OutBody>, uri: &Uri) {
-    let Some(authority) = uri.authority() else {
-        return;
+/// The legacy client's `Host`: the authority's host, with the port unless it is the default
+/// one.
+fn host_value(authority: &Authority) -> HeaderValue {
+    let value = match authority.port_u16() {
+        Some(80) | None => HeaderValue::from_str(authority.host()),
+        Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())),
     };
-    request.headers_mut().entry(HOST).or_insert_with(|| {
-        let value = match authority.port_u16() {
-            Some(80) | None => HeaderValue::from_str(authority.host()),
-            Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())),
-        };
-        // A parsed authority is always a valid header value.
-        value.unwrap_or_else(|_| HeaderValue::from_static(""))
-    });
+    // A parsed authority is always a valid header value.
+    value.unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `/path?query` of `uri`, which HTTP/1.1 sends to an origin server.
@@ -252,4 +312,33 @@ fn protocol(kind: &str, error: &hyper::Error) -> ClientError {
         ClientErrorKind::Protocol,
         format!("client error ({kind}): {}", error_chain(error)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn host_is_the_host_with_the_port_unless_it_is_80() {
+        let host = |a: &str| host_value(&a.parse::<Authority>().unwrap());
+        assert_eq!(host("api.example"), "api.example");
+        assert_eq!(host("api.example:80"), "api.example");
+        assert_eq!(host("api.example:8080"), "api.example:8080");
+        assert_eq!(host("127.0.0.1:0080"), "127.0.0.1");
+        assert_eq!(host("[::1]:9000"), "[::1]:9000");
+        assert_eq!(host("user:pw@api.example:81"), "api.example:81");
+    }
+
+    #[test]
+    fn authorities_differing_in_case_share_one_entry() {
+        let mut map = IdleMap::default();
+        let lower: Authority = "api.example:8080".parse().unwrap();
+        let upper: Authority = "API.Example:8080".parse().unwrap();
+        map.insert(lower.clone(), Backend::new(&lower));
+        assert!(map.contains_key(&upper));
+        assert_eq!(map.len(), 1);
+        let other: Authority = "api.example:8081".parse().unwrap();
+        assert!(!map.contains_key(&other));
+    }
 }
