@@ -148,19 +148,18 @@ pub fn prepare(
             .extend(errors.iter().map(|e| format!("{name}:{e}")));
         return out;
     }
-    if target == Target::Workers {
-        // The crate's own features (`CARGO_FEATURE_*` in its build script) are what the Worker
-        // is compiled with; the validation above ran with every capability.
-        let has = |feature: &str| {
-            let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
-            lookup(&var).is_some()
-        };
-        let missing = missing_features(&expanded, has);
-        if !missing.is_empty() {
-            out.errors
-                .extend(missing.iter().map(|e| format!("{name}:{e}")));
-            return out;
-        }
+    // The crate's own features (`CARGO_FEATURE_*` in its build script: the Worker's and the
+    // Lambda bootstrap's forward to manifold-core's) are what it is compiled with; the
+    // validation above ran with every capability.
+    let has = |feature: &str| {
+        let var = format!("CARGO_FEATURE_{}", feature.to_uppercase().replace('-', "_"));
+        lookup(&var).is_some()
+    };
+    let missing = missing_features(&expanded, has);
+    if !missing.is_empty() {
+        out.errors
+            .extend(missing.iter().map(|e| format!("{name}:{e}")));
+        return out;
     }
     if !runtime.is_empty() {
         let names: Vec<String> = runtime
@@ -296,7 +295,7 @@ mod tests {
     }
 
     /// A build environment with no variables but every manifold-core feature switched on
-    /// (`CARGO_FEATURE_*`, which a Worker build's feature check reads).
+    /// (`CARGO_FEATURE_*`, which the Worker's and the Lambda's feature check reads).
     fn every_feature(var: &str) -> Option<String> {
         var.starts_with("CARGO_FEATURE_").then(String::new)
     }
@@ -407,26 +406,21 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_built_without_a_feature_the_config_uses_fails_at_the_key() {
+    fn a_worker_or_lambda_built_without_a_feature_the_config_uses_fails_at_the_key() {
         let jwks = r#"{"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": "XrYSAW2FFfes6SPnWIzsv3494V13dcPWoPZk5TxjlKI"}]}"#;
-        let (root, read) = jwk_root("nofeature", jwks);
-        let lacking = prepare(
-            Target::Workers,
-            "gw.json",
-            JWK_CONFIG,
-            |_| None,
-            read,
-            "docs",
-        );
-        std::fs::remove_dir_all(&root).unwrap();
-        assert!(lacking.text.is_none());
-        assert!(
-            lacking.errors.iter().any(|e| e.starts_with("gw.json:3:")
-                && e.contains("auth/validator")
-                && e.contains("`jwt` feature")),
-            "{:?}",
-            lacking.errors
-        );
+        for target in [Target::Lambda, Target::Workers] {
+            let (root, read) = jwk_root("nofeature", jwks);
+            let lacking = prepare(target, "gw.json", JWK_CONFIG, |_| None, read, "docs");
+            std::fs::remove_dir_all(&root).unwrap();
+            assert!(lacking.text.is_none());
+            assert!(
+                lacking.errors.iter().any(|e| e.starts_with("gw.json:3:")
+                    && e.contains("auth/validator")
+                    && e.contains("`jwt` feature")),
+                "{:?}",
+                lacking.errors
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use futures_util::Stream;
 
 use crate::body::{BoundedBody, TooLarge};
 use crate::builtin;
+use crate::config::capability::when;
 use crate::config::{self, Config, ConfigErrors};
 use crate::guard::{cors, GuardState, Guards, Inbound};
 use crate::http_util::plain;
@@ -86,11 +87,11 @@ impl Gateway {
         } else {
             HeaderValue::from_static(crate::USER_AGENT)
         };
-        let websockets = config.endpoints.iter().any(|e| e.websocket.is_some());
-        let websocket_origins = config
-            .guards
-            .cors
-            .as_ref()
+        // Both behind their cargo features (config::capability): constant `false`/`None` in a
+        // build without them, so their code is not in that build.
+        let websockets =
+            cfg!(feature = "websocket") && config.endpoints.iter().any(|e| e.websocket.is_some());
+        let websocket_origins = when(cfg!(feature = "cors"), config.guards.cors.as_ref())
             .filter(|_| websockets)
             .map(cors::Policy::new);
         Self {

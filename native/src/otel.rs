@@ -99,7 +99,7 @@ pub fn attach(
     access: Option<Arc<dyn Sink>>,
     mode: Mode,
 ) -> (Platform, Option<Halves>) {
-    let Some(otel) = &config.telemetry.opentelemetry else {
+    let Some(otel) = config.telemetry.otel() else {
         // No sink at all when nothing is logged: the gateway then builds no records.
         return (
             access.map_or(platform.clone(), |a| platform.with_sink(a)),

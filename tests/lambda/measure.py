@@ -13,6 +13,7 @@
    config (runtime override) answering GET /users/42 from two local backends.
 
 Prints a Markdown table (pasted into docs/lambda.md). Usage: measure.py [--runs N] [--binary PATH]
+[--embedded-only]
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--binary", help="skip the builds and measure this (host-runnable) bootstrap")
+    ap.add_argument("--embedded-only", action="store_true",
+                    help="only the embedded-config case: a per-config build of config/gateway.json "
+                         "lacks the capabilities the override config uses (docs/lambda.md)")
     args = ap.parse_args()
 
     binary = Path(args.binary) if args.binary else ARTIFACT
@@ -187,7 +191,7 @@ def main() -> int:
             ("embedded config/gateway.json, GET /__health", health, {}),
             ("override tests/lambda/gateway.e2e.json, GET /users/42 (2 backends)", function_url,
              {"MANIFOLD_LAMBDA_CONFIG": str(HERE / "gateway.e2e.json"), "E2E_BACKEND_PORT": str(port)}),
-        ]
+        ][: 1 if args.embedded_only else None]
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MANIFOLD_"))}
         print(f"| case ({args.runs} cold starts, x86_64 release bootstrap) | process start → first answer, ms | gateway init, ms | peak RSS after 1st answer | peak RSS after 1000 warm | warm invoke, ms |")
         print("|---|---|---|---|---|---|")

@@ -58,7 +58,7 @@ struct Otel {
 /// `platform` with the sink `config` asks for: the console access log, and the OTLP export
 /// with `telemetry/opentelemetry`.
 pub fn observed(platform: Platform, config: &Config) -> Platform {
-    let otel = config.telemetry.opentelemetry.as_ref().map(|o| {
+    let otel = config.telemetry.otel().map(|o| {
         let url = |path: &str, host: &str, port: u16| {
             let host = host.trim_end_matches('/');
             let host = if host.contains("://") {

@@ -122,6 +122,41 @@ pub const FEATURES: &[Feature] = &[
         what: "the `yaml` `output_encoding` (and `negotiate`)",
         enabled: cfg!(feature = "yaml"),
     },
+    Feature {
+        name: "cors",
+        what: "`security/cors` (and the WebSocket origin check it gives)",
+        enabled: cfg!(feature = "cors"),
+    },
+    Feature {
+        name: "security-http",
+        what: "`security/http` (allowed hosts, HTTPS redirect, security headers)",
+        enabled: cfg!(feature = "security-http"),
+    },
+    Feature {
+        name: "telemetry",
+        what: "`telemetry/logging` and `telemetry/opentelemetry` (OTLP export)",
+        enabled: cfg!(feature = "telemetry"),
+    },
+    Feature {
+        name: "redis",
+        what: "the root `redis` connection pools (shared stores)",
+        enabled: cfg!(feature = "redis"),
+    },
+    Feature {
+        name: "websocket",
+        what: "`websocket` endpoints (upgrades passed through)",
+        enabled: cfg!(feature = "websocket"),
+    },
+    Feature {
+        name: "compression",
+        what: "`manifold/compression` (compressed answers)",
+        enabled: cfg!(feature = "compression"),
+    },
+    Feature {
+        name: "failure",
+        what: "`manifold/failure` (failure policies)",
+        enabled: cfg!(feature = "failure"),
+    },
 ];
 
 /// Namespaces whose code is behind a feature (at any level they are decoded at).
@@ -142,6 +177,14 @@ const NAMESPACES: &[(&str, &str)] = &[
     ("qos/ratelimit/router/redis", "ratelimit"),
     ("qos/ratelimit/service/redis", "ratelimit"),
     ("qos/circuit-breaker", "circuit-breaker"),
+    ("security/cors", "cors"),
+    ("security/http", "security-http"),
+    ("telemetry/logging", "telemetry"),
+    ("telemetry/opentelemetry", "telemetry"),
+    ("redis", "redis"),
+    (super::extra::WEBSOCKET_NAMESPACE, "websocket"),
+    (super::extra::COMPRESSION_NAMESPACE, "compression"),
+    (super::extra::FAILURE_NAMESPACE, "failure"),
 ];
 
 /// One use of an optional capability in a config.
@@ -372,15 +415,43 @@ mod tests {
     #[test]
     fn a_plain_proxy_needs_nothing_optional_and_hmac_only_jwt() {
         let text = r#"{"version": 3, "endpoints": [{"endpoint": "/a", "output_encoding": "json",
-          "extra_config": {"security/cors": {}},
+          "extra_config": {"proxy": {"sequential": true}},
           "backend": [{"url_pattern": "/x", "encoding": "safejson"}]}]}"#;
         assert_eq!(required_features(text).unwrap(), Vec::<&str>::new());
         let hmac = text.replace(
-            r#""security/cors": {}"#,
+            r#""proxy": {"sequential": true}"#,
             r#""auth/validator": {"alg": "HS256"}"#,
         );
         assert_eq!(required_features(&hmac).unwrap(), ["jwt"]);
         assert!(needs("{not json").is_err());
+    }
+
+    #[test]
+    fn the_always_present_namespaces_are_features_too() {
+        let text = r#"{"version": 3,
+  "extra_config": {"security/cors": {}, "security/http": {}, "telemetry/logging": {},
+    "telemetry/opentelemetry": {}, "redis": {}, "manifold/compression": {}},
+  "endpoints": [{"endpoint": "/a", "extra_config": {"websocket": {}, "manifold/failure": {}},
+    "backend": [{"url_pattern": "/x", "extra_config": {"manifold/failure": {}}}]}]}"#;
+        assert_eq!(
+            required_features(text).unwrap(),
+            [
+                "cors",
+                "security-http",
+                "telemetry",
+                "redis",
+                "websocket",
+                "compression",
+                "failure"
+            ]
+        );
+        let at: Vec<String> = needs(text)
+            .unwrap()
+            .iter()
+            .map(|n| n.at.path.clone())
+            .collect();
+        assert!(at.contains(&"endpoints[0].backend[0].extra_config.manifold/failure".to_owned()));
+        assert!(at.contains(&"extra_config.telemetry/opentelemetry".to_owned()));
     }
 
     #[test]

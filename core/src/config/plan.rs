@@ -83,6 +83,17 @@ pub struct TelemetryOptions {
     pub opentelemetry: Option<super::extra::OpenTelemetry>,
 }
 
+// === impl TelemetryOptions ===
+
+impl TelemetryOptions {
+    /// `telemetry/opentelemetry` for the places that export: `None`, visibly to the optimizer,
+    /// in a build without the `telemetry` feature, so the exporters are not in that build.
+    #[inline(always)]
+    pub fn otel(&self) -> Option<&super::extra::OpenTelemetry> {
+        super::capability::when(cfg!(feature = "telemetry"), self.opentelemetry.as_ref())
+    }
+}
+
 /// One endpoint entry.
 #[derive(Debug, Clone)]
 pub struct Endpoint {

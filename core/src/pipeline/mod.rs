@@ -76,9 +76,8 @@ pub(crate) struct CompiledEndpoint {
 pub(crate) fn engine_guards(config: &Config, stores: &SharedStores, platform: &Platform) -> Guards {
     let g = &config.guards;
     Guards::new([
-        g.cors.as_ref().map(|c| Guard::Cors(cors::Policy::new(c))),
-        g.security_http
-            .as_ref()
+        when(cfg!(feature = "cors"), g.cors.as_ref()).map(|c| Guard::Cors(cors::Policy::new(c))),
+        when(cfg!(feature = "security-http"), g.security_http.as_ref())
             .map(|s| Guard::Secure(Secure::new(s))),
         bots(g.bot_detector.as_ref()),
         when(cfg!(feature = "ratelimit"), g.ratelimit_redis.as_ref())
@@ -164,10 +163,12 @@ impl CompiledEndpoint {
         Self {
             guards: endpoint_guards(config, endpoint, stores, platform),
             proxy: stack::endpoint_stack(endpoint, platform),
-            websocket: endpoint.websocket.as_ref().and_then(|ws| {
-                let backend = endpoint.backend.first()?;
-                Some(Upgrader::new(endpoint, ws.clone(), backend, platform))
-            }),
+            websocket: when(cfg!(feature = "websocket"), endpoint.websocket.as_ref()).and_then(
+                |ws| {
+                    let backend = endpoint.backend.first()?;
+                    Some(Upgrader::new(endpoint, ws.clone(), backend, platform))
+                },
+            ),
             plan: endpoint.clone(),
             route: endpoint.endpoint.as_str().into(),
         }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::capability::when;
 use crate::config::Config;
 use crate::guard::stored_keys::StoredKeys;
 use crate::platform::{
@@ -85,10 +86,12 @@ impl SharedStores {
             platform: platform.stores.clone(),
             keys: None,
         };
-        for pool in config
-            .redis
-            .pools
-            .iter()
+        // No pool is declared in a build without the `redis` feature (config::capability);
+        // constant there, so the store code is not in that build.
+        let pools = when(cfg!(feature = "redis"), Some(&config.redis.pools));
+        for pool in pools
+            .into_iter()
+            .flatten()
             .filter(|p| used.contains(&p.spec.name.as_str()))
         {
             let opened = match &platform.stores {

@@ -51,7 +51,7 @@ pub(crate) struct Started {
 impl Telemetry {
     /// The telemetry `config` asks for.
     pub(crate) fn new(config: &Config) -> Self {
-        let otel = config.telemetry.opentelemetry.as_ref();
+        let otel = config.telemetry.otel();
         let no_propagation = otel.is_some_and(|o| o.layers.global.disable_propagation);
         Self {
             continue_trace: !no_propagation,

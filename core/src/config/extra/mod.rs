@@ -314,8 +314,10 @@ impl Extra {
     fn set(&mut self, ns: &str, cx: &mut Cx<'_, '_>, value: &Value) {
         match ns {
             "router" => self.router = namespace(cx, value),
-            "security/cors" => self.cors = namespace(cx, value),
-            "security/http" => self.security_http = namespace(cx, value),
+            "security/cors" if cfg!(feature = "cors") => self.cors = namespace(cx, value),
+            "security/http" if cfg!(feature = "security-http") => {
+                self.security_http = namespace(cx, value);
+            }
             "security/bot-detector" if cfg!(feature = "bot-detector") => {
                 self.bot_detector = namespace(cx, value);
             }
@@ -341,17 +343,25 @@ impl Extra {
             "qos/http-cache" if cfg!(feature = "http-cache") => {
                 self.http_cache = namespace(cx, value);
             }
-            "telemetry/logging" => self.logging = namespace(cx, value),
-            "telemetry/opentelemetry" => self.opentelemetry = namespace(cx, value),
-            "redis" => self.redis = namespace(cx, value),
+            "telemetry/logging" if cfg!(feature = "telemetry") => {
+                self.logging = namespace(cx, value);
+            }
+            "telemetry/opentelemetry" if cfg!(feature = "telemetry") => {
+                self.opentelemetry = namespace(cx, value);
+            }
+            "redis" if cfg!(feature = "redis") => self.redis = namespace(cx, value),
             "qos/ratelimit/router/redis" if cfg!(feature = "ratelimit") => {
                 self.ratelimit_router_redis = namespace(cx, value);
             }
             "qos/ratelimit/service/redis" if cfg!(feature = "ratelimit") => {
                 self.ratelimit_service_redis = namespace(cx, value);
             }
-            FAILURE_NAMESPACE => self.failure = namespace(cx, value),
-            COMPRESSION_NAMESPACE => self.compression = namespace(cx, value),
+            FAILURE_NAMESPACE if cfg!(feature = "failure") => {
+                self.failure = namespace(cx, value);
+            }
+            COMPRESSION_NAMESPACE if cfg!(feature = "compression") => {
+                self.compression = namespace(cx, value);
+            }
             "auth/api-keys" if !cfg!(feature = "api-keys") => {}
             "auth/api-keys" if cx.level() == Root => self.api_keys = namespace(cx, value),
             "auth/api-keys" => self.api_keys_endpoint = namespace(cx, value),
@@ -359,7 +369,9 @@ impl Extra {
                 self.client_credentials = namespace(cx, value);
             }
             "backend/lambda" if cfg!(feature = "lambda") => self.lambda = namespace(cx, value),
-            WEBSOCKET_NAMESPACE => self.websocket = namespace(cx, value),
+            WEBSOCKET_NAMESPACE if cfg!(feature = "websocket") => {
+                self.websocket = namespace(cx, value);
+            }
             _ => {}
         }
     }
