@@ -15,7 +15,7 @@ use http::{HeaderMap, Method, StatusCode};
 use manifold_core::platform::{
     BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, StreamedResponse,
 };
-use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform, MAX_HEADERS};
+use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform, TooLarge, MAX_HEADERS};
 use worker::js_sys::{self, Array, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -115,7 +115,21 @@ async fn whole(
 ) -> Result<BackendResponse, ClientError> {
     // Refused as soon as it is known to exceed `max_body` (a declared length at once).
     let bounded = BoundedBody::response(&head.headers, max_body)?;
+    let declared = head.headers.contains_key(CONTENT_LENGTH);
     let body = match response.body() {
+        // A declared length (already checked against `max_body`) is what the runtime reads, so
+        // `arrayBuffer()` holds no more than that: one promise and one copy, where reading the
+        // stream costs a promise, a `Uint8Array` and two copies per chunk. An encoded body may
+        // decode to more than its declared length: it is streamed, under the limit.
+        Some(_) if declared && !head.headers.contains_key(CONTENT_ENCODING) => {
+            let buffer = response.array_buffer().map_err(failed)?;
+            let buffer = JsFuture::from(buffer).await.map_err(|e| protocol(e.into()))?;
+            let bytes = Uint8Array::new(&buffer);
+            if bytes.length() as usize > max_body {
+                return Err(TooLarge { limit: max_body }.into());
+            }
+            Bytes::from(bytes.to_vec())
+        }
         Some(stream) => bounded.collect(ByteStream::from(stream), protocol).await?,
         None => Bytes::new(),
     };
@@ -136,10 +150,9 @@ fn to_js(
     request: &BackendRequest,
     signal: &web_sys::AbortSignal,
 ) -> Result<web_sys::RequestInit, JsValue> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(request.method().as_str());
-    init.set_headers(&headers_to_js(request.headers())?.into());
-    init.set_redirect(web_sys::RequestRedirect::Manual);
+    // Method, headers and redirect mode cross as one JSON text (`convert::request_init_json`).
+    let init = convert::request_init_json(request.method().as_str(), request.headers());
+    let init: web_sys::RequestInit = js_sys::JSON::parse(&init)?.unchecked_into();
     init.set_signal(Some(signal));
     let body = request.body();
     if !body.is_empty() && !matches!(*request.method(), Method::GET | Method::HEAD) {
@@ -148,18 +161,22 @@ fn to_js(
     Ok(init)
 }
 
-/// A JS `Headers` as a `HeaderMap`; entries that are not valid HTTP are skipped.
+/// A JS `Headers` as a `HeaderMap`; entries that are not valid HTTP are skipped. The entries
+/// cross as one string (`convert::headers_from_lines`).
 pub fn headers_from_js(headers: &web_sys::Headers) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for pair in headers.entries().into_iter().flatten() {
-        let pair = Array::from(&pair);
-        let (name, value) = (pair.get(0).as_string(), pair.get(1).as_string());
-        map.extend(convert::header(
-            &name.unwrap_or_default(),
-            &value.unwrap_or_default(),
-        ));
-    }
-    map
+    let lines = Array::from(headers).join("\n");
+    convert::headers_from_lines(&String::from(lines))
+}
+
+/// A `ResponseInit` for `new Response`: status, headers without the framing ones and
+/// `encodeBody: "manual"`, crossing as one JSON text (`convert::response_init_json`) instead of
+/// a `Headers.append` per header.
+pub fn response_init(
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<web_sys::ResponseInit, JsValue> {
+    let init = convert::response_init_json(status, headers);
+    Ok(js_sys::JSON::parse(&init)?.unchecked_into())
 }
 
 /// A `HeaderMap` as a JS `Headers`, without the framing headers.
