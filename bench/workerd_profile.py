@@ -6,8 +6,8 @@ and by category (JS glue, header conversion, body copies, JSON, allocation, the 
     python3 bench/workerd_profile.py --js           (the hand-written JS Worker, same load)
     python3 bench/workerd_profile.py --summary FILE.cpuprofile [--top 40]
 
---dist is a Worker built with bench.py's Worker config (`workerd_config()`: the backend host is
-`${env:BENCH_BACKEND_PORT}`, so the build serves any port), ideally with MANIFOLD_WORKER_NAMES=1
+--dist is a Worker built with bench.py's Worker config (the backend host is
+`${env:BENCH_BACKEND_PORT}`, so the build serves any port; `bench.workerd_config()`), ideally with MANIFOLD_WORKER_NAMES=1
 so that wasm frames carry their Rust names. The script starts the bench's backend (nginx, CPU 0,
 with the load generator), the Worker in workerd (bench/workerd/serve.mjs, CPU 1) with the V8
 inspector open, warms it up, starts bench/workerd-profile.mjs, drives scenario b with wrk
