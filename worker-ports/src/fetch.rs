@@ -38,9 +38,10 @@ pub fn platform() -> Platform {
 pub struct FetchClient;
 
 /// Aborts the fetch (connection and body) when dropped: the core drops a backend call when its
-/// timeout wins, and the backend must see the call go away. Aborting a fetch whose body was
-/// read to the end changes nothing.
-struct AbortOnDrop(web_sys::AbortController);
+/// timeout wins, and the backend must see the call go away. A fetch whose body was read to the
+/// end is [disarmed](AbortOnDrop::disarm): aborting it changes nothing, and `abort()` (the
+/// signal's event, the fetch's abort steps) was 8 % of the Worker's profiled time.
+struct AbortOnDrop(Option<web_sys::AbortController>);
 
 // === impl FetchClient ===
 
@@ -51,8 +52,10 @@ impl HttpClient for FetchClient {
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         Box::pin(async move {
-            let (response, head, _abort) = fetch(&request).await?;
-            whole(response, head, max_body).await
+            let (response, head, abort) = fetch(&request).await?;
+            let answer = whole(response, head, max_body).await?;
+            abort.disarm();
+            Ok(answer)
         })
     }
 
@@ -69,7 +72,9 @@ impl HttpClient for FetchClient {
                 .body()
                 .filter(|_| !head.headers.contains_key(CONTENT_ENCODING));
             let Some(stream) = stream else {
-                return Ok(whole(response, head, max_body).await?.map(Body::Full));
+                let answer = whole(response, head, max_body).await?;
+                abort.disarm();
+                return Ok(answer.map(Body::Full));
             };
             // The fetch stays open (not aborted) for as long as the stream is read.
             let chunks = ByteStream::from(stream).map(move |chunk| {
@@ -88,8 +93,9 @@ impl HttpClient for FetchClient {
 async fn fetch(
     request: &BackendRequest,
 ) -> Result<(web_sys::Response, http::response::Parts, AbortOnDrop), ClientError> {
-    let abort = AbortOnDrop(web_sys::AbortController::new().map_err(failed)?);
-    let init = to_js(request, &abort.0.signal()).map_err(failed)?;
+    let controller = web_sys::AbortController::new().map_err(failed)?;
+    let init = to_js(request, &controller.signal()).map_err(failed)?;
+    let abort = AbortOnDrop(Some(controller));
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let fetch = global.fetch_with_str_and_init(&request.uri().to_string(), &init);
     let response = JsFuture::from(fetch).await.and_then(|v| v.dyn_into());
@@ -202,8 +208,17 @@ fn protocol(error: worker::Error) -> ClientError {
 
 // === impl AbortOnDrop ===
 
+impl AbortOnDrop {
+    /// The fetch is over (its body read to the end): nothing left to abort.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(controller) = &self.0 {
+            controller.abort();
+        }
     }
 }
