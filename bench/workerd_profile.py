@@ -4,7 +4,7 @@ and by category (JS glue, header conversion, body copies, JSON, allocation, the 
 
     python3 bench/workerd_profile.py --dist DIR [--seconds 10] [--out DIR]
     python3 bench/workerd_profile.py --js           (the hand-written JS Worker, same load)
-    python3 bench/workerd_profile.py --summary FILE.cpuprofile [--top 40]
+    python3 bench/workerd_profile.py --summary FILE.cpuprofile [--dist DIR] [--top 40]
 
 --dist is a Worker built with bench.py's Worker config (the backend host is
 `${env:BENCH_BACKEND_PORT}`, so the build serves any port; `bench.workerd_config()`), ideally with MANIFOLD_WORKER_NAMES=1
@@ -39,31 +39,66 @@ CATEGORIES: list[tuple[str, str]] = [
     ("v8: idle", r"^\(idle\)"),
     ("v8: program (workerd C++ outside JS/wasm)", r"^\(program\)"),
     ("v8: root", r"^\(root\)"),
+    ("access log (console.log)", r"^js:log\b|console::log|ConsoleLog|formatLog"),
+    ("fetch abort (AbortController.abort on drop)", r"^js:abort\b|^abort$|AbortOnDrop"),
+    ("body stream reads (ReadableStream reader)", r"^js:(read|releaseLock|getReader|done|value|cancel)\b|"
+     r"ByteStream|wasm_streams|^read$|^releaseLock$"),
+    ("headers (JS Headers, http::header, conversions)", r"^js:(append|entries|headers|next)\b|^entries$|^Headers$|"
+     r"http::header|HeaderMap|HeaderName|HeaderValue|headers_(from|to)_js|convert::(header|byte_string|crosses)"),
+    ("timers (setTimeout/clearTimeout)", r"^js:(setTimeout|clearTimeout)\b|^setTimeout$|^clearTimeout$|Delay"),
+    ("futures, promises, closures (wasm-bindgen-futures)", r"^js:(queueMicrotask|then|resolve|cb_unref)|"
+     r"^queueMicrotask$|^[IL] index\.js|js_sys::futures|wasm_bindgen_futures|Closure|closures::"),
     ("allocator (dlmalloc, alloc::)", r"dlmalloc|__rust_(alloc|dealloc|realloc)|__rdl_|alloc::raw_vec|"
      r"alloc::alloc|RawVec|<alloc::vec::Vec<.*> as core::clone|alloc::string::String::push|"
      r"finish_grow|do_reserve_and_handle|malloc|free\b"),
     ("memcpy/memmove/memset (body and string copies)", r"^(memcpy|memmove|memset|compiler_builtins::mem)"),
     ("JSON (manifold_core::json, serde_json)", r"json|serde"),
-    ("headers (http::header, conversions)", r"http::header|HeaderMap|HeaderName|HeaderValue|headers_(from|to)_js|"
-     r"convert::(header|byte_string|crosses)|Headers"),
     ("UTF-8 / strings (core::str, fmt)", r"core::str|core::fmt|alloc::fmt|alloc::str|from_utf8|to_string|"
      r"char::|String"),
     ("wasm-bindgen glue (Rust side)", r"wasm_bindgen|js_sys|web_sys|__wbindgen|__externref|externref"),
     ("workers-rs (worker::)", r"worker::|worker_sys"),
-    ("futures / executor", r"wasm_bindgen_futures|futures_|futures::|core::task|Waker|poll_fn"),
+    ("runtime fetch / Response (native)", r"^fetch$|^Response$|^js:(fetch|new_with|arrayBuffer|array_buffer)"),
+    ("futures / executor", r"futures_|futures::|core::task|Waker|poll_fn"),
     ("pipeline (manifold_core)", r"manifold_core|manifold_worker"),
     ("other Rust std/core", r"core::|alloc::|std::|hashbrown|bytes::|http::"),
     ("wasm (unnamed)", r"wasm-function|^\$"),
-    ("JS glue (index.js, wasm-bindgen shims)", r"index\.js|__wbg|shim"),
+    ("JS glue (index.js, other wasm-bindgen shims)", r"index\.js|__wbg|shim|^js:"),
     ("JS runtime / Worker script", r"."),
 ]
+
+
+# wasm-bindgen's import shims are anonymous functions in index.js, one per line, each after its
+# key `__wbg_<name>_<hash>:`; their names say which JS API the module called.
+SHIM = re.compile(r"__wbg_(\w+?)_[0-9a-f]{16}:")
+GLUE_LINES: dict[tuple[str, int], str] = {}
+
+
+def load_glue(dist: str | None) -> None:
+    """Learn the import shims' names from the Worker's index.js (the bundle wrangler wrote)."""
+    if not dist:
+        return
+    path = os.path.join(dist, "index.js")
+    if not os.path.exists(path):
+        return
+    with open(path, errors="replace") as f:
+        for n, line in enumerate(f):
+            names = [(m.end(), m.group(1)) for m in SHIM.finditer(line)]
+            for end, name in names:
+                GLUE_LINES[("index.js", n, end)] = name
 
 
 def frame_name(node: dict) -> str:
     cf = node["callFrame"]
     name = cf.get("functionName") or "(anonymous)"
-    url = cf.get("url") or ""
-    return f"{name} {os.path.basename(url)}".strip()
+    url = os.path.basename(cf.get("url") or "")
+    if url == "index.js" and name == "(anonymous)":
+        # The shim whose key ends last before this function's column.
+        line, col = cf.get("lineNumber", -1), cf.get("columnNumber", -1)
+        best = max(((end, shim) for (u, n, end), shim in GLUE_LINES.items() if n == line and end <= col),
+                   default=None)
+        if best:
+            return f"js:{best[1]} (wasm-bindgen import shim)"
+    return f"{name} {url}".strip()
 
 
 def category(name: str) -> str:
@@ -92,7 +127,13 @@ def summarise(profile: dict, top: int = 40) -> str:
         total += dt
         leaf = frame_name(nodes[sid])
         self_t[leaf] += dt
-        cat_self[category(leaf)] += dt
+        # An unnamed native frame (a builtin the runtime runs for a JS call) counts in its
+        # caller's category: console.log's formatting is the access log's.
+        owner, nid = leaf, sid
+        while owner == "(anonymous)" and nid in parent:
+            nid = parent[nid]
+            owner = frame_name(nodes[nid])
+        cat_self[category(owner)] += dt
         seen, cats, nid = set(), set(), sid
         while nid is not None:
             name = frame_name(nodes[nid])
@@ -109,7 +150,7 @@ def summarise(profile: dict, top: int = 40) -> str:
              "(percentages below are of the non-idle time)", "",
              "| category | self % | inclusive % |", "|---|---:|---:|"]
     for cat, t in cat_self.most_common():
-        if cat == "v8: idle":
+        if cat in ("v8: idle", "v8: root"):
             continue
         lines.append(f"| {cat} | {t * 100 / busy:.1f} | {cat_incl[cat] * 100 / busy:.1f} |")
     lines += ["", f"top {top} functions by self time:", "", "| function | self % | inclusive % |",
@@ -177,6 +218,7 @@ def run(args) -> int:
         cpu_us = (c1 - c0) * 1e6 / max(res["requests"], 1)
         with open(cpuprofile) as f:
             profile = json.load(f)
+        load_glue(args.dist)
         head = (f"{label}: {res['rps']:.0f} req/s, workerd CPU {cpu_us:.1f} us/req over the profiled "
                 f"{args.seconds:.0f} s (profiler on), errors {res['errors']}; load average {b.loadavg()}")
         text = head + "\n\n" + summarise(profile, args.top)
@@ -201,6 +243,7 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args()
     if args.summary:
+        load_glue(args.dist)
         with open(args.summary) as f:
             print(summarise(json.load(f), args.top))
         return 0
