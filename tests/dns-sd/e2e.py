@@ -32,31 +32,15 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from suite import Suite, free_port, wait_for  # noqa: E402 (after the path above)
+
 SRV = "_api._tcp.sd.test"
 MISSING = "_nope._tcp.sd.test"
 
 
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            try:
-                with socket.socket() as t:
-                    t.bind(("127.0.0.1", port))
-                    return port
-            except OSError:
-                continue
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 def get(port, path, timeout=10):
@@ -97,19 +81,6 @@ class NamedBackend(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-class Suite:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL {name}{': ' + detail if detail else ''}")
-        sys.stdout.flush()
 
 
 def srv_answers(port, name):
@@ -131,7 +102,7 @@ def main():
     suite = Suite()
     work = tempfile.mkdtemp(prefix="manifold-dns-sd-")
     procs = {}
-    dns_port, gw_port = free_port(), free_port()
+    dns_port, gw_port = free_port(udp=True), free_port()
     backends = {name: NamedBackend(name) for name in ("one", "two", "three")}
     for b in backends.values():
         threading.Thread(target=b.serve_forever, daemon=True).start()

@@ -86,6 +86,40 @@ LAMBDA_LIMIT = 6 * 1024 * 1024
 ALB_LIMIT = 1_000_000
 
 
+class Tally:
+    """A suite's checks: `check(name, problems)` prints `ok`/`FAIL` and the problems under it."""
+
+    def __init__(self) -> None:
+        self.passed = self.failed = 0
+
+    def check(self, name: str, problems: list[str], differs: dict | None = None) -> None:
+        if problems:
+            self.failed += 1
+            print(f"FAIL {name}", flush=True)
+            for p in problems:
+                print(f"     {p}")
+        else:
+            self.passed += 1
+            print(f"ok   {name}", flush=True)
+        if differs:
+            print(f"     declared difference: {differs['why']}")
+
+    def finish(self, suite: str, logs: Path, counts: str | None, keep_logs: bool = False) -> int:
+        """Shows the logs' last lines on failure (else removes them), writes --counts, prints the
+        summary line and returns the exit status."""
+        if self.failed:
+            for log in sorted(logs.glob("*.log")):
+                print(f"--- {log.name} (last lines)")
+                print("\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+            print(f"logs kept in {logs}")
+        elif not keep_logs:
+            shutil.rmtree(logs, ignore_errors=True)
+        if counts:
+            Path(counts).write_text(f"{self.passed} {self.failed}\n")
+        print(f"{suite}: {self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
 @dataclass
 class Scenario:
     name: str
@@ -1182,22 +1216,9 @@ def main() -> int:
     logs = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix="manifold-lambda-e2e-"))
     keep_logs = bool(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
-    passed = failed = 0
-
+    tally = Tally()
+    check = tally.check
     skipped: list[str] = []
-
-    def check(name: str, problems: list[str], differs: dict | None = None) -> None:
-        nonlocal passed, failed
-        if problems:
-            failed += 1
-            print(f"FAIL {name}")
-            for p in problems:
-                print(f"     {p}")
-        else:
-            passed += 1
-            print(f"ok   {name}")
-        if differs:
-            print(f"     declared difference: {differs['why']}")
 
     procs = Processes()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1335,20 +1356,9 @@ def main() -> int:
     finally:
         procs.stop()
 
-    if failed:
-        for log in sorted(logs.glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-15:]
-            print(f"--- {log.name} (last lines)")
-            print("\n".join(tail))
-        print(f"logs and events kept in {logs}")
-    elif not keep_logs:
-        shutil.rmtree(logs, ignore_errors=True)
-    if args.counts:
-        Path(args.counts).write_text(f"{passed} {failed}\n")
     if skipped:
         print(f"{len(skipped)} checks skipped: the route cannot carry the input (reasons above)")
-    print(f"e2e.py: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tally.finish("e2e.py", logs, args.counts, keep_logs)
 
 
 if __name__ == "__main__":

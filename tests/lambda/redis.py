@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -144,14 +143,8 @@ def main() -> int:
     ap.add_argument("--counts", help="write 'PASSED FAILED' here")
     args = ap.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="manifold-lambda-redis-"))
-    passed = failed = 0
-
-    def check(name: str, problems: list[str]) -> None:
-        nonlocal passed, failed
-        passed, failed = passed + (not problems), failed + bool(problems)
-        print(f"{'FAIL' if problems else 'ok  '} {name}", flush=True)
-        for p in problems:
-            print(f"     {p}")
+    tally = e2e.Tally()
+    check = tally.check
 
     procs = Processes()
     # The wrapper forwards a TERM: leave through `finally`, which stops everything started.
@@ -293,17 +286,7 @@ def main() -> int:
     finally:
         procs.stop()
 
-    if failed:
-        for log in sorted(logs.glob("*.log")):
-            print(f"--- {log.name} (last lines)")
-            print("\n".join(log.read_text(errors="replace").splitlines()[-15:]))
-        print(f"logs kept in {logs}")
-    else:
-        shutil.rmtree(logs, ignore_errors=True)
-    print(f"redis.py: {passed} passed, {failed} failed")
-    if args.counts:
-        Path(args.counts).write_text(f"{passed} {failed}\n")
-    return 1 if failed else 0
+    return tally.finish("redis.py", logs, args.counts)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,14 +52,8 @@ def main() -> int:
     args = ap.parse_args()
     jwt_key, backend_key = os.environ["E2E_JWT_K"], os.environ["E2E_BACKEND_KEY"]
     logs = Path(tempfile.mkdtemp(prefix="manifold-lambda-secrets-"))
-    passed = failed = 0
-
-    def check(name: str, problems: list[str]) -> None:
-        nonlocal passed, failed
-        passed, failed = passed + (not problems), failed + bool(problems)
-        print(f"{'FAIL' if problems else 'ok  '} {name}")
-        for p in problems:
-            print(f"     {p}")
+    tally = e2e.Tally()
+    check = tally.check
 
     def artifact() -> None:
         data = Path(args.bootstrap).read_bytes()
@@ -133,17 +126,7 @@ def main() -> int:
     finally:
         procs.stop()
 
-    if failed:
-        for log in sorted(logs.glob("*.log")):
-            print(f"--- {log.name} (last lines)")
-            print("\n".join(log.read_text(errors="replace").splitlines()[-15:]))
-        print(f"logs kept in {logs}")
-    else:
-        shutil.rmtree(logs, ignore_errors=True)
-    print(f"secrets.py: {passed} passed, {failed} failed")
-    if args.counts:
-        Path(args.counts).write_text(f"{passed} {failed}\n")
-    return 1 if failed else 0
+    return tally.finish("secrets.py", logs, args.counts)
 
 
 if __name__ == "__main__":
