@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -537,6 +538,34 @@ class PidView:
 WORKERD_LABEL = {"manifold-wasm": "Manifold wasm Worker", "js-worker": "hand-written JS Worker"}
 
 
+def workerd_config() -> dict:
+    """The bench config for the Worker: the backend's port is the Worker's var
+    BENCH_BACKEND_PORT (serve.mjs binds it), so one build serves any run; no Redis pool (the
+    Worker keeps shared buckets in Durable Objects, and scenario b needs none)."""
+    cfg = manifold_config("http://127.0.0.1:${env:BENCH_BACKEND_PORT:-8080}", 6379)
+    del cfg["extra_config"]["redis"]
+    if not cfg["extra_config"]:
+        del cfg["extra_config"]
+    cfg["endpoints"] = [e for e in cfg["endpoints"] if e["endpoint"] != "/e/redis"]
+    return cfg
+
+
+def build_worker(work: str, dist: str, log: str, timeout: int = 1500) -> tuple[object, str]:
+    """`wrangler deploy --dry-run --outdir dist` with workerd_config() embedded: (rc, log text)."""
+    cfg = os.path.join(work, "worker-config.json")
+    with open(cfg, "w") as f:
+        json.dump(workerd_config(), f, indent=2)
+    with open(log, "wb") as f:
+        try:
+            rc = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", dist], cwd=ROOT, stdout=f,
+                                stderr=subprocess.STDOUT, timeout=timeout,
+                                env=dict(os.environ, MANIFOLD_CONFIG=cfg, CI="true")).returncode
+        except subprocess.TimeoutExpired:
+            rc = f"timeout ({timeout} s)"
+    with open(log, errors="replace") as f:
+        return rc, f.read()
+
+
 def start_worker(work: str, name: str, argv_tail: list[str], cpu: str | None) -> tuple[PidView, str]:
     port = free_port()
     p = Proc(name, pinned(cpu, ["node", os.path.join(BENCH, "workerd", "serve.mjs"), str(port), *argv_tail]),
@@ -560,43 +589,37 @@ def start_worker(work: str, name: str, argv_tail: list[str], cpu: str | None) ->
     raise StartFailure(f"{name} was not ready within 60 s; see {p.log}")
 
 
-def workerd_section(work: str, base: str, expected: dict, params: dict, target_cpu, load_cpu) -> dict:
+def workerd_section(work: str, base: str, expected: dict, params: dict, target_cpu, load_cpu,
+                    dists: dict[str, str] | None = None) -> dict:
     """Builds the Manifold Worker with the bench config embedded (as scripts/worker-e2e.sh
-    does: `wrangler deploy --dry-run --outdir`), starts both Workers and measures scenario b."""
+    does: `wrangler deploy --dry-run --outdir`), starts both Workers and measures scenario b.
+    `dists` (--workerd-dist NAME=DIR) measures those prebuilt Workers (workerd_config()) instead
+    of a build, each against the same JS Worker in the same run: an A/B of two builds."""
     out: dict = {"status": "not measured", "runs": {}}
     cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
     if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
         out["reason"] = ("wrangler/miniflare not found (bench/run.sh runs `scripts/tools.sh worker` and "
                          "sources ~/.cache/manifold/env.sh in the full mode)")
         return out
-    cfg = os.path.join(work, "worker-config.json")
-    with open(cfg, "w") as f:
-        json.dump(manifold_config(base), f, indent=2)
-    dist = os.path.join(work, "worker-dist")
-    print("bench: building the Manifold Worker with the bench config (wrangler deploy --dry-run)", flush=True)
-    t0 = time.time()
-    log = os.path.join(work, "worker-build.log")
-    with open(log, "wb") as f:
-        try:
-            rc = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", dist], cwd=ROOT, stdout=f,
-                                stderr=subprocess.STDOUT, timeout=1500,
-                                env=dict(os.environ, MANIFOLD_CONFIG=cfg, CI="true")).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout (1500 s)"
-    out["build_s"] = round(time.time() - t0)
-    with open(log, errors="replace") as f:
-        text = f.read()
-    if rc != 0:
-        out["status"] = "failed"
-        out["reason"] = f"the Worker build failed ({rc}); last lines: " + " | ".join(text.splitlines()[-6:])
-        return out
-    m = re.search(r"Total Upload: ([^\n]*)", text)
-    out["bundle"] = m.group(1).strip() if m else "?"
+    if not dists:
+        dist = os.path.join(work, "worker-dist")
+        print("bench: building the Manifold Worker with the bench config (wrangler deploy --dry-run)", flush=True)
+        t0 = time.time()
+        rc, text = build_worker(work, dist, os.path.join(work, "worker-build.log"))
+        out["build_s"] = round(time.time() - t0)
+        if rc != 0:
+            out["status"] = "failed"
+            out["reason"] = f"the Worker build failed ({rc}); last lines: " + " | ".join(text.splitlines()[-6:])
+            return out
+        m = re.search(r"Total Upload: ([^\n]*)", text)
+        out["bundle"] = m.group(1).strip() if m else "?"
+        dists = {"manifold-wasm": dist}
     out["workerd"] = subprocess.run(["workerd", "--version"], capture_output=True, text=True).stdout.strip() \
         if shutil.which("workerd") else "?"
     targets = {}
     try:
-        targets["manifold-wasm"] = start_worker(work, "manifold-wasm", ["manifold", dist], target_cpu)
+        for name, dist in dists.items():
+            targets[name] = start_worker(work, name, ["manifold", dist, base], target_cpu)
         targets["js-worker"] = start_worker(
             work, "js-worker", ["js", os.path.join(BENCH, "workerd", "aggregator.js"), base], target_cpu)
     except StartFailure as e:
@@ -633,6 +656,11 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
                   f"(workerd, {run['cpu_util'] * 100:3.0f}% of a core; node host {run['host_cpu_us_per_req']:.1f})  "
                   f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  errors {run['errors']}", flush=True)
     out["runs"] = runs
+    js = statistics.median(r["cpu_us_per_req"] for r in runs["js-worker"]) if runs["js-worker"] else 0.0
+    for t, rs in runs.items():
+        med = statistics.median(r["cpu_us_per_req"] for r in rs) if rs else 0.0
+        ratio = f"{med / js:.2f}x the JS Worker" if js else "-"
+        print(f"   {t:13s} median workerd cpu {med:7.1f} us/req ({ratio})", flush=True)
     bad = {t: sum(r["errors"] for r in rs) for t, rs in runs.items() if sum(r["errors"] for r in rs)}
     if bad:
         out["status"] = "failed"
@@ -818,6 +846,9 @@ def main() -> int:
     ap.add_argument("--manifold", default=MANIFOLD_BIN)
     ap.add_argument("--edge", default=None,
                     help="comma list of workerd,lambda (default: both in the full mode, none with --quick)")
+    ap.add_argument("--workerd-dist", action="append", metavar="NAME=DIR",
+                    help="measure this prebuilt Worker (wrangler deploy --dry-run --outdir of workerd_config()) "
+                         "in the workerd section instead of building one; repeat for an A/B")
     args = ap.parse_args()
     edge = set(filter(None, (args.edge if args.edge is not None else ("" if args.quick else "workerd,lambda"))
                       .split(",")))
@@ -993,7 +1024,8 @@ def main() -> int:
                 failures.setdefault("processes", f"{name} exited during the run; see {proc.log}")
         # The native targets are idle from here on; the Workers and Lambda use the same cores.
         if "workerd" in edge:
-            edge_results["workerd"] = workerd_section(work, base, expected, params, target_cpu, load_cpu)
+            dists = dict(d.split("=", 1) for d in args.workerd_dist) if args.workerd_dist else None
+            edge_results["workerd"] = workerd_section(work, base, expected, params, target_cpu, load_cpu, dists)
             if edge_results["workerd"]["status"] == "failed":
                 failures["workerd"] = edge_results["workerd"]["reason"]
         if "lambda" in edge:

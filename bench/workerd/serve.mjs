@@ -1,9 +1,13 @@
 // Runs one Worker in workerd through Miniflare 4 (as tests/worker/e2e.test.mjs and `wrangler
 // dev` do) on 127.0.0.1:PORT, prints `READY <workerd pid>` and serves until SIGTERM/SIGINT.
 //
-//   node bench/workerd/serve.mjs PORT manifold DIST_DIR      (wrangler deploy --dry-run output)
-//   node bench/workerd/serve.mjs PORT js SCRIPT BACKEND_URL  (bench/workerd/aggregator.js)
+//   node bench/workerd/serve.mjs PORT manifold DIST_DIR [BACKEND_URL]  (wrangler deploy --dry-run output)
+//   node bench/workerd/serve.mjs PORT js SCRIPT BACKEND_URL             (bench/workerd/aggregator.js)
 //
+// The Manifold Worker gets BACKEND_URL's port as the var BENCH_BACKEND_PORT: bench.py's Worker
+// config names its host as `${env:BENCH_BACKEND_PORT}`, so one build serves any backend port
+// (and two prebuilt Workers can be compared, bench.py --workerd-dist).
+// MANIFOLD_INSPECTOR_PORT=<port> opens the V8 inspector there (bench/workerd-profile.mjs).
 // Needs MANIFOLD_CACHE (miniflare comes with the pinned wrangler, scripts/tools.sh worker).
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -29,9 +33,12 @@ if (kind === "manifold") {
     }));
   modules.sort((a, b) => Number(b.path.endsWith("index.js")) - Number(a.path.endsWith("index.js")));
   options = { modulesRoot: where, modules };
+  if (backend) options.bindings = { BENCH_BACKEND_PORT: new URL(backend).port };
 } else {
   options = { modules: true, scriptPath: where, bindings: { BACKEND: backend } };
 }
+const inspector = process.env.MANIFOLD_INSPECTOR_PORT;
+if (inspector) Object.assign(options, { name: "bench", unsafeInspectorProxy: true, inspectorPort: Number(inspector) });
 const mf = new Miniflare({ host: "127.0.0.1", port: Number(port), compatibilityDate, ...options });
 await mf.ready;
 

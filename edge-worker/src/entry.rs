@@ -13,10 +13,10 @@ use manifold_core::{
 };
 use manifold_worker_ports::websocket::{self, Upgraded};
 use manifold_worker_ports::{
-    convert, headers_from_js, headers_to_js, observed, platform, WorkerStores,
+    convert, headers_from_js, headers_to_js, observed, platform, response_init, WorkerStores,
 };
-use worker::{console_error, event, ByteStream, Context, EncodeBody, Env, Request};
-use worker::{Response, ResponseBuilder};
+use worker::{console_error, event, web_sys, ByteStream, Context, EncodeBody, Env};
+use worker::ResponseBuilder;
 
 /// The gateway config embedded by `build.rs` after it validated it: `${VAR}` expanded, the
 /// run-time `${env:NAME}` placeholders still in it (resolved from the Worker's `env`).
@@ -53,8 +53,12 @@ fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
 /// One request, its body streamed into the core under the body limit. Work the core defers
 /// while answering (shadow backends) goes to this request's `ctx.wait_until`, so it runs to
 /// completion under the request that started it.
+///
+/// The handler takes and gives the runtime's own `Request` and `Response`: workers-rs's
+/// wrappers read the method, URL, headers and `cf` of every request up front, and build the
+/// answer's `Headers` and body through a second copy; the conversions below cross once.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let start = || build(&env).map_err(|e| format!("manifold: cannot start: {e}\n"));
     let gateway = GATEWAY.with(|g| g.get_or_init(start).clone());
     let response = match (
@@ -70,7 +74,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             let request = match websocket::upgrade(&gateway, request, context).await {
                 Upgraded::Pass(request) => request,
                 Upgraded::Refused(answer) => return from_core(answer.map(Body::Full)),
-                Upgraded::Socket(socket) => return Ok(socket),
+                Upgraded::Socket(socket) => return Ok(socket.into()),
             };
             let defer = move |work: BoxFuture<'static, ()>| ctx.wait_until(work);
             let context = RequestContext::new()
@@ -86,51 +90,59 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 /// The platform's request as the core's: origin-form target (as a server sees it), every
 /// header that is valid, the body still to be read; and whether the client used HTTPS (the
 /// request URL keeps the scheme the client reached Cloudflare with).
-fn into_core(req: &Request) -> Result<(http::Request<Chunks>, bool), http::Response<Bytes>> {
-    let url = req.inner().url();
+fn into_core(
+    req: &web_sys::Request,
+) -> Result<(http::Request<Chunks>, bool), http::Response<Bytes>> {
+    let url = req.url();
     let bad = |e: String| plain(StatusCode::BAD_REQUEST, format!("bad request: {e}\n"));
     // http::Uri holds at most 65 534 bytes: a longer URL is a head over any sane limit.
     let url: http::Uri = match url.parse() {
         Err(_) if url.len() > 65_534 => return Err(head_too_large()),
         parsed => parsed.map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?,
     };
-    let body: Chunks = match req.inner().body() {
+    let body: Chunks = match req.body() {
         Some(body) => ByteStream::from(body).boxed_local(),
         None => stream::empty().boxed_local(),
     };
     let mut request = http::Request::builder()
-        .method(req.inner().method().as_str())
+        .method(req.method().as_str())
         .uri(url.path_and_query().map_or("/", |p| p.as_str()))
         .body(body)
         .map_err(|e| bad(e.to_string()))?;
-    *request.headers_mut() = headers_from_js(&req.inner().headers());
+    *request.headers_mut() = headers_from_js(&req.headers());
     Ok((request, url.scheme_str() == Some("https")))
 }
 
 /// The core's response as the platform's. Framing headers are left to the runtime; the body
 /// is sent as the core made it (`encodeBody: "manual"`: the runtime must not compress it again
 /// because of a `Content-Encoding` header the core passed through). A streamed body becomes a
-/// `ReadableStream` fed as the backend's chunks arrive; a chunk error aborts it.
-fn from_core(response: http::Response<Body>) -> worker::Result<Response> {
+/// `ReadableStream` fed as the backend's chunks arrive; a chunk error aborts it. A whole body
+/// is handed to `new Response` as a view of the module's memory, which the constructor copies
+/// (the one copy), with status and head as one `ResponseInit` (`response_init`).
+fn from_core(response: http::Response<Body>) -> worker::Result<web_sys::Response> {
     let (parts, body) = response.into_parts();
-    let builder = ResponseBuilder::new()
-        .with_status(parts.status.as_u16())
-        .with_headers(worker::Headers(headers_to_js(&parts.headers)?))
-        .with_encode_body(EncodeBody::Manual);
     let body = match body {
         Body::Stream(chunks) if !convert::null_body(parts.status) => {
             let chunks = chunks.map(|c| {
                 c.map(Vec::from)
                     .map_err(|e| worker::Error::RustError(e.message))
             });
-            return builder.from_stream(chunks);
+            let builder = ResponseBuilder::new()
+                .with_status(parts.status.as_u16())
+                .with_headers(worker::Headers(headers_to_js(&parts.headers)?))
+                .with_encode_body(EncodeBody::Manual);
+            return Ok(builder.from_stream(chunks)?.into());
         }
         Body::Stream(_) => Bytes::new(),
         Body::Full(body) => body,
     };
-    Ok(if body.is_empty() || convert::null_body(parts.status) {
-        builder.empty()
+    let init = response_init(parts.status, &parts.headers)?;
+    let response = if body.is_empty() || convert::null_body(parts.status) {
+        web_sys::Response::new_with_opt_str_and_init(None, &init)
     } else {
-        builder.fixed(body.to_vec())
-    })
+        // `Vec::from` takes the allocation of a `Bytes` it owns alone, without a copy.
+        let mut body = Vec::from(body);
+        web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut body), &init)
+    };
+    Ok(response?)
 }

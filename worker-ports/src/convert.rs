@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// A JS header pair as an `http` header; `None` (skipped) if either part is invalid. JS header
 /// values are WebIDL `ByteString`s: every char is one byte, U+0000..=U+00FF.
@@ -16,6 +16,74 @@ pub fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
 /// A header value as a JS `ByteString` (the inverse of [`header`]: lossless).
 pub fn byte_string(value: &HeaderValue) -> String {
     value.as_bytes().iter().map(|&b| char::from(b)).collect()
+}
+
+/// A JS `Headers` read with one call, `Array.from(headers).join("\n")`, as a `HeaderMap`:
+/// one `name,value` line per entry, split at the first comma (a header name has none; a value
+/// has no line break: `Headers` refuses CR, LF and NUL). Entries that are not valid HTTP are
+/// skipped, as [`header`] does. Reading entry by entry took seven JS calls per header.
+pub fn headers_from_lines(lines: &str) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for line in lines.split('\n').filter(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(',').unwrap_or((line, ""));
+        map.extend(header(name, value));
+    }
+    map
+}
+
+/// The headers of `map` that [`cross`](crosses) to the runtime, as the JSON text of a
+/// `[[name, value], ...]` sequence: `JSON.parse` of it is a `HeadersInit` that `fetch` and
+/// `new Response` take as it is, so a whole head crosses as one string instead of one
+/// `Headers.append` call (two strings) per header. Values are `ByteString`s as in
+/// [`byte_string`].
+pub fn headers_json(map: &HeaderMap) -> String {
+    let mut out = String::with_capacity(16 + map.len() * 48);
+    out.push('[');
+    for (name, value) in map.iter().filter(|(name, _)| crosses(name)) {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str("[\"");
+        json_escaped(&mut out, name.as_str().bytes());
+        out.push_str("\",\"");
+        json_escaped(&mut out, value.as_bytes().iter().copied());
+        out.push_str("\"]");
+    }
+    out.push(']');
+    out
+}
+
+/// `fetch`'s `RequestInit` for a request without a body as JSON text: the method, the headers
+/// of [`headers_json`] and `redirect: "manual"` (the core follows redirects itself); the caller
+/// adds the objects (the abort signal, the body). A method is a token: no JSON escapes.
+pub fn request_init_json(method: &str, headers: &HeaderMap) -> String {
+    let headers = headers_json(headers);
+    format!("{{\"method\":\"{method}\",\"redirect\":\"manual\",\"headers\":{headers}}}")
+}
+
+/// `new Response`'s `ResponseInit` as JSON text: the status, the headers of [`headers_json`]
+/// and `encodeBody: "manual"` (the runtime must not compress the body again because of a
+/// `Content-Encoding` the core passed through).
+pub fn response_init_json(status: StatusCode, headers: &HeaderMap) -> String {
+    let (status, headers) = (status.as_u16(), headers_json(headers));
+    format!("{{\"status\":{status},\"encodeBody\":\"manual\",\"headers\":{headers}}}")
+}
+
+/// `bytes` as the content of a JSON string, each byte one char (U+0000..=U+00FF).
+fn json_escaped(out: &mut String, bytes: impl Iterator<Item = u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0..=0x1f => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+            _ => out.push(char::from(b)),
+        }
+    }
 }
 
 /// Whether a header is handed to `fetch` or `new Response`: the headers that describe the
@@ -68,6 +136,59 @@ mod tests {
         assert!(header("x-ok", "a\nb").is_none());
         assert!(header("bad name", "x").is_none());
         assert!(header("x-ok", "fine").is_some());
+    }
+
+    #[test]
+    fn headers_read_from_joined_lines() {
+        let map = headers_from_lines("content-type,application/json\nx-list,a, b,c\nx-empty,\nset-cookie,a=1\nset-cookie,b=2\nbad name,x\nx-latin,caf\u{e9}");
+        assert_eq!(map["content-type"], "application/json");
+        assert_eq!(map["x-list"], "a, b,c");
+        assert_eq!(map["x-empty"], "");
+        let cookies: Vec<_> = map.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(map["x-latin"].as_bytes(), b"caf\xe9");
+        assert_eq!(map.len(), 6);
+        assert!(headers_from_lines("").is_empty());
+    }
+
+    #[test]
+    fn headers_cross_as_one_json_sequence() {
+        let mut map = HeaderMap::new();
+        map.insert("content-type", HeaderValue::from_static("text/plain"));
+        map.insert("content-length", HeaderValue::from_static("5"));
+        map.append("x-q", HeaderValue::from_static("say \"hi\" \\ there"));
+        map.append("x-q", HeaderValue::from_bytes(b"caf\xe9\t").unwrap());
+        let json = headers_json(&map);
+        assert_eq!(
+            json,
+            "[[\"content-type\",\"text/plain\"],[\"x-q\",\"say \\\"hi\\\" \\\\ there\"],[\"x-q\",\"caf\u{e9}\\u0009\"]]"
+        );
+        // What JSON.parse gives the runtime: the ByteString of each value.
+        let parsed: Vec<(String, String)> = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            parsed[2].1,
+            byte_string(&HeaderValue::from_bytes(b"caf\xe9\t").unwrap())
+        );
+        assert_eq!(headers_json(&HeaderMap::new()), "[]");
+    }
+
+    #[test]
+    fn inits_are_json_objects() {
+        let mut map = HeaderMap::new();
+        map.insert("x-a", HeaderValue::from_static("1"));
+        map.insert("host", HeaderValue::from_static("example.com"));
+        let init: serde_json::Value =
+            serde_json::from_str(&request_init_json("PATCH", &map)).unwrap();
+        assert_eq!(
+            init,
+            serde_json::json!({"method": "PATCH", "redirect": "manual", "headers": [["x-a", "1"]]})
+        );
+        let init: serde_json::Value =
+            serde_json::from_str(&response_init_json(StatusCode::NOT_FOUND, &map)).unwrap();
+        assert_eq!(
+            init,
+            serde_json::json!({"status": 404, "encodeBody": "manual", "headers": [["x-a", "1"]]})
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ manifold_core::wasm_only! {
     pub mod websocket;
 
     pub use durable::ManifoldStore;
-    pub use fetch::{headers_from_js, headers_to_js, platform, FetchClient};
+    pub use fetch::{headers_from_js, headers_to_js, platform, response_init, FetchClient};
     pub use store::WorkerStores;
     pub use telemetry::{observed, ConsoleLog, MathRandom};
 }
