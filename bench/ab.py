@@ -36,7 +36,7 @@ import telemetry as t  # noqa: E402
 
 def config(base: str) -> dict:
     # bench.py's config without its Redis pool and scenario e (no Redis here).
-    cfg = b.manifold_config(base, 0)
+    cfg = b.manifold_config(base)
     cfg["endpoints"] = [e for e in cfg["endpoints"] if not e["endpoint"].startswith("/e/")]
     cfg["extra_config"] = {}
     return cfg

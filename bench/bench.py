@@ -134,19 +134,21 @@ def expected_outputs(files: dict[str, object]) -> dict[str, object]:
 E_LIMIT = {"client_max_rate": 1_000_000_000}
 
 
-def manifold_config(backend: str, redis_port: int) -> dict:
-    return {
+def manifold_config(backend: str, redis_port: int | None = None) -> dict:
+    """The gateway config of every scenario; with `redis_port`, also the Redis pool and scenario
+    e's `/e/redis` (the Worker and Lambda sections run without Redis)."""
+    redis = [] if redis_port is None else [
+        {"endpoint": "/e/redis", "backend": [{"url_pattern": "/a.json"}],
+         "extra_config": {"qos/ratelimit/router/redis": dict(E_LIMIT, connection_name="bench")}}]
+    cfg = {
         "version": 3,
         "name": "manifold-bench",
         "host": [backend],
-        "extra_config": {"redis": {"connection_pools": [
-            {"name": "bench", "address": f"127.0.0.1:{redis_port}"}]}},
         "endpoints": [
             {"endpoint": "/a", "backend": [{"url_pattern": "/a.json"}]},
             {"endpoint": "/e/memory", "backend": [{"url_pattern": "/a.json"}],
              "extra_config": {"qos/ratelimit/router": E_LIMIT}},
-            {"endpoint": "/e/redis", "backend": [{"url_pattern": "/a.json"}],
-             "extra_config": {"qos/ratelimit/router/redis": dict(E_LIMIT, connection_name="bench")}},
+            *redis,
             {
                 "endpoint": "/frontpage/{id}",
                 "backend": [
@@ -181,6 +183,10 @@ def manifold_config(backend: str, redis_port: int) -> dict:
             },
         ],
     }
+    if redis_port is not None:
+        cfg["extra_config"] = {"redis": {"connection_pools": [
+            {"name": "bench", "address": f"127.0.0.1:{redis_port}"}]}}
+    return cfg
 
 
 # Scenario -> (path on gateways, path on the direct backend, peers besides Manifold).
@@ -542,12 +548,7 @@ def workerd_config() -> dict:
     """The bench config for the Worker: the backend's port is the Worker's var
     BENCH_BACKEND_PORT (serve.mjs binds it), so one build serves any run; no Redis pool (the
     Worker keeps shared buckets in Durable Objects, and scenario b needs none)."""
-    cfg = manifold_config("http://127.0.0.1:${env:BENCH_BACKEND_PORT:-8080}", 6379)
-    del cfg["extra_config"]["redis"]
-    if not cfg["extra_config"]:
-        del cfg["extra_config"]
-    cfg["endpoints"] = [e for e in cfg["endpoints"] if e["endpoint"] != "/e/redis"]
-    return cfg
+    return manifold_config("http://127.0.0.1:${env:BENCH_BACKEND_PORT:-8080}")
 
 
 def build_worker(work: str, dist: str, log: str, timeout: int = 1500) -> tuple[object, str]:

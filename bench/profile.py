@@ -60,7 +60,7 @@ def main() -> int:
         cfg = os.path.join(work, "manifold.json")
         with open(cfg, "w") as f:
             # bench.py's config without its Redis pool and scenario e (no Redis here).
-            cfg_obj = bench.manifold_config(base, 0)
+            cfg_obj = bench.manifold_config(base)
             cfg_obj["endpoints"] = [e for e in cfg_obj["endpoints"] if not e["endpoint"].startswith("/e/")]
             cfg_obj["extra_config"] = {}
             json.dump(cfg_obj, f)

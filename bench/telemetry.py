@@ -39,7 +39,7 @@ MODES = ("off", "logs", "tracing")
 
 def config(base: str, mode: str, otlp: str, metric_period: int = 30) -> dict:
     # bench.py's config without its Redis pool and scenario e (no Redis here).
-    cfg = b.manifold_config(base, 0)
+    cfg = b.manifold_config(base)
     cfg["endpoints"] = [e for e in cfg["endpoints"] if not e["endpoint"].startswith("/e/")]
     cfg["extra_config"] = {}
     if mode == "tracing":
