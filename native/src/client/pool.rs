@@ -213,10 +213,7 @@ impl Conn {
         let now = Instant::now();
         let mut idle = shared.lock();
         let key = self.key;
-        let list = &mut idle
-            .entry(key)
-            .or_insert_with_key(|key| Backend::new(key))
-            .idle;
+        let list = &mut idle.entry(key).or_insert_with_key(Backend::new).idle;
         expire(list, now, shared.idle_timeout);
         if list.len() < shared.max_idle {
             list.push(Idle {
@@ -239,7 +236,7 @@ impl Shared {
         let mut idle = self.lock();
         let backend = idle
             .entry(authority.clone())
-            .or_insert_with_key(|key| Backend::new(key));
+            .or_insert_with_key(Backend::new);
         let host = backend.host.clone();
         while let Some(entry) = backend.idle.pop() {
             if now.saturating_duration_since(entry.since) >= self.idle_timeout {
