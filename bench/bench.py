@@ -100,6 +100,21 @@ def data_files() -> dict[str, object]:
     return files
 
 
+
+def write_data(work: str) -> tuple[str, dict, dict]:
+    """The backend's files as compact JSON under work/data, readable by nginx's worker (nobody):
+    returns that directory, the files and the answers each scenario expects."""
+    files = data_files()
+    data = os.path.join(work, "data")
+    for rel, obj in files.items():
+        path = os.path.join(data, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(obj, f, separators=(",", ":"))
+    for d, _, _ in os.walk(data):
+        os.chmod(d, 0o755)
+    return data, files, expected_outputs(files)
+
 def expected_outputs(files: dict[str, object]) -> dict[str, object]:
     user = files["b/user-1.json"]
     products = files["b/products.json"]
@@ -881,17 +896,7 @@ def main() -> int:
     failures: dict[str, str] = {}
     edge_results: dict = {}
     try:
-        files = data_files()
-        expected = expected_outputs(files)
-        data = os.path.join(work, "data")
-        for rel, obj in files.items():
-            path = os.path.join(data, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(obj, f, separators=(",", ":"))
-        os.chmod(data, 0o755)
-        for sub in ("b", "c", "d"):
-            os.chmod(os.path.join(data, sub), 0o755)
+        data, files, expected = write_data(work)
         info["sizes"] = {rel: os.path.getsize(os.path.join(data, rel)) for rel in files}
 
         # Backend nginx (CPU 0, with the load generator): static files plus the slow one.

@@ -65,14 +65,7 @@ def main() -> int:
     os.chmod(work, 0o755)  # the nginx worker (nobody) reads the data files under it
     measured = failed = 0
     try:
-        data = os.path.join(work, "data")
-        for rel, obj in bench.data_files().items():
-            path = os.path.join(data, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(obj, f, separators=(",", ":"))
-        for d, _, _ in os.walk(data):
-            os.chmod(d, 0o755)
+        data = bench.write_data(work)[0]
         bport = bench.free_port()
         backend = bench.start_nginx(work, "backend", bport, f"    root {data};", "0")
         base = f"http://127.0.0.1:{bport}"

@@ -41,13 +41,7 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="manifold-profile-")
     os.chmod(work, 0o755)
     try:
-        data = os.path.join(work, "data")
-        for rel, obj in bench.data_files().items():
-            path = os.path.join(data, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            os.chmod(os.path.dirname(path), 0o755)
-            with open(path, "w") as f:
-                json.dump(obj, f, separators=(",", ":"))
+        data = bench.write_data(work)[0]
         bport = bench.free_port()
         backend = bench.start_nginx(
             work, "backend", bport,

@@ -53,16 +53,7 @@ def config(base: str, mode: str, otlp: str, metric_period: int = 30) -> dict:
 
 def write_data(work: str) -> dict:
     """bench.py's backend files under work/data; returns the expected answers."""
-    files = b.data_files()
-    data = os.path.join(work, "data")
-    for rel, obj in files.items():
-        path = os.path.join(data, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(obj, f, separators=(",", ":"))
-    for d in (data, *(os.path.join(data, s) for s in ("b", "c", "d"))):
-        os.chmod(d, 0o755)
-    return b.expected_outputs(files)
+    return b.write_data(work)[2]
 
 
 def get_n(port: int, path: str, n: int) -> None:

@@ -176,16 +176,7 @@ def run(args) -> int:
     load_cpu = "0" if target_cpu else None
     prof = None
     try:
-        files = b.data_files()
-        data = os.path.join(work, "data")
-        for rel, obj in files.items():
-            path = os.path.join(data, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as f:
-                json.dump(obj, f, separators=(",", ":"))
-        for d in ("", "b", "c", "d"):
-            os.chmod(os.path.join(data, d), 0o755)
-        expected = b.expected_outputs(files)
+        data, _, expected = b.write_data(work)
         bport = b.free_port()
         backend = b.start_nginx(work, "backend", bport, f"    root {data};", load_cpu)
         base = f"http://127.0.0.1:{bport}"
