@@ -273,8 +273,7 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    // One exact allocation and one copy (`split_off`), not an element loop.
-                    let members = self.members.split_off(base);
+                    let members = take_tail(&mut self.members, base);
                     return Ok(Value::Object(Map::from_members(members)));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
@@ -299,7 +298,7 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(self.items.split_off(base)));
+                    return Ok(Value::Array(take_tail(&mut self.items, base)));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
@@ -531,10 +530,31 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The elements from `base` on, in one allocation of exactly their number; `stack` keeps its
+/// capacity for the next object or array. (`Vec::split_off(0)` would hand the whole buffer,
+/// spare capacity included, to every outermost object and allocate as much again for the stack.)
+fn take_tail<T>(stack: &mut Vec<T>, base: usize) -> Vec<T> {
+    let mut tail = Vec::with_capacity(stack.len() - base);
+    tail.extend(stack.drain(base..));
+    tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_finished_object_or_array_holds_exactly_its_members() {
+        for base in [0, 2] {
+            let mut stack: Vec<u32> = Vec::with_capacity(64);
+            stack.extend(0..5);
+            let tail = take_tail(&mut stack, base);
+            assert_eq!(tail, (base as u32..5).collect::<Vec<_>>());
+            assert_eq!(tail.capacity(), 5 - base, "base {base}");
+            assert_eq!(stack.len(), base);
+            assert!(stack.capacity() >= 64, "the stack keeps its buffer");
+        }
+    }
     #[test]
     fn parse_keeping_matches_parse_and_still_validates() {
         let doc = br#"{"a":{"x":[1,2,{"y":"\u00e9"}]},"b":"s\n","c":[true,false,null,-1.5e3],"a":7,"d":{}}"#;
