@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -129,22 +128,13 @@ def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict
     for key in args.scenarios:
         sc = b.SCENARIOS[key]
         for name, binary in bins.items():
-            port = b.free_port()
             out = os.path.join(work, f"callgrind-{key}-{name}.out")
-            proc = b.Proc(name, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                                 f"--callgrind-out-file={out}", binary, "run", "-c", cfg, "-p", str(port),
-                                 "--threads", "1"],
-                          os.path.join(work, f"{name}-{key}.log"), env=dict(os.environ, RUST_LOG="warn"))
-            b.STARTED.append(proc)
-            url = f"http://127.0.0.1:{port}"
-            b.wait_http(proc, url + "/", 120)
-            problem = b.check_response(url + sc["gateway_path"], expected[key], key)
-            if problem:
-                raise b.StartFailure(f"{name}: {problem}")
+            proc, port = t.callgrind_gateway(name, binary, cfg, out, os.path.join(work, f"{name}-{key}.log"),
+                                             dict(os.environ, RUST_LOG="warn"), key, expected)
             t.get_n(port, sc["gateway_path"], 50)
-            subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+            t.instrument(proc, "on")
             t.get_n(port, sc["gateway_path"], n)
-            subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
+            t.instrument(proc, "off")
             proc.stop()
             b.STARTED.remove(proc)
             print(f"| {key} | {name} | {t.callgrind_total(out) / n:,.0f} |", flush=True)

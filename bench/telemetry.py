@@ -78,6 +78,27 @@ def callgrind_total(path: str) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
+
+def callgrind_gateway(name: str, binary: str, cfg: str, out: str, log: str, env: dict,
+                      key: str, expected: dict) -> tuple[b.Proc, int]:
+    """`binary run --threads 1` under callgrind, instrumentation off until `instrument(…, "on")`,
+    once it answers scenario `key` as expected: (the process, its port)."""
+    port = b.free_port()
+    proc = b.Proc(name, ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                         binary, "run", "-c", cfg, "-p", str(port), "--threads", "1"], log, env=env)
+    b.STARTED.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    b.wait_http(proc, url + "/", 120)
+    problem = b.check_response(url + b.SCENARIOS[key]["gateway_path"], expected[key], key)
+    if problem:
+        raise b.StartFailure(f"{name}: {problem}")
+    return proc, port
+
+
+def instrument(proc: b.Proc, state: str) -> None:
+    """Switches callgrind's counting "on" or "off" in the running gateway."""
+    subprocess.run(["callgrind_control", "-i", state, str(proc.pid)], check=True, capture_output=True)
+
 def instructions(args) -> int:
     """Instructions per request (callgrind) for each scenario and mode."""
     for tool in ("valgrind", "callgrind_control"):
@@ -104,26 +125,17 @@ def instructions(args) -> int:
             sc = b.SCENARIOS[key]
             results[key] = {}
             for mode in MODES:
-                port = b.free_port()
                 cfg = os.path.join(work, f"manifold-{mode}.json")
                 with open(cfg, "w") as f:
                     # No metrics export inside the measured window: its cost is per period.
                     json.dump(config(base, mode, f"http://127.0.0.1:{cport}", 3600), f)
                 out = os.path.join(work, f"callgrind-{key}-{mode}.out")
                 env = dict(os.environ, RUST_LOG="warn" if mode == "off" else "info")
-                proc = b.Proc(f"manifold-{mode}", [
-                    "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-                    args.manifold, "run", "-c", cfg, "-p", str(port), "--threads", "1"],
-                    os.path.join(work, f"manifold-{key}-{mode}.log"), env=env)
-                b.STARTED.append(proc)
-                url = f"http://127.0.0.1:{port}"
-                b.wait_http(proc, url + "/", 120)
-                problem = b.check_response(url + sc["gateway_path"], expected[key], key)
-                if problem:
-                    raise b.StartFailure(f"{mode}: {problem}")
+                proc, port = callgrind_gateway(f"manifold-{mode}", args.manifold, cfg, out,
+                                               os.path.join(work, f"manifold-{key}-{mode}.log"), env,
+                                               key, expected)
                 get_n(port, sc["gateway_path"], warm)
-                subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True,
-                               capture_output=True)
+                instrument(proc, "on")
                 get_n(port, sc["gateway_path"], n)
                 if mode == "tracing":
                     last = time.time()
@@ -134,8 +146,7 @@ def instructions(args) -> int:
                         if stamps and stamps[-1] > last:
                             break
                         time.sleep(0.05)
-                subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True,
-                               capture_output=True)
+                instrument(proc, "off")
                 proc.stop()
                 b.STARTED.remove(proc)
                 total = callgrind_total(out)
