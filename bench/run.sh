@@ -11,7 +11,7 @@
 #        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
 #        bench/run.sh --telemetry --instructions N [--callgrind-dir DIR]   (the same A/B as
 #                  instructions per request under valgrind's callgrind: repeatable on a busy host)
-#        bench/run.sh --telemetry --workerd [--quick]   (scenario b in workerd, three Worker builds)
+#        bench/run.sh --telemetry --workerd [--quick]   (scenarios a and b in workerd, three Worker builds)
 #   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
 #             without the workerd and Lambda sections unless --edge names them
 #   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo

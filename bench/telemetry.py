@@ -190,8 +190,8 @@ def collector_nginx(work: str, port: int, sent_log: str) -> b.Proc:
 
 
 def workerd(args) -> int:
-    """Scenario b in workerd (Miniflare, as bench.py's workerd section): the Manifold Worker built
-    three times, with the access log off (router.disable_access_log), on (console.log), and
+    """Scenarios a and b in workerd (Miniflare, as bench.py's workerd section): the Manifold Worker
+    built three times, with the access log off (router.disable_access_log), on (console.log), and
     with telemetry/opentelemetry at 100 % sampling exporting through fetch after each answer."""
     cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
     if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
@@ -205,7 +205,8 @@ def workerd(args) -> int:
     load_cpu = "0" if target_cpu else None
     work = tempfile.mkdtemp(prefix="manifold-bench-telemetry-workerd-")
     os.chmod(work, 0o755)
-    runs: dict[str, list[dict]] = {m: [] for m in MODES}
+    keys = ("a", "b")
+    runs: dict[tuple[str, str], list[dict]] = {(k, m): [] for k in keys for m in MODES}
     bundles: dict[str, str] = {}
     try:
         expected = write_data(work)
@@ -237,32 +238,42 @@ def workerd(args) -> int:
             bundles[mode] = m.group(1).strip() if m else "?"
             print(f"   bundle ({mode}): {bundles[mode]}", flush=True)
             targets[mode] = b.start_worker(work, f"worker-{mode}", ["manifold", dist], target_cpu)
-        path = b.SCENARIOS["b"]["gateway_path"]
-        for mode, (proc, url) in targets.items():
-            problem = b.check_response(url + path, expected["b"], "b")
-            if problem:
-                raise b.StartFailure(f"{mode}: {problem}")
-        print("\n== workerd: scenario b", flush=True)
-        for rnd in range(rounds):
-            for mode in (MODES if rnd % 2 == 0 else tuple(reversed(MODES))):
-                proc, url = targets[mode]
-                run = b.measure_once(proc, url + path, params, 20, 20, load_cpu, rnd)
-                runs[mode].append(run)
-                print(f"   round {rnd + 1} {mode:8s} {run['rps']:9.0f} req/s  "
-                      f"cpu {run['cpu_us_per_req']:7.1f} us/req (workerd)  p50 {run['p50_ms']:6.2f} ms  "
-                      f"errors {run['errors']}", flush=True)
+        for key in keys:
+            path = b.SCENARIOS[key]["gateway_path"]
+            for mode, (proc, url) in targets.items():
+                problem = b.check_response(url + path, expected[key], key)
+                if problem:
+                    raise b.StartFailure(f"{mode}: {problem}")
+        for key in keys:
+            path = b.SCENARIOS[key]["gateway_path"]
+            print(f"\n== workerd: scenario {key}", flush=True)
+            for rnd in range(rounds):
+                for mode in (MODES if rnd % 2 == 0 else tuple(reversed(MODES))):
+                    proc, url = targets[mode]
+                    run = b.measure_once(proc, url + path, params, 20, 20, load_cpu, rnd)
+                    runs[(key, mode)].append(run)
+                    print(f"   round {rnd + 1} {mode:8s} {run['rps']:9.0f} req/s  "
+                          f"cpu {run['cpu_us_per_req']:7.1f} us/req (workerd)  p50 {run['p50_ms']:6.2f} ms  "
+                          f"errors {run['errors']}", flush=True)
     finally:
         b.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    med = {m: sorted(r["cpu_us_per_req"] for r in rs)[len(rs) // 2] for m, rs in runs.items()}
-    rps = {m: sorted(r["rps"] for r in rs)[len(rs) // 2] for m, rs in runs.items()}
+    med = {km: sorted(r["cpu_us_per_req"] for r in rs)[len(rs) // 2] for km, rs in runs.items()}
+    rps = {km: sorted(r["rps"] for r in rs)[len(rs) // 2] for km, rs in runs.items()}
     print("\n| scenario | mode | workerd CPU µs/req (median) | vs off | req/s (median) |")
     print("|---|---|---|---|---|")
+    for k in keys:
+        for m in MODES:
+            print(f"| {k} (workerd) | {m} | {med[(k, m)]:.1f} | {(med[(k, m)] / med[(k, 'off')] - 1) * 100:+.1f} % "
+                  f"| {rps[(k, m)]:.0f} |")
+    print("\n| mode | bundle |\n|---|---|")
     for m in MODES:
-        print(f"| b (workerd) | {m} | {med[m]:.1f} | {(med[m] / med['off'] - 1) * 100:+.1f} % | {rps[m]:.0f} |")
+        print(f"| {m} | {bundles.get(m, '?')} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"summary": {"cpu_us_per_req": med, "rps": rps}, "bundles": bundles, "runs": runs,
+            json.dump({"summary": {f"{k}/{m}": {"cpu_us_per_req": med[(k, m)], "rps": rps[(k, m)]}
+                                   for k, m in runs},
+                       "bundles": bundles, "runs": {f"{k}/{m}": r for (k, m), r in runs.items()},
                        "machine": b.machine()}, f, indent=2)
     return 0
 
@@ -277,7 +288,7 @@ def main() -> int:
                     help="count instructions (callgrind) over N requests instead of wrk runs")
     ap.add_argument("--callgrind-dir", help="keep the callgrind files here (--instructions)")
     ap.add_argument("--workerd", action="store_true",
-                    help="scenario b in workerd instead (three Worker builds; needs wrangler)")
+                    help="scenarios a and b in workerd instead (three Worker builds; needs wrangler)")
     args = ap.parse_args()
     if args.instructions:
         return instructions(args)
