@@ -13,9 +13,9 @@ nginx reverse proxy of scenario a as a reference. The host is shared: the load a
 and after is printed, and only an A/B from the same run means anything.
 
 --rss: instead, peak memory per scenario: for each round, scenario and binary (alternating
-order), a fresh `manifold run --threads 1` is started, its RSS read once it answers (idle), then
-it gets the warm-up and the saturating wrk run (-c64, or --conns N) of that scenario alone, and its VmHWM (peak
-RSS of the whole process) is read before it is stopped. bench.py's one process serves every
+order), a fresh `manifold run --threads 1` is started, its RSS read once it answers (idle),
+then it gets the warm-up and the saturating wrk run (-c64, or --conns N) of that scenario
+alone, and its VmHWM (peak RSS of the whole process) is read before it is stopped. bench.py's one process serves every
 scenario one after the other, so its "peak RSS" of c is the peak over a, b and c.
 
 --instructions N: instead, count the instructions each binary executes for N requests sent one
