@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -129,6 +130,7 @@ def main() -> int:
         return 1 if bad else 0
     finally:
         b.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict) -> int:
