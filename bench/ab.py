@@ -2,7 +2,7 @@
 """A/B of Manifold builds on bench.py's scenarios a and b, in one run (bench/profile-notes.md).
 
 Usage: python3 bench/ab.py NAME=BINARY NAME=BINARY [...] [--scenarios ab] [--rounds 3]
-                           [--seconds 5] [--nginx] [--instructions N]
+                           [--seconds 5] [--nginx] [--instructions N] [--rss]
 
 Every binary runs at the same time as `manifold run --threads 1` pinned to CPU 1 (only the one
 being measured gets load), the backend nginx and wrk share CPU 0, exactly as bench.py lays them
@@ -11,6 +11,12 @@ CPU time per request from /proc), the order reversed every other round so that a
 host's load does not favour one side; the table shows each binary's median. `--nginx` adds the
 nginx reverse proxy of scenario a as a reference. The host is shared: the load average before
 and after is printed, and only an A/B from the same run means anything.
+
+--rss: instead, peak memory per scenario: for each round, scenario and binary (alternating
+order), a fresh `manifold run --threads 1` is started, its RSS read once it answers (idle),
+then it gets the warm-up and the saturating wrk run (-c64, or --conns N) of that scenario
+alone, and its VmHWM (peak RSS of the whole process) is read before it is stopped. bench.py's one process serves every
+scenario one after the other, so its "peak RSS" of c is the peak over a, b and c.
 
 --instructions N: instead, count the instructions each binary executes for N requests sent one
 after the other on one keep-alive connection (valgrind's callgrind, all threads, the kernel's
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -49,6 +56,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--nginx", action="store_true", help="add the nginx reverse proxy (scenario a)")
     ap.add_argument("--instructions", type=int, metavar="N")
+    ap.add_argument("--rss", action="store_true", help="peak RSS per scenario, a fresh process each")
+    ap.add_argument("--conns", type=int, default=64, help="wrk's connections in --rss (default 64)")
     args = ap.parse_args()
     bins = dict(arg.split("=", 1) for arg in args.bins)
     work = tempfile.mkdtemp(prefix="manifold-ab-")
@@ -65,6 +74,8 @@ def main() -> int:
             json.dump(config(base), f)
         if args.instructions:
             return instructions(args, bins, cfg, work, expected)
+        if args.rss:
+            return rss(args, bins, cfg, work, expected)
         targets: dict[str, tuple[b.Proc, str]] = {}
         for name, binary in bins.items():
             port = b.free_port()
@@ -109,7 +120,7 @@ def main() -> int:
                     print(f"   {key} round {rnd + 1} {n:12s} {run['rps']:9.0f} req/s  "
                           f"cpu {run['cpu_us']:6.1f} us/req  errors {run['errors']}", flush=True)
         print(f"ab: load average {b.loadavg()}")
-        print("\n| scenario | build | req/s (median) | CPU µs/request (median) | peak RSS KB |")
+        print("\n| scenario | build | req/s (median) | CPU µs/request (median) | peak RSS KB (whole run) |")
         print("|---|---|---|---|---|")
         for key, by in results.items():
             for n, runs in by.items():
@@ -119,6 +130,7 @@ def main() -> int:
         return 1 if bad else 0
     finally:
         b.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict) -> int:
@@ -139,6 +151,58 @@ def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict
             b.STARTED.remove(proc)
             print(f"| {key} | {name} | {t.callgrind_total(out) / n:,.0f} |", flush=True)
     return 0
+
+
+def status_kb(proc: b.Proc, field: str) -> int:
+    """A `/proc/PID/status` field in KB (VmRSS, VmHWM), summed over the process tree."""
+    total = 0
+    for pid in proc.pids():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def rss(args, bins: dict[str, str], cfg: str, work: str, expected: dict) -> int:
+    results: dict[str, dict[str, list[dict]]] = {k: {n: [] for n in bins} for k in args.scenarios}
+    bad = 0
+    for rnd in range(args.rounds):
+        for key in args.scenarios:
+            sc = b.SCENARIOS[key]
+            names = list(bins) if rnd % 2 == 0 else list(reversed(bins))
+            for name in names:
+                port = b.free_port()
+                proc = b.Proc(name, b.pinned("1", [bins[name], "run", "-c", cfg, "-p", str(port), "--threads", "1"]),
+                              os.path.join(work, f"{name}-{key}-{rnd}.log"), env=dict(os.environ, RUST_LOG="warn"))
+                b.STARTED.append(proc)
+                url = f"http://127.0.0.1:{port}"
+                b.wait_http(proc, url + "/")
+                idle = status_kb(proc, "VmRSS")
+                problem = b.check_response(url + sc["gateway_path"], expected[key], key)
+                if problem:
+                    raise b.StartFailure(f"{name}: {problem}")
+                b.wrk(url + sc["gateway_path"], args.conns, 1)
+                r = b.wrk(url + sc["gateway_path"], args.conns, args.seconds)
+                run = {"idle": idle, "peak": status_kb(proc, "VmHWM"), "end": status_kb(proc, "VmRSS"),
+                       "rps": r["rps"], "errors": r["errors"]}
+                bad += r["errors"]
+                proc.stop()
+                b.STARTED.remove(proc)
+                results[key][name].append(run)
+                print(f"   {key} round {rnd + 1} {name:12s} idle {run['idle']:7,} KB  peak {run['peak']:7,} KB  "
+                      f"end {run['end']:7,} KB  {run['rps']:7.0f} req/s  errors {run['errors']}", flush=True)
+    print(f"ab: load average {b.loadavg()}")
+    print("\n| scenario | build | RSS idle KB | peak RSS KB (VmHWM) | RSS after the run KB | req/s |")
+    print("|---|---|---|---|---|---|")
+    for key, by in results.items():
+        for n, runs in by.items():
+            med = {f: statistics.median(r[f] for r in runs) for f in ("idle", "peak", "end", "rps")}
+            print(f"| {key} | {n} | {med['idle']:,.0f} | {med['peak']:,.0f} | {med['end']:,.0f} | {med['rps']:,.0f} |")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ pub mod check;
 pub mod demo;
 pub mod framing;
 pub mod logging;
+pub mod memory;
 pub mod meter;
 pub mod openapi;
 pub mod reload;

@@ -122,6 +122,8 @@ struct DemoArgs {
 }
 
 fn main() -> ExitCode {
+    // Before the heap grows: huge pages multiplied the peak RSS (memory.rs).
+    manifold::memory::no_transparent_huge_pages();
     let cli = Cli::parse();
     ExitCode::from(match cli.command {
         Command::Run(args) => run(args),

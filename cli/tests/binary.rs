@@ -256,8 +256,9 @@ impl Running {
             .args(["run", "-c"])
             .arg(config)
             .args(extra)
-            .envs(vars.iter().copied())
             .env_remove("RUST_LOG")
+            .env_remove("MIMALLOC_ALLOW_THP")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -440,4 +441,42 @@ async fn run_reads_runtime_secrets_at_start_and_check_does_not_need_them() {
         .await
         .unwrap();
     assert_eq!(code, Some(0));
+}
+
+/// `THP_enabled` of a running process (Linux's /proc/PID/status): 0 once it turned them off.
+#[cfg(target_os = "linux")]
+fn thp_enabled(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled in {status}"));
+    line["THP_enabled:".len()..].trim().to_string()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_turns_transparent_huge_pages_off_unless_mimalloc_allow_thp_is_set() {
+    let file = scratch("thp").join("gateway.json");
+    std::fs::write(
+        &file,
+        r#"{"version": 3, "listen_ip": "127.0.0.1", "endpoints": []}"#,
+    )
+    .unwrap();
+    // With the variable set, the child keeps what it inherits (the flag survives fork and exec).
+    let inherited = thp_enabled(std::process::id());
+    for (vars, want) in [
+        (&[][..], "0"),
+        (&[("MIMALLOC_ALLOW_THP", "1")][..], inherited.as_str()),
+    ] {
+        let server = Running::start_with(&file, &["-p", "0"], vars);
+        let addr = server.addr();
+        assert_eq!(get(addr, "/__health").await.status, StatusCode::OK);
+        assert_eq!(thp_enabled(server.child.id()), want, "{vars:?}");
+        server.terminate();
+        let (code, _) = tokio::task::spawn_blocking(move || server.wait())
+            .await
+            .unwrap();
+        assert_eq!(code, Some(0));
+    }
 }
