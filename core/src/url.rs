@@ -287,6 +287,7 @@ impl Params {
     }
 
     /// The value of the parameter `name` (KrakenD's name comparison, [`param_eq`]).
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.values
             .iter()

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use manifold_core::config::capability::TELEMETRY;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
 use manifold_core::otlp::{self, Pending, Resource};
@@ -109,9 +110,17 @@ impl std::fmt::Debug for ConsoleLog {
     }
 }
 
+impl ConsoleLog {
+    /// The OTLP export, if configured; a constant `None` without the `telemetry` feature, so
+    /// that the export's code (spans, metrics, protobuf, the async `send`) is not linked.
+    fn otel(&self) -> Option<&Arc<Otel>> {
+        self.otel.as_ref().filter(|_| TELEMETRY)
+    }
+}
+
 impl Sink for ConsoleLog {
     fn begin(&self) {
-        if let Some(otel) = &self.otel {
+        if let Some(otel) = self.otel() {
             otel.metrics.begin();
         }
     }
@@ -120,7 +129,7 @@ impl Sink for ConsoleLog {
         if record.log {
             worker::console_log!("{}", record.to_json());
         }
-        let Some(otel) = &self.otel else { return };
+        let Some(otel) = self.otel() else { return };
         if !otel.config.reports(&record.path) {
             otel.metrics.abandon();
             return;
@@ -132,7 +141,7 @@ impl Sink for ConsoleLog {
     }
 
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
-        let Some(otel) = &self.otel else { return };
+        let Some(otel) = self.otel() else { return };
         otel.metrics.straggler(call);
         if otel.config.traces() && trace.sampled {
             otel.queue(Pending::Straggler(Box::new((trace.clone(), call.clone()))));
@@ -140,7 +149,7 @@ impl Sink for ConsoleLog {
     }
 
     fn flush(&self) -> Option<BoxFuture<'static, ()>> {
-        let otel = self.otel.clone()?;
+        let otel = self.otel()?.clone();
         Some(Box::pin(async move { otel.send().await }))
     }
 }

@@ -209,6 +209,11 @@ pub(crate) fn when<T>(compiled: bool, value: Option<T>) -> Option<T> {
     }
 }
 
+/// Whether this build has `telemetry`, as a constant: the adapters' sinks test it where a value
+/// read from memory (a field set to `None` without the feature) would keep the OTLP export's
+/// code linked.
+pub const TELEMETRY: bool = cfg!(feature = "telemetry");
+
 /// Whether this build of manifold-core has the feature `name` (unknown names: false).
 pub fn enabled(name: &str) -> bool {
     FEATURES.iter().any(|f| f.name == name && f.enabled)

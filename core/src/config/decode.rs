@@ -173,13 +173,16 @@ impl<'a, 't> Cx<'a, 't> {
         no_effect: &[&str],
     ) -> Option<T> {
         let (result, findings) = track::decode::<T>(value, &self.path);
-        for ignored in findings.ignored {
+        // Without `located-config` nothing is noted: the loop and its messages are not linked.
+        for ignored in findings.ignored.into_iter().filter(|_| track::LOCATED) {
             self.unknown_key(ignored, no_effect);
         }
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                let at = findings.failed_at.unwrap_or_else(|| self.path.clone());
+                let at = (findings.failed_at)
+                    .filter(|_| track::LOCATED)
+                    .unwrap_or_else(|| self.path.clone());
                 self.at_path(at).error(e.to_string());
                 None
             }
@@ -190,7 +193,8 @@ impl<'a, 't> Cx<'a, 't> {
     /// is an error (a Manifold config has no KrakenD keys to tolerate).
     pub(crate) fn decode_strict<T: DeserializeOwned>(&mut self, value: &Value) -> Option<T> {
         let (result, findings) = track::decode::<T>(value, &self.path);
-        for Ignored { path, key, known } in findings.ignored {
+        let ignored = findings.ignored.into_iter().filter(|_| track::LOCATED);
+        for Ignored { path, key, known } in ignored {
             if key.starts_with('@') {
                 continue;
             }
@@ -205,7 +209,9 @@ impl<'a, 't> Cx<'a, 't> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                let at = findings.failed_at.unwrap_or_else(|| self.path.clone());
+                let at = (findings.failed_at)
+                    .filter(|_| track::LOCATED)
+                    .unwrap_or_else(|| self.path.clone());
                 self.at_path(at).error(e.to_string());
                 None
             }

@@ -13,6 +13,13 @@ use serde_json::{Map, Value};
 
 use super::error::Path;
 
+/// Whether decoding notes where things are (the `located-config` feature): the keys nothing
+/// read and the innermost failing value. Without it the same decoder runs with the notes
+/// compiled out, for a front end whose config was checked, located, when it was built (the
+/// Worker): the keys of that text are fixed, so it refuses and accepts exactly what the
+/// check did, and an error is reported at the place its caller decoded.
+pub(crate) const LOCATED: bool = cfg!(feature = "located-config");
+
 /// A key the target type did not read.
 #[derive(Debug)]
 pub(crate) struct Ignored {
@@ -102,7 +109,7 @@ impl<'a, 'de> Tracked<'a, 'de> {
     /// Pass `result` on, noting this value as the failure's place if none is noted yet (the
     /// innermost value fails first).
     fn note<T>(&self, result: Result<T, serde_json::Error>) -> Result<T, serde_json::Error> {
-        if result.is_err() {
+        if LOCATED && result.is_err() {
             let mut findings = self.findings.borrow_mut();
             if findings.failed_at.is_none() {
                 findings.failed_at = Some(self.chain.path(self.base));
@@ -309,7 +316,7 @@ impl<'de> Deserializer<'de> for Tracked<'_, 'de> {
 
     /// The type has no field for this key: note it instead of decoding it.
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        if let Chain::Key(_, key) = self.chain {
+        if let (true, Chain::Key(_, key)) = (LOCATED, self.chain) {
             self.findings.borrow_mut().ignored.push(Ignored {
                 path: self.chain.path(self.base),
                 key: (*key).to_owned(),

@@ -295,6 +295,9 @@ impl Proxy for HttpBackend {
             };
             let mut body = decompress(&mut parts.headers, body, self.max_body)
                 .map_err(fail(FailureKind::BadEncoding))?;
+            // `when` again: `martian` is held across the `.await` above, so the compiler no
+            // longer sees the constant `None` here and would link `modify_response` without it.
+            let martian = when(cfg!(feature = "martian"), martian);
             if let (Some(m), Some((uri, headers))) = (martian, &sent) {
                 super::martian::modify_response(
                     m,
