@@ -151,12 +151,12 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
 pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
     let mut attributes = vec![
         ("http.request.method", Value::Str(call.method.to_string())),
-        ("server.address", Value::Str(call.host.clone())),
+        ("server.address", Value::Str(call.host.to_string())),
         (
             "url.full",
             Value::Str(format!("{}{}", call.host, call.path)),
         ),
-        ("manifold.backend", Value::Str(call.name.clone())),
+        ("manifold.backend", Value::Str(call.name.to_string())),
         ("http.response.body.size", Value::Int(call.bytes as i64)),
     ];
     if let Some(status) = call.status {
@@ -209,7 +209,7 @@ pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
     let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
     let mut out = Vec::with_capacity(size + 128);
     // The client's address, written once per span into this one buffer.
-    let mut scratch = String::with_capacity(40);
+    let mut scratch = Vec::with_capacity(40);
     message(&mut out, 1, |rs| {
         message(rs, 1, |r| encode_resource(r, resource));
         message(rs, 2, |ss| {
@@ -293,7 +293,7 @@ fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
 }
 
 /// The spans of [`spans`], encoded as they are built there.
-fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut String) {
+fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Vec<u8>) {
     let ids = &record.trace;
     let start = record.start_micros.saturating_mul(1000);
     let end = record
@@ -340,7 +340,7 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut String
         if let Some(client) = record.client {
             scratch.clear();
             crate::platform::push_ip(scratch, client);
-            attr_str(s, attr_key!("client.address"), scratch);
+            attr_str_parts(s, attr_key!("client.address"), scratch, b"");
         }
         span_error(s);
     });
@@ -400,7 +400,12 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
     );
     attr_str(s, attr_key!("http.request.method"), &call.method);
     attr_str(s, attr_key!("server.address"), &call.host);
-    attr_str_parts(s, attr_key!("url.full"), &call.host, &call.path);
+    attr_str_parts(
+        s,
+        attr_key!("url.full"),
+        call.host.as_bytes(),
+        call.path.as_bytes(),
+    );
     attr_str(s, attr_key!("manifold.backend"), &call.name);
     attr_int(s, attr_key!("http.response.body.size"), call.bytes as i64);
     if let Some(status) = call.status {
@@ -421,12 +426,12 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
 /// copy a few moves, and most of the length arithmetic folds away.
 #[inline(always)]
 fn attr_str(out: &mut Vec<u8>, key: &[u8], value: &str) {
-    attr_str_parts(out, key, value, "");
+    attr_str_parts(out, key, value.as_bytes(), b"");
 }
 
 /// [`attr_str`] of the value `first` followed by `second`, without joining them first.
 #[inline(always)]
-fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
+fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &[u8], second: &[u8]) {
     let len = first.len() + second.len();
     let any = 1 + varint_len(len as u64) + len;
     let kv = key.len() + varint_len(any as u64) + any;
@@ -436,8 +441,8 @@ fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
     varint(out, any as u64);
     out.push(0x0a);
     varint(out, len as u64);
-    out.extend_from_slice(first.as_bytes());
-    out.extend_from_slice(second.as_bytes());
+    out.extend_from_slice(first);
+    out.extend_from_slice(second);
 }
 
 /// A span attribute (field 9) with an integer value, as [`attr_str`].
@@ -662,7 +667,7 @@ mod tests {
     fn call(i: u8, status: Option<u16>, failure: Option<crate::platform::Failure>) -> BackendCall {
         BackendCall {
             span_id: [i + 1; 8],
-            name: format!("group{i}"),
+            name: format!("group{i}").into(),
             host: "http://users:8080".into(),
             path: format!("/u/{i}"),
             method: "GET".into(),
