@@ -403,7 +403,7 @@ mod tests {
     fn reference(r: &RequestRecord) -> String {
         let call = |c: &BackendCall| {
             let mut o = serde_json::json!({
-                "span_id": hex(&c.span_id), "host": c.host, "method": c.method, "path": c.path,
+                "span_id": hex(&c.span_id), "host": &*c.host, "method": c.method, "path": c.path,
                 "status": c.status, "failure": c.failure.as_ref().map(|f| f.kind.as_str()),
                 "error": c.failure.as_ref().map(|f| f.message.as_str()),
                 "duration_ms": millis(c.duration_micros), "bytes": c.bytes,
