@@ -262,9 +262,11 @@ const ATTR_FIXED: usize = 16;
 
 /// A span (`ScopeSpans.spans`, field 2) written by `body`, which first reserves all the room
 /// it needs (one `reserve` per span; the writes after it never grow the buffer).
+/// Two bytes are kept for its length: a span takes 128 to 16,383 bytes, so it is written
+/// where it stays (one byte kept would move every span once its length is known).
 #[inline]
 fn span(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
-    message(out, 2, body);
+    sized_message::<2>(out, 2, body);
 }
 
 /// `trace_id` (1), `span_id` (2), `trace_state` (3), `parent_span_id` (4) of a span.
@@ -611,26 +613,37 @@ pub(crate) fn string(out: &mut Vec<u8>, field: u32, v: &str) {
 /// attributes are small; only the outer messages move), so nesting costs no allocation.
 #[inline]
 pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    sized_message::<1>(out, field, body);
+}
+
+/// [`message`] with `ROOM` bytes kept for the length: a body whose length takes exactly that
+/// many varint bytes stays where it was written; any other is moved once so that the length
+/// is the shortest varint (the bytes are those of [`message`] either way).
+#[inline]
+fn sized_message<const ROOM: usize>(
+    out: &mut Vec<u8>,
+    field: u32,
+    body: impl FnOnce(&mut Vec<u8>),
+) {
     tag(out, field, 2);
     let at = out.len();
-    out.push(0);
+    out.extend_from_slice(&[0; ROOM]);
     body(out);
-    let len = out.len() - at - 1;
-    if len < 0x80 {
-        if let Some(b) = out.get_mut(at) {
-            *b = len as u8;
+    let end = out.len();
+    let len = end - at - ROOM;
+    let need = varint_len(len as u64);
+    if need != ROOM {
+        // Moved in place (no allocation): right to widen, left to narrow.
+        if need > ROOM {
+            out.resize(end + need - ROOM, 0);
         }
-    } else {
-        // Widened in place: the body moves right by the extra bytes (no allocation).
-        let extra = varint_len(len as u64) - 1;
-        let end = out.len();
-        out.resize(end + extra, 0);
-        out.copy_within(at + 1..end, at + 1 + extra);
-        let mut v = len as u64;
-        for b in out.iter_mut().skip(at).take(extra + 1) {
-            *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
-            v >>= 7;
-        }
+        out.copy_within(at + ROOM..end, at + need);
+        out.truncate(at + need + len);
+    }
+    let mut v = len as u64;
+    for b in out.iter_mut().skip(at).take(need) {
+        *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
+        v >>= 7;
     }
 }
 
@@ -820,5 +833,33 @@ mod tests {
             varint(&mut out, v);
             assert_eq!(varint_len(v), out.len(), "{v}");
         }
+    }
+
+    #[test]
+    fn a_message_with_room_for_its_length_is_a_message() {
+        for len in [
+            0usize, 1, 127, 128, 129, 300, 16_383, 16_384, 20_000, 2_097_152,
+        ] {
+            let body = |out: &mut Vec<u8>| out.extend((0..len).map(|i| i as u8));
+            let mut plain = vec![7];
+            message(&mut plain, 2, body);
+            let mut one = vec![7];
+            sized_message::<1>(&mut one, 2, body);
+            let mut two = vec![7];
+            sized_message::<2>(&mut two, 2, body);
+            let mut three = vec![7];
+            sized_message::<3>(&mut three, 2, body);
+            assert_eq!(one, plain, "{len}");
+            assert_eq!(two, plain, "{len}");
+            assert_eq!(three, plain, "{len}");
+            let mut spanned = vec![7];
+            span(&mut spanned, body);
+            assert_eq!(spanned, plain, "{len}");
+        }
+        // The reference: tag, shortest varint length, body.
+        let mut out = Vec::new();
+        message(&mut out, 2, |o| o.extend([1u8; 300]));
+        assert_eq!(out[..3], [0x12, 0xac, 0x02]);
+        assert_eq!(out.len(), 303);
     }
 }
