@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use manifold_core::config::extra::Logging;
-use manifold_core::platform::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Hex};
+use manifold_core::platform::{push_hex, push_ip, push_millis, push_u64, Hex, Timestamps};
 use manifold_core::{RequestRecord, Sink};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
@@ -127,7 +127,10 @@ struct Text {
 
 thread_local! {
     /// The line being written, reused by every request on this thread.
-    static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The line being written (reused by every request on this thread) and the time of day
+    /// of the last one.
+    static LINE: std::cell::RefCell<(Vec<u8>, Timestamps)> =
+        std::cell::RefCell::new((Vec::new(), Timestamps::default()));
 }
 
 impl Sink for AccessLog {
@@ -144,19 +147,20 @@ impl Sink for AccessLog {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        let write = |line: &mut Vec<u8>| {
+        let write = |line: &mut Vec<u8>, stamps: &mut Timestamps| {
             line.clear();
-            text_line(line, r, text.ansi, now);
+            text_line(line, stamps, r, text.ansi, now);
             let _ = text.channel.make_writer().write_all(line);
         };
         LINE.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut line) => {
-                write(&mut line);
+            Ok(mut kept) => {
+                let (line, stamps) = &mut *kept;
+                write(line, stamps);
                 if line.capacity() > 64 * 1024 {
                     *line = Vec::new();
                 }
             }
-            Err(_) => write(&mut Vec::new()),
+            Err(_) => write(&mut Vec::new(), &mut Timestamps::default()),
         });
     }
 }
@@ -235,24 +239,29 @@ const PIECES: (Pieces, Pieces) = pieces!(
 /// The event of [`traced`] as `tracing-subscriber`'s `Full` text format prints it at `now`
 /// (µs since the epoch): dimmed timestamp, green level, dimmed target, italic field names,
 /// `Debug` of each value (quoted and escaped strings for `endpoint` and `calls`).
-fn text_line(out: &mut Vec<u8>, r: &RequestRecord, ansi: bool, now: u64) {
+fn text_line(out: &mut Vec<u8>, stamps: &mut Timestamps, r: &RequestRecord, ansi: bool, now: u64) {
     // One copy of the line's code per style: the pieces' lengths are then constants, and
     // their copies a few moves instead of a `memcpy` call each.
     if ansi {
-        styled_line::<true>(out, r, now);
+        styled_line::<true>(out, stamps, r, now);
     } else {
-        styled_line::<false>(out, r, now);
+        styled_line::<false>(out, stamps, r, now);
     }
 }
 
 /// [`text_line`] with ANSI styles or without.
 #[inline]
-fn styled_line<const ANSI: bool>(out: &mut Vec<u8>, r: &RequestRecord, now: u64) {
+fn styled_line<const ANSI: bool>(
+    out: &mut Vec<u8>,
+    stamps: &mut Timestamps,
+    r: &RequestRecord,
+    now: u64,
+) {
     let p = if ANSI { &PIECES.0 } else { &PIECES.1 };
     if ANSI {
         out.extend_from_slice(b"\x1b[2m");
     }
-    push_rfc3339_micros(out, now);
+    stamps.push(out, now);
     out.extend_from_slice(p.after_time.as_bytes());
     out.extend_from_slice(p.request_id.as_bytes());
     out.extend_from_slice(r.request_id.as_bytes());
@@ -377,7 +386,9 @@ impl Write for Line<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use manifold_core::platform::{BackendCall, Failure, FailureKind, TraceIds};
+    use manifold_core::platform::{
+        push_rfc3339_micros, BackendCall, Failure, FailureKind, TraceIds,
+    };
     use std::sync::Mutex;
 
     /// Collects what a subscriber writes.
@@ -469,7 +480,13 @@ mod tests {
                 tracing::subscriber::with_default(subscriber, || traced(&r));
                 let theirs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
                 let mut ours = Vec::new();
-                text_line(&mut ours, &r, ansi, 1_795_651_200_123_456);
+                text_line(
+                    &mut ours,
+                    &mut Timestamps::default(),
+                    &r,
+                    ansi,
+                    1_795_651_200_123_456,
+                );
                 let ours = String::from_utf8(ours).unwrap();
                 assert_eq!(
                     after_time(&ours),

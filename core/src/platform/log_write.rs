@@ -128,30 +128,69 @@ pub fn push_rfc3339_micros(out: &mut Vec<u8>, micros: u64) {
         );
         return;
     }
-    push_fields(out, y, m, d, secs, micros);
+    out.extend_from_slice(&fields(y, m, d, secs, micros));
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` into one stack buffer, then one copy.
-fn push_fields(out: &mut Vec<u8>, y: i64, m: i64, d: i64, secs: i64, micros: u64) {
+/// Writes `v`'s last `width` decimal digits at `buf[at..]`.
+fn put_digits(buf: &mut [u8; 27], at: usize, width: usize, mut v: u64) {
+    for i in (at..at + width).rev() {
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in one stack buffer.
+fn fields(y: i64, m: i64, d: i64, secs: i64, micros: u64) -> [u8; 27] {
     let s = secs.rem_euclid(86_400);
     let mut buf = *b"0000-00-00T00:00:00.000000Z";
-    let put = |buf: &mut [u8; 27], at: usize, width: usize, mut v: u64| {
-        for i in (at..at + width).rev() {
-            if let Some(b) = buf.get_mut(i) {
-                *b = b'0' + (v % 10) as u8;
-            }
-            v /= 10;
-        }
-    };
     let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    put(&mut buf, 0, 4, u(y) % 10_000);
-    put(&mut buf, 5, 2, u(m));
-    put(&mut buf, 8, 2, u(d));
-    put(&mut buf, 11, 2, u(s / 3600));
-    put(&mut buf, 14, 2, u(s % 3600 / 60));
-    put(&mut buf, 17, 2, u(s % 60));
-    put(&mut buf, 20, 6, micros % 1_000_000);
-    out.extend_from_slice(&buf);
+    put_digits(&mut buf, 0, 4, u(y) % 10_000);
+    put_digits(&mut buf, 5, 2, u(m));
+    put_digits(&mut buf, 8, 2, u(d));
+    put_digits(&mut buf, 11, 2, u(s / 3600));
+    put_digits(&mut buf, 14, 2, u(s % 3600 / 60));
+    put_digits(&mut buf, 17, 2, u(s % 60));
+    put_digits(&mut buf, 20, 6, micros % 1_000_000);
+    buf
+}
+
+/// [`push_rfc3339_micros`] for lines written one after another (one per thread): the date and
+/// time of day are kept from the last line of the same second, only the microseconds are new.
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamps {
+    /// The second `text` is of (`u64::MAX`: none yet).
+    secs: u64,
+    text: [u8; 27],
+}
+
+impl Default for Timestamps {
+    fn default() -> Self {
+        Self {
+            secs: u64::MAX,
+            text: [0; 27],
+        }
+    }
+}
+
+impl Timestamps {
+    /// Appends `micros` since the Unix epoch as [`push_rfc3339_micros`] does.
+    pub fn push(&mut self, out: &mut Vec<u8>, micros: u64) {
+        let secs = micros / 1_000_000;
+        if secs != self.secs {
+            let whole = i64::try_from(secs).unwrap_or(i64::MAX / 2);
+            let (y, m, d) = crate::time::civil(whole.div_euclid(86_400));
+            if !(0..10_000).contains(&y) {
+                return push_rfc3339_micros(out, micros);
+            }
+            self.secs = secs;
+            self.text = fields(y, m, d, whole, 0);
+        }
+        let mut text = self.text;
+        put_digits(&mut text, 20, 6, micros % 1_000_000);
+        out.extend_from_slice(&text);
+    }
 }
 
 /// Every byte of `bytes` is printable ASCII other than `"` and `\\`: nothing for JSON or
@@ -452,6 +491,32 @@ mod tests {
             "{}",
             text(&s)
         );
+    }
+
+    #[test]
+    fn kept_timestamps_print_as_fresh_ones() {
+        let mut kept = Timestamps::default();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut micros = vec![0, 999_999, 1_000_000, 1_795_651_200_123_456, u64::MAX];
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Runs within one second, jumps across seconds and days, back in time.
+            let last = *micros.last().unwrap();
+            micros.push(match x % 4 {
+                0 => last.wrapping_add(x % 1_000),
+                1 => last.wrapping_add(x % 3_000_000),
+                2 => last.wrapping_sub(x % 1_000_000),
+                _ => x % 4_102_444_800_000_000,
+            });
+        }
+        for m in micros {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            kept.push(&mut a, m);
+            push_rfc3339_micros(&mut b, m);
+            assert_eq!(text(&a), text(&b), "{m}");
+        }
     }
 
     #[test]
