@@ -102,14 +102,17 @@ pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 
 /// Appends the lower-case hex of `bytes` (a table, not `write!` per byte: ids are written
 /// several times per request).
-#[inline]
 pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.extend_from_slice(&[
-            HEX_DIGITS[usize::from(b >> 4)],
-            HEX_DIGITS[usize::from(b & 15)],
-        ]);
+    // Into a stack buffer, then one copy per 32 bytes (one capacity check, not one per pair).
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        for (&b, pair) in chunk.iter().zip(buf.chunks_exact_mut(2)) {
+            if let [high, low] = pair {
+                *high = HEX_DIGITS[usize::from(b >> 4)];
+                *low = HEX_DIGITS[usize::from(b & 15)];
+            }
+        }
+        out.extend_from_slice(buf.get(..chunk.len() * 2).unwrap_or_default());
     }
 }
 
