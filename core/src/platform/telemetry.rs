@@ -185,18 +185,23 @@ impl fmt::Display for FailureKind {
 /// `method`'s name: a constant for the standard methods (no allocation per request or call),
 /// a copy for an extension method.
 pub fn method_name(method: &http::Method) -> Cow<'static, str> {
-    Cow::Borrowed(match method.as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        other => return Cow::Owned(other.to_owned()),
-    })
+    use http::Method;
+    // Compared as `Method`s (a tag comparison for the standard ones), not as text.
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    match STANDARD.iter().find(|(m, _)| m == method) {
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(method.as_str().to_owned()),
+    }
 }
 
 /// Lower-case hex of `bytes`.
@@ -514,6 +519,23 @@ mod tests {
             assert_eq!(debug, format!("x{:?}", r.backends_json()));
         }
         assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        let bytes: Vec<u8> = (0..=255).collect();
+        for len in [0, 1, 16, 31, 32, 33, 64, 100, 256] {
+            let expected: String = bytes[..len].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex(&bytes[..len]), expected);
+        }
+        for name in [
+            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+            "PURGE", "get",
+        ] {
+            let m = http::Method::from_bytes(name.as_bytes()).unwrap();
+            let got = method_name(&m);
+            assert_eq!(got, name);
+            assert_eq!(
+                matches!(got, Cow::Borrowed(_)),
+                name.bytes().all(|b| b.is_ascii_uppercase()) && name != "PURGE"
+            );
+        }
         assert_eq!(Hex(&[0xab; 20]).to_string(), "ab".repeat(20));
     }
 }
