@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use manifold_core::config::extra::Logging;
-use manifold_core::platform::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Hex};
+use manifold_core::platform::{push_hex, push_ip, push_millis, push_u64, Hex, Timestamps};
 use manifold_core::{RequestRecord, Sink};
 use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
@@ -127,7 +127,10 @@ struct Text {
 
 thread_local! {
     /// The line being written, reused by every request on this thread.
-    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    /// The line being written (reused by every request on this thread) and the time of day
+    /// of the last one.
+    static LINE: std::cell::RefCell<(Vec<u8>, Timestamps)> =
+        std::cell::RefCell::new((Vec::new(), Timestamps::default()));
 }
 
 impl Sink for AccessLog {
@@ -144,19 +147,20 @@ impl Sink for AccessLog {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        let write = |line: &mut String| {
+        let write = |line: &mut Vec<u8>, stamps: &mut Timestamps| {
             line.clear();
-            text_line(line, r, text.ansi, now);
-            let _ = text.channel.make_writer().write_all(line.as_bytes());
+            text_line(line, stamps, r, text.ansi, now);
+            let _ = text.channel.make_writer().write_all(line);
         };
         LINE.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut line) => {
-                write(&mut line);
+            Ok(mut kept) => {
+                let (line, stamps) = &mut *kept;
+                write(line, stamps);
                 if line.capacity() > 64 * 1024 {
-                    *line = String::new();
+                    *line = Vec::new();
                 }
             }
-            Err(_) => write(&mut String::new()),
+            Err(_) => write(&mut Vec::new(), &mut Timestamps::default()),
         });
     }
 }
@@ -235,82 +239,87 @@ const PIECES: (Pieces, Pieces) = pieces!(
 /// The event of [`traced`] as `tracing-subscriber`'s `Full` text format prints it at `now`
 /// (µs since the epoch): dimmed timestamp, green level, dimmed target, italic field names,
 /// `Debug` of each value (quoted and escaped strings for `endpoint` and `calls`).
-fn text_line(out: &mut String, r: &RequestRecord, ansi: bool, now: u64) {
+fn text_line(out: &mut Vec<u8>, stamps: &mut Timestamps, r: &RequestRecord, ansi: bool, now: u64) {
     // One copy of the line's code per style: the pieces' lengths are then constants, and
     // their copies a few moves instead of a `memcpy` call each.
     if ansi {
-        styled_line::<true>(out, r, now);
+        styled_line::<true>(out, stamps, r, now);
     } else {
-        styled_line::<false>(out, r, now);
+        styled_line::<false>(out, stamps, r, now);
     }
 }
 
 /// [`text_line`] with ANSI styles or without.
 #[inline]
-fn styled_line<const ANSI: bool>(out: &mut String, r: &RequestRecord, now: u64) {
+fn styled_line<const ANSI: bool>(
+    out: &mut Vec<u8>,
+    stamps: &mut Timestamps,
+    r: &RequestRecord,
+    now: u64,
+) {
     let p = if ANSI { &PIECES.0 } else { &PIECES.1 };
     if ANSI {
-        out.push_str("\x1b[2m");
+        out.extend_from_slice(b"\x1b[2m");
     }
-    push_rfc3339_micros(out, now);
-    out.push_str(p.after_time);
-    out.push_str(p.request_id);
-    out.push_str(&r.request_id);
-    out.push_str(p.trace_id);
+    stamps.push(out, now);
+    out.extend_from_slice(p.after_time.as_bytes());
+    out.extend_from_slice(p.request_id.as_bytes());
+    out.extend_from_slice(r.request_id.as_bytes());
+    out.extend_from_slice(p.trace_id.as_bytes());
     push_hex(out, &r.trace.trace_id);
-    out.push_str(p.method);
-    out.push_str(&r.method);
+    out.extend_from_slice(p.method.as_bytes());
+    out.extend_from_slice(r.method.as_bytes());
     if let Some(endpoint) = &r.endpoint {
-        out.push_str(p.endpoint);
+        out.extend_from_slice(p.endpoint.as_bytes());
         push_debug_str(out, endpoint);
     }
-    out.push_str(p.path);
-    out.push_str(&r.path);
-    out.push_str(p.status);
+    out.extend_from_slice(p.path.as_bytes());
+    out.extend_from_slice(r.path.as_bytes());
+    out.extend_from_slice(p.status.as_bytes());
     push_u64(out, u64::from(r.status));
-    out.push_str(p.duration_ms);
+    out.extend_from_slice(p.duration_ms.as_bytes());
     push_millis(out, r.duration_micros);
     if let Some(completed) = r.completed {
-        out.push_str(p.completed);
-        out.push_str(if completed { "true" } else { "false" });
+        out.extend_from_slice(p.completed.as_bytes());
+        out.extend_from_slice(if completed { &b"true"[..] } else { b"false" });
     }
-    out.push_str(p.bytes);
+    out.extend_from_slice(p.bytes.as_bytes());
     push_u64(out, r.bytes_out as u64);
-    out.push_str(p.peer);
+    out.extend_from_slice(p.peer.as_bytes());
     if let Some(ip) = r.client {
         push_ip(out, ip);
     }
-    out.push_str(p.backends);
+    out.extend_from_slice(p.backends.as_bytes());
     push_u64(out, r.backends.len() as u64);
     if !r.backends.is_empty() {
-        out.push_str(p.calls);
+        out.extend_from_slice(p.calls.as_bytes());
         r.push_backends_debug(out);
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
 /// `{:?}` of `s`: quoted, `"` and `\` escaped. Printable ASCII (the usual case) is copied in
 /// one pass; anything else takes `str`'s own `Debug`.
-fn push_debug_str(out: &mut String, s: &str) {
-    use std::fmt::Write as _;
+fn push_debug_str(out: &mut Vec<u8>, s: &str) {
     if !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         let _ = write!(out, "{s:?}");
         return;
     }
-    out.push('"');
-    let mut rest = s;
-    while let Some(i) = rest.find(['"', '\\']) {
+    out.push(b'"');
+    let mut rest = s.as_bytes();
+    while let Some(i) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
         let (plain, tail) = rest.split_at(i);
-        out.push_str(plain);
-        out.push('\\');
-        let mut chars = tail.chars();
-        if let Some(c) = chars.next() {
+        out.extend_from_slice(plain);
+        out.push(b'\\');
+        if let Some((&c, after)) = tail.split_first() {
             out.push(c);
+            rest = after;
+        } else {
+            rest = tail;
         }
-        rest = chars.as_str();
     }
-    out.push_str(rest);
-    out.push('"');
+    out.extend_from_slice(rest);
+    out.push(b'"');
 }
 
 /// The client's address, or nothing.
@@ -377,7 +386,9 @@ impl Write for Line<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use manifold_core::platform::{BackendCall, Failure, FailureKind, TraceIds};
+    use manifold_core::platform::{
+        push_rfc3339_micros, BackendCall, Failure, FailureKind, TraceIds,
+    };
     use std::sync::Mutex;
 
     /// Collects what a subscriber writes.
@@ -468,8 +479,15 @@ mod tests {
                     .finish();
                 tracing::subscriber::with_default(subscriber, || traced(&r));
                 let theirs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-                let mut ours = String::new();
-                text_line(&mut ours, &r, ansi, 1_795_651_200_123_456);
+                let mut ours = Vec::new();
+                text_line(
+                    &mut ours,
+                    &mut Timestamps::default(),
+                    &r,
+                    ansi,
+                    1_795_651_200_123_456,
+                );
+                let ours = String::from_utf8(ours).unwrap();
                 assert_eq!(
                     after_time(&ours),
                     after_time(&theirs),
@@ -480,12 +498,12 @@ mod tests {
                 assert_eq!(time.len(), our_time.len(), "{time} vs {our_time}");
             }
         }
-        let mut t = String::new();
+        let mut t = Vec::new();
         push_rfc3339_micros(&mut t, 1_795_651_200_123_456);
-        assert_eq!(t, "2026-11-26T00:00:00.123456Z");
+        assert_eq!(t, b"2026-11-26T00:00:00.123456Z");
         t.clear();
         push_rfc3339_micros(&mut t, 951_825_599_000_007);
-        assert_eq!(t, "2000-02-29T11:59:59.000007Z");
+        assert_eq!(t, b"2000-02-29T11:59:59.000007Z");
     }
 
     #[test]
@@ -500,9 +518,9 @@ mod tests {
             "\\",
             "x\u{7f}",
         ] {
-            let mut out = String::new();
+            let mut out = Vec::new();
             push_debug_str(&mut out, s);
-            assert_eq!(out, format!("{s:?}"));
+            assert_eq!(String::from_utf8(out).unwrap(), format!("{s:?}"));
         }
     }
 }

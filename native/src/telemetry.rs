@@ -49,11 +49,12 @@ pub struct JsonLines;
 impl Sink for JsonLines {
     fn request(&self, record: &Arc<RequestRecord>) {
         if record.log {
-            let mut line = record.to_json();
-            line.push('\n');
+            let mut line = Vec::with_capacity(320 + 240 * record.backends.len());
+            record.push_json(&mut line);
+            line.push(b'\n');
             // One write per line, so concurrent requests never interleave within a line; a
             // closed stdout loses the line, never the request.
-            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            let _ = std::io::stdout().lock().write_all(&line);
         }
     }
 }

@@ -1,11 +1,13 @@
-//! The text of a log line, written by hand into one reused buffer: decimal numbers, the
-//! milliseconds of a duration, an IP address, hex ids, a timestamp, and JSON (serde_json's
+//! The text of a log line, written by hand as bytes into one reused buffer: decimal numbers,
+//! the milliseconds of a duration, an IP address, hex ids, a timestamp, and JSON (serde_json's
 //! escaping and number format), optionally escaped once more as Rust's `Debug` of a `&str`
 //! (the native text log's quoted `calls` field). `fmt::write` and `serde_json` cost more than
 //! the rest of a proxied request's own work here; the output is byte for byte theirs (the
-//! tests compare).
+//! tests compare). Bytes, not a `String`: every piece is ASCII or a copy of a `&str`, so the
+//! line is UTF-8 without a check per digit run (the text log writes the bytes as they are; a
+//! caller that needs a `String` checks the whole line once).
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::IpAddr;
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -16,25 +18,31 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 const FAST_MILLIS: u64 = 1_000_000_000_000_000;
 
 /// Appends `v` in decimal.
-pub fn push_u64(out: &mut String, v: u64) {
+#[inline]
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
     if v < 1000 {
-        // Statuses, octets, counts: a few pushes beat a slice check and a copy.
-        let (h, t, o) = ((v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8);
-        if h > 0 {
-            out.push(char::from(b'0' + h));
+        // Statuses, octets, counts: one short copy, no loop.
+        let (h, t, o) = (
+            b'0' + (v / 100) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+        );
+        if v >= 100 {
+            out.extend_from_slice(&[h, t, o]);
+        } else if v >= 10 {
+            out.extend_from_slice(&[t, o]);
+        } else {
+            out.push(o);
         }
-        if h > 0 || t > 0 {
-            out.push(char::from(b'0' + t));
-        }
-        out.push(char::from(b'0' + o));
         return;
     }
     let mut buf = [0u8; 20];
-    out.push_str(digits(v, &mut buf));
+    let at = digits(v, &mut buf);
+    out.extend_from_slice(buf.get(at..).unwrap_or_default());
 }
 
-/// `v`'s decimal digits, written at the end of `buf`.
-fn digits(mut v: u64, buf: &mut [u8; 20]) -> &str {
+/// Writes `v`'s decimal digits at the end of `buf`; returns where they start.
+fn digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -46,49 +54,61 @@ fn digits(mut v: u64, buf: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    buf.get(i..)
-        .and_then(|d| std::str::from_utf8(d).ok())
-        .unwrap_or("")
+    i
 }
 
 /// Appends `micros / 1000` as `{:?}` of that `f64` prints it (`1.402`, `3.0`), which is also
 /// how serde_json prints it.
-pub fn push_millis(out: &mut String, micros: u64) {
+pub fn push_millis(out: &mut Vec<u8>, micros: u64) {
     if micros >= FAST_MILLIS {
         let _ = write!(out, "{:?}", micros as f64 / 1000.0);
         return;
     }
     push_u64(out, micros / 1000);
-    out.push('.');
     let frac = micros % 1000;
-    if frac == 0 {
-        out.push('0');
-        return;
-    }
-    let mut d = [
+    let d = [
+        b'.',
         b'0' + (frac / 100) as u8,
         b'0' + (frac / 10 % 10) as u8,
         b'0' + (frac % 10) as u8,
     ];
-    let mut len = 3;
-    while len > 1 && d.get(len - 1) == Some(&b'0') {
-        len -= 1;
-    }
-    if let Some(text) = d.get_mut(..len).and_then(|t| std::str::from_utf8(t).ok()) {
-        out.push_str(text);
-    }
+    // `.0` for whole milliseconds, else the fraction without its trailing zeros.
+    let len = if frac % 100 == 0 {
+        2
+    } else if frac % 10 == 0 {
+        3
+    } else {
+        4
+    };
+    out.extend_from_slice(d.get(..len).unwrap_or_default());
 }
 
 /// Appends `ip` as its `Display` prints it.
-pub fn push_ip(out: &mut String, ip: IpAddr) {
+pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            // Into a stack buffer, one copy (the access line and the OTLP span both write it).
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            let mut put = |b: u8| {
+                if let Some(slot) = buf.get_mut(n) {
+                    *slot = b;
+                }
+                n += 1;
+            };
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    put(b'.');
                 }
-                push_u64(out, u64::from(octet));
+                if octet >= 100 {
+                    put(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    put(b'0' + octet / 10 % 10);
+                }
+                put(b'0' + octet % 10);
             }
+            out.extend_from_slice(buf.get(..n).unwrap_or_default());
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -98,26 +118,23 @@ pub fn push_ip(out: &mut String, ip: IpAddr) {
 
 /// Appends the lower-case hex of `bytes` (a table, not `write!` per byte: ids are written
 /// several times per request).
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Into a stack buffer, then one copy per 32 bytes (one capacity check, not one per pair).
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(32) {
-        let mut n = 0;
         for (&b, pair) in chunk.iter().zip(buf.chunks_exact_mut(2)) {
             if let [high, low] = pair {
                 *high = HEX_DIGITS[usize::from(b >> 4)];
                 *low = HEX_DIGITS[usize::from(b & 15)];
             }
-            n += 2;
         }
-        if let Some(text) = buf.get(..n).and_then(|t| std::str::from_utf8(t).ok()) {
-            out.push_str(text);
-        }
+        out.extend_from_slice(buf.get(..chunk.len() * 2).unwrap_or_default());
     }
 }
 
 /// Appends `micros` since the Unix epoch as `tracing-subscriber`'s timestamps print it
 /// (`2026-12-01T18:58:32.315279Z`, UTC, microseconds), for a log line written without it.
-pub fn push_rfc3339_micros(out: &mut String, micros: u64) {
+pub fn push_rfc3339_micros(out: &mut Vec<u8>, micros: u64) {
     let secs = i64::try_from(micros / 1_000_000).unwrap_or(i64::MAX / 2);
     let (y, m, d) = crate::time::civil(secs.div_euclid(86_400));
     if !(0..10_000).contains(&y) {
@@ -130,31 +147,68 @@ pub fn push_rfc3339_micros(out: &mut String, micros: u64) {
         );
         return;
     }
-    push_fields(out, y, m, d, secs, micros);
+    out.extend_from_slice(&fields(y, m, d, secs, micros));
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` into one stack buffer, then one copy.
-fn push_fields(out: &mut String, y: i64, m: i64, d: i64, secs: i64, micros: u64) {
+/// Writes `v`'s last `width` decimal digits at `buf[at..]`.
+fn put_digits(buf: &mut [u8; 27], at: usize, width: usize, mut v: u64) {
+    for i in (at..at + width).rev() {
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` in one stack buffer.
+fn fields(y: i64, m: i64, d: i64, secs: i64, micros: u64) -> [u8; 27] {
     let s = secs.rem_euclid(86_400);
     let mut buf = *b"0000-00-00T00:00:00.000000Z";
-    let put = |buf: &mut [u8; 27], at: usize, width: usize, mut v: u64| {
-        for i in (at..at + width).rev() {
-            if let Some(b) = buf.get_mut(i) {
-                *b = b'0' + (v % 10) as u8;
-            }
-            v /= 10;
-        }
-    };
     let u = |v: i64| u64::try_from(v).unwrap_or(0);
-    put(&mut buf, 0, 4, u(y) % 10_000);
-    put(&mut buf, 5, 2, u(m));
-    put(&mut buf, 8, 2, u(d));
-    put(&mut buf, 11, 2, u(s / 3600));
-    put(&mut buf, 14, 2, u(s % 3600 / 60));
-    put(&mut buf, 17, 2, u(s % 60));
-    put(&mut buf, 20, 6, micros % 1_000_000);
-    if let Ok(text) = std::str::from_utf8(&buf) {
-        out.push_str(text);
+    put_digits(&mut buf, 0, 4, u(y) % 10_000);
+    put_digits(&mut buf, 5, 2, u(m));
+    put_digits(&mut buf, 8, 2, u(d));
+    put_digits(&mut buf, 11, 2, u(s / 3600));
+    put_digits(&mut buf, 14, 2, u(s % 3600 / 60));
+    put_digits(&mut buf, 17, 2, u(s % 60));
+    put_digits(&mut buf, 20, 6, micros % 1_000_000);
+    buf
+}
+
+/// [`push_rfc3339_micros`] for lines written one after another (one per thread): the date and
+/// time of day are kept from the last line of the same second, only the microseconds are new.
+#[derive(Debug, Clone, Copy)]
+pub struct Timestamps {
+    /// The second `text` is of (`u64::MAX`: none yet).
+    secs: u64,
+    text: [u8; 27],
+}
+
+impl Default for Timestamps {
+    fn default() -> Self {
+        Self {
+            secs: u64::MAX,
+            text: [0; 27],
+        }
+    }
+}
+
+impl Timestamps {
+    /// Appends `micros` since the Unix epoch as [`push_rfc3339_micros`] does.
+    pub fn push(&mut self, out: &mut Vec<u8>, micros: u64) {
+        let secs = micros / 1_000_000;
+        if secs != self.secs {
+            let whole = i64::try_from(secs).unwrap_or(i64::MAX / 2);
+            let (y, m, d) = crate::time::civil(whole.div_euclid(86_400));
+            if !(0..10_000).contains(&y) {
+                return push_rfc3339_micros(out, micros);
+            }
+            self.secs = secs;
+            self.text = fields(y, m, d, whole, 0);
+        }
+        let mut text = self.text;
+        put_digits(&mut text, 20, 6, micros % 1_000_000);
+        out.extend_from_slice(&text);
     }
 }
 
@@ -184,18 +238,18 @@ fn plain(bytes: &[u8]) -> bool {
     !words.remainder().iter().any(|&b| special(b))
 }
 
-/// A JSON text being written into a `String`: serde_json's escaping and number formatting,
-/// no intermediate values. In `debug` mode every byte it writes is escaped once more as
-/// `{:?}` of the finished text would escape it (without the surrounding quotes), so that a
-/// JSON value can be put into a text line as a quoted string in one pass.
+/// A JSON text being written as bytes: serde_json's escaping and number formatting, no
+/// intermediate values. In `debug` mode every byte it writes is escaped once more as `{:?}`
+/// of the finished text would escape it (without the surrounding quotes), so that a JSON
+/// value can be put into a text line as a quoted string in one pass.
 pub(crate) struct Json<'a> {
-    out: &'a mut String,
+    out: &'a mut Vec<u8>,
     debug: bool,
 }
 
 impl<'a> Json<'a> {
     /// Writes into `out`; `debug` as above.
-    pub(crate) fn new(out: &'a mut String, debug: bool) -> Self {
+    pub(crate) fn new(out: &'a mut Vec<u8>, debug: bool) -> Self {
         Self { out, debug }
     }
 
@@ -203,29 +257,37 @@ impl<'a> Json<'a> {
     #[inline]
     pub(crate) fn raw(&mut self, text: &str) {
         debug_assert!(!text.contains('"'), "{text}");
-        self.out.push_str(text);
+        self.out.extend_from_slice(text.as_bytes());
     }
 
     /// A `"`, escaped in debug mode.
     #[inline]
     fn quote(&mut self) {
-        self.out.push_str(if self.debug { "\\\"" } else { "\"" });
+        if self.debug {
+            self.out.extend_from_slice(b"\\\"");
+        } else {
+            self.out.push(b'"');
+        }
     }
 
     /// `{"name":`, the first key of an object (`name` needs no escaping).
     #[inline]
     pub(crate) fn first_key(&mut self, name: &str) {
-        self.out.push_str(if self.debug { "{\\\"" } else { "{\"" });
-        self.out.push_str(name);
-        self.out.push_str(if self.debug { "\\\":" } else { "\":" });
+        self.out
+            .extend_from_slice(if self.debug { b"{\\\"" } else { b"{\"" });
+        self.out.extend_from_slice(name.as_bytes());
+        self.out
+            .extend_from_slice(if self.debug { b"\\\":" } else { b"\":" });
     }
 
     /// `,"name":`, every other key (`name` needs no escaping).
     #[inline]
     pub(crate) fn key(&mut self, name: &str) {
-        self.out.push_str(if self.debug { ",\\\"" } else { ",\"" });
-        self.out.push_str(name);
-        self.out.push_str(if self.debug { "\\\":" } else { "\":" });
+        self.out
+            .extend_from_slice(if self.debug { b",\\\"" } else { b",\"" });
+        self.out.extend_from_slice(name.as_bytes());
+        self.out
+            .extend_from_slice(if self.debug { b"\\\":" } else { b"\":" });
     }
 
     /// A JSON string.
@@ -234,10 +296,18 @@ impl<'a> Json<'a> {
         let bytes = value.as_bytes();
         if plain(bytes) {
             // Nothing to escape in either mode (hosts, methods, paths): one copy.
-            self.out.push_str(value);
+            self.out.extend_from_slice(bytes);
             self.quote();
             return;
         }
+        self.escaped(value);
+        self.quote();
+    }
+
+    /// The inside of a JSON string that has something to escape.
+    #[inline(never)]
+    fn escaped(&mut self, value: &str) {
+        let bytes = value.as_bytes();
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let plain = (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
@@ -247,24 +317,26 @@ impl<'a> Json<'a> {
             if b >= 0x80 && !value.is_char_boundary(i) {
                 continue;
             }
-            self.out.push_str(value.get(start..i).unwrap_or(""));
+            self.out
+                .extend_from_slice(bytes.get(start..i).unwrap_or_default());
             start = i + 1;
-            let escaped: &str = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
+            let escaped: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
                 0x7f | 0x80.. => {
                     // Only in debug mode: what `Debug` makes of this character.
                     let c = value.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
                     start = i + c.len_utf8();
                     let mut one = [0u8; 4];
                     let text = format!("{:?}", &*c.encode_utf8(&mut one));
-                    self.out
-                        .push_str(text.get(1..text.len() - 1).unwrap_or_default());
+                    self.out.extend_from_slice(
+                        text.as_bytes().get(1..text.len() - 1).unwrap_or_default(),
+                    );
                     continue;
                 }
                 _ => {
@@ -273,30 +345,29 @@ impl<'a> Json<'a> {
                         HEX_DIGITS[usize::from(b & 15)],
                     ];
                     if self.debug {
-                        self.out.push_str("\\\\u00");
+                        self.out.extend_from_slice(b"\\\\u00");
                     } else {
-                        self.out.push_str("\\u00");
+                        self.out.extend_from_slice(b"\\u00");
                     }
-                    self.out
-                        .push_str(std::str::from_utf8(&code).unwrap_or("00"));
+                    self.out.extend_from_slice(&code);
                     continue;
                 }
             };
             if self.debug {
                 // Each backslash of the JSON escape doubled, its quote escaped.
-                for c in escaped.chars() {
+                for &c in escaped {
                     match c {
-                        '\\' => self.out.push_str("\\\\"),
-                        '"' => self.out.push_str("\\\""),
+                        b'\\' => self.out.extend_from_slice(b"\\\\"),
+                        b'"' => self.out.extend_from_slice(b"\\\""),
                         c => self.out.push(c),
                     }
                 }
             } else {
-                self.out.push_str(escaped);
+                self.out.extend_from_slice(escaped);
             }
         }
-        self.out.push_str(value.get(start..).unwrap_or(""));
-        self.quote();
+        self.out
+            .extend_from_slice(bytes.get(start..).unwrap_or_default());
     }
 
     /// An unsigned integer.
@@ -312,7 +383,7 @@ impl<'a> Json<'a> {
         } else {
             let v = crate::platform::telemetry::millis_f64(micros);
             self.out
-                .push_str(&serde_json::to_string(&v).unwrap_or_default());
+                .extend_from_slice(serde_json::to_string(&v).unwrap_or_default().as_bytes());
         }
     }
 
@@ -352,9 +423,19 @@ impl<'a> Json<'a> {
     }
 }
 
+/// `bytes` written by the functions above as a `String`: one check of the whole text (every
+/// piece was ASCII or a whole `&str`, so it passes; a lossy copy otherwise, never a panic).
+pub(crate) fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).unwrap()
+    }
 
     #[test]
     fn numbers_print_as_fmt_and_serde_json_print_them() {
@@ -378,16 +459,16 @@ mod tests {
             values.push(x >> (x % 64));
         }
         for v in values {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_u64(&mut s, v);
-            assert_eq!(s, v.to_string());
+            assert_eq!(text(&s), v.to_string());
             s.clear();
             push_millis(&mut s, v);
-            assert_eq!(s, format!("{:?}", v as f64 / 1000.0), "{v}");
+            assert_eq!(text(&s), format!("{:?}", v as f64 / 1000.0), "{v}");
             s.clear();
             Json::new(&mut s, false).millis(v);
             let serde = serde_json::to_string(&crate::platform::telemetry::millis_f64(v)).unwrap();
-            assert_eq!(s, serde, "{v}");
+            assert_eq!(text(&s), serde, "{v}");
         }
     }
 
@@ -398,28 +479,65 @@ mod tests {
             "0.0.0.0",
             "255.255.255.255",
             "10.20.3.40",
+            "1.22.100.9",
+            "99.100.101.199",
             "::1",
             "::ffff:1.2.3.4",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_ip(&mut s, ip);
-            assert_eq!(s, ip.to_string());
+            assert_eq!(text(&s), ip.to_string());
         }
         let bytes: Vec<u8> = (0..=255).collect();
-        let mut s = String::new();
+        let mut s = Vec::new();
         push_hex(&mut s, &bytes);
         let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(s, expected);
+        assert_eq!(text(&s), expected);
         s.clear();
         push_rfc3339_micros(&mut s, 1_795_651_200_123_456);
-        assert_eq!(s, "2026-11-26T00:00:00.123456Z");
+        assert_eq!(text(&s), "2026-11-26T00:00:00.123456Z");
         s.clear();
         push_rfc3339_micros(&mut s, 951_825_599_000_007);
-        assert_eq!(s, "2000-02-29T11:59:59.000007Z");
+        assert_eq!(text(&s), "2000-02-29T11:59:59.000007Z");
         s.clear();
         push_rfc3339_micros(&mut s, 0);
-        assert_eq!(s, "1970-01-01T00:00:00.000000Z");
+        assert_eq!(text(&s), "1970-01-01T00:00:00.000000Z");
+        s.clear();
+        push_rfc3339_micros(&mut s, u64::MAX);
+        let secs = (u64::MAX / 1_000_000) as i64;
+        let (y, m, d) = crate::time::civil(secs.div_euclid(86_400));
+        assert!(
+            text(&s).starts_with(&format!("{y:04}-{m:02}-{d:02}T")),
+            "{}",
+            text(&s)
+        );
+    }
+
+    #[test]
+    fn kept_timestamps_print_as_fresh_ones() {
+        let mut kept = Timestamps::default();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut micros = vec![0, 999_999, 1_000_000, 1_795_651_200_123_456, u64::MAX];
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Runs within one second, jumps across seconds and days, back in time.
+            let last = *micros.last().unwrap();
+            micros.push(match x % 4 {
+                0 => last.wrapping_add(x % 1_000),
+                1 => last.wrapping_add(x % 3_000_000),
+                2 => last.wrapping_sub(x % 1_000_000),
+                _ => x % 4_102_444_800_000_000,
+            });
+        }
+        for m in micros {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            kept.push(&mut a, m);
+            push_rfc3339_micros(&mut b, m);
+            assert_eq!(text(&a), text(&b), "{m}");
+        }
     }
 
     #[test]
@@ -460,11 +578,13 @@ mod tests {
             "\u{301}accent",
             all.as_str(),
         ] {
-            let mut json = String::new();
+            let mut json = Vec::new();
             Json::new(&mut json, false).string(s);
+            let json = into_string(json);
             assert_eq!(json, serde_json::to_string(s).unwrap());
-            let mut debug = String::new();
+            let mut debug = Vec::new();
             Json::new(&mut debug, true).string(s);
+            let debug = into_string(debug);
             assert_eq!(format!("\"{debug}\""), format!("{json:?}"), "{s:?}");
         }
     }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::log_write::{push_hex, Json};
+use super::log_write::{into_string, push_hex, Json};
 use super::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Random numbers for trace, span and request ids (not for secrets). Natively seeded by the OS,
@@ -106,10 +106,11 @@ pub struct RequestRecord {
 pub struct BackendCall {
     /// The span id sent in `traceparent`.
     pub span_id: [u8; 8],
-    /// Its name in `Server-Timing` and metrics: the backend's `group`, else its host.
-    pub name: String,
+    /// Its name in `Server-Timing` and metrics: the backend's `group`, else its host (then
+    /// the same shared text).
+    pub name: Arc<str>,
     /// Scheme and authority called (`http://users:8080`).
-    pub host: String,
+    pub host: Arc<str>,
     /// The path called (no query).
     pub path: String,
     /// The method sent (borrowed for the standard ones).
@@ -184,26 +185,45 @@ impl fmt::Display for FailureKind {
 /// `method`'s name: a constant for the standard methods (no allocation per request or call),
 /// a copy for an extension method.
 pub fn method_name(method: &http::Method) -> Cow<'static, str> {
-    Cow::Borrowed(match method.as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        other => return Cow::Owned(other.to_owned()),
-    })
+    use http::Method;
+    // Compared as `Method`s (a tag comparison for the standard ones), not as text.
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    match STANDARD.iter().find(|(m, _)| m == method) {
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(method.as_str().to_owned()),
+    }
 }
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
+    // Request ids are 16 bytes: their 32 digits are checked and copied once.
+    let mut buf = [0u8; 64];
     let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
+    for chunk in bytes.chunks(32) {
+        let digits: &mut [u8] = buf.get_mut(..chunk.len() * 2).unwrap_or_default();
+        for (&b, pair) in chunk.iter().zip(digits.chunks_exact_mut(2)) {
+            if let [high, low] = pair {
+                *high = HEX_DIGITS[usize::from(b >> 4)];
+                *low = HEX_DIGITS[usize::from(b & 15)];
+            }
+        }
+        out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+    }
     out
 }
+
+/// Lower-case hex digits.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// [`hex`] as a `Display` value, for formatting without an intermediate `String`.
 #[derive(Debug, Clone, Copy)]
@@ -211,11 +231,11 @@ pub struct Hex<'a>(pub &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = String::with_capacity(32);
+        let mut buf = Vec::with_capacity(32);
         for chunk in self.0.chunks(16) {
             buf.clear();
             push_hex(&mut buf, chunk);
-            f.write_str(&buf)?;
+            f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)?;
         }
         Ok(())
     }
@@ -229,8 +249,15 @@ impl RequestRecord {
     /// absent values left out (as a `serde_json` object would print it), written straight
     /// into one buffer: this runs for every logged request.
     pub fn to_json(&self) -> String {
-        let mut text = String::with_capacity(320 + 240 * self.backends.len());
-        let mut out = Json::new(&mut text, false);
+        let mut text = Vec::with_capacity(320 + 240 * self.backends.len());
+        self.push_json(&mut text);
+        into_string(text)
+    }
+
+    /// Appends [`Self::to_json`]'s text to `out` as bytes (no `String` check: a line writer
+    /// needs only the bytes).
+    pub fn push_json(&self, text: &mut Vec<u8>) {
+        let mut out = Json::new(text, false);
         out.first_key("backends");
         self.write_backends(&mut out);
         out.key_int("bytes", self.bytes_out as u64);
@@ -260,22 +287,21 @@ impl RequestRecord {
         );
         out.key_hex("trace_id", &self.trace.trace_id);
         out.raw("}");
-        text
     }
 
     /// The backend calls as one JSON array (the native text log's `calls` field).
     pub fn backends_json(&self) -> String {
-        let mut text = String::with_capacity(240 * self.backends.len() + 2);
+        let mut text = Vec::with_capacity(240 * self.backends.len() + 2);
         self.write_backends(&mut Json::new(&mut text, false));
-        text
+        into_string(text)
     }
 
     /// Appends `{:?}` of [`Self::backends_json`] (quoted, escaped as a Rust string) to `out`,
     /// in one pass: the native text log's `calls` field.
-    pub fn push_backends_debug(&self, out: &mut String) {
-        out.push('"');
+    pub fn push_backends_debug(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
         self.write_backends(&mut Json::new(out, true));
-        out.push('"');
+        out.push(b'"');
     }
 
     fn write_backends(&self, out: &mut Json<'_>) {
@@ -304,27 +330,11 @@ pub(super) fn millis_f64(micros: u64) -> f64 {
 // === impl BackendCall ===
 
 impl BackendCall {
-    /// A call with nothing recorded (allocates nothing).
-    pub(crate) fn empty() -> Self {
-        Self {
-            span_id: [0; 8],
-            name: String::new(),
-            host: String::new(),
-            path: String::new(),
-            method: Cow::Borrowed(""),
-            status: None,
-            failure: None,
-            start_micros: 0,
-            duration_micros: 0,
-            bytes: 0,
-        }
-    }
-
     /// This call as a JSON object.
     pub fn json(&self) -> serde_json::Value {
-        let mut text = String::with_capacity(240);
+        let mut text = Vec::with_capacity(240);
         self.write_json(&mut Json::new(&mut text, false));
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+        serde_json::from_slice(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// This call as a JSON object, keys sorted, absent values left out.
@@ -412,7 +422,7 @@ mod tests {
     fn reference(r: &RequestRecord) -> String {
         let call = |c: &BackendCall| {
             let mut o = serde_json::json!({
-                "span_id": hex(&c.span_id), "host": c.host, "method": c.method, "path": c.path,
+                "span_id": hex(&c.span_id), "host": &*c.host, "method": c.method, "path": c.path,
                 "status": c.status, "failure": c.failure.as_ref().map(|f| f.kind.as_str()),
                 "error": c.failure.as_ref().map(|f| f.message.as_str()),
                 "duration_ms": millis(c.duration_micros), "bytes": c.bytes,
@@ -503,11 +513,29 @@ mod tests {
                 r.backends_json(),
                 serde_json::Value::Array(array).to_string()
             );
-            let mut debug = String::from("x");
+            let mut debug = b"x".to_vec();
             r.push_backends_debug(&mut debug);
+            let debug = String::from_utf8(debug).unwrap();
             assert_eq!(debug, format!("x{:?}", r.backends_json()));
         }
         assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        let bytes: Vec<u8> = (0..=255).collect();
+        for len in [0, 1, 16, 31, 32, 33, 64, 100, 256] {
+            let expected: String = bytes[..len].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex(&bytes[..len]), expected);
+        }
+        for name in [
+            "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+            "PURGE", "get",
+        ] {
+            let m = http::Method::from_bytes(name.as_bytes()).unwrap();
+            let got = method_name(&m);
+            assert_eq!(got, name);
+            assert_eq!(
+                matches!(got, Cow::Borrowed(_)),
+                name.bytes().all(|b| b.is_ascii_uppercase()) && name != "PURGE"
+            );
+        }
         assert_eq!(Hex(&[0xab; 20]).to_string(), "ab".repeat(20));
     }
 }

@@ -3,10 +3,10 @@
 //! kind); requests in flight. Rendered as Prometheus text (`/metrics`) or as an OTLP
 //! `ExportMetricsServiceRequest` (cumulative), so every platform reports the same series.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::otlp::{self, Resource, Value};
@@ -17,82 +17,139 @@ pub const BOUNDS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// [`BOUNDS`] in microseconds: for a whole number of microseconds `m` (below 2^53),
+/// `m as f64 / 1e6 <= bound` exactly when `m <= bound_micros` (both sides round to the same
+/// nearest `f64`, and rounding keeps the order), so a duration finds its bucket without
+/// floating point.
+const BOUNDS_MICROS: [u64; 14] = [
+    5_000, 10_000, 25_000, 50_000, 75_000, 100_000, 250_000, 500_000, 750_000, 1_000_000,
+    2_500_000, 5_000_000, 7_500_000, 10_000_000,
+];
+
 /// The series, updated by [`Metrics::begin`] and [`Metrics::record`].
 #[derive(Debug)]
 pub struct Metrics {
     start_micros: u64,
+    /// Requests in flight: an atomic, so that a request's start takes no lock.
+    in_flight: AtomicI64,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    in_flight: i64,
     /// (method, route, status)
     server: Series,
     /// (host, method, status or failure kind)
     client: Series,
 }
 
-/// The labels of one series. Looked up by `&str`s ([`Labels`]), so that recording into an
-/// existing series allocates nothing; the owned strings are made once, for a new series.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Key((String, String, String));
-
-/// Three label values, owned or borrowed, ordered as the tuple of their strings.
-trait Labels {
-    fn parts(&self) -> (&str, &str, &str);
+/// The third label: a status code, or a word (a failure kind, `none`); its text is made only
+/// when the series are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Code(u16),
+    Word(&'static str),
 }
 
-impl Labels for Key {
-    fn parts(&self) -> (&str, &str, &str) {
-        (&self.0 .0, &self.0 .1, &self.0 .2)
+/// Three label values, borrowed from a record.
+type Labels<'a> = (&'a str, &'a str, Status);
+
+/// One series: its owned labels (made once, when it is new) and its histogram.
+#[derive(Debug)]
+struct Entry {
+    labels: (String, String, Status),
+    /// The next entry whose labels have the same hash.
+    next: Option<usize>,
+    histogram: Histogram,
+}
+
+/// The series of one metric, found by a hash of their labels (a request's lookup is a hash of
+/// a few words and one comparison, no tree walk); rendered in the order of their label texts.
+#[derive(Debug, Default)]
+struct Series {
+    /// Label hash -> the last entry added with it (the others chained through `next`).
+    index: HashMap<u64, usize, BuildHasherDefault<Identity>>,
+    entries: Vec<Entry>,
+}
+
+/// The hasher of an already hashed `u64` key.
+#[derive(Debug, Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
-impl Labels for (&str, &str, &str) {
-    fn parts(&self) -> (&str, &str, &str) {
-        (self.0, self.1, self.2)
+/// A word-at-a-time hash of `bytes` into `h` (FxHash's step: not for untrusted keys in a
+/// table an attacker can fill, but the labels here are the config's endpoints and backends, a
+/// method, and a status).
+#[inline]
+fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let step = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for word in words.by_ref() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        h = step(h, u64::from_le_bytes(eight));
     }
+    let mut last = [0u8; 8];
+    let rest = words.remainder();
+    if let Some(dst) = last.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
+    }
+    // The length separates ("ab", "c") from ("a", "bc").
+    step(step(h, u64::from_le_bytes(last)), bytes.len() as u64)
 }
 
-impl<'a> Borrow<dyn Labels + 'a> for Key {
-    fn borrow(&self) -> &(dyn Labels + 'a) {
-        self
-    }
-}
-
-impl PartialEq for dyn Labels + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
-    }
-}
-
-impl Eq for dyn Labels + '_ {}
-
-impl PartialOrd for dyn Labels + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for dyn Labels + '_ {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.parts().cmp(&other.parts())
+fn hash_labels(labels: Labels<'_>) -> u64 {
+    let h = hash_bytes(hash_bytes(0, labels.0.as_bytes()), labels.1.as_bytes());
+    match labels.2 {
+        Status::Code(code) => hash_bytes(h, &code.to_le_bytes()),
+        Status::Word(word) => hash_bytes(h ^ 1, word.as_bytes()),
     }
 }
 
 /// Adds `micros` to the series `labels`, created if it is new.
-fn observe(series: &mut Series, labels: (&str, &str, &str), micros: u64) {
-    if let Some(h) = series.get_mut(&labels as &dyn Labels) {
-        h.observe(micros);
-        return;
+fn observe(series: &mut Series, labels: Labels<'_>, micros: u64) {
+    let hash = hash_labels(labels);
+    let mut at = series.index.get(&hash).copied();
+    while let Some(i) = at {
+        let Some(entry) = series.entries.get_mut(i) else {
+            break;
+        };
+        if (
+            entry.labels.0.as_str(),
+            entry.labels.1.as_str(),
+            entry.labels.2,
+        ) == labels
+        {
+            entry.histogram.observe(micros);
+            return;
+        }
+        at = entry.next;
     }
-    let key = Key((
-        labels.0.to_owned(),
-        labels.1.to_owned(),
-        labels.2.to_owned(),
-    ));
-    series.entry(key).or_default().observe(micros);
+    let i = series.entries.len();
+    let next = series.index.insert(hash, i);
+    let mut histogram = Histogram::default();
+    histogram.observe(micros);
+    series.entries.push(Entry {
+        labels: (labels.0.to_owned(), labels.1.to_owned(), labels.2),
+        next,
+        histogram,
+    });
 }
 
 /// A status code as text, without allocating (`u16`: at most five digits).
@@ -114,6 +171,31 @@ fn status_text(status: u16, buf: &mut [u8; 5]) -> &str {
         .unwrap_or("")
 }
 
+// === impl Series ===
+
+impl Series {
+    /// Every series with its label texts, in the order of those texts (as the tuple of the
+    /// three strings): what the exporters print.
+    fn sorted(&self) -> Vec<((String, String, String), &Histogram)> {
+        let mut all: Vec<_> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let status = match e.labels.2 {
+                    Status::Code(code) => status_text(code, &mut [0; 5]).to_owned(),
+                    Status::Word(word) => word.to_owned(),
+                };
+                (
+                    (e.labels.0.clone(), e.labels.1.clone(), status),
+                    &e.histogram,
+                )
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Histogram {
     count: u64,
@@ -124,12 +206,11 @@ struct Histogram {
 
 impl Histogram {
     fn observe(&mut self, micros: u64) {
-        let seconds = micros as f64 / 1_000_000.0;
         self.count += 1;
-        self.sum += seconds;
-        let i = BOUNDS
+        self.sum += micros as f64 / 1_000_000.0;
+        let i = BOUNDS_MICROS
             .iter()
-            .position(|b| seconds <= *b)
+            .position(|b| micros <= *b)
             .unwrap_or(BOUNDS.len());
         if let Some(bucket) = self.buckets.get_mut(i) {
             *bucket += 1;
@@ -144,6 +225,7 @@ impl Metrics {
     pub fn new(start_micros: u64) -> Self {
         Self {
             start_micros,
+            in_flight: AtomicI64::new(0),
             state: Mutex::new(State::default()),
         }
     }
@@ -154,19 +236,17 @@ impl Metrics {
 
     /// A request started.
     pub fn begin(&self) {
-        self.lock().in_flight += 1;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A request ended (it had begun).
     pub fn record(&self, record: &RequestRecord) {
         let route = record.endpoint.as_deref().unwrap_or("unmatched");
-        let mut buf = [0; 5];
-        let status = status_text(record.status, &mut buf);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.lock();
-        state.in_flight -= 1;
         observe(
             &mut state.server,
-            (&record.method, route, status),
+            (&record.method, route, Status::Code(record.status)),
             record.duration_micros,
         );
         for call in &record.backends {
@@ -176,7 +256,7 @@ impl Metrics {
 
     /// A request ended that is not reported (`skip_paths`): no longer in flight, nothing else.
     pub fn abandon(&self) {
-        self.lock().in_flight -= 1;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// A backend call that ended after its request (a deferred shadow call).
@@ -226,7 +306,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "manifold_http_server_active_requests {}",
-            state.in_flight
+            self.in_flight.load(Ordering::Relaxed)
         );
         counter(
             &mut out,
@@ -298,7 +378,7 @@ impl Metrics {
                             otlp::fixed64(p, 2, start);
                             otlp::fixed64(p, 3, now);
                             // as_int = 6 (sfixed64)
-                            otlp::fixed64(p, 6, state.in_flight as u64);
+                            otlp::fixed64(p, 6, self.in_flight.load(Ordering::Relaxed) as u64);
                         });
                         otlp::uint(sum, 2, 2);
                         otlp::uint(sum, 3, 0);
@@ -311,11 +391,10 @@ impl Metrics {
 }
 
 fn observe_call(state: &mut State, call: &BackendCall) {
-    let mut buf = [0; 5];
     let status = match (&call.failure, call.status) {
-        (Some(f), None) => f.kind.as_str(),
-        (_, Some(s)) => status_text(s, &mut buf),
-        (None, None) => "none",
+        (Some(f), None) => Status::Word(f.kind.as_str()),
+        (_, Some(s)) => Status::Code(s),
+        (None, None) => Status::Word("none"),
     };
     observe(
         &mut state.client,
@@ -332,8 +411,6 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-type Series = BTreeMap<Key, Histogram>;
-
 fn counter(
     out: &mut String,
     name: &str,
@@ -343,8 +420,8 @@ fn counter(
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
-    for (key, h) in series {
-        let _ = writeln!(out, "{name}{{{}}} {}", labels(&key.0), h.count);
+    for (key, h) in series.sorted() {
+        let _ = writeln!(out, "{name}{{{}}} {}", labels(&key), h.count);
     }
 }
 
@@ -357,8 +434,8 @@ fn histogram(
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (key, h) in series {
-        let l = labels(&key.0);
+    for (key, h) in series.sorted() {
+        let l = labels(&key);
         let mut cumulative = 0;
         for (bound, n) in BOUNDS.iter().zip(&h.buckets) {
             cumulative += n;
@@ -383,11 +460,11 @@ fn otlp_histogram(
         otlp::string(m, 1, name);
         otlp::string(m, 3, "s");
         otlp::message(m, 9, |hist| {
-            for (key, h) in series {
+            for (key, h) in series.sorted() {
                 // HistogramDataPoint { attributes = 9; start = 2; time = 3; count = 4; sum = 5;
                 // bucket_counts = 6; explicit_bounds = 7 }
                 otlp::message(hist, 1, |p| {
-                    for (k, v) in attributes(&key.0) {
+                    for (k, v) in attributes(&key) {
                         otlp::attribute(p, 9, k, &v);
                     }
                     otlp::fixed64(p, 2, start);
@@ -472,25 +549,96 @@ mod tests {
 
     #[test]
     fn series_are_ordered_as_their_label_tuples() {
-        let mut series = Series::new();
+        let mut series = Series::default();
         for labels in [
-            ("GET", "/b", "200"),
-            ("GET", "/a", "500"),
-            ("GETX", "/", "200"),
-            ("GET", "/a", "200"),
-            ("GET", "/b", "200"),
+            ("GET", "/b", Status::Code(200)),
+            ("GET", "/a", Status::Code(500)),
+            ("GETX", "/", Status::Code(200)),
+            ("GET", "/a", Status::Code(200)),
+            ("GET", "/b", Status::Code(200)),
+            ("GET", "/a", Status::Word("timeout")),
+            ("GET", "/a", Status::Code(1000)),
+            ("GET", "/a", Status::Word("200")),
         ] {
             observe(&mut series, labels, 1);
         }
-        let keys: Vec<_> = series.iter().map(|(k, h)| (k.parts(), h.count)).collect();
+        let keys: Vec<_> = series
+            .sorted()
+            .into_iter()
+            .map(|(k, h)| (k, h.count))
+            .collect();
+        let k = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
         assert_eq!(
             keys,
             [
-                (("GET", "/a", "200"), 1),
-                (("GET", "/a", "500"), 1),
-                (("GET", "/b", "200"), 2),
-                (("GETX", "/", "200"), 1),
+                (k("GET", "/a", "1000"), 1),
+                (k("GET", "/a", "200"), 1),
+                (k("GET", "/a", "200"), 1),
+                (k("GET", "/a", "500"), 1),
+                (k("GET", "/a", "timeout"), 1),
+                (k("GET", "/b", "200"), 2),
+                (k("GETX", "/", "200"), 1),
             ]
         );
+    }
+
+    #[test]
+    fn colliding_hashes_keep_their_series_apart() {
+        let mut series = Series::default();
+        let labels = [
+            ("a", "b", Status::Code(1)),
+            ("a", "b", Status::Code(2)),
+            ("ab", "", Status::Code(1)),
+        ];
+        observe(&mut series, labels[0], 1);
+        // Every later series filed under the first one's hash: a chain of three.
+        let hash = hash_labels(labels[0]);
+        for (n, l) in labels.iter().enumerate().skip(1) {
+            let next = series.index.insert(hash, n);
+            series.entries.push(Entry {
+                labels: (l.0.to_owned(), l.1.to_owned(), l.2),
+                next,
+                histogram: Histogram::default(),
+            });
+            series.index.insert(hash_labels(*l), n);
+        }
+        let first = series.index.get(&hash).copied();
+        assert_eq!(first, Some(2));
+        // Lookups through the chain find each one.
+        for (n, l) in labels.iter().enumerate() {
+            let mut at = series.index.get(&hash).copied();
+            let mut found = None;
+            while let Some(i) = at {
+                let e = &series.entries[i];
+                if (e.labels.0.as_str(), e.labels.1.as_str(), e.labels.2) == *l {
+                    found = Some(i);
+                    break;
+                }
+                at = e.next;
+            }
+            assert_eq!(found, Some(n));
+        }
+        observe(&mut series, labels[1], 1);
+        observe(&mut series, labels[1], 1);
+        let counts: Vec<u64> = series.entries.iter().map(|e| e.histogram.count).collect();
+        assert_eq!(counts, [1, 2, 0]);
+        assert_ne!(hash_labels(labels[0]), hash_labels(labels[2]));
+    }
+
+    #[test]
+    fn buckets_in_micros_are_the_buckets_in_seconds() {
+        let mut values = vec![0u64, 1, 4_999, u64::from(u32::MAX), 1 << 52];
+        for b in BOUNDS_MICROS {
+            values.extend([b - 1, b, b + 1]);
+        }
+        for m in values {
+            let seconds = m as f64 / 1_000_000.0;
+            let by_seconds = BOUNDS.iter().position(|b| seconds <= *b);
+            let by_micros = BOUNDS_MICROS.iter().position(|b| m <= *b);
+            assert_eq!(by_seconds, by_micros, "{m}");
+        }
+        for (b, m) in BOUNDS.iter().zip(BOUNDS_MICROS) {
+            assert_eq!(m as f64 / 1_000_000.0, *b);
+        }
     }
 }

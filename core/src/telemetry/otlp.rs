@@ -151,12 +151,12 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
 pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
     let mut attributes = vec![
         ("http.request.method", Value::Str(call.method.to_string())),
-        ("server.address", Value::Str(call.host.clone())),
+        ("server.address", Value::Str(call.host.to_string())),
         (
             "url.full",
             Value::Str(format!("{}{}", call.host, call.path)),
         ),
-        ("manifold.backend", Value::Str(call.name.clone())),
+        ("manifold.backend", Value::Str(call.name.to_string())),
         ("http.response.body.size", Value::Int(call.bytes as i64)),
     ];
     if let Some(status) = call.status {
@@ -209,7 +209,7 @@ pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
     let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
     let mut out = Vec::with_capacity(size + 128);
     // The client's address, written once per span into this one buffer.
-    let mut scratch = String::with_capacity(40);
+    let mut scratch = Vec::with_capacity(40);
     message(&mut out, 1, |rs| {
         message(rs, 1, |r| encode_resource(r, resource));
         message(rs, 2, |ss| {
@@ -262,9 +262,11 @@ const ATTR_FIXED: usize = 16;
 
 /// A span (`ScopeSpans.spans`, field 2) written by `body`, which first reserves all the room
 /// it needs (one `reserve` per span; the writes after it never grow the buffer).
+/// Two bytes are kept for its length: a span takes 128 to 16,383 bytes, so it is written
+/// where it stays (one byte kept would move every span once its length is known).
 #[inline]
 fn span(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
-    message(out, 2, body);
+    sized_message::<2>(out, 2, body);
 }
 
 /// `trace_id` (1), `span_id` (2), `trace_state` (3), `parent_span_id` (4) of a span.
@@ -293,7 +295,7 @@ fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
 }
 
 /// The spans of [`spans`], encoded as they are built there.
-fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut String) {
+fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Vec<u8>) {
     let ids = &record.trace;
     let start = record.start_micros.saturating_mul(1000);
     let end = record
@@ -340,7 +342,7 @@ fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut String
         if let Some(client) = record.client {
             scratch.clear();
             crate::platform::push_ip(scratch, client);
-            attr_str(s, attr_key!("client.address"), scratch);
+            attr_str_parts(s, attr_key!("client.address"), scratch, b"");
         }
         span_error(s);
     });
@@ -400,7 +402,12 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
     );
     attr_str(s, attr_key!("http.request.method"), &call.method);
     attr_str(s, attr_key!("server.address"), &call.host);
-    attr_str_parts(s, attr_key!("url.full"), &call.host, &call.path);
+    attr_str_parts(
+        s,
+        attr_key!("url.full"),
+        call.host.as_bytes(),
+        call.path.as_bytes(),
+    );
     attr_str(s, attr_key!("manifold.backend"), &call.name);
     attr_int(s, attr_key!("http.response.body.size"), call.bytes as i64);
     if let Some(status) = call.status {
@@ -421,12 +428,12 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
 /// copy a few moves, and most of the length arithmetic folds away.
 #[inline(always)]
 fn attr_str(out: &mut Vec<u8>, key: &[u8], value: &str) {
-    attr_str_parts(out, key, value, "");
+    attr_str_parts(out, key, value.as_bytes(), b"");
 }
 
 /// [`attr_str`] of the value `first` followed by `second`, without joining them first.
 #[inline(always)]
-fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
+fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &[u8], second: &[u8]) {
     let len = first.len() + second.len();
     let any = 1 + varint_len(len as u64) + len;
     let kv = key.len() + varint_len(any as u64) + any;
@@ -436,8 +443,8 @@ fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &str, second: &str) {
     varint(out, any as u64);
     out.push(0x0a);
     varint(out, len as u64);
-    out.extend_from_slice(first.as_bytes());
-    out.extend_from_slice(second.as_bytes());
+    out.extend_from_slice(first);
+    out.extend_from_slice(second);
 }
 
 /// A span attribute (field 9) with an integer value, as [`attr_str`].
@@ -606,26 +613,37 @@ pub(crate) fn string(out: &mut Vec<u8>, field: u32, v: &str) {
 /// attributes are small; only the outer messages move), so nesting costs no allocation.
 #[inline]
 pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    sized_message::<1>(out, field, body);
+}
+
+/// [`message`] with `ROOM` bytes kept for the length: a body whose length takes exactly that
+/// many varint bytes stays where it was written; any other is moved once so that the length
+/// is the shortest varint (the bytes are those of [`message`] either way).
+#[inline]
+fn sized_message<const ROOM: usize>(
+    out: &mut Vec<u8>,
+    field: u32,
+    body: impl FnOnce(&mut Vec<u8>),
+) {
     tag(out, field, 2);
     let at = out.len();
-    out.push(0);
+    out.extend_from_slice(&[0; ROOM]);
     body(out);
-    let len = out.len() - at - 1;
-    if len < 0x80 {
-        if let Some(b) = out.get_mut(at) {
-            *b = len as u8;
+    let end = out.len();
+    let len = end - at - ROOM;
+    let need = varint_len(len as u64);
+    if need != ROOM {
+        // Moved in place (no allocation): right to widen, left to narrow.
+        if need > ROOM {
+            out.resize(end + need - ROOM, 0);
         }
-    } else {
-        // Widened in place: the body moves right by the extra bytes (no allocation).
-        let extra = varint_len(len as u64) - 1;
-        let end = out.len();
-        out.resize(end + extra, 0);
-        out.copy_within(at + 1..end, at + 1 + extra);
-        let mut v = len as u64;
-        for b in out.iter_mut().skip(at).take(extra + 1) {
-            *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
-            v >>= 7;
-        }
+        out.copy_within(at + ROOM..end, at + need);
+        out.truncate(at + need + len);
+    }
+    let mut v = len as u64;
+    for b in out.iter_mut().skip(at).take(need) {
+        *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
+        v >>= 7;
     }
 }
 
@@ -662,7 +680,7 @@ mod tests {
     fn call(i: u8, status: Option<u16>, failure: Option<crate::platform::Failure>) -> BackendCall {
         BackendCall {
             span_id: [i + 1; 8],
-            name: format!("group{i}"),
+            name: format!("group{i}").into(),
             host: "http://users:8080".into(),
             path: format!("/u/{i}"),
             method: "GET".into(),
@@ -815,5 +833,33 @@ mod tests {
             varint(&mut out, v);
             assert_eq!(varint_len(v), out.len(), "{v}");
         }
+    }
+
+    #[test]
+    fn a_message_with_room_for_its_length_is_a_message() {
+        for len in [
+            0usize, 1, 127, 128, 129, 300, 16_383, 16_384, 20_000, 2_097_152,
+        ] {
+            let body = |out: &mut Vec<u8>| out.extend((0..len).map(|i| i as u8));
+            let mut plain = vec![7];
+            message(&mut plain, 2, body);
+            let mut one = vec![7];
+            sized_message::<1>(&mut one, 2, body);
+            let mut two = vec![7];
+            sized_message::<2>(&mut two, 2, body);
+            let mut three = vec![7];
+            sized_message::<3>(&mut three, 2, body);
+            assert_eq!(one, plain, "{len}");
+            assert_eq!(two, plain, "{len}");
+            assert_eq!(three, plain, "{len}");
+            let mut spanned = vec![7];
+            span(&mut spanned, body);
+            assert_eq!(spanned, plain, "{len}");
+        }
+        // The reference: tag, shortest varint length, body.
+        let mut out = Vec::new();
+        message(&mut out, 2, |o| o.extend([1u8; 300]));
+        assert_eq!(out[..3], [0x12, 0xac, 0x02]);
+        assert_eq!(out.len(), 303);
     }
 }

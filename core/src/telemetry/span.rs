@@ -23,7 +23,8 @@ pub(crate) struct BackendSpan {
 
 /// What the hops of the call found out.
 struct State {
-    call: BackendCall,
+    /// Taken when the span ends (a hop still running after that records nothing).
+    call: Option<BackendCall>,
     traceparent: Option<HeaderValue>,
     tracestate: Option<HeaderValue>,
 }
@@ -49,15 +50,8 @@ impl BackendSpan {
         let span_id = trace_context::span_id(&*platform.random);
         let uri = request.uri();
         let host = match (uri.scheme_str(), uri.authority()) {
-            (Some(scheme), Some(authority)) => {
-                let authority = authority.as_str();
-                let mut host = String::with_capacity(scheme.len() + 3 + authority.len());
-                host.push_str(scheme);
-                host.push_str("://");
-                host.push_str(authority);
-                host
-            }
-            _ => String::new(),
+            (Some(scheme), Some(authority)) => joined(&[scheme, "://", authority.as_str()]),
+            _ => Arc::from(""),
         };
         let (traceparent, tracestate) = match live.as_deref().filter(|l| l.propagate) {
             Some(l) => (
@@ -71,7 +65,8 @@ impl BackendSpan {
         };
         let call = BackendCall {
             span_id,
-            name: name.map_or_else(|| host.clone(), str::to_owned),
+            // Without a group the name is the host: one shared text.
+            name: name.map_or_else(|| host.clone(), Arc::from),
             host,
             path: uri.path().to_owned(),
             method: crate::platform::method_name(request.method()),
@@ -85,7 +80,7 @@ impl BackendSpan {
             live,
             clock: platform.clock.clone(),
             state: Arc::new(Mutex::new(State {
-                call,
+                call: Some(call),
                 traceparent,
                 tracestate,
             })),
@@ -108,7 +103,10 @@ impl BackendSpan {
             return;
         }
         let mut state = lock(&self.state);
-        let failure = state.call.failure.get_or_insert_with(|| Failure {
+        let Some(call) = state.call.as_mut() else {
+            return;
+        };
+        let failure = call.failure.get_or_insert_with(|| Failure {
             kind,
             message: String::new(),
         });
@@ -121,9 +119,8 @@ impl Drop for BackendSpan {
         let Some(live) = &self.live else { return };
         // Taken, not cloned: the span ends here (a hop still running after it, if any, only
         // writes into the emptied state).
-        let mut call = {
-            let mut state = lock(&self.state);
-            std::mem::replace(&mut state.call, BackendCall::empty())
+        let Some(mut call) = lock(&self.state).call.take() else {
+            return;
         };
         call.duration_micros = self.clock.now_micros().saturating_sub(call.start_micros);
         if call.status.is_none() && call.failure.is_none() {
@@ -136,6 +133,26 @@ impl Drop for BackendSpan {
         }
         live.push(call);
     }
+}
+
+/// `parts` joined into one shared text: one allocation (a short host is put together on the
+/// stack first).
+fn joined(parts: &[&str]) -> Arc<str> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut buf = [0u8; 128];
+    if let Some(dst) = buf.get_mut(..len) {
+        let mut at = 0;
+        for part in parts {
+            if let Some(d) = dst.get_mut(at..at + part.len()) {
+                d.copy_from_slice(part.as_bytes());
+            }
+            at += part.len();
+        }
+        if let Ok(text) = std::str::from_utf8(dst) {
+            return Arc::from(text);
+        }
+    }
+    Arc::from(parts.concat())
 }
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -193,10 +210,13 @@ impl SpanClient<'_> {
         Box::pin(async move {
             let result = call.await;
             let mut s = lock(&state);
+            let Some(record) = s.call.as_mut() else {
+                return result;
+            };
             match &result {
                 Ok(response) => {
-                    s.call.status = Some(response.status().as_u16());
-                    s.call.bytes = s.call.bytes.saturating_add(len(response.body()));
+                    record.status = Some(response.status().as_u16());
+                    record.bytes = record.bytes.saturating_add(len(response.body()));
                 }
                 Err(e) => {
                     let kind = match e.kind {
@@ -206,7 +226,7 @@ impl SpanClient<'_> {
                         #[allow(unreachable_patterns)] // kinds added later read as protocol errors
                         _ => FailureKind::Protocol,
                     };
-                    s.call.failure.get_or_insert(Failure {
+                    record.failure.get_or_insert(Failure {
                         kind,
                         message: e.message.clone(),
                     });
