@@ -73,9 +73,9 @@ pub fn push_millis(out: &mut Vec<u8>, micros: u64) {
         b'0' + (frac % 10) as u8,
     ];
     // `.0` for whole milliseconds, else the fraction without its trailing zeros.
-    let len = if frac % 100 == 0 {
+    let len = if frac.is_multiple_of(100) {
         2
-    } else if frac % 10 == 0 {
+    } else if frac.is_multiple_of(10) {
         3
     } else {
         4
