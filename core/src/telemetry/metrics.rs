@@ -51,6 +51,20 @@ enum Status {
     Word(&'static str),
 }
 
+/// The request's method as a label: OpenTelemetry's `_OTHER` for one outside the standard
+/// set, because a client can send any token as a method (to an unmatched path) and each new
+/// label value would be a new series kept for the life of the process.
+fn method_label(method: &str) -> &str {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    if KNOWN.contains(&method) {
+        method
+    } else {
+        "_OTHER"
+    }
+}
+
 /// Three label values, borrowed from a record.
 type Labels<'a> = (&'a str, &'a str, Status);
 
@@ -246,7 +260,11 @@ impl Metrics {
         let mut state = self.lock();
         observe(
             &mut state.server,
-            (&record.method, route, Status::Code(record.status)),
+            (
+                method_label(&record.method),
+                route,
+                Status::Code(record.status),
+            ),
             record.duration_micros,
         );
         for call in &record.backends {
@@ -538,6 +556,22 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
+    }
+
+    #[test]
+    fn made_up_methods_share_one_series() {
+        let m = Metrics::new(0);
+        for i in 0..100 {
+            let mut r = record(None, 405, 1);
+            r.method = format!("M{i}").into();
+            m.begin();
+            m.record(&r);
+        }
+        let text = m.prometheus(&[]);
+        let line = "manifold_http_server_requests_total{method=\"_OTHER\",route=\"unmatched\",status=\"405\"} 100";
+        assert!(text.lines().any(|l| l == line), "{text}");
+        assert!(!text.contains("method=\"M1"), "{text}");
+        assert_eq!(m.lock().server.entries.len(), 1);
     }
 
     #[test]
