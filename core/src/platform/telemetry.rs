@@ -206,24 +206,11 @@ pub fn method_name(method: &http::Method) -> Cow<'static, str> {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    // Request ids are 16 bytes: their 32 digits are checked and copied once.
-    let mut buf = [0u8; 64];
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for chunk in bytes.chunks(32) {
-        let digits: &mut [u8] = buf.get_mut(..chunk.len() * 2).unwrap_or_default();
-        for (&b, pair) in chunk.iter().zip(digits.chunks_exact_mut(2)) {
-            if let [high, low] = pair {
-                *high = HEX_DIGITS[usize::from(b >> 4)];
-                *low = HEX_DIGITS[usize::from(b & 15)];
-            }
-        }
-        out.push_str(std::str::from_utf8(digits).unwrap_or_default());
-    }
-    out
+    // Request ids are 16 bytes: their 32 digits are written as bytes and checked once.
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    into_string(out)
 }
-
-/// Lower-case hex digits.
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// [`hex`] as a `Display` value, for formatting without an intermediate `String`.
 #[derive(Debug, Clone, Copy)]
