@@ -27,11 +27,11 @@ pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
-pub(crate) use telemetry::Live;
 pub use telemetry::{
     hex, method_name, millis, BackendCall, Failure, FailureKind, Hex, Random, RequestRecord, Sink,
     TraceIds,
 };
+pub(crate) use telemetry::{is_standard_method, Live};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
 pub type BackendRequest = http::Request<Bytes>;

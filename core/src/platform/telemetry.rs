@@ -182,26 +182,33 @@ impl fmt::Display for FailureKind {
     }
 }
 
+/// The standard methods and their names (RFC 9110 and PATCH): what [`method_name`] returns
+/// without allocating, and the method label values of the metrics.
+const STANDARD_METHODS: [(http::Method, &str); 9] = [
+    (http::Method::GET, "GET"),
+    (http::Method::POST, "POST"),
+    (http::Method::PUT, "PUT"),
+    (http::Method::DELETE, "DELETE"),
+    (http::Method::PATCH, "PATCH"),
+    (http::Method::HEAD, "HEAD"),
+    (http::Method::OPTIONS, "OPTIONS"),
+    (http::Method::CONNECT, "CONNECT"),
+    (http::Method::TRACE, "TRACE"),
+];
+
 /// `method`'s name: a constant for the standard methods (no allocation per request or call),
 /// a copy for an extension method.
 pub fn method_name(method: &http::Method) -> Cow<'static, str> {
-    use http::Method;
     // Compared as `Method`s (a tag comparison for the standard ones), not as text.
-    const STANDARD: [(Method, &str); 9] = [
-        (Method::GET, "GET"),
-        (Method::POST, "POST"),
-        (Method::PUT, "PUT"),
-        (Method::DELETE, "DELETE"),
-        (Method::PATCH, "PATCH"),
-        (Method::HEAD, "HEAD"),
-        (Method::OPTIONS, "OPTIONS"),
-        (Method::CONNECT, "CONNECT"),
-        (Method::TRACE, "TRACE"),
-    ];
-    match STANDARD.iter().find(|(m, _)| m == method) {
+    match STANDARD_METHODS.iter().find(|(m, _)| m == method) {
         Some((_, name)) => Cow::Borrowed(name),
         None => Cow::Owned(method.as_str().to_owned()),
     }
+}
+
+/// Whether `name` is one of the standard methods' names.
+pub(crate) fn is_standard_method(name: &str) -> bool {
+    STANDARD_METHODS.iter().any(|(_, n)| *n == name)
 }
 
 /// Lower-case hex of `bytes`.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::otlp::{self, Resource, Value};
-use crate::platform::{BackendCall, RequestRecord};
+use crate::platform::{is_standard_method, BackendCall, RequestRecord};
 
 /// Histogram bucket bounds in seconds (OpenTelemetry's HTTP duration advice).
 pub const BOUNDS: [f64; 14] = [
@@ -55,10 +55,7 @@ enum Status {
 /// set, because a client can send any token as a method (to an unmatched path) and each new
 /// label value would be a new series kept for the life of the process.
 fn method_label(method: &str) -> &str {
-    const KNOWN: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    if KNOWN.contains(&method) {
+    if is_standard_method(method) {
         method
     } else {
         "_OTHER"
