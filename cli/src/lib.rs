@@ -12,6 +12,7 @@
 pub mod check;
 pub mod demo;
 pub mod framing;
+pub mod log_buffer;
 pub mod logging;
 pub mod memory;
 pub mod meter;

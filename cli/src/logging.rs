@@ -14,6 +14,8 @@ use tracing::info;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
+use crate::log_buffer;
+
 /// The log line format (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LogFormat {
@@ -351,35 +353,23 @@ impl<'a> MakeWriter<'a> for Channel {
 
 impl Write for Line<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // The formatter writes a whole event at once; the prefix goes in the same write, so
-        // lines of concurrent events stay whole. Without a prefix the event's own buffer is
-        // written as it is (no copy: this runs for every access log line).
-        let prefixed;
-        let bytes = if !self.started && !self.channel.prefix.is_empty() {
-            let mut b = Vec::with_capacity(self.channel.prefix.len() + 1 + buf.len());
-            b.extend_from_slice(self.channel.prefix.as_bytes());
-            b.push(b' ');
-            b.extend_from_slice(buf);
-            prefixed = b;
-            prefixed.as_slice()
+        // The formatter writes a whole event at once; the prefix goes with it, so lines of
+        // concurrent events stay whole. The line is batched with this thread's others when
+        // the runtime runs it (log_buffer.rs).
+        let prefix: &[u8] = if !self.started && !self.channel.prefix.is_empty() {
+            self.channel.prefix.as_bytes()
         } else {
-            buf
+            b""
         };
+        let space: &[u8] = if prefix.is_empty() { b"" } else { b" " };
         self.started = true;
-        if self.channel.stdout {
-            std::io::stdout().lock().write_all(bytes)?;
-        } else {
-            std::io::stderr().lock().write_all(bytes)?;
-        }
+        log_buffer::write(self.channel.stdout, &[prefix, space, buf])?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        if self.channel.stdout {
-            std::io::stdout().flush()
-        } else {
-            std::io::stderr().flush()
-        }
+        // Lines go out in batches (log_buffer.rs); the std streams keep nothing themselves.
+        Ok(())
     }
 }
 

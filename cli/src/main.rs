@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use manifold::check::Report;
+use manifold::log_buffer;
 use manifold::logging::{self, LogFormat};
 use manifold::run::{RunOptions, StartError};
 use manifold::{demo, openapi, run, signal};
@@ -165,6 +166,9 @@ fn run(args: RunArgs) -> u8 {
         }
         None => tokio::runtime::Builder::new_multi_thread(),
     };
+    // Log lines go out in one write per batch, before a runtime thread goes idle
+    // (log_buffer.rs).
+    runtime.on_thread_park(log_buffer::flush_thread);
     let options = RunOptions {
         config: args.config,
         port: args.port,
@@ -187,6 +191,8 @@ fn run(args: RunArgs) -> u8 {
                 run::run(options.clone(), stop).await
             })
         });
+    // The lines this thread (the current-thread runtime's) still keeps.
+    log_buffer::flush_thread();
     match result {
         Ok(_) => 0,
         Err(e) => report_start_error(&options.config, &e),
