@@ -1,15 +1,22 @@
-//! `telemetry/opentelemetry` natively: a [`Sink`] that keeps the metrics and queues the spans
-//! of sampled requests in a bounded queue (full: the spans are dropped and counted, a request
-//! never waits for the collector); [`Exporter::flush`] sends what is queued to every OTLP/HTTP
-//! collector (protobuf, `/v1/traces`), [`Exporter::run`] does so in the background and pushes
-//! the metrics (`/v1/metrics`) every `metric_reporting_period`; [`serve_prometheus`] serves
-//! `/metrics` on its own port. The payloads are the core's (`manifold_core::otlp`), the HTTP
-//! client is the platform's own.
+//! `telemetry/opentelemetry` natively: a [`Sink`] that keeps the metrics and encodes the spans
+//! of sampled requests into batches of at most [`BATCH`] spans, [`READY`] of them at most
+//! waiting (beyond that the spans are dropped and counted: a request never waits for the
+//! collector); [`Exporter::flush`] sends the batches to every OTLP/HTTP collector (protobuf,
+//! `/v1/traces`), [`Exporter::run`] does so in the background, as soon as a batch is full or
+//! every [`FLUSH_EVERY`], and pushes the metrics (`/v1/metrics`) every
+//! `metric_reporting_period`; [`serve_prometheus`] serves `/metrics` on its own port. The
+//! payloads are the core's (`manifold_core::otlp`), the HTTP client is the platform's own.
+//!
+//! The spans are encoded when the request ends, while its record is still in the cache, and
+//! the record is freed then: keeping records for the exporter cost more than encoding them
+//! (bench/profile-notes.md, issue 14).
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,17 +26,19 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
-use manifold_core::otlp::{self, Pending, Resource};
+use manifold_core::otlp::{self, Resource};
 use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
-/// Requests whose spans may wait for the exporter; beyond that they are dropped.
-pub const QUEUE: usize = 4096;
 /// Spans in one OTLP request (about 400 bytes each: 2048 make well under a megabyte, far below
-/// the collectors' request limits, and four times fewer POSTs than 512 under load).
+/// the collectors' request limits, and four times fewer POSTs than 512 under load); a
+/// request's spans stay in one batch, so a batch may have a few more.
 pub const BATCH: usize = 2048;
+/// Full batches that may wait for the exporter (with the one being filled, about 10,000
+/// spans, 4 MB); beyond that a batch is dropped.
+pub const READY: usize = 4;
 /// How often the background exporter sends what is queued.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// The longest one export may take before it counts as failed.
@@ -55,7 +64,7 @@ pub struct Stats {
 pub struct OtelSink {
     config: OpenTelemetry,
     metrics: Arc<Metrics>,
-    queue: mpsc::Sender<Pending>,
+    spans: Arc<Spans>,
     stats: Arc<Stats>,
     traces: bool,
     /// Per-request mode: the exporter the sink's flush drives.
@@ -64,7 +73,7 @@ pub struct OtelSink {
 
 /// The exporter half: sends the queued spans and the metrics.
 pub struct Exporter {
-    queue: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
+    spans: Arc<Spans>,
     traces: Vec<String>,
     metrics_urls: Vec<String>,
     period: Duration,
@@ -75,6 +84,31 @@ pub struct Exporter {
     stats: Arc<Stats>,
     /// When the metrics were last pushed (µs), for serverless flushes.
     pushed: AtomicU64,
+}
+
+/// The encoded spans between the sink and the exporter.
+#[derive(Default)]
+struct Spans {
+    batches: Mutex<Batches>,
+    /// A batch is full (the background exporter sends it now rather than at its next tick).
+    full: Notify,
+}
+
+/// The batch being filled and the full ones.
+#[derive(Default)]
+struct Batches {
+    /// `ScopeSpans.spans` fields ([`otlp::encode_request`]).
+    filling: Vec<u8>,
+    /// Spans in `filling`.
+    count: usize,
+    /// Full batches and their span counts, oldest first, at most [`READY`].
+    ready: VecDeque<(Vec<u8>, usize)>,
+}
+
+thread_local! {
+    /// A request's spans are encoded here, outside the lock, then copied into the batch; and
+    /// the client address's text.
+    static ENCODED: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The sink and the exporter of one `telemetry/opentelemetry`.
@@ -137,7 +171,7 @@ pub fn pipeline(
     client: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
 ) -> (Arc<OtelSink>, Arc<Exporter>) {
-    let (tx, rx) = mpsc::channel(QUEUE);
+    let spans = Arc::new(Spans::default());
     let metrics = Arc::new(Metrics::new(clock.now_micros()));
     let stats = Arc::new(Stats::default());
     let url = |path: &str, o: &manifold_core::config::extra::Otlp| {
@@ -160,7 +194,7 @@ pub fn pipeline(
     };
     let global = &config.layers.global;
     let exporter = Exporter {
-        queue: tokio::sync::Mutex::new(rx),
+        spans: spans.clone(),
         traces: config
             .exporters
             .otlp
@@ -191,7 +225,7 @@ pub fn pipeline(
         traces: config.traces(),
         config: config.clone(),
         metrics,
-        queue: tx,
+        spans,
         stats,
         flusher: None,
     };
@@ -211,14 +245,25 @@ impl OtelSink {
         &self.stats
     }
 
-    fn queue(&self, pending: Pending) {
-        if let Err(e) = self.queue.try_send(pending) {
-            let n = match &e {
-                mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => {
-                    p.spans()
-                }
+    /// Encode spans with `encode` and add them (`n` of them) to the batch being filled.
+    fn queue(&self, n: usize, encode: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>)) {
+        let dropped = ENCODED.with(|cell| {
+            let Ok(mut kept) = cell.try_borrow_mut() else {
+                return self.spans.add(n, |out| encode(out, &mut Vec::new()));
             };
-            self.stats.dropped.fetch_add(n as u64, Ordering::Relaxed);
+            let (encoded, scratch) = &mut *kept;
+            encoded.clear();
+            encode(encoded, scratch);
+            let dropped = self.spans.add(n, |out| out.extend_from_slice(encoded));
+            if encoded.capacity() > 64 * 1024 {
+                *encoded = Vec::new();
+            }
+            dropped
+        });
+        if dropped > 0 {
+            self.stats
+                .dropped
+                .fetch_add(dropped as u64, Ordering::Relaxed);
         }
     }
 
@@ -263,15 +308,15 @@ impl Sink for OtelSink {
         }
         self.metrics.record(record);
         if self.traces && record.trace.sampled {
-            // The record itself: its spans are encoded by the exporter, off the request path.
-            self.queue(Pending::Request(record.clone()));
+            let n = 1 + usize::from(record.endpoint.is_some()) + record.backends.len();
+            self.queue(n, |out, scratch| otlp::encode_request(out, record, scratch));
         }
     }
 
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         self.metrics.straggler(call);
         if self.traces && trace.sampled {
-            self.queue(Pending::Straggler(Box::new((trace.clone(), call.clone()))));
+            self.queue(1, |out, _| otlp::encode_straggler(out, trace, call));
         }
     }
 
@@ -286,36 +331,17 @@ impl Sink for OtelSink {
 // === impl Exporter ===
 
 impl Exporter {
-    /// Send every span queued so far, in batches of at most [`BATCH`] spans (a request's spans
+    /// Send every span queued so far, in batches of about [`BATCH`] spans (a request's spans
     /// stay in one batch), to every collector. Returns the spans sent.
     pub async fn flush(&self) -> usize {
-        let mut pending = Vec::new();
-        {
-            let mut queue = self.queue.lock().await;
-            while let Ok(more) = queue.try_recv() {
-                pending.push(more);
-            }
-        }
+        let batches = self.spans.take();
         let mut total = 0;
-        let mut rest = pending.as_slice();
-        while !rest.is_empty() {
-            let (mut n, mut spans) = (0, 0);
-            for item in rest {
-                if n > 0 && spans + item.spans() > BATCH {
-                    break;
-                }
-                n += 1;
-                spans += item.spans();
-            }
-            let (batch, after) = rest.split_at(n);
-            rest = after;
-            total += spans;
-            let body = Bytes::from(otlp::encode_pending(&self.resource, batch));
+        for (spans, n) in batches {
+            total += n;
+            let body = Bytes::from(otlp::wrap_spans(&self.resource, &spans));
             for url in &self.traces {
                 if self.post(url, body.clone()).await {
-                    self.stats
-                        .exported
-                        .fetch_add(spans as u64, Ordering::Relaxed);
+                    self.stats.exported.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
         }
@@ -355,6 +381,7 @@ impl Exporter {
         loop {
             tokio::select! {
                 _ = spans.tick() => { self.flush().await; }
+                () = self.spans.full.notified() => { self.flush().await; }
                 _ = metrics.tick() => self.push_metrics().await,
             }
         }
@@ -387,6 +414,47 @@ impl std::fmt::Debug for Exporter {
             .field("traces", &self.traces)
             .field("metrics", &self.metrics_urls)
             .finish_non_exhaustive()
+    }
+}
+
+// === impl Spans ===
+
+impl Spans {
+    /// Add `n` spans, written by `write`, to the batch being filled; when it is full, queue it
+    /// for the exporter (or drop it, when [`READY`] batches already wait). Returns the spans
+    /// dropped.
+    fn add(&self, n: usize, write: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let Ok(mut b) = self.batches.lock() else {
+            return n;
+        };
+        write(&mut b.filling);
+        b.count += n;
+        if b.count < BATCH {
+            return 0;
+        }
+        let full = (std::mem::take(&mut b.filling), std::mem::take(&mut b.count));
+        let dropped = if b.ready.len() < READY {
+            b.ready.push_back(full);
+            0
+        } else {
+            full.1
+        };
+        drop(b);
+        self.full.notify_one();
+        dropped
+    }
+
+    /// The queued batches and the one being filled, taken.
+    fn take(&self) -> Vec<(Vec<u8>, usize)> {
+        let Ok(mut b) = self.batches.lock() else {
+            return Vec::new();
+        };
+        let mut taken: Vec<_> = b.ready.drain(..).collect();
+        if b.count > 0 {
+            let filling = std::mem::take(&mut b.filling);
+            taken.push((filling, std::mem::take(&mut b.count)));
+        }
+        taken
     }
 }
 

@@ -207,22 +207,36 @@ impl Pending {
 /// records.
 pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
     let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
-    let mut out = Vec::with_capacity(size + 128);
+    let mut spans = Vec::with_capacity(size);
     // The client's address, written once per span into this one buffer.
     let mut scratch = Vec::with_capacity(40);
+    for item in pending {
+        match item {
+            Pending::Request(record) => encode_request(&mut spans, record, &mut scratch),
+            Pending::Straggler(straggler) => {
+                let (ids, call) = &**straggler;
+                encode_straggler(&mut spans, ids, call);
+            }
+        }
+    }
+    wrap_spans(resource, &spans)
+}
+
+/// Appends the span of a straggling backend call (a child of the proxy span) to `out`, as
+/// [`encode_request`] does.
+pub fn encode_straggler(out: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall) {
+    span(out, |s| encode_backend(s, ids, call, ids.proxy_span));
+}
+
+/// An `ExportTraceServiceRequest` of `resource` around `spans`, spans already encoded by
+/// [`encode_request`] and [`encode_straggler`].
+pub fn wrap_spans(resource: &Resource, spans: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(spans.len() + 256);
     message(&mut out, 1, |rs| {
         message(rs, 1, |r| encode_resource(r, resource));
         message(rs, 2, |ss| {
             message(ss, 1, scope_name);
-            for item in pending {
-                match item {
-                    Pending::Request(record) => encode_request(ss, record, &mut scratch),
-                    Pending::Straggler(straggler) => {
-                        let (ids, call) = &**straggler;
-                        span(ss, |s| encode_backend(s, ids, call, ids.proxy_span));
-                    }
-                }
-            }
+            ss.extend_from_slice(spans);
         });
     });
     out
@@ -294,8 +308,10 @@ fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
     s.extend_from_slice(&end.to_le_bytes());
 }
 
-/// The spans of [`spans`], encoded as they are built there.
-fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Vec<u8>) {
+/// Appends the spans of `record` (those of [`spans`], encoded as they are built there) to `ss`
+/// as `ScopeSpans.spans` fields, for [`wrap_spans`]; `scratch` is room for the client's
+/// address, reused across calls.
+pub fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Vec<u8>) {
     let ids = &record.trace;
     let start = record.start_micros.saturating_mul(1000);
     let end = record
