@@ -37,7 +37,7 @@ import bench as b  # noqa: E402 - bench.py's processes, nginx, wrk and measureme
 MODES = ("off", "logs", "tracing")
 
 
-def config(base: str, mode: str, otlp: str, metric_period: int = 30) -> dict:
+def config(base: str, mode: str, otlp: str, metric_period: int = 30, prom_port: int = 0) -> dict:
     # bench.py's config without its Redis pool and scenario e (no Redis here).
     cfg = b.manifold_config(base)
     cfg["endpoints"] = [e for e in cfg["endpoints"] if not e["endpoint"].startswith("/e/")]
@@ -48,7 +48,27 @@ def config(base: str, mode: str, otlp: str, metric_period: int = 30) -> dict:
             "metric_reporting_period": metric_period,
             "exporters": {"otlp": [{"name": "sink", "host": otlp, "use_http": True}]},
         }}
+        if prom_port:
+            # Read after each run: spans dropped would make tracing look cheaper than it is.
+            cfg["extra_config"]["telemetry/opentelemetry"]["exporters"]["prometheus"] = [
+                {"name": "bench", "port": prom_port, "listen_ip": "127.0.0.1"}]
     return cfg
+
+
+def span_counters(prom_port: int) -> dict:
+    """The telemetry's own counters from /metrics: spans exported and dropped so far."""
+    conn = http.client.HTTPConnection("127.0.0.1", prom_port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out = {}
+    for line in text.splitlines():
+        for key in ("dropped", "exported"):
+            if line.startswith(f"manifold_telemetry_spans_{key}_total "):
+                out[key] = int(float(line.split()[1]))
+    return out
 
 
 def write_data(work: str) -> dict:
@@ -121,7 +141,7 @@ def instructions(args) -> int:
         # the export that carries the last request's spans (the exporter sends every 500 ms).
         sent_log = os.path.join(work, "collector-access.log")
         collector_nginx(work, cport, sent_log)
-        for key in "ab":
+        for key in args.scenarios:
             sc = b.SCENARIOS[key]
             results[key] = {}
             for mode in MODES:
@@ -283,6 +303,7 @@ def main() -> int:
     ap.add_argument("--manifold", default=b.MANIFOLD_BIN)
     ap.add_argument("--quick", action="store_true", help="a few seconds per run")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scenarios", default="ab", help="which of scenarios a and b")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--instructions", type=int, metavar="N",
                     help="count instructions (callgrind) over N requests instead of wrk runs")
@@ -312,11 +333,12 @@ def main() -> int:
         base = f"http://127.0.0.1:{bport}"
         b.wait_http(backend, base + "/a.json")
         targets = {}
+        prom_port = b.free_port()
         for mode in MODES:
             port = b.free_port()
             cfg = os.path.join(work, f"manifold-{mode}.json")
             with open(cfg, "w") as f:
-                json.dump(config(base, mode, base), f)
+                json.dump(config(base, mode, base, prom_port=prom_port), f)
             env = dict(os.environ, RUST_LOG="warn" if mode == "off" else "info")
             proc = b.Proc(f"manifold-{mode}", b.pinned(target_cpu, [
                 args.manifold, "run", "-c", cfg, "-p", str(port), "--threads", "1"]),
@@ -325,7 +347,7 @@ def main() -> int:
             targets[mode] = (proc, f"http://127.0.0.1:{port}")
         for mode, (proc, url) in targets.items():
             b.wait_http(proc, url + "/")
-        for key in "ab":
+        for key in args.scenarios:
             sc = b.SCENARIOS[key]
             print(f"\n== {sc['title']}", flush=True)
             results[key] = {m: [] for m in MODES}
@@ -336,11 +358,17 @@ def main() -> int:
             for rnd in range(rounds):
                 for mode in (MODES if rnd % 2 == 0 else tuple(reversed(MODES))):
                     proc, url = targets[mode]
+                    before = span_counters(prom_port) if mode == "tracing" else {}
                     run = b.measure_once(proc, url + sc["gateway_path"], params, 20, 20, load_cpu, rnd)
+                    spans = ""
+                    if mode == "tracing":
+                        after = span_counters(prom_port)
+                        run["spans_dropped"] = after.get("dropped", 0) - before.get("dropped", 0)
+                        spans = f"  spans dropped {run['spans_dropped']}"
                     results[key][mode].append(run)
                     print(f"   round {rnd + 1} {mode:8s} {run['rps']:9.0f} req/s  "
                           f"cpu {run['cpu_us_per_req']:6.1f} us/req  p50 {run['p50_ms']:5.2f} ms  "
-                          f"errors {run['errors']}", flush=True)
+                          f"errors {run['errors']}{spans}", flush=True)
     finally:
         b.stop_all()
         shutil.rmtree(work, ignore_errors=True)

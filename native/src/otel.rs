@@ -11,7 +11,6 @@
 //! the record is freed then: keeping records for the exporter cost more than encoding them
 //! (bench/profile-notes.md, issue 14).
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -103,12 +102,11 @@ struct Batches {
     count: usize,
     /// Full batches and their span counts, oldest first, at most [`READY`].
     ready: VecDeque<(Vec<u8>, usize)>,
-}
-
-thread_local! {
-    /// A request's spans are encoded here, outside the lock, then copied into the batch; and
-    /// the client address's text.
-    static ENCODED: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Buffers of sent batches, for the next ones: their memory is warm, and a batch then
+    /// grows without being copied.
+    spare: Vec<Vec<u8>>,
+    /// The client address's text, while a span is encoded.
+    scratch: Vec<u8>,
 }
 
 /// The sink and the exporter of one `telemetry/opentelemetry`.
@@ -245,21 +243,9 @@ impl OtelSink {
         &self.stats
     }
 
-    /// Encode spans with `encode` and add them (`n` of them) to the batch being filled.
+    /// Add `n` spans, encoded by `encode` (into the batch, with room for an address's text).
     fn queue(&self, n: usize, encode: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>)) {
-        let dropped = ENCODED.with(|cell| {
-            let Ok(mut kept) = cell.try_borrow_mut() else {
-                return self.spans.add(n, |out| encode(out, &mut Vec::new()));
-            };
-            let (encoded, scratch) = &mut *kept;
-            encoded.clear();
-            encode(encoded, scratch);
-            let dropped = self.spans.add(n, |out| out.extend_from_slice(encoded));
-            if encoded.capacity() > 64 * 1024 {
-                *encoded = Vec::new();
-            }
-            dropped
-        });
+        let dropped = self.spans.add(n, encode);
         if dropped > 0 {
             self.stats
                 .dropped
@@ -339,6 +325,7 @@ impl Exporter {
         for (spans, n) in batches {
             total += n;
             let body = Bytes::from(otlp::wrap_spans(&self.resource, &spans));
+            self.spans.recycle(spans);
             for url in &self.traces {
                 if self.post(url, body.clone()).await {
                     self.stats.exported.fetch_add(n as u64, Ordering::Relaxed);
@@ -422,24 +409,33 @@ impl std::fmt::Debug for Exporter {
 impl Spans {
     /// Add `n` spans, written by `write`, to the batch being filled; when it is full, queue it
     /// for the exporter (or drop it, when [`READY`] batches already wait). Returns the spans
-    /// dropped.
-    fn add(&self, n: usize, write: impl FnOnce(&mut Vec<u8>)) -> usize {
-        let Ok(mut b) = self.batches.lock() else {
+    /// dropped. The spans are encoded under the lock, straight into the batch: a copy would
+    /// cost more than the (rare) wait of another thread.
+    fn add(&self, n: usize, write: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>)) -> usize {
+        let Ok(mut guard) = self.batches.lock() else {
             return n;
         };
-        write(&mut b.filling);
+        let b = &mut *guard;
+        write(&mut b.filling, &mut b.scratch);
         b.count += n;
         if b.count < BATCH {
             return 0;
         }
-        let full = (std::mem::take(&mut b.filling), std::mem::take(&mut b.count));
+        let next = b.spare.pop().unwrap_or_default();
+        let full = (
+            std::mem::replace(&mut b.filling, next),
+            std::mem::take(&mut b.count),
+        );
         let dropped = if b.ready.len() < READY {
             b.ready.push_back(full);
             0
         } else {
-            full.1
+            let (mut buffer, n) = full;
+            buffer.clear();
+            b.spare.push(buffer);
+            n
         };
-        drop(b);
+        drop(guard);
         self.full.notify_one();
         dropped
     }
@@ -451,10 +447,21 @@ impl Spans {
         };
         let mut taken: Vec<_> = b.ready.drain(..).collect();
         if b.count > 0 {
-            let filling = std::mem::take(&mut b.filling);
+            let next = b.spare.pop().unwrap_or_default();
+            let filling = std::mem::replace(&mut b.filling, next);
             taken.push((filling, std::mem::take(&mut b.count)));
         }
         taken
+    }
+
+    /// A sent batch's buffer, kept for a next batch (two at most).
+    fn recycle(&self, mut buffer: Vec<u8>) {
+        if let Ok(mut b) = self.batches.lock() {
+            if b.spare.len() < 2 {
+                buffer.clear();
+                b.spare.push(buffer);
+            }
+        }
     }
 }
 

@@ -229,16 +229,24 @@ pub fn encode_straggler(out: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall) {
 }
 
 /// An `ExportTraceServiceRequest` of `resource` around `spans`, spans already encoded by
-/// [`encode_request`] and [`encode_straggler`].
+/// [`encode_request`] and [`encode_straggler`]. The lengths are known before anything is
+/// written, so the spans are copied once and never moved (a batch is up to a megabyte).
 pub fn wrap_spans(resource: &Resource, spans: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(spans.len() + 256);
-    message(&mut out, 1, |rs| {
-        message(rs, 1, |r| encode_resource(r, resource));
-        message(rs, 2, |ss| {
-            message(ss, 1, scope_name);
-            ss.extend_from_slice(spans);
-        });
-    });
+    let mut head = Vec::with_capacity(128);
+    message(&mut head, 1, |r| encode_resource(r, resource));
+    let mut scope = Vec::with_capacity(32);
+    message(&mut scope, 1, scope_name);
+    // ResourceSpans { resource (1), scope_spans (2): ScopeSpans { scope (1), spans (2)… } }
+    let scope_spans = scope.len() + spans.len();
+    let resource_spans = head.len() + 1 + varint_len(scope_spans as u64) + scope_spans;
+    let mut out = Vec::with_capacity(1 + varint_len(resource_spans as u64) + resource_spans);
+    tag(&mut out, 1, 2);
+    varint(&mut out, resource_spans as u64);
+    out.extend_from_slice(&head);
+    tag(&mut out, 2, 2);
+    varint(&mut out, scope_spans as u64);
+    out.extend_from_slice(&scope);
+    out.extend_from_slice(spans);
     out
 }
 
