@@ -811,6 +811,18 @@ def lambda_section(work: str, base: str, expected: dict, n_cold: int, n_invokes:
         out["reason"] = f"cargo lambda watch: {e}"
     finally:
         watch.stop()
+    # What a per-config build saves (docs/lambda.md, "Per-config build"): the embedded default
+    # config's bootstrap with only the features it needs against the every-capability one, sizes
+    # and alternated cold starts. Two more release builds of the adapter's crates (the first time
+    # its features change), so only here, in the full mode, never in scripts/test.sh.
+    if not os.environ.get("BENCH_NO_BUILD"):
+        print("\n== Lambda: every-capability vs per-config bootstrap (tests/lambda/measure.py per_config)",
+              flush=True)
+        try:
+            out["per_config"] = measure.per_config(measure.ROOT / "config" / "gateway.json", n_cold)
+        except (subprocess.CalledProcessError, RuntimeError, OSError) as e:
+            out["per_config_error"] = f"tests/lambda/measure.py per_config: {e}"
+            print(f"   {out['per_config_error']}", flush=True)
     return out
 
 

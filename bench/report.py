@@ -167,7 +167,34 @@ def lambda_text(l: dict) -> str:
                  f"after {len(l.get('direct_warm_ms', [])) + 1} invocations: {l.get('direct_rss_after_kib', 0) / 1024:.1f} MiB. "
                  "On AWS a cold start also includes the sandbox, the package download and the runtime's init "
                  "phase, which no local run shows.")
+    L.extend(per_config_text(l))
     return "\n".join(L)
+
+
+def per_config_text(l: dict) -> list[str]:
+    """The every-capability and per-config bootstraps of config/gateway.json (measure.py per_config)."""
+    if l.get("per_config_error"):
+        return [f"\nPer-config bootstrap: not measured: {l['per_config_error']}."]
+    builds = l.get("per_config")
+    if not builds:
+        return []
+    L = ["\n**Per-config build** (docs/lambda.md): `config/gateway.json` embedded in two release bootstraps, "
+         "`cargo build --release -p manifold-lambda --bin bootstrap` with every capability and with "
+         "`--no-default-features --features $(manifold-features config/gateway.json)`; stripped with `strip` "
+         "(as cargo lambda does), zipped at deflate level 9 (what a deploy uploads); cold starts of the "
+         f"stripped files on `GET /__health`, {len(builds[0].get('cold', []))} each, alternated.\n",
+         "| bootstrap | manifold-core features | size | stripped | zipped | cold start, median (min, max) "
+         "| peak RSS, 1st answer |",
+         "|---|---|---:|---:|---:|---|---:|"]
+    for b in builds:
+        cold = [c["first_ms"] for c in b.get("cold", [])]
+        rss = [c["rss_kib"] for c in b.get("cold", [])]
+        features = "all" if b.get("features") is None else (", ".join(b["features"]) or "none")
+        timing = f"{median(cold):.1f} ms ({min(cold):.1f}, {max(cold):.1f})" if cold else "-"
+        memory = f"{median(rss) / 1024:.1f} MiB" if rss else "-"
+        L.append(f"| {b['name']} | {features} | {b['size']:,} B | {b['stripped']:,} B | {b['zipped']:,} B "
+                 f"| {timing} | {memory} |")
+    return L
 
 
 def extra_sections(raw: dict) -> list[tuple[str, str]]:

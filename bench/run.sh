@@ -3,7 +3,8 @@
 # hand-written Node aggregator, on loopback, in one run, plus the cost of a Redis-backed rate
 # limit against the in-memory one (scenario e); in the full mode also Manifold's wasm
 # Worker against a hand-written JS Worker in workerd, and the Lambda bootstrap's cold start and
-# per-invoke latency under `cargo lambda watch`. Writes BENCHMARKS.md, bench/ratios.svg and
+# per-invoke latency under `cargo lambda watch`, and the sizes and cold starts of the
+# every-capability and the per-config bootstrap (tests/lambda/measure.py --per-config). Writes BENCHMARKS.md, bench/ratios.svg and
 # bench/results.json (the raw figures; `python3 bench/report.py` regenerates the other two from
 # it) in the full mode, or all three into $TMPDIR/manifold-bench-quick/ (--quick).
 #

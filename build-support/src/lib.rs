@@ -519,6 +519,34 @@ mod tests {
     }
 
     #[test]
+    fn a_lambda_built_without_dns_sd_refuses_sd_dns_at_the_key() {
+        let text = r#"{"version": 3, "endpoints": [{"endpoint": "/found", "backend": [
+    {"sd": "dns", "host": ["_api._tcp.example.service.consul"], "url_pattern": "/q"}]}]}"#;
+        let no_fs = |p: &str| Err(format!("{p} must not be read"));
+        let every = prepare(
+            Target::Lambda,
+            "gw.json",
+            text,
+            every_feature,
+            no_fs,
+            "docs",
+        );
+        assert!(every.errors.is_empty(), "{:?}", every.errors);
+        // Every feature but `dns-sd`, whose build has no resolver linked (manifold-native).
+        let lacking = |var: &str| every_feature(var).filter(|_| var != "CARGO_FEATURE_DNS_SD");
+        let built = prepare(Target::Lambda, "gw.json", text, lacking, no_fs, "docs");
+        assert!(built.text.is_none());
+        assert_eq!(built.errors.len(), 1, "{:?}", built.errors);
+        assert!(
+            built.errors[0].starts_with(
+                "gw.json:2:6: endpoints[0].backend[0].sd: `sd` dns needs manifold-core's `dns-sd` feature"
+            ),
+            "{:?}",
+            built.errors
+        );
+    }
+
+    #[test]
     fn lambda_refuses_websocket_endpoints_naming_them_workers_accept_them() {
         let text = r#"{"version": 3, "host": ["ws://ws.internal"], "endpoints": [
   {"endpoint": "/plain", "backend": [{"host": ["http://h"], "url_pattern": "/p"}]},

@@ -7,6 +7,7 @@ use std::io::Write;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
 use manifold_core::compression::{finish, plan};
+use manifold_core::config::capability::COMPRESSION;
 use manifold_core::config::extra::Coding;
 use manifold_core::Config;
 
@@ -36,6 +37,11 @@ pub fn compress(
     accepts: &Accepts,
     mut response: Response<Bytes>,
 ) -> Response<Bytes> {
+    // Constant: a build without `compression` has no `manifold/compression` to honour, and
+    // testing it here lets the linker drop the encoders (brotli alone is about 1 MB).
+    if !COMPRESSION {
+        return response;
+    }
     let Some(plan) = plan(
         config.compression.as_ref(),
         &accepts.method,

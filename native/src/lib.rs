@@ -28,6 +28,7 @@ pub mod websocket;
 
 use std::sync::Arc;
 
+use manifold_core::config::capability::{DNS_SD, REDIS};
 use manifold_core::Platform;
 
 pub use client::{ClientOptions, HyperClient};
@@ -65,7 +66,8 @@ pub fn platform_for(config: &manifold_core::Config) -> Result<Platform, TlsSetup
 
 /// The native platform whose backend client uses `client_tls` (`None`: Mozilla's roots, TLS
 /// 1.2 and 1.3), the system clock, tokio timers, OS-seeded ids, Redis for the shared pools
-/// and DNS SRV lookups for `"sd": "dns"`.
+/// and DNS SRV lookups for `"sd": "dns"` (these two only when manifold-core has the
+/// `redis` and `dns-sd` features, without which a config cannot use them).
 pub fn platform_with(
     client_tls: Option<&manifold_core::config::tls::ClientTls>,
 ) -> Result<Platform, TlsSetupError> {
@@ -75,11 +77,23 @@ pub fn platform_with(
         Arc::new(TokioSleep),
     );
     let platform = platform.with_random(Arc::new(OsRandom::default()));
+    // Without manifold-core's `redis` feature no pool can be declared, so the stores would
+    // never be asked; leaving them off (a constant test) keeps the Redis client out of the
+    // binary (a per-config Lambda bootstrap, docs/lambda.md).
+    let platform = if REDIS {
+        platform.with_stores(Arc::new(RedisStores::to_stderr()))
+    } else {
+        platform
+    };
     // The process environment at call time: Lambda's temporary AWS credentials change per
     // sandbox, and `backend/lambda` signs with whatever is set when it calls.
     let env = |name: &str| std::env::var(name).ok();
-    Ok(platform
-        .with_stores(Arc::new(RedisStores::to_stderr()))
-        .with_env(Arc::new(env))
-        .with_resolver(Arc::new(DnsSrv::from_env())))
+    let platform = platform.with_env(Arc::new(env));
+    // Likewise, `"sd": "dns"` needs manifold-core's `dns-sd`: without it no backend resolves,
+    // and leaving the resolver off keeps hickory (and its cache) out of the binary.
+    Ok(if DNS_SD {
+        platform.with_resolver(Arc::new(DnsSrv::from_env()))
+    } else {
+        platform
+    })
 }

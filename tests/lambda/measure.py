@@ -14,6 +14,17 @@
 
 Prints a Markdown table (pasted into docs/lambda.md). Usage: measure.py [--runs N] [--binary PATH]
 [--embedded-only]
+
+measure.py --per-config [CONFIG] [--runs N] compares instead the two release bootstraps of
+docs/lambda.md's "Per-config build", both with CONFIG embedded (default config/gateway.json):
+`cargo build --release -p manifold-lambda --bin bootstrap` with every capability, and with only
+the manifold-core features CONFIG needs (`--no-default-features --features $(manifold-features
+CONFIG)`). For each: its size, stripped (`strip`, as cargo lambda does) and as the zip a deploy
+uploads (`zip -9` of the stripped file named bootstrap), then N cold starts of each stripped
+binary on CONFIG's `GET /__health`, alternated so both see the same host load. The per-config
+build is made first, so target/release/bootstrap is the every-capability one afterwards (what
+bench/bench.py and `cargo lambda watch --release` expect). Exit status 1 if the per-config
+bootstrap is not smaller. bench/run.sh's full mode runs it (bench.py's Lambda section).
 """
 
 from __future__ import annotations
@@ -153,6 +164,81 @@ def build(arch_flag: list[str]) -> tuple[int, str, Path]:
     return kept.stat().st_size, kind, kept
 
 
+def target_dir() -> Path:
+    """Where cargo puts the builds: $CARGO_TARGET_DIR (relative to the repository) or target/."""
+    return ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
+
+
+def release_bootstrap(config: Path, features: list[str] | None, keep: Path) -> Path:
+    """`cargo build --release` of the bootstrap with `config` embedded: every capability
+    (`features` None) or only `features`; a copy is kept at `keep`/bootstrap."""
+    argv = ["cargo", "build", "--release", "-q", "-p", "manifold-lambda", "--bin", "bootstrap"]
+    if features is not None:
+        argv += ["--no-default-features", "--features", ",".join(features)]
+    env = dict(os.environ)
+    env.pop("MANIFOLD_CONFIG", None)
+    # The default config unnamed, as bench.py builds it: a changed MANIFOLD_CONFIG reruns build.rs.
+    if config.resolve() != (ROOT / "config/gateway.json").resolve():
+        env["MANIFOLD_CONFIG"] = str(config.resolve())
+    print("measure: " + " ".join(argv), f"(MANIFOLD_CONFIG={env.get('MANIFOLD_CONFIG', '')})", flush=True)
+    subprocess.run(argv, cwd=ROOT, check=True, env=env)
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(target_dir() / "release/bootstrap", keep / "bootstrap")
+    return keep / "bootstrap"
+
+
+def sizes(binary: Path) -> tuple[int, int, int, Path]:
+    """(size, stripped, zip -9 of the stripped file, the stripped file) of an unstripped build."""
+    stripped = binary.parent / "stripped" / "bootstrap"
+    stripped.parent.mkdir(exist_ok=True)
+    shutil.copy2(binary, stripped)
+    subprocess.run(["strip", str(stripped)], check=True)
+    archive = stripped.parent / "bootstrap.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.write(stripped, "bootstrap")
+    return binary.stat().st_size, stripped.stat().st_size, archive.stat().st_size, stripped
+
+
+def per_config(config: Path, runs: int) -> list[dict]:
+    """The every-capability and the per-config bootstrap of `config`: sizes and `runs` cold starts
+    of each (alternated), as dicts; both printed as a Markdown table and one line each."""
+    listed = subprocess.run(["cargo", "run", "-q", "-p", "manifold-build", "--bin", "manifold-features", "--",
+                             str(config)], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    features = [f for f in listed.split(",") if f]
+    work = Path(tempfile.mkdtemp(prefix="manifold-bootstraps-"))
+    try:
+        builds = [{"name": "per-config", "features": features},
+                  {"name": "every capability", "features": None}]
+        for b in builds:
+            kept = release_bootstrap(config, b["features"], work / b["name"].replace(" ", "-"))
+            b["size"], b["stripped"], b["zipped"], b["binary"] = sizes(kept)
+            b["cold"] = []
+        builds.reverse()  # every capability first in the table
+        function_url = json.loads((HERE / "events/function-url.json").read_text())
+        health = json.dumps(dict(function_url, rawPath="/__health", cookies=None)).encode()
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MANIFOLD_"))}
+        for _ in range(runs):
+            for b in builds:
+                b["cold"].append(run_once(b["binary"], health, base, 1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    name = config.resolve().relative_to(ROOT) if config.resolve().is_relative_to(ROOT) else config
+    print(f"\n| bootstrap, {name} embedded (x86_64, `cargo build --release`) | manifold-core features | size "
+          f"| stripped | zip -9 of the stripped file | process start → first answer, ms ({runs} cold starts, "
+          f"alternated) | gateway init, ms | peak RSS, 1st answer |")
+    print("|---|---|---:|---:|---:|---|---|---:|")
+    for b in builds:
+        listed = "all (default)" if b["features"] is None else (", ".join(b["features"]) or "none")
+        print(f"| {b['name']} | {listed} | {b['size']:,} | {b['stripped']:,} | {b['zipped']:,} "
+              f"| {fmt([c['first_ms'] for c in b['cold']])} | {fmt([c['init_ms'] for c in b['cold']])} "
+              f"| {statistics.median(c['rss_kib'] for c in b['cold']) / 1024:.1f} MiB |")
+    print()
+    for b in builds:
+        label = "every capability" if b["features"] is None else f"{name}, per-config build"
+        print(f"lambda bootstrap ({label}): {b['stripped']:,} bytes stripped, {b['zipped']:,} bytes zip -9")
+    return [{k: v for k, v in b.items() if k != "binary"} for b in builds]
+
+
 def fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} (min {min(values):.1f}, max {max(values):.1f})"
 
@@ -164,7 +250,18 @@ def main() -> int:
     ap.add_argument("--embedded-only", action="store_true",
                     help="only the embedded-config case: a per-config build of config/gateway.json "
                          "lacks the capabilities the override config uses (docs/lambda.md)")
+    ap.add_argument("--per-config", nargs="?", const="config/gateway.json", metavar="CONFIG",
+                    help="build the every-capability and the per-config bootstrap of CONFIG (default "
+                         "config/gateway.json) with cargo build --release; compare sizes and cold starts")
     args = ap.parse_args()
+    if args.per_config:
+        builds = per_config(ROOT / args.per_config, args.runs)
+        every, own = builds[0]["stripped"], builds[1]["stripped"]
+        if own >= every:
+            print(f"measure: the per-config bootstrap ({own:,} B) is not smaller than the every-capability one "
+                  f"({every:,} B)", file=sys.stderr)
+            return 1
+        return 0
 
     binary = Path(args.binary) if args.binary else ARTIFACT
     temporary: list[Path] = []

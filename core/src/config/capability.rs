@@ -9,8 +9,8 @@
 //! that cannot be enforced must not be served unenforced).
 //!
 //! The needs are read from the JSON as written, at the few places that select optional code:
-//! `extra_config` namespaces (root, endpoints, backends), backend `encoding`, `output_encoding`
-//! (root and endpoints) and the `auth/validator` `alg`.
+//! `extra_config` namespaces (root, endpoints, backends), backend `encoding` and `sd`,
+//! `output_encoding` (root and endpoints) and the `auth/validator` `alg`.
 
 use std::collections::BTreeSet;
 
@@ -157,6 +157,11 @@ pub const FEATURES: &[Feature] = &[
         what: "`manifold/failure` (failure policies)",
         enabled: cfg!(feature = "failure"),
     },
+    Feature {
+        name: "dns-sd",
+        what: "`\"sd\": \"dns\"` backends (DNS SRV service discovery; the native resolver)",
+        enabled: cfg!(feature = "dns-sd"),
+    },
 ];
 
 /// Namespaces whose code is behind a feature (at any level they are decoded at).
@@ -213,6 +218,21 @@ pub(crate) fn when<T>(compiled: bool, value: Option<T>) -> Option<T> {
 /// read from memory (a field set to `None` without the feature) would keep the OTLP export's
 /// code linked.
 pub const TELEMETRY: bool = cfg!(feature = "telemetry");
+
+/// Whether this build has `redis`, as a constant: the native platform attaches its Redis stores
+/// only then (a store reachable through the platform keeps the Redis client linked, though
+/// no pool can be declared without the feature).
+pub const REDIS: bool = cfg!(feature = "redis");
+
+/// Whether this build has `compression`, as a constant: the native encoder tests it before
+/// reading the config's (then always absent) `manifold/compression`, so the gzip and brotli
+/// encoders are not linked without it.
+pub const COMPRESSION: bool = cfg!(feature = "compression");
+
+/// Whether this build has `dns-sd`, as a constant: the native platform attaches its DNS SRV
+/// resolver only then (no backend can use `"sd": "dns"` without it), so a build without it
+/// has no DNS resolver linked.
+pub const DNS_SD: bool = cfg!(feature = "dns-sd");
 
 /// Whether this build of manifold-core has the feature `name` (unknown names: false).
 pub fn enabled(name: &str) -> bool {
@@ -315,6 +335,10 @@ fn uses(root: &Value) -> Vec<(&'static str, Path, String)> {
                     out.push(("rss", at.key("encoding"), "`encoding` rss".to_owned()));
                 }
                 _ => {}
+            }
+            // The values config::discovery resolves through DNS (`dns-shared` as `dns`).
+            if let Some(sd @ ("dns" | "dns-shared")) = backend.get("sd").and_then(Value::as_str) {
+                out.push(("dns-sd", at.key("sd"), format!("`sd` {sd}")));
             }
         }
     }
@@ -457,6 +481,39 @@ mod tests {
             .collect();
         assert!(at.contains(&"endpoints[0].backend[0].extra_config.manifold/failure".to_owned()));
         assert!(at.contains(&"extra_config.telemetry/opentelemetry".to_owned()));
+    }
+
+    #[test]
+    fn dns_service_discovery_is_a_feature_at_the_backends_sd() {
+        let text = r#"{"version": 3, "host": ["_api._tcp.example.test"], "endpoints": [
+  {"endpoint": "/a", "backend": [{"url_pattern": "/x", "sd": "static"},
+    {"url_pattern": "/y",
+     "sd": "dns"}]},
+  {"endpoint": "/b", "backend": [{"url_pattern": "/z", "sd": "dns-shared"}]}]}"#;
+        let needs = needs(text).unwrap();
+        let found: Vec<(&str, &str, usize)> = needs
+            .iter()
+            .map(|n| (n.feature, n.at.path.as_str(), n.at.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("dns-sd", "endpoints[0].backend[1].sd", 4),
+                ("dns-sd", "endpoints[1].backend[0].sd", 5)
+            ]
+        );
+        assert_eq!(required_features(text).unwrap(), ["dns-sd"]);
+        let d = missing(&needs[0], |_| false).unwrap();
+        assert!(
+            d.message
+                .starts_with("`sd` dns needs manifold-core's `dns-sd` feature"),
+            "{}",
+            d.message
+        );
+        let plain = text
+            .replace("\"dns\"", "\"static\"")
+            .replace("dns-shared", "static");
+        assert_eq!(required_features(&plain).unwrap(), Vec::<&str>::new());
     }
 
     #[test]
