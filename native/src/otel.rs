@@ -294,8 +294,9 @@ impl Sink for OtelSink {
         }
         self.metrics.record(record);
         if self.traces && record.trace.sampled {
-            let n = 1 + usize::from(record.endpoint.is_some()) + record.backends.len();
-            self.queue(n, |out, scratch| otlp::encode_request(out, record, scratch));
+            self.queue(otlp::request_spans(record), |out, scratch| {
+                otlp::encode_request(out, record, scratch);
+            });
         }
     }
 
@@ -524,4 +525,65 @@ fn metrics_answer(req: &Request<hyper::body::Incoming>, sink: &OtelSink) -> Resp
         http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adds `n` spans of one byte each (`x`).
+    fn add(spans: &Spans, n: usize) -> usize {
+        spans.add(n, |out, _| out.extend(std::iter::repeat_n(b'x', n)))
+    }
+
+    #[test]
+    fn full_batches_queue_up_to_ready_then_are_dropped_and_counted() {
+        let spans = Spans::default();
+        assert_eq!(add(&spans, BATCH - 1), 0);
+        assert!(spans.batches.lock().unwrap().ready.is_empty());
+        // The request that fills the batch stays in it, and the batch is queued.
+        assert_eq!(add(&spans, 3), 0);
+        {
+            let b = spans.batches.lock().unwrap();
+            assert_eq!(b.ready.len(), 1);
+            assert_eq!(b.ready[0].1, BATCH + 2);
+            assert_eq!(b.ready[0].0.len(), BATCH + 2);
+            assert_eq!(b.count, 0);
+        }
+        for _ in 1..READY {
+            assert_eq!(add(&spans, BATCH), 0);
+        }
+        // READY batches wait: the next full one is dropped, with its spans counted.
+        assert_eq!(add(&spans, BATCH + 5), BATCH + 5);
+        assert_eq!(add(&spans, 7), 0);
+        let taken = spans.take();
+        assert_eq!(taken.len(), READY + 1);
+        assert_eq!(taken.last().map(|t| t.1), Some(7));
+        let sent: usize = taken.iter().map(|t| t.1).sum();
+        assert_eq!(sent, BATCH + 2 + (READY - 1) * BATCH + 7);
+        assert!(spans.take().is_empty());
+    }
+
+    #[test]
+    fn sent_buffers_are_reused_for_the_next_batches() {
+        let spans = Spans::default();
+        add(&spans, BATCH);
+        let (buffer, _) = spans.take().remove(0);
+        let address = buffer.as_ptr();
+        spans.recycle(buffer);
+        // The next full batch hands the filling over to the recycled buffer, emptied.
+        add(&spans, BATCH);
+        {
+            let b = spans.batches.lock().unwrap();
+            assert_eq!(b.filling.as_ptr(), address);
+            assert!(b.filling.is_empty() && b.spare.is_empty());
+        }
+        let (sent, n) = spans.take().remove(0);
+        assert_eq!(n, BATCH);
+        // Two spares at most.
+        spans.recycle(sent);
+        spans.recycle(Vec::with_capacity(8));
+        spans.recycle(Vec::with_capacity(8));
+        assert_eq!(spans.batches.lock().unwrap().spare.len(), 2);
+    }
 }

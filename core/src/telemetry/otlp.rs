@@ -196,10 +196,16 @@ impl Pending {
     /// How many spans this exports.
     pub fn spans(&self) -> usize {
         match self {
-            Self::Request(r) => 1 + usize::from(r.endpoint.is_some()) + r.backends.len(),
+            Self::Request(r) => request_spans(r),
             Self::Straggler(_) => 1,
         }
     }
+}
+
+/// How many spans [`encode_request`] writes for `record`: server, proxy (when an endpoint
+/// matched) and one per backend call.
+pub fn request_spans(record: &RequestRecord) -> usize {
+    1 + usize::from(record.endpoint.is_some()) + record.backends.len()
 }
 
 /// An `ExportTraceServiceRequest` with the spans of `pending`: the same bytes as
