@@ -234,6 +234,16 @@ pub const COMPRESSION: bool = cfg!(feature = "compression");
 /// has no DNS resolver linked.
 pub const DNS_SD: bool = cfg!(feature = "dns-sd");
 
+/// Whether this build has a capability that uses the platform's shared stores (`redis`
+/// pools, `qos/http-cache`'s `shared` cache, `auth/api-keys`' KV namespaces), as a constant:
+/// the Worker attaches its Durable Object, Cache API and KV stores only then, so a build
+/// without them does not link the stores' clients.
+pub const SHARED_STORES: bool = cfg!(any(
+    feature = "redis",
+    feature = "http-cache",
+    feature = "api-keys"
+));
+
 /// Whether this build of manifold-core has the feature `name` (unknown names: false).
 pub fn enabled(name: &str) -> bool {
     FEATURES.iter().any(|f| f.name == name && f.enabled)
