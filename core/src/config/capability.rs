@@ -494,6 +494,15 @@ mod tests {
     }
 
     #[test]
+    fn shared_stores_is_on_exactly_with_a_capability_that_uses_them() {
+        // The Worker attaches its stores only `if SHARED_STORES`: a store user missing here
+        // would find no store on the Worker.
+        let users = ["redis", "http-cache", "api-keys"];
+        assert_eq!(SHARED_STORES, users.iter().any(|f| enabled(f)));
+        assert!(users.iter().all(|u| FEATURES.iter().any(|f| f.name == *u)));
+    }
+
+    #[test]
     fn dns_service_discovery_is_a_feature_at_the_backends_sd() {
         let text = r#"{"version": 3, "host": ["_api._tcp.example.test"], "endpoints": [
   {"endpoint": "/a", "backend": [{"url_pattern": "/x", "sd": "static"},

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
-use super::discovery::{DiscoveredOrigin, Discovery};
+#[cfg(feature = "dns-sd")]
+use super::discovery::DiscoveredOrigin;
+use super::discovery::Discovery;
 use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
