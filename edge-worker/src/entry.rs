@@ -7,10 +7,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use http::StatusCode;
+use manifold_core::config::capability::SHARED_STORES;
 use manifold_core::config::load::{self, LoadError};
 use manifold_core::{
     forwarded_peer, head_too_large, plain, Body, BoxFuture, Gateway, RequestContext,
 };
+#[cfg(feature = "websocket")]
 use manifold_worker_ports::websocket::{self, Upgraded};
 use manifold_worker_ports::{
     convert, headers_from_js, headers_to_js, observed, platform, response_init, WorkerStores,
@@ -38,14 +40,19 @@ thread_local! {
 /// ports. The error names a missing variable, never a value.
 fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
     let config = load::load_expanded(CONFIG, |name| env.var(name).ok().map(|v| v.to_string()))?;
-    let stores = Arc::new(WorkerStores::new(env.clone()));
     // `backend/lambda` reads the AWS credentials from the Worker's secrets (or vars).
     let vars = env.clone();
     let env_var = move |name: &str| {
         let value = vars.secret(name).or_else(|_| vars.var(name)).ok();
         value.map(|v| v.to_string())
     };
-    let platform = platform().with_stores(stores).with_env(Arc::new(env_var));
+    let mut platform = platform().with_env(Arc::new(env_var));
+    // Only a build with a capability that uses them (a constant): attached stores keep the
+    // Durable Object, Cache API and KV clients linked through their vtables, whether or not a
+    // config of this build could ever reach them.
+    if SHARED_STORES {
+        platform = platform.with_stores(Arc::new(WorkerStores::new(env.clone())));
+    }
     let platform = observed(platform, &config);
     Ok(Rc::new(Gateway::new(config, platform)))
 }
@@ -69,12 +76,18 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         (_, Err(answer)) => answer.map(Body::Full),
         (Ok(gateway), Ok((request, https))) => {
             // A WebSocket upgrade on a `websocket` endpoint: relayed, or refused as any request.
-            let peer = forwarded_peer(request.headers(), "cf-connecting-ip");
-            let context = || RequestContext::new().with_peer(peer).with_https(https);
-            let request = match websocket::upgrade(&gateway, request, context).await {
-                Upgraded::Pass(request) => request,
-                Upgraded::Refused(answer) => return from_core(answer.map(Body::Full)),
-                Upgraded::Socket(socket) => return Ok(socket.into()),
+            // Only in a build with `websocket` (without it no endpoint is a `websocket` one):
+            // an `.await` is a state of this future whose resuming code stays linked behind
+            // any run-time or constant test, so the step is compiled out instead.
+            #[cfg(feature = "websocket")]
+            let request = {
+                let peer = forwarded_peer(request.headers(), "cf-connecting-ip");
+                let context = || RequestContext::new().with_peer(peer).with_https(https);
+                match websocket::upgrade(&gateway, request, context).await {
+                    Upgraded::Pass(request) => request,
+                    Upgraded::Refused(answer) => return from_core(answer.map(Body::Full)),
+                    Upgraded::Socket(socket) => return Ok(socket.into()),
+                }
             };
             let defer = move |work: BoxFuture<'static, ()>| ctx.wait_until(work);
             let context = RequestContext::new()

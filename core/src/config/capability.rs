@@ -234,6 +234,16 @@ pub const COMPRESSION: bool = cfg!(feature = "compression");
 /// has no DNS resolver linked.
 pub const DNS_SD: bool = cfg!(feature = "dns-sd");
 
+/// Whether this build has a capability that uses the platform's shared stores (`redis`
+/// pools, `qos/http-cache`'s `shared` cache, `auth/api-keys`' KV namespaces), as a constant:
+/// the Worker attaches its Durable Object, Cache API and KV stores only then, so a build
+/// without them does not link the stores' clients.
+pub const SHARED_STORES: bool = cfg!(any(
+    feature = "redis",
+    feature = "http-cache",
+    feature = "api-keys"
+));
+
 /// Whether this build of manifold-core has the feature `name` (unknown names: false).
 pub fn enabled(name: &str) -> bool {
     FEATURES.iter().any(|f| f.name == name && f.enabled)
@@ -481,6 +491,15 @@ mod tests {
             .collect();
         assert!(at.contains(&"endpoints[0].backend[0].extra_config.manifold/failure".to_owned()));
         assert!(at.contains(&"extra_config.telemetry/opentelemetry".to_owned()));
+    }
+
+    #[test]
+    fn shared_stores_is_on_exactly_with_a_capability_that_uses_them() {
+        // The Worker attaches its stores only `if SHARED_STORES`: a store user missing here
+        // would find no store on the Worker.
+        let users = ["redis", "http-cache", "api-keys"];
+        assert_eq!(SHARED_STORES, users.iter().any(|f| enabled(f)));
+        assert!(users.iter().all(|u| FEATURES.iter().any(|f| f.name == *u)));
     }
 
     #[test]

@@ -134,6 +134,11 @@ impl<'t> Diags<'t> {
     }
 
     pub(crate) fn warn(&mut self, path: &Path, context: Option<&str>, message: impl Into<String>) {
+        // Without `located-config` (the Worker's run-time decode) no warning is kept: build.rs
+        // printed them, with the feature, from the same keys; nothing reads them at run time.
+        if !super::track::LOCATED {
+            return;
+        }
         let d = self.make(path, context, message.into());
         self.out.warnings.push(d);
     }

@@ -1,7 +1,7 @@
 //! The HTTP backend proxy: builds the backend request (url_pattern, host balancing, header and
 //! query filters), sends it, checks the status, decompresses and decodes the body.
 
-use crate::config::capability::when;
+use crate::config::capability::{when, DNS_SD};
 use std::borrow::Cow;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +10,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 
-use super::discovery::{DiscoveredOrigin, Discovery};
+#[cfg(feature = "dns-sd")]
+use super::discovery::DiscoveredOrigin;
+use super::discovery::Discovery;
 use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
@@ -49,10 +51,10 @@ impl HttpBackend {
                 .filter_map(|p| p.first().cloned())
                 .collect()
         });
-        let discovery = backend
-            .discovery
-            .clone()
-            .map(|d| Discovery::new(d, &platform));
+        // `when`: without `dns-sd` no backend has a discovery (the config is refused at its
+        // `sd`), and the constant lets the optimizer drop the lookup below.
+        let discovery =
+            when(DNS_SD, backend.discovery.clone()).map(|d| Discovery::new(d, &platform));
         Self {
             keep,
             discovery,
@@ -238,8 +240,12 @@ impl HttpBackend {
 impl Proxy for HttpBackend {
     fn call(&self, req: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
-            let mut request = match &self.discovery {
+            // The lookup's arm only with `dns-sd`: each `.await` is a state of this future, and
+            // the code resuming it stays linked whatever the constant says (the state is read
+            // back from memory). Without the feature no backend has a discovery (`new`).
+            let mut request = match when(DNS_SD, self.discovery.as_ref()) {
                 None => self.build(&req)?,
+                #[cfg(feature = "dns-sd")]
                 Some(d) => match d.host(req.context.defer.as_ref()).await {
                     Ok(host) => {
                         let mut request = self.build_at(&req, &host)?;
@@ -248,6 +254,11 @@ impl Proxy for HttpBackend {
                     }
                     Err(why) => return Err(self.undiscovered(&req, why)),
                 },
+                #[cfg(not(feature = "dns-sd"))]
+                Some(_) => {
+                    let why = "service discovery needs the `dns-sd` feature".to_owned();
+                    return Err(self.undiscovered(&req, why));
+                }
             };
             let b = &self.backend;
             // `modifier/martian` acts on the request as it is sent; its response modifiers

@@ -8,6 +8,9 @@ mod circuit_breaker;
 mod client_credentials;
 mod concurrent;
 mod deadline;
+// Without `dns-sd` no backend has a discovery (`HttpBackend::new`) and the lookup's arm is
+// compiled out, which leaves the rest of the module unused.
+#[cfg_attr(not(feature = "dns-sd"), allow(dead_code))]
 mod discovery;
 mod error_details;
 mod failure;
