@@ -55,6 +55,7 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D war
 # The smallest per-config build (a Worker whose config needs no optional capability:
 # core/src/config/capability.rs) must build, warning-free, too.
 step "manifold-core without optional features" cargo clippy -p manifold-core --no-default-features -- -D warnings
+step "manifold-core's tests without optional features" cargo test -q -p manifold-core --no-default-features --lib
 step "core has no runtime deps" core_is_runtime_free
 step "adapter line budget" scripts/adapter-lines.sh
 step "cargo test --workspace" cargo test --workspace

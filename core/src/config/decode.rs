@@ -298,6 +298,7 @@ mod tests {
         every: Option<String>,
     }
 
+    #[cfg(feature = "located-config")]
     fn decode(text: &str) -> (Option<Options>, Diags<'_>) {
         let mut diags = Diags::new(text);
         let value: Value = serde_json::from_str(text).unwrap();
@@ -306,6 +307,8 @@ mod tests {
         (out, diags)
     }
 
+    // Location notes exist only with `located-config`.
+    #[cfg(feature = "located-config")]
     #[test]
     fn one_rule_for_every_key() {
         let text = "{\"ns\": {\n  \"max_rat\": 1,\n  \"colour\": 2,\n  \"no_op\": 3,\n  \"@comment\": 4\n}}";
@@ -326,6 +329,8 @@ mod tests {
         );
     }
 
+    // Location notes exist only with `located-config`.
+    #[cfg(feature = "located-config")]
     #[test]
     fn a_type_error_is_located_at_its_key() {
         let (out, diags) = decode("{\"ns\": {\"every\": 5}}");

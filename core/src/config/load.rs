@@ -262,6 +262,8 @@ mod tests {
         }
     }
 
+    // An `auth/validator` (RS256) is refused by a build without `jwt` and `jwt-rsa`.
+    #[cfg(all(feature = "jwt", feature = "jwt-rsa"))]
     #[test]
     fn runtime_placeholders_resolve_when_the_gateway_starts() {
         // A build leaves them as written (nothing to look up), then the platform fills them.
@@ -312,6 +314,8 @@ mod tests {
         assert!(all.contains("1:41: timeout"), "{all}");
     }
 
+    // An `auth/validator` (RS256) is refused by a build without `jwt` and `jwt-rsa`.
+    #[cfg(all(feature = "jwt", feature = "jwt-rsa"))]
     #[test]
     fn check_validates_without_runtime_values() {
         let (config, standing_in) = check_expanded(RUNTIME, |_| None);
@@ -339,6 +343,8 @@ mod tests {
         assert!(check_expanded(&with_default, |_| None).0.is_ok());
     }
 
+    // An `auth/validator` (RS256) is refused by a build without `jwt` and `jwt-rsa`.
+    #[cfg(all(feature = "jwt", feature = "jwt-rsa"))]
     #[test]
     fn a_named_file_that_cannot_be_read_is_an_error_at_its_key() {
         let text = "{\"version\": 3, \"endpoints\": [{\"endpoint\": \"/a\",\n  \"backend\": [{\"host\": [\"http://b\"], \"url_pattern\": \"/\"}],\n  \"extra_config\": {\"auth/validator\": {\"jwk_local_path\": \"keys.json\"}}}]}";

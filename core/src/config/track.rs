@@ -389,7 +389,8 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     }
 }
 
-#[cfg(test)]
+// What these tests check, the notes, exist only with `located-config`.
+#[cfg(all(test, feature = "located-config"))]
 mod tests {
     use serde::Deserialize;
 

@@ -185,7 +185,8 @@ impl Store for Unavailable {
     }
 }
 
-#[cfg(test)]
+// The test shares a `qos/http-cache` through a `redis` pool: a build without either refuses it.
+#[cfg(all(test, feature = "redis", feature = "http-cache"))]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
@@ -272,7 +273,6 @@ mod tests {
         let (first, second) = (get(&instance()), get(&instance()));
         (first, second, backend.0.load(Ordering::SeqCst))
     }
-
     #[test]
     fn an_http_cache_in_a_pool_is_shared_by_every_instance() {
         let (first, second, calls) = twice(r#"{"shared":true,"connection_name":"cache"}"#);
