@@ -390,7 +390,8 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
 }
 
 // What these tests check, the notes, exist only with `located-config`.
-#[cfg(all(test, feature = "located-config"))]
+#[cfg(test)]
+#[cfg(feature = "located-config")]
 mod tests {
     use serde::Deserialize;
 

@@ -96,7 +96,8 @@ impl std::fmt::Debug for StoredKeys {
 }
 
 // The tests declare `auth/api-keys` pools in `redis`: a build without either refuses them.
-#[cfg(all(test, feature = "api-keys", feature = "redis"))]
+#[cfg(test)]
+#[cfg(all(feature = "api-keys", feature = "redis"))]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;

@@ -186,7 +186,8 @@ impl Store for Unavailable {
 }
 
 // The test shares a `qos/http-cache` through a `redis` pool: a build without either refuses it.
-#[cfg(all(test, feature = "redis", feature = "http-cache"))]
+#[cfg(test)]
+#[cfg(all(feature = "redis", feature = "http-cache"))]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
