@@ -34,12 +34,15 @@ pub type IterMut<'a> =
 
 /// Key order (bytes, as `str` orders). Keys of one object mostly differ in their first byte:
 /// deciding on it first saves a `memcmp` call per comparison while sorting members.
-fn key_cmp(a: &Str, b: &Str) -> Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+pub(super) fn key_order(a: &[u8], b: &[u8]) -> Ordering {
     match (a.first(), b.first()) {
         (Some(x), Some(y)) if x != y => x.cmp(y),
         _ => a.cmp(b),
     }
+}
+
+fn key_cmp(a: &Str, b: &Str) -> Ordering {
+    key_order(a.as_bytes(), b.as_bytes())
 }
 
 // === impl Map ===
@@ -68,6 +71,14 @@ impl Map {
                 same
             });
         }
+        Map { entries }
+    }
+
+    /// An object from members already sorted by key, keys distinct (the parser's shapes).
+    pub(super) fn from_sorted(entries: Vec<(Str, Value)>) -> Self {
+        debug_assert!(entries
+            .windows(2)
+            .all(|w| key_cmp(&w[0].0, &w[1].0) == Ordering::Less));
         Map { entries }
     }
 

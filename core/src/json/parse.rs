@@ -50,7 +50,7 @@ pub fn parse_keeping(input: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Value,
     let mut p = Parser::new(input)?;
     p.skip_ws();
     let v = if p.peek() == Some(b'{') {
-        p.object(0, Some(keep))?
+        p.object(0, Some(keep), None)?
     } else {
         p.value(0)?
     };
@@ -223,7 +223,7 @@ impl<'a> Parser<'a> {
             return Err(self.err("nesting too deep"));
         }
         match self.peek() {
-            Some(b'{') => self.object(depth, None),
+            Some(b'{') => self.object(depth, None, None),
             Some(b'[') => self.array(depth),
             Some(b'"') => self.string().map(Value::String),
             Some(b't') => self.literal(b"true", Value::Bool(true)),
@@ -236,11 +236,13 @@ impl<'a> Parser<'a> {
     }
 
     /// An object; with `keep`, only the values of accepted keys are built, the others are
-    /// checked and skipped ([`parse_keeping`]).
+    /// checked and skipped ([`parse_keeping`]). `shape` is given for an array's elements: the
+    /// keys of the previous element ([`Shape`]).
     fn object(
         &mut self,
         depth: usize,
         keep: Option<&dyn Fn(&str) -> bool>,
+        mut shape: Option<&mut Shape>,
     ) -> Result<Value, ParseError> {
         self.pos += 1;
         let base = self.members.len();
@@ -249,12 +251,39 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(Value::Object(Map::new()));
         }
+        // While this object's keys repeat the previous element's, in the same order, each
+        // member goes straight to its place in key order (`placed`), not to the stack.
+        let mut repeating = shape.as_deref().is_some_and(|s| !s.keys.is_empty());
+        let mut placed: Vec<(Str, Value)> = Vec::new();
+        let mut count = 0;
+        // Every key's text is its bytes in the input (no escapes): the keys can be a shape.
+        let mut plain = true;
         loop {
             self.skip_ws();
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected a string key"));
             }
-            let key = self.string()?;
+            let known = match shape.as_deref() {
+                Some(s) if repeating => s.known(count, self),
+                _ => None,
+            };
+            let (key, rank) = match known {
+                Some((key, rank)) => {
+                    self.pos += key.as_bytes().len() + 2;
+                    (key, Some(rank))
+                }
+                None => {
+                    if repeating {
+                        repeating = false;
+                        self.unplace(&mut placed, shape.as_deref(), count);
+                    }
+                    let start = self.pos;
+                    let key = self.string()?;
+                    // Every escape is longer than the character it stands for.
+                    plain &= key.as_bytes().len() + 2 == self.pos - start;
+                    (key, None)
+                }
+            };
             self.skip_ws();
             if self.peek() != Some(b':') {
                 return Err(self.err("expected ':'"));
@@ -265,20 +294,73 @@ impl<'a> Parser<'a> {
                 self.skip(depth + 1)?;
             } else {
                 let v = self.value(depth + 1)?;
-                // Duplicate keys: the last one wins, deterministically (documented behaviour).
-                self.members.push((key, v));
+                match rank {
+                    Some(rank) => {
+                        if placed.is_empty() {
+                            let n = shape.as_deref().map_or(0, |s| s.keys.len());
+                            placed.resize_with(n, || (Str::EMPTY, Value::Null));
+                        }
+                        if let Some(slot) = placed.get_mut(rank) {
+                            // Each rank is filled once, so the slot holds the empty
+                            // placeholder: nothing to drop (forgetting it skips the call).
+                            std::mem::forget(std::mem::replace(slot, (key, v)));
+                        }
+                    }
+                    // Duplicate keys: the last one wins, deterministically (documented
+                    // behaviour).
+                    None => self.members.push((key, v)),
+                }
             }
+            count += 1;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    let members = take_tail(&mut self.members, base);
-                    return Ok(Value::Object(Map::from_members(members)));
+                    if repeating && count == placed.len() {
+                        return Ok(Value::Object(Map::from_sorted(placed)));
+                    }
+                    // Fewer members than the previous element.
+                    self.unplace(&mut placed, shape.as_deref(), count);
+                    return Ok(Value::Object(match shape.as_deref_mut() {
+                        Some(s) if plain && self.another_element_follows() => {
+                            s.learn(&mut self.members, base)
+                        }
+                        _ => Map::from_members(take_tail(&mut self.members, base)),
+                    }));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
         }
+    }
+
+    /// Move the first `count` members of an object that stopped repeating its shape from their
+    /// places in key order back to the stack, in document order.
+    fn unplace(&mut self, placed: &mut Vec<(Str, Value)>, shape: Option<&Shape>, count: usize) {
+        if let Some(s) = shape.filter(|_| !placed.is_empty()) {
+            let ranks = s.rank.get(..count).unwrap_or_default();
+            self.members.extend(
+                ranks
+                    .iter()
+                    .filter_map(|&r| placed.get_mut(r).map(std::mem::take)),
+            );
+        }
+        placed.clear();
+    }
+
+    /// Whether the input here is the string `"key"` (the key's bytes, then the closing quote).
+    fn at_key(&self, key: &[u8]) -> bool {
+        let from = self.pos + 1;
+        let to = from + key.len();
+        self.input.get(from..to) == Some(key) && self.input.get(to) == Some(&b'"')
+    }
+
+    /// Whether a `,` (after whitespace) follows: the array has another element.
+    fn another_element_follows(&self) -> bool {
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        rest.iter()
+            .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            .is_some_and(|&b| b == b',')
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
@@ -289,9 +371,14 @@ impl<'a> Parser<'a> {
             return Ok(Value::Array(Vec::new()));
         }
         let base = self.items.len();
+        let mut shape = Shape::default();
         loop {
             self.skip_ws();
-            let v = self.value(depth + 1)?;
+            let v = if self.peek() == Some(b'{') && depth + 1 < MAX_DEPTH {
+                self.object(depth + 1, None, Some(&mut shape))?
+            } else {
+                self.value(depth + 1)?
+            };
             self.items.push(v);
             self.skip_ws();
             match self.peek() {
@@ -476,6 +563,8 @@ impl<'a> Parser<'a> {
 
     /// The rest of a string that has escapes, from its content's `start` (the plain text up
     /// to the current position is kept).
+    #[cold]
+    #[inline(never)]
     fn escaped_string(&mut self, start: usize) -> Result<String, ParseError> {
         let mut out = String::from(self.slice(start));
         loop {
@@ -530,12 +619,71 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The keys of the previous object element of an array, in document order, and where each
+/// goes in key order. Arrays of records repeat one set of keys in one order: the next element's
+/// keys are then compared with these bytes instead of being scanned and copied, and its members
+/// are put in key order as they come, without sorting (scenario c's 405 items: six keys each).
+#[derive(Default)]
+struct Shape {
+    /// Keys whose text is their bytes in the input (no escapes), in document order, distinct.
+    keys: Vec<Str>,
+    /// `rank[i]`: the position of `keys[i]` in key order.
+    rank: Vec<usize>,
+}
+
+// === impl Shape ===
+
+impl Shape {
+    /// When the input at the parser is the shape's `i`-th key: that key and its rank.
+    fn known(&self, i: usize, p: &Parser<'_>) -> Option<(Str, usize)> {
+        let key = self.keys.get(i).filter(|k| p.at_key(k.as_bytes()))?;
+        Some((key.clone(), self.rank.get(i).copied()?))
+    }
+
+    /// Take the object whose members are `stack[base..]` in document order, and remember its
+    /// keys for the next element; an object with a repeated key is not a shape (it is sorted
+    /// and deduplicated as usual).
+    fn learn(&mut self, stack: &mut Vec<(Str, Value)>, base: usize) -> Map {
+        self.keys.clear();
+        self.rank.clear();
+        let members = stack.get(base..).unwrap_or_default();
+        let key = |i: usize| members.get(i).map_or(&[][..], |(k, _)| k.as_bytes());
+        // `order[j]`: the document index of the `j`-th member in key order.
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_unstable_by(|&a, &b| super::map::key_order(key(a), key(b)));
+        if order.windows(2).any(|w| key(w[0]) == key(w[1])) {
+            return Map::from_members(take_tail(stack, base));
+        }
+        self.keys.extend(members.iter().map(|(k, _)| k.clone()));
+        self.rank.resize(order.len(), 0);
+        for (j, &i) in order.iter().enumerate() {
+            if let Some(r) = self.rank.get_mut(i) {
+                *r = j;
+            }
+        }
+        let mut sorted = Vec::with_capacity(order.len());
+        if let Some(tail) = stack.get_mut(base..) {
+            sorted.extend(
+                order
+                    .iter()
+                    .filter_map(|&i| tail.get_mut(i).map(std::mem::take)),
+            );
+        }
+        stack.truncate(base);
+        Map::from_sorted(sorted)
+    }
+}
+
 /// The elements from `base` on, in one allocation of exactly their number; `stack` keeps its
 /// capacity for the next object or array. (`Vec::split_off(0)` would hand the whole buffer,
 /// spare capacity included, to every outermost object and allocate as much again for the stack.)
 fn take_tail<T>(stack: &mut Vec<T>, base: usize) -> Vec<T> {
-    let mut tail = Vec::with_capacity(stack.len() - base);
-    tail.extend(stack.drain(base..));
+    if base > 0 {
+        // One exact allocation and one copy.
+        return stack.split_off(base);
+    }
+    let mut tail = Vec::with_capacity(stack.len());
+    tail.append(stack);
     tail
 }
 
@@ -593,6 +741,90 @@ mod tests {
             parse_keeping(b"[1]", &|_| false).unwrap(),
             parse(b"[1]").unwrap()
         );
+    }
+
+    /// An array's objects parse as each would alone, whatever their keys (shapes reused,
+    /// broken, relearned): repeated, reordered, duplicate, escaped and prefix keys.
+    fn elements_parse_as_alone(elements: &[Vec<(&str, u8)>]) {
+        let texts: Vec<String> = elements
+            .iter()
+            .map(|members| {
+                let m: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\":{v}"))
+                    .collect();
+                format!("{{{}}}", m.join(","))
+            })
+            .collect();
+        let array = format!("[{}]", texts.join(" , "));
+        let Value::Array(parsed) = parse(array.as_bytes()).unwrap() else {
+            panic!("{array}")
+        };
+        for (got, text) in parsed.iter().zip(&texts) {
+            assert_eq!(got, &parse(text.as_bytes()).unwrap(), "{text} in {array}");
+        }
+        assert_eq!(parsed.len(), texts.len());
+    }
+
+    #[test]
+    fn repeated_shapes_parse_as_alone() {
+        let rec = |v: u8| vec![("id", v), ("sku", v), ("a", v), ("tags", v)];
+        elements_parse_as_alone(&[rec(1), rec(2), rec(3)]);
+        elements_parse_as_alone(&[rec(1), vec![("id", 2), ("sku", 2)], rec(3), rec(4)]);
+        elements_parse_as_alone(&[
+            rec(1),
+            vec![("id", 2), ("sku", 2), ("a", 2), ("tags", 2), ("z", 2)],
+            rec(3),
+        ]);
+        elements_parse_as_alone(&[
+            vec![("a", 1), ("a", 2)],
+            vec![("a", 3), ("a", 4)],
+            vec![("a", 5)],
+        ]);
+        elements_parse_as_alone(&[
+            vec![("a\\u0062", 1)],
+            vec![("ab", 2)],
+            vec![("a\\u0062", 3)],
+        ]);
+        elements_parse_as_alone(&[
+            vec![("ab", 1)],
+            vec![("a", 2)],
+            vec![("abc", 3)],
+            vec![("ab", 4)],
+        ]);
+        // A key that matched the shape's bytes but goes on is not that key.
+        let v = parse(br#"[{"a":1,"b":2},{"a":1,"bb":2},{"a\"":1,"b":2}]"#).unwrap();
+        assert_eq!(
+            v.to_json(),
+            r#"[{"a":1,"b":2},{"a":1,"bb":2},{"a\"":1,"b":2}]"#
+        );
+        for bad in [
+            &br#"[{"a":1},{"a"b":1}]"#[..],
+            br#"[{"a":1},{"a":}]"#,
+            br#"[{"a":1},{"a" 1}]"#,
+            br#"[{"a":1},{"a"#,
+            br#"[{"a":1},{"a":1,}]"#,
+        ] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arrays_of_records_parse_as_alone(
+            // Two or three records, repeated in a random sequence: shapes are reused and broken.
+            records in proptest::collection::vec(
+                proptest::collection::vec(
+                    (proptest::sample::select(vec!["a", "b", "ab", "a\\u0062", "\\\"", "é", "<&", "zz"]), 0u8..9),
+                    0..6,
+                ),
+                1..4,
+            ),
+            picks in proptest::collection::vec(0usize..3, 0..8),
+        ) {
+            let elements: Vec<_> = picks.iter().map(|&i| records[i % records.len()].clone()).collect();
+            elements_parse_as_alone(&elements);
+        }
     }
 
     #[test]

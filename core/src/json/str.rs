@@ -36,6 +36,13 @@ enum Repr {
 // === impl Str ===
 
 impl Str {
+    /// The empty text.
+    pub const EMPTY: Str = Str(Repr::Inline {
+        verbatim: true,
+        len: 0,
+        buf: [0; INLINE],
+    });
+
     /// Text known (`verbatim = true`) to contain nothing Go's encoding escapes, or not known to.
     pub(super) fn new(s: &str, verbatim: bool) -> Self {
         let bytes = s.as_bytes();
@@ -87,25 +94,33 @@ impl Str {
         }
     }
 
-    /// Append the text between quotes, as is (for verbatim text). Inline text is copied as
-    /// its whole fixed-size buffer and cut back to its length: a constant-size copy the
-    /// compiler inlines, where a variable-length one is a `memcpy` call per string.
+    /// Append the text between quotes, as is (for verbatim text). Inline text goes out as one
+    /// fixed-size window (quote, the whole buffer, quote) cut back to its length: one capacity
+    /// check and a constant-size copy the compiler inlines, where a variable-length one is a
+    /// `memcpy` call per string.
+    #[inline(always)]
     pub(super) fn write_quoted(&self, out: &mut Vec<u8>) {
         match &self.0 {
             Repr::Inline { len, buf, .. } => {
-                out.reserve(INLINE + 2);
-                out.push(b'"');
-                let at = out.len() + usize::from(*len);
-                out.extend_from_slice(buf);
-                out.truncate(at);
+                let len = usize::from(*len);
+                let mut window = [b'"'; INLINE + 2];
+                if let Some(text) = window.get_mut(1..=INLINE) {
+                    text.copy_from_slice(buf);
+                }
+                if let Some(close) = window.get_mut(len + 1) {
+                    *close = b'"';
+                }
+                let end = out.len() + len + 2;
+                out.extend_from_slice(&window);
+                out.truncate(end);
             }
             Repr::Heap { text, .. } => {
                 out.reserve(text.len() + 2);
                 out.push(b'"');
                 out.extend_from_slice(text.as_bytes());
+                out.push(b'"');
             }
         }
-        out.push(b'"');
     }
 
     /// Whether the text is known to need no escaping in Go's encoding (the writer copies it).
@@ -118,7 +133,7 @@ impl Str {
 
 impl Default for Str {
     fn default() -> Self {
-        Str::new("", true)
+        Str::EMPTY
     }
 }
 

@@ -68,7 +68,10 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-/// A string or key: copied whole when the parser found nothing to escape in it.
+/// A string or key: copied whole when the parser found nothing to escape in it. Inlined, and
+/// the escaping kept out of line: a call per string that saves and restores the escaper's
+/// registers cost more than the copy itself.
+#[inline(always)]
 fn write_str(out: &mut Vec<u8>, s: &Str) {
     if s.is_verbatim() {
         s.write_quoted(out);
@@ -81,6 +84,7 @@ fn write_str(out: &mut Vec<u8>, s: &Str) {
 ///
 /// Every byte that may need escaping is ASCII, or the lead byte 0xE2 of U+2028/U+2029, so runs
 /// of ordinary text are copied in one piece (walking `char`s cost a decode per character).
+#[inline(never)]
 fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let mut last = 0;
