@@ -182,6 +182,7 @@ impl<'a> Parser<'a> {
     }
     /// The text from `start` to here as a [`Str`]; short text is copied as a fixed-size window
     /// of the input where the input is long enough ([`Str::from_window`]).
+    #[inline(always)]
     fn text_from(&self, start: usize, verbatim: bool) -> Str {
         let window = self
             .input
@@ -349,10 +350,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether the input here is the string `"key"` (the key's bytes, then the closing quote).
-    fn at_key(&self, key: &[u8]) -> bool {
-        let from = self.pos + 1;
-        let to = from + key.len();
-        self.input.get(from..to) == Some(key) && self.input.get(to) == Some(&b'"')
+    fn at_key(&self, key: &Str) -> bool {
+        let rest = self.input.get(self.pos + 1..).unwrap_or_default();
+        let len = key.as_bytes().len();
+        key.starts(rest) && rest.get(len) == Some(&b'"')
     }
 
     /// Whether a `,` (after whitespace) follows: the array has another element.
@@ -363,6 +364,9 @@ impl<'a> Parser<'a> {
             .is_some_and(|&b| b == b',')
     }
 
+    /// Out of line, like `object`: inlined into `value`, its registers made every string and
+    /// number pay for saving them.
+    #[inline(never)]
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
         self.pos += 1;
         self.skip_ws();
@@ -636,7 +640,7 @@ struct Shape {
 impl Shape {
     /// When the input at the parser is the shape's `i`-th key: that key and its rank.
     fn known(&self, i: usize, p: &Parser<'_>) -> Option<(Str, usize)> {
-        let key = self.keys.get(i).filter(|k| p.at_key(k.as_bytes()))?;
+        let key = self.keys.get(i).filter(|k| p.at_key(k))?;
         Some((key.clone(), self.rank.get(i).copied()?))
     }
 

@@ -123,6 +123,35 @@ impl Str {
         }
     }
 
+    /// Whether `bytes` starts with this text. Inline text is compared as three words of the
+    /// buffer (a key of a repeated record shape, checked for every member, without a `memcmp`
+    /// call): the first differing byte must lie at or past the text's length.
+    #[inline(always)]
+    pub(super) fn starts(&self, bytes: &[u8]) -> bool {
+        let window = bytes
+            .get(..INLINE)
+            .and_then(|w| <&[u8; INLINE]>::try_from(w).ok());
+        match (&self.0, window) {
+            (Repr::Inline { len, buf, .. }, Some(window)) => {
+                let word = |b: &[u8; INLINE], at: usize| {
+                    let mut w = [0; 8];
+                    if let Some(part) = b.get(at..at + 8) {
+                        w.copy_from_slice(part);
+                    }
+                    u64::from_le_bytes(w)
+                };
+                // Words at 0, 8 and 13 (overlapping) cover the 21 bytes.
+                let differs = [0, 8, INLINE - 8]
+                    .into_iter()
+                    .map(|at| (at, word(buf, at) ^ word(window, at)))
+                    .find(|&(_, d)| d != 0)
+                    .map_or(INLINE, |(at, d)| at + (d.trailing_zeros() / 8) as usize);
+                differs >= usize::from(*len)
+            }
+            _ => bytes.starts_with(self.as_bytes()),
+        }
+    }
+
     /// Whether the text is known to need no escaping in Go's encoding (the writer copies it).
     pub(super) fn is_verbatim(&self) -> bool {
         match &self.0 {
@@ -276,6 +305,39 @@ impl fmt::Display for Str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn starts_agrees_with_starts_with() {
+        // Every length, a difference at every position (or none), inputs shorter and longer
+        // than the inline buffer; keys made by `new` (zero padding) and `from_window` (input
+        // bytes as padding).
+        let text = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for len in 0..=24 {
+            let key = std::str::from_utf8(&text[..len]).unwrap();
+            let mut window = [b'#'; INLINE];
+            let n = len.min(INLINE);
+            window[..n].copy_from_slice(&text[..n]);
+            let keys = [
+                Str::new(key, true),
+                Str::from_window(&window, len, true).unwrap_or_else(|| Str::new(key, true)),
+            ];
+            for at in 0..=len + 1 {
+                for total in [len, len + 1, INLINE, INLINE + 5, 40] {
+                    let mut input = text[..total.min(text.len())].to_vec();
+                    if let Some(b) = input.get_mut(at) {
+                        *b = b'!';
+                    }
+                    for k in &keys {
+                        assert_eq!(
+                            k.starts(&input),
+                            input.starts_with(key.as_bytes()),
+                            "len {len} at {at} total {total}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn inline_and_heap_agree() {
