@@ -236,6 +236,16 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A member's or element's value: strings (most of them) without `value`'s call (the same
+    /// depth rule: a scalar counts as a level too).
+    #[inline(always)]
+    fn member(&mut self, depth: usize) -> Result<Value, ParseError> {
+        match self.peek() {
+            Some(b'"') if depth < MAX_DEPTH => self.string().map(Value::String),
+            _ => self.value(depth),
+        }
+    }
+
     /// An object; with `keep`, only the values of accepted keys are built, the others are
     /// checked and skipped ([`parse_keeping`]). `shape` is given for an array's elements: the
     /// keys of the previous element ([`Shape`]).
@@ -294,7 +304,7 @@ impl<'a> Parser<'a> {
             if keep.is_some_and(|keep| !keep(&key)) {
                 self.skip(depth + 1)?;
             } else {
-                let v = self.value(depth + 1)?;
+                let v = self.member(depth + 1)?;
                 match rank {
                     Some(rank) => {
                         if placed.is_empty() {
@@ -381,7 +391,7 @@ impl<'a> Parser<'a> {
             let v = if self.peek() == Some(b'{') && depth + 1 < MAX_DEPTH {
                 self.object(depth + 1, None, Some(&mut shape))?
             } else {
-                self.value(depth + 1)?
+                self.member(depth + 1)?
             };
             self.items.push(v);
             self.skip_ws();
@@ -875,6 +885,16 @@ mod tests {
         );
         let ok = "[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1);
         assert!(parse(ok.as_bytes()).is_ok());
+        // A scalar counts as a level: strings (parsed without `value`'s call) as much as numbers.
+        for scalar in ["\"x\"", "1"] {
+            for (n, ok) in [(MAX_DEPTH - 1, true), (MAX_DEPTH, false)] {
+                let array = "[".repeat(n) + scalar + &"]".repeat(n);
+                let object = "{\"k\":".repeat(n) + scalar + &"}".repeat(n);
+                for doc in [array, object] {
+                    assert_eq!(parse(doc.as_bytes()).is_ok(), ok, "{n} levels of {scalar}");
+                }
+            }
+        }
     }
 
     #[test]
