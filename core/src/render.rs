@@ -87,7 +87,8 @@ pub(crate) fn endpoint(
         }
         Ok(ok) => {
             let completed = ok.is_complete && !ok.data.is_empty();
-            let (content_type, body) = encode(endpoint.output_encoding, accept, ok.data);
+            let (content_type, body) =
+                encode(endpoint.output_encoding, accept, ok.data, ok.size_hint);
             let mut r = Response::new(Bytes::from(body));
             // `manifold/failure.partial_status`: a partial answer says so in its status.
             if let (false, Some(status)) = (ok.is_complete, endpoint.failure.partial_status) {
@@ -185,6 +186,7 @@ fn encode(
     encoding: OutputEncoding,
     accept: Option<&HeaderValue>,
     mut data: Map,
+    size_hint: usize,
 ) -> (&'static str, String) {
     let encoding = match encoding {
         OutputEncoding::Negotiate => negotiate(accept),
@@ -192,7 +194,7 @@ fn encode(
     };
     match encoding {
         OutputEncoding::Json | OutputEncoding::NoOp | OutputEncoding::Negotiate => {
-            (JSON, Value::Object(data).to_json())
+            (JSON, Value::Object(data).to_json_sized(size_hint))
         }
         // Behind cargo features (config::capability): the loader refuses a config that
         // renders (or negotiates) an encoding this build left out; JSON is the fallback.

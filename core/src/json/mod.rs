@@ -23,6 +23,11 @@ pub use write::{write_json, write_string};
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.
 pub const MAX_DEPTH: usize = 256;
 
+/// The largest buffer [`Value::to_json_sized`] allocates up front: a filter may have dropped
+/// most of a large body, and beyond this the doubling's copies matter less than the unused
+/// memory would.
+pub const MAX_PRESIZE: usize = 1 << 20;
+
 /// A byte table marking the control characters and `extra`: the bytes a scan over string
 /// content stops at (the parser's and the writer's sets differ only in their extras).
 const fn stop_table(extra: &[u8]) -> [bool; 256] {
@@ -122,7 +127,13 @@ impl Value {
 
     /// Compact JSON text (Go's encoding: sorted keys, `<>&` escaped).
     pub fn to_json(&self) -> String {
-        let mut out = String::new();
+        self.to_json_sized(0)
+    }
+
+    /// Compact JSON text, written into a buffer of `size_hint` bytes to start with (at most
+    /// [`MAX_PRESIZE`]): the length of the text it was parsed from, when that is known.
+    pub fn to_json_sized(&self, size_hint: usize) -> String {
+        let mut out = String::with_capacity(size_hint.min(MAX_PRESIZE));
         write_json(&mut out, self);
         out
     }

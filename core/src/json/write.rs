@@ -137,6 +137,28 @@ mod tests {
     use crate::json::parse;
 
     #[test]
+    fn a_sized_write_starts_with_its_buffer() {
+        let v = parse(br#"{"b":[1,"x"],"a":null}"#).unwrap();
+        let plain = v.to_json();
+        let sized = v.to_json_sized(1000);
+        assert_eq!(sized, plain);
+        assert_eq!(
+            sized.capacity(),
+            1000,
+            "one buffer of the hinted size, no regrowth"
+        );
+        assert_eq!(
+            v.to_json_sized(usize::MAX).capacity(),
+            super::super::MAX_PRESIZE
+        );
+        assert_eq!(
+            v.to_json_sized(4),
+            plain,
+            "a short hint only means regrowth"
+        );
+    }
+
+    #[test]
     fn go_escaping() {
         let mut out = String::new();
         write_string(&mut out, "a<b>&\"\\\n\u{1}\u{2028}é\u{8}");

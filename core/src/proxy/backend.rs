@@ -361,6 +361,7 @@ impl Proxy for HttpBackend {
                 is_complete: true,
                 errored: false,
                 raw: None,
+                size_hint: body.len(),
             })
         })
     }

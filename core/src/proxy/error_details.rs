@@ -31,7 +31,7 @@ impl Proxy for ErrorDetails {
                         data,
                         is_complete: false,
                         errored: true,
-                        raw: None,
+                        ..Default::default()
                     })
                 }
                 other => other,

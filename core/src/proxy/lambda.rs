@@ -218,6 +218,7 @@ impl Proxy for LambdaBackend {
                     is_complete: true,
                     errored: false,
                     raw: None,
+                    size_hint: body.len(),
                 });
             }
         })

@@ -95,6 +95,7 @@ pub(crate) fn merge_in_order(
                 any_ok = true;
                 merged.is_complete &= part.is_complete;
                 merged.errored |= part.errored;
+                merged.size_hint += part.size_hint;
                 merged.data.extend(part.data);
             }
             Err(e) => {
@@ -118,4 +119,32 @@ pub(crate) fn merge_in_order(
         ErrorSource::Backend
     };
     Err(ProxyError::new(source, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{Map, Value};
+
+    #[test]
+    fn the_merged_size_hint_is_the_sum_of_the_parts() {
+        let part = |key: &str, size_hint| {
+            let mut data = Map::new();
+            data.insert(key.into(), Value::Null);
+            Ok(ProxyResponse {
+                data,
+                is_complete: true,
+                size_hint,
+                ..Default::default()
+            })
+        };
+        let merged = merge_in_order(vec![
+            part("a", 100),
+            Err(ProxyError::new(ErrorSource::Backend, "down")),
+            part("b", 23),
+        ])
+        .unwrap();
+        assert_eq!(merged.size_hint, 123);
+        assert_eq!(merged.data.len(), 2);
+    }
 }

@@ -66,6 +66,7 @@ impl Proxy for Sequential {
                     Ok(part) => {
                         merged.errored |= part.errored;
                         merged.is_complete &= part.is_complete;
+                        merged.size_hint += part.size_hint;
                         previous.push(Arc::new(part.data.clone()));
                         merged.data.extend(part.data);
                         if !part.is_complete {

@@ -51,7 +51,7 @@ impl Proxy for Static {
                     data,
                     is_complete: false,
                     errored: true,
-                    raw: None,
+                    ..Default::default()
                 },
             })
         })
