@@ -139,7 +139,10 @@ def main():
     with open(path, "w") as f:
         json.dump(config, f)
     log_path = os.path.join(work, "gateway.log")
-    log = open(log_path, "w+")
+    # Append mode, and read through a file of its own: the child shares this file's offset,
+    # so a reader seeking on it moved where the gateway wrote next (a line written while the
+    # test read from the start overwrote earlier ones, and /missing's line was lost).
+    log = open(log_path, "a")
     try:
         start_dns([(10, 3, "one"), (10, 1, "two"), (20, 100, "three")])
         env = dict(os.environ, MANIFOLD_DNS_SERVER=f"127.0.0.1:{dns_port}")
@@ -163,18 +166,19 @@ def main():
         found = []
 
         def logged():
-            log.seek(0)
-            for line in log:
-                try:
-                    fields = json.loads(line).get("fields", {})
-                except ValueError:
-                    continue
-                calls = fields.get("calls")
-                calls = json.loads(calls) if isinstance(calls, str) else calls or []
-                if fields.get("endpoint") == "/missing":
-                    found[:] = calls
-                    return True
-            return False
+            with open(log_path) as lines:
+                return any(missing_line(line) for line in lines)
+
+        def missing_line(line):
+            try:
+                fields = json.loads(line).get("fields", {})
+            except ValueError:
+                return False
+            if fields.get("endpoint") != "/missing":
+                return False
+            calls = fields.get("calls")
+            found[:] = json.loads(calls) if isinstance(calls, str) else calls or []
+            return True
 
         wait_for(logged, 10, "the access log line of /missing")
         suite.check("the access log's backend call has failure `discovery`, naming the SRV name",
