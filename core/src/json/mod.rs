@@ -131,10 +131,19 @@ impl Value {
     }
 
     /// Compact JSON text, written into a buffer of `size_hint` bytes to start with (at most
-    /// [`MAX_PRESIZE`]): the length of the text it was parsed from, when that is known.
+    /// [`MAX_PRESIZE`]): the length of the text it was parsed from, when that is known. A text
+    /// much shorter than its buffer (a filter dropped most of the body) gives the rest back, so
+    /// an answer waiting to be sent does not hold up to a megabyte for a few bytes.
     pub fn to_json_sized(&self, size_hint: usize) -> String {
-        let mut out = String::with_capacity(size_hint.min(MAX_PRESIZE));
+        // The writer copies short text as a fixed-size window before cutting it back
+        // (`Str::write_quoted`): room for one window past the end, or an answer exactly as long
+        // as the hint would double its buffer at its last string.
+        let slack = if size_hint == 0 { 0 } else { str::WINDOW };
+        let mut out = String::with_capacity(size_hint.min(MAX_PRESIZE) + slack);
         write_json(&mut out, self);
+        if out.capacity() > 2 * out.len() + 4096 {
+            out.shrink_to_fit();
+        }
         out
     }
 }

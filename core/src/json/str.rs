@@ -17,6 +17,9 @@ use std::ops::Deref;
 /// Longest text kept inline: 24 bytes minus the variant tag, the flag and the length.
 pub(super) const INLINE: usize = 21;
 
+/// The most the writer puts past a string's end before cutting it back ([`Str::write_quoted`]).
+pub(super) const WINDOW: usize = INLINE + 2;
+
 /// The text of a JSON string, key or number (see the module documentation).
 #[derive(Clone)]
 pub struct Str(Repr);
@@ -103,7 +106,7 @@ impl Str {
         match &self.0 {
             Repr::Inline { len, buf, .. } => {
                 let len = usize::from(*len);
-                let mut window = [b'"'; INLINE + 2];
+                let mut window = [b'"'; WINDOW];
                 if let Some(text) = window.get_mut(1..=INLINE) {
                     text.copy_from_slice(buf);
                 }

@@ -140,17 +140,21 @@ mod tests {
     fn a_sized_write_starts_with_its_buffer() {
         let v = parse(br#"{"b":[1,"x"],"a":null}"#).unwrap();
         let plain = v.to_json();
-        let sized = v.to_json_sized(1000);
+        // A hint of exactly the text's length: one buffer, no regrowth at the last string.
+        let sized = v.to_json_sized(plain.len());
         assert_eq!(sized, plain);
         assert_eq!(
             sized.capacity(),
-            1000,
+            plain.len() + super::super::str::WINDOW,
             "one buffer of the hinted size, no regrowth"
         );
-        assert_eq!(
-            v.to_json_sized(usize::MAX).capacity(),
-            super::super::MAX_PRESIZE
-        );
+        // A hint far above the text (a filter dropped most of the body): the unused buffer
+        // is given back, whatever the hint (capped at MAX_PRESIZE anyway).
+        for hint in [64 * 1024, usize::MAX] {
+            let shrunk = v.to_json_sized(hint);
+            assert_eq!(shrunk, plain);
+            assert!(shrunk.capacity() < 4096, "{hint}: {}", shrunk.capacity());
+        }
         assert_eq!(
             v.to_json_sized(4),
             plain,
