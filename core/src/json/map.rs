@@ -89,6 +89,11 @@ impl Map {
             .binary_search_by(|(k, _)| k.as_bytes().cmp(key))
     }
 
+    /// Room for `additional` more members without growing.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -253,6 +258,7 @@ impl<K: Into<Str>> Extend<(K, Value)> for Map {
         // Few members: one insert each; many: append all and sort once.
         let (lower, _) = iter.size_hint();
         if lower <= 8 {
+            self.entries.reserve(lower);
             for (k, v) in iter.by_ref() {
                 self.insert(k.into(), v);
             }

@@ -116,18 +116,34 @@ pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
+/// The two lower-case hex digits of every byte: one 2-byte load per byte instead of two
+/// nibble lookups (ids are written several times per request: request id, trace and span ids,
+/// `traceparent`).
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        pairs[b] = [HEX_DIGITS[b >> 4], HEX_DIGITS[b & 15]];
+        b += 1;
+    }
+    pairs
+};
+
+/// Lower-case hex of `bytes` into `out`, which is twice as long (any excess is left as is).
+#[inline]
+pub(crate) fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+    }
+}
+
 /// Appends the lower-case hex of `bytes` (a table, not `write!` per byte: ids are written
 /// several times per request).
 pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     // Into a stack buffer, then one copy per 32 bytes (one capacity check, not one per pair).
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(32) {
-        for (&b, pair) in chunk.iter().zip(buf.chunks_exact_mut(2)) {
-            if let [high, low] = pair {
-                *high = HEX_DIGITS[usize::from(b >> 4)];
-                *low = HEX_DIGITS[usize::from(b & 15)];
-            }
-        }
+        hex_into(&mut buf, chunk);
         out.extend_from_slice(buf.get(..chunk.len() * 2).unwrap_or_default());
     }
 }
@@ -148,6 +164,23 @@ pub fn push_rfc3339_micros(out: &mut Vec<u8>, micros: u64) {
         return;
     }
     out.extend_from_slice(&fields(y, m, d, secs, micros));
+}
+
+/// Appends `millis` since the Unix epoch as [`crate::time::rfc3339`] with milliseconds
+/// prints it (`2026-12-01T18:58:32.315Z`): the JSON access line's `timestamp`, without `fmt`.
+pub(crate) fn push_rfc3339_millis(out: &mut Vec<u8>, millis: u64) {
+    let secs = i64::try_from(millis / 1000).unwrap_or(i64::MAX / 2);
+    let (y, m, d) = crate::time::civil(secs.div_euclid(86_400));
+    if !(0..10_000).contains(&y) {
+        out.extend_from_slice(crate::time::rfc3339(millis, true).as_bytes());
+        return;
+    }
+    let mut text = fields(y, m, d, secs, millis % 1000 * 1000);
+    // `.ffffff` -> `.fff`: the last three digits become the `Z`.
+    if let Some(z) = text.get_mut(23) {
+        *z = b'Z';
+    }
+    out.extend_from_slice(text.get(..24).unwrap_or_default());
 }
 
 /// Writes `v`'s last `width` decimal digits at `buf[at..]`.
@@ -238,6 +271,33 @@ fn plain(bytes: &[u8]) -> bool {
     !words.remainder().iter().any(|&b| special(b))
 }
 
+/// An object key with its punctuation (`,"name":`) in both of [`Json`]'s modes, made at
+/// compile time by [`json_key!`]: a key is then one constant-length copy, not three.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key {
+    plain: &'static str,
+    debug: &'static str,
+}
+
+impl Key {
+    /// `plain` is `,"name":`, `debug` the same escaped as `Debug` escapes it.
+    pub(crate) const fn new(plain: &'static str, debug: &'static str) -> Self {
+        Self { plain, debug }
+    }
+}
+
+/// The [`Key`] of `name` (a string literal that needs no escaping).
+macro_rules! json_key {
+    ($name:literal) => {{
+        const KEY: $crate::platform::log_write::Key = $crate::platform::log_write::Key::new(
+            concat!(",\"", $name, "\":"),
+            concat!(",\\\"", $name, "\\\":"),
+        );
+        KEY
+    }};
+}
+pub(crate) use json_key;
+
 /// A JSON text being written as bytes: serde_json's escaping and number formatting, no
 /// intermediate values. In `debug` mode every byte it writes is escaped once more as `{:?}`
 /// of the finished text would escape it (without the surrounding quotes), so that a JSON
@@ -270,24 +330,30 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// `{"name":`, the first key of an object (`name` needs no escaping).
-    #[inline]
-    pub(crate) fn first_key(&mut self, name: &str) {
-        self.out
-            .extend_from_slice(if self.debug { b"{\\\"" } else { b"{\"" });
-        self.out.extend_from_slice(name.as_bytes());
-        self.out
-            .extend_from_slice(if self.debug { b"\\\":" } else { b"\":" });
+    /// The text of `key` in this mode.
+    #[inline(always)]
+    fn key_text(&self, key: Key) -> &'static [u8] {
+        if self.debug {
+            key.debug.as_bytes()
+        } else {
+            key.plain.as_bytes()
+        }
     }
 
-    /// `,"name":`, every other key (`name` needs no escaping).
+    /// `{"name":`, the first key of an object.
     #[inline]
-    pub(crate) fn key(&mut self, name: &str) {
+    pub(crate) fn first_key(&mut self, key: Key) {
+        self.out.push(b'{');
+        let text = self.key_text(key);
         self.out
-            .extend_from_slice(if self.debug { b",\\\"" } else { b",\"" });
-        self.out.extend_from_slice(name.as_bytes());
-        self.out
-            .extend_from_slice(if self.debug { b"\\\":" } else { b"\":" });
+            .extend_from_slice(text.get(1..).unwrap_or_default());
+    }
+
+    /// `,"name":`, every other key.
+    #[inline]
+    pub(crate) fn key(&mut self, key: Key) {
+        let text = self.key_text(key);
+        self.out.extend_from_slice(text);
     }
 
     /// A JSON string.
@@ -340,10 +406,7 @@ impl<'a> Json<'a> {
                     continue;
                 }
                 _ => {
-                    let code = [
-                        HEX_DIGITS[usize::from(b >> 4)],
-                        HEX_DIGITS[usize::from(b & 15)],
-                    ];
+                    let code = HEX_PAIRS[usize::from(b)];
                     if self.debug {
                         self.out.extend_from_slice(b"\\\\u00");
                     } else {
@@ -401,22 +464,30 @@ impl<'a> Json<'a> {
 
     /// `,"name":"value"`.
     #[inline]
-    pub(crate) fn key_str(&mut self, name: &str, value: &str) {
-        self.key(name);
+    pub(crate) fn key_str(&mut self, key: Key, value: &str) {
+        self.key(key);
         self.string(value);
     }
 
     /// `,"name":value`.
     #[inline]
-    pub(crate) fn key_int(&mut self, name: &str, value: u64) {
-        self.key(name);
+    pub(crate) fn key_int(&mut self, key: Key, value: u64) {
+        self.key(key);
         self.int(value);
+    }
+
+    /// `,"name":"<timestamp>"`: `millis` since the Unix epoch as RFC 3339 with milliseconds.
+    pub(crate) fn key_timestamp(&mut self, key: Key, millis: u64) {
+        self.key(key);
+        self.quote();
+        push_rfc3339_millis(self.out, millis);
+        self.quote();
     }
 
     /// `,"name":"<hex>"`.
     #[inline]
-    pub(crate) fn key_hex(&mut self, name: &str, bytes: &[u8]) {
-        self.key(name);
+    pub(crate) fn key_hex(&mut self, key: Key, bytes: &[u8]) {
+        self.key(key);
         self.quote();
         push_hex(self.out, bytes);
         self.quote();
@@ -537,6 +608,24 @@ mod tests {
             kept.push(&mut a, m);
             push_rfc3339_micros(&mut b, m);
             assert_eq!(text(&a), text(&b), "{m}");
+        }
+    }
+
+    #[test]
+    fn millisecond_timestamps_print_as_time_rfc3339() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut millis = vec![0, 999, 1_000, 951_825_599_007, 1_795_651_200_123, u64::MAX];
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            millis.push(x % 4_102_444_800_000);
+            millis.push(x >> (x % 64));
+        }
+        for m in millis {
+            let mut s = Vec::new();
+            push_rfc3339_millis(&mut s, m);
+            assert_eq!(text(&s), crate::time::rfc3339(m, true), "{m}");
         }
     }
 

@@ -22,6 +22,7 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use discovery::{ResolveError, SrvAnswer, SrvRecord, SrvResolver};
+pub(crate) use log_write::hex_into;
 pub use log_write::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Timestamps};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};

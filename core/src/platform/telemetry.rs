@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::log_write::{into_string, push_hex, Json};
+use super::log_write::{into_string, json_key, push_hex, Json};
 use super::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Random numbers for trace, span and request ids (not for secrets). Natively seeded by the OS,
@@ -252,34 +252,31 @@ impl RequestRecord {
     /// needs only the bytes).
     pub fn push_json(&self, text: &mut Vec<u8>) {
         let mut out = Json::new(text, false);
-        out.first_key("backends");
+        out.first_key(json_key!("backends"));
         self.write_backends(&mut out);
-        out.key_int("bytes", self.bytes_out as u64);
+        out.key_int(json_key!("bytes"), self.bytes_out as u64);
         if let Some(client) = self.client {
-            out.key("client");
+            out.key(json_key!("client"));
             out.ip(client);
         }
         if let Some(completed) = self.completed {
-            out.key("completed");
+            out.key(json_key!("completed"));
             out.raw(if completed { "true" } else { "false" });
         }
-        out.key("duration_ms");
+        out.key(json_key!("duration_ms"));
         out.millis(self.duration_micros);
         if let Some(endpoint) = &self.endpoint {
-            out.key_str("endpoint", endpoint);
+            out.key_str(json_key!("endpoint"), endpoint);
         }
-        out.key_str("level", "INFO");
-        out.key_str("message", "request");
-        out.key_str("method", &self.method);
-        out.key_str("path", &self.path);
-        out.key_str("request_id", &self.request_id);
-        out.key_hex("span_id", &self.trace.server_span);
-        out.key_int("status", u64::from(self.status));
-        out.key_str(
-            "timestamp",
-            &crate::time::rfc3339(self.start_micros / 1000, true),
-        );
-        out.key_hex("trace_id", &self.trace.trace_id);
+        out.key_str(json_key!("level"), "INFO");
+        out.key_str(json_key!("message"), "request");
+        out.key_str(json_key!("method"), &self.method);
+        out.key_str(json_key!("path"), &self.path);
+        out.key_str(json_key!("request_id"), &self.request_id);
+        out.key_hex(json_key!("span_id"), &self.trace.server_span);
+        out.key_int(json_key!("status"), u64::from(self.status));
+        out.key_timestamp(json_key!("timestamp"), self.start_micros / 1000);
+        out.key_hex(json_key!("trace_id"), &self.trace.trace_id);
         out.raw("}");
     }
 
@@ -333,20 +330,20 @@ impl BackendCall {
 
     /// This call as a JSON object, keys sorted, absent values left out.
     fn write_json(&self, out: &mut Json<'_>) {
-        out.first_key("bytes");
+        out.first_key(json_key!("bytes"));
         out.int(self.bytes as u64);
-        out.key("duration_ms");
+        out.key(json_key!("duration_ms"));
         out.millis(self.duration_micros);
         if let Some(failure) = &self.failure {
-            out.key_str("error", &failure.message);
-            out.key_str("failure", failure.kind.as_str());
+            out.key_str(json_key!("error"), &failure.message);
+            out.key_str(json_key!("failure"), failure.kind.as_str());
         }
-        out.key_str("host", &self.host);
-        out.key_str("method", &self.method);
-        out.key_str("path", &self.path);
-        out.key_hex("span_id", &self.span_id);
+        out.key_str(json_key!("host"), &self.host);
+        out.key_str(json_key!("method"), &self.method);
+        out.key_str(json_key!("path"), &self.path);
+        out.key_hex(json_key!("span_id"), &self.span_id);
         if let Some(status) = self.status {
-            out.key_int("status", u64::from(status));
+            out.key_int(json_key!("status"), u64::from(status));
         }
         out.raw("}");
     }

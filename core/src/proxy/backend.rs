@@ -201,7 +201,7 @@ impl HttpBackend {
         }
 
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 2);
-        for (name, value) in &req.headers {
+        for (name, value) in req.headers.iter() {
             if b.input_headers.as_ref().is_none_or(|f| f.allows(name)) {
                 headers.append(name.clone(), value.clone());
             }
@@ -274,7 +274,9 @@ impl Proxy for HttpBackend {
                 }
                 None => None,
             };
-            let url = request.uri().to_string();
+            // For the error messages only: formatted when one is written (a clone shares the
+            // text; `to_string` here cost a `fmt` pass on every call).
+            let url = request.uri().clone();
             let span =
                 BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
             let recorder = &span;
@@ -469,7 +471,7 @@ mod tests {
             path: "/a".into(),
             params: Vec::new().into(),
             query: Vec::new().into(),
-            headers: HeaderMap::new(),
+            headers: Arc::default(),
             body: Bytes::new(),
             previous: Vec::new().into(),
             rest: None,

@@ -87,6 +87,10 @@ pub(crate) fn merge_in_order(
         is_complete: true,
         ..Default::default()
     };
+    // Room for every member at once (most are distinct keys), instead of growing per part.
+    merged
+        .data
+        .reserve(results.iter().flatten().map(|part| part.data.len()).sum());
     let mut errors = Vec::new();
     let mut any_ok = false;
     for result in results {

@@ -67,8 +67,9 @@ pub(crate) struct ProxyRequest {
     pub(crate) params: Arc<[(String, String)]>,
     /// Client query parameters that passed `input_query_strings`, in request order.
     pub(crate) query: Arc<[(String, String)]>,
-    /// Client headers that passed `input_headers`, plus the forwarding headers.
-    pub(crate) headers: HeaderMap,
+    /// Client headers that passed `input_headers`, plus the forwarding headers. Shared: a
+    /// merge clones the request once per backend, and none of them changes it.
+    pub(crate) headers: Arc<HeaderMap>,
     /// The request body.
     pub(crate) body: Bytes,
     /// Sequential endpoints: the formatted data of the backends already called, by position

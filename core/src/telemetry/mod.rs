@@ -113,7 +113,7 @@ impl Telemetry {
         let backends = live.take();
         let headers = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
-            headers.insert(HeaderName::from_static(request_id::X_REQUEST_ID), id);
+            headers.insert(request_id::X_REQUEST_ID, id);
         }
         if self.server_timing {
             if let Some(value) = server_timing::header(&backends, duration_micros) {

@@ -1,11 +1,11 @@
 //! `X-Request-Id`: the client's, when it is safe to log and to send back, or a new one.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::platform::{hex, Random};
 
-/// `x-request-id`.
-pub(crate) const X_REQUEST_ID: &str = "x-request-id";
+/// `x-request-id` (a constant name: looking a header up by `&str` parses the name first).
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id accepted from a client.
 pub(crate) const MAX_REQUEST_ID: usize = 128;
 
@@ -14,7 +14,7 @@ pub(crate) const MAX_REQUEST_ID: usize = 128;
 /// a header; otherwise 32 new hex digits.
 pub(crate) fn request_id(headers: &HeaderMap, random: &dyn Random) -> String {
     headers
-        .get(X_REQUEST_ID)
+        .get(&X_REQUEST_ID)
         .map(|v| v.as_bytes())
         .filter(|v| is_safe(v))
         .and_then(|v| std::str::from_utf8(v).ok())

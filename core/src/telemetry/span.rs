@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 
 use super::trace_context::{self, TRACEPARENT, TRACESTATE};
 use crate::platform::{
@@ -14,9 +14,13 @@ use crate::platform::{
 };
 use crate::platform::{Body, StreamedResponse};
 
-/// A backend call in progress; records itself when dropped. Inert outside a traced request.
-pub(crate) struct BackendSpan {
-    live: Option<Arc<Live>>,
+/// A backend call in progress; records itself when dropped. Inert outside a traced request:
+/// then nothing is built (no ids, texts or shared state for a record nobody reads).
+pub(crate) struct BackendSpan(Option<Traced>);
+
+/// The span of a call in a traced request.
+struct Traced {
+    live: Arc<Live>,
     clock: Arc<dyn Clock>,
     state: Arc<Mutex<State>>,
 }
@@ -46,22 +50,25 @@ impl BackendSpan {
         name: Option<&str>,
         request: &BackendRequest,
     ) -> Self {
-        let live = context.trace.clone();
+        let Some(live) = context.trace.clone() else {
+            return Self(None);
+        };
         let span_id = trace_context::span_id(&*platform.random);
         let uri = request.uri();
         let host = match (uri.scheme_str(), uri.authority()) {
             (Some(scheme), Some(authority)) => joined(&[scheme, "://", authority.as_str()]),
             _ => Arc::from(""),
         };
-        let (traceparent, tracestate) = match live.as_deref().filter(|l| l.propagate) {
-            Some(l) => (
-                trace_context::header(&l.ids, &span_id),
-                l.ids
+        let (traceparent, tracestate) = if live.propagate {
+            (
+                trace_context::header(&live.ids, &span_id),
+                live.ids
                     .tracestate
                     .as_deref()
                     .and_then(|s| HeaderValue::from_str(s).ok()),
-            ),
-            None => (None, None),
+            )
+        } else {
+            (None, None)
         };
         let call = BackendCall {
             span_id,
@@ -76,7 +83,7 @@ impl BackendSpan {
             duration_micros: 0,
             bytes: 0,
         };
-        Self {
+        Self(Some(Traced {
             live,
             clock: platform.clock.clone(),
             state: Arc::new(Mutex::new(State {
@@ -84,14 +91,14 @@ impl BackendSpan {
                 traceparent,
                 tracestate,
             })),
-        }
+        }))
     }
 
     /// `client` with each hop recorded into this span.
     pub(crate) fn client<'a>(&self, client: &'a dyn HttpClient) -> SpanClient<'a> {
         SpanClient {
             inner: client,
-            state: self.live.as_ref().map(|_| self.state.clone()),
+            state: self.0.as_ref().map(|t| t.state.clone()),
         }
     }
 
@@ -99,10 +106,10 @@ impl BackendSpan {
     /// connection stays `refused`); `message` is the gateway's words for it, which name the
     /// backend.
     pub(crate) fn fail(&self, kind: FailureKind, message: &str) {
-        if self.live.is_none() {
+        let Some(traced) = &self.0 else {
             return;
-        }
-        let mut state = lock(&self.state);
+        };
+        let mut state = lock(&traced.state);
         let Some(call) = state.call.as_mut() else {
             return;
         };
@@ -116,13 +123,15 @@ impl BackendSpan {
 
 impl Drop for BackendSpan {
     fn drop(&mut self) {
-        let Some(live) = &self.live else { return };
-        // Taken, not cloned: the span ends here (a hop still running after it, if any, only
-        // writes into the emptied state).
-        let Some(mut call) = lock(&self.state).call.take() else {
+        let Some(Traced { live, clock, state }) = &self.0 else {
             return;
         };
-        call.duration_micros = self.clock.now_micros().saturating_sub(call.start_micros);
+        // Taken, not cloned: the span ends here (a hop still running after it, if any, only
+        // writes into the emptied state).
+        let Some(mut call) = lock(state).call.take() else {
+            return;
+        };
+        call.duration_micros = clock.now_micros().saturating_sub(call.start_micros);
         if call.status.is_none() && call.failure.is_none() {
             call.failure = Some(Failure {
                 kind: FailureKind::Timeout,
@@ -196,13 +205,10 @@ impl SpanClient<'_> {
             let s = lock(&state);
             let headers = request.headers_mut();
             if let Some(v) = &s.traceparent {
-                // Constant names: a `&str` name is parsed on every lookup.
-                const PARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
-                const STATE: HeaderName = HeaderName::from_static(TRACESTATE);
-                headers.insert(PARENT, v.clone());
+                headers.insert(TRACEPARENT, v.clone());
                 match &s.tracestate {
-                    Some(v) => headers.insert(STATE, v.clone()),
-                    None => headers.remove(&STATE),
+                    Some(v) => headers.insert(TRACESTATE, v.clone()),
+                    None => headers.remove(&TRACESTATE),
                 };
             }
         }

@@ -1,14 +1,14 @@
 //! W3C Trace Context (`traceparent`, `tracestate`): reading the client's, starting a new
 //! trace, writing the header a backend call carries.
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::platform::{Random, TraceIds};
+use crate::platform::{hex_into, Random, TraceIds};
 
 /// `traceparent`.
-pub(crate) const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// `tracestate`.
-pub(crate) const TRACESTATE: &str = "tracestate";
+pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 /// Longest `tracestate` passed on (W3C: 32 entries; vendors stay far below this).
 const MAX_TRACESTATE: usize = 512;
 
@@ -75,7 +75,7 @@ pub(crate) fn ids(
     random: &dyn Random,
 ) -> TraceIds {
     let client = continued
-        .then(|| headers.get(TRACEPARENT)?.to_str().ok().and_then(parse))
+        .then(|| headers.get(&TRACEPARENT)?.to_str().ok().and_then(parse))
         .flatten();
     let (trace_id, parent_span, sampled) = match client {
         Some((trace, span, sampled)) => (trace, Some(span), sampled),
@@ -87,7 +87,7 @@ pub(crate) fn ids(
         }
     };
     let tracestate = client
-        .and_then(|_| headers.get(TRACESTATE)?.to_str().ok())
+        .and_then(|_| headers.get(&TRACESTATE)?.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= MAX_TRACESTATE)
         .map(str::to_owned);
     TraceIds {
@@ -111,17 +111,6 @@ pub(crate) fn header(ids: &TraceIds, span: &[u8; 8]) -> Option<HeaderValue> {
         *rest.last_mut()? = b'1';
     }
     HeaderValue::from_bytes(&text).ok()
-}
-
-/// Lower-case hex of `bytes` into `out` (twice as long).
-fn hex_into(out: &mut [u8], bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        if let [high, low] = pair {
-            *high = DIGITS[usize::from(b >> 4)];
-            *low = DIGITS[usize::from(b & 15)];
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::keys_from::{KeysFrom, RawKeysFrom};
 use super::Namespace;
 use crate::config::decode::Cx;
+use crate::platform::hex;
 
 /// Where clients send their key: `strategy` of `auth/api-keys`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -396,17 +397,6 @@ fn default_id(digest: &[u8; 32]) -> Arc<str> {
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
-}
-
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// Equal in time independent of where the digests differ.
