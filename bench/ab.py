@@ -56,6 +56,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--nginx", action="store_true", help="add the nginx reverse proxy (scenario a)")
     ap.add_argument("--instructions", type=int, metavar="N")
+    ap.add_argument("--callgrind-dir", help="keep the callgrind files here (--instructions)")
     ap.add_argument("--rss", action="store_true", help="peak RSS per scenario, a fresh process each")
     ap.add_argument("--conns", type=int, default=64, help="wrk's connections in --rss (default 64)")
     args = ap.parse_args()
@@ -140,7 +141,7 @@ def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict
     for key in args.scenarios:
         sc = b.SCENARIOS[key]
         for name, binary in bins.items():
-            out = os.path.join(work, f"callgrind-{key}-{name}.out")
+            out = os.path.join(args.callgrind_dir or work, f"callgrind-{key}-{name}.out")
             proc, port = t.callgrind_gateway(name, binary, cfg, out, os.path.join(work, f"{name}-{key}.log"),
                                              dict(os.environ, RUST_LOG="warn"), key, expected)
             t.get_n(port, sc["gateway_path"], 50)

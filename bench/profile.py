@@ -2,7 +2,8 @@
 """Profile Manifold's hot path for one bench scenario with `perf record` (cpu-clock sampling).
 
 Usage: python3 bench/profile.py [SCENARIO] [SECONDS] [--manifold BIN] [--svg OUT.svg]
-       (default: a 10, the release build)
+                                [--telemetry off|logs|tracing]
+       (default: a 10, the release build, telemetry off)
 
 Starts the bench backend nginx and `manifold run --threads 1` exactly as bench/run.sh does
 (Manifold pinned to CPU 1, backend + wrk on CPU 0), saturates the scenario's URL with wrk while
@@ -12,6 +13,9 @@ and builds target/release/manifold). Needs `perf` (Debian linux-perf) and perf_e
 --svg renders the samples as a flame graph with inferno (`inferno-collapse-perf` and
 `inferno-flamegraph` on PATH or under ~/.cache/manifold/inferno/bin; `cargo install inferno
 --root ~/.cache/manifold/inferno` installs them).
+--telemetry logs|tracing runs the gateway as bench/telemetry.py's mode of that name (access log;
+access log and every span exported over OTLP/HTTP to the backend nginx, which answers 200), to
+see where telemetry's time goes on the wall clock rather than in instruction counts.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import tempfile
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+import telemetry  # noqa: E402 - its modes' configs
 
 
 def main() -> int:
@@ -35,6 +40,8 @@ def main() -> int:
     ap.add_argument("seconds", nargs="?", type=int, default=10)
     ap.add_argument("--manifold", default=bench.MANIFOLD_BIN)
     ap.add_argument("--svg", help="write a flame graph of the samples here (inferno)")
+    ap.add_argument("--telemetry", choices=telemetry.MODES, default="off",
+                    help="bench/telemetry.py's mode: off (bench.py's config), logs or tracing")
     args = ap.parse_args()
     key, seconds = args.scenario, args.seconds
     sc = bench.SCENARIOS[key]
@@ -46,22 +53,22 @@ def main() -> int:
         backend = bench.start_nginx(
             work, "backend", bport,
             f"""    root {data};
-    location = /d/slow {{ echo_sleep 1.0; echo '{{"slow":true}}'; }}""",
+    location = /d/slow {{ echo_sleep 1.0; echo '{{"slow":true}}'; }}
+    location /v1/ {{ return 200; }}""",
             "0", modules=f"load_module {bench.NGINX_ECHO};",
         )
         base = f"http://127.0.0.1:{bport}"
         bench.wait_http(backend, base + "/a.json")
         cfg = os.path.join(work, "manifold.json")
         with open(cfg, "w") as f:
-            # bench.py's config without its Redis pool and scenario e (no Redis here).
-            cfg_obj = bench.manifold_config(base)
-            cfg_obj["endpoints"] = [e for e in cfg_obj["endpoints"] if not e["endpoint"].startswith("/e/")]
-            cfg_obj["extra_config"] = {}
-            json.dump(cfg_obj, f)
+            # bench.py's config without its Redis pool and scenario e (no Redis here), with the
+            # telemetry of the mode (the backend nginx is the OTLP collector).
+            json.dump(telemetry.config(base, args.telemetry, base), f)
         mport = bench.free_port()
         mani = bench.Proc("manifold", ["taskset", "-c", "1", args.manifold,
                                        "run", "-c", cfg, "-p", str(mport), "--threads", "1"],
-                          os.path.join(work, "manifold.log"), env=dict(os.environ, RUST_LOG="warn"))
+                          os.path.join(work, "manifold.log"),
+                          env=dict(os.environ, RUST_LOG="warn" if args.telemetry == "off" else "info"))
         bench.STARTED.append(mani)
         url = f"http://127.0.0.1:{mport}{sc['gateway_path']}"
         bench.wait_http(mani, url)
