@@ -40,7 +40,8 @@ pub(super) fn build(
         .filter(|(k, _)| endpoint.input_query_strings.allows(k))
         .collect();
 
-    let mut headers = HeaderMap::new();
+    // The client's headers and the three forwarding ones: no growth on the way.
+    let mut headers = HeaderMap::with_capacity(parts.headers.len() + 3);
     let connection_named: Vec<String> = parts
         .headers
         .get_all(http::header::CONNECTION)
@@ -97,10 +98,15 @@ pub(super) fn build(
         method: parts.method.clone(),
         path: parts.uri.path().into(),
         params: params.values.clone(),
-        query: query.into(),
+        // `Arc::default()` of a slice is one shared empty allocation: no allocation per request.
+        query: if query.is_empty() {
+            Arc::default()
+        } else {
+            query.into()
+        },
         headers: Arc::new(headers),
         body,
-        previous: Arc::new([]),
+        previous: Arc::default(),
         rest: params.rest.clone(),
         jwt: state.jwt.clone(),
         context,
