@@ -1,7 +1,8 @@
-//! Parallel fan-out and merge. Every backend runs concurrently under its own deadline (85 % of
-//! the endpoint timeout, as lura); the answers are merged shallowly **in declaration order**,
-//! so on a key collision the later-declared backend wins whatever the arrival order (KrakenD
-//! lets the slowest win, which is not deterministic).
+//! Parallel fan-out and merge. Every backend runs concurrently under one shared deadline (85 %
+//! of the endpoint timeout: lura gives each backend that budget, and they all start together);
+//! the answers are merged shallowly **in declaration order**, so on a key collision the
+//! later-declared backend wins whatever the arrival order (KrakenD lets the slowest win, which
+//! is not deterministic).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,40 +41,54 @@ pub(crate) fn layer(
 impl Proxy for Merge {
     fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
-            let calls = self.backends.iter().map(|b| {
+            // Each call writes its answer into its own slot, so what arrived in time is kept
+            // when the budget runs out. One timer for all: the calls start together and share
+            // the budget (a timer per call cost a timer each on every platform).
+            let mut slots: Vec<Option<Result<ProxyResponse, ProxyError>>> =
+                self.backends.iter().map(|_| None).collect();
+            let calls = self.backends.iter().zip(slots.iter_mut()).map(|(b, slot)| {
                 let request = request.clone();
                 async move {
-                    self.platform
-                        .timeout(self.budget, b.proxy.call(request))
-                        .await
-                        .unwrap_or_else(|| Err(ProxyError::timeout()))
-                }
-            });
-            if self.backends.iter().all(|b| b.required.is_none()) {
-                return merge_in_order(join_all(calls).await);
-            }
-            // `manifold/failure`: the first required backend to fail ends the request (the
-            // other calls are dropped, so cancelled); otherwise merge as usual.
-            let mut pending: FuturesUnordered<_> = calls
-                .enumerate()
-                .map(|(i, call)| async move { (i, call.await) })
-                .collect();
-            let mut results: Vec<Option<Result<ProxyResponse, ProxyError>>> =
-                self.backends.iter().map(|_| None).collect();
-            while let Some((i, result)) = pending.next().await {
-                match (
-                    result,
-                    self.backends.get(i).and_then(|b| b.required.as_ref()),
-                ) {
-                    (Err(e), Some(required)) => return Err(required.fail(e)),
-                    (result, _) => {
-                        if let Some(slot) = results.get_mut(i) {
+                    match (b.proxy.call(request).await, b.required.as_ref()) {
+                        // `manifold/failure`: a required backend's failure ends the request.
+                        (Err(e), Some(required)) => Some(required.fail(e)),
+                        (result, _) => {
                             *slot = Some(result);
+                            None
                         }
                     }
                 }
+            });
+            let failed = if self.backends.iter().all(|b| b.required.is_none()) {
+                self.platform.timeout(self.budget, join_all(calls)).await;
+                None
+            } else {
+                // The first required backend to fail ends the request (the other calls are
+                // dropped, so cancelled).
+                let mut pending: FuturesUnordered<_> = calls.collect();
+                let first = async {
+                    while let Some(outcome) = pending.next().await {
+                        if outcome.is_some() {
+                            return outcome;
+                        }
+                    }
+                    None
+                };
+                self.platform.timeout(self.budget, first).await.flatten()
+            };
+            if let Some(e) = failed {
+                return Err(e);
             }
-            merge_in_order(results.into_iter().flatten().collect())
+            // Out of time: each call still running failed with a timeout.
+            let mut results = Vec::with_capacity(slots.len());
+            for (b, slot) in self.backends.iter().zip(slots) {
+                results.push(match (slot, b.required.as_ref()) {
+                    (Some(result), _) => result,
+                    (None, Some(required)) => return Err(required.fail(ProxyError::timeout())),
+                    (None, None) => Err(ProxyError::timeout()),
+                });
+            }
+            merge_in_order(results)
         })
     }
 }
@@ -127,8 +142,110 @@ pub(crate) fn merge_in_order(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+
     use super::*;
     use crate::json::{Map, Value};
+    use crate::platform::{BackendRequest, BackendResponse, ClientError, Clock, HttpClient, Sleep};
+
+    /// A platform whose timers are counted and fire at once (so a call that never answers
+    /// times out), and whose client is never called.
+    #[derive(Default)]
+    struct Timers(AtomicUsize);
+
+    impl HttpClient for Timers {
+        fn send(
+            &self,
+            _: BackendRequest,
+            _: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            unreachable!("the members are proxies, not HTTP backends")
+        }
+    }
+
+    impl Clock for Timers {
+        fn now_millis(&self) -> u64 {
+            0
+        }
+    }
+
+    impl Sleep for Timers {
+        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async {})
+        }
+    }
+
+    fn member(key: &'static str, answers: bool, required: bool) -> Member {
+        let proxy = super::super::proxy_fn(move |_| {
+            if !answers {
+                return Box::pin(std::future::pending());
+            }
+            let mut data = Map::new();
+            data.insert(key.into(), Value::Bool(true));
+            Box::pin(async move {
+                Ok(ProxyResponse {
+                    data,
+                    is_complete: true,
+                    ..Default::default()
+                })
+            })
+        });
+        let required = required.then(|| {
+            let config = crate::config::parse(
+                r#"{"version":3,"endpoints":[{"endpoint":"/m","extra_config":{"manifold/failure":{"all_or_nothing":true}},"backend":[{"host":["http://a"],"url_pattern":"/a"},{"host":["http://a"],"url_pattern":"/b"}]}]}"#,
+            )
+            .unwrap();
+            let endpoint = &config.endpoints[0];
+            super::super::failure::Required::of(endpoint, &endpoint.backend[0]).unwrap()
+        });
+        Member { proxy, required }
+    }
+
+    fn request() -> ProxyRequest {
+        ProxyRequest {
+            method: http::Method::GET,
+            path: "/m".into(),
+            params: Arc::default(),
+            query: Arc::default(),
+            headers: Arc::default(),
+            body: Bytes::new(),
+            previous: Arc::default(),
+            rest: None,
+            jwt: None,
+            context: crate::platform::RequestContext::new(),
+        }
+    }
+
+    #[test]
+    fn the_calls_share_one_timer_and_keep_what_arrived_in_time() {
+        let timers = Arc::new(Timers::default());
+        let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
+        let members = vec![
+            member("a", true, false),
+            member("slow", false, false),
+            member("c", true, false),
+        ];
+        let merge = layer(members, Duration::from_secs(2), platform);
+        let merged = futures_executor::block_on(merge.call(request())).unwrap();
+        assert_eq!(timers.0.load(Ordering::Relaxed), 1);
+        assert!(!merged.is_complete);
+        let keys: Vec<&str> = merged.data.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(keys, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_required_call_out_of_time_fails_the_merge() {
+        let timers = Arc::new(Timers::default());
+        let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
+        let members = vec![member("a", true, false), member("slow", false, true)];
+        let merge = layer(members, Duration::from_secs(2), platform);
+        let failed = futures_executor::block_on(merge.call(request())).unwrap_err();
+        assert_eq!(timers.0.load(Ordering::Relaxed), 1);
+        assert_eq!(failed.source, ErrorSource::Required);
+    }
 
     #[test]
     fn the_merged_size_hint_is_the_sum_of_the_parts() {
