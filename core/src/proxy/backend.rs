@@ -5,6 +5,7 @@ use crate::config::capability::{when, DNS_SD};
 use std::borrow::Cow;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
@@ -36,6 +37,10 @@ pub(crate) struct HttpBackend {
     stream_idle: Option<std::time::Duration>,
     /// `"sd": "dns"`: the hosts come from DNS SRV records instead of `host`.
     discovery: Option<Discovery>,
+    /// The hosts and the group as shared texts, for the spans of the calls (made once, not
+    /// per call).
+    span_hosts: Vec<Arc<str>>,
+    span_group: Option<Arc<str>>,
 }
 
 impl HttpBackend {
@@ -55,9 +60,13 @@ impl HttpBackend {
         // `sd`), and the constant lets the optimizer drop the lookup below.
         let discovery =
             when(DNS_SD, backend.discovery.clone()).map(|d| Discovery::new(d, &platform));
+        let span_hosts = backend.host.iter().map(|h| Arc::from(h.as_str())).collect();
+        let span_group = backend.group.as_deref().map(Arc::from);
         Self {
             keep,
             discovery,
+            span_hosts,
+            span_group,
             backend,
             platform,
             next_host: AtomicUsize::new(0),
@@ -277,8 +286,7 @@ impl Proxy for HttpBackend {
             // For the error messages only: formatted when one is written (a clone shares the
             // text; `to_string` here cost a `fmt` pass on every call).
             let url = request.uri().clone();
-            let span =
-                BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
+            let span = self.span(&req.context, &request);
             let recorder = &span;
             let fail = |kind| {
                 move |e: ProxyError| {
@@ -370,16 +378,21 @@ impl Proxy for HttpBackend {
 }
 
 impl HttpBackend {
+    /// The span of a call of `request` (inert unless the request is recorded).
+    fn span(
+        &self,
+        context: &crate::platform::RequestContext,
+        request: &BackendRequest,
+    ) -> BackendSpan {
+        let (group, hosts) = (self.span_group.as_ref(), &self.span_hosts[..]);
+        BackendSpan::start(context, &self.platform, group, hosts, request)
+    }
+
     /// Service discovery found no host for this call: a backend failure, recorded as a call
     /// to `sd_scheme://srv-name` that failed with `discovery` (the access log's `failure`).
     fn undiscovered(&self, req: &ProxyRequest, why: String) -> ProxyError {
         if let Ok(request) = self.build(req) {
-            let span = BackendSpan::start(
-                &req.context,
-                &self.platform,
-                self.backend.group.as_deref(),
-                &request,
-            );
+            let span = self.span(&req.context, &request);
             span.fail(FailureKind::Discovery, &why);
         }
         ProxyError::new(ErrorSource::Backend, why)

@@ -146,8 +146,9 @@ impl Proxy for LambdaBackend {
             loop {
                 let (mut request, region) = self.build(&req).map_err(what)?;
                 let url = request.uri().to_string();
+                let group = b.group.as_deref().map(std::sync::Arc::<str>::from);
                 let span =
-                    BackendSpan::start(&req.context, &self.platform, b.group.as_deref(), &request);
+                    BackendSpan::start(&req.context, &self.platform, group.as_ref(), &[], &request);
                 // After the span starts, so missing credentials show in the access log.
                 if let Err(e) = self.sign(&mut request, &region) {
                     let message = format!("aws lambda: {e}: {url}");

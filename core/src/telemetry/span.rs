@@ -43,11 +43,12 @@ pub(crate) struct SpanClient<'a> {
 
 impl BackendSpan {
     /// Start the span of a call of `request`, named `name` (the backend's group) or after
-    /// its host.
+    /// its host; `hosts` are texts the host may be (the backend's, shared rather than copied).
     pub(crate) fn start(
         context: &RequestContext,
         platform: &Platform,
-        name: Option<&str>,
+        name: Option<&Arc<str>>,
+        hosts: &[Arc<str>],
         request: &BackendRequest,
     ) -> Self {
         let Some(live) = context.trace.clone() else {
@@ -56,7 +57,14 @@ impl BackendSpan {
         let span_id = trace_context::span_id(&*platform.random);
         let uri = request.uri();
         let host = match (uri.scheme_str(), uri.authority()) {
-            (Some(scheme), Some(authority)) => joined(&[scheme, "://", authority.as_str()]),
+            (Some(scheme), Some(authority)) => {
+                let parts = [scheme, "://", authority.as_str()];
+                hosts
+                    .iter()
+                    .find(|h| is_joined(h, &parts))
+                    .cloned()
+                    .unwrap_or_else(|| joined(&parts))
+            }
             _ => Arc::from(""),
         };
         let (traceparent, tracestate) = if live.propagate {
@@ -73,7 +81,7 @@ impl BackendSpan {
         let call = BackendCall {
             span_id,
             // Without a group the name is the host: one shared text.
-            name: name.map_or_else(|| host.clone(), Arc::from),
+            name: name.cloned().unwrap_or_else(|| host.clone()),
             host,
             path: uri.path().to_owned(),
             method: crate::platform::method_name(request.method()),
@@ -164,6 +172,18 @@ fn joined(parts: &[&str]) -> Arc<str> {
     Arc::from(parts.concat())
 }
 
+/// Whether `text` is `parts` joined.
+fn is_joined(text: &str, parts: &[&str]) -> bool {
+    let mut rest = text;
+    for part in parts {
+        match rest.strip_prefix(part) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -241,5 +261,26 @@ impl SpanClient<'_> {
             drop(s);
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_known_host_is_shared_only_when_it_is_exactly_the_joined_parts() {
+        let parts = ["http", "://", "api.internal:8080"];
+        assert!(is_joined("http://api.internal:8080", &parts));
+        for other in [
+            "http://api.internal:80",
+            "http://api.internal:8080/",
+            "https://api.internal:8080",
+            "http:/api.internal:8080",
+            "",
+        ] {
+            assert!(!is_joined(other, &parts), "{other}");
+        }
+        assert_eq!(&*joined(&parts), "http://api.internal:8080");
     }
 }
