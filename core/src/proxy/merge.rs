@@ -236,6 +236,7 @@ mod tests {
         assert_eq!(keys, ["a", "c"]);
     }
 
+    #[cfg(feature = "failure")]
     #[test]
     fn a_required_call_out_of_time_fails_the_merge() {
         let timers = Arc::new(Timers::default());
