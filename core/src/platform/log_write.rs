@@ -299,18 +299,18 @@ macro_rules! json_key {
 pub(crate) use json_key;
 
 /// A JSON text being written as bytes: serde_json's escaping and number formatting, no
-/// intermediate values. In `debug` mode every byte it writes is escaped once more as `{:?}`
+/// intermediate values. In `DEBUG` mode every byte it writes is escaped once more as `{:?}`
 /// of the finished text would escape it (without the surrounding quotes), so that a JSON
 /// value can be put into a text line as a quoted string in one pass.
-pub(crate) struct Json<'a> {
+pub(crate) struct Json<'a, const DEBUG: bool> {
     out: &'a mut Vec<u8>,
-    debug: bool,
 }
 
-impl<'a> Json<'a> {
-    /// Writes into `out`; `debug` as above.
-    pub(crate) fn new(out: &'a mut Vec<u8>, debug: bool) -> Self {
-        Self { out, debug }
+impl<'a, const DEBUG: bool> Json<'a, DEBUG> {
+    /// Writes into `out`; `DEBUG` as above (a constant: a build that never writes the native
+    /// text line's `calls` field carries no code or text for it).
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+        Self { out }
     }
 
     /// Structural text without quotes (braces, brackets, commas, literals).
@@ -323,7 +323,7 @@ impl<'a> Json<'a> {
     /// A `"`, escaped in debug mode.
     #[inline]
     fn quote(&mut self) {
-        if self.debug {
+        if DEBUG {
             self.out.extend_from_slice(b"\\\"");
         } else {
             self.out.push(b'"');
@@ -333,7 +333,7 @@ impl<'a> Json<'a> {
     /// The text of `key` in this mode.
     #[inline(always)]
     fn key_text(&self, key: Key) -> &'static [u8] {
-        if self.debug {
+        if DEBUG {
             key.debug.as_bytes()
         } else {
             key.plain.as_bytes()
@@ -377,7 +377,7 @@ impl<'a> Json<'a> {
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let plain = (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
-            if plain || (b >= 0x7f && !self.debug) {
+            if plain || (b >= 0x7f && !DEBUG) {
                 continue;
             }
             if b >= 0x80 && !value.is_char_boundary(i) {
@@ -407,7 +407,7 @@ impl<'a> Json<'a> {
                 }
                 _ => {
                     let code = HEX_PAIRS[usize::from(b)];
-                    if self.debug {
+                    if DEBUG {
                         self.out.extend_from_slice(b"\\\\u00");
                     } else {
                         self.out.extend_from_slice(b"\\u00");
@@ -416,7 +416,7 @@ impl<'a> Json<'a> {
                     continue;
                 }
             };
-            if self.debug {
+            if DEBUG {
                 // Each backslash of the JSON escape doubled, its quote escaped.
                 for &c in escaped {
                     match c {
@@ -537,7 +537,7 @@ mod tests {
             push_millis(&mut s, v);
             assert_eq!(text(&s), format!("{:?}", v as f64 / 1000.0), "{v}");
             s.clear();
-            Json::new(&mut s, false).millis(v);
+            Json::<false>::new(&mut s).millis(v);
             let serde = serde_json::to_string(&crate::platform::telemetry::millis_f64(v)).unwrap();
             assert_eq!(text(&s), serde, "{v}");
         }
@@ -668,11 +668,11 @@ mod tests {
             all.as_str(),
         ] {
             let mut json = Vec::new();
-            Json::new(&mut json, false).string(s);
+            Json::<false>::new(&mut json).string(s);
             let json = into_string(json);
             assert_eq!(json, serde_json::to_string(s).unwrap());
             let mut debug = Vec::new();
-            Json::new(&mut debug, true).string(s);
+            Json::<true>::new(&mut debug).string(s);
             let debug = into_string(debug);
             assert_eq!(format!("\"{debug}\""), format!("{json:?}"), "{s:?}");
         }

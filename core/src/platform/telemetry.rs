@@ -251,7 +251,7 @@ impl RequestRecord {
     /// Appends [`Self::to_json`]'s text to `out` as bytes (no `String` check: a line writer
     /// needs only the bytes).
     pub fn push_json(&self, text: &mut Vec<u8>) {
-        let mut out = Json::new(text, false);
+        let mut out = Json::<false>::new(text);
         out.first_key(json_key!("backends"));
         self.write_backends(&mut out);
         out.key_int(json_key!("bytes"), self.bytes_out as u64);
@@ -283,7 +283,7 @@ impl RequestRecord {
     /// The backend calls as one JSON array (the native text log's `calls` field).
     pub fn backends_json(&self) -> String {
         let mut text = Vec::with_capacity(240 * self.backends.len() + 2);
-        self.write_backends(&mut Json::new(&mut text, false));
+        self.write_backends(&mut Json::<false>::new(&mut text));
         into_string(text)
     }
 
@@ -291,11 +291,11 @@ impl RequestRecord {
     /// in one pass: the native text log's `calls` field.
     pub fn push_backends_debug(&self, out: &mut Vec<u8>) {
         out.push(b'"');
-        self.write_backends(&mut Json::new(out, true));
+        self.write_backends(&mut Json::<true>::new(out));
         out.push(b'"');
     }
 
-    fn write_backends(&self, out: &mut Json<'_>) {
+    fn write_backends<const DEBUG: bool>(&self, out: &mut Json<'_, DEBUG>) {
         out.raw("[");
         for (i, call) in self.backends.iter().enumerate() {
             if i > 0 {
@@ -324,12 +324,12 @@ impl BackendCall {
     /// This call as a JSON object.
     pub fn json(&self) -> serde_json::Value {
         let mut text = Vec::with_capacity(240);
-        self.write_json(&mut Json::new(&mut text, false));
+        self.write_json(&mut Json::<false>::new(&mut text));
         serde_json::from_slice(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// This call as a JSON object, keys sorted, absent values left out.
-    fn write_json(&self, out: &mut Json<'_>) {
+    fn write_json<const DEBUG: bool>(&self, out: &mut Json<'_, DEBUG>) {
         out.first_key(json_key!("bytes"));
         out.int(self.bytes as u64);
         out.key(json_key!("duration_ms"));
