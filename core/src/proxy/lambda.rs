@@ -35,6 +35,8 @@ pub(crate) struct LambdaBackend {
     lambda: std::sync::Arc<Lambda>,
     platform: Platform,
     max_body: usize,
+    /// The group as a shared text for the calls' spans (made once, as `HttpBackend` does).
+    span_group: Option<std::sync::Arc<str>>,
 }
 
 impl LambdaBackend {
@@ -44,11 +46,13 @@ impl LambdaBackend {
         platform: Platform,
         max_body: usize,
     ) -> Self {
+        let span_group = backend.group.as_deref().map(std::sync::Arc::from);
         Self {
             backend,
             lambda,
             platform,
             max_body,
+            span_group,
         }
     }
 
@@ -145,10 +149,10 @@ impl Proxy for LambdaBackend {
             let mut attempt = 0;
             loop {
                 let (mut request, region) = self.build(&req).map_err(what)?;
-                let url = request.uri().to_string();
-                let group = b.group.as_deref().map(std::sync::Arc::<str>::from);
-                let span =
-                    BackendSpan::start(&req.context, &self.platform, group.as_ref(), &[], &request);
+                // For the error messages only, formatted when one is written (as `HttpBackend`).
+                let url = request.uri().clone();
+                let group = self.span_group.as_ref();
+                let span = BackendSpan::start(&req.context, &self.platform, group, &[], &request);
                 // After the span starts, so missing credentials show in the access log.
                 if let Err(e) = self.sign(&mut request, &region) {
                     let message = format!("aws lambda: {e}: {url}");
