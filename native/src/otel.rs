@@ -38,6 +38,10 @@ pub const BATCH: usize = 2048;
 /// Full batches that may wait for the exporter (with the one being filled, about 10,000
 /// spans, 4 MB); beyond that a batch is dropped.
 pub const READY: usize = 4;
+/// Bytes a batch's buffer is made with: room for [`BATCH`] spans of up to 512 bytes, so a
+/// batch is written where it starts and never copied to grow (the pages are touched only as
+/// spans are written).
+const BATCH_BYTES: usize = BATCH * 512;
 /// How often the background exporter sends what is queued.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// The longest one export may take before it counts as failed.
@@ -88,6 +92,9 @@ pub struct Exporter {
 /// The encoded spans between the sink and the exporter.
 #[derive(Default)]
 struct Spans {
+    /// Bytes kept free in front of each batch's spans for the request's head
+    /// ([`otlp::head_room`]): the exporter writes it there rather than copying the spans.
+    room: usize,
     batches: Mutex<Batches>,
     /// A batch is full (the background exporter sends it now rather than at its next tick).
     full: Notify,
@@ -96,7 +103,7 @@ struct Spans {
 /// The batch being filled and the full ones.
 #[derive(Default)]
 struct Batches {
-    /// `ScopeSpans.spans` fields ([`otlp::encode_request`]).
+    /// [`Spans::room`] bytes, then `ScopeSpans.spans` fields ([`otlp::encode_request`]).
     filling: Vec<u8>,
     /// Spans in `filling`.
     count: usize,
@@ -169,7 +176,12 @@ pub fn pipeline(
     client: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
 ) -> (Arc<OtelSink>, Arc<Exporter>) {
-    let spans = Arc::new(Spans::default());
+    let resource = Resource {
+        service_name: config.service_name.clone(),
+        service_version: config.service_version.clone(),
+        deploy_env: config.deploy_env.clone(),
+    };
+    let spans = Arc::new(Spans::new(otlp::head_room(&resource)));
     let metrics = Arc::new(Metrics::new(clock.now_micros()));
     let stats = Arc::new(Stats::default());
     let url = |path: &str, o: &manifold_core::config::extra::Otlp| {
@@ -208,11 +220,7 @@ pub fn pipeline(
             .map(|o| url("/v1/metrics", o))
             .collect(),
         period: Duration::from_secs(config.metric_reporting_period.max(1)),
-        resource: Resource {
-            service_name: config.service_name.clone(),
-            service_version: config.service_version.clone(),
-            deploy_env: config.deploy_env.clone(),
-        },
+        resource,
         metrics: metrics.clone(),
         client,
         clock,
@@ -323,15 +331,16 @@ impl Exporter {
     pub async fn flush(&self) -> usize {
         let batches = self.spans.take();
         let mut total = 0;
-        for (spans, n) in batches {
+        for (mut batch, n) in batches {
             total += n;
-            let body = Bytes::from(otlp::wrap_spans(&self.resource, &spans));
-            self.spans.recycle(spans);
+            let start = otlp::wrap_in_place(&self.resource, &mut batch, self.spans.room);
+            let body = Bytes::from(batch).slice(start..);
             for url in &self.traces {
                 if self.post(url, body.clone()).await {
                     self.stats.exported.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
+            self.spans.recycle(body);
         }
         total
     }
@@ -408,6 +417,25 @@ impl std::fmt::Debug for Exporter {
 // === impl Spans ===
 
 impl Spans {
+    /// No spans yet; each batch keeps `room` bytes in front of its spans.
+    fn new(room: usize) -> Self {
+        let spans = Self {
+            room,
+            ..Self::default()
+        };
+        if let Ok(mut b) = spans.batches.lock() {
+            b.filling = spans.fresh();
+        }
+        spans
+    }
+
+    /// An empty batch: its room, and capacity for a full one.
+    fn fresh(&self) -> Vec<u8> {
+        let mut batch = Vec::with_capacity(self.room + BATCH_BYTES);
+        batch.resize(self.room, 0);
+        batch
+    }
+
     /// Add `n` spans, written by `write`, to the batch being filled; when it is full, queue it
     /// for the exporter (or drop it, when [`READY`] batches already wait). Returns the spans
     /// dropped. The spans are encoded under the lock, straight into the batch: a copy would
@@ -422,7 +450,7 @@ impl Spans {
         if b.count < BATCH {
             return 0;
         }
-        let next = b.spare.pop().unwrap_or_default();
+        let next = b.spare.pop().unwrap_or_else(|| self.fresh());
         let full = (
             std::mem::replace(&mut b.filling, next),
             std::mem::take(&mut b.count),
@@ -432,7 +460,7 @@ impl Spans {
             0
         } else {
             let (mut buffer, n) = full;
-            buffer.clear();
+            buffer.truncate(self.room);
             b.spare.push(buffer);
             n
         };
@@ -448,18 +476,26 @@ impl Spans {
         };
         let mut taken: Vec<_> = b.ready.drain(..).collect();
         if b.count > 0 {
-            let next = b.spare.pop().unwrap_or_default();
+            let next = b.spare.pop().unwrap_or_else(|| self.fresh());
             let filling = std::mem::replace(&mut b.filling, next);
             taken.push((filling, std::mem::take(&mut b.count)));
         }
         taken
     }
 
-    /// A sent batch's buffer, kept for a next batch (two at most).
-    fn recycle(&self, mut buffer: Vec<u8>) {
+    /// A sent batch's buffer, kept for a next batch (two at most), when nothing else holds
+    /// it any more.
+    fn recycle(&self, sent: Bytes) {
+        let Ok(mut buffer) = sent.try_into_mut() else {
+            return;
+        };
+        // Emptied first: the conversion then moves no byte, and the buffer is the whole
+        // allocation again (the room in front included).
+        buffer.clear();
+        let mut buffer = Vec::from(buffer);
+        buffer.resize(self.room, 0);
         if let Ok(mut b) = self.batches.lock() {
             if b.spare.len() < 2 {
-                buffer.clear();
                 b.spare.push(buffer);
             }
         }
@@ -566,24 +602,38 @@ mod tests {
 
     #[test]
     fn sent_buffers_are_reused_for_the_next_batches() {
-        let spans = Spans::default();
+        let resource = Resource::default();
+        let room = otlp::head_room(&resource);
+        let spans = Spans::new(room);
         add(&spans, BATCH);
-        let (buffer, _) = spans.take().remove(0);
-        let address = buffer.as_ptr();
-        spans.recycle(buffer);
-        // The next full batch hands the filling over to the recycled buffer, emptied.
+        let (mut batch, _) = spans.take().remove(0);
+        assert_eq!(batch.len(), room + BATCH);
+        assert!(batch.capacity() >= room + BATCH_BYTES);
+        let address = batch.as_ptr();
+        // As the exporter sends it: the head before the spans, the body a slice of the batch.
+        let start = otlp::wrap_in_place(&resource, &mut batch, room);
+        assert!(start > 0);
+        let sent = Bytes::from(batch).slice(start..);
+        let held = sent.clone();
+        // Still held elsewhere (a send in progress): not taken back.
+        spans.recycle(sent);
+        assert!(spans.batches.lock().unwrap().spare.is_empty());
+        spans.recycle(held);
+        // The next full batch hands the filling over to the recycled buffer, emptied to its
+        // room.
         add(&spans, BATCH);
         {
             let b = spans.batches.lock().unwrap();
             assert_eq!(b.filling.as_ptr(), address);
-            assert!(b.filling.is_empty() && b.spare.is_empty());
+            assert_eq!(b.filling, vec![0; room]);
+            assert!(b.spare.is_empty());
         }
         let (sent, n) = spans.take().remove(0);
         assert_eq!(n, BATCH);
         // Two spares at most.
-        spans.recycle(sent);
-        spans.recycle(Vec::with_capacity(8));
-        spans.recycle(Vec::with_capacity(8));
+        spans.recycle(Bytes::from(sent));
+        spans.recycle(Bytes::from(vec![1u8; 8]));
+        spans.recycle(Bytes::from(vec![1u8; 8]));
         assert_eq!(spans.batches.lock().unwrap().spare.len(), 2);
     }
 }

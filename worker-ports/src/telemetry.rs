@@ -175,7 +175,7 @@ impl Otel {
             std::mem::take(&mut *queue)
         };
         if !pending.is_empty() {
-            let body = Bytes::from(otlp::encode_pending(&self.resource, &pending));
+            let body = otlp::encode_pending(&self.resource, &pending);
             for url in &self.traces {
                 self.post(url, body.clone()).await;
             }

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::platform::{BackendCall, RequestRecord, TraceIds};
 
 /// Who sends the data: the resource attributes.
@@ -210,22 +212,25 @@ pub fn request_spans(record: &RequestRecord) -> usize {
 
 /// An `ExportTraceServiceRequest` with the spans of `pending`: the same bytes as
 /// [`encode_traces`] of their [`spans`] and [`backend`] spans, written straight from the
-/// records.
-pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Vec<u8> {
+/// records (after room for the head, so nothing is copied to wrap them).
+pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Bytes {
+    let room = head_room(resource);
     let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
-    let mut spans = Vec::with_capacity(size);
+    let mut out = Vec::with_capacity(room + size);
+    out.resize(room, 0);
     // The client's address, written once per span into this one buffer.
     let mut scratch = Vec::with_capacity(40);
     for item in pending {
         match item {
-            Pending::Request(record) => encode_request(&mut spans, record, &mut scratch),
+            Pending::Request(record) => encode_request(&mut out, record, &mut scratch),
             Pending::Straggler(straggler) => {
                 let (ids, call) = &**straggler;
-                encode_straggler(&mut spans, ids, call);
+                encode_straggler(&mut out, ids, call);
             }
         }
     }
-    wrap_spans(resource, &spans)
+    let start = wrap_in_place(resource, &mut out, room);
+    Bytes::from(out).slice(start..)
 }
 
 /// Appends the span of a straggling backend call (a child of the proxy span) to `out`, as
@@ -234,26 +239,54 @@ pub fn encode_straggler(out: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall) {
     span(out, |s| encode_backend(s, ids, call, ids.proxy_span));
 }
 
-/// An `ExportTraceServiceRequest` of `resource` around `spans`, spans already encoded by
-/// [`encode_request`] and [`encode_straggler`]. The lengths are known before anything is
-/// written, so the spans are copied once and never moved (a batch is up to a megabyte).
-pub fn wrap_spans(resource: &Resource, spans: &[u8]) -> Vec<u8> {
+/// Bytes to keep in front of a batch of encoded spans for [`wrap_in_place`] (the most its
+/// head can take).
+pub fn head_room(resource: &Resource) -> usize {
+    let (head, scope) = head_parts(resource);
+    // Two tags and two lengths of at most ten varint bytes each.
+    2 * 11 + head.len() + scope.len()
+}
+
+/// Makes `batch` an `ExportTraceServiceRequest` of `resource`: `batch[room..]` are spans
+/// encoded by [`encode_request`] and [`encode_straggler`], `room` is [`head_room`]'s (kept
+/// free in front of them). The head is written just before the spans, so the spans are never
+/// copied (a batch is up to a megabyte); returns where the request starts in `batch`. (With
+/// less room than the head needs, the spans are moved to make it.)
+pub fn wrap_in_place(resource: &Resource, batch: &mut Vec<u8>, room: usize) -> usize {
+    let (head, scope) = head_parts(resource);
+    let spans = batch.len().saturating_sub(room);
+    // ResourceSpans { resource (1), scope_spans (2): ScopeSpans { scope (1), spans (2)… } }
+    let scope_spans = scope.len() + spans;
+    let resource_spans = head.len() + 1 + varint_len(scope_spans as u64) + scope_spans;
+    let mut prefix = Vec::with_capacity(room);
+    tag(&mut prefix, 1, 2);
+    varint(&mut prefix, resource_spans as u64);
+    prefix.extend_from_slice(&head);
+    tag(&mut prefix, 2, 2);
+    varint(&mut prefix, scope_spans as u64);
+    prefix.extend_from_slice(&scope);
+    let room = room.min(batch.len());
+    match room.checked_sub(prefix.len()) {
+        Some(start) => {
+            if let Some(at) = batch.get_mut(start..room) {
+                at.copy_from_slice(&prefix);
+            }
+            start
+        }
+        None => {
+            batch.splice(..room, prefix);
+            0
+        }
+    }
+}
+
+/// The `ResourceSpans.resource` and `ScopeSpans.scope` fields of every trace export.
+fn head_parts(resource: &Resource) -> (Vec<u8>, Vec<u8>) {
     let mut head = Vec::with_capacity(128);
     message(&mut head, 1, |r| encode_resource(r, resource));
     let mut scope = Vec::with_capacity(32);
     message(&mut scope, 1, scope_name);
-    // ResourceSpans { resource (1), scope_spans (2): ScopeSpans { scope (1), spans (2)… } }
-    let scope_spans = scope.len() + spans.len();
-    let resource_spans = head.len() + 1 + varint_len(scope_spans as u64) + scope_spans;
-    let mut out = Vec::with_capacity(1 + varint_len(resource_spans as u64) + resource_spans);
-    tag(&mut out, 1, 2);
-    varint(&mut out, resource_spans as u64);
-    out.extend_from_slice(&head);
-    tag(&mut out, 2, 2);
-    varint(&mut out, scope_spans as u64);
-    out.extend_from_slice(&scope);
-    out.extend_from_slice(spans);
-    out
+    (head, scope)
 }
 
 /// An attribute key, pre-encoded: `KeyValue.key` (field 1, the key's length and bytes) and
@@ -323,7 +356,7 @@ fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
 }
 
 /// Appends the spans of `record` (those of [`spans`], encoded as they are built there) to `ss`
-/// as `ScopeSpans.spans` fields, for [`wrap_spans`]; `scratch` is room for the client's
+/// as `ScopeSpans.spans` fields, for [`wrap_in_place`]; `scratch` is room for the client's
 /// address, reused across calls.
 pub fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Vec<u8>) {
     let ids = &record.trace;
@@ -806,6 +839,18 @@ mod tests {
         assert_eq!(
             encode_pending(&resource, &pending),
             encode_traces(&resource, &spans_of)
+        );
+        assert_eq!(
+            encode_pending(&resource, &[]),
+            encode_traces(&resource, &[])
+        );
+        // Too little room kept: the spans move, the bytes are the same.
+        let mut short = vec![7; 5];
+        encode_request(&mut short, &records[0], &mut Vec::new());
+        let start = wrap_in_place(&resource, &mut short, 5);
+        assert_eq!(
+            short[start..],
+            encode_traces(&resource, &spans(&records[0]))
         );
         // Many spans: the outer messages' lengths take several varint bytes.
         let many: Vec<Pending> = (0..200).map(|_| pending[2].clone()).collect();
