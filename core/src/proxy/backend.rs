@@ -91,14 +91,16 @@ impl HttpBackend {
         client: &dyn crate::platform::HttpClient,
         request: BackendRequest,
         context: &crate::platform::RequestContext,
+        rebuild: Option<&dyn redirect::Rebuild>,
     ) -> Result<http::Response<Option<Bytes>>, ProxyError> {
         let b = &self.backend;
+        let max = self.max_body;
         let (Some(idle), Some(slot)) = (self.stream_idle, context.stream.as_ref()) else {
-            let response = redirect::send(client, request, self.max_body, &b.http).await?;
+            let response = redirect::send(client, request, max, &b.http, rebuild).await?;
             return Ok(response.map(Some));
         };
         let target = format!("{} {}", request.method(), request.uri());
-        let response = redirect::send_streaming(client, request, self.max_body, &b.http).await?;
+        let response = redirect::send_streaming(client, request, max, &b.http, rebuild).await?;
         let (parts, body) = response.into_parts();
         let body =
             match body {
@@ -188,7 +190,7 @@ impl HttpBackend {
         // `backend/graphql`: the operation replaces method and body (POST) or joins the
         // query parameters (GET), after the client's have been filtered (as lura does).
         let graphql = when(cfg!(feature = "graphql"), b.graphql.as_deref())
-            .filter(|_| b.encoding != Encoding::NoOp)
+            .filter(|_| self.is_graphql())
             .map(|g| super::graphql::call(g, req))
             .transpose()
             .map_err(|e| ProxyError::new(ErrorSource::Backend, e))?;
@@ -209,28 +211,12 @@ impl HttpBackend {
             sep = '&';
         }
 
-        let mut headers = HeaderMap::with_capacity(req.headers.len() + 2);
-        for (name, value) in req.headers.iter() {
-            if b.input_headers.as_ref().is_none_or(|f| f.allows(name)) {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-        // As Go's transport does: ask for gzip and decode it ourselves (see `decompress`).
-        if !headers.contains_key(ACCEPT_ENCODING) {
-            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        }
         let is_graphql = graphql.is_some();
         let (method, body) = match graphql {
             Some(g) => (g.method, g.body),
             None => (b.method.clone(), req.body.clone()),
         };
-        if is_graphql && !body.is_empty() {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        } else if is_graphql {
-            headers.remove(CONTENT_LENGTH);
-        } else if headers.contains_key(CONTENT_LENGTH) {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        }
+        let headers = self.headers(req, &body, is_graphql);
         let mut request = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -294,9 +280,17 @@ impl Proxy for HttpBackend {
                     e
                 }
             };
+            // A redirect's next request starts from this one's headers, made again then
+            // (`redirect::Rebuild`), unless a martian modifier may have changed them.
+            let (first_body, graphql) = (request.body().clone(), self.is_graphql());
+            let rebuild = || self.headers(&req, &first_body, graphql);
+            let rebuild: Option<&dyn redirect::Rebuild> = match martian {
+                None => Some(&rebuild),
+                Some(_) => None,
+            };
             let client = span.client(&*self.platform.client);
             let response = self
-                .fetch(&client, request, &req.context)
+                .fetch(&client, request, &req.context, rebuild)
                 .await
                 .map_err(fail(FailureKind::Redirect))?;
             let (mut parts, body) = response.into_parts();
@@ -378,6 +372,38 @@ impl Proxy for HttpBackend {
 }
 
 impl HttpBackend {
+    /// The headers of the request for `req` carrying `body` (`graphql`: an operation made the
+    /// body): the client's that pass `input_headers`, `Accept-Encoding`, and a
+    /// `Content-Length` that says the body's length.
+    fn headers(&self, req: &ProxyRequest, body: &Bytes, graphql: bool) -> HeaderMap {
+        let b = &self.backend;
+        let mut headers = HeaderMap::with_capacity(req.headers.len() + 2);
+        for (name, value) in req.headers.iter() {
+            if b.input_headers.as_ref().is_none_or(|f| f.allows(name)) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        // As Go's transport does: ask for gzip and decode it ourselves (see `decompress`).
+        if !headers.contains_key(ACCEPT_ENCODING) {
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if graphql && !body.is_empty() {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        } else if graphql {
+            headers.remove(CONTENT_LENGTH);
+        } else if headers.contains_key(CONTENT_LENGTH) {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        headers
+    }
+
+    /// Whether a `backend/graphql` operation makes the method and body of each call.
+    fn is_graphql(&self) -> bool {
+        let b = &self.backend;
+        when(cfg!(feature = "graphql"), b.graphql.as_deref()).is_some()
+            && b.encoding != Encoding::NoOp
+    }
+
     /// The span of a call of `request` (inert unless the request is recorded).
     fn span(
         &self,

@@ -165,7 +165,8 @@ impl Proxy for LambdaBackend {
                     no_redirect: true,
                     ..BackendHttp::default()
                 };
-                let sent = redirect::send(&client, request, self.max_body, &no_redirect).await;
+                let sent =
+                    redirect::send(&client, request, self.max_body, &no_redirect, None).await;
                 let retry = attempt < self.lambda.max_retries
                     && match &sent {
                         Err(_) => true,

@@ -5,16 +5,32 @@
 use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION, REFERER,
 };
-use http::{HeaderValue, Method, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 
 use super::{ErrorSource, ProxyError};
 use crate::config::extra::BackendHttp;
 use crate::platform::{
-    BackendRequest, BackendResponse, BoxFuture, ClientError, HttpClient, StreamedResponse,
+    BackendRequest, BackendResponse, BoxFuture, ClientError, HttpClient, MaybeSync,
+    StreamedResponse,
 };
 
 /// Most redirects followed for one backend call (Go's default).
 pub(crate) const MAX_REDIRECTS: usize = 10;
+
+/// Makes the first request's headers again, for the request after a redirect: the caller
+/// rebuilds them (the same headers), so that a call that is not redirected (nearly all) keeps
+/// no copy of them. Without one (a modifier may have changed them) a copy is kept before the
+/// first request is sent.
+pub(crate) trait Rebuild: MaybeSync {
+    /// The first request's headers, as they were built.
+    fn headers(&self) -> HeaderMap;
+}
+
+impl<F: Fn() -> HeaderMap + MaybeSync> Rebuild for F {
+    fn headers(&self) -> HeaderMap {
+        self()
+    }
+}
 
 /// Send `request`, following redirects per the backend's policy.
 pub(crate) async fn send(
@@ -22,8 +38,9 @@ pub(crate) async fn send(
     request: BackendRequest,
     max_body: usize,
     policy: &BackendHttp,
+    rebuild: Option<&dyn Rebuild>,
 ) -> Result<BackendResponse, ProxyError> {
-    follow(request, policy, |req| client.send(req, max_body)).await
+    follow(request, policy, rebuild, |req| client.send(req, max_body)).await
 }
 
 /// [`send`] with a streamed answer (the body of a redirect is dropped unread: cancelled).
@@ -32,22 +49,34 @@ pub(crate) async fn send_streaming(
     request: BackendRequest,
     max_body: usize,
     policy: &BackendHttp,
+    rebuild: Option<&dyn Rebuild>,
 ) -> Result<StreamedResponse, ProxyError> {
-    follow(request, policy, |req| client.send_streaming(req, max_body)).await
+    follow(request, policy, rebuild, |req| {
+        client.send_streaming(req, max_body)
+    })
+    .await
 }
 
 /// Make the call `call` makes, following redirects per the backend's policy.
 async fn follow<B>(
     request: BackendRequest,
     policy: &BackendHttp,
+    rebuild: Option<&dyn Rebuild>,
     call: impl Fn(BackendRequest) -> BoxFuture<'static, Result<http::Response<B>, ClientError>>,
 ) -> Result<http::Response<B>, ProxyError> {
     let (mut parts, mut body) = request.into_parts();
+    // The first request's headers go with it (moved, not copied); kept only when a redirect
+    // may need them and they cannot be rebuilt.
+    let mut kept = (rebuild.is_none() && !policy.no_redirect).then(|| parts.headers.clone());
     for hop in 0..=MAX_REDIRECTS {
         let mut req = http::Request::new(body.clone());
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = parts.uri.clone();
-        *req.headers_mut() = parts.headers.clone();
+        *req.headers_mut() = if hop == 0 {
+            std::mem::take(&mut parts.headers)
+        } else {
+            parts.headers.clone()
+        };
         // What the gateway attached to the call (the target service discovery chose) stays.
         *req.extensions_mut() = parts.extensions.clone();
         let response = call(req).await.map_err(|e| {
@@ -83,6 +112,13 @@ async fn follow<B>(
         }
         if hop == MAX_REDIRECTS {
             break;
+        }
+        if hop == 0 {
+            parts.headers = match (kept.take(), rebuild) {
+                (Some(headers), _) => headers,
+                (None, Some(rebuild)) => rebuild.headers(),
+                (None, None) => HeaderMap::new(),
+            };
         }
         if let Ok(referer) = HeaderValue::from_str(&parts.uri.to_string()) {
             parts.headers.insert(REFERER, referer);
@@ -143,6 +179,84 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use std::sync::Mutex;
+
+    /// Answers the first request with a same-origin 307, every later one with 200; keeps
+    /// the `x-first` header each request carried.
+    #[derive(Default)]
+    struct Bouncer(Mutex<Vec<(String, Option<String>, bool)>>);
+
+    impl HttpClient for Bouncer {
+        fn send(
+            &self,
+            req: BackendRequest,
+            _: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            let mut seen = self.0.lock().unwrap();
+            let header = |name: &str| {
+                let value = req.headers().get(name)?.to_str().ok()?;
+                Some(value.to_owned())
+            };
+            let referer = req.headers().contains_key(REFERER);
+            seen.push((req.uri().to_string(), header("x-first"), referer));
+            let mut answer = http::Response::new(Bytes::new());
+            if seen.len() == 1 {
+                *answer.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                answer
+                    .headers_mut()
+                    .insert(LOCATION, HeaderValue::from_static("/next"));
+            }
+            Box::pin(async move { Ok(answer) })
+        }
+    }
+
+    fn first() -> BackendRequest {
+        let mut req = http::Request::new(Bytes::new());
+        *req.uri_mut() = "http://a.example/start".parse().unwrap();
+        req.headers_mut()
+            .insert("x-first", HeaderValue::from_static("sent"));
+        req
+    }
+
+    fn calls(
+        policy: &BackendHttp,
+        rebuild: Option<&dyn Rebuild>,
+    ) -> Vec<(String, Option<String>, bool)> {
+        let client = Bouncer::default();
+        futures_executor::block_on(send(&client, first(), 1024, policy, rebuild)).unwrap();
+        client.0.into_inner().unwrap()
+    }
+
+    #[test]
+    fn the_request_after_a_redirect_starts_from_the_first_ones_headers() {
+        let policy = BackendHttp::default();
+        let first = (
+            "http://a.example/start".to_owned(),
+            Some("sent".to_owned()),
+            false,
+        );
+        let next = |x: &str| ("http://a.example/next".to_owned(), Some(x.to_owned()), true);
+        // Kept as a copy when they cannot be made again.
+        assert_eq!(calls(&policy, None), [first.clone(), next("sent")]);
+        // Made again by the caller otherwise (a different value here, to see which was used).
+        let rebuild = || {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-first", HeaderValue::from_static("rebuilt"));
+            headers
+        };
+        assert_eq!(
+            calls(&policy, Some(&rebuild)),
+            [first.clone(), next("rebuilt")]
+        );
+        // Not followed: one request, nothing made again.
+        let no_redirect = BackendHttp {
+            no_redirect: true,
+            ..BackendHttp::default()
+        };
+        let never = || -> HeaderMap { unreachable!("a call that is not followed is not rebuilt") };
+        assert_eq!(calls(&no_redirect, Some(&never)), [first]);
+    }
 
     #[test]
     fn resolves_locations() {
