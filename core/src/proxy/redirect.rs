@@ -117,6 +117,7 @@ async fn follow<B>(
             parts.headers = match (kept.take(), rebuild) {
                 (Some(headers), _) => headers,
                 (None, Some(rebuild)) => rebuild.headers(),
+                // Not reached: without a rebuild, a copy is kept whenever redirects are followed.
                 (None, None) => HeaderMap::new(),
             };
         }
