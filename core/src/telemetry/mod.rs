@@ -41,7 +41,9 @@ pub(crate) struct Telemetry {
 
 /// One request in progress.
 pub(crate) struct Started {
-    live: Arc<Live>,
+    /// None when nothing reads the request's ids and calls (no sink, no propagation, no
+    /// `Server-Timing`).
+    live: Option<Arc<Live>>,
     start_micros: u64,
     request_id: String,
 }
@@ -71,20 +73,22 @@ impl Telemetry {
     ) -> Started {
         let start_micros = platform.clock.now_micros();
         let random = &*platform.random;
-        let ids = trace_context::ids(
-            &parts.headers,
-            self.continue_trace,
-            self.sample_rate,
-            random,
-        );
+        // The ids and the live state cost a little per request (random draws, an allocation):
+        // made only when something reads them.
+        let live = (platform.sink.is_some() || self.propagate || self.server_timing).then(|| {
+            let ids = trace_context::ids(
+                &parts.headers,
+                self.continue_trace,
+                self.sample_rate,
+                random,
+            );
+            let live = Arc::new(Live::new(ids, self.propagate, platform.sink.clone()));
+            context.trace = Some(live.clone());
+            live
+        });
         let request_id = request_id::request_id(&parts.headers, random);
         if let Some(sink) = &platform.sink {
             sink.begin();
-        }
-        let live = Arc::new(Live::new(ids, self.propagate, platform.sink.clone()));
-        // Backend spans cost a little per call: recorded only when something reads them.
-        if platform.sink.is_some() || self.propagate || self.server_timing {
-            context.trace = Some(live.clone());
         }
         Started {
             live,
@@ -110,7 +114,7 @@ impl Telemetry {
             request_id,
         } = started;
         let duration_micros = platform.clock.now_micros().saturating_sub(start_micros);
-        let backends = live.take();
+        let backends = live.as_ref().map(|l| l.take()).unwrap_or_default();
         let headers = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             headers.insert(request_id::X_REQUEST_ID, id);
@@ -120,7 +124,10 @@ impl Telemetry {
                 headers.insert(HeaderName::from_static("server-timing"), value);
             }
         }
-        let Some(sink) = &platform.sink else { return };
+        // A sink always has the live state (see `start`).
+        let (Some(sink), Some(live)) = (&platform.sink, live) else {
+            return;
+        };
         let path = parts.uri.path();
         let router = &config.router;
         let completed = response
@@ -163,5 +170,75 @@ pub(crate) async fn flush(platform: &Platform, context: &RequestContext) {
 pub(crate) fn routed(context: &RequestContext, endpoint: &Arc<str>) {
     if let Some(live) = &context.trace {
         let _ = live.endpoint.set(endpoint.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::platform::{BoxFuture, HttpClient, Sink};
+
+    /// Counts its draws.
+    #[derive(Default)]
+    struct Counted(AtomicU64);
+
+    impl crate::platform::Random for Counted {
+        fn next_u64(&self) -> u64 {
+            self.0.fetch_add(1, Ordering::Relaxed) + 1
+        }
+    }
+
+    struct Quiet;
+
+    /// Never answers (no request here reaches a backend).
+    struct NoClient;
+
+    impl HttpClient for NoClient {
+        fn send(
+            &self,
+            _: crate::platform::BackendRequest,
+            _: usize,
+        ) -> BoxFuture<
+            'static,
+            Result<crate::platform::BackendResponse, crate::platform::ClientError>,
+        > {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    impl Sink for Quiet {
+        fn request(&self, _: &Arc<RequestRecord>) {}
+    }
+
+    fn platform(random: &Arc<Counted>, sink: bool) -> Platform {
+        let client: Arc<dyn HttpClient> = Arc::new(NoClient);
+        let sleep = |_: Duration| -> BoxFuture<'static, ()> { Box::pin(std::future::pending()) };
+        let platform =
+            Platform::new(client, Arc::new(|| 0u64), Arc::new(sleep)).with_random(random.clone());
+        if sink {
+            platform.with_sink(Arc::new(Quiet))
+        } else {
+            platform
+        }
+    }
+
+    #[test]
+    fn ids_are_drawn_only_when_something_reads_them() {
+        let parts = http::Request::get("/").body(()).unwrap().into_parts().0;
+        let config = crate::config::parse(r#"{"version":3,"endpoints":[]}"#).unwrap();
+        let off = Telemetry::new(&config);
+        for (sink, draws, traced) in [(false, 2, false), (true, 7, true)] {
+            let random = Arc::new(Counted::default());
+            let mut context = RequestContext::new();
+            let started = off.start(&platform(&random, sink), &parts, &mut context);
+            // The request id (two draws) always; the trace and span ids only for a reader.
+            assert_eq!(random.0.load(Ordering::Relaxed), draws, "sink: {sink}");
+            assert_eq!(context.trace.is_some(), traced);
+            assert_eq!(started.live.is_some(), traced);
+            assert_eq!(started.request_id.len(), 32);
+        }
     }
 }
