@@ -14,12 +14,15 @@ Prints one line per run and a table; --json writes the figures. Run by `bench/ru
 instructions the gateway executes for N requests (valgrind's callgrind, all threads, the
 exporter's background sends included) in each mode and scenario. The counts are repeatable to
 well under 1 % from run to run, so an A/B of a change shows in them even when the machine is
-busy. --callgrind-dir DIR keeps the callgrind files (for callgrind_annotate).
+busy. --callgrind-dir DIR keeps the callgrind files (for callgrind_annotate). --connections C
+sends the N requests over C keep-alive connections at once instead of one (closer to wrk's load:
+the gateway then serves several requests per wake-up).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import http.client
@@ -76,18 +79,27 @@ def write_data(work: str) -> dict:
     return b.write_data(work)[2]
 
 
-def get_n(port: int, path: str, n: int) -> None:
-    """n GETs of path, one after the other on one keep-alive connection; each must be a 200."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        for _ in range(n):
-            conn.request("GET", path)
-            r = conn.getresponse()
-            r.read()
-            if r.status != 200:
-                raise b.StartFailure(f"GET {path}: status {r.status}")
-    finally:
-        conn.close()
+def get_n(port: int, path: str, n: int, connections: int = 1) -> None:
+    """n GETs of path over `connections` keep-alive connections at once, one request after the
+    other on each; each must be a 200."""
+    def one(count: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            for _ in range(count):
+                conn.request("GET", path)
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    raise b.StartFailure(f"GET {path}: status {r.status}")
+        finally:
+            conn.close()
+
+    if connections <= 1:
+        return one(n)
+    with concurrent.futures.ThreadPoolExecutor(connections) as pool:
+        shares = [n // connections + (i < n % connections) for i in range(connections)]
+        for done in [pool.submit(one, k) for k in shares]:
+            done.result()
 
 
 def callgrind_total(path: str) -> int:
@@ -154,9 +166,9 @@ def instructions(args) -> int:
                 proc, port = callgrind_gateway(f"manifold-{mode}", args.manifold, cfg, out,
                                                os.path.join(work, f"manifold-{key}-{mode}.log"), env,
                                                key, expected)
-                get_n(port, sc["gateway_path"], warm)
+                get_n(port, sc["gateway_path"], warm, args.connections)
                 instrument(proc, "on")
-                get_n(port, sc["gateway_path"], n)
+                get_n(port, sc["gateway_path"], n, args.connections)
                 if mode == "tracing":
                     last = time.time()
                     deadline = last + 10
@@ -307,6 +319,8 @@ def main() -> int:
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--instructions", type=int, metavar="N",
                     help="count instructions (callgrind) over N requests instead of wrk runs")
+    ap.add_argument("--connections", type=int, default=1, metavar="C",
+                    help="--instructions: send the N requests over C connections at once")
     ap.add_argument("--callgrind-dir", help="keep the callgrind files here (--instructions)")
     ap.add_argument("--workerd", action="store_true",
                     help="scenarios a and b in workerd instead (three Worker builds; needs wrangler)")
