@@ -323,7 +323,7 @@ async fn handle(
     }
     let start = Instant::now();
     let gateway = ctx.gateway.load_full();
-    let accepts = manifold_native::accepts(&request);
+    let accepts = manifold_native::accepts(gateway.config(), &request);
     let (mut parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
     // A WebSocket upgrade on a `websocket` endpoint is answered before any body is read.

@@ -92,7 +92,8 @@ pub fn keep_multi_value_headers(event: &mut LambdaRequest) {
 /// compress as `manifold/compression` says (API Gateway HTTP APIs and Function URLs do not),
 /// convert back for the event's origin.
 pub async fn handle(gateway: Arc<Gateway>, event: lambda_http::Request) -> Result<Reply, Error> {
-    let (origin, accepts) = (Origin::of(&event), manifold_native::accepts(&event));
+    let accepts = manifold_native::accepts(gateway.config(), &event);
+    let origin = Origin::of(&event);
     let response = match to_core(event) {
         Some((request, context)) => gateway.serve(request.map(whole_body), context).await,
         None => plain(StatusCode::BAD_REQUEST, MALFORMED_PATH),

@@ -18,11 +18,14 @@ pub struct Accepts {
     headers: HeaderMap,
 }
 
-/// The method and `Accept-Encoding` lines of `request`.
-pub fn accepts<B>(request: &http::Request<B>) -> Accepts {
+/// The method and `Accept-Encoding` lines of `request`; the lines only when `config`
+/// compresses (nothing else reads them, and copying them cost every request).
+pub fn accepts<B>(config: &Config, request: &http::Request<B>) -> Accepts {
     let mut headers = HeaderMap::new();
-    for v in request.headers().get_all(http::header::ACCEPT_ENCODING) {
-        headers.append(http::header::ACCEPT_ENCODING, v.clone());
+    if COMPRESSION && config.compression.is_some() {
+        for v in request.headers().get_all(http::header::ACCEPT_ENCODING) {
+            headers.append(http::header::ACCEPT_ENCODING, v.clone());
+        }
     }
     Accepts {
         method: request.method().clone(),
@@ -118,8 +121,16 @@ mod tests {
             .body(())
             .unwrap();
         let body = Bytes::from("hello hello hello hello hello hello");
-        let answer =
-            |config: &Config| compress(config, &accepts(&request), Response::new(body.clone()));
+        let answer = |config: &Config| {
+            compress(
+                config,
+                &accepts(config, &request),
+                Response::new(body.clone()),
+            )
+        };
+        // Only a config that compresses keeps the request's `Accept-Encoding`.
+        assert_eq!(accepts(&on, &request).headers.len(), 1);
+        assert!(accepts(&off, &request).headers.is_empty());
         let compressed = answer(&on);
         assert_eq!(compressed.headers()["content-encoding"], "gzip");
         assert_eq!(compressed.headers()["vary"], "Accept-Encoding");
