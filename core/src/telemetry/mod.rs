@@ -191,7 +191,12 @@ mod tests {
         }
     }
 
+    /// Keeps nothing.
     struct Quiet;
+
+    impl Sink for Quiet {
+        fn request(&self, _: &Arc<RequestRecord>) {}
+    }
 
     /// Never answers (no request here reaches a backend).
     struct NoClient;
@@ -207,10 +212,6 @@ mod tests {
         > {
             Box::pin(std::future::pending())
         }
-    }
-
-    impl Sink for Quiet {
-        fn request(&self, _: &Arc<RequestRecord>) {}
     }
 
     fn platform(random: &Arc<Counted>, sink: bool) -> Platform {
