@@ -12,7 +12,8 @@
 #      manifold-core features it uses, as `wrangler deploy` does by default: docs/workers.md);
 #      a config is embedded at build time, so a second config is a second build (the crates
 #      whose features changed, the LTO link and wasm-opt again; its time is printed); then the
-#      demo config's per-config Worker (config/demo.json), for its size only;
+#      demo config's per-config Worker (config/demo.json): its size, and prebuilt.test.mjs serves it
+#      (its config compiled in, no decoder);
 #   4. a broken config must fail the Worker build with file:line:column messages;
 #   5. the native server (`cargo build --release -p manifold`);
 #   6. tests/worker/e2e.test.mjs under `node --test`: mock backends, `manifold run` and the
@@ -205,6 +206,7 @@ say "native server built ($((SECONDS - start)) s)"
 start=$SECONDS
 export E2E_NATIVE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold" E2E_NATIVE_PORT=$native_port
 export E2E_CONFIG="$ROOT/tests/worker/gateway.json" E2E_WORKER_DIR=$dist E2E_LOG_DIR=$work
+export E2E_DEMO_WORKER_DIR=$demo_dist
 export E2E_NATIVE_SSL_PORT=$native_ssl_port E2E_SSL_CONFIG="$ROOT/tests/worker/ssl.json" E2E_SSL_WORKER_DIR=$ssl_dist
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.
@@ -212,7 +214,8 @@ set -m
 # One file at a time: e2e.test.mjs and state.test.mjs start the mock backends on the same port.
 node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
-	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs tests/worker/state.test.mjs &
+	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs tests/worker/state.test.mjs \
+	tests/worker/prebuilt.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

@@ -23,7 +23,9 @@
 
 use std::path::PathBuf;
 
+use manifold_core::config::bake::{self, Unbakeable};
 use manifold_core::config::load::{self, LoadError};
+use manifold_core::config::runtime_env::{self, Unset};
 use manifold_core::config::{capability, files};
 use manifold_core::Config;
 
@@ -75,9 +77,17 @@ pub fn embed_gateway_config(target: Target, docs: &str) {
     let Some(expanded) = embedding.text else {
         return;
     };
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("gateway.json");
-    if let Err(e) = std::fs::write(&out, expanded) {
-        println!("cargo::error=cannot write {}: {e}", out.display());
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    let mut files = vec![("gateway.json", expanded)];
+    if target == Target::Workers {
+        println!("cargo::rerun-if-env-changed={}", load::DECODE_AT_START);
+        files.push(("config.rs", config_source(embedding.plan.as_deref())));
+    }
+    for (file, content) in files {
+        let out = out_dir.join(file);
+        if let Err(e) = std::fs::write(&out, content) {
+            println!("cargo::error=cannot write {}: {e}", out.display());
+        }
     }
     println!("cargo::rustc-env=MANIFOLD_EMBEDDED_CONFIG={name}");
 }
@@ -92,6 +102,29 @@ pub struct Embedding {
     pub errors: Vec<String>,
     /// The build's warnings and notes, in the same form.
     pub warnings: Vec<String>,
+    /// The config as the Rust expression that builds it ([`manifold_core::config::bake`]), for
+    /// a Worker: when it has no `${env:NAME}` placeholder, every part can be written as code,
+    /// and the build environment does not set `MANIFOLD_WORKER_DECODE`.
+    pub plan: Option<String>,
+}
+
+/// The Worker's `config.rs` (included by its entry): `gateway_config(lookup)`, the config
+/// compiled in when there is a `plan`, else the embedded text decoded at start.
+pub fn config_source(plan: Option<&str>) -> String {
+    const SIGNATURE: &str = "fn gateway_config(lookup: impl Fn(&str) -> Option<String>) -> Result<manifold_core::Config, manifold_core::config::load::LoadError>";
+    match plan {
+        Some(plan) => format!(
+            "/// The embedded config, decoded and checked by the build, as the code that builds it:\n\
+             /// no decoder in this module (manifold_core::config::bake).\n\
+             #[allow(clippy::all, clippy::pedantic)]\n{SIGNATURE} {{\n    \
+             manifold_core::config::load::prebuilt(lookup, || Ok({plan}))\n}}\n"
+        ),
+        None => format!(
+            "/// The embedded config, decoded at start (`${{env:NAME}}` placeholders, overrides).\n\
+             {SIGNATURE} {{\n    \
+             manifold_core::config::load::load_expanded(include_str!(concat!(env!(\"OUT_DIR\"), \"/gateway.json\")), lookup)\n}}\n"
+        ),
+    }
 }
 
 /// The embedding of config `text` (named `name` in messages) for `target`, without I/O: `lookup`
@@ -170,6 +203,15 @@ pub fn prepare(
             "{name}: read at start, not embedded: set {} on the platform (see {docs})",
             names.join(", ")
         ));
+    }
+    // Any run-time placeholder (one with a default too) is resolved at start: decoded then.
+    let placeholders = runtime_env::resolve(&expanded, |_| None, Unset::StandIn)
+        .map_or(true, |r| !r.placeholders.is_empty());
+    if target == Target::Workers && !placeholders && lookup(load::DECODE_AT_START).is_none() {
+        match bake::bake(&config) {
+            Ok(plan) => out.plan = Some(plan),
+            Err(Unbakeable(part)) => out.warnings.push(format!("{name}: note: `{part}` cannot be compiled into the Worker, so it decodes the config at start (a larger module; bench/profile-notes.md)")),
+        }
     }
     out.text = Some(expanded);
     out
@@ -562,5 +604,52 @@ mod tests {
         );
         let (errors, _) = platform_limits(Target::Workers, &config);
         assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn a_worker_compiles_in_a_config_without_run_time_values_or_unbakeable_parts() {
+        let no_fs = |_: &str| Err("no files".to_owned());
+        let plain = r#"{"version": 3, "endpoints": [{"endpoint": "/a",
+  "backend": [{"host": ["http://b"], "url_pattern": "/a"}]}]}"#;
+        let prepare = |target, text, lookup: &dyn Fn(&str) -> Option<String>| {
+            prepare(target, "gw.json", text, lookup, no_fs, "docs")
+        };
+        let compiled = prepare(Target::Workers, plain, &every_feature);
+        let plan = compiled.plan.expect("compiled in");
+        assert!(plan.contains("UrlPattern::parse(\"/a\")"), "{plan}");
+        assert!(compiled.text.is_some(), "the text is embedded too");
+        assert!(config_source(Some(&plan)).contains("load::prebuilt(lookup"));
+        assert!(config_source(None).contains("load::load_expanded(include_str!"));
+        // Lambda reads its config at start (a run-time override of the file may replace it).
+        assert!(prepare(Target::Lambda, plain, &every_feature)
+            .plan
+            .is_none());
+        // A run-time placeholder, even with a default, is resolved at start.
+        let secret = plain.replace("http://b", "${env:B:-http://b}");
+        assert!(prepare(Target::Workers, &secret, &every_feature)
+            .plan
+            .is_none());
+        // The build's opt-out, for `MANIFOLD_*` overrides at start.
+        let decode = |var: &str| match var {
+            load::DECODE_AT_START => Some("1".to_owned()),
+            _ => every_feature(var),
+        };
+        assert!(prepare(Target::Workers, plain, &decode).plan.is_none());
+        // A part built from keys: decoded at start, and the build says why.
+        let cors = plain.replacen(
+            "\"endpoints\"",
+            r#""extra_config": {"security/cors": {"allow_origins": ["*"]}}, "endpoints""#,
+            1,
+        );
+        let decoded = prepare(Target::Workers, &cors, &every_feature);
+        assert!(decoded.plan.is_none() && decoded.text.is_some());
+        assert!(
+            decoded
+                .warnings
+                .iter()
+                .any(|w| w.contains("`security/cors` cannot be compiled")),
+            "{:?}",
+            decoded.warnings
+        );
     }
 }

@@ -99,7 +99,7 @@ impl Gateway {
             websocket_origins,
             engine: engine_guards(&config, &stores, &platform),
             telemetry: Telemetry::new(&config),
-            router: Router::new(config.routes.clone(), endpoints),
+            router: Router::new(config.routes.0.clone(), endpoints),
             config,
             platform,
             version,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
 use http::StatusCode;
 use manifold_core::config::capability::SHARED_STORES;
-use manifold_core::config::load::{self, LoadError};
+use manifold_core::config::load::LoadError;
 use manifold_core::{
     forwarded_peer, head_too_large, plain, Body, BoxFuture, Gateway, RequestContext,
 };
@@ -20,9 +20,10 @@ use manifold_worker_ports::{
 use worker::{console_error, event, web_sys, ByteStream, Context, EncodeBody, Env};
 use worker::ResponseBuilder;
 
-/// The gateway config embedded by `build.rs` after it validated it: `${VAR}` expanded, the
-/// run-time `${env:NAME}` placeholders still in it (resolved from the Worker's `env`).
-const CONFIG: &str = include_str!(concat!(env!("OUT_DIR"), "/gateway.json"));
+// `gateway_config(lookup)`: the config `build.rs` validated, compiled in as code when it can
+// be (no decoder in the module), else its text (`${VAR}` expanded, the run-time `${env:NAME}`
+// placeholders still in it) decoded at start (manifold_build::config_source).
+include!(concat!(env!("OUT_DIR"), "/config.rs"));
 
 /// A request body as the chunks the runtime delivers.
 type Chunks = std::pin::Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>>;
@@ -39,7 +40,7 @@ thread_local! {
 /// placeholders and `MANIFOLD_*` overrides from the Worker's vars and secrets, on the Workers
 /// ports. The error names a missing variable, never a value.
 fn build(env: &Env) -> Result<Rc<Gateway>, LoadError> {
-    let config = load::load_expanded(CONFIG, |name| env.var(name).ok().map(|v| v.to_string()))?;
+    let config = gateway_config(|name| env.var(name).ok().map(|v| v.to_string()))?;
     // `backend/lambda` reads the AWS credentials from the Worker's secrets (or vars).
     let vars = env.clone();
     let env_var = move |name: &str| {

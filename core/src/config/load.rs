@@ -94,6 +94,46 @@ pub fn load_expanded(
     resolve_and_parse(text, lookup, Unset::Error).0
 }
 
+/// The build-time variable that keeps the run-time decoder in a build that could compile its
+/// config in ([`prebuilt`]): then the `MANIFOLD_*` overrides apply at start.
+pub const DECODE_AT_START: &str = "MANIFOLD_WORKER_DECODE";
+
+/// Start with a config compiled in when it was built ([`super::bake`]): `build` makes it. Such
+/// a config has no `${env:NAME}` placeholder (a build decodes a config that has one at start),
+/// but a `MANIFOLD_*` root override may still be set on the platform, and a compiled config
+/// cannot apply it: one that is set is an error naming it, never ignored.
+pub fn prebuilt(
+    lookup: impl Fn(&str) -> Option<String>,
+    build: impl FnOnce() -> Result<Config, String>,
+) -> Result<Config, LoadError> {
+    let set: Vec<EnvError> = env::ROOT_OVERRIDES
+        .iter()
+        .flat_map(|(ours, theirs, _)| [*ours, *theirs])
+        .filter(|name| lookup(name).is_some())
+        .map(|name| EnvError {
+            line: 1,
+            column: 1,
+            variable: name.to_owned(),
+            message: format!("{name} is set, but this build compiled its config in, and an override applies only to a config decoded at start: put the value in the config, or build with {DECODE_AT_START}=1"),
+        })
+        .collect();
+    if !set.is_empty() {
+        return Err(LoadError::Env(set));
+    }
+    build().map_err(|message| {
+        LoadError::Invalid(ConfigErrors {
+            errors: vec![Diagnostic {
+                path: String::new(),
+                context: None,
+                message,
+                line: 1,
+                column: 1,
+            }],
+            warnings: Vec::new(),
+        })
+    })
+}
+
 /// Load a config text as written: placeholders, overrides, parse and validate, all with
 /// `lookup` as the environment (`|name| std::env::var(name).ok()` for the process's).
 pub fn load(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config, LoadError> {
@@ -372,5 +412,26 @@ mod tests {
         assert!(config.tls.is_some(), "accepted, for the platform's note");
         let err = load_reading(text, |_| None, files::NATIVE, read).unwrap_err();
         assert!(err.errors()[0].contains("cannot read `c.pem`"), "{err}");
+    }
+
+    #[test]
+    fn a_prebuilt_config_refuses_any_override_set_at_start() {
+        let built = || parse(r#"{"version": 3, "endpoints": []}"#).map_err(|e| e.to_string());
+        assert_eq!(prebuilt(|_| None, built).unwrap().port, 8080);
+        for set in [
+            "MANIFOLD_TIMEOUT",
+            "KRAKEND_CACHE_TTL",
+            "MANIFOLD_MAX_HEADER_BYTES",
+        ] {
+            let lookup = |name: &str| (name == set).then(|| "5s".to_owned());
+            let Err(LoadError::Env(errors)) = prebuilt(lookup, built) else {
+                panic!("{set} set at start was not refused");
+            };
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].variable, set);
+            assert!(errors[0].message.contains(DECODE_AT_START), "{}", errors[0]);
+        }
+        let failed = prebuilt(|_| None, || Err("no route".to_owned())).unwrap_err();
+        assert!(failed.to_string().contains("no route"), "{failed}");
     }
 }

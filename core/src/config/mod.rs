@@ -7,6 +7,7 @@
 //! problems are collected, not just the first.
 
 mod backend;
+pub mod bake;
 pub mod capability;
 mod decode;
 mod discovery;
@@ -30,7 +31,7 @@ pub use duration::parse_duration;
 pub use error::{ConfigErrors, Diagnostic};
 pub use plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
-    QueryFilter, RootGuards, ServerTimeouts, TelemetryOptions,
+    QueryFilter, RootGuards, Routes, ServerTimeouts, TelemetryOptions,
 };
 
 /// The endpoint timeout when neither the endpoint nor the root sets one (KrakenD's default).

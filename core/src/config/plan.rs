@@ -13,6 +13,7 @@ use super::extra::{
     SecurityHttp, StaticResponse,
 };
 use super::Diagnostic;
+use crate::router::RouteError;
 use crate::url::UrlPattern;
 
 /// A whole gateway: root settings plus endpoints.
@@ -56,7 +57,30 @@ pub struct Config {
     /// Non-fatal findings (unknown keys, ignored namespaces).
     pub warnings: Vec<Diagnostic>,
     /// The endpoints' routes, checked for duplicates and conflicts while decoding.
-    pub(crate) routes: crate::router::Table,
+    pub routes: Routes,
+}
+
+/// The route table of a config's endpoints: each (path, method) to its endpoint's index.
+#[derive(Debug, Clone)]
+pub struct Routes(pub(crate) crate::router::Table);
+
+// === impl Routes ===
+
+impl Routes {
+    /// The routes of `endpoints`, added in order as the decoder adds them (for a config compiled
+    /// in, whose decoder checked them when it was built): a clash is an error.
+    pub fn of(endpoints: &[Endpoint]) -> Result<Self, String> {
+        let mut table = crate::router::Table::default();
+        for (index, ep) in endpoints.iter().enumerate() {
+            table
+                .add(&ep.endpoint, &ep.method, index)
+                .map_err(|e| match e {
+                    RouteError::Duplicate => format!("{}: duplicate endpoint", ep.label),
+                    RouteError::Conflict(why) => format!("{}: path conflict: {why}", ep.label),
+                })?;
+        }
+        Ok(Self(table))
+    }
 }
 
 /// KrakenD's (Go `http.Server`'s) root timeouts, honoured by the native server; unset is
@@ -311,5 +335,23 @@ impl QueryFilter {
             QueryFilter::All => true,
             QueryFilter::Only(list) => list.iter().any(|n| n == name),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn routes_of_decoded_endpoints_are_rebuilt_and_a_clash_is_refused() {
+        let text = r#"{"version": 3, "endpoints": [{"endpoint": "/a",
+          "backend": [{"host": ["http://b"], "url_pattern": "/a"}]}]}"#;
+        let config = crate::config::parse(text).unwrap();
+        let rebuilt = Routes::of(&config.endpoints).unwrap();
+        assert_eq!(format!("{rebuilt:?}"), format!("{:?}", config.routes));
+        let twice = [config.endpoints[0].clone(), config.endpoints[0].clone()];
+        let err = Routes::of(&twice).unwrap_err();
+        assert_eq!(err, "GET /a: duplicate endpoint");
     }
 }

@@ -12,7 +12,9 @@ use super::error::{line_col, Diagnostic, Diags};
 use super::extra::{self, KeysFrom, Redis, RedisRateLimit};
 use super::fields;
 use super::files::Files;
-use super::plan::{Config, Endpoint, OutputEncoding, RootGuards, ServerTimeouts, TelemetryOptions};
+use super::plan::{
+    Config, Endpoint, OutputEncoding, RootGuards, Routes, ServerTimeouts, TelemetryOptions,
+};
 use super::raw::{RawRoot, ROOT_NO_EFFECT};
 use super::tls;
 use super::{ConfigErrors, DEFAULT_TIMEOUT};
@@ -173,7 +175,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         client_tls,
         endpoints,
         redis,
-        routes,
+        routes: Routes(routes),
         compression: extra.compression,
         warnings: Vec::new(),
     })

@@ -1,0 +1,425 @@
+//! A validated [`Config`] written as the Rust expression that builds it again, for a front end
+//! that compiles its config in (the Worker): its build decodes and checks the text, and the
+//! module then carries this expression instead of the run-time decoder (serde's visitors, the
+//! namespaces' decoders, the checks), which is most of what a small config's Worker would
+//! otherwise link (bench/profile-notes.md, "Worker bundle: what the run-time config decoder
+//! costs").
+//!
+//! Only the plan's plain parts are written: strings, numbers, lists, the enums, URL patterns,
+//! header names. A part built from keys, code or files (a JWT validator, CEL programs, TLS, a
+//! telemetry exporter, …) is [`Unbakeable`], and the build keeps the decoder for such a config.
+//! The expression runs inside a function returning `Result<_, String>` (`?` for the
+//! constructors that check their input, which cannot fail for a value that came out of one).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use http::{Method, StatusCode};
+
+use super::extra::{
+    BackendHttp, BotDetector, CelChecks, Cidr, CircuitBreaker, ClientCredentials, Compression,
+    Cors, EndpointApiKeys, ErrorBodies, FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema,
+    JwtSigner, JwtValidator, Lambda, Logging, Martian, OpenTelemetry, ProxyRateLimit, Redis,
+    RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
+    WebSocket,
+};
+use super::plan::{
+    Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
+    QueryFilter, RootGuards, ServerTimeouts, TelemetryOptions,
+};
+use super::tls::{ClientTls, ServerTls};
+use super::DnsDiscovery;
+use crate::limits::RequestLimits;
+use crate::url::UrlPattern;
+
+/// A part of the plan that cannot be written as code: the build decodes the config at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unbakeable(pub &'static str);
+
+/// A plan value that can be written as a Rust expression building an equal value.
+pub trait Bake {
+    /// Append the expression to `out`, or say which part cannot be written.
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable>;
+}
+
+/// `config` as an expression of type `manifold_core::Config`, or the part that cannot be
+/// written. Its warnings are not kept (the build reported them); its routes are added again,
+/// in the same order, when the expression runs.
+pub fn bake(config: &Config) -> Result<String, Unbakeable> {
+    let mut out = String::new();
+    config.bake(&mut out)?;
+    Ok(out)
+}
+
+/// Append `path { name: value, … }`.
+fn fields(out: &mut String, path: &str, fields: &[(&str, &dyn Bake)]) -> Result<(), Unbakeable> {
+    out.push_str(path);
+    out.push_str(" {");
+    for (name, value) in fields {
+        let _ = write!(out, " {name}: ");
+        value.bake(out)?;
+        out.push(',');
+    }
+    out.push_str(" }");
+    Ok(())
+}
+
+/// `Bake` for structs: every field by name. The destructuring without `..` makes a field added
+/// to the struct a compile error here, so nothing is left out of the expression silently.
+macro_rules! structs {
+    ($($path:literal $ty:ident { $($field:ident),* $(,)? })*) => {$(
+        impl Bake for $ty {
+            fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+                let $ty { $($field),* } = self;
+                fields(out, $path, &[$((stringify!($field), $field)),*])
+            }
+        }
+    )*};
+}
+
+impl Bake for Config {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let Config {
+            port,
+            listen_ip,
+            timeout,
+            cache_ttl,
+            debug_endpoint,
+            ignore_unenforced,
+            echo_endpoint,
+            router,
+            limits,
+            server,
+            telemetry,
+            guards,
+            tls,
+            client_tls,
+            endpoints,
+            redis,
+            compression,
+            warnings: _,
+            routes: _,
+        } = self;
+        out.push_str("{ let endpoints = ");
+        endpoints.bake(out)?;
+        out.push_str(";\n");
+        fields(
+            out,
+            "manifold_core::Config",
+            &[
+                ("port", port),
+                ("listen_ip", listen_ip),
+                ("timeout", timeout),
+                ("cache_ttl", cache_ttl),
+                ("debug_endpoint", debug_endpoint),
+                ("ignore_unenforced", ignore_unenforced),
+                ("echo_endpoint", echo_endpoint),
+                ("router", router),
+                ("limits", limits),
+                ("server", server),
+                ("telemetry", telemetry),
+                ("guards", guards),
+                ("tls", tls),
+                ("client_tls", client_tls),
+                ("redis", redis),
+                ("compression", compression),
+            ],
+        )?;
+        // Inside the struct's braces: the fields the expression makes itself.
+        out.truncate(out.len() - 2);
+        out.push_str(" routes: manifold_core::config::Routes::of(&endpoints)?, endpoints, warnings: ::std::vec::Vec::new() } }");
+        Ok(())
+    }
+}
+
+/// `Bake` for the parts built from keys, code, files or connections.
+macro_rules! unbakeable {
+    ($($ty:ident: $what:literal),* $(,)?) => {$(
+        impl Bake for $ty {
+            fn bake(&self, _: &mut String) -> Result<(), Unbakeable> {
+                Err(Unbakeable($what))
+            }
+        }
+    )*};
+}
+
+/// `Bake` for the fieldless enums, variant by variant.
+macro_rules! unit_enums {
+    ($($path:literal $ty:ident { $($variant:ident),* $(,)? })*) => {$(
+        impl Bake for $ty {
+            fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+                out.push_str(match self {
+                    $($ty::$variant => concat!($path, "::", stringify!($variant)),)*
+                });
+                Ok(())
+            }
+        }
+    )*};
+}
+
+/// `Bake` for numbers and booleans: their literal.
+macro_rules! literals {
+    ($($ty:ty),*) => {$(
+        impl Bake for $ty {
+            fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+                let _ = write!(out, "{self}");
+                Ok(())
+            }
+        }
+    )*};
+}
+
+literals!(bool, u8, u16, u32, u64, usize);
+
+structs! {
+    "manifold_core::config::ServerTimeouts" ServerTimeouts { read, write, idle, read_header }
+    "manifold_core::config::TelemetryOptions" TelemetryOptions { logging, opentelemetry }
+    "manifold_core::config::RootGuards" RootGuards {
+        cors, security_http, bot_detector, ratelimit_redis,
+    }
+    "manifold_core::config::EndpointGuards" EndpointGuards {
+        bot_detector, ratelimit, ratelimit_redis,
+    }
+    "manifold_core::config::BackendQos" BackendQos { ratelimit, circuit_breaker, http_cache }
+    "manifold_core::RequestLimits" RequestLimits { max_head, max_body }
+    "manifold_core::config::extra::Redis" Redis { pools, clusters }
+    "manifold_core::config::extra::BackendHttp" BackendHttp {
+        return_error_details, return_error_code, no_redirect, allow_cross_origin_redirects,
+    }
+    "manifold_core::config::extra::FailurePolicy" FailurePolicy {
+        required, all_or_nothing, partial_status, problem_details,
+    }
+    "manifold_core::config::extra::ErrorBodies" ErrorBodies { not_found, method_not_allowed }
+    "manifold_core::config::extra::RouterOptions" RouterOptions {
+        return_error_msg, hide_version_header, disable_health, health_path, error_body,
+        disable_redirect_trailing_slash, disable_redirect_fixed_path, disable_access_log,
+        logger_skip_paths, server_timing, forwarded_by_client_ip, remote_ip_headers,
+        trusted_proxies, max_payload, auto_options, remove_extra_slash,
+        disable_handle_method_not_allowed, app_engine, disable_path_decoding,
+        max_multipart_memory,
+    }
+    "manifold_core::config::Endpoint" Endpoint {
+        endpoint, method, timeout, cache_ttl, concurrent_calls, input_headers,
+        input_query_strings, output_encoding, backend, sequential, static_response,
+        flatmap_filter, params, label, auth_validator, api_keys, auth_signer, json_schema, cel,
+        guards, failure, websocket,
+    }
+    "manifold_core::config::Backend" Backend {
+        host, discovery, url_pattern, method, encoding, allow, deny, mapping, group, target,
+        is_collection, input_headers, input_query_strings, http, martian, graphql,
+        client_credentials, lambda, cel, flatmap_filter, shadow, shadow_timeout, index, qos,
+        required,
+    }
+}
+
+unit_enums! {
+    "manifold_core::config::Encoding" Encoding { Json, SafeJson, String, Xml, Rss, NoOp }
+    "manifold_core::config::OutputEncoding" OutputEncoding {
+        Json, JsonCollection, String, NoOp, Negotiate, Xml, Yaml,
+    }
+}
+
+unbakeable! {
+    JwtValidator: "auth/validator",
+    JwtSigner: "auth/signer",
+    EndpointApiKeys: "auth/api-keys",
+    JsonSchema: "validation/json-schema",
+    CelChecks: "validation/cel",
+    WebSocket: "websocket",
+    Martian: "modifier/martian",
+    GraphQl: "backend/graphql",
+    ClientCredentials: "auth/client-credentials",
+    Lambda: "backend/lambda",
+    DnsDiscovery: "sd: dns",
+    Cors: "security/cors",
+    SecurityHttp: "security/http",
+    BotDetector: "security/bot-detector",
+    RouterRateLimit: "qos/ratelimit/router",
+    ProxyRateLimit: "qos/ratelimit/proxy",
+    RedisRateLimit: "qos/ratelimit/router/redis",
+    CircuitBreaker: "qos/circuit-breaker",
+    HttpCache: "qos/http-cache",
+    Compression: "manifold/compression",
+    Logging: "telemetry/logging",
+    OpenTelemetry: "telemetry/opentelemetry",
+    ServerTls: "tls",
+    ClientTls: "client_tls",
+    RedisPool: "redis",
+    Cidr: "router.trusted_proxies",
+    StaticResponse: "proxy.static",
+}
+
+impl Bake for String {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        // `str`'s Debug form is a valid Rust string literal (quotes, escapes, `\u{…}`).
+        let _ = write!(out, "::std::string::String::from({self:?})");
+        Ok(())
+    }
+}
+
+impl<T: Bake> Bake for Vec<T> {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        out.push_str("::std::vec![");
+        for item in self {
+            item.bake(out)?;
+            out.push_str(", ");
+        }
+        out.push(']');
+        Ok(())
+    }
+}
+
+impl<T: Bake> Bake for Option<T> {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let Some(value) = self else {
+            out.push_str("::core::option::Option::None");
+            return Ok(());
+        };
+        out.push_str("::core::option::Option::Some(");
+        value.bake(out)?;
+        out.push(')');
+        Ok(())
+    }
+}
+
+impl<T: Bake> Bake for Arc<T> {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        out.push_str("::std::sync::Arc::new(");
+        (**self).bake(out)?;
+        out.push(')');
+        Ok(())
+    }
+}
+
+impl<A: Bake, B: Bake> Bake for (A, B) {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        out.push('(');
+        self.0.bake(out)?;
+        out.push_str(", ");
+        self.1.bake(out)?;
+        out.push(')');
+        Ok(())
+    }
+}
+
+impl Bake for Duration {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let (secs, nanos) = (self.as_secs(), self.subsec_nanos());
+        let _ = write!(out, "::core::time::Duration::new({secs}, {nanos})");
+        Ok(())
+    }
+}
+
+impl Bake for IpAddr {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let _ = match self {
+            IpAddr::V4(ip) => write!(out, "::std::net::IpAddr::from({:?})", ip.octets()),
+            IpAddr::V6(ip) => write!(out, "::std::net::IpAddr::from({:?})", ip.segments()),
+        };
+        Ok(())
+    }
+}
+
+impl Bake for Method {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let method = self.as_str();
+        let _ = write!(
+            out,
+            "::http::Method::from_bytes(b{method:?}).map_err(|e| e.to_string())?"
+        );
+        Ok(())
+    }
+}
+
+impl Bake for HeaderName {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let name = self.as_str();
+        let _ = write!(
+            out,
+            "::http::header::HeaderName::from_bytes(b{name:?}).map_err(|e| e.to_string())?"
+        );
+        Ok(())
+    }
+}
+
+impl Bake for StatusCode {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let code = self.as_u16();
+        let _ = write!(
+            out,
+            "::http::StatusCode::from_u16({code}).map_err(|e| e.to_string())?"
+        );
+        Ok(())
+    }
+}
+
+impl Bake for UrlPattern {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        // Rebuilt from its source: only if that gives this very pattern back.
+        if UrlPattern::parse(&self.source).as_ref() != Ok(self) {
+            return Err(Unbakeable("url_pattern"));
+        }
+        let source = &self.source;
+        let _ = write!(out, "manifold_core::url::UrlPattern::parse({source:?})?");
+        Ok(())
+    }
+}
+
+impl Bake for serde_json::Value {
+    fn bake(&self, _: &mut String) -> Result<(), Unbakeable> {
+        Err(Unbakeable("router.error_body"))
+    }
+}
+
+impl Bake for HeaderFilter {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        match self {
+            HeaderFilter::All => out.push_str("manifold_core::config::HeaderFilter::All"),
+            HeaderFilter::Only(names) => {
+                out.push_str("manifold_core::config::HeaderFilter::Only(");
+                names.bake(out)?;
+                out.push(')');
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Bake for QueryFilter {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        match self {
+            QueryFilter::All => out.push_str("manifold_core::config::QueryFilter::All"),
+            QueryFilter::Only(names) => {
+                out.push_str("manifold_core::config::QueryFilter::Only(");
+                names.bake(out)?;
+                out.push(')');
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Bake for FlatmapOp {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        match self {
+            FlatmapOp::Move { from, to } => fields(
+                out,
+                "manifold_core::config::extra::FlatmapOp::Move",
+                &[("from", from), ("to", to)],
+            ),
+            FlatmapOp::Append { from, to } => fields(
+                out,
+                "manifold_core::config::extra::FlatmapOp::Append",
+                &[("from", from), ("to", to)],
+            ),
+            FlatmapOp::Del { paths } => fields(
+                out,
+                "manifold_core::config::extra::FlatmapOp::Del",
+                &[("paths", paths)],
+            ),
+        }
+    }
+}

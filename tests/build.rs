@@ -1,0 +1,81 @@
+//! Compiles every config the Worker build could compile in (manifold_core::config::bake) into
+//! the `prebuilt` test, which checks each against the decoder: `config/`, `config/examples/`
+//! and the scenario configs under `tests/scenarios/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use manifold_build::{prepare, Target};
+
+fn main() {
+    let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let root = here.parent().unwrap_or(&here).to_path_buf();
+    let mut configs = Vec::new();
+    for dir in ["config", "config/examples", "tests/scenarios"] {
+        println!("cargo::rerun-if-changed={}", root.join(dir).display());
+        collect(
+            &root,
+            &root.join(dir),
+            dir != "tests/scenarios",
+            &mut configs,
+        );
+    }
+    configs.sort();
+    let mut out = String::new();
+    let mut table = String::new();
+    for (i, name) in configs.iter().enumerate() {
+        let Some(plan) = plan(&root, name) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "fn baked_{i}() -> Result<manifold_core::Config, String> {{ Ok({plan}) }}"
+        );
+        let _ = writeln!(table, "    ({name:?}, baked_{i}),");
+    }
+    out.push_str("/// Builds a config compiled in.\n");
+    out.push_str("type Baked = fn() -> Result<manifold_core::Config, String>;\n");
+    out.push_str("/// (config file, the config compiled in), for every config that can be.\n");
+    out.push_str("const BAKED: &[(&str, Baked)] = &[\n");
+    out.push_str(&table);
+    out.push_str("];\n");
+    let file = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("baked.rs");
+    if let Err(e) = std::fs::write(&file, out) {
+        println!("cargo::error=cannot write {}: {e}", file.display());
+    }
+}
+
+/// The config files under `dir` (its `*.json` when `flat`, else every `config.json` below it),
+/// relative to `root`.
+fn collect(root: &Path, dir: &Path, flat: bool, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.is_dir() && !flat {
+            collect(root, &path, flat, out);
+        } else if (flat && path.extension().is_some_and(|e| e == "json"))
+            || (!flat && path.file_name().is_some_and(|n| n == "config.json"))
+        {
+            if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.display().to_string());
+            }
+        }
+    }
+}
+
+/// The config at `name` compiled in as the Worker build would, with every capability.
+fn plan(root: &Path, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(name)).ok()?;
+    let lookup = |var: &str| var.starts_with("CARGO_FEATURE_").then(String::new);
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).map_err(|e| e.to_string());
+    prepare(
+        Target::Workers,
+        name,
+        &text,
+        lookup,
+        read,
+        "docs/workers.md",
+    )
+    .plan
+}
