@@ -636,18 +636,18 @@ mod tests {
         };
         assert!(prepare(Target::Workers, plain, &decode).plan.is_none());
         // A part built from keys: decoded at start, and the build says why.
-        let cors = plain.replacen(
+        let logging = plain.replacen(
             "\"endpoints\"",
-            r#""extra_config": {"security/cors": {"allow_origins": ["*"]}}, "endpoints""#,
+            r#""extra_config": {"telemetry/logging": {"level": "INFO"}}, "endpoints""#,
             1,
         );
-        let decoded = prepare(Target::Workers, &cors, &every_feature);
+        let decoded = prepare(Target::Workers, &logging, &every_feature);
         assert!(decoded.plan.is_none() && decoded.text.is_some());
         assert!(
             decoded
                 .warnings
                 .iter()
-                .any(|w| w.contains("`security/cors` cannot be compiled")),
+                .any(|w| w.contains("`telemetry/logging` cannot be compiled")),
             "{:?}",
             decoded.warnings
         );

@@ -5,12 +5,14 @@
 //! otherwise link (bench/profile-notes.md, "Worker bundle: what the run-time config decoder
 //! costs").
 //!
-//! Only the plan's plain parts are written: strings, numbers, lists, the enums, URL patterns,
-//! header names. A part built from keys, code or files (a JWT validator, CEL programs, TLS, a
-//! telemetry exporter, …) is [`Unbakeable`], and the build keeps the decoder for such a config.
+//! Only the plan's plain parts are written: strings, numbers, lists, maps, the enums, URL
+//! patterns, header names, networks, static JSON. A part built from keys, code or files (a JWT
+//! validator, CEL programs, TLS, a telemetry exporter, …) is [`Unbakeable`], and the build keeps
+//! the decoder for such a config.
 //! The expression runs inside a function returning `Result<_, String>` (`?` for the
 //! constructors that check their input, which cannot fail for a value that came out of one).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -20,11 +22,11 @@ use http::header::HeaderName;
 use http::{Method, StatusCode};
 
 use super::extra::{
-    BackendHttp, BotDetector, CelChecks, Cidr, CircuitBreaker, ClientCredentials, Compression,
-    Cors, EndpointApiKeys, ErrorBodies, FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema,
-    JwtSigner, JwtValidator, Lambda, Logging, Martian, OpenTelemetry, ProxyRateLimit, Redis,
-    RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
-    WebSocket,
+    BackendHttp, BotDetector, CelChecks, Cidr, CircuitBreaker, ClientCredentials, Coding,
+    Compression, Cors, EndpointApiKeys, ErrorBodies, FailurePolicy, FlatmapOp, GraphQl, HttpCache,
+    JsonSchema, JwtSigner, JwtValidator, Lambda, Logging, Martian, OpenTelemetry, ProxyRateLimit,
+    Redis, RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
+    StaticStrategy, Strategy, WebSocket,
 };
 use super::plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
@@ -32,6 +34,7 @@ use super::plan::{
 };
 use super::tls::{ClientTls, ServerTls};
 use super::DnsDiscovery;
+use crate::json::Map;
 use crate::limits::RequestLimits;
 use crate::url::UrlPattern;
 
@@ -207,6 +210,27 @@ structs! {
         flatmap_filter, params, label, auth_validator, api_keys, auth_signer, json_schema, cel,
         guards, failure, websocket,
     }
+    "manifold_core::config::extra::Cors" Cors {
+        allow_origins, allow_methods, allow_headers, expose_headers, max_age, allow_credentials,
+        options_passthrough, options_success_status, debug,
+    }
+    "manifold_core::config::extra::SecurityHttp" SecurityHttp {
+        allowed_hosts, host_proxy_headers, ssl_redirect, ssl_host, ssl_proxy_headers,
+        sts_seconds, sts_include_subdomains, sts_preload, force_sts_header, frame_deny,
+        custom_frame_options_value, content_type_nosniff, browser_xss_filter,
+        content_security_policy, referrer_policy, hpkp_public_key, is_development,
+    }
+    "manifold_core::config::extra::RouterRateLimit" RouterRateLimit {
+        max_rate, capacity, client_max_rate, client_capacity, strategy, key, every, headers,
+    }
+    "manifold_core::config::extra::ProxyRateLimit" ProxyRateLimit { max_rate, capacity, every }
+    "manifold_core::config::extra::CircuitBreaker" CircuitBreaker {
+        interval, timeout, max_errors, name, log_status_change,
+    }
+    "manifold_core::config::extra::Compression" Compression {
+        enabled, min_size, gzip_level, brotli_level, encodings,
+    }
+    "manifold_core::config::extra::StaticResponse" StaticResponse { strategy, data }
     "manifold_core::config::Backend" Backend {
         host, discovery, url_pattern, method, encoding, allow, deny, mapping, group, target,
         is_collection, input_headers, input_query_strings, http, martian, graphql,
@@ -216,6 +240,11 @@ structs! {
 }
 
 unit_enums! {
+    "manifold_core::config::extra::Strategy" Strategy { Ip, Header, Param, ApiKey }
+    "manifold_core::config::extra::Coding" Coding { Brotli, Gzip }
+    "manifold_core::config::extra::StaticStrategy" StaticStrategy {
+        Always, Success, Complete, Errored, Incomplete,
+    }
     "manifold_core::config::Encoding" Encoding { Json, SafeJson, String, Xml, Rss, NoOp }
     "manifold_core::config::OutputEncoding" OutputEncoding {
         Json, JsonCollection, String, NoOp, Negotiate, Xml, Yaml,
@@ -234,28 +263,28 @@ unbakeable! {
     ClientCredentials: "auth/client-credentials",
     Lambda: "backend/lambda",
     DnsDiscovery: "sd: dns",
-    Cors: "security/cors",
-    SecurityHttp: "security/http",
     BotDetector: "security/bot-detector",
-    RouterRateLimit: "qos/ratelimit/router",
-    ProxyRateLimit: "qos/ratelimit/proxy",
-    RedisRateLimit: "qos/ratelimit/router/redis",
-    CircuitBreaker: "qos/circuit-breaker",
+    RedisRateLimit: "qos/ratelimit/router/redis or service/redis",
     HttpCache: "qos/http-cache",
-    Compression: "manifold/compression",
     Logging: "telemetry/logging",
     OpenTelemetry: "telemetry/opentelemetry",
     ServerTls: "tls",
     ClientTls: "client_tls",
     RedisPool: "redis",
-    Cidr: "router.trusted_proxies",
-    StaticResponse: "proxy.static",
 }
 
 impl Bake for String {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
         // `str`'s Debug form is a valid Rust string literal (quotes, escapes, `\u{…}`).
         let _ = write!(out, "::std::string::String::from({self:?})");
+        Ok(())
+    }
+}
+
+impl Bake for f64 {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        // Its bits: the very number, whatever its shortest decimal form would round to.
+        let _ = write!(out, "f64::from_bits({:#x})", self.to_bits());
         Ok(())
     }
 }
@@ -290,6 +319,21 @@ impl<T: Bake> Bake for Arc<T> {
         out.push_str("::std::sync::Arc::new(");
         (**self).bake(out)?;
         out.push(')');
+        Ok(())
+    }
+}
+
+impl<K: Bake, V: Bake> Bake for BTreeMap<K, V> {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        out.push_str("::std::collections::BTreeMap::from([");
+        for (key, value) in self {
+            out.push('(');
+            key.bake(out)?;
+            out.push_str(", ");
+            value.bake(out)?;
+            out.push_str("), ");
+        }
+        out.push_str("])");
         Ok(())
     }
 }
@@ -364,6 +408,32 @@ impl Bake for UrlPattern {
         }
         let source = &self.source;
         let _ = write!(out, "manifold_core::url::UrlPattern::parse({source:?})?");
+        Ok(())
+    }
+}
+
+impl Bake for Cidr {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let (addr, prefix) = (self.addr, self.prefix);
+        let _ = write!(
+            out,
+            "manifold_core::config::extra::Cidr::parse(\"{addr}/{prefix}\")?"
+        );
+        Ok(())
+    }
+}
+
+impl Bake for Map {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        // Parsed at start from its JSON text (numbers as written; a map keeps its keys sorted).
+        let mut text = String::new();
+        crate::json::write_json(&mut text, &crate::json::Value::Object(self.clone()));
+        let _ = write!(
+            out,
+            "match manifold_core::json::parse({text:?}.as_bytes()).map_err(|e| e.to_string())? {{ \
+             manifold_core::json::Value::Object(map) => map, \
+             _ => return Err(::std::string::String::from(\"not a JSON object\")) }}"
+        );
         Ok(())
     }
 }

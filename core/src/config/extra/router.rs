@@ -76,8 +76,8 @@ pub struct ErrorBodies {
 /// An IP network (`10.0.0.0/8`, `::1/128`, or a single address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
+    pub(crate) addr: IpAddr,
+    pub(crate) prefix: u8,
 }
 
 // === impl RouterOptions ===
@@ -113,15 +113,13 @@ impl Cidr {
         let host_bits = u32::from(bits - self.prefix.min(bits));
         net.checked_shr(host_bits).unwrap_or(0) == ip.checked_shr(host_bits).unwrap_or(0)
     }
-}
 
-impl<'de> Deserialize<'de> for Cidr {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let bad = || serde::de::Error::custom(format!("`{text}` is not an IP address or CIDR"));
+    /// `10.0.0.0/8`, `::1/128`, or a single address.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an IP address or CIDR");
         let (ip, prefix) = text
             .split_once('/')
-            .map_or((text.as_str(), None), |(a, p)| (a, Some(p)));
+            .map_or((text, None), |(a, p)| (a, Some(p)));
         let addr: IpAddr = ip.parse().map_err(|_| bad())?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
@@ -129,5 +127,11 @@ impl<'de> Deserialize<'de> for Cidr {
             None => max,
         };
         Ok(Self { addr, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
