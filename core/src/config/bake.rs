@@ -57,8 +57,13 @@ pub fn bake(config: &Config) -> Result<String, Unbakeable> {
     Ok(out)
 }
 
-/// Append `path { name: value, … }`.
-fn fields(out: &mut String, path: &str, fields: &[(&str, &dyn Bake)]) -> Result<(), Unbakeable> {
+/// Append `path { name: value, … rest }`: `rest` is fields the caller writes itself.
+fn fields(
+    out: &mut String,
+    path: &str,
+    fields: &[(&str, &dyn Bake)],
+    rest: &str,
+) -> Result<(), Unbakeable> {
     out.push_str(path);
     out.push_str(" {");
     for (name, value) in fields {
@@ -66,7 +71,17 @@ fn fields(out: &mut String, path: &str, fields: &[(&str, &dyn Bake)]) -> Result<
         value.bake(out)?;
         out.push(',');
     }
+    out.push_str(rest);
     out.push_str(" }");
+    Ok(())
+}
+
+/// Append `path(value)`: a tuple variant, or a call with one argument.
+fn wrap(out: &mut String, path: &str, value: &dyn Bake) -> Result<(), Unbakeable> {
+    out.push_str(path);
+    out.push('(');
+    value.bake(out)?;
+    out.push(')');
     Ok(())
 }
 
@@ -77,7 +92,7 @@ macro_rules! structs {
         impl Bake for $ty {
             fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
                 let $ty { $($field),* } = self;
-                fields(out, $path, &[$((stringify!($field), $field)),*])
+                fields(out, $path, &[$((stringify!($field), $field)),*], "")
             }
         }
     )*};
@@ -130,10 +145,10 @@ impl Bake for Config {
                 ("redis", redis),
                 ("compression", compression),
             ],
+            " routes: manifold_core::config::Routes::of(&endpoints)?, endpoints, \
+             warnings: ::std::vec::Vec::new(),",
         )?;
-        // Inside the struct's braces: the fields the expression makes itself.
-        out.truncate(out.len() - 2);
-        out.push_str(" routes: manifold_core::config::Routes::of(&endpoints)?, endpoints, warnings: ::std::vec::Vec::new() } }");
+        out.push_str(" }");
         Ok(())
     }
 }
@@ -303,23 +318,19 @@ impl<T: Bake> Bake for Vec<T> {
 
 impl<T: Bake> Bake for Option<T> {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        let Some(value) = self else {
-            out.push_str("::core::option::Option::None");
-            return Ok(());
-        };
-        out.push_str("::core::option::Option::Some(");
-        value.bake(out)?;
-        out.push(')');
-        Ok(())
+        match self {
+            Some(value) => wrap(out, "::core::option::Option::Some", value),
+            None => {
+                out.push_str("::core::option::Option::None");
+                Ok(())
+            }
+        }
     }
 }
 
 impl<T: Bake> Bake for Arc<T> {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        out.push_str("::std::sync::Arc::new(");
-        (**self).bake(out)?;
-        out.push(')');
-        Ok(())
+        wrap(out, "::std::sync::Arc::new", &**self)
     }
 }
 
@@ -447,28 +458,28 @@ impl Bake for serde_json::Value {
 impl Bake for HeaderFilter {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
         match self {
-            HeaderFilter::All => out.push_str("manifold_core::config::HeaderFilter::All"),
+            HeaderFilter::All => {
+                out.push_str("manifold_core::config::HeaderFilter::All");
+                Ok(())
+            }
             HeaderFilter::Only(names) => {
-                out.push_str("manifold_core::config::HeaderFilter::Only(");
-                names.bake(out)?;
-                out.push(')');
+                wrap(out, "manifold_core::config::HeaderFilter::Only", names)
             }
         }
-        Ok(())
     }
 }
 
 impl Bake for QueryFilter {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
         match self {
-            QueryFilter::All => out.push_str("manifold_core::config::QueryFilter::All"),
+            QueryFilter::All => {
+                out.push_str("manifold_core::config::QueryFilter::All");
+                Ok(())
+            }
             QueryFilter::Only(names) => {
-                out.push_str("manifold_core::config::QueryFilter::Only(");
-                names.bake(out)?;
-                out.push(')');
+                wrap(out, "manifold_core::config::QueryFilter::Only", names)
             }
         }
-        Ok(())
     }
 }
 
@@ -479,16 +490,19 @@ impl Bake for FlatmapOp {
                 out,
                 "manifold_core::config::extra::FlatmapOp::Move",
                 &[("from", from), ("to", to)],
+                "",
             ),
             FlatmapOp::Append { from, to } => fields(
                 out,
                 "manifold_core::config::extra::FlatmapOp::Append",
                 &[("from", from), ("to", to)],
+                "",
             ),
             FlatmapOp::Del { paths } => fields(
                 out,
                 "manifold_core::config::extra::FlatmapOp::Del",
                 &[("paths", paths)],
+                "",
             ),
         }
     }
