@@ -378,36 +378,34 @@ impl Bake for IpAddr {
     }
 }
 
+/// Append `constructor(argument)?` for a constructor that checks its input (and cannot fail
+/// on what came out of the type it builds).
+fn checked(out: &mut String, constructor: &str, argument: &str) -> Result<(), Unbakeable> {
+    let _ = write!(out, "{constructor}({argument}).map_err(|e| e.to_string())?");
+    Ok(())
+}
+
 impl Bake for Method {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        let method = self.as_str();
-        let _ = write!(
-            out,
-            "::http::Method::from_bytes(b{method:?}).map_err(|e| e.to_string())?"
-        );
-        Ok(())
+        let bytes = format!("b{:?}", self.as_str());
+        checked(out, "::http::Method::from_bytes", &bytes)
     }
 }
 
 impl Bake for HeaderName {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        let name = self.as_str();
-        let _ = write!(
-            out,
-            "::http::header::HeaderName::from_bytes(b{name:?}).map_err(|e| e.to_string())?"
-        );
-        Ok(())
+        let bytes = format!("b{:?}", self.as_str());
+        checked(out, "::http::header::HeaderName::from_bytes", &bytes)
     }
 }
 
 impl Bake for StatusCode {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        let code = self.as_u16();
-        let _ = write!(
+        checked(
             out,
-            "::http::StatusCode::from_u16({code}).map_err(|e| e.to_string())?"
-        );
-        Ok(())
+            "::http::StatusCode::from_u16",
+            &self.as_u16().to_string(),
+        )
     }
 }
 
@@ -455,33 +453,24 @@ impl Bake for serde_json::Value {
     }
 }
 
-impl Bake for HeaderFilter {
-    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        match self {
-            HeaderFilter::All => {
-                out.push_str("manifold_core::config::HeaderFilter::All");
-                Ok(())
-            }
-            HeaderFilter::Only(names) => {
-                wrap(out, "manifold_core::config::HeaderFilter::Only", names)
+/// `Bake` for the client filters: everything, or exactly a list.
+macro_rules! filters {
+    ($($path:literal $ty:ident),*) => {$(
+        impl Bake for $ty {
+            fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+                match self {
+                    $ty::All => {
+                        out.push_str(concat!($path, "::All"));
+                        Ok(())
+                    }
+                    $ty::Only(list) => wrap(out, concat!($path, "::Only"), list),
+                }
             }
         }
-    }
+    )*};
 }
 
-impl Bake for QueryFilter {
-    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
-        match self {
-            QueryFilter::All => {
-                out.push_str("manifold_core::config::QueryFilter::All");
-                Ok(())
-            }
-            QueryFilter::Only(names) => {
-                wrap(out, "manifold_core::config::QueryFilter::Only", names)
-            }
-        }
-    }
-}
+filters!("manifold_core::config::HeaderFilter" HeaderFilter, "manifold_core::config::QueryFilter" QueryFilter);
 
 impl Bake for FlatmapOp {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
