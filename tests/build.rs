@@ -1,6 +1,6 @@
 //! Compiles every config the Worker build could compile in (manifold_core::config::bake) into
-//! the `prebuilt` test, which checks each against the decoder: `config/`, `config/examples/`
-//! and the scenario configs under `tests/scenarios/`.
+//! the `prebuilt` test, which checks each against the decoder: `config/`, `config/examples/`,
+//! the Worker e2e configs in `tests/worker/` and the scenario configs under `tests/scenarios/`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,12 @@ fn main() {
     let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = here.parent().unwrap_or(&here).to_path_buf();
     let mut configs = Vec::new();
-    for dir in ["config", "config/examples", "tests/scenarios"] {
+    for dir in [
+        "config",
+        "config/examples",
+        "tests/worker",
+        "tests/scenarios",
+    ] {
         println!("cargo::rerun-if-changed={}", root.join(dir).display());
         collect(
             &root,
@@ -67,7 +72,12 @@ fn collect(root: &Path, dir: &Path, flat: bool, out: &mut Vec<String>) {
 /// The config at `name` compiled in as the Worker build would, with every capability.
 fn plan(root: &Path, name: &str) -> Option<String> {
     let text = std::fs::read_to_string(root.join(name)).ok()?;
-    let lookup = |var: &str| var.starts_with("CARGO_FEATURE_").then(String::new);
+    // Every capability; the Worker e2e configs' build-time ports (tests/worker/ssl.json).
+    let lookup = |var: &str| match var {
+        _ if var.starts_with("CARGO_FEATURE_") => Some(String::new()),
+        _ if var.starts_with("MANIFOLD_E2E_") => Some("9".to_owned()),
+        _ => None,
+    };
     let read = |path: &str| std::fs::read_to_string(root.join(path)).map_err(|e| e.to_string());
     prepare(
         Target::Workers,

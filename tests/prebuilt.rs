@@ -1,6 +1,7 @@
 //! A config compiled into a Worker (manifold_core::config::bake, written by build.rs for every
-//! config in `config/`, `config/examples/` and `tests/scenarios/` that can be) is the config
-//! the Worker would decode at start from the same text: equal down to its route table.
+//! config in `config/`, `config/examples/`, `tests/worker/` and `tests/scenarios/` that can
+//! be) is the config the Worker would decode at start from the same text: equal down to its
+//! route table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,7 +18,12 @@ include!(concat!(env!("OUT_DIR"), "/baked.rs"));
 fn decoded(name: &str) -> Config {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let text = std::fs::read_to_string(root.join(name)).unwrap();
-    let lookup = |var: &str| var.starts_with("CARGO_FEATURE_").then(String::new);
+    // Every capability; the Worker e2e configs' build-time ports (tests/worker/ssl.json).
+    let lookup = |var: &str| match var {
+        _ if var.starts_with("CARGO_FEATURE_") => Some(String::new()),
+        _ if var.starts_with("MANIFOLD_E2E_") => Some("9".to_owned()),
+        _ => None,
+    };
     let read = |path: &str| std::fs::read_to_string(root.join(path)).map_err(|e| e.to_string());
     let embedded = prepare(Target::Workers, name, &text, lookup, read, "docs").text;
     let config = load::load_expanded(&embedded.unwrap(), |_| None);
@@ -42,17 +48,22 @@ fn each_compiled_config_is_the_decoded_one() {
 #[test]
 fn the_shipped_configs_and_most_scenarios_are_compiled_in() {
     let names: Vec<&str> = BAKED.iter().map(|(name, _)| *name).collect();
+    // tests/worker/ssl.json is also served compiled in by the Worker e2e (scripts/worker-e2e.sh).
     for shipped in [
         "config/demo.json",
         "config/gateway.json",
         "config/examples/merge.json",
+        "tests/worker/ssl.json",
     ] {
         assert!(
             names.contains(&shipped),
             "{shipped} not compiled in: {names:?}"
         );
     }
-    let scenarios = names.iter().filter(|n| n.starts_with("tests/")).count();
+    let scenarios = names
+        .iter()
+        .filter(|n| n.starts_with("tests/scenarios/"))
+        .count();
     assert!(
         scenarios >= 100,
         "only {scenarios} scenario configs compiled in"

@@ -636,18 +636,18 @@ mod tests {
         };
         assert!(prepare(Target::Workers, plain, &decode).plan.is_none());
         // A part built from keys: decoded at start, and the build says why.
-        let logging = plain.replacen(
-            "\"endpoints\"",
-            r#""extra_config": {"telemetry/logging": {"level": "INFO"}}, "endpoints""#,
+        let cached = plain.replacen(
+            r#""url_pattern": "/a"}"#,
+            r#""url_pattern": "/a", "extra_config": {"qos/http-cache": {}}}"#,
             1,
         );
-        let decoded = prepare(Target::Workers, &logging, &every_feature);
+        let decoded = prepare(Target::Workers, &cached, &every_feature);
         assert!(decoded.plan.is_none() && decoded.text.is_some());
         assert!(
             decoded
                 .warnings
                 .iter()
-                .any(|w| w.contains("`telemetry/logging` cannot be compiled")),
+                .any(|w| w.contains("`qos/http-cache` cannot be compiled")),
             "{:?}",
             decoded.warnings
         );

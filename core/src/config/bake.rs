@@ -22,10 +22,11 @@ use http::header::HeaderName;
 use http::{Method, StatusCode};
 
 use super::extra::{
-    BackendHttp, BotDetector, CelChecks, Cidr, CircuitBreaker, ClientCredentials, Coding,
-    Compression, Cors, EndpointApiKeys, ErrorBodies, FailurePolicy, FlatmapOp, GraphQl, HttpCache,
-    JsonSchema, JwtSigner, JwtValidator, Lambda, Logging, Martian, OpenTelemetry, ProxyRateLimit,
-    Redis, RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
+    BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr, CircuitBreaker,
+    ClientCredentials, Coding, Compression, Cors, EndpointApiKeys, ErrorBodies, Exporters,
+    FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator, Lambda,
+    Layer, Layers, Logging, Martian, OpenTelemetry, Otlp, Prometheus, ProxyRateLimit, Redis,
+    RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
     StaticStrategy, Strategy, WebSocket,
 };
 use super::plan::{
@@ -246,6 +247,29 @@ structs! {
         enabled, min_size, gzip_level, brotli_level, encodings,
     }
     "manifold_core::config::extra::StaticResponse" StaticResponse { strategy, data }
+    "manifold_core::config::extra::Logging" Logging {
+        level, prefix, syslog, stdout, format, custom_format, syslog_facility,
+    }
+    "manifold_core::config::extra::OpenTelemetry" OpenTelemetry {
+        service_name, service_version, deploy_env, metric_reporting_period, trace_sample_rate,
+        exporters, layers, skip_paths,
+    }
+    "manifold_core::config::extra::Exporters" Exporters { otlp, prometheus }
+    "manifold_core::config::extra::Otlp" Otlp {
+        name, host, port, use_http, disable_metrics, disable_traces,
+    }
+    "manifold_core::config::extra::Prometheus" Prometheus {
+        name, port, listen_ip, go_metrics, process_metrics, disable_metrics,
+    }
+    "manifold_core::config::extra::Layers" Layers { global, proxy, backend }
+    "manifold_core::config::extra::Layer" Layer {
+        disable_metrics, disable_traces, disable_propagation, report_headers,
+    }
+    "manifold_core::config::extra::BackendLayer" BackendLayer { metrics, traces }
+    "manifold_core::config::extra::BackendDetail" BackendDetail {
+        disable_stage, round_trip, read_payload, detailed_connection, static_attributes,
+        report_headers,
+    }
     "manifold_core::config::Backend" Backend {
         host, discovery, url_pattern, method, encoding, allow, deny, mapping, group, target,
         is_collection, input_headers, input_query_strings, http, martian, graphql,
@@ -281,8 +305,6 @@ unbakeable! {
     BotDetector: "security/bot-detector",
     RedisRateLimit: "qos/ratelimit/router/redis or service/redis",
     HttpCache: "qos/http-cache",
-    Logging: "telemetry/logging",
-    OpenTelemetry: "telemetry/opentelemetry",
     ServerTls: "tls",
     ClientTls: "client_tls",
     RedisPool: "redis",
@@ -449,7 +471,7 @@ impl Bake for Map {
 
 impl Bake for serde_json::Value {
     fn bake(&self, _: &mut String) -> Result<(), Unbakeable> {
-        Err(Unbakeable("router.error_body"))
+        Err(Unbakeable("router.error_body or static_attributes"))
     }
 }
 
