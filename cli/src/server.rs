@@ -344,7 +344,9 @@ async fn handle(
             .unwrap_or(Err(BodyError::ReadTimeout)),
         None => read.await,
     };
-    let answer = async {
+    // Pinned where it is made: the futures below are kilobytes, and an `.await` of an unpinned
+    // one moves it into this future's state first (a `memcpy` of its whole size).
+    let answer = std::pin::pin!(async {
         match read {
             Ok(body) => {
                 let request = Request::from_parts(parts, body);
@@ -353,7 +355,7 @@ async fn handle(
                     .with_peer(Some(peer))
                     .with_https(ctx.https)
                     .with_defer(Arc::new(manifold_native::Spawn));
-                let work = gateway.handle_streaming(request, context);
+                let work = std::pin::pin!(gateway.handle_streaming(request, context));
                 // The backend calls are recorded only for an observer (the demo): the access
                 // log has its own record, and the scope costs a task-local swap on every poll.
                 if ctx.observer.is_some() {
@@ -370,7 +372,7 @@ async fn handle(
                 (answer.map(Body::Full), Vec::new())
             }
         }
-    };
+    });
     let (response, calls) = match ctx.limits.write_timeout {
         Some(limit) => match tokio::time::timeout(limit, answer).await {
             Ok(answered) => answered,

@@ -173,7 +173,8 @@ impl Gateway {
     ) -> Response<Body> {
         let slot = StreamSlot::default();
         context.stream = Some(slot.clone());
-        let response = self.handle(request, context).await;
+        // Pinned in place: awaiting the (large) future unpinned would move it first.
+        let response = std::pin::pin!(self.handle(request, context)).await;
         attach(response, &slot)
     }
 
@@ -306,7 +307,7 @@ impl Gateway {
         if let ControlFlow::Break(response) = self.engine.check(&inbound, &mut state).await {
             return response;
         }
-        let mut response = self.route(parts, body, context).await;
+        let mut response = std::pin::pin!(self.route(parts, body, context)).await;
         self.engine.finish(&inbound, &mut state, &mut response);
         response
     }
