@@ -19,7 +19,7 @@ use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyRespons
 use crate::config::{Backend, Encoding};
 use crate::encoding;
 use crate::platform::{BackendRequest, Body, BoxFuture, FailureKind, Platform};
-use crate::telemetry::BackendSpan;
+use crate::telemetry::{BackendSpan, SpanClient};
 use crate::url::param_eq;
 use crate::url::{push_query_component, RenderError, Var};
 
@@ -88,7 +88,7 @@ impl HttpBackend {
     /// client the decoded body).
     async fn fetch(
         &self,
-        client: &dyn crate::platform::HttpClient,
+        client: &SpanClient<'_>,
         request: BackendRequest,
         context: &crate::platform::RequestContext,
         rebuild: Option<&dyn redirect::Rebuild>,

@@ -10,9 +10,9 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use super::{ErrorSource, ProxyError};
 use crate::config::extra::BackendHttp;
 use crate::platform::{
-    BackendRequest, BackendResponse, BoxFuture, ClientError, HttpClient, MaybeSync,
-    StreamedResponse,
+    BackendRequest, BackendResponse, BoxFuture, ClientError, MaybeSync, StreamedResponse,
 };
+use crate::telemetry::SpanClient;
 
 /// Most redirects followed for one backend call (Go's default).
 pub(crate) const MAX_REDIRECTS: usize = 10;
@@ -34,35 +34,36 @@ impl<F: Fn() -> HeaderMap + MaybeSync> Rebuild for F {
 
 /// Send `request`, following redirects per the backend's policy.
 pub(crate) async fn send(
-    client: &dyn HttpClient,
+    client: &SpanClient<'_>,
     request: BackendRequest,
     max_body: usize,
     policy: &BackendHttp,
     rebuild: Option<&dyn Rebuild>,
 ) -> Result<BackendResponse, ProxyError> {
-    follow(request, policy, rebuild, |req| client.send(req, max_body)).await
+    let call = |req| client.send(req, max_body);
+    follow(request, policy, rebuild, call, |r| client.record(r)).await
 }
 
 /// [`send`] with a streamed answer (the body of a redirect is dropped unread: cancelled).
 pub(crate) async fn send_streaming(
-    client: &dyn HttpClient,
+    client: &SpanClient<'_>,
     request: BackendRequest,
     max_body: usize,
     policy: &BackendHttp,
     rebuild: Option<&dyn Rebuild>,
 ) -> Result<StreamedResponse, ProxyError> {
-    follow(request, policy, rebuild, |req| {
-        client.send_streaming(req, max_body)
-    })
-    .await
+    let call = |req| client.send_streaming(req, max_body);
+    follow(request, policy, rebuild, call, |r| client.record(r)).await
 }
 
-/// Make the call `call` makes, following redirects per the backend's policy.
+/// Make the call `call` makes, following redirects per the backend's policy; `record` sees
+/// what each hop answered.
 async fn follow<B>(
     request: BackendRequest,
     policy: &BackendHttp,
     rebuild: Option<&dyn Rebuild>,
     call: impl Fn(BackendRequest) -> BoxFuture<'static, Result<http::Response<B>, ClientError>>,
+    record: impl Fn(&Result<http::Response<B>, ClientError>),
 ) -> Result<http::Response<B>, ProxyError> {
     let (mut parts, mut body) = request.into_parts();
     // The first request's headers go with it (moved, not copied); kept only when a redirect
@@ -79,7 +80,9 @@ async fn follow<B>(
         };
         // What the gateway attached to the call (the target service discovery chose) stays.
         *req.extensions_mut() = parts.extensions.clone();
-        let response = call(req).await.map_err(|e| {
+        let response = call(req).await;
+        record(&response);
+        let response = response.map_err(|e| {
             ProxyError::new(
                 ErrorSource::Backend,
                 format!("{} {}: {e}", parts.method, parts.uri),
@@ -180,6 +183,7 @@ fn resolve(base: &Uri, location: &str) -> Option<Uri> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::HttpClient;
     use bytes::Bytes;
     use std::sync::Mutex;
 
@@ -225,7 +229,8 @@ mod tests {
         rebuild: Option<&dyn Rebuild>,
     ) -> Vec<(String, Option<String>, bool)> {
         let client = Bouncer::default();
-        futures_executor::block_on(send(&client, first(), 1024, policy, rebuild)).unwrap();
+        let hops = SpanClient::untraced(&client);
+        futures_executor::block_on(send(&hops, first(), 1024, policy, rebuild)).unwrap();
         client.0.into_inner().unwrap()
     }
 

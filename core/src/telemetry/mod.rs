@@ -21,7 +21,7 @@ use http::{HeaderName, HeaderValue, Response};
 use crate::config::Config;
 use crate::platform::{Live, Platform, RequestContext, RequestRecord};
 
-pub(crate) use span::BackendSpan;
+pub(crate) use span::{BackendSpan, SpanClient};
 
 /// `X-Krakend-Completed`, as a constant: looking a header up by `&str` parses the name first.
 const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");

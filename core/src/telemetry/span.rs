@@ -2,6 +2,9 @@
 //! fed by every hop the call makes (each carries `traceparent` with this span's id), ended —
 //! recorded into the request's [`Live`] state — when the call is dropped, whether it finished,
 //! failed or was cancelled by a deadline. A failure is recorded once, with its first cause.
+//!
+//! The span lives in the backend call's own future, and each hop is recorded by the code that
+//! awaited it (the redirect loop), so the state is neither shared nor the hop's future wrapped.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -10,7 +13,7 @@ use http::HeaderValue;
 use super::trace_context::{self, TRACEPARENT, TRACESTATE};
 use crate::platform::{
     BackendCall, BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock,
-    Failure, FailureKind, HttpClient, Live, MaybeSend, Platform, RequestContext,
+    Failure, FailureKind, HttpClient, Live, Platform, RequestContext,
 };
 use crate::platform::{Body, StreamedResponse};
 
@@ -22,7 +25,7 @@ pub(crate) struct BackendSpan(Option<Traced>);
 struct Traced {
     live: Arc<Live>,
     clock: Arc<dyn Clock>,
-    state: Arc<Mutex<State>>,
+    state: Mutex<State>,
 }
 
 /// What the hops of the call found out.
@@ -33,10 +36,11 @@ struct State {
     tracestate: Option<HeaderValue>,
 }
 
-/// The platform's client, with each hop recorded into the span and carrying `traceparent`.
+/// The platform's client for the hops of one call: each carries `traceparent`, and
+/// [`SpanClient::record`] notes what it answered.
 pub(crate) struct SpanClient<'a> {
     inner: &'a dyn HttpClient,
-    state: Option<Arc<Mutex<State>>>,
+    state: Option<&'a Mutex<State>>,
 }
 
 // === impl BackendSpan ===
@@ -94,19 +98,19 @@ impl BackendSpan {
         Self(Some(Traced {
             live,
             clock: platform.clock.clone(),
-            state: Arc::new(Mutex::new(State {
+            state: Mutex::new(State {
                 call: Some(call),
                 traceparent,
                 tracestate,
-            })),
+            }),
         }))
     }
 
-    /// `client` with each hop recorded into this span.
-    pub(crate) fn client<'a>(&self, client: &'a dyn HttpClient) -> SpanClient<'a> {
+    /// `client` for the hops of this span.
+    pub(crate) fn client<'a>(&'a self, client: &'a dyn HttpClient) -> SpanClient<'a> {
         SpanClient {
             inner: client,
-            state: self.0.as_ref().map(|t| t.state.clone()),
+            state: self.0.as_ref().map(|t| &t.state),
         }
     }
 
@@ -134,8 +138,6 @@ impl Drop for BackendSpan {
         let Some(Traced { live, clock, state }) = &self.0 else {
             return;
         };
-        // Taken, not cloned: the span ends here (a hop still running after it, if any, only
-        // writes into the emptied state).
         let Some(mut call) = lock(state).call.take() else {
             return;
         };
@@ -190,41 +192,37 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 // === impl SpanClient ===
 
-impl HttpClient for SpanClient<'_> {
-    fn send(
+impl<'a> SpanClient<'a> {
+    /// `inner` for the hops of a call with no span (tests of the callers).
+    #[cfg(test)]
+    pub(crate) fn untraced(inner: &'a dyn HttpClient) -> Self {
+        Self { inner, state: None }
+    }
+
+    /// Send one hop, with this span's `traceparent`.
+    pub(crate) fn send(
         &self,
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-        self.hop(request, |r| self.inner.send(r, max_body), |b| b.len())
+        self.inner.send(self.stamp(request), max_body)
     }
 
-    fn send_streaming(
+    /// [`Self::send`], the answer streamed.
+    pub(crate) fn send_streaming(
         &self,
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
-        // A streamed body's bytes are not counted: the span ends with the head.
-        let len = |b: &Body| b.full().map_or(0, bytes::Bytes::len);
-        self.hop(request, |r| self.inner.send_streaming(r, max_body), len)
+        self.inner.send_streaming(self.stamp(request), max_body)
     }
-}
 
-impl SpanClient<'_> {
-    /// One hop through `call`, recorded into the span (`len` says how many body bytes came).
-    fn hop<B: MaybeSend + 'static>(
-        &self,
-        mut request: BackendRequest,
-        call: impl FnOnce(BackendRequest) -> BoxFuture<'static, Result<http::Response<B>, ClientError>>,
-        len: fn(&B) -> usize,
-    ) -> BoxFuture<'static, Result<http::Response<B>, ClientError>> {
-        let Some(state) = self.state.clone() else {
-            return call(request);
-        };
-        {
-            let s = lock(&state);
-            let headers = request.headers_mut();
+    /// `request` with this span's `traceparent` (and the trace's `tracestate`, or none).
+    fn stamp(&self, mut request: BackendRequest) -> BackendRequest {
+        if let Some(state) = self.state {
+            let s = lock(state);
             if let Some(v) = &s.traceparent {
+                let headers = request.headers_mut();
                 headers.insert(TRACEPARENT, v.clone());
                 match &s.tracestate {
                     Some(v) => headers.insert(TRACESTATE, v.clone()),
@@ -232,35 +230,56 @@ impl SpanClient<'_> {
                 };
             }
         }
-        let call = call(request);
-        Box::pin(async move {
-            let result = call.await;
-            let mut s = lock(&state);
-            let Some(record) = s.call.as_mut() else {
-                return result;
-            };
-            match &result {
-                Ok(response) => {
-                    record.status = Some(response.status().as_u16());
-                    record.bytes = record.bytes.saturating_add(len(response.body()));
-                }
-                Err(e) => {
-                    let kind = match e.kind {
-                        ClientErrorKind::Connect => FailureKind::Refused,
-                        ClientErrorKind::BodyTooLarge => FailureKind::BodyTooLarge,
-                        ClientErrorKind::Protocol => FailureKind::Protocol,
-                        #[allow(unreachable_patterns)] // kinds added later read as protocol errors
-                        _ => FailureKind::Protocol,
-                    };
-                    record.failure.get_or_insert(Failure {
-                        kind,
-                        message: e.message.clone(),
-                    });
-                }
+        request
+    }
+
+    /// Note what a hop answered: its status and body bytes (a streamed body's are not
+    /// counted: the span ends with the head), or its failure unless one is already noted.
+    pub(crate) fn record<B: BodyLen>(&self, result: &Result<http::Response<B>, ClientError>) {
+        let Some(state) = self.state else {
+            return;
+        };
+        let mut s = lock(state);
+        let Some(record) = s.call.as_mut() else {
+            return;
+        };
+        match result {
+            Ok(response) => {
+                record.status = Some(response.status().as_u16());
+                record.bytes = record.bytes.saturating_add(response.body().len_known());
             }
-            drop(s);
-            result
-        })
+            Err(e) => {
+                let kind = match e.kind {
+                    ClientErrorKind::Connect => FailureKind::Refused,
+                    ClientErrorKind::BodyTooLarge => FailureKind::BodyTooLarge,
+                    ClientErrorKind::Protocol => FailureKind::Protocol,
+                    #[allow(unreachable_patterns)] // kinds added later read as protocol errors
+                    _ => FailureKind::Protocol,
+                };
+                record.failure.get_or_insert(Failure {
+                    kind,
+                    message: e.message.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// The body bytes a hop's answer brought, as far as they are known when it is recorded.
+pub(crate) trait BodyLen {
+    /// The bytes known (a stream's: none yet).
+    fn len_known(&self) -> usize;
+}
+
+impl BodyLen for bytes::Bytes {
+    fn len_known(&self) -> usize {
+        self.len()
+    }
+}
+
+impl BodyLen for Body {
+    fn len_known(&self) -> usize {
+        self.full().map_or(0, bytes::Bytes::len)
     }
 }
 
