@@ -8,6 +8,10 @@
 //! `cargo build` (and `cargo lambda build`, `sam build`, `worker-build`, `wrangler deploy`) with
 //! `file:line:column` messages instead of failing a cold start or a first request.
 //!
+//! For a Worker, the build also writes `config.rs`, which the entry includes: the checked
+//! config compiled in as code (`manifold_core::config::bake`) when it has no run-time
+//! placeholder and every part can be written so, else the embedded text decoded at start.
+//!
 //! Run-time placeholders (`${env:NAME}`) stay in the embedded text: the adapter resolves them
 //! when it starts, from the platform (a Worker's vars and secrets, the function's environment).
 //! The build never reads them, so a secret given that way is not in the artifact; the config
