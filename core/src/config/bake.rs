@@ -24,10 +24,10 @@ use http::{Method, StatusCode};
 use super::extra::{
     BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr, CircuitBreaker,
     ClientCredentials, Coding, Compression, Cors, EndpointApiKeys, ErrorBodies, Exporters,
-    FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator, Lambda,
-    Layer, Layers, Logging, Martian, OpenTelemetry, Otlp, Prometheus, ProxyRateLimit, Redis,
-    RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, SecurityHttp, StaticResponse,
-    StaticStrategy, Strategy, WebSocket,
+    FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator, KeySource,
+    Lambda, Layer, Layers, Logging, Martian, OpenTelemetry, Otlp, Prometheus, ProxyRateLimit,
+    Redis, RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, ScopesMatcher, SecurityHttp,
+    StaticResponse, StaticStrategy, Strategy, WebSocket,
 };
 use super::plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
@@ -35,6 +35,7 @@ use super::plan::{
 };
 use super::tls::{ClientTls, ServerTls};
 use super::DnsDiscovery;
+use crate::jose::Alg;
 use crate::json::Map;
 use crate::limits::RequestLimits;
 use crate::url::UrlPattern;
@@ -247,6 +248,10 @@ structs! {
         enabled, min_size, gzip_level, brotli_level, encodings,
     }
     "manifold_core::config::extra::StaticResponse" StaticResponse { strategy, data }
+    "manifold_core::config::extra::JwtValidator" JwtValidator {
+        alg, keys, audience, issuer, roles_key, roles, scopes_key, scopes, scopes_matcher,
+        propagate_claims, cookie_key, auth_header_name, leeway,
+    }
     "manifold_core::config::extra::Logging" Logging {
         level, prefix, syslog, stdout, format, custom_format, syslog_facility,
     }
@@ -279,6 +284,10 @@ structs! {
 }
 
 unit_enums! {
+    "manifold_core::jose::Alg" Alg {
+        HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
+    }
+    "manifold_core::config::extra::ScopesMatcher" ScopesMatcher { Any, All }
     "manifold_core::config::extra::Strategy" Strategy { Ip, Header, Param, ApiKey }
     "manifold_core::config::extra::Coding" Coding { Brotli, Gzip }
     "manifold_core::config::extra::StaticStrategy" StaticStrategy {
@@ -291,7 +300,6 @@ unit_enums! {
 }
 
 unbakeable! {
-    JwtValidator: "auth/validator",
     JwtSigner: "auth/signer",
     EndpointApiKeys: "auth/api-keys",
     JsonSchema: "validation/json-schema",
@@ -493,6 +501,21 @@ macro_rules! filters {
 }
 
 filters!("manifold_core::config::HeaderFilter" HeaderFilter, "manifold_core::config::QueryFilter" QueryFilter);
+
+impl Bake for KeySource {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        match self {
+            KeySource::Url { url, ttl } => fields(
+                out,
+                "manifold_core::config::extra::KeySource::Url",
+                &[("url", url), ("ttl", ttl)],
+                "",
+            ),
+            // Parsed key material, not kept as text.
+            KeySource::Inline(_) => Err(Unbakeable("auth/validator with local or inline keys")),
+        }
+    }
+}
 
 impl Bake for FlatmapOp {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
