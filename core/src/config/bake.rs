@@ -7,8 +7,9 @@
 //!
 //! Only the plan's plain parts are written: strings, numbers, lists, maps, the enums, URL
 //! patterns, header names, networks, static JSON. A part built from keys, code or files (a JWT
-//! validator, CEL programs, TLS, a telemetry exporter, …) is [`Unbakeable`], and the build keeps
-//! the decoder for such a config.
+//! validator's local keys, CEL programs, JSON schemas, TLS, …) is [`Unbakeable`], and the build
+//! keeps the decoder for such a config.
+//!
 //! The expression runs inside a function returning `Result<_, String>` (`?` for the
 //! constructors that check their input, which cannot fail for a value that came out of one).
 
