@@ -29,19 +29,22 @@ fn main() {
     let mut out = String::new();
     let mut table = String::new();
     for (i, name) in configs.iter().enumerate() {
-        let Some(plan) = plan(&root, name) else {
+        let Some((text, plan)) = embed(&root, name) else {
             continue;
         };
         let _ = writeln!(
             out,
             "fn baked_{i}() -> Result<manifold_core::Config, String> {{ Ok({plan}) }}"
         );
-        let _ = writeln!(table, "    ({name:?}, baked_{i}),");
+        let _ = writeln!(table, "    ({name:?}, {text:?}, baked_{i}),");
     }
     out.push_str("/// Builds a config compiled in.\n");
     out.push_str("type Baked = fn() -> Result<manifold_core::Config, String>;\n");
-    out.push_str("/// (config file, the config compiled in), for every config that can be.\n");
-    out.push_str("const BAKED: &[(&str, Baked)] = &[\n");
+    out.push_str(
+        "/// (config file, the text the build embeds, the config compiled in), for every\n",
+    );
+    out.push_str("/// config that can be.\n");
+    out.push_str("const BAKED: &[(&str, &str, Baked)] = &[\n");
     out.push_str(&table);
     out.push_str("];\n");
     let file = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("baked.rs");
@@ -69,8 +72,9 @@ fn collect(root: &Path, dir: &Path, flat: bool, out: &mut Vec<String>) {
     }
 }
 
-/// The config at `name` compiled in as the Worker build would, with every capability.
-fn plan(root: &Path, name: &str) -> Option<String> {
+/// The config at `name` as the Worker build embeds it and compiles it in, with every
+/// capability: (embedded text, expression).
+fn embed(root: &Path, name: &str) -> Option<(String, String)> {
     let text = std::fs::read_to_string(root.join(name)).ok()?;
     // Every capability; the Worker e2e configs' build-time ports (tests/worker/ssl.json).
     let lookup = |var: &str| match var {
@@ -79,13 +83,13 @@ fn plan(root: &Path, name: &str) -> Option<String> {
         _ => None,
     };
     let read = |path: &str| std::fs::read_to_string(root.join(path)).map_err(|e| e.to_string());
-    prepare(
+    let embedding = prepare(
         Target::Workers,
         name,
         &text,
         lookup,
         read,
         "docs/workers.md",
-    )
-    .plan
+    );
+    Some((embedding.text?, embedding.plan?))
 }
