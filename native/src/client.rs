@@ -1,7 +1,7 @@
 //! [`HyperClient`]: the backend HTTP client. Pooled connections, HTTP/1.1 and h2 (negotiated
 //! with ALPN over TLS), rustls with the ring provider and Mozilla's roots compiled in. Plain
-//! `http` backends go through our own HTTP/1.1 pool (`pool.rs`, the hot path), `https` ones
-//! through hyper-util's client.
+//! `http` backends go through our own HTTP/1.1 connections and pool (`h1.rs`, `pool.rs`: the
+//! hot path), `https` ones through hyper-util's client.
 //!
 //! It does exactly what the [`HttpClient`] port asks: no redirects (the core follows them with
 //! its own policy), and the response body is read frame by frame and abandoned as soon as it
@@ -18,7 +18,7 @@ use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -52,6 +52,7 @@ impl Default for ClientOptions {
     }
 }
 
+mod h1;
 mod pool;
 
 /// The native [`HttpClient`]: our HTTP/1.1 pool for `http` backends, hyper-util's pooled
@@ -150,28 +151,19 @@ impl HyperClient {
     }
 }
 
-/// A response head, and for a plain-`http` backend the connection to put back after the body.
-type Head = (http::Response<hyper::body::Incoming>, Option<pool::Conn>);
-
-/// Send `request` and wait for the response head; a failure says whether the connection
-/// could not be made or the exchange broke (the buffered and streamed sends share this).
-async fn call(clients: &Clients, request: BackendRequest) -> Result<Head, ClientError> {
-    let request = frame(request);
-    if let Some(authority) = plain_http(request.uri()) {
-        let (response, conn) = clients.plain.send(request, authority).await?;
-        return Ok((response, Some(conn)));
-    }
-    match clients.tls.request(request).await {
-        Ok(response) => Ok((response, None)),
-        Err(e) => {
-            let kind = if e.is_connect() {
-                ClientErrorKind::Connect
-            } else {
-                ClientErrorKind::Protocol
-            };
-            Err(ClientError::new(kind, error_chain(&e)))
-        }
-    }
+/// Send `request` through the legacy client (`https`) and wait for the response head.
+async fn call_tls(
+    clients: &Clients,
+    request: http::Request<OutBody>,
+) -> Result<http::Response<Incoming>, ClientError> {
+    clients.tls.request(request).await.map_err(|e| {
+        let kind = if e.is_connect() {
+            ClientErrorKind::Connect
+        } else {
+            ClientErrorKind::Protocol
+        };
+        ClientError::new(kind, error_chain(&e))
+    })
 }
 
 /// The authority of an `http://` URI, which our own pool serves.
@@ -191,18 +183,24 @@ impl HttpClient for HyperClient {
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         let clients = self.inner.clone();
         Box::pin(async move {
-            let (response, conn) = call(&clients, request).await?;
-            let (parts, body) = response.into_parts();
+            let request = frame(request);
+            if let Some(authority) = plain_http(request.uri()) {
+                let (head, mut conn) = clients.plain.send(request, authority).await?;
+                let body = conn
+                    .io
+                    .read_body(head.framing, &head.parts.headers, max_body)
+                    .await?;
+                // The whole body was read: the connection may carry the next request.
+                conn.put_back();
+                return Ok(http::Response::from_parts(head.parts, body));
+            }
+            let (parts, body) = call_tls(&clients, request).await?.into_parts();
             // Refused as soon as it is known to exceed `max_body` (a declared length at once).
             let body = BoundedBody::response(&parts.headers, max_body)?
                 .collect(body.into_data_stream(), |e| {
                     ClientError::new(ClientErrorKind::Protocol, error_chain(&e))
                 })
                 .await?;
-            // The whole body was read: the connection may carry the next request.
-            if let Some(conn) = conn {
-                conn.put_back();
-            }
             Ok(http::Response::from_parts(parts, body))
         })
     }
@@ -214,10 +212,31 @@ impl HttpClient for HyperClient {
     ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
         let clients = self.inner.clone();
         Box::pin(async move {
-            let (response, conn) = call(&clients, request).await?;
-            let (parts, body) = response.into_parts();
+            let request = frame(request);
+            if let Some(authority) = plain_http(request.uri()) {
+                let (head, conn) = clients.plain.send(request, authority).await?;
+                // The body as it arrives; the connection goes back once it has ended (a body
+                // abandoned half-way closes it instead).
+                let chunks =
+                    futures_util::stream::unfold(Some((conn, head.framing)), |state| async move {
+                        let (mut conn, mut framing) = state?;
+                        match conn.io.next_chunk(&mut framing).await {
+                            Ok(Some(chunk)) => Some((Ok(chunk), Some((conn, framing)))),
+                            Ok(None) => {
+                                conn.put_back();
+                                None
+                            }
+                            Err(e) => Some((Err(e), None)),
+                        }
+                    });
+                return Ok(http::Response::from_parts(
+                    head.parts,
+                    StreamBody::Stream(Box::pin(chunks)),
+                ));
+            }
+            let (parts, body) = call_tls(&clients, request).await?.into_parts();
             // hyper's body as it arrives, frame by frame: nothing is kept here.
-            let chunks = Returning { body, conn }
+            let chunks = body
                 .map_err(|e| ClientError::new(ClientErrorKind::Protocol, error_chain(&e)))
                 .into_data_stream();
             Ok(http::Response::from_parts(
@@ -273,49 +292,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
-}
-
-/// A streamed response body that puts its connection back into the pool once it has ended
-/// (a body abandoned half-way closes the connection instead).
-struct Returning {
-    body: hyper::body::Incoming,
-    conn: Option<pool::Conn>,
-}
-
-impl Body for Returning {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        let frame = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
-        // At the end, or on the last frame of a body of known length (a reader may stop there).
-        let ended = match &frame {
-            None => true,
-            Some(Ok(_)) => this.body.is_end_stream(),
-            Some(Err(_)) => {
-                this.conn = None;
-                false
-            }
-        };
-        if ended {
-            if let Some(conn) = this.conn.take() {
-                conn.put_back();
-            }
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
 }
 
 // === impl OutBody ===

@@ -1,16 +1,18 @@
-//! Plain-`http` backend connections of our own: hyper's `client::conn::http1` senders kept
-//! per backend authority, most recently used first.
+//! Plain-`http` backend connections of our own ([`h1`](super::h1)), kept per backend
+//! authority, most recently used first.
 //!
 //! Why not hyper-util's legacy client for these: per request it computes a pool key, races a
 //! pool checkout against a lazily built connect future, and, when the response still has a
 //! body to read, spawns a task that waits for the connection to become ready again before it
-//! goes back to the pool (bench/profile-notes.md). Here a request takes a ready sender, and
-//! the caller puts it back ([`Conn::put_back`]) once it has read the whole body. The wire
-//! behaviour is the legacy client's: the same HTTP/1 settings and connector, `Host` set from
-//! the URI when missing, origin-form request targets, a request that a reused connection
-//! could not even start is retried on another one, idle connections expire after
-//! `pool_idle_timeout` and at most `pool_max_idle_per_host` are kept. `https` (TLS, h2 by
-//! ALPN) stays with the legacy client.
+//! goes back to the pool (bench/profile-notes.md). Here a request takes an idle connection,
+//! and the caller puts it back ([`Conn::put_back`]) once it has read the whole body. The
+//! behaviour is the legacy client's: the same connector, `Host` set from the URI when
+//! missing, origin-form request targets, idle connections expire after `pool_idle_timeout`
+//! and at most `pool_max_idle_per_host` are kept. A reused connection that the backend had
+//! closed is retried on another one when nothing of the request was written, or, as Go's
+//! `http.Transport` does, when no byte of an answer came and the request may be replayed
+//! (`GET`, `HEAD`, `OPTIONS`, `TRACE`, or one with an `Idempotency-Key`). `https` (TLS, h2
+//! by ALPN) stays with the legacy client.
 
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -19,16 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use http::header::HOST;
-use http::uri::{Authority, Parts, Uri};
-use http::{HeaderValue, Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
+use http::uri::{Authority, Uri};
+use http::{HeaderValue, Method, Request};
 use hyper_util::client::legacy::connect::HttpConnector;
 use manifold_core::platform::{ClientError, ClientErrorKind};
 use tokio::time::Instant;
 use tower_service::Service;
 
+use super::h1::{Connection, Head};
 use super::{error_chain, ClientOptions, OutBody};
 
 /// The idle HTTP/1.1 connections to plain-`http` backends.
@@ -102,13 +102,13 @@ impl Hasher for Fnv {
 }
 
 struct Idle {
-    sender: SendRequest<OutBody>,
+    conn: Connection,
     since: Instant,
 }
 
 /// A connection checked out for one exchange; dropped, it closes (unless put back).
 pub(super) struct Conn {
-    sender: SendRequest<OutBody>,
+    pub(super) io: Connection,
     key: Authority,
     shared: Arc<Shared>,
 }
@@ -127,46 +127,37 @@ impl Pool {
         }
     }
 
-    /// Send `request` (an absolute `http` URI with an authority) and wait for the response
+    /// Send `request` (an absolute `http` URI with an authority) and read the response
     /// head; the connection comes back with it, to be put back after the body.
     pub(super) async fn send(
         &self,
-        mut request: Request<OutBody>,
+        request: Request<OutBody>,
         authority: Authority,
-    ) -> Result<(Response<Incoming>, Conn), ClientError> {
-        let uri = request.uri().clone();
+    ) -> Result<(Head, Conn), ClientError> {
         let (host, mut newest) = self.shared.take(&authority);
-        request.headers_mut().entry(HOST).or_insert(host);
-        *request.uri_mut() = origin_form(&uri);
+        let (parts, body) = request.into_parts();
+        let wire = super::h1::encode(&parts, &host, body);
+        let replayable = matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) || parts.headers.contains_key("idempotency-key");
         loop {
-            let (mut conn, reused) = self.checkout(&authority, &uri, newest.take()).await?;
-            match conn.sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, conn)),
-                Err(mut e) => match e.take_message() {
-                    // The backend closed the idle connection as the request went out: nothing
-                    // was sent, so another connection may carry it (as the legacy client does).
-                    Some(unsent) if reused => request = unsent,
-                    Some(_) => return Err(protocol("Canceled", &e.into_error())),
-                    None => return Err(protocol("SendRequest", &e.into_error())),
-                },
+            let (mut conn, reused) = match newest.take() {
+                Some(io) => (self.conn(io, &authority), true),
+                None => self.connect(&authority, &parts.uri).await?,
+            };
+            match conn.io.exchange(&wire, &parts.method).await {
+                Ok(head) => return Ok((head, conn)),
+                Err(broken) if reused && broken.unanswered && (replayable || broken.unsent) => {
+                    newest = self.shared.take(&authority).1;
+                }
+                Err(broken) => return Err(broken.error),
             }
         }
     }
 
-    /// `newest` or the newest live idle connection to `authority`, or a new one; `true` when
-    /// reused.
-    async fn checkout(
-        &self,
-        authority: &Authority,
-        uri: &Uri,
-        mut newest: Option<SendRequest<OutBody>>,
-    ) -> Result<(Conn, bool), ClientError> {
-        while let Some(mut sender) = newest.take().or_else(|| self.shared.take(authority).1) {
-            // Ready at once unless the connection task has not yet seen the previous body end.
-            if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
-                return Ok((self.conn(sender, authority), true));
-            }
-        }
+    /// A new connection to `authority` (`false`: not reused).
+    async fn connect(&self, authority: &Authority, uri: &Uri) -> Result<(Conn, bool), ClientError> {
         let mut connector = self.shared.connector.clone();
         let connected = async {
             poll_fn(|cx| connector.poll_ready(cx)).await?;
@@ -178,21 +169,15 @@ impl Pool {
                 format!("client error (Connect): {}", error_chain(&e)),
             )
         })?;
-        let (sender, connection) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| protocol("SendRequest", &e))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.with_upgrades().await {
-                tracing::debug!(error = %e, "backend connection ended with an error");
-            }
-        });
-        Ok((self.conn(sender, authority), false))
+        Ok((
+            self.conn(Connection::new(io.into_inner()), authority),
+            false,
+        ))
     }
 
-    fn conn(&self, sender: SendRequest<OutBody>, authority: &Authority) -> Conn {
+    fn conn(&self, io: Connection, authority: &Authority) -> Conn {
         Conn {
-            sender,
+            io,
             key: authority.clone(),
             shared: self.shared.clone(),
         }
@@ -203,7 +188,7 @@ impl Conn {
     /// The exchange is over (the whole response body was read): keep the connection for the
     /// next request to the same backend.
     pub(super) fn put_back(self) {
-        if self.sender.is_closed() {
+        if !self.io.reusable() {
             return;
         }
         let shared = self.shared;
@@ -217,7 +202,7 @@ impl Conn {
         expire(list, now, shared.idle_timeout);
         if list.len() < shared.max_idle {
             list.push(Idle {
-                sender: self.sender,
+                conn: self.io,
                 since: now,
             });
         }
@@ -230,8 +215,9 @@ impl Shared {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The `Host` for `authority`, and its newest idle sender that has not expired or closed.
-    fn take(&self, authority: &Authority) -> (HeaderValue, Option<SendRequest<OutBody>>) {
+    /// The `Host` for `authority`, and its newest idle connection that has not expired or
+    /// closed.
+    fn take(&self, authority: &Authority) -> (HeaderValue, Option<Connection>) {
         let now = Instant::now();
         let mut idle = self.lock();
         let backend = idle
@@ -244,8 +230,8 @@ impl Shared {
                 backend.idle.clear();
                 return (host, None);
             }
-            if !entry.sender.is_closed() {
-                return (host, Some(entry.sender));
+            if entry.conn.idle_ok() {
+                return (host, Some(entry.conn));
             }
         }
         (host, None)
@@ -274,7 +260,7 @@ async fn reap(shared: Weak<Shared>) {
         let mut idle = shared.lock();
         idle.retain(|_, backend| {
             expire(&mut backend.idle, now, shared.idle_timeout);
-            backend.idle.retain(|i| !i.sender.is_closed());
+            backend.idle.retain(|i| i.conn.idle_ok());
             !backend.idle.is_empty()
         });
     }
@@ -289,26 +275,6 @@ fn host_value(authority: &Authority) -> HeaderValue {
     };
     // A parsed authority is always a valid header value.
     value.unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// `/path?query` of `uri`, which HTTP/1.1 sends to an origin server.
-fn origin_form(uri: &Uri) -> Uri {
-    match uri.path_and_query() {
-        Some(path) if path.as_str() != "/" => {
-            let mut parts = Parts::default();
-            parts.path_and_query = Some(path.clone());
-            Uri::from_parts(parts).unwrap_or_default()
-        }
-        _ => Uri::default(),
-    }
-}
-
-/// A failed exchange, worded as the legacy client words it (`client error (Kind): cause`).
-fn protocol(kind: &str, error: &hyper::Error) -> ClientError {
-    ClientError::new(
-        ClientErrorKind::Protocol,
-        format!("client error ({kind}): {}", error_chain(error)),
-    )
 }
 
 #[cfg(test)]

@@ -430,3 +430,140 @@ async fn at_most_max_idle_connections_are_kept() {
     b.unwrap();
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
+
+/// The body `send` reads from a backend that writes `reply` verbatim and closes.
+async fn raw_body(method: &str, reply: &'static [u8]) -> Result<BackendResponse, ClientError> {
+    let addr = raw_server(reply).await;
+    client().send(request(method, addr, &[], ""), 4096).await
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_decoded_with_extensions_and_trailers() {
+    let response = raw_body(
+        "GET",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+          4;name=value\r\nwiki\r\n5\r\npedia\r\n0\r\nx-trailer: t\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.body().as_ref(), b"wikipedia");
+}
+
+#[tokio::test]
+async fn a_body_without_length_ends_with_the_connection() {
+    let response = raw_body("GET", b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+        .await
+        .unwrap();
+    assert_eq!(response.body().as_ref(), b"until the end");
+}
+
+#[tokio::test]
+async fn interim_1xx_heads_are_skipped() {
+    let response = raw_body(
+        "GET",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n\
+          HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.body().as_ref(), b"ok");
+}
+
+#[tokio::test]
+async fn head_204_and_304_answers_have_no_body() {
+    let head = raw_body("HEAD", b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(head.body().is_empty());
+    assert_eq!(head.headers()["content-length"], "10");
+    for reply in [
+        &b"HTTP/1.1 204 No Content\r\ncontent-length: 3\r\n\r\n"[..],
+        b"HTTP/1.1 304 Not Modified\r\n\r\n",
+    ] {
+        let reply: &'static [u8] = reply;
+        assert!(raw_body("GET", reply).await.unwrap().body().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn framing_that_could_desync_the_connection_is_refused() {
+    for reply in [
+        // Both framings: a smuggling attempt (RFC 9112 §6.3).
+        &b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+        b"HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nz\r\nabc\r\n0\r\n\r\n",
+        // Bare LF after a chunk size, chunk data longer than declared.
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
+        // A chunked body cut short.
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
+    ] {
+        let reply: &'static [u8] = reply;
+        let err = raw_body("GET", reply).await.unwrap_err();
+        assert_eq!(err.kind, ClientErrorKind::Protocol, "{}", String::from_utf8_lossy(reply));
+    }
+}
+
+/// A keep-alive backend that answers its first request, then closes the idle connection
+/// before the second one can be answered; the count of requests it saw.
+async fn closing_after_one() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut answered = 0;
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    if answered == 1 {
+                        // Read the second request, then close without a byte of answer.
+                        return;
+                    }
+                    answered += 1;
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    stream.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn an_unanswered_request_on_a_reused_connection_is_retried_only_if_replayable() {
+    use std::sync::atomic::Ordering;
+    let (addr, seen) = closing_after_one().await;
+    let client = client();
+    client
+        .send(request("GET", addr, &[], ""), 64)
+        .await
+        .unwrap();
+    // The pooled connection dies without answering: a GET goes again on a new connection.
+    let again = client
+        .send(request("GET", addr, &[], ""), 64)
+        .await
+        .unwrap();
+    assert_eq!(again.body().as_ref(), b"ok");
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    // A POST that reached the backend is not sent twice.
+    let err = client
+        .send(request("POST", addr, &[], "{}"), 64)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ClientErrorKind::Protocol);
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+}

@@ -1,0 +1,694 @@
+//! HTTP/1.1 exchanges with plain-`http` backends, written and read by the task that sends
+//! the request: a TCP stream, a read buffer, `httparse` for response heads.
+//!
+//! Why not hyper's `client::conn::http1`, which this replaced: its connection runs in a task
+//! of its own, so every request crossed a channel to it and every response a oneshot back,
+//! with two task wake-ups and hyper's general state machine on the way, about a third of
+//! scenario a's gateway instructions (bench/profile-notes.md, "Backend client, own HTTP/1.1").
+//! Here the request's own future writes the head and body with one `write` and reads the
+//! answer, and a body read whole comes out of the read buffer without a copy.
+//!
+//! The wire rules are hyper's where it has them, stricter where a response could desync the
+//! connection: a `Content-Length` must be digits (a list only of equal values), a response
+//! with both `Transfer-Encoding` and `Content-Length` is refused (RFC 9112 §6.3 calls it an
+//! attack to handle as an error), chunk lines end in CRLF, `1xx` heads before the answer are
+//! skipped, `HEAD`, `204` and `304` have no body, a body without a length ends with the
+//! connection, and a connection is kept only when its answer was HTTP/1.1 (or 1.0 with
+//! `keep-alive`) without `Connection: close` and its body was read to the end.
+
+use std::io::ErrorKind;
+use std::mem::MaybeUninit;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::response::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use manifold_core::platform::{ClientError, ClientErrorKind};
+use manifold_core::BoundedBody;
+use tokio::io::{AsyncReadExt, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::OutBody;
+
+/// Header fields per response head (hyper's default).
+const MAX_HEADERS: usize = 100;
+/// The largest response head (hyper's default read buffer limit).
+const MAX_HEAD: usize = 8192 + 4096 * 100;
+/// Room made in the read buffer before a read.
+const READ: usize = 8192;
+/// A body read whole grows its buffer by at most this much before the bytes arrive, so a
+/// large declared length costs memory only as it is sent.
+const STEP: usize = 64 * 1024;
+/// The longest chunk-size line or trailer line.
+const MAX_LINE: usize = 4096;
+/// A request body up to this size is copied after the head, to go out in one `write`.
+const INLINE_BODY: usize = 16 * 1024;
+
+/// One connection to a backend and the bytes read from it but not used yet.
+pub(super) struct Connection {
+    io: TcpStream,
+    /// What the last read brought after a response head, not copied: usually the whole
+    /// body, which then leaves as a slice of it.
+    pending: Bytes,
+    buf: BytesMut,
+    /// The last exchange allows another one on this connection.
+    reusable: bool,
+}
+
+/// How the rest of a response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// This many bytes remain.
+    Length(u64),
+    /// Chunked: where the decoder is.
+    Chunked(Chunk),
+    /// Until the backend closes the connection.
+    Close,
+}
+
+/// The chunked decoder's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Chunk {
+    /// Before a chunk-size line.
+    Size,
+    /// Inside a chunk's data, this many bytes left.
+    Data(u64),
+    /// After a chunk's data: its CRLF.
+    DataEnd,
+    /// After the last chunk: trailer lines up to an empty one.
+    Trailers,
+    /// The body ended.
+    Done,
+}
+
+/// A response head and how its body is framed.
+pub(super) struct Head {
+    pub(super) parts: Parts,
+    pub(super) framing: Framing,
+}
+
+/// A failed exchange, whether the backend had not answered a single byte, and whether not
+/// even the request's first byte went out (a reused connection that the backend closed as
+/// the request went out: it may be retried on another).
+pub(super) struct Broken {
+    pub(super) error: ClientError,
+    pub(super) unanswered: bool,
+    pub(super) unsent: bool,
+}
+
+impl Connection {
+    /// A fresh connection.
+    pub(super) fn new(io: TcpStream) -> Self {
+        Self {
+            io,
+            pending: Bytes::new(),
+            buf: BytesMut::new(),
+            reusable: false,
+        }
+    }
+
+    /// Whether an idle connection can carry a request: nothing arrived on it, and the backend
+    /// has not closed it. Costs no system call unless the socket became readable.
+    pub(super) fn idle_ok(&self) -> bool {
+        if !self.buf.is_empty() || !self.pending.is_empty() {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        matches!(self.io.try_read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock)
+    }
+
+    /// The last exchange ended cleanly and allows another.
+    pub(super) fn reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// Send `request` (encoded by [`encode`]) and read the response head.
+    pub(super) async fn exchange(
+        &mut self,
+        request: &Wire,
+        method: &Method,
+    ) -> Result<Head, Broken> {
+        self.reusable = false;
+        let mut written = 0;
+        for part in [&request.head[..], &request.body, request.tail] {
+            let mut at = 0;
+            while at < part.len() {
+                let failed = match self.io.write(&part[at..]).await {
+                    Ok(0) => std::io::Error::from(ErrorKind::WriteZero),
+                    Ok(n) => {
+                        at += n;
+                        written += n;
+                        continue;
+                    }
+                    Err(e) => e,
+                };
+                return Err(Broken {
+                    error: protocol(&format!("writing the request: {failed}")),
+                    unanswered: true,
+                    unsent: written == 0,
+                });
+            }
+        }
+        let mut answered = false;
+        loop {
+            let head = match self.read_head(&mut answered).await {
+                Ok(head) => head,
+                Err(error) => {
+                    return Err(Broken {
+                        error,
+                        unanswered: !answered,
+                        unsent: false,
+                    })
+                }
+            };
+            if head.status.is_informational() {
+                if head.status == StatusCode::SWITCHING_PROTOCOLS {
+                    return Err(Broken {
+                        error: protocol("101 Switching Protocols to a request without Upgrade"),
+                        unanswered: false,
+                        unsent: false,
+                    });
+                }
+                continue;
+            }
+            let (mut parts, _) = http::Response::new(()).into_parts();
+            parts.status = head.status;
+            parts.version = head.version;
+            parts.headers = head.headers;
+            let framing = framing(&parts, method).map_err(|error| Broken {
+                error,
+                unanswered: false,
+                unsent: false,
+            })?;
+            self.reusable = keep_alive(&parts) && framing != Framing::Close;
+            return Ok(Head { parts, framing });
+        }
+    }
+
+    /// Read and parse one response head.
+    async fn read_head(&mut self, answered: &mut bool) -> Result<RawHead, ClientError> {
+        self.unpend();
+        loop {
+            if !self.buf.is_empty() {
+                *answered = true;
+                if let Some(head) = self.parse_head()? {
+                    return Ok(head);
+                }
+                if self.buf.len() >= MAX_HEAD {
+                    return Err(protocol("response head too large"));
+                }
+            }
+            if self.read().await? == 0 {
+                return Err(protocol("connection closed before the response head"));
+            }
+        }
+    }
+
+    /// The head at the start of the buffer, if it is all there.
+    fn parse_head(&mut self) -> Result<Option<RawHead>, ClientError> {
+        let data = self.buf.split().freeze();
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            &data,
+            &mut slots,
+        );
+        let len = match parsed {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => {
+                self.buf = BytesMut::from(&data[..]);
+                return Ok(None);
+            }
+            Err(e) => return Err(protocol(&format!("invalid response head: {e}"))),
+        };
+        let status = response
+            .code
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .ok_or_else(|| protocol("invalid response status"))?;
+        let version = if response.version == Some(0) {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        let mut headers = HeaderMap::with_capacity(response.headers.len());
+        for h in response.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| protocol("invalid response header name"))?;
+            // httparse let through only tab, visible ASCII and obs-text: a valid value.
+            let value = HeaderValue::from_maybe_shared(data.slice_ref(h.value))
+                .map_err(|_| protocol("invalid response header value"))?;
+            headers.append(name, value);
+        }
+        self.pending = data.slice(len..);
+        Ok(Some(RawHead {
+            status,
+            version,
+            headers,
+        }))
+    }
+
+    /// Move the bytes after the head into the read buffer (copied: they are few, or a body
+    /// that does not arrive in one read).
+    fn unpend(&mut self) {
+        if !self.pending.is_empty() {
+            self.buf.extend_from_slice(&self.pending);
+            self.pending = Bytes::new();
+        }
+    }
+
+    /// Read what arrived into the buffer; 0 at the end of the stream.
+    async fn read(&mut self) -> Result<usize, ClientError> {
+        self.unpend();
+        self.buf.reserve(READ);
+        self.io
+            .read_buf(&mut self.buf)
+            .await
+            .map_err(|e| read_error(&e))
+    }
+
+    /// The whole body under `max` bytes (a declared length over it is refused at once).
+    pub(super) async fn read_body(
+        &mut self,
+        framing: Framing,
+        headers: &HeaderMap,
+        max: usize,
+    ) -> Result<Bytes, ClientError> {
+        if let Framing::Length(len) = framing {
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|&len| len <= max)
+                .ok_or(manifold_core::TooLarge { limit: max })?;
+            if self.buf.is_empty() && self.pending.len() >= len {
+                return Ok(self.pending.split_to(len));
+            }
+            self.unpend();
+            while self.buf.len() < len {
+                self.buf.reserve((len - self.buf.len()).min(STEP));
+                if self
+                    .io
+                    .read_buf(&mut self.buf)
+                    .await
+                    .map_err(|e| read_error(&e))?
+                    == 0
+                {
+                    return Err(truncated());
+                }
+            }
+            return Ok(self.buf.split_to(len).freeze());
+        }
+        let mut body = BoundedBody::response(headers, max)?;
+        let mut framing = framing;
+        while let Some(chunk) = self.next_chunk(&mut framing).await? {
+            body.push(&chunk)?;
+        }
+        Ok(body.finish())
+    }
+
+    /// The next piece of the body, `None` at its end.
+    pub(super) async fn next_chunk(
+        &mut self,
+        framing: &mut Framing,
+    ) -> Result<Option<Bytes>, ClientError> {
+        self.unpend();
+        loop {
+            match framing {
+                Framing::Length(0) | Framing::Chunked(Chunk::Done) => return Ok(None),
+                Framing::Length(left) => {
+                    if self.buf.is_empty() && self.read().await? == 0 {
+                        return Err(truncated());
+                    }
+                    let take = self
+                        .buf
+                        .len()
+                        .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                    *left -= take as u64;
+                    return Ok(Some(self.buf.split_to(take).freeze()));
+                }
+                Framing::Close => {
+                    if self.buf.is_empty() && self.read().await? == 0 {
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.buf.split().freeze()));
+                }
+                Framing::Chunked(state) => {
+                    if let Some(chunk) = self.chunked(state)? {
+                        return Ok(Some(chunk));
+                    }
+                    if *state == Chunk::Done {
+                        return Ok(None);
+                    }
+                    if self.read().await? == 0 {
+                        return Err(truncated());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decode what the buffer holds: a piece of data, or `None` once it needs more bytes
+    /// (or the body ended: `state` is then `Done`).
+    fn chunked(&mut self, state: &mut Chunk) -> Result<Option<Bytes>, ClientError> {
+        loop {
+            match *state {
+                Chunk::Done => return Ok(None),
+                Chunk::Data(left) => {
+                    if self.buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let take = self
+                        .buf
+                        .len()
+                        .min(usize::try_from(left).unwrap_or(usize::MAX));
+                    let left = left - take as u64;
+                    *state = if left == 0 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left)
+                    };
+                    return Ok(Some(self.buf.split_to(take).freeze()));
+                }
+                Chunk::DataEnd => {
+                    if self.buf.len() < 2 {
+                        return Ok(None);
+                    }
+                    if &self.buf[..2] != b"\r\n" {
+                        return Err(protocol("chunk data not followed by CRLF"));
+                    }
+                    let _ = self.buf.split_to(2);
+                    *state = Chunk::Size;
+                }
+                Chunk::Size | Chunk::Trailers => {
+                    let Some(line) = self.line()? else {
+                        return Ok(None);
+                    };
+                    *state = match *state {
+                        Chunk::Size => match chunk_size(&line)? {
+                            0 => Chunk::Trailers,
+                            size => Chunk::Data(size),
+                        },
+                        // A trailer is not passed on; the empty line ends the body.
+                        _ if line.is_empty() => Chunk::Done,
+                        _ => Chunk::Trailers,
+                    };
+                }
+            }
+        }
+    }
+
+    /// The next CRLF-terminated line without its CRLF, once it is all in the buffer.
+    fn line(&mut self) -> Result<Option<Bytes>, ClientError> {
+        let Some(end) = self.buf.iter().position(|&b| b == b'\n') else {
+            if self.buf.len() > MAX_LINE {
+                return Err(protocol("chunk line too long"));
+            }
+            return Ok(None);
+        };
+        if end == 0 || self.buf[end - 1] != b'\r' || end > MAX_LINE {
+            return Err(protocol("chunk line not ended by CRLF"));
+        }
+        let line = self.buf.split_to(end + 1).freeze();
+        Ok(Some(line.slice(..end - 1)))
+    }
+}
+
+/// A parsed status line and header fields.
+struct RawHead {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+}
+
+/// A request as it goes on the wire: the head (with a small body), then a large body and
+/// what ends its chunk.
+pub(super) struct Wire {
+    head: Vec<u8>,
+    body: Bytes,
+    tail: &'static [u8],
+}
+
+/// The request as HTTP/1.1: the origin-form target of the absolute `uri`, `host` unless the
+/// request has its own `Host`, header names lowercase as stored, a body that is not `sized`
+/// in one chunk.
+pub(super) fn encode(request: &http::request::Parts, host: &HeaderValue, body: OutBody) -> Wire {
+    let data = body.data.unwrap_or_default();
+    let inline = data.len() <= INLINE_BODY;
+    let mut out = Vec::with_capacity(256 + if inline { data.len() } else { 0 });
+    out.extend_from_slice(request.method.as_str().as_bytes());
+    out.push(b' ');
+    let target = request.uri.path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(if target.is_empty() {
+        b"/"
+    } else {
+        target.as_bytes()
+    });
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !request.headers.contains_key(HOST) {
+        field(&mut out, HOST.as_str(), host);
+    }
+    for (name, value) in &request.headers {
+        field(&mut out, name.as_str(), value);
+    }
+    out.extend_from_slice(b"\r\n");
+    let chunked = !body.sized && !data.is_empty();
+    if chunked {
+        out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+    }
+    let tail: &'static [u8] = if chunked { b"\r\n0\r\n\r\n" } else { b"" };
+    if !inline {
+        return Wire {
+            head: out,
+            body: data,
+            tail,
+        };
+    }
+    out.extend_from_slice(&data);
+    out.extend_from_slice(tail);
+    Wire {
+        head: out,
+        body: Bytes::new(),
+        tail: b"",
+    }
+}
+
+fn field(out: &mut Vec<u8>, name: &str, value: &HeaderValue) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How the body of a response to `method` with head `parts` is framed (RFC 9112 §6.3).
+fn framing(parts: &Parts, method: &Method) -> Result<Framing, ClientError> {
+    if *method == Method::HEAD
+        || matches!(
+            parts.status,
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+        )
+    {
+        return Ok(Framing::Length(0));
+    }
+    let headers = &parts.headers;
+    let length = content_length(headers)?;
+    let mut codings = headers.get_all(TRANSFER_ENCODING).iter().peekable();
+    if codings.peek().is_none() {
+        return Ok(length.map_or(Framing::Close, Framing::Length));
+    }
+    if length.is_some() {
+        return Err(protocol(
+            "response with both Transfer-Encoding and Content-Length",
+        ));
+    }
+    let last = codings
+        .last()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let chunked = last
+        .rsplit(',')
+        .next()
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+    Ok(if chunked {
+        Framing::Chunked(Chunk::Size)
+    } else {
+        Framing::Close
+    })
+}
+
+/// The declared length: digits, the same in every field and list item; `None` if absent.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ClientError> {
+    let mut length = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let item = item.trim_ascii();
+            let n = (!item.is_empty() && item.len() <= 19 && item.iter().all(u8::is_ascii_digit))
+                .then(|| item.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+                .ok_or_else(|| protocol("invalid Content-Length in the response"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(protocol(
+                    "conflicting Content-Length values in the response",
+                ));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
+/// The size on a chunk-size line (extensions after `;` ignored).
+fn chunk_size(line: &[u8]) -> Result<u64, ClientError> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = line[digits..].trim_ascii_start();
+    if digits == 0 || digits > 16 || !(rest.is_empty() || rest[0] == b';') {
+        return Err(protocol("invalid chunk size"));
+    }
+    Ok(line[..digits].iter().fold(0u64, |n, &d| {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => d - b'A' + 10,
+        };
+        (n << 4) | u64::from(v)
+    }))
+}
+
+/// Whether the backend lets the connection carry another request.
+fn keep_alive(parts: &Parts) -> bool {
+    let has = |token: &str| {
+        parts.headers.get_all(CONNECTION).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    match parts.version {
+        Version::HTTP_11 => !has("close"),
+        _ => has("keep-alive"),
+    }
+}
+
+fn protocol(message: &str) -> ClientError {
+    ClientError::new(
+        ClientErrorKind::Protocol,
+        format!("client error (SendRequest): {message}"),
+    )
+}
+
+fn read_error(e: &std::io::Error) -> ClientError {
+    protocol(&format!("reading the response: {e}"))
+}
+
+fn truncated() -> ClientError {
+    protocol("connection closed before the end of the response body")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn head(lines: &[(&str, &str)]) -> Parts {
+        let mut response = http::Response::new(());
+        for (k, v) in lines {
+            response.headers_mut().append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        response.into_parts().0
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let get = Method::GET;
+        assert_eq!(framing(&head(&[]), &get).unwrap(), Framing::Close);
+        assert_eq!(
+            framing(&head(&[("content-length", "12")]), &get).unwrap(),
+            Framing::Length(12)
+        );
+        assert_eq!(
+            framing(
+                &head(&[("content-length", "7, 7"), ("content-length", "7")]),
+                &get
+            )
+            .unwrap(),
+            Framing::Length(7)
+        );
+        assert_eq!(
+            framing(&head(&[("transfer-encoding", "gzip, Chunked")]), &get).unwrap(),
+            Framing::Chunked(Chunk::Size)
+        );
+        assert_eq!(
+            framing(&head(&[("transfer-encoding", "gzip")]), &get).unwrap(),
+            Framing::Close
+        );
+        assert_eq!(
+            framing(&head(&[("content-length", "12")]), &Method::HEAD).unwrap(),
+            Framing::Length(0)
+        );
+        for bad in [
+            &[("content-length", "1"), ("content-length", "2")][..],
+            &[("content-length", "+1")],
+            &[("content-length", "0x10")],
+            &[("content-length", "")],
+            &[("content-length", "99999999999999999999")],
+            &[("content-length", "3"), ("transfer-encoding", "chunked")],
+        ] {
+            assert!(framing(&head(bad), &get).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_sizes_are_hex_with_optional_extensions() {
+        assert_eq!(chunk_size(b"1a").unwrap(), 26);
+        assert_eq!(chunk_size(b"FF;name=value").unwrap(), 255);
+        assert_eq!(chunk_size(b"0 ;x").unwrap(), 0);
+        for bad in [&b""[..], b";x", b"-1", b"1x", b"12345678901234567"] {
+            assert!(chunk_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_needs_http_1_1_without_close_or_1_0_with_keep_alive() {
+        assert!(keep_alive(&head(&[])));
+        assert!(!keep_alive(&head(&[("connection", "Keep-Alive, Close")])));
+        let mut old = head(&[("connection", "keep-alive")]);
+        old.version = Version::HTTP_10;
+        assert!(keep_alive(&old));
+        old.headers.clear();
+        assert!(!keep_alive(&old));
+    }
+
+    #[test]
+    fn a_request_is_written_in_origin_form_with_host_first() {
+        let request = http::Request::post("http://api.example:8080/a/b?c=1")
+            .header("x-one", "1")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let host = HeaderValue::from_static("api.example:8080");
+        let head = "POST /a/b?c=1 HTTP/1.1\r\nhost: api.example:8080\r\nx-one: 1\r\n\r\n";
+        let wire = |data: Bytes| {
+            let w = encode(
+                &request,
+                &host,
+                OutBody {
+                    data: Some(data),
+                    sized: false,
+                },
+            );
+            [w.head, w.body.to_vec(), w.tail.to_vec()].concat()
+        };
+        assert_eq!(
+            String::from_utf8(wire(Bytes::from_static(b"hello"))).unwrap(),
+            format!("{head}5\r\nhello\r\n0\r\n\r\n")
+        );
+        // A large body is not copied into the head, and goes out the same.
+        let large = Bytes::from(vec![b'x'; INLINE_BODY + 1]);
+        let expected = format!(
+            "{head}{:X}\r\n{}\r\n0\r\n\r\n",
+            INLINE_BODY + 1,
+            "x".repeat(INLINE_BODY + 1)
+        );
+        assert_eq!(String::from_utf8(wire(large)).unwrap(), expected);
+    }
+}
