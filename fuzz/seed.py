@@ -127,6 +127,26 @@ def main():
     ]
     for h in heads:
         put("server_head", h)
+    # Backend answers for `client_response` (also committed as its first corpus).
+    replies = [
+        b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}',
+        b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;name=value\r\nwiki\r\n5\r\npedia\r\n0\r\nx-trailer: t\r\n\r\n',
+        b'HTTP/1.1 200 OK\r\n\r\nuntil the end',
+        b'HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok',
+        b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok',
+        b'HTTP/1.1 204 No Content\r\ncontent-length: 3\r\n\r\n',
+        b'HTTP/1.1 304 Not Modified\r\n\r\n',
+        b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+        b'HTTP/1.1 200 OK\r\ncontent-length: 3, 3\r\ncontent-length: 3\r\n\r\nabc',
+        b'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\nffffffffffffffffff\r\n',
+        b'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n{"only":"part"',
+        b'HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+        b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n',
+        b'HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n',
+        b'HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\n\r\n\x1f\x8b\x08\x00',
+    ]
+    for r in replies:
+        put("client_response", r)
     for t in sorted(os.listdir(OUT)):
         print(t, len(os.listdir(os.path.join(OUT, t))), file=sys.stderr)
 

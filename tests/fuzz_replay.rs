@@ -64,6 +64,11 @@ fn corpus_cel() {
 }
 
 #[test]
+fn corpus_client_response() {
+    corpus("client_response");
+}
+
+#[test]
 fn corpus_config() {
     corpus("config");
 }
@@ -128,6 +133,10 @@ fn target_fixtures_work() {
         }
     }
     assert!(targets::server_head::started(), "server_head: no server");
+    assert!(
+        targets::client_response::started(),
+        "client_response: no backend or client"
+    );
 }
 
 /// The targets reach the code behind their fixtures: a good input is served, a bad one

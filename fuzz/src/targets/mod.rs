@@ -3,6 +3,7 @@
 //! the fuzz crate (`fuzz/src/lib.rs`) and by the replay test (`tests/fuzz_replay.rs`).
 
 pub mod cel;
+pub mod client_response;
 pub mod config;
 pub mod jose;
 pub mod json;
@@ -21,6 +22,7 @@ pub type Target = (&'static str, fn(&[u8]));
 /// Every target.
 pub const ALL: &[Target] = &[
     ("cel", cel::run),
+    ("client_response", client_response::run),
     ("config", config::run),
     ("jose", jose::run),
     ("json", json::run),
