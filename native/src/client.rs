@@ -215,23 +215,10 @@ impl HttpClient for HyperClient {
             let request = frame(request);
             if let Some(authority) = plain_http(request.uri()) {
                 let (head, conn) = clients.plain.send(request, authority).await?;
-                // The body as it arrives; the connection goes back once it has ended (a body
-                // abandoned half-way closes it instead).
-                let chunks =
-                    futures_util::stream::unfold(Some((conn, head.framing)), |state| async move {
-                        let (mut conn, mut framing) = state?;
-                        match conn.io.next_chunk(&mut framing).await {
-                            Ok(Some(chunk)) => Some((Ok(chunk), Some((conn, framing)))),
-                            Ok(None) => {
-                                conn.put_back();
-                                None
-                            }
-                            Err(e) => Some((Err(e), None)),
-                        }
-                    });
+                let chunks = pool::stream(conn, head.framing);
                 return Ok(http::Response::from_parts(
                     head.parts,
-                    StreamBody::Stream(Box::pin(chunks)),
+                    StreamBody::Stream(chunks),
                 ));
             }
             let (parts, body) = call_tls(&clients, request).await?.into_parts();

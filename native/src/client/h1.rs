@@ -6,7 +6,8 @@
 //! with two task wake-ups and hyper's general state machine on the way, about a third of
 //! scenario a's gateway instructions (bench/profile-notes.md, "Backend client, own HTTP/1.1").
 //! Here the request's own future writes the head and body with one `write` and reads the
-//! answer, and a body read whole comes out of the read buffer without a copy.
+//! answer, and a body read whole comes out of the read buffer without a copy. (A streamed
+//! body is read by a task of its own, `pool::stream`, as it arrives.)
 //!
 //! The wire rules are hyper's where it has them, stricter where a response could desync the
 //! connection: a `Content-Length` must be digits (a list only of equal values), a response
