@@ -172,16 +172,19 @@ impl Connection {
                 }
                 continue;
             }
-            let (mut parts, _) = http::Response::new(()).into_parts();
+            let framing = head
+                .fields
+                .framing(head.status, method)
+                .map_err(|error| Broken {
+                    error,
+                    unanswered: false,
+                    unsent: false,
+                })?;
+            self.reusable = head.fields.keep_alive(head.version) && framing != Framing::Close;
+            let (mut parts, ()) = http::Response::new(()).into_parts();
             parts.status = head.status;
             parts.version = head.version;
             parts.headers = head.headers;
-            let framing = framing(&parts, method).map_err(|error| Broken {
-                error,
-                unanswered: false,
-                unsent: false,
-            })?;
-            self.reusable = keep_alive(&parts) && framing != Framing::Close;
             return Ok(Head { parts, framing });
         }
     }
@@ -233,9 +236,11 @@ impl Connection {
             Version::HTTP_11
         };
         let mut headers = HeaderMap::with_capacity(response.headers.len());
+        let mut fields = Fields::default();
         for h in response.headers.iter() {
             let name = HeaderName::from_bytes(h.name.as_bytes())
                 .map_err(|_| protocol("invalid response header name"))?;
+            fields.note(&name, h.value)?;
             // httparse let through only tab, visible ASCII and obs-text: a valid value.
             let value = HeaderValue::from_maybe_shared(data.slice_ref(h.value))
                 .map_err(|_| protocol("invalid response header value"))?;
@@ -246,6 +251,7 @@ impl Connection {
             status,
             version,
             headers,
+            fields,
         }))
     }
 
@@ -418,6 +424,80 @@ struct RawHead {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
+    fields: Fields,
+}
+
+/// What the header fields say about the body's framing and the connection's reuse, noted
+/// as they are parsed (no second lookup in the map).
+#[derive(Debug, Default)]
+struct Fields {
+    /// `Content-Length`: digits, the same in every field and list item.
+    length: Option<u64>,
+    /// `Transfer-Encoding` was sent, and whether its last coding is `chunked`.
+    chunked: Option<bool>,
+    /// `Connection` has `close`.
+    close: bool,
+    /// `Connection` has `keep-alive`.
+    keep_alive: bool,
+}
+
+impl Fields {
+    /// Take note of one header field.
+    fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), ClientError> {
+        let items = || value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
+        if *name == CONTENT_LENGTH {
+            for item in items() {
+                let n =
+                    (!item.is_empty() && item.len() <= 19 && item.iter().all(u8::is_ascii_digit))
+                        .then(|| item.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+                        .ok_or_else(|| protocol("invalid Content-Length in the response"))?;
+                if self.length.is_some_and(|l| l != n) {
+                    return Err(protocol(
+                        "conflicting Content-Length values in the response",
+                    ));
+                }
+                self.length = Some(n);
+            }
+        } else if *name == TRANSFER_ENCODING {
+            // The last field's last coding decides.
+            self.chunked = Some(
+                items()
+                    .last()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")),
+            );
+        } else if *name == CONNECTION {
+            for token in items() {
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        Ok(())
+    }
+
+    /// How the body of a response with `status` to `method` is framed (RFC 9112 §6.3).
+    fn framing(&self, status: StatusCode, method: &Method) -> Result<Framing, ClientError> {
+        if *method == Method::HEAD
+            || matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
+        {
+            return Ok(Framing::Length(0));
+        }
+        match (self.chunked, self.length) {
+            (None, length) => Ok(length.map_or(Framing::Close, Framing::Length)),
+            (Some(_), Some(_)) => Err(protocol(
+                "response with both Transfer-Encoding and Content-Length",
+            )),
+            (Some(true), None) => Ok(Framing::Chunked(Chunk::Size)),
+            (Some(false), None) => Ok(Framing::Close),
+        }
+    }
+
+    /// Whether the backend lets the connection carry another request.
+    fn keep_alive(&self, version: Version) -> bool {
+        match version {
+            Version::HTTP_11 => !self.close,
+            _ => self.keep_alive && !self.close,
+        }
+    }
 }
 
 /// A request as it goes on the wire: the head (with a small body), then a large body and
@@ -479,62 +559,6 @@ fn field(out: &mut Vec<u8>, name: &str, value: &HeaderValue) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// How the body of a response to `method` with head `parts` is framed (RFC 9112 §6.3).
-fn framing(parts: &Parts, method: &Method) -> Result<Framing, ClientError> {
-    if *method == Method::HEAD
-        || matches!(
-            parts.status,
-            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
-        )
-    {
-        return Ok(Framing::Length(0));
-    }
-    let headers = &parts.headers;
-    let length = content_length(headers)?;
-    let mut codings = headers.get_all(TRANSFER_ENCODING).iter().peekable();
-    if codings.peek().is_none() {
-        return Ok(length.map_or(Framing::Close, Framing::Length));
-    }
-    if length.is_some() {
-        return Err(protocol(
-            "response with both Transfer-Encoding and Content-Length",
-        ));
-    }
-    let last = codings
-        .last()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let chunked = last
-        .rsplit(',')
-        .next()
-        .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
-    Ok(if chunked {
-        Framing::Chunked(Chunk::Size)
-    } else {
-        Framing::Close
-    })
-}
-
-/// The declared length: digits, the same in every field and list item; `None` if absent.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ClientError> {
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
-            let item = item.trim_ascii();
-            let n = (!item.is_empty() && item.len() <= 19 && item.iter().all(u8::is_ascii_digit))
-                .then(|| item.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-                .ok_or_else(|| protocol("invalid Content-Length in the response"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(protocol(
-                    "conflicting Content-Length values in the response",
-                ));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length)
-}
-
 /// The size on a chunk-size line (extensions after `;` ignored).
 fn chunk_size(line: &[u8]) -> Result<u64, ClientError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -550,20 +574,6 @@ fn chunk_size(line: &[u8]) -> Result<u64, ClientError> {
         };
         (n << 4) | u64::from(v)
     }))
-}
-
-/// Whether the backend lets the connection carry another request.
-fn keep_alive(parts: &Parts) -> bool {
-    let has = |token: &str| {
-        parts.headers.get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
-    match parts.version {
-        Version::HTTP_11 => !has("close"),
-        _ => has("keep-alive"),
-    }
 }
 
 fn protocol(message: &str) -> ClientError {
@@ -586,43 +596,52 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn head(lines: &[(&str, &str)]) -> Parts {
-        let mut response = http::Response::new(());
+    fn fields(lines: &[(&str, &str)]) -> Result<Fields, ClientError> {
+        let mut fields = Fields::default();
         for (k, v) in lines {
-            response.headers_mut().append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
+            fields.note(&HeaderName::from_bytes(k.as_bytes()).unwrap(), v.as_bytes())?;
         }
-        response.into_parts().0
+        Ok(fields)
+    }
+
+    fn framing(lines: &[(&str, &str)], method: &Method) -> Result<Framing, ClientError> {
+        fields(lines)?.framing(StatusCode::OK, method)
     }
 
     #[test]
     fn framing_follows_rfc_9112() {
         let get = Method::GET;
-        assert_eq!(framing(&head(&[]), &get).unwrap(), Framing::Close);
+        assert_eq!(framing(&[], &get).unwrap(), Framing::Close);
         assert_eq!(
-            framing(&head(&[("content-length", "12")]), &get).unwrap(),
+            framing(&[("content-length", "12")], &get).unwrap(),
             Framing::Length(12)
         );
         assert_eq!(
-            framing(
-                &head(&[("content-length", "7, 7"), ("content-length", "7")]),
-                &get
-            )
-            .unwrap(),
+            framing(&[("content-length", "7, 7"), ("content-length", "7")], &get).unwrap(),
             Framing::Length(7)
         );
         assert_eq!(
-            framing(&head(&[("transfer-encoding", "gzip, Chunked")]), &get).unwrap(),
+            framing(&[("transfer-encoding", "gzip, Chunked")], &get).unwrap(),
             Framing::Chunked(Chunk::Size)
         );
         assert_eq!(
-            framing(&head(&[("transfer-encoding", "gzip")]), &get).unwrap(),
+            framing(
+                &[
+                    ("transfer-encoding", "chunked"),
+                    ("transfer-encoding", "gzip")
+                ],
+                &get
+            )
+            .unwrap(),
             Framing::Close
         );
         assert_eq!(
-            framing(&head(&[("content-length", "12")]), &Method::HEAD).unwrap(),
+            framing(&[("content-length", "12")], &Method::HEAD).unwrap(),
+            Framing::Length(0)
+        );
+        let no_content = fields(&[("content-length", "3")]).unwrap();
+        assert_eq!(
+            no_content.framing(StatusCode::NO_CONTENT, &get).unwrap(),
             Framing::Length(0)
         );
         for bad in [
@@ -632,8 +651,9 @@ mod tests {
             &[("content-length", "")],
             &[("content-length", "99999999999999999999")],
             &[("content-length", "3"), ("transfer-encoding", "chunked")],
+            &[("transfer-encoding", "chunked"), ("content-length", "3")],
         ] {
-            assert!(framing(&head(bad), &get).is_err(), "{bad:?}");
+            assert!(framing(bad, &get).is_err(), "{bad:?}");
         }
     }
 
@@ -649,13 +669,14 @@ mod tests {
 
     #[test]
     fn keep_alive_needs_http_1_1_without_close_or_1_0_with_keep_alive() {
-        assert!(keep_alive(&head(&[])));
-        assert!(!keep_alive(&head(&[("connection", "Keep-Alive, Close")])));
-        let mut old = head(&[("connection", "keep-alive")]);
-        old.version = Version::HTTP_10;
-        assert!(keep_alive(&old));
-        old.headers.clear();
-        assert!(!keep_alive(&old));
+        let keeps = |lines: &[(&str, &str)], version| fields(lines).unwrap().keep_alive(version);
+        assert!(keeps(&[], Version::HTTP_11));
+        assert!(!keeps(
+            &[("connection", "Keep-Alive, Close")],
+            Version::HTTP_11
+        ));
+        assert!(keeps(&[("connection", "keep-alive")], Version::HTTP_10));
+        assert!(!keeps(&[], Version::HTTP_10));
     }
 
     #[test]
