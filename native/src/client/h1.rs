@@ -462,7 +462,7 @@ impl Fields {
             // The last field's last coding decides.
             self.chunked = Some(
                 items()
-                    .last()
+                    .next_back()
                     .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")),
             );
         } else if *name == CONNECTION {
