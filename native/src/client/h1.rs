@@ -289,9 +289,21 @@ impl Connection {
             if self.buf.is_empty() && self.pending.len() >= len {
                 return Ok(self.pending.split_to(len));
             }
+            if self.buf.is_empty() {
+                // A buffer of its own for the body, sized for it (up to STEP before more bytes
+                // arrive), the bytes that came with the head copied in once.
+                let mut body = BytesMut::with_capacity(len.min(STEP.max(self.pending.len())));
+                body.extend_from_slice(&self.pending);
+                self.pending = Bytes::new();
+                self.buf = body;
+            }
             self.unpend();
             while self.buf.len() < len {
-                self.buf.reserve((len - self.buf.len()).min(STEP));
+                let have = self.buf.len();
+                if self.buf.capacity() == have {
+                    // Grow by doubling what arrived, never past the declared length.
+                    self.buf.reserve((len - have).min(have.max(STEP)));
+                }
                 if self
                     .io
                     .read_buf(&mut self.buf)
