@@ -210,7 +210,9 @@ impl Connection {
 
     /// The head at the start of the buffer, if it is all there.
     fn parse_head(&mut self) -> Result<Option<RawHead>, ClientError> {
-        let data = self.buf.split().freeze();
+        // The whole buffer, so that a head still incomplete goes back without a copy (a
+        // backend trickling its head would otherwise cost a copy of it per read).
+        let data = std::mem::take(&mut self.buf).freeze();
         let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut []);
         let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
@@ -221,7 +223,9 @@ impl Connection {
         let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => {
-                self.buf = BytesMut::from(&data[..]);
+                self.buf = data
+                    .try_into_mut()
+                    .unwrap_or_else(|data| BytesMut::from(&data[..]));
                 return Ok(None);
             }
             Err(e) => return Err(protocol(&format!("invalid response head: {e}"))),
@@ -667,6 +671,33 @@ mod tests {
         ] {
             assert!(framing(bad, &get).is_err(), "{bad:?}");
         }
+    }
+
+    /// A connection whose buffer holds `data` (the socket is a loopback pair, never read).
+    async fn buffered(data: &[u8]) -> (Connection, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut conn = Connection::new(client);
+        conn.buf.extend_from_slice(data);
+        (conn, server)
+    }
+
+    #[tokio::test]
+    async fn an_incomplete_head_waits_for_more_bytes_and_keeps_them() {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: 1\r\n\r\nok";
+        let (mut conn, _server) = buffered(&head[..20]).await;
+        assert!(conn.parse_head().unwrap().is_none());
+        assert_eq!(&conn.buf[..], &head[..20]);
+        conn.buf.extend_from_slice(&head[20..]);
+        let parsed = conn.parse_head().unwrap().unwrap();
+        assert_eq!(parsed.status, StatusCode::OK);
+        assert_eq!(parsed.headers["x-a"], "1");
+        assert_eq!(parsed.fields.length, Some(2));
+        assert_eq!(&conn.pending[..], b"ok");
+        assert!(conn.buf.is_empty());
     }
 
     #[test]
