@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use manifold_core::platform::{
-    BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, StreamedResponse,
+    BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, ReadHeaders,
+    StreamedResponse,
 };
 use manifold_core::{BoxFuture, HttpClient};
 use tokio::time::Instant;
@@ -95,6 +96,16 @@ impl HttpClient for MeteredClient {
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         self.metered(request, |r| self.inner.send(r, max_body), Bytes::len)
+    }
+
+    fn send_reading(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+        headers: ReadHeaders,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        let call = |r| self.inner.send_reading(r, max_body, headers);
+        self.metered(request, call, Bytes::len)
     }
 
     fn send_streaming(

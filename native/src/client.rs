@@ -25,7 +25,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use manifold_core::config::tls::ClientTls;
 use manifold_core::platform::{
-    BackendRequest, BackendResponse, Body as StreamBody, ClientError, ClientErrorKind,
+    BackendRequest, BackendResponse, Body as StreamBody, ClientError, ClientErrorKind, ReadHeaders,
     StreamedResponse,
 };
 use manifold_core::{BoundedBody, BoxFuture, HttpClient};
@@ -181,11 +181,22 @@ impl HttpClient for HyperClient {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        self.send_reading(request, max_body, ReadHeaders::All)
+    }
+
+    /// Our own HTTP/1.1 client leaves the headers `read` does not name out of the answer;
+    /// hyper's (`https`) returns them all.
+    fn send_reading(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+        read: ReadHeaders,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         let clients = self.inner.clone();
         Box::pin(async move {
             let request = frame(request);
             if let Some(authority) = plain_http(request.uri()) {
-                let (head, mut conn) = clients.plain.send(request, authority).await?;
+                let (head, mut conn) = clients.plain.send(request, authority, read).await?;
                 let body = conn
                     .io
                     .read_body(head.framing, &head.parts.headers, max_body)
@@ -214,7 +225,10 @@ impl HttpClient for HyperClient {
         Box::pin(async move {
             let request = frame(request);
             if let Some(authority) = plain_http(request.uri()) {
-                let (head, conn) = clients.plain.send(request, authority).await?;
+                let (head, conn) = clients
+                    .plain
+                    .send(request, authority, ReadHeaders::All)
+                    .await?;
                 let chunks = pool::stream(conn, head.framing);
                 return Ok(http::Response::from_parts(
                     head.parts,

@@ -40,6 +40,18 @@ pub type BackendRequest = http::Request<Bytes>;
 /// possibly still compressed).
 pub type BackendResponse = http::Response<Bytes>;
 
+/// The response headers the caller of [`HttpClient::send_reading`] reads. Natively, building
+/// a map of every header of a small answer cost more than decoding its JSON, and a decoded
+/// backend's headers are not passed on: a client may leave out the ones not named here (it
+/// still checks them all, and the framing ones still frame the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadHeaders {
+    /// Every header (passed on to the client, cached, or seen by a modifier).
+    All,
+    /// These at least; names in lower case, as `HeaderName`s are.
+    Only(&'static [http::HeaderName]),
+}
+
 /// Outbound HTTP. Implementations must not follow redirects (the core does, with its own
 /// same-origin policy) and must stop reading a body once it exceeds `max_body` bytes.
 pub trait HttpClient: MaybeSend + MaybeSync {
@@ -49,6 +61,18 @@ pub trait HttpClient: MaybeSend + MaybeSync {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>>;
+
+    /// [`Self::send`], telling the client which response headers the caller reads. A client
+    /// that cannot leave headers out keeps this default, which returns them all.
+    fn send_reading(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+        headers: ReadHeaders,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        let _ = headers;
+        self.send(request, max_body)
+    }
 
     /// Send one request and answer as soon as the response head arrived, the body a stream
     /// the caller reads chunk by chunk (streaming passthrough, docs/streaming.md): it is not

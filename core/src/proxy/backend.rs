@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 #[cfg(feature = "dns-sd")]
 use super::discovery::DiscoveredOrigin;
@@ -18,7 +18,7 @@ use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
 use crate::encoding;
-use crate::platform::{BackendRequest, Body, BoxFuture, FailureKind, Platform};
+use crate::platform::{BackendRequest, Body, BoxFuture, FailureKind, Platform, ReadHeaders};
 use crate::telemetry::{BackendSpan, SpanClient};
 use crate::url::param_eq;
 use crate::url::{push_query_component, RenderError, Var};
@@ -41,7 +41,14 @@ pub(crate) struct HttpBackend {
     /// per call).
     span_hosts: Vec<Arc<str>>,
     span_group: Option<Arc<str>>,
+    /// The answers' headers this backend reads ([`DECODED_READS`] unless they are passed on).
+    read: ReadHeaders,
 }
+
+/// What a decoded answer's headers are read for: its `Content-Encoding` (undone here), a
+/// redirect's `Location`, an error's `Content-Type` (passed on with its body). The others
+/// are not passed on (KrakenD's encoders make the client's headers).
+const DECODED_READS: &[HeaderName] = &[CONTENT_ENCODING, CONTENT_TYPE, LOCATION];
 
 impl HttpBackend {
     pub(crate) fn new(backend: Backend, platform: Platform, max_body: usize) -> Self {
@@ -62,7 +69,16 @@ impl HttpBackend {
             when(DNS_SD, backend.discovery.clone()).map(|d| Discovery::new(d, &platform));
         let span_hosts = backend.host.iter().map(|h| Arc::from(h.as_str())).collect();
         let span_group = backend.group.as_deref().map(Arc::from);
+        // `no-op` passes the headers on; martian's response modifiers may read any of them.
+        let passed_on = backend.encoding == Encoding::NoOp
+            || when(cfg!(feature = "martian"), backend.martian.as_deref()).is_some();
+        let read = if passed_on {
+            ReadHeaders::All
+        } else {
+            ReadHeaders::Only(DECODED_READS)
+        };
         Self {
+            read,
             keep,
             discovery,
             span_hosts,
@@ -288,7 +304,7 @@ impl Proxy for HttpBackend {
                 None => Some(&rebuild),
                 Some(_) => None,
             };
-            let client = span.client(&*self.platform.client);
+            let client = span.client(&*self.platform.client, self.read);
             let response = self
                 .fetch(&client, request, &req.context, rebuild)
                 .await
@@ -505,7 +521,17 @@ mod tests {
         let rec = Arc::new(Recorder::default());
         let platform = Platform::new(rec.clone(), rec.clone(), rec.clone());
         let backend = HttpBackend::new(config.endpoints[0].backend[0].clone(), platform, 1024);
-        let req = ProxyRequest {
+        for _ in 0..4 {
+            futures_executor::block_on(backend.call(get_a())).unwrap();
+        }
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            ["http://h1/x", "http://h2/x", "http://h3/x", "http://h1/x"]
+        );
+    }
+
+    fn get_a() -> ProxyRequest {
+        ProxyRequest {
             method: http::Method::GET,
             path: "/a".into(),
             params: Vec::new().into(),
@@ -516,14 +542,49 @@ mod tests {
             rest: None,
             jwt: None,
             context: crate::platform::RequestContext::new(),
-        };
-        for _ in 0..4 {
-            futures_executor::block_on(backend.call(req.clone())).unwrap();
         }
-        assert_eq!(
-            *rec.0.lock().unwrap(),
-            ["http://h1/x", "http://h2/x", "http://h3/x", "http://h1/x"]
-        );
+    }
+
+    /// Records which of the answer's headers each call asked for.
+    #[derive(Default)]
+    struct Reads(Mutex<Vec<ReadHeaders>>);
+
+    impl HttpClient for Reads {
+        fn send(
+            &self,
+            req: BackendRequest,
+            max_body: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            self.send_reading(req, max_body, ReadHeaders::All)
+        }
+
+        fn send_reading(
+            &self,
+            _: BackendRequest,
+            _: usize,
+            read: ReadHeaders,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            self.0.lock().unwrap().push(read);
+            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{}"))) })
+        }
+    }
+
+    #[test]
+    fn a_decoded_answer_asks_only_for_the_headers_the_gateway_reads() {
+        let config = crate::config::parse(
+            r#"{"version":3,"endpoints":[
+              {"endpoint":"/json","backend":[{"host":["http://h"],"url_pattern":"/x"}]},
+              {"endpoint":"/raw","output_encoding":"no-op",
+               "backend":[{"host":["http://h"],"url_pattern":"/x","encoding":"no-op"}]}]}"#,
+        )
+        .unwrap();
+        for (i, asked) in [(0, ReadHeaders::Only(DECODED_READS)), (1, ReadHeaders::All)] {
+            let (reads, rec) = (Arc::new(Reads::default()), Arc::new(Recorder::default()));
+            let platform = Platform::new(reads.clone(), rec.clone(), rec.clone());
+            let backend = HttpBackend::new(config.endpoints[i].backend[0].clone(), platform, 1024);
+            futures_executor::block_on(backend.call(get_a())).unwrap();
+            assert_eq!(*reads.0.lock().unwrap(), [asked], "endpoint {i}");
+        }
     }
 
     #[test]

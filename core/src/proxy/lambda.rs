@@ -22,7 +22,7 @@ use super::{redirect, sigv4, ErrorSource, Proxy, ProxyError, ProxyRequest, Proxy
 use crate::config::extra::{BackendHttp, Lambda, LambdaFunction};
 use crate::config::Backend;
 use crate::encoding;
-use crate::platform::{BackendRequest, BoxFuture, FailureKind, Platform};
+use crate::platform::{BackendRequest, BoxFuture, FailureKind, Platform, ReadHeaders};
 use crate::telemetry::BackendSpan;
 use crate::url::param_eq;
 
@@ -159,7 +159,7 @@ impl Proxy for LambdaBackend {
                     span.fail(FailureKind::Refused, &message);
                     return Err(ProxyError::new(ErrorSource::Backend, message));
                 }
-                let client = span.client(&*self.platform.client);
+                let client = span.client(&*self.platform.client, ReadHeaders::All);
                 // Never a redirect: the Invoke API answers itself.
                 let no_redirect = BackendHttp {
                     no_redirect: true,

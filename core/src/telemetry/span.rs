@@ -13,7 +13,7 @@ use http::HeaderValue;
 use super::trace_context::{self, TRACEPARENT, TRACESTATE};
 use crate::platform::{
     BackendCall, BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock,
-    Failure, FailureKind, HttpClient, Live, Platform, RequestContext,
+    Failure, FailureKind, HttpClient, Live, Platform, ReadHeaders, RequestContext,
 };
 use crate::platform::{Body, StreamedResponse};
 
@@ -41,6 +41,8 @@ struct State {
 pub(crate) struct SpanClient<'a> {
     inner: &'a dyn HttpClient,
     state: Option<&'a Mutex<State>>,
+    /// The response headers the caller reads.
+    read: ReadHeaders,
 }
 
 // === impl BackendSpan ===
@@ -106,11 +108,16 @@ impl BackendSpan {
         }))
     }
 
-    /// `client` for the hops of this span.
-    pub(crate) fn client<'a>(&'a self, client: &'a dyn HttpClient) -> SpanClient<'a> {
+    /// `client` for the hops of this span, whose caller reads `read` of each answer's headers.
+    pub(crate) fn client<'a>(
+        &'a self,
+        client: &'a dyn HttpClient,
+        read: ReadHeaders,
+    ) -> SpanClient<'a> {
         SpanClient {
             inner: client,
             state: self.0.as_ref().map(|t| &t.state),
+            read,
         }
     }
 
@@ -196,7 +203,11 @@ impl<'a> SpanClient<'a> {
     /// `inner` for the hops of a call with no span (tests of the callers).
     #[cfg(test)]
     pub(crate) fn untraced(inner: &'a dyn HttpClient) -> Self {
-        Self { inner, state: None }
+        Self {
+            inner,
+            state: None,
+            read: ReadHeaders::All,
+        }
     }
 
     /// Send one hop, with this span's `traceparent`.
@@ -205,7 +216,8 @@ impl<'a> SpanClient<'a> {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-        self.inner.send(self.stamp(request), max_body)
+        self.inner
+            .send_reading(self.stamp(request), max_body, self.read)
     }
 
     /// [`Self::send`], the answer streamed.

@@ -24,7 +24,7 @@ use std::time::Duration;
 use http::uri::{Authority, Uri};
 use http::{HeaderValue, Method, Request};
 use hyper_util::client::legacy::connect::HttpConnector;
-use manifold_core::platform::{Chunks, ClientError, ClientErrorKind};
+use manifold_core::platform::{Chunks, ClientError, ClientErrorKind, ReadHeaders};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -133,6 +133,7 @@ impl Pool {
         &self,
         request: Request<OutBody>,
         authority: Authority,
+        read: ReadHeaders,
     ) -> Result<(Head, Conn), ClientError> {
         let (host, mut newest) = self.shared.take(&authority);
         let (parts, body) = request.into_parts();
@@ -146,7 +147,7 @@ impl Pool {
                 Some(io) => (self.conn(io, &authority), true),
                 None => self.connect(&authority, &parts.uri).await?,
             };
-            match conn.io.exchange(&wire, &parts.method).await {
+            match conn.io.exchange(&wire, &parts.method, read).await {
                 Ok(head) => return Ok((head, conn)),
                 Err(broken) if reused && broken.unanswered && (replayable || broken.unsent) => {
                     newest = self.shared.take(&authority).1;

@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+use http::header::{CONTENT_TYPE, LOCATION};
 use http::request::Parts;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::Full;
@@ -433,8 +434,35 @@ async fn at_most_max_idle_connections_are_kept() {
 
 /// The body `send` reads from a backend that writes `reply` verbatim and closes.
 async fn raw_body(method: &str, reply: &'static [u8]) -> Result<BackendResponse, ClientError> {
+    raw_reading(method, reply, ReadHeaders::All).await
+}
+
+/// [`raw_body`], asking for the headers `read`.
+async fn raw_reading(
+    method: &str,
+    reply: &'static [u8],
+    read: ReadHeaders,
+) -> Result<BackendResponse, ClientError> {
     let addr = raw_server(reply).await;
-    client().send(request(method, addr, &[], ""), 4096).await
+    let request = request(method, addr, &[], "");
+    client().send_reading(request, 4096, read).await
+}
+
+#[tokio::test]
+async fn only_the_headers_asked_for_are_kept_and_the_others_still_frame_the_body() {
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-other: 1\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    let only = raw_reading("GET", reply, ReadHeaders::Only(&[CONTENT_TYPE, LOCATION]))
+        .await
+        .unwrap();
+    assert_eq!(only.body().as_ref(), b"{}");
+    let names: Vec<_> = only.headers().keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["content-type"]);
+    assert_eq!(only.headers()[CONTENT_TYPE], "application/json");
+    let all = raw_reading("GET", reply, ReadHeaders::All).await.unwrap();
+    assert_eq!(all.body().as_ref(), b"{}");
+    assert_eq!(all.headers().len(), 3);
+    assert_eq!(all.headers()["x-other"], "1");
 }
 
 #[tokio::test]
@@ -503,8 +531,12 @@ async fn framing_that_could_desync_the_connection_is_refused() {
         b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
     ] {
         let reply: &'static [u8] = reply;
-        let err = raw_body("GET", reply).await.unwrap_err();
-        assert_eq!(err.kind, ClientErrorKind::Protocol, "{}", String::from_utf8_lossy(reply));
+        // Framing headers frame the body even when the caller reads none of the headers.
+        for read in [ReadHeaders::All, ReadHeaders::Only(&[])] {
+            let err = raw_reading("GET", reply, read).await.unwrap_err();
+            let text = String::from_utf8_lossy(reply);
+            assert_eq!(err.kind, ClientErrorKind::Protocol, "{read:?}: {text}");
+        }
     }
 }
 
