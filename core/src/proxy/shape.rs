@@ -5,17 +5,18 @@
 use super::{Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
 use crate::config::extra::FlatmapOp;
 use crate::config::{Backend, Encoding};
-use crate::json::{Map, Value};
+use crate::json::{Map, Str, Value};
 use crate::platform::BoxFuture;
 
 /// The shaping steps of one backend.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Shape {
     target: Option<Vec<String>>,
-    allow: Vec<Vec<String>>,
+    allow: Allow,
     deny: Vec<Vec<String>>,
     mapping: Vec<(String, String)>,
-    group: Option<String>,
+    /// Shared text: wrapping an answer copies it (short, inline) instead of allocating.
+    group: Option<Str>,
     flatmap: Vec<FlatmapOp>,
 }
 
@@ -28,10 +29,10 @@ struct ShapeProxy {
 pub(crate) fn layer(b: &Backend, next: SharedProxy) -> SharedProxy {
     let shape = Shape {
         target: b.target.clone(),
-        allow: b.allow.clone(),
+        allow: Allow::new(&b.allow),
         deny: b.deny.clone(),
         mapping: b.mapping.clone(),
-        group: b.group.clone(),
+        group: b.group.as_deref().map(Str::from),
         flatmap: b.flatmap_filter.clone(),
     };
     if b.encoding == Encoding::NoOp || shape.is_noop() {
@@ -71,8 +72,7 @@ impl Shape {
             // A flatmap_filter replaces allow/deny/mapping (lura's formatter).
             super::flatmap::apply(&self.flatmap, &mut data);
         } else if !self.allow.is_empty() {
-            let paths: Vec<&[String]> = self.allow.iter().map(Vec::as_slice).collect();
-            data = allow(data, &paths).unwrap_or_default();
+            self.allow.retain(&mut data);
         } else {
             for path in &self.deny {
                 deny(&mut data, path);
@@ -92,7 +92,7 @@ impl Shape {
         }
         if let Some(group) = &self.group {
             let mut wrapped = Map::new();
-            wrapped.insert(group.clone().into(), Value::Object(data));
+            wrapped.insert(group.clone(), Value::Object(data));
             data = wrapped;
         }
         data
@@ -110,31 +110,70 @@ fn extract_target(mut data: Map, path: &[String]) -> Map {
     data
 }
 
-/// Keep only the allowed dot paths. An object is kept only if something inside it survived;
-/// a path crossing an array drops that key (lura's `whitelistPrune`). `None` when empty.
-fn allow(mut data: Map, paths: &[&[String]]) -> Option<Map> {
-    let mut out = Map::new();
-    let mut keys: Vec<&String> = paths.iter().filter_map(|p| p.first()).collect();
-    keys.sort();
-    keys.dedup();
-    for key in keys {
-        let Some(value) = data.remove(key) else {
-            continue;
+/// `allow`'s dot paths as a tree, built once from the config: each allowed key is kept whole
+/// or filtered by the paths under it. Applied in place, an answer keeps its map and key texts
+/// (building a new map per answer, with copied keys and a sort, cost ~2,900 instructions per
+/// backend on scenario b).
+#[derive(Debug, Clone, Default)]
+struct Allow(Vec<(String, Keep)>);
+
+#[derive(Debug, Clone)]
+enum Keep {
+    /// A path ends here: the value stays as it is.
+    Whole,
+    /// Only paths go on from here: the value stays if it is an object and something in it does.
+    Inside(Allow),
+}
+
+impl Allow {
+    fn new(paths: &[Vec<String>]) -> Self {
+        let mut tree = Allow::default();
+        for path in paths {
+            tree.add(path);
+        }
+        tree
+    }
+
+    fn add(&mut self, path: &[String]) {
+        let Some((key, rest)) = path.split_first() else {
+            return;
         };
-        let tails: Vec<&[String]> = paths
-            .iter()
-            .filter(|p| p.first() == Some(key))
-            .map(|p| p.get(1..).unwrap_or_default())
-            .collect();
-        if tails.iter().any(|t| t.is_empty()) {
-            out.insert(key.clone().into(), value);
-        } else if let Value::Object(inner) = value {
-            if let Some(kept) = allow(inner, &tails) {
-                out.insert(key.clone().into(), Value::Object(kept));
+        let at = match self.0.iter().position(|(k, _)| k == key) {
+            Some(at) => at,
+            None => {
+                self.0.push((key.clone(), Keep::Inside(Allow::default())));
+                self.0.len() - 1
+            }
+        };
+        if let Some((_, keep)) = self.0.get_mut(at) {
+            match (keep, rest.is_empty()) {
+                (keep, true) => *keep = Keep::Whole,
+                (Keep::Inside(inner), false) => inner.add(rest),
+                // A shorter path already keeps the whole value.
+                (Keep::Whole, false) => {}
             }
         }
     }
-    (!out.is_empty()).then_some(out)
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Keep only the allowed paths of `data`. An object is kept only if something inside it
+    /// survived; a path crossing an array drops that key (lura's `whitelistPrune`). Whether
+    /// anything is left.
+    fn retain(&self, data: &mut Map) -> bool {
+        data.retain(|key, value| {
+            let keep = self.0.iter().find(|(k, _)| k.as_bytes() == key.as_bytes());
+            match (keep, value) {
+                (None, _) => false,
+                (Some((_, Keep::Whole)), _) => true,
+                (Some((_, Keep::Inside(inner))), Value::Object(map)) => inner.retain(map),
+                (Some((_, Keep::Inside(_))), _) => false,
+            }
+        });
+        !data.is_empty()
+    }
 }
 
 /// Remove one dot path; objects only, arrays are not traversed.
@@ -177,7 +216,7 @@ mod tests {
     #[test]
     fn allow_keeps_nested_paths_and_prunes() {
         let s = Shape {
-            allow: paths(&["a.b", "c", "d.x", "e.y"]),
+            allow: Allow::new(&paths(&["a.b", "c", "d.x", "e.y"])),
             ..Default::default()
         };
         assert_eq!(
@@ -188,16 +227,43 @@ mod tests {
             r#"{"a":{"b":1},"c":[1]}"#
         );
         let s = Shape {
-            allow: paths(&["nothing"]),
+            allow: Allow::new(&paths(&["nothing"])),
             ..Default::default()
         };
         assert_eq!(shaped(&s, r#"{"a":1}"#), "{}");
     }
 
     #[test]
+    fn a_shorter_allowed_path_keeps_the_whole_value_in_either_order() {
+        let input = r#"{"a":{"b":{"c":1,"x":2},"d":3,"z":4},"y":5}"#;
+        for list in [
+            &["a", "a.b.c"][..],
+            &["a.b.c", "a"],
+            &["a.b", "a.b.c", "a.d"],
+        ] {
+            let s = Shape {
+                allow: Allow::new(&paths(list)),
+                ..Default::default()
+            };
+            let whole_b = list.contains(&"a.b");
+            let expected = match (list.contains(&"a"), whole_b) {
+                (true, _) => r#"{"a":{"b":{"c":1,"x":2},"d":3,"z":4}}"#,
+                (false, true) => r#"{"a":{"b":{"c":1,"x":2},"d":3}}"#,
+                (false, false) => unreachable!(),
+            };
+            assert_eq!(shaped(&s, input), expected, "{list:?}");
+        }
+        let s = Shape {
+            allow: Allow::new(&paths(&["a.b.c", "a.d", "y.q"])),
+            ..Default::default()
+        };
+        assert_eq!(shaped(&s, input), r#"{"a":{"b":{"c":1},"d":3}}"#);
+    }
+
+    #[test]
     fn allow_wins_over_deny() {
         let s = Shape {
-            allow: paths(&["a"]),
+            allow: Allow::new(&paths(&["a"])),
             deny: paths(&["a"]),
             ..Default::default()
         };
