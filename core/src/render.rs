@@ -187,27 +187,33 @@ fn encode(
     accept: Option<&HeaderValue>,
     mut data: Map,
     size_hint: usize,
-) -> (&'static str, String) {
+) -> (&'static str, Vec<u8>) {
     let encoding = match encoding {
         OutputEncoding::Negotiate => negotiate(accept),
         other => other,
     };
     match encoding {
         OutputEncoding::Json | OutputEncoding::NoOp | OutputEncoding::Negotiate => {
-            (JSON, Value::Object(data).to_json_sized(size_hint))
+            (JSON, Value::Object(data).to_json_bytes(size_hint))
         }
         // Behind cargo features (config::capability): the loader refuses a config that
         // renders (or negotiates) an encoding this build left out; JSON is the fallback.
-        OutputEncoding::Xml if cfg!(feature = "xml") => (XML, crate::xml::encode(&data)),
-        OutputEncoding::Yaml if cfg!(feature = "yaml") => (YAML, crate::yaml::encode(&data)),
-        OutputEncoding::Xml | OutputEncoding::Yaml => (JSON, Value::Object(data).to_json()),
+        OutputEncoding::Xml if cfg!(feature = "xml") => {
+            (XML, crate::xml::encode(&data).into_bytes())
+        }
+        OutputEncoding::Yaml if cfg!(feature = "yaml") => {
+            (YAML, crate::yaml::encode(&data).into_bytes())
+        }
+        OutputEncoding::Xml | OutputEncoding::Yaml => {
+            (JSON, Value::Object(data).to_json().into_bytes())
+        }
         OutputEncoding::JsonCollection => match data.remove("collection") {
-            Some(v @ Value::Array(_)) => (JSON, v.to_json()),
-            _ => (JSON, "[]".to_owned()),
+            Some(v @ Value::Array(_)) => (JSON, v.to_json().into_bytes()),
+            _ => (JSON, b"[]".to_vec()),
         },
         OutputEncoding::String => match data.remove("content") {
-            Some(Value::String(s)) => (TEXT, s.into()),
-            _ => (TEXT, String::new()),
+            Some(Value::String(s)) => (TEXT, String::from(s).into_bytes()),
+            _ => (TEXT, Vec::new()),
         },
     }
 }

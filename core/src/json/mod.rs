@@ -23,7 +23,7 @@ pub use write::{write_json, write_string};
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.
 pub const MAX_DEPTH: usize = 256;
 
-/// The largest buffer [`Value::to_json_sized`] allocates up front: a filter may have dropped
+/// The largest buffer [`Value::to_json_bytes`] allocates up front: a filter may have dropped
 /// most of a large body, and beyond this the doubling's copies matter less than the unused
 /// memory would.
 pub const MAX_PRESIZE: usize = 1 << 20;
@@ -127,20 +127,22 @@ impl Value {
 
     /// Compact JSON text (Go's encoding: sorted keys, `<>&` escaped).
     pub fn to_json(&self) -> String {
-        self.to_json_sized(0)
+        write::into_text(self.to_json_bytes(0))
     }
 
-    /// Compact JSON text, written into a buffer of `size_hint` bytes to start with (at most
-    /// [`MAX_PRESIZE`]): the length of the text it was parsed from, when that is known. A text
-    /// much shorter than its buffer (a filter dropped most of the body) gives the rest back, so
-    /// an answer waiting to be sent does not hold up to a megabyte for a few bytes.
-    pub fn to_json_sized(&self, size_hint: usize) -> String {
+    /// Compact JSON as bytes, written into a buffer of `size_hint` bytes to start with (at
+    /// most [`MAX_PRESIZE`]): the length of the text it was parsed from, when that is known. A
+    /// text much shorter than its buffer (a filter dropped most of the body) gives the rest
+    /// back, so an answer waiting to be sent does not hold up to a megabyte for a few bytes.
+    /// The bytes are UTF-8 by construction (see [`write`]) and not checked again: an answer's
+    /// body is bytes, and the check cost 0.44 instructions per byte of it.
+    pub fn to_json_bytes(&self, size_hint: usize) -> Vec<u8> {
         // The writer copies short text as a fixed-size window before cutting it back
         // (`Str::write_quoted`): room for one window past the end, or an answer exactly as long
         // as the hint would double its buffer at its last string.
         let slack = if size_hint == 0 { 0 } else { str::WINDOW };
-        let mut out = String::with_capacity(size_hint.min(MAX_PRESIZE) + slack);
-        write_json(&mut out, self);
+        let mut out = Vec::with_capacity(size_hint.min(MAX_PRESIZE) + slack);
+        write::write_value(&mut out, self);
         if out.capacity() > 2 * out.len() + 4096 {
             out.shrink_to_fit();
         }

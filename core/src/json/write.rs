@@ -1,8 +1,9 @@
 //! [`Value`] to JSON text exactly as Go's `encoding/json` writes it.
 //!
-//! The text is built as bytes and checked as UTF-8 once at the end (one vectorised pass):
-//! every piece is copied from a `str` or is ASCII, so the check cannot fail, and copying bytes
-//! needs no per-string check. Strings the parser marked verbatim ([`Str`]) are copied whole;
+//! The text is built as bytes: every piece is copied from a `str` or is ASCII, so it is UTF-8
+//! by construction, and copying bytes needs no per-string check. Where the caller wants a
+//! `String` it is checked once at the end (one vectorised pass, which cannot fail); an
+//! answer's body stays bytes ([`Value::to_json_bytes`]). Strings the parser marked verbatim ([`Str`]) are copied whole;
 //! others are scanned for what Go escapes.
 
 use super::{Str, Value};
@@ -14,23 +15,23 @@ use super::{Str, Value};
 pub fn write_json(out: &mut String, v: &Value) {
     let mut buf = std::mem::take(out).into_bytes();
     write_value(&mut buf, v);
-    *out = finish(buf);
+    *out = into_text(buf);
 }
 
 /// Append `s` as a JSON string with Go's escaping (HTML-safe: `<`, `>`, `&`, U+2028, U+2029).
 pub fn write_string(out: &mut String, s: &str) {
     let mut buf = std::mem::take(out).into_bytes();
     escape(&mut buf, s.as_bytes());
-    *out = finish(buf);
+    *out = into_text(buf);
 }
 
 /// The written bytes as text.
-fn finish(buf: Vec<u8>) -> String {
+pub(super) fn into_text(buf: Vec<u8>) -> String {
     // Never the fallback: every byte came from a `str` or is ASCII, written whole.
     String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_value(out: &mut Vec<u8>, v: &Value) {
+pub(super) fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -141,8 +142,8 @@ mod tests {
         let v = parse(br#"{"b":[1,"x"],"a":null}"#).unwrap();
         let plain = v.to_json();
         // A hint of exactly the text's length: one buffer, no regrowth at the last string.
-        let sized = v.to_json_sized(plain.len());
-        assert_eq!(sized, plain);
+        let sized = v.to_json_bytes(plain.len());
+        assert_eq!(sized, plain.as_bytes());
         assert_eq!(
             sized.capacity(),
             plain.len() + super::super::str::WINDOW,
@@ -151,13 +152,13 @@ mod tests {
         // A hint far above the text (a filter dropped most of the body): the unused buffer
         // is given back, whatever the hint (capped at MAX_PRESIZE anyway).
         for hint in [64 * 1024, usize::MAX] {
-            let shrunk = v.to_json_sized(hint);
-            assert_eq!(shrunk, plain);
+            let shrunk = v.to_json_bytes(hint);
+            assert_eq!(shrunk, plain.as_bytes());
             assert!(shrunk.capacity() < 4096, "{hint}: {}", shrunk.capacity());
         }
         assert_eq!(
-            v.to_json_sized(4),
-            plain,
+            v.to_json_bytes(4),
+            plain.as_bytes(),
             "a short hint only means regrowth"
         );
     }
