@@ -255,10 +255,8 @@ fn frame(request: BackendRequest) -> http::Request<OutBody> {
     let (mut parts, body) = request.into_parts();
     // Framing is ours to decide; a stray header would contradict it.
     parts.headers.remove(TRANSFER_ENCODING);
-    let sized = if parts.headers.contains_key(CONTENT_LENGTH) {
-        parts
-            .headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let sized = if let Some(length) = parts.headers.get_mut(CONTENT_LENGTH) {
+        *length = HeaderValue::from(body.len());
         true
     } else if body.is_empty() {
         if matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
