@@ -134,8 +134,8 @@ impl Value {
     /// most [`MAX_PRESIZE`]): the length of the text it was parsed from, when that is known. A
     /// text much shorter than its buffer (a filter dropped most of the body) gives the rest
     /// back, so an answer waiting to be sent does not hold up to a megabyte for a few bytes.
-    /// The bytes are UTF-8 by construction (see [`write`]) and not checked again: an answer's
-    /// body is bytes, and the check cost 0.44 instructions per byte of it.
+    /// The bytes are UTF-8 by construction (see the `write` module) and not checked again:
+    /// an answer's body is bytes, and the check cost 0.44 instructions per byte of it.
     pub fn to_json_bytes(&self, size_hint: usize) -> Vec<u8> {
         // The writer copies short text as a fixed-size window before cutting it back
         // (`Str::write_quoted`): room for one window past the end, or an answer exactly as long

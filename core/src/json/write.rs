@@ -3,8 +3,8 @@
 //! The text is built as bytes: every piece is copied from a `str` or is ASCII, so it is UTF-8
 //! by construction, and copying bytes needs no per-string check. Where the caller wants a
 //! `String` it is checked once at the end (one vectorised pass, which cannot fail); an
-//! answer's body stays bytes ([`Value::to_json_bytes`]). Strings the parser marked verbatim ([`Str`]) are copied whole;
-//! others are scanned for what Go escapes.
+//! answer's body stays bytes ([`Value::to_json_bytes`]). Strings the parser marked verbatim
+//! ([`Str`]) are copied whole; others are scanned for what Go escapes.
 
 use super::{Str, Value};
 
