@@ -4,12 +4,18 @@
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use manifold_core::platform::ReadHeaders;
 
 /// A JS header pair as an `http` header; `None` (skipped) if either part is invalid. JS header
 /// values are WebIDL `ByteString`s: every char is one byte, U+0000..=U+00FF.
 pub fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
-    let bytes: Option<Vec<u8>> = value.chars().map(|c| u8::try_from(c).ok()).collect();
-    let value = HeaderValue::from_bytes(&bytes?).ok()?;
+    let value = if value.is_ascii() {
+        // Its chars are its bytes: one copy, no vector of them first.
+        HeaderValue::from_str(value).ok()?
+    } else {
+        let bytes: Option<Vec<u8>> = value.chars().map(|c| u8::try_from(c).ok()).collect();
+        HeaderValue::from_bytes(&bytes?).ok()?
+    };
     Some((HeaderName::from_bytes(name.as_bytes()).ok()?, value))
 }
 
@@ -23,12 +29,35 @@ pub fn byte_string(value: &HeaderValue) -> String {
 /// has no line break: `Headers` refuses CR, LF and NUL). Entries that are not valid HTTP are
 /// skipped, as [`header`] does. Reading entry by entry took seven JS calls per header.
 pub fn headers_from_lines(lines: &str) -> HeaderMap {
+    headers_kept(lines, |_| true).0
+}
+
+/// [`headers_from_lines`] keeping only the entries whose name `keep` accepts, and the number
+/// of entries there were (kept or not, valid or not).
+pub fn headers_kept(lines: &str, keep: impl Fn(&str) -> bool) -> (HeaderMap, usize) {
     let mut map = HeaderMap::new();
+    let mut count = 0;
     for line in lines.split('\n').filter(|l| !l.is_empty()) {
+        count += 1;
         let (name, value) = line.split_once(',').unwrap_or((line, ""));
-        map.extend(header(name, value));
+        if keep(name) {
+            map.extend(header(name, value));
+        }
     }
-    map
+    (map, count)
+}
+
+/// Whether a backend answer's header `name` is kept when its caller reads `read`: those it
+/// names, and the length and coding the client itself reads the body by.
+pub fn reads(read: ReadHeaders, name: &str) -> bool {
+    match read {
+        ReadHeaders::All => true,
+        ReadHeaders::Only(names) => {
+            name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("content-encoding")
+                || names.iter().any(|n| name.eq_ignore_ascii_case(n.as_str()))
+        }
+    }
 }
 
 /// The headers of `map` that [`cross`](crosses) to the runtime, as the JSON text of a
@@ -149,6 +178,19 @@ mod tests {
         assert_eq!(map["x-latin"].as_bytes(), b"caf\xe9");
         assert_eq!(map.len(), 6);
         assert!(headers_from_lines("").is_empty());
+    }
+
+    #[test]
+    fn only_the_headers_read_are_kept_and_every_line_counts() {
+        let lines =
+            "content-type,application/json\nx-other,1\ncontent-length,2\nLocation,/x\nbad name,x";
+        let only = ReadHeaders::Only(&[http::header::CONTENT_TYPE, http::header::LOCATION]);
+        let (map, count) = headers_kept(lines, |n| reads(only, n));
+        assert_eq!(count, 5);
+        let names: Vec<_> = map.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["content-type", "content-length", "location"]);
+        let (all, count) = headers_kept(lines, |n| reads(ReadHeaders::All, n));
+        assert_eq!((all.len(), count), (4, 5));
     }
 
     #[test]

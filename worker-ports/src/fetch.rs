@@ -13,7 +13,8 @@ use futures_util::StreamExt;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
 use manifold_core::platform::{
-    BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, StreamedResponse,
+    BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, ReadHeaders,
+    StreamedResponse,
 };
 use manifold_core::{BoundedBody, BoxFuture, HttpClient, Platform, TooLarge, MAX_HEADERS};
 use worker::js_sys::{self, Array, Uint8Array};
@@ -51,8 +52,19 @@ impl HttpClient for FetchClient {
         request: BackendRequest,
         max_body: usize,
     ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+        self.send_reading(request, max_body, ReadHeaders::All)
+    }
+
+    /// The header lines `read` does not name are not made into map entries (in wasm, each
+    /// took a copy of its value, a name check and an insert).
+    fn send_reading(
+        &self,
+        request: BackendRequest,
+        max_body: usize,
+        read: ReadHeaders,
+    ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
         Box::pin(async move {
-            let (response, head, abort) = fetch(&request).await?;
+            let (response, head, abort) = fetch(&request, read).await?;
             let answer = whole(response, head, max_body).await?;
             abort.disarm();
             Ok(answer)
@@ -65,7 +77,7 @@ impl HttpClient for FetchClient {
         max_body: usize,
     ) -> BoxFuture<'static, Result<StreamedResponse, ClientError>> {
         Box::pin(async move {
-            let (response, head, abort) = fetch(&request).await?;
+            let (response, head, abort) = fetch(&request, ReadHeaders::All).await?;
             // The runtime decodes a compressed answer on its own and only the bytes tell
             // whether it did (`convert::runtime_decoded`): such an answer is read whole.
             let stream = response
@@ -89,9 +101,11 @@ impl HttpClient for FetchClient {
     }
 }
 
-/// Start `request`: the `fetch` response, its head checked, and the handle that aborts it.
+/// Start `request`: the `fetch` response, its head checked (with the headers `read` asks
+/// for), and the handle that aborts it.
 async fn fetch(
     request: &BackendRequest,
+    read: ReadHeaders,
 ) -> Result<(web_sys::Response, http::response::Parts, AbortOnDrop), ClientError> {
     let controller = web_sys::AbortController::new().map_err(failed)?;
     let init = to_js(request, &controller.signal()).map_err(failed)?;
@@ -100,9 +114,10 @@ async fn fetch(
     let fetch = global.fetch_with_str_and_init(&request.uri().to_string(), &init);
     let response = JsFuture::from(fetch).await.and_then(|v| v.dyn_into());
     let response: web_sys::Response = response.map_err(failed)?;
-    let headers = headers_from_js(&response.headers());
+    let lines = header_lines(&response.headers());
+    let (headers, lines) = convert::headers_kept(&lines, |name| convert::reads(read, name));
     // hyper's limit natively: a head of more lines than a request may have is refused.
-    if headers.len() > MAX_HEADERS {
+    if lines > MAX_HEADERS {
         let message = format!("more than {MAX_HEADERS} response header lines");
         return Err(ClientError::new(ClientErrorKind::Protocol, message));
     }
@@ -170,8 +185,12 @@ fn to_js(
 /// A JS `Headers` as a `HeaderMap`; entries that are not valid HTTP are skipped. The entries
 /// cross as one string (`convert::headers_from_lines`).
 pub fn headers_from_js(headers: &web_sys::Headers) -> HeaderMap {
-    let lines = Array::from(headers).join("\n");
-    convert::headers_from_lines(&String::from(lines))
+    convert::headers_from_lines(&header_lines(headers))
+}
+
+/// The entries of `headers` as `name,value` lines, read with one JS call.
+fn header_lines(headers: &web_sys::Headers) -> String {
+    String::from(Array::from(headers).join("\n"))
 }
 
 /// A `ResponseInit` for `new Response`: status, headers without the framing ones and
