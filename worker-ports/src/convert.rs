@@ -50,14 +50,9 @@ pub fn headers_kept(lines: &str, keep: impl Fn(&str) -> bool) -> (HeaderMap, usi
 /// Whether a backend answer's header `name` is kept when its caller reads `read`: those it
 /// names, and the length and coding the client itself reads the body by.
 pub fn reads(read: ReadHeaders, name: &str) -> bool {
-    match read {
-        ReadHeaders::All => true,
-        ReadHeaders::Only(names) => {
-            name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("content-encoding")
-                || names.iter().any(|n| name.eq_ignore_ascii_case(n.as_str()))
-        }
-    }
+    read.reads(name.as_bytes())
+        || name.eq_ignore_ascii_case("content-length")
+        || name.eq_ignore_ascii_case("content-encoding")
 }
 
 /// The headers of `map` that [`cross`](crosses) to the runtime, as the JSON text of a

@@ -52,6 +52,24 @@ pub enum ReadHeaders {
     Only(&'static [http::HeaderName]),
 }
 
+impl ReadHeaders {
+    /// The listed name a header named `name` (as sent: any case) matches; `None` for `All`
+    /// or a name not listed.
+    pub fn listed(self, name: &[u8]) -> Option<&'static http::HeaderName> {
+        match self {
+            Self::All => None,
+            Self::Only(names) => names
+                .iter()
+                .find(|n| name.eq_ignore_ascii_case(n.as_str().as_bytes())),
+        }
+    }
+
+    /// Whether a header named `name` (as sent: any case) is read.
+    pub fn reads(self, name: &[u8]) -> bool {
+        self == Self::All || self.listed(name).is_some()
+    }
+}
+
 /// Outbound HTTP. Implementations must not follow redirects (the core does, with its own
 /// same-origin policy) and must stop reading a body once it exceeds `max_body` bytes.
 pub trait HttpClient: MaybeSend + MaybeSync {
