@@ -254,9 +254,13 @@ impl Shared {
     fn take(&self, authority: &Authority) -> (HeaderValue, Option<Connection>) {
         let now = Instant::now();
         let mut idle = self.lock();
-        let backend = idle
-            .entry(authority.clone())
-            .or_insert_with_key(Backend::new);
+        // Looked up before inserting: the entry API would clone the key every time.
+        let backend = match idle.get_mut(authority) {
+            Some(backend) => backend,
+            None => idle
+                .entry(authority.clone())
+                .or_insert_with_key(Backend::new),
+        };
         let host = backend.host.clone();
         while let Some(entry) = backend.idle.pop() {
             if now.saturating_duration_since(entry.since) >= self.idle_timeout {
