@@ -24,7 +24,9 @@ pub(crate) fn decode(
         Encoding::Xml | Encoding::Rss => Err(format!("{encoding:?}: not in this build")),
         Encoding::Json | Encoding::SafeJson => {
             let value = match keep {
-                Some(keys) => json::parse_keeping(body, &|k| keys.iter().any(|x| x == k)),
+                Some(keys) => {
+                    json::parse_keeping(body, &|k| keys.iter().any(|x| x.as_bytes() == k))
+                }
                 None => json::parse(body),
             }
             .map_err(|e| format!("invalid JSON from backend: {e}"))?;

@@ -16,7 +16,7 @@ mod write;
 use std::fmt;
 
 pub use map::{Entry, Iter, IterMut, Map, OccupiedEntry, VacantEntry};
-pub use parse::{locate, parse, parse_keeping, ParseError, PathSeg};
+pub use parse::{locate, parse, parse_keeping, Keep, ParseError, PathSeg};
 pub use str::Str;
 pub use write::{write_json, write_string};
 

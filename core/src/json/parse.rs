@@ -42,11 +42,14 @@ pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
     Ok(v)
 }
 
+/// Which top-level keys [`parse_keeping`] builds, given a key's bytes.
+pub type Keep<'a> = dyn Fn(&[u8]) -> bool + 'a;
+
 /// Parse a complete JSON document like [`parse`]; when it is an object, only the values of
-/// the top-level keys `keep` accepts are built, the others are checked (the whole document must
+/// the top-level keys `keep` accepts (given their bytes: no UTF-8 check per key) are built, the others are checked (the whole document must
 /// still be valid JSON) and skipped without allocating. An `allow` filter then sees exactly the
 /// same data, without building and dropping everything it would throw away.
-pub fn parse_keeping(input: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Value, ParseError> {
+pub fn parse_keeping(input: &[u8], keep: &Keep<'_>) -> Result<Value, ParseError> {
     let mut p = Parser::new(input)?;
     p.skip_ws();
     let v = if p.peek() == Some(b'{') {
@@ -254,7 +257,7 @@ impl<'a> Parser<'a> {
     fn object(
         &mut self,
         depth: usize,
-        keep: Option<&dyn Fn(&str) -> bool>,
+        keep: Option<&Keep<'_>>,
         mut shape: Option<&mut Shape>,
     ) -> Result<Value, ParseError> {
         self.pos += 1;
@@ -303,7 +306,7 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            if keep.is_some_and(|keep| !keep(&key)) {
+            if keep.is_some_and(|keep| !keep(key.as_bytes())) {
                 self.skip(depth + 1)?;
             } else {
                 let v = self.member(depth + 1)?;
@@ -723,7 +726,7 @@ mod tests {
     fn parse_keeping_matches_parse_and_still_validates() {
         let doc = br#"{"a":{"x":[1,2,{"y":"\u00e9"}]},"b":"s\n","c":[true,false,null,-1.5e3],"a":7,"d":{}}"#;
         let full = parse(doc).unwrap();
-        let kept = parse_keeping(doc, &|k| k == "a" || k == "d").unwrap();
+        let kept = parse_keeping(doc, &|k| k == b"a" || k == b"d").unwrap();
         let mut expected = full.as_object().unwrap().clone();
         expected.retain(|k, _| k == "a" || k == "d");
         assert_eq!(kept, Value::Object(expected));
@@ -737,7 +740,7 @@ mod tests {
         ] {
             assert!(parse(bad).is_err());
             assert!(
-                parse_keeping(bad, &|k| k == "a").is_err(),
+                parse_keeping(bad, &|k| k == b"a").is_err(),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
