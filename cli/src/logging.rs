@@ -143,12 +143,11 @@ impl Sink for AccessLog {
         let Some(text) = &self.text else {
             return traced(r);
         };
-        // The time of writing, as tracing-subscriber's own timer takes it (a native binary:
-        // the system clock exists here).
-        #[allow(clippy::disallowed_methods)]
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        // The event's time: when the gateway finished the request, a reading of the system
+        // clock (the native clock port) microseconds before this line is written, in the
+        // format tracing-subscriber's timer prints. Its own reading would be one more clock
+        // call per request for the same text of a slightly later instant.
+        let now = r.start_micros.saturating_add(r.duration_micros);
         let write = |line: &mut Vec<u8>, stamps: &mut Timestamps| {
             line.clear();
             text_line(line, stamps, r, text.ansi, now);

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::log_write::{into_string, json_key, push_hex, Json};
 use super::{BoxFuture, MaybeSend, MaybeSync};
@@ -355,9 +355,9 @@ pub(crate) struct Live {
     pub(crate) ids: TraceIds,
     /// Send `traceparent` to the backends.
     pub(crate) propagate: bool,
-    /// The endpoint the router chose.
-    pub(crate) endpoint: OnceLock<Arc<str>>,
-    calls: Mutex<Vec<BackendCall>>,
+    /// The calls that ended so far and the endpoint the router chose: one lock for both (a
+    /// `OnceLock` of its own cost more to set than this lock).
+    state: Mutex<LiveState>,
     /// The request was recorded: later calls go to the sink on their own.
     recorded: AtomicBool,
     sink: Option<Arc<dyn Sink>>,
@@ -368,8 +368,7 @@ impl Live {
         Self {
             ids,
             propagate,
-            endpoint: OnceLock::new(),
-            calls: Mutex::new(Vec::new()),
+            state: Mutex::new(LiveState::default()),
             recorded: AtomicBool::new(false),
             sink,
         }
@@ -377,23 +376,39 @@ impl Live {
 
     /// A backend call ended.
     pub(crate) fn push(&self, call: BackendCall) {
-        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.lock();
         if self.recorded.load(Ordering::Acquire) {
-            drop(calls);
+            drop(state);
             if let Some(sink) = &self.sink {
                 sink.straggler(&self.ids, &call);
             }
         } else {
-            calls.push(call);
+            state.calls.push(call);
         }
     }
 
-    /// The calls so far; later ones are stragglers.
-    pub(crate) fn take(&self) -> Vec<BackendCall> {
-        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        self.recorded.store(true, Ordering::Release);
-        std::mem::take(&mut *calls)
+    /// The router chose `endpoint` (the first choice stays).
+    pub(crate) fn route(&self, endpoint: &Arc<str>) {
+        self.lock().endpoint.get_or_insert_with(|| endpoint.clone());
     }
+
+    /// The calls so far (later ones are stragglers) and the endpoint chosen, if any.
+    pub(crate) fn take(&self) -> (Vec<BackendCall>, Option<Arc<str>>) {
+        let mut state = self.lock();
+        self.recorded.store(true, Ordering::Release);
+        (std::mem::take(&mut state.calls), state.endpoint.take())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LiveState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What [`Live`] keeps under its lock.
+#[derive(Default)]
+struct LiveState {
+    calls: Vec<BackendCall>,
+    endpoint: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Live {

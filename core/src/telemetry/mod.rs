@@ -23,7 +23,7 @@ use crate::platform::{Live, Platform, RequestContext, RequestRecord};
 
 pub(crate) use span::{BackendSpan, SpanClient};
 
-/// `X-Krakend-Completed`, as a constant: looking a header up by `&str` parses the name first.
+/// `X-Krakend-Completed`, as a constant: compared with the answer's header names as they are.
 const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
 
 /// What the config asks of the telemetry, compiled once.
@@ -114,7 +114,7 @@ impl Telemetry {
             request_id,
         } = started;
         let duration_micros = platform.clock.now_micros().saturating_sub(start_micros);
-        let backends = live.as_ref().map(|l| l.take()).unwrap_or_default();
+        let (backends, endpoint) = live.as_ref().map(|l| l.take()).unwrap_or_default();
         let headers = response.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             headers.insert(request_id::X_REQUEST_ID, id);
@@ -130,17 +130,20 @@ impl Telemetry {
         };
         let path = parts.uri.path();
         let router = &config.router;
+        // Found by walking the answer's few headers: a lookup by a custom name hashes it
+        // first, which cost more than this walk (the first value, as `get` returns it).
         let completed = response
             .headers()
-            .get(&X_KRAKEND_COMPLETED)
-            .map(|v| v.as_bytes() == b"true");
+            .iter()
+            .find(|(name, _)| **name == X_KRAKEND_COMPLETED)
+            .map(|(_, v)| v.as_bytes() == b"true");
         let record = Arc::new(RequestRecord {
             start_micros,
             duration_micros,
             request_id,
             trace: live.ids.clone(),
             method: crate::platform::method_name(&parts.method),
-            endpoint: live.endpoint.get().cloned(),
+            endpoint,
             path: path.to_owned(),
             status: response.status().as_u16(),
             completed,
@@ -169,7 +172,7 @@ pub(crate) async fn flush(platform: &Platform, context: &RequestContext) {
 /// The router chose `endpoint` for this request (its template goes into the record).
 pub(crate) fn routed(context: &RequestContext, endpoint: &Arc<str>) {
     if let Some(live) = &context.trace {
-        let _ = live.endpoint.set(endpoint.clone());
+        live.route(endpoint);
     }
 }
 
