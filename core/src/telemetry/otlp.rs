@@ -330,29 +330,54 @@ fn span(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
     sized_message::<2>(out, 2, body);
 }
 
-/// `trace_id` (1), `span_id` (2), `trace_state` (3), `parent_span_id` (4) of a span.
+/// `trace_id` (1), `span_id` (2), `trace_state` (3), `parent_span_id` (4) of a span: put
+/// together on the stack and copied as one run (without a `tracestate`, the usual case, the
+/// four fields are 38 bytes of fixed layout).
 #[inline(always)]
 fn span_ids(s: &mut Vec<u8>, ids: &TraceIds, span_id: &[u8; 8], parent: Option<&[u8; 8]>) {
-    s.extend_from_slice(&[0x0a, 16]);
-    s.extend_from_slice(&ids.trace_id);
-    s.extend_from_slice(&[0x12, 8]);
-    s.extend_from_slice(span_id);
-    if let Some(state) = &ids.tracestate {
-        string(s, 3, state);
-    }
-    if let Some(parent) = parent {
-        s.extend_from_slice(&[0x22, 8]);
-        s.extend_from_slice(parent);
+    let mut head = [0u8; 38];
+    put(&mut head, 0, &[0x0a, 16]);
+    put(&mut head, 2, &ids.trace_id);
+    put(&mut head, 18, &[0x12, 8]);
+    put(&mut head, 20, span_id);
+    match (&ids.tracestate, parent) {
+        (None, Some(parent)) => {
+            put(&mut head, 28, &[0x22, 8]);
+            put(&mut head, 30, parent);
+            s.extend_from_slice(&head);
+        }
+        (state, parent) => {
+            s.extend_from_slice(head.get(..28).unwrap_or_default());
+            if let Some(state) = state {
+                string(s, 3, state);
+            }
+            if let Some(parent) = parent {
+                s.extend_from_slice(&[0x22, 8]);
+                s.extend_from_slice(parent);
+            }
+        }
     }
 }
 
-/// `kind` (6), `start_time_unix_nano` (7), `end_time_unix_nano` (8) of a span.
+/// `kind` (6), `start_time_unix_nano` (7), `end_time_unix_nano` (8) of a span: 20 bytes of
+/// fixed layout, copied as one run.
 #[inline(always)]
 fn span_times(s: &mut Vec<u8>, kind: Kind, start: u64, end: u64) {
-    s.extend_from_slice(&[0x30, kind as u8, 0x39]);
-    s.extend_from_slice(&start.to_le_bytes());
-    s.push(0x41);
-    s.extend_from_slice(&end.to_le_bytes());
+    let mut times = [0u8; 20];
+    put(&mut times, 0, &[0x30, kind as u8, 0x39]);
+    put(&mut times, 3, &start.to_le_bytes());
+    put(&mut times, 11, &[0x41]);
+    put(&mut times, 12, &end.to_le_bytes());
+    s.extend_from_slice(&times);
+}
+
+/// Copies `src` into `dst` at `at`: the pieces of a fixed layout on the stack, whose offsets
+/// are constants (so the range check folds away; the tests compare the bytes).
+#[inline(always)]
+fn put(dst: &mut [u8], at: usize, src: &[u8]) {
+    if let Some(d) = dst.get_mut(at..at + src.len()) {
+        d.copy_from_slice(src);
+    }
 }
 
 /// Appends the spans of `record` (those of [`spans`], encoded as they are built there) to `ss`
@@ -498,6 +523,18 @@ fn attr_str(out: &mut Vec<u8>, key: &[u8], value: &str) {
 #[inline(always)]
 fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &[u8], second: &[u8]) {
     let len = first.len() + second.len();
+    // The usual attribute is under 128 bytes: each of its lengths is then one varint byte,
+    // and its head (tag, length, key, value's length and tag, string's length) is put
+    // together on the stack and copied as one run (the key's length is a constant here).
+    let kv = key.len() + 3 + len;
+    if kv < 0x80 {
+        if let Some(head) = attr_head(key, kv, &[(len + 2) as u8, 0x0a, len as u8]) {
+            out.extend_from_slice(head.0.get(..head.1).unwrap_or_default());
+            out.extend_from_slice(first);
+            out.extend_from_slice(second);
+            return;
+        }
+    }
     let any = 1 + varint_len(len as u64) + len;
     let kv = key.len() + varint_len(any as u64) + any;
     out.push(0x4a);
@@ -510,17 +547,60 @@ fn attr_str_parts(out: &mut Vec<u8>, key: &[u8], first: &[u8], second: &[u8]) {
     out.extend_from_slice(second);
 }
 
+/// Longest pre-encoded key ([`attr_key!`]) whose attribute head [`attr_head`] puts together.
+const KEY_MAX: usize = 40;
+
+/// An attribute's head on the stack: tag 9, `kv` (one varint byte), `key`, then `tail`; and
+/// its length. None for a key over [`KEY_MAX`] (not one of ours; the caller writes the
+/// fields one by one).
+#[inline(always)]
+fn attr_head(key: &[u8], kv: usize, tail: &[u8]) -> Option<([u8; KEY_MAX + 16], usize)> {
+    let mut head = [0u8; KEY_MAX + 16];
+    let end = 2 + key.len() + tail.len();
+    head.get_mut(..2)?.copy_from_slice(&[0x4a, kv as u8]);
+    head.get_mut(2..2 + key.len())?.copy_from_slice(key);
+    head.get_mut(2 + key.len()..end)?.copy_from_slice(tail);
+    Some((head, end))
+}
+
 /// A span attribute (field 9) with an integer value, as [`attr_str`].
 #[inline(always)]
 fn attr_int(out: &mut Vec<u8>, key: &[u8], value: i64) {
-    let any = 1 + varint_len(value as u64);
+    let v = value as u64;
+    let any = 1 + varint_len(v);
     let kv = key.len() + varint_len(any as u64) + any;
+    if kv < 0x80 {
+        // As in `attr_str_parts`: the whole attribute from one stack buffer.
+        let mut tail = [0u8; 12];
+        put(&mut tail, 0, &[any as u8, 0x18]);
+        let n = put_varint(tail.get_mut(2..).unwrap_or_default(), v);
+        if let Some(head) = attr_head(key, kv, tail.get(..2 + n).unwrap_or_default()) {
+            out.extend_from_slice(head.0.get(..head.1).unwrap_or_default());
+            return;
+        }
+    }
     out.push(0x4a);
     varint(out, kv as u64);
     out.extend_from_slice(key);
     varint(out, any as u64);
     out.push(0x18);
-    varint(out, value as u64);
+    varint(out, v);
+}
+
+/// Writes `v` as a varint at the start of `buf` (ten bytes hold any); returns its length.
+#[inline(always)]
+fn put_varint(buf: &mut [u8], mut v: u64) -> usize {
+    let mut n = 0;
+    for b in buf.iter_mut() {
+        n += 1;
+        if v < 0x80 {
+            *b = v as u8;
+            break;
+        }
+        *b = (v as u8) | 0x80;
+        v >>= 7;
+    }
+    n
 }
 
 /// Bytes of `v` as a varint.
@@ -533,8 +613,14 @@ fn varint_len(v: u64) -> usize {
 /// A string field made of `parts`, without joining them first.
 #[inline(always)]
 fn string_parts(out: &mut Vec<u8>, field: u32, parts: &[&str]) {
-    tag(out, field, 2);
-    varint(out, parts.iter().map(|p| p.len() as u64).sum());
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if field < 16 && len < 0x80 {
+        // Tag and length one byte each: one two-byte copy.
+        out.extend_from_slice(&[(field << 3) as u8 | 2, len as u8]);
+    } else {
+        tag(out, field, 2);
+        varint(out, len as u64);
+    }
     for part in parts {
         out.extend_from_slice(part.as_bytes());
     }
@@ -660,8 +746,13 @@ pub(crate) fn double(out: &mut Vec<u8>, field: u32, v: f64) {
 /// A bytes field (wire type 2).
 #[inline]
 pub(crate) fn bytes(out: &mut Vec<u8>, field: u32, v: &[u8]) {
-    tag(out, field, 2);
-    varint(out, v.len() as u64);
+    if field < 16 && v.len() < 0x80 {
+        // Tag and length one byte each: one two-byte copy.
+        out.extend_from_slice(&[(field << 3) as u8 | 2, v.len() as u8]);
+    } else {
+        tag(out, field, 2);
+        varint(out, v.len() as u64);
+    }
     out.extend_from_slice(v);
 }
 
@@ -704,7 +795,7 @@ fn sized_message<const ROOM: usize>(
         out.truncate(at + need + len);
     }
     let mut v = len as u64;
-    for b in out.iter_mut().skip(at).take(need) {
+    for b in out.get_mut(at..at + need).unwrap_or_default() {
         *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
         v >>= 7;
     }
@@ -885,21 +976,36 @@ mod tests {
 
     #[test]
     fn attributes_encode_as_nested_messages_do() {
-        for n in [0, 1, 100, 115, 116, 127, 128, 200, 16_370, 16_400, 70_000] {
+        // Around the one-byte-lengths fast path's edges too: a value that just fits with
+        // the key's 13 bytes (111) or not (112), keys of `KEY_MAX` bytes pre-encoded and one
+        // more (written field by field).
+        for n in [
+            0, 1, 100, 110, 111, 112, 113, 115, 116, 127, 128, 200, 16_370, 16_400, 70_000,
+        ] {
             let value = "v".repeat(n);
-            for key in ["http.route", &"k".repeat(130)] {
+            let (fits, over) = ("f".repeat(KEY_MAX - 3), "o".repeat(KEY_MAX - 2));
+            for key in ["http.route", &fits, &over, &"k".repeat(130)] {
                 let pre = pre_key(key);
                 let mut fast = Vec::new();
                 attr_str(&mut fast, &pre, &value);
                 let mut nested = Vec::new();
                 attribute(&mut nested, 9, key, &Value::Str(value.clone()));
                 assert_eq!(fast, nested, "{n}");
-                let i = (n as i64) * 1_000_003 - 5;
-                let mut fast = Vec::new();
-                attr_int(&mut fast, &pre, i);
-                let mut nested = Vec::new();
-                attribute(&mut nested, 9, key, &Value::Int(i));
-                assert_eq!(fast, nested, "{i}");
+                // Statuses and sizes (one to three varint bytes) and a negative (ten).
+                for i in [
+                    (n as i64) * 1_000_003 - 5,
+                    n as i64,
+                    200,
+                    16_383,
+                    16_384,
+                    i64::MAX,
+                ] {
+                    let mut fast = Vec::new();
+                    attr_int(&mut fast, &pre, i);
+                    let mut nested = Vec::new();
+                    attribute(&mut nested, 9, key, &Value::Int(i));
+                    assert_eq!(fast, nested, "{i}");
+                }
             }
         }
         assert_eq!(attr_key!("http.route"), &pre_key("http.route")[..]);
