@@ -32,7 +32,8 @@ struct Traced {
 struct State {
     /// Taken when the span ends (a hop still running after that records nothing).
     call: Option<BackendCall>,
-    traceparent: Option<HeaderValue>,
+    /// Each hop's `traceparent` is made from this text when it is sent.
+    traceparent: Option<trace_context::Traceparent>,
     tracestate: Option<HeaderValue>,
 }
 
@@ -75,7 +76,7 @@ impl BackendSpan {
         };
         let (traceparent, tracestate) = if live.propagate {
             (
-                trace_context::header(&live.ids, &span_id),
+                Some(trace_context::text(&live.ids, &span_id)),
                 live.ids
                     .tracestate
                     .as_deref()
@@ -233,13 +234,23 @@ impl<'a> SpanClient<'a> {
     fn stamp(&self, mut request: BackendRequest) -> BackendRequest {
         if let Some(state) = self.state {
             let s = lock(state);
-            if let Some(v) = &s.traceparent {
+            if let Some(text) = &s.traceparent {
                 let headers = request.headers_mut();
-                headers.insert(TRACEPARENT, v.clone());
+                if let Some(v) = trace_context::value(text) {
+                    headers.insert(TRACEPARENT, v);
+                }
                 match &s.tracestate {
-                    Some(v) => headers.insert(TRACESTATE, v.clone()),
-                    None => headers.remove(&TRACESTATE),
-                };
+                    Some(v) => {
+                        headers.insert(TRACESTATE, v.clone());
+                    }
+                    // Looked for among the request's few names first: a removal by a custom
+                    // name hashes it, which costs more than the walk, and there is usually
+                    // none to remove.
+                    None if headers.keys().any(|name| *name == TRACESTATE) => {
+                        headers.remove(&TRACESTATE);
+                    }
+                    None => {}
+                }
             }
         }
         request

@@ -100,17 +100,36 @@ pub(crate) fn ids(
     }
 }
 
-/// The `traceparent` of a call whose span is `span`: written into one stack buffer (one per
-/// backend call, so no `String` and no per-id copies).
-pub(crate) fn header(ids: &TraceIds, span: &[u8; 8]) -> Option<HeaderValue> {
+/// A `traceparent`'s text: version, trace id, span id, flags.
+pub(crate) type Traceparent = [u8; 55];
+
+/// The `traceparent` text of a call whose span is `span`, on the stack (one per backend call,
+/// so no `String` and no per-id copies); [`value`] makes it a header value for each hop.
+pub(crate) fn text(ids: &TraceIds, span: &[u8; 8]) -> Traceparent {
     let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
     let (trace_hex, rest) = text.split_at_mut(35);
-    hex_into(trace_hex.get_mut(3..)?, &ids.trace_id);
-    hex_into(rest.get_mut(1..17)?, span);
-    if ids.sampled {
-        *rest.last_mut()? = b'1';
+    if let Some(hex) = trace_hex.get_mut(3..) {
+        hex_into(hex, &ids.trace_id);
     }
-    HeaderValue::from_bytes(&text).ok()
+    if let Some(hex) = rest.get_mut(1..17) {
+        hex_into(hex, span);
+    }
+    if let (true, Some(flag)) = (ids.sampled, rest.last_mut()) {
+        *flag = b'1';
+    }
+    text
+}
+
+/// [`text`] as a header value: made for the hop that sends it, so that it is never cloned (a
+/// clone of a value made from bytes allocates to share them).
+pub(crate) fn value(text: &Traceparent) -> Option<HeaderValue> {
+    HeaderValue::from_bytes(text).ok()
+}
+
+/// The `traceparent` of a call whose span is `span`.
+#[cfg(test)]
+pub(crate) fn header(ids: &TraceIds, span: &[u8; 8]) -> Option<HeaderValue> {
+    value(&text(ids, span))
 }
 
 #[cfg(test)]
