@@ -55,6 +55,35 @@ pub fn write(stdout: bool, parts: &[&[u8]]) -> std::io::Result<()> {
     emit(stdout, &parts.concat())
 }
 
+/// Write one line (`prefix`, a space when there is one, then what `line` appends) straight
+/// into this thread's kept lines, without building it elsewhere first. False when this
+/// thread is not buffered (then `line` was not called: the caller writes the line itself).
+pub fn append(stdout: bool, prefix: &[u8], line: impl FnOnce(&mut Vec<u8>)) -> bool {
+    let kept = BATCH.try_with(|cell| {
+        let Ok(mut batch) = cell.try_borrow_mut() else {
+            return false;
+        };
+        if !batch.on {
+            return false;
+        }
+        let out = if stdout {
+            &mut batch.stdout
+        } else {
+            &mut batch.stderr
+        };
+        if !prefix.is_empty() {
+            out.extend_from_slice(prefix);
+            out.push(b' ');
+        }
+        line(out);
+        if out.len() >= FULL {
+            send(stdout, out);
+        }
+        true
+    });
+    kept == Ok(true)
+}
+
 /// Write this thread's kept lines, and keep its next ones until the next call: the runtime's
 /// park hook (`on_thread_park`), and the end of `run` on the thread that ran it.
 pub fn flush_thread() {
@@ -170,6 +199,26 @@ mod tests {
             let writes = sent(b"x");
             assert_eq!(writes.len(), 1);
             assert_eq!(writes[0].1.len(), (FULL / 1000 + 1) * 1000);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn appended_lines_are_kept_as_written_ones_are() {
+        std::thread::spawn(|| {
+            // Not buffered: nothing appended, the caller writes.
+            assert!(!append(false, b"appended", |_| panic!("not buffered")));
+            flush_thread();
+            write(false, &[b"appended ", b"1\n"]).unwrap();
+            assert!(append(false, b"appended", |out| out.extend_from_slice(b"2\n")));
+            assert!(append(false, b"", |out| out.extend_from_slice(b"appended 3\n")));
+            assert!(sent(b"appended").is_empty());
+            flush_thread();
+            assert_eq!(
+                sent(b"appended"),
+                [(false, b"appended 1\nappended 2\nappended 3\n".to_vec())]
+            );
         })
         .join()
         .unwrap();

@@ -153,10 +153,19 @@ impl Sink for AccessLog {
             text_line(line, stamps, r, text.ansi, now);
             let _ = text.channel.make_writer().write_all(line);
         };
+        let channel = &text.channel;
         LINE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut kept) => {
                 let (line, stamps) = &mut *kept;
-                write(line, stamps);
+                // On a runtime thread the line is written where the thread's lines wait
+                // (log_buffer.rs), as `Line` would put it there, without a copy.
+                let appended =
+                    log_buffer::append(channel.stdout, channel.prefix.as_bytes(), |out| {
+                        text_line(out, stamps, r, text.ansi, now);
+                    });
+                if !appended {
+                    write(line, stamps);
+                }
                 if line.capacity() > 64 * 1024 {
                     *line = Vec::new();
                 }

@@ -93,12 +93,17 @@ impl Sink for Tee {
     }
 
     fn flush(&self) -> Option<manifold_core::BoxFuture<'static, ()>> {
-        let work: Vec<_> = self.0.iter().filter_map(|s| s.flush()).collect();
-        if work.is_empty() {
-            return None;
+        // Asked after every request, and usually no sink or one has work: no vector, no
+        // second box for those.
+        let mut work = self.0.iter().filter_map(|s| s.flush());
+        let first = work.next()?;
+        let rest: Vec<_> = work.collect();
+        if rest.is_empty() {
+            return Some(first);
         }
         Some(Box::pin(async move {
-            for w in work {
+            first.await;
+            for w in rest {
                 w.await;
             }
         }))
