@@ -83,32 +83,42 @@ pub fn push_millis(out: &mut Vec<u8>, micros: u64) {
     out.extend_from_slice(d.get(..len).unwrap_or_default());
 }
 
+/// Each byte's decimal digits (up to three, left-aligned) and their count: an IPv4
+/// address's octet is then one 4-byte copy, not a division and a branch per digit.
+const OCTETS: [[u8; 4]; 256] = {
+    let mut table = [[0u8; 4]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let (h, t, o) = ((b / 100) as u8, (b / 10 % 10) as u8, (b % 10) as u8);
+        table[b] = if b >= 100 {
+            [b'0' + h, b'0' + t, b'0' + o, 3]
+        } else if b >= 10 {
+            [b'0' + t, b'0' + o, 0, 2]
+        } else {
+            [b'0' + o, 0, 0, 1]
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Appends `ip` as its `Display` prints it.
 pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            // Into a stack buffer, one copy (the access line and the OTLP span both write it).
-            let mut buf = [0u8; 15];
+            // Into a stack buffer, one copy (the access line and the OTLP span both write it):
+            // each octet as a dot and three digit slots, the next octet's dot written over
+            // the slots this one did not use.
+            let mut buf = [0u8; 16];
             let mut n = 0;
-            let mut put = |b: u8| {
-                if let Some(slot) = buf.get_mut(n) {
-                    *slot = b;
+            for octet in v4.octets() {
+                let [a, b, c, len] = OCTETS[usize::from(octet)];
+                if let Some(slot) = buf.get_mut(n..n + 4) {
+                    slot.copy_from_slice(&[b'.', a, b, c]);
                 }
-                n += 1;
-            };
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    put(b'.');
-                }
-                if octet >= 100 {
-                    put(b'0' + octet / 100);
-                }
-                if octet >= 10 {
-                    put(b'0' + octet / 10 % 10);
-                }
-                put(b'0' + octet % 10);
+                n += 1 + usize::from(len);
             }
-            out.extend_from_slice(buf.get(..n).unwrap_or_default());
+            out.extend_from_slice(buf.get(1..n).unwrap_or_default());
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -559,6 +569,14 @@ mod tests {
             let mut s = Vec::new();
             push_ip(&mut s, ip);
             assert_eq!(text(&s), ip.to_string());
+        }
+        for octet in 0..=255u8 {
+            for ip in [[octet, 0, octet, 255], [255, octet, 7, octet]] {
+                let ip = IpAddr::from(ip);
+                let mut s = b"x".to_vec();
+                push_ip(&mut s, ip);
+                assert_eq!(text(&s), format!("x{ip}"));
+            }
         }
         let bytes: Vec<u8> = (0..=255).collect();
         let mut s = Vec::new();
