@@ -158,9 +158,12 @@ def instructions(args) -> int:
             results[key] = {}
             for mode in MODES:
                 cfg = os.path.join(work, f"manifold-{mode}.json")
+                # The Prometheus exporter only answers when asked (after the window): it tells
+                # whether every span was exported, so a build that fails to is not counted.
+                prom = b.free_port() if mode == "tracing" else 0
                 with open(cfg, "w") as f:
                     # No metrics export inside the measured window: its cost is per period.
-                    json.dump(config(base, mode, f"http://127.0.0.1:{cport}", 3600), f)
+                    json.dump(config(base, mode, f"http://127.0.0.1:{cport}", 3600, prom), f)
                 out = os.path.join(work, f"callgrind-{key}-{mode}.out")
                 env = dict(os.environ, RUST_LOG="warn" if mode == "off" else "info")
                 proc, port = callgrind_gateway(f"manifold-{mode}", args.manifold, cfg, out,
@@ -178,7 +181,11 @@ def instructions(args) -> int:
                         if stamps and stamps[-1] > last:
                             break
                         time.sleep(0.05)
+                    else:
+                        raise b.StartFailure(f"{key}: no span export within 10 s of the last request")
                 instrument(proc, "off")
+                if prom:
+                    check_spans(prom, key, os.path.join(work, f"manifold-{key}-{mode}.log"))
                 proc.stop()
                 b.STARTED.remove(proc)
                 total = callgrind_total(out)
@@ -202,6 +209,33 @@ def instructions(args) -> int:
                                                     for k, ms in results.items()},
                        "requests": n, "machine": b.machine()}, f, indent=2)
     return 0
+
+
+def check_spans(prom_port: int, key: str, log: str) -> None:
+    """Every span of the requests the gateway logged in `log` (the scenario's, and the ones
+    that checked it was up) was exported and none dropped: a server span each, a proxy span
+    when an endpoint matched, a client span per backend call (the line's `backends`)."""
+    def logged() -> int:
+        spans = 0
+        with open(log) as f:
+            for line in f:
+                line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+                if "manifold::access" not in line:
+                    continue
+                calls = re.search(r" backends=(\d+)", line)
+                spans += 1 + (" endpoint=" in line) + (int(calls.group(1)) if calls else 0)
+        return spans
+    # The collector's log line comes before the exporter has read its answer, and the log's
+    # last lines may wait for the runtime to park: both polled.
+    deadline = time.time() + 10
+    while True:
+        want, got = logged(), span_counters(prom_port)
+        if got.get("exported", 0) == want or time.time() >= deadline:
+            break
+        time.sleep(0.05)
+    if got.get("dropped", 0) or got.get("exported", 0) != want or want == 0:
+        raise b.StartFailure(f"{key}: {got.get('exported', 0)} spans exported, "
+                             f"{got.get('dropped', 0)} dropped; expected {want}")
 
 
 def collector_nginx(work: str, port: int, sent_log: str) -> b.Proc:
