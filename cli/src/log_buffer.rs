@@ -29,27 +29,12 @@ thread_local! {
 /// Write `parts` (one line, its prefix first) to stdout or stderr: kept with this thread's
 /// lines when it is buffered, written at once otherwise.
 pub fn write(stdout: bool, parts: &[&[u8]]) -> std::io::Result<()> {
-    let kept = BATCH.try_with(|cell| {
-        let Ok(mut batch) = cell.try_borrow_mut() else {
-            return false;
-        };
-        if !batch.on {
-            return false;
-        }
-        let out = if stdout {
-            &mut batch.stdout
-        } else {
-            &mut batch.stderr
-        };
+    let kept = append(stdout, b"", |out| {
         for part in parts {
             out.extend_from_slice(part);
         }
-        if out.len() >= FULL {
-            send(stdout, out);
-        }
-        true
     });
-    if kept == Ok(true) {
+    if kept {
         return Ok(());
     }
     emit(stdout, &parts.concat())
