@@ -46,9 +46,10 @@ pub fn parse(input: &[u8]) -> Result<Value, ParseError> {
 pub type Keep<'a> = dyn Fn(&[u8]) -> bool + 'a;
 
 /// Parse a complete JSON document like [`parse`]; when it is an object, only the values of
-/// the top-level keys `keep` accepts (given their bytes: no UTF-8 check per key) are built, the others are checked (the whole document must
-/// still be valid JSON) and skipped without allocating. An `allow` filter then sees exactly the
-/// same data, without building and dropping everything it would throw away.
+/// the top-level keys `keep` accepts (given their bytes: no UTF-8 check per key) are built,
+/// the others are checked (the whole document must still be valid JSON) and skipped without
+/// allocating. An `allow` filter then sees exactly the same data, without building and
+/// dropping everything it would throw away.
 pub fn parse_keeping(input: &[u8], keep: &Keep<'_>) -> Result<Value, ParseError> {
     let mut p = Parser::new(input)?;
     p.skip_ws();
