@@ -86,9 +86,16 @@ pub(crate) fn endpoint(
             r
         }
         Ok(ok) => {
-            let completed = ok.is_complete && !ok.data.is_empty();
-            let (content_type, body) =
-                encode(endpoint.output_encoding, accept, ok.data, ok.size_hint);
+            let (completed, content_type, body) = match ok.json {
+                // Transcoded only for `output_encoding: json` (`stack::transcoding`).
+                Some(json) => (ok.is_complete && json.members > 0, JSON, json.bytes),
+                None => {
+                    let completed = ok.is_complete && !ok.data.is_empty();
+                    let (content_type, body) =
+                        encode(endpoint.output_encoding, accept, ok.data, ok.size_hint);
+                    (completed, content_type, body)
+                }
+            };
             let mut r = Response::new(Bytes::from(body));
             // `manifold/failure.partial_status`: a partial answer says so in its status.
             if let (false, Some(status)) = (ok.is_complete, endpoint.failure.partial_status) {

@@ -7,17 +7,21 @@
 //! deterministic duplicate-key handling (last one wins), sorted keys on output and Go's exact
 //! string escaping, all of which the gateway's byte-for-byte output depends on.
 
+mod filter;
 mod map;
 mod parse;
 mod scan;
 mod str;
+mod transcode;
 mod write;
 
 use std::fmt;
 
+pub use filter::Filter;
 pub use map::{Entry, Iter, IterMut, Map, OccupiedEntry, VacantEntry};
 pub use parse::{locate, parse, parse_keeping, Keep, ParseError, PathSeg};
 pub use str::Str;
+pub use transcode::{transcode, Transcoded};
 pub use write::{write_json, write_string};
 
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.

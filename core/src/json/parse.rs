@@ -143,12 +143,12 @@ pub(crate) fn is_number(text: &str) -> bool {
     p.number().is_ok() && p.pos == text.len()
 }
 
-struct Parser<'a> {
-    input: &'a [u8],
+pub(super) struct Parser<'a> {
+    pub(super) input: &'a [u8],
     /// The same bytes, checked as UTF-8 once up front: a string without escapes is then one
     /// slice and one copy (its ends are ASCII quotes, so always character boundaries).
-    text: &'a str,
-    pos: usize,
+    pub(super) text: &'a str,
+    pub(super) pos: usize,
     /// Members of the objects being parsed, innermost last: one stack for the whole document,
     /// so each finished object takes its members in one exact allocation instead of growing a
     /// vector of its own.
@@ -161,6 +161,15 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(input: &'a [u8]) -> Result<Self, ParseError> {
+        let mut p = Self::scanner(input)?;
+        // Room for a small document's members from the start (a member takes six bytes or
+        // more): growing from empty cost two reallocations on a 100-byte answer.
+        p.members.reserve((input.len() / 8).clamp(4, 32));
+        Ok(p)
+    }
+
+    /// A parser over `input` (checked as UTF-8) that builds nothing yet: its stacks are empty.
+    pub(super) fn scanner(input: &'a [u8]) -> Result<Self, ParseError> {
         let text = std::str::from_utf8(input).map_err(|e| ParseError {
             offset: e.valid_up_to(),
             message: "invalid UTF-8",
@@ -169,9 +178,7 @@ impl<'a> Parser<'a> {
             input,
             text,
             pos: 0,
-            // Room for a small document's members from the start (a member takes six bytes
-            // or more): growing from empty cost two reallocations on a 100-byte answer.
-            members: Vec::with_capacity((input.len() / 8).clamp(4, 32)),
+            members: Vec::new(),
             items: Vec::new(),
         })
     }
@@ -199,24 +206,24 @@ impl<'a> Parser<'a> {
             .unwrap_or_else(|| Str::new(self.slice(start), verbatim))
     }
 
-    fn err(&self, message: &'static str) -> ParseError {
+    pub(super) fn err(&self, message: &'static str) -> ParseError {
         ParseError {
             offset: self.pos,
             message,
         }
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
 
-    fn skip_ws(&mut self) {
+    pub(super) fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.pos += 1;
         }
     }
 
-    fn literal(&mut self, word: &'static [u8], v: Value) -> Result<Value, ParseError> {
+    pub(super) fn literal(&mut self, word: &'static [u8], v: Value) -> Result<Value, ParseError> {
         if self.input.get(self.pos..self.pos + word.len()) == Some(word) {
             self.pos += word.len();
             Ok(v)
@@ -366,7 +373,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether the input here is the string `"key"` (the key's bytes, then the closing quote).
-    fn at_key(&self, key: &Str) -> bool {
+    pub(super) fn at_key(&self, key: &Str) -> bool {
         let rest = self.input.get(self.pos + 1..).unwrap_or_default();
         let len = key.as_bytes().len();
         key.starts(rest) && rest.get(len) == Some(&b'"')
@@ -421,7 +428,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Check one number's syntax and move past it; returns where it started.
-    fn scan_number(&mut self) -> Result<usize, ParseError> {
+    pub(super) fn scan_number(&mut self) -> Result<usize, ParseError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -458,7 +465,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Check one value and move past it without building it (same rules as `value`).
-    fn skip(&mut self, depth: usize) -> Result<(), ParseError> {
+    pub(super) fn skip(&mut self, depth: usize) -> Result<(), ParseError> {
         if depth >= MAX_DEPTH {
             return Err(self.err("nesting too deep"));
         }
@@ -555,7 +562,7 @@ impl<'a> Parser<'a> {
     /// A string or key. The scan stops at everything Go's encoding escapes, so a string that
     /// reaches its closing quote without an escape or one of `<`, `>`, `&`, U+2028/9 is
     /// marked verbatim and written back without a second scan.
-    fn string(&mut self) -> Result<Str, ParseError> {
+    pub(super) fn string(&mut self) -> Result<Str, ParseError> {
         self.pos += 1;
         let start = self.pos;
         let mut verbatim = true;

@@ -73,7 +73,7 @@ pub(super) fn write_value(out: &mut Vec<u8>, v: &Value) {
 /// the escaping kept out of line: a call per string that saves and restores the escaper's
 /// registers cost more than the copy itself.
 #[inline(always)]
-fn write_str(out: &mut Vec<u8>, s: &Str) {
+pub(super) fn write_str(out: &mut Vec<u8>, s: &Str) {
     if s.is_verbatim() {
         s.write_quoted(out);
     } else {

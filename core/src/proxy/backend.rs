@@ -18,6 +18,7 @@ use super::stream::IdleTimeout;
 use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, RawResponse};
 use crate::config::{Backend, Encoding};
 use crate::encoding;
+use crate::json::{self, Filter};
 use crate::platform::{BackendRequest, Body, BoxFuture, FailureKind, Platform, ReadHeaders};
 use crate::telemetry::{BackendSpan, SpanClient};
 use crate::url::param_eq;
@@ -43,6 +44,9 @@ pub(crate) struct HttpBackend {
     span_group: Option<Arc<str>>,
     /// The answers' headers this backend reads ([`DECODED_READS`] unless they are passed on).
     read: ReadHeaders,
+    /// Its answers are the endpoint's, only filtered: written straight as JSON by this filter
+    /// ([`stack::transcoding`](super::stack::transcoding)).
+    transcode: Option<Filter>,
 }
 
 /// What a decoded answer's headers are read for: its `Content-Encoding` (undone here), a
@@ -88,7 +92,14 @@ impl HttpBackend {
             next_host: AtomicUsize::new(0),
             max_body,
             stream_idle: None,
+            transcode: None,
         }
+    }
+
+    /// The same backend, its successful answers transcoded by `filter` instead of decoded.
+    pub(crate) fn transcoding(mut self, filter: Filter) -> Self {
+        self.transcode = Some(filter);
+        self
     }
 
     /// The same backend, streaming its answers to an adapter that can send them, each gap
@@ -368,6 +379,19 @@ impl Proxy for HttpBackend {
                     body,
                 }));
             }
+            if let Some(json) = self
+                .transcode
+                .as_ref()
+                .and_then(|f| json::transcode(&body, f).ok())
+            {
+                return Ok(ProxyResponse {
+                    json: Some(json),
+                    is_complete: true,
+                    ..Default::default()
+                });
+            }
+            // Not transcoded, or refused: the decoder gives the parser's own error text (and,
+            // were the transcoder ever stricter than the parser, data the shaping filters).
             let data = encoding::decode(b.encoding, b.is_collection, self.keep.as_deref(), &body)
                 .map_err(|e| {
                     ProxyError::new(
@@ -379,9 +403,8 @@ impl Proxy for HttpBackend {
             Ok(ProxyResponse {
                 data,
                 is_complete: true,
-                errored: false,
-                raw: None,
                 size_hint: body.len(),
+                ..Default::default()
             })
         })
     }

@@ -222,9 +222,8 @@ impl Proxy for LambdaBackend {
                 return Ok(ProxyResponse {
                     data,
                     is_complete: true,
-                    errored: false,
-                    raw: None,
                     size_hint: body.len(),
+                    ..Default::default()
                 });
             }
         })

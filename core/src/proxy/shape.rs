@@ -5,15 +5,15 @@
 use super::{Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
 use crate::config::extra::FlatmapOp;
 use crate::config::{Backend, Encoding};
-use crate::json::{Map, Str, Value};
+use crate::json::{Filter, Map, Str, Value};
 use crate::platform::BoxFuture;
 
 /// The shaping steps of one backend.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Shape {
     target: Option<Vec<String>>,
-    allow: Allow,
-    deny: Vec<Vec<String>>,
+    /// `allow`, or else `deny` (allow wins, as in lura's formatter).
+    filter: Filter,
     mapping: Vec<(String, String)>,
     /// Shared text: wrapping an answer copies it (short, inline) instead of allocating.
     group: Option<Str>,
@@ -29,8 +29,7 @@ struct ShapeProxy {
 pub(crate) fn layer(b: &Backend, next: SharedProxy) -> SharedProxy {
     let shape = Shape {
         target: b.target.clone(),
-        allow: Allow::new(&b.allow),
-        deny: b.deny.clone(),
+        filter: filter(&b.allow, &b.deny),
         mapping: b.mapping.clone(),
         group: b.group.as_deref().map(Str::from),
         flatmap: b.flatmap_filter.clone(),
@@ -45,7 +44,10 @@ impl Proxy for ShapeProxy {
     fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
             let mut response = self.next.call(request).await?;
-            response.data = self.shape.apply(std::mem::take(&mut response.data));
+            // A transcoded answer was filtered as it was written (`stack::transcoding`).
+            if response.json.is_none() {
+                response.data = self.shape.apply(std::mem::take(&mut response.data));
+            }
             Ok(response)
         })
     }
@@ -56,8 +58,7 @@ impl Proxy for ShapeProxy {
 impl Shape {
     fn is_noop(&self) -> bool {
         self.target.is_none()
-            && self.allow.is_empty()
-            && self.deny.is_empty()
+            && self.filter.is_empty()
             && self.mapping.is_empty()
             && self.group.is_none()
             && self.flatmap.is_empty()
@@ -71,12 +72,8 @@ impl Shape {
         if !self.flatmap.is_empty() {
             // A flatmap_filter replaces allow/deny/mapping (lura's formatter).
             super::flatmap::apply(&self.flatmap, &mut data);
-        } else if !self.allow.is_empty() {
-            self.allow.retain(&mut data);
-        } else {
-            for path in &self.deny {
-                deny(&mut data, path);
-            }
+        } else if !self.filter.is_empty() {
+            self.filter.apply(&mut data);
         }
         if self.flatmap.is_empty() && !self.mapping.is_empty() {
             // All sources are taken out first, so chained renames (a→b, b→c) don't depend on order.
@@ -99,6 +96,15 @@ impl Shape {
     }
 }
 
+/// A backend's `allow` filter, or else its `deny` filter (none: an empty `deny`).
+pub(crate) fn filter(allow: &[Vec<String>], deny: &[Vec<String>]) -> Filter {
+    if allow.is_empty() {
+        Filter::deny(deny)
+    } else {
+        Filter::allow(allow)
+    }
+}
+
 /// Walk `path` through nested objects; anything else gives `{}` (KrakenD, issue #930).
 fn extract_target(mut data: Map, path: &[String]) -> Map {
     for key in path {
@@ -108,87 +114,6 @@ fn extract_target(mut data: Map, path: &[String]) -> Map {
         }
     }
     data
-}
-
-/// `allow`'s dot paths as a tree, built once from the config: each allowed key is kept whole
-/// or filtered by the paths under it. Applied in place, an answer keeps its map and key texts
-/// (building a new map per answer, with copied keys and a sort, cost ~2,900 instructions per
-/// backend on scenario b).
-#[derive(Debug, Clone, Default)]
-struct Allow(Vec<(String, Keep)>);
-
-#[derive(Debug, Clone)]
-enum Keep {
-    /// A path ends here: the value stays as it is.
-    Whole,
-    /// Only paths go on from here: the value stays if it is an object and something in it does.
-    Inside(Allow),
-}
-
-impl Allow {
-    fn new(paths: &[Vec<String>]) -> Self {
-        let mut tree = Allow::default();
-        for path in paths {
-            tree.add(path);
-        }
-        tree
-    }
-
-    fn add(&mut self, path: &[String]) {
-        let Some((key, rest)) = path.split_first() else {
-            return;
-        };
-        let at = match self.0.iter().position(|(k, _)| k == key) {
-            Some(at) => at,
-            None => {
-                self.0.push((key.clone(), Keep::Inside(Allow::default())));
-                self.0.len() - 1
-            }
-        };
-        if let Some((_, keep)) = self.0.get_mut(at) {
-            match (keep, rest.is_empty()) {
-                (keep, true) => *keep = Keep::Whole,
-                (Keep::Inside(inner), false) => inner.add(rest),
-                // A shorter path already keeps the whole value.
-                (Keep::Whole, false) => {}
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Keep only the allowed paths of `data`. An object is kept only if something inside it
-    /// survived; a path crossing an array drops that key (lura's `whitelistPrune`). Whether
-    /// anything is left.
-    fn retain(&self, data: &mut Map) -> bool {
-        data.retain(|key, value| {
-            let keep = self.0.iter().find(|(k, _)| k.as_bytes() == key.as_bytes());
-            match (keep, value) {
-                (None, _) => false,
-                (Some((_, Keep::Whole)), _) => true,
-                (Some((_, Keep::Inside(inner))), Value::Object(map)) => inner.retain(map),
-                (Some((_, Keep::Inside(_))), _) => false,
-            }
-        });
-        !data.is_empty()
-    }
-}
-
-/// Remove one dot path; objects only, arrays are not traversed.
-fn deny(data: &mut Map, path: &[String]) {
-    match path {
-        [] => {}
-        [last] => {
-            data.remove(last);
-        }
-        [head, rest @ ..] => {
-            if let Some(Value::Object(inner)) = data.get_mut(head) {
-                deny(inner, rest);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -216,7 +141,7 @@ mod tests {
     #[test]
     fn allow_keeps_nested_paths_and_prunes() {
         let s = Shape {
-            allow: Allow::new(&paths(&["a.b", "c", "d.x", "e.y"])),
+            filter: Filter::allow(&paths(&["a.b", "c", "d.x", "e.y"])),
             ..Default::default()
         };
         assert_eq!(
@@ -227,7 +152,7 @@ mod tests {
             r#"{"a":{"b":1},"c":[1]}"#
         );
         let s = Shape {
-            allow: Allow::new(&paths(&["nothing"])),
+            filter: Filter::allow(&paths(&["nothing"])),
             ..Default::default()
         };
         assert_eq!(shaped(&s, r#"{"a":1}"#), "{}");
@@ -242,7 +167,7 @@ mod tests {
             &["a.b", "a.b.c", "a.d"],
         ] {
             let s = Shape {
-                allow: Allow::new(&paths(list)),
+                filter: Filter::allow(&paths(list)),
                 ..Default::default()
             };
             let whole_b = list.contains(&"a.b");
@@ -254,7 +179,7 @@ mod tests {
             assert_eq!(shaped(&s, input), expected, "{list:?}");
         }
         let s = Shape {
-            allow: Allow::new(&paths(&["a.b.c", "a.d", "y.q"])),
+            filter: Filter::allow(&paths(&["a.b.c", "a.d", "y.q"])),
             ..Default::default()
         };
         assert_eq!(shaped(&s, input), r#"{"a":{"b":{"c":1},"d":3}}"#);
@@ -263,8 +188,7 @@ mod tests {
     #[test]
     fn allow_wins_over_deny() {
         let s = Shape {
-            allow: Allow::new(&paths(&["a"])),
-            deny: paths(&["a"]),
+            filter: filter(&paths(&["a"]), &paths(&["a"])),
             ..Default::default()
         };
         assert_eq!(shaped(&s, r#"{"a":1,"b":2}"#), r#"{"a":1}"#);
@@ -273,7 +197,7 @@ mod tests {
     #[test]
     fn deny_removes_nested_but_not_through_arrays() {
         let s = Shape {
-            deny: paths(&["a.b", "l.x", "password"]),
+            filter: Filter::deny(&paths(&["a.b", "l.x", "password"])),
             ..Default::default()
         };
         assert_eq!(

@@ -19,7 +19,8 @@ use super::{
     flatmap, http_cache, json_schema, lambda, merge, ratelimit, sequential, shadow, shape, signer,
     static_response, stream, SharedProxy,
 };
-use crate::config::{Backend, Endpoint};
+use crate::config::{Backend, Encoding, Endpoint, OutputEncoding};
+use crate::json::Filter;
 use crate::platform::Platform;
 
 /// Largest backend body accepted (after decompression) before the call counts as failed.
@@ -96,6 +97,33 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     p
 }
 
+/// When `backend`'s answer, only filtered, is the endpoint's JSON answer: the filter that
+/// writes it straight from the backend's text (`json::transcode`), skipping the tree. Every
+/// step between the backend and the client must then leave the data alone: one answering
+/// backend (shadow copies are not answers), decoded as an object and only filtered, and no
+/// step that reads or changes the data (CEL, static data, flatmap, a signer) nor another
+/// output encoding.
+pub(crate) fn transcoding(endpoint: &Endpoint, backend: &Backend) -> Option<Filter> {
+    let mut answering = endpoint.backend.iter().filter(|b| !b.shadow);
+    let single =
+        matches!((answering.next(), answering.next()), (Some(b), None) if std::ptr::eq(b, backend));
+    let endpoint_leaves_data = endpoint.output_encoding == OutputEncoding::Json
+        && endpoint.flatmap_filter.is_empty()
+        && endpoint.static_response.is_none()
+        && endpoint.cel.is_none()
+        && endpoint.auth_signer.is_none();
+    let only_filtered = backend.encoding == Encoding::Json
+        && !backend.is_collection
+        && backend.target.is_none()
+        && backend.mapping.is_empty()
+        && backend.group.is_none()
+        && backend.flatmap_filter.is_empty()
+        && backend.cel.is_none()
+        && backend.lambda.is_none();
+    (single && endpoint_leaves_data && only_filtered)
+        .then(|| shape::filter(&backend.allow, &backend.deny))
+}
+
 /// The chain for one backend, innermost first.
 pub(crate) fn backend_stack(
     endpoint: &Endpoint,
@@ -129,6 +157,9 @@ pub(crate) fn backend_stack(
         None => {
             let mut http =
                 HttpBackend::new(backend.clone(), client_platform, DEFAULT_MAX_BACKEND_BODY);
+            if let Some(filter) = transcoding(endpoint, backend) {
+                http = http.transcoding(filter);
+            }
             // Nothing above needs the whole body: it may stream to the client (`stream`).
             if stream::streams(endpoint) {
                 http = http.streaming(endpoint.timeout);
@@ -172,4 +203,72 @@ pub(crate) fn backend_stack(
         p = error_details::layer(alias, p);
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether each answering backend of the config's one endpoint is transcoded.
+    fn transcoded(endpoint: &str) -> Vec<bool> {
+        let text = format!(r#"{{"version":3,"host":["http://b"],"endpoints":[{endpoint}]}}"#);
+        let config = crate::config::parse(&text).unwrap();
+        let e = &config.endpoints[0];
+        e.backend
+            .iter()
+            .map(|b| transcoding(e, b).is_some())
+            .collect()
+    }
+
+    #[test]
+    fn only_a_single_only_filtered_answer_is_transcoded() {
+        for (endpoint, expected) in [
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a"}]}"#,
+                vec![true],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","deny":["x.y"]},{"url_pattern":"/s","extra_config":{"proxy":{"shadow":true}}}]}"#,
+                vec![true, false],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","allow":["x"]}]}"#,
+                vec![true],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a"},{"url_pattern":"/b"}]}"#,
+                vec![false, false],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","group":"g"}]}"#,
+                vec![false],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","target":"t"}]}"#,
+                vec![false],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","mapping":{"a":"b"}}]}"#,
+                vec![false],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","is_collection":true}]}"#,
+                vec![false],
+            ),
+            (
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","encoding":"safejson"}]}"#,
+                vec![false],
+            ),
+            (
+                r#"{"endpoint":"/a","output_encoding":"negotiate","backend":[{"url_pattern":"/a"}]}"#,
+                vec![false],
+            ),
+            (
+                r#"{"endpoint":"/a","extra_config":{"proxy":{"static":{"strategy":"always","data":{}}}},"backend":[{"url_pattern":"/a"}]}"#,
+                vec![false],
+            ),
+        ] {
+            assert_eq!(transcoded(endpoint), expected, "{endpoint}");
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! The JSON parser: what it accepts survives a write/parse round trip unchanged, the
 //! filtering parser (`parse_keeping`, used for `allow`) accepts exactly the same documents and
-//! keeps exactly the selected keys, and error offsets point inside the input.
+//! keeps exactly the selected keys, the transcoder (a single filtered answer) writes exactly
+//! what parsing, filtering and writing give and refuses the same documents, and error offsets
+//! point inside the input.
 
-use manifold_core::json::{locate, parse, parse_keeping, PathSeg, Value};
+use manifold_core::json::{locate, parse, parse_keeping, transcode, Filter, PathSeg, Value};
 
 /// The fuzz body.
 pub fn run(data: &[u8]) {
@@ -36,6 +38,23 @@ pub fn run(data: &[u8]) {
             assert!(a.offset <= data.len() && b.offset <= data.len());
         }
         _ => {}
+    }
+    let paths = [vec!["a".to_owned()], vec!["b".to_owned(), "c".to_owned()]];
+    for filter in [
+        Filter::deny(&[]),
+        Filter::deny(&paths),
+        Filter::allow(&paths),
+    ] {
+        let by_tree = match &full {
+            Ok(Value::Object(map)) => {
+                let mut map = map.clone();
+                filter.apply(&mut map);
+                Some(Value::Object(map).to_json_bytes(0))
+            }
+            _ => None,
+        };
+        let transcoded = transcode(data, &filter).ok().map(|t| t.bytes);
+        assert_eq!(transcoded, by_tree, "transcoding and the tree disagree");
     }
 }
 
