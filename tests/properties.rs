@@ -121,3 +121,63 @@ proptest! {
         prop_assert_eq!(parse(broken).is_ok(), parse_keeping(broken, &keep_fn).is_ok());
     }
 }
+
+/// One backend of [`transcoding_answers_as_the_tree`]: its body, `group`, and `allow` or `deny`
+/// paths.
+fn backend_case() -> impl Strategy<Value = (String, Option<String>, bool, Vec<String>)> {
+    let body = proptest::collection::vec(("[a-d]", json_value()), 0..6).prop_map(|members| {
+        // Repeated keys too: the last one wins in both paths.
+        let members: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k.clone())))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    });
+    (
+        prop_oneof![body, Just("[1]".to_owned()), Just("{\"a\":".to_owned())],
+        proptest::option::of("[a-c]"),
+        any::<bool>(),
+        proptest::collection::vec("[a-d](\\.[a-d]){0,2}", 0..3),
+    )
+}
+
+proptest! {
+    /// An endpoint whose answers are only filtered, grouped and merged is written without a
+    /// tree (`json::transcode`); a `mapping` of a key no body has changes nothing but forces the
+    /// tree, so both configs must answer byte for byte alike (failures and partial answers
+    /// included).
+    #[test]
+    fn transcoding_answers_as_the_tree(
+        backends in proptest::collection::vec(backend_case(), 1..4),
+    ) {
+        let time = FakeTime::new();
+        let mock = MockClient::new(time.clone());
+        let mut entries = (Vec::new(), Vec::new());
+        for (i, (body, group, allow, paths)) in backends.iter().enumerate() {
+            mock.reply(&format!("http://m/{i}"), MockReply {
+                status: 200,
+                body: Bytes::from(body.clone()),
+                ..Default::default()
+            });
+            let mut b = serde_json::json!({"url_pattern": format!("/{i}")});
+            if let Some(g) = group {
+                b["group"] = g.clone().into();
+            }
+            if !paths.is_empty() {
+                b[if *allow { "allow" } else { "deny" }] = paths.clone().into();
+            }
+            entries.0.push(b.clone());
+            b["mapping"] = serde_json::json!({"no_such_key": "renamed"});
+            entries.1.push(b);
+        }
+        let answer = |backend: &[serde_json::Value]| {
+            let config = serde_json::json!({"version": 3, "host": ["http://m"], "endpoints": [
+                {"endpoint": "/m", "backend": backend}]});
+            let gw = Gateway::from_json(&config.to_string(), platform(&mock, &time)).unwrap();
+            let req = http::Request::get("/m").body(Bytes::new()).unwrap();
+            let res = run(&time, gw.handle(req, RequestContext::new()));
+            (res.status(), res.headers().clone(), res.body().clone())
+        };
+        prop_assert_eq!(answer(&entries.0), answer(&entries.1));
+    }
+}

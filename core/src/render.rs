@@ -88,7 +88,7 @@ pub(crate) fn endpoint(
         Ok(ok) => {
             let (completed, content_type, body) = match ok.json {
                 // Transcoded only for `output_encoding: json` (`stack::transcoding`).
-                Some(json) => (ok.is_complete && json.members > 0, JSON, json.bytes),
+                Some(json) => (ok.is_complete && !json.is_empty(), JSON, json.bytes),
                 None => {
                     let completed = ok.is_complete && !ok.data.is_empty();
                     let (content_type, body) =

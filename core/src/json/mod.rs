@@ -7,6 +7,7 @@
 //! deterministic duplicate-key handling (last one wins), sorted keys on output and Go's exact
 //! string escaping, all of which the gateway's byte-for-byte output depends on.
 
+mod encoded;
 mod filter;
 mod map;
 mod parse;
@@ -17,11 +18,12 @@ mod write;
 
 use std::fmt;
 
+pub use encoded::Encoded;
 pub use filter::Filter;
 pub use map::{Entry, Iter, IterMut, Map, OccupiedEntry, VacantEntry};
 pub use parse::{locate, parse, parse_keeping, Keep, ParseError, PathSeg};
 pub use str::Str;
-pub use transcode::{transcode, Transcoded};
+pub use transcode::transcode;
 pub use write::{write_json, write_string};
 
 /// Deepest nesting accepted from any input; deeper documents are rejected, not overflowed.

@@ -11,6 +11,7 @@
 //! exactly as [`parse`](super::parse) checks it; on any error the caller parses the tree for the
 //! parser's own error text.
 
+use super::encoded::Encoded;
 use super::filter::{Filter, Pick};
 use super::map::key_order;
 use super::parse::{ParseError, Parser};
@@ -19,19 +20,10 @@ use super::{scan, write, Str, Value, MAX_DEPTH, MAX_PRESIZE};
 /// Longest input [`transcode`] takes (its positions are `u32`); longer ones are parsed.
 const MAX_INPUT: usize = 1 << 28;
 
-/// A transcoded answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transcoded {
-    /// The JSON text.
-    pub bytes: Vec<u8>,
-    /// How many members the top-level object kept.
-    pub members: usize,
-}
-
 /// The JSON object `input`, filtered by `filter`, as the bytes `Value::to_json_bytes` writes
 /// for the filtered object; an error for anything [`parse`](super::parse) refuses and for a
 /// document that is not an object.
-pub fn transcode(input: &[u8], filter: &Filter) -> Result<Transcoded, ParseError> {
+pub fn transcode(input: &[u8], filter: &Filter) -> Result<Encoded, ParseError> {
     if input.len() > MAX_INPUT {
         return Err(ParseError {
             offset: 0,
@@ -60,7 +52,7 @@ pub fn transcode(input: &[u8], filter: &Filter) -> Result<Transcoded, ParseError
         // A filter dropped most of the body (as `Value::to_json_bytes`).
         bytes.shrink_to_fit();
     }
-    Ok(Transcoded { bytes, members })
+    Ok(Encoded::new(bytes, members))
 }
 
 struct Transcoder<'a> {
@@ -110,6 +102,16 @@ struct Layout {
     order: Vec<Rank>,
     /// The keys came in key order: the text needs no reordering.
     sorted: bool,
+}
+
+/// What becomes of a member.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Kept,
+    /// Removed for its key (so is every member with that key).
+    Dropped,
+    /// Removed for its value (`allow`: nothing of it stays).
+    Pruned,
 }
 
 /// Longest run copied as one fixed-size window ([`Transcoder::copy`]).
@@ -263,7 +265,8 @@ impl Transcoder<'_> {
         // Whether the kept keys came strictly ascending (then the text is already in order).
         let mut sorted = true;
         let mut last_kept: Option<Key> = None;
-        let mut removed = false;
+        // Whether a member was removed for its value (another with its key may be kept).
+        let mut pruned = false;
         loop {
             self.p.skip_ws();
             if self.p.peek() != Some(b'"') {
@@ -303,11 +306,13 @@ impl Transcoder<'_> {
             self.p.pos += 1;
             self.p.skip_ws();
             self.out.push(b':');
-            let text = if self.member(depth + 1, key, filter)? {
+            let fate = self.member(depth + 1, key, filter)?;
+            let text = if fate == Fate::Kept {
                 Some((start as u32, self.out.len() as u32))
             } else {
                 self.out.truncate(before);
-                removed = true;
+                // A key the filter drops is dropped wherever it repeats: no member to hide.
+                pruned |= fate == Fate::Pruned;
                 None
             };
             if text.is_some() && !repeating {
@@ -338,7 +343,7 @@ impl Transcoder<'_> {
                 count
             }
             _ => {
-                let in_order = sorted && !(removed && self.removed_key_repeats(base));
+                let in_order = sorted && !(pruned && self.removed_key_repeats(base));
                 if in_order {
                     self.order.clear();
                     self.order.extend((0..count as u32).map(|i| (0, i)));
@@ -361,29 +366,30 @@ impl Transcoder<'_> {
         Ok(kept)
     }
 
-    /// One member's value, its key written; whether it is kept (else the caller cuts the key).
+    /// One member's value, its key written; what becomes of it (the caller cuts the key of a
+    /// removed one).
     fn member(
         &mut self,
         depth: usize,
         key: Key,
         filter: Option<&Filter>,
-    ) -> Result<bool, ParseError> {
+    ) -> Result<Fate, ParseError> {
         let pick = filter.map_or(Pick::Keep, |f| f.pick(self.key_bytes(key)));
         let object_follows = self.p.peek() == Some(b'{') && depth < MAX_DEPTH;
-        let inner = match pick {
-            Pick::Drop => None,
-            Pick::Keep => Some(None),
-            Pick::Inside(inner) if object_follows => Some(Some(inner)),
-            Pick::Inside(inner) if inner.is_allow() => None,
-            Pick::Inside(_) => Some(None),
-        };
-        match inner {
-            None => self.p.skip(depth).map(|()| false),
-            Some(None) => self.value(depth).map(|()| true),
-            // `allow` keeps an object only when something in it stays.
-            Some(Some(inner)) => {
-                Ok(self.object(depth, Some(inner), None)? > 0 || !inner.is_allow())
+        match pick {
+            Pick::Drop => self.p.skip(depth).map(|()| Fate::Dropped),
+            Pick::Inside(inner) if object_follows => {
+                let kept = self.object(depth, Some(inner), None)?;
+                // `allow` keeps an object only when something in it stays.
+                Ok(if kept == 0 && inner.is_allow() {
+                    Fate::Pruned
+                } else {
+                    Fate::Kept
+                })
             }
+            // `allow`'s paths go on through objects only.
+            Pick::Inside(inner) if inner.is_allow() => self.p.skip(depth).map(|()| Fate::Pruned),
+            Pick::Keep | Pick::Inside(_) => self.value(depth).map(|()| Fate::Kept),
         }
     }
 
@@ -504,7 +510,7 @@ mod tests {
 
     fn by_transcoding(input: &str, filter: &Filter) -> Option<(String, usize)> {
         let t = transcode(input.as_bytes(), filter).ok()?;
-        Some((String::from_utf8(t.bytes).ok()?, t.members))
+        Some((String::from_utf8(t.bytes).ok()?, t.len))
     }
 
     fn agree(input: &str, filter: &Filter) {

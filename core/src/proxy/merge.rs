@@ -12,6 +12,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::failure::Member;
 use super::{ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyResponse, SharedProxy};
+use crate::json::Encoded;
 use crate::platform::{BoxFuture, Platform};
 
 /// Share of the endpoint timeout each merged backend gets, leaving time to merge, shape and
@@ -108,6 +109,11 @@ pub(crate) fn merge_in_order(
         .reserve(results.iter().flatten().map(|part| part.data.len()).sum());
     let mut errors = Vec::new();
     let mut any_ok = false;
+    // Transcoded answers (`stack::transcoding`) merge as text; any others join them written.
+    let transcoded = results
+        .iter()
+        .any(|r| r.as_ref().is_ok_and(|part| part.json.is_some()));
+    let mut texts = Vec::new();
     for result in results {
         match result {
             Ok(part) => {
@@ -115,7 +121,11 @@ pub(crate) fn merge_in_order(
                 merged.is_complete &= part.is_complete;
                 merged.errored |= part.errored;
                 merged.size_hint += part.size_hint;
-                merged.data.extend(part.data);
+                match part.json {
+                    Some(json) => texts.push(json),
+                    None if transcoded => texts.push(Encoded::from_map(&part.data)),
+                    None => merged.data.extend(part.data),
+                }
             }
             Err(e) => {
                 merged.is_complete = false;
@@ -125,6 +135,12 @@ pub(crate) fn merge_in_order(
         }
     }
     if any_ok {
+        if transcoded {
+            merged.json = match texts.len() {
+                1 => texts.pop(),
+                _ => Some(Encoded::merge(&texts)),
+            };
+        }
         return Ok(merged);
     }
     let message = errors

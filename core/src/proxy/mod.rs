@@ -41,7 +41,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::guard::Claims;
-use crate::json::{Map, Transcoded};
+use crate::json::{Encoded, Map};
 use crate::platform::{BoxFuture, MaybeSend, MaybeSync, RequestContext};
 
 /// Message of a deadline error (KrakenD's text).
@@ -96,11 +96,12 @@ pub(crate) struct ProxyResponse {
     pub(crate) errored: bool,
     /// For `no-op` backends: the backend's answer, untouched.
     pub(crate) raw: Option<RawResponse>,
-    /// The answer already written as the endpoint's JSON (`data` is then empty): a single
-    /// backend whose answer is only filtered is transcoded, not decoded ([`json::transcode`]).
+    /// The answer already written as JSON (`data` is then empty): a backend answer that is
+    /// only filtered, grouped and merged is transcoded, not decoded ([`json::transcode`];
+    /// `stack::transcoding` decides).
     ///
     /// [`json::transcode`]: crate::json::transcode
-    pub(crate) json: Option<Transcoded>,
+    pub(crate) json: Option<Encoded>,
     /// Bytes of the backend bodies `data` was decoded from: the JSON written back is about as
     /// long, so render sizes its buffer once instead of doubling it from empty (scenario c: a
     /// dozen reallocations and 128 KB of copies per 100 KB answer).

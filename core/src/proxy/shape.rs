@@ -44,9 +44,16 @@ impl Proxy for ShapeProxy {
     fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         Box::pin(async move {
             let mut response = self.next.call(request).await?;
-            // A transcoded answer was filtered as it was written (`stack::transcoding`).
-            if response.json.is_none() {
-                response.data = self.shape.apply(std::mem::take(&mut response.data));
+            match response.json.take() {
+                // A transcoded answer was filtered as it was written; `group` is the only
+                // other step it can have (`stack::transcoding`).
+                Some(json) => {
+                    response.json = Some(match &self.shape.group {
+                        Some(group) => json.wrap(group),
+                        None => json,
+                    });
+                }
+                None => response.data = self.shape.apply(std::mem::take(&mut response.data)),
             }
             Ok(response)
         })

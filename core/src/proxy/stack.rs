@@ -97,31 +97,29 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
     p
 }
 
-/// When `backend`'s answer, only filtered, is the endpoint's JSON answer: the filter that
-/// writes it straight from the backend's text (`json::transcode`), skipping the tree. Every
-/// step between the backend and the client must then leave the data alone: one answering
-/// backend (shadow copies are not answers), decoded as an object and only filtered, and no
-/// step that reads or changes the data (CEL, static data, flatmap, a signer) nor another
-/// output encoding.
+/// When `backend`'s answer is only filtered on its way to the endpoint's JSON answer (perhaps
+/// grouped and merged with others): the filter that writes it straight from the backend's
+/// text (`json::transcode`), skipping the tree. Every step between the backend and the client
+/// must then leave the data alone or know the written form (`group`, the merge): an
+/// answering backend (shadow copies are not answers) decoded as an object and not otherwise
+/// shaped, no sequential chain, no step that reads or changes the data (CEL, static data,
+/// flatmap, a signer) and no other output encoding.
 pub(crate) fn transcoding(endpoint: &Endpoint, backend: &Backend) -> Option<Filter> {
-    let mut answering = endpoint.backend.iter().filter(|b| !b.shadow);
-    let single =
-        matches!((answering.next(), answering.next()), (Some(b), None) if std::ptr::eq(b, backend));
     let endpoint_leaves_data = endpoint.output_encoding == OutputEncoding::Json
+        && !endpoint.sequential
         && endpoint.flatmap_filter.is_empty()
         && endpoint.static_response.is_none()
         && endpoint.cel.is_none()
         && endpoint.auth_signer.is_none();
-    let only_filtered = backend.encoding == Encoding::Json
+    let only_filtered = !backend.shadow
+        && backend.encoding == Encoding::Json
         && !backend.is_collection
         && backend.target.is_none()
         && backend.mapping.is_empty()
-        && backend.group.is_none()
         && backend.flatmap_filter.is_empty()
         && backend.cel.is_none()
         && backend.lambda.is_none();
-    (single && endpoint_leaves_data && only_filtered)
-        .then(|| shape::filter(&backend.allow, &backend.deny))
+    (endpoint_leaves_data && only_filtered).then(|| shape::filter(&backend.allow, &backend.deny))
 }
 
 /// The chain for one backend, innermost first.
@@ -221,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_single_only_filtered_answer_is_transcoded() {
+    fn only_answers_that_are_only_filtered_grouped_and_merged_are_transcoded() {
         for (endpoint, expected) in [
             (
                 r#"{"endpoint":"/a","backend":[{"url_pattern":"/a"}]}"#,
@@ -236,12 +234,16 @@ mod tests {
                 vec![true],
             ),
             (
-                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a"},{"url_pattern":"/b"}]}"#,
+                r#"{"endpoint":"/a","backend":[{"url_pattern":"/a"},{"url_pattern":"/b","group":"g"}]}"#,
+                vec![true, true],
+            ),
+            (
+                r#"{"endpoint":"/a","extra_config":{"proxy":{"sequential":true}},"backend":[{"url_pattern":"/a"},{"url_pattern":"/b"}]}"#,
                 vec![false, false],
             ),
             (
                 r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","group":"g"}]}"#,
-                vec![false],
+                vec![true],
             ),
             (
                 r#"{"endpoint":"/a","backend":[{"url_pattern":"/a","target":"t"}]}"#,
