@@ -31,11 +31,9 @@ impl Encoded {
     }
 
     /// A parsed object, written.
-    pub fn from_map(map: &Map) -> Self {
+    pub fn from_map(map: Map) -> Self {
         let len = map.len();
-        let mut bytes = Vec::new();
-        write::write_value(&mut bytes, &Value::Object(map.clone()));
-        Self::new(bytes, len)
+        Self::new(Value::Object(map).to_json_bytes(0), len)
     }
 
     /// Whether the object has no members.
@@ -145,22 +143,22 @@ mod tests {
         for p in parts {
             tree.extend(map(p));
         }
-        let merged = Encoded::merge(&parts.map(|p| Encoded::from_map(&map(p))));
+        let merged = Encoded::merge(&parts.map(|p| Encoded::from_map(map(p))));
         assert_eq!(text(&merged), Value::Object(tree.clone()).to_json());
         assert_eq!(merged.len, tree.len());
         // Merged again, and wrapped: known members and found ones agree.
         let again = Encoded::merge(std::slice::from_ref(&merged));
         assert_eq!(again, merged);
         let key = Str::from("g<");
-        let wrapped = Encoded::from_map(&map(parts[0])).wrap(&key);
+        let wrapped = Encoded::from_map(map(parts[0])).wrap(&key);
         let mut grouped = Map::new();
         grouped.insert(key, Value::Object(map(parts[0])));
         assert_eq!(text(&wrapped), Value::Object(grouped).to_json());
         let found = Encoded::new(wrapped.bytes.clone(), 1).members();
         assert_eq!(Some(&found), wrapped.members.as_ref());
-        let both = Encoded::merge(&[wrapped, Encoded::from_map(&map(r#"{"a":1}"#))]);
+        let both = Encoded::merge(&[wrapped, Encoded::from_map(map(r#"{"a":1}"#))]);
         assert_eq!(both.len, 2);
         assert!(text(&both).starts_with(r#"{"a":1,"g\u003c":{"#));
-        assert!(Encoded::from_map(&Map::new()).is_empty());
+        assert!(Encoded::from_map(Map::new()).is_empty());
     }
 }

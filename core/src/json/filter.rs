@@ -105,7 +105,9 @@ impl Filter {
         }
     }
 
-    /// Filter a parsed object in place; whether anything is left in it.
+    /// Filter a parsed object in place (it keeps its map and key texts: building a new map
+    /// per answer cost ~2,900 instructions per backend on scenario b); whether anything is
+    /// left in it.
     pub fn apply(&self, data: &mut Map) -> bool {
         data.retain(|key, value| match self.pick(key.as_bytes()) {
             Pick::Keep => true,

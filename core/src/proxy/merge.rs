@@ -123,7 +123,7 @@ pub(crate) fn merge_in_order(
                 merged.size_hint += part.size_hint;
                 match part.json {
                     Some(json) => texts.push(json),
-                    None if transcoded => texts.push(Encoded::from_map(&part.data)),
+                    None if transcoded => texts.push(Encoded::from_map(part.data)),
                     None => merged.data.extend(part.data),
                 }
             }

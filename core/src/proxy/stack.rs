@@ -262,7 +262,7 @@ mod tests {
                 vec![false],
             ),
             (
-                r#"{"endpoint":"/a","output_encoding":"negotiate","backend":[{"url_pattern":"/a"}]}"#,
+                r#"{"endpoint":"/a","output_encoding":"string","backend":[{"url_pattern":"/a"}]}"#,
                 vec![false],
             ),
             (
