@@ -209,6 +209,8 @@ impl Transcoder<'_> {
         key_bytes(self.p.input, &self.decoded, key)
     }
 
+    /// Out of line: inlined into `value`, its frame made every scalar pay for saving registers.
+    #[inline(never)]
     fn array(&mut self, depth: usize) -> Result<(), ParseError> {
         self.p.pos += 1;
         self.out.push(b'[');
@@ -221,10 +223,14 @@ impl Transcoder<'_> {
         let mut layout = Layout::default();
         loop {
             self.p.skip_ws();
-            if self.p.peek() == Some(b'{') && depth + 1 < MAX_DEPTH {
-                self.object(depth + 1, None, Some(&mut layout))?;
-            } else {
-                self.value(depth + 1)?;
+            match self.p.peek() {
+                Some(b'{') if depth + 1 < MAX_DEPTH => {
+                    self.object(depth + 1, None, Some(&mut layout))?;
+                }
+                Some(b'"') if depth + 1 < MAX_DEPTH => {
+                    self.string()?;
+                }
+                _ => self.value(depth + 1)?,
             }
             self.p.skip_ws();
             match self.p.peek() {
@@ -337,8 +343,7 @@ impl Transcoder<'_> {
         let kept = match layout.as_deref_mut() {
             Some(l) if repeating => {
                 if !l.sorted {
-                    self.order.clone_from(&l.order);
-                    self.write_in_order(base, open, false);
+                    self.write_in_order(base, open, &l.order, false);
                 }
                 count
             }
@@ -357,7 +362,10 @@ impl Transcoder<'_> {
                     let members = self.members.get(base..).unwrap_or_default();
                     members.iter().filter(|m| m.text.is_some()).count()
                 } else {
-                    self.write_in_order(base, open, true)
+                    let order = std::mem::take(&mut self.order);
+                    let kept = self.write_in_order(base, open, &order, true);
+                    self.order = order;
+                    kept
                 }
             }
         };
@@ -389,6 +397,10 @@ impl Transcoder<'_> {
             }
             // `allow`'s paths go on through objects only.
             Pick::Inside(inner) if inner.is_allow() => self.p.skip(depth).map(|()| Fate::Pruned),
+            // Most values are strings: without `value`'s call (the same depth rule).
+            Pick::Keep | Pick::Inside(_) if self.p.peek() == Some(b'"') && depth < MAX_DEPTH => {
+                self.string().map(|_| Fate::Kept)
+            }
             Pick::Keep | Pick::Inside(_) => self.value(depth).map(|()| Fate::Kept),
         }
     }
@@ -454,8 +466,9 @@ impl Transcoder<'_> {
 
     /// Rewrite the text of the object from `open` (members from `base`) in `order`, removed
     /// members left out and, with `dedup`, only the last of equal keys; how many it kept. The
-    /// members are copied past the end in order, and that copy moved back over the original.
-    fn write_in_order(&mut self, base: usize, open: usize, dedup: bool) -> usize {
+    /// members are copied past the end in order (a short one as one fixed-size window, as
+    /// [`Transcoder::copy`]), and that copy moved back over the original.
+    fn write_in_order(&mut self, base: usize, open: usize, order: &[Rank], dedup: bool) -> usize {
         let members = self.members.get(base..).unwrap_or_default();
         let (input, decoded) = (self.p.input, &self.decoded);
         let key = |i: u32| {
@@ -465,17 +478,29 @@ impl Transcoder<'_> {
         };
         let end = self.out.len();
         let mut kept = 0;
-        for (j, &(_, i)) in self.order.iter().enumerate() {
+        for (j, &(_, i)) in order.iter().enumerate() {
             let Some((start, stop)) = members.get(i as usize).and_then(|m| m.text) else {
                 continue;
             };
-            if dedup && self.order.get(j + 1).is_some_and(|n| key(n.1) == key(i)) {
+            if dedup && order.get(j + 1).is_some_and(|n| key(n.1) == key(i)) {
                 continue;
             }
             if kept > 0 {
                 self.out.push(b',');
             }
-            self.out.extend_from_within(start as usize..stop as usize);
+            let (start, stop) = (start as usize, stop as usize);
+            let window = self
+                .out
+                .get(start..start + RUN)
+                .and_then(|w| <[u8; RUN]>::try_from(w).ok());
+            match window {
+                Some(window) if stop - start <= RUN => {
+                    let len = self.out.len() + stop - start;
+                    self.out.extend_from_slice(&window);
+                    self.out.truncate(len);
+                }
+                _ => self.out.extend_from_within(start..stop),
+            }
             kept += 1;
         }
         self.out.copy_within(end.., open);
