@@ -1,9 +1,10 @@
 //! A backend's JSON object straight to the gateway's answer: Go's compact encoding with sorted
 //! keys, filtered by `allow`/`deny` on the way, without building a [`Value`](super::Value).
 //!
-//! An answer that is only filtered (one backend; no `target`, `mapping`, `group`, merge…) was
-//! parsed into a tree, filtered and written back; on scenario c's 100 KB body that was four
-//! fifths of the request's instructions, most of them making, moving and dropping nodes. Here
+//! An answer that is only filtered (no `target`, `mapping`, flatmap…; `group` and the merge
+//! work on the text: [`Encoded`]) was parsed into a tree, filtered and written back; on
+//! scenario c's 100 KB body that was four fifths of the request's instructions, most of them
+//! making, moving and dropping nodes. Here
 //! each member is written as it is read, and an object whose keys do not come sorted (or
 //! repeat) is put in order from its members' byte ranges: one copy of its text. A string Go
 //! writes as it is (no escape, no `<`, `>`, `&`, U+2028/9) is copied from the input whole; any
@@ -88,6 +89,14 @@ enum Key {
     At(u32, u32),
     /// Its text, decoded: `decoded[i]`.
     Decoded(u32),
+}
+
+/// A string's text as [`Transcoder::string`] found it.
+enum Text {
+    /// These input bytes (between its quotes).
+    At(u32, u32),
+    /// Decoded.
+    Decoded(Str),
 }
 
 /// The keys of an array's previous object element, when they were all plain and distinct:
@@ -179,21 +188,31 @@ impl Transcoder<'_> {
         }
     }
 
-    /// A string or key, written: copied with its quotes when Go writes it as it is (its text
-    /// is then those input bytes), else decoded and escaped.
-    fn string(&mut self) -> Result<Key, ParseError> {
+    /// A string, written: copied with its quotes when Go writes it as it is (its text is then
+    /// those input bytes), else decoded and escaped.
+    fn string(&mut self) -> Result<Text, ParseError> {
         let open = self.p.pos;
         let content = self.p.input.get(open + 1..).unwrap_or_default();
         let close = open + 1 + scan::write_plain(content);
         if self.p.input.get(close) == Some(&b'"') {
             self.p.pos = close + 1;
             self.copy(open, close + 1);
-            return Ok(Key::At(open as u32 + 1, close as u32));
+            return Ok(Text::At(open as u32 + 1, close as u32));
         }
         let s = self.p.string()?;
         write::write_str(&mut self.out, &s);
-        self.decoded.push(s);
-        Ok(Key::Decoded(self.decoded.len() as u32 - 1))
+        Ok(Text::Decoded(s))
+    }
+
+    /// A key, written; a decoded one is kept for comparisons (values' texts are not).
+    fn key(&mut self) -> Result<Key, ParseError> {
+        Ok(match self.string()? {
+            Text::At(start, end) => Key::At(start, end),
+            Text::Decoded(s) => {
+                self.decoded.push(s);
+                Key::Decoded(self.decoded.len() as u32 - 1)
+            }
+        })
     }
 
     /// A key's text (an `At` key lies between quotes: at character boundaries).
@@ -302,7 +321,7 @@ impl Transcoder<'_> {
                         sorted = false;
                     }
                     repeating = false;
-                    self.string()?
+                    self.key()?
                 }
             };
             self.p.skip_ws();
