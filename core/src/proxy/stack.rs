@@ -7,6 +7,7 @@
 //! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
 //!           (a required backend's failure — `manifold/failure` — ends the merge or the chain: `failure`)
 //! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client credentials → client
+//!           (an answer that is only filtered is transcoded instead of decoded, and `group` and the merge work on its text: `transcoding`)
 //! ```
 
 use crate::config::capability::when;
