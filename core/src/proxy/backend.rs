@@ -551,27 +551,12 @@ mod tests {
         let platform = Platform::new(rec.clone(), rec.clone(), rec.clone());
         let backend = HttpBackend::new(config.endpoints[0].backend[0].clone(), platform, 1024);
         for _ in 0..4 {
-            futures_executor::block_on(backend.call(get_a())).unwrap();
+            futures_executor::block_on(backend.call(ProxyRequest::get("/a"))).unwrap();
         }
         assert_eq!(
             *rec.0.lock().unwrap(),
             ["http://h1/x", "http://h2/x", "http://h3/x", "http://h1/x"]
         );
-    }
-
-    fn get_a() -> ProxyRequest {
-        ProxyRequest {
-            method: http::Method::GET,
-            path: "/a".into(),
-            params: Vec::new().into(),
-            query: Vec::new().into(),
-            headers: Arc::default(),
-            body: Bytes::new(),
-            previous: Vec::new().into(),
-            rest: None,
-            jwt: None,
-            context: crate::platform::RequestContext::new(),
-        }
     }
 
     /// Records which of the answer's headers each call asked for.
@@ -611,7 +596,7 @@ mod tests {
             let (reads, rec) = (Arc::new(Reads::default()), Arc::new(Recorder::default()));
             let platform = Platform::new(reads.clone(), rec.clone(), rec.clone());
             let backend = HttpBackend::new(config.endpoints[i].backend[0].clone(), platform, 1024);
-            futures_executor::block_on(backend.call(get_a())).unwrap();
+            futures_executor::block_on(backend.call(ProxyRequest::get("/a"))).unwrap();
             assert_eq!(*reads.0.lock().unwrap(), [asked], "endpoint {i}");
         }
     }

@@ -160,8 +160,6 @@ pub(crate) fn merge_in_order(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use bytes::Bytes;
-
     use super::*;
     use crate::json::{Map, Value};
     use crate::platform::{BackendRequest, BackendResponse, ClientError, Clock, HttpClient, Sleep};
@@ -220,21 +218,6 @@ mod tests {
         Member { proxy, required }
     }
 
-    fn request() -> ProxyRequest {
-        ProxyRequest {
-            method: http::Method::GET,
-            path: "/m".into(),
-            params: Arc::default(),
-            query: Arc::default(),
-            headers: Arc::default(),
-            body: Bytes::new(),
-            previous: Arc::default(),
-            rest: None,
-            jwt: None,
-            context: crate::platform::RequestContext::new(),
-        }
-    }
-
     #[test]
     fn the_calls_share_one_timer_and_keep_what_arrived_in_time() {
         let timers = Arc::new(Timers::default());
@@ -245,7 +228,7 @@ mod tests {
             member("c", true, false),
         ];
         let merge = layer(members, Duration::from_secs(2), platform);
-        let merged = futures_executor::block_on(merge.call(request())).unwrap();
+        let merged = futures_executor::block_on(merge.call(ProxyRequest::get("/m"))).unwrap();
         assert_eq!(timers.0.load(Ordering::Relaxed), 1);
         assert!(!merged.is_complete);
         let keys: Vec<&str> = merged.data.iter().map(|(k, _)| &**k).collect();
@@ -259,7 +242,7 @@ mod tests {
         let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
         let members = vec![member("a", true, false), member("slow", false, true)];
         let merge = layer(members, Duration::from_secs(2), platform);
-        let failed = futures_executor::block_on(merge.call(request())).unwrap_err();
+        let failed = futures_executor::block_on(merge.call(ProxyRequest::get("/m"))).unwrap_err();
         assert_eq!(timers.0.load(Ordering::Relaxed), 1);
         assert_eq!(failed.source, ErrorSource::Required);
     }

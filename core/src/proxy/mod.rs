@@ -84,6 +84,25 @@ pub(crate) struct ProxyRequest {
     pub(crate) context: RequestContext,
 }
 
+#[cfg(test)]
+impl ProxyRequest {
+    /// A `GET` of `path` with nothing else: what the proxies' tests send.
+    pub(crate) fn get(path: &str) -> Self {
+        Self {
+            method: Method::GET,
+            path: path.into(),
+            params: Arc::default(),
+            query: Arc::default(),
+            headers: Arc::default(),
+            body: Bytes::new(),
+            previous: Arc::default(),
+            rest: None,
+            jwt: None,
+            context: RequestContext::new(),
+        }
+    }
+}
+
 /// What flows back up: decoded, shaped data plus completeness.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ProxyResponse {

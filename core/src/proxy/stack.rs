@@ -4,7 +4,7 @@
 //! check, request building, rendering) is in `crate::pipeline`.
 //!
 //! ```text
-//! endpoint: signer → CEL → json-schema → static → shadow copies → [endpoint deadline] → flatmap → merge | sequential | the single backend
+//! endpoint: signer → CEL → json-schema → static → shadow copies → flatmap → merge | sequential (one 85 % budget for all calls) | [endpoint deadline] → the single backend
 //!           (a required backend's failure — `manifold/failure` — ends the merge or the chain: `failure`)
 //! backend:  error details → CEL → concurrent calls → rate limit → circuit breaker → shape (target→allow/deny→mapping→group) → http (url, send, status, decode) → cache → client credentials → client
 //!           (an answer that is only filtered is transcoded instead of decoded, and `group` and the merge work on its text: `transcoding`)
@@ -38,6 +38,10 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
             required: Required::of(endpoint, b),
         })
         .collect();
+    // Several backends share a budget inside the endpoint timeout (85 %, lura's), and only
+    // synchronous steps (merging, flatmap) follow it: the endpoint deadline could never fire
+    // first, so it gets no timer of its own (one timer less per request on every platform).
+    let budgeted = backends.len() > 1;
     let mut p = match backends.pop() {
         // A single backend has no merge budget: only the endpoint deadline applies (as KrakenD).
         Some(only) if backends.is_empty() => failure::single(only),
@@ -63,7 +67,9 @@ pub(crate) fn endpoint_stack(endpoint: &Endpoint, platform: &Platform) -> Shared
         p = flatmap::layer(endpoint.flatmap_filter.clone(), p);
     }
     // The deadline stops the calls but not what is outside it: static data still applies.
-    p = deadline::layer(endpoint.timeout, p, platform.clone());
+    if !budgeted {
+        p = deadline::layer(endpoint.timeout, p, platform.clone());
+    }
     // Shadow copies start with the real calls and are never part of the answer.
     let shadows = shadows
         .iter()
@@ -206,7 +212,63 @@ pub(crate) fn backend_stack(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
     use super::*;
+    use crate::platform::{
+        BackendRequest, BackendResponse, BoxFuture, ClientError, Clock, HttpClient, Sleep,
+    };
+    use crate::proxy::ProxyRequest;
+
+    /// Answers `{}` at once; counts the timers asked for, which never fire.
+    #[derive(Default)]
+    struct Timers(AtomicUsize);
+
+    impl HttpClient for Timers {
+        fn send(
+            &self,
+            _: BackendRequest,
+            _: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{}"))) })
+        }
+    }
+
+    impl Clock for Timers {
+        fn now_millis(&self) -> u64 {
+            0
+        }
+    }
+
+    impl Sleep for Timers {
+        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[test]
+    fn a_request_asks_for_one_timer_whatever_its_backends() {
+        for backends in [
+            r#""backend":[{"url_pattern":"/a"}]"#,
+            r#""backend":[{"url_pattern":"/a"},{"url_pattern":"/b","group":"b"}]"#,
+            r#""extra_config":{"proxy":{"sequential":true}},"backend":[{"url_pattern":"/a"},{"url_pattern":"/b","group":"b"}]"#,
+        ] {
+            let text = format!(
+                r#"{{"version":3,"host":["http://h"],"endpoints":[{{"endpoint":"/e",{backends}}}]}}"#
+            );
+            let config = crate::config::parse(&text).unwrap();
+            let timers = Arc::new(Timers::default());
+            let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
+            let stack = endpoint_stack(&config.endpoints[0], &platform);
+            let answer = futures_executor::block_on(stack.call(ProxyRequest::get("/e")));
+            assert!(answer.unwrap().is_complete, "{backends}");
+            assert_eq!(timers.0.load(Ordering::Relaxed), 1, "{backends}");
+        }
+    }
 
     /// Whether each answering backend of the config's one endpoint is transcoded.
     fn transcoded(endpoint: &str) -> Vec<bool> {
