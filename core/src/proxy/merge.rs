@@ -158,39 +158,9 @@ pub(crate) fn merge_in_order(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
     use crate::json::{Map, Value};
-    use crate::platform::{BackendRequest, BackendResponse, ClientError, Clock, HttpClient, Sleep};
-
-    /// A platform whose timers are counted and fire at once (so a call that never answers
-    /// times out), and whose client is never called.
-    #[derive(Default)]
-    struct Timers(AtomicUsize);
-
-    impl HttpClient for Timers {
-        fn send(
-            &self,
-            _: BackendRequest,
-            _: usize,
-        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-            unreachable!("the members are proxies, not HTTP backends")
-        }
-    }
-
-    impl Clock for Timers {
-        fn now_millis(&self) -> u64 {
-            0
-        }
-    }
-
-    impl Sleep for Timers {
-        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            Box::pin(async {})
-        }
-    }
+    use crate::proxy::testing::Timers;
 
     fn member(key: &'static str, answers: bool, required: bool) -> Member {
         let proxy = super::super::proxy_fn(move |_| {
@@ -220,8 +190,7 @@ mod tests {
 
     #[test]
     fn the_calls_share_one_timer_and_keep_what_arrived_in_time() {
-        let timers = Arc::new(Timers::default());
-        let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
+        let (timers, platform) = Timers::platform(true);
         let members = vec![
             member("a", true, false),
             member("slow", false, false),
@@ -229,7 +198,7 @@ mod tests {
         ];
         let merge = layer(members, Duration::from_secs(2), platform);
         let merged = futures_executor::block_on(merge.call(ProxyRequest::get("/m"))).unwrap();
-        assert_eq!(timers.0.load(Ordering::Relaxed), 1);
+        assert_eq!(timers.asked(), 1);
         assert!(!merged.is_complete);
         let keys: Vec<&str> = merged.data.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["a", "c"]);
@@ -238,12 +207,11 @@ mod tests {
     #[cfg(feature = "failure")]
     #[test]
     fn a_required_call_out_of_time_fails_the_merge() {
-        let timers = Arc::new(Timers::default());
-        let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
+        let (timers, platform) = Timers::platform(true);
         let members = vec![member("a", true, false), member("slow", false, true)];
         let merge = layer(members, Duration::from_secs(2), platform);
         let failed = futures_executor::block_on(merge.call(ProxyRequest::get("/m"))).unwrap_err();
-        assert_eq!(timers.0.load(Ordering::Relaxed), 1);
+        assert_eq!(timers.asked(), 1);
         assert_eq!(failed.source, ErrorSource::Required);
     }
 

@@ -32,6 +32,8 @@ mod sigv4;
 pub(crate) mod stack;
 mod static_response;
 mod stream;
+#[cfg(test)]
+mod testing;
 pub(crate) mod websocket;
 
 use std::fmt;
@@ -82,25 +84,6 @@ pub(crate) struct ProxyRequest {
     pub(crate) jwt: Option<Arc<Claims>>,
     /// The platform's per-request handles (client address, after-response work).
     pub(crate) context: RequestContext,
-}
-
-#[cfg(test)]
-impl ProxyRequest {
-    /// A `GET` of `path` with nothing else: what the proxies' tests send.
-    pub(crate) fn get(path: &str) -> Self {
-        Self {
-            method: Method::GET,
-            path: path.into(),
-            params: Arc::default(),
-            query: Arc::default(),
-            headers: Arc::default(),
-            body: Bytes::new(),
-            previous: Arc::default(),
-            rest: None,
-            jwt: None,
-            context: RequestContext::new(),
-        }
-    }
 }
 
 /// What flows back up: decoded, shaped data plus completeness.

@@ -212,43 +212,9 @@ pub(crate) fn backend_stack(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
-
-    use bytes::Bytes;
-
     use super::*;
-    use crate::platform::{
-        BackendRequest, BackendResponse, BoxFuture, ClientError, Clock, HttpClient, Sleep,
-    };
+    use crate::proxy::testing::Timers;
     use crate::proxy::ProxyRequest;
-
-    /// Answers `{}` at once; counts the timers asked for, which never fire.
-    #[derive(Default)]
-    struct Timers(AtomicUsize);
-
-    impl HttpClient for Timers {
-        fn send(
-            &self,
-            _: BackendRequest,
-            _: usize,
-        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{}"))) })
-        }
-    }
-
-    impl Clock for Timers {
-        fn now_millis(&self) -> u64 {
-            0
-        }
-    }
-
-    impl Sleep for Timers {
-        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            Box::pin(std::future::pending())
-        }
-    }
 
     #[test]
     fn a_request_asks_for_one_timer_whatever_its_backends() {
@@ -261,12 +227,11 @@ mod tests {
                 r#"{{"version":3,"host":["http://h"],"endpoints":[{{"endpoint":"/e",{backends}}}]}}"#
             );
             let config = crate::config::parse(&text).unwrap();
-            let timers = Arc::new(Timers::default());
-            let platform = Platform::new(timers.clone(), timers.clone(), timers.clone());
+            let (timers, platform) = Timers::platform(false);
             let stack = endpoint_stack(&config.endpoints[0], &platform);
             let answer = futures_executor::block_on(stack.call(ProxyRequest::get("/e")));
             assert!(answer.unwrap().is_complete, "{backends}");
-            assert_eq!(timers.0.load(Ordering::Relaxed), 1, "{backends}");
+            assert_eq!(timers.asked(), 1, "{backends}");
         }
     }
 
