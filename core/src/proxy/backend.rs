@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue};
 
 #[cfg(feature = "dns-sd")]
 use super::discovery::DiscoveredOrigin;
@@ -19,7 +19,9 @@ use super::{redirect, ErrorSource, Proxy, ProxyError, ProxyRequest, ProxyRespons
 use crate::config::{Backend, Encoding};
 use crate::encoding;
 use crate::json::{self, Filter};
-use crate::platform::{BackendRequest, Body, BoxFuture, FailureKind, Platform, ReadHeaders};
+use crate::platform::{
+    BackendRequest, Body, BoxFuture, FailureKind, Listed, Platform, ReadHeaders,
+};
 use crate::telemetry::{BackendSpan, SpanClient};
 use crate::url::param_eq;
 use crate::url::{push_query_component, RenderError, Var};
@@ -52,7 +54,11 @@ pub(crate) struct HttpBackend {
 /// What a decoded answer's headers are read for: its `Content-Encoding` (undone here), a
 /// redirect's `Location`, an error's `Content-Type` (passed on with its body). The others
 /// are not passed on (KrakenD's encoders make the client's headers).
-const DECODED_READS: &[HeaderName] = &[CONTENT_ENCODING, CONTENT_TYPE, LOCATION];
+static DECODED_READS: [Listed; 3] = [
+    Listed::new("content-encoding"),
+    Listed::new("content-type"),
+    Listed::new("location"),
+];
 
 impl HttpBackend {
     pub(crate) fn new(backend: Backend, platform: Platform, max_body: usize) -> Self {
@@ -79,7 +85,7 @@ impl HttpBackend {
         let read = if passed_on {
             ReadHeaders::All
         } else {
-            ReadHeaders::Only(DECODED_READS)
+            ReadHeaders::Only(&DECODED_READS)
         };
         Self {
             read,
@@ -592,7 +598,10 @@ mod tests {
                "backend":[{"host":["http://h"],"url_pattern":"/x","encoding":"no-op"}]}]}"#,
         )
         .unwrap();
-        for (i, asked) in [(0, ReadHeaders::Only(DECODED_READS)), (1, ReadHeaders::All)] {
+        for (i, asked) in [
+            (0, ReadHeaders::Only(&DECODED_READS)),
+            (1, ReadHeaders::All),
+        ] {
             let (reads, rec) = (Arc::new(Reads::default()), Arc::new(Recorder::default()));
             let platform = Platform::new(reads.clone(), rec.clone(), rec.clone());
             let backend = HttpBackend::new(config.endpoints[i].backend[0].clone(), platform, 1024);
