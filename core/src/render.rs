@@ -341,3 +341,66 @@ pub(crate) fn redirect(method: &http::Method, path: &str, query: Option<&str>) -
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer's headers, in order, for `result` on the config's one endpoint.
+    fn headers(config: &str, result: Result<ProxyResponse, ProxyError>) -> Vec<(String, String)> {
+        let config = crate::config::parse(config).unwrap();
+        let version = HeaderValue::from_static(crate::USER_AGENT);
+        let r = endpoint(&config.endpoints[0], &config.router, &version, None, result);
+        r.headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    fn answer(complete: bool) -> Result<ProxyResponse, ProxyError> {
+        let mut data = Map::new();
+        data.insert("a".into(), Value::Bool(true));
+        Ok(ProxyResponse {
+            data,
+            is_complete: complete,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn answers_carry_their_type_completeness_version_and_cache_headers() {
+        let plain = r#"{"version":3,"endpoints":[{"endpoint":"/a","backend":[{"host":["http://b"],"url_pattern":"/a"}]}]}"#;
+        let h = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let version = h("x-krakend", crate::USER_AGENT);
+        assert_eq!(
+            headers(plain, answer(true)),
+            [
+                h("content-type", JSON),
+                h("x-krakend-completed", "true"),
+                version.clone()
+            ]
+        );
+        assert_eq!(
+            headers(plain, answer(false)),
+            [
+                h("content-type", JSON),
+                h("x-krakend-completed", "false"),
+                version.clone()
+            ]
+        );
+        let cached = r#"{"version":3,"endpoints":[{"endpoint":"/a","cache_ttl":"60s","backend":[{"host":["http://b"],"url_pattern":"/a"}]}]}"#;
+        let expected = [
+            h("content-type", JSON),
+            h("x-krakend-completed", "true"),
+            h("cache-control", "public, max-age=60"),
+            version,
+        ];
+        assert_eq!(headers(cached, answer(true)), expected);
+        let yaml = r#"{"version":3,"endpoints":[{"endpoint":"/a","output_encoding":"string","backend":[{"host":["http://b"],"url_pattern":"/a"}]}]}"#;
+        let names: Vec<String> = headers(yaml, answer(true))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(names, ["content-type", "x-krakend-completed", "x-krakend"]);
+    }
+}
