@@ -49,9 +49,14 @@ pub(super) fn build(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
         .collect();
+    // The client's own X-Forwarded-For is not trusted: the peer address replaces it below.
+    // Left out as the headers are copied (a removal afterwards hashed the name again).
     for (name, value) in &parts.headers {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || connection_named.iter().any(|c| c == n) {
+        if HOP_BY_HOP.contains(&n)
+            || connection_named.iter().any(|c| c == n)
+            || *name == X_FORWARDED_FOR
+        {
             continue;
         }
         // A guard's value (a propagated JWT claim) replaces whatever the client sent.
@@ -65,13 +70,11 @@ pub(super) fn build(
     for (name, value) in &state.headers {
         if let Some(value) = value
             .as_ref()
-            .filter(|_| endpoint.input_headers.allows(name))
+            .filter(|_| endpoint.input_headers.allows(name) && *name != X_FORWARDED_FOR)
         {
             headers.insert(name.clone(), value.clone());
         }
     }
-    // The client's own X-Forwarded-For is not trusted: the peer address replaces it.
-    headers.remove(&X_FORWARDED_FOR);
     if let Some(peer) = context.peer {
         // Written by hand, not `to_string` (`fmt` cost more than the rest of the header work).
         let mut text = Vec::with_capacity(15);
