@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
 use crate::json::Value;
@@ -30,6 +30,13 @@ pub(crate) const HOP_BY_HOP: &[&str] = &[
     "upgrade",
     "host",
 ];
+
+/// The first value of the header `name` (as `HeaderMap::get` gives it), found by walking the
+/// map: a lookup by a custom name hashes the name first, which costs more than walking the
+/// few headers of a request or an answer.
+pub(crate) fn first<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+}
 
 /// Go's `CanonicalMIMEHeaderKey` (`x-forwarded-for` → `X-Forwarded-For`), as KrakenD prints
 /// header names (echo endpoints, CEL's `req_headers`, CORS lists).

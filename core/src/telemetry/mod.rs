@@ -130,13 +130,8 @@ impl Telemetry {
         };
         let path = parts.uri.path();
         let router = &config.router;
-        // Found by walking the answer's few headers: a lookup by a custom name hashes it
-        // first, which cost more than this walk (the first value, as `get` returns it).
-        let completed = response
-            .headers()
-            .iter()
-            .find(|(name, _)| **name == X_KRAKEND_COMPLETED)
-            .map(|(_, v)| v.as_bytes() == b"true");
+        let completed = crate::http_util::first(response.headers(), &X_KRAKEND_COMPLETED)
+            .map(|v| v.as_bytes() == b"true");
         let record = Arc::new(RequestRecord {
             start_micros,
             duration_micros,

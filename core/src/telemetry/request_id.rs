@@ -13,12 +13,8 @@ pub(crate) const MAX_REQUEST_ID: usize = 128;
 /// (letters, digits, `-_.:+/=@`: UUIDs, ULIDs, base64, hex...), so it cannot break a log line or
 /// a header; otherwise 32 new hex digits.
 pub(crate) fn request_id(headers: &HeaderMap, random: &dyn Random) -> String {
-    // Found by walking the request's headers: a lookup by a custom name hashes it first,
-    // which cost more than the walk (the first value, as `get` returns it).
-    headers
-        .iter()
-        .find(|(name, _)| **name == X_REQUEST_ID)
-        .map(|(_, v)| v.as_bytes())
+    crate::http_util::first(headers, &X_REQUEST_ID)
+        .map(|v| v.as_bytes())
         .filter(|v| is_safe(v))
         .and_then(|v| std::str::from_utf8(v).ok())
         .map_or_else(|| generate(random), str::to_owned)
