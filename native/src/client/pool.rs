@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::future::poll_fn;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -48,10 +48,47 @@ struct Shared {
     reaper: AtomicBool,
 }
 
-/// The idle connections by authority. `Authority` hashes byte by byte (lowercased), which
-/// through std's SipHash cost over a thousand instructions per request for two lookups
-/// (bench/profile-notes.md); the keys are the config's backend hosts, so FNV-1a will do.
-type IdleMap = HashMap<Authority, Backend, BuildHasherDefault<Fnv>>;
+/// The idle connections by authority.
+type IdleMap = HashMap<Key, Backend, BuildHasherDefault<Fx>>;
+
+/// A backend's authority as the pool's key: equal as `Authority` is (ignoring ASCII case), but
+/// hashed a word at a time. `Authority` hashes byte by byte, lowercasing each: through std's
+/// SipHash that was over a thousand instructions per request, through FNV-1a still about 300
+/// per lookup, and a backend call makes two (bench/profile-notes.md).
+#[derive(Clone)]
+struct Key(Authority);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.0.as_str(), other.0.as_str());
+        a == b || a.eq_ignore_ascii_case(b)
+    }
+}
+
+impl Eq for Key {}
+
+/// Bit 5 set in every byte: ASCII letters hash as their lower case (a few other bytes then
+/// hash alike, which [`Key`]'s equality tells apart).
+const FOLD: u64 = 0x2020_2020_2020_2020;
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let bytes = self.0.as_str().as_bytes();
+        state.write_usize(bytes.len());
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut w = [0; 8];
+            w.copy_from_slice(word);
+            state.write_u64(u64::from_le_bytes(w) | FOLD);
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut w = [0; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            state.write_u64(u64::from_le_bytes(w) | FOLD);
+        }
+    }
+}
 
 /// What the pool keeps per backend authority.
 struct Backend {
@@ -63,37 +100,38 @@ struct Backend {
 }
 
 impl Backend {
-    fn new(authority: &Authority) -> Self {
+    fn new(key: &Key) -> Self {
         Self {
             idle: Vec::new(),
-            host: host_value(authority),
+            host: host_value(&key.0),
         }
     }
 }
 
-/// FNV-1a, 64 bits.
-struct Fnv(u64);
+/// rustc's FxHash: a rotate, a xor and a multiply per word. The keys are the config's
+/// backend hosts, not a client's input, so a keyed hash buys nothing here.
+#[derive(Default)]
+struct Fx(u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
-impl Hasher for Fnv {
+impl Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.write_u8(b);
+            self.add(u64::from(b));
         }
     }
 
-    fn write_u8(&mut self, b: u8) {
-        self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
     }
 
     fn write_usize(&mut self, n: usize) {
-        // A length: one multiply instead of eight.
-        self.0 = (self.0 ^ n as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        self.add(n as u64);
     }
 
     fn finish(&self) -> u64 {
@@ -109,7 +147,7 @@ struct Idle {
 /// A connection checked out for one exchange; dropped, it closes (unless put back).
 pub(super) struct Conn {
     pub(super) io: Connection,
-    key: Authority,
+    key: Key,
     shared: Arc<Shared>,
 }
 
@@ -135,7 +173,8 @@ impl Pool {
         authority: Authority,
         read: ReadHeaders,
     ) -> Result<(Head, Conn), ClientError> {
-        let (host, mut newest) = self.shared.take(&authority);
+        let key = Key(authority);
+        let (host, mut newest) = self.shared.take(&key);
         let (parts, body) = request.into_parts();
         let wire = super::h1::encode(&parts, &host, body);
         let replayable = matches!(
@@ -144,13 +183,13 @@ impl Pool {
         ) || parts.headers.contains_key("idempotency-key");
         loop {
             let (mut conn, reused) = match newest.take() {
-                Some(io) => (self.conn(io, &authority), true),
-                None => self.connect(&authority, &parts.uri).await?,
+                Some(io) => (self.conn(io, &key), true),
+                None => self.connect(&key, &parts.uri).await?,
             };
             match conn.io.exchange(&wire, &parts.method, read).await {
                 Ok(head) => return Ok((head, conn)),
                 Err(broken) if reused && broken.unanswered && (replayable || broken.unsent) => {
-                    newest = self.shared.take(&authority).1;
+                    newest = self.shared.take(&key).1;
                 }
                 Err(broken) => return Err(broken.error),
             }
@@ -158,7 +197,7 @@ impl Pool {
     }
 
     /// A new connection to `authority` (`false`: not reused).
-    async fn connect(&self, authority: &Authority, uri: &Uri) -> Result<(Conn, bool), ClientError> {
+    async fn connect(&self, key: &Key, uri: &Uri) -> Result<(Conn, bool), ClientError> {
         let mut connector = self.shared.connector.clone();
         let connected = async {
             poll_fn(|cx| connector.poll_ready(cx)).await?;
@@ -170,16 +209,13 @@ impl Pool {
                 format!("client error (Connect): {}", error_chain(&e)),
             )
         })?;
-        Ok((
-            self.conn(Connection::new(io.into_inner()), authority),
-            false,
-        ))
+        Ok((self.conn(Connection::new(io.into_inner()), key), false))
     }
 
-    fn conn(&self, io: Connection, authority: &Authority) -> Conn {
+    fn conn(&self, io: Connection, key: &Key) -> Conn {
         Conn {
             io,
-            key: authority.clone(),
+            key: key.clone(),
             shared: self.shared.clone(),
         }
     }
@@ -198,8 +234,12 @@ impl Conn {
         }
         let now = Instant::now();
         let mut idle = shared.lock();
-        let key = self.key;
-        let list = &mut idle.entry(key).or_insert_with_key(Backend::new).idle;
+        let list = &mut match idle.get_mut(&self.key) {
+            Some(backend) => backend,
+            // Looked up first: the entry API would hash the key twice on the usual path.
+            None => idle.entry(self.key).or_insert_with_key(Backend::new),
+        }
+        .idle;
         expire(list, now, shared.idle_timeout);
         if list.len() < shared.max_idle {
             list.push(Idle {
@@ -251,15 +291,13 @@ impl Shared {
 
     /// The `Host` for `authority`, and its newest idle connection that has not expired or
     /// closed.
-    fn take(&self, authority: &Authority) -> (HeaderValue, Option<Connection>) {
+    fn take(&self, key: &Key) -> (HeaderValue, Option<Connection>) {
         let now = Instant::now();
         let mut idle = self.lock();
         // Looked up before inserting: the entry API would clone the key every time.
-        let backend = match idle.get_mut(authority) {
+        let backend = match idle.get_mut(key) {
             Some(backend) => backend,
-            None => idle
-                .entry(authority.clone())
-                .or_insert_with_key(Backend::new),
+            None => idle.entry(key.clone()).or_insert_with_key(Backend::new),
         };
         let host = backend.host.clone();
         while let Some(entry) = backend.idle.pop() {
@@ -339,13 +377,19 @@ mod tests {
 
     #[test]
     fn authorities_differing_in_case_share_one_entry() {
-        let mut map = IdleMap::default();
-        let lower: Authority = "api.example:8080".parse().unwrap();
-        let upper: Authority = "API.Example:8080".parse().unwrap();
-        map.insert(lower.clone(), Backend::new(&lower));
-        assert!(map.contains_key(&upper));
-        assert_eq!(map.len(), 1);
-        let other: Authority = "api.example:8081".parse().unwrap();
-        assert!(!map.contains_key(&other));
+        let key = |a: &str| Key(a.parse::<Authority>().unwrap());
+        // 16 bytes (whole words), 14 and 9 (a partial last word).
+        for (lower, upper, other) in [
+            ("api.example:8080", "API.Example:8080", "api.example:8081"),
+            ("api.example:81", "API.EXAMPLE:81", "api.example:82"),
+            ("localhost", "LocalHost", "localhosu"),
+        ] {
+            let mut map = IdleMap::default();
+            map.insert(key(lower), Backend::new(&key(lower)));
+            assert!(map.contains_key(&key(upper)), "{upper}");
+            assert!(!map.contains_key(&key(other)), "{other}");
+            map.insert(key(upper), Backend::new(&key(upper)));
+            assert_eq!(map.len(), 1);
+        }
     }
 }
