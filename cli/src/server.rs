@@ -321,11 +321,14 @@ async fn handle(
     if let Some(refused) = crate::framing::refuse(&request) {
         return Ok(refused.map(Outgoing::full));
     }
-    let start = Instant::now();
+    // Timed for the observer only (the access log keeps its own time): two clock reads.
+    let start = ctx.observer.is_some().then(Instant::now);
     let gateway = ctx.gateway.load_full();
     let accepts = manifold_native::accepts(gateway.config(), &request);
     let (mut parts, body) = request.into_parts();
-    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    // Kept for messages and the observer: the `Uri` shares its text (no copy of the path).
+    let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let path = uri.path();
     // A WebSocket upgrade on a `websocket` endpoint is answered before any body is read.
     let upgrade_context = || {
         RequestContext::new()
@@ -384,17 +387,16 @@ async fn handle(
         None => answer.await,
     };
     let (response, bytes_out) =
-        crate::streaming::outgoing(gateway.config(), &accepts, response, &method, &path);
-    let exchange = Exchange {
-        method: &method,
-        path: &path,
-        status: response.status(),
-        elapsed: start.elapsed(),
-        bytes_out,
-        calls: &calls,
-    };
+        crate::streaming::outgoing(gateway.config(), &accepts, response, &method, path);
     if let Some(observer) = &ctx.observer {
-        observer(&exchange);
+        observer(&Exchange {
+            method: &method,
+            path,
+            status: response.status(),
+            elapsed: start.map_or(Duration::ZERO, |start| start.elapsed()),
+            bytes_out,
+            calls: &calls,
+        });
     }
     Ok(response)
 }

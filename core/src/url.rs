@@ -280,7 +280,12 @@ impl Params {
             values.push((name.to_owned(), decoded.unwrap_or_else(|| value.to_owned())));
         }
         Self {
-            values: values.into(),
+            // An endpoint without parameters shares the one empty slice (no allocation).
+            values: if values.is_empty() {
+                std::sync::Arc::default()
+            } else {
+                values.into()
+            },
             rest,
             invalid,
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HOST, USER_AGENT as UA};
 use http::request::Parts;
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::Endpoint;
@@ -99,7 +100,11 @@ pub(super) fn build(
     }
     ProxyRequest {
         method: parts.method.clone(),
-        path: parts.uri.path().into(),
+        path: parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
         params: params.values.clone(),
         // `Arc::default()` of a slice is one shared empty allocation: no allocation per request.
         query: if query.is_empty() {

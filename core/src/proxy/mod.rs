@@ -40,6 +40,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::guard::Claims;
@@ -63,8 +64,9 @@ pub(crate) type SharedProxy = Arc<dyn Proxy>;
 pub(crate) struct ProxyRequest {
     /// The endpoint's method.
     pub(crate) method: Method,
-    /// The client's request path (what CEL's `req_path` reads).
-    pub(crate) path: Arc<str>,
+    /// The client's request target; its `path()` is what CEL's `req_path` reads. Shares the
+    /// request's text (a copy of the path cost an allocation per request).
+    pub(crate) path: PathAndQuery,
     /// Endpoint path parameters (names as declared, decoded and checked values).
     pub(crate) params: Arc<[(String, String)]>,
     /// Client query parameters that passed `input_query_strings`, in request order.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::Method;
 
 use super::ProxyRequest;
@@ -18,7 +19,9 @@ impl ProxyRequest {
     pub(crate) fn get(path: &str) -> Self {
         Self {
             method: Method::GET,
-            path: path.into(),
+            path: path
+                .parse()
+                .unwrap_or_else(|_| PathAndQuery::from_static("/")),
             params: Arc::default(),
             query: Arc::default(),
             headers: Arc::default(),
