@@ -35,6 +35,7 @@ port=$(free_port)
 ws='"websocket": {"enable_direct_communication": true}'
 cat >"$work/gateway.json" <<JSON
 {"version": 3, "host": ["ws://127.0.0.1:$backend_port"],
+ "read_header_timeout": "300ms",
  "extra_config": {
    "security/cors": {"allow_origins": ["https://app.example"]},
    "auth/api-keys": {"keys": [{"key": "$api_key", "roles": ["user"]}]}},

@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::head_timeout::{self, Watch, Watched};
 use crate::meter::{self, BackendCall};
 use crate::streaming::Outgoing;
 
@@ -50,7 +51,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest request body in bytes; larger bodies get 413.
     pub max_body: usize,
-    /// Time allowed to receive a request head before the connection is closed.
+    /// Time allowed to receive a request head before the connection is closed (checked every
+    /// quarter of it: head_timeout.rs).
     pub header_read_timeout: Duration,
     /// Longest pause between two chunks of a request body before answering 408.
     pub body_idle_timeout: Duration,
@@ -63,8 +65,8 @@ pub struct Limits {
     /// connection (HTTP/1.1) or resets the stream (h2) without an answer, as Go's server does.
     pub write_timeout: Option<Duration>,
     /// KrakenD's `idle_timeout`: the wait for the next request on a kept-alive HTTP/1.1
-    /// connection. hyper runs one timer for that wait and the next head, so the longer of this
-    /// and `header_read_timeout` applies to both.
+    /// connection. One limit covers that wait and the next head, so the longer of this and
+    /// `header_read_timeout` applies to both ([`Limits::head_limit`]).
     pub idle_timeout: Option<Duration>,
 }
 
@@ -93,6 +95,14 @@ impl From<RequestLimits> for Limits {
 }
 
 impl Limits {
+    /// How long a connection may go without a request in progress or an answer being
+    /// written: the longer of the head and idle timeouts.
+    pub fn head_limit(&self) -> Duration {
+        self.idle_timeout.map_or(self.header_read_timeout, |idle| {
+            idle.max(self.header_read_timeout)
+        })
+    }
+
     /// These limits with the config's server timeouts (KrakenD's root `read_timeout`,
     /// `write_timeout`, `idle_timeout`, `read_header_timeout`; unset ones keep the defaults,
     /// and as in Go an unset head or idle timeout falls back to `read_timeout`).
@@ -169,6 +179,14 @@ struct Ctx {
     https: bool,
 }
 
+/// One client connection: what its requests share.
+struct Connection {
+    ctx: Arc<Ctx>,
+    peer: IpAddr,
+    /// Its idleness, for the head timeout.
+    watch: Arc<Watch>,
+}
+
 /// Why a request body was not read.
 enum BodyError {
     TooLarge(TooLarge),
@@ -230,30 +248,39 @@ pub async fn serve_live(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let ctx = ctx.clone();
-                let peer_ip = peer.ip().to_canonical();
-                let service = service_fn(move |req| handle(req, ctx.clone(), peer_ip));
-                let Some(tls) = tls.clone() else {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                    let conn = graceful.watch(conn);
-                    connections.spawn(async move {
-                        if let Err(e) = conn.await {
-                            debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                    });
-                    continue;
-                };
-                // The handshake runs in the connection's task, so a slow client holds up no one.
-                let (builder, watcher) = (builder.clone(), graceful.watcher());
-                connections.spawn(async move {
-                    let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
-                        return;
-                    };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        debug!(%peer, error = %e, "connection ended with an error");
-                    }
+                let conn = Arc::new(Connection {
+                    ctx: ctx.clone(),
+                    peer: peer.ip().to_canonical(),
+                    watch: Arc::default(),
                 });
+                let watch = Arc::downgrade(&conn.watch);
+                let stream = Watched::new(stream, conn.watch.clone());
+                let service = service_fn(move |req| handle(req, conn.clone()));
+                let task = match tls.clone() {
+                    None => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                        let conn = graceful.watch(conn);
+                        connections.spawn(async move {
+                            if let Err(e) = conn.await {
+                                debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                        })
+                    }
+                    // The handshake runs in the connection's task, so a slow client holds up no one.
+                    Some(tls) => {
+                        let (builder, watcher) = (builder.clone(), graceful.watcher());
+                        connections.spawn(async move {
+                            let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
+                                return;
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                            if let Err(e) = watcher.watch(conn).await {
+                                debug!(%peer, error = %e, "connection ended with an error");
+                            }
+                        })
+                    }
+                };
+                tokio::spawn(head_timeout::watchdog(watch, limits.head_limit(), task));
             }
         }
     }
@@ -279,13 +306,8 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(
-            limits
-                .idle_timeout
-                .map_or(limits.header_read_timeout, |idle| {
-                    idle.max(limits.header_read_timeout)
-                }),
-        )
+        // Watched per connection instead (head_timeout.rs): hyper's costs a timer per request.
+        .header_read_timeout(None)
         // hyper answers 431 itself when the head outgrows its read buffer or has too many
         // headers.
         .max_buf_size(limits.max_head.max(MIN_HEAD))
@@ -314,9 +336,13 @@ impl std::error::Error for WriteTimeout {}
 /// One request: read the body within the limits, let the gateway answer, log.
 async fn handle(
     request: Request<Incoming>,
-    ctx: Arc<Ctx>,
-    peer: IpAddr,
+    conn: Arc<Connection>,
 ) -> Result<Response<Outgoing>, WriteTimeout> {
+    let (ctx, peer, watch) = (&conn.ctx, conn.peer, &conn.watch);
+    let busy = watch.busy();
+    if request.version() == http::Version::HTTP_2 {
+        watch.exempt();
+    }
     // Framing hyper lets through but no backend may see (duplicate `chunked`, look-alikes).
     if let Some(refused) = crate::framing::refuse(&request) {
         return Ok(refused.map(Outgoing::full));
@@ -386,8 +412,11 @@ async fn handle(
         },
         None => answer.await,
     };
-    let (response, bytes_out) =
+    let (mut response, bytes_out) =
         crate::streaming::outgoing(gateway.config(), &accepts, response, &method, path);
+    // A streamed answer is in progress until its last chunk.
+    response.body_mut().hold(|| Watch::busy_owned(watch));
+    drop(busy);
     if let Some(observer) = &ctx.observer {
         observer(&Exchange {
             method: &method,

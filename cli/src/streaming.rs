@@ -12,6 +12,8 @@ use http::{Method, Response};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use manifold_core::platform::ClientError;
 use manifold_core::{Body, Chunks, Config};
+
+use crate::head_timeout::BusyOwned;
 use tracing::warn;
 
 /// What the native server sends.
@@ -24,6 +26,8 @@ pub enum Outgoing {
         chunks: Chunks,
         /// The request, for the log line of a stream that breaks off.
         what: String,
+        /// The request counts as in progress until the stream ends (head_timeout.rs).
+        busy: Option<BusyOwned>,
     },
 }
 
@@ -40,6 +44,13 @@ impl std::fmt::Debug for Outgoing {
 }
 
 impl Outgoing {
+    /// Keeps `guard()` until a streamed body ends (a whole one is handed over at once).
+    pub fn hold(&mut self, guard: impl FnOnce() -> BusyOwned) {
+        if let Self::Stream { busy, .. } = self {
+            *busy = Some(guard());
+        }
+    }
+
     /// A whole body.
     pub fn full(bytes: Bytes) -> Self {
         Self::Full(Some(bytes))
@@ -67,7 +78,14 @@ pub fn outgoing(
         Body::Stream(chunks) => {
             let what = format!("{method} {path}");
             (
-                Response::from_parts(parts, Outgoing::Stream { chunks, what }),
+                Response::from_parts(
+                    parts,
+                    Outgoing::Stream {
+                        chunks,
+                        what,
+                        busy: None,
+                    },
+                ),
                 0,
             )
         }
@@ -84,14 +102,18 @@ impl HttpBody for Outgoing {
     ) -> Poll<Option<Result<Frame<Bytes>, ClientError>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Stream { chunks, what } => match chunks.as_mut().poll_next(cx) {
+            Self::Stream { chunks, what, busy } => match chunks.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
                 Poll::Ready(Some(Err(e))) => {
                     // The stream yields one error and ends: logged once, here.
                     warn!(request = %what, error = %e, "streamed answer aborted");
+                    *busy = None;
                     Poll::Ready(Some(Err(e)))
                 }
-                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(None) => {
+                    *busy = None;
+                    Poll::Ready(None)
+                }
                 Poll::Pending => Poll::Pending,
             },
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
@@ -34,11 +34,11 @@ impl Tls {
     /// The handshake on an accepted connection, within `timeout`; `None` when it fails (the
     /// client gets no HTTP answer: it did not speak TLS, or did not present a trusted
     /// certificate under mTLS).
-    pub async fn accept(
+    pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
-        stream: TcpStream,
+        stream: S,
         timeout: Duration,
-    ) -> Option<TlsStream<TcpStream>> {
+    ) -> Option<TlsStream<S>> {
         match tokio::time::timeout(timeout, self.0.accept(stream)).await {
             Ok(Ok(stream)) => Some(stream),
             Ok(Err(e)) => {

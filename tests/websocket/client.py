@@ -60,6 +60,17 @@ def _():
         return None if got == "hello, gateway" else repr(got)
 
 
+@check("an upgraded connection outlives the head timeout (300 ms here)")
+def _():
+    with connect(f"{WS}/ws/echo", open_timeout=5) as ws:
+        ws.send("before")
+        first = ws.recv(timeout=5)
+        time.sleep(1.0)  # no request on the connection for three head timeouts
+        ws.send("after")
+        got = ws.recv(timeout=5)
+        return None if (first, got) == ("before", "after") else repr((first, got))
+
+
 @check("binary message echoes (as binary)")
 def _():
     data = bytes(range(256)) * 16
