@@ -12,6 +12,7 @@
 pub mod check;
 pub mod demo;
 pub mod framing;
+pub mod graceful;
 pub mod head_timeout;
 pub mod log_buffer;
 pub mod logging;

@@ -22,7 +22,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use manifold_core::{
     plain, Body, BoundedBody, Gateway, RequestContext, RequestLimits, TooLarge, MAX_HEADERS,
 };
@@ -31,6 +30,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::graceful::Shutdown;
 use crate::head_timeout::{self, Watch, Watched};
 use crate::meter::{self, BackendCall};
 use crate::streaming::Outgoing;
@@ -229,7 +229,7 @@ pub async fn serve_live(
     });
     let tls = options.tls;
     let builder = builder(&limits);
-    let graceful = GracefulShutdown::new();
+    let graceful = Shutdown::default();
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -268,7 +268,7 @@ pub async fn serve_live(
                     }
                     // The handshake runs in the connection's task, so a slow client holds up no one.
                     Some(tls) => {
-                        let (builder, watcher) = (builder.clone(), graceful.watcher());
+                        let (builder, watcher) = (builder.clone(), graceful.clone());
                         connections.spawn(async move {
                             let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
                                 return;
@@ -286,10 +286,12 @@ pub async fn serve_live(
     }
     drop(listener);
     info!(
-        connections = graceful.count(),
+        connections = connections.len(),
         "shutting down: no new connections; waiting for in-flight requests"
     );
-    let stopped = match tokio::time::timeout(grace, graceful.shutdown()).await {
+    graceful.start();
+    let drained = async { while connections.join_next().await.is_some() {} };
+    let stopped = match tokio::time::timeout(grace, drained).await {
         Ok(()) => Stopped::Drained,
         Err(_) => {
             warn!(grace = ?grace, "grace period over; closing the remaining connections");

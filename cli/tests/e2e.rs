@@ -257,6 +257,44 @@ async fn shutdown_answers_every_in_flight_request() {
 }
 
 #[tokio::test]
+async fn shutdown_closes_an_idle_kept_alive_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let backend = json_backend(r#"{"ok": true}"#).await;
+    let cfg = config("2s", json!([endpoint("/x", &[(&backend, "/u")])]));
+    let mut server = Server::start(&cfg, ServerOptions::default()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.ends_with(br#"{"ok":true}"#) {
+        let n = timeout(HANG, stream.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "closed before the answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    // The connection stays open (kept alive, within the 10 s head timeout) until the shutdown.
+    server.begin_shutdown();
+    let asked = Instant::now();
+    let n = timeout(HANG, stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the idle connection was not closed");
+    // Closed by the shutdown, not by the head timeout (10 s) later.
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        timeout(HANG, server.stop()).await.unwrap(),
+        Stopped::Drained
+    );
+}
+
+#[tokio::test]
 async fn shutdown_gives_up_after_the_grace_period() {
     let (mut backend, _never) = gated_backend(r#"{}"#).await;
     let cfg = config("30s", json!([endpoint("/wait", &[(&backend, "/w")])]));
