@@ -63,6 +63,11 @@ impl Telemetry {
         }
     }
 
+    /// Whether a request's times are read (by the sink's record or `Server-Timing`).
+    fn timed(&self, platform: &Platform) -> bool {
+        platform.sink.is_some() || self.server_timing
+    }
+
     /// A request arrives: its ids, and the live state its backend calls record into (put in
     /// `context`).
     pub(crate) fn start(
@@ -71,7 +76,12 @@ impl Telemetry {
         parts: &Parts,
         context: &mut RequestContext,
     ) -> Started {
-        let start_micros = platform.clock.now_micros();
+        // The clock only for a reader of the times: the record, `Server-Timing`.
+        let start_micros = if self.timed(platform) {
+            platform.clock.now_micros()
+        } else {
+            0
+        };
         let random = &*platform.random;
         // The ids and the live state cost a little per request (random draws, an allocation):
         // made only when something reads them.
@@ -111,12 +121,22 @@ impl Telemetry {
         let Started {
             live,
             start_micros,
-            request_id,
+            mut request_id,
         } = started;
-        let duration_micros = platform.clock.now_micros().saturating_sub(start_micros);
+        let duration_micros = if self.timed(platform) {
+            platform.clock.now_micros().saturating_sub(start_micros)
+        } else {
+            0
+        };
         let (backends, endpoint) = live.as_ref().map(|l| l.take()).unwrap_or_default();
         let headers = response.headers_mut();
-        if let Ok(id) = HeaderValue::from_str(&request_id) {
+        // The id's own bytes when no record keeps it (no copy).
+        let id = if platform.sink.is_some() {
+            HeaderValue::from_str(&request_id)
+        } else {
+            HeaderValue::from_maybe_shared(Bytes::from(std::mem::take(&mut request_id)))
+        };
+        if let Ok(id) = id {
             headers.insert(request_id::X_REQUEST_ID, id);
         }
         if self.server_timing {
@@ -238,6 +258,37 @@ mod tests {
             assert_eq!(context.trace.is_some(), traced);
             assert_eq!(started.live.is_some(), traced);
             assert_eq!(started.request_id.len(), 32);
+        }
+    }
+
+    #[test]
+    fn the_answer_carries_the_request_id_and_the_clock_is_read_only_for_a_reader() {
+        let parts = http::Request::get("/").body(()).unwrap().into_parts().0;
+        let config = crate::config::parse(r#"{"version":3,"endpoints":[]}"#).unwrap();
+        let off = Telemetry::new(&config);
+        for (sink, reads) in [(false, 0), (true, 2)] {
+            let random = Arc::new(Counted::default());
+            let clock_reads = Arc::new(AtomicU64::new(0));
+            let counter = clock_reads.clone();
+            let clock = move || -> u64 { counter.fetch_add(1, Ordering::Relaxed) };
+            let client: Arc<dyn HttpClient> = Arc::new(NoClient);
+            let sleep =
+                |_: Duration| -> BoxFuture<'static, ()> { Box::pin(std::future::pending()) };
+            let mut platform =
+                Platform::new(client, Arc::new(clock), Arc::new(sleep)).with_random(random);
+            if sink {
+                platform = platform.with_sink(Arc::new(Quiet));
+            }
+            // (Making the platform may read it: a seed.)
+            let before = clock_reads.load(Ordering::Relaxed);
+            let mut context = RequestContext::new();
+            let started = off.start(&platform, &parts, &mut context);
+            let id = started.request_id.clone();
+            let mut response = Response::new(Bytes::new());
+            off.finish(started, &config, &platform, &parts, &context, &mut response);
+            assert_eq!(response.headers()[request_id::X_REQUEST_ID], id.as_str());
+            let read = clock_reads.load(Ordering::Relaxed) - before;
+            assert_eq!(read, reads, "sink: {sink}");
         }
     }
 }
