@@ -31,30 +31,45 @@ pub fn transcode(input: &[u8], filter: &Filter) -> Result<Encoded, ParseError> {
             message: "too long to transcode",
         });
     }
+    let (members, order) = SCRATCH.take().unwrap_or_default();
     let mut t = Transcoder {
         p: Parser::scanner(input)?,
         // Room for the whole text and one window past it (`Transcoder::copy`).
         out: Vec::with_capacity(input.len().min(MAX_PRESIZE) + RUN),
-        members: Vec::with_capacity(16),
+        members,
         decoded: Vec::new(),
-        order: Vec::with_capacity(16),
+        order,
     };
-    t.p.skip_ws();
-    if t.p.peek() != Some(b'{') {
-        return Err(t.p.err("not an object"));
+    let kept = t.document(filter);
+    let Transcoder {
+        out,
+        mut members,
+        mut order,
+        ..
+    } = t;
+    if members.capacity() <= MAX_KEPT && order.capacity() <= MAX_KEPT {
+        members.clear();
+        order.clear();
+        SCRATCH.set(Some((members, order)));
     }
-    let members = t.object(0, Some(filter), None)?;
-    t.p.skip_ws();
-    if t.p.pos != input.len() {
-        return Err(t.p.err("trailing characters after the JSON value"));
-    }
-    let mut bytes = t.out;
+    let members = kept?;
+    let mut bytes = out;
     if bytes.capacity() > 2 * bytes.len() + 4096 {
         // A filter dropped most of the body (as `Value::to_json_bytes`).
         bytes.shrink_to_fit();
     }
     Ok(Encoded::new(bytes, members))
 }
+
+thread_local! {
+    /// The member and order lists of the last transcode on this thread, emptied: every
+    /// backend answer needs both, and making them cost two allocations per answer.
+    static SCRATCH: std::cell::Cell<Option<(Vec<Member>, Vec<Rank>)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Longest lists kept for the next transcode (a huge object's are let go).
+const MAX_KEPT: usize = 4096;
 
 struct Transcoder<'a> {
     p: Parser<'a>,
@@ -138,6 +153,20 @@ fn key_bytes<'a>(input: &'a [u8], decoded: &'a [Str], key: Key) -> &'a [u8] {
 // === impl Transcoder ===
 
 impl Transcoder<'_> {
+    /// The whole input: one object, nothing after it; how many members it kept.
+    fn document(&mut self, filter: &Filter) -> Result<usize, ParseError> {
+        self.p.skip_ws();
+        if self.p.peek() != Some(b'{') {
+            return Err(self.p.err("not an object"));
+        }
+        let members = self.object(0, Some(filter), None)?;
+        self.p.skip_ws();
+        if self.p.pos != self.p.input.len() {
+            return Err(self.p.err("trailing characters after the JSON value"));
+        }
+        Ok(members)
+    }
+
     /// The value at the parser, unfiltered (the same depth rule as the parser's `value`).
     fn value(&mut self, depth: usize) -> Result<(), ParseError> {
         if depth >= MAX_DEPTH {

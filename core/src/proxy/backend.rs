@@ -212,11 +212,12 @@ impl HttpBackend {
                     format!("cannot build the URL of {}: {what}", b.url_pattern.source),
                 )
             })?;
+        let has_query = path.contains('?');
         // The path and query; the host goes in front below.
-        let mut url = String::with_capacity(64 + path.len());
-        match req.rest.as_deref().filter(|r| !r.is_empty()) {
+        let mut url = match req.rest.as_deref().filter(|r| !r.is_empty()) {
             // Wildcard endpoint: the checked rest of the client path goes after the pattern's.
             Some(rest) => {
+                let mut url = String::with_capacity(64 + path.len());
                 let (p, q) = path
                     .split_once('?')
                     .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
@@ -227,9 +228,10 @@ impl HttpBackend {
                     url.push('?');
                     url.push_str(q);
                 }
+                url
             }
-            None => url.push_str(&path),
-        }
+            None => path,
+        };
         // `backend/graphql`: the operation replaces method and body (POST) or joins the
         // query parameters (GET), after the client's have been filtered (as lura does).
         let graphql = when(cfg!(feature = "graphql"), b.graphql.as_deref())
@@ -245,7 +247,7 @@ impl HttpBackend {
             .collect();
         // Go's url.Values.Encode sorts by key; values keep their order (stable sort).
         pairs.sort_by(|x, y| x.0.cmp(&y.0));
-        let mut sep = if path.contains('?') { '&' } else { '?' };
+        let mut sep = if has_query { '&' } else { '?' };
         for (k, v) in pairs {
             url.push(sep);
             push_query_component(&mut url, k);
