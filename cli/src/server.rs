@@ -268,13 +268,13 @@ pub async fn serve_live(
                     }
                     // The handshake runs in the connection's task, so a slow client holds up no one.
                     Some(tls) => {
-                        let (builder, watcher) = (builder.clone(), graceful.clone());
+                        let (builder, graceful) = (builder.clone(), graceful.clone());
                         connections.spawn(async move {
                             let Some(stream) = tls.accept(stream, limits.header_read_timeout).await else {
                                 return;
                             };
                             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                            if let Err(e) = watcher.watch(conn).await {
+                            if let Err(e) = graceful.watch(conn).await {
                                 debug!(%peer, error = %e, "connection ended with an error");
                             }
                         })

@@ -358,14 +358,7 @@ async fn the_peer_address_reaches_the_backend_as_x_forwarded_for() {
 async fn h2c_with_prior_knowledge_is_served() {
     let cfg = config("2s", json!([]));
     let server = Server::start(&cfg, ServerOptions::default()).await;
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let mut sender = h2c(server.addr).await;
     let response = sender
         .send_request(
             Request::get(format!("http://{}/__health", server.addr))

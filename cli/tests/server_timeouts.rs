@@ -104,6 +104,16 @@ async fn head_limited(limit: &str, endpoint: serde_json::Value) -> Server {
     start(cfg).await
 }
 
+/// A server whose head timeout is `limit`, `/x` answering `{"ok":true}` from its backend
+/// (returned too: it must outlive the server).
+async fn ok_server(limit: &str) -> (Backend, Server) {
+    let backend = json_backend(r#"{"ok": true}"#).await;
+    let endpoint = json!({ "endpoint": "/x", "backend": [
+        { "host": [backend.url()], "url_pattern": "/u" } ] });
+    let server = head_limited(limit, endpoint).await;
+    (backend, server)
+}
+
 /// Reads from `stream` until the server closes it; what arrived.
 async fn until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
     use tokio::io::AsyncReadExt;
@@ -117,10 +127,7 @@ async fn until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn a_head_that_does_not_arrive_in_time_closes_the_connection() {
     use tokio::io::AsyncWriteExt;
-    let backend = json_backend(r#"{"ok": true}"#).await;
-    let endpoint = json!({ "endpoint": "/x", "backend": [
-        { "host": [backend.url()], "url_pattern": "/u" } ] });
-    let server = head_limited("300ms", endpoint).await;
+    let (_backend, server) = ok_server("300ms").await;
     let started = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     // Slowloris: part of a head, then nothing.
@@ -142,10 +149,7 @@ async fn a_head_that_does_not_arrive_in_time_closes_the_connection() {
 #[tokio::test]
 async fn a_kept_alive_connection_without_a_next_request_is_closed() {
     use tokio::io::AsyncWriteExt;
-    let backend = json_backend(r#"{"ok": true}"#).await;
-    let endpoint = json!({ "endpoint": "/x", "backend": [
-        { "host": [backend.url()], "url_pattern": "/u" } ] });
-    let server = head_limited("300ms", endpoint).await;
+    let (_backend, server) = ok_server("300ms").await;
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n")
@@ -296,18 +300,8 @@ async fn a_streamed_answer_waiting_on_its_backend_is_not_cut() {
 #[tokio::test]
 async fn an_h2c_connection_stays_open_between_requests() {
     use http_body_util::Full;
-    let backend = json_backend(r#"{"ok": true}"#).await;
-    let endpoint = json!({ "endpoint": "/x", "backend": [
-        { "host": [backend.url()], "url_pattern": "/u" } ] });
-    let server = head_limited("200ms", endpoint).await;
-    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let (_backend, server) = ok_server("200ms").await;
+    let mut sender = h2c(server.addr).await;
     let get = || {
         http::Request::get(format!("http://{}/x", server.addr))
             .body(Full::new(bytes::Bytes::new()))

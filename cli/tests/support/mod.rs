@@ -244,6 +244,17 @@ pub async fn try_send(
     })
 }
 
+/// An HTTP/2 connection with prior knowledge (h2c), driven by a task of its own.
+pub async fn h2c(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
 /// `GET path` on a fresh connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {
     send(addr, get_request(addr, path)).await
