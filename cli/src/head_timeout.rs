@@ -137,14 +137,17 @@ impl<S> Watched<S> {
         Self { inner, watch }
     }
 
-    fn wrote<T>(&self, poll: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+    /// Notes a write: bytes written are activity, a write waiting on the client blocks the
+    /// timeout. Only writes count (a flush or a read is no activity: a client trickling its
+    /// head a byte at a time wakes the connection for each, and must still be closed).
+    fn wrote(&self, poll: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
         match &poll {
-            Poll::Ready(Ok(_)) => {
+            Poll::Ready(Ok(n)) if *n > 0 => {
                 self.watch.blocked.store(false, Relaxed);
                 self.watch.seen.fetch_add(1, Relaxed);
             }
             Poll::Pending => self.watch.blocked.store(true, Relaxed),
-            Poll::Ready(Err(_)) => {}
+            Poll::Ready(_) => {}
         }
         poll
     }
@@ -184,8 +187,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let poll = Pin::new(&mut self.inner).poll_flush(cx);
-        self.wrote(poll)
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

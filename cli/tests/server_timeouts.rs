@@ -147,6 +147,43 @@ async fn a_head_that_does_not_arrive_in_time_closes_the_connection() {
 }
 
 #[tokio::test]
+async fn a_head_trickling_in_is_closed_after_the_limit() {
+    use tokio::io::AsyncWriteExt;
+    let (_backend, server) = ok_server("300ms").await;
+    let started = Instant::now();
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    // Slowloris that keeps sending: a byte of a header every 20 ms, never the head's end.
+    let trickle = tokio::spawn(async move {
+        let mut sent = write
+            .write_all(b"GET /x HTTP/1.1\r\nhost: a\r\nx-slow: ")
+            .await;
+        let mut pace = tokio::time::interval(Duration::from_millis(20));
+        while sent.is_ok() {
+            pace.tick().await;
+            sent = write.write_all(b"a").await;
+        }
+    });
+    let answer = {
+        use tokio::io::AsyncReadExt;
+        let mut out = Vec::new();
+        let _ = timeout(HANG, read.read_to_end(&mut out))
+            .await
+            .expect("never closed");
+        out
+    };
+    trickle.abort();
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "closed after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_kept_alive_connection_without_a_next_request_is_closed() {
     use tokio::io::AsyncWriteExt;
     let (_backend, server) = ok_server("300ms").await;
