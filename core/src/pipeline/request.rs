@@ -100,7 +100,7 @@ pub(super) fn build(
     }
     ProxyRequest {
         method: parts.method.clone(),
-        path: parts
+        target: parts
             .uri
             .path_and_query()
             .cloned()

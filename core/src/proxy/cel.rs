@@ -51,7 +51,7 @@ fn aborted(i: usize) -> ProxyError {
 fn request_vars<'a>(now: u64, r: &'a ProxyRequest) -> Activation<'a> {
     let vars = Activation::new(now).with_request(
         r.method.as_str(),
-        r.path.path(),
+        r.target.path(),
         &r.params,
         &r.headers,
         &r.query,

@@ -66,7 +66,7 @@ pub(crate) struct ProxyRequest {
     pub(crate) method: Method,
     /// The client's request target; its `path()` is what CEL's `req_path` reads. Shares the
     /// request's text (a copy of the path cost an allocation per request).
-    pub(crate) path: PathAndQuery,
+    pub(crate) target: PathAndQuery,
     /// Endpoint path parameters (names as declared, decoded and checked values).
     pub(crate) params: Arc<[(String, String)]>,
     /// Client query parameters that passed `input_query_strings`, in request order.

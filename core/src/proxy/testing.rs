@@ -19,7 +19,7 @@ impl ProxyRequest {
     pub(crate) fn get(path: &str) -> Self {
         Self {
             method: Method::GET,
-            path: path
+            target: path
                 .parse()
                 .unwrap_or_else(|_| PathAndQuery::from_static("/")),
             params: Arc::default(),
