@@ -310,25 +310,14 @@ async fn a_streamed_answer_waiting_on_its_backend_is_not_cut() {
         .await
         .unwrap();
     let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !seen.windows(6).any(|w| w == b"first\n") {
-        let n = timeout(HANG, stream.read(&mut buf)).await.unwrap().unwrap();
-        assert!(n > 0, "closed before the first chunk");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let first = read_until(&mut stream, &mut seen, |s| {
+        s.windows(6).any(|w| w == b"first\n")
+    });
+    assert!(first.await, "closed before the first chunk");
     // The stream waits on its backend for three head timeouts.
     tokio::time::sleep(Duration::from_millis(600)).await;
     open.send(true).unwrap();
-    while !seen.ends_with(b"0\r\n\r\n") {
-        let n = timeout(HANG, stream.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-    }
+    read_until(&mut stream, &mut seen, |s| s.ends_with(b"0\r\n\r\n")).await;
     let seen = String::from_utf8_lossy(&seen);
     assert!(seen.contains("second\n"), "the stream was cut: {seen}");
     server.stop().await;

@@ -268,6 +268,25 @@ pub fn get_request(addr: SocketAddr, path: &str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
+/// Reads from `stream` into `seen` until `done(seen)` or the end of the stream (20 s at most
+/// per read: a hang fails); whether `done` was reached.
+pub async fn read_until(
+    stream: &mut TcpStream,
+    seen: &mut Vec<u8>,
+    done: impl Fn(&[u8]) -> bool,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    while !done(seen) {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf));
+        match read.await.expect("no bytes and no close for 20 s") {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
 /// Write `bytes` on a raw connection and read until the server closes it or the response
 /// head is complete; returns what was read.
 pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {

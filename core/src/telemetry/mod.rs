@@ -197,7 +197,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::platform::{BoxFuture, HttpClient, Sink};
+    use crate::platform::{BoxFuture, Clock, HttpClient, Sink};
 
     /// Counts its draws.
     #[derive(Default)]
@@ -233,10 +233,14 @@ mod tests {
     }
 
     fn platform(random: &Arc<Counted>, sink: bool) -> Platform {
+        timed_platform(random, sink, Arc::new(|| 0u64))
+    }
+
+    /// [`platform`] with its clock.
+    fn timed_platform(random: &Arc<Counted>, sink: bool, clock: Arc<dyn Clock>) -> Platform {
         let client: Arc<dyn HttpClient> = Arc::new(NoClient);
         let sleep = |_: Duration| -> BoxFuture<'static, ()> { Box::pin(std::future::pending()) };
-        let platform =
-            Platform::new(client, Arc::new(|| 0u64), Arc::new(sleep)).with_random(random.clone());
+        let platform = Platform::new(client, clock, Arc::new(sleep)).with_random(random.clone());
         if sink {
             platform.with_sink(Arc::new(Quiet))
         } else {
@@ -267,18 +271,10 @@ mod tests {
         let config = crate::config::parse(r#"{"version":3,"endpoints":[]}"#).unwrap();
         let off = Telemetry::new(&config);
         for (sink, reads) in [(false, 0), (true, 2)] {
-            let random = Arc::new(Counted::default());
             let clock_reads = Arc::new(AtomicU64::new(0));
             let counter = clock_reads.clone();
             let clock = move || -> u64 { counter.fetch_add(1, Ordering::Relaxed) };
-            let client: Arc<dyn HttpClient> = Arc::new(NoClient);
-            let sleep =
-                |_: Duration| -> BoxFuture<'static, ()> { Box::pin(std::future::pending()) };
-            let mut platform =
-                Platform::new(client, Arc::new(clock), Arc::new(sleep)).with_random(random);
-            if sink {
-                platform = platform.with_sink(Arc::new(Quiet));
-            }
+            let platform = timed_platform(&Arc::default(), sink, Arc::new(clock));
             // (Making the platform may read it: a seed.)
             let before = clock_reads.load(Ordering::Relaxed);
             let mut context = RequestContext::new();
