@@ -54,6 +54,7 @@ pub fn init_on(format: LogFormat, default_filter: &str, channel: Channel) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(channel.ansi())
         .with_writer(channel);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -83,8 +84,10 @@ pub fn init_for_run(format: Option<LogFormat>, debug: bool, config: Option<&Logg
         prefix: prefix.map_or("", |l| l.prefix.as_str()).into(),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&filter));
+    let ansi = channel.ansi();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(channel.clone());
     let installed = match format {
         LogFormat::Text => builder.try_init(),
@@ -93,10 +96,7 @@ pub fn init_for_run(format: Option<LogFormat>, debug: bool, config: Option<&Logg
     // The text access line is written directly, as this subscriber would print it; when
     // another subscriber was installed first, through `tracing` like every other event.
     AccessLog {
-        text: (installed.is_ok() && format == LogFormat::Text).then(|| Text {
-            ansi: std::env::var("NO_COLOR").map_or(true, |v| v.is_empty()),
-            channel,
-        }),
+        text: (installed.is_ok() && format == LogFormat::Text).then_some(Text { ansi, channel }),
     }
 }
 
@@ -345,6 +345,21 @@ impl std::fmt::Display for Peer {
 }
 
 // === impl Channel ===
+
+impl Channel {
+    /// Whether text lines are styled: only on a terminal (a file, pipe or log collector would
+    /// keep the escape codes: about a quarter of an access line's bytes), and never with
+    /// `NO_COLOR` set to something.
+    fn ansi(&self) -> bool {
+        use std::io::IsTerminal;
+        let terminal = if self.stdout {
+            std::io::stdout().is_terminal()
+        } else {
+            std::io::stderr().is_terminal()
+        };
+        terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+}
 
 impl<'a> MakeWriter<'a> for Channel {
     type Writer = Line<'a>;

@@ -258,6 +258,9 @@ impl Running {
             .args(extra)
             .env_remove("RUST_LOG")
             .env_remove("MIMALLOC_ALLOW_THP")
+            // Whether lines are styled depends on stderr being a terminal (it is a pipe here),
+            // not on the caller's NO_COLOR.
+            .env_remove("NO_COLOR")
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -378,6 +381,32 @@ async fn run_logs_json_lines_with_an_access_log() {
     // The first request's path is in KrakenD's `logger_skip_paths`: not logged.
     assert_eq!(line["fields"]["path"], "/__debug/x");
     assert_eq!(line["fields"]["backends"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_writes_text_lines_without_colour_codes_to_a_pipe() {
+    let file = scratch("plain").join("gateway.json");
+    std::fs::write(
+        &file,
+        r#"{"version": 3, "listen_ip": "127.0.0.1", "endpoints": []}"#,
+    )
+    .unwrap();
+    // stderr is a pipe here (not a terminal); NO_COLOR unset, so only that turns styles off.
+    let server = Running::start(&file, &["-p", "0"]);
+    assert_eq!(get(server.addr(), "/__health").await.status, StatusCode::OK);
+    let access = server.wait_for("manifold::access");
+    server.terminate();
+    let (code, rest) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert!(
+        access.contains(" INFO manifold::access: request request_id="),
+        "{access}"
+    );
+    for line in std::iter::once(&access).chain(&rest) {
+        assert!(!line.contains('\x1b'), "{line:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
