@@ -264,7 +264,7 @@ def markdown(raw: dict, *, svg_name: str) -> str:
     w("- Every process listens on 127.0.0.1 on a free port. The measured target (direct nginx, nginx "
       "reverse proxy, Node aggregator, Manifold) is pinned to CPU 1 with one worker each "
       "(`worker_processes 1`, one Node process, `manifold run --threads 1`); the backend nginx "
-      "(one worker, static JSON files, `echo_sleep` from libnginx-mod-http-echo for the slow backend) "
+      "(one worker, static JSON files kept open by `open_file_cache`, `echo_sleep` from libnginx-mod-http-echo for the slow backend) "
       "and wrk (one thread) share CPU 0. All access logs are off (Manifold: `RUST_LOG=warn`).")
     w(f"- **req/s**: `taskset -c 0 wrk -t1 -c{params['conns']} -d{params['sat']:g}s --timeout 5s "
       f"-s bench/wrk/report.lua URL`, after a {params['warmup']:g} s warm-up run. When the target's "
@@ -383,8 +383,10 @@ def targets_text(results: dict, d_timeout_ms: int, wasm: str) -> str:
     if m and n and d:
         r = m["rps"] / n["rps"]
         diff = m["p99_ms"] - d["p99_ms"]
-        out.append(f"- **b** (≥ 3× the Node aggregator's req/s): **{'met' if r >= 3 else 'missed'}**, "
-                   f"{r:.2f}× ({m['rps']:,.0f} vs {n['rps']:,.0f} req/s). "
+        ok = r >= 10 and m["cpu_us_per_req"] <= 45
+        out.append(f"- **b** (≥ 10× the Node aggregator's req/s and ≤ 45 µs CPU/req): "
+                   f"**{'met' if ok else 'missed'}**, {r:.2f}× ({m['rps']:,.0f} vs {n['rps']:,.0f} req/s), "
+                   f"{m['cpu_us_per_req']:.1f} µs/req. "
                    f"p99 within 1 ms of the direct backend's: **{'met' if diff <= 1.0 else 'missed'}**, "
                    f"{m['p99_ms']:.2f} ms vs {d['p99_ms']:.2f} ms ({diff:+.2f} ms) at ≈{m['paced_rps']:,.0f} req/s."
                    + (f" Caveat: the direct backend's p50 is {d['p50_ms']:.2f} ms but its p99 {d['p99_ms']:.2f} ms, "
@@ -392,6 +394,13 @@ def targets_text(results: dict, d_timeout_ms: int, wasm: str) -> str:
                       "comparison as indicative only." if d["p99_ms"] > 5 * d["p50_ms"] else ""))
     else:
         out.append("- **b**: not measured (see Failures).")
+    m = get("c", "manifold")
+    if m:
+        ok = m["cpu_us_per_req"] <= 250
+        out.append(f"- **c** (≤ 250 µs CPU/req): **{'met' if ok else 'missed'}**, "
+                   f"{m['cpu_us_per_req']:.1f} µs/req.")
+    else:
+        out.append("- **c**: not measured (see Failures).")
     m = get("d", "manifold")
     if m:
         limit = d_timeout_ms + 5
