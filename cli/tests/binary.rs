@@ -28,6 +28,17 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A config with no endpoints, in its own scratch folder `name`.
+fn no_endpoints(name: &str) -> PathBuf {
+    let file = scratch(name).join("gateway.json");
+    std::fs::write(
+        &file,
+        r#"{"version": 3, "listen_ip": "127.0.0.1", "endpoints": []}"#,
+    )
+    .unwrap();
+    file
+}
+
 /// 1-based line and column of the first occurrence of `needle`.
 fn position(text: &str, needle: &str) -> (usize, usize) {
     let offset = text.find(needle).unwrap();
@@ -385,12 +396,7 @@ async fn run_logs_json_lines_with_an_access_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_writes_text_lines_without_colour_codes_to_a_pipe() {
-    let file = scratch("plain").join("gateway.json");
-    std::fs::write(
-        &file,
-        r#"{"version": 3, "listen_ip": "127.0.0.1", "endpoints": []}"#,
-    )
-    .unwrap();
+    let file = no_endpoints("plain");
     // stderr is a pipe here (not a terminal); NO_COLOR unset, so only that turns styles off.
     let server = Running::start(&file, &["-p", "0"]);
     assert_eq!(get(server.addr(), "/__health").await.status, StatusCode::OK);
@@ -486,12 +492,7 @@ fn thp_enabled(pid: u32) -> String {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_turns_transparent_huge_pages_off_unless_mimalloc_allow_thp_is_set() {
-    let file = scratch("thp").join("gateway.json");
-    std::fs::write(
-        &file,
-        r#"{"version": 3, "listen_ip": "127.0.0.1", "endpoints": []}"#,
-    )
-    .unwrap();
+    let file = no_endpoints("thp");
     // With the variable set, the child keeps what it inherits (the flag survives fork and exec).
     let inherited = thp_enabled(std::process::id());
     for (vars, want) in [
