@@ -397,7 +397,7 @@ http {{
   keepalive_timeout 300s;
   # The static backends keep their few files open: without it each answer costs nginx an
   # open, fstat and close (10.4-11.1 against 7.8-7.9 µs of CPU per request, measured), and
-  # the backend's core, shared with wrk, capped the targets' saturated req/s in b.
+  # the backend's core, shared with wrk, capped the targets' saturated req/s in a and b.
   open_file_cache max=64;
   default_type application/json;
   server {{
