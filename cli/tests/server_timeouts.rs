@@ -115,13 +115,25 @@ async fn ok_server(limit: &str) -> (Backend, Server) {
 }
 
 /// Reads from `stream` until the server closes it; what arrived.
-async fn until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+async fn until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     use tokio::io::AsyncReadExt;
     let mut out = Vec::new();
     let _ = timeout(HANG, stream.read_to_end(&mut out))
         .await
         .expect("the connection was never closed");
     out
+}
+
+/// The server closed a connection `started` ago without a byte of answer, once the 300 ms
+/// head limit had passed and well before `HANG`.
+fn closed_silently_after_the_limit(answer: &[u8], started: Instant) {
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(answer));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "closed after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
 }
 
 #[tokio::test]
@@ -136,13 +148,7 @@ async fn a_head_that_does_not_arrive_in_time_closes_the_connection() {
         .await
         .unwrap();
     let answer = until_closed(&mut stream).await;
-    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(300),
-        "closed after {waited:?}"
-    );
-    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+    closed_silently_after_the_limit(&answer, started);
     server.stop().await;
 }
 
@@ -164,22 +170,9 @@ async fn a_head_trickling_in_is_closed_after_the_limit() {
             sent = write.write_all(b"a").await;
         }
     });
-    let answer = {
-        use tokio::io::AsyncReadExt;
-        let mut out = Vec::new();
-        let _ = timeout(HANG, read.read_to_end(&mut out))
-            .await
-            .expect("never closed");
-        out
-    };
+    let answer = until_closed(&mut read).await;
     trickle.abort();
-    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(300),
-        "closed after {waited:?}"
-    );
-    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+    closed_silently_after_the_limit(&answer, started);
     server.stop().await;
 }
 
