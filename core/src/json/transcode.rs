@@ -513,9 +513,10 @@ impl Transcoder<'_> {
     }
 
     /// Rewrite the text of the object from `open` (members from `base`) in `order`, removed
-    /// members left out and, with `dedup`, only the last of equal keys; how many it kept. The
-    /// members are copied past the end in order (a short one as one fixed-size window, as
-    /// [`Transcoder::copy`]), and that copy moved back over the original.
+    /// members left out and, with `dedup` (`order` as [`Transcoder::sort`] made it), only the
+    /// last of equal keys; how many it kept. The members are copied past the end in order (a
+    /// short one as one fixed-size window, as [`Transcoder::copy`]), and that copy moved back
+    /// over the original.
     fn write_in_order(&mut self, base: usize, open: usize, order: &[Rank], dedup: bool) -> usize {
         let members = self.members.get(base..).unwrap_or_default();
         let (input, decoded) = (self.p.input, &self.decoded);
@@ -526,11 +527,14 @@ impl Transcoder<'_> {
         };
         let end = self.out.len();
         let mut kept = 0;
-        for (j, &(_, i)) in order.iter().enumerate() {
+        for (j, &(prefix, i)) in order.iter().enumerate() {
             let Some((start, stop)) = members.get(i as usize).and_then(|m| m.text) else {
                 continue;
             };
-            if dedup && order.get(j + 1).is_some_and(|n| key(n.1) == key(i)) {
+            // Equal keys have equal prefixes ([`Rank`]): most neighbours differ there, and
+            // their key bytes are not compared.
+            let next = order.get(j + 1);
+            if dedup && next.is_some_and(|&(p, n)| p == prefix && key(n) == key(i)) {
                 continue;
             }
             if kept > 0 {
