@@ -696,6 +696,9 @@ mod tests {
             r#"{"s":"<&>\u2028 \"q\" \\ é \ud83d\ude00 \ud800","k\u0041":"\t"}"#,
             r#"{"n":-0.5e+10,"m":12345678901234567890123,"l":[],"o":{}}"#,
             "{\"x\":\"\u{2028}\u{2029}\u{2030}\"}",
+            // Keys longer than a sort prefix that share it: equal only where the rest is.
+            r#"{"prefix_b":1,"prefix_a":2,"prefix_b":3,"prefix_":4,"prefix_a\u0062":5}"#,
+            r#"{"zz":0,"long_key_one":1,"long_key_two":2,"long_key_one":3}"#,
         ] {
             agree(input, &none);
         }
