@@ -56,6 +56,8 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D war
 # core/src/config/capability.rs) must build, warning-free, too.
 step "manifold-core without optional features" cargo clippy -p manifold-core --no-default-features -- -D warnings
 step "manifold-core's tests without optional features" cargo test -q -p manifold-core --no-default-features --lib
+# The signature features' cfg branches that the full build does not take (no P-256, no RSA).
+step "manifold-core with ES384 and EdDSA only" cargo clippy -p manifold-core --no-default-features --features jwt-es384,jwt-eddsa -- -D warnings
 step "core has no runtime deps" core_is_runtime_free
 step "adapter line budget" scripts/adapter-lines.sh
 step "cargo test --workspace" cargo test --workspace

@@ -57,9 +57,9 @@ pub(crate) enum Key {
     // a build left out is refused at load; here its keys are simply never usable.
     #[cfg(feature = "jwt-rsa")]
     Rsa(Box<rsa::RsaPublicKey>),
-    #[cfg(feature = "jwt-ec")]
+    #[cfg(feature = "jwt-es256")]
     P256(p256::ecdsa::VerifyingKey),
-    #[cfg(feature = "jwt-ec")]
+    #[cfg(feature = "jwt-es384")]
     P384(p384::ecdsa::VerifyingKey),
     #[cfg(feature = "jwt-eddsa")]
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -195,9 +195,9 @@ impl std::fmt::Debug for Key {
             Key::Hmac(_) => "Key::Hmac",
             #[cfg(feature = "jwt-rsa")]
             Key::Rsa(_) => "Key::Rsa",
-            #[cfg(feature = "jwt-ec")]
+            #[cfg(feature = "jwt-es256")]
             Key::P256(_) => "Key::P256",
-            #[cfg(feature = "jwt-ec")]
+            #[cfg(feature = "jwt-es384")]
             Key::P384(_) => "Key::P384",
             #[cfg(feature = "jwt-eddsa")]
             Key::Ed25519(_) => "Key::Ed25519",
@@ -371,7 +371,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             }
             Key::Rsa(Box::new(key))
         }
-        #[cfg(feature = "jwt-ec")]
+        #[cfg(feature = "jwt-es256")]
         Alg::ES256 if kty == "EC" && s("crv") == Some("P-256") => {
             let (x, y) = (b64(k.get("x"))?, b64(k.get("y"))?);
             if x.len() != 32 || y.len() != 32 {
@@ -384,7 +384,7 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             );
             Key::P256(p256::ecdsa::VerifyingKey::from_encoded_point(&point).ok()?)
         }
-        #[cfg(feature = "jwt-ec")]
+        #[cfg(feature = "jwt-es384")]
         Alg::ES384 if kty == "EC" && s("crv") == Some("P-384") => {
             let (x, y) = (b64(k.get("x"))?, b64(k.get("y"))?);
             if x.len() != 48 || y.len() != 48 {
@@ -481,8 +481,8 @@ impl<'a> Token<'a> {
 
 /// Verify `signature` over `input`. Every mismatch of algorithm family and key type is false.
 pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> bool {
-    #[cfg(any(feature = "jwt-ec", feature = "jwt-eddsa"))]
-    use ecdsa_verify::Verifier as _;
+    #[cfg(any(feature = "jwt-es256", feature = "jwt-es384"))]
+    use signature_verify::Verifier as _;
     match (alg, key) {
         (Alg::HS256 | Alg::HS384 | Alg::HS512, Key::Hmac(secret)) => {
             hmac_verify(alg, secret, input, signature)
@@ -525,10 +525,10 @@ pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> boo
             .is_ok(),
         // JWS ECDSA signatures are fixed-size r||s; `from_slice` refuses DER, other lengths
         // and zero scalars (the "psychic signature" r = s = 0).
-        #[cfg(feature = "jwt-ec")]
+        #[cfg(feature = "jwt-es256")]
         (Alg::ES256, Key::P256(k)) => p256::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify(input, &sig).is_ok()),
-        #[cfg(feature = "jwt-ec")]
+        #[cfg(feature = "jwt-es384")]
         (Alg::ES384, Key::P384(k)) => p384::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify(input, &sig).is_ok()),
         #[cfg(feature = "jwt-eddsa")]
@@ -538,14 +538,16 @@ pub(crate) fn verify(alg: Alg, key: &Key, input: &[u8], signature: &[u8]) -> boo
     }
 }
 
-#[cfg(feature = "jwt-ec")]
-mod ecdsa_verify {
+// The `signature` crate's trait for ECDSA, from whichever curve crate this build has (Ed25519
+// verifies with its inherent `verify_strict`).
+#[cfg(feature = "jwt-es256")]
+mod signature_verify {
     pub(super) use p256::ecdsa::signature::Verifier;
 }
 
-#[cfg(all(feature = "jwt-eddsa", not(feature = "jwt-ec")))]
-mod ecdsa_verify {
-    pub(super) use ed25519_dalek::Verifier;
+#[cfg(all(feature = "jwt-es384", not(feature = "jwt-es256")))]
+mod signature_verify {
+    pub(super) use p384::ecdsa::signature::Verifier;
 }
 
 fn hmac_verify(alg: Alg, secret: &[u8], input: &[u8], signature: &[u8]) -> bool {
@@ -565,7 +567,12 @@ fn hmac_verify(alg: Alg, secret: &[u8], input: &[u8], signature: &[u8]) -> bool 
 /// payload in Go's encoding (sorted keys), as krakend-jose's signer writes them.
 // Irrefutable in a build with no asymmetric key family (config::capability).
 #[cfg_attr(
-    not(any(feature = "jwt-rsa", feature = "jwt-ec", feature = "jwt-eddsa")),
+    not(any(
+        feature = "jwt-rsa",
+        feature = "jwt-es256",
+        feature = "jwt-es384",
+        feature = "jwt-eddsa"
+    )),
     allow(irrefutable_let_patterns)
 )]
 pub(crate) fn sign_hmac(alg: Alg, key: &Key, kid: Option<&str>, claims: &Value) -> Option<String> {
