@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use manifold_core::config::capability::TELEMETRY;
+use manifold_core::config::capability::OPENTELEMETRY;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
 use manifold_core::otlp::{self, Pending, Resource};
@@ -111,10 +111,10 @@ impl std::fmt::Debug for ConsoleLog {
 }
 
 impl ConsoleLog {
-    /// The OTLP export, if configured; a constant `None` without the `telemetry` feature, so
+    /// The OTLP export, if configured; a constant `None` without the `opentelemetry` feature, so
     /// that the export's code (spans, metrics, protobuf, the async `send`) is not linked.
     fn otel(&self) -> Option<&Arc<Otel>> {
-        self.otel.as_ref().filter(|_| TELEMETRY)
+        self.otel.as_ref().filter(|_| OPENTELEMETRY)
     }
 }
 

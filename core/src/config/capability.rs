@@ -139,8 +139,13 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         name: "telemetry",
-        what: "`telemetry/logging` and `telemetry/opentelemetry` (OTLP export)",
+        what: "`telemetry/logging` (the access log itself is always compiled)",
         enabled: cfg!(feature = "telemetry"),
+    },
+    Feature {
+        name: "opentelemetry",
+        what: "`telemetry/opentelemetry` (spans and metrics, the OTLP export)",
+        enabled: cfg!(feature = "opentelemetry"),
     },
     Feature {
         name: "redis",
@@ -190,7 +195,7 @@ const NAMESPACES: &[(&str, &str)] = &[
     ("security/cors", "cors"),
     ("security/http", "security-http"),
     ("telemetry/logging", "telemetry"),
-    ("telemetry/opentelemetry", "telemetry"),
+    ("telemetry/opentelemetry", "opentelemetry"),
     ("redis", "redis"),
     (super::extra::WEBSOCKET_NAMESPACE, "websocket"),
     (super::extra::COMPRESSION_NAMESPACE, "compression"),
@@ -219,10 +224,10 @@ pub(crate) fn when<T>(compiled: bool, value: Option<T>) -> Option<T> {
     }
 }
 
-/// Whether this build has `telemetry`, as a constant: the adapters' sinks test it where a value
-/// read from memory (a field set to `None` without the feature) would keep the OTLP export's
-/// code linked.
-pub const TELEMETRY: bool = cfg!(feature = "telemetry");
+/// Whether this build has `opentelemetry`, as a constant: the adapters' sinks test it where a
+/// value read from memory (a field set to `None` without the feature) would keep the OTLP
+/// export's code linked.
+pub const OPENTELEMETRY: bool = cfg!(feature = "opentelemetry");
 
 /// Whether this build has `redis`, as a constant: the native platform attaches its Redis stores
 /// only then (a store reachable through the platform keeps the Redis client linked, though
@@ -504,12 +509,17 @@ mod tests {
                 "cors",
                 "security-http",
                 "telemetry",
+                "opentelemetry",
                 "redis",
                 "websocket",
                 "compression",
                 "failure"
             ]
         );
+        // The access log's settings alone do not bring the OTLP export.
+        let logging = r#"{"version": 3, "extra_config": {"telemetry/logging": {"level": "INFO"}},
+  "endpoints": [{"endpoint": "/a", "backend": [{"url_pattern": "/x"}]}]}"#;
+        assert_eq!(required_features(logging).unwrap(), ["telemetry"]);
         let at: Vec<String> = needs(text)
             .unwrap()
             .iter()

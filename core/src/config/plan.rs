@@ -111,10 +111,10 @@ pub struct TelemetryOptions {
 
 impl TelemetryOptions {
     /// `telemetry/opentelemetry` for the places that export: `None`, visibly to the optimizer,
-    /// in a build without the `telemetry` feature, so the exporters are not in that build.
+    /// in a build without the `opentelemetry` feature, so the exporters are not in that build.
     #[inline(always)]
     pub fn otel(&self) -> Option<&super::extra::OpenTelemetry> {
-        super::capability::when(cfg!(feature = "telemetry"), self.opentelemetry.as_ref())
+        super::capability::when(cfg!(feature = "opentelemetry"), self.opentelemetry.as_ref())
     }
 }
 

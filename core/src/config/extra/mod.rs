@@ -346,7 +346,7 @@ impl Extra {
             "telemetry/logging" if cfg!(feature = "telemetry") => {
                 self.logging = namespace(cx, value);
             }
-            "telemetry/opentelemetry" if cfg!(feature = "telemetry") => {
+            "telemetry/opentelemetry" if cfg!(feature = "opentelemetry") => {
                 self.opentelemetry = namespace(cx, value);
             }
             "redis" if cfg!(feature = "redis") => self.redis = namespace(cx, value),
