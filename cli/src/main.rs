@@ -16,7 +16,7 @@ use manifold_core::Gateway;
 // The profile of scenario a (bench/profile-notes.md) put glibc's malloc/free at ~12 % of the
 // gateway's own CPU; mimalloc's thread-local free lists cut that.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: manifold_alloc::Mimalloc = manifold_alloc::Mimalloc;
 
 /// Manifold: a KrakenD-compatible declarative API gateway.
 #[derive(Debug, Parser)]

@@ -10,7 +10,7 @@
 mod common;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: manifold_alloc::Mimalloc = manifold_alloc::Mimalloc;
 
 use criterion::{criterion_group, Criterion, Throughput};
 use manifold_core::json::{self, Value};

@@ -7,7 +7,7 @@
 mod common;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: manifold_alloc::Mimalloc = manifold_alloc::Mimalloc;
 
 use std::sync::Arc;
 use std::time::Duration;
