@@ -560,21 +560,36 @@ class PidView:
         return self.host.alive() and os.path.exists(f"/proc/{self.pid}")
 
 
-WORKERD_LABEL = {"manifold-wasm": "Manifold wasm Worker", "js-worker": "hand-written JS Worker"}
+# The access-log line each Manifold Worker writes per request through console.log (JSON).
+ACCESS_LINE = '"message":"request"'
 
 
-def workerd_config() -> dict:
+def workerd_config(access_log: bool = False) -> dict:
     """The bench config for the Worker: the backend's port is the Worker's var
     BENCH_BACKEND_PORT (serve.mjs binds it), so one build serves any run; no Redis pool (the
-    Worker keeps shared buckets in Durable Objects, and scenario b needs none)."""
-    return manifold_config("http://127.0.0.1:${env:BENCH_BACKEND_PORT:-8080}")
+    Worker keeps shared buckets in Durable Objects, and scenario b needs none). The access log
+    is off (`router.disable_access_log`) as it is for every native target and as the JS Worker
+    has none; `access_log` keeps Manifold's default, one console.log per request."""
+    cfg = manifold_config("http://127.0.0.1:${env:BENCH_BACKEND_PORT:-8080}")
+    if not access_log:
+        cfg.setdefault("extra_config", {})["router"] = {"disable_access_log": True}
+    return cfg
 
 
-def build_worker(work: str, dist: str, log: str, timeout: int = 1500) -> tuple[object, str]:
-    """`wrangler deploy --dry-run --outdir dist` with workerd_config() embedded: (rc, log text)."""
-    cfg = os.path.join(work, "worker-config.json")
+def access_logged(proc: "PidView") -> bool:
+    """Whether the Worker served by `proc` (serve.mjs, whose log holds workerd's console output)
+    has written an access line."""
+    with open(proc.log, errors="replace") as f:
+        return ACCESS_LINE in f.read()
+
+
+def build_worker(work: str, dist: str, log: str, timeout: int = 1500,
+                 access_log: bool = False) -> tuple[object, str]:
+    """`wrangler deploy --dry-run --outdir dist` with workerd_config(access_log) embedded: (rc,
+    log text)."""
+    cfg = os.path.join(work, f"worker-config{'-log' if access_log else ''}.json")
     with open(cfg, "w") as f:
-        json.dump(workerd_config(), f, indent=2)
+        json.dump(workerd_config(access_log), f, indent=2)
     with open(log, "wb") as f:
         try:
             rc = subprocess.run(["wrangler", "deploy", "--dry-run", "--outdir", dist], cwd=ROOT, stdout=f,
@@ -612,28 +627,36 @@ def start_worker(work: str, name: str, argv_tail: list[str], cpu: str | None) ->
 def workerd_section(work: str, base: str, expected: dict, params: dict, target_cpu, load_cpu,
                     dists: dict[str, str] | None = None) -> dict:
     """Builds the Manifold Worker with the bench config embedded (as scripts/worker-e2e.sh
-    does: `wrangler deploy --dry-run --outdir`), starts both Workers and measures scenario b.
-    `dists` (--workerd-dist NAME=DIR) measures those prebuilt Workers (workerd_config()) instead
-    of a build, each against the same JS Worker in the same run: an A/B of two builds."""
+    does: `wrangler deploy --dry-run --outdir`) twice, with the access log off (as every native
+    target runs; the JS Worker has none) and on (Manifold's default), starts the three Workers
+    and measures scenario b. `dists` (--workerd-dist NAME=DIR) measures those prebuilt Workers
+    (workerd_config()) instead of a build, each against the same JS Worker in the same run: an
+    A/B of two builds."""
     out: dict = {"status": "not measured", "runs": {}}
     cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
     if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
         out["reason"] = ("wrangler/miniflare not found (bench/run.sh runs `scripts/tools.sh worker` and "
                          "sources ~/.cache/manifold/env.sh in the full mode)")
         return out
+    logging = {}
     if not dists:
-        dist = os.path.join(work, "worker-dist")
-        print("bench: building the Manifold Worker with the bench config (wrangler deploy --dry-run)", flush=True)
-        t0 = time.time()
-        rc, text = build_worker(work, dist, os.path.join(work, "worker-build.log"))
-        out["build_s"] = round(time.time() - t0)
-        if rc != 0:
-            out["status"] = "failed"
-            out["reason"] = f"the Worker build failed ({rc}); last lines: " + " | ".join(text.splitlines()[-6:])
-            return out
-        m = re.search(r"Total Upload: ([^\n]*)", text)
-        out["bundle"] = m.group(1).strip() if m else "?"
-        dists = {"manifold-wasm": dist}
+        dists = {}
+        for name, access_log in (("manifold-wasm", False), ("manifold-wasm-log", True)):
+            dist = os.path.join(work, f"{name}-dist")
+            print(f"bench: building the Manifold Worker with the bench config, access log "
+                  f"{'on' if access_log else 'off'} (wrangler deploy --dry-run)", flush=True)
+            t0 = time.time()
+            rc, text = build_worker(work, dist, os.path.join(work, f"{name}-build.log"), access_log=access_log)
+            if rc != 0:
+                out["status"] = "failed"
+                out["reason"] = f"the Worker build failed ({rc}); last lines: " + " | ".join(text.splitlines()[-6:])
+                return out
+            if not access_log:
+                out["build_s"] = round(time.time() - t0)
+                m = re.search(r"Total Upload: ([^\n]*)", text)
+                out["bundle"] = m.group(1).strip() if m else "?"
+            dists[name] = dist
+            logging[name] = access_log
     out["workerd"] = subprocess.run(["workerd", "--version"], capture_output=True, text=True).stdout.strip() \
         if shutil.which("workerd") else "?"
     targets = {}
@@ -676,6 +699,13 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
                   f"(workerd, {run['cpu_util'] * 100:3.0f}% of a core; node host {run['host_cpu_us_per_req']:.1f})  "
                   f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  errors {run['errors']}", flush=True)
     out["runs"] = runs
+    # After thousands of answers (no race with the console output reaching the log): a build
+    # that does not log as intended fails the run instead of being reported as the other kind.
+    for t, on in logging.items():
+        if access_logged(targets[t][0]) != on:
+            out["status"] = "failed"
+            out["reason"] = f"{t}: access log expected {'on' if on else 'off'}, found the other; see {targets[t][0].log}"
+            return out
     js = statistics.median(r["cpu_us_per_req"] for r in runs["js-worker"]) if runs["js-worker"] else 0.0
     for t, rs in runs.items():
         med = statistics.median(r["cpu_us_per_req"] for r in rs) if rs else 0.0

@@ -83,19 +83,23 @@ def workerd_text(w: dict, params: dict) -> str:
     if w.get("status") != "measured" and not w.get("runs"):
         return f"Not measured: {w.get('reason', '?')}."
     L = []
-    L.append("Scenario b (3-backend aggregation, group + allow) served by two Workers in the same local "
+    L.append("Scenario b (3-backend aggregation, group + allow) served by three Workers in the same local "
              "runtime: workerd started by Miniflare 4 (the one bundled with the pinned wrangler 4.86, "
              f"{w.get('workerd', '?')}), each in its own workerd process pinned to CPU 1 "
              "(`taskset -c 1 node bench/workerd/serve.mjs …`), against the same backend nginx, "
              "wrk and settings as the tables above.\n")
     L.append("- **Manifold wasm Worker**: built for this run with the bench config embedded, exactly as "
              "scripts/worker-e2e.sh builds it: `MANIFOLD_CONFIG=<work>/worker-config.json CI=true wrangler "
-             f"deploy --dry-run --outdir <work>/worker-dist` ({w.get('build_s', '?')} s; upload "
+             f"deploy --dry-run --outdir <work>/manifold-wasm-dist` ({w.get('build_s', '?')} s; upload "
              f"{w.get('bundle', '?')}). The config is `manifold_config()` in bench/bench.py with the "
-             "backend's port written in.")
+             "backend's port written in and the access log off (`router.disable_access_log`), as for "
+             "every target above (the JS Worker logs nothing either).")
+    L.append("- **Manifold wasm Worker, access log on**: the same build with Manifold's default, one "
+             "`console.log` of a JSON line per request (Miniflare's node host prints it: its CPU is the "
+             "host column). Each run checks that the first logs nothing and the second logs.")
     L.append("- **hand-written JS Worker**: `bench/workerd/aggregator.js` (three `fetch` calls in parallel, "
              "`res.json()`, an `allow` filter on dotted paths, grouped; the backend URL as a binding).")
-    L.append("- Both answers are checked against the expected JSON first. **CPU µs/req** is utime+stime of "
+    L.append("- Every answer is checked against the expected JSON first. **CPU µs/req** is utime+stime of "
              "the **workerd process only** (`/proc/PID/stat`; the Miniflare node host is not in the request "
              "path, its own CPU is shown separately) over the saturating run, divided by its requests. "
              f"Each Worker is measured {params['rounds']} time{'s' if params['rounds'] > 1 else ''}"
@@ -106,7 +110,9 @@ def workerd_text(w: dict, params: dict) -> str:
     if runs:
         L.append("| Worker | req/s (saturated) | workerd CPU of its core | workerd CPU µs/req (each run) | node host CPU µs/req | p50 ms | p99 ms | at req/s | workerd peak RSS MB | errors (sat. / paced) |")
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for t, label in (("manifold-wasm", "Manifold wasm Worker"), ("js-worker", "hand-written JS Worker")):
+        for t, label in (("manifold-wasm", "Manifold wasm Worker"),
+                         ("manifold-wasm-log", "Manifold wasm Worker, access log on"),
+                         ("js-worker", "hand-written JS Worker")):
             if not runs.get(t):
                 continue
             a = agg(runs[t])
@@ -115,10 +121,11 @@ def workerd_text(w: dict, params: dict) -> str:
             L.append(f"| {label} | {fmt_rps(a)} | {a['cpu_util'] * 100:.0f} % | {a['cpu_us_per_req']:.1f} ({each}) | "
                      f"{host:.1f} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {a['paced_rps']:,.0f} | "
                      f"{a['peak_rss_mb']:.1f} | {a['sat_errors']} / {a['paced_errors']} |")
-        if runs.get("manifold-wasm") and runs.get("js-worker"):
-            m, j = agg(runs["manifold-wasm"]), agg(runs["js-worker"])
-            L.append(f"\nManifold wasm / JS Worker: req/s {m['rps'] / j['rps']:.2f}×, workerd CPU/req "
-                     f"{m['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×, p99 {m['p99_ms'] - j['p99_ms']:+.2f} ms.")
+        for t, label in (("manifold-wasm", "Manifold wasm"), ("manifold-wasm-log", "with the access log")):
+            if runs.get(t) and runs.get("js-worker"):
+                m, j = agg(runs[t]), agg(runs["js-worker"])
+                L.append(f"\n{label} / JS Worker: req/s {m['rps'] / j['rps']:.2f}×, workerd CPU/req "
+                         f"{m['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×, p99 {m['p99_ms'] - j['p99_ms']:+.2f} ms.")
     return "\n".join(L)
 
 
@@ -217,7 +224,9 @@ def wasm_target(raw: dict) -> str:
     return (f"**{'met' if r <= 1.0 else 'missed'}**: the Manifold wasm Worker used {m['cpu_us_per_req']:.1f} µs "
             f"of workerd CPU per request (runs {each('manifold-wasm')}) against the JS Worker's "
             f"{j['cpu_us_per_req']:.1f} ({each('js-worker')}), {r:.2f}×; req/s {m['rps']:,.0f} vs {j['rps']:,.0f} "
-            f"({m['rps'] / j['rps']:.2f}×), scenario b under local workerd (Miniflare).")
+            f"({m['rps'] / j['rps']:.2f}×), scenario b under local workerd (Miniflare), access logs off"
+            + (f" (with Manifold's access log on: {agg(runs['manifold-wasm-log'])['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×)"
+               if runs.get("manifold-wasm-log") else "") + ".")
 
 
 def write(raw: dict, out_dir: str, root: str) -> tuple[str, str]:

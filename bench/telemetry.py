@@ -285,7 +285,7 @@ def workerd(args) -> int:
         for mode in MODES:
             cfg = config(base, mode, f"http://127.0.0.1:{cport}")
             if mode == "off":
-                cfg["router"] = {"disable_access_log": True}
+                cfg["extra_config"]["router"] = {"disable_access_log": True}
             path = os.path.join(work, f"worker-{mode}.json")
             with open(path, "w") as f:
                 json.dump(cfg, f)
@@ -321,6 +321,11 @@ def workerd(args) -> int:
                     print(f"   round {rnd + 1} {mode:8s} {run['rps']:9.0f} req/s  "
                           f"cpu {run['cpu_us_per_req']:7.1f} us/req (workerd)  p50 {run['p50_ms']:6.2f} ms  "
                           f"errors {run['errors']}", flush=True)
+        # After the runs (the console output has reached the logs): the off build logs nothing,
+        # the other two log, or the figures would be of other modes than their names say.
+        for mode, (proc, _) in targets.items():
+            if b.access_logged(proc) != (mode != "off"):
+                raise b.StartFailure(f"{mode}: the Worker's access log is not what the mode says; see {proc.log}")
     finally:
         b.stop_all()
         shutil.rmtree(work, ignore_errors=True)
