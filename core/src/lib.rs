@@ -30,6 +30,7 @@ mod proxy;
 mod render;
 mod router;
 mod rss;
+mod sort;
 mod telemetry;
 mod time;
 mod xml;

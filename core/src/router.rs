@@ -235,7 +235,7 @@ impl<T> Router<T> {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        crate::sort::sort_by(&mut methods, |a, b| a.as_str().cmp(b.as_str()));
         methods
     }
 

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "xml",
             "yaml",
             "bucket",
+            "sort",
         ],
     ),
     ("engines", &["cel", "jose", "json_schema"]),

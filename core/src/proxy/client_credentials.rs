@@ -327,7 +327,7 @@ impl TokenSource {
             fields.push(("client_secret", &cfg.client_secret));
         }
         // Go's url.Values.Encode, as oauth2 sends the form: keys sorted, values in order.
-        fields.sort_by(|a, b| a.0.cmp(b.0));
+        crate::sort::sort_by(&mut fields, |a, b| a.0.cmp(b.0));
         let mut form = String::new();
         for (k, v) in fields {
             if !form.is_empty() {

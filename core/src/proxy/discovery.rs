@@ -301,7 +301,7 @@ impl Targets {
             })
             .collect();
         // The order of the records in the answer varies (servers rotate them): the table must not.
-        chosen.sort();
+        crate::sort::sort(&mut chosen);
         if chosen.iter().all(|(_, w)| *w == 0) {
             for (_, w) in &mut chosen {
                 *w = 1;

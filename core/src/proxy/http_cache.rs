@@ -242,7 +242,7 @@ fn key(request: &BackendRequest) -> Option<String> {
     for (name, value) in request.headers() {
         headers.push((name.as_str(), value.to_str().ok()?));
     }
-    headers.sort_by(|a, b| a.0.cmp(b.0));
+    crate::sort::sort_by(&mut headers, |a, b| a.0.cmp(b.0));
     let mut key = format!("{} {}", request.method(), request.uri());
     for (name, value) in headers {
         key.push('\n');

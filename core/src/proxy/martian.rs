@@ -278,8 +278,8 @@ fn url_matches(uri: &Uri, want: &UrlParts) -> bool {
     if !want.query.is_empty() {
         let mut have = query_pairs(uri.query().unwrap_or(""));
         let mut need = query_pairs(&want.query);
-        have.sort();
-        need.sort();
+        crate::sort::sort(&mut have);
+        crate::sort::sort(&mut need);
         return have == need;
     }
     true
@@ -402,7 +402,7 @@ fn decoded(path: &str) -> String {
 
 /// Go's `Values.Encode`: sorted by key (values keep their order), form-encoded.
 fn encode_query(mut pairs: Vec<(String, String)>) -> String {
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    crate::sort::sort_by(&mut pairs, |a, b| a.0.cmp(&b.0));
     let mut out = String::new();
     for (k, v) in pairs {
         if !out.is_empty() {

@@ -72,7 +72,7 @@ pub(crate) fn sign(
     // Canonical headers: names lower-case and sorted, values trimmed with inner runs of
     // spaces folded, repeated headers joined with commas.
     let mut names: Vec<&str> = request.headers().keys().map(HeaderName::as_str).collect();
-    names.sort_unstable();
+    crate::sort::sort(&mut names);
     names.dedup();
     let mut canonical_headers = String::new();
     for name in &names {
@@ -169,7 +169,7 @@ fn canonical_query(query: &str) -> String {
             (enc(k), enc(v))
         })
         .collect();
-    pairs.sort();
+    crate::sort::sort(&mut pairs);
     pairs
         .iter()
         .map(|(k, v)| format!("{k}={v}"))

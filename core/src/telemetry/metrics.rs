@@ -202,7 +202,7 @@ impl Series {
                 )
             })
             .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::sort::sort_by(&mut all, |a, b| a.0.cmp(&b.0));
         all
     }
 }

@@ -615,7 +615,7 @@ fn list(
     }
     // Martian's priority group: higher first; a later one with the same priority goes first.
     if prioritised {
-        out.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        crate::sort::sort_by(&mut out, |a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
     }
     Some(out.into_iter().map(|(_, _, m)| m).collect())
 }
