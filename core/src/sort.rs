@@ -1,8 +1,8 @@
 //! Stable sorting through one shared copy of the standard library's sort. Every `sort_by` with
 //! its own element type and comparison compiles its own copy of the standard sort (quicksort,
-//! driftsort's merges and small sorts: about 3.5 KB of wasm each, 17 copies in the
-//! every-capability Worker; bench/profile-notes.md). The sorts off the hot path (config
-//! plans, headers and query pairs of the rarer features, metrics exports) go through
+//! driftsort's merges and small sorts: 3 KB of wasm or more each, 14 stable and 3 unstable
+//! copies in the every-capability Worker; bench/profile-notes.md). The sorts off the hot path
+//! (config plans, headers and query pairs of the rarer features, metrics exports) go through
 //! [`sort_by`] instead: element positions are sorted with a `dyn` comparison, then the
 //! elements are moved into that order. The JSON parser's and transcoder's sorts keep their own
 //! copies: they run on every answer.
