@@ -909,6 +909,9 @@ def main() -> int:
     ap.add_argument("--manifold", default=MANIFOLD_BIN)
     ap.add_argument("--edge", default=None,
                     help="comma list of workerd,lambda (default: both in the full mode, none with --quick)")
+    ap.add_argument("--rounds", type=int, metavar="N",
+                    help="rounds per target (default 2, 1 with --quick): more rounds for an A/B of "
+                         "--workerd-dist builds, whose rounds spread by up to 15 %% on a shared host")
     ap.add_argument("--workerd-dist", action="append", metavar="NAME=DIR",
                     help="measure this prebuilt Worker (wrangler deploy --dry-run --outdir of workerd_config()) "
                          "in the workerd section instead of building one; repeat for an A/B")
@@ -920,6 +923,8 @@ def main() -> int:
         params = dict(rounds=1, warmup=1.0, sat=2.0, paced=2.0)
     else:
         params = dict(rounds=2, warmup=2.0, sat=10.0, paced=10.0)
+    if args.rounds:
+        params["rounds"] = args.rounds
     params.update(conns=64, paced_conns=20, paced_ms=20, d_paced_conns=20, d_paced_ms=100)
     out_dir = args.out or (os.path.join(tempfile.gettempdir(), "manifold-bench-quick") if args.quick else ROOT)
     os.makedirs(out_dir, exist_ok=True)
