@@ -8,7 +8,7 @@
 # bench/results.json (the raw figures; `python3 bench/report.py` regenerates the other two from
 # it) in the full mode, or all three into $TMPDIR/manifold-bench-quick/ (--quick).
 #
-# Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcde] [--edge workerd,lambda]
+# Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcde] [--edge workerd,lambda] [--rounds N]
 #        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
 #        bench/run.sh --telemetry --instructions N [--callgrind-dir DIR]   (the same A/B as
 #                  instructions per request under valgrind's callgrind: repeatable on a busy host)
@@ -17,6 +17,7 @@
 #             without the workerd and Lambda sections unless --edge names them
 #   --edge    which of the workerd (wasm Worker vs JS Worker) and Lambda (cold start, cargo
 #             lambda watch) sections to run; default both in the full mode; --edge= for none
+#   --rounds  rounds per target (default 2, 1 with --quick)
 #
 # Installs what it needs, idempotently: Debian nginx, libnginx-mod-http-echo, wrk and
 # redis-server (apt-get, needs root or sudo), the Node peers' npm packages (bench/package.json + lock,
