@@ -5,7 +5,7 @@
 //! (config plans, headers and query pairs of the rarer features, metrics exports) go through
 //! [`sort_by`] instead: element positions are sorted with a `dyn` comparison, then the
 //! elements are moved into that order. The JSON parser's and transcoder's sorts keep their own
-//! copies: they run on every answer.
+//! copies, as does the backend URL's query string: they run on every answer or call.
 
 use std::cmp::Ordering;
 

@@ -246,7 +246,7 @@ impl HttpBackend {
             .chain(graphql.iter().flat_map(|g| g.query.iter()))
             .collect();
         // Go's url.Values.Encode sorts by key; values keep their order (stable sort).
-        crate::sort::sort_by(&mut pairs, |x, y| x.0.cmp(&y.0));
+        pairs.sort_by(|x, y| x.0.cmp(&y.0));
         let mut sep = if has_query { '&' } else { '?' };
         for (k, v) in pairs {
             url.push(sep);
