@@ -58,6 +58,9 @@ step "manifold-core without optional features" cargo clippy -p manifold-core --n
 step "manifold-core's tests without optional features" cargo test -q -p manifold-core --no-default-features --lib
 # The signature features' cfg branches that the full build does not take (no P-256, no RSA).
 step "manifold-core with ES384 and EdDSA only" cargo clippy -p manifold-core --no-default-features --features jwt-es384,jwt-eddsa -- -D warnings
+# The Worker's build: every asymmetric signature family verified by the platform's port.
+step "manifold-core with platform signatures" cargo clippy -p manifold-core --no-default-features --features jwt-platform --all-targets -- -D warnings
+step "manifold-core's tests with platform signatures" cargo test -q -p manifold-core --no-default-features --features jwt-platform --lib
 step "core has no runtime deps" core_is_runtime_free
 step "adapter line budget" scripts/adapter-lines.sh
 step "cargo test --workspace" cargo test --workspace

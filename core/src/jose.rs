@@ -18,6 +18,9 @@ use crate::json::{self, Map, Value};
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3).
 pub const MIN_RSA_BITS: usize = 2048;
+/// Largest RSA modulus accepted, in bits (the `rsa` crate's default bound, kept by keys the
+/// platform verifies so both paths take the same keys).
+pub const MAX_RSA_BITS: usize = 4096;
 
 /// A JWS algorithm this build verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,18 @@ pub(crate) enum Key {
     P384(p384::ecdsa::VerifyingKey),
     #[cfg(feature = "jwt-eddsa")]
     Ed25519(ed25519_dalek::VerifyingKey),
+    // A family whose crate this build leaves out, verified by the platform's port instead
+    // (`jwt-platform`: the Worker's WebCrypto).
+    #[cfg(feature = "jwt-platform")]
+    Platform(PlatformKey),
 }
+
+/// A public key that the platform's [`crate::platform::Signatures`] port verifies with: its
+/// JWK rebuilt from the decoded members that define the key (`kty`, `crv`, `x`, `y`, `n`,
+/// `e`), after the checks this module makes of every key (lengths, RSA size and exponent,
+/// ROCA). The port imports it, and refuses what it cannot import (a point off its curve).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PlatformKey(pub std::sync::Arc<str>);
 
 /// One usable key of a set.
 #[derive(Clone)]
@@ -201,6 +215,8 @@ impl std::fmt::Debug for Key {
             Key::P384(_) => "Key::P384",
             #[cfg(feature = "jwt-eddsa")]
             Key::Ed25519(_) => "Key::Ed25519",
+            #[cfg(feature = "jwt-platform")]
+            Key::Platform(_) => "Key::Platform",
         })
     }
 }
@@ -402,12 +418,75 @@ fn jwk(k: &Map, alg: Alg) -> Option<Jwk> {
             let x: [u8; 32] = b64(k.get("x"))?.try_into().ok()?;
             Key::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&x).ok()?)
         }
+        // Reached only for a family whose crate is not in this build (its arm above matches
+        // first when it is).
+        #[cfg(feature = "jwt-platform")]
+        _ => Key::Platform(platform_key(k, alg, kty)?),
+        #[cfg(not(feature = "jwt-platform"))]
         _ => return None,
     };
     Some(Jwk {
         kid: s("kid").map(str::to_owned),
         key,
     })
+}
+
+/// `k` as a [`PlatformKey`] for `alg`, with the checks the RustCrypto arms of [`jwk`] make
+/// before a key is usable: exact coordinate lengths, and for RSA the ROCA fingerprint, a
+/// modulus of 2048 to 4096 bits and an odd exponent from 3 to 2^33 - 1 (the `rsa` crate's
+/// bounds).
+#[cfg(feature = "jwt-platform")]
+fn platform_key(k: &Map, alg: Alg, kty: &str) -> Option<PlatformKey> {
+    let s = |name: &str| k.get(name).and_then(Value::as_str);
+    let member =
+        |name: &str, bytes: &[u8]| format!(r#","{name}":"{}""#, URL_SAFE_NO_PAD.encode(bytes));
+    let curve = |crv: &str, len: usize| -> Option<String> {
+        let (x, y) = (b64(k.get("x"))?, b64(k.get("y"))?);
+        (x.len() == len && y.len() == len).then(|| {
+            format!(
+                r#"{{"kty":"EC","crv":"{crv}"{}{}}}"#,
+                member("x", &x),
+                member("y", &y)
+            )
+        })
+    };
+    let jwk = match alg {
+        Alg::RS256 | Alg::RS384 | Alg::RS512 | Alg::PS256 | Alg::PS384 | Alg::PS512
+            if kty == "RSA" =>
+        {
+            let n = b64(k.get("n"))?;
+            let n = &n[n.iter().position(|&b| b != 0)?..];
+            let e = b64(k.get("e"))?;
+            let e = &e[e.iter().position(|&b| b != 0)?..];
+            let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+            let exponent = e
+                .iter()
+                .try_fold(0u64, |v, &b| v.checked_mul(256).map(|v| v + u64::from(b)));
+            // As `RsaPublicKey::new` and the size check of the RustCrypto arm: whole bytes
+            // against the minimum, bits against the maximum, both numbers odd.
+            let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
+            if roca_fingerprint(n)
+                || n.len() * 8 < MIN_RSA_BITS
+                || bits > MAX_RSA_BITS
+                || !(odd(n) && odd(e))
+                || !exponent.is_some_and(|e| (2..1 << 33).contains(&e))
+            {
+                return None;
+            }
+            format!(r#"{{"kty":"RSA"{}{}}}"#, member("n", n), member("e", e))
+        }
+        Alg::ES256 if kty == "EC" && s("crv") == Some("P-256") => curve("P-256", 32)?,
+        Alg::ES384 if kty == "EC" && s("crv") == Some("P-384") => curve("P-384", 48)?,
+        Alg::EdDSA if kty == "OKP" && s("crv") == Some("Ed25519") => {
+            let x = b64(k.get("x"))?;
+            if x.len() != 32 {
+                return None;
+            }
+            format!(r#"{{"kty":"OKP","crv":"Ed25519"{}}}"#, member("x", &x))
+        }
+        _ => return None,
+    };
+    Some(PlatformKey(jwk.into()))
 }
 
 // === impl Token ===
@@ -464,6 +543,21 @@ impl<'a> Token<'a> {
             return Err(Refused::Critical);
         }
         self.kid().map_err(|()| Refused::KeyId)
+    }
+
+    /// The signing input and the decoded signature, for the platform's verifier.
+    #[cfg(feature = "jwt-platform")]
+    pub(crate) fn signed(&self) -> (&[u8], &[u8]) {
+        (self.signing_input, &self.signature)
+    }
+
+    /// The token as verified, once the platform's verifier said its signature checks out.
+    #[cfg(feature = "jwt-platform")]
+    pub(crate) fn into_verified(self) -> Verified {
+        Verified {
+            header: self.header,
+            payload: self.payload,
+        }
     }
 
     /// Check the signature with `key` under the configured `alg`.
@@ -571,7 +665,8 @@ fn hmac_verify(alg: Alg, secret: &[u8], input: &[u8], signature: &[u8]) -> bool 
         feature = "jwt-rsa",
         feature = "jwt-es256",
         feature = "jwt-es384",
-        feature = "jwt-eddsa"
+        feature = "jwt-eddsa",
+        feature = "jwt-platform"
     )),
     allow(irrefutable_let_patterns)
 )]
@@ -731,6 +826,145 @@ mod tests {
         n[0] = 0x80;
         n[255] = 1;
         assert!(!roca_fingerprint(&n));
+    }
+
+    /// The members of a JWK as a `Map` (test input).
+    #[cfg(feature = "jwt-platform")]
+    fn members(pairs: &[(&str, String)]) -> Map {
+        let mut map = Map::new();
+        for (name, value) in pairs {
+            map.insert((*name).into(), value.as_str().into());
+        }
+        map
+    }
+
+    #[cfg(feature = "jwt-platform")]
+    fn rsa(n: &[u8], e: &[u8]) -> Option<PlatformKey> {
+        let b = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
+        let k = members(&[("kty", "RSA".into()), ("n", b(n)), ("e", b(e))]);
+        platform_key(&k, Alg::RS256, "RSA")
+    }
+
+    /// An odd modulus of `bytes` bytes whose top byte is `top` (not a product of primes:
+    /// these checks are about size and form only, the platform verifies).
+    #[cfg(feature = "jwt-platform")]
+    fn modulus(bytes: usize, top: u8) -> Vec<u8> {
+        let mut n = vec![0x5a; bytes];
+        n[0] = top;
+        n[bytes - 1] = 0x01;
+        n
+    }
+
+    #[cfg(feature = "jwt-platform")]
+    #[test]
+    fn platform_keys_are_rebuilt_from_the_defining_members() {
+        let b = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
+        let n = modulus(256, 0x80);
+        // A leading zero byte, padding and other members do not reach the platform.
+        let mut padded = vec![0];
+        padded.extend_from_slice(&n);
+        let k = members(&[
+            ("kty", "RSA".into()),
+            ("kid", "k1".into()),
+            ("n", b(&padded) + "=="),
+            ("e", "AQAB".into()),
+        ]);
+        let want = format!(r#"{{"kty":"RSA","n":"{}","e":"AQAB"}}"#, b(&n));
+        assert_eq!(
+            platform_key(&k, Alg::PS384, "RSA").unwrap().0.as_ref(),
+            want
+        );
+        let (x, y) = ([1u8; 48], [2u8; 48]);
+        let ec = members(&[
+            ("kty", "EC".into()),
+            ("crv", "P-384".into()),
+            ("x", b(&x)),
+            ("y", b(&y)),
+        ]);
+        let want = format!(
+            r#"{{"kty":"EC","crv":"P-384","x":"{}","y":"{}"}}"#,
+            b(&x),
+            b(&y)
+        );
+        assert_eq!(
+            platform_key(&ec, Alg::ES384, "EC").unwrap().0.as_ref(),
+            want
+        );
+        // Curve, length and family must fit the algorithm.
+        assert_eq!(platform_key(&ec, Alg::ES256, "EC"), None);
+        let short = members(&[
+            ("kty", "EC".into()),
+            ("crv", "P-384".into()),
+            ("x", b(&x[1..])),
+            ("y", b(&y)),
+        ]);
+        assert_eq!(platform_key(&short, Alg::ES384, "EC"), None);
+        let okp = members(&[
+            ("kty", "OKP".into()),
+            ("crv", "Ed25519".into()),
+            ("x", b(&[3; 32])),
+        ]);
+        let want = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#, b(&[3; 32]));
+        assert_eq!(
+            platform_key(&okp, Alg::EdDSA, "OKP").unwrap().0.as_ref(),
+            want
+        );
+        assert_eq!(platform_key(&okp, Alg::RS256, "OKP"), None);
+        let okp31 = members(&[
+            ("kty", "OKP".into()),
+            ("crv", "Ed25519".into()),
+            ("x", b(&[3; 31])),
+        ]);
+        assert_eq!(platform_key(&okp31, Alg::EdDSA, "OKP"), None);
+    }
+
+    #[cfg(feature = "jwt-platform")]
+    #[test]
+    fn platform_rsa_keys_have_the_bounds_of_the_rsa_crate() {
+        let f4 = [1, 0, 1];
+        assert!(rsa(&modulus(256, 0x80), &f4).is_some());
+        assert!(
+            rsa(&modulus(256, 0x01), &f4).is_some(),
+            "2041 bits fill 256 bytes"
+        );
+        assert!(rsa(&modulus(255, 0xff), &f4).is_none(), "2040 bits");
+        assert!(rsa(&modulus(512, 0xff), &f4).is_some(), "4096 bits");
+        assert!(rsa(&modulus(513, 0x01), &f4).is_none(), "4097 bits");
+        let mut even = modulus(256, 0x80);
+        even[255] = 2;
+        assert!(rsa(&even, &f4).is_none(), "even modulus");
+        assert!(rsa(&modulus(256, 0x80), &[3]).is_some());
+        assert!(rsa(&modulus(256, 0x80), &[1]).is_none(), "exponent 1");
+        assert!(rsa(&modulus(256, 0x80), &[4]).is_none(), "even exponent");
+        assert!(
+            rsa(&modulus(256, 0x80), &[0, 0, 1, 0, 1]).is_some(),
+            "leading zeros"
+        );
+        assert!(
+            rsa(&modulus(256, 0x80), &[1, 0xff, 0xff, 0xff, 0xff]).is_some(),
+            "2^33 - 1"
+        );
+        assert!(
+            rsa(&modulus(256, 0x80), &[2, 0, 0, 0, 1]).is_none(),
+            "2^33 + 1"
+        );
+        assert!(
+            rsa(&modulus(256, 0x80), &[1; 9]).is_none(),
+            "wider than 64 bits"
+        );
+        assert!(rsa(&modulus(256, 0x80), &[]).is_none(), "no exponent");
+        // ROCA: 2^2047 + r, made congruent to 65537^127 modulo each of the fingerprint's
+        // primes (by the Chinese remainder theorem), has the fingerprint and is refused.
+        let mut roca = vec![0u8; 256];
+        roca[0] = 0x80;
+        let r = "023913e4832c7d7029947253f0701a287bf5a3f33d9282811f749df9";
+        for (i, byte) in roca[228..].iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&r[2 * i..2 * i + 2], 16).unwrap();
+        }
+        assert!(roca_fingerprint(&roca));
+        assert!(rsa(&roca, &f4).is_none(), "ROCA");
+        roca[255] ^= 2;
+        assert!(!roca_fingerprint(&roca) && rsa(&roca, &f4).is_some());
     }
 
     #[test]

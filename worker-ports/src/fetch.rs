@@ -25,13 +25,15 @@ use worker::{web_sys, ByteStream, Date, Delay};
 use crate::convert;
 
 /// The Workers platform: `fetch` as the client, `Date.now()` as the clock, `setTimeout` as the
-/// timer, `Math.random()` for ids, `console.log` for the access log.
+/// timer, `Math.random()` for ids, `console.log` for the access log, WebCrypto for token
+/// signatures.
 pub fn platform() -> Platform {
     let clock = || Date::now().as_millis();
     let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
     Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
         .with_random(Arc::new(crate::telemetry::MathRandom))
         .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()))
+        .with_signatures(Arc::new(crate::signatures::WebCrypto))
 }
 
 /// Outbound HTTP through `fetch`, never following redirects, cancelled when dropped.

@@ -12,6 +12,8 @@
 //!   with `shared: true` on the Cache API.
 //! * WebSocket passthrough ([`websocket`]): the backend fetched with `Upgrade: websocket`, a
 //!   `WebSocketPair` for the client, messages and closes relayed between them;
+//! * JWS signatures of `auth/validator` (RSA, ECDSA, Ed25519) verified by WebCrypto
+//!   ([`WebCrypto`]);
 //! * ids from `Math.random()`, the access log through `console.log` (one JSON object per
 //!   request), and with `telemetry/opentelemetry` the OTLP export in `ctx.wait_until`
 //!   ([`observed`]).
@@ -24,12 +26,14 @@ pub mod convert;
 manifold_core::wasm_only! {
     mod durable;
     mod fetch;
+    mod signatures;
     mod store;
     mod telemetry;
     pub mod websocket;
 
     pub use durable::ManifoldStore;
     pub use fetch::{headers_from_js, headers_to_js, platform, response_init, FetchClient};
+    pub use signatures::WebCrypto;
     pub use store::WorkerStores;
     pub use telemetry::{observed, ConsoleLog, MathRandom};
 }

@@ -40,22 +40,22 @@ pub const FEATURES: &[Feature] = &[
     Feature {
         name: "jwt-rsa",
         what: "RS256/384/512 and PS256/384/512 token signatures (`auth/validator` `alg`, RS256 by default)",
-        enabled: cfg!(feature = "jwt-rsa"),
+        enabled: cfg!(any(feature = "jwt-rsa", feature = "jwt-platform")),
     },
     Feature {
         name: "jwt-es256",
         what: "ES256 (ECDSA P-256) token signatures (`auth/validator` `alg`)",
-        enabled: cfg!(feature = "jwt-es256"),
+        enabled: cfg!(any(feature = "jwt-es256", feature = "jwt-platform")),
     },
     Feature {
         name: "jwt-es384",
         what: "ES384 (ECDSA P-384) token signatures (`auth/validator` `alg`)",
-        enabled: cfg!(feature = "jwt-es384"),
+        enabled: cfg!(any(feature = "jwt-es384", feature = "jwt-platform")),
     },
     Feature {
         name: "jwt-eddsa",
         what: "EdDSA (Ed25519) token signatures (`auth/validator` `alg`)",
-        enabled: cfg!(feature = "jwt-eddsa"),
+        enabled: cfg!(any(feature = "jwt-eddsa", feature = "jwt-platform")),
     },
     Feature {
         name: "api-keys",

@@ -15,6 +15,8 @@ use super::jwks::KeyCache;
 use super::{Claims, GuardState, Inbound};
 use crate::cel::Activation;
 use crate::config::extra::{CelChecks, JwtValidator, ScopesMatcher};
+#[cfg(feature = "jwt-platform")]
+use crate::jose::Key;
 use crate::jose::Token;
 use crate::json::Value;
 use crate::platform::Platform;
@@ -145,7 +147,16 @@ impl Validator {
         let kid = token.accept(cfg.alg).ok()?;
         let keys = self.keys.keys(kid).await?;
         let key = keys.select(kid)?;
-        let verified = token.verify_with(cfg.alg, key).ok()?;
+        let verified = match key {
+            #[cfg(feature = "jwt-platform")]
+            Key::Platform(key) => {
+                let (input, signature) = token.signed();
+                let port = self.platform.signatures.as_ref()?;
+                let verify = port.verify(cfg.alg, key, input, signature);
+                verify.await.then(|| token.into_verified())?
+            }
+            _ => token.verify_with(cfg.alg, key).ok()?,
+        };
         // A JWT's claims set is a JSON object (RFC 7519 §7.2), parsed only once signed.
         let Ok(Value::Object(claims)) = crate::json::parse(&verified.payload) else {
             return None;
@@ -240,4 +251,158 @@ fn header_value(claims: &Claims, name: &str) -> Option<HeaderValue> {
         _ => claims.text(name)?.into_owned(),
     };
     HeaderValue::from_str(&text).ok()
+}
+
+/// The platform's signature port on the validator's path: the families a build leaves to the
+/// platform (here EdDSA) are verified by `Platform::signatures`, after the same header checks.
+#[cfg(all(test, feature = "jwt-platform", not(feature = "jwt-eddsa")))]
+mod platform_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use bytes::Bytes;
+
+    use crate::jose::{Alg, PlatformKey};
+    use crate::platform::{
+        BackendRequest, BackendResponse, BoxFuture, ClientError, Clock, HttpClient, Platform,
+        Signatures, Sleep,
+    };
+    use crate::{Gateway, RequestContext};
+
+    /// Backends answer `{"ok":true}`; the clock stands at 2026-01-01.
+    struct World;
+
+    impl HttpClient for World {
+        fn send(
+            &self,
+            _: BackendRequest,
+            _: usize,
+        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
+            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{\"ok\":true}"))) })
+        }
+    }
+
+    impl Clock for World {
+        fn now_millis(&self) -> u64 {
+            1_767_225_600_000
+        }
+    }
+
+    impl Sleep for World {
+        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    /// What the port was asked: algorithm, key, signing input, signature.
+    type Asked = (Alg, PlatformKey, Vec<u8>, Vec<u8>);
+
+    /// A port that answers `verdict` and records what it was asked.
+    #[derive(Default)]
+    struct Recording {
+        verdict: bool,
+        asked: Mutex<Vec<Asked>>,
+    }
+
+    impl Signatures for Recording {
+        fn verify(
+            &self,
+            alg: Alg,
+            key: &PlatformKey,
+            input: &[u8],
+            signature: &[u8],
+        ) -> BoxFuture<'static, bool> {
+            let asked = (alg, key.clone(), input.to_vec(), signature.to_vec());
+            self.asked.lock().unwrap().push(asked);
+            let verdict = self.verdict;
+            Box::pin(async move { verdict })
+        }
+    }
+
+    const X: [u8; 32] = [7; 32];
+
+    fn gateway(port: Option<Arc<Recording>>) -> Gateway {
+        let x = URL_SAFE_NO_PAD.encode(X);
+        let config = format!(
+            r#"{{"version":3,"host":["http://b.internal"],"endpoints":[{{"endpoint":"/a",
+            "backend":[{{"url_pattern":"/x"}}],"extra_config":{{"auth/validator":{{"alg":"EdDSA",
+            "jwk_keys":{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","use":"sig","x":"{x}="}}]}}}}}}}}]}}"#
+        );
+        let world = Arc::new(World);
+        let mut platform = Platform::new(world.clone(), world.clone(), world);
+        if let Some(port) = port {
+            platform = platform.with_signatures(port);
+        }
+        Gateway::from_json(&config, platform).unwrap()
+    }
+
+    fn token(alg: &str) -> (String, String, Vec<u8>) {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"k1"}}"#));
+        let claims = URL_SAFE_NO_PAD.encode(r#"{"exp":4102444800,"sub":"u"}"#);
+        let input = format!("{header}.{claims}");
+        let signature: Vec<u8> = (0..64).collect();
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature));
+        (token, input, signature)
+    }
+
+    fn status(gateway: &Gateway, token: &str) -> u16 {
+        let request = http::Request::get("/a")
+            .header("Authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .unwrap();
+        let answer = gateway.handle(request, RequestContext::new());
+        futures_executor::block_on(answer).status().as_u16()
+    }
+
+    #[test]
+    fn the_port_verifies_the_signing_input_with_the_rebuilt_key() {
+        let port = Arc::new(Recording {
+            verdict: true,
+            ..Recording::default()
+        });
+        let (token, input, signature) = token("EdDSA");
+        assert_eq!(status(&gateway(Some(port.clone())), &token), 200);
+        let asked = port.asked.lock().unwrap();
+        let key = format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
+            URL_SAFE_NO_PAD.encode(X)
+        );
+        assert_eq!(
+            *asked,
+            [(
+                Alg::EdDSA,
+                PlatformKey(key.into()),
+                input.into_bytes(),
+                signature
+            )]
+        );
+    }
+
+    #[test]
+    fn a_signature_the_port_refuses_is_401() {
+        let port = Arc::new(Recording::default());
+        assert_eq!(status(&gateway(Some(port.clone())), &token("EdDSA").0), 401);
+        assert_eq!(port.asked.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn without_a_port_no_platform_key_verifies() {
+        assert_eq!(status(&gateway(None), &token("EdDSA").0), 401);
+    }
+
+    #[test]
+    fn another_algorithm_is_refused_before_the_port_is_asked() {
+        let port = Arc::new(Recording {
+            verdict: true,
+            ..Recording::default()
+        });
+        for alg in ["HS256", "none", "RS256"] {
+            assert_eq!(status(&gateway(Some(port.clone())), &token(alg).0), 401);
+        }
+        assert!(port.asked.lock().unwrap().is_empty());
+    }
 }

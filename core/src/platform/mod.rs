@@ -8,6 +8,7 @@ mod context;
 mod discovery;
 mod log_write;
 mod send;
+mod signatures;
 mod store;
 mod stream;
 mod telemetry;
@@ -25,6 +26,7 @@ pub use discovery::{ResolveError, SrvAnswer, SrvRecord, SrvResolver};
 pub(crate) use log_write::hex_into;
 pub use log_write::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Timestamps};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
+pub use signatures::Signatures;
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
 pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
@@ -231,6 +233,9 @@ pub struct Platform {
     /// DNS SRV lookups for `"sd": "dns"` backends; `None` on a platform without any, where
     /// such a backend fails each call with `discovery` (the builds refuse it on Workers).
     pub resolver: Option<Arc<dyn SrvResolver>>,
+    /// Verifies the JWS signatures of the key families this build leaves to the platform
+    /// (`jwt-platform`); `None`: such a signature never verifies (fail closed).
+    pub signatures: Option<Arc<dyn Signatures>>,
 }
 
 /// Environment variables at run time. Any `Fn(&str) -> Option<String>` closure is one.
@@ -304,6 +309,7 @@ impl Platform {
             stores: None,
             env: None,
             resolver: None,
+            signatures: None,
         }
     }
 
@@ -334,6 +340,12 @@ impl Platform {
     /// The same ports, with `"sd": "dns"` backends resolved by `resolver`.
     pub fn with_resolver(mut self, resolver: Arc<dyn SrvResolver>) -> Self {
         self.resolver = Some(resolver);
+        self
+    }
+
+    /// The same ports, with the platform's signature verifier.
+    pub fn with_signatures(mut self, signatures: Arc<dyn Signatures>) -> Self {
+        self.signatures = Some(signatures);
         self
     }
 
