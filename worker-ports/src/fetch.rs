@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, StatusCode};
+use manifold_core::config::capability::PLATFORM_SIGNATURES;
 use manifold_core::platform::{
     BackendRequest, BackendResponse, Body, ClientError, ClientErrorKind, ReadHeaders,
     StreamedResponse,
@@ -26,14 +27,17 @@ use crate::convert;
 
 /// The Workers platform: `fetch` as the client, `Date.now()` as the clock, `setTimeout` as the
 /// timer, `Math.random()` for ids, `console.log` for the access log, WebCrypto for token
-/// signatures.
+/// signatures (in a build with any: `jwt-platform`).
 pub fn platform() -> Platform {
     let clock = || Date::now().as_millis();
     let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
-    Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
+    let platform = Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
         .with_random(Arc::new(crate::telemetry::MathRandom))
-        .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()))
-        .with_signatures(Arc::new(crate::signatures::WebCrypto))
+        .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()));
+    if PLATFORM_SIGNATURES {
+        return platform.with_signatures(Arc::new(crate::signatures::WebCrypto));
+    }
+    platform
 }
 
 /// Outbound HTTP through `fetch`, never following redirects, cancelled when dropped.

@@ -239,6 +239,11 @@ pub const REDIS: bool = cfg!(feature = "redis");
 /// encoders are not linked without it.
 pub const COMPRESSION: bool = cfg!(feature = "compression");
 
+/// Whether this build leaves token signatures to the platform (`jwt-platform`), as a
+/// constant: the Worker attaches its WebCrypto port only then, so a build without JWT
+/// signatures does not link it.
+pub const PLATFORM_SIGNATURES: bool = cfg!(feature = "jwt-platform");
+
 /// Whether this build has `dns-sd`, as a constant: the native platform attaches its DNS SRV
 /// resolver only then (no backend can use `"sd": "dns"` without it), so a build without it
 /// has no DNS resolver linked.
