@@ -7,8 +7,12 @@
 // The routes after `/big` are the misbehaving backends of docs/bad-input.md (group D and E).
 
 import crypto from "node:crypto";
+import fs from "node:fs";
 import http from "node:http";
 import zlib from "node:zlib";
+
+// The test-only signing keys of the JWT scenarios (served as JWK sets by `/jwks/<name>`).
+const JWT_KEYS = JSON.parse(fs.readFileSync(new URL("../scenarios/jwt/keys.json", import.meta.url), "utf8"));
 
 // Headers that depend on the platform or the connection, not on what the gateway decided to
 // forward: left out of `/echo` so both platforms' answers compare byte for byte.
@@ -104,6 +108,12 @@ function route(req, res, body, tracked, calls) {
       { id: 1, title: "first", user: url.searchParams.get("user") },
       { id: 2, title: "second", user: url.searchParams.get("user") },
     ]);
+  }
+  // `/jwks/<name>`: the public half of tests/scenarios/jwt/keys.json's key `name` as a JWK set
+  // (kid `k1`), for `jwk_url` (signatures.test.mjs).
+  if ((m = path.match(/^\/jwks\/(\w+)$/)) && JWT_KEYS[m[1]]) {
+    const jwk = crypto.createPublicKey(JWT_KEYS[m[1]]).export({ format: "jwk" });
+    return json(res, 200, { keys: [{ ...jwk, kid: "k1" }] });
   }
   if (path.startsWith("/echo")) {
     const headers = {};

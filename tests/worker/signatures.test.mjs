@@ -2,7 +2,8 @@
 // `/signed/<alg>`): the Worker verifies them with WebCrypto through worker-ports' `WebCrypto`
 // port (its Wycheproof run is webcrypto.test.mjs). Tokens are signed here, with Node's crypto,
 // by the test-only keys of tests/scenarios/jwt/keys.json, whose public halves the config holds
-// inline. A valid token reaches the backend with its claim in the URL; a changed signature, a
+// inline (and the mock serves as a JWK set for `jwk_url`, `/signed/es384-url`). A valid token
+// reaches the backend with its claim in the URL; a changed signature, a
 // token of another key and a token of another algorithm are 401 and reach nothing.
 //
 // Run through scripts/worker-e2e.sh (after the build), which sets MANIFOLD_CACHE,
@@ -83,6 +84,18 @@ for (const alg of Object.keys(KEY)) {
     assert.equal(mock.calls.length, before, "a refused token reached the backend");
   });
 }
+
+test("ES384 with the key fetched from jwk_url: verified by WebCrypto too", async () => {
+  const token = sign("ES384", "p384", { sub: "fetched", exp: EXP });
+  const res = await fetch(`${origin}/signed/es384-url`, { headers: { Authorization: `Bearer ${token}` } });
+  const body = await res.text();
+  assert.equal(res.status, 200, body);
+  assert.equal(JSON.parse(body).target, "/echo/signed/fetched");
+  assert.ok(mock.calls.some((c) => c.url === "/jwks/p384"), "the JWK set was not fetched");
+  const other = sign("ES384", "p384", { sub: "fetched", exp: EXP }).replace(/\.[^.]+$/, `.${b64url(Buffer.alloc(96, 1))}`);
+  const refused = await fetch(`${origin}/signed/es384-url`, { headers: { Authorization: `Bearer ${other}` } });
+  assert.equal(refused.status, 401);
+});
 
 test("a token of another key or another algorithm is 401", async () => {
   const claims = { sub: "mallory", exp: EXP };
