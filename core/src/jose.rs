@@ -458,7 +458,7 @@ fn platform_key(k: &Map, alg: Alg, kty: &str) -> Option<PlatformKey> {
             let n = &n[n.iter().position(|&b| b != 0)?..];
             let e = b64(k.get("e"))?;
             let e = &e[e.iter().position(|&b| b != 0)?..];
-            let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+            let bits = n.len() * 8 - n.first()?.leading_zeros() as usize;
             let exponent = e
                 .iter()
                 .try_fold(0u64, |v, &b| v.checked_mul(256).map(|v| v + u64::from(b)));
@@ -551,8 +551,7 @@ impl<'a> Token<'a> {
         (self.signing_input, &self.signature)
     }
 
-    /// The token as verified, once the platform's verifier said its signature checks out.
-    #[cfg(feature = "jwt-platform")]
+    /// The token as verified, once its signature checked out (here, or by the platform).
     pub(crate) fn into_verified(self) -> Verified {
         Verified {
             header: self.header,
@@ -563,10 +562,7 @@ impl<'a> Token<'a> {
     /// Check the signature with `key` under the configured `alg`.
     pub(crate) fn verify_with(self, alg: Alg, key: &Key) -> Result<Verified, Refused> {
         if verify(alg, key, self.signing_input, &self.signature) {
-            Ok(Verified {
-                header: self.header,
-                payload: self.payload,
-            })
+            Ok(self.into_verified())
         } else {
             Err(Refused::Signature)
         }
