@@ -639,21 +639,31 @@ mod tests {
             _ => every_feature(var),
         };
         assert!(prepare(Target::Workers, plain, &decode).plan.is_none());
-        // A part built from keys: decoded at start, and the build says why.
-        let cached = plain.replacen(
+        // A part built from code: decoded at start, and the build says why.
+        let modified = plain.replacen(
             r#""url_pattern": "/a"}"#,
-            r#""url_pattern": "/a", "extra_config": {"qos/http-cache": {}}}"#,
+            r#""url_pattern": "/a", "extra_config": {"modifier/martian": {"header.Modifier":
+                {"scope": ["request"], "name": "X-A", "value": "1"}}}}"#,
             1,
         );
-        let decoded = prepare(Target::Workers, &cached, &every_feature);
+        let decoded = prepare(Target::Workers, &modified, &every_feature);
         assert!(decoded.plan.is_none() && decoded.text.is_some());
         assert!(
             decoded
                 .warnings
                 .iter()
-                .any(|w| w.contains("`qos/http-cache` cannot be compiled")),
+                .any(|w| w.contains("`modifier/martian` cannot be compiled")),
             "{:?}",
             decoded.warnings
         );
+        // A cache, with its pool reference's place, is compiled in.
+        let cached = plain.replacen(
+            r#""url_pattern": "/a"}"#,
+            r#""url_pattern": "/a", "extra_config": {"qos/http-cache": {}}}"#,
+            1,
+        );
+        assert!(prepare(Target::Workers, &cached, &every_feature)
+            .plan
+            .is_some());
     }
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::{Method, StatusCode};
 
+use super::error::Path;
 use super::extra::{
     BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr, CircuitBreaker,
     ClientCredentials, Coding, Compression, Cors, EndpointApiKeys, ErrorBodies, Exporters,
@@ -35,10 +36,11 @@ use super::plan::{
     QueryFilter, RootGuards, ServerTimeouts, TelemetryOptions,
 };
 use super::tls::{ClientTls, ServerTls};
-use super::DnsDiscovery;
+use super::{Diagnostic, DnsDiscovery};
 use crate::jose::Alg;
-use crate::json::Map;
+use crate::json::{Map, PathSeg};
 use crate::limits::RequestLimits;
+use crate::platform::{PoolSpec, PoolTls};
 use crate::url::UrlPattern;
 
 /// A part of the plan that cannot be written as code: the build decodes the config at start.
@@ -193,7 +195,7 @@ macro_rules! literals {
     )*};
 }
 
-literals!(bool, u8, u16, u32, u64, usize);
+literals!(bool, u8, u16, u32, u64, usize, i64);
 
 structs! {
     "manifold_core::config::ServerTimeouts" ServerTimeouts { read, write, idle, read_header }
@@ -276,6 +278,18 @@ structs! {
         disable_stage, round_trip, read_payload, detailed_connection, static_attributes,
         report_headers,
     }
+    "manifold_core::config::extra::HttpCache" HttpCache {
+        shared, connection_name, pool_at, max_items, max_size,
+    }
+    "manifold_core::config::extra::RedisRateLimit" RedisRateLimit {
+        limit, pool, on_failure_allow, pool_at,
+    }
+    "manifold_core::config::extra::RedisPool" RedisPool { spec, path, line, column }
+    "manifold_core::config::extra::WebSocket" WebSocket { input_headers, idle_timeout, at }
+    "manifold_core::config::Diagnostic" Diagnostic { path, context, message, line, column }
+    "manifold_core::config::extra::ClientCredentials" ClientCredentials {
+        client_id, client_secret, token_url, scopes, endpoint_params, connection_name, pool_at,
+    }
     "manifold_core::config::Backend" Backend {
         host, discovery, url_pattern, method, encoding, allow, deny, mapping, group, target,
         is_collection, input_headers, input_query_strings, http, martian, graphql,
@@ -305,18 +319,98 @@ unbakeable! {
     EndpointApiKeys: "auth/api-keys",
     JsonSchema: "validation/json-schema",
     CelChecks: "validation/cel",
-    WebSocket: "websocket",
     Martian: "modifier/martian",
     GraphQl: "backend/graphql",
-    ClientCredentials: "auth/client-credentials",
     Lambda: "backend/lambda",
     DnsDiscovery: "sd: dns",
     BotDetector: "security/bot-detector",
-    RedisRateLimit: "qos/ratelimit/router/redis or service/redis",
-    HttpCache: "qos/http-cache",
     ServerTls: "tls",
     ClientTls: "client_tls",
-    RedisPool: "redis",
+}
+
+/// Append `{ let mut value = init; value.field = …; … value }`: a struct marked
+/// `#[non_exhaustive]` is built by its constructor, then field by field.
+fn assigned(out: &mut String, init: &str, fields: &[(&str, &dyn Bake)]) -> Result<(), Unbakeable> {
+    let _ = write!(out, "{{ let mut value = {init};");
+    for (name, value) in fields {
+        let _ = write!(out, " value.{name} = ");
+        value.bake(out)?;
+        out.push(';');
+    }
+    out.push_str(" value }");
+    Ok(())
+}
+
+impl Bake for PoolSpec {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let PoolSpec {
+            name,
+            address,
+            db,
+            username,
+            password,
+            client_name,
+            tls,
+            connect_timeout,
+            command_timeout,
+            connections,
+            durable_object,
+        } = self;
+        let mut init = String::from("manifold_core::platform::PoolSpec::new(");
+        name.bake(&mut init)?;
+        init.push_str(", ");
+        address.bake(&mut init)?;
+        init.push(')');
+        assigned(
+            out,
+            &init,
+            &[
+                ("db", db),
+                ("username", username),
+                ("password", password),
+                ("client_name", client_name),
+                ("tls", tls),
+                ("connect_timeout", connect_timeout),
+                ("command_timeout", command_timeout),
+                ("connections", connections),
+                ("durable_object", durable_object),
+            ],
+        )
+    }
+}
+
+impl Bake for PoolTls {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let PoolTls {
+            insecure,
+            ca_certs,
+            client_cert,
+        } = self;
+        assigned(
+            out,
+            "<manifold_core::platform::PoolTls as ::core::default::Default>::default()",
+            &[
+                ("insecure", insecure),
+                ("ca_certs", ca_certs),
+                ("client_cert", client_cert),
+            ],
+        )
+    }
+}
+
+impl Bake for Path {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        out.push_str("manifold_core::config::Path::of(::std::vec![");
+        for step in self.steps() {
+            match step {
+                PathSeg::Key(key) => wrap(out, "manifold_core::json::PathSeg::Key", key)?,
+                PathSeg::Index(i) => wrap(out, "manifold_core::json::PathSeg::Index", i)?,
+            }
+            out.push_str(", ");
+        }
+        out.push_str("])");
+        Ok(())
+    }
 }
 
 impl Bake for String {

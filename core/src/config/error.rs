@@ -56,11 +56,24 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// A JSON path under construction.
+/// A JSON path under construction. Public only for the configs compiled in (`config::bake`),
+/// whose pool references keep where they were written.
+#[doc(hidden)]
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Path(Vec<PathSeg>);
+pub struct Path(Vec<PathSeg>);
 
 impl Path {
+    /// The path of these steps.
+    #[doc(hidden)]
+    pub fn of(steps: Vec<PathSeg>) -> Path {
+        Path(steps)
+    }
+
+    /// Its steps.
+    pub(crate) fn steps(&self) -> &[PathSeg] {
+        &self.0
+    }
+
     pub(crate) fn key(&self, k: &str) -> Path {
         let mut p = self.clone();
         p.0.push(PathSeg::Key(k.to_owned()));

@@ -28,6 +28,8 @@ mod track;
 
 pub use discovery::DnsDiscovery;
 pub use duration::parse_duration;
+#[doc(hidden)]
+pub use error::Path;
 pub use error::{ConfigErrors, Diagnostic};
 pub use plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,

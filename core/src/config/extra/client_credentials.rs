@@ -30,7 +30,8 @@ pub struct ClientCredentials {
     /// instance (else each instance keeps its own).
     pub connection_name: Option<String>,
     /// Where `connection_name` is, for the pool reference check.
-    pub(crate) pool_at: Path,
+    #[doc(hidden)]
+    pub pool_at: Path,
 }
 
 /// `auth/client-credentials` as written.

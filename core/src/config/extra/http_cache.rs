@@ -22,7 +22,8 @@ pub struct HttpCache {
     pub connection_name: Option<String>,
     /// Where `connection_name` is, for the pool reference check.
     #[serde(skip)]
-    pub(crate) pool_at: Path,
+    #[doc(hidden)]
+    pub pool_at: Path,
     /// Most entries kept (LRU); set together with `max_size`. Default 1000.
     pub max_items: Option<usize>,
     /// Most body bytes kept (LRU); set together with `max_items`. Default 64 MiB.

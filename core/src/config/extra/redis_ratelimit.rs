@@ -23,7 +23,8 @@ pub struct RedisRateLimit {
     /// While the store is unreachable, serve requests unlimited (else refuse them with 503).
     pub on_failure_allow: bool,
     /// Where the pool is named, for the reference check.
-    pub(crate) pool_at: Path,
+    #[doc(hidden)]
+    pub pool_at: Path,
 }
 
 /// The Redis rate-limit namespaces as written.
