@@ -90,6 +90,9 @@ pub(crate) struct Jwk {
 #[derive(Clone, Default)]
 pub struct KeySet {
     pub(crate) keys: Vec<Jwk>,
+    /// A config's own set (`jwk_keys`, `jwk_local_path`): the algorithm and document it was
+    /// parsed from, which a config compiled in writes (`config::bake`) to parse again at start.
+    source: Option<(Alg, std::sync::Arc<str>)>,
 }
 
 /// A structurally valid compact JWS, not yet verified.
@@ -234,6 +237,11 @@ impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeySet")
             .field("keys", &self.keys.len())
+            // The document may hold secrets (HMAC keys): its algorithm and length only.
+            .field(
+                "source",
+                &self.source().map(|(alg, text)| (alg, text.len())),
+            )
             .finish()
     }
 }
@@ -269,7 +277,32 @@ impl KeySet {
             .filter(|k| !ambiguous(k))
             .filter_map(|k| jwk(k, alg))
             .collect();
-        Ok(KeySet { keys })
+        Ok(KeySet { keys, source: None })
+    }
+
+    /// This set, with the document it was parsed from for `alg` kept (see [`KeySet::baked`]).
+    pub(crate) fn with_source(mut self, alg: Alg, document: &str) -> KeySet {
+        self.source = Some((alg, document.into()));
+        self
+    }
+
+    /// The algorithm and document a config's own set was parsed from.
+    pub(crate) fn source(&self) -> Option<(Alg, &str)> {
+        self.source.as_ref().map(|(alg, text)| (*alg, &**text))
+    }
+
+    /// A config's own set compiled into a Worker (`config::bake`): `document` parsed for `alg`
+    /// at start, as the build parsed it; an error when no key is usable then.
+    #[doc(hidden)]
+    pub fn baked(document: &str, alg: Alg) -> Result<KeySet, String> {
+        let set = KeySet::parse(document.as_bytes(), alg)?;
+        if set.is_empty() {
+            return Err(format!(
+                "no key of a compiled-in JWK set is usable with {}",
+                alg.as_str()
+            ));
+        }
+        Ok(set.with_source(alg, document))
     }
 
     /// Whether no key is usable.

@@ -8,38 +8,54 @@
 use crate::json::Value;
 
 /// A compiled schema. An absent constraint (empty list, `None`) does not constrain anything.
+/// Its fields are public only for the configs compiled in (`config::bake`).
 #[derive(Debug, Clone, Default)]
 pub struct JsonSchema {
     /// `false` schema: nothing is valid.
-    pub(crate) never: bool,
+    #[doc(hidden)]
+    pub never: bool,
     /// `type`: the value must be one of these (`integer` also accepts `2.0`).
-    pub(crate) types: Vec<String>,
+    #[doc(hidden)]
+    pub types: Vec<String>,
     /// `properties`: the schema of each named member, when present.
-    pub(crate) properties: Vec<(String, JsonSchema)>,
+    #[doc(hidden)]
+    pub properties: Vec<(String, JsonSchema)>,
     /// `required`: members that must be present.
-    pub(crate) required: Vec<String>,
+    #[doc(hidden)]
+    pub required: Vec<String>,
     /// `additionalProperties`: the schema of members not named in `properties`.
-    pub(crate) additional: Option<Box<JsonSchema>>,
+    #[doc(hidden)]
+    pub additional: Option<Box<JsonSchema>>,
     /// `items`: the schema of every array element.
-    pub(crate) items: Option<Box<JsonSchema>>,
+    #[doc(hidden)]
+    pub items: Option<Box<JsonSchema>>,
     /// `enum` (or `const`, as a one-element list): the allowed values.
-    pub(crate) enumeration: Option<Vec<Value>>,
+    #[doc(hidden)]
+    pub enumeration: Option<Vec<Value>>,
     /// `minimum`.
-    pub(crate) minimum: Option<f64>,
+    #[doc(hidden)]
+    pub minimum: Option<f64>,
     /// `maximum`.
-    pub(crate) maximum: Option<f64>,
+    #[doc(hidden)]
+    pub maximum: Option<f64>,
     /// `exclusiveMinimum` (the draft-06 number form).
-    pub(crate) exclusive_minimum: Option<f64>,
+    #[doc(hidden)]
+    pub exclusive_minimum: Option<f64>,
     /// `exclusiveMaximum` (the draft-06 number form).
-    pub(crate) exclusive_maximum: Option<f64>,
+    #[doc(hidden)]
+    pub exclusive_maximum: Option<f64>,
     /// `minLength`, in characters.
-    pub(crate) min_length: Option<usize>,
+    #[doc(hidden)]
+    pub min_length: Option<usize>,
     /// `maxLength`, in characters.
-    pub(crate) max_length: Option<usize>,
+    #[doc(hidden)]
+    pub max_length: Option<usize>,
     /// `minItems`.
-    pub(crate) min_items: Option<usize>,
+    #[doc(hidden)]
+    pub min_items: Option<usize>,
     /// `maxItems`.
-    pub(crate) max_items: Option<usize>,
+    #[doc(hidden)]
+    pub max_items: Option<usize>,
 }
 
 fn number(v: &Value) -> Option<f64> {

@@ -24,12 +24,13 @@ use http::{Method, StatusCode};
 
 use super::error::Path;
 use super::extra::{
-    BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr, CircuitBreaker,
-    ClientCredentials, Coding, Compression, Cors, EndpointApiKeys, ErrorBodies, Exporters,
-    FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator, KeySource,
-    Lambda, Layer, Layers, Logging, Martian, OpenTelemetry, Otlp, Prometheus, ProxyRateLimit,
-    Redis, RedisPool, RedisRateLimit, RouterOptions, RouterRateLimit, ScopesMatcher, SecurityHttp,
-    StaticResponse, StaticStrategy, Strategy, WebSocket,
+    ApiKey, ApiKeys, BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr,
+    CircuitBreaker, ClientCredentials, Coding, Compression, Cors, EndpointApiKeys, ErrorBodies,
+    Exporters, FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator,
+    KeyHash, KeyIn, KeySource, KeysFrom, Lambda, Layer, Layers, Logging, Martian, OpenTelemetry,
+    Otlp, Prometheus, ProxyRateLimit, Redis, RedisPool, RedisRateLimit, RouterOptions,
+    RouterRateLimit, ScopesMatcher, SecurityHttp, StaticResponse, StaticStrategy, Strategy,
+    WebSocket,
 };
 use super::plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
@@ -290,6 +291,20 @@ structs! {
     "manifold_core::config::extra::ClientCredentials" ClientCredentials {
         client_id, client_secret, token_url, scopes, endpoint_params, connection_name, pool_at,
     }
+    "manifold_core::config::extra::EndpointApiKeys" EndpointApiKeys {
+        keys, roles, strategy, identifier, client_max_rate,
+    }
+    "manifold_core::config::extra::ApiKeys" ApiKeys {
+        keys, strategy, identifier, propagate_role, hash, salt, keys_from,
+    }
+    "manifold_core::config::extra::ApiKey" ApiKey { id, roles, digest }
+    "manifold_core::config::extra::KeysFrom" KeysFrom {
+        connection_name, kv_namespace, prefix, cache_ttl, pool_at,
+    }
+    "manifold_core::config::extra::JsonSchema" JsonSchema {
+        never, types, properties, required, additional, items, enumeration, minimum, maximum,
+        exclusive_minimum, exclusive_maximum, min_length, max_length, min_items, max_items,
+    }
     "manifold_core::config::Backend" Backend {
         host, discovery, url_pattern, method, encoding, allow, deny, mapping, group, target,
         is_collection, input_headers, input_query_strings, http, martian, graphql,
@@ -303,6 +318,8 @@ unit_enums! {
         HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
     }
     "manifold_core::config::extra::ScopesMatcher" ScopesMatcher { Any, All }
+    "manifold_core::config::extra::KeyIn" KeyIn { Header, QueryString }
+    "manifold_core::config::extra::KeyHash" KeyHash { Plain, Sha256, Sha1, Fnv128 }
     "manifold_core::config::extra::Strategy" Strategy { Ip, Header, Param, ApiKey }
     "manifold_core::config::extra::Coding" Coding { Brotli, Gzip }
     "manifold_core::config::extra::StaticStrategy" StaticStrategy {
@@ -316,8 +333,6 @@ unit_enums! {
 
 unbakeable! {
     JwtSigner: "auth/signer",
-    EndpointApiKeys: "auth/api-keys",
-    JsonSchema: "validation/json-schema",
     CelChecks: "validation/cel",
     Martian: "modifier/martian",
     GraphQl: "backend/graphql",
@@ -429,6 +444,20 @@ impl Bake for f64 {
     }
 }
 
+impl Bake for Arc<str> {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let _ = write!(out, "::std::sync::Arc::<str>::from({:?})", &**self);
+        Ok(())
+    }
+}
+
+impl Bake for [u8; 32] {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        let _ = write!(out, "{self:?}");
+        Ok(())
+    }
+}
+
 impl<T: Bake> Bake for Vec<T> {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
         out.push_str("::std::vec![");
@@ -450,6 +479,24 @@ impl<T: Bake> Bake for Option<T> {
                 Ok(())
             }
         }
+    }
+}
+
+impl<T: Bake> Bake for Box<T> {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        wrap(out, "::std::boxed::Box::new", &**self)
+    }
+}
+
+/// A JSON value (a schema's `enum`) as its text, parsed at start by the core's own parser:
+/// numbers stay digit for digit, keys in their order.
+impl Bake for crate::json::Value {
+    fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        checked(
+            out,
+            "manifold_core::json::parse",
+            &format!("{:?}.as_bytes()", self.to_json()),
+        )
     }
 }
 
@@ -606,8 +653,20 @@ impl Bake for KeySource {
                 &[("url", url), ("ttl", ttl)],
                 "",
             ),
-            // Parsed key material, not kept as text.
-            KeySource::Inline(_) => Err(Unbakeable("auth/validator with local or inline keys")),
+            // Parsed again at start from the document it came from (the same function on the
+            // same text: the same keys).
+            KeySource::Inline(set) => {
+                let (alg, document) = set
+                    .source()
+                    .ok_or(Unbakeable("auth/validator with local or inline keys"))?;
+                out.push_str(
+                    "manifold_core::config::extra::KeySource::Inline(::std::sync::Arc::new(",
+                );
+                let _ = write!(out, "manifold_core::jose::KeySet::baked({document:?}, ");
+                alg.bake(out)?;
+                out.push_str(")?))");
+                Ok(())
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ impl std::error::Error for ConfigErrors {}
 /// A JSON path under construction. Public only for the configs compiled in (`config::bake`),
 /// whose pool references keep where they were written.
 #[doc(hidden)]
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Path(Vec<PathSeg>);
 
 impl Path {

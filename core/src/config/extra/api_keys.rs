@@ -46,7 +46,7 @@ pub enum KeyHash {
 }
 
 /// The root `auth/api-keys`: every key the gateway knows.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 // Read by the guard only (compiled out without `api-keys`).
 #[cfg_attr(not(feature = "api-keys"), allow(dead_code))]
 pub struct ApiKeys {
@@ -61,13 +61,14 @@ pub struct ApiKeys {
     /// How the configured keys are written.
     pub hash: KeyHash,
     /// Prepended to a presented key before hashing it (`sha256` only).
-    salt: String,
+    #[doc(hidden)]
+    pub salt: String,
     /// Keys kept in a store, looked up when a presented key is not one of `keys`.
     pub keys_from: Option<KeysFrom>,
 }
 
 /// One known key: its identity and roles (the key itself only as a digest).
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
     /// The identity rate limits key on: `id` as written, else `key-` and 16 hex digits of the
     /// digest.
@@ -75,11 +76,12 @@ pub struct ApiKey {
     /// The roles this key has.
     pub roles: Vec<String>,
     /// SHA-256 of the key's stored form.
-    pub(crate) digest: [u8; 32],
+    #[doc(hidden)]
+    pub digest: [u8; 32],
 }
 
 /// An endpoint's `auth/api-keys`, resolved against the root's.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointApiKeys {
     /// The root's keys.
     pub keys: Arc<ApiKeys>,

@@ -345,7 +345,8 @@ fn inline_keys(
     keys: &serde_json::Value,
     origin: &str,
 ) -> Option<KeySource> {
-    match KeySet::parse(keys.to_string().as_bytes(), alg) {
+    let document = keys.to_string();
+    match KeySet::parse(document.as_bytes(), alg).map(|set| set.with_source(alg, &document)) {
         Ok(set) if set.is_empty() => {
             cx.error(format!(
                 "no key in {origin} is usable with {}",

@@ -20,7 +20,7 @@ pub const DEFAULT_KEYS_CACHE_TTL: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEYS_PREFIX: &str = "manifold:apikey:";
 
 /// Where keys beyond the config's are looked up, planned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeysFrom {
     /// The `redis.connection_pools[]` entry holding the keys (natively and on Lambda).
     pub connection_name: Option<String>,
@@ -31,7 +31,8 @@ pub struct KeysFrom {
     /// How long one instance reuses an answer of the store; zero asks the store every time.
     pub cache_ttl: Duration,
     /// Where `connection_name` is written, for the pool check.
-    pub(crate) pool_at: Path,
+    #[doc(hidden)]
+    pub pool_at: Path,
 }
 
 /// `keys_from` as written.
