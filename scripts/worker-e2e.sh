@@ -21,7 +21,7 @@
 #      scenario must give equal answers (or the documented platform difference), plus the
 #      request limits and the HTTPS redirect (docs/bad-input.md, docs/workers.md).
 #      tests/worker/secrets.test.mjs: the config's secrets are not in the wasm, and a Worker
-#      without one answers 500 naming it. tests/worker/telemetry.test.mjs: the second Worker's
+#      without one answers 500 naming it (the config compiled in, and decoded at start). tests/worker/telemetry.test.mjs: the second Worker's
 #      spans at a real OTLP receiver (sent in ctx.wait_until), its console.log access log.
 #      Then tests/worker/state.test.mjs: the Worker alone with its Durable Object binding and
 #      persisted storage (shared rate limits, the Cache API, a restart).
@@ -171,6 +171,16 @@ else
 	tail -n 20 "$work/build-demo.log" | sed 's/^/    /'
 fi
 
+# The same every-capability config decoded at start (MANIFOLD_WORKER_DECODE=1: what a config
+# gets whose parts cannot all be compiled in): secrets.test.mjs and prebuilt.test.mjs use it.
+start=$SECONDS
+decode_dist="$work/dist-decode"
+if ! MANIFOLD_WORKER_DECODE=1 MANIFOLD_CONFIG=tests/worker/gateway.json MANIFOLD_WORKER_FEATURES=all \
+	CI=true wrangler deploy --dry-run --outdir "$decode_dist" >"$work/build-decode.log" 2>&1; then
+	abort "wrangler deploy --dry-run (every feature, decoded at start) failed" "$work/build-decode.log"
+fi
+say "every-feature worker decoding at start built: $(grep -h 'Total Upload' "$work/build-decode.log") (+$((SECONDS - start)) s)"
+
 # ---- 4. a broken config fails the build, located --------------------------------------
 start=$SECONDS
 # Same profile settings as edge-worker/build.sh, so the dependencies built in step 3 are reused.
@@ -209,7 +219,7 @@ say "native server built ($((SECONDS - start)) s)"
 start=$SECONDS
 export E2E_NATIVE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/manifold" E2E_NATIVE_PORT=$native_port
 export E2E_CONFIG="$ROOT/tests/worker/gateway.json" E2E_WORKER_DIR=$dist E2E_LOG_DIR=$work
-export E2E_DEMO_WORKER_DIR=$demo_dist
+export E2E_DEMO_WORKER_DIR=$demo_dist E2E_DECODE_WORKER_DIR=$decode_dist
 export E2E_NATIVE_SSL_PORT=$native_ssl_port E2E_SSL_CONFIG="$ROOT/tests/worker/ssl.json" E2E_SSL_WORKER_DIR=$ssl_dist
 tap="$work/results.tap"
 # In its own process group, so everything it starts can be stopped together whatever happens.

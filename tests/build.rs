@@ -29,22 +29,23 @@ fn main() {
     let mut out = String::new();
     let mut table = String::new();
     for (i, name) in configs.iter().enumerate() {
-        let Some((text, plan)) = embed(&root, name) else {
+        let Some((text, plan, sites)) = embed(&root, name) else {
             continue;
         };
         let _ = writeln!(
             out,
-            "fn baked_{i}() -> Result<manifold_core::Config, String> {{ Ok({plan}) }}"
+            "#[allow(unused_variables, clippy::all, clippy::pedantic)]\nfn baked_{i}(__env: &Values) -> Result<manifold_core::Config, String> {{ Ok({plan}) }}"
         );
-        let _ = writeln!(table, "    ({name:?}, {text:?}, baked_{i}),");
+        let sites = sites.join(", ");
+        let _ = writeln!(table, "    ({name:?}, {text:?}, &[{sites}], baked_{i}),");
     }
-    out.push_str("/// Builds a config compiled in.\n");
-    out.push_str("type Baked = fn() -> Result<manifold_core::Config, String>;\n");
+    out.push_str("/// Builds a config compiled in, with its placeholders' values.\n");
+    out.push_str("type Baked = fn(&Values) -> Result<manifold_core::Config, String>;\n");
     out.push_str(
-        "/// (config file, the text the build embeds, the config compiled in), for every\n",
+        "/// (config file, the text the build embeds, its placeholders, the config compiled in),\n",
     );
-    out.push_str("/// config that can be.\n");
-    out.push_str("const BAKED: &[(&str, &str, Baked)] = &[\n");
+    out.push_str("/// for every config that can be.\n");
+    out.push_str("const BAKED: &[(&str, &str, &[Site], Baked)] = &[\n");
     out.push_str(&table);
     out.push_str("];\n");
     let file = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("baked.rs");
@@ -73,8 +74,8 @@ fn collect(root: &Path, dir: &Path, flat: bool, out: &mut Vec<String>) {
 }
 
 /// The config at `name` as the Worker build embeds it and compiles it in, with every
-/// capability: (embedded text, expression).
-fn embed(root: &Path, name: &str) -> Option<(String, String)> {
+/// capability: (embedded text, expression, its placeholders' sites).
+fn embed(root: &Path, name: &str) -> Option<(String, String, Vec<String>)> {
     let text = std::fs::read_to_string(root.join(name)).ok()?;
     // Every capability; the Worker e2e configs' build-time ports (tests/worker/ssl.json).
     let lookup = |var: &str| match var {
@@ -91,5 +92,5 @@ fn embed(root: &Path, name: &str) -> Option<(String, String)> {
         read,
         "docs/workers.md",
     );
-    Some((embedding.text?, embedding.plan?))
+    Some((embedding.text?, embedding.plan?, embedding.sites))
 }

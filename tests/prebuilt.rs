@@ -5,30 +5,61 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use manifold_core::config::compiled_env::{Site, Values};
+use manifold_core::config::extra::KeySource;
 use manifold_core::config::load;
+use manifold_core::config::runtime_env::stand_in_with;
 use manifold_core::Config;
 
 include!(concat!(env!("OUT_DIR"), "/baked.rs"));
 
-/// The config the Worker decodes at start from `text`, the text its build embeds, with no
-/// variable set. Its warnings are left out (the build reported them).
-fn decoded(name: &str, text: &str) -> Config {
-    let config = load::load_expanded(text, |_| None);
+/// The name of a placeholder as written (`${env:NAME}`).
+fn variable(written: &str) -> &str {
+    written.trim_start_matches("${env:").trim_end_matches('}')
+}
+
+/// The run-time value each placeholder of `sites` gets here: a token other than the stand-in
+/// the build compiled in, so a value not put in at start shows as a difference.
+fn values(sites: &[Site]) -> impl Fn(&str) -> Option<String> + '_ {
+    |name| {
+        sites
+            .iter()
+            .any(|(written, ..)| variable(written) == name)
+            .then(|| stand_in_with(name, 'C'))
+    }
+}
+
+/// The config the Worker decodes at start from `text`, the text its build embeds, with the
+/// placeholders of `sites` set (no other variable). Its warnings are left out (the build
+/// reported them).
+fn decoded(name: &str, text: &str, sites: &[Site]) -> Config {
+    let config = load::load_expanded(text, values(sites));
     Config {
         warnings: Vec::new(),
         ..config.unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 }
 
+/// The document of an endpoint's own JWK set (which its `Debug` leaves out: it may hold a
+/// secret).
+fn jwk_set(endpoint: &manifold_core::config::Endpoint) -> Option<String> {
+    match &endpoint.auth_validator.as_ref()?.keys {
+        KeySource::Inline(set) => set.source().map(|(_, text)| text.to_owned()),
+        KeySource::Url { .. } => None,
+    }
+}
+
 #[test]
 fn each_compiled_config_is_the_decoded_one() {
-    for (name, text, baked) in BAKED {
-        let baked = baked().unwrap_or_else(|e| panic!("{name}: {e}"));
-        let decoded = decoded(name, text);
+    for (name, text, sites, baked) in BAKED {
+        let env = Values::resolve(sites, values(sites)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let baked = baked(&env).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let decoded = decoded(name, text, sites);
         assert_eq!(format!("{baked:#?}"), format!("{decoded:#?}"), "{name}");
         // What `Debug` leaves out (API keys' digests and salt, the propagated role's header).
         for (b, d) in baked.endpoints.iter().zip(&decoded.endpoints) {
             assert!(b.api_keys == d.api_keys, "{name}: {} API keys", b.endpoint);
+            assert_eq!(jwk_set(b), jwk_set(d), "{name}: {} JWK set", b.endpoint);
         }
     }
 }

@@ -25,11 +25,13 @@
 //! an error here, with the reason ([`Target::Workers`]: private CAs, client certificates,
 //! `"sd": "dns"`).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use manifold_core::config::bake::{self, Unbakeable};
+use manifold_core::config::compiled_env::{self, VALUES};
 use manifold_core::config::load::{self, LoadError};
-use manifold_core::config::runtime_env::{self, Unset};
+use manifold_core::config::runtime_env::{self, Source, Unset};
 use manifold_core::config::{capability, files};
 use manifold_core::Config;
 
@@ -85,7 +87,10 @@ pub fn embed_gateway_config(target: Target, docs: &str) {
     let mut files = vec![("gateway.json", expanded)];
     if target == Target::Workers {
         println!("cargo::rerun-if-env-changed={}", load::DECODE_AT_START);
-        files.push(("config.rs", config_source(embedding.plan.as_deref())));
+        files.push((
+            "config.rs",
+            config_source(embedding.plan.as_deref(), &embedding.sites),
+        ));
     }
     for (file, content) in files {
         let out = out_dir.join(file);
@@ -107,21 +112,26 @@ pub struct Embedding {
     /// The build's warnings and notes, in the same form.
     pub warnings: Vec<String>,
     /// The config as the Rust expression that builds it ([`manifold_core::config::bake`]), for
-    /// a Worker: when it has no `${env:NAME}` placeholder, every part can be written as code,
-    /// and the build environment does not set `MANIFOLD_WORKER_DECODE`.
+    /// a Worker: when every part can be written as code (its `${env:NAME}` placeholders read
+    /// at start: [`manifold_core::config::compiled_env`]) and the build environment does not
+    /// set `MANIFOLD_WORKER_DECODE`.
     pub plan: Option<String>,
+    /// The `plan`'s placeholders, each as a Rust `(written, line, column)` tuple
+    /// (`compiled_env::Site`).
+    pub sites: Vec<String>,
 }
 
 /// The Worker's `config.rs` (included by its entry): `gateway_config(lookup)`, the config
 /// compiled in when there is a `plan`, else the embedded text decoded at start.
-pub fn config_source(plan: Option<&str>) -> String {
+pub fn config_source(plan: Option<&str>, sites: &[String]) -> String {
     const SIGNATURE: &str = "fn gateway_config(lookup: impl Fn(&str) -> Option<String>) -> Result<manifold_core::Config, manifold_core::config::load::LoadError>";
     match plan {
         Some(plan) => format!(
             "/// The embedded config, decoded and checked by the build, as the code that builds it:\n\
              /// no decoder in this module (manifold_core::config::bake).\n\
              #[allow(clippy::all, clippy::pedantic)]\n{SIGNATURE} {{\n    \
-             manifold_core::config::load::prebuilt(lookup, || Ok({plan}))\n}}\n"
+             manifold_core::config::load::prebuilt(lookup, &[{}], |{VALUES}| Ok({plan}))\n}}\n",
+            sites.join(", ")
         ),
         None => format!(
             "/// The embedded config, decoded at start (`${{env:NAME}}` placeholders, overrides).\n\
@@ -208,17 +218,62 @@ pub fn prepare(
             names.join(", ")
         ));
     }
-    // Any run-time placeholder (one with a default too) is resolved at start: decoded then.
-    let placeholders = runtime_env::resolve(&expanded, |_| None, Unset::StandIn)
-        .map_or(true, |r| !r.placeholders.is_empty());
-    if target == Target::Workers && !placeholders && lookup(load::DECODE_AT_START).is_none() {
-        match bake::bake(&config) {
-            Ok(plan) => out.plan = Some(plan),
+    if target == Target::Workers && lookup(load::DECODE_AT_START).is_none() {
+        match compile_in(&config, &expanded, &runtime) {
+            Ok((plan, sites)) => (out.plan, out.sites) = (Some(plan), sites),
             Err(Unbakeable(part)) => out.warnings.push(format!("{name}: note: `{part}` cannot be compiled into the Worker, so it decodes the config at start (a larger module; bench/profile-notes.md)")),
         }
     }
     out.text = Some(expanded);
     out
+}
+
+/// `config` (decoded from `expanded` with the stand-ins of the placeholders in `runtime`) as
+/// the expression that builds it, each placeholder read at start, and the placeholders' sites.
+/// A placeholder with a default is not compiled in (the build used the default), nor one whose
+/// value decoding transforms: decoded again with other stand-ins, the plan must differ by the
+/// stand-ins' text alone.
+fn compile_in(
+    config: &Config,
+    expanded: &str,
+    runtime: &[runtime_env::Placeholder],
+) -> Result<(String, Vec<String>), Unbakeable> {
+    let defaults = runtime_env::resolve(expanded, |_| None, Unset::StandIn).map_or(true, |r| {
+        r.placeholders.iter().any(|(_, s)| *s != Source::StandIn)
+    });
+    if defaults {
+        return Err(Unbakeable("a `${env:NAME:-default}` placeholder"));
+    }
+    let plan = bake::bake(config)?;
+    if runtime.is_empty() {
+        return Ok((plan, Vec::new()));
+    }
+    let names: BTreeSet<&str> = runtime.iter().map(|p| p.name.as_str()).collect();
+    let other = |name: &str| runtime_env::stand_in_with(name, 'B');
+    let (again, _) = load::check_expanded(expanded, |n| names.contains(n).then(|| other(n)));
+    let again = bake::bake(&again.map_err(|_| Unbakeable("a `${env:NAME}` value"))?)?;
+    let expected = names.iter().fold(plan.clone(), |p, n| {
+        p.replace(&runtime_env::stand_in(n), &other(n))
+    });
+    if expected != again {
+        return Err(Unbakeable(
+            "a `${env:NAME}` value that decoding turns into something else than text",
+        ));
+    }
+    let stand_ins: Vec<String> = names.iter().map(|n| runtime_env::stand_in(n)).collect();
+    let plan = compiled_env::rewrite(&plan, &stand_ins)?;
+    let sites = runtime
+        .iter()
+        .map(|p| {
+            format!(
+                "({:?}, {}, {})",
+                format!("${{env:{}}}", p.name),
+                p.line,
+                p.column
+            )
+        })
+        .collect();
+    Ok((plan, sites))
 }
 
 /// Every use in the config `text` of a manifold-core capability that `has` says the build
@@ -622,8 +677,31 @@ mod tests {
         let plan = compiled.plan.expect("compiled in");
         assert!(plan.contains("UrlPattern::parse(\"/a\")"), "{plan}");
         assert!(compiled.text.is_some(), "the text is embedded too");
-        assert!(config_source(Some(&plan)).contains("load::prebuilt(lookup"));
-        assert!(config_source(None).contains("load::load_expanded(include_str!"));
+        assert!(config_source(Some(&plan), &[]).contains("load::prebuilt(lookup, &[]"));
+        assert!(config_source(None, &[]).contains("load::load_expanded(include_str!"));
+        // A run-time value as text: read at start, at its place.
+        let secret = plain.replace("/a\"}]", "/a?key=${env:B_KEY}\"}]");
+        let compiled = prepare(Target::Workers, &secret, &every_feature);
+        let plan = compiled.plan.expect("compiled in with its placeholder");
+        assert!(
+            plan.contains("UrlPattern::parse(&*__env.text(\"/a?key=B_KEY-AAA"),
+            "{plan}"
+        );
+        assert_eq!(compiled.sites, [r#"("${env:B_KEY}", 2, 61)"#]);
+        // A run-time value that decoding does not keep as text (an API key's digest).
+        let keyed = r#"{"version": 3, "extra_config": {"auth/api-keys": {"keys": [{"key": "${env:K}", "roles": ["r"]}]}},
+  "endpoints": [{"endpoint": "/a", "backend": [{"host": ["http://b"], "url_pattern": "/a"}],
+  "extra_config": {"auth/api-keys": {"roles": ["r"]}}}]}"#;
+        let decoded = prepare(Target::Workers, keyed, &every_feature);
+        assert!(decoded.plan.is_none() && decoded.text.is_some());
+        assert!(
+            decoded
+                .warnings
+                .iter()
+                .any(|w| w.contains("decoding turns into something else")),
+            "{:?}",
+            decoded.warnings
+        );
         // Lambda reads its config at start (a run-time override of the file may replace it).
         assert!(prepare(Target::Lambda, plain, &every_feature)
             .plan

@@ -286,8 +286,10 @@ impl KeySet {
         self
     }
 
-    /// The algorithm and document a config's own set was parsed from.
-    pub(crate) fn source(&self) -> Option<(Alg, &str)> {
+    /// The algorithm and document a config's own set was parsed from (public for the test
+    /// that compares configs compiled in with decoded ones; `Debug` does not show it).
+    #[doc(hidden)]
+    pub fn source(&self) -> Option<(Alg, &str)> {
         self.source.as_ref().map(|(alg, text)| (*alg, &**text))
     }
 
@@ -298,7 +300,7 @@ impl KeySet {
         let set = KeySet::parse(document.as_bytes(), alg)?;
         if set.is_empty() {
             return Err(format!(
-                "no key of a compiled-in JWK set is usable with {}",
+                "no key in a compiled-in `jwk_keys` (or `jwk_local_path`) set is usable with {}",
                 alg.as_str()
             ));
         }

@@ -2,7 +2,8 @@
 // config has no run-time placeholder, so its per-config build carries the config as code and
 // no decoder. This file serves that build in workerd and checks
 //   * the module has no decoder (a message only the decoder writes is not in it, while the
-//     every-capability Worker, which decodes its config at start, has it);
+//     every-capability config built with MANIFOLD_WORKER_DECODE=1, which decodes it at start,
+//     has it); nor has the every-capability Worker, its `${env:…}` placeholders compiled in;
 //   * it answers the demo's front page as the decoder-built gateway does (four backends
 //     trimmed and merged; the same text as the native `manifold run` of the same config,
 //     checked in the scenarios of e2e.test.mjs for the decoding Workers);
@@ -10,7 +11,7 @@
 //     every request with a 500 naming it, instead of being ignored.
 //
 // Run through scripts/worker-e2e.sh (after the builds), which sets MANIFOLD_CACHE,
-// E2E_DEMO_WORKER_DIR and E2E_WORKER_DIR.
+// E2E_DEMO_WORKER_DIR, E2E_WORKER_DIR and E2E_DECODE_WORKER_DIR.
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -54,8 +55,9 @@ async function demo(bindings = {}) {
 
 test("the compiled-in config leaves the decoder out of the module", () => {
   const decoderOnly = "must be 3 (KrakenD v3 format)";
-  assert.ok(wasmOf(need("E2E_WORKER_DIR")).includes(decoderOnly), "the decoding Worker has the decoder's message");
+  assert.ok(wasmOf(need("E2E_DECODE_WORKER_DIR")).includes(decoderOnly), "the decoding Worker has the decoder's message");
   assert.ok(!wasmOf(need("E2E_DEMO_WORKER_DIR")).includes(decoderOnly), "the demo Worker has no decoder");
+  assert.ok(!wasmOf(need("E2E_WORKER_DIR")).includes(decoderOnly), "the every-capability Worker (placeholders and all) has no decoder");
 });
 
 test("the demo Worker answers the front page from its compiled-in config", async () => {

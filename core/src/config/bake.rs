@@ -22,6 +22,7 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::{Method, StatusCode};
 
+use super::compiled_env::JSON_TEXT;
 use super::error::Path;
 use super::extra::{
     ApiKey, ApiKeys, BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr,
@@ -495,7 +496,7 @@ impl Bake for crate::json::Value {
         checked(
             out,
             "manifold_core::json::parse",
-            &format!("{:?}.as_bytes()", self.to_json()),
+            &format!("{JSON_TEXT}{:?}.as_bytes()", self.to_json()),
         )
     }
 }
@@ -611,7 +612,7 @@ impl Bake for Map {
         crate::json::write_json(&mut text, &crate::json::Value::Object(self.clone()));
         let _ = write!(
             out,
-            "match manifold_core::json::parse({text:?}.as_bytes()).map_err(|e| e.to_string())? {{ \
+            "match manifold_core::json::parse({JSON_TEXT}{text:?}.as_bytes()).map_err(|e| e.to_string())? {{ \
              manifold_core::json::Value::Object(map) => map, \
              _ => return Err(::std::string::String::from(\"not a JSON object\")) }}"
         );
@@ -662,7 +663,10 @@ impl Bake for KeySource {
                 out.push_str(
                     "manifold_core::config::extra::KeySource::Inline(::std::sync::Arc::new(",
                 );
-                let _ = write!(out, "manifold_core::jose::KeySet::baked({document:?}, ");
+                let _ = write!(
+                    out,
+                    "manifold_core::jose::KeySet::baked({JSON_TEXT}{document:?}, "
+                );
                 alg.bake(out)?;
                 out.push_str(")?))");
                 Ok(())

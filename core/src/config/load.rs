@@ -13,6 +13,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::compiled_env::{Site, Values};
 use super::env::{self, EnvError};
 use super::files::{self, FileKind};
 use super::runtime_env::{self, Placeholder, Unset};
@@ -98,13 +99,14 @@ pub fn load_expanded(
 /// config in ([`prebuilt`]): then the `MANIFOLD_*` overrides apply at start.
 pub const DECODE_AT_START: &str = "MANIFOLD_WORKER_DECODE";
 
-/// Start with a config compiled in when it was built ([`super::bake`]): `build` makes it. Such
-/// a config has no `${env:NAME}` placeholder (a build decodes a config that has one at start),
-/// but a `MANIFOLD_*` root override may still be set on the platform, and a compiled config
-/// cannot apply it: one that is set is an error naming it, never ignored.
+/// Start with a config compiled in when it was built ([`super::bake`]): `build` makes it,
+/// reading the values of its `${env:NAME}` placeholders (`sites`, [`super::compiled_env`])
+/// from `lookup`. A `MANIFOLD_*` root override set on the platform is an error naming it, never
+/// ignored: a compiled config cannot apply one. No message shows a placeholder's value.
 pub fn prebuilt(
     lookup: impl Fn(&str) -> Option<String>,
-    build: impl FnOnce() -> Result<Config, String>,
+    sites: &[Site],
+    build: impl FnOnce(&Values) -> Result<Config, String>,
 ) -> Result<Config, LoadError> {
     let set: Vec<EnvError> = env::ROOT_OVERRIDES
         .iter()
@@ -120,12 +122,13 @@ pub fn prebuilt(
     if !set.is_empty() {
         return Err(LoadError::Env(set));
     }
-    build().map_err(|message| {
+    let values = Values::resolve(sites, &lookup).map_err(LoadError::Env)?;
+    build(&values).map_err(|message| {
         LoadError::Invalid(ConfigErrors {
             errors: vec![Diagnostic {
                 path: String::new(),
                 context: None,
-                message,
+                message: values.redact(message),
                 line: 1,
                 column: 1,
             }],
@@ -416,22 +419,46 @@ mod tests {
 
     #[test]
     fn a_prebuilt_config_refuses_any_override_set_at_start() {
-        let built = || parse(r#"{"version": 3, "endpoints": []}"#).map_err(|e| e.to_string());
-        assert_eq!(prebuilt(|_| None, built).unwrap().port, 8080);
+        let built =
+            |_: &Values| parse(r#"{"version": 3, "endpoints": []}"#).map_err(|e| e.to_string());
+        assert_eq!(prebuilt(|_| None, &[], built).unwrap().port, 8080);
         for set in [
             "MANIFOLD_TIMEOUT",
             "KRAKEND_CACHE_TTL",
             "MANIFOLD_MAX_HEADER_BYTES",
         ] {
             let lookup = |name: &str| (name == set).then(|| "5s".to_owned());
-            let Err(LoadError::Env(errors)) = prebuilt(lookup, built) else {
+            let Err(LoadError::Env(errors)) = prebuilt(lookup, &[], built) else {
                 panic!("{set} set at start was not refused");
             };
             assert_eq!(errors.len(), 1);
             assert_eq!(errors[0].variable, set);
             assert!(errors[0].message.contains(DECODE_AT_START), "{}", errors[0]);
         }
-        let failed = prebuilt(|_| None, || Err("no route".to_owned())).unwrap_err();
+        let failed = prebuilt(|_| None, &[], |_| Err("no route".to_owned())).unwrap_err();
         assert!(failed.to_string().contains("no route"), "{failed}");
+    }
+
+    #[test]
+    fn a_prebuilt_config_reads_its_placeholders_at_start_and_never_shows_them() {
+        let sites: &[Site] = &[("${env:SECRET}", 4, 17)];
+        let unset = prebuilt(|_| None, sites, |_| unreachable!()).unwrap_err();
+        assert!(
+            unset
+                .to_string()
+                .contains("4:17: run-time variable `SECRET` is not set"),
+            "{unset}"
+        );
+        let lookup = |name: &str| (name == "SECRET").then(|| "hunter22".to_owned());
+        let stood_in = runtime_env::stand_in("SECRET");
+        let failed = prebuilt(lookup, sites, |values| {
+            Err(values.text(&format!("bad `{stood_in}`")))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            failed.contains("bad `${env:SECRET}`") && !failed.contains("hunter22"),
+            "{failed}"
+        );
     }
 }

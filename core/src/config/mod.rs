@@ -9,6 +9,7 @@
 mod backend;
 pub mod bake;
 pub mod capability;
+pub mod compiled_env;
 mod decode;
 mod discovery;
 mod duration;

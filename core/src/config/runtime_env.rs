@@ -99,9 +99,16 @@ struct Replacement {
 /// character is base64url (canonical: a multiple of four), a host-name, header-value and
 /// path character, and the name keeps two stand-ins apart.
 pub fn stand_in(name: &str) -> String {
+    stand_in_with(name, 'A')
+}
+
+/// [`stand_in`] filled with `fill` (a base64url character) instead of `A`: a second stand-in,
+/// for the build's check that a config compiled in takes its placeholders' values as text
+/// ([`super::compiled_env`]).
+pub fn stand_in_with(name: &str, fill: char) -> String {
     let mut s = format!("{name}-");
     while s.len() < STAND_IN_LEN || !s.len().is_multiple_of(4) {
-        s.push('A');
+        s.push(fill);
     }
     s
 }
