@@ -560,6 +560,22 @@ fn checked(out: &mut String, constructor: &str, argument: &str) -> Result<(), Un
 
 impl Bake for Method {
     fn bake(&self, out: &mut String) -> Result<(), Unbakeable> {
+        // The standard methods are constants: no parse, no error path at start.
+        let standard = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::CONNECT,
+            Method::TRACE,
+        ];
+        if standard.contains(self) {
+            let _ = write!(out, "::http::Method::{}", self.as_str());
+            return Ok(());
+        }
         let bytes = format!("b{:?}", self.as_str());
         checked(out, "::http::Method::from_bytes", &bytes)
     }
