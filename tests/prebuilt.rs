@@ -51,10 +51,32 @@ fn jwk_set(endpoint: &manifold_core::config::Endpoint) -> Option<String> {
 
 #[test]
 fn each_compiled_config_is_the_decoded_one() {
-    for (name, text, sites, baked) in BAKED {
+    for (name, text, sites, baked_with) in BAKED {
         let env = Values::resolve(sites, values(sites)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let baked = baked(&env).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let baked = baked_with(&env).unwrap_or_else(|e| panic!("{name}: {e}"));
         let decoded = decoded(name, text, sites);
+        // The placeholders with a default left unset: the defaults, on both sides.
+        let required: Vec<Site> = sites
+            .iter()
+            .filter(|(w, ..)| !w.contains(":-"))
+            .copied()
+            .collect();
+        if required.len() < sites.len() {
+            let env = Values::resolve(sites, values(&required)).unwrap();
+            let unset = load::load_expanded(text, values(&required)).unwrap();
+            let baked = baked_with(&env).unwrap();
+            assert_eq!(
+                format!("{baked:#?}"),
+                format!(
+                    "{:#?}",
+                    Config {
+                        warnings: Vec::new(),
+                        ..unset
+                    }
+                ),
+                "{name}: defaults"
+            );
+        }
         assert_eq!(format!("{baked:#?}"), format!("{decoded:#?}"), "{name}");
         // What `Debug` leaves out (API keys' digests and salt, the propagated role's header).
         for (b, d) in baked.endpoints.iter().zip(&decoded.endpoints) {

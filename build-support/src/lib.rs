@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use manifold_core::config::bake::{self, Unbakeable};
 use manifold_core::config::compiled_env::{self, VALUES};
 use manifold_core::config::load::{self, LoadError};
-use manifold_core::config::runtime_env::{self, Source, Unset};
+use manifold_core::config::runtime_env::{self, Unset};
 use manifold_core::config::{capability, files};
 use manifold_core::Config;
 
@@ -219,7 +219,7 @@ pub fn prepare(
         ));
     }
     if target == Target::Workers && lookup(load::DECODE_AT_START).is_none() {
-        match compile_in(&config, &expanded, &runtime) {
+        match compile_in(&config, &expanded) {
             Ok((plan, sites)) => (out.plan, out.sites) = (Some(plan), sites),
             Err(Unbakeable(part)) => out.warnings.push(format!("{name}: note: `{part}` cannot be compiled into the Worker, so it decodes the config at start (a larger module; bench/profile-notes.md)")),
         }
@@ -228,49 +228,66 @@ pub fn prepare(
     out
 }
 
-/// `config` (decoded from `expanded` with the stand-ins of the placeholders in `runtime`) as
-/// the expression that builds it, each placeholder read at start, and the placeholders' sites.
-/// A placeholder with a default is not compiled in (the build used the default), nor one whose
-/// value decoding transforms: decoded again with other stand-ins, the plan must differ by the
-/// stand-ins' text alone.
-fn compile_in(
-    config: &Config,
-    expanded: &str,
-    runtime: &[runtime_env::Placeholder],
-) -> Result<(String, Vec<String>), Unbakeable> {
-    let defaults = runtime_env::resolve(expanded, |_| None, Unset::StandIn).map_or(true, |r| {
-        r.placeholders.iter().any(|(_, s)| *s != Source::StandIn)
+/// `config` (decoded from `expanded`) as the expression that builds it, each `${env:…}`
+/// placeholder read at start, and the placeholders' sites. With placeholders, the config is
+/// decoded with every placeholder's stand-in instead (a default too, or the build would
+/// compile the default in), and again with other stand-ins: the two plans must differ by the
+/// stand-ins' text alone, or a value is not kept as text (a digest, a duration) and the config
+/// decodes at start.
+fn compile_in(config: &Config, expanded: &str) -> Result<(String, Vec<String>), Unbakeable> {
+    let placeholders: Vec<runtime_env::Placeholder> =
+        match runtime_env::resolve(expanded, |_| None, Unset::StandIn) {
+            Ok(resolved) => resolved.placeholders.into_iter().map(|(p, _)| p).collect(),
+            Err(_) => return Err(Unbakeable("a `${env:NAME}` placeholder")),
+        };
+    if placeholders.is_empty() {
+        return Ok((bake::bake(config)?, Vec::new()));
+    }
+    // One stand-in per variable, the same at each of its places: one default per variable.
+    let conflicting = placeholders.iter().any(|p| {
+        placeholders.iter().any(|q| {
+            q.name == p.name && p.default.is_some() && q.default.is_some() && q.default != p.default
+        })
     });
-    if defaults {
-        return Err(Unbakeable("a `${env:NAME:-default}` placeholder"));
+    if conflicting {
+        return Err(Unbakeable(
+            "one variable with two `${env:NAME:-default}` defaults",
+        ));
     }
-    let plan = bake::bake(config)?;
-    if runtime.is_empty() {
-        return Ok((plan, Vec::new()));
-    }
-    let names: BTreeSet<&str> = runtime.iter().map(|p| p.name.as_str()).collect();
-    let other = |name: &str| runtime_env::stand_in_with(name, 'B');
-    let (again, _) = load::check_expanded(expanded, |n| names.contains(n).then(|| other(n)));
-    let again = bake::bake(&again.map_err(|_| Unbakeable("a `${env:NAME}` value"))?)?;
+    let names: BTreeSet<&str> = placeholders.iter().map(|p| p.name.as_str()).collect();
+    let plan_with = |fill: char| {
+        let lookup = |n: &str| {
+            names
+                .contains(n)
+                .then(|| runtime_env::stand_in_with(n, fill))
+        };
+        let (config, _) = load::check_expanded(expanded, lookup);
+        bake::bake(&config.map_err(|_| Unbakeable("a `${env:NAME}` value with a format"))?)
+    };
+    let plan = plan_with('A')?;
     let expected = names.iter().fold(plan.clone(), |p, n| {
-        p.replace(&runtime_env::stand_in(n), &other(n))
+        p.replace(
+            &runtime_env::stand_in(n),
+            &runtime_env::stand_in_with(n, 'B'),
+        )
     });
-    if expected != again {
+    if expected != plan_with('B')? {
         return Err(Unbakeable(
             "a `${env:NAME}` value that decoding turns into something else than text",
         ));
     }
     let stand_ins: Vec<String> = names.iter().map(|n| runtime_env::stand_in(n)).collect();
     let plan = compiled_env::rewrite(&plan, &stand_ins)?;
-    let sites = runtime
+    let sites = placeholders
         .iter()
         .map(|p| {
-            format!(
-                "({:?}, {}, {})",
-                format!("${{env:{}}}", p.name),
-                p.line,
-                p.column
-            )
+            let default = p
+                .default
+                .as_ref()
+                .map(|d| format!(":-{d}"))
+                .unwrap_or_default();
+            let written = format!("${{env:{}{default}}}", p.name);
+            format!("({written:?}, {}, {})", p.line, p.column)
         })
         .collect();
     Ok((plan, sites))
@@ -706,11 +723,26 @@ mod tests {
         assert!(prepare(Target::Lambda, plain, &every_feature)
             .plan
             .is_none());
-        // A run-time placeholder, even with a default, is resolved at start.
-        let secret = plain.replace("http://b", "${env:B:-http://b}");
-        assert!(prepare(Target::Workers, &secret, &every_feature)
-            .plan
-            .is_none());
+        // A placeholder with a default: compiled in, the default read at start when unset.
+        let host = plain.replace("http://b", "${env:B:-http://b}");
+        let compiled = prepare(Target::Workers, &host, &every_feature);
+        assert!(compiled.plan.is_some(), "{:?}", compiled.warnings);
+        assert_eq!(compiled.sites, [r#"("${env:B:-http://b}", 2, 26)"#]);
+        // One whose value has a format (a duration) cannot stand in: decoded at start.
+        let timeout = plain.replace(
+            r#""version": 3,"#,
+            r#""version": 3, "timeout": "${env:T:-3s}","#,
+        );
+        let decoded = prepare(Target::Workers, &timeout, &every_feature);
+        assert!(decoded.plan.is_none() && decoded.text.is_some());
+        assert!(
+            decoded
+                .warnings
+                .iter()
+                .any(|w| w.contains("value with a format")),
+            "{:?}",
+            decoded.warnings
+        );
         // The build's opt-out, for `MANIFOLD_*` overrides at start.
         let decode = |var: &str| match var {
             load::DECODE_AT_START => Some("1".to_owned()),

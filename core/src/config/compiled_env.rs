@@ -1,5 +1,5 @@
 //! `${env:NAME}` placeholders in a config compiled into a Worker ([`super::bake`]). The build
-//! decodes the config with each unset placeholder's stand-in ([`runtime_env::stand_in`]) and
+//! decodes the config with each placeholder's stand-in ([`runtime_env::stand_in`]) and
 //! writes the plan; [`rewrite`] turns every string literal of that expression holding a
 //! stand-in into a call that puts the value in at start ([`Values`]). The values are read when
 //! the gateway starts, never at build time, so no secret is in the module.
@@ -20,19 +20,42 @@ pub const JSON_TEXT: &str = "/*json*/";
 /// The name of the [`Values`] a compiled config's expression reads (`build-support`).
 pub const VALUES: &str = "__env";
 
-/// One placeholder of a compiled config: as written (`${env:NAME}`), its line and column.
+/// One placeholder of a compiled config: as written (`${env:NAME}` or
+/// `${env:NAME:-default}`), its line and column.
 pub type Site = (&'static str, usize, usize);
 
 /// The values of a compiled config's placeholders, read at start.
 #[derive(Debug, Default)]
 pub struct Values {
-    /// Stand-in, value and placeholder as written, per variable.
-    values: Vec<(String, String, String)>,
+    /// Per variable: its stand-in, its value as text and as JSON string content, and a
+    /// placeholder as written.
+    values: Vec<Value>,
+}
+
+/// One variable's value.
+#[derive(Debug)]
+struct Value {
+    stand_in: String,
+    text: String,
+    json: String,
+    written: &'static str,
+}
+
+/// `written` (`${env:NAME}` or `${env:NAME:-default}`) as its name and default.
+fn parts(written: &str) -> (&str, Option<&str>) {
+    let inner = written
+        .strip_prefix("${env:")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or(written);
+    match inner.split_once(":-") {
+        Some((name, default)) => (name, Some(default)),
+        None => (inner, None),
+    }
 }
 
 impl Values {
-    /// Each of `sites` from `lookup`: an unset or empty variable is an error at its place, as
-    /// the run-time decoder reports it (a compiled config's placeholders have no default).
+    /// Each of `sites` from `lookup`, as the run-time decoder resolves them: an unset or empty
+    /// variable takes its default, and without one is an error at its place.
     pub fn resolve(
         sites: &[Site],
         lookup: impl Fn(&str) -> Option<String>,
@@ -40,24 +63,41 @@ impl Values {
         let mut values = Values::default();
         let mut errors = Vec::new();
         for &(written, line, column) in sites {
-            let name = written
-                .strip_prefix("${env:")
-                .and_then(|rest| rest.strip_suffix('}'))
-                .unwrap_or(written);
-            match lookup(name).filter(|v| !v.is_empty()) {
-                Some(value) => {
-                    if values.values.iter().all(|(_, _, w)| w != written) {
-                        values
-                            .values
-                            .push((stand_in(name), value, written.to_owned()));
-                    }
+            let (name, default) = parts(written);
+            let value = match (lookup(name).filter(|v| !v.is_empty()), default) {
+                (Some(value), _) => {
+                    let mut json = String::new();
+                    push_json_escaped(&mut json, &value);
+                    (value, json)
                 }
-                None => errors.push(EnvError {
-                    line,
-                    column,
-                    variable: name.to_owned(),
-                    message: format!("run-time variable `{name}` is not set (used as `{written}`, read when the gateway starts)"),
-                }),
+                // The default is JSON string content as written.
+                (None, Some(default)) => {
+                    let quoted = format!("\"{default}\"");
+                    let text = match crate::json::parse(quoted.as_bytes()) {
+                        Ok(crate::json::Value::String(text)) => text.to_string(),
+                        _ => default.to_owned(),
+                    };
+                    (text, default.to_owned())
+                }
+                (None, None) => {
+                    errors.push(EnvError {
+                        line,
+                        column,
+                        variable: name.to_owned(),
+                        message: format!("run-time variable `{name}` is not set (used as `{written}`, read when the gateway starts)"),
+                    });
+                    continue;
+                }
+            };
+            let stand_in = stand_in(name);
+            if values.values.iter().all(|v| v.stand_in != stand_in) {
+                let (text, json) = value;
+                values.values.push(Value {
+                    stand_in,
+                    text,
+                    json,
+                    written,
+                });
             }
         }
         if errors.is_empty() {
@@ -69,15 +109,15 @@ impl Values {
 
     /// `literal` with each stand-in replaced by its value.
     pub fn text(&self, literal: &str) -> String {
-        self.put(literal, |value, _| value.to_owned())
+        self.values.iter().fold(literal.to_owned(), |text, v| {
+            text.replace(&v.stand_in, &v.text)
+        })
     }
 
     /// `literal`, a JSON text, with each stand-in replaced by its value, JSON-escaped.
     pub fn json(&self, literal: &str) -> String {
-        self.put(literal, |value, _| {
-            let mut escaped = String::new();
-            push_json_escaped(&mut escaped, value);
-            escaped
+        self.values.iter().fold(literal.to_owned(), |text, v| {
+            text.replace(&v.stand_in, &v.json)
         })
     }
 
@@ -87,16 +127,8 @@ impl Values {
     pub fn redact(&self, message: String) -> String {
         self.values
             .iter()
-            .filter(|(_, value, _)| value.chars().count() >= 4)
-            .fold(message, |m, (_, value, written)| m.replace(value, written))
-    }
-
-    fn put(&self, literal: &str, form: impl Fn(&str, &str) -> String) -> String {
-        self.values
-            .iter()
-            .fold(literal.to_owned(), |text, (stood_in, value, written)| {
-                text.replace(stood_in, &form(value, written))
-            })
+            .filter(|v| v.text.chars().count() >= 4)
+            .fold(message, |m, v| m.replace(&v.text, v.written))
     }
 }
 
@@ -187,5 +219,19 @@ mod tests {
         assert!(errors[0]
             .message
             .contains("run-time variable `KEY` is not set"));
+    }
+
+    #[test]
+    fn an_unset_or_empty_variable_with_a_default_takes_it() {
+        // The default as written is JSON string content: `\"` is a quote in the text.
+        let sites: &[Site] = &[(r#"${env:MODE:-a\"b}"#, 1, 1)];
+        let mode = stand_in("MODE");
+        for unset in [None, Some(String::new())] {
+            let values = Values::resolve(sites, |_| unset.clone()).unwrap();
+            assert_eq!(values.text(&mode), "a\"b");
+            assert_eq!(values.json(&mode), "a\\\"b");
+        }
+        let set = Values::resolve(sites, |_| Some("c".to_owned())).unwrap();
+        assert_eq!(set.text(&mode), "c");
     }
 }
