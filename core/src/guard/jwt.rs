@@ -260,43 +260,15 @@ mod platform_tests {
     #![allow(clippy::unwrap_used)]
 
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use bytes::Bytes;
 
+    use crate::guard::testing::World;
     use crate::jose::{Alg, PlatformKey};
-    use crate::platform::{
-        BackendRequest, BackendResponse, BoxFuture, ClientError, Clock, HttpClient, Platform,
-        Signatures, Sleep,
-    };
+    use crate::platform::{BoxFuture, Platform, Signatures};
     use crate::{Gateway, RequestContext};
-
-    /// Backends answer `{"ok":true}`; the clock stands at 2026-01-01.
-    struct World;
-
-    impl HttpClient for World {
-        fn send(
-            &self,
-            _: BackendRequest,
-            _: usize,
-        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{\"ok\":true}"))) })
-        }
-    }
-
-    impl Clock for World {
-        fn now_millis(&self) -> u64 {
-            1_767_225_600_000
-        }
-    }
-
-    impl Sleep for World {
-        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-            Box::pin(std::future::pending())
-        }
-    }
 
     /// What the port was asked: algorithm, key, signing input, signature.
     type Asked = (Alg, PlatformKey, Vec<u8>, Vec<u8>);
@@ -332,7 +304,7 @@ mod platform_tests {
             "backend":[{{"url_pattern":"/x"}}],"extra_config":{{"auth/validator":{{"alg":"EdDSA",
             "jwk_keys":{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","use":"sig","x":"{x}="}}]}}}}}}}}]}}"#
         );
-        let world = Arc::new(World);
+        let world = Arc::new(World::default());
         let mut platform = Platform::new(world.clone(), world.clone(), world);
         if let Some(port) = port {
             platform = platform.with_signatures(port);

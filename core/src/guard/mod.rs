@@ -21,6 +21,13 @@ pub(crate) mod ratelimit;
 pub(crate) mod secure;
 #[cfg_attr(not(feature = "api-keys"), allow(dead_code))]
 pub(crate) mod stored_keys;
+// Used by the tests of the capabilities a build has (API keys with Redis, platform signatures).
+#[cfg(test)]
+#[cfg_attr(
+    not(any(all(feature = "api-keys", feature = "redis"), feature = "jwt-platform")),
+    allow(dead_code)
+)]
+mod testing;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;

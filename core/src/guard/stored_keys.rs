@@ -99,43 +99,15 @@ impl std::fmt::Debug for StoredKeys {
 #[cfg(test)]
 #[cfg(all(feature = "api-keys", feature = "redis"))]
 mod tests {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
 
     use sha2::{Digest, Sha256};
 
     use super::*;
-    use crate::platform::{
-        BackendRequest, BackendResponse, BoxFuture, ClientError, HttpClient, Platform, PoolSpec,
-        RequestContext, Sleep, Stores,
-    };
+    use crate::guard::testing::World;
+    use crate::platform::{BoxFuture, Platform, PoolSpec, RequestContext, Stores};
     use crate::Gateway;
-
-    /// The backend (always 200), the clock (moved by hand) and a timer that never fires.
-    #[derive(Default)]
-    struct World(AtomicU64);
-
-    impl HttpClient for World {
-        fn send(
-            &self,
-            _: BackendRequest,
-            _: usize,
-        ) -> BoxFuture<'static, Result<BackendResponse, ClientError>> {
-            Box::pin(async { Ok(http::Response::new(Bytes::from_static(b"{\"ok\":true}"))) })
-        }
-    }
-
-    impl Clock for World {
-        fn now_millis(&self) -> u64 {
-            1_767_225_600_000 + self.0.load(Ordering::SeqCst)
-        }
-    }
-
-    impl Sleep for World {
-        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-            Box::pin(std::future::pending())
-        }
-    }
 
     /// Every pool is `redis`; the KV namespace `KEYS` is `kv` when there is one (Workers).
     struct Platforms {
