@@ -60,7 +60,7 @@ pub struct JsonSchema {
 
 fn number(v: &Value) -> Option<f64> {
     match v {
-        Value::Number(n) => n.as_str().parse().ok(),
+        Value::Number(n) => crate::float::parse(n.as_str()),
         _ => None,
     }
 }

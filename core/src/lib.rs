@@ -19,6 +19,7 @@ mod builtin;
 mod cel;
 pub mod compression;
 mod encoding;
+mod float;
 mod gateway;
 mod guard;
 mod http_util;

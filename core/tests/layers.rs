@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "yaml",
             "bucket",
             "sort",
+            "float",
         ],
     ),
     ("engines", &["cel", "jose", "json_schema"]),

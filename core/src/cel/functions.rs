@@ -42,8 +42,7 @@ pub(super) fn call<'a>(f: Func, args: Vec<Val<'a>>) -> R<Val<'a>> {
                 .map_err(|_| format!("cannot convert `{s}` to uint"))?,
         ),
         (Func::Double, Val::Str(s)) => Val::Double(
-            s.parse()
-                .map_err(|_| format!("cannot convert `{s}` to double"))?,
+            crate::float::parse(s).ok_or_else(|| format!("cannot convert `{s}` to double"))?,
         ),
         (Func::Double, v) if v.number().is_some() => Val::Double(v.number().unwrap_or(0.0)),
         (Func::String, Val::Str(_)) => a,

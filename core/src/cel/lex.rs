@@ -159,10 +159,9 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), ParseError> {
     }
     let text = src.get(start..i).unwrap_or("");
     if float {
-        return text
-            .parse::<f64>()
+        return crate::float::parse(text)
             .map(|d| (Tok::Double(d), i))
-            .or_else(|_| perr(start, "invalid number"));
+            .map_or_else(|| perr(start, "invalid number"), Ok);
     }
     if unsigned(i) {
         return text

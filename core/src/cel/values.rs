@@ -38,7 +38,7 @@ pub(super) fn from_json(v: &Json) -> Val<'_> {
             } else if let Ok(u) = s.parse::<u64>() {
                 Val::Uint(u)
             } else {
-                s.parse::<f64>().map_or(Val::Null, Val::Double)
+                crate::float::parse(s).map_or(Val::Null, Val::Double)
             }
         }
         Json::String(s) => Val::Str(Cow::Borrowed(s)),

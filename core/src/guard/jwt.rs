@@ -64,7 +64,7 @@ fn extract(cfg: &JwtValidator, headers: &HeaderMap) -> Option<String> {
 /// An RFC 7519 NumericDate; anything else (strings, arrays, 1e300, NaN) is `None`.
 fn numeric_date(v: &Value) -> Option<f64> {
     let Value::Number(n) = v else { return None };
-    let x: f64 = n.as_str().parse().ok()?;
+    let x = crate::float::parse(n.as_str())?;
     (x.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&x)).then_some(x)
 }
 
