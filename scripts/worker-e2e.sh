@@ -27,7 +27,8 @@
 #      persisted storage (shared rate limits, the Cache API, a restart).
 #      tests/worker/signatures.test.mjs: RS256, PS256, ES256, ES384 and EdDSA tokens on the
 #      Worker (verified by WebCrypto); tests/worker/webcrypto.test.mjs: the Wycheproof vectors
-#      (MANIFOLD_TEST_VECTORS, default ../shared/test-vectors) through that port in workerd.
+#      (MANIFOLD_TEST_VECTORS, default ../shared/test-vectors) through that port in workerd;
+#      tests/worker/gunzip.test.mjs: the gzip port (DecompressionStream) in workerd.
 # Everything started is stopped on exit. Prints `worker bundle: N bytes gzip` (every feature),
 # `worker bundle (demo config, per-config build): N bytes gzip` and, as its last
 # line, `worker e2e: P passed, F failed`; exits non-zero on any failure or missing tool.
@@ -228,7 +229,7 @@ set -m
 node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" tests/worker/e2e.test.mjs \
 	tests/worker/secrets.test.mjs tests/worker/telemetry.test.mjs tests/worker/state.test.mjs \
-	tests/worker/prebuilt.test.mjs tests/worker/signatures.test.mjs tests/worker/webcrypto.test.mjs &
+	tests/worker/prebuilt.test.mjs tests/worker/signatures.test.mjs tests/worker/webcrypto.test.mjs tests/worker/gunzip.test.mjs &
 node_pgid=$!
 set +m
 wait "$node_pgid"

@@ -218,6 +218,21 @@ function gzipBomb() {
   return bomb;
 }
 
+/** Bodies sent gzipped once more under one `Content-Encoding: gzip`: workerd decodes the outer
+ * layer while fetch reads it, and a body still in gzip keeps its header
+ * (convert::runtime_decoded), so the core decodes the inner one with the platform's
+ * DecompressionStream (worker-ports/src/gunzip.js). */
+const GZIP_TWICE = {
+  json: () => zlib.gzipSync(JSON.stringify({ twice: true })),
+  bomb: gzipBomb,
+  // The CRC-32 in the trailer is wrong.
+  crc: () => {
+    const b = zlib.gzipSync('{"a":1}');
+    b[b.length - 8] ^= 0xff;
+    return b;
+  },
+};
+
 /** The misbehaving backends (docs/bad-input.md groups B, D and E); false: no such route. */
 function misbehave(req, res, path, tracked) {
   let m;
@@ -254,6 +269,9 @@ function misbehave(req, res, path, tracked) {
   }
   if (path === "/gzip-bomb") {
     return send(200, { "content-type": "application/json", "content-encoding": "gzip" }, gzipBomb());
+  }
+  if ((m = path.match(/^\/gzip-twice\/(\w+)$/)) && m[1] in GZIP_TWICE) {
+    return send(200, { "content-type": "application/json", "content-encoding": "gzip" }, zlib.gzipSync(GZIP_TWICE[m[1]]()));
   }
   if (path === "/unknown-encoding") {
     return send(200, { "content-type": "application/json", "content-encoding": "x-unknown" }, '{"coded":true}');

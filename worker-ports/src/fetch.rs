@@ -26,14 +26,15 @@ use worker::{web_sys, ByteStream, Date, Delay};
 use crate::convert;
 
 /// The Workers platform: `fetch` as the client, `Date.now()` as the clock, `setTimeout` as the
-/// timer, `Math.random()` for ids, `console.log` for the access log, WebCrypto for token
-/// signatures (in a build with any: `jwt-platform`).
+/// timer, `Math.random()` for ids, `console.log` for the access log, `DecompressionStream` for
+/// gzip bodies, WebCrypto for token signatures (in a build with any: `jwt-platform`).
 pub fn platform() -> Platform {
     let clock = || Date::now().as_millis();
     let sleep = |d| -> BoxFuture<'static, ()> { Box::pin(Delay::from(convert::timer(d))) };
     let platform = Platform::new(Arc::new(FetchClient), Arc::new(clock), Arc::new(sleep))
         .with_random(Arc::new(crate::telemetry::MathRandom))
-        .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()));
+        .with_sink(Arc::new(crate::telemetry::ConsoleLog::default()))
+        .with_gunzip(Arc::new(crate::gunzip::DecompressionStream));
     if PLATFORM_SIGNATURES {
         return platform.with_signatures(Arc::new(crate::signatures::WebCrypto));
     }

@@ -13,7 +13,8 @@
 //! * WebSocket passthrough ([`websocket`]): the backend fetched with `Upgrade: websocket`, a
 //!   `WebSocketPair` for the client, messages and closes relayed between them;
 //! * JWS signatures of `auth/validator` (RSA, ECDSA, Ed25519) verified by WebCrypto
-//!   ([`WebCrypto`]);
+//!   ([`WebCrypto`]), and backends' gzip bodies decoded by `DecompressionStream`
+//!   ([`DecompressionStream`]);
 //! * ids from `Math.random()`, the access log through `console.log` (one JSON object per
 //!   request), and with `telemetry/opentelemetry` the OTLP export in `ctx.wait_until`
 //!   ([`observed`]).
@@ -26,6 +27,7 @@ pub mod convert;
 manifold_core::wasm_only! {
     mod durable;
     mod fetch;
+    mod gunzip;
     mod signatures;
     mod store;
     mod telemetry;
@@ -33,6 +35,7 @@ manifold_core::wasm_only! {
 
     pub use durable::ManifoldStore;
     pub use fetch::{headers_from_js, headers_to_js, platform, response_init, FetchClient};
+    pub use gunzip::DecompressionStream;
     pub use signatures::WebCrypto;
     pub use store::WorkerStores;
     pub use telemetry::{observed, ConsoleLog, MathRandom};

@@ -6,6 +6,7 @@
 
 mod context;
 mod discovery;
+mod gunzip;
 mod log_write;
 mod send;
 mod signatures;
@@ -23,6 +24,9 @@ use futures_util::future::{select, Either};
 
 pub use context::RequestContext;
 pub use discovery::{ResolveError, SrvAnswer, SrvRecord, SrvResolver};
+#[cfg(feature = "gzip")]
+pub use gunzip::Flate;
+pub use gunzip::{Gunzip, GunzipError};
 pub(crate) use log_write::hex_into;
 pub use log_write::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Timestamps};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
@@ -236,6 +240,9 @@ pub struct Platform {
     /// Verifies the JWS signatures of the key families this build leaves to the platform
     /// (`jwt-platform`); `None`: such a signature never verifies (fail closed).
     pub signatures: Option<Arc<dyn Signatures>>,
+    /// Decodes backends' gzip bodies: the core's own (`Flate`, feature `gzip`) unless the
+    /// platform gives one; `None`: such a body is a backend failure (`bad_encoding`).
+    pub gunzip: Option<Arc<dyn Gunzip>>,
 }
 
 /// Environment variables at run time. Any `Fn(&str) -> Option<String>` closure is one.
@@ -310,6 +317,7 @@ impl Platform {
             env: None,
             resolver: None,
             signatures: None,
+            gunzip: gunzip::builtin(),
         }
     }
 
@@ -346,6 +354,12 @@ impl Platform {
     /// The same ports, with the platform's signature verifier.
     pub fn with_signatures(mut self, signatures: Arc<dyn Signatures>) -> Self {
         self.signatures = Some(signatures);
+        self
+    }
+
+    /// The same ports, with backends' gzip bodies decoded by `gunzip`.
+    pub fn with_gunzip(mut self, gunzip: Arc<dyn Gunzip>) -> Self {
+        self.gunzip = Some(gunzip);
         self
     }
 

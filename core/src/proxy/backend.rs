@@ -3,7 +3,6 @@
 
 use crate::config::capability::{when, DNS_SD};
 use std::borrow::Cow;
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -21,7 +20,8 @@ use crate::config::{Backend, Encoding};
 use crate::encoding;
 use crate::json::{self, Filter};
 use crate::platform::{
-    BackendRequest, Body, BoxFuture, FailureKind, Listed, Platform, ReadHeaders,
+    BackendRequest, Body, BoxFuture, FailureKind, Gunzip, GunzipError, Listed, Platform,
+    ReadHeaders,
 };
 use crate::telemetry::{BackendSpan, SpanClient};
 use crate::url::param_eq;
@@ -378,7 +378,9 @@ impl Proxy for HttpBackend {
                     ..Default::default()
                 });
             };
-            let mut body = decompress(&mut parts.headers, body, self.max_body)
+            let gunzip = self.platform.gunzip.as_deref();
+            let mut body = decompress(gunzip, &mut parts.headers, body, self.max_body)
+                .await
                 .map_err(fail(FailureKind::BadEncoding))?;
             // `when` again: `martian` is held across the `.await` above, so the compiler no
             // longer sees the constant `None` here and would link `modify_response` without it.
@@ -520,34 +522,33 @@ fn is_gzip(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
 }
 
-/// Undo `Content-Encoding: gzip`, bounded by `max_body` decompressed bytes (a gzip bomb is an
-/// error, not an allocation).
-fn decompress(headers: &mut HeaderMap, body: Bytes, max_body: usize) -> Result<Bytes, ProxyError> {
+/// Undo `Content-Encoding: gzip` with the platform's decoder, bounded by `max_body` decoded
+/// bytes (a gzip bomb is an error, not an allocation).
+async fn decompress(
+    gunzip: Option<&dyn Gunzip>,
+    headers: &mut HeaderMap,
+    body: Bytes,
+    max_body: usize,
+) -> Result<Bytes, ProxyError> {
     if !is_gzip(headers) {
         return Ok(body);
     }
-    let limit = u64::try_from(max_body)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_body));
-    flate2::read::GzDecoder::new(&body[..])
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            ProxyError::new(
-                ErrorSource::Backend,
-                format!("invalid gzip body from backend: {e}"),
-            )
-        })?;
-    if out.len() > max_body {
-        return Err(ProxyError::new(
-            ErrorSource::Backend,
-            format!("backend body larger than {max_body} bytes after decompression"),
-        ));
-    }
+    let Some(gunzip) = gunzip else {
+        let why = "a gzip body from backend, and this build decodes no gzip";
+        return Err(ProxyError::new(ErrorSource::Backend, why));
+    };
+    let out = gunzip.gunzip(body, max_body).await.map_err(|e| {
+        let why = match e {
+            GunzipError::Invalid(e) => format!("invalid gzip body from backend: {e}"),
+            GunzipError::TooLarge => {
+                format!("backend body larger than {max_body} bytes after decompression")
+            }
+        };
+        ProxyError::new(ErrorSource::Backend, why)
+    })?;
     headers.remove(CONTENT_ENCODING);
     headers.remove(CONTENT_LENGTH);
-    Ok(Bytes::from(out))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -678,20 +679,113 @@ mod tests {
         }
     }
 
-    #[test]
-    fn gzip_is_bounded() {
+    fn gzipped(body: &[u8]) -> Bytes {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        enc.write_all(&vec![b'a'; 100_000]).unwrap();
-        let gz = Bytes::from(enc.finish().unwrap());
+        enc.write_all(body).unwrap();
+        Bytes::from(enc.finish().unwrap())
+    }
+
+    fn gzip_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("99"));
+        h
+    }
+
+    fn run(
+        gunzip: Option<&dyn Gunzip>,
+        headers: &mut HeaderMap,
+        body: Bytes,
+        max: usize,
+    ) -> Result<Bytes, String> {
+        futures_executor::block_on(decompress(gunzip, headers, body, max)).map_err(|e| e.message)
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn gzip_is_bounded() {
+        let flate = crate::platform::Flate;
+        let gz = gzipped(&vec![b'a'; 100_000]);
+        let mut h = gzip_headers();
         assert_eq!(
-            decompress(&mut h.clone(), gz.clone(), 200_000)
+            run(Some(&flate), &mut h, gz.clone(), 200_000)
                 .unwrap()
                 .len(),
             100_000
         );
-        assert!(decompress(&mut h.clone(), gz, 1000).is_err());
-        assert!(decompress(&mut h, Bytes::from_static(b"plain text"), 1000).is_err());
+        assert!(h.get(CONTENT_ENCODING).is_none() && h.get(CONTENT_LENGTH).is_none());
+        let e = run(Some(&flate), &mut gzip_headers(), gz, 1000).unwrap_err();
+        assert!(
+            e.contains("larger than 1000 bytes after decompression"),
+            "{e}"
+        );
+        let e = run(
+            Some(&flate),
+            &mut gzip_headers(),
+            Bytes::from_static(b"plain"),
+            1000,
+        );
+        assert!(e
+            .unwrap_err()
+            .starts_with("invalid gzip body from backend: "));
+        // Every member of a multi-member body, as Go reads it; bytes after the last refused.
+        let two = [gzipped(b"first "), gzipped(b"second")].concat();
+        let out = run(
+            Some(&flate),
+            &mut gzip_headers(),
+            Bytes::from(two.clone()),
+            1000,
+        );
+        assert_eq!(out.unwrap(), "first second");
+        let trailing = Bytes::from([&two[..], b"xyz"].concat());
+        assert!(run(Some(&flate), &mut gzip_headers(), trailing, 1000).is_err());
+    }
+
+    /// Answers what the test says, and records the limit it was given.
+    struct Scripted(Result<Bytes, GunzipError>, Mutex<Vec<(Bytes, usize)>>);
+
+    impl Gunzip for Scripted {
+        fn gunzip(
+            &self,
+            body: Bytes,
+            limit: usize,
+        ) -> BoxFuture<'static, Result<Bytes, GunzipError>> {
+            self.1.lock().unwrap().push((body, limit));
+            Box::pin(std::future::ready(self.0.clone()))
+        }
+    }
+
+    #[test]
+    fn the_platforms_decoder_decodes_gzip_bodies_only() {
+        let port = Scripted(Ok(Bytes::from_static(b"{}")), Mutex::default());
+        let mut h = gzip_headers();
+        assert_eq!(
+            run(Some(&port), &mut h, Bytes::from_static(b"gz"), 7).unwrap(),
+            "{}"
+        );
+        assert!(h.get(CONTENT_ENCODING).is_none() && h.get(CONTENT_LENGTH).is_none());
+        assert_eq!(*port.1.lock().unwrap(), [(Bytes::from_static(b"gz"), 7)]);
+        // Not gzip: as it came, the port not asked.
+        let mut plain = HeaderMap::new();
+        assert_eq!(
+            run(Some(&port), &mut plain, Bytes::from_static(b"x"), 7).unwrap(),
+            "x"
+        );
+        assert_eq!(port.1.lock().unwrap().len(), 1);
+        // The port's refusals are the backend's failures; no decoder at all fails closed.
+        let big = Scripted(Err(GunzipError::TooLarge), Mutex::default());
+        let e = run(Some(&big), &mut gzip_headers(), gzipped(b"{}"), 7).unwrap_err();
+        assert_eq!(e, "backend body larger than 7 bytes after decompression");
+        let bad = Scripted(
+            Err(GunzipError::Invalid("bad magic".into())),
+            Mutex::default(),
+        );
+        let e = run(Some(&bad), &mut gzip_headers(), gzipped(b"{}"), 7).unwrap_err();
+        assert_eq!(e, "invalid gzip body from backend: bad magic");
+        let e = run(None, &mut gzip_headers(), gzipped(b"{}"), 7).unwrap_err();
+        assert_eq!(
+            e,
+            "a gzip body from backend, and this build decodes no gzip"
+        );
     }
 }
