@@ -315,12 +315,15 @@ pub fn request_target(path: &str, query: Option<&str>) -> Option<http::Uri> {
     target.parse().ok()
 }
 
-/// KrakenD compares placeholder names after upper-casing their first letter.
+/// KrakenD compares placeholder names after upper-casing their first letter; here only an
+/// ASCII first letter is compared without case, so the request path needs no Unicode case
+/// tables. The config refuses a reference that only a non-ASCII letter's case would match
+/// (`config::params`), so both sides agree on every config that loads.
 pub fn param_eq(a: &str, b: &str) -> bool {
     let mut ca = a.chars();
     let mut cb = b.chars();
     match (ca.next(), cb.next()) {
-        (Some(x), Some(y)) => x.to_uppercase().eq(y.to_uppercase()) && ca.as_str() == cb.as_str(),
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(&y) && ca.as_str() == cb.as_str(),
         (None, None) => true,
         _ => false,
     }

@@ -143,7 +143,7 @@ mod tests {
         ];
         // 2024-01-06T12:34:56Z, a Saturday.
         let vars = Activation::new(1_704_544_496_000)
-            .with_request("GET", "/a/30", &params, &headers, &query)
+            .with_request("GET", "/a/30", &params, &[], &headers, &query)
             .with_jwt(&claims);
         p.eval(&vars)
     }

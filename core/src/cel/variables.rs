@@ -22,14 +22,16 @@ impl<'a> Activation<'a> {
         Activation { vars }
     }
 
-    /// The request variables: `req_method`, `req_path`, `req_params` (first letter
-    /// upper-cased, as KrakenD), `req_headers` (canonical names, lists of values),
-    /// `req_querystring` (lists of values).
+    /// The request variables: `req_method`, `req_path`, `req_params` (named by KrakenD's key,
+    /// the first letter upper-cased: the key `param_keys` gives for the name, computed with
+    /// the config, else the name with an ASCII first letter upper-cased), `req_headers`
+    /// (canonical names, lists of values), `req_querystring` (lists of values).
     pub fn with_request(
         mut self,
         method: &'a str,
         path: &'a str,
         params: &'a [(String, String)],
+        param_keys: &[(String, String)],
         headers: &'a http::HeaderMap,
         query: &'a [(String, String)],
     ) -> Self {
@@ -38,7 +40,11 @@ impl<'a> Activation<'a> {
         self.vars.insert("req_path", Val::Str(Cow::Borrowed(path)));
         let params = params
             .iter()
-            .map(|(k, v)| (upper_first(k), Val::Str(Cow::Borrowed(v.as_str()))))
+            .map(|(k, v)| {
+                let key = param_keys.iter().find(|(name, _)| name == k);
+                let key = key.map_or_else(|| ascii_upper_first(k), |(_, key)| key.clone());
+                (key, Val::Str(Cow::Borrowed(v.as_str())))
+            })
             .collect();
         self.vars.insert("req_params", Val::Map(params));
         self.vars.insert("req_headers", header_map(headers));
@@ -79,10 +85,12 @@ impl<'a> Activation<'a> {
     }
 }
 
-fn upper_first(s: &str) -> String {
+/// No Unicode case mapping on the request path: it would link the case tables
+/// (`config::params`).
+fn ascii_upper_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
+        .map(|f| std::iter::once(f.to_ascii_uppercase()).chain(c).collect())
         .unwrap_or_default()
 }
 

@@ -13,7 +13,7 @@ use super::extra::{self, ProxyOptions};
 use super::fields::{self, dot_path};
 use super::plan::{Backend, BackendQos, Encoding, OutputEncoding};
 use super::raw::{RawBackend, BACKEND_NO_EFFECT};
-use crate::url::{param_eq, UrlPattern, Var};
+use crate::url::{UrlPattern, Var};
 
 /// What a backend needs to know about its endpoint.
 #[derive(Clone, Copy)]
@@ -80,11 +80,14 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
     }
     if let Some(super::extra::LambdaFunction::Param(p)) = extra.lambda.as_ref().map(|l| &l.function)
     {
-        if !env.params.iter().any(|e| param_eq(e, p)) {
-            cx.at("extra_config").key("backend/lambda").error(format!(
+        let mut cx = cx.at("extra_config").key("backend/lambda");
+        match super::params::refers(env.params, p) {
+            Ok(true) => {}
+            Ok(false) => cx.error(format!(
                 "the function name comes from the endpoint parameter `{{{p}}}` (`function_param_name`), but the endpoint has no such placeholder (it has: {})",
                 list_or_none(env.params)
-            ));
+            )),
+            Err(e) => cx.key("function_param_name").error(e),
         }
     }
     if let Some(d) = &discovery {
@@ -111,8 +114,14 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         martian: extra.martian.map(Arc::new),
         graphql: extra.graphql.map(Arc::new),
         client_credentials: extra.client_credentials.map(Arc::new),
-        lambda: extra.lambda.map(Arc::new),
-        cel: extra.cel.map(Arc::new),
+        lambda: extra.lambda.map(|mut l| {
+            l.payload_keys = super::params::lowered(env.params);
+            Arc::new(l)
+        }),
+        cel: extra.cel.map(|mut c| {
+            c.param_keys = super::params::keys(env.params);
+            Arc::new(c)
+        }),
         flatmap_filter: proxy.flatmap_filter,
         shadow: proxy.shadow,
         shadow_timeout,
@@ -200,10 +209,14 @@ fn url_pattern(
     };
     for var in pattern.vars() {
         match var {
-            Var::Param(name) if !env.params.iter().any(|e| param_eq(e, name)) => cx.error(format!(
-                "undefined output param `{{{name}}}`: the endpoint has no such placeholder (it has: {})",
-                list_or_none(env.params)
-            )),
+            Var::Param(name) => match super::params::refers(env.params, name) {
+                Ok(true) => {}
+                Ok(false) => cx.error(format!(
+                    "undefined output param `{{{name}}}`: the endpoint has no such placeholder (it has: {})",
+                    list_or_none(env.params)
+                )),
+                Err(e) => cx.error(e),
+            },
             Var::Resp { .. } if !env.sequential => cx.error(
                 "`{resp<N>_...}` placeholders need `extra_config.proxy.sequential: true` on the endpoint",
             ),
@@ -319,6 +332,7 @@ fn sanitize_host(host: &str, disable_sanitize: bool) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::url::param_eq;
 
     #[test]
     fn hosts_are_sanitised() {
@@ -342,5 +356,8 @@ mod tests {
     fn param_names_compare_like_krakend() {
         assert!(param_eq("id", "Id"));
         assert!(!param_eq("id", "ID"));
+        // Beyond ASCII only the exact letter (a config that relies on more does not load).
+        assert!(param_eq("ñame", "ñame"));
+        assert!(!param_eq("ñame", "Ñame"));
     }
 }

@@ -13,7 +13,6 @@ use super::extra::{self, ApiKeys, FlatmapOp, RedisRateLimit, RouterRateLimit, St
 use super::fields;
 use super::plan::{Backend, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding, QueryFilter};
 use super::raw::{RawEndpoint, ENDPOINT_NO_EFFECT};
-use crate::url::param_eq;
 
 /// Paths the gateway serves itself.
 const RESERVED_PATHS: &[&str] = &["/__debug", "/__echo", "/__health"];
@@ -127,6 +126,10 @@ pub(crate) fn endpoint(
     if cx.failed_since(mark) {
         return None;
     }
+    let cel = extra.cel.map(|mut c| {
+        c.param_keys = super::params::keys(&params);
+        Arc::new(c)
+    });
     Some(Endpoint {
         endpoint: path,
         method: settings.method,
@@ -146,7 +149,7 @@ pub(crate) fn endpoint(
         api_keys: api_keys.map(Arc::new),
         auth_signer: extra.auth_signer.map(Arc::new),
         json_schema: extra.json_schema.map(Arc::new),
-        cel: extra.cel.map(Arc::new),
+        cel,
         guards: EndpointGuards {
             bot_detector: extra.bot_detector,
             ratelimit,
@@ -298,7 +301,7 @@ fn endpoint_params(cx: &mut Cx<'_, '_>, endpoint: &str, disable_rest: bool) -> V
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             if name.is_empty() || name.contains(['{', '}']) {
                 cx.error(format!("invalid placeholder `{segment}`"));
-            } else if params.iter().any(|p| param_eq(p, name)) {
+            } else if params.iter().any(|p| super::params::same(p, name)) {
                 cx.error(format!("placeholder `{{{name}}}` appears twice"));
             } else {
                 params.push(name.to_owned());

@@ -20,6 +20,7 @@ pub mod extra;
 mod fields;
 pub mod files;
 pub mod load;
+mod params;
 mod plan;
 mod raw;
 mod root;

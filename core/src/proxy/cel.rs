@@ -48,11 +48,12 @@ fn aborted(i: usize) -> ProxyError {
     )
 }
 
-fn request_vars<'a>(now: u64, r: &'a ProxyRequest) -> Activation<'a> {
+fn request_vars<'a>(now: u64, r: &'a ProxyRequest, keys: &[(String, String)]) -> Activation<'a> {
     let vars = Activation::new(now).with_request(
         r.method.as_str(),
         r.target.path(),
         &r.params,
+        keys,
         &r.headers,
         &r.query,
     );
@@ -65,7 +66,10 @@ fn request_vars<'a>(now: u64, r: &'a ProxyRequest) -> Activation<'a> {
 impl Proxy for Checked {
     fn call(&self, request: ProxyRequest) -> BoxFuture<'_, Result<ProxyResponse, ProxyError>> {
         let now = self.clock.now_millis();
-        let refused = first_refusal(&self.checks.request, &request_vars(now, &request));
+        let refused = first_refusal(
+            &self.checks.request,
+            &request_vars(now, &request, &self.checks.param_keys),
+        );
         Box::pin(async move {
             if let Some(i) = refused {
                 return Err(match self.checks.request.get(i) {
@@ -81,7 +85,7 @@ impl Proxy for Checked {
             let response = self.next.call(request).await?;
             let refused = {
                 let raw = response.raw.as_ref();
-                let vars = request_vars(now, &kept).with_response(
+                let vars = request_vars(now, &kept, &self.checks.param_keys).with_response(
                     &response.data,
                     response.is_complete,
                     raw.map(|r| r.status.as_u16()),

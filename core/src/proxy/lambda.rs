@@ -93,7 +93,7 @@ impl LambdaBackend {
             utf8_percent_encode(&function, NAME)
         );
         let payload = if self.backend.method == Method::GET {
-            params_payload(&req.params)
+            params_payload(&req.params, &self.lambda.payload_keys)
         } else {
             req.body.clone()
         };
@@ -125,11 +125,16 @@ impl LambdaBackend {
 }
 
 /// The endpoint parameters as KrakenD's `fromParams` sends them: a JSON object of strings,
-/// names lower-cased, keys sorted (Go's encoder), a newline at the end.
-fn params_payload(params: &[(String, String)]) -> Bytes {
+/// names lower-cased (as `keys` gives them, computed with the config; else ASCII only: no
+/// Unicode case tables on the request path), keys sorted (Go's encoder), a newline at the end.
+fn params_payload(params: &[(String, String)], keys: &[(String, String)]) -> Bytes {
     let map: BTreeMap<String, &str> = params
         .iter()
-        .map(|(k, v)| (k.to_lowercase(), v.as_str()))
+        .map(|(k, v)| {
+            let key = keys.iter().find(|(name, _)| name == k);
+            let key = key.map_or_else(|| k.to_ascii_lowercase(), |(_, key)| key.clone());
+            (key, v.as_str())
+        })
         .collect();
     let mut out = serde_json::to_vec(&map).unwrap_or_else(|_| b"{}".to_vec());
     out.push(b'\n');
@@ -239,10 +244,13 @@ mod tests {
         let params = vec![
             ("Name".to_owned(), "x\"y".to_owned()),
             ("Id".to_owned(), "42".to_owned()),
+            ("Ñu".to_owned(), "1".to_owned()),
         ];
+        // The config's keys for the names; without one, ASCII letters lower-cased.
+        let keys = [("Ñu".to_owned(), "ñu".to_owned())];
         assert_eq!(
-            &params_payload(&params)[..],
-            b"{\"id\":\"42\",\"name\":\"x\\\"y\"}\n"
+            &params_payload(&params, &keys)[..],
+            "{\"id\":\"42\",\"name\":\"x\\\"y\",\"ñu\":\"1\"}\n".as_bytes()
         );
     }
 }

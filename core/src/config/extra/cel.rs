@@ -22,6 +22,9 @@ pub struct CelChecks {
     pub jwt: Vec<Program>,
     /// Where the first expression reading `JWT` is (it needs an `auth/validator`).
     pub(crate) jwt_at: Option<Path>,
+    /// The endpoint's parameters with KrakenD's key for each (`req_params`), computed with
+    /// the config (`config::params`).
+    pub(crate) param_keys: Vec<(String, String)>,
 }
 
 /// One entry of the list as written.

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::Namespace;
 use crate::config::decode::Cx;
 use crate::json;
-use crate::url::param_eq;
 
 /// Options of `backend/graphql`, as written.
 #[derive(Debug, Default, Deserialize)]
@@ -140,10 +139,12 @@ impl GraphQl {
     /// empty string for them).
     pub(crate) fn check_params(&self, cx: &mut Cx<'_, '_>, endpoint_params: &[String]) {
         for (var, param) in &self.params {
-            if !endpoint_params.iter().any(|p| param_eq(p, param)) {
-                cx.at("variables").at(var).warn(format!(
+            match crate::config::params::refers(endpoint_params, param) {
+                Ok(true) => {}
+                Ok(false) => cx.at("variables").at(var).warn(format!(
                     "`{{{param}}}` is not a parameter of the endpoint: the variable is sent as an empty string"
-                ));
+                )),
+                Err(e) => cx.at("variables").at(var).error(e),
             }
         }
     }

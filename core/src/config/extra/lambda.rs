@@ -19,6 +19,9 @@ pub struct Lambda {
     pub max_retries: u32,
     /// `scheme://host[:port]` of the Invoke API instead of `https://lambda.<region>.amazonaws.com`.
     pub endpoint: Option<String>,
+    /// The endpoint's parameters with the name each has in a GET's payload (KrakenD's key,
+    /// lower-cased), computed with the config (`config::params`).
+    pub(crate) payload_keys: Vec<(String, String)>,
 }
 
 /// How the function is named.
@@ -89,6 +92,8 @@ impl Namespace for Lambda {
             region: raw.region,
             max_retries: raw.max_retries,
             endpoint: raw.endpoint.map(|e| e.trim_end_matches('/').to_owned()),
+            // Set by the backend, which knows the endpoint's parameters.
+            payload_keys: Vec::new(),
         };
         super::checked(cx, options, &problems)
     }
