@@ -13,9 +13,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde::Deserialize;
 
 use crate::config::extra::{ApiKey, ApiKeys, KeysFrom};
+use crate::json::{self, Value};
 use crate::platform::{Clock, MemoryStore, Store, StoreError};
 
 /// Answers kept per instance: at most this many keys (known or not)…
@@ -31,8 +31,7 @@ pub(crate) struct StoredKeys {
 }
 
 /// A store entry's value.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default, PartialEq)]
 struct Entry {
     roles: Vec<String>,
     id: Option<String>,
@@ -79,12 +78,28 @@ impl StoredKeys {
     }
 }
 
-/// A stored value as an entry; empty (no such key) or not a JSON object: none.
+/// A stored value as an entry; none when it is empty (no such key), not a JSON object, or has
+/// `roles` that are not a list of strings or an `id` that is not a string. Read with the
+/// gateway's own JSON parser (a repeated member counts once, the last), not serde's: on the
+/// Worker that deserializer would be linked for this alone.
 fn parse(value: &Bytes) -> Option<Entry> {
-    if value.is_empty() {
+    let Ok(Value::Object(entry)) = json::parse(value) else {
         return None;
-    }
-    serde_json::from_slice::<Entry>(value).ok()
+    };
+    let roles = match entry.get("roles") {
+        None => Vec::new(),
+        Some(Value::Array(roles)) => roles
+            .iter()
+            .map(|r| r.as_str().map(str::to_owned))
+            .collect::<Option<_>>()?,
+        Some(_) => return None,
+    };
+    let id = match entry.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.as_str().to_owned()),
+        Some(_) => return None,
+    };
+    Some(Entry { roles, id })
 }
 
 impl std::fmt::Debug for StoredKeys {
@@ -92,6 +107,48 @@ impl std::fmt::Debug for StoredKeys {
         f.debug_struct("StoredKeys")
             .field("from", &self.from)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_objects_with_string_roles_and_an_optional_string_id() {
+        let entry = |text: &'static str| parse(&Bytes::from_static(text.as_bytes()));
+        let roles = |r: &[&str]| r.iter().map(|&s| s.to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            entry(r#"{"roles":["a","b"],"id":"acme","other":1}"#),
+            Some(Entry {
+                roles: roles(&["a", "b"]),
+                id: Some("acme".into())
+            })
+        );
+        assert_eq!(entry("{}"), Some(Entry::default()));
+        assert_eq!(entry(r#"{"id":null}"#), Some(Entry::default()));
+        assert_eq!(
+            entry(r#"{"roles":["x"],"roles":["y"]}"#),
+            Some(Entry {
+                roles: roles(&["y"]),
+                id: None
+            })
+        );
+        for no in [
+            "",
+            "[]",
+            "null",
+            "\"acme\"",
+            "{",
+            r#"{"roles":"a"}"#,
+            r#"{"roles":[1]}"#,
+            r#"{"roles":null}"#,
+            r#"{"id":7}"#,
+            r#"{"id":["acme"]}"#,
+            r#"{"roles":[]} x"#,
+        ] {
+            assert_eq!(entry(no), None, "{no}");
+        }
     }
 }
 
