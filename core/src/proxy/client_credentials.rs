@@ -411,18 +411,16 @@ fn parse(answer: &BackendResponse, now_ms: u64) -> Result<Token, String> {
         }
         out
     } else {
-        let json: serde_json::Value = serde_json::from_slice(answer.body())
+        // The gateway's own JSON parser: serde's deserializer would be linked into the Worker
+        // for this alone.
+        let json = crate::json::parse(answer.body())
             .map_err(|e| format!("the answer is not JSON: {e}"))?;
-        let text = |k: &str| {
-            json.get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        // A number, or a number in a string (some servers send that; oauth2 accepts both).
-        let expires_in = match json.get("expires_in") {
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            Some(serde_json::Value::String(s)) => s.parse().ok(),
+        let member = |k: &str| json.as_object().and_then(|o| o.get(k));
+        let text = |k: &str| member(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        // A whole number, or one in a string (some servers send that; oauth2 accepts both).
+        let expires_in = match member("expires_in") {
+            Some(crate::json::Value::Number(n)) => n.as_str().parse().ok(),
+            Some(crate::json::Value::String(s)) => s.as_str().parse().ok(),
             _ => None,
         };
         (text("access_token"), text("token_type"), expires_in)
@@ -543,12 +541,19 @@ mod tests {
         assert_eq!(t.renew_at_ms, Some(20_000));
         let t = parse(&answer("application/json", r#"{"access_token":"x"}"#), 0).unwrap();
         assert_eq!(t.renew_at_ms, None);
+        // Not a whole number of seconds: no expiry known.
+        for expiry in ["60.5", "-1", "6e1", "null"] {
+            let body = format!(r#"{{"access_token":"x","expires_in":{expiry}}}"#);
+            let t = parse(&answer("application/json", &body), 0).unwrap();
+            assert_eq!(t.renew_at_ms, None, "{expiry}");
+        }
     }
 
     #[test]
     fn answers_without_a_token_are_errors() {
         assert!(parse(&answer("application/json", r#"{"token_type":"bearer"}"#), 0).is_err());
         assert!(parse(&answer("application/json", "not json"), 0).is_err());
+        assert!(parse(&answer("application/json", r#"["access_token"]"#), 0).is_err());
         let refused = http::Response::builder()
             .status(500)
             .body(Bytes::from_static(b"boom"))
