@@ -1,5 +1,5 @@
 //! Decimal text to `f64`, as `str::parse::<f64>` reads it (same grammar, same correctly rounded
-//! value), without the standard library's tables. Core's parser carries about 12 KB of
+//! value), without the standard library's tables; and `f64` to text as Go's `%g` prints it. Core's parser carries about 12 KB of
 //! power-of-five and digit tables that do not compress (14 KB of the every-capability Worker's
 //! gzip size, bench/profile-notes.md); this one is exact by big-integer arithmetic instead,
 //! which is slower, and used only where a number's value is needed on the request path (a
@@ -9,6 +9,72 @@
 //! to 22 are both exact doubles, so one IEEE multiplication or division rounds correctly.
 
 use std::cmp::Ordering;
+
+/// `v` as Go's `fmt.Sprintf("%g", v)` prints it (CEL's `string(double)` in cel-go): the
+/// shortest digits that read back as `v`, in exponent form (`1e+06`, `2.5e-07`, at least two
+/// exponent digits) when the exponent is below -4 or at least 6, else plain (`123456`,
+/// `0.0001`); `+Inf`, `-Inf`, `NaN`. The digits come from zmij (serde_json's printer): the
+/// standard library's `Display` would link its own float printer and tables.
+pub(crate) fn go_g(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_owned();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    let sign = if v.is_sign_negative() { "-" } else { "" };
+    if v == 0.0 {
+        return format!("{sign}0");
+    }
+    let mut buffer = zmij::Buffer::new();
+    let (digits, point) = shortest(buffer.format_finite(v.abs()));
+    let exp = point - 1;
+    let mut out = String::from(sign);
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push_str(if exp < 0 { "e-" } else { "e+" });
+        if exp.unsigned_abs() < 10 {
+            out.push('0');
+        }
+        out.push_str(&exp.unsigned_abs().to_string());
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else {
+        let point = point as usize;
+        if digits.len() <= point {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', point - digits.len()));
+        } else {
+            let (int, frac) = digits.split_at(point);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        }
+    }
+    out
+}
+
+/// The significant digits of a positive number printed as `12.34`, `0.001`, `1.5e-7` or
+/// `1e21`, without leading or trailing zeros, and where the point goes: the value is
+/// `0.DIGITS × 10^point`.
+fn shortest(printed: &str) -> (String, i32) {
+    let (mantissa, exp) = match printed.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.trim_start_matches('+').parse::<i32>().unwrap_or(0)),
+        None => (printed, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = int.chars().chain(frac.chars()).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_owned();
+    (digits, int.len() as i32 - leading as i32 + exp)
+}
 
 /// Significant digits kept. A midpoint between two doubles has at most 767 significant
 /// digits, so the digits after these only tell whether the value lies above what was kept:
@@ -339,6 +405,67 @@ mod tests {
             (0..n)
                 .map(|_| char::from(b'0' + self.below(10) as u8))
                 .collect()
+        }
+    }
+
+    #[test]
+    fn go_g_prints_as_go_does() {
+        // Go 1.22: fmt.Sprintf("%g", x).
+        for (x, go) in [
+            (1.5, "1.5"),
+            (100.0, "100"),
+            (123_456.0, "123456"),
+            (1_234_567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (123_456_789.0, "1.23456789e+08"),
+            (0.0001, "0.0001"),
+            (0.000_012_5, "1.25e-05"),
+            (1e21, "1e+21"),
+            (1e100, "1e+100"),
+            (-2.5e-7, "-2.5e-07"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (999_999.0, "999999"),
+            (608_863_452_348.114_9, "6.088634523481149e+11"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(go_g(x), go, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn go_g_prints_the_shortest_digits_that_read_back() {
+        let mut r = Rng(0x0bad_5eed_dead_10cc);
+        for _ in 0..100_000 {
+            let x = f64::from_bits(r.next());
+            if !x.is_finite() || x == 0.0 {
+                continue;
+            }
+            let text = go_g(x);
+            assert_eq!(text.parse::<f64>().ok(), Some(x), "{text}");
+            // As few digits as the standard library's `{:e}` (the shortest). Where the exact
+            // value lies halfway between two equally short ones, Go rounds to the even digit
+            // (`decimal.Round`), as zmij does, and the standard library does not.
+            let std = format!("{:e}", x.abs());
+            let std_digits: String = std.split('e').next().unwrap().replace('.', "");
+            let ours: String = text
+                .trim_start_matches('-')
+                .split('e')
+                .next()
+                .unwrap()
+                .replace('.', "")
+                .trim_matches('0')
+                .to_owned();
+            let std_digits = std_digits.trim_end_matches('0');
+            assert_eq!(ours.len(), std_digits.len(), "{x:e}: {text}");
+            let even = ours.ends_with(['0', '2', '4', '6', '8']);
+            assert!(ours == std_digits || even, "{x:e}: {text}");
         }
     }
 

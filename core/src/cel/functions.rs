@@ -48,7 +48,7 @@ pub(super) fn call<'a>(f: Func, args: Vec<Val<'a>>) -> R<Val<'a>> {
         (Func::String, Val::Str(_)) => a,
         (Func::String, Val::Int(i)) => Val::Str(Cow::Owned(i.to_string())),
         (Func::String, Val::Uint(u)) => Val::Str(Cow::Owned(u.to_string())),
-        (Func::String, Val::Double(d)) => Val::Str(Cow::Owned(d.to_string())),
+        (Func::String, Val::Double(d)) => Val::Str(Cow::Owned(crate::float::go_g(*d))),
         (Func::String, Val::Bool(b)) => Val::Str(Cow::Owned(b.to_string())),
         (Func::String, Val::Time(s, _)) => {
             let millis = u64::try_from(*s).map_err(|_| "timestamp out of range")? * 1000;
