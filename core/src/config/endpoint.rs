@@ -123,6 +123,12 @@ pub(crate) fn endpoint(
         ratelimit.as_ref(),
         extra.ratelimit_router_redis.as_ref(),
     );
+    param_strategy(
+        &mut cx,
+        &params,
+        ratelimit.as_ref(),
+        extra.ratelimit_router_redis.as_ref(),
+    );
     if cx.failed_since(mark) {
         return None;
     }
@@ -177,6 +183,28 @@ fn websocket_rules(cx: &mut Cx<'_, '_>, settings: &Settings) {
 
 /// A rate limit keyed on the API key (`strategy: "api_key"`) needs the endpoint's
 /// `auth/api-keys`, which establishes the key before the limit runs.
+/// A rate limit keyed by a parameter names it as the request path compares names
+/// (`config::params`): one that only a non-ASCII first letter's case would match is an error.
+fn param_strategy(
+    cx: &mut Cx<'_, '_>,
+    params: &[String],
+    local: Option<&RouterRateLimit>,
+    shared: Option<&RedisRateLimit>,
+) {
+    let limits = [
+        ("qos/ratelimit/router", local),
+        ("qos/ratelimit/router/redis", shared.map(|s| &s.limit)),
+    ];
+    for (ns, limit) in limits {
+        let Some(limit) = limit.filter(|l| l.strategy == Strategy::Param) else {
+            continue;
+        };
+        if let Err(e) = super::params::refers(params, &limit.key) {
+            cx.at("extra_config").at(ns).at("key").error(e);
+        }
+    }
+}
+
 fn api_key_strategy(
     cx: &mut Cx<'_, '_>,
     has_api_keys: bool,

@@ -106,6 +106,22 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "ratelimit")]
+    #[test]
+    fn a_rate_limit_keyed_by_such_a_reference_is_an_error_too() {
+        let text = |key: &str| {
+            format!(
+                r#"{{"version":3,"endpoints":[{{"endpoint":"/f/{{ñame}}",
+                  "extra_config":{{"qos/ratelimit/router":{{"client_max_rate":1,"strategy":"param","key":"{key}"}}}},
+                  "backend":[{{"host":["http://h"],"url_pattern":"/b"}}]}}]}}"#
+            )
+        };
+        assert!(crate::config::parse(&text("ñame")).is_ok());
+        let e = crate::config::parse(&text("Ñame")).unwrap_err().to_string();
+        assert!(e.contains("qos/ratelimit/router.key"), "{e}");
+        assert!(e.contains("only in the case of its first letter"), "{e}");
+    }
+
     #[test]
     fn keys_upper_case_the_first_letter_and_lambda_lower_cases_them() {
         let params = ["id".to_owned(), "ñame".to_owned(), "userId".to_owned()];
