@@ -85,6 +85,16 @@ cat >"$WORK/gateway.json" <<EOF
       "exporters": {
         "otlp": [{ "name": "receiver", "host": "127.0.0.1", "port": $OTLP, "use_http": true }],
         "prometheus": [{ "name": "local", "port": $METRICS, "listen_ip": "127.0.0.1" }]
+      },
+      "layers": {
+        "global": {
+          "traces_static_attributes": [{ "key": "owner", "value": "team-charlie" }],
+          "metrics_static_attributes": [{ "key": "deploy.zone", "value": "eu-1" }]
+        },
+        "backend": {
+          "traces": { "static_attributes": [{ "key": "tier", "value": "edge" }] },
+          "metrics": { "static_attributes": [{ "key": "tier", "value": "db" }] }
+        }
       }
     }
   },
@@ -140,6 +150,9 @@ expect_count 'manifold_http_server_requests_total{route="/b",status="200"}' 2
 expect_count 'manifold_http_server_requests_total{route="unmatched",status="404"}' 1
 expect_count "sum(manifold_http_client_requests_total{host=\"http://127.0.0.1:$BACKEND\",status=\"200\"})" 7
 expect_count 'manifold_http_server_request_duration_seconds_count{route="/a"}' 3
+# The layers' static attributes are labels of their series.
+expect_count 'sum(manifold_http_server_requests_total{deploy_zone="eu-1"})' 6
+expect_count 'sum(manifold_http_client_requests_total{tier="db"})' 7
 
 # The OTLP receiver got the client's trace: server -> proxy -> one span per backend call.
 check_spans() {
@@ -158,6 +171,10 @@ assert server[0]["service"] == "manifold-e2e"
 assert server[0]["attributes"]["http.route"] == "/b"
 assert server[0]["attributes"]["http.response.status_code"] == 200
 assert server[0]["attributes"]["manifold.request_id"] == "e2e-req-1"
+# Each layer's static attributes, on its own spans only.
+assert server[0]["attributes"]["owner"] == "team-charlie", server[0]["attributes"]
+assert "owner" not in proxy[0]["attributes"] and "tier" not in proxy[0]["attributes"]
+assert all(c["attributes"]["tier"] == "edge" and "owner" not in c["attributes"] for c in client)
 assert proxy[0]["parent"] == server[0]["span_id"], proxy[0]
 for c in client:
     assert c["parent"] == proxy[0]["span_id"], c
@@ -173,7 +190,7 @@ for key in ("x", "y"):
 PY
 }
 if poll 100 check_spans; then
-	ok "otlp: client trace $TRACE: server span (parent $PARENT) -> proxy span -> 2 backend spans; backends got their span in traceparent"
+	ok "otlp: client trace $TRACE: server span (parent $PARENT) -> proxy span -> 2 backend spans; backends got their span in traceparent; each layer's static attributes"
 else
 	bad "otlp: spans of trace $TRACE: $(check_spans 2>&1 | tail -3)"
 fi

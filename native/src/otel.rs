@@ -70,6 +70,8 @@ pub struct OtelSink {
     spans: Arc<Spans>,
     stats: Arc<Stats>,
     traces: bool,
+    /// The spans the config's `layers` ask for.
+    shape: otlp::Shape,
     /// Per-request mode: the exporter the sink's flush drives.
     flusher: Option<Arc<Exporter>>,
 }
@@ -182,7 +184,7 @@ pub fn pipeline(
         deploy_env: config.deploy_env.clone(),
     };
     let spans = Arc::new(Spans::new(otlp::head_room(&resource)));
-    let metrics = Arc::new(Metrics::new(clock.now_micros()));
+    let metrics = Arc::new(Metrics::with_layers(clock.now_micros(), &config.layers));
     let stats = Arc::new(Stats::default());
     let url = |path: &str, o: &manifold_core::config::extra::Otlp| {
         let host = o.host.trim_end_matches('/');
@@ -202,7 +204,6 @@ pub fn pipeline(
             port => format!("{host}:{port}{path}"),
         }
     };
-    let global = &config.layers.global;
     let exporter = Exporter {
         spans: spans.clone(),
         traces: config
@@ -216,7 +217,7 @@ pub fn pipeline(
             .exporters
             .otlp
             .iter()
-            .filter(|o| !o.disable_metrics && !global.disable_metrics)
+            .filter(|o| !o.disable_metrics && config.metrics())
             .map(|o| url("/v1/metrics", o))
             .collect(),
         period: Duration::from_secs(config.metric_reporting_period.max(1)),
@@ -229,6 +230,7 @@ pub fn pipeline(
     };
     let sink = OtelSink {
         traces: config.traces(),
+        shape: otlp::Shape::new(&config.layers),
         config: config.clone(),
         metrics,
         spans,
@@ -302,16 +304,18 @@ impl Sink for OtelSink {
         }
         self.metrics.record(record);
         if self.traces && record.trace.sampled {
-            self.queue(otlp::request_spans(record), |out, scratch| {
-                otlp::encode_request(out, record, scratch);
+            self.queue(otlp::request_spans(record, &self.shape), |out, scratch| {
+                otlp::encode_request(out, record, scratch, &self.shape);
             });
         }
     }
 
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         self.metrics.straggler(call);
-        if self.traces && trace.sampled {
-            self.queue(1, |out, _| otlp::encode_straggler(out, trace, call));
+        if self.traces && trace.sampled && self.shape.client_spans() {
+            self.queue(1, |out, _| {
+                otlp::encode_straggler(out, trace, call, &self.shape);
+            });
         }
     }
 

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use manifold_core::config::capability::OPENTELEMETRY;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
-use manifold_core::otlp::{self, Pending, Resource};
+use manifold_core::otlp::{self, Pending, Resource, Shape};
 use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::{BoxFuture, Clock, Config, HttpClient, Platform, Random, RequestRecord, Sink};
 use worker::js_sys::Math;
@@ -44,6 +44,8 @@ pub struct ConsoleLog {
 struct Otel {
     config: OpenTelemetry,
     metrics: Metrics,
+    /// The spans the config's `layers` ask for.
+    shape: Shape,
     queue: Mutex<Vec<Pending>>,
     dropped: AtomicU64,
     /// Spans in `queue`.
@@ -81,7 +83,7 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
                 .collect(),
             metrics_urls: otlp
                 .iter()
-                .filter(|e| !e.disable_metrics && !o.layers.global.disable_metrics)
+                .filter(|e| !e.disable_metrics && o.metrics())
                 .map(|e| url("/v1/metrics", &e.host, e.port))
                 .collect(),
             resource: Resource {
@@ -89,7 +91,8 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
                 service_version: o.service_version.clone(),
                 deploy_env: o.deploy_env.clone(),
             },
-            metrics: Metrics::new(platform.clock.now_micros()),
+            metrics: Metrics::with_layers(platform.clock.now_micros(), &o.layers),
+            shape: Shape::new(&o.layers),
             queue: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
@@ -143,7 +146,7 @@ impl Sink for ConsoleLog {
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         let Some(otel) = self.otel() else { return };
         otel.metrics.straggler(call);
-        if otel.config.traces() && trace.sampled {
+        if otel.config.traces() && trace.sampled && otel.shape.client_spans() {
             otel.queue(Pending::Straggler(Box::new((trace.clone(), call.clone()))));
         }
     }
@@ -157,7 +160,7 @@ impl Sink for ConsoleLog {
 impl Otel {
     /// Keeps the record (its spans are encoded when sent, after the answer).
     fn queue(&self, pending: Pending) {
-        let n = pending.spans();
+        let n = pending.spans(&self.shape);
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if self.queued.load(Ordering::Relaxed) + n > QUEUE {
             self.dropped.fetch_add(n as u64, Ordering::Relaxed);
@@ -175,7 +178,7 @@ impl Otel {
             std::mem::take(&mut *queue)
         };
         if !pending.is_empty() {
-            let body = otlp::encode_pending(&self.resource, &pending);
+            let body = otlp::encode_pending(&self.resource, &self.shape, &pending);
             for url in &self.traces {
                 self.post(url, body.clone()).await;
             }

@@ -30,8 +30,8 @@ use super::extra::{
     Exporters, FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator,
     KeyHash, KeyIn, KeySource, KeysFrom, Lambda, Layer, Layers, Logging, Martian, OpenTelemetry,
     Otlp, Prometheus, ProxyRateLimit, Redis, RedisPool, RedisRateLimit, RouterOptions,
-    RouterRateLimit, ScopesMatcher, SecurityHttp, StaticResponse, StaticStrategy, Strategy,
-    WebSocket,
+    RouterRateLimit, ScopesMatcher, SecurityHttp, StaticAttribute, StaticResponse, StaticStrategy,
+    Strategy, WebSocket,
 };
 use super::plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
@@ -273,13 +273,15 @@ structs! {
     }
     "manifold_core::config::extra::Layers" Layers { global, proxy, backend }
     "manifold_core::config::extra::Layer" Layer {
-        disable_metrics, disable_traces, disable_propagation, report_headers,
+        disable_metrics, disable_traces, disable_propagation, report_headers, skip_headers,
+        metrics_static_attributes, traces_static_attributes, semantic_convention,
     }
     "manifold_core::config::extra::BackendLayer" BackendLayer { metrics, traces }
     "manifold_core::config::extra::BackendDetail" BackendDetail {
         disable_stage, round_trip, read_payload, detailed_connection, static_attributes,
-        report_headers,
+        report_headers, skip_headers,
     }
+    "manifold_core::config::extra::StaticAttribute" StaticAttribute { key, value }
     "manifold_core::config::extra::HttpCache" HttpCache {
         shared, connection_name, pool_at, max_items, max_size,
     }
@@ -638,7 +640,7 @@ impl Bake for Map {
 
 impl Bake for serde_json::Value {
     fn bake(&self, _: &mut String) -> Result<(), Unbakeable> {
-        Err(Unbakeable("router.error_body or static_attributes"))
+        Err(Unbakeable("router.error_body"))
     }
 }
 

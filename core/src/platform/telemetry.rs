@@ -354,6 +354,9 @@ pub(crate) struct Live {
     pub(crate) ids: TraceIds,
     /// Send `traceparent` to the backends.
     pub(crate) propagate: bool,
+    /// Each backend call is a span of its own (unless `layers.backend.traces.disable_stage`:
+    /// then its `traceparent` names the endpoint's span).
+    pub(crate) client_spans: bool,
     /// The calls that ended so far and the endpoint the router chose: one lock for both (a
     /// `OnceLock` of its own cost more to set than this lock).
     state: Mutex<LiveState>,
@@ -363,10 +366,16 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    pub(crate) fn new(ids: TraceIds, propagate: bool, sink: Option<Arc<dyn Sink>>) -> Self {
+    pub(crate) fn new(
+        ids: TraceIds,
+        propagate: bool,
+        client_spans: bool,
+        sink: Option<Arc<dyn Sink>>,
+    ) -> Self {
         Self {
             ids,
             propagate,
+            client_spans,
             state: Mutex::new(LiveState::default()),
             recorded: AtomicBool::new(false),
             sink,

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::otlp::{self, Resource, Value};
+use crate::config::extra::{prometheus_label, Layers, StaticAttribute};
 use crate::platform::{is_standard_method, BackendCall, RequestRecord};
 
 /// Histogram bucket bounds in seconds (OpenTelemetry's HTTP duration advice).
@@ -33,6 +34,20 @@ pub struct Metrics {
     /// Requests in flight: an atomic, so that a request's start takes no lock.
     in_flight: AtomicI64,
     state: Mutex<State>,
+    /// The global layer's series (`http.server.*`) and their static attributes; `None` with
+    /// `layers.global.disable_metrics`.
+    server: Option<Vec<(String, String)>>,
+    /// The backend layer's (`http.client.*`); `None` with
+    /// `layers.backend.metrics.disable_stage`.
+    client: Option<Vec<(String, String)>>,
+}
+
+/// A layer's static attributes as (key, value) pairs.
+fn pairs(attributes: &[StaticAttribute]) -> Vec<(String, String)> {
+    attributes
+        .iter()
+        .map(|a| (a.key.clone(), a.value.clone()))
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -232,12 +247,22 @@ impl Histogram {
 // === impl Metrics ===
 
 impl Metrics {
-    /// No series yet; cumulative data starts at `start_micros`.
+    /// No series yet; cumulative data starts at `start_micros`. Every layer, no static
+    /// attributes.
     pub fn new(start_micros: u64) -> Self {
+        Self::with_layers(start_micros, &Layers::default())
+    }
+
+    /// [`Self::new`] with the series and static attributes `layers` asks for.
+    pub fn with_layers(start_micros: u64, layers: &Layers) -> Self {
+        let backend = &layers.backend.metrics;
         Self {
             start_micros,
             in_flight: AtomicI64::new(0),
             state: Mutex::new(State::default()),
+            server: (!layers.global.disable_metrics)
+                .then(|| pairs(&layers.global.metrics_static_attributes)),
+            client: (!backend.disable_stage).then(|| pairs(&backend.static_attributes)),
         }
     }
 
@@ -255,17 +280,21 @@ impl Metrics {
         let route = record.endpoint.as_deref().unwrap_or("unmatched");
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.lock();
-        observe(
-            &mut state.server,
-            (
-                method_label(&record.method),
-                route,
-                Status::Code(record.status),
-            ),
-            record.duration_micros,
-        );
-        for call in &record.backends {
-            observe_call(&mut state, call);
+        if self.server.is_some() {
+            observe(
+                &mut state.server,
+                (
+                    method_label(&record.method),
+                    route,
+                    Status::Code(record.status),
+                ),
+                record.duration_micros,
+            );
+        }
+        if self.client.is_some() {
+            for call in &record.backends {
+                observe_call(&mut state, call);
+            }
         }
     }
 
@@ -276,67 +305,81 @@ impl Metrics {
 
     /// A backend call that ended after its request (a deferred shadow call).
     pub fn straggler(&self, call: &BackendCall) {
-        observe_call(&mut self.lock(), call);
+        if self.client.is_some() {
+            observe_call(&mut self.lock(), call);
+        }
     }
 
     /// Prometheus text exposition format, with `extra` counters (`name`, value) appended.
     pub fn prometheus(&self, extra: &[(&str, &str, u64)]) -> String {
         let state = self.lock();
         let mut out = String::new();
-        let server = |labels: &(String, String, String)| {
-            format!(
-                "method=\"{}\",route=\"{}\",status=\"{}\"",
-                escape(&labels.0),
-                escape(&labels.1),
-                escape(&labels.2)
-            )
-        };
-        let client = |labels: &(String, String, String)| {
-            format!(
-                "host=\"{}\",method=\"{}\",status=\"{}\"",
-                escape(&labels.0),
-                escape(&labels.1),
-                escape(&labels.2)
-            )
-        };
-        counter(
-            &mut out,
-            "manifold_http_server_requests_total",
-            "Requests answered.",
-            &state.server,
-            server,
-        );
-        histogram(
-            &mut out,
-            "manifold_http_server_request_duration_seconds",
-            "Time to answer a request.",
-            &state.server,
-            server,
-        );
-        let _ = writeln!(
-            out,
-            "# HELP manifold_http_server_active_requests Requests in flight."
-        );
-        let _ = writeln!(out, "# TYPE manifold_http_server_active_requests gauge");
-        let _ = writeln!(
-            out,
-            "manifold_http_server_active_requests {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
-        counter(
-            &mut out,
-            "manifold_http_client_requests_total",
-            "Backend calls.",
-            &state.client,
-            client,
-        );
-        histogram(
-            &mut out,
-            "manifold_http_client_request_duration_seconds",
-            "Time of a backend call.",
-            &state.client,
-            client,
-        );
+        if let Some(statics) = &self.server {
+            let fixed = fixed_labels(statics);
+            let server = |labels: &(String, String, String)| {
+                format!(
+                    "method=\"{}\",route=\"{}\",status=\"{}\"{fixed}",
+                    escape(&labels.0),
+                    escape(&labels.1),
+                    escape(&labels.2)
+                )
+            };
+            counter(
+                &mut out,
+                "manifold_http_server_requests_total",
+                "Requests answered.",
+                &state.server,
+                server,
+            );
+            histogram(
+                &mut out,
+                "manifold_http_server_request_duration_seconds",
+                "Time to answer a request.",
+                &state.server,
+                server,
+            );
+            let _ = writeln!(
+                out,
+                "# HELP manifold_http_server_active_requests Requests in flight."
+            );
+            let _ = writeln!(out, "# TYPE manifold_http_server_active_requests gauge");
+            let labels = fixed.strip_prefix(',').unwrap_or_default();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{labels}}}")
+            };
+            let _ = writeln!(
+                out,
+                "manifold_http_server_active_requests{labels} {}",
+                self.in_flight.load(Ordering::Relaxed)
+            );
+        }
+        if let Some(statics) = &self.client {
+            let fixed = fixed_labels(statics);
+            let client = |labels: &(String, String, String)| {
+                format!(
+                    "host=\"{}\",method=\"{}\",status=\"{}\"{fixed}",
+                    escape(&labels.0),
+                    escape(&labels.1),
+                    escape(&labels.2)
+                )
+            };
+            counter(
+                &mut out,
+                "manifold_http_client_requests_total",
+                "Backend calls.",
+                &state.client,
+                client,
+            );
+            histogram(
+                &mut out,
+                "manifold_http_client_request_duration_seconds",
+                "Time of a backend call.",
+                &state.client,
+                client,
+            );
+        }
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
@@ -368,28 +411,36 @@ impl Metrics {
             otlp::message(rm, 1, |r| otlp::resource(r, resource));
             otlp::message(rm, 2, |sm| {
                 otlp::message(sm, 1, otlp::scope);
-                otlp_histogram(
-                    sm,
-                    "http.server.request.duration",
-                    &state.server,
-                    server_attrs,
-                    start,
-                    now,
-                );
-                otlp_histogram(
-                    sm,
-                    "http.client.request.duration",
-                    &state.client,
-                    client_attrs,
-                    start,
-                    now,
-                );
+                if let Some(statics) = &self.server {
+                    otlp_histogram(
+                        sm,
+                        "http.server.request.duration",
+                        &state.server,
+                        (server_attrs, statics),
+                        start,
+                        now,
+                    );
+                }
+                if let Some(statics) = &self.client {
+                    otlp_histogram(
+                        sm,
+                        "http.client.request.duration",
+                        &state.client,
+                        (client_attrs, statics),
+                        start,
+                        now,
+                    );
+                }
+                let Some(statics) = &self.server else {
+                    return;
+                };
                 // Metric { name = 1; unit = 3; sum = 7 { data_points = 1; temporality = 2; monotonic = 3 } }
                 otlp::message(sm, 2, |m| {
                     otlp::string(m, 1, "http.server.active_requests");
                     otlp::string(m, 3, "{request}");
                     otlp::message(m, 7, |sum| {
                         otlp::message(sum, 1, |p| {
+                            static_attributes(p, statics);
                             otlp::fixed64(p, 2, start);
                             otlp::fixed64(p, 3, now);
                             // as_int = 6 (sfixed64)
@@ -463,11 +514,31 @@ fn histogram(
 }
 
 /// Metric { name = 1; unit = 3; histogram = 9 { data_points = 1; temporality = 2 } }.
+/// A data point's layer attributes (field 9), after its own.
+fn static_attributes(point: &mut Vec<u8>, statics: &[(String, String)]) {
+    for (key, value) in statics {
+        otlp::attribute(point, 9, key, &Value::Str(value.clone()));
+    }
+}
+
+/// `,label="value"` of each static attribute, for a series' Prometheus labels.
+fn fixed_labels(statics: &[(String, String)]) -> String {
+    statics
+        .iter()
+        .map(|(key, value)| format!(",{}=\"{}\"", prometheus_label(key), escape(value)))
+        .collect()
+}
+
+/// A histogram metric of `series`: each point's attributes from its labels, then the layer's
+/// static ones.
 fn otlp_histogram(
     out: &mut Vec<u8>,
     name: &str,
     series: &Series,
-    attributes: impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
+    (attributes, statics): (
+        impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
+        &[(String, String)],
+    ),
     start: u64,
     now: u64,
 ) {
@@ -482,6 +553,7 @@ fn otlp_histogram(
                     for (k, v) in attributes(&key) {
                         otlp::attribute(p, 9, k, &v);
                     }
+                    static_attributes(p, statics);
                     otlp::fixed64(p, 2, start);
                     otlp::fixed64(p, 3, now);
                     otlp::fixed64(p, 4, h.count);
@@ -552,6 +624,75 @@ mod tests {
             "manifold_x_total 7",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+    }
+
+    fn call(status: u16) -> BackendCall {
+        BackendCall {
+            span_id: [4; 8],
+            name: "users".into(),
+            host: "http://users".into(),
+            path: "/u".into(),
+            method: "GET".into(),
+            status: Some(status),
+            failure: None,
+            start_micros: 0,
+            duration_micros: 10,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn layers_add_static_labels_and_leave_out_disabled_series() {
+        let attr = |key: &str, value: &str| StaticAttribute {
+            key: key.into(),
+            value: value.into(),
+        };
+        let mut layers = Layers::default();
+        layers.global.metrics_static_attributes =
+            vec![attr("team", "core"), attr("deploy.zone", "a\"b")];
+        layers.backend.metrics.static_attributes = vec![attr("tier", "db")];
+        let m = Metrics::with_layers(0, &layers);
+        let mut r = record(Some("/a"), 200, 5);
+        r.backends.push(call(201));
+        m.begin();
+        m.record(&r);
+        m.straggler(&call(202));
+        let text = m.prometheus(&[]);
+        for line in [
+            "manifold_http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\",team=\"core\",deploy_zone=\"a\\\"b\"} 1",
+            "manifold_http_server_active_requests{team=\"core\",deploy_zone=\"a\\\"b\"} 0",
+            "manifold_http_client_requests_total{host=\"http://users\",method=\"GET\",status=\"201\",tier=\"db\"} 1",
+            "manifold_http_client_requests_total{host=\"http://users\",method=\"GET\",status=\"202\",tier=\"db\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        let otlp = m.otlp(&Resource::default(), 1);
+        for needle in [
+            &b"deploy.zone"[..],
+            b"tier",
+            b"http.client.request.duration",
+        ] {
+            assert!(otlp.windows(needle.len()).any(|w| w == needle));
+        }
+        // Each layer off: its series are neither kept nor written.
+        for (server, client) in [(false, true), (true, false), (false, false)] {
+            let mut layers = Layers::default();
+            layers.global.disable_metrics = !server;
+            layers.backend.metrics.disable_stage = !client;
+            let m = Metrics::with_layers(0, &layers);
+            m.begin();
+            m.record(&r);
+            m.straggler(&call(202));
+            let text = m.prometheus(&[]);
+            let otlp = m.otlp(&Resource::default(), 1);
+            let has = |needle: &[u8]| otlp.windows(needle.len()).any(|w| w == needle);
+            assert_eq!(text.contains("manifold_http_server_"), server, "{text}");
+            assert_eq!(text.contains("manifold_http_client_"), client, "{text}");
+            assert_eq!(has(b"http.server."), server);
+            assert_eq!(has(b"http.client."), client);
+            assert_eq!(m.lock().server.entries.len(), usize::from(server));
+            assert_eq!(m.lock().client.entries.len(), 2 * usize::from(client));
         }
     }
 

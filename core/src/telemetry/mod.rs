@@ -35,6 +35,11 @@ pub(crate) struct Telemetry {
     propagate: bool,
     /// Share of new traces sampled.
     sample_rate: f64,
+    /// `layers.proxy.disable_traces`: no span for the endpoint, the backend calls are
+    /// children of the server span.
+    no_proxy_span: bool,
+    /// `layers.backend.traces.disable_stage`: no span of their own for the backend calls.
+    no_client_spans: bool,
     /// `router.server_timing`.
     server_timing: bool,
 }
@@ -59,6 +64,8 @@ impl Telemetry {
             continue_trace: !no_propagation,
             propagate: otel.is_some() && !no_propagation,
             sample_rate: otel.map_or(0.0, |o| o.trace_sample_rate),
+            no_proxy_span: otel.is_some_and(|o| o.layers.proxy.disable_traces),
+            no_client_spans: otel.is_some_and(|o| o.layers.backend.traces.disable_stage),
             server_timing: config.router.server_timing,
         }
     }
@@ -86,13 +93,22 @@ impl Telemetry {
         // The ids and the live state cost a little per request (random draws, an allocation):
         // made only when something reads them.
         let live = (platform.sink.is_some() || self.propagate || self.server_timing).then(|| {
-            let ids = trace_context::ids(
+            let mut ids = trace_context::ids(
                 &parts.headers,
                 self.continue_trace,
                 self.sample_rate,
                 random,
             );
-            let live = Arc::new(Live::new(ids, self.propagate, platform.sink.clone()));
+            if self.no_proxy_span {
+                // The backend calls' parent, in their spans and `traceparent`.
+                ids.proxy_span = ids.server_span;
+            }
+            let live = Arc::new(Live::new(
+                ids,
+                self.propagate,
+                !self.no_client_spans,
+                platform.sink.clone(),
+            ));
             context.trace = Some(live.clone());
             live
         });

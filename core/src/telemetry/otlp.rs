@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::extra::{Layers, StaticAttribute};
 use crate::platform::{BackendCall, RequestRecord, TraceIds};
 
 /// Who sends the data: the resource attributes.
@@ -21,6 +22,77 @@ pub struct Resource {
     pub service_version: String,
     /// `deployment.environment` (left out when empty).
     pub deploy_env: String,
+}
+
+/// What the config's `layers` make of a request's spans, compiled once by the sink that
+/// encodes them: which spans are written, and each layer's static attributes.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// The endpoint's proxy span is written (`layers.proxy.disable_traces` unset).
+    proxy: bool,
+    /// A client span per backend call is written (`layers.backend.traces.disable_stage` unset).
+    client: bool,
+    /// The static attributes of the server, proxy and client spans.
+    server_attrs: Statics,
+    proxy_attrs: Statics,
+    client_attrs: Statics,
+}
+
+/// One layer's static attributes: as pairs, and pre-encoded as span attribute fields (the
+/// bytes [`attribute`] writes for each), copied into every span as one run.
+#[derive(Debug, Clone, Default)]
+struct Statics {
+    pairs: Vec<(String, String)>,
+    encoded: Vec<u8>,
+}
+
+impl Statics {
+    fn new(attributes: &[StaticAttribute]) -> Self {
+        let pairs: Vec<_> = attributes
+            .iter()
+            .map(|a| (a.key.clone(), a.value.clone()))
+            .collect();
+        let mut encoded = Vec::new();
+        for (key, value) in &pairs {
+            attribute(&mut encoded, 9, key, &Value::Str(value.clone()));
+        }
+        Self { pairs, encoded }
+    }
+}
+
+impl Shape {
+    /// The spans `layers` asks for.
+    pub fn new(layers: &Layers) -> Self {
+        Self {
+            proxy: !layers.proxy.disable_traces,
+            client: !layers.backend.traces.disable_stage,
+            server_attrs: Statics::new(&layers.global.traces_static_attributes),
+            proxy_attrs: Statics::new(&layers.proxy.traces_static_attributes),
+            client_attrs: Statics::new(&layers.backend.traces.static_attributes),
+        }
+    }
+
+    /// Backend calls are spans of their own.
+    pub fn client_spans(&self) -> bool {
+        self.client
+    }
+
+    /// The parent of a backend call's span: the endpoint's span, or the server span without
+    /// it.
+    fn call_parent(&self, ids: &TraceIds) -> [u8; 8] {
+        if self.proxy {
+            ids.proxy_span
+        } else {
+            ids.server_span
+        }
+    }
+}
+
+impl Default for Shape {
+    /// Every span, no static attributes.
+    fn default() -> Self {
+        Self::new(&Layers::default())
+    }
 }
 
 /// A span's kind (OTLP `SpanKind`).
@@ -66,11 +138,13 @@ pub struct Span {
     pub attributes: Vec<(&'static str, Value)>,
     /// The error, when the span failed (status ERROR with this message).
     pub error: Option<String>,
+    /// The layer's static attributes (`key`, `value`), after [`Self::attributes`].
+    pub static_attributes: Vec<(String, String)>,
 }
 
 /// The spans of one request: the server span, the endpoint's proxy span (when routed) and one
-/// client span per backend call, parented server → proxy → backend.
-pub fn spans(record: &RequestRecord) -> Vec<Span> {
+/// client span per backend call, parented server → proxy → backend; those `shape` keeps.
+pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
     let ids = &record.trace;
     let start = record.start_micros.saturating_mul(1000);
     let end = record
@@ -106,9 +180,10 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
         end_nanos: end,
         attributes,
         error: error.clone(),
+        static_attributes: shape.server_attrs.pairs.clone(),
     }];
     let parent = match &record.endpoint {
-        Some(endpoint) => {
+        Some(endpoint) if shape.proxy => {
             out.push(Span {
                 trace_id: ids.trace_id,
                 span_id: ids.proxy_span,
@@ -135,22 +210,25 @@ pub fn spans(record: &RequestRecord) -> Vec<Span> {
                     ),
                 ],
                 error,
+                static_attributes: shape.proxy_attrs.pairs.clone(),
             });
             ids.proxy_span
         }
-        None => ids.server_span,
+        _ => ids.server_span,
     };
-    out.extend(
-        record
-            .backends
-            .iter()
-            .map(|call| backend(ids, call, parent)),
-    );
+    if shape.client {
+        out.extend(
+            record
+                .backends
+                .iter()
+                .map(|call| backend(ids, call, parent, shape)),
+        );
+    }
     out
 }
 
 /// The client span of one backend call, child of `parent`.
-pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
+pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8], shape: &Shape) -> Span {
     let mut attributes = vec![
         ("http.request.method", Value::Str(call.method.to_string())),
         ("server.address", Value::Str(call.host.to_string())),
@@ -181,6 +259,7 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) -> Span {
             .saturating_mul(1000),
         attributes,
         error: call.failure.as_ref().map(|f| f.message.clone()),
+        static_attributes: shape.client_attrs.pairs.clone(),
     }
 }
 
@@ -196,36 +275,41 @@ pub enum Pending {
 
 impl Pending {
     /// How many spans this exports.
-    pub fn spans(&self) -> usize {
+    pub fn spans(&self, shape: &Shape) -> usize {
         match self {
-            Self::Request(r) => request_spans(r),
-            Self::Straggler(_) => 1,
+            Self::Request(r) => request_spans(r, shape),
+            Self::Straggler(_) => usize::from(shape.client),
         }
     }
 }
 
 /// How many spans [`encode_request`] writes for `record`: server, proxy (when an endpoint
-/// matched) and one per backend call.
-pub fn request_spans(record: &RequestRecord) -> usize {
-    1 + usize::from(record.endpoint.is_some()) + record.backends.len()
+/// matched) and one per backend call, those `shape` keeps.
+pub fn request_spans(record: &RequestRecord, shape: &Shape) -> usize {
+    1 + usize::from(shape.proxy && record.endpoint.is_some())
+        + if shape.client {
+            record.backends.len()
+        } else {
+            0
+        }
 }
 
 /// An `ExportTraceServiceRequest` with the spans of `pending`: the same bytes as
 /// [`encode_traces`] of their [`spans`] and [`backend`] spans, written straight from the
 /// records (after room for the head, so nothing is copied to wrap them).
-pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Bytes {
+pub fn encode_pending(resource: &Resource, shape: &Shape, pending: &[Pending]) -> Bytes {
     let room = head_room(resource);
-    let size: usize = pending.iter().map(|p| p.spans() * 320).sum();
+    let size: usize = pending.iter().map(|p| p.spans(shape) * 320).sum();
     let mut out = Vec::with_capacity(room + size);
     out.resize(room, 0);
     // The client's address, written once per span into this one buffer.
     let mut scratch = Vec::with_capacity(40);
     for item in pending {
         match item {
-            Pending::Request(record) => encode_request(&mut out, record, &mut scratch),
+            Pending::Request(record) => encode_request(&mut out, record, &mut scratch, shape),
             Pending::Straggler(straggler) => {
                 let (ids, call) = &**straggler;
-                encode_straggler(&mut out, ids, call);
+                encode_straggler(&mut out, ids, call, shape);
             }
         }
     }
@@ -234,9 +318,13 @@ pub fn encode_pending(resource: &Resource, pending: &[Pending]) -> Bytes {
 }
 
 /// Appends the span of a straggling backend call (a child of the proxy span) to `out`, as
-/// [`encode_request`] does.
-pub fn encode_straggler(out: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall) {
-    span(out, |s| encode_backend(s, ids, call, ids.proxy_span));
+/// [`encode_request`] does (nothing when `shape` has no client spans).
+pub fn encode_straggler(out: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, shape: &Shape) {
+    if shape.client {
+        span(out, |s| {
+            encode_backend(s, ids, call, shape.call_parent(ids), shape);
+        });
+    }
 }
 
 /// Bytes to keep in front of a batch of encoded spans for [`wrap_in_place`] (the most its
@@ -383,7 +471,12 @@ fn put(dst: &mut [u8], at: usize, src: &[u8]) {
 /// Appends the spans of `record` (those of [`spans`], encoded as they are built there) to `ss`
 /// as `ScopeSpans.spans` fields, for [`wrap_in_place`]; `scratch` is room for the client's
 /// address, reused across calls.
-pub fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Vec<u8>) {
+pub fn encode_request(
+    ss: &mut Vec<u8>,
+    record: &RequestRecord,
+    scratch: &mut Vec<u8>,
+    shape: &Shape,
+) {
     let ids = &record.trace;
     let start = record.start_micros.saturating_mul(1000);
     let end = record
@@ -411,6 +504,7 @@ pub fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Ve
                 + record.request_id.len()
                 + record.endpoint.as_deref().map_or(0, str::len)
                 + 6 * ATTR_FIXED
+                + shape.server_attrs.encoded.len()
                 + 160,
         );
         span_ids(s, ids, &ids.server_span, ids.parent_span.as_ref());
@@ -432,12 +526,20 @@ pub fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Ve
             crate::platform::push_ip(scratch, client);
             attr_str_parts(s, attr_key!("client.address"), scratch, b"");
         }
+        s.extend_from_slice(&shape.server_attrs.encoded);
         span_error(s);
     });
     let parent = match &record.endpoint {
-        Some(endpoint) => {
+        Some(endpoint) if shape.proxy => {
             span(ss, |s| {
-                s.reserve(SPAN_FIXED + state_len + 2 * endpoint.len() + 3 * ATTR_FIXED + 160);
+                s.reserve(
+                    SPAN_FIXED
+                        + state_len
+                        + 2 * endpoint.len()
+                        + 3 * ATTR_FIXED
+                        + shape.proxy_attrs.encoded.len()
+                        + 160,
+                );
                 span_ids(s, ids, &ids.proxy_span, Some(&ids.server_span));
                 string_parts(s, 5, &["proxy ", endpoint]);
                 span_times(s, Kind::Internal, start, end);
@@ -451,21 +553,31 @@ pub fn encode_request(ss: &mut Vec<u8>, record: &RequestRecord, scratch: &mut Ve
                     .completed
                     .map_or("", |c| if c { "true" } else { "false" });
                 attr_str(s, attr_key!("manifold.completed"), completed);
+                s.extend_from_slice(&shape.proxy_attrs.encoded);
                 span_error(s);
             });
             ids.proxy_span
         }
-        None => ids.server_span,
+        _ => ids.server_span,
     };
-    for call in &record.backends {
-        span(ss, |s| encode_backend(s, ids, call, parent));
+    if shape.client {
+        for call in &record.backends {
+            span(ss, |s| encode_backend(s, ids, call, parent, shape));
+        }
     }
 }
 
 /// The span of [`backend`], encoded as it is built there.
-fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [u8; 8]) {
+fn encode_backend(
+    s: &mut Vec<u8>,
+    ids: &TraceIds,
+    call: &BackendCall,
+    parent: [u8; 8],
+    shape: &Shape,
+) {
     s.reserve(
         SPAN_FIXED
+            + shape.client_attrs.encoded.len()
             + ids.tracestate.as_ref().map_or(0, String::len)
             + call
                 .failure
@@ -503,6 +615,9 @@ fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, parent: [
     }
     if let Some(failure) = &call.failure {
         attr_str(s, attr_key!("error.type"), failure.kind.as_str());
+    }
+    s.extend_from_slice(&shape.client_attrs.encoded);
+    if let Some(failure) = &call.failure {
         message(s, 15, |status| {
             string(status, 2, &failure.message);
             uint(status, 3, 2);
@@ -684,6 +799,9 @@ fn encode_span(out: &mut Vec<u8>, span: &Span) {
     fixed64(out, 8, span.end_nanos);
     for (key, value) in &span.attributes {
         attribute(out, 9, key, value);
+    }
+    for (key, value) in &span.static_attributes {
+        attribute(out, 9, key, &Value::Str(value.clone()));
     }
     if let Some(error) = &span.error {
         // Status { message = 2; code = 3 (ERROR = 2) }
@@ -892,6 +1010,31 @@ mod tests {
         }
     }
 
+    /// Shapes: every span, and each layer switched off or given static attributes.
+    fn shapes() -> Vec<Shape> {
+        use crate::config::extra::{Layers, StaticAttribute};
+        let attrs = |prefix: &str, n: usize| -> Vec<StaticAttribute> {
+            (0..n)
+                .map(|i| StaticAttribute {
+                    key: format!("{prefix}.k{i}"),
+                    value: "v".repeat(i * 90),
+                })
+                .collect()
+        };
+        let mut shapes = vec![Shape::default()];
+        for (proxy_off, client_off) in [(false, false), (true, false), (false, true), (true, true)]
+        {
+            let mut layers = Layers::default();
+            layers.proxy.disable_traces = proxy_off;
+            layers.backend.traces.disable_stage = client_off;
+            layers.global.traces_static_attributes = attrs("server", 2);
+            layers.proxy.traces_static_attributes = attrs("proxy", 1);
+            layers.backend.traces.static_attributes = attrs("client", 3);
+            shapes.push(Shape::new(&layers));
+        }
+        shapes
+    }
+
     #[test]
     fn pending_records_encode_as_their_spans_do() {
         let resource = Resource {
@@ -917,39 +1060,83 @@ mod tests {
             records[2].trace.clone(),
             straggler.clone(),
         ))));
-        let mut spans_of: Vec<Span> = records.iter().flat_map(spans).collect();
-        spans_of.push(backend(
-            &records[2].trace,
-            &straggler,
-            records[2].trace.proxy_span,
-        ));
+        for shape in shapes() {
+            let mut spans_of: Vec<Span> = records.iter().flat_map(|r| spans(r, &shape)).collect();
+            if shape.client {
+                let ids = &records[2].trace;
+                spans_of.push(backend(ids, &straggler, shape.call_parent(ids), &shape));
+            }
+            assert_eq!(
+                pending.iter().map(|p| p.spans(&shape)).sum::<usize>(),
+                spans_of.len()
+            );
+            assert_eq!(
+                encode_pending(&resource, &shape, &pending),
+                encode_traces(&resource, &spans_of)
+            );
+            assert_eq!(
+                encode_pending(&resource, &shape, &[]),
+                encode_traces(&resource, &[])
+            );
+            // Too little room kept: the spans move, the bytes are the same.
+            let mut short = vec![7; 5];
+            encode_request(&mut short, &records[0], &mut Vec::new(), &shape);
+            let start = wrap_in_place(&resource, &mut short, 5);
+            assert_eq!(
+                short[start..],
+                encode_traces(&resource, &spans(&records[0], &shape))
+            );
+            // Many spans: the outer messages' lengths take several varint bytes.
+            let many: Vec<Pending> = (0..200).map(|_| pending[2].clone()).collect();
+            let many_spans: Vec<Span> = (0..200).flat_map(|_| spans(&records[2], &shape)).collect();
+            assert_eq!(
+                encode_pending(&resource, &shape, &many),
+                encode_traces(&resource, &many_spans)
+            );
+        }
+    }
+
+    #[test]
+    fn layers_leave_out_spans_and_add_their_static_attributes() {
+        let record = record(true, 200, false, 2);
+        let ids = &record.trace;
+        let all = spans(&record, &Shape::default());
+        let kinds = |spans: &[Span]| spans.iter().map(|s| s.kind).collect::<Vec<_>>();
         assert_eq!(
-            pending.iter().map(Pending::spans).sum::<usize>(),
-            spans_of.len()
+            kinds(&all),
+            [Kind::Server, Kind::Internal, Kind::Client, Kind::Client]
         );
+        assert!(all.iter().all(|s| s.static_attributes.is_empty()));
+        let shapes = shapes();
+        // Every layer on, with attributes: each span has its own layer's.
+        let with = spans(&record, &shapes[1]);
+        let keys = |s: &Span| {
+            s.static_attributes
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&with[0]), ["server.k0", "server.k1"]);
+        assert_eq!(keys(&with[1]), ["proxy.k0"]);
+        assert_eq!(keys(&with[2]), ["client.k0", "client.k1", "client.k2"]);
+        // No proxy span: the calls are children of the server span.
+        let flat = spans(&record, &shapes[2]);
+        assert_eq!(kinds(&flat), [Kind::Server, Kind::Client, Kind::Client]);
+        assert!(flat[1..].iter().all(|s| s.parent == Some(ids.server_span)));
+        // No client spans.
         assert_eq!(
-            encode_pending(&resource, &pending),
-            encode_traces(&resource, &spans_of)
+            kinds(&spans(&record, &shapes[3])),
+            [Kind::Server, Kind::Internal]
         );
-        assert_eq!(
-            encode_pending(&resource, &[]),
-            encode_traces(&resource, &[])
-        );
-        // Too little room kept: the spans move, the bytes are the same.
-        let mut short = vec![7; 5];
-        encode_request(&mut short, &records[0], &mut Vec::new());
-        let start = wrap_in_place(&resource, &mut short, 5);
-        assert_eq!(
-            short[start..],
-            encode_traces(&resource, &spans(&records[0]))
-        );
-        // Many spans: the outer messages' lengths take several varint bytes.
-        let many: Vec<Pending> = (0..200).map(|_| pending[2].clone()).collect();
-        let many_spans: Vec<Span> = (0..200).flat_map(|_| spans(&records[2])).collect();
-        assert_eq!(
-            encode_pending(&resource, &many),
-            encode_traces(&resource, &many_spans)
-        );
+        assert_eq!(kinds(&spans(&record, &shapes[4])), [Kind::Server]);
+        let mut out = Vec::new();
+        encode_straggler(&mut out, ids, &call(1, Some(200), None), &shapes[3]);
+        assert!(out.is_empty());
+        // The attribute is in the encoded span.
+        let mut out = Vec::new();
+        encode_request(&mut out, &record, &mut Vec::new(), &shapes[1]);
+        let needle = b"proxy.k0";
+        assert!(out.windows(needle.len()).any(|w| w == needle));
     }
 
     #[test]

@@ -61,7 +61,12 @@ impl BackendSpan {
         let Some(live) = context.trace.clone() else {
             return Self(None);
         };
-        let span_id = trace_context::span_id(&*platform.random);
+        let span_id = if live.client_spans {
+            trace_context::span_id(&*platform.random)
+        } else {
+            // No span of its own: its `traceparent` names the span the call is part of.
+            live.ids.proxy_span
+        };
         let uri = request.uri();
         let host = match (uri.scheme_str(), uri.authority()) {
             (Some(scheme), Some(authority)) => {

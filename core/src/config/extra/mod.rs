@@ -63,8 +63,10 @@ pub use redis::{Redis, RedisPool};
 pub use redis_ratelimit::RedisRateLimit;
 pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
+pub(crate) use telemetry::prometheus_label;
 pub use telemetry::{
-    BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp, Prometheus,
+    BackendDetail, BackendLayer, Exporters, Layer, Layers, Logging, OpenTelemetry, Otlp,
+    Prometheus, StaticAttribute,
 };
 pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 

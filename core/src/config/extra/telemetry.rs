@@ -113,14 +113,24 @@ pub struct Layers {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct Layer {
-    /// No metrics from this layer.
+    /// No metrics from this layer (the proxy layer has none of its own).
     pub disable_metrics: bool,
-    /// No spans from this layer.
+    /// No spans from this layer (global: no traces at all; proxy: the backend spans are
+    /// children of the server span).
     pub disable_traces: bool,
     /// (global) Neither continue the client's trace nor send `traceparent` to backends.
     pub disable_propagation: bool,
-    /// Request headers as span attributes: accepted, not reported.
+    /// Request headers as span attributes: not supported (a warning).
     pub report_headers: bool,
+    /// Headers left out of `report_headers`.
+    pub skip_headers: Vec<String>,
+    /// Attributes added to this layer's metric series (global: the server metrics).
+    pub metrics_static_attributes: Vec<StaticAttribute>,
+    /// Attributes added to this layer's spans (global: the server span; proxy: the endpoint's).
+    pub traces_static_attributes: Vec<StaticAttribute>,
+    /// (global) `1.27` or empty (the names before 1.27, which Manifold does not write: a
+    /// warning); Manifold writes the current HTTP semantic conventions.
+    pub semantic_convention: Option<String>,
 }
 
 /// Options of the backend layer.
@@ -137,7 +147,8 @@ pub struct BackendLayer {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct BackendDetail {
-    /// No data from the backend layer.
+    /// No data from the backend layer (traces: no client spans, and each call's
+    /// `traceparent` names the endpoint's span; metrics: no `http.client.*` series).
     pub disable_stage: bool,
     /// Accepted (the call spans cover the round trip).
     pub round_trip: bool,
@@ -145,10 +156,22 @@ pub struct BackendDetail {
     pub read_payload: bool,
     /// Accepted, not reported.
     pub detailed_connection: bool,
-    /// Fixed attributes: accepted, not reported.
-    pub static_attributes: Vec<serde_json::Value>,
-    /// Accepted, not reported.
+    /// Attributes added to the backend spans or to the `http.client.*` series.
+    pub static_attributes: Vec<StaticAttribute>,
+    /// (traces) The headers sent to the backend as span attributes: not supported (a warning).
     pub report_headers: bool,
+    /// Headers left out of `report_headers`.
+    pub skip_headers: Vec<String>,
+}
+
+/// One of a layer's static attributes: a fixed `key` and `value` on every span or series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct StaticAttribute {
+    /// The attribute's (or label's) name.
+    pub key: String,
+    /// Its value.
+    pub value: String,
 }
 
 impl Default for OpenTelemetry {
@@ -224,6 +247,11 @@ impl OpenTelemetry {
         !self.layers.global.disable_traces && self.exporters.otlp.iter().any(|o| !o.disable_traces)
     }
 
+    /// Metrics are on: the global or the backend layer has series.
+    pub fn metrics(&self) -> bool {
+        !self.layers.global.disable_metrics || !self.layers.backend.metrics.disable_stage
+    }
+
     /// Whether `path` produces spans and metrics.
     pub fn reports(&self, path: &str) -> bool {
         !self.skip_paths.iter().any(|p| p == path)
@@ -241,6 +269,9 @@ impl Namespace for OpenTelemetry {
                 format!("{} is not between 0 and 1", raw.trace_sample_rate),
             ));
         }
+        let mut at = cx.at("layers");
+        check_layers(&raw.layers, &mut at);
+        drop(at);
         for (i, otlp) in raw.exporters.otlp.iter().enumerate() {
             let mut at = cx.at("exporters");
             let mut at = at.at("otlp");
@@ -254,4 +285,132 @@ impl Namespace for OpenTelemetry {
         }
         checked(cx, raw, &problems)
     }
+}
+
+/// The span attributes Manifold writes itself: a static attribute may not take their names.
+const SPAN_ATTRIBUTES: &[&str] = &[
+    "client.address",
+    "error.type",
+    "http.request.method",
+    "http.response.body.size",
+    "http.response.status_code",
+    "http.route",
+    "manifold.backend",
+    "manifold.backends",
+    "manifold.completed",
+    "manifold.request_id",
+    "server.address",
+    "url.full",
+    "url.path",
+];
+
+/// The Prometheus labels of Manifold's series (their OTLP attributes are the span names above).
+const METRIC_LABELS: &[&str] = &["host", "method", "route", "status"];
+
+/// The layers' options Manifold cannot honour get a warning; static attributes must have
+/// names of their own (a located error otherwise).
+fn check_layers(layers: &Layers, cx: &mut Cx<'_, '_>) {
+    for (name, layer) in [("global", &layers.global), ("proxy", &layers.proxy)] {
+        let mut at = cx.at(name);
+        check_attributes(
+            &layer.traces_static_attributes,
+            false,
+            &mut at.at("traces_static_attributes"),
+        );
+        check_attributes(
+            &layer.metrics_static_attributes,
+            true,
+            &mut at.at("metrics_static_attributes"),
+        );
+        if layer.report_headers {
+            at.at("report_headers").warn(
+                "report_headers is not supported by Manifold: no headers are added to the spans",
+            );
+        }
+        if name == "proxy" && !layer.metrics_static_attributes.is_empty() {
+            at.at("metrics_static_attributes").warn(
+                "Manifold has no proxy-layer metrics (only the global layer's `http.server.*` and the backend layer's `http.client.*`): it has no effect",
+            );
+        }
+    }
+    let mut global = cx.at("global");
+    let mut at = global.at("semantic_convention");
+    match layers.global.semantic_convention.as_deref() {
+        None | Some("1.27") => {}
+        Some("") => at.warn(
+            "Manifold writes the HTTP semantic conventions of 1.27 and later (`http.request.method`, `http.response.status_code`, …); the older names are not available",
+        ),
+        Some(other) => at.error(format!("`{other}` is not one of \"\", \"1.27\"")),
+    }
+    drop(global);
+    let mut backend = cx.at("backend");
+    for (name, detail) in [
+        ("metrics", &layers.backend.metrics),
+        ("traces", &layers.backend.traces),
+    ] {
+        let mut at = backend.at(name);
+        check_attributes(
+            &detail.static_attributes,
+            name == "metrics",
+            &mut at.at("static_attributes"),
+        );
+        if detail.report_headers {
+            at.at("report_headers").warn(
+                "report_headers is not supported by Manifold: no headers are added to the spans",
+            );
+        }
+    }
+}
+
+/// `attributes` name no built-in attribute (or, for `metrics`, Prometheus label) and no other
+/// of the list; a metric's key is also a Prometheus label name once its dots are underscores.
+fn check_attributes(attributes: &[StaticAttribute], metrics: bool, cx: &mut Cx<'_, '_>) {
+    for (i, attribute) in attributes.iter().enumerate() {
+        let mut item = cx.item(i);
+        let mut at = item.at("key");
+        let key = attribute.key.as_str();
+        let label = prometheus_label(key);
+        let problem = if key.is_empty() {
+            Some("a static attribute needs a `key`".to_owned())
+        } else if SPAN_ATTRIBUTES.contains(&key) {
+            Some(format!("`{key}` is an attribute Manifold writes itself"))
+        } else if metrics
+            && !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            Some(format!(
+                "`{key}` is not a metric label name (letters, digits, `_` and `.`)"
+            ))
+        } else if metrics && (METRIC_LABELS.contains(&label.as_str()) || label.starts_with("__")) {
+            Some(format!("`{key}` is the label `{label}`, which Manifold's series have already (or Prometheus reserves)"))
+        } else if attributes
+            .get(..i)
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a.key == key || (metrics && prometheus_label(&a.key) == label))
+        {
+            Some(format!(
+                "`{key}` is already a static attribute of this list"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            at.error(problem);
+        }
+    }
+}
+
+/// A metric attribute's name as a Prometheus label: dots as underscores, a leading digit
+/// behind one.
+pub(crate) fn prometheus_label(key: &str) -> String {
+    let mut label: String = key
+        .chars()
+        .map(|c| if c == '.' { '_' } else { c })
+        .collect();
+    if label.starts_with(|c: char| c.is_ascii_digit()) {
+        label.insert(0, '_');
+    }
+    label
 }
