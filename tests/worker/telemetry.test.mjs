@@ -4,7 +4,7 @@
 // which also serves the two backends of /traced/{id} and tells which traceparent each got.
 //   * the spans, sent through `fetch` in `ctx.wait_until` after the answer, reach the receiver:
 //     the client's trace, server -> proxy -> one span per backend call, and each backend got
-//     its own span in traceparent;
+//     its own span in traceparent; each layer's static attributes on its spans;
 //   * the access log, one JSON object per request through `console.log`, checked field by field.
 //
 // Run through scripts/worker-e2e.sh, which builds the Worker with MANIFOLD_E2E_OTLP_PORT and
@@ -75,6 +75,10 @@ test("telemetry on Workers: the client's trace at the OTLP receiver after the an
   assert.equal(server[0].name, "GET /traced/{id}");
   assert.equal(proxy[0].parent, server[0].span_id, "proxy span under the server span");
   for (const c of client) assert.equal(c.parent, proxy[0].span_id, "backend spans under the proxy span");
+  // Each layer's static attributes (layers.*.static_attributes), on its own spans only.
+  assert.equal(server[0].attributes.owner, "team-charlie");
+  assert.equal(proxy[0].attributes.owner, undefined);
+  for (const c of client) assert.deepEqual([c.attributes.tier, c.attributes.owner], ["edge", undefined]);
   const sent = ["x", "y"].map((g) => body[g].traceparent.split("-"));
   for (const [version, trace, span, flags] of sent) {
     assert.deepEqual([version, trace, flags], ["00", TRACE, "01"]);
