@@ -298,7 +298,10 @@ impl Sink for OtelSink {
     }
 
     fn request(&self, record: &Arc<RequestRecord>) {
-        if !self.config.reports(&record.path) {
+        if !self
+            .config
+            .reports(record.endpoint.as_deref(), &record.path)
+        {
             self.metrics.abandon();
             return;
         }

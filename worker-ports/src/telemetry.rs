@@ -133,7 +133,7 @@ impl Sink for ConsoleLog {
             worker::console_log!("{}", record.to_json());
         }
         let Some(otel) = self.otel() else { return };
-        if !otel.config.reports(&record.path) {
+        if !otel.config.reports(record.endpoint.as_deref(), &record.path) {
             otel.metrics.abandon();
             return;
         }

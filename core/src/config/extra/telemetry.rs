@@ -46,7 +46,9 @@ pub struct OpenTelemetry {
     pub exporters: Exporters,
     /// What each layer reports.
     pub layers: Layers,
-    /// Paths that produce neither spans nor metrics.
+    /// Endpoints (as written, `{placeholders}` included) and paths that produce neither spans
+    /// nor metrics; an entry ending in `/` also covers what is under it. KrakenD's default:
+    /// `/__health`, `/__debug/`, `/__echo/`, `/__stats/` (`[""]` skips nothing).
     pub skip_paths: Vec<String>,
 }
 
@@ -174,6 +176,9 @@ pub struct StaticAttribute {
     pub value: String,
 }
 
+/// `skip_paths` when the key is absent, as in KrakenD CE: the gateway's own routes.
+const DEFAULT_SKIP_PATHS: [&str; 4] = ["/__health", "/__debug/", "/__echo/", "/__stats/"];
+
 impl Default for OpenTelemetry {
     fn default() -> Self {
         Self {
@@ -184,7 +189,7 @@ impl Default for OpenTelemetry {
             trace_sample_rate: 1.0,
             exporters: Exporters::default(),
             layers: Layers::default(),
-            skip_paths: Vec::new(),
+            skip_paths: DEFAULT_SKIP_PATHS.iter().map(|p| (*p).to_owned()).collect(),
         }
     }
 }
@@ -252,9 +257,16 @@ impl OpenTelemetry {
         !self.layers.global.disable_metrics || !self.layers.backend.metrics.disable_stage
     }
 
-    /// Whether `path` produces spans and metrics.
-    pub fn reports(&self, path: &str) -> bool {
-        !self.skip_paths.iter().any(|p| p == path)
+    /// Whether a request to `endpoint` (the template it matched, if any) at `path` produces
+    /// spans and metrics.
+    pub fn reports(&self, endpoint: Option<&str>, path: &str) -> bool {
+        let skipped = |p: &String| {
+            endpoint == Some(p.as_str())
+                || path == p
+                // `/` is the root endpoint only, not every path.
+                || (p.len() > 1 && p.ends_with('/') && path.starts_with(p.as_str()))
+        };
+        !self.skip_paths.iter().any(skipped)
     }
 }
 
@@ -413,4 +425,43 @@ pub(crate) fn prometheus_label(key: &str) -> String {
         label.insert(0, '_');
     }
     label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_paths_match_the_endpoint_as_written_or_the_path() {
+        let default = OpenTelemetry::default();
+        for path in ["/__health", "/__debug/x", "/__echo/a/b", "/__stats/"] {
+            assert!(!default.reports(None, path), "{path}");
+        }
+        for path in ["/", "/__healthz", "/__debug", "/users/1"] {
+            assert!(default.reports(None, path), "{path}");
+        }
+        let otel = OpenTelemetry {
+            skip_paths: vec!["/users/{id}".into(), "/static/".into()],
+            ..OpenTelemetry::default()
+        };
+        assert!(!otel.reports(Some("/users/{id}"), "/users/7"));
+        assert!(otel.reports(Some("/users/{id}/x"), "/users/7/x"));
+        assert!(!otel.reports(None, "/static/app.js"));
+        assert!(
+            otel.reports(None, "/__health"),
+            "a list replaces the default"
+        );
+        let none = OpenTelemetry {
+            skip_paths: vec![String::new()],
+            ..OpenTelemetry::default()
+        };
+        assert!(none.reports(None, "/__health"));
+        assert!(none.reports(Some("/a"), "/a"));
+        let root = OpenTelemetry {
+            skip_paths: vec!["/".into()],
+            ..OpenTelemetry::default()
+        };
+        assert!(!root.reports(Some("/"), "/"));
+        assert!(root.reports(Some("/a"), "/a"));
+    }
 }
