@@ -89,10 +89,12 @@ cat >"$WORK/gateway.json" <<EOF
       "layers": {
         "global": {
           "traces_static_attributes": [{ "key": "owner", "value": "team-charlie" }],
-          "metrics_static_attributes": [{ "key": "deploy.zone", "value": "eu-1" }]
+          "metrics_static_attributes": [{ "key": "deploy.zone", "value": "eu-1" }],
+          "report_headers": true, "skip_headers": ["X-Skip"]
         },
+        "proxy": { "report_headers": true },
         "backend": {
-          "traces": { "static_attributes": [{ "key": "tier", "value": "edge" }] },
+          "traces": { "static_attributes": [{ "key": "tier", "value": "edge" }], "report_headers": true },
           "metrics": { "static_attributes": [{ "key": "tier", "value": "db" }] }
         }
       }
@@ -128,7 +130,8 @@ PARENT=00f067aa0ba902b7
 for _ in 1 2 3; do curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY/a" || bad "GET /a"; done
 curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY/b" || bad "GET /b"
 curl -sf -D "$WORK/traced.headers" -o "$WORK/traced.json" -H "traceparent: 00-$TRACE-$PARENT-01" \
-	-H "X-Request-Id: e2e-req-1" "http://127.0.0.1:$GATEWAY/b" || bad "GET /b (traced)"
+	-H "X-Request-Id: e2e-req-1" -H "X-Team: a" -H "X-Team: b" -H "X-Skip: 1" \
+	-H "Authorization: Bearer e2e-secret" "http://127.0.0.1:$GATEWAY/b" || bad "GET /b (traced)"
 curl -s -o /dev/null "http://127.0.0.1:$GATEWAY/missing"
 
 # Prometheus scraped the exact counts.
@@ -175,6 +178,16 @@ assert server[0]["attributes"]["manifold.request_id"] == "e2e-req-1"
 assert server[0]["attributes"]["owner"] == "team-charlie", server[0]["attributes"]
 assert "owner" not in proxy[0]["attributes"] and "tier" not in proxy[0]["attributes"]
 assert all(c["attributes"]["tier"] == "edge" and "owner" not in c["attributes"] for c in client)
+# report_headers: the client's on the server span (but the skipped one and the credentials),
+# what the endpoint passed on on the proxy span, what each backend got on its span.
+attrs = server[0]["attributes"]
+assert attrs["http.request.header.x-team"] == ["a", "b"], attrs
+assert "http.request.header.x-skip" not in attrs and "http.request.header.authorization" not in attrs, attrs
+assert "e2e-secret" not in json.dumps(spans)
+assert proxy[0]["attributes"]["http.request.header.x-forwarded-for"] == ["127.0.0.1"], proxy[0]
+for c in client:
+    assert c["attributes"]["http.request.header.x-forwarded-for"] == ["127.0.0.1"], c
+    assert "http.request.header.x-team" not in c["attributes"], c  # not in input_headers
 assert proxy[0]["parent"] == server[0]["span_id"], proxy[0]
 for c in client:
     assert c["parent"] == proxy[0]["span_id"], c
@@ -190,7 +203,7 @@ for key in ("x", "y"):
 PY
 }
 if poll 100 check_spans; then
-	ok "otlp: client trace $TRACE: server span (parent $PARENT) -> proxy span -> 2 backend spans; backends got their span in traceparent; each layer's static attributes"
+	ok "otlp: client trace $TRACE: server span (parent $PARENT) -> proxy span -> 2 backend spans; backends got their span in traceparent; each layer's static attributes and reported headers"
 else
 	bad "otlp: spans of trace $TRACE: $(check_spans 2>&1 | tail -3)"
 fi

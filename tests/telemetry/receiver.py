@@ -32,7 +32,10 @@ def attributes(kvs):
     out = {}
     for kv in kvs:
         v = kv.value
-        out[kv.key] = v.string_value if v.HasField("string_value") else v.int_value
+        if v.HasField("array_value"):
+            out[kv.key] = [x.string_value for x in v.array_value.values]
+        else:
+            out[kv.key] = v.string_value if v.HasField("string_value") else v.int_value
     return out
 
 

@@ -98,6 +98,10 @@ pub(super) fn build(
     } else {
         headers.insert(UA, HeaderValue::from_static(crate::USER_AGENT));
     }
+    if let Some(live) = &context.trace {
+        // `layers.proxy.report_headers`: what the endpoint passes on, on its span.
+        live.proxy_headers(&headers);
+    }
     ProxyRequest {
         method: parts.method.clone(),
         target: parts

@@ -35,10 +35,10 @@ pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError,
 pub use stream::{Body, Chunks, StreamedResponse};
 pub(crate) use stream::{StreamSlot, Streamed};
 pub use telemetry::{
-    hex, method_name, millis, BackendCall, Failure, FailureKind, Hex, Random, RequestRecord, Sink,
-    TraceIds,
+    hex, method_name, millis, BackendCall, Failure, FailureKind, Hex, Random, ReportedHeaders,
+    RequestRecord, Sink, TraceIds,
 };
-pub(crate) use telemetry::{is_standard_method, Live};
+pub(crate) use telemetry::{is_standard_method, HeaderReport, HeaderReports, Live};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
 pub type BackendRequest = http::Request<Bytes>;

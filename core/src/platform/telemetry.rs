@@ -9,8 +9,14 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use http::{HeaderMap, HeaderName, HeaderValue};
+
 use super::log_write::{into_string, json_key, push_hex, Json};
 use super::{BoxFuture, MaybeSend, MaybeSync};
+
+/// Headers reported as span attributes (`report_headers`): name and value, in the order of
+/// the map they were taken from (a name's values together).
+pub type ReportedHeaders = Vec<(HeaderName, HeaderValue)>;
 
 /// Random numbers for trace, span and request ids (not for secrets). Natively seeded by the OS,
 /// `Math.random()` on Workers, a counter in the tests, so the core itself stays deterministic.
@@ -96,6 +102,11 @@ pub struct RequestRecord {
     pub client: Option<IpAddr>,
     /// The backend calls that ended before the answer, in the order they ended.
     pub backends: Vec<BackendCall>,
+    /// The client's headers on the server span (`layers.global.report_headers`).
+    pub headers: ReportedHeaders,
+    /// The headers the endpoint passed on to its backends, on the proxy span
+    /// (`layers.proxy.report_headers`).
+    pub proxy_headers: ReportedHeaders,
     /// Whether this request belongs in the access log (`router.disable_access_log`,
     /// `router.logger_skip_paths`); metrics and traces see every request.
     pub log: bool,
@@ -125,6 +136,55 @@ pub struct BackendCall {
     pub duration_micros: u64,
     /// Body bytes received (as sent, before any decompression).
     pub bytes: usize,
+    /// The headers sent, on the client span (`layers.backend.traces.report_headers`).
+    pub headers: ReportedHeaders,
+}
+
+/// Which headers a layer reports on its spans (`report_headers`): all but its `skip_headers`
+/// and the credentials (`Authorization`, `Proxy-Authorization`, `Cookie`), which never leave
+/// the gateway in telemetry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeaderReport {
+    skip: Vec<HeaderName>,
+}
+
+impl HeaderReport {
+    /// The report that leaves out `skip` (names in any case; an invalid name cannot occur in
+    /// a request and is ignored).
+    pub(crate) fn new(skip: &[String]) -> Self {
+        let skip = skip
+            .iter()
+            .filter_map(|s| HeaderName::from_bytes(s.as_bytes()).ok())
+            .collect();
+        Self { skip }
+    }
+
+    /// The reported headers of `headers`.
+    pub(crate) fn pick(&self, headers: &HeaderMap) -> ReportedHeaders {
+        headers
+            .iter()
+            .filter(|(name, _)| {
+                !matches!(
+                    *name,
+                    &http::header::AUTHORIZATION
+                        | &http::header::PROXY_AUTHORIZATION
+                        | &http::header::COOKIE
+                ) && !self.skip.contains(name)
+            })
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// The layers that report headers, compiled once (`None` each where `report_headers` is off).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeaderReports {
+    /// The server span's: the client's headers.
+    pub(crate) server: Option<HeaderReport>,
+    /// The proxy span's: the headers passed on to the backends.
+    pub(crate) proxy: Option<HeaderReport>,
+    /// The client spans': the headers sent to each backend.
+    pub(crate) client: Option<HeaderReport>,
 }
 
 /// Why a backend call failed.
@@ -357,6 +417,8 @@ pub(crate) struct Live {
     /// Each backend call is a span of its own (unless `layers.backend.traces.disable_stage`:
     /// then its `traceparent` names the endpoint's span).
     pub(crate) client_spans: bool,
+    /// The layers that report headers, when one does.
+    pub(crate) reports: Option<Arc<HeaderReports>>,
     /// The calls that ended so far and the endpoint the router chose: one lock for both (a
     /// `OnceLock` of its own cost more to set than this lock).
     state: Mutex<LiveState>,
@@ -370,12 +432,14 @@ impl Live {
         ids: TraceIds,
         propagate: bool,
         client_spans: bool,
+        reports: Option<Arc<HeaderReports>>,
         sink: Option<Arc<dyn Sink>>,
     ) -> Self {
         Self {
             ids,
             propagate,
             client_spans,
+            reports,
             state: Mutex::new(LiveState::default()),
             recorded: AtomicBool::new(false),
             sink,
@@ -395,16 +459,32 @@ impl Live {
         }
     }
 
+    /// The endpoint passes `headers` on to its backends: kept for the proxy span when that
+    /// layer reports headers (the first set stays).
+    pub(crate) fn proxy_headers(&self, headers: &HeaderMap) {
+        if let Some(report) = self.reports.as_ref().and_then(|r| r.proxy.as_ref()) {
+            let mut state = self.lock();
+            if state.proxy_headers.is_empty() {
+                state.proxy_headers = report.pick(headers);
+            }
+        }
+    }
+
     /// The router chose `endpoint` (the first choice stays).
     pub(crate) fn route(&self, endpoint: &Arc<str>) {
         self.lock().endpoint.get_or_insert_with(|| endpoint.clone());
     }
 
-    /// The calls so far (later ones are stragglers) and the endpoint chosen, if any.
-    pub(crate) fn take(&self) -> (Vec<BackendCall>, Option<Arc<str>>) {
+    /// The calls so far (later ones are stragglers), the endpoint chosen, if any, and the
+    /// headers it passed on (when reported).
+    pub(crate) fn take(&self) -> (Vec<BackendCall>, Option<Arc<str>>, ReportedHeaders) {
         let mut state = self.lock();
         self.recorded.store(true, Ordering::Release);
-        (std::mem::take(&mut state.calls), state.endpoint.take())
+        (
+            std::mem::take(&mut state.calls),
+            state.endpoint.take(),
+            std::mem::take(&mut state.proxy_headers),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LiveState> {
@@ -417,6 +497,7 @@ impl Live {
 struct LiveState {
     calls: Vec<BackendCall>,
     endpoint: Option<Arc<str>>,
+    proxy_headers: ReportedHeaders,
 }
 
 impl fmt::Debug for Live {
@@ -430,6 +511,33 @@ impl fmt::Debug for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reported_headers_leave_out_the_skipped_and_the_credentials() {
+        let mut headers = HeaderMap::new();
+        for (n, v) in [
+            ("accept", "a"),
+            ("authorization", "Bearer secret"),
+            ("cookie", "s=1"),
+            ("proxy-authorization", "Basic x"),
+            ("x-skip", "1"),
+            ("accept", "b"),
+            ("x-team", "core"),
+        ] {
+            headers.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        let picked = HeaderReport::new(&["X-Skip".into(), "bad name".into()]).pick(&headers);
+        let picked: Vec<_> = picked
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            picked,
+            [("accept", "a"), ("accept", "b"), ("x-team", "core")]
+        );
+        let all = HeaderReport::new(&[]).pick(&headers);
+        assert_eq!(all.len(), 4, "{all:?}");
+    }
 
     /// The record as the `serde_json::Value` it was first built as: the direct writer must
     /// print exactly what this prints.
@@ -460,6 +568,7 @@ mod tests {
 
     fn call(i: u64, failure: Option<Failure>, status: Option<u16>) -> BackendCall {
         BackendCall {
+            headers: Vec::new(),
             span_id: (0x00f0_67aa_0ba9_02b7 + i).to_be_bytes(),
             name: "users".into(),
             host: "http://users:8080".into(),
@@ -475,6 +584,8 @@ mod tests {
 
     fn record(backends: Vec<BackendCall>, full: bool) -> RequestRecord {
         RequestRecord {
+            headers: Vec::new(),
+            proxy_headers: Vec::new(),
             start_micros: 1_795_651_200_123_456,
             duration_micros: 999_999,
             request_id: "req-1/=+@".into(),

@@ -19,7 +19,7 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, Response};
 
 use crate::config::Config;
-use crate::platform::{Live, Platform, RequestContext, RequestRecord};
+use crate::platform::{HeaderReport, HeaderReports, Live, Platform, RequestContext, RequestRecord};
 
 pub(crate) use span::{BackendSpan, SpanClient};
 
@@ -40,6 +40,8 @@ pub(crate) struct Telemetry {
     no_proxy_span: bool,
     /// `layers.backend.traces.disable_stage`: no span of their own for the backend calls.
     no_client_spans: bool,
+    /// The layers whose spans report headers (`report_headers`), when one does.
+    reports: Option<Arc<HeaderReports>>,
     /// `router.server_timing`.
     server_timing: bool,
 }
@@ -66,6 +68,19 @@ impl Telemetry {
             sample_rate: otel.map_or(0.0, |o| o.trace_sample_rate),
             no_proxy_span: otel.is_some_and(|o| o.layers.proxy.disable_traces),
             no_client_spans: otel.is_some_and(|o| o.layers.backend.traces.disable_stage),
+            reports: otel.and_then(|o| {
+                let layer = |on: bool, skip: &[String]| on.then(|| HeaderReport::new(skip));
+                let (global, proxy, backend) =
+                    (&o.layers.global, &o.layers.proxy, &o.layers.backend.traces);
+                let reports = HeaderReports {
+                    server: layer(global.report_headers, &global.skip_headers),
+                    proxy: layer(proxy.report_headers, &proxy.skip_headers),
+                    client: layer(backend.report_headers, &backend.skip_headers),
+                };
+                let any =
+                    reports.server.is_some() || reports.proxy.is_some() || reports.client.is_some();
+                any.then(|| Arc::new(reports))
+            }),
             server_timing: config.router.server_timing,
         }
     }
@@ -107,6 +122,7 @@ impl Telemetry {
                 ids,
                 self.propagate,
                 !self.no_client_spans,
+                self.reports.clone(),
                 platform.sink.clone(),
             ));
             context.trace = Some(live.clone());
@@ -144,7 +160,8 @@ impl Telemetry {
         } else {
             0
         };
-        let (backends, endpoint) = live.as_ref().map(|l| l.take()).unwrap_or_default();
+        let (backends, endpoint, proxy_headers) =
+            live.as_ref().map(|l| l.take()).unwrap_or_default();
         let headers = response.headers_mut();
         // The id's own bytes when no record keeps it (no copy).
         let id = if platform.sink.is_some() {
@@ -181,6 +198,11 @@ impl Telemetry {
             bytes_out: response.body().len(),
             client: context.peer,
             backends,
+            headers: (live.reports.as_ref())
+                .and_then(|r| r.server.as_ref())
+                .map(|r| r.pick(&parts.headers))
+                .unwrap_or_default(),
+            proxy_headers,
             log: !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| p == path),
         });
         sink.request(&record);

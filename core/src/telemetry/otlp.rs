@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::extra::{Layers, StaticAttribute};
-use crate::platform::{BackendCall, RequestRecord, TraceIds};
+use crate::platform::{BackendCall, ReportedHeaders, RequestRecord, TraceIds};
 
 /// Who sends the data: the resource attributes.
 #[derive(Debug, Clone, Default)]
@@ -113,6 +113,8 @@ pub enum Value {
     Str(String),
     /// An integer.
     Int(i64),
+    /// An array of strings (a header's values).
+    Strs(Vec<String>),
 }
 
 /// One span, ready to encode.
@@ -138,8 +140,9 @@ pub struct Span {
     pub attributes: Vec<(&'static str, Value)>,
     /// The error, when the span failed (status ERROR with this message).
     pub error: Option<String>,
-    /// The layer's static attributes (`key`, `value`), after [`Self::attributes`].
-    pub static_attributes: Vec<(String, String)>,
+    /// Attributes named by the config, after [`Self::attributes`]: the reported headers
+    /// (`report_headers`), then the layer's static attributes.
+    pub extra_attributes: Vec<(String, Value)>,
 }
 
 /// The spans of one request: the server span, the endpoint's proxy span (when routed) and one
@@ -180,7 +183,7 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
         end_nanos: end,
         attributes,
         error: error.clone(),
-        static_attributes: shape.server_attrs.pairs.clone(),
+        extra_attributes: extra(&record.headers, &shape.server_attrs),
     }];
     let parent = match &record.endpoint {
         Some(endpoint) if shape.proxy => {
@@ -210,7 +213,7 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
                     ),
                 ],
                 error,
-                static_attributes: shape.proxy_attrs.pairs.clone(),
+                extra_attributes: extra(&record.proxy_headers, &shape.proxy_attrs),
             });
             ids.proxy_span
         }
@@ -259,7 +262,45 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8], shape: &Shap
             .saturating_mul(1000),
         attributes,
         error: call.failure.as_ref().map(|f| f.message.clone()),
-        static_attributes: shape.client_attrs.pairs.clone(),
+        extra_attributes: extra(&call.headers, &shape.client_attrs),
+    }
+}
+
+/// A span's reported headers and static attributes, as [`Span::extra_attributes`].
+fn extra(headers: &ReportedHeaders, statics: &Statics) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = header_groups(headers)
+        .map(|(name, values)| (header_key(name), Value::Strs(values)))
+        .collect();
+    out.extend((statics.pairs.iter()).map(|(k, v)| (k.clone(), Value::Str(v.clone()))));
+    out
+}
+
+/// The attribute name of a reported header (semantic conventions: its lower-case name).
+fn header_key(name: &http::HeaderName) -> String {
+    format!("http.request.header.{}", name.as_str())
+}
+
+/// The reported headers by name, each with its values (a name's values are together).
+fn header_groups(
+    headers: &ReportedHeaders,
+) -> impl Iterator<Item = (&http::HeaderName, Vec<String>)> + '_ {
+    let mut rest = headers.as_slice();
+    std::iter::from_fn(move || {
+        let (name, _) = rest.first()?;
+        let n = rest.iter().take_while(|(other, _)| other == name).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        let values = (group.iter())
+            .map(|(_, v)| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        Some((name, values))
+    })
+}
+
+/// A span's reported headers as attributes (field 9), as [`extra`] lists them.
+fn header_attributes(s: &mut Vec<u8>, headers: &ReportedHeaders) {
+    for (name, values) in header_groups(headers) {
+        attribute(s, 9, &header_key(name), &Value::Strs(values));
     }
 }
 
@@ -526,6 +567,7 @@ pub fn encode_request(
             crate::platform::push_ip(scratch, client);
             attr_str_parts(s, attr_key!("client.address"), scratch, b"");
         }
+        header_attributes(s, &record.headers);
         s.extend_from_slice(&shape.server_attrs.encoded);
         span_error(s);
     });
@@ -553,6 +595,7 @@ pub fn encode_request(
                     .completed
                     .map_or("", |c| if c { "true" } else { "false" });
                 attr_str(s, attr_key!("manifold.completed"), completed);
+                header_attributes(s, &record.proxy_headers);
                 s.extend_from_slice(&shape.proxy_attrs.encoded);
                 span_error(s);
             });
@@ -616,6 +659,7 @@ fn encode_backend(
     if let Some(failure) = &call.failure {
         attr_str(s, attr_key!("error.type"), failure.kind.as_str());
     }
+    header_attributes(s, &call.headers);
     s.extend_from_slice(&shape.client_attrs.encoded);
     if let Some(failure) = &call.failure {
         message(s, 15, |status| {
@@ -800,8 +844,8 @@ fn encode_span(out: &mut Vec<u8>, span: &Span) {
     for (key, value) in &span.attributes {
         attribute(out, 9, key, value);
     }
-    for (key, value) in &span.static_attributes {
-        attribute(out, 9, key, &Value::Str(value.clone()));
+    for (key, value) in &span.extra_attributes {
+        attribute(out, 9, key, value);
     }
     if let Some(error) = &span.error {
         // Status { message = 2; code = 3 (ERROR = 2) }
@@ -819,6 +863,12 @@ pub(crate) fn attribute(out: &mut Vec<u8>, field: u32, key: &str, value: &Value)
         message(kv, 2, |any| match value {
             Value::Str(s) => string(any, 1, s),
             Value::Int(i) => uint(any, 3, *i as u64),
+            // AnyValue.array_value (5): ArrayValue { values (1): AnyValue { string_value } }
+            Value::Strs(values) => message(any, 5, |array| {
+                for v in values {
+                    message(array, 1, |item| string(item, 1, v));
+                }
+            }),
         });
     });
 }
@@ -951,6 +1001,7 @@ mod tests {
 
     fn call(i: u8, status: Option<u16>, failure: Option<crate::platform::Failure>) -> BackendCall {
         BackendCall {
+            headers: Vec::new(),
             span_id: [i + 1; 8],
             name: format!("group{i}").into(),
             host: "http://users:8080".into(),
@@ -966,7 +1017,27 @@ mod tests {
 
     fn record(endpoint: bool, status: u16, tracestate: bool, n: u8) -> RequestRecord {
         use crate::platform::{Failure, FailureKind};
+        let header = |n: &'static str, v: &[u8]| {
+            (
+                http::HeaderName::from_static(n),
+                http::HeaderValue::from_bytes(v).unwrap(),
+            )
+        };
+        let reported = |on: bool| -> crate::platform::ReportedHeaders {
+            if on {
+                vec![
+                    header("x-team", b"core"),
+                    header("accept", b"a"),
+                    header("accept", b"b\xff"),
+                    header("x-long", &[b'v'; 200]),
+                ]
+            } else {
+                Vec::new()
+            }
+        };
         RequestRecord {
+            headers: reported(endpoint),
+            proxy_headers: reported(endpoint && tracestate),
             start_micros: 1_700_000_000_000_000,
             duration_micros: 4321,
             request_id: "r1".into(),
@@ -987,7 +1058,10 @@ mod tests {
             client: endpoint.then(|| "10.0.0.1".parse().unwrap()),
             backends: (0..n)
                 .map(|i| match i % 3 {
-                    0 => call(i, Some(200), None),
+                    0 => BackendCall {
+                        headers: reported(true),
+                        ..call(i, Some(200), None)
+                    },
                     1 => call(
                         i,
                         Some(503),
@@ -1098,7 +1172,9 @@ mod tests {
 
     #[test]
     fn layers_leave_out_spans_and_add_their_static_attributes() {
-        let record = record(true, 200, false, 2);
+        let mut record = record(true, 200, false, 2);
+        record.headers.clear();
+        record.backends.iter_mut().for_each(|b| b.headers.clear());
         let ids = &record.trace;
         let all = spans(&record, &Shape::default());
         let kinds = |spans: &[Span]| spans.iter().map(|s| s.kind).collect::<Vec<_>>();
@@ -1106,12 +1182,12 @@ mod tests {
             kinds(&all),
             [Kind::Server, Kind::Internal, Kind::Client, Kind::Client]
         );
-        assert!(all.iter().all(|s| s.static_attributes.is_empty()));
+        assert!(all.iter().all(|s| s.extra_attributes.is_empty()));
         let shapes = shapes();
         // Every layer on, with attributes: each span has its own layer's.
         let with = spans(&record, &shapes[1]);
         let keys = |s: &Span| {
-            s.static_attributes
+            s.extra_attributes
                 .iter()
                 .map(|(k, _)| k.clone())
                 .collect::<Vec<_>>()
@@ -1137,6 +1213,43 @@ mod tests {
         encode_request(&mut out, &record, &mut Vec::new(), &shapes[1]);
         let needle = b"proxy.k0";
         assert!(out.windows(needle.len()).any(|w| w == needle));
+    }
+
+    #[test]
+    fn reported_headers_are_string_arrays_named_after_the_header() {
+        let record = record(true, 200, false, 1);
+        let server = &spans(&record, &Shape::default())[0];
+        let values = |key: &str| {
+            server
+                .extra_attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            values("http.request.header.accept"),
+            Some(Value::Strs(vec!["a".into(), "b\u{fffd}".into()]))
+        );
+        assert_eq!(
+            values("http.request.header.x-team"),
+            Some(Value::Strs(vec!["core".into()]))
+        );
+        assert_eq!(server.extra_attributes.len(), 3);
+        // KeyValue { key, value: AnyValue { array_value: ArrayValue { values: [AnyValue] } } }
+        let mut out = Vec::new();
+        attribute(
+            &mut out,
+            9,
+            "k",
+            &Value::Strs(vec!["a".into(), "bc".into()]),
+        );
+        assert_eq!(
+            out,
+            [
+                0x4a, 18, 0x0a, 1, b'k', 0x12, 13, 0x2a, 11, 0x0a, 3, 0x0a, 1, b'a', 0x0a, 4, 0x0a,
+                2, b'b', b'c'
+            ]
+        );
     }
 
     #[test]

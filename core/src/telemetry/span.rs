@@ -102,6 +102,10 @@ impl BackendSpan {
             start_micros: platform.clock.now_micros(),
             duration_micros: 0,
             bytes: 0,
+            headers: (live.reports.as_ref())
+                .and_then(|r| r.client.as_ref())
+                .map(|r| r.pick(request.headers()))
+                .unwrap_or_default(),
         };
         Self(Some(Traced {
             live,

@@ -122,9 +122,10 @@ pub struct Layer {
     pub disable_traces: bool,
     /// (global) Neither continue the client's trace nor send `traceparent` to backends.
     pub disable_propagation: bool,
-    /// Request headers as span attributes: not supported (a warning).
+    /// The request's headers as attributes of this layer's span (`http.request.header.*`;
+    /// global: the client's, proxy: those passed on to the backends).
     pub report_headers: bool,
-    /// Headers left out of `report_headers`.
+    /// Headers left out of `report_headers` (credentials always are).
     pub skip_headers: Vec<String>,
     /// Attributes added to this layer's metric series (global: the server metrics).
     pub metrics_static_attributes: Vec<StaticAttribute>,
@@ -160,9 +161,9 @@ pub struct BackendDetail {
     pub detailed_connection: bool,
     /// Attributes added to the backend spans or to the `http.client.*` series.
     pub static_attributes: Vec<StaticAttribute>,
-    /// (traces) The headers sent to the backend as span attributes: not supported (a warning).
+    /// (traces) The headers sent to the backend as attributes of its span.
     pub report_headers: bool,
-    /// Headers left out of `report_headers`.
+    /// Headers left out of `report_headers` (credentials always are).
     pub skip_headers: Vec<String>,
 }
 
@@ -334,11 +335,6 @@ fn check_layers(layers: &Layers, cx: &mut Cx<'_, '_>) {
             true,
             &mut at.at("metrics_static_attributes"),
         );
-        if layer.report_headers {
-            at.at("report_headers").warn(
-                "report_headers is not supported by Manifold: no headers are added to the spans",
-            );
-        }
         if name == "proxy" && !layer.metrics_static_attributes.is_empty() {
             at.at("metrics_static_attributes").warn(
                 "Manifold has no proxy-layer metrics (only the global layer's `http.server.*` and the backend layer's `http.client.*`): it has no effect",
@@ -366,10 +362,9 @@ fn check_layers(layers: &Layers, cx: &mut Cx<'_, '_>) {
             name == "metrics",
             &mut at.at("static_attributes"),
         );
-        if detail.report_headers {
-            at.at("report_headers").warn(
-                "report_headers is not supported by Manifold: no headers are added to the spans",
-            );
+        if name == "metrics" && detail.report_headers {
+            at.at("report_headers")
+                .warn("headers are reported on spans (`traces.report_headers`), not on metrics: it has no effect");
         }
     }
 }
