@@ -427,7 +427,7 @@ mod tests {
 
     fn record(full: bool) -> RequestRecord {
         let call = |i: u8, failure: Option<Failure>| BackendCall {
-            headers: Vec::new(),
+            headers: None,
             span_id: [i; 8],
             name: "users".into(),
             host: "http://users:8080".into(),
@@ -440,8 +440,8 @@ mod tests {
             bytes: 42,
         };
         RequestRecord {
-            headers: Vec::new(),
-            proxy_headers: Vec::new(),
+            headers: None,
+            proxy_headers: None,
             start_micros: 1_795_651_200_123_456,
             duration_micros: if full { 1_402 } else { 3_000 },
             request_id: "071c65f66313bbc6f63f2a34e90c3000".into(),

@@ -15,7 +15,8 @@ use super::log_write::{into_string, json_key, push_hex, Json};
 use super::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Headers reported as span attributes (`report_headers`): name and value, in the order of
-/// the map they were taken from (a name's values together).
+/// the map they were taken from (a name's values together). Boxed where a record keeps them:
+/// a record without them (the usual case) then moves and drops one null pointer.
 pub type ReportedHeaders = Vec<(HeaderName, HeaderValue)>;
 
 /// Random numbers for trace, span and request ids (not for secrets). Natively seeded by the OS,
@@ -103,10 +104,10 @@ pub struct RequestRecord {
     /// The backend calls that ended before the answer, in the order they ended.
     pub backends: Vec<BackendCall>,
     /// The client's headers on the server span (`layers.global.report_headers`).
-    pub headers: ReportedHeaders,
+    pub headers: Option<Box<ReportedHeaders>>,
     /// The headers the endpoint passed on to its backends, on the proxy span
     /// (`layers.proxy.report_headers`).
-    pub proxy_headers: ReportedHeaders,
+    pub proxy_headers: Option<Box<ReportedHeaders>>,
     /// Whether this request belongs in the access log (`router.disable_access_log`,
     /// `router.logger_skip_paths`); metrics and traces see every request.
     pub log: bool,
@@ -137,7 +138,7 @@ pub struct BackendCall {
     /// Body bytes received (as sent, before any decompression).
     pub bytes: usize,
     /// The headers sent, on the client span (`layers.backend.traces.report_headers`).
-    pub headers: ReportedHeaders,
+    pub headers: Option<Box<ReportedHeaders>>,
 }
 
 /// Which headers a layer reports on its spans (`report_headers`): all but its `skip_headers`
@@ -160,8 +161,8 @@ impl HeaderReport {
     }
 
     /// The reported headers of `headers`.
-    pub(crate) fn pick(&self, headers: &HeaderMap) -> ReportedHeaders {
-        headers
+    pub(crate) fn pick(&self, headers: &HeaderMap) -> Box<ReportedHeaders> {
+        let picked = headers
             .iter()
             .filter(|(name, _)| {
                 !matches!(
@@ -172,7 +173,8 @@ impl HeaderReport {
                 ) && !self.skip.contains(name)
             })
             .map(|(n, v)| (n.clone(), v.clone()))
-            .collect()
+            .collect();
+        Box::new(picked)
     }
 }
 
@@ -464,8 +466,8 @@ impl Live {
     pub(crate) fn proxy_headers(&self, headers: &HeaderMap) {
         if let Some(report) = self.reports.as_ref().and_then(|r| r.proxy.as_ref()) {
             let mut state = self.lock();
-            if state.proxy_headers.is_empty() {
-                state.proxy_headers = report.pick(headers);
+            if state.proxy_headers.is_none() {
+                state.proxy_headers = Some(report.pick(headers));
             }
         }
     }
@@ -477,13 +479,19 @@ impl Live {
 
     /// The calls so far (later ones are stragglers), the endpoint chosen, if any, and the
     /// headers it passed on (when reported).
-    pub(crate) fn take(&self) -> (Vec<BackendCall>, Option<Arc<str>>, ReportedHeaders) {
+    pub(crate) fn take(
+        &self,
+    ) -> (
+        Vec<BackendCall>,
+        Option<Arc<str>>,
+        Option<Box<ReportedHeaders>>,
+    ) {
         let mut state = self.lock();
         self.recorded.store(true, Ordering::Release);
         (
             std::mem::take(&mut state.calls),
             state.endpoint.take(),
-            std::mem::take(&mut state.proxy_headers),
+            state.proxy_headers.take(),
         )
     }
 
@@ -497,7 +505,7 @@ impl Live {
 struct LiveState {
     calls: Vec<BackendCall>,
     endpoint: Option<Arc<str>>,
-    proxy_headers: ReportedHeaders,
+    proxy_headers: Option<Box<ReportedHeaders>>,
 }
 
 impl fmt::Debug for Live {
@@ -568,7 +576,7 @@ mod tests {
 
     fn call(i: u64, failure: Option<Failure>, status: Option<u16>) -> BackendCall {
         BackendCall {
-            headers: Vec::new(),
+            headers: None,
             span_id: (0x00f0_67aa_0ba9_02b7 + i).to_be_bytes(),
             name: "users".into(),
             host: "http://users:8080".into(),
@@ -584,8 +592,8 @@ mod tests {
 
     fn record(backends: Vec<BackendCall>, full: bool) -> RequestRecord {
         RequestRecord {
-            headers: Vec::new(),
-            proxy_headers: Vec::new(),
+            headers: None,
+            proxy_headers: None,
             start_micros: 1_795_651_200_123_456,
             duration_micros: 999_999,
             request_id: "req-1/=+@".into(),

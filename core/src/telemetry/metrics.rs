@@ -578,8 +578,8 @@ mod tests {
 
     fn record(endpoint: Option<&str>, status: u16, micros: u64) -> RequestRecord {
         RequestRecord {
-            headers: Vec::new(),
-            proxy_headers: Vec::new(),
+            headers: None,
+            proxy_headers: None,
             start_micros: 0,
             duration_micros: micros,
             request_id: "r".into(),
@@ -631,7 +631,7 @@ mod tests {
 
     fn call(status: u16) -> BackendCall {
         BackendCall {
-            headers: Vec::new(),
+            headers: None,
             span_id: [4; 8],
             name: "users".into(),
             host: "http://users".into(),

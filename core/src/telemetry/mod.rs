@@ -200,8 +200,7 @@ impl Telemetry {
             backends,
             headers: (live.reports.as_ref())
                 .and_then(|r| r.server.as_ref())
-                .map(|r| r.pick(&parts.headers))
-                .unwrap_or_default(),
+                .map(|r| r.pick(&parts.headers)),
             proxy_headers,
             log: !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| p == path),
         });

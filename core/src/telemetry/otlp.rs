@@ -183,7 +183,7 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
         end_nanos: end,
         attributes,
         error: error.clone(),
-        extra_attributes: extra(&record.headers, &shape.server_attrs),
+        extra_attributes: extra(record.headers.as_deref(), &shape.server_attrs),
     }];
     let parent = match &record.endpoint {
         Some(endpoint) if shape.proxy => {
@@ -213,7 +213,7 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
                     ),
                 ],
                 error,
-                extra_attributes: extra(&record.proxy_headers, &shape.proxy_attrs),
+                extra_attributes: extra(record.proxy_headers.as_deref(), &shape.proxy_attrs),
             });
             ids.proxy_span
         }
@@ -262,13 +262,13 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8], shape: &Shap
             .saturating_mul(1000),
         attributes,
         error: call.failure.as_ref().map(|f| f.message.clone()),
-        extra_attributes: extra(&call.headers, &shape.client_attrs),
+        extra_attributes: extra(call.headers.as_deref(), &shape.client_attrs),
     }
 }
 
 /// A span's reported headers and static attributes, as [`Span::extra_attributes`].
-fn extra(headers: &ReportedHeaders, statics: &Statics) -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = header_groups(headers)
+fn extra(headers: Option<&ReportedHeaders>, statics: &Statics) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = header_groups(headers.map_or(&[], Vec::as_slice))
         .map(|(name, values)| (header_key(name), Value::Strs(values)))
         .collect();
     out.extend((statics.pairs.iter()).map(|(k, v)| (k.clone(), Value::Str(v.clone()))));
@@ -282,9 +282,9 @@ fn header_key(name: &http::HeaderName) -> String {
 
 /// The reported headers by name, each with its values (a name's values are together).
 fn header_groups(
-    headers: &ReportedHeaders,
+    headers: &[(http::HeaderName, http::HeaderValue)],
 ) -> impl Iterator<Item = (&http::HeaderName, Vec<String>)> + '_ {
-    let mut rest = headers.as_slice();
+    let mut rest = headers;
     std::iter::from_fn(move || {
         let (name, _) = rest.first()?;
         let n = rest.iter().take_while(|(other, _)| other == name).count();
@@ -297,11 +297,21 @@ fn header_groups(
     })
 }
 
-/// A span's reported headers as attributes (field 9), as [`extra`] lists them.
-fn header_attributes(s: &mut Vec<u8>, headers: &ReportedHeaders) {
-    for (name, values) in header_groups(headers) {
+/// A span's reported headers (field 9) and static attributes (pre-encoded), as [`extra`] lists
+/// them. Out of line: most spans have neither (two tests inlined).
+#[inline]
+fn extra_attributes(s: &mut Vec<u8>, headers: Option<&ReportedHeaders>, statics: &Statics) {
+    if headers.is_some() || !statics.encoded.is_empty() {
+        write_extra(s, headers, statics);
+    }
+}
+
+#[inline(never)]
+fn write_extra(s: &mut Vec<u8>, headers: Option<&ReportedHeaders>, statics: &Statics) {
+    for (name, values) in header_groups(headers.map_or(&[], Vec::as_slice)) {
         attribute(s, 9, &header_key(name), &Value::Strs(values));
     }
+    s.extend_from_slice(&statics.encoded);
 }
 
 /// What a sink keeps for the next export: the record itself, its spans encoded only when the
@@ -567,8 +577,7 @@ pub fn encode_request(
             crate::platform::push_ip(scratch, client);
             attr_str_parts(s, attr_key!("client.address"), scratch, b"");
         }
-        header_attributes(s, &record.headers);
-        s.extend_from_slice(&shape.server_attrs.encoded);
+        extra_attributes(s, record.headers.as_deref(), &shape.server_attrs);
         span_error(s);
     });
     let parent = match &record.endpoint {
@@ -595,8 +604,7 @@ pub fn encode_request(
                     .completed
                     .map_or("", |c| if c { "true" } else { "false" });
                 attr_str(s, attr_key!("manifold.completed"), completed);
-                header_attributes(s, &record.proxy_headers);
-                s.extend_from_slice(&shape.proxy_attrs.encoded);
+                extra_attributes(s, record.proxy_headers.as_deref(), &shape.proxy_attrs);
                 span_error(s);
             });
             ids.proxy_span
@@ -659,8 +667,7 @@ fn encode_backend(
     if let Some(failure) = &call.failure {
         attr_str(s, attr_key!("error.type"), failure.kind.as_str());
     }
-    header_attributes(s, &call.headers);
-    s.extend_from_slice(&shape.client_attrs.encoded);
+    extra_attributes(s, call.headers.as_deref(), &shape.client_attrs);
     if let Some(failure) = &call.failure {
         message(s, 15, |status| {
             string(status, 2, &failure.message);
@@ -1001,7 +1008,7 @@ mod tests {
 
     fn call(i: u8, status: Option<u16>, failure: Option<crate::platform::Failure>) -> BackendCall {
         BackendCall {
-            headers: Vec::new(),
+            headers: None,
             span_id: [i + 1; 8],
             name: format!("group{i}").into(),
             host: "http://users:8080".into(),
@@ -1023,17 +1030,15 @@ mod tests {
                 http::HeaderValue::from_bytes(v).unwrap(),
             )
         };
-        let reported = |on: bool| -> crate::platform::ReportedHeaders {
-            if on {
-                vec![
+        let reported = |on: bool| -> Option<Box<crate::platform::ReportedHeaders>> {
+            on.then(|| {
+                Box::new(vec![
                     header("x-team", b"core"),
                     header("accept", b"a"),
                     header("accept", b"b\xff"),
                     header("x-long", &[b'v'; 200]),
-                ]
-            } else {
-                Vec::new()
-            }
+                ])
+            })
         };
         RequestRecord {
             headers: reported(endpoint),
@@ -1173,8 +1178,8 @@ mod tests {
     #[test]
     fn layers_leave_out_spans_and_add_their_static_attributes() {
         let mut record = record(true, 200, false, 2);
-        record.headers.clear();
-        record.backends.iter_mut().for_each(|b| b.headers.clear());
+        record.headers = None;
+        record.backends.iter_mut().for_each(|b| b.headers = None);
         let ids = &record.trace;
         let all = spans(&record, &Shape::default());
         let kinds = |spans: &[Span]| spans.iter().map(|s| s.kind).collect::<Vec<_>>();

@@ -61,7 +61,7 @@ mod tests {
 
     fn call(name: &str, host: &str, micros: u64) -> BackendCall {
         BackendCall {
-            headers: Vec::new(),
+            headers: None,
             span_id: [1; 8],
             name: name.into(),
             host: host.into(),

@@ -104,8 +104,7 @@ impl BackendSpan {
             bytes: 0,
             headers: (live.reports.as_ref())
                 .and_then(|r| r.client.as_ref())
-                .map(|r| r.pick(request.headers()))
-                .unwrap_or_default(),
+                .map(|r| r.pick(request.headers())),
         };
         Self(Some(Traced {
             live,
