@@ -99,7 +99,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         cx.at("version")
             .error("unsupported version: `version` must be 3 (KrakenD v3 format)");
     }
-    let _ = (&raw.schema, &raw.name);
+    let _ = &raw.schema;
     let listen_ip = raw
         .listen_ip
         .as_deref()
@@ -163,7 +163,15 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         server,
         telemetry: TelemetryOptions {
             logging: extra.logging,
-            opentelemetry: extra.opentelemetry,
+            // `service_name` unset: the config's `name`, as in KrakenD CE.
+            opentelemetry: extra.opentelemetry.map(|mut o| {
+                if o.service_name.is_empty() {
+                    o.service_name = (raw.name.clone())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| "manifold".to_owned());
+                }
+                o
+            }),
         },
         guards: RootGuards {
             cors: extra.cors,

@@ -31,7 +31,7 @@ pub struct Logging {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct OpenTelemetry {
-    /// `service.name` of the exported data.
+    /// `service.name` of the exported data (unset: the config's `name`, else `manifold`).
     pub service_name: String,
     /// `service.version` of the exported data (default: Manifold's version).
     pub service_version: String,
@@ -183,7 +183,7 @@ const DEFAULT_SKIP_PATHS: [&str; 4] = ["/__health", "/__debug/", "/__echo/", "/_
 impl Default for OpenTelemetry {
     fn default() -> Self {
         Self {
-            service_name: "manifold".to_owned(),
+            service_name: String::new(),
             service_version: crate::VERSION.to_owned(),
             deploy_env: String::new(),
             metric_reporting_period: 30,
@@ -425,6 +425,25 @@ pub(crate) fn prometheus_label(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_name_defaults_to_the_config_name() {
+        let otel = |root: &str, own: &str| {
+            let text = format!(
+                r#"{{"version": 3, {root} "extra_config": {{"telemetry/opentelemetry": {{{own}
+                "exporters": {{"otlp": [{{"host": "c", "use_http": true}}]}}}}}}, "endpoints": []}}"#
+            );
+            let config = crate::config::parse(&text).unwrap();
+            config.telemetry.otel().unwrap().service_name.clone()
+        };
+        assert_eq!(otel(r#""name": "shop","#, ""), "shop");
+        assert_eq!(
+            otel(r#""name": "shop","#, r#""service_name": "api","#),
+            "api"
+        );
+        assert_eq!(otel("", ""), "manifold");
+        assert_eq!(otel(r#""name": "","#, ""), "manifold");
+    }
 
     #[test]
     fn skip_paths_match_the_endpoint_as_written_or_the_path() {
