@@ -82,6 +82,7 @@ cat >"$WORK/gateway.json" <<EOF
       "metric_reporting_period": 1,
       "trace_sample_rate": 1,
       "skip_paths": ["/__health"],
+      "histograms": { "time_buckets": [0.25, 5] },
       "exporters": {
         "otlp": [{ "name": "receiver", "host": "127.0.0.1", "port": $OTLP, "use_http": true }],
         "prometheus": [{ "name": "local", "port": $METRICS, "listen_ip": "127.0.0.1" }]
@@ -153,6 +154,9 @@ expect_count 'manifold_http_server_requests_total{route="/b",status="200"}' 2
 expect_count 'manifold_http_server_requests_total{route="unmatched",status="404"}' 1
 expect_count "sum(manifold_http_client_requests_total{host=\"http://127.0.0.1:$BACKEND\",status=\"200\"})" 7
 expect_count 'manifold_http_server_request_duration_seconds_count{route="/a"}' 3
+# histograms.time_buckets: two bounds and +Inf.
+expect_count 'count(manifold_http_server_request_duration_seconds_bucket{route="/a"})' 3
+expect_count 'manifold_http_server_request_duration_seconds_bucket{route="/a",le=~"5(\\.0)?"}' 3
 # The layers' static attributes are labels of their series.
 expect_count 'sum(manifold_http_server_requests_total{deploy_zone="eu-1"})' 6
 expect_count 'sum(manifold_http_client_requests_total{tier="db"})' 7

@@ -184,7 +184,11 @@ pub fn pipeline(
         deploy_env: config.deploy_env.clone(),
     };
     let spans = Arc::new(Spans::new(otlp::head_room(&resource)));
-    let metrics = Arc::new(Metrics::with_layers(clock.now_micros(), &config.layers));
+    let metrics = Arc::new(Metrics::with_layers(
+        clock.now_micros(),
+        &config.layers,
+        &config.histograms.time_buckets,
+    ));
     let stats = Arc::new(Stats::default());
     let url = |path: &str, o: &manifold_core::config::extra::Otlp| {
         let host = o.host.trim_end_matches('/');

@@ -91,7 +91,11 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
                 service_version: o.service_version.clone(),
                 deploy_env: o.deploy_env.clone(),
             },
-            metrics: Metrics::with_layers(platform.clock.now_micros(), &o.layers),
+            metrics: Metrics::with_layers(
+                platform.clock.now_micros(),
+                &o.layers,
+                &o.histograms.time_buckets,
+            ),
             shape: Shape::new(&o.layers),
             queue: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),

@@ -27,11 +27,11 @@ use super::error::Path;
 use super::extra::{
     ApiKey, ApiKeys, BackendDetail, BackendHttp, BackendLayer, BotDetector, CelChecks, Cidr,
     CircuitBreaker, ClientCredentials, Coding, Compression, Cors, EndpointApiKeys, ErrorBodies,
-    Exporters, FailurePolicy, FlatmapOp, GraphQl, HttpCache, JsonSchema, JwtSigner, JwtValidator,
-    KeyHash, KeyIn, KeySource, KeysFrom, Lambda, Layer, Layers, Logging, Martian, OpenTelemetry,
-    Otlp, Prometheus, ProxyRateLimit, Redis, RedisPool, RedisRateLimit, RouterOptions,
-    RouterRateLimit, ScopesMatcher, SecurityHttp, StaticAttribute, StaticResponse, StaticStrategy,
-    Strategy, WebSocket,
+    Exporters, FailurePolicy, FlatmapOp, GraphQl, Histograms, HttpCache, JsonSchema, JwtSigner,
+    JwtValidator, KeyHash, KeyIn, KeySource, KeysFrom, Lambda, Layer, Layers, Logging, Martian,
+    OpenTelemetry, Otlp, Prometheus, ProxyRateLimit, Redis, RedisPool, RedisRateLimit,
+    RouterOptions, RouterRateLimit, ScopesMatcher, SecurityHttp, StaticAttribute, StaticResponse,
+    StaticStrategy, Strategy, WebSocket,
 };
 use super::plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
@@ -262,8 +262,9 @@ structs! {
     }
     "manifold_core::config::extra::OpenTelemetry" OpenTelemetry {
         service_name, service_version, deploy_env, metric_reporting_period, trace_sample_rate,
-        exporters, layers, skip_paths,
+        exporters, layers, histograms, skip_paths,
     }
+    "manifold_core::config::extra::Histograms" Histograms { time_buckets, size_buckets }
     "manifold_core::config::extra::Exporters" Exporters { otlp, prometheus }
     "manifold_core::config::extra::Otlp" Otlp {
         name, host, port, use_http, disable_metrics, disable_traces,

@@ -10,22 +10,42 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::otlp::{self, Resource, Value};
-use crate::config::extra::{prometheus_label, Layers, StaticAttribute};
+use crate::config::extra::{prometheus_label, Layers, StaticAttribute, TIME_BUCKETS};
 use crate::platform::{is_standard_method, BackendCall, RequestRecord};
 
-/// Histogram bucket bounds in seconds (OpenTelemetry's HTTP duration advice).
-pub const BOUNDS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+/// The duration histograms' bucket bounds: in seconds, as they are written out, and in
+/// microseconds, so that a duration finds its bucket without floating point.
+#[derive(Debug, Clone)]
+struct Bounds {
+    seconds: Vec<f64>,
+    micros: Vec<u64>,
+}
 
-/// [`BOUNDS`] in microseconds: for a whole number of microseconds `m` (below 2^53),
-/// `m as f64 / 1e6 <= bound` exactly when `m <= bound_micros` (both sides round to the same
-/// nearest `f64`, and rounding keeps the order), so a duration finds its bucket without
-/// floating point.
-const BOUNDS_MICROS: [u64; 14] = [
-    5_000, 10_000, 25_000, 50_000, 75_000, 100_000, 250_000, 500_000, 750_000, 1_000_000,
-    2_500_000, 5_000_000, 7_500_000, 10_000_000,
-];
+impl Bounds {
+    /// `seconds` (ascending, positive, finite: the config checked them).
+    fn new(seconds: &[f64]) -> Self {
+        Self {
+            seconds: seconds.to_vec(),
+            micros: seconds.iter().map(|b| bound_micros(*b)).collect(),
+        }
+    }
+}
+
+/// The largest whole number of microseconds `m` with `m as f64 / 1e6 <= bound` (below 2^53
+/// both sides round to the nearest `f64` and rounding keeps the order, so `m <= this` is
+/// exactly that comparison).
+fn bound_micros(bound: f64) -> u64 {
+    let seconds = |m: u64| m as f64 / 1e6;
+    // Saturating: a bound over 2^64 µs takes every duration.
+    let mut m = (bound * 1e6).floor() as u64;
+    while m > 0 && seconds(m) > bound {
+        m -= 1;
+    }
+    while m < u64::MAX && seconds(m + 1) <= bound {
+        m += 1;
+    }
+    m
+}
 
 /// The series, updated by [`Metrics::begin`] and [`Metrics::record`].
 #[derive(Debug)]
@@ -40,6 +60,8 @@ pub struct Metrics {
     /// The backend layer's (`http.client.*`); `None` with
     /// `layers.backend.metrics.disable_stage`.
     client: Option<Vec<(String, String)>>,
+    /// `histograms.time_buckets`.
+    bounds: Bounds,
 }
 
 /// A layer's static attributes as (key, value) pairs.
@@ -148,8 +170,9 @@ fn hash_labels(labels: Labels<'_>) -> u64 {
     }
 }
 
-/// Adds `micros` to the series `labels`, created if it is new.
-fn observe(series: &mut Series, labels: Labels<'_>, micros: u64) {
+/// Adds `micros` to the series `labels` (histogram bounds `bounds`, in µs), created if it is
+/// new.
+fn observe(series: &mut Series, labels: Labels<'_>, micros: u64, bounds: &[u64]) {
     let hash = hash_labels(labels);
     let mut at = series.index.get(&hash).copied();
     while let Some(i) = at {
@@ -162,7 +185,7 @@ fn observe(series: &mut Series, labels: Labels<'_>, micros: u64) {
             entry.labels.2,
         ) == labels
         {
-            entry.histogram.observe(micros);
+            entry.histogram.observe(micros, bounds);
             return;
         }
         at = entry.next;
@@ -170,7 +193,7 @@ fn observe(series: &mut Series, labels: Labels<'_>, micros: u64) {
     let i = series.entries.len();
     let next = series.index.insert(hash, i);
     let mut histogram = Histogram::default();
-    histogram.observe(micros);
+    histogram.observe(micros, bounds);
     series.entries.push(Entry {
         labels: (labels.0.to_owned(), labels.1.to_owned(), labels.2),
         next,
@@ -227,17 +250,21 @@ struct Histogram {
     count: u64,
     sum: f64,
     /// Per bucket (not cumulative), the last one above every bound.
-    buckets: [u64; BOUNDS.len() + 1],
+    buckets: Vec<u64>,
 }
 
 impl Histogram {
-    fn observe(&mut self, micros: u64) {
+    /// One observation of `micros`, against the bounds `bounds` (in microseconds).
+    fn observe(&mut self, micros: u64, bounds: &[u64]) {
+        if self.buckets.len() != bounds.len() + 1 {
+            self.buckets = vec![0; bounds.len() + 1];
+        }
         self.count += 1;
         self.sum += micros as f64 / 1_000_000.0;
-        let i = BOUNDS_MICROS
+        let i = bounds
             .iter()
             .position(|b| micros <= *b)
-            .unwrap_or(BOUNDS.len());
+            .unwrap_or(bounds.len());
         if let Some(bucket) = self.buckets.get_mut(i) {
             *bucket += 1;
         }
@@ -250,13 +277,15 @@ impl Metrics {
     /// No series yet; cumulative data starts at `start_micros`. Every layer, no static
     /// attributes.
     pub fn new(start_micros: u64) -> Self {
-        Self::with_layers(start_micros, &Layers::default())
+        Self::with_layers(start_micros, &Layers::default(), &TIME_BUCKETS)
     }
 
-    /// [`Self::new`] with the series and static attributes `layers` asks for.
-    pub fn with_layers(start_micros: u64, layers: &Layers) -> Self {
+    /// [`Self::new`] with the series and static attributes `layers` asks for, and the
+    /// duration histograms' bucket bounds in seconds (`histograms.time_buckets`).
+    pub fn with_layers(start_micros: u64, layers: &Layers, time_buckets: &[f64]) -> Self {
         let backend = &layers.backend.metrics;
         Self {
+            bounds: Bounds::new(time_buckets),
             start_micros,
             in_flight: AtomicI64::new(0),
             state: Mutex::new(State::default()),
@@ -289,11 +318,12 @@ impl Metrics {
                     Status::Code(record.status),
                 ),
                 record.duration_micros,
+                &self.bounds.micros,
             );
         }
         if self.client.is_some() {
             for call in &record.backends {
-                observe_call(&mut state, call);
+                observe_call(&mut state, call, &self.bounds.micros);
             }
         }
     }
@@ -306,7 +336,7 @@ impl Metrics {
     /// A backend call that ended after its request (a deferred shadow call).
     pub fn straggler(&self, call: &BackendCall) {
         if self.client.is_some() {
-            observe_call(&mut self.lock(), call);
+            observe_call(&mut self.lock(), call, &self.bounds.micros);
         }
     }
 
@@ -333,9 +363,12 @@ impl Metrics {
             );
             histogram(
                 &mut out,
-                "manifold_http_server_request_duration_seconds",
-                "Time to answer a request.",
+                (
+                    "manifold_http_server_request_duration_seconds",
+                    "Time to answer a request.",
+                ),
                 &state.server,
+                &self.bounds.seconds,
                 server,
             );
             let _ = writeln!(
@@ -374,9 +407,12 @@ impl Metrics {
             );
             histogram(
                 &mut out,
-                "manifold_http_client_request_duration_seconds",
-                "Time of a backend call.",
+                (
+                    "manifold_http_client_request_duration_seconds",
+                    "Time of a backend call.",
+                ),
                 &state.client,
+                &self.bounds.seconds,
                 client,
             );
         }
@@ -416,6 +452,7 @@ impl Metrics {
                         sm,
                         "http.server.request.duration",
                         &state.server,
+                        &self.bounds.seconds,
                         (server_attrs, statics),
                         start,
                         now,
@@ -426,6 +463,7 @@ impl Metrics {
                         sm,
                         "http.client.request.duration",
                         &state.client,
+                        &self.bounds.seconds,
                         (client_attrs, statics),
                         start,
                         now,
@@ -456,7 +494,7 @@ impl Metrics {
     }
 }
 
-fn observe_call(state: &mut State, call: &BackendCall) {
+fn observe_call(state: &mut State, call: &BackendCall, bounds: &[u64]) {
     let status = match (&call.failure, call.status) {
         (Some(f), None) => Status::Word(f.kind.as_str()),
         (_, Some(s)) => Status::Code(s),
@@ -466,6 +504,7 @@ fn observe_call(state: &mut State, call: &BackendCall) {
         &mut state.client,
         (&call.host, &call.method, status),
         call.duration_micros,
+        bounds,
     );
 }
 
@@ -493,9 +532,9 @@ fn counter(
 
 fn histogram(
     out: &mut String,
-    name: &str,
-    help: &str,
+    (name, help): (&str, &str),
     series: &Series,
+    bounds: &[f64],
     labels: impl Fn(&(String, String, String)) -> String,
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -503,7 +542,7 @@ fn histogram(
     for (key, h) in series.sorted() {
         let l = labels(&key);
         let mut cumulative = 0;
-        for (bound, n) in BOUNDS.iter().zip(&h.buckets) {
+        for (bound, n) in bounds.iter().zip(&h.buckets) {
             cumulative += n;
             let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
         }
@@ -513,7 +552,6 @@ fn histogram(
     }
 }
 
-/// Metric { name = 1; unit = 3; histogram = 9 { data_points = 1; temporality = 2 } }.
 /// A data point's layer attributes (field 9), after its own.
 fn static_attributes(point: &mut Vec<u8>, statics: &[(String, String)]) {
     for (key, value) in statics {
@@ -529,12 +567,14 @@ fn fixed_labels(statics: &[(String, String)]) -> String {
         .collect()
 }
 
+/// Metric { name = 1; unit = 3; histogram = 9 { data_points = 1; temporality = 2 } }.
 /// A histogram metric of `series`: each point's attributes from its labels, then the layer's
 /// static ones.
 fn otlp_histogram(
     out: &mut Vec<u8>,
     name: &str,
     series: &Series,
+    bounds: &[f64],
     (attributes, statics): (
         impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
         &[(String, String)],
@@ -561,8 +601,8 @@ fn otlp_histogram(
                     for n in &h.buckets {
                         otlp::fixed64(p, 6, *n);
                     }
-                    for b in BOUNDS {
-                        otlp::double(p, 7, b);
+                    for b in bounds {
+                        otlp::double(p, 7, *b);
                     }
                 });
             }
@@ -619,7 +659,7 @@ mod tests {
         for line in [
             "manifold_http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 2",
             "manifold_http_server_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
-            "manifold_http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",status=\"200\",le=\"0.005\"} 1",
+            "manifold_http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",status=\"200\",le=\"0.01\"} 1",
             "manifold_http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",status=\"200\",le=\"0.05\"} 2",
             "manifold_http_server_request_duration_seconds_count{method=\"GET\",route=\"/a\",status=\"200\"} 2",
             "manifold_http_server_active_requests 1",
@@ -655,7 +695,7 @@ mod tests {
         layers.global.metrics_static_attributes =
             vec![attr("team", "core"), attr("deploy.zone", "a\"b")];
         layers.backend.metrics.static_attributes = vec![attr("tier", "db")];
-        let m = Metrics::with_layers(0, &layers);
+        let m = Metrics::with_layers(0, &layers, &TIME_BUCKETS);
         let mut r = record(Some("/a"), 200, 5);
         r.backends.push(call(201));
         m.begin();
@@ -683,7 +723,7 @@ mod tests {
             let mut layers = Layers::default();
             layers.global.disable_metrics = !server;
             layers.backend.metrics.disable_stage = !client;
-            let m = Metrics::with_layers(0, &layers);
+            let m = Metrics::with_layers(0, &layers, &TIME_BUCKETS);
             m.begin();
             m.record(&r);
             m.straggler(&call(202));
@@ -735,7 +775,7 @@ mod tests {
             ("GET", "/a", Status::Code(1000)),
             ("GET", "/a", Status::Word("200")),
         ] {
-            observe(&mut series, labels, 1);
+            observe(&mut series, labels, 1, &[]);
         }
         let keys: Vec<_> = series
             .sorted()
@@ -765,7 +805,7 @@ mod tests {
             ("a", "b", Status::Code(2)),
             ("ab", "", Status::Code(1)),
         ];
-        observe(&mut series, labels[0], 1);
+        observe(&mut series, labels[0], 1, &[]);
         // Every later series filed under the first one's hash: a chain of three.
         let hash = hash_labels(labels[0]);
         for (n, l) in labels.iter().enumerate().skip(1) {
@@ -793,8 +833,8 @@ mod tests {
             }
             assert_eq!(found, Some(n));
         }
-        observe(&mut series, labels[1], 1);
-        observe(&mut series, labels[1], 1);
+        observe(&mut series, labels[1], 1, &[]);
+        observe(&mut series, labels[1], 1, &[]);
         let counts: Vec<u64> = series.entries.iter().map(|e| e.histogram.count).collect();
         assert_eq!(counts, [1, 2, 0]);
         assert_ne!(hash_labels(labels[0]), hash_labels(labels[2]));
@@ -802,18 +842,41 @@ mod tests {
 
     #[test]
     fn buckets_in_micros_are_the_buckets_in_seconds() {
-        let mut values = vec![0u64, 1, 4_999, u64::from(u32::MAX), 1 << 52];
-        for b in BOUNDS_MICROS {
-            values.extend([b - 1, b, b + 1]);
+        let odd = [1e-7, 1.5e-6, 0.1 + 0.2, 0.3, 1.005, 123.456_789, 1e9];
+        let otel = [
+            0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+        ];
+        for seconds in [&TIME_BUCKETS[..], &otel, &odd] {
+            let bounds = Bounds::new(seconds);
+            let mut values = vec![0u64, 1, 4_999, u64::from(u32::MAX), 1 << 52];
+            for b in &bounds.micros {
+                values.extend([b.saturating_sub(1), *b, b + 1]);
+            }
+            for m in values {
+                let s = m as f64 / 1_000_000.0;
+                let by_seconds = seconds.iter().position(|b| s <= *b);
+                let by_micros = bounds.micros.iter().position(|b| m <= *b);
+                assert_eq!(by_seconds, by_micros, "{m} in {seconds:?}");
+            }
         }
-        for m in values {
-            let seconds = m as f64 / 1_000_000.0;
-            let by_seconds = BOUNDS.iter().position(|b| seconds <= *b);
-            let by_micros = BOUNDS_MICROS.iter().position(|b| m <= *b);
-            assert_eq!(by_seconds, by_micros, "{m}");
+        assert_eq!(Bounds::new(&[0.01]).micros, [10_000]);
+        assert_eq!(Bounds::new(&[1e-7]).micros, [0]);
+    }
+
+    #[test]
+    fn time_buckets_are_the_histograms_bounds() {
+        let m = Metrics::with_layers(0, &Layers::default(), &[0.001, 0.3]);
+        for us in [500, 1_000, 1_001, 300_000, 300_001] {
+            m.begin();
+            m.record(&record(Some("/a"), 200, us));
         }
-        for (b, m) in BOUNDS.iter().zip(BOUNDS_MICROS) {
-            assert_eq!(m as f64 / 1_000_000.0, *b);
+        let text = m.prometheus(&[]);
+        let bucket = |le: &str, n: u64| {
+            format!("manifold_http_server_request_duration_seconds_bucket{{method=\"GET\",route=\"/a\",status=\"200\",le=\"{le}\"}} {n}")
+        };
+        for line in [bucket("0.001", 2), bucket("0.3", 4), bucket("+Inf", 5)] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
+        assert!(!text.contains("le=\"0.01\""), "{text}");
     }
 }

@@ -46,10 +46,41 @@ pub struct OpenTelemetry {
     pub exporters: Exporters,
     /// What each layer reports.
     pub layers: Layers,
+    /// The duration histograms' buckets.
+    pub histograms: Histograms,
     /// Endpoints (as written, `{placeholders}` included) and paths that produce neither spans
     /// nor metrics; an entry ending in `/` also covers what is under it. KrakenD's default:
     /// `/__health`, `/__debug/`, `/__echo/`, `/__stats/` (`[""]` skips nothing).
     pub skip_paths: Vec<String>,
+}
+
+/// `histograms`: bucket bounds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Histograms {
+    /// Bounds in seconds of the duration histograms, ascending (KrakenD CE's default:
+    /// [`TIME_BUCKETS`]).
+    pub time_buckets: Vec<f64>,
+    /// Bounds of size histograms, which Manifold does not have (a warning).
+    pub size_buckets: Option<Vec<f64>>,
+}
+
+/// KrakenD CE's default duration buckets, in seconds.
+pub const TIME_BUCKETS: [f64; 20] = [
+    0.01, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.5, 0.75, 1.0, 1.5,
+    2.0, 3.5, 5.0, 10.0,
+];
+
+/// Most bounds a histogram may have (each is a series per label set).
+const MAX_BUCKETS: usize = 64;
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Self {
+            time_buckets: TIME_BUCKETS.to_vec(),
+            size_buckets: None,
+        }
+    }
 }
 
 /// `exporters`: OTLP collectors and Prometheus endpoints.
@@ -190,6 +221,7 @@ impl Default for OpenTelemetry {
             trace_sample_rate: 1.0,
             exporters: Exporters::default(),
             layers: Layers::default(),
+            histograms: Histograms::default(),
             skip_paths: DEFAULT_SKIP_PATHS.iter().map(|p| (*p).to_owned()).collect(),
         }
     }
@@ -285,6 +317,37 @@ impl Namespace for OpenTelemetry {
         let mut at = cx.at("layers");
         check_layers(&raw.layers, &mut at);
         drop(at);
+        let mut histograms = cx.at("histograms");
+        let buckets = &raw.histograms.time_buckets;
+        if buckets.is_empty() || buckets.len() > MAX_BUCKETS {
+            histograms.at("time_buckets").error(format!(
+                "{} bounds: a histogram needs 1 to {MAX_BUCKETS}",
+                buckets.len()
+            ));
+        }
+        for (i, pair) in buckets.windows(2).enumerate() {
+            if let [a, b] = pair {
+                if a >= b {
+                    histograms
+                        .at("time_buckets")
+                        .item(i + 1)
+                        .error(format!("{b} does not come after {a}: bounds go up"));
+                }
+            }
+        }
+        for (i, b) in buckets.iter().enumerate() {
+            if !(b.is_finite() && *b > 0.0 && *b <= 1e9) {
+                histograms.at("time_buckets").item(i).error(format!(
+                    "{b} is not a duration in seconds (above 0, at most 1e9)"
+                ));
+            }
+        }
+        if raw.histograms.size_buckets.is_some() {
+            histograms.at("size_buckets").warn(
+                "Manifold has no size histograms (only durations): size_buckets has no effect",
+            );
+        }
+        drop(histograms);
         for (i, otlp) in raw.exporters.otlp.iter().enumerate() {
             let mut at = cx.at("exporters");
             let mut at = at.at("otlp");
