@@ -51,7 +51,7 @@ pub use platform::{
 };
 pub use proxy::websocket::Dial;
 pub use render::{over_limit, X_KRAKEND, X_KRAKEND_COMPLETED};
-pub use telemetry::{metrics, otlp};
+pub use telemetry::{metrics, otlp, push};
 
 /// This crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -27,6 +27,7 @@ use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
 use manifold_core::otlp::{self, Resource};
 use manifold_core::platform::{BackendCall, TraceIds};
+use manifold_core::push::MetricPushes;
 use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -80,15 +81,13 @@ pub struct OtelSink {
 pub struct Exporter {
     spans: Arc<Spans>,
     traces: Vec<String>,
-    metrics_urls: Vec<String>,
-    period: Duration,
+    /// The collectors that take metrics, and when.
+    pushes: MetricPushes,
     resource: Resource,
     metrics: Arc<Metrics>,
     client: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     stats: Arc<Stats>,
-    /// When the metrics were last pushed (µs), for serverless flushes.
-    pushed: AtomicU64,
 }
 
 /// The encoded spans between the sink and the exporter.
@@ -190,24 +189,6 @@ pub fn pipeline(
         &config.histograms.time_buckets,
     ));
     let stats = Arc::new(Stats::default());
-    let url = |path: &str, o: &manifold_core::config::extra::Otlp| {
-        let host = o.host.trim_end_matches('/');
-        let host = if host.contains("://") {
-            host.to_owned()
-        } else {
-            format!("http://{host}")
-        };
-        // A host with its own port (`http://collector:4318`) is taken as it is when `port`
-        // is not set.
-        let has_port = host
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        match o.port {
-            0 if has_port => format!("{host}{path}"),
-            0 => format!("{host}:4318{path}"),
-            port => format!("{host}:{port}{path}"),
-        }
-    };
     let exporter = Exporter {
         spans: spans.clone(),
         traces: config
@@ -215,22 +196,15 @@ pub fn pipeline(
             .otlp
             .iter()
             .filter(|o| !o.disable_traces)
-            .map(|o| url("/v1/traces", o))
+            .map(|o| o.url("/v1/traces"))
             .collect(),
-        metrics_urls: config
-            .exporters
-            .otlp
-            .iter()
-            .filter(|o| !o.disable_metrics && config.metrics())
-            .map(|o| url("/v1/metrics", o))
-            .collect(),
-        period: Duration::from_secs(config.metric_reporting_period.max(1)),
+        // Serverless: the first invocation pushes (its sandbox may be the only one).
+        pushes: MetricPushes::new(config, 0),
         resource,
         metrics: metrics.clone(),
         client,
         clock,
         stats: stats.clone(),
-        pushed: AtomicU64::new(0),
     };
     let sink = OtelSink {
         traces: config.traces(),
@@ -356,41 +330,40 @@ impl Exporter {
         total
     }
 
-    /// Send the metrics (cumulative) to every collector that takes them.
-    pub async fn push_metrics(&self) {
-        if self.metrics_urls.is_empty() {
+    /// Send the metrics (cumulative) to the collectors whose period has passed (`slack` µs
+    /// early included).
+    async fn push_metrics(&self, slack: u64) {
+        let now = self.clock.now_micros();
+        let due = self.pushes.due(now, slack);
+        if due.is_empty() {
             return;
         }
-        let body = Bytes::from(self.metrics.otlp(&self.resource, self.clock.now_micros()));
-        for url in &self.metrics_urls {
+        let body = Bytes::from(self.metrics.otlp(&self.resource, now));
+        for url in due {
             self.post(url, body.clone()).await;
         }
     }
 
-    /// A serverless invocation ended: its spans now, the metrics when a period has passed.
+    /// A serverless invocation ended: its spans now, the metrics to each collector whose
+    /// period has passed.
     pub async fn after_invocation(&self) {
         self.flush().await;
-        let now = self.clock.now_micros();
-        let last = self.pushed.load(Ordering::Relaxed);
-        let period = u64::try_from(self.period.as_micros()).unwrap_or(u64::MAX);
-        if now.saturating_sub(last) >= period {
-            self.pushed.store(now, Ordering::Relaxed);
-            self.push_metrics().await;
-        }
+        self.push_metrics(0).await;
     }
 
-    /// Export in the background, forever: spans every [`FLUSH_EVERY`], metrics every
-    /// `metric_reporting_period`.
+    /// Export in the background, forever: spans every [`FLUSH_EVERY`], metrics at each
+    /// collector's period (a timer at the shortest).
     pub async fn run(self: Arc<Self>) {
+        let tick = self.pushes.tick_micros();
         let mut spans = tokio::time::interval(FLUSH_EVERY);
-        let mut metrics = tokio::time::interval(self.period);
+        let mut metrics = tokio::time::interval(Duration::from_micros(tick));
         spans.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         metrics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = spans.tick() => { self.flush().await; }
                 () = self.spans.full.notified() => { self.flush().await; }
-                _ = metrics.tick() => self.push_metrics().await,
+                _ = metrics.tick() => self.push_metrics(tick / 2).await,
             }
         }
     }
@@ -420,7 +393,7 @@ impl std::fmt::Debug for Exporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exporter")
             .field("traces", &self.traces)
-            .field("metrics", &self.metrics_urls)
+            .field("metrics", &self.pushes)
             .finish_non_exhaustive()
     }
 }

@@ -13,6 +13,7 @@ use manifold_core::config::capability::OPENTELEMETRY;
 use manifold_core::config::extra::OpenTelemetry;
 use manifold_core::metrics::Metrics;
 use manifold_core::otlp::{self, Pending, Resource, Shape};
+use manifold_core::push::MetricPushes;
 use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::{BoxFuture, Clock, Config, HttpClient, Platform, Random, RequestRecord, Sink};
 use worker::js_sys::Math;
@@ -51,48 +52,32 @@ struct Otel {
     /// Spans in `queue`.
     queued: AtomicUsize,
     traces: Vec<String>,
-    metrics_urls: Vec<String>,
+    /// The collectors that take metrics, and when.
+    pushes: MetricPushes,
     resource: Resource,
     client: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
-    pushed: AtomicU64,
 }
 
 /// `platform` with the sink `config` asks for: the console access log, and the OTLP export
 /// with `telemetry/opentelemetry`.
 pub fn observed(platform: Platform, config: &Config) -> Platform {
     let otel = config.telemetry.otel().map(|o| {
-        let url = |path: &str, host: &str, port: u16| {
-            let host = host.trim_end_matches('/');
-            let host = if host.contains("://") {
-                host.to_owned()
-            } else {
-                format!("http://{host}")
-            };
-            match port {
-                0 => format!("{host}{path}"),
-                port => format!("{host}:{port}{path}"),
-            }
-        };
-        let otlp = &o.exporters.otlp;
+        let now = platform.clock.now_micros();
         Arc::new(Otel {
-            traces: otlp
-                .iter()
+            traces: (o.exporters.otlp.iter())
                 .filter(|e| !e.disable_traces)
-                .map(|e| url("/v1/traces", &e.host, e.port))
+                .map(|e| e.url("/v1/traces"))
                 .collect(),
-            metrics_urls: otlp
-                .iter()
-                .filter(|e| !e.disable_metrics && o.metrics())
-                .map(|e| url("/v1/metrics", &e.host, e.port))
-                .collect(),
+            // The first push after a period: an isolate lives on across requests.
+            pushes: MetricPushes::new(o, now),
             resource: Resource {
                 service_name: o.service_name.clone(),
                 service_version: o.service_version.clone(),
                 deploy_env: o.deploy_env.clone(),
             },
             metrics: Metrics::with_layers(
-                platform.clock.now_micros(),
+                now,
                 &o.layers,
                 &o.histograms.time_buckets,
             ),
@@ -102,7 +87,6 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
             dropped: AtomicU64::new(0),
             client: platform.client.clone(),
             clock: platform.clock.clone(),
-            pushed: AtomicU64::new(platform.clock.now_micros()),
             config: o.clone(),
         })
     });
@@ -188,13 +172,10 @@ impl Otel {
             }
         }
         let now = self.clock.now_micros();
-        let period = self.config.metric_reporting_period.max(1) * 1_000_000;
-        if !self.metrics_urls.is_empty()
-            && now.saturating_sub(self.pushed.load(Ordering::Relaxed)) >= period
-        {
-            self.pushed.store(now, Ordering::Relaxed);
+        let due = self.pushes.due(now, 0);
+        if !due.is_empty() {
             let body = Bytes::from(self.metrics.otlp(&self.resource, now));
-            for url in &self.metrics_urls {
+            for url in due {
                 self.post(url, body.clone()).await;
             }
         }

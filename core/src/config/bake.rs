@@ -268,9 +268,11 @@ structs! {
     "manifold_core::config::extra::Exporters" Exporters { otlp, prometheus }
     "manifold_core::config::extra::Otlp" Otlp {
         name, host, port, use_http, disable_metrics, disable_traces,
+        custom_metric_reporting_period,
     }
     "manifold_core::config::extra::Prometheus" Prometheus {
         name, port, listen_ip, go_metrics, process_metrics, disable_metrics,
+        custom_metric_reporting_period,
     }
     "manifold_core::config::extra::Layers" Layers { global, proxy, backend }
     "manifold_core::config::extra::Layer" Layer {

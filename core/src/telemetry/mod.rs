@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod otlp;
+pub mod push;
 mod request_id;
 mod server_timing;
 mod span;

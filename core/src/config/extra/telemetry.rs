@@ -110,6 +110,44 @@ pub struct Otlp {
     pub disable_metrics: bool,
     /// Send no traces to this collector.
     pub disable_traces: bool,
+    /// Seconds between two metric exports to this collector (0: `metric_reporting_period`).
+    pub custom_metric_reporting_period: u64,
+}
+
+impl Otlp {
+    /// The collector's URL for `path` (`/v1/traces`, `/v1/metrics`): `http://` unless `host`
+    /// has a scheme; `port`, else the one in `host`, else 4318.
+    pub fn url(&self, path: &str) -> String {
+        let host = self.host.trim_end_matches('/');
+        let host = if host.contains("://") {
+            host.to_owned()
+        } else {
+            format!("http://{host}")
+        };
+        // After the scheme: `name:port` or `[v6]:port` (an IPv6 literal's colons are inside
+        // its brackets).
+        let authority = host.split_once("://").map_or(host.as_str(), |(_, a)| a);
+        let port = match authority.rfind(']') {
+            Some(end) => authority.get(end + 1..).and_then(|r| r.strip_prefix(':')),
+            None => authority.rsplit_once(':').map(|(_, p)| p),
+        };
+        let has_port = port.is_some_and(|p| p.parse::<u16>().is_ok());
+        match self.port {
+            0 if has_port => format!("{host}{path}"),
+            0 => format!("{host}:4318{path}"),
+            port => format!("{host}:{port}{path}"),
+        }
+    }
+
+    /// Microseconds between two metric exports to this collector, `common` (seconds) unless
+    /// it has its own.
+    pub fn metric_period_micros(&self, common: u64) -> u64 {
+        let seconds = match self.custom_metric_reporting_period {
+            0 => common,
+            own => own,
+        };
+        seconds.max(1).saturating_mul(1_000_000)
+    }
 }
 
 /// One Prometheus listener.
@@ -126,6 +164,8 @@ pub struct Prometheus {
     pub go_metrics: bool,
     /// Process metrics in CE: accepted, not reported.
     pub process_metrics: bool,
+    /// CE's reader period for this exporter: nothing to do for a scraped endpoint (accepted).
+    pub custom_metric_reporting_period: u64,
     /// Serve nothing.
     pub disable_metrics: bool,
 }
@@ -506,6 +546,37 @@ mod tests {
         );
         assert_eq!(otel("", ""), "manifold");
         assert_eq!(otel(r#""name": "","#, ""), "manifold");
+    }
+
+    #[test]
+    fn an_otlp_url_takes_the_port_from_the_key_the_host_or_4318() {
+        let url = |host: &str, port: u16| {
+            Otlp {
+                host: host.into(),
+                port,
+                ..Otlp::default()
+            }
+            .url("/v1/traces")
+        };
+        assert_eq!(url("collector", 0), "http://collector:4318/v1/traces");
+        assert_eq!(
+            url("http://collector:4000/", 0),
+            "http://collector:4000/v1/traces"
+        );
+        assert_eq!(
+            url("https://c.example", 443),
+            "https://c.example:443/v1/traces"
+        );
+        assert_eq!(url("http://[::1]:9000", 0), "http://[::1]:9000/v1/traces");
+        assert_eq!(url("http://[::1]", 0), "http://[::1]:4318/v1/traces");
+        assert_eq!(url("10.0.0.1", 4319), "http://10.0.0.1:4319/v1/traces");
+        let own = Otlp {
+            custom_metric_reporting_period: 5,
+            ..Otlp::default()
+        };
+        assert_eq!(own.metric_period_micros(30), 5_000_000);
+        assert_eq!(Otlp::default().metric_period_micros(30), 30_000_000);
+        assert_eq!(Otlp::default().metric_period_micros(0), 1_000_000);
     }
 
     #[test]
