@@ -70,7 +70,11 @@ impl Telemetry {
             no_proxy_span: otel.is_some_and(|o| o.layers.proxy.disable_traces),
             no_client_spans: otel.is_some_and(|o| o.layers.backend.traces.disable_stage),
             reports: otel.and_then(|o| {
-                let layer = |on: bool, skip: &[String]| on.then(|| HeaderReport::new(skip));
+                // The headers the gateway reads credentials from are never reported either.
+                let credentials = credential_headers(config);
+                let layer = |on: bool, skip: &[String]| {
+                    on.then(|| HeaderReport::new(&[skip, &credentials].concat()))
+                };
                 let (global, proxy, backend) =
                     (&o.layers.global, &o.layers.proxy, &o.layers.backend.traces);
                 let reports = HeaderReports {
@@ -209,6 +213,24 @@ impl Telemetry {
     }
 }
 
+/// The request headers this config reads credentials from: an `auth/api-keys` header and a
+/// token validator's `auth_header_name`, on any endpoint.
+fn credential_headers(config: &Config) -> Vec<String> {
+    use crate::config::extra::KeyIn;
+    let mut names = Vec::new();
+    for endpoint in &config.endpoints {
+        if let Some(keys) = endpoint.api_keys.as_deref() {
+            if keys.strategy == KeyIn::Header {
+                names.push(keys.identifier.clone());
+            }
+        }
+        if let Some(jwt) = endpoint.auth_validator.as_deref() {
+            names.push(jwt.auth_header_name.as_str().to_owned());
+        }
+    }
+    names
+}
+
 /// After the record: the sink's flush, handed to the request's after-response facility
 /// (Workers' `ctx.wait_until`), or awaited where there is none (Lambda, before the sandbox
 /// freezes).
@@ -236,6 +258,31 @@ mod tests {
 
     use super::*;
     use crate::platform::{BoxFuture, Clock, HttpClient, Sink};
+
+    #[test]
+    fn credential_headers_are_never_reported() {
+        let config = crate::config::parse(
+            r#"{"version": 3, "host": ["http://b"],
+            "extra_config": {
+              "auth/api-keys": {"identifier": "X-Key", "keys": [{"key": "k1", "roles": ["a"]}]},
+              "telemetry/opentelemetry": {
+                "exporters": {"otlp": [{"host": "c", "use_http": true}]},
+                "layers": {"global": {"report_headers": true, "skip_headers": ["X-Skip"]}}}},
+            "endpoints": [{"endpoint": "/a", "backend": [{"url_pattern": "/a"}],
+              "extra_config": {"auth/api-keys": {"roles": ["a"]}}}]}"#,
+        )
+        .unwrap();
+        let telemetry = Telemetry::new(&config);
+        let reports = telemetry.reports.as_deref().unwrap();
+        assert!(reports.proxy.is_none() && reports.client.is_none());
+        let mut headers = http::HeaderMap::new();
+        for name in ["x-key", "x-skip", "authorization", "x-team"] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from_static("v"));
+        }
+        let picked = reports.server.as_ref().unwrap().pick(&headers);
+        let names: Vec<&str> = picked.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x-team"]);
+    }
 
     /// Counts its draws.
     #[derive(Default)]
