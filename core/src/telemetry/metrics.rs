@@ -56,20 +56,12 @@ pub struct Metrics {
     state: Mutex<State>,
     /// The global layer's series (`http.server.*`) and their static attributes; `None` with
     /// `layers.global.disable_metrics`.
-    server: Option<Vec<(String, String)>>,
+    server: Option<Vec<StaticAttribute>>,
     /// The backend layer's (`http.client.*`); `None` with
     /// `layers.backend.metrics.disable_stage`.
-    client: Option<Vec<(String, String)>>,
+    client: Option<Vec<StaticAttribute>>,
     /// `histograms.time_buckets`.
     bounds: Bounds,
-}
-
-/// A layer's static attributes as (key, value) pairs.
-fn pairs(attributes: &[StaticAttribute]) -> Vec<(String, String)> {
-    attributes
-        .iter()
-        .map(|a| (a.key.clone(), a.value.clone()))
-        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -290,8 +282,8 @@ impl Metrics {
             in_flight: AtomicI64::new(0),
             state: Mutex::new(State::default()),
             server: (!layers.global.disable_metrics)
-                .then(|| pairs(&layers.global.metrics_static_attributes)),
-            client: (!backend.disable_stage).then(|| pairs(&backend.static_attributes)),
+                .then(|| layers.global.metrics_static_attributes.clone()),
+            client: (!backend.disable_stage).then(|| backend.static_attributes.clone()),
         }
     }
 
@@ -553,17 +545,17 @@ fn histogram(
 }
 
 /// A data point's layer attributes (field 9), after its own.
-fn static_attributes(point: &mut Vec<u8>, statics: &[(String, String)]) {
-    for (key, value) in statics {
-        otlp::attribute(point, 9, key, &Value::Str(value.clone()));
+fn static_attributes(point: &mut Vec<u8>, statics: &[StaticAttribute]) {
+    for a in statics {
+        otlp::attribute(point, 9, &a.key, &Value::Str(a.value.clone()));
     }
 }
 
 /// `,label="value"` of each static attribute, for a series' Prometheus labels.
-fn fixed_labels(statics: &[(String, String)]) -> String {
+fn fixed_labels(statics: &[StaticAttribute]) -> String {
     statics
         .iter()
-        .map(|(key, value)| format!(",{}=\"{}\"", prometheus_label(key), escape(value)))
+        .map(|a| format!(",{}=\"{}\"", prometheus_label(&a.key), escape(&a.value)))
         .collect()
 }
 
@@ -577,7 +569,7 @@ fn otlp_histogram(
     bounds: &[f64],
     (attributes, statics): (
         impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
-        &[(String, String)],
+        &[StaticAttribute],
     ),
     start: u64,
     now: u64,

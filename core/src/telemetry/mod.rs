@@ -260,6 +260,7 @@ mod tests {
     use crate::platform::{BoxFuture, Clock, HttpClient, Sink};
 
     #[test]
+    #[cfg(all(feature = "opentelemetry", feature = "api-keys"))]
     fn credential_headers_are_never_reported() {
         let config = crate::config::parse(
             r#"{"version": 3, "host": ["http://b"],

@@ -38,25 +38,24 @@ pub struct Shape {
     client_attrs: Statics,
 }
 
-/// One layer's static attributes: as pairs, and pre-encoded as span attribute fields (the
+/// One layer's static attributes: as written, and pre-encoded as span attribute fields (the
 /// bytes [`attribute`] writes for each), copied into every span as one run.
 #[derive(Debug, Clone, Default)]
 struct Statics {
-    pairs: Vec<(String, String)>,
+    attributes: Vec<StaticAttribute>,
     encoded: Vec<u8>,
 }
 
 impl Statics {
     fn new(attributes: &[StaticAttribute]) -> Self {
-        let pairs: Vec<_> = attributes
-            .iter()
-            .map(|a| (a.key.clone(), a.value.clone()))
-            .collect();
         let mut encoded = Vec::new();
-        for (key, value) in &pairs {
-            attribute(&mut encoded, 9, key, &Value::Str(value.clone()));
+        for a in attributes {
+            attribute(&mut encoded, 9, &a.key, &Value::Str(a.value.clone()));
         }
-        Self { pairs, encoded }
+        Self {
+            attributes: attributes.to_vec(),
+            encoded,
+        }
     }
 }
 
@@ -271,7 +270,8 @@ fn extra(headers: Option<&ReportedHeaders>, statics: &Statics) -> Vec<(String, V
     let mut out: Vec<(String, Value)> = header_groups(headers.map_or(&[], Vec::as_slice))
         .map(|(name, values)| (header_key(name), Value::Strs(values)))
         .collect();
-    out.extend((statics.pairs.iter()).map(|(k, v)| (k.clone(), Value::Str(v.clone()))));
+    let statics = statics.attributes.iter();
+    out.extend(statics.map(|a| (a.key.clone(), Value::Str(a.value.clone()))));
     out
 }
 

@@ -530,6 +530,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "opentelemetry")]
     fn service_name_defaults_to_the_config_name() {
         let otel = |root: &str, own: &str| {
             let text = format!(
