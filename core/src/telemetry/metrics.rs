@@ -337,38 +337,15 @@ impl Metrics {
         let state = self.lock();
         let mut out = String::new();
         if let Some(statics) = &self.server {
-            let fixed = fixed_labels(statics);
-            let server = |labels: &(String, String, String)| {
-                format!(
-                    "method=\"{}\",route=\"{}\",status=\"{}\"{fixed}",
-                    escape(&labels.0),
-                    escape(&labels.1),
-                    escape(&labels.2)
-                )
-            };
-            counter(
+            family(
                 &mut out,
-                "manifold_http_server_requests_total",
-                "Requests answered.",
-                &state.server,
-                server,
-            );
-            histogram(
-                &mut out,
-                (
-                    "manifold_http_server_request_duration_seconds",
-                    "Time to answer a request.",
-                ),
+                &SERVER,
                 &state.server,
                 &self.bounds.seconds,
-                server,
+                statics,
             );
-            let _ = writeln!(
-                out,
-                "# HELP manifold_http_server_active_requests Requests in flight."
-            );
-            let _ = writeln!(out, "# TYPE manifold_http_server_active_requests gauge");
-            let labels = fixed.strip_prefix(',').unwrap_or_default();
+            let labels = fixed_labels(statics);
+            let labels = labels.strip_prefix(',').unwrap_or_default();
             let labels = if labels.is_empty() {
                 String::new()
             } else {
@@ -376,36 +353,22 @@ impl Metrics {
             };
             let _ = writeln!(
                 out,
+                "# HELP manifold_http_server_active_requests Requests in flight."
+            );
+            let _ = writeln!(out, "# TYPE manifold_http_server_active_requests gauge");
+            let _ = writeln!(
+                out,
                 "manifold_http_server_active_requests{labels} {}",
                 self.in_flight.load(Ordering::Relaxed)
             );
         }
         if let Some(statics) = &self.client {
-            let fixed = fixed_labels(statics);
-            let client = |labels: &(String, String, String)| {
-                format!(
-                    "host=\"{}\",method=\"{}\",status=\"{}\"{fixed}",
-                    escape(&labels.0),
-                    escape(&labels.1),
-                    escape(&labels.2)
-                )
-            };
-            counter(
+            family(
                 &mut out,
-                "manifold_http_client_requests_total",
-                "Backend calls.",
-                &state.client,
-                client,
-            );
-            histogram(
-                &mut out,
-                (
-                    "manifold_http_client_request_duration_seconds",
-                    "Time of a backend call.",
-                ),
+                &CLIENT,
                 &state.client,
                 &self.bounds.seconds,
-                client,
+                statics,
             );
         }
         for (name, help, value) in extra {
@@ -506,6 +469,54 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// A layer's two Prometheus metrics: a request counter and a duration histogram, with their
+/// label names and help texts.
+struct Family {
+    labels: [&'static str; 3],
+    counter: (&'static str, &'static str),
+    histogram: (&'static str, &'static str),
+}
+
+const SERVER: Family = Family {
+    labels: ["method", "route", "status"],
+    counter: ("manifold_http_server_requests_total", "Requests answered."),
+    histogram: (
+        "manifold_http_server_request_duration_seconds",
+        "Time to answer a request.",
+    ),
+};
+
+const CLIENT: Family = Family {
+    labels: ["host", "method", "status"],
+    counter: ("manifold_http_client_requests_total", "Backend calls."),
+    histogram: (
+        "manifold_http_client_request_duration_seconds",
+        "Time of a backend call.",
+    ),
+};
+
+/// `f`'s two metrics of `series`: each series' three labels, then the layer's static ones.
+fn family(
+    out: &mut String,
+    f: &Family,
+    series: &Series,
+    bounds: &[f64],
+    statics: &[StaticAttribute],
+) {
+    let fixed = fixed_labels(statics);
+    let [a, b, c] = f.labels;
+    let labels = |l: &(String, String, String)| {
+        format!(
+            "{a}=\"{}\",{b}=\"{}\",{c}=\"{}\"{fixed}",
+            escape(&l.0),
+            escape(&l.1),
+            escape(&l.2)
+        )
+    };
+    counter(out, f.counter.0, f.counter.1, series, labels);
+    histogram(out, f.histogram, series, bounds, labels);
 }
 
 fn counter(
