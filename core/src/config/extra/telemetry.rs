@@ -49,8 +49,9 @@ pub struct OpenTelemetry {
     /// The duration histograms' buckets.
     pub histograms: Histograms,
     /// Endpoints (as written, `{placeholders}` included) and paths that produce neither spans
-    /// nor metrics; an entry ending in `/` also covers what is under it. KrakenD's default:
-    /// `/__health`, `/__debug/`, `/__echo/`, `/__stats/` (`[""]` skips nothing).
+    /// nor metrics; an entry ending in `/` also covers what is under it. KrakenD's default
+    /// when absent or empty: `/__health`, `/__debug/`, `/__echo/`, `/__stats/` (`[""]` skips
+    /// nothing).
     pub skip_paths: Vec<String>,
 }
 
@@ -346,7 +347,11 @@ impl OpenTelemetry {
 impl Namespace for OpenTelemetry {
     type Raw = Self;
 
-    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+    fn plan(mut raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        if raw.skip_paths.is_empty() {
+            // As KrakenD: an empty list is the default one too (`[""]` skips nothing).
+            raw.skip_paths = DEFAULT_SKIP_PATHS.iter().map(|p| (*p).to_owned()).collect();
+        }
         let mut problems = Vec::new();
         if !(0.0..=1.0).contains(&raw.trace_sample_rate) {
             problems.push((
@@ -531,7 +536,7 @@ mod tests {
 
     #[test]
     #[cfg(feature = "opentelemetry")]
-    fn service_name_defaults_to_the_config_name() {
+    fn service_name_and_skip_paths_default_as_in_krakend() {
         let otel = |root: &str, own: &str| {
             let text = format!(
                 r#"{{"version": 3, {root} "extra_config": {{"telemetry/opentelemetry": {{{own}
@@ -547,6 +552,17 @@ mod tests {
         );
         assert_eq!(otel("", ""), "manifold");
         assert_eq!(otel(r#""name": "","#, ""), "manifold");
+        let skip = |own: &str| {
+            let text = format!(
+                r#"{{"version": 3, "extra_config": {{"telemetry/opentelemetry": {{{own}
+                "exporters": {{"otlp": [{{"host": "c", "use_http": true}}]}}}}}}, "endpoints": []}}"#
+            );
+            let config = crate::config::parse(&text).unwrap();
+            config.telemetry.otel().unwrap().skip_paths.clone()
+        };
+        assert_eq!(skip(r#""skip_paths": [],"#), DEFAULT_SKIP_PATHS);
+        assert_eq!(skip(""), DEFAULT_SKIP_PATHS);
+        assert_eq!(skip(r#""skip_paths": [""],"#), [""]);
     }
 
     #[test]
