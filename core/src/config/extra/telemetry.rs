@@ -393,6 +393,23 @@ impl Namespace for OpenTelemetry {
             );
         }
         drop(histograms);
+        // Exporter names are unique across both kinds, as krakend-otel checks.
+        let otlp: Vec<&str> = raw.exporters.otlp.iter().map(|o| o.name.as_str()).collect();
+        let prometheus: Vec<&str> = (raw.exporters.prometheus.iter())
+            .map(|p| p.name.as_str())
+            .collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for (kind, names) in [("otlp", otlp), ("prometheus", prometheus)] {
+            for (i, name) in names.into_iter().enumerate() {
+                if !name.is_empty() && seen.contains(&name) {
+                    let mut at = cx.at("exporters");
+                    let mut at = at.at(kind);
+                    let message = format!("another exporter is named `{name}` already");
+                    at.item(i).at("name").error(message);
+                }
+                seen.push(name);
+            }
+        }
         for (i, otlp) in raw.exporters.otlp.iter().enumerate() {
             let mut at = cx.at("exporters");
             let mut at = at.at("otlp");
