@@ -105,7 +105,21 @@ cat >"$WORK/gateway.json" <<EOF
     { "endpoint": "/a", "backend": [{ "host": ["http://127.0.0.1:$BACKEND"], "url_pattern": "/one" }] },
     { "endpoint": "/b", "backend": [
       { "host": ["http://127.0.0.1:$BACKEND"], "url_pattern": "/x", "group": "x" },
-      { "host": ["http://127.0.0.1:$BACKEND"], "url_pattern": "/y", "group": "y" } ] }
+      { "host": ["http://127.0.0.1:$BACKEND"], "url_pattern": "/y", "group": "y" } ] },
+    { "endpoint": "/c",
+      "extra_config": { "telemetry/opentelemetry": {
+        "global": {
+          "traces_static_attributes": [{ "key": "product", "value": "c" }],
+          "metrics_static_attributes": [{ "key": "product", "value": "c" }]
+        },
+        "proxy": { "disable_traces": true }
+      } },
+      "backend": [
+      { "host": ["http://127.0.0.1:$BACKEND"], "url_pattern": "/own", "group": "own",
+        "extra_config": { "telemetry/opentelemetry": { "backend": {
+          "traces": { "disable_stage": true },
+          "metrics": { "static_attributes": [{ "key": "tier", "value": "cache" }] } } } } },
+      { "host": ["http://127.0.0.1:$BACKEND"], "url_pattern": "/service", "group": "service" } ] }
   ]
 }
 EOF
@@ -125,14 +139,18 @@ prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb"
 PIDS+=($!)
 poll 100 curl -sf "http://127.0.0.1:$PROM/-/ready" || { bad "prometheus did not start: $(tail -5 "$WORK/prometheus.log")"; finish; }
 
-# The traffic: 3 x /a, 2 x /b (one of them with the client's trace), 1 x an unknown path.
+# The traffic: 3 x /a, 2 x /b (one of them with the client's trace), 1 x /c (with another
+# trace), 1 x an unknown path.
 TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 PARENT=00f067aa0ba902b7
+TRACE_C=5c0f92f3577b34da6a3ce929d0e0e473
 for _ in 1 2 3; do curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY/a" || bad "GET /a"; done
 curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY/b" || bad "GET /b"
 curl -sf -D "$WORK/traced.headers" -o "$WORK/traced.json" -H "traceparent: 00-$TRACE-$PARENT-01" \
 	-H "X-Request-Id: e2e-req-1" -H "X-Team: a" -H "X-Team: b" -H "X-Skip: 1" \
 	-H "Authorization: Bearer e2e-secret" "http://127.0.0.1:$GATEWAY/b" || bad "GET /b (traced)"
+curl -sf -o "$WORK/overridden.json" -H "traceparent: 00-$TRACE_C-$PARENT-01" \
+	"http://127.0.0.1:$GATEWAY/c" || bad "GET /c (traced)"
 curl -s -o /dev/null "http://127.0.0.1:$GATEWAY/missing"
 
 # Prometheus scraped the exact counts.
@@ -152,14 +170,17 @@ expect_count() {
 expect_count 'manifold_http_server_requests_total{route="/a",status="200"}' 3
 expect_count 'manifold_http_server_requests_total{route="/b",status="200"}' 2
 expect_count 'manifold_http_server_requests_total{route="unmatched",status="404"}' 1
-expect_count "sum(manifold_http_client_requests_total{host=\"http://127.0.0.1:$BACKEND\",status=\"200\"})" 7
+expect_count "sum(manifold_http_client_requests_total{host=\"http://127.0.0.1:$BACKEND\",status=\"200\"})" 9
 expect_count 'manifold_http_server_request_duration_seconds_count{route="/a"}' 3
 # histograms.time_buckets: two bounds and +Inf.
 expect_count 'count(manifold_http_server_request_duration_seconds_bucket{route="/a"})' 3
 expect_count 'manifold_http_server_request_duration_seconds_bucket{route="/a",le=~"5(\\.0)?"}' 3
 # The layers' static attributes are labels of their series.
-expect_count 'sum(manifold_http_server_requests_total{deploy_zone="eu-1"})' 6
-expect_count 'sum(manifold_http_client_requests_total{tier="db"})' 7
+expect_count 'sum(manifold_http_server_requests_total{deploy_zone="eu-1"})' 7
+expect_count 'sum(manifold_http_client_requests_total{tier="db"})' 8
+# An endpoint's own static labels are added to the service's; a backend's own replace them.
+expect_count 'manifold_http_server_requests_total{route="/c",product="c",deploy_zone="eu-1"}' 1
+expect_count 'sum(manifold_http_client_requests_total{tier="cache"})' 1
 
 # The OTLP receiver got the client's trace: server -> proxy -> one span per backend call.
 check_spans() {
@@ -211,16 +232,40 @@ if poll 100 check_spans; then
 else
 	bad "otlp: spans of trace $TRACE: $(check_spans 2>&1 | tail -3)"
 fi
+# The endpoint's and its first backend's own layers: no proxy span, no span for that backend
+# (its traceparent names the server span), the endpoint's attribute added to the service's.
+check_overridden() {
+	curl -sf "http://127.0.0.1:$OTLP/spans" >"$WORK/spans-c.json" || return 1
+	python3 - "$WORK/spans-c.json" "$TRACE_C" "$WORK/overridden.json" <<'PY'
+import json, sys
+spans = [s for s in json.load(open(sys.argv[1])) if s["trace_id"] == sys.argv[2]]
+kinds = sorted(s["kind"] for s in spans)
+assert kinds == [2, 3], [(s["name"], s["kind"]) for s in spans]
+server = next(s for s in spans if s["kind"] == 2)
+client = next(s for s in spans if s["kind"] == 3)
+assert server["attributes"]["owner"] == "team-charlie" and server["attributes"]["product"] == "c", server
+assert client["parent"] == server["span_id"], client
+assert client["attributes"]["manifold.backend"] == "service" and client["attributes"]["tier"] == "edge", client
+seen = json.load(open(sys.argv[3]))
+assert seen["own"]["traceparent"] == "00-%s-%s-01" % (sys.argv[2], server["span_id"]), seen
+assert seen["service"]["traceparent"] == "00-%s-%s-01" % (sys.argv[2], client["span_id"]), seen
+PY
+}
+if poll 100 check_overridden; then
+	ok "otlp: an endpoint's and a backend's own layers (no proxy span, no span for one backend, the endpoint's attribute added)"
+else
+	bad "otlp: spans of trace $TRACE_C: $(check_overridden 2>&1 | tail -3)"
+fi
 untraced() {
 	curl -sf "http://127.0.0.1:$OTLP/spans" | python3 -c '
 import json, sys
 spans = json.load(sys.stdin)
 servers = [s for s in spans if s["kind"] == 2]
-assert len(servers) == 6, len(servers)
-assert len({s["trace_id"] for s in servers}) == 6'
+assert len(servers) == 7, len(servers)
+assert len({s["trace_id"] for s in servers}) == 7'
 }
-poll 50 untraced && ok "otlp: one server span, each in its own trace, for each of the 6 requests" ||
-	bad "otlp: expected 6 server spans in 6 traces: $(untraced 2>&1 | tail -1)"
+poll 50 untraced && ok "otlp: one server span, each in its own trace, for each of the 7 requests" ||
+	bad "otlp: expected 7 server spans in 7 traces: $(untraced 2>&1 | tail -1)"
 [ "$(curl -sf "http://127.0.0.1:$OTLP/payload-errors")" = 0 ] && ok "otlp: every payload parsed with the official definitions" ||
 	bad "otlp: some payloads did not parse"
 metric_names() {
@@ -239,7 +284,7 @@ access() {
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if '"manifold::access"' in l]
 traced = [l["fields"] for l in lines if l["fields"].get("trace_id") == sys.argv[2]]
-assert len(lines) == 7, len(lines)  # the 6 requests and the first /__health poll that answered
+assert len(lines) == 8, len(lines)  # the 7 requests and the first /__health poll that answered
 f = traced[0]
 assert (f["request_id"], f["method"], f["endpoint"], f["path"], f["status"], f["backends"]) == ("e2e-req-1", "GET", "/b", "/b", 200, 2), f
 calls = json.loads(f["calls"])

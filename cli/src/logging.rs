@@ -428,6 +428,8 @@ mod tests {
     fn record(full: bool) -> RequestRecord {
         let call = |i: u8, failure: Option<Failure>| BackendCall {
             headers: None,
+            overrides: None,
+            parent: [2; 8],
             span_id: [i; 8],
             name: "users".into(),
             host: "http://users:8080".into(),
@@ -442,6 +444,7 @@ mod tests {
         RequestRecord {
             headers: None,
             proxy_headers: None,
+            overrides: None,
             start_micros: 1_795_651_200_123_456,
             duration_micros: if full { 1_402 } else { 3_000 },
             request_id: "071c65f66313bbc6f63f2a34e90c3000".into(),

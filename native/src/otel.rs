@@ -293,7 +293,7 @@ impl Sink for OtelSink {
 
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         self.metrics.straggler(call);
-        if self.traces && trace.sampled && self.shape.client_spans() {
+        if self.traces && trace.sampled && self.shape.client_span(call) {
             self.queue(1, |out, _| {
                 otlp::encode_straggler(out, trace, call, &self.shape);
             });

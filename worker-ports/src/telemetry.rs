@@ -134,7 +134,7 @@ impl Sink for ConsoleLog {
     fn straggler(&self, trace: &TraceIds, call: &BackendCall) {
         let Some(otel) = self.otel() else { return };
         otel.metrics.straggler(call);
-        if otel.config.traces() && trace.sampled && otel.shape.client_spans() {
+        if otel.config.traces() && trace.sampled && otel.shape.client_span(call) {
             otel.queue(Pending::Straggler(Box::new((trace.clone(), call.clone()))));
         }
     }

@@ -31,7 +31,7 @@ use super::extra::{
     JwtValidator, KeyHash, KeyIn, KeySource, KeysFrom, Lambda, Layer, Layers, Logging, Martian,
     OpenTelemetry, Otlp, Prometheus, ProxyRateLimit, Redis, RedisPool, RedisRateLimit,
     RouterOptions, RouterRateLimit, ScopesMatcher, SecurityHttp, StaticAttribute, StaticResponse,
-    StaticStrategy, Strategy, WebSocket,
+    StaticStrategy, Strategy, TelemetryOverride, WebSocket,
 };
 use super::plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
@@ -230,7 +230,7 @@ structs! {
         endpoint, method, timeout, cache_ttl, concurrent_calls, input_headers,
         input_query_strings, output_encoding, backend, sequential, static_response,
         flatmap_filter, params, label, auth_validator, api_keys, auth_signer, json_schema, cel,
-        guards, failure, websocket,
+        guards, failure, websocket, telemetry,
     }
     "manifold_core::config::extra::Cors" Cors {
         allow_origins, allow_methods, allow_headers, expose_headers, max_age, allow_credentials,
@@ -280,6 +280,7 @@ structs! {
         metrics_static_attributes, traces_static_attributes, semantic_convention,
     }
     "manifold_core::config::extra::BackendLayer" BackendLayer { metrics, traces }
+    "manifold_core::config::extra::TelemetryOverride" TelemetryOverride { global, proxy, backend }
     "manifold_core::config::extra::BackendDetail" BackendDetail {
         disable_stage, round_trip, read_payload, detailed_connection, static_attributes,
         report_headers, skip_headers,
@@ -315,7 +316,7 @@ structs! {
         host, discovery, url_pattern, method, encoding, allow, deny, mapping, group, target,
         is_collection, input_headers, input_query_strings, http, martian, graphql,
         client_credentials, lambda, cel, flatmap_filter, shadow, shadow_timeout, index, qos,
-        required,
+        required, telemetry,
     }
 }
 

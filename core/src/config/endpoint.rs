@@ -27,6 +27,8 @@ pub(crate) struct Defaults<'a> {
     pub(crate) disable_rest: bool,
     /// The root `auth/api-keys`: the keys endpoints admit.
     pub(crate) api_keys: Option<&'a Arc<ApiKeys>>,
+    /// The root `telemetry/opentelemetry` (an endpoint's or backend's overrides its layers).
+    pub(crate) opentelemetry: Option<&'a extra::OpenTelemetry>,
 }
 
 /// The endpoint-wide settings, decoded and defaulted.
@@ -106,7 +108,40 @@ pub(crate) fn endpoint(
         jwt: extra.auth_validator.is_some(),
         websocket,
     };
-    let backend = backends(&mut cx, &raw.backend, &label, env);
+    let mut backend = backends(&mut cx, &raw.backend, &label, env);
+    let telemetry = extra::TelemetryOverride::in_effect(
+        extra.telemetry_override,
+        defaults.opentelemetry.is_some(),
+        &mut cx.at("extra_config"),
+    )
+    .map(|mut own| {
+        // Its proxy layer is the service's unless it has its own.
+        if let (None, Some(service)) = (&own.proxy, defaults.opentelemetry) {
+            own.proxy = Some(service.layers.proxy.clone());
+        }
+        // Its `backend` layer is each backend's that has none of its own.
+        if let Some(layer) = own.backend.take().map(Arc::new) {
+            for b in backend.iter_mut().filter(|b| b.telemetry.is_none()) {
+                b.telemetry = Some(layer.clone());
+            }
+        }
+        own
+    })
+    .filter(|own| {
+        own.global.is_some() || own.proxy != defaults.opentelemetry.map(|o| o.layers.proxy.clone())
+    });
+    if let (Some(global), Some(service)) = (
+        telemetry.as_ref().and_then(|t| t.global.as_ref()),
+        defaults.opentelemetry,
+    ) {
+        let mut at = cx.at("extra_config");
+        let mut at = at.at("telemetry/opentelemetry");
+        extra::TelemetryOverride::check_global(
+            global,
+            &service.layers.global,
+            &mut at.at("global"),
+        );
+    }
     let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
     let api_keys = extra.api_keys_endpoint.and_then(|e| {
         e.resolve(
@@ -163,6 +198,7 @@ pub(crate) fn endpoint(
         },
         failure: extra.failure.unwrap_or_default(),
         websocket: extra.websocket.map(Arc::new),
+        telemetry: telemetry.map(Arc::new),
     })
 }
 

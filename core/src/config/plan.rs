@@ -166,6 +166,10 @@ pub struct Endpoint {
     pub failure: super::extra::FailurePolicy,
     /// `websocket`: upgrades on this `no-op` endpoint are passed through to its backend.
     pub websocket: Option<std::sync::Arc<super::extra::WebSocket>>,
+    /// Its own `telemetry/opentelemetry`, when it has one and the service has
+    /// `telemetry/opentelemetry`: `global` as written, `proxy` its own or the service's (its
+    /// `backend` went into its backends).
+    pub telemetry: Option<std::sync::Arc<super::extra::TelemetryOverride>>,
 }
 
 /// One backend of an endpoint.
@@ -222,6 +226,9 @@ pub struct Backend {
     pub qos: BackendQos,
     /// `manifold/failure.required`: this backend failing fails the endpoint.
     pub required: bool,
+    /// Its `telemetry/opentelemetry` `backend` layer, or its endpoint's, when either has one
+    /// (in place of the service's `layers.backend`).
+    pub telemetry: Option<std::sync::Arc<super::extra::BackendLayer>>,
 }
 
 /// Root-level traffic-control namespaces.
@@ -336,6 +343,25 @@ impl QueryFilter {
             QueryFilter::Only(list) => list.iter().any(|n| n == name),
         }
     }
+}
+
+/// The request headers a config reads credentials from: an `auth/api-keys` header and a token
+/// validator's `auth_header_name`, on any endpoint. Telemetry never reports them
+/// (`report_headers`).
+pub(crate) fn credential_headers(endpoints: &[Endpoint]) -> Vec<String> {
+    use super::extra::KeyIn;
+    let mut names = Vec::new();
+    for endpoint in endpoints {
+        if let Some(keys) = endpoint.api_keys.as_deref() {
+            if keys.strategy == KeyIn::Header {
+                names.push(keys.identifier.clone());
+            }
+        }
+        if let Some(jwt) = endpoint.auth_validator.as_deref() {
+            names.push(jwt.auth_header_name.as_str().to_owned());
+        }
+    }
+    names
 }
 
 #[cfg(test)]

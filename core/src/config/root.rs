@@ -133,8 +133,10 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         output_encoding,
         host: &raw.host,
         disable_rest: raw.disable_rest,
+        opentelemetry: extra.opentelemetry.as_ref(),
     };
-    let (endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
+    let (mut endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
+    unreported_credentials(&mut endpoints);
     let router = extra.router.unwrap_or_default();
     let limits = limits(cx, raw.max_header_bytes, router.max_payload);
     let mut timeout_at = |key: &str, value: Option<&str>| {
@@ -229,6 +231,28 @@ fn endpoints(
         cx.at("endpoints").warn("no endpoints declared");
     }
     (out, routes)
+}
+
+/// The endpoints' and backends' own `report_headers` leave out the headers the config reads
+/// credentials from, as the service's layers do (`telemetry::Telemetry`).
+fn unreported_credentials(endpoints: &mut [Endpoint]) {
+    let names = super::credential_headers(endpoints);
+    if names.is_empty() {
+        return;
+    }
+    for endpoint in endpoints {
+        if let Some(own) = endpoint.telemetry.as_mut() {
+            if let Some(proxy) = Arc::make_mut(own).proxy.as_mut() {
+                proxy.skip_headers.extend(names.iter().cloned());
+            }
+        }
+        for backend in &mut endpoint.backend {
+            if let Some(own) = backend.telemetry.as_mut() {
+                let traces = &mut Arc::make_mut(own).traces;
+                traces.skip_headers.extend(names.iter().cloned());
+            }
+        }
+    }
 }
 
 /// Flag an endpoint that can exceed the Workers Free plan's subrequests per request.

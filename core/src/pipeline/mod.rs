@@ -62,6 +62,8 @@ pub(crate) struct CompiledEndpoint {
     plan: Endpoint,
     /// The plan's endpoint template, shared with each request's telemetry record.
     route: std::sync::Arc<str>,
+    /// Its own `telemetry/opentelemetry`, compiled, for each request's record.
+    telemetry: Option<std::sync::Arc<crate::platform::EndpointOverride>>,
     guards: Guards,
     proxy: SharedProxy,
     /// `websocket`: how upgrades reach the backend (`websocket.rs`).
@@ -171,6 +173,7 @@ impl CompiledEndpoint {
             ),
             plan: endpoint.clone(),
             route: endpoint.endpoint.as_str().into(),
+            telemetry: crate::telemetry::endpoint_override(config, endpoint),
         }
     }
 
@@ -184,7 +187,7 @@ impl CompiledEndpoint {
         router: &RouterOptions,
         version: &HeaderValue,
     ) -> Response<Bytes> {
-        crate::telemetry::routed(context, &self.route);
+        crate::telemetry::routed(context, &self.route, self.telemetry.as_ref());
         let params = Params::decode(raw_params);
         let inbound = Inbound {
             parts,

@@ -49,7 +49,7 @@ impl CompiledEndpoint {
         let Some(upgrader) = &self.websocket else {
             return Upgrade::Pass;
         };
-        crate::telemetry::routed(context, &self.route);
+        crate::telemetry::routed(context, &self.route, self.telemetry.as_ref());
         let params = Params::decode(raw_params);
         let inbound = Inbound {
             parts,

@@ -8,6 +8,7 @@ mod context;
 mod discovery;
 mod gunzip;
 mod log_write;
+mod overrides;
 mod send;
 mod signatures;
 mod store;
@@ -29,6 +30,7 @@ pub use gunzip::Flate;
 pub use gunzip::{Gunzip, GunzipError};
 pub(crate) use log_write::hex_into;
 pub use log_write::{push_hex, push_ip, push_millis, push_rfc3339_micros, push_u64, Timestamps};
+pub use overrides::{BackendOverride, EndpointOverride, Statics};
 pub use send::{BoxFuture, BoxStream, MaybeSend, MaybeSync};
 pub use signatures::Signatures;
 pub use store::{Bucket, MemoryStore, PoolSpec, PoolTls, Rate, Store, StoreError, Stores, Taken};
@@ -38,7 +40,7 @@ pub use telemetry::{
     hex, method_name, millis, BackendCall, Failure, FailureKind, Hex, Random, ReportedHeaders,
     RequestRecord, Sink, TraceIds,
 };
-pub(crate) use telemetry::{is_standard_method, HeaderReport, HeaderReports, Live};
+pub(crate) use telemetry::{is_standard_method, HeaderReport, HeaderReports, Live, RecordParts};
 
 /// A request the core sends to a backend: absolute URI, method, headers and a complete body.
 pub type BackendRequest = http::Request<Bytes>;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::log_write::{into_string, json_key, push_hex, Json};
+use super::overrides::{BackendOverride, EndpointOverride};
 use super::{BoxFuture, MaybeSend, MaybeSync};
 
 /// Headers reported as span attributes (`report_headers`): name and value, in the order of
@@ -111,6 +112,8 @@ pub struct RequestRecord {
     /// Whether this request belongs in the access log (`router.disable_access_log`,
     /// `router.logger_skip_paths`); metrics and traces see every request.
     pub log: bool,
+    /// The endpoint's own `telemetry/opentelemetry`, when it has one.
+    pub overrides: Option<Arc<EndpointOverride>>,
 }
 
 /// One backend call (all the redirects it followed included), a client span.
@@ -118,6 +121,8 @@ pub struct RequestRecord {
 pub struct BackendCall {
     /// The span id sent in `traceparent`.
     pub span_id: [u8; 8],
+    /// The span it is part of: the endpoint's, or the server span when the endpoint has none.
+    pub parent: [u8; 8],
     /// Its name in `Server-Timing` and metrics: the backend's `group`, else its host (then
     /// the same shared text).
     pub name: Arc<str>,
@@ -139,12 +144,14 @@ pub struct BackendCall {
     pub bytes: usize,
     /// The headers sent, on the client span (`layers.backend.traces.report_headers`).
     pub headers: Option<Box<ReportedHeaders>>,
+    /// The backend's own `backend` layer, when it has one.
+    pub overrides: Option<Arc<BackendOverride>>,
 }
 
 /// Which headers a layer reports on its spans (`report_headers`): all but its `skip_headers`
 /// and the credentials (`Authorization`, `Proxy-Authorization`, `Cookie`), which never leave
 /// the gateway in telemetry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct HeaderReport {
     skip: Vec<HeaderName>,
 }
@@ -421,11 +428,16 @@ pub(crate) struct Live {
     pub(crate) client_spans: bool,
     /// The layers that report headers, when one does.
     pub(crate) reports: Option<Arc<HeaderReports>>,
+    /// The endpoint has a span of its own, the parent of its calls (the service's
+    /// `layers.proxy.disable_traces`, then the endpoint's override, once routed).
+    proxy_span: AtomicBool,
     /// The calls that ended so far and the endpoint the router chose: one lock for both (a
     /// `OnceLock` of its own cost more to set than this lock).
     state: Mutex<LiveState>,
     /// The request was recorded: later calls go to the sink on their own.
     recorded: AtomicBool,
+    /// The endpoint has its own telemetry options (in the state).
+    overridden: AtomicBool,
     sink: Option<Arc<dyn Sink>>,
 }
 
@@ -433,7 +445,7 @@ impl Live {
     pub(crate) fn new(
         ids: TraceIds,
         propagate: bool,
-        client_spans: bool,
+        (client_spans, proxy_span): (bool, bool),
         reports: Option<Arc<HeaderReports>>,
         sink: Option<Arc<dyn Sink>>,
     ) -> Self {
@@ -442,8 +454,10 @@ impl Live {
             propagate,
             client_spans,
             reports,
+            proxy_span: AtomicBool::new(proxy_span),
             state: Mutex::new(LiveState::default()),
             recorded: AtomicBool::new(false),
+            overridden: AtomicBool::new(false),
             sink,
         }
     }
@@ -464,35 +478,56 @@ impl Live {
     /// The endpoint passes `headers` on to its backends: kept for the proxy span when that
     /// layer reports headers (the first set stays).
     pub(crate) fn proxy_headers(&self, headers: &HeaderMap) {
-        if let Some(report) = self.reports.as_ref().and_then(|r| r.proxy.as_ref()) {
-            let mut state = self.lock();
-            if state.proxy_headers.is_none() {
-                state.proxy_headers = Some(report.pick(headers));
-            }
+        let service = self.reports.as_ref().and_then(|r| r.proxy.as_ref());
+        // Without a report of its own or the service's, the lock is not taken.
+        if service.is_none() && !self.overridden.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut state = self.lock();
+        let report = match &state.overrides {
+            Some(own) => own.proxy_headers.as_ref(),
+            None => service,
+        };
+        if let (Some(report), None) = (report, &state.proxy_headers) {
+            state.proxy_headers = Some(report.pick(headers));
         }
     }
 
-    /// The router chose `endpoint` (the first choice stays).
-    pub(crate) fn route(&self, endpoint: &Arc<str>) {
-        self.lock().endpoint.get_or_insert_with(|| endpoint.clone());
+    /// The router chose `endpoint`, with its own telemetry options if it has them (the first
+    /// choice stays).
+    pub(crate) fn route(&self, endpoint: &Arc<str>, overrides: Option<&Arc<EndpointOverride>>) {
+        let mut state = self.lock();
+        if state.endpoint.is_some() {
+            return;
+        }
+        state.endpoint = Some(endpoint.clone());
+        if let Some(own) = overrides {
+            self.proxy_span.store(own.proxy_span, Ordering::Relaxed);
+            self.overridden.store(true, Ordering::Relaxed);
+            state.overrides = Some(own.clone());
+        }
     }
 
-    /// The calls so far (later ones are stragglers), the endpoint chosen, if any, and the
-    /// headers it passed on (when reported).
-    pub(crate) fn take(
-        &self,
-    ) -> (
-        Vec<BackendCall>,
-        Option<Arc<str>>,
-        Option<Box<ReportedHeaders>>,
-    ) {
+    /// The span a backend call is part of: the endpoint's, or the server span when the
+    /// endpoint has none.
+    pub(crate) fn call_parent(&self) -> [u8; 8] {
+        if self.proxy_span.load(Ordering::Relaxed) {
+            self.ids.proxy_span
+        } else {
+            self.ids.server_span
+        }
+    }
+
+    /// What the request's record takes (later calls are stragglers).
+    pub(crate) fn take(&self) -> RecordParts {
         let mut state = self.lock();
         self.recorded.store(true, Ordering::Release);
-        (
-            std::mem::take(&mut state.calls),
-            state.endpoint.take(),
-            state.proxy_headers.take(),
-        )
+        RecordParts {
+            calls: std::mem::take(&mut state.calls),
+            endpoint: state.endpoint.take(),
+            proxy_headers: state.proxy_headers.take(),
+            overrides: state.overrides.take(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LiveState> {
@@ -506,6 +541,20 @@ struct LiveState {
     calls: Vec<BackendCall>,
     endpoint: Option<Arc<str>>,
     proxy_headers: Option<Box<ReportedHeaders>>,
+    overrides: Option<Arc<EndpointOverride>>,
+}
+
+/// What a request's record takes from its [`Live`] state when the answer is ready.
+#[derive(Default)]
+pub(crate) struct RecordParts {
+    /// The calls that ended so far (later ones are stragglers).
+    pub(crate) calls: Vec<BackendCall>,
+    /// The endpoint the router chose, if any.
+    pub(crate) endpoint: Option<Arc<str>>,
+    /// The headers it passed on, when reported.
+    pub(crate) proxy_headers: Option<Box<ReportedHeaders>>,
+    /// Its own telemetry options, if any.
+    pub(crate) overrides: Option<Arc<EndpointOverride>>,
 }
 
 impl fmt::Debug for Live {
@@ -577,6 +626,8 @@ mod tests {
     fn call(i: u64, failure: Option<Failure>, status: Option<u16>) -> BackendCall {
         BackendCall {
             headers: None,
+            overrides: None,
+            parent: [9; 8],
             span_id: (0x00f0_67aa_0ba9_02b7 + i).to_be_bytes(),
             name: "users".into(),
             host: "http://users:8080".into(),
@@ -594,6 +645,7 @@ mod tests {
         RequestRecord {
             headers: None,
             proxy_headers: None,
+            overrides: None,
             start_micros: 1_795_651_200_123_456,
             duration_micros: 999_999,
             request_id: "req-1/=+@".into(),

@@ -4,7 +4,6 @@
 use crate::config::capability::{when, DNS_SD};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
@@ -23,7 +22,7 @@ use crate::platform::{
     BackendRequest, Body, BoxFuture, FailureKind, Gunzip, GunzipError, Listed, Platform,
     ReadHeaders,
 };
-use crate::telemetry::{BackendSpan, SpanClient};
+use crate::telemetry::{BackendSpan, SpanClient, SpanSource};
 use crate::url::param_eq;
 use crate::url::{push_query_component, RenderError, Var};
 
@@ -41,10 +40,8 @@ pub(crate) struct HttpBackend {
     stream_idle: Option<std::time::Duration>,
     /// `"sd": "dns"`: the hosts come from DNS SRV records instead of `host`.
     discovery: Option<Discovery>,
-    /// The hosts and the group as shared texts, for the spans of the calls (made once, not
-    /// per call).
-    span_hosts: Vec<Arc<str>>,
-    span_group: Option<Arc<str>>,
+    /// What the spans of its calls are made from.
+    spans: SpanSource,
     /// Each fixed host's scheme and authority, parsed once, when the host is only those
     /// (`http://api:8080`): a call's URI is then put together from them and its path, instead
     /// of parsing the whole URL again (about 500 instructions a call).
@@ -82,8 +79,7 @@ impl HttpBackend {
         // `sd`), and the constant lets the optimizer drop the lookup below.
         let discovery =
             when(DNS_SD, backend.discovery.clone()).map(|d| Discovery::new(d, &platform));
-        let span_hosts = backend.host.iter().map(|h| Arc::from(h.as_str())).collect();
-        let span_group = backend.group.as_deref().map(Arc::from);
+        let spans = SpanSource::new(&backend);
         let origins = backend.host.iter().map(|h| origin(h)).collect();
         // `no-op` passes the headers on; martian's response modifiers may read any of them.
         let passed_on = backend.encoding == Encoding::NoOp
@@ -97,8 +93,7 @@ impl HttpBackend {
             read,
             keep,
             discovery,
-            span_hosts,
-            span_group,
+            spans,
             origins,
             backend,
             platform,
@@ -500,8 +495,7 @@ impl HttpBackend {
         context: &crate::platform::RequestContext,
         request: &BackendRequest,
     ) -> BackendSpan {
-        let (group, hosts) = (self.span_group.as_ref(), &self.span_hosts[..]);
-        BackendSpan::start(context, &self.platform, group, hosts, request)
+        BackendSpan::start(context, &self.platform, &self.spans, request)
     }
 
     /// Service discovery found no host for this call: a backend failure, recorded as a call

@@ -23,7 +23,7 @@ use crate::config::extra::{BackendHttp, Lambda, LambdaFunction};
 use crate::config::Backend;
 use crate::encoding;
 use crate::platform::{BackendRequest, BoxFuture, FailureKind, Platform, ReadHeaders};
-use crate::telemetry::BackendSpan;
+use crate::telemetry::{BackendSpan, SpanSource};
 use crate::url::param_eq;
 
 /// Characters kept as they are in the function name's path segment.
@@ -35,8 +35,8 @@ pub(crate) struct LambdaBackend {
     lambda: std::sync::Arc<Lambda>,
     platform: Platform,
     max_body: usize,
-    /// The group as a shared text for the calls' spans (made once, as `HttpBackend` does).
-    span_group: Option<std::sync::Arc<str>>,
+    /// What the spans of its calls are made from (once, as `HttpBackend` does).
+    spans: SpanSource,
 }
 
 impl LambdaBackend {
@@ -46,13 +46,12 @@ impl LambdaBackend {
         platform: Platform,
         max_body: usize,
     ) -> Self {
-        let span_group = backend.group.as_deref().map(std::sync::Arc::from);
         Self {
+            spans: SpanSource::new(&backend),
             backend,
             lambda,
             platform,
             max_body,
-            span_group,
         }
     }
 
@@ -156,8 +155,7 @@ impl Proxy for LambdaBackend {
                 let (mut request, region) = self.build(&req).map_err(what)?;
                 // For the error messages only, formatted when one is written (as `HttpBackend`).
                 let url = request.uri().clone();
-                let group = self.span_group.as_ref();
-                let span = BackendSpan::start(&req.context, &self.platform, group, &[], &request);
+                let span = BackendSpan::start(&req.context, &self.platform, &self.spans, &request);
                 // After the span starts, so missing credentials show in the access log.
                 if let Err(e) = self.sign(&mut request, &region) {
                     let message = format!("aws lambda: {e}: {url}");

@@ -54,12 +54,12 @@ pub struct Metrics {
     /// Requests in flight: an atomic, so that a request's start takes no lock.
     in_flight: AtomicI64,
     state: Mutex<State>,
-    /// The global layer's series (`http.server.*`) and their static attributes; `None` with
+    /// The global layer's series (`http.server.*`) and their static labels; `None` with
     /// `layers.global.disable_metrics`.
-    server: Option<Vec<StaticAttribute>>,
+    server: Option<Vec<(String, String)>>,
     /// The backend layer's (`http.client.*`); `None` with
-    /// `layers.backend.metrics.disable_stage`.
-    client: Option<Vec<StaticAttribute>>,
+    /// `layers.backend.metrics.disable_stage` (a backend's own layer may still keep them).
+    client: Option<Vec<(String, String)>>,
     /// `histograms.time_buckets`.
     bounds: Bounds,
 }
@@ -70,7 +70,56 @@ struct State {
     server: Series,
     /// (host, method, status or failure kind)
     client: Series,
+    /// The series of endpoints and backends with static labels of their own
+    /// (`telemetry/opentelemetry` at their level): one group per label set.
+    own: Vec<Group>,
 }
+
+/// The series whose static labels are `labels` (in place of the service's).
+#[derive(Debug)]
+struct Group {
+    labels: Vec<(String, String)>,
+    server: Series,
+    client: Series,
+}
+
+impl State {
+    /// The group of `labels`, made when it is new (a few label sets per config: a walk).
+    fn group(&mut self, labels: &[(String, String)]) -> &mut Group {
+        let i = match self.own.iter().position(|g| g.labels == labels) {
+            Some(i) => i,
+            None => {
+                self.own.push(Group {
+                    labels: labels.to_vec(),
+                    server: Series::default(),
+                    client: Series::default(),
+                });
+                self.own.len() - 1
+            }
+        };
+        &mut self.own[i]
+    }
+
+    /// The server series with each one's static labels: the service's (`statics`), then each
+    /// group's that has any.
+    fn servers<'a>(&'a self, statics: &'a [(String, String)]) -> Vec<Labelled<'a>> {
+        let own = self.own.iter().filter(|g| !g.server.entries.is_empty());
+        std::iter::once((&self.server, statics))
+            .chain(own.map(|g| (&g.server, g.labels.as_slice())))
+            .collect()
+    }
+
+    /// The client series likewise (the service's only when that layer is on).
+    fn clients<'a>(&'a self, statics: Option<&'a [(String, String)]>) -> Vec<Labelled<'a>> {
+        let own = self.own.iter().filter(|g| !g.client.entries.is_empty());
+        (statics.map(|s| (&self.client, s)).into_iter())
+            .chain(own.map(|g| (&g.client, g.labels.as_slice())))
+            .collect()
+    }
+}
+
+/// Series and the static labels they are written with.
+type Labelled<'a> = (&'a Series, &'a [(String, String)]);
 
 /// The third label: a status code, or a word (a failure kind, `none`); its text is made only
 /// when the series are rendered.
@@ -282,8 +331,8 @@ impl Metrics {
             in_flight: AtomicI64::new(0),
             state: Mutex::new(State::default()),
             server: (!layers.global.disable_metrics)
-                .then(|| layers.global.metrics_static_attributes.clone()),
-            client: (!backend.disable_stage).then(|| backend.static_attributes.clone()),
+                .then(|| pairs(&layers.global.metrics_static_attributes)),
+            client: (!backend.disable_stage).then(|| pairs(&backend.static_attributes)),
         }
     }
 
@@ -302,8 +351,12 @@ impl Metrics {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.lock();
         if self.server.is_some() {
+            let series = match &record.overrides {
+                Some(own) => &mut state.group(&own.server_labels).server,
+                None => &mut state.server,
+            };
             observe(
-                &mut state.server,
+                series,
                 (
                     method_label(&record.method),
                     route,
@@ -313,11 +366,29 @@ impl Metrics {
                 &self.bounds.micros,
             );
         }
-        if self.client.is_some() {
-            for call in &record.backends {
-                observe_call(&mut state, call, &self.bounds.micros);
-            }
+        for call in &record.backends {
+            self.observe_call(&mut state, call);
         }
+    }
+
+    /// Counts `call` in its backend's series (its own layer's, else the service's), if kept.
+    fn observe_call(&self, state: &mut State, call: &BackendCall) {
+        let series = match &call.overrides {
+            Some(own) if own.series => &mut state.group(&own.labels).client,
+            None if self.client.is_some() => &mut state.client,
+            _ => return,
+        };
+        let status = match (&call.failure, call.status) {
+            (Some(f), None) => Status::Word(f.kind.as_str()),
+            (_, Some(s)) => Status::Code(s),
+            (None, None) => Status::Word("none"),
+        };
+        observe(
+            series,
+            (&call.host, &call.method, status),
+            call.duration_micros,
+            &self.bounds.micros,
+        );
     }
 
     /// A request ended that is not reported (`skip_paths`): no longer in flight, nothing else.
@@ -327,9 +398,7 @@ impl Metrics {
 
     /// A backend call that ended after its request (a deferred shadow call).
     pub fn straggler(&self, call: &BackendCall) {
-        if self.client.is_some() {
-            observe_call(&mut self.lock(), call, &self.bounds.micros);
-        }
+        self.observe_call(&mut self.lock(), call);
     }
 
     /// Prometheus text exposition format, with `extra` counters (`name`, value) appended.
@@ -340,9 +409,8 @@ impl Metrics {
             family(
                 &mut out,
                 &SERVER,
-                &state.server,
+                &state.servers(statics),
                 &self.bounds.seconds,
-                statics,
             );
             let labels = fixed_labels(statics);
             let labels = labels.strip_prefix(',').unwrap_or_default();
@@ -362,14 +430,9 @@ impl Metrics {
                 self.in_flight.load(Ordering::Relaxed)
             );
         }
-        if let Some(statics) = &self.client {
-            family(
-                &mut out,
-                &CLIENT,
-                &state.client,
-                &self.bounds.seconds,
-                statics,
-            );
+        let clients = state.clients(self.client.as_deref());
+        if !clients.is_empty() {
+            family(&mut out, &CLIENT, &clients, &self.bounds.seconds);
         }
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -406,22 +469,21 @@ impl Metrics {
                     otlp_histogram(
                         sm,
                         "http.server.request.duration",
-                        &state.server,
+                        &state.servers(statics),
                         &self.bounds.seconds,
-                        (server_attrs, statics),
-                        start,
-                        now,
+                        server_attrs,
+                        (start, now),
                     );
                 }
-                if let Some(statics) = &self.client {
+                let clients = state.clients(self.client.as_deref());
+                if !clients.is_empty() {
                     otlp_histogram(
                         sm,
                         "http.client.request.duration",
-                        &state.client,
+                        &clients,
                         &self.bounds.seconds,
-                        (client_attrs, statics),
-                        start,
-                        now,
+                        client_attrs,
+                        (start, now),
                     );
                 }
                 let Some(statics) = &self.server else {
@@ -447,20 +509,6 @@ impl Metrics {
         });
         out
     }
-}
-
-fn observe_call(state: &mut State, call: &BackendCall, bounds: &[u64]) {
-    let status = match (&call.failure, call.status) {
-        (Some(f), None) => Status::Word(f.kind.as_str()),
-        (_, Some(s)) => Status::Code(s),
-        (None, None) => Status::Word("none"),
-    };
-    observe(
-        &mut state.client,
-        (&call.host, &call.method, status),
-        call.duration_micros,
-        bounds,
-    );
 }
 
 /// A label value with `\`, `"` and newlines escaped.
@@ -497,53 +545,41 @@ const CLIENT: Family = Family {
     ),
 };
 
-/// `f`'s two metrics of `series`: each series' three labels, then the layer's static ones.
-fn family(
-    out: &mut String,
-    f: &Family,
-    series: &Series,
-    bounds: &[f64],
-    statics: &[StaticAttribute],
-) {
-    let fixed = fixed_labels(statics);
+/// `f`'s two metrics of `groups`: each series' three labels, then its group's static ones.
+fn family(out: &mut String, f: &Family, groups: &[Labelled<'_>], bounds: &[f64]) {
     let [a, b, c] = f.labels;
-    let labels = |l: &(String, String, String)| {
-        format!(
-            "{a}=\"{}\",{b}=\"{}\",{c}=\"{}\"{fixed}",
-            escape(&l.0),
-            escape(&l.1),
-            escape(&l.2)
-        )
-    };
-    counter(out, f.counter.0, f.counter.1, series, labels);
-    histogram(out, f.histogram, series, bounds, labels);
-}
-
-fn counter(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    series: &Series,
-    labels: impl Fn(&(String, String, String)) -> String,
-) {
+    // Each series with its label text, written once for both metrics.
+    let mut all = Vec::new();
+    for (series, statics) in groups {
+        let fixed = fixed_labels(statics);
+        for (l, h) in series.sorted() {
+            let text = format!(
+                "{a}=\"{}\",{b}=\"{}\",{c}=\"{}\"{fixed}",
+                escape(&l.0),
+                escape(&l.1),
+                escape(&l.2)
+            );
+            all.push((text, h));
+        }
+    }
+    let (name, help) = f.counter;
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
-    for (key, h) in series.sorted() {
-        let _ = writeln!(out, "{name}{{{}}} {}", labels(&key), h.count);
+    for (labels, h) in &all {
+        let _ = writeln!(out, "{name}{{{labels}}} {}", h.count);
     }
+    histogram(out, f.histogram, &all, bounds);
 }
 
 fn histogram(
     out: &mut String,
     (name, help): (&str, &str),
-    series: &Series,
+    all: &[(String, &Histogram)],
     bounds: &[f64],
-    labels: impl Fn(&(String, String, String)) -> String,
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (key, h) in series.sorted() {
-        let l = labels(&key);
+    for (l, h) in all {
         let mut cumulative = 0;
         for (bound, n) in bounds.iter().zip(&h.buckets) {
             cumulative += n;
@@ -556,17 +592,25 @@ fn histogram(
 }
 
 /// A data point's layer attributes (field 9), after its own.
-fn static_attributes(point: &mut Vec<u8>, statics: &[StaticAttribute]) {
-    for a in statics {
-        otlp::attribute(point, 9, &a.key, &Value::Str(a.value.clone()));
+fn static_attributes(point: &mut Vec<u8>, statics: &[(String, String)]) {
+    for (key, value) in statics {
+        otlp::attribute(point, 9, key, &Value::Str(value.clone()));
     }
 }
 
 /// `,label="value"` of each static attribute, for a series' Prometheus labels.
-fn fixed_labels(statics: &[StaticAttribute]) -> String {
-    statics
-        .iter()
-        .map(|a| format!(",{}=\"{}\"", prometheus_label(&a.key), escape(&a.value)))
+fn fixed_labels(statics: &[(String, String)]) -> String {
+    (statics.iter())
+        .map(|(key, value)| format!(",{}=\"{}\"", prometheus_label(key), escape(value)))
+        .collect()
+}
+
+/// Static attributes as (key, value) pairs.
+pub(crate) fn pairs<'a>(
+    attributes: impl IntoIterator<Item = &'a StaticAttribute>,
+) -> Vec<(String, String)> {
+    (attributes.into_iter())
+        .map(|a| (a.key.clone(), a.value.clone()))
         .collect()
 }
 
@@ -576,20 +620,22 @@ fn fixed_labels(statics: &[StaticAttribute]) -> String {
 fn otlp_histogram(
     out: &mut Vec<u8>,
     name: &str,
-    series: &Series,
+    groups: &[Labelled<'_>],
     bounds: &[f64],
-    (attributes, statics): (
-        impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
-        &[StaticAttribute],
-    ),
-    start: u64,
-    now: u64,
+    attributes: impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
+    (start, now): (u64, u64),
 ) {
     otlp::message(out, 2, |m| {
         otlp::string(m, 1, name);
         otlp::string(m, 3, "s");
         otlp::message(m, 9, |hist| {
-            for (key, h) in series.sorted() {
+            let all = (groups.iter()).flat_map(|(series, statics)| {
+                series
+                    .sorted()
+                    .into_iter()
+                    .map(move |(key, h)| (key, h, *statics))
+            });
+            for (key, h, statics) in all {
                 // HistogramDataPoint { attributes = 9; start = 2; time = 3; count = 4; sum = 5;
                 // bucket_counts = 6; explicit_bounds = 7 }
                 otlp::message(hist, 1, |p| {
@@ -618,11 +664,13 @@ fn otlp_histogram(
 mod tests {
     use super::*;
     use crate::platform::TraceIds;
+    use std::sync::Arc;
 
     fn record(endpoint: Option<&str>, status: u16, micros: u64) -> RequestRecord {
         RequestRecord {
             headers: None,
             proxy_headers: None,
+            overrides: None,
             start_micros: 0,
             duration_micros: micros,
             request_id: "r".into(),
@@ -675,6 +723,8 @@ mod tests {
     fn call(status: u16) -> BackendCall {
         BackendCall {
             headers: None,
+            overrides: None,
+            parent: [3; 8],
             span_id: [4; 8],
             name: "users".into(),
             host: "http://users".into(),
@@ -739,6 +789,68 @@ mod tests {
             assert_eq!(has(b"http.client."), client);
             assert_eq!(m.lock().server.entries.len(), usize::from(server));
             assert_eq!(m.lock().client.entries.len(), 2 * usize::from(client));
+        }
+    }
+
+    #[test]
+    fn endpoints_and_backends_with_their_own_layers_get_their_own_labels() {
+        use crate::platform::{BackendOverride, EndpointOverride};
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let mut layers = Layers::default();
+        layers.backend.metrics.disable_stage = true;
+        layers.global.metrics_static_attributes = vec![StaticAttribute {
+            key: "team".into(),
+            value: "core".into(),
+        }];
+        let m = Metrics::with_layers(0, &layers, &TIME_BUCKETS);
+        let mut own = record(Some("/own"), 200, 5);
+        own.overrides = Some(Arc::new(EndpointOverride {
+            server_labels: vec![pair("team", "core"), pair("owner", "charlie")],
+            ..EndpointOverride::default()
+        }));
+        let counted = Arc::new(BackendOverride {
+            series: true,
+            labels: vec![pair("tier", "db")],
+            ..BackendOverride::default()
+        });
+        let mut kept = call(200);
+        kept.overrides = Some(counted);
+        let mut left_out = call(500);
+        left_out.overrides = Some(Arc::new(BackendOverride::default()));
+        own.backends = vec![kept.clone(), left_out, call(201)];
+        for r in [own, record(Some("/a"), 200, 5)] {
+            m.begin();
+            m.record(&r);
+        }
+        m.straggler(&kept);
+        let text = m.prometheus(&[]);
+        for line in [
+            "manifold_http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\",team=\"core\"} 1",
+            "manifold_http_server_requests_total{method=\"GET\",route=\"/own\",status=\"200\",team=\"core\",owner=\"charlie\"} 1",
+            "manifold_http_client_requests_total{host=\"http://users\",method=\"GET\",status=\"200\",tier=\"db\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        // The service's backend layer is off; the call without a layer of its own and the
+        // one whose layer is off are not counted.
+        assert_eq!(
+            text.matches("manifold_http_client_requests_total{").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("# TYPE manifold_http_server_requests_total")
+                .count(),
+            1
+        );
+        let otlp = m.otlp(&Resource::default(), 1);
+        for needle in [
+            &b"owner"[..],
+            b"charlie",
+            b"tier",
+            b"http.client.request.duration",
+        ] {
+            assert!(otlp.windows(needle.len()).any(|w| w == needle));
         }
     }
 

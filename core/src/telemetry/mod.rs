@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod otlp;
+mod overrides;
 pub mod push;
 mod request_id;
 mod server_timing;
@@ -20,9 +21,13 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, Response};
 
 use crate::config::Config;
-use crate::platform::{HeaderReport, HeaderReports, Live, Platform, RequestContext, RequestRecord};
+use crate::platform::{
+    EndpointOverride, HeaderReport, HeaderReports, Live, Platform, RecordParts, RequestContext,
+    RequestRecord,
+};
 
-pub(crate) use span::{BackendSpan, SpanClient};
+pub(crate) use overrides::{backend_override, endpoint_override};
+pub(crate) use span::{BackendSpan, SpanClient, SpanSource};
 
 /// `X-Krakend-Completed`, as a constant: compared with the answer's header names as they are.
 const X_KRAKEND_COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
@@ -71,7 +76,7 @@ impl Telemetry {
             no_client_spans: otel.is_some_and(|o| o.layers.backend.traces.disable_stage),
             reports: otel.and_then(|o| {
                 // The headers the gateway reads credentials from are never reported either.
-                let credentials = credential_headers(config);
+                let credentials = crate::config::credential_headers(&config.endpoints);
                 let layer = |on: bool, skip: &[String]| {
                     on.then(|| HeaderReport::new(&[skip, &credentials].concat()))
                 };
@@ -113,20 +118,16 @@ impl Telemetry {
         // The ids and the live state cost a little per request (random draws, an allocation):
         // made only when something reads them.
         let live = (platform.sink.is_some() || self.propagate || self.server_timing).then(|| {
-            let mut ids = trace_context::ids(
+            let ids = trace_context::ids(
                 &parts.headers,
                 self.continue_trace,
                 self.sample_rate,
                 random,
             );
-            if self.no_proxy_span {
-                // The backend calls' parent, in their spans and `traceparent`.
-                ids.proxy_span = ids.server_span;
-            }
             let live = Arc::new(Live::new(
                 ids,
                 self.propagate,
-                !self.no_client_spans,
+                (!self.no_client_spans, !self.no_proxy_span),
                 self.reports.clone(),
                 platform.sink.clone(),
             ));
@@ -165,8 +166,12 @@ impl Telemetry {
         } else {
             0
         };
-        let (backends, endpoint, proxy_headers) =
-            live.as_ref().map(|l| l.take()).unwrap_or_default();
+        let RecordParts {
+            calls: backends,
+            endpoint,
+            proxy_headers,
+            overrides,
+        } = live.as_ref().map(|l| l.take()).unwrap_or_default();
         let headers = response.headers_mut();
         // The id's own bytes when no record keeps it (no copy).
         let id = if platform.sink.is_some() {
@@ -207,28 +212,11 @@ impl Telemetry {
                 .and_then(|r| r.server.as_ref())
                 .map(|r| r.pick(&parts.headers)),
             proxy_headers,
+            overrides,
             log: !router.disable_access_log && !router.logger_skip_paths.iter().any(|p| p == path),
         });
         sink.request(&record);
     }
-}
-
-/// The request headers this config reads credentials from: an `auth/api-keys` header and a
-/// token validator's `auth_header_name`, on any endpoint.
-fn credential_headers(config: &Config) -> Vec<String> {
-    use crate::config::extra::KeyIn;
-    let mut names = Vec::new();
-    for endpoint in &config.endpoints {
-        if let Some(keys) = endpoint.api_keys.as_deref() {
-            if keys.strategy == KeyIn::Header {
-                names.push(keys.identifier.clone());
-            }
-        }
-        if let Some(jwt) = endpoint.auth_validator.as_deref() {
-            names.push(jwt.auth_header_name.as_str().to_owned());
-        }
-    }
-    names
 }
 
 /// After the record: the sink's flush, handed to the request's after-response facility
@@ -244,10 +232,15 @@ pub(crate) async fn flush(platform: &Platform, context: &RequestContext) {
     }
 }
 
-/// The router chose `endpoint` for this request (its template goes into the record).
-pub(crate) fn routed(context: &RequestContext, endpoint: &Arc<str>) {
+/// The router chose `endpoint` for this request (its template goes into the record), with its
+/// own telemetry options if it has them.
+pub(crate) fn routed(
+    context: &RequestContext,
+    endpoint: &Arc<str>,
+    overrides: Option<&Arc<EndpointOverride>>,
+) {
     if let Some(live) = &context.trace {
-        live.route(endpoint);
+        live.route(endpoint, overrides);
     }
 }
 

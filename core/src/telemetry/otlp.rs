@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::extra::{Layers, StaticAttribute};
-use crate::platform::{BackendCall, ReportedHeaders, RequestRecord, TraceIds};
+use crate::platform::{BackendCall, ReportedHeaders, RequestRecord, Statics, TraceIds};
 
 /// Who sends the data: the resource attributes.
 #[derive(Debug, Clone, Default)]
@@ -38,24 +38,16 @@ pub struct Shape {
     client_attrs: Statics,
 }
 
-/// One layer's static attributes: as written, and pre-encoded as span attribute fields (the
-/// bytes [`attribute`] writes for each), copied into every span as one run.
-#[derive(Debug, Clone, Default)]
-struct Statics {
-    attributes: Vec<StaticAttribute>,
-    encoded: Vec<u8>,
-}
-
-impl Statics {
-    fn new(attributes: &[StaticAttribute]) -> Self {
-        let mut encoded = Vec::new();
-        for a in attributes {
-            attribute(&mut encoded, 9, &a.key, &Value::Str(a.value.clone()));
-        }
-        Self {
-            attributes: attributes.to_vec(),
-            encoded,
-        }
+/// `attributes` as [`Statics`]: as written, and pre-encoded as span attribute fields (the
+/// bytes [`attribute`] writes for each).
+pub(crate) fn statics(attributes: &[StaticAttribute]) -> Statics {
+    let mut encoded = Vec::new();
+    for a in attributes {
+        attribute(&mut encoded, 9, &a.key, &Value::Str(a.value.clone()));
+    }
+    Statics {
+        attributes: super::metrics::pairs(attributes),
+        encoded,
     }
 }
 
@@ -65,25 +57,39 @@ impl Shape {
         Self {
             proxy: !layers.proxy.disable_traces,
             client: !layers.backend.traces.disable_stage,
-            server_attrs: Statics::new(&layers.global.traces_static_attributes),
-            proxy_attrs: Statics::new(&layers.proxy.traces_static_attributes),
-            client_attrs: Statics::new(&layers.backend.traces.static_attributes),
+            server_attrs: statics(&layers.global.traces_static_attributes),
+            proxy_attrs: statics(&layers.proxy.traces_static_attributes),
+            client_attrs: statics(&layers.backend.traces.static_attributes),
         }
     }
 
-    /// Backend calls are spans of their own.
-    pub fn client_spans(&self) -> bool {
-        self.client
+    /// `call` is a span of its own (its backend's layer, else the service's).
+    pub fn client_span(&self, call: &BackendCall) -> bool {
+        call.overrides.as_ref().map_or(self.client, |o| o.span)
     }
 
-    /// The parent of a backend call's span: the endpoint's span, or the server span without
-    /// it.
-    fn call_parent(&self, ids: &TraceIds) -> [u8; 8] {
-        if self.proxy {
-            ids.proxy_span
-        } else {
-            ids.server_span
-        }
+    /// The static attributes of `call`'s span.
+    fn client_attrs<'a>(&'a self, call: &'a BackendCall) -> &'a Statics {
+        call.overrides
+            .as_ref()
+            .map_or(&self.client_attrs, |o| &o.span_attributes)
+    }
+
+    /// The endpoint of `record` has a span of its own (when one was routed to).
+    fn proxy_span(&self, record: &RequestRecord) -> bool {
+        record.endpoint.is_some()
+            && record
+                .overrides
+                .as_ref()
+                .map_or(self.proxy, |o| o.proxy_span)
+    }
+
+    /// The static attributes of `record`'s endpoint span.
+    fn proxy_attrs<'a>(&'a self, record: &'a RequestRecord) -> &'a Statics {
+        record
+            .overrides
+            .as_ref()
+            .map_or(&self.proxy_attrs, |o| &o.proxy_attributes)
     }
 }
 
@@ -182,10 +188,16 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
         end_nanos: end,
         attributes,
         error: error.clone(),
-        extra_attributes: extra(record.headers.as_deref(), &shape.server_attrs),
+        extra_attributes: {
+            let mut extra = extra(record.headers.as_deref(), &shape.server_attrs);
+            if let Some(own) = &record.overrides {
+                extra.extend(extra_statics(&own.server_attributes));
+            }
+            extra
+        },
     }];
-    let parent = match &record.endpoint {
-        Some(endpoint) if shape.proxy => {
+    match &record.endpoint {
+        Some(endpoint) if shape.proxy_span(record) => {
             out.push(Span {
                 trace_id: ids.trace_id,
                 span_id: ids.proxy_span,
@@ -212,25 +224,21 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
                     ),
                 ],
                 error,
-                extra_attributes: extra(record.proxy_headers.as_deref(), &shape.proxy_attrs),
+                extra_attributes: extra(record.proxy_headers.as_deref(), shape.proxy_attrs(record)),
             });
-            ids.proxy_span
         }
-        _ => ids.server_span,
-    };
-    if shape.client {
-        out.extend(
-            record
-                .backends
-                .iter()
-                .map(|call| backend(ids, call, parent, shape)),
-        );
+        _ => {}
     }
+    out.extend(
+        (record.backends.iter())
+            .filter(|call| shape.client_span(call))
+            .map(|call| backend(ids, call, shape)),
+    );
     out
 }
 
-/// The client span of one backend call, child of `parent`.
-pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8], shape: &Shape) -> Span {
+/// The client span of one backend call, child of the span it is part of.
+pub fn backend(ids: &TraceIds, call: &BackendCall, shape: &Shape) -> Span {
     let mut attributes = vec![
         ("http.request.method", Value::Str(call.method.to_string())),
         ("server.address", Value::Str(call.host.to_string())),
@@ -250,7 +258,7 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8], shape: &Shap
     Span {
         trace_id: ids.trace_id,
         span_id: call.span_id,
-        parent: Some(parent),
+        parent: Some(call.parent),
         trace_state: ids.tracestate.clone(),
         name: call.method.to_string(),
         kind: Kind::Client,
@@ -261,7 +269,7 @@ pub fn backend(ids: &TraceIds, call: &BackendCall, parent: [u8; 8], shape: &Shap
             .saturating_mul(1000),
         attributes,
         error: call.failure.as_ref().map(|f| f.message.clone()),
-        extra_attributes: extra(call.headers.as_deref(), &shape.client_attrs),
+        extra_attributes: extra(call.headers.as_deref(), shape.client_attrs(call)),
     }
 }
 
@@ -270,9 +278,13 @@ fn extra(headers: Option<&ReportedHeaders>, statics: &Statics) -> Vec<(String, V
     let mut out: Vec<(String, Value)> = header_groups(headers.map_or(&[], Vec::as_slice))
         .map(|(name, values)| (header_key(name), Value::Strs(values)))
         .collect();
-    let statics = statics.attributes.iter();
-    out.extend(statics.map(|a| (a.key.clone(), Value::Str(a.value.clone()))));
+    out.extend(extra_statics(statics));
     out
+}
+
+/// Static attributes as [`Span::extra_attributes`].
+fn extra_statics(statics: &Statics) -> impl Iterator<Item = (String, Value)> + '_ {
+    (statics.attributes.iter()).map(|(k, v)| (k.clone(), Value::Str(v.clone())))
 }
 
 /// The attribute name of a reported header (semantic conventions: its lower-case name).
@@ -329,7 +341,7 @@ impl Pending {
     pub fn spans(&self, shape: &Shape) -> usize {
         match self {
             Self::Request(r) => request_spans(r, shape),
-            Self::Straggler(_) => usize::from(shape.client),
+            Self::Straggler(straggler) => usize::from(shape.client_span(&straggler.1)),
         }
     }
 }
@@ -337,12 +349,10 @@ impl Pending {
 /// How many spans [`encode_request`] writes for `record`: server, proxy (when an endpoint
 /// matched) and one per backend call, those `shape` keeps.
 pub fn request_spans(record: &RequestRecord, shape: &Shape) -> usize {
-    1 + usize::from(shape.proxy && record.endpoint.is_some())
-        + if shape.client {
-            record.backends.len()
-        } else {
-            0
-        }
+    1 + usize::from(shape.proxy_span(record))
+        + (record.backends.iter())
+            .filter(|call| shape.client_span(call))
+            .count()
 }
 
 /// An `ExportTraceServiceRequest` with the spans of `pending`: the same bytes as
@@ -371,10 +381,8 @@ pub fn encode_pending(resource: &Resource, shape: &Shape, pending: &[Pending]) -
 /// Appends the span of a straggling backend call (a child of the proxy span) to `out`, as
 /// [`encode_request`] does (nothing when `shape` has no client spans).
 pub fn encode_straggler(out: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, shape: &Shape) {
-    if shape.client {
-        span(out, |s| {
-            encode_backend(s, ids, call, shape.call_parent(ids), shape);
-        });
+    if shape.client_span(call) {
+        span(out, |s| encode_backend(s, ids, call, shape));
     }
 }
 
@@ -556,6 +564,10 @@ pub fn encode_request(
                 + record.endpoint.as_deref().map_or(0, str::len)
                 + 6 * ATTR_FIXED
                 + shape.server_attrs.encoded.len()
+                + record
+                    .overrides
+                    .as_ref()
+                    .map_or(0, |o| o.server_attributes.encoded.len())
                 + 160,
         );
         span_ids(s, ids, &ids.server_span, ids.parent_span.as_ref());
@@ -578,17 +590,21 @@ pub fn encode_request(
             attr_str_parts(s, attr_key!("client.address"), scratch, b"");
         }
         extra_attributes(s, record.headers.as_deref(), &shape.server_attrs);
+        if let Some(own) = &record.overrides {
+            s.extend_from_slice(&own.server_attributes.encoded);
+        }
         span_error(s);
     });
-    let parent = match &record.endpoint {
-        Some(endpoint) if shape.proxy => {
+    match &record.endpoint {
+        Some(endpoint) if shape.proxy_span(record) => {
+            let proxy_attrs = shape.proxy_attrs(record);
             span(ss, |s| {
                 s.reserve(
                     SPAN_FIXED
                         + state_len
                         + 2 * endpoint.len()
                         + 3 * ATTR_FIXED
-                        + shape.proxy_attrs.encoded.len()
+                        + proxy_attrs.encoded.len()
                         + 160,
                 );
                 span_ids(s, ids, &ids.proxy_span, Some(&ids.server_span));
@@ -604,31 +620,25 @@ pub fn encode_request(
                     .completed
                     .map_or("", |c| if c { "true" } else { "false" });
                 attr_str(s, attr_key!("manifold.completed"), completed);
-                extra_attributes(s, record.proxy_headers.as_deref(), &shape.proxy_attrs);
+                extra_attributes(s, record.proxy_headers.as_deref(), proxy_attrs);
                 span_error(s);
             });
-            ids.proxy_span
         }
-        _ => ids.server_span,
-    };
-    if shape.client {
-        for call in &record.backends {
-            span(ss, |s| encode_backend(s, ids, call, parent, shape));
+        _ => {}
+    }
+    for call in &record.backends {
+        if shape.client_span(call) {
+            span(ss, |s| encode_backend(s, ids, call, shape));
         }
     }
 }
 
 /// The span of [`backend`], encoded as it is built there.
-fn encode_backend(
-    s: &mut Vec<u8>,
-    ids: &TraceIds,
-    call: &BackendCall,
-    parent: [u8; 8],
-    shape: &Shape,
-) {
+fn encode_backend(s: &mut Vec<u8>, ids: &TraceIds, call: &BackendCall, shape: &Shape) {
+    let client_attrs = shape.client_attrs(call);
     s.reserve(
         SPAN_FIXED
-            + shape.client_attrs.encoded.len()
+            + client_attrs.encoded.len()
             + ids.tracestate.as_ref().map_or(0, String::len)
             + call
                 .failure
@@ -641,7 +651,7 @@ fn encode_backend(
             + 7 * ATTR_FIXED
             + 160,
     );
-    span_ids(s, ids, &call.span_id, Some(&parent));
+    span_ids(s, ids, &call.span_id, Some(&call.parent));
     string(s, 5, &call.method);
     span_times(
         s,
@@ -667,7 +677,7 @@ fn encode_backend(
     if let Some(failure) = &call.failure {
         attr_str(s, attr_key!("error.type"), failure.kind.as_str());
     }
-    extra_attributes(s, call.headers.as_deref(), &shape.client_attrs);
+    extra_attributes(s, call.headers.as_deref(), client_attrs);
     if let Some(failure) = &call.failure {
         message(s, 15, |status| {
             string(status, 2, &failure.message);
@@ -1009,6 +1019,8 @@ mod tests {
     fn call(i: u8, status: Option<u16>, failure: Option<crate::platform::Failure>) -> BackendCall {
         BackendCall {
             headers: None,
+            overrides: None,
+            parent: [9; 8],
             span_id: [i + 1; 8],
             name: format!("group{i}").into(),
             host: "http://users:8080".into(),
@@ -1043,6 +1055,7 @@ mod tests {
         RequestRecord {
             headers: reported(endpoint),
             proxy_headers: reported(endpoint && tracestate),
+            overrides: None,
             start_micros: 1_700_000_000_000_000,
             duration_micros: 4321,
             request_id: "r1".into(),
@@ -1089,6 +1102,32 @@ mod tests {
         }
     }
 
+    /// A record whose endpoint and backends have their own layers: the endpoint's span on or
+    /// off, a call without a span, one with its own attributes, one with the service's.
+    fn overridden(proxy_span: bool) -> RequestRecord {
+        use crate::platform::{BackendOverride, EndpointOverride};
+        let attrs = |key: &str, value: &str| {
+            statics(&[crate::config::extra::StaticAttribute {
+                key: key.into(),
+                value: value.into(),
+            }])
+        };
+        let mut record = record(true, 200, false, 3);
+        record.overrides = Some(Arc::new(EndpointOverride {
+            server_attributes: attrs("team", "a"),
+            proxy_span,
+            proxy_attributes: attrs("endpoint.k", "b"),
+            ..EndpointOverride::default()
+        }));
+        record.backends[0].overrides = Some(Arc::new(BackendOverride::default()));
+        record.backends[1].overrides = Some(Arc::new(BackendOverride {
+            span: true,
+            span_attributes: attrs("backend.k", &"c".repeat(130)),
+            ..BackendOverride::default()
+        }));
+        record
+    }
+
     /// Shapes: every span, and each layer switched off or given static attributes.
     fn shapes() -> Vec<Shape> {
         use crate::config::extra::{Layers, StaticAttribute};
@@ -1126,6 +1165,8 @@ mod tests {
             record(false, 404, true, 0),
             record(true, 502, true, 3),
             record(false, 500, false, 2),
+            overridden(true),
+            overridden(false),
         ]
         .into_iter()
         .collect();
@@ -1141,9 +1182,8 @@ mod tests {
         ))));
         for shape in shapes() {
             let mut spans_of: Vec<Span> = records.iter().flat_map(|r| spans(r, &shape)).collect();
-            if shape.client {
-                let ids = &records[2].trace;
-                spans_of.push(backend(ids, &straggler, shape.call_parent(ids), &shape));
+            if shape.client_span(&straggler) {
+                spans_of.push(backend(&records[2].trace, &straggler, &shape));
             }
             assert_eq!(
                 pending.iter().map(|p| p.spans(&shape)).sum::<usize>(),
@@ -1200,10 +1240,12 @@ mod tests {
         assert_eq!(keys(&with[0]), ["server.k0", "server.k1"]);
         assert_eq!(keys(&with[1]), ["proxy.k0"]);
         assert_eq!(keys(&with[2]), ["client.k0", "client.k1", "client.k2"]);
-        // No proxy span: the calls are children of the server span.
+        // No proxy span; a call's span is a child of the span it recorded as its parent.
         let flat = spans(&record, &shapes[2]);
         assert_eq!(kinds(&flat), [Kind::Server, Kind::Client, Kind::Client]);
-        assert!(flat[1..].iter().all(|s| s.parent == Some(ids.server_span)));
+        assert!(flat[1..]
+            .iter()
+            .all(|s| s.parent == Some(record.backends[0].parent)));
         // No client spans.
         assert_eq!(
             kinds(&spans(&record, &shapes[3])),
@@ -1218,6 +1260,27 @@ mod tests {
         encode_request(&mut out, &record, &mut Vec::new(), &shapes[1]);
         let needle = b"proxy.k0";
         assert!(out.windows(needle.len()).any(|w| w == needle));
+        // An endpoint's and its backends' own layers, in place of the service's.
+        for shape in [&shapes[1], &shapes[4]] {
+            for proxy_span in [true, false] {
+                let own = overridden(proxy_span);
+                let spans = spans(&own, shape);
+                let mut expected = vec![Kind::Server];
+                expected.extend(proxy_span.then_some(Kind::Internal));
+                // Call 0 has no span of its own, call 1 has one, call 2 follows the service.
+                expected.push(Kind::Client);
+                expected.extend(shape.client.then_some(Kind::Client));
+                assert_eq!(kinds(&spans), expected);
+                let server = keys(&spans[0]);
+                assert_eq!(server.last().map(String::as_str), Some("team"));
+                if proxy_span {
+                    assert_eq!(keys(&spans[1]), ["endpoint.k"]);
+                }
+                let own_call = &spans[1 + usize::from(proxy_span)];
+                assert_eq!(own_call.span_id, own.backends[1].span_id);
+                assert_eq!(keys(own_call), ["backend.k"]);
+            }
+        }
     }
 
     #[test]

@@ -62,6 +62,8 @@ mod tests {
     fn call(name: &str, host: &str, micros: u64) -> BackendCall {
         BackendCall {
             headers: None,
+            overrides: None,
+            parent: [2; 8],
             span_id: [1; 8],
             name: name.into(),
             host: host.into(),

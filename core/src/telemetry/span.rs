@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::HeaderValue;
 
 use super::trace_context::{self, TRACEPARENT, TRACESTATE};
+use crate::config::Backend;
 use crate::platform::{
-    BackendCall, BackendRequest, BackendResponse, BoxFuture, ClientError, ClientErrorKind, Clock,
-    Failure, FailureKind, HttpClient, Live, Platform, ReadHeaders, RequestContext,
+    BackendCall, BackendOverride, BackendRequest, BackendResponse, BoxFuture, ClientError,
+    ClientErrorKind, Clock, Failure, FailureKind, HttpClient, Live, Platform, ReadHeaders,
+    RequestContext,
 };
 use crate::platform::{Body, StreamedResponse};
 
@@ -46,26 +48,55 @@ pub(crate) struct SpanClient<'a> {
     read: ReadHeaders,
 }
 
+/// What the spans of a backend's calls are made from, compiled once per backend: its hosts and
+/// group as shared texts (not copied per call) and its own `backend` layer.
+pub(crate) struct SpanSource {
+    hosts: Vec<Arc<str>>,
+    group: Option<Arc<str>>,
+    overrides: Option<Arc<BackendOverride>>,
+}
+
+impl SpanSource {
+    /// The source of `backend`'s call spans.
+    pub(crate) fn new(backend: &Backend) -> Self {
+        Self {
+            hosts: backend.host.iter().map(|h| Arc::from(h.as_str())).collect(),
+            group: backend.group.as_deref().map(Arc::from),
+            overrides: backend.telemetry.as_deref().map(super::backend_override),
+        }
+    }
+}
+
 // === impl BackendSpan ===
 
 impl BackendSpan {
-    /// Start the span of a call of `request`, named `name` (the backend's group) or after
-    /// its host; `hosts` are texts the host may be (the backend's, shared rather than copied).
+    /// Start the span of a call of `request` to the backend of `source`, named after its
+    /// group or its host.
     pub(crate) fn start(
         context: &RequestContext,
         platform: &Platform,
-        name: Option<&Arc<str>>,
-        hosts: &[Arc<str>],
+        source: &SpanSource,
         request: &BackendRequest,
     ) -> Self {
+        let SpanSource {
+            hosts,
+            group: name,
+            overrides,
+        } = source;
+        let overrides = overrides.as_ref();
         let Some(live) = context.trace.clone() else {
             return Self(None);
         };
-        let span_id = if live.client_spans {
+        let parent = live.call_parent();
+        let span_id = if overrides.map_or(live.client_spans, |o| o.span) {
             trace_context::span_id(&*platform.random)
         } else {
             // No span of its own: its `traceparent` names the span the call is part of.
-            live.ids.proxy_span
+            parent
+        };
+        let report = match overrides {
+            Some(own) => own.headers.as_ref(),
+            None => live.reports.as_ref().and_then(|r| r.client.as_ref()),
         };
         let uri = request.uri();
         let host = match (uri.scheme_str(), uri.authority()) {
@@ -92,8 +123,9 @@ impl BackendSpan {
         };
         let call = BackendCall {
             span_id,
+            parent,
             // Without a group the name is the host: one shared text.
-            name: name.cloned().unwrap_or_else(|| host.clone()),
+            name: name.clone().unwrap_or_else(|| host.clone()),
             host,
             path: uri.path().to_owned(),
             method: crate::platform::method_name(request.method()),
@@ -102,9 +134,8 @@ impl BackendSpan {
             start_micros: platform.clock.now_micros(),
             duration_micros: 0,
             bytes: 0,
-            headers: (live.reports.as_ref())
-                .and_then(|r| r.client.as_ref())
-                .map(|r| r.pick(request.headers())),
+            headers: report.map(|r| r.pick(request.headers())),
+            overrides: overrides.cloned(),
         };
         Self(Some(Traced {
             live,

@@ -66,7 +66,7 @@ pub use security_http::SecurityHttp;
 pub(crate) use telemetry::prometheus_label;
 pub use telemetry::{
     BackendDetail, BackendLayer, Exporters, Histograms, Layer, Layers, Logging, OpenTelemetry,
-    Otlp, Prometheus, StaticAttribute, TIME_BUCKETS,
+    Otlp, Prometheus, StaticAttribute, TelemetryOverride, TIME_BUCKETS,
 };
 pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 
@@ -120,6 +120,8 @@ pub(crate) struct Extra {
     pub(crate) logging: Option<Logging>,
     /// `telemetry/opentelemetry` (root).
     pub(crate) opentelemetry: Option<OpenTelemetry>,
+    /// `telemetry/opentelemetry` (endpoint or backend): the service's layers overridden.
+    pub(crate) telemetry_override: Option<TelemetryOverride>,
     // Shared state (issue 13): the root `redis` pools and the rate limits kept in them.
     pub(crate) redis: Option<Redis>,
     pub(crate) ratelimit_router_redis: Option<RedisRateLimit>,
@@ -158,7 +160,7 @@ const SUPPORTED: &[(&str, &[Level])] = &[
     ("qos/circuit-breaker", &[Backend]),
     ("qos/http-cache", &[Backend]),
     ("telemetry/logging", &[Root]),
-    ("telemetry/opentelemetry", &[Root]),
+    ("telemetry/opentelemetry", &[Root, Endpoint, Backend]),
     ("redis", &[Root]),
     ("qos/ratelimit/router/redis", &[Endpoint]),
     ("qos/ratelimit/service/redis", &[Root]),
@@ -348,9 +350,11 @@ impl Extra {
             "telemetry/logging" if cfg!(feature = "telemetry") => {
                 self.logging = namespace(cx, value);
             }
-            "telemetry/opentelemetry" if cfg!(feature = "opentelemetry") => {
+            "telemetry/opentelemetry" if !cfg!(feature = "opentelemetry") => {}
+            "telemetry/opentelemetry" if cx.level() == Root => {
                 self.opentelemetry = namespace(cx, value);
             }
+            "telemetry/opentelemetry" => self.telemetry_override = namespace(cx, value),
             "redis" if cfg!(feature = "redis") => self.redis = namespace(cx, value),
             "qos/ratelimit/router/redis" if cfg!(feature = "ratelimit") => {
                 self.ratelimit_router_redis = namespace(cx, value);

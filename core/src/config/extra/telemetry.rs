@@ -239,6 +239,23 @@ pub struct BackendDetail {
     pub skip_headers: Vec<String>,
 }
 
+/// `telemetry/opentelemetry` at an endpoint or a backend: KrakenD CE's overrides of the
+/// service's layers for that endpoint or backend (each layer given replaces the service's as a
+/// whole, not merged; the `global` static attributes are added to the service's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct TelemetryOverride {
+    /// (endpoint) Its `traces_static_attributes` and `metrics_static_attributes` are added to
+    /// the server span and series of the endpoint's requests; its other options have no
+    /// effect here.
+    pub global: Option<Layer>,
+    /// (endpoint) In place of the service's `layers.proxy` for the endpoint's span.
+    pub proxy: Option<Layer>,
+    /// In place of the service's `layers.backend` for the backend's calls (at an endpoint:
+    /// for each of its backends that has none of its own).
+    pub backend: Option<BackendLayer>,
+}
+
 /// One of a layer's static attributes: a fixed `key` and `value` on every span or series.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -448,24 +465,8 @@ const METRIC_LABELS: &[&str] = &["host", "method", "route", "status"];
 /// The layers' options Manifold cannot honour get a warning; static attributes must have
 /// names of their own (a located error otherwise).
 fn check_layers(layers: &Layers, cx: &mut Cx<'_, '_>) {
-    for (name, layer) in [("global", &layers.global), ("proxy", &layers.proxy)] {
-        let mut at = cx.at(name);
-        check_attributes(
-            &layer.traces_static_attributes,
-            false,
-            &mut at.at("traces_static_attributes"),
-        );
-        check_attributes(
-            &layer.metrics_static_attributes,
-            true,
-            &mut at.at("metrics_static_attributes"),
-        );
-        if name == "proxy" && !layer.metrics_static_attributes.is_empty() {
-            at.at("metrics_static_attributes").warn(
-                "Manifold has no proxy-layer metrics (only the global layer's `http.server.*` and the backend layer's `http.client.*`): it has no effect",
-            );
-        }
-    }
+    check_layer("global", &layers.global, &mut cx.at("global"));
+    check_layer("proxy", &layers.proxy, &mut cx.at("proxy"));
     let mut global = cx.at("global");
     let mut at = global.at("semantic_convention");
     match layers.global.semantic_convention.as_deref() {
@@ -476,11 +477,31 @@ fn check_layers(layers: &Layers, cx: &mut Cx<'_, '_>) {
         Some(other) => at.error(format!("`{other}` is not one of \"\", \"1.27\"")),
     }
     drop(global);
-    let mut backend = cx.at("backend");
-    for (name, detail) in [
-        ("metrics", &layers.backend.metrics),
-        ("traces", &layers.backend.traces),
-    ] {
+    check_backend(&layers.backend, &mut cx.at("backend"));
+}
+
+/// The static attributes of the `global` or `proxy` layer at `cx`.
+fn check_layer(name: &str, layer: &Layer, at: &mut Cx<'_, '_>) {
+    check_attributes(
+        &layer.traces_static_attributes,
+        false,
+        &mut at.at("traces_static_attributes"),
+    );
+    check_attributes(
+        &layer.metrics_static_attributes,
+        true,
+        &mut at.at("metrics_static_attributes"),
+    );
+    if name == "proxy" && !layer.metrics_static_attributes.is_empty() {
+        at.at("metrics_static_attributes").warn(
+            "Manifold has no proxy-layer metrics (only the global layer's `http.server.*` and the backend layer's `http.client.*`): it has no effect",
+        );
+    }
+}
+
+/// The `backend` layer at `cx`.
+fn check_backend(layer: &BackendLayer, backend: &mut Cx<'_, '_>) {
+    for (name, detail) in [("metrics", &layer.metrics), ("traces", &layer.traces)] {
         let mut at = backend.at(name);
         check_attributes(
             &detail.static_attributes,
@@ -491,6 +512,83 @@ fn check_layers(layers: &Layers, cx: &mut Cx<'_, '_>) {
             at.at("report_headers")
                 .warn("headers are reported on spans (`traces.report_headers`), not on metrics: it has no effect");
         }
+    }
+}
+
+// === impl TelemetryOverride ===
+
+impl TelemetryOverride {
+    /// `own` (an endpoint's or backend's, decoded at `cx`, its `extra_config`) where the
+    /// service has `telemetry/opentelemetry` (`service`); a warning and `None` without it.
+    pub(crate) fn in_effect(own: Option<Self>, service: bool, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        if own.is_some() && !service {
+            cx.at("telemetry/opentelemetry").warn("the service has no `telemetry/opentelemetry` (in the root `extra_config`), so there are no spans or series to override: it has no effect");
+            return None;
+        }
+        own
+    }
+
+    /// An endpoint's `global` static attributes are added to the service's `service`: none may
+    /// take a name the service's have (a located error).
+    pub(crate) fn check_global(own: &Layer, service: &Layer, cx: &mut Cx<'_, '_>) {
+        for (key, own, service) in [
+            (
+                "traces_static_attributes",
+                &own.traces_static_attributes,
+                &service.traces_static_attributes,
+            ),
+            (
+                "metrics_static_attributes",
+                &own.metrics_static_attributes,
+                &service.metrics_static_attributes,
+            ),
+        ] {
+            for (i, attribute) in own.iter().enumerate() {
+                if service.iter().any(|s| s.key == attribute.key) {
+                    cx.at(key).item(i).at("key").error(format!(
+                        "`{}` is a static attribute of the service's `layers.global` already (the endpoint's are added to those)",
+                        attribute.key
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Namespace for TelemetryOverride {
+    type Raw = Self;
+
+    /// KrakenD Enterprise's per-endpoint exporters.
+    const NO_EFFECT: &'static [&'static str] = &["exporters_override"];
+
+    fn plan(raw: Self, cx: &mut Cx<'_, '_>) -> Option<Self> {
+        let endpoint = cx.level() == super::Level::Endpoint;
+        let mark = cx.mark();
+        for (name, layer) in [("global", &raw.global), ("proxy", &raw.proxy)] {
+            let Some(layer) = layer else { continue };
+            let mut at = cx.at(name);
+            if !endpoint {
+                at.warn(format!("`{name}` is an endpoint's option (in the endpoint's `telemetry/opentelemetry`); it has no effect on a backend"));
+                continue;
+            }
+            check_layer(name, layer, &mut at);
+            let only_attributes = Layer {
+                metrics_static_attributes: layer.metrics_static_attributes.clone(),
+                traces_static_attributes: layer.traces_static_attributes.clone(),
+                ..Layer::default()
+            };
+            if name == "global" && *layer != only_attributes {
+                at.warn("only the static attributes of `global` apply to an endpoint (they are added to the service's); its other options are the service's own and have no effect here");
+            }
+            if name == "proxy" && layer.semantic_convention.is_some() {
+                at.at("semantic_convention")
+                    .warn("`semantic_convention` is a `global` option: it has no effect here");
+            }
+        }
+        if let Some(backend) = &raw.backend {
+            check_backend(backend, &mut cx.at("backend"));
+        }
+        (!cx.failed_since(mark)).then_some(raw)
     }
 }
 
@@ -580,6 +678,46 @@ mod tests {
         assert_eq!(skip(r#""skip_paths": [],"#), DEFAULT_SKIP_PATHS);
         assert_eq!(skip(""), DEFAULT_SKIP_PATHS);
         assert_eq!(skip(r#""skip_paths": [""],"#), [""]);
+    }
+
+    #[test]
+    #[cfg(all(feature = "opentelemetry", feature = "api-keys"))]
+    fn an_endpoints_layers_reach_its_backends_and_never_report_credentials() {
+        let text = |root: &str| {
+            format!(
+                r#"{{"version": 3, "host": ["http://b"], "extra_config": {{{root}
+                "auth/api-keys": {{"identifier": "X-Key", "keys": [{{"key": "k1", "roles": ["a"]}}]}}}},
+                "endpoints": [{{"endpoint": "/a", "extra_config": {{
+                  "auth/api-keys": {{"roles": ["a"]}},
+                  "telemetry/opentelemetry": {{"global": {{"traces_static_attributes": [{{"key": "k", "value": "v"}}]}},
+                    "backend": {{"traces": {{"report_headers": true}}}}}}}},
+                  "backend": [{{"url_pattern": "/a"}}, {{"url_pattern": "/b", "extra_config": {{
+                    "telemetry/opentelemetry": {{"backend": {{"metrics": {{"disable_stage": true}}}}}}}}}}]}}]}}"#
+            )
+        };
+        let otel = r#""telemetry/opentelemetry": {"exporters": {"otlp": [{"host": "c", "use_http": true}]},
+            "layers": {"proxy": {"report_headers": true}}},"#;
+        let config = crate::config::parse(&text(otel)).unwrap();
+        let endpoint = &config.endpoints[0];
+        let own = endpoint.telemetry.as_deref().unwrap();
+        // No `proxy` of its own: the service's, with the credential header left out.
+        let proxy = own.proxy.as_ref().unwrap();
+        assert!(proxy.report_headers && proxy.skip_headers == ["X-Key"]);
+        let first = endpoint.backend[0].telemetry.as_deref().unwrap();
+        assert!(first.traces.report_headers && first.traces.skip_headers == ["X-Key"]);
+        let second = endpoint.backend[1].telemetry.as_deref().unwrap();
+        assert!(second.metrics.disable_stage && !second.traces.report_headers);
+        // Without the service's `telemetry/opentelemetry` there is nothing to override.
+        let config = crate::config::parse(&text("")).unwrap();
+        let endpoint = &config.endpoints[0];
+        assert!(
+            endpoint.telemetry.is_none() && endpoint.backend.iter().all(|b| b.telemetry.is_none())
+        );
+        let said = |d: &crate::config::Diagnostic| {
+            d.message
+                .contains("there are no spans or series to override")
+        };
+        assert_eq!(config.warnings.iter().filter(|d| said(d)).count(), 2);
     }
 
     #[test]
