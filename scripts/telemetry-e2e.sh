@@ -85,7 +85,7 @@ cat >"$WORK/gateway.json" <<EOF
       "histograms": { "time_buckets": [0.25, 5] },
       "exporters": {
         "otlp": [{ "name": "receiver", "host": "127.0.0.1", "port": $OTLP, "use_http": true }],
-        "prometheus": [{ "name": "local", "port": $METRICS, "listen_ip": "127.0.0.1" }]
+        "prometheus": [{ "name": "local", "port": $METRICS, "listen_ip": "127.0.0.1", "process_metrics": true }]
       },
       "layers": {
         "global": {
@@ -181,6 +181,8 @@ expect_count 'sum(manifold_http_client_requests_total{tier="db"})' 8
 # An endpoint's own static labels are added to the service's; a backend's own replace them.
 expect_count 'manifold_http_server_requests_total{route="/c",product="c",deploy_zone="eu-1"}' 1
 expect_count 'sum(manifold_http_client_requests_total{tier="cache"})' 1
+# process_metrics: the gateway's own process series (one each, plausible values).
+expect_count 'count(process_resident_memory_bytes > 1e6) + count(process_open_fds > 0) + count(process_cpu_seconds_total >= 0) + count(process_start_time_seconds > 1.7e9)' 4
 
 # The OTLP receiver got the client's trace: server -> proxy -> one span per backend call.
 check_spans() {

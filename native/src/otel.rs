@@ -511,6 +511,7 @@ pub async fn serve_prometheus(
             })?;
         bound.push(listener.local_addr()?);
         let sink = sink.clone();
+        let process = p.process_metrics;
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -519,7 +520,7 @@ pub async fn serve_prometheus(
                 let sink = sink.clone();
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
                     let sink = sink.clone();
-                    async move { Ok::<_, Infallible>(metrics_answer(&req, &sink)) }
+                    async move { Ok::<_, Infallible>(metrics_answer(&req, &sink, process)) }
                 });
                 tokio::spawn(async move {
                     let conn = hyper::server::conn::http1::Builder::new()
@@ -532,9 +533,18 @@ pub async fn serve_prometheus(
     Ok(bound)
 }
 
-fn metrics_answer(req: &Request<hyper::body::Incoming>, sink: &OtelSink) -> Response<Full<Bytes>> {
+/// `GET /metrics`: the series, and the process's own with `process_metrics`.
+fn metrics_answer(
+    req: &Request<hyper::body::Incoming>,
+    sink: &OtelSink,
+    process: bool,
+) -> Response<Full<Bytes>> {
     let (status, body) = if req.uri().path() == "/metrics" {
-        (StatusCode::OK, sink.prometheus())
+        let mut text = sink.prometheus();
+        if process {
+            text.push_str(&crate::process_metrics::prometheus_text());
+        }
+        (StatusCode::OK, text)
     } else {
         (StatusCode::NOT_FOUND, "404 page not found\n".to_owned())
     };

@@ -163,7 +163,8 @@ pub struct Prometheus {
     pub listen_ip: String,
     /// Go runtime metrics in CE: accepted, nothing to report here.
     pub go_metrics: bool,
-    /// Process metrics in CE: accepted, not reported.
+    /// The process's own series (CPU seconds, memory, file descriptors, start time), under
+    /// the names of Prometheus' standard process collector.
     pub process_metrics: bool,
     /// CE's reader period for this exporter: nothing to do for a scraped endpoint (accepted).
     pub custom_metric_reporting_period: u64,
