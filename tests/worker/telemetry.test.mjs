@@ -102,3 +102,27 @@ test("telemetry on Workers: the client's trace at the OTLP receiver after the an
   const host = `http://127.0.0.1:${need("MANIFOLD_E2E_TRACE_PORT")}`;
   assert.deepEqual(calls, [["/x/7", 200, "GET", host], ["/y", 200, "GET", host]]);
 });
+
+test("telemetry on Workers: an endpoint's and its backends' own layers (KrakenD CE's overrides)", async () => {
+  const trace = "5c0f92f3577b34da6a3ce929d0e0e473";
+  const res = await mf.dispatchFetch("https://secure.example/own/7", {
+    headers: { traceparent: `00-${trace}-${PARENT}-01` },
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200);
+  // No proxy span (the endpoint's `proxy`), no span for y (its `backend`): server and x.
+  const spans = await eventually(async () => {
+    const all = await (await fetch(`http://127.0.0.1:${OTLP_PORT}/spans`)).json();
+    const mine = all.filter((s) => s.trace_id === trace);
+    assert.equal(mine.length, 2, `spans of the trace so far: ${JSON.stringify(mine)}`);
+    return mine;
+  }, 15_000);
+  const server = spans.find((s) => s.kind === 2);
+  const x = spans.find((s) => s.kind === 3);
+  assert.ok(server && x, JSON.stringify(spans));
+  assert.deepEqual([server.attributes.owner, server.attributes.product], ["team-charlie", "own"]);
+  assert.equal(x.parent, server.span_id, "with no proxy span, the call is under the server span");
+  assert.equal(x.attributes.tier, "own", "the backend's own static attributes, not the service's");
+  assert.equal(body.x.traceparent, `00-${trace}-${x.span_id}-01`);
+  assert.equal(body.y.traceparent, `00-${trace}-${server.span_id}-01`, "y's call is part of the server span");
+});
