@@ -126,13 +126,11 @@ pub(crate) fn backend(cx: &mut Cx<'_, '_>, value: &Value, env: &BackendEnv<'_>) 
         shadow: proxy.shadow,
         shadow_timeout,
         index: env.index,
-        telemetry: super::extra::TelemetryOverride::in_effect(
+        telemetry: super::extra::TelemetryOverride::for_backend(
             extra.telemetry_override,
             env.defaults.opentelemetry.is_some(),
             &mut cx.at("extra_config"),
-        )
-        .and_then(|own| own.backend)
-        .map(Arc::new),
+        ),
         qos: BackendQos {
             ratelimit: extra.ratelimit_proxy,
             circuit_breaker: extra.circuit_breaker,

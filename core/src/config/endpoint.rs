@@ -109,39 +109,12 @@ pub(crate) fn endpoint(
         websocket,
     };
     let mut backend = backends(&mut cx, &raw.backend, &label, env);
-    let telemetry = extra::TelemetryOverride::in_effect(
+    let telemetry = extra::TelemetryOverride::for_endpoint(
         extra.telemetry_override,
-        defaults.opentelemetry.is_some(),
-        &mut cx.at("extra_config"),
-    )
-    .map(|mut own| {
-        // Its proxy layer is the service's unless it has its own.
-        if let (None, Some(service)) = (&own.proxy, defaults.opentelemetry) {
-            own.proxy = Some(service.layers.proxy.clone());
-        }
-        // Its `backend` layer is each backend's that has none of its own.
-        if let Some(layer) = own.backend.take().map(Arc::new) {
-            for b in backend.iter_mut().filter(|b| b.telemetry.is_none()) {
-                b.telemetry = Some(layer.clone());
-            }
-        }
-        own
-    })
-    .filter(|own| {
-        own.global.is_some() || own.proxy != defaults.opentelemetry.map(|o| o.layers.proxy.clone())
-    });
-    if let (Some(global), Some(service)) = (
-        telemetry.as_ref().and_then(|t| t.global.as_ref()),
         defaults.opentelemetry,
-    ) {
-        let mut at = cx.at("extra_config");
-        let mut at = at.at("telemetry/opentelemetry");
-        extra::TelemetryOverride::check_global(
-            global,
-            &service.layers.global,
-            &mut at.at("global"),
-        );
-    }
+        &mut backend,
+        &mut cx.at("extra_config"),
+    );
     let flatmap_filter = flatmap_filter(&mut cx, proxy.flatmap_filter, &backend);
     let api_keys = extra.api_keys_endpoint.and_then(|e| {
         e.resolve(

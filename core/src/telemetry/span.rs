@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::HeaderValue;
 
 use super::trace_context::{self, TRACEPARENT, TRACESTATE};
+use crate::config::capability::{when, OPENTELEMETRY};
 use crate::config::Backend;
 use crate::platform::{
     BackendCall, BackendOverride, BackendRequest, BackendResponse, BoxFuture, ClientError,
@@ -62,7 +63,9 @@ impl SpanSource {
         Self {
             hosts: backend.host.iter().map(|h| Arc::from(h.as_str())).collect(),
             group: backend.group.as_deref().map(Arc::from),
-            overrides: backend.telemetry.as_deref().map(super::backend_override),
+            // Without `opentelemetry` there is no layer to override (and none of its code).
+            overrides: when(OPENTELEMETRY, backend.telemetry.as_deref())
+                .map(super::backend_override),
         }
     }
 }

@@ -519,38 +519,88 @@ fn check_backend(layer: &BackendLayer, backend: &mut Cx<'_, '_>) {
 // === impl TelemetryOverride ===
 
 impl TelemetryOverride {
-    /// `own` (an endpoint's or backend's, decoded at `cx`, its `extra_config`) where the
-    /// service has `telemetry/opentelemetry` (`service`); a warning and `None` without it.
-    pub(crate) fn in_effect(own: Option<Self>, service: bool, cx: &mut Cx<'_, '_>) -> Option<Self> {
+    /// An endpoint's own layers (`own`, decoded at `cx`, its `extra_config`), resolved against
+    /// the service's `telemetry/opentelemetry` (`service`): its `proxy` layer, else the
+    /// service's; its `backend` layer given to each of `backends` that has none of its own.
+    /// `None` when nothing is left to override (a warning when there is no `service`).
+    pub(crate) fn for_endpoint(
+        own: Option<Self>,
+        service: Option<&OpenTelemetry>,
+        backends: &mut [crate::config::Backend],
+        cx: &mut Cx<'_, '_>,
+    ) -> Option<Self> {
+        let mut own = Self::in_effect(own, service.is_some(), cx)?;
+        let service = &service?.layers;
+        if own.proxy.is_none() {
+            own.proxy = Some(service.proxy.clone());
+        }
+        if let Some(layer) = own.backend.take().map(std::sync::Arc::new) {
+            for b in backends.iter_mut().filter(|b| b.telemetry.is_none()) {
+                b.telemetry = Some(layer.clone());
+            }
+        }
+        if let Some(global) = &own.global {
+            check_global(
+                global,
+                &service.global,
+                &mut cx.at("telemetry/opentelemetry"),
+            );
+        }
+        (own.global.is_some() || own.proxy.as_ref() != Some(&service.proxy)).then_some(own)
+    }
+
+    /// A backend's own `backend` layer, where the service has `telemetry/opentelemetry`.
+    pub(crate) fn for_backend(
+        own: Option<Self>,
+        service: bool,
+        cx: &mut Cx<'_, '_>,
+    ) -> Option<std::sync::Arc<BackendLayer>> {
+        Self::in_effect(own, service, cx)?
+            .backend
+            .map(std::sync::Arc::new)
+    }
+
+    /// `own` where the service has `telemetry/opentelemetry`; a warning and `None` without it.
+    fn in_effect(own: Option<Self>, service: bool, cx: &mut Cx<'_, '_>) -> Option<Self> {
         if own.is_some() && !service {
             cx.at("telemetry/opentelemetry").warn("the service has no `telemetry/opentelemetry` (in the root `extra_config`), so there are no spans or series to override: it has no effect");
             return None;
         }
         own
     }
+}
 
-    /// An endpoint's `global` static attributes are added to the service's `service`: none may
-    /// take a name the service's have (a located error).
-    pub(crate) fn check_global(own: &Layer, service: &Layer, cx: &mut Cx<'_, '_>) {
-        for (key, own, service) in [
-            (
-                "traces_static_attributes",
-                &own.traces_static_attributes,
-                &service.traces_static_attributes,
-            ),
-            (
-                "metrics_static_attributes",
-                &own.metrics_static_attributes,
-                &service.metrics_static_attributes,
-            ),
-        ] {
-            for (i, attribute) in own.iter().enumerate() {
-                if service.iter().any(|s| s.key == attribute.key) {
-                    cx.at(key).item(i).at("key").error(format!(
-                        "`{}` is a static attribute of the service's `layers.global` already (the endpoint's are added to those)",
-                        attribute.key
-                    ));
-                }
+/// An endpoint's `global` static attributes (at `cx`, its namespace) are added to the
+/// service's `service`: none may take a name (or, for a metric, a Prometheus label) the
+/// service's have (a located error).
+fn check_global(own: &Layer, service: &Layer, cx: &mut Cx<'_, '_>) {
+    for (key, own, service, metrics) in [
+        (
+            "traces_static_attributes",
+            &own.traces_static_attributes,
+            &service.traces_static_attributes,
+            false,
+        ),
+        (
+            "metrics_static_attributes",
+            &own.metrics_static_attributes,
+            &service.metrics_static_attributes,
+            true,
+        ),
+    ] {
+        let name = |key: &str| {
+            if metrics {
+                prometheus_label(key)
+            } else {
+                key.to_owned()
+            }
+        };
+        for (i, attribute) in own.iter().enumerate() {
+            if service.iter().any(|s| name(&s.key) == name(&attribute.key)) {
+                cx.at("global").at(key).item(i).at("key").error(format!(
+                    "`{}` is a static attribute of the service's `layers.global` already (the endpoint's are added to those)",
+                    attribute.key
+                ));
             }
         }
     }
