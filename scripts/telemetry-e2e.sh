@@ -55,7 +55,7 @@ for s in socks:
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 }
-read -r OTLP BACKEND GATEWAY METRICS PROM <<<"$(free_ports 5)"
+read -r OTLP BACKEND GATEWAY METRICS PROM GRPC <<<"$(free_ports 6)"
 
 # Poll `cmd` until it succeeds, at most `tries` times 0.2 s apart (readiness, not timing).
 poll() {
@@ -68,7 +68,7 @@ poll() {
 	return 1
 }
 
-"$PY" tests/telemetry/receiver.py "$OTLP" "$BACKEND" &
+"$PY" tests/telemetry/receiver.py "$OTLP" "$BACKEND" "$GRPC" &
 PIDS+=($!)
 poll 50 curl -sf "http://127.0.0.1:$OTLP/spans" || { bad "OTLP receiver did not start"; finish; }
 
@@ -84,7 +84,10 @@ cat >"$WORK/gateway.json" <<EOF
       "skip_paths": ["/__health"],
       "histograms": { "time_buckets": [0.25, 5] },
       "exporters": {
-        "otlp": [{ "name": "receiver", "host": "127.0.0.1", "port": $OTLP, "use_http": true }],
+        "otlp": [
+          { "name": "receiver", "host": "127.0.0.1", "port": $OTLP, "use_http": true },
+          { "name": "grpc", "host": "127.0.0.1", "port": $GRPC }
+        ],
         "prometheus": [{ "name": "local", "port": $METRICS, "listen_ip": "127.0.0.1", "process_metrics": true }]
       },
       "layers": {
@@ -189,7 +192,7 @@ check_spans() {
 	curl -sf "http://127.0.0.1:$OTLP/spans" >"$WORK/spans.json" || return 1
 	python3 - "$WORK/spans.json" "$TRACE" "$PARENT" "$WORK/traced.json" <<'PY'
 import json, sys
-spans = [s for s in json.load(open(sys.argv[1])) if s["trace_id"] == sys.argv[2]]
+spans = [s for s in json.load(open(sys.argv[1])) if s["trace_id"] == sys.argv[2] and s["via"] == "http"]
 parent = sys.argv[3]
 server = [s for s in spans if s["kind"] == 2]
 proxy = [s for s in spans if s["kind"] == 1]
@@ -240,7 +243,7 @@ check_overridden() {
 	curl -sf "http://127.0.0.1:$OTLP/spans" >"$WORK/spans-c.json" || return 1
 	python3 - "$WORK/spans-c.json" "$TRACE_C" "$WORK/overridden.json" <<'PY'
 import json, sys
-spans = [s for s in json.load(open(sys.argv[1])) if s["trace_id"] == sys.argv[2]]
+spans = [s for s in json.load(open(sys.argv[1])) if s["trace_id"] == sys.argv[2] and s["via"] == "http"]
 kinds = sorted(s["kind"] for s in spans)
 assert kinds == [2, 3], [(s["name"], s["kind"]) for s in spans]
 server = next(s for s in spans if s["kind"] == 2)
@@ -261,13 +264,35 @@ fi
 untraced() {
 	curl -sf "http://127.0.0.1:$OTLP/spans" | python3 -c '
 import json, sys
-spans = json.load(sys.stdin)
+spans = [s for s in json.load(sys.stdin) if s["via"] == "http"]
 servers = [s for s in spans if s["kind"] == 2]
 assert len(servers) == 7, len(servers)
 assert len({s["trace_id"] for s in servers}) == 7'
 }
 poll 50 untraced && ok "otlp: one server span, each in its own trace, for each of the 7 requests" ||
 	bad "otlp: expected 7 server spans in 7 traces: $(untraced 2>&1 | tail -1)"
+# The second collector takes OTLP/gRPC (KrakenD's default, `use_http` unset): every span the
+# HTTP one got, through grpcio and opentelemetry-proto's service definitions.
+over_grpc() {
+	curl -sf "http://127.0.0.1:$OTLP/spans" | python3 -c '
+import json, sys
+spans = json.load(sys.stdin)
+ids = lambda via: sorted((s["trace_id"], s["span_id"], s["parent"], s["name"]) for s in spans if s["via"] == via)
+assert ids("grpc") == ids("http") and len(ids("grpc")) >= 20, (len(ids("grpc")), len(ids("http")))'
+}
+poll 50 over_grpc && ok "otlp/grpc: the gRPC collector got the same spans as the HTTP one" ||
+	bad "otlp/grpc: spans differ: $(over_grpc 2>&1 | tail -1)"
+grpc_metrics() {
+	curl -sf "http://127.0.0.1:$OTLP/grpc-metrics-names" | python3 -c '
+import json, sys
+names = set(json.load(sys.stdin))
+assert {"http.server.request.duration", "http.client.request.duration"} <= names, names'
+}
+poll 50 grpc_metrics && ok "otlp/grpc: metrics pushed over gRPC" ||
+	bad "otlp/grpc: metrics not received: $(grpc_metrics 2>&1 | tail -1)"
+# Both collectors took every export: a gRPC answer is read as gRPC's status, not HTTP's.
+failures=$(curl -sf "http://127.0.0.1:$METRICS/metrics" | sed -n 's/^manifold_telemetry_export_failures_total //p')
+[ "$failures" = 0 ] && ok "otlp: no export failed (HTTP and gRPC)" || bad "otlp: $failures exports failed"
 [ "$(curl -sf "http://127.0.0.1:$OTLP/payload-errors")" = 0 ] && ok "otlp: every payload parsed with the official definitions" ||
 	bad "otlp: some payloads did not parse"
 metric_names() {

@@ -13,7 +13,7 @@
 #           description (npm package @octokit/openapi) for scripts/openapi.sh
 #   websocket  PyPI websockets in the lambda venv (the echo backend and client of
 #           scripts/websocket.sh)
-#   telemetry  Debian's prometheus, and a Python venv with opentelemetry-proto (the
+#   telemetry  Debian's prometheus, and a Python venv with opentelemetry-proto and grpcio (the
 #           OTLP receiver of scripts/telemetry-e2e.sh)
 #   dns     Debian's dnsmasq-base (the SRV server of scripts/dns-sd.sh)
 #
@@ -37,6 +37,7 @@ CFN_LINT_VERSION=1.58.0
 PY_PINS="cargo-lambda==${CARGO_LAMBDA_VERSION} cfn-lint==${CFN_LINT_VERSION}"
 WEBSOCKETS_VERSION=15.0.1    # PyPI websockets: scripts/websocket.sh's echo backend and client
 OTEL_PROTO_VERSION=1.45.2    # PyPI opentelemetry-proto: the official OTLP protobuf definitions
+GRPCIO_VERSION=1.85.3        # PyPI grpcio: the OTLP/gRPC receiver (opentelemetry-proto's services)
 OPENAPI_VALIDATOR_VERSION=0.9.0
 OCTOKIT_OPENAPI_VERSION=23.0.2
 NODE_MIN=20.3.0              # wrangler 4.86.0 engines.node
@@ -309,19 +310,23 @@ step_telemetry() {
 	v=$(prometheus --version 2>&1 | first_version)
 	[ -n "$v" ] || die "'prometheus --version' does not run"
 	summary "prometheus ${v} ok"
-	local venv="$CACHE/otel-venv" want="opentelemetry-proto==${OTEL_PROTO_VERSION}" have=""
+	local venv="$CACHE/otel-venv" want="opentelemetry-proto==${OTEL_PROTO_VERSION} grpcio==${GRPCIO_VERSION}" have=""
 	[ -f "$venv/.manifold-pins" ] && have=$(cat "$venv/.manifold-pins")
-	if [ "$have" != "$want" ] || ! "$venv/bin/python" -c 'import opentelemetry.proto' 2>/dev/null; then
+	if [ "$have" != "$want" ] || ! "$venv/bin/python" -c 'import opentelemetry.proto, grpc' 2>/dev/null; then
 		say "creating venv $venv with ${want}"
 		rm -rf "$venv"
 		"$PYTHON" -m venv "$venv" || die "could not create venv $venv"
-		timed "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "$want" ||
+		timed "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+			"opentelemetry-proto==${OTEL_PROTO_VERSION}" "grpcio==${GRPCIO_VERSION}" ||
 			die "could not install ${want}: pip install failed (PyPI unreachable?)"
 		printf '%s\n' "$want" >"$venv/.manifold-pins"
 	fi
 	v=$("$venv/bin/python" -c 'from importlib.metadata import version; print(version("opentelemetry-proto"))')
 	[ "$v" = "$OTEL_PROTO_VERSION" ] || die "opentelemetry-proto is ${v}, expected ${OTEL_PROTO_VERSION} (try: rm -rf $venv)"
 	summary "opentelemetry-proto ${v} ok"
+	v=$("$venv/bin/python" -c 'import grpc; print(grpc.__version__)')
+	[ "$v" = "$GRPCIO_VERSION" ] || die "grpcio is ${v}, expected ${GRPCIO_VERSION} (try: rm -rf $venv)"
+	summary "grpcio ${v} ok"
 }
 
 # ---- dns ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ pub mod compress;
 mod dns;
 mod load;
 pub mod otel;
+mod otlp_grpc;
 mod process_metrics;
 mod redis_store;
 mod telemetry;

@@ -1,9 +1,9 @@
 //! `telemetry/opentelemetry` natively: a [`Sink`] that keeps the metrics and encodes the spans
 //! of sampled requests into batches of at most [`BATCH`] spans, [`READY`] of them at most
 //! waiting (beyond that the spans are dropped and counted: a request never waits for the
-//! collector); [`Exporter::flush`] sends the batches to every OTLP/HTTP collector (protobuf,
-//! `/v1/traces`), [`Exporter::run`] does so in the background, as soon as a batch is full or
-//! every [`FLUSH_EVERY`], and pushes the metrics (`/v1/metrics`) every
+//! collector); [`Exporter::flush`] sends the batches to every collector (OTLP/HTTP protobuf,
+//! `/v1/traces`, or OTLP/gRPC: `otlp_grpc.rs`), [`Exporter::run`] does so in the background,
+//! as soon as a batch is full or every [`FLUSH_EVERY`], and pushes the metrics every
 //! `metric_reporting_period`; [`serve_prometheus`] serves `/metrics` on its own port. The
 //! payloads are the core's (`manifold_core::otlp`), the HTTP client is the platform's own.
 //!
@@ -30,6 +30,8 @@ use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::push::MetricPushes;
 use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
+
+use crate::otlp_grpc::{self, GrpcClient};
 use tokio::sync::Notify;
 
 /// Spans in one OTLP request (about 400 bytes each: 2048 make well under a megabyte, far below
@@ -86,6 +88,8 @@ pub struct Exporter {
     resource: Resource,
     metrics: Arc<Metrics>,
     client: Arc<dyn HttpClient>,
+    /// The OTLP/gRPC collectors' HTTP/2 client, when there is one (`use_http` unset).
+    grpc: Option<GrpcClient>,
     clock: Arc<dyn Clock>,
     stats: Arc<Stats>,
 }
@@ -196,10 +200,15 @@ pub fn pipeline(
             .otlp
             .iter()
             .filter(|o| !o.disable_traces)
-            .map(|o| o.url("/v1/traces"))
+            .map(|o| o.export_url(true, true))
             .collect(),
         // Serverless: the first invocation pushes (its sandbox may be the only one).
-        pushes: MetricPushes::new(config, 0),
+        pushes: MetricPushes::new(config, 0, true),
+        // Without a gRPC client (rustls could not be set up) a gRPC export fails and counts.
+        grpc: (config.exporters.otlp.iter())
+            .any(|o| !o.use_http)
+            .then(GrpcClient::new)
+            .and_then(Result::ok),
         resource,
         metrics: metrics.clone(),
         client,
@@ -368,7 +377,27 @@ impl Exporter {
         }
     }
 
+    /// Send `body` to the collector at `url` (an OTLP/HTTP path, or an OTLP/gRPC method's):
+    /// `true` when it took it.
     async fn post(&self, url: &str, body: Bytes) -> bool {
+        let ok = if otlp_grpc::is_grpc(url) {
+            match &self.grpc {
+                Some(grpc) => matches!(
+                    tokio::time::timeout(EXPORT_TIMEOUT, grpc.export(url, &body)).await,
+                    Ok(true)
+                ),
+                None => false,
+            }
+        } else {
+            self.post_http(url, body).await
+        };
+        if !ok {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    async fn post_http(&self, url: &str, body: Bytes) -> bool {
         let request = Request::builder()
             .method(Method::POST)
             .uri(url)
@@ -376,16 +405,11 @@ impl Exporter {
             .header(http::header::CONTENT_LENGTH, body.len())
             .body(body);
         let Ok(request) = request else {
-            self.stats.failed.fetch_add(1, Ordering::Relaxed);
             return false;
         };
         let sent =
             tokio::time::timeout(EXPORT_TIMEOUT, self.client.send(request, MAX_ANSWER)).await;
-        let ok = matches!(sent, Ok(Ok(ref r)) if r.status().is_success());
-        if !ok {
-            self.stats.failed.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
+        matches!(sent, Ok(Ok(ref r)) if r.status().is_success())
     }
 }
 

@@ -559,7 +559,8 @@ def telemetry(port: int, otlp_port: int, log: Path, check) -> None:
         problems.append(f"X-Request-Id {answer.getheader('X-Request-Id')!r}")
     conn = http.client.HTTPConnection("127.0.0.1", otlp_port, timeout=5)
     conn.request("GET", "/spans")
-    spans = [sp for sp in json.loads(conn.getresponse().read()) if sp["trace_id"] == trace]
+    received = [sp for sp in json.loads(conn.getresponse().read()) if sp["trace_id"] == trace]
+    spans = [sp for sp in received if sp["via"] == "http"]
     kinds = sorted(sp["kind"] for sp in spans)
     server = [sp for sp in spans if sp["kind"] == 2]
     proxy = [sp for sp in spans if sp["kind"] == 1]
@@ -574,6 +575,10 @@ def telemetry(port: int, otlp_port: int, log: Path, check) -> None:
             problems.append(f"backend spans {clients}, traceparents the backends got {sent}")
     check("telemetry: spans at the OTLP receiver when the answer arrives (server -> proxy -> 2 backends, "
           "the client's trace, service manifold-lambda-e2e)", problems)
+    ids = lambda via: sorted((sp["span_id"], sp["parent"], sp["name"]) for sp in received if sp["via"] == via)
+    grpc = ids("grpc")
+    check("telemetry: the same spans at the OTLP/gRPC collector (use_http unset) when the answer arrives",
+          [] if grpc == ids("http") and len(grpc) == 4 else [f"gRPC {grpc}, HTTP {ids('http')}"])
     lines = []
     for line in log.read_text(errors="replace").splitlines():
         start = line.find('{"')
@@ -1249,15 +1254,18 @@ def main() -> int:
         ssl_watcher = watch(ssl_port, SSL_CONFIG, "watch-ssl.log")
         wait_port(ssl_port, ssl_watcher, "cargo lambda watch (ssl)", 120)
         otlp_port, trace_backend, telemetry_port = free_port(), free_port(), free_port()
+        grpc_port = free_port()
         traced = not args.only or args.only in "telemetry"
         if traced:
             receiver = procs.start("OTLP receiver", [str(OTEL_PYTHON), str(ROOT / "tests/telemetry/receiver.py"),
-                                                     str(otlp_port), str(trace_backend)], logs / "receiver.log")
+                                                     str(otlp_port), str(trace_backend), str(grpc_port)],
+                                  logs / "receiver.log")
             wait_port(otlp_port, receiver, "OTLP receiver", 30)
             telemetry_watcher = procs.start("cargo lambda watch (telemetry)", [
                 "cargo", "lambda", "watch", "-p", "manifold-lambda", "--bin", FUNCTION, "--ignore-changes",
                 "-A", "127.0.0.1", "-P", str(telemetry_port), "--disable-cors", "--env-var",
-                f"MANIFOLD_LAMBDA_CONFIG={TELEMETRY_CONFIG},E2E_OTLP_PORT={otlp_port},E2E_TRACE_BACKEND={trace_backend}",
+                f"MANIFOLD_LAMBDA_CONFIG={TELEMETRY_CONFIG},E2E_OTLP_PORT={otlp_port},E2E_TRACE_BACKEND={trace_backend},"
+                f"E2E_OTLP_GRPC_PORT={grpc_port}",
             ], logs / "watch-telemetry.log")
             wait_port(telemetry_port, telemetry_watcher, "cargo lambda watch (telemetry)", 120)
         print(f"backend :{backend_port}, native :{native_port}, cargo lambda watch :{invoke_port} "

@@ -2,8 +2,11 @@
 the gateway exports with the official protobuf definitions (PyPI opentelemetry-proto), and a
 JSON backend that tells which traceparent it was called with.
 
-Usage: receiver.py OTLP_PORT BACKEND_PORT
+Usage: receiver.py OTLP_PORT BACKEND_PORT [GRPC_PORT]
   POST /v1/traces, /v1/metrics (OTLP_PORT)  decoded; a payload that does not parse is a 400
+  TraceService/Export, MetricsService/Export (GRPC_PORT, OTLP/gRPC with grpcio and
+                                opentelemetry-proto's service definitions): the same, the
+                                spans marked "via": "grpc"
   GET  /spans                   (OTLP_PORT)  every span received so far, as JSON
   GET  /metrics-names           (OTLP_PORT)  the metric names received so far
   GET  /payload-errors          (OTLP_PORT)  how many payloads failed to parse
@@ -25,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 LOCK = threading.Lock()
 SPANS = []
 METRICS = set()
+GRPC_METRICS = set()
 ERRORS = [0]
 
 
@@ -37,6 +41,37 @@ def attributes(kvs):
         else:
             out[kv.key] = v.string_value if v.HasField("string_value") else v.int_value
     return out
+
+
+def keep_spans(req, via):
+    """The spans of an ExportTraceServiceRequest, as JSON, kept with the transport they came by."""
+    spans = []
+    for rs in req.resource_spans:
+        service = attributes(rs.resource.attributes).get("service.name")
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                spans.append({
+                    "via": via,
+                    "service": service,
+                    "trace_id": s.trace_id.hex(),
+                    "span_id": s.span_id.hex(),
+                    "parent": s.parent_span_id.hex(),
+                    "name": s.name,
+                    "kind": s.kind,
+                    "start": s.start_time_unix_nano,
+                    "end": s.end_time_unix_nano,
+                    "attributes": attributes(s.attributes),
+                    "status": s.status.code,
+                })
+    with LOCK:
+        SPANS.extend(spans)
+
+
+def keep_metrics(req, names):
+    with LOCK:
+        for rm in req.resource_metrics:
+            for sm in rm.scope_metrics:
+                names.update(m.name for m in sm.metrics)
 
 
 class Otlp(BaseHTTPRequestHandler):
@@ -57,32 +92,11 @@ class Otlp(BaseHTTPRequestHandler):
             if self.path == "/v1/traces":
                 req = ExportTraceServiceRequest()
                 req.ParseFromString(body)
-                spans = []
-                for rs in req.resource_spans:
-                    service = attributes(rs.resource.attributes).get("service.name")
-                    for ss in rs.scope_spans:
-                        for s in ss.spans:
-                            spans.append({
-                                "service": service,
-                                "trace_id": s.trace_id.hex(),
-                                "span_id": s.span_id.hex(),
-                                "parent": s.parent_span_id.hex(),
-                                "name": s.name,
-                                "kind": s.kind,
-                                "start": s.start_time_unix_nano,
-                                "end": s.end_time_unix_nano,
-                                "attributes": attributes(s.attributes),
-                                "status": s.status.code,
-                            })
-                with LOCK:
-                    SPANS.extend(spans)
+                keep_spans(req, "http")
             elif self.path == "/v1/metrics":
                 req = ExportMetricsServiceRequest()
                 req.ParseFromString(body)
-                with LOCK:
-                    for rm in req.resource_metrics:
-                        for sm in rm.scope_metrics:
-                            METRICS.update(m.name for m in sm.metrics)
+                keep_metrics(req, METRICS)
             else:
                 return self.reply(404, {"error": "unknown path"})
         except Exception as e:  # a payload that does not parse is the gateway's bug
@@ -98,6 +112,8 @@ class Otlp(BaseHTTPRequestHandler):
                 return self.reply(200, SPANS)
             if self.path == "/metrics-names":
                 return self.reply(200, sorted(METRICS))
+            if self.path == "/grpc-metrics-names":
+                return self.reply(200, sorted(GRPC_METRICS))
             if self.path == "/payload-errors":
                 return self.reply(200, ERRORS[0])
         self.reply(404, {"error": "unknown path"})
@@ -119,11 +135,40 @@ class Backend(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def serve_grpc(port):
+    """OTLP/gRPC on `port`: opentelemetry-proto's own service definitions, served by grpcio."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):
+            keep_spans(request, "grpc")
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):
+            keep_metrics(request, GRPC_METRICS)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    return server
+
+
 def main():
     otlp = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Otlp)
     backend = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Backend)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
+    # Kept referenced: a grpcio server that is collected stops serving.
+    grpc_server = serve_grpc(int(sys.argv[3])) if len(sys.argv) > 3 else None
     otlp.serve_forever()
+    del grpc_server
 
 
 if __name__ == "__main__":

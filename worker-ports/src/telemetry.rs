@@ -64,13 +64,18 @@ struct Otel {
 pub fn observed(platform: Platform, config: &Config) -> Platform {
     let otel = config.telemetry.otel().map(|o| {
         let now = platform.clock.now_micros();
+        for e in o.exporters.otlp.iter().filter(|e| !e.use_http) {
+            // KrakenD's default transport; `fetch` cannot make gRPC calls.
+            let url = e.export_url(false, true);
+            worker::console_warn!("manifold: OTLP collector `{}`: a Worker cannot send OTLP/gRPC; it gets OTLP/HTTP at {url}", e.name);
+        }
         Arc::new(Otel {
             traces: (o.exporters.otlp.iter())
                 .filter(|e| !e.disable_traces)
-                .map(|e| e.url("/v1/traces"))
+                .map(|e| e.export_url(false, true))
                 .collect(),
             // The first push after a period: an isolate lives on across requests.
-            pushes: MetricPushes::new(o, now),
+            pushes: MetricPushes::new(o, now, false),
             resource: Resource {
                 service_name: o.service_name.clone(),
                 service_version: o.service_version.clone(),

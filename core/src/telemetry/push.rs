@@ -23,13 +23,14 @@ struct Target {
 
 impl MetricPushes {
     /// The collectors of `config` that take metrics (none when no layer has series), each
-    /// last pushed at `last` (µs).
-    pub fn new(config: &OpenTelemetry, last: u64) -> Self {
+    /// last pushed at `last` (µs), at their OTLP/gRPC URL where the platform can send it
+    /// (`grpc`, [`crate::config::extra::Otlp::export_url`]).
+    pub fn new(config: &OpenTelemetry, last: u64, grpc: bool) -> Self {
         let targets = if config.metrics() {
             (config.exporters.otlp.iter())
                 .filter(|o| !o.disable_metrics)
                 .map(|o| Target {
-                    url: o.url("/v1/metrics"),
+                    url: o.export_url(grpc, false),
                     period: o.metric_period_micros(config.metric_reporting_period),
                     last: AtomicU64::new(last),
                 })
@@ -77,6 +78,7 @@ mod tests {
             host: host.into(),
             custom_metric_reporting_period: period,
             disable_metrics,
+            use_http: true,
             ..Otlp::default()
         }
     }
@@ -88,7 +90,7 @@ mod tests {
             ..OpenTelemetry::default()
         };
         config.exporters.otlp = vec![otlp("a", 0, false), otlp("b", 5, false), otlp("c", 1, true)];
-        let pushes = MetricPushes::new(&config, 0);
+        let pushes = MetricPushes::new(&config, 0, true);
         assert_eq!(pushes.tick_micros(), 5_000_000);
         let s = 1_000_000;
         assert!(pushes.due(4 * s, 0).is_empty());
@@ -103,6 +105,6 @@ mod tests {
         // No layer with series: nobody takes metrics.
         config.layers.global.disable_metrics = true;
         config.layers.backend.metrics.disable_stage = true;
-        assert!(MetricPushes::new(&config, 0).is_empty());
+        assert!(MetricPushes::new(&config, 0, true).is_empty());
     }
 }

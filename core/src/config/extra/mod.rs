@@ -66,7 +66,7 @@ pub use security_http::SecurityHttp;
 pub(crate) use telemetry::prometheus_label;
 pub use telemetry::{
     BackendDetail, BackendLayer, Exporters, Histograms, Layer, Layers, Logging, OpenTelemetry,
-    Otlp, Prometheus, StaticAttribute, TelemetryOverride, TIME_BUCKETS,
+    Otlp, Prometheus, StaticAttribute, TelemetryOverride, GRPC_METRICS, GRPC_TRACES, TIME_BUCKETS,
 };
 pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 

@@ -105,7 +105,8 @@ pub struct Otlp {
     pub host: String,
     /// The collector's port (default: the one in `host`, else 4318).
     pub port: u16,
-    /// OTLP over HTTP (the only transport Manifold has; gRPC is refused with a message).
+    /// OTLP over HTTP (protobuf, `/v1/traces`, port 4318 by default); unset, OTLP over gRPC
+    /// (port 4317 by default) natively, OTLP/HTTP from a Worker, which cannot send gRPC.
     pub use_http: bool,
     /// Send no metrics to this collector.
     pub disable_metrics: bool,
@@ -115,10 +116,37 @@ pub struct Otlp {
     pub custom_metric_reporting_period: u64,
 }
 
+/// The OTLP/gRPC method that takes spans: gRPC is HTTP/2 `POST`s to such paths.
+pub const GRPC_TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The OTLP/gRPC method that takes metrics.
+pub const GRPC_METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
 impl Otlp {
+    /// Where a platform sends `traces` (else metrics): OTLP/gRPC ([`Self::grpc_url`]) when the
+    /// collector takes it (`use_http` unset, KrakenD's default) and the platform can send it
+    /// (`grpc`: natively, not from a Worker), else OTLP/HTTP ([`Self::url`]).
+    pub fn export_url(&self, grpc: bool, traces: bool) -> String {
+        match (grpc && !self.use_http, traces) {
+            (true, true) => self.grpc_url(GRPC_TRACES),
+            (true, false) => self.grpc_url(GRPC_METRICS),
+            (false, true) => self.url("/v1/traces"),
+            (false, false) => self.url("/v1/metrics"),
+        }
+    }
+
     /// The collector's URL for `path` (`/v1/traces`, `/v1/metrics`): `http://` unless `host`
     /// has a scheme; `port`, else the one in `host`, else 4318.
     pub fn url(&self, path: &str) -> String {
+        self.url_on(4318, path)
+    }
+
+    /// The collector's OTLP/gRPC URL for `method` ([`GRPC_TRACES`], [`GRPC_METRICS`]): as
+    /// [`Self::url`], with gRPC's port 4317 by default.
+    pub fn grpc_url(&self, method: &str) -> String {
+        self.url_on(4317, method)
+    }
+
+    fn url_on(&self, default_port: u16, path: &str) -> String {
         let host = self.host.trim_end_matches('/');
         let host = if host.contains("://") {
             host.to_owned()
@@ -135,7 +163,7 @@ impl Otlp {
         let has_port = port.is_some_and(|p| p.parse::<u16>().is_ok());
         match self.port {
             0 if has_port => format!("{host}{path}"),
-            0 => format!("{host}:4318{path}"),
+            0 => format!("{host}:{default_port}{path}"),
             port => format!("{host}:{port}{path}"),
         }
     }
@@ -434,9 +462,6 @@ impl Namespace for OpenTelemetry {
             let mut at = at.item(i);
             if otlp.host.is_empty() {
                 at.at("host").error("an OTLP exporter needs a `host`");
-            }
-            if !otlp.use_http {
-                at.at("use_http").warn("Manifold exports OTLP over HTTP only (port 4318 by default): set `use_http: true` and point `port` at the collector's HTTP receiver");
             }
         }
         checked(cx, raw, &problems)
@@ -793,6 +818,28 @@ mod tests {
         assert_eq!(url("http://[::1]:9000", 0), "http://[::1]:9000/v1/traces");
         assert_eq!(url("http://[::1]", 0), "http://[::1]:4318/v1/traces");
         assert_eq!(url("10.0.0.1", 4319), "http://10.0.0.1:4319/v1/traces");
+        // KrakenD's default transport is gRPC (`use_http` unset): where the platform sends it.
+        let collector = |use_http: bool| Otlp {
+            host: "collector".into(),
+            use_http,
+            ..Otlp::default()
+        };
+        assert_eq!(
+            collector(false).export_url(true, true),
+            "http://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        );
+        assert_eq!(
+            collector(false).export_url(true, false),
+            "http://collector:4317/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+        );
+        assert_eq!(
+            collector(false).export_url(false, true),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            collector(true).export_url(true, false),
+            "http://collector:4318/v1/metrics"
+        );
         let own = Otlp {
             custom_metric_reporting_period: 5,
             ..Otlp::default()
