@@ -189,7 +189,7 @@ pub struct Prometheus {
     pub port: u16,
     /// The address to listen on (default all).
     pub listen_ip: String,
-    /// Go runtime metrics in CE: accepted, nothing to report here.
+    /// Go runtime metrics in CE: nothing to report here (a warning).
     pub go_metrics: bool,
     /// The process's own series (CPU seconds, memory, file descriptors, start time), under
     /// the names of Prometheus' standard process collector.
@@ -454,6 +454,13 @@ impl Namespace for OpenTelemetry {
                     at.item(i).at("name").error(message);
                 }
                 seen.push(name);
+            }
+        }
+        for (i, prometheus) in raw.exporters.prometheus.iter().enumerate() {
+            if prometheus.go_metrics {
+                let mut at = cx.at("exporters");
+                let mut at = at.at("prometheus");
+                at.item(i).at("go_metrics").warn("Manifold has no Go runtime to report: `go_metrics` has no effect (`process_metrics` reports the process)");
             }
         }
         for (i, otlp) in raw.exporters.otlp.iter().enumerate() {
