@@ -30,9 +30,9 @@ use manifold_core::platform::{BackendCall, TraceIds};
 use manifold_core::push::MetricPushes;
 use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::otlp_grpc::{self, GrpcClient};
-use tokio::sync::Notify;
 
 /// Spans in one OTLP request (about 400 bytes each: 2048 make well under a megabyte, far below
 /// the collectors' request limits, and four times fewer POSTs than 512 under load); a

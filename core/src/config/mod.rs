@@ -33,7 +33,6 @@ pub use duration::parse_duration;
 #[doc(hidden)]
 pub use error::Path;
 pub use error::{ConfigErrors, Diagnostic};
-pub(crate) use plan::credential_headers;
 pub use plan::{
     Backend, BackendQos, Config, Encoding, Endpoint, EndpointGuards, HeaderFilter, OutputEncoding,
     QueryFilter, RootGuards, Routes, ServerTimeouts, TelemetryOptions,

@@ -345,25 +345,6 @@ impl QueryFilter {
     }
 }
 
-/// The request headers a config reads credentials from: an `auth/api-keys` header and a token
-/// validator's `auth_header_name`, on any endpoint. Telemetry never reports them
-/// (`report_headers`).
-pub(crate) fn credential_headers(endpoints: &[Endpoint]) -> Vec<String> {
-    use super::extra::KeyIn;
-    let mut names = Vec::new();
-    for endpoint in endpoints {
-        if let Some(keys) = endpoint.api_keys.as_deref() {
-            if keys.strategy == KeyIn::Header {
-                names.push(keys.identifier.clone());
-            }
-        }
-        if let Some(jwt) = endpoint.auth_validator.as_deref() {
-            names.push(jwt.auth_header_name.as_str().to_owned());
-        }
-    }
-    names
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::decode::{Cx, Level};
 use super::endpoint::{endpoint, per_method, Defaults};
 use super::error::{line_col, Diagnostic, Diags};
-use super::extra::{self, KeysFrom, Redis, RedisRateLimit};
+use super::extra::{self, KeysFrom, OpenTelemetry, Redis, RedisRateLimit};
 use super::fields;
 use super::files::Files;
 use super::plan::{
@@ -123,7 +123,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         });
     let tls = tls::server(&mut cx.at("tls"), raw.tls.as_ref());
     let client_tls = tls::client(&mut cx.at("client_tls"), raw.client_tls.as_ref());
-    let extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
+    let mut extra = extra::decode(&mut cx.at("extra_config"), &raw.extra_config);
     let api_keys = extra.api_keys.map(Arc::new);
     let defaults = Defaults {
         api_keys: api_keys.as_ref(),
@@ -136,7 +136,7 @@ fn root(cx: &mut Cx<'_, '_>, value: &Value) -> Option<Config> {
         opentelemetry: extra.opentelemetry.as_ref(),
     };
     let (mut endpoints, routes) = endpoints(cx, &raw.endpoints, &defaults);
-    unreported_credentials(&mut endpoints);
+    unreported_credentials(&mut endpoints, extra.opentelemetry.as_mut());
     let router = extra.router.unwrap_or_default();
     let limits = limits(cx, raw.max_header_bytes, router.max_payload);
     let mut timeout_at = |key: &str, value: Option<&str>| {
@@ -233,12 +233,23 @@ fn endpoints(
     (out, routes)
 }
 
-/// The endpoints' and backends' own `report_headers` leave out the headers the config reads
-/// credentials from, as the service's layers do (`telemetry::Telemetry`).
-fn unreported_credentials(endpoints: &mut [Endpoint]) {
-    let names = super::credential_headers(endpoints);
+/// Every layer's `report_headers` leaves out the headers the config reads credentials from (an
+/// `auth/api-keys` header, a token validator's `auth_header_name`, on any endpoint): they are
+/// added to the `skip_headers` of the service's layers and of each endpoint's and backend's
+/// own, so telemetry never reports them.
+fn unreported_credentials(endpoints: &mut [Endpoint], service: Option<&mut OpenTelemetry>) {
+    let names = credential_headers(endpoints);
     if names.is_empty() {
         return;
+    }
+    if let Some(layers) = service.map(|o| &mut o.layers) {
+        for skip in [
+            &mut layers.global.skip_headers,
+            &mut layers.proxy.skip_headers,
+            &mut layers.backend.traces.skip_headers,
+        ] {
+            skip.extend(names.iter().cloned());
+        }
     }
     for endpoint in endpoints {
         if let Some(own) = endpoint.telemetry.as_mut() {
@@ -253,6 +264,24 @@ fn unreported_credentials(endpoints: &mut [Endpoint]) {
             }
         }
     }
+}
+
+/// The request headers the endpoints read credentials from: an `auth/api-keys` header and a
+/// token validator's `auth_header_name`.
+fn credential_headers(endpoints: &[Endpoint]) -> Vec<String> {
+    use super::extra::KeyIn;
+    let mut names = Vec::new();
+    for endpoint in endpoints {
+        if let Some(keys) = endpoint.api_keys.as_deref() {
+            if keys.strategy == KeyIn::Header {
+                names.push(keys.identifier.clone());
+            }
+        }
+        if let Some(jwt) = endpoint.auth_validator.as_deref() {
+            names.push(jwt.auth_header_name.as_str().to_owned());
+        }
+    }
+    names
 }
 
 /// Flag an endpoint that can exceed the Workers Free plan's subrequests per request.

@@ -75,11 +75,8 @@ impl Telemetry {
             no_proxy_span: otel.is_some_and(|o| o.layers.proxy.disable_traces),
             no_client_spans: otel.is_some_and(|o| o.layers.backend.traces.disable_stage),
             reports: otel.and_then(|o| {
-                // The headers the gateway reads credentials from are never reported either.
-                let credentials = crate::config::credential_headers(&config.endpoints);
-                let layer = |on: bool, skip: &[String]| {
-                    on.then(|| HeaderReport::new(&[skip, &credentials].concat()))
-                };
+                // (The config put the headers it reads credentials from in each `skip_headers`.)
+                let layer = |on: bool, skip: &[String]| on.then(|| HeaderReport::new(skip));
                 let (global, proxy, backend) =
                     (&o.layers.global, &o.layers.proxy, &o.layers.backend.traces);
                 let reports = HeaderReports {

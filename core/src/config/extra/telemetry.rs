@@ -786,6 +786,10 @@ mod tests {
         // No `proxy` of its own: the service's, with the credential header left out.
         let proxy = own.proxy.as_ref().unwrap();
         assert!(proxy.report_headers && proxy.skip_headers == ["X-Key"]);
+        // The service's layers leave it out too.
+        let service = &config.telemetry.otel().unwrap().layers;
+        assert_eq!(service.global.skip_headers, ["X-Key"]);
+        assert_eq!(service.backend.traces.skip_headers, ["X-Key"]);
         let first = endpoint.backend[0].telemetry.as_deref().unwrap();
         assert!(first.traces.report_headers && first.traces.skip_headers == ["X-Key"]);
         let second = endpoint.backend[1].telemetry.as_deref().unwrap();
