@@ -23,7 +23,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use manifold_core::config::extra::OpenTelemetry;
+use manifold_core::config::extra::{Collector, OpenTelemetry};
 use manifold_core::metrics::Metrics;
 use manifold_core::otlp::{self, Resource};
 use manifold_core::platform::{BackendCall, TraceIds};
@@ -32,7 +32,7 @@ use manifold_core::{Clock, Config, HttpClient, Platform, RequestRecord, Sink};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::otlp_grpc::{self, GrpcClient};
+use crate::otlp_grpc::GrpcClient;
 
 /// Spans in one OTLP request (about 400 bytes each: 2048 make well under a megabyte, far below
 /// the collectors' request limits, and four times fewer POSTs than 512 under load); a
@@ -82,7 +82,7 @@ pub struct OtelSink {
 /// The exporter half: sends the queued spans and the metrics.
 pub struct Exporter {
     spans: Arc<Spans>,
-    traces: Vec<String>,
+    traces: Vec<Collector>,
     /// The collectors that take metrics, and when.
     pushes: MetricPushes,
     resource: Resource,
@@ -200,7 +200,7 @@ pub fn pipeline(
             .otlp
             .iter()
             .filter(|o| !o.disable_traces)
-            .map(|o| o.export_url(true, true))
+            .map(|o| o.collector(true, true))
             .collect(),
         // Serverless: the first invocation pushes (its sandbox may be the only one).
         pushes: MetricPushes::new(config, 0, true),
@@ -329,8 +329,8 @@ impl Exporter {
             total += n;
             let start = otlp::wrap_in_place(&self.resource, &mut batch, self.spans.room);
             let body = Bytes::from(batch).slice(start..);
-            for url in &self.traces {
-                if self.post(url, body.clone()).await {
+            for to in &self.traces {
+                if self.post(to, body.clone()).await {
                     self.stats.exported.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
@@ -348,8 +348,8 @@ impl Exporter {
             return;
         }
         let body = Bytes::from(self.metrics.otlp(&self.resource, now));
-        for url in due {
-            self.post(url, body.clone()).await;
+        for to in due {
+            self.post(to, body.clone()).await;
         }
     }
 
@@ -377,19 +377,18 @@ impl Exporter {
         }
     }
 
-    /// Send `body` to the collector at `url` (an OTLP/HTTP path, or an OTLP/gRPC method's):
-    /// `true` when it took it.
-    async fn post(&self, url: &str, body: Bytes) -> bool {
-        let ok = if otlp_grpc::is_grpc(url) {
+    /// Send `body` to the collector `to`: `true` when it took it.
+    async fn post(&self, to: &Collector, body: Bytes) -> bool {
+        let ok = if to.grpc {
             match &self.grpc {
                 Some(grpc) => matches!(
-                    tokio::time::timeout(EXPORT_TIMEOUT, grpc.export(url, &body)).await,
+                    tokio::time::timeout(EXPORT_TIMEOUT, grpc.export(&to.url, &body)).await,
                     Ok(true)
                 ),
                 None => false,
             }
         } else {
-            self.post_http(url, body).await
+            self.post_http(&to.url, body).await
         };
         if !ok {
             self.stats.failed.fetch_add(1, Ordering::Relaxed);

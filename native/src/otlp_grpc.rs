@@ -16,12 +16,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 /// The largest answer read from a collector (an `Export…ServiceResponse`: a few bytes).
 const MAX_ANSWER: usize = 64 * 1024;
 
-/// Whether `url` is an OTLP/gRPC method's ([`manifold_core::config::extra::GRPC_TRACES`],
-/// `GRPC_METRICS`), not an OTLP/HTTP path.
-pub(crate) fn is_grpc(url: &str) -> bool {
-    url.contains("/opentelemetry.proto.collector.")
-}
-
 /// An HTTP/2-only client for the collectors.
 pub(crate) struct GrpcClient {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -182,13 +176,5 @@ mod tests {
                 .export(&format!("http://127.0.0.1:{port}/x/Ok"), b"m")
                 .await
         );
-    }
-
-    #[test]
-    fn grpc_urls_are_told_from_http_ones() {
-        use manifold_core::config::extra::{GRPC_METRICS, GRPC_TRACES};
-        assert!(is_grpc(&format!("http://c:4317{GRPC_TRACES}")));
-        assert!(is_grpc(&format!("https://c{GRPC_METRICS}")));
-        assert!(!is_grpc("http://c:4318/v1/traces"));
     }
 }

@@ -66,13 +66,13 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
         let now = platform.clock.now_micros();
         for e in o.exporters.otlp.iter().filter(|e| !e.use_http) {
             // KrakenD's default transport; `fetch` cannot make gRPC calls.
-            let url = e.export_url(false, true);
+            let url = e.collector(false, true).url;
             worker::console_warn!("manifold: OTLP collector `{}`: a Worker cannot send OTLP/gRPC; it gets OTLP/HTTP at {url}", e.name);
         }
         Arc::new(Otel {
             traces: (o.exporters.otlp.iter())
                 .filter(|e| !e.disable_traces)
-                .map(|e| e.export_url(false, true))
+                .map(|e| e.collector(false, true).url)
                 .collect(),
             // The first push after a period: an isolate lives on across requests.
             pushes: MetricPushes::new(o, now, false),
@@ -180,8 +180,8 @@ impl Otel {
         let due = self.pushes.due(now, 0);
         if !due.is_empty() {
             let body = Bytes::from(self.metrics.otlp(&self.resource, now));
-            for url in due {
-                self.post(url, body.clone()).await;
+            for to in due {
+                self.post(&to.url, body.clone()).await;
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::config::extra::OpenTelemetry;
+use crate::config::extra::{Collector, OpenTelemetry};
 
 /// The collectors that take metrics, each with its period and last push.
 #[derive(Debug)]
@@ -14,7 +14,7 @@ pub struct MetricPushes {
 
 #[derive(Debug)]
 struct Target {
-    url: String,
+    to: Collector,
     /// Microseconds between two pushes.
     period: u64,
     /// The last push, µs since the epoch.
@@ -23,14 +23,14 @@ struct Target {
 
 impl MetricPushes {
     /// The collectors of `config` that take metrics (none when no layer has series), each
-    /// last pushed at `last` (µs), at their OTLP/gRPC URL where the platform can send it
-    /// (`grpc`, [`crate::config::extra::Otlp::export_url`]).
+    /// last pushed at `last` (µs), over OTLP/gRPC where the platform can send it (`grpc`,
+    /// [`crate::config::extra::Otlp::collector`]).
     pub fn new(config: &OpenTelemetry, last: u64, grpc: bool) -> Self {
         let targets = if config.metrics() {
             (config.exporters.otlp.iter())
                 .filter(|o| !o.disable_metrics)
                 .map(|o| Target {
-                    url: o.export_url(grpc, false),
+                    to: o.collector(grpc, false),
                     period: o.metric_period_micros(config.metric_reporting_period),
                     last: AtomicU64::new(last),
                 })
@@ -53,7 +53,7 @@ impl MetricPushes {
 
     /// The collectors whose period has passed at `now` (µs), `slack` µs early included (a
     /// timer's tick lands around a multiple of the shortest period), now marked as pushed.
-    pub fn due(&self, now: u64, slack: u64) -> Vec<&str> {
+    pub fn due(&self, now: u64, slack: u64) -> Vec<&Collector> {
         (self.targets.iter())
             .filter(|t| {
                 let last = t.last.load(Ordering::Relaxed);
@@ -63,7 +63,7 @@ impl MetricPushes {
                 }
                 due
             })
-            .map(|t| t.url.as_str())
+            .map(|t| &t.to)
             .collect()
     }
 }
@@ -91,17 +91,22 @@ mod tests {
         };
         config.exporters.otlp = vec![otlp("a", 0, false), otlp("b", 5, false), otlp("c", 1, true)];
         let pushes = MetricPushes::new(&config, 0, true);
+        let due = |now, slack| -> Vec<String> {
+            (pushes.due(now, slack).into_iter())
+                .map(|c| c.url.clone())
+                .collect()
+        };
         assert_eq!(pushes.tick_micros(), 5_000_000);
         let s = 1_000_000;
-        assert!(pushes.due(4 * s, 0).is_empty());
-        assert_eq!(pushes.due(5 * s, 0), ["http://b:4318/v1/metrics"]);
+        assert!(due(4 * s, 0).is_empty());
+        assert_eq!(due(5 * s, 0), ["http://b:4318/v1/metrics"]);
         // A timer's tick a little early still counts, within the slack.
         assert_eq!(
-            pushes.due(10 * s - 1000, s / 2),
+            due(10 * s - 1000, s / 2),
             ["http://a:4318/v1/metrics", "http://b:4318/v1/metrics"]
         );
-        assert!(pushes.due(10 * s, 0).is_empty());
-        assert_eq!(pushes.due(15 * s, 0), ["http://b:4318/v1/metrics"]);
+        assert!(due(10 * s, 0).is_empty());
+        assert_eq!(due(15 * s, 0), ["http://b:4318/v1/metrics"]);
         // No layer with series: nobody takes metrics.
         config.layers.global.disable_metrics = true;
         config.layers.backend.metrics.disable_stage = true;

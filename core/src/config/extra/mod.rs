@@ -65,8 +65,9 @@ pub use router::{Cidr, ErrorBodies, RouterOptions};
 pub use security_http::SecurityHttp;
 pub(crate) use telemetry::prometheus_label;
 pub use telemetry::{
-    BackendDetail, BackendLayer, Exporters, Histograms, Layer, Layers, Logging, OpenTelemetry,
-    Otlp, Prometheus, StaticAttribute, TelemetryOverride, GRPC_METRICS, GRPC_TRACES, TIME_BUCKETS,
+    BackendDetail, BackendLayer, Collector, Exporters, Histograms, Layer, Layers, Logging,
+    OpenTelemetry, Otlp, Prometheus, StaticAttribute, TelemetryOverride, GRPC_METRICS, GRPC_TRACES,
+    TIME_BUCKETS,
 };
 pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 

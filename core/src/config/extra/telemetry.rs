@@ -121,17 +121,28 @@ pub const GRPC_TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceServ
 /// The OTLP/gRPC method that takes metrics.
 pub const GRPC_METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
+/// Where a platform sends one kind of OTLP payload, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collector {
+    /// The URL: an OTLP/HTTP path's, or an OTLP/gRPC method's.
+    pub url: String,
+    /// A unary gRPC call (HTTP/2) to [`Self::url`]; else an OTLP/HTTP `POST`.
+    pub grpc: bool,
+}
+
 impl Otlp {
     /// Where a platform sends `traces` (else metrics): OTLP/gRPC ([`Self::grpc_url`]) when the
     /// collector takes it (`use_http` unset, KrakenD's default) and the platform can send it
     /// (`grpc`: natively, not from a Worker), else OTLP/HTTP ([`Self::url`]).
-    pub fn export_url(&self, grpc: bool, traces: bool) -> String {
-        match (grpc && !self.use_http, traces) {
+    pub fn collector(&self, grpc: bool, traces: bool) -> Collector {
+        let grpc = grpc && !self.use_http;
+        let url = match (grpc, traces) {
             (true, true) => self.grpc_url(GRPC_TRACES),
             (true, false) => self.grpc_url(GRPC_METRICS),
             (false, true) => self.url("/v1/traces"),
             (false, false) => self.url("/v1/metrics"),
-        }
+        };
+        Collector { url, grpc }
     }
 
     /// The collector's URL for `path` (`/v1/traces`, `/v1/metrics`): `http://` unless `host`
@@ -830,26 +841,37 @@ mod tests {
         assert_eq!(url("http://[::1]", 0), "http://[::1]:4318/v1/traces");
         assert_eq!(url("10.0.0.1", 4319), "http://10.0.0.1:4319/v1/traces");
         // KrakenD's default transport is gRPC (`use_http` unset): where the platform sends it.
-        let collector = |use_http: bool| Otlp {
+        let otlp = |use_http: bool| Otlp {
             host: "collector".into(),
             use_http,
             ..Otlp::default()
         };
+        let to = |url: &str, grpc: bool| Collector {
+            url: url.into(),
+            grpc,
+        };
         assert_eq!(
-            collector(false).export_url(true, true),
-            "http://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+            otlp(false).collector(true, true),
+            to(
+                "http://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                true
+            )
         );
         assert_eq!(
-            collector(false).export_url(true, false),
-            "http://collector:4317/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+            otlp(false).collector(true, false),
+            to(
+                "http://collector:4317/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                true
+            )
+        );
+        // A platform that cannot send gRPC, and a collector that takes OTLP/HTTP.
+        assert_eq!(
+            otlp(false).collector(false, true),
+            to("http://collector:4318/v1/traces", false)
         );
         assert_eq!(
-            collector(false).export_url(false, true),
-            "http://collector:4318/v1/traces"
-        );
-        assert_eq!(
-            collector(true).export_url(true, false),
-            "http://collector:4318/v1/metrics"
+            otlp(true).collector(true, false),
+            to("http://collector:4318/v1/metrics", false)
         );
         let own = Otlp {
             custom_metric_reporting_period: 5,
