@@ -285,15 +285,22 @@ class Proc:
         return found
 
     def cpu_seconds(self) -> float:
+        return self._ticks(user=True, kernel=True) / CLK_TCK
+
+    def user_seconds(self) -> float:
+        """User time alone: CPU time minus it is the kernel's work for the process."""
+        return self._ticks(user=True, kernel=False) / CLK_TCK
+
+    def _ticks(self, user: bool, kernel: bool) -> int:
         total = 0
         for pid in self.pids():
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
+                total += (int(fields[11]) if user else 0) + (int(fields[12]) if kernel else 0)  # utime, stime
             except (OSError, IndexError, ValueError):
                 pass
-        return total / CLK_TCK
+        return total
 
     def peak_rss_kb(self) -> int:
         total = 0
@@ -447,9 +454,11 @@ def measure_once(proc, url: str, params: dict, paced_conns: int, paced_ms: int, 
     if params["warmup"]:
         wrk(url, params["conns"], params["warmup"], cpu=load_cpu)
     c0 = proc.cpu_seconds()
+    u0 = proc.user_seconds() if hasattr(proc, "user_seconds") else None
     h0 = proc.host_cpu_seconds() if hasattr(proc, "host_cpu_seconds") else None
     sat = wrk(url, params["conns"], params["sat"], cpu=load_cpu)
     c1 = proc.cpu_seconds()
+    u1 = proc.user_seconds() if u0 is not None else None
     h1 = proc.host_cpu_seconds() if h0 is not None else None
     paced = wrk(url, paced_conns, params["paced"], pause_ms=paced_ms, cpu=load_cpu)
     run = {
@@ -469,6 +478,10 @@ def measure_once(proc, url: str, params: dict, paced_conns: int, paced_ms: int, 
     }
     if h0 is not None:
         run["host_cpu_us_per_req"] = (h1 - h0) * 1e6 / max(sat["requests"], 1)
+    if u0 is not None:
+        # Kernel time grows with the gateway's own under load (its peers' wake-ups): the
+        # split says which of the two a change moved.
+        run["user_us_per_req"] = (u1 - u0) * 1e6 / max(sat["requests"], 1)
     return run
 
 

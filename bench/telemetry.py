@@ -420,20 +420,26 @@ def main() -> int:
                         spans = f"  spans dropped {run['spans_dropped']}"
                     results[key][mode].append(run)
                     print(f"   round {rnd + 1} {mode:8s} {run['rps']:9.0f} req/s  "
-                          f"cpu {run['cpu_us_per_req']:6.1f} us/req  p50 {run['p50_ms']:5.2f} ms  "
-                          f"errors {run['errors']}{spans}", flush=True)
+                          f"cpu {run['cpu_us_per_req']:6.1f} us/req (user {run['user_us_per_req']:5.1f})  "
+                          f"p50 {run['p50_ms']:5.2f} ms  errors {run['errors']}{spans}", flush=True)
     finally:
         b.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    print("\n| scenario | mode | CPU µs/req (median) | vs off | req/s (median) |")
-    print("|---|---|---|---|---|")
+    print("\n| scenario | mode | CPU µs/req (median) | vs off | user µs/req | kernel µs/req | req/s (median) |")
+    print("|---|---|---|---|---|---|---|")
     summary = {}
     for key, modes in results.items():
-        med = {m: sorted(r["cpu_us_per_req"] for r in runs)[len(runs) // 2] for m, runs in modes.items()}
-        rps = {m: sorted(r["rps"] for r in runs)[len(runs) // 2] for m, runs in modes.items()}
+        def median(field: str) -> dict:
+            return {m: sorted(r[field] for r in runs)[len(runs) // 2] for m, runs in modes.items()}
+        med, rps = median("cpu_us_per_req"), median("rps")
+        user = median("user_us_per_req")
+        kernel = {m: sorted(r["cpu_us_per_req"] - r["user_us_per_req"] for r in runs)[len(runs) // 2]
+                  for m, runs in modes.items()}
         for m in MODES:
-            print(f"| {key} | {m} | {med[m]:.1f} | {(med[m] / med['off'] - 1) * 100:+.1f} % | {rps[m]:.0f} |")
-        summary[key] = {"cpu_us_per_req": med, "rps": rps}
+            print(f"| {key} | {m} | {med[m]:.1f} | {(med[m] / med['off'] - 1) * 100:+.1f} % "
+                  f"| {user[m]:.1f} | {kernel[m]:.1f} | {rps[m]:.0f} |")
+        summary[key] = {"cpu_us_per_req": med, "user_us_per_req": user, "kernel_us_per_req": kernel,
+                        "rps": rps}
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"summary": summary, "runs": results, "machine": b.machine()}, f, indent=2)
