@@ -82,7 +82,7 @@ cat >"$WORK/gateway.json" <<EOF
       "metric_reporting_period": 1,
       "trace_sample_rate": 1,
       "skip_paths": ["/__health"],
-      "histograms": { "time_buckets": [0.25, 5] },
+      "histograms": { "time_buckets": [0.25, 5], "size_buckets": [16, 4096] },
       "exporters": {
         "otlp": [
           { "name": "receiver", "host": "127.0.0.1", "port": $OTLP, "use_http": true },
@@ -147,7 +147,8 @@ poll 100 curl -sf "http://127.0.0.1:$PROM/-/ready" || { bad "prometheus did not 
 TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 PARENT=00f067aa0ba902b7
 TRACE_C=5c0f92f3577b34da6a3ce929d0e0e473
-for _ in 1 2 3; do curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY/a" || bad "GET /a"; done
+for _ in 1 2 3; do curl -sf -o "$WORK/a.json" "http://127.0.0.1:$GATEWAY/a" || bad "GET /a"; done
+A_BYTES=$(wc -c <"$WORK/a.json")
 curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY/b" || bad "GET /b"
 curl -sf -D "$WORK/traced.headers" -o "$WORK/traced.json" -H "traceparent: 00-$TRACE-$PARENT-01" \
 	-H "X-Request-Id: e2e-req-1" -H "X-Team: a" -H "X-Team: b" -H "X-Skip: 1" \
@@ -178,6 +179,12 @@ expect_count 'manifold_http_server_request_duration_seconds_count{route="/a"}' 3
 # histograms.time_buckets: two bounds and +Inf.
 expect_count 'count(manifold_http_server_request_duration_seconds_bucket{route="/a"})' 3
 expect_count 'manifold_http_server_request_duration_seconds_bucket{route="/a",le=~"5(\\.0)?"}' 3
+# histograms.size_buckets: the answers' body sizes, to the byte.
+expect_count 'manifold_http_server_response_body_size_bytes_sum{route="/a"}' $((3 * A_BYTES))
+expect_count 'manifold_http_server_response_body_size_bytes_bucket{route="/a",le="4096"}' 3
+expect_count 'manifold_http_server_response_body_size_bytes_bucket{route="/a",le="16"}' \
+	$((A_BYTES <= 16 ? 3 : 0))
+expect_count "sum(manifold_http_client_response_body_size_bytes_count{host=\"http://127.0.0.1:$BACKEND\",status=\"200\"})" 9
 # The layers' static attributes are labels of their series.
 expect_count 'sum(manifold_http_server_requests_total{deploy_zone="eu-1"})' 7
 expect_count 'sum(manifold_http_client_requests_total{tier="db"})' 8
@@ -299,9 +306,10 @@ metric_names() {
 	curl -sf "http://127.0.0.1:$OTLP/metrics-names" | python3 -c '
 import json, sys
 names = set(json.load(sys.stdin))
-assert {"http.server.request.duration", "http.client.request.duration", "http.server.active_requests"} <= names, names'
+assert {"http.server.request.duration", "http.client.request.duration", "http.server.active_requests",
+        "http.server.response.body.size", "http.client.response.body.size"} <= names, names'
 }
-poll 50 metric_names && ok "otlp: metrics pushed (http.server.request.duration, http.client.request.duration, http.server.active_requests)" ||
+poll 50 metric_names && ok "otlp: metrics pushed (request durations, body sizes, active requests)" ||
 	bad "otlp: metrics not received: $(metric_names 2>&1 | tail -1)"
 
 # The answer carries the request id; the access log line has the record's fields.

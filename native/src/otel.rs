@@ -190,7 +190,7 @@ pub fn pipeline(
     let metrics = Arc::new(Metrics::with_layers(
         clock.now_micros(),
         &config.layers,
-        &config.histograms.time_buckets,
+        &config.histograms,
     ));
     let stats = Arc::new(Stats::default());
     let exporter = Exporter {

@@ -84,7 +84,7 @@ pub fn observed(platform: Platform, config: &Config) -> Platform {
             metrics: Metrics::with_layers(
                 now,
                 &o.layers,
-                &o.histograms.time_buckets,
+                &o.histograms,
             ),
             shape: Shape::new(&o.layers),
             queue: Mutex::new(Vec::new()),

@@ -1,6 +1,6 @@
-//! The request metrics, kept from the records: request count and duration per endpoint, method
-//! and status; backend call count and duration per backend host, method and status (or failure
-//! kind); requests in flight. Rendered as Prometheus text (`/metrics`) or as an OTLP
+//! The request metrics, kept from the records: request count, duration and body size per
+//! endpoint, method and status; backend call count, duration and body size per backend host,
+//! method and status (or failure kind); requests in flight. Rendered as Prometheus text (`/metrics`) or as an OTLP
 //! `ExportMetricsServiceRequest` (cumulative), so every platform reports the same series.
 
 use std::collections::HashMap;
@@ -10,24 +10,44 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::otlp::{self, Resource, Value};
-use crate::config::extra::{prometheus_label, Layers, StaticAttribute, TIME_BUCKETS};
+use crate::config::extra::{prometheus_label, Histograms, Layers, StaticAttribute};
 use crate::platform::{is_standard_method, BackendCall, RequestRecord};
 
-/// The duration histograms' bucket bounds: in seconds, as they are written out, and in
-/// microseconds, so that a duration finds its bucket without floating point.
+/// A histogram's bucket bounds: as they are written out (seconds, bytes), and in the whole
+/// units it observes (microseconds, bytes), so that a value finds its bucket without floating
+/// point.
 #[derive(Debug, Clone)]
 struct Bounds {
-    seconds: Vec<f64>,
-    micros: Vec<u64>,
+    written: Vec<f64>,
+    units: Vec<u64>,
+    /// Units in one written unit (10⁶ µs in a second; 1 for bytes): a histogram's sum is
+    /// written as its units over this.
+    scale: f64,
 }
 
 impl Bounds {
-    /// `seconds` (ascending, positive, finite: the config checked them).
-    fn new(seconds: &[f64]) -> Self {
+    /// Duration bounds in `seconds` (ascending, positive, finite: the config checked them).
+    fn seconds(seconds: &[f64]) -> Self {
         Self {
-            seconds: seconds.to_vec(),
-            micros: seconds.iter().map(|b| bound_micros(*b)).collect(),
+            written: seconds.to_vec(),
+            units: seconds.iter().map(|b| bound_micros(*b)).collect(),
+            scale: 1e6,
         }
+    }
+
+    /// Size bounds in `bytes` (as [`Self::seconds`]; at most 2^53, so whole numbers are exact):
+    /// a size is within a bound when it is within the bound's whole part.
+    fn bytes(bytes: &[f64]) -> Self {
+        Self {
+            written: bytes.to_vec(),
+            units: bytes.iter().map(|b| b.floor() as u64).collect(),
+            scale: 1.0,
+        }
+    }
+
+    /// The sum of a histogram of these bounds, in the written unit.
+    fn sum(&self, h: &Histogram) -> f64 {
+        h.sum as f64 / self.scale
     }
 }
 
@@ -60,8 +80,15 @@ pub struct Metrics {
     /// The backend layer's (`http.client.*`); `None` with
     /// `layers.backend.metrics.disable_stage` (a backend's own layer may still keep them).
     client: Option<Vec<(String, String)>>,
-    /// `histograms.time_buckets`.
-    bounds: Bounds,
+    /// `histograms.time_buckets`, `histograms.size_buckets`.
+    bounds: Buckets,
+}
+
+/// The bounds of both histograms of a series.
+#[derive(Debug, Clone)]
+struct Buckets {
+    durations: Bounds,
+    sizes: Bounds,
 }
 
 #[derive(Debug, Default)]
@@ -143,13 +170,23 @@ fn method_label(method: &str) -> &str {
 /// Three label values, borrowed from a record.
 type Labels<'a> = (&'a str, &'a str, Status);
 
-/// One series: its owned labels (made once, when it is new) and its histogram.
+/// One series: its owned labels (made once, when it is new) and its histograms.
 #[derive(Debug)]
 struct Entry {
     labels: (String, String, Status),
     /// The next entry whose labels have the same hash.
     next: Option<usize>,
-    histogram: Histogram,
+    /// Durations in microseconds (its count is the series' count).
+    duration: Histogram,
+    /// Body sizes in bytes.
+    size: Histogram,
+}
+
+/// What one request or backend call adds to its series.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    micros: u64,
+    bytes: u64,
 }
 
 /// The series of one metric, found by a hash of their labels (a request's lookup is a hash of
@@ -211,9 +248,8 @@ fn hash_labels(labels: Labels<'_>) -> u64 {
     }
 }
 
-/// Adds `micros` to the series `labels` (histogram bounds `bounds`, in µs), created if it is
-/// new.
-fn observe(series: &mut Series, labels: Labels<'_>, micros: u64, bounds: &[u64]) {
+/// Adds `sample` to the series `labels` (histogram bounds `bounds`), created if it is new.
+fn observe(series: &mut Series, labels: Labels<'_>, sample: Sample, bounds: &Buckets) {
     let hash = hash_labels(labels);
     let mut at = series.index.get(&hash).copied();
     while let Some(i) = at {
@@ -226,20 +262,29 @@ fn observe(series: &mut Series, labels: Labels<'_>, micros: u64, bounds: &[u64])
             entry.labels.2,
         ) == labels
         {
-            entry.histogram.observe(micros, bounds);
+            entry.observe(sample, bounds);
             return;
         }
         at = entry.next;
     }
     let i = series.entries.len();
     let next = series.index.insert(hash, i);
-    let mut histogram = Histogram::default();
-    histogram.observe(micros, bounds);
-    series.entries.push(Entry {
+    let mut entry = Entry {
         labels: (labels.0.to_owned(), labels.1.to_owned(), labels.2),
         next,
-        histogram,
-    });
+        duration: Histogram::default(),
+        size: Histogram::default(),
+    };
+    entry.observe(sample, bounds);
+    series.entries.push(entry);
+}
+
+impl Entry {
+    fn observe(&mut self, sample: Sample, bounds: &Buckets) {
+        self.duration
+            .observe(sample.micros, &bounds.durations.units);
+        self.size.observe(sample.bytes, &bounds.sizes.units);
+    }
 }
 
 /// A status code as text, without allocating (`u16`: at most five digits).
@@ -266,7 +311,7 @@ fn status_text(status: u16, buf: &mut [u8; 5]) -> &str {
 impl Series {
     /// Every series with its label texts, in the order of those texts (as the tuple of the
     /// three strings): what the exporters print.
-    fn sorted(&self) -> Vec<((String, String, String), &Histogram)> {
+    fn sorted(&self) -> Vec<((String, String, String), &Entry)> {
         let mut all: Vec<_> = self
             .entries
             .iter()
@@ -275,10 +320,7 @@ impl Series {
                     Status::Code(code) => status_text(code, &mut [0; 5]).to_owned(),
                     Status::Word(word) => word.to_owned(),
                 };
-                (
-                    (e.labels.0.clone(), e.labels.1.clone(), status),
-                    &e.histogram,
-                )
+                ((e.labels.0.clone(), e.labels.1.clone(), status), e)
             })
             .collect();
         crate::sort::sort_by(&mut all, |a, b| a.0.cmp(&b.0));
@@ -289,22 +331,23 @@ impl Series {
 #[derive(Debug, Clone, Default)]
 struct Histogram {
     count: u64,
-    sum: f64,
+    /// In whole units (µs, bytes): exact, where adding fractions of a second was not.
+    sum: u64,
     /// Per bucket (not cumulative), the last one above every bound.
     buckets: Vec<u64>,
 }
 
 impl Histogram {
-    /// One observation of `micros`, against the bounds `bounds` (in microseconds).
-    fn observe(&mut self, micros: u64, bounds: &[u64]) {
+    /// One observation of `value`, against the bounds `bounds` (in the same units).
+    fn observe(&mut self, value: u64, bounds: &[u64]) {
         if self.buckets.len() != bounds.len() + 1 {
             self.buckets = vec![0; bounds.len() + 1];
         }
         self.count += 1;
-        self.sum += micros as f64 / 1_000_000.0;
+        self.sum = self.sum.saturating_add(value);
         let i = bounds
             .iter()
-            .position(|b| micros <= *b)
+            .position(|b| value <= *b)
             .unwrap_or(bounds.len());
         if let Some(bucket) = self.buckets.get_mut(i) {
             *bucket += 1;
@@ -318,15 +361,18 @@ impl Metrics {
     /// No series yet; cumulative data starts at `start_micros`. Every layer, no static
     /// attributes.
     pub fn new(start_micros: u64) -> Self {
-        Self::with_layers(start_micros, &Layers::default(), &TIME_BUCKETS)
+        Self::with_layers(start_micros, &Layers::default(), &Histograms::default())
     }
 
     /// [`Self::new`] with the series and static attributes `layers` asks for, and the
-    /// duration histograms' bucket bounds in seconds (`histograms.time_buckets`).
-    pub fn with_layers(start_micros: u64, layers: &Layers, time_buckets: &[f64]) -> Self {
+    /// histograms' bucket bounds (`histograms`: durations in seconds, sizes in bytes).
+    pub fn with_layers(start_micros: u64, layers: &Layers, histograms: &Histograms) -> Self {
         let backend = &layers.backend.metrics;
         Self {
-            bounds: Bounds::new(time_buckets),
+            bounds: Buckets {
+                durations: Bounds::seconds(&histograms.time_buckets),
+                sizes: Bounds::bytes(&histograms.size_buckets),
+            },
             start_micros,
             in_flight: AtomicI64::new(0),
             state: Mutex::new(State::default()),
@@ -362,8 +408,11 @@ impl Metrics {
                     route,
                     Status::Code(record.status),
                 ),
-                record.duration_micros,
-                &self.bounds.micros,
+                Sample {
+                    micros: record.duration_micros,
+                    bytes: record.bytes_out as u64,
+                },
+                &self.bounds,
             );
         }
         for call in &record.backends {
@@ -386,8 +435,11 @@ impl Metrics {
         observe(
             series,
             (&call.host, &call.method, status),
-            call.duration_micros,
-            &self.bounds.micros,
+            Sample {
+                micros: call.duration_micros,
+                bytes: call.bytes as u64,
+            },
+            &self.bounds,
         );
     }
 
@@ -406,12 +458,7 @@ impl Metrics {
         let state = self.lock();
         let mut out = String::new();
         if let Some(statics) = &self.server {
-            family(
-                &mut out,
-                &SERVER,
-                &state.servers(statics),
-                &self.bounds.seconds,
-            );
+            family(&mut out, &SERVER, &state.servers(statics), &self.bounds);
             let labels = fixed_labels(statics);
             let labels = labels.strip_prefix(',').unwrap_or_default();
             let labels = if labels.is_empty() {
@@ -432,7 +479,7 @@ impl Metrics {
         }
         let clients = state.clients(self.client.as_deref());
         if !clients.is_empty() {
-            family(&mut out, &CLIENT, &clients, &self.bounds.seconds);
+            family(&mut out, &CLIENT, &clients, &self.bounds);
         }
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -465,26 +512,26 @@ impl Metrics {
             otlp::message(rm, 1, |r| otlp::resource(r, resource));
             otlp::message(rm, 2, |sm| {
                 otlp::message(sm, 1, otlp::scope);
+                let (durations, sizes) = (&self.bounds.durations, &self.bounds.sizes);
                 if let Some(statics) = &self.server {
-                    otlp_histogram(
-                        sm,
-                        "http.server.request.duration",
-                        &state.servers(statics),
-                        &self.bounds.seconds,
-                        server_attrs,
-                        (start, now),
-                    );
+                    let servers = state.servers(statics);
+                    let metrics = [
+                        ("http.server.request.duration", "s", durations, DURATION),
+                        ("http.server.response.body.size", "By", sizes, SIZE),
+                    ];
+                    for metric in metrics {
+                        otlp_histogram(sm, metric, &servers, server_attrs, (start, now));
+                    }
                 }
                 let clients = state.clients(self.client.as_deref());
                 if !clients.is_empty() {
-                    otlp_histogram(
-                        sm,
-                        "http.client.request.duration",
-                        &clients,
-                        &self.bounds.seconds,
-                        client_attrs,
-                        (start, now),
-                    );
+                    let metrics = [
+                        ("http.client.request.duration", "s", durations, DURATION),
+                        ("http.client.response.body.size", "By", sizes, SIZE),
+                    ];
+                    for metric in metrics {
+                        otlp_histogram(sm, metric, &clients, client_attrs, (start, now));
+                    }
                 }
                 let Some(statics) = &self.server else {
                     return;
@@ -519,34 +566,50 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// A layer's two Prometheus metrics: a request counter and a duration histogram, with their
-/// label names and help texts.
+/// A layer's three Prometheus metrics: a request counter, a duration and a body size
+/// histogram, with their label names and help texts.
 struct Family {
     labels: [&'static str; 3],
     counter: (&'static str, &'static str),
-    histogram: (&'static str, &'static str),
+    duration: (&'static str, &'static str),
+    size: (&'static str, &'static str),
 }
 
 const SERVER: Family = Family {
     labels: ["method", "route", "status"],
     counter: ("manifold_http_server_requests_total", "Requests answered."),
-    histogram: (
+    duration: (
         "manifold_http_server_request_duration_seconds",
         "Time to answer a request.",
+    ),
+    size: (
+        "manifold_http_server_response_body_size_bytes",
+        "Bytes of an answer's body.",
     ),
 };
 
 const CLIENT: Family = Family {
     labels: ["host", "method", "status"],
     counter: ("manifold_http_client_requests_total", "Backend calls."),
-    histogram: (
+    duration: (
         "manifold_http_client_request_duration_seconds",
         "Time of a backend call.",
     ),
+    size: (
+        "manifold_http_client_response_body_size_bytes",
+        "Bytes of a backend answer's body, as received.",
+    ),
 };
 
-/// `f`'s two metrics of `groups`: each series' three labels, then its group's static ones.
-fn family(out: &mut String, f: &Family, groups: &[Labelled<'_>], bounds: &[f64]) {
+/// A series' histogram of one kind.
+type Pick = fn(&Entry) -> &Histogram;
+/// Its duration histogram.
+const DURATION: Pick = |e| &e.duration;
+/// Its body size histogram.
+const SIZE: Pick = |e| &e.size;
+
+/// `f`'s metrics of `groups`: each series' three labels, then its group's static ones.
+fn family(out: &mut String, f: &Family, groups: &[Labelled<'_>], bounds: &Buckets) {
     let [a, b, c] = f.labels;
     // Each series with its label text, written once for both metrics.
     let mut all = Vec::new();
@@ -565,28 +628,31 @@ fn family(out: &mut String, f: &Family, groups: &[Labelled<'_>], bounds: &[f64])
     let (name, help) = f.counter;
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
-    for (labels, h) in &all {
-        let _ = writeln!(out, "{name}{{{labels}}} {}", h.count);
+    for (labels, e) in &all {
+        let _ = writeln!(out, "{name}{{{labels}}} {}", e.duration.count);
     }
-    histogram(out, f.histogram, &all, bounds);
+    histogram(out, f.duration, &all, DURATION, &bounds.durations);
+    histogram(out, f.size, &all, SIZE, &bounds.sizes);
 }
 
 fn histogram(
     out: &mut String,
     (name, help): (&str, &str),
-    all: &[(String, &Histogram)],
-    bounds: &[f64],
+    all: &[(String, &Entry)],
+    pick: Pick,
+    bounds: &Bounds,
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (l, h) in all {
+    for (l, e) in all {
+        let h = pick(e);
         let mut cumulative = 0;
-        for (bound, n) in bounds.iter().zip(&h.buckets) {
+        for (bound, n) in bounds.written.iter().zip(&h.buckets) {
             cumulative += n;
             let _ = writeln!(out, "{name}_bucket{{{l},le=\"{bound}\"}} {cumulative}");
         }
         let _ = writeln!(out, "{name}_bucket{{{l},le=\"+Inf\"}} {}", h.count);
-        let _ = writeln!(out, "{name}_sum{{{l}}} {}", h.sum);
+        let _ = writeln!(out, "{name}_sum{{{l}}} {}", bounds.sum(h));
         let _ = writeln!(out, "{name}_count{{{l}}} {}", h.count);
     }
 }
@@ -615,25 +681,24 @@ pub(crate) fn pairs<'a>(
 }
 
 /// Metric { name = 1; unit = 3; histogram = 9 { data_points = 1; temporality = 2 } }.
-/// A histogram metric of `series`: each point's attributes from its labels, then the layer's
-/// static ones.
+/// The histogram metric `name` (in `unit`, its bounds, which of a series' histograms) of
+/// `groups`: each point's attributes from its labels, then the layer's static ones.
 fn otlp_histogram(
     out: &mut Vec<u8>,
-    name: &str,
+    (name, unit, bounds, pick): (&str, &str, &Bounds, Pick),
     groups: &[Labelled<'_>],
-    bounds: &[f64],
     attributes: impl Fn(&(String, String, String)) -> Vec<(&'static str, Value)>,
     (start, now): (u64, u64),
 ) {
     otlp::message(out, 2, |m| {
         otlp::string(m, 1, name);
-        otlp::string(m, 3, "s");
+        otlp::string(m, 3, unit);
         otlp::message(m, 9, |hist| {
             let all = (groups.iter()).flat_map(|(series, statics)| {
                 series
                     .sorted()
                     .into_iter()
-                    .map(move |(key, h)| (key, h, *statics))
+                    .map(move |(key, e)| (key, pick(e), *statics))
             });
             for (key, h, statics) in all {
                 // HistogramDataPoint { attributes = 9; start = 2; time = 3; count = 4; sum = 5;
@@ -646,11 +711,11 @@ fn otlp_histogram(
                     otlp::fixed64(p, 2, start);
                     otlp::fixed64(p, 3, now);
                     otlp::fixed64(p, 4, h.count);
-                    otlp::double(p, 5, h.sum);
+                    otlp::double(p, 5, bounds.sum(h));
                     for n in &h.buckets {
                         otlp::fixed64(p, 6, *n);
                     }
-                    for b in bounds {
+                    for b in &bounds.written {
                         otlp::double(p, 7, *b);
                     }
                 });
@@ -663,6 +728,7 @@ fn otlp_histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::extra::{SIZE_BUCKETS, TIME_BUCKETS};
     use crate::platform::TraceIds;
     use std::sync::Arc;
 
@@ -720,6 +786,20 @@ mod tests {
         }
     }
 
+    /// One microsecond, one byte.
+    const ONE: Sample = Sample {
+        micros: 1,
+        bytes: 1,
+    };
+
+    /// No bounds: every value in the one bucket.
+    fn buckets() -> Buckets {
+        Buckets {
+            durations: Bounds::seconds(&[]),
+            sizes: Bounds::bytes(&[]),
+        }
+    }
+
     fn call(status: u16) -> BackendCall {
         BackendCall {
             headers: None,
@@ -748,7 +828,7 @@ mod tests {
         layers.global.metrics_static_attributes =
             vec![attr("team", "core"), attr("deploy.zone", "a\"b")];
         layers.backend.metrics.static_attributes = vec![attr("tier", "db")];
-        let m = Metrics::with_layers(0, &layers, &TIME_BUCKETS);
+        let m = Metrics::with_layers(0, &layers, &Histograms::default());
         let mut r = record(Some("/a"), 200, 5);
         r.backends.push(call(201));
         m.begin();
@@ -776,7 +856,7 @@ mod tests {
             let mut layers = Layers::default();
             layers.global.disable_metrics = !server;
             layers.backend.metrics.disable_stage = !client;
-            let m = Metrics::with_layers(0, &layers, &TIME_BUCKETS);
+            let m = Metrics::with_layers(0, &layers, &Histograms::default());
             m.begin();
             m.record(&r);
             m.straggler(&call(202));
@@ -802,7 +882,7 @@ mod tests {
             key: "team".into(),
             value: "core".into(),
         }];
-        let m = Metrics::with_layers(0, &layers, &TIME_BUCKETS);
+        let m = Metrics::with_layers(0, &layers, &Histograms::default());
         let mut own = record(Some("/own"), 200, 5);
         own.overrides = Some(Arc::new(EndpointOverride {
             server_labels: vec![pair("team", "core"), pair("owner", "charlie")],
@@ -890,12 +970,12 @@ mod tests {
             ("GET", "/a", Status::Code(1000)),
             ("GET", "/a", Status::Word("200")),
         ] {
-            observe(&mut series, labels, 1, &[]);
+            observe(&mut series, labels, ONE, &buckets());
         }
         let keys: Vec<_> = series
             .sorted()
             .into_iter()
-            .map(|(k, h)| (k, h.count))
+            .map(|(k, e)| (k, e.duration.count))
             .collect();
         let k = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
         assert_eq!(
@@ -920,7 +1000,7 @@ mod tests {
             ("a", "b", Status::Code(2)),
             ("ab", "", Status::Code(1)),
         ];
-        observe(&mut series, labels[0], 1, &[]);
+        observe(&mut series, labels[0], ONE, &buckets());
         // Every later series filed under the first one's hash: a chain of three.
         let hash = hash_labels(labels[0]);
         for (n, l) in labels.iter().enumerate().skip(1) {
@@ -928,7 +1008,8 @@ mod tests {
             series.entries.push(Entry {
                 labels: (l.0.to_owned(), l.1.to_owned(), l.2),
                 next,
-                histogram: Histogram::default(),
+                duration: Histogram::default(),
+                size: Histogram::default(),
             });
             series.index.insert(hash_labels(*l), n);
         }
@@ -948,9 +1029,9 @@ mod tests {
             }
             assert_eq!(found, Some(n));
         }
-        observe(&mut series, labels[1], 1, &[]);
-        observe(&mut series, labels[1], 1, &[]);
-        let counts: Vec<u64> = series.entries.iter().map(|e| e.histogram.count).collect();
+        observe(&mut series, labels[1], ONE, &buckets());
+        observe(&mut series, labels[1], ONE, &buckets());
+        let counts: Vec<u64> = series.entries.iter().map(|e| e.duration.count).collect();
         assert_eq!(counts, [1, 2, 0]);
         assert_ne!(hash_labels(labels[0]), hash_labels(labels[2]));
     }
@@ -962,25 +1043,52 @@ mod tests {
             0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
         ];
         for seconds in [&TIME_BUCKETS[..], &otel, &odd] {
-            let bounds = Bounds::new(seconds);
+            let bounds = Bounds::seconds(seconds);
             let mut values = vec![0u64, 1, 4_999, u64::from(u32::MAX), 1 << 52];
-            for b in &bounds.micros {
+            for b in &bounds.units {
                 values.extend([b.saturating_sub(1), *b, b + 1]);
             }
             for m in values {
                 let s = m as f64 / 1_000_000.0;
                 let by_seconds = seconds.iter().position(|b| s <= *b);
-                let by_micros = bounds.micros.iter().position(|b| m <= *b);
+                let by_micros = bounds.units.iter().position(|b| m <= *b);
                 assert_eq!(by_seconds, by_micros, "{m} in {seconds:?}");
             }
         }
-        assert_eq!(Bounds::new(&[0.01]).micros, [10_000]);
-        assert_eq!(Bounds::new(&[1e-7]).micros, [0]);
+        assert_eq!(Bounds::seconds(&[0.01]).units, [10_000]);
+        assert_eq!(Bounds::seconds(&[1e-7]).units, [0]);
+    }
+
+    #[test]
+    fn buckets_in_bytes_are_the_whole_parts_of_the_bounds() {
+        let odd = [0.5, 1.0, 100.5, 128.0, 9_007_199_254_740_992.0];
+        for written in [&SIZE_BUCKETS[..], &odd] {
+            let bounds = Bounds::bytes(written);
+            let mut values = vec![0u64, 1, 127, 128, 129, u64::MAX];
+            for b in &bounds.units {
+                values.extend([b.saturating_sub(1), *b, b.saturating_add(1)]);
+            }
+            for n in values {
+                let by_units = bounds.units.iter().position(|b| n <= *b);
+                if n > 1 << 53 {
+                    // Above every bound (a bound is at most 2^53).
+                    assert_eq!(by_units, None, "{n} in {written:?}");
+                    continue;
+                }
+                // Up to 2^53 a size is exact as an `f64`.
+                let by_written = written.iter().position(|b| (n as f64) <= *b);
+                assert_eq!(by_written, by_units, "{n} in {written:?}");
+            }
+        }
     }
 
     #[test]
     fn time_buckets_are_the_histograms_bounds() {
-        let m = Metrics::with_layers(0, &Layers::default(), &[0.001, 0.3]);
+        let histograms = Histograms {
+            time_buckets: vec![0.001, 0.3],
+            ..Histograms::default()
+        };
+        let m = Metrics::with_layers(0, &Layers::default(), &histograms);
         for us in [500, 1_000, 1_001, 300_000, 300_001] {
             m.begin();
             m.record(&record(Some("/a"), 200, us));
@@ -993,5 +1101,51 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }
         assert!(!text.contains("le=\"0.01\""), "{text}");
+    }
+
+    #[test]
+    fn body_sizes_are_histograms_of_their_own_buckets() {
+        let histograms = Histograms {
+            size_buckets: vec![100.0, 1024.0],
+            ..Histograms::default()
+        };
+        let m = Metrics::with_layers(0, &Layers::default(), &histograms);
+        for (bytes, call_bytes) in [(0, 7), (100, 101), (101, 1024), (5000, 1025)] {
+            let mut r = record(Some("/a"), 200, 10);
+            r.bytes_out = bytes;
+            let mut c = call(200);
+            c.bytes = call_bytes;
+            r.backends.push(c);
+            m.begin();
+            m.record(&r);
+        }
+        let text = m.prometheus(&[]);
+        let server = "manifold_http_server_response_body_size_bytes";
+        let labels = "method=\"GET\",route=\"/a\",status=\"200\"";
+        let client = "manifold_http_client_response_body_size_bytes";
+        let call_labels = "host=\"http://users\",method=\"GET\",status=\"200\"";
+        for line in [
+            format!("# TYPE {server} histogram"),
+            format!("{server}_bucket{{{labels},le=\"100\"}} 2"),
+            format!("{server}_bucket{{{labels},le=\"1024\"}} 3"),
+            format!("{server}_bucket{{{labels},le=\"+Inf\"}} 4"),
+            format!("{server}_sum{{{labels}}} 5201"),
+            format!("{server}_count{{{labels}}} 4"),
+            format!("{client}_bucket{{{call_labels},le=\"100\"}} 1"),
+            format!("{client}_bucket{{{call_labels},le=\"1024\"}} 3"),
+            format!("{client}_sum{{{call_labels}}} 2157"),
+            // The durations keep their own bounds and sum (in seconds).
+            format!("manifold_http_server_request_duration_seconds_sum{{{labels}}} 0.00004"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        let otlp = m.otlp(&Resource::default(), 1);
+        for needle in [
+            &b"http.server.response.body.size"[..],
+            b"http.client.response.body.size",
+            b"By",
+        ] {
+            assert!(otlp.windows(needle.len()).any(|w| w == needle));
+        }
     }
 }

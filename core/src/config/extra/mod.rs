@@ -67,7 +67,7 @@ pub(crate) use telemetry::prometheus_label;
 pub use telemetry::{
     BackendDetail, BackendLayer, Collector, Exporters, Histograms, Layer, Layers, Logging,
     OpenTelemetry, Otlp, Prometheus, StaticAttribute, TelemetryOverride, GRPC_METRICS, GRPC_TRACES,
-    TIME_BUCKETS,
+    SIZE_BUCKETS, TIME_BUCKETS,
 };
 pub use websocket::{WebSocket, DEFAULT_WEBSOCKET_TIMEOUT, WEBSOCKET_NAMESPACE};
 

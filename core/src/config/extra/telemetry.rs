@@ -62,14 +62,34 @@ pub struct Histograms {
     /// Bounds in seconds of the duration histograms, ascending (KrakenD CE's default:
     /// [`TIME_BUCKETS`]).
     pub time_buckets: Vec<f64>,
-    /// Bounds of size histograms, which Manifold does not have (a warning).
-    pub size_buckets: Option<Vec<f64>>,
+    /// Bounds in bytes of the body size histograms, ascending (KrakenD CE's default:
+    /// [`SIZE_BUCKETS`]).
+    pub size_buckets: Vec<f64>,
 }
 
 /// KrakenD CE's default duration buckets, in seconds.
 pub const TIME_BUCKETS: [f64; 20] = [
     0.01, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.5, 0.75, 1.0, 1.5,
     2.0, 3.5, 5.0, 10.0,
+];
+
+/// KrakenD CE's default body size buckets, in bytes (128 B to 64 MiB).
+pub const SIZE_BUCKETS: [f64; 15] = [
+    128.0,
+    256.0,
+    512.0,
+    1024.0,
+    4096.0,
+    8192.0,
+    16_384.0,
+    32_768.0,
+    65_536.0,
+    262_144.0,
+    524_288.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
 ];
 
 /// Most bounds a histogram may have (each is a series per label set).
@@ -79,7 +99,7 @@ impl Default for Histograms {
     fn default() -> Self {
         Self {
             time_buckets: TIME_BUCKETS.to_vec(),
-            size_buckets: None,
+            size_buckets: SIZE_BUCKETS.to_vec(),
         }
     }
 }
@@ -401,6 +421,30 @@ impl OpenTelemetry {
     }
 }
 
+/// A histogram's bounds (`at`): 1 to [`MAX_BUCKETS`] of them, each above the one before, above
+/// 0 and at most `max` (`what` they must be, for the error).
+fn check_bounds(at: &mut Cx<'_, '_>, bounds: &[f64], (max, what): (f64, &str)) {
+    if bounds.is_empty() || bounds.len() > MAX_BUCKETS {
+        at.error(format!(
+            "{} bounds: a histogram needs 1 to {MAX_BUCKETS}",
+            bounds.len()
+        ));
+    }
+    for (i, pair) in bounds.windows(2).enumerate() {
+        if let [a, b] = pair {
+            if a >= b {
+                at.item(i + 1)
+                    .error(format!("{b} does not come after {a}: bounds go up"));
+            }
+        }
+    }
+    for (i, b) in bounds.iter().enumerate() {
+        if !(b.is_finite() && *b > 0.0 && *b <= max) {
+            at.item(i).error(format!("{b} is not {what}"));
+        }
+    }
+}
+
 impl Namespace for OpenTelemetry {
     type Raw = Self;
 
@@ -420,35 +464,20 @@ impl Namespace for OpenTelemetry {
         check_layers(&raw.layers, &mut at);
         drop(at);
         let mut histograms = cx.at("histograms");
-        let buckets = &raw.histograms.time_buckets;
-        if buckets.is_empty() || buckets.len() > MAX_BUCKETS {
-            histograms.at("time_buckets").error(format!(
-                "{} bounds: a histogram needs 1 to {MAX_BUCKETS}",
-                buckets.len()
-            ));
-        }
-        for (i, pair) in buckets.windows(2).enumerate() {
-            if let [a, b] = pair {
-                if a >= b {
-                    histograms
-                        .at("time_buckets")
-                        .item(i + 1)
-                        .error(format!("{b} does not come after {a}: bounds go up"));
-                }
-            }
-        }
-        for (i, b) in buckets.iter().enumerate() {
-            if !(b.is_finite() && *b > 0.0 && *b <= 1e9) {
-                histograms.at("time_buckets").item(i).error(format!(
-                    "{b} is not a duration in seconds (above 0, at most 1e9)"
-                ));
-            }
-        }
-        if raw.histograms.size_buckets.is_some() {
-            histograms.at("size_buckets").warn(
-                "Manifold has no size histograms (only durations): size_buckets has no effect",
-            );
-        }
+        check_bounds(
+            &mut histograms.at("time_buckets"),
+            &raw.histograms.time_buckets,
+            (1e9, "a duration in seconds (above 0, at most 1e9)"),
+        );
+        check_bounds(
+            &mut histograms.at("size_buckets"),
+            &raw.histograms.size_buckets,
+            // Exact in an `f64`: a bound is then a whole number of bytes and its floor.
+            (
+                9_007_199_254_740_992.0,
+                "a size in bytes (above 0, at most 2^53)",
+            ),
+        );
         drop(histograms);
         // Exporter names are unique across both kinds, as krakend-otel checks.
         let otlp: Vec<&str> = raw.exporters.otlp.iter().map(|o| o.name.as_str()).collect();
