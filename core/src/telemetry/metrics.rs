@@ -1,7 +1,8 @@
 //! The request metrics, kept from the records: request count, duration and body size per
 //! endpoint, method and status; backend call count, duration and body size per backend host,
-//! method and status (or failure kind); requests in flight. Rendered as Prometheus text (`/metrics`) or as an OTLP
-//! `ExportMetricsServiceRequest` (cumulative), so every platform reports the same series.
+//! method and status (or failure kind); requests in flight. Rendered as Prometheus text
+//! (`/metrics`) or as an OTLP `ExportMetricsServiceRequest` (cumulative), so every platform
+//! reports the same series.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
