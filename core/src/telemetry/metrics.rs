@@ -774,7 +774,7 @@ mod tests {
         }
         m.begin();
         let text = m.prometheus(&[("manifold_x_total", "X.", 7)]);
-        for line in [
+        assert_lines(&text, [
             "manifold_http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 2",
             "manifold_http_server_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
             "manifold_http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",status=\"200\",le=\"0.01\"} 1",
@@ -782,8 +782,22 @@ mod tests {
             "manifold_http_server_request_duration_seconds_count{method=\"GET\",route=\"/a\",status=\"200\"} 2",
             "manifold_http_server_active_requests 1",
             "manifold_x_total 7",
-        ] {
+        ]);
+    }
+
+    /// Every one of `lines` is a whole line of `text`.
+    fn assert_lines<S: AsRef<str>>(text: &str, lines: impl IntoIterator<Item = S>) {
+        for line in lines {
+            let line = line.as_ref();
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+    }
+
+    /// Each of `needles` is somewhere in `bytes`.
+    fn assert_contains(bytes: &[u8], needles: &[&[u8]]) {
+        for needle in needles {
+            let found = bytes.windows(needle.len()).any(|w| w == *needle);
+            assert!(found, "{}", String::from_utf8_lossy(needle));
         }
     }
 
@@ -836,22 +850,17 @@ mod tests {
         m.record(&r);
         m.straggler(&call(202));
         let text = m.prometheus(&[]);
-        for line in [
+        assert_lines(&text, [
             "manifold_http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\",team=\"core\",deploy_zone=\"a\\\"b\"} 1",
             "manifold_http_server_active_requests{team=\"core\",deploy_zone=\"a\\\"b\"} 0",
             "manifold_http_client_requests_total{host=\"http://users\",method=\"GET\",status=\"201\",tier=\"db\"} 1",
             "manifold_http_client_requests_total{host=\"http://users\",method=\"GET\",status=\"202\",tier=\"db\"} 1",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
-        }
+        ]);
         let otlp = m.otlp(&Resource::default(), 1);
-        for needle in [
-            &b"deploy.zone"[..],
-            b"tier",
-            b"http.client.request.duration",
-        ] {
-            assert!(otlp.windows(needle.len()).any(|w| w == needle));
-        }
+        assert_contains(
+            &otlp,
+            &[b"deploy.zone", b"tier", b"http.client.request.duration"],
+        );
         // Each layer off: its series are neither kept nor written.
         for (server, client) in [(false, true), (true, false), (false, false)] {
             let mut layers = Layers::default();
@@ -905,13 +914,11 @@ mod tests {
         }
         m.straggler(&kept);
         let text = m.prometheus(&[]);
-        for line in [
+        assert_lines(&text, [
             "manifold_http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\",team=\"core\"} 1",
             "manifold_http_server_requests_total{method=\"GET\",route=\"/own\",status=\"200\",team=\"core\",owner=\"charlie\"} 1",
             "manifold_http_client_requests_total{host=\"http://users\",method=\"GET\",status=\"200\",tier=\"db\"} 2",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
-        }
+        ]);
         // The service's backend layer is off; the call without a layer of its own and the
         // one whose layer is off are not counted.
         assert_eq!(
@@ -925,14 +932,15 @@ mod tests {
             1
         );
         let otlp = m.otlp(&Resource::default(), 1);
-        for needle in [
-            &b"owner"[..],
-            b"charlie",
-            b"tier",
-            b"http.client.request.duration",
-        ] {
-            assert!(otlp.windows(needle.len()).any(|w| w == needle));
-        }
+        assert_contains(
+            &otlp,
+            &[
+                b"owner",
+                b"charlie",
+                b"tier",
+                b"http.client.request.duration",
+            ],
+        );
     }
 
     #[test]
@@ -946,7 +954,7 @@ mod tests {
         }
         let text = m.prometheus(&[]);
         let line = "manifold_http_server_requests_total{method=\"_OTHER\",route=\"unmatched\",status=\"405\"} 100";
-        assert!(text.lines().any(|l| l == line), "{text}");
+        assert_lines(&text, [line]);
         assert!(!text.contains("method=\"M1"), "{text}");
         assert_eq!(m.lock().server.entries.len(), 1);
     }
@@ -1098,9 +1106,10 @@ mod tests {
         let bucket = |le: &str, n: u64| {
             format!("manifold_http_server_request_duration_seconds_bucket{{method=\"GET\",route=\"/a\",status=\"200\",le=\"{le}\"}} {n}")
         };
-        for line in [bucket("0.001", 2), bucket("0.3", 4), bucket("+Inf", 5)] {
-            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
-        }
+        assert_lines(
+            &text,
+            [bucket("0.001", 2), bucket("0.3", 4), bucket("+Inf", 5)],
+        );
         assert!(!text.contains("le=\"0.01\""), "{text}");
     }
 
@@ -1125,28 +1134,30 @@ mod tests {
         let labels = "method=\"GET\",route=\"/a\",status=\"200\"";
         let client = "manifold_http_client_response_body_size_bytes";
         let call_labels = "host=\"http://users\",method=\"GET\",status=\"200\"";
-        for line in [
-            format!("# TYPE {server} histogram"),
-            format!("{server}_bucket{{{labels},le=\"100\"}} 2"),
-            format!("{server}_bucket{{{labels},le=\"1024\"}} 3"),
-            format!("{server}_bucket{{{labels},le=\"+Inf\"}} 4"),
-            format!("{server}_sum{{{labels}}} 5201"),
-            format!("{server}_count{{{labels}}} 4"),
-            format!("{client}_bucket{{{call_labels},le=\"100\"}} 1"),
-            format!("{client}_bucket{{{call_labels},le=\"1024\"}} 3"),
-            format!("{client}_sum{{{call_labels}}} 2157"),
-            // The durations keep their own bounds and sum (in seconds).
-            format!("manifold_http_server_request_duration_seconds_sum{{{labels}}} 0.00004"),
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
-        }
+        assert_lines(
+            &text,
+            [
+                format!("# TYPE {server} histogram"),
+                format!("{server}_bucket{{{labels},le=\"100\"}} 2"),
+                format!("{server}_bucket{{{labels},le=\"1024\"}} 3"),
+                format!("{server}_bucket{{{labels},le=\"+Inf\"}} 4"),
+                format!("{server}_sum{{{labels}}} 5201"),
+                format!("{server}_count{{{labels}}} 4"),
+                format!("{client}_bucket{{{call_labels},le=\"100\"}} 1"),
+                format!("{client}_bucket{{{call_labels},le=\"1024\"}} 3"),
+                format!("{client}_sum{{{call_labels}}} 2157"),
+                // The durations keep their own bounds and sum (in seconds).
+                format!("manifold_http_server_request_duration_seconds_sum{{{labels}}} 0.00004"),
+            ],
+        );
         let otlp = m.otlp(&Resource::default(), 1);
-        for needle in [
-            &b"http.server.response.body.size"[..],
-            b"http.client.response.body.size",
-            b"By",
-        ] {
-            assert!(otlp.windows(needle.len()).any(|w| w == needle));
-        }
+        assert_contains(
+            &otlp,
+            &[
+                b"http.server.response.body.size",
+                b"http.client.response.body.size",
+                b"By",
+            ],
+        );
     }
 }
