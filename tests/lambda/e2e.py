@@ -553,7 +553,8 @@ def telemetry(port: int, otlp_port: int, log: Path, check) -> None:
     conn.request("GET", f"/lambda-url/{FUNCTION}/traced/7", headers={
         "traceparent": f"00-{trace}-{parent}-01", "X-Request-Id": "lambda-e2e-1"})
     answer = conn.getresponse()
-    body = json.loads(answer.read())
+    raw = answer.read()
+    body = json.loads(raw)
     problems = [] if answer.status == 200 else [f"status {answer.status}"]
     if answer.getheader("X-Request-Id") != "lambda-e2e-1":
         problems.append(f"X-Request-Id {answer.getheader('X-Request-Id')!r}")
@@ -579,6 +580,27 @@ def telemetry(port: int, otlp_port: int, log: Path, check) -> None:
     grpc = ids("grpc")
     check("telemetry: the same spans at the OTLP/gRPC collector (use_http unset) when the answer arrives",
           [] if grpc == ids("http") and len(grpc) == 4 else [f"gRPC {grpc}, HTTP {ids('http')}"])
+    # The first invocation of a sandbox pushes the metrics too, before it returns.
+    def histogram(name: str) -> list:
+        conn = http.client.HTTPConnection("127.0.0.1", otlp_port, timeout=5)
+        conn.request("GET", f"/histogram?name={name}")
+        return json.loads(conn.getresponse().read())
+    problems = []
+    route = lambda points: [p for p in points if p["attributes"].get("http.route") == "/traced/{id}"]
+    for name, unit, total in [("http.server.request.duration", "s", None),
+                              ("http.server.response.body.size", "By", len(raw))]:
+        points = route(histogram(name))
+        if len(points) != 1 or points[0]["count"] != 1 or points[0]["unit"] != unit or \
+                total is not None and points[0]["sum"] != total:
+            problems.append(f"{name}: {points}, expected one request of {total} bytes")
+    # Both backend calls' bodies, to the byte: what the trace backend wrote for each.
+    sent = sum(len(json.dumps({"path": body[g]["path"], "traceparent": body[g]["traceparent"]}).encode())
+               for g in ("x", "y"))
+    calls = histogram("http.client.response.body.size")
+    if [(p["count"], p["sum"], p["unit"]) for p in calls] != [(2, sent, "By")]:
+        problems.append(f"http.client.response.body.size: {calls}, expected 2 calls of {sent} bytes")
+    check("telemetry: metrics at the OTLP receiver when the first answer arrives (durations, "
+          "body sizes to the byte)", problems)
     lines = []
     for line in log.read_text(errors="replace").splitlines():
         start = line.find('{"')

@@ -9,6 +9,8 @@ Usage: receiver.py OTLP_PORT BACKEND_PORT [GRPC_PORT]
                                 spans marked "via": "grpc"
   GET  /spans                   (OTLP_PORT)  every span received so far, as JSON
   GET  /metrics-names           (OTLP_PORT)  the metric names received so far
+  GET  /histogram?name=NAME      (OTLP_PORT)  the latest data points of that histogram (OTLP/HTTP):
+                                            attributes, count, sum, bucket counts, bounds
   GET  /payload-errors          (OTLP_PORT)  how many payloads failed to parse
   GET  /*                       (BACKEND_PORT) {"path": ..., "traceparent": ...}
 """
@@ -29,6 +31,9 @@ LOCK = threading.Lock()
 SPANS = []
 METRICS = set()
 GRPC_METRICS = set()
+# Histogram name -> {attributes as sorted JSON: the latest data point} (OTLP/HTTP; cumulative,
+# so the latest point of a series is its whole count).
+HISTOGRAMS = {}
 ERRORS = [0]
 
 
@@ -67,11 +72,20 @@ def keep_spans(req, via):
         SPANS.extend(spans)
 
 
-def keep_metrics(req, names):
+def keep_metrics(req, names, histograms=None):
     with LOCK:
         for rm in req.resource_metrics:
             for sm in rm.scope_metrics:
                 names.update(m.name for m in sm.metrics)
+                for m in sm.metrics:
+                    if histograms is None or not m.HasField("histogram"):
+                        continue
+                    for p in m.histogram.data_points:
+                        point = {"unit": m.unit, "attributes": attributes(p.attributes), "count": p.count,
+                                 "sum": p.sum, "bucket_counts": list(p.bucket_counts),
+                                 "bounds": list(p.explicit_bounds)}
+                        key = json.dumps(point["attributes"], sort_keys=True)
+                        histograms.setdefault(m.name, {})[key] = point
 
 
 class Otlp(BaseHTTPRequestHandler):
@@ -96,7 +110,7 @@ class Otlp(BaseHTTPRequestHandler):
             elif self.path == "/v1/metrics":
                 req = ExportMetricsServiceRequest()
                 req.ParseFromString(body)
-                keep_metrics(req, METRICS)
+                keep_metrics(req, METRICS, HISTOGRAMS)
             else:
                 return self.reply(404, {"error": "unknown path"})
         except Exception as e:  # a payload that does not parse is the gateway's bug
@@ -112,6 +126,9 @@ class Otlp(BaseHTTPRequestHandler):
                 return self.reply(200, SPANS)
             if self.path == "/metrics-names":
                 return self.reply(200, sorted(METRICS))
+            if self.path.startswith("/histogram?name="):
+                name = self.path.split("=", 1)[1]
+                return self.reply(200, list(HISTOGRAMS.get(name, {}).values()))
             if self.path == "/grpc-metrics-names":
                 return self.reply(200, sorted(GRPC_METRICS))
             if self.path == "/payload-errors":

@@ -5,7 +5,9 @@
 //   * the spans, sent through `fetch` in `ctx.wait_until` after the answer, reach the receiver:
 //     the client's trace, server -> proxy -> one span per backend call, and each backend got
 //     its own span in traceparent; each layer's static attributes on its spans;
-//   * the access log, one JSON object per request through `console.log`, checked field by field.
+//   * the access log, one JSON object per request through `console.log`, checked field by field;
+//   * the metrics, pushed by the end of a request once a reporting period has passed: an
+//     endpoint's request count and body sizes to the byte.
 //
 // Run through scripts/worker-e2e.sh, which builds the Worker with MANIFOLD_E2E_OTLP_PORT and
 // MANIFOLD_E2E_TRACE_PORT expanded into it and sets MANIFOLD_CACHE, E2E_SSL_WORKER_DIR,
@@ -125,4 +127,31 @@ test("telemetry on Workers: an endpoint's and its backends' own layers (KrakenD 
   assert.equal(x.attributes.tier, "own", "the backend's own static attributes, not the service's");
   assert.equal(body.x.traceparent, `00-${trace}-${x.span_id}-01`);
   assert.equal(body.y.traceparent, `00-${trace}-${server.span_id}-01`, "y's call is part of the server span");
+});
+
+test("telemetry on Workers: the metrics pushed after a reporting period, body sizes to the byte", async () => {
+  // /sized/{id} is called by this test alone, and its answer has one length: once a push has
+  // come (the end of a request a period after the last one pushes it, in `ctx.wait_until`),
+  // its series counts some of these requests and their bytes exactly.
+  let length;
+  const histogram = async (name) => {
+    const all = await (await fetch(`http://127.0.0.1:${OTLP_PORT}/histogram?name=${name}`)).json();
+    return all.filter((p) => p.attributes["http.route"] === "/sized/{id}");
+  };
+  const [size] = await eventually(async () => {
+    const res = await mf.dispatchFetch("https://secure.example/sized/1");
+    const bytes = new Uint8Array(await res.arrayBuffer()).length;
+    assert.equal(res.status, 200);
+    assert.ok(length === undefined || bytes === length, "one answer length");
+    length = bytes;
+    const points = await histogram("http.server.response.body.size");
+    assert.equal(points.length, 1, "the endpoint's series at the receiver");
+    return points;
+  }, 20_000);
+  assert.equal(size.unit, "By");
+  assert.ok(size.count >= 1);
+  assert.equal(size.sum, size.count * length, JSON.stringify(size));
+  // The duration histogram of the same push counts the same requests.
+  const durations = await histogram("http.server.request.duration");
+  assert.ok(durations.length === 1 && durations[0].count >= size.count, JSON.stringify(durations));
 });
