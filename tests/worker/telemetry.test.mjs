@@ -53,6 +53,20 @@ after(async () => {
   receiver?.kill();
 });
 
+/** What the receiver has at `path`, as JSON. */
+async function received(path) {
+  return (await fetch(`http://127.0.0.1:${OTLP_PORT}${path}`)).json();
+}
+
+/** The `n` spans of `trace`, once they have all reached the receiver (sent after the answer). */
+function spansOf(trace, n) {
+  return eventually(async () => {
+    const mine = (await received("/spans")).filter((s) => s.trace_id === trace);
+    assert.equal(mine.length, n, `spans of the trace so far: ${JSON.stringify(mine)}`);
+    return mine;
+  }, 15_000);
+}
+
 test("telemetry on Workers: the client's trace at the OTLP receiver after the answer, and the access log as JSON", async (t) => {
   const res = await mf.dispatchFetch("https://secure.example/traced/7", {
     headers: { traceparent: `00-${TRACE}-${PARENT}-01`, "x-request-id": "worker-e2e-1" },
@@ -60,12 +74,7 @@ test("telemetry on Workers: the client's trace at the OTLP receiver after the an
   const body = await res.json();
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-request-id"), "worker-e2e-1");
-  const spans = await eventually(async () => {
-    const all = await (await fetch(`http://127.0.0.1:${OTLP_PORT}/spans`)).json();
-    const mine = all.filter((s) => s.trace_id === TRACE);
-    assert.equal(mine.length, 4, `spans of the trace so far: ${JSON.stringify(mine)}`);
-    return mine;
-  }, 15_000);
+  const spans = await spansOf(TRACE, 4);
   const server = spans.filter((s) => s.kind === 2);
   const proxy = spans.filter((s) => s.kind === 1);
   const client = spans.filter((s) => s.kind === 3);
@@ -113,12 +122,7 @@ test("telemetry on Workers: an endpoint's and its backends' own layers (KrakenD 
   const body = await res.json();
   assert.equal(res.status, 200);
   // No proxy span (the endpoint's `proxy`), no span for y (its `backend`): server and x.
-  const spans = await eventually(async () => {
-    const all = await (await fetch(`http://127.0.0.1:${OTLP_PORT}/spans`)).json();
-    const mine = all.filter((s) => s.trace_id === trace);
-    assert.equal(mine.length, 2, `spans of the trace so far: ${JSON.stringify(mine)}`);
-    return mine;
-  }, 15_000);
+  const spans = await spansOf(trace, 2);
   const server = spans.find((s) => s.kind === 2);
   const x = spans.find((s) => s.kind === 3);
   assert.ok(server && x, JSON.stringify(spans));
@@ -135,7 +139,7 @@ test("telemetry on Workers: the metrics pushed after a reporting period, body si
   // its series counts some of these requests and their bytes exactly.
   let length;
   const histogram = async (name) => {
-    const all = await (await fetch(`http://127.0.0.1:${OTLP_PORT}/histogram?name=${name}`)).json();
+    const all = await received(`/histogram?name=${name}`);
     return all.filter((p) => p.attributes["http.route"] === "/sized/{id}");
   };
   const [size] = await eventually(async () => {
