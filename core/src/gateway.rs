@@ -82,11 +82,7 @@ impl Gateway {
             .iter()
             .map(|e| CompiledEndpoint::new(&config, e, &stores, &platform))
             .collect();
-        let version = if config.router.hide_version_header {
-            HeaderValue::from_static("Version undefined")
-        } else {
-            HeaderValue::from_static(crate::USER_AGENT)
-        };
+        let version = render::version(&config.router);
         // Both behind their cargo features (config::capability): constant `false`/`None` in a
         // build without them, so their code is not in that build.
         let websockets =
@@ -327,9 +323,7 @@ impl Gateway {
         };
         match self.router.lookup(&parts.method, path) {
             Lookup::Found { endpoint, params } => {
-                endpoint
-                    .handle(parts, &params, body, context, router, &self.version)
-                    .await
+                endpoint.handle(parts, &params, body, context, router).await
             }
             Lookup::MethodNotAllowed if parts.method == Method::OPTIONS && router.auto_options => {
                 render::auto_options(&self.router.allowed(path), &self.version)

@@ -60,10 +60,11 @@ fn negotiate(accept: Option<&HeaderValue>) -> OutputEncoding {
 pub(crate) fn endpoint(
     endpoint: &Endpoint,
     router: &RouterOptions,
-    version: &HeaderValue,
+    heads: &Heads,
     accept: Option<&HeaderValue>,
     result: Result<ProxyResponse, ProxyError>,
 ) -> Response<Bytes> {
+    let version = &heads.version;
     let mut response = match result {
         Ok(ProxyResponse { raw: Some(raw), .. })
             if endpoint.output_encoding == OutputEncoding::NoOp =>
@@ -86,42 +87,96 @@ pub(crate) fn endpoint(
             r
         }
         Ok(ok) => {
-            let (completed, content_type, body) = match ok.json {
-                // Transcoded only for `output_encoding: json` (`stack::transcoding`).
-                Some(json) => (ok.is_complete && !json.is_empty(), JSON, json.bytes),
-                None => {
-                    let completed = ok.is_complete && !ok.data.is_empty();
-                    let (content_type, body) =
-                        encode(endpoint.output_encoding, accept, ok.data, ok.size_hint);
-                    (completed, content_type, body)
+            let (completed, body) = match ok.json {
+                // Transcoded only for `output_encoding: json` (`stack::transcoding`): the
+                // endpoint's headers for it are made already, `X-Krakend` included.
+                Some(json) => {
+                    let completed = ok.is_complete && !json.is_empty();
+                    let mut r = Response::new(Bytes::from(json.bytes));
+                    *r.headers_mut() = heads.json[usize::from(completed)].clone();
+                    return partial_status(r, endpoint, ok.is_complete);
                 }
+                None => (ok.is_complete && !ok.data.is_empty(), ok.data),
             };
+            let (content_type, body) = encode(endpoint.output_encoding, accept, body, ok.size_hint);
             let mut r = Response::new(Bytes::from(body));
-            // `manifold/failure.partial_status`: a partial answer says so in its status.
-            if let (false, Some(status)) = (ok.is_complete, endpoint.failure.partial_status) {
-                *r.status_mut() = status;
-            }
-            let h = r.headers_mut();
-            h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-            h.insert(
-                X_KRAKEND_COMPLETED,
-                HeaderValue::from_static(if completed { "true" } else { "false" }),
-            );
-            let ttl = endpoint.cache_ttl.as_secs();
-            // krakend-jose's signer writes its response itself, without these two (jwt_4).
-            if endpoint.auth_signer.is_some() {
-                h.remove(X_KRAKEND_COMPLETED);
-            } else if completed && ttl > 0 {
-                if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
-                    h.insert(CACHE_CONTROL, v);
-                }
-            }
-            r
+            answer_headers(r.headers_mut(), endpoint, content_type, completed);
+            partial_status(r, endpoint, ok.is_complete)
         }
         Err(e) => error(endpoint, router, e),
     };
     response.headers_mut().insert(X_KRAKEND, version.clone());
     response
+}
+
+/// `manifold/failure.partial_status`: a partial answer says so in its status.
+fn partial_status(mut r: Response<Bytes>, endpoint: &Endpoint, complete: bool) -> Response<Bytes> {
+    if let (false, Some(status)) = (complete, endpoint.failure.partial_status) {
+        *r.status_mut() = status;
+    }
+    r
+}
+
+/// The headers of an endpoint's successful answer of `content_type`: `X-Krakend-Completed`
+/// and, for a complete one, its `Cache-Control` (neither for a token signer's answer).
+fn answer_headers(
+    h: &mut HeaderMap,
+    endpoint: &Endpoint,
+    content_type: &'static str,
+    completed: bool,
+) {
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // krakend-jose's signer writes its response itself, without these two (jwt_4).
+    if endpoint.auth_signer.is_some() {
+        return;
+    }
+    h.insert(
+        X_KRAKEND_COMPLETED,
+        HeaderValue::from_static(if completed { "true" } else { "false" }),
+    );
+    let ttl = endpoint.cache_ttl.as_secs();
+    if completed && ttl > 0 {
+        if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
+            h.insert(CACHE_CONTROL, v);
+        }
+    }
+}
+
+/// An endpoint's answer headers, made once: `X-Krakend` (the gateway's version, or
+/// `Version undefined`) and, for its transcoded JSON answers, the whole head, incomplete and
+/// complete. Each answer clones one: a copy of three entries costs less than inserting them,
+/// which hashes each name (custom ones byte by byte) and allocates the map.
+#[derive(Debug, Clone)]
+pub(crate) struct Heads {
+    /// `X-Krakend`.
+    version: HeaderValue,
+    /// A transcoded answer's headers, by whether it is complete.
+    json: [HeaderMap; 2],
+}
+
+impl Heads {
+    /// The heads of `endpoint`'s answers, with `version` as `X-Krakend`.
+    pub(crate) fn new(endpoint: &Endpoint, version: HeaderValue) -> Self {
+        let head = |completed| {
+            let mut h = HeaderMap::new();
+            answer_headers(&mut h, endpoint, JSON, completed);
+            h.insert(X_KRAKEND, version.clone());
+            h
+        };
+        Self {
+            json: [head(false), head(true)],
+            version,
+        }
+    }
+}
+
+/// `X-Krakend`'s value for `router`: the gateway's version, unless `hide_version_header`.
+pub(crate) fn version(router: &RouterOptions) -> HeaderValue {
+    if router.hide_version_header {
+        HeaderValue::from_static("Version undefined")
+    } else {
+        HeaderValue::from_static(crate::USER_AGENT)
+    }
 }
 
 fn error(endpoint: &Endpoint, router: &RouterOptions, e: ProxyError) -> Response<Bytes> {
@@ -346,15 +401,35 @@ pub(crate) fn redirect(method: &http::Method, path: &str, query: Option<&str>) -
 mod tests {
     use super::*;
 
-    /// The answer's headers, in order, for `result` on the config's one endpoint.
+    /// The answer's headers, in order, for `result` on the config's one endpoint; checked to
+    /// be the same when the answer comes transcoded (the endpoint's prepared heads).
     fn headers(config: &str, result: Result<ProxyResponse, ProxyError>) -> Vec<(String, String)> {
         let config = crate::config::parse(config).unwrap();
-        let version = HeaderValue::from_static(crate::USER_AGENT);
-        let r = endpoint(&config.endpoints[0], &config.router, &version, None, result);
-        r.headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
-            .collect()
+        let e = &config.endpoints[0];
+        let heads = Heads::new(e, version(&config.router));
+        let transcoded = match &result {
+            Ok(ok) if e.output_encoding == OutputEncoding::Json => Some(Ok(ProxyResponse {
+                json: Some(crate::json::Encoded::from_map(ok.data.clone())),
+                is_complete: ok.is_complete,
+                ..Default::default()
+            })),
+            _ => None,
+        };
+        let r = endpoint(e, &config.router, &heads, None, result);
+        let listed = |r: &Response<Bytes>| -> Vec<(String, String)> {
+            r.headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                .collect()
+        };
+        if let Some(transcoded) = transcoded {
+            let t = endpoint(e, &config.router, &heads, None, transcoded);
+            assert_eq!(
+                (listed(&t), t.status(), t.body()),
+                (listed(&r), r.status(), r.body())
+            );
+        }
+        listed(&r)
     }
 
     fn answer(complete: bool) -> Result<ProxyResponse, ProxyError> {
@@ -402,5 +477,18 @@ mod tests {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(names, ["content-type", "x-krakend-completed", "x-krakend"]);
+        // A partial answer's status, and a signer's answer without `X-Krakend-Completed`.
+        let partial = r#"{"version":3,"endpoints":[{"endpoint":"/a","backend":[{"host":["http://b"],"url_pattern":"/a"}],
+            "extra_config":{"manifold/failure":{"partial_status":206}}}]}"#;
+        assert_eq!(
+            headers(partial, answer(false))[1],
+            h("x-krakend-completed", "false")
+        );
+        let hidden = r#"{"version":3,"extra_config":{"router":{"hide_version_header":true}},
+            "endpoints":[{"endpoint":"/a","backend":[{"host":["http://b"],"url_pattern":"/a"}]}]}"#;
+        assert_eq!(
+            headers(hidden, answer(true))[2],
+            h("x-krakend", "Version undefined")
+        );
     }
 }

@@ -40,7 +40,7 @@ use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, Response};
+use http::Response;
 
 use crate::config::extra::{BotDetector, RedisRateLimit, RouterOptions, RouterRateLimit, Strategy};
 use crate::config::{Config, Endpoint};
@@ -68,6 +68,8 @@ pub(crate) struct CompiledEndpoint {
     proxy: SharedProxy,
     /// `websocket`: how upgrades reach the backend (`websocket.rs`).
     websocket: Option<Upgrader>,
+    /// Its answers' headers, made once.
+    heads: render::Heads,
 }
 
 /// The engine-wide guards, around the router (KrakenD's server wrapper and gin middlewares):
@@ -171,6 +173,7 @@ impl CompiledEndpoint {
                     Some(Upgrader::new(endpoint, ws.clone(), backend, platform))
                 },
             ),
+            heads: render::Heads::new(endpoint, render::version(&config.router)),
             plan: endpoint.clone(),
             route: endpoint.endpoint.as_str().into(),
             telemetry: crate::telemetry::endpoint_override(config, endpoint),
@@ -185,7 +188,6 @@ impl CompiledEndpoint {
         body: Bytes,
         context: &RequestContext,
         router: &RouterOptions,
-        version: &HeaderValue,
     ) -> Response<Bytes> {
         crate::telemetry::routed(context, &self.route, self.telemetry.as_ref());
         let params = Params::decode(raw_params);
@@ -204,7 +206,7 @@ impl CompiledEndpoint {
         let request = request::build(&self.plan, parts, &state, body, &params, context.clone());
         let result = self.proxy.call(request).await;
         let accept = parts.headers.get(http::header::ACCEPT);
-        let mut response = render::endpoint(&self.plan, router, version, accept, result);
+        let mut response = render::endpoint(&self.plan, router, &self.heads, accept, result);
         self.guards.finish(&inbound, &mut state, &mut response);
         response
     }
