@@ -180,7 +180,7 @@ fn traced(r: &RequestRecord) {
     let calls = (!r.backends.is_empty()).then(|| r.backends_json());
     info!(
         target: "manifold::access",
-        request_id = %r.request_id,
+        request_id = %r.request_id(),
         trace_id = %Hex(&r.trace.trace_id),
         method = %r.method,
         endpoint = r.endpoint.as_deref(),
@@ -447,7 +447,7 @@ mod tests {
             overrides: None,
             start_micros: 1_795_651_200_123_456,
             duration_micros: if full { 1_402 } else { 3_000 },
-            request_id: "071c65f66313bbc6f63f2a34e90c3000".into(),
+            request_id: http::HeaderValue::from_static("071c65f66313bbc6f63f2a34e90c3000"),
             trace: TraceIds {
                 trace_id: [0xab; 16],
                 server_span: [1; 8],

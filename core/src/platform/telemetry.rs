@@ -83,8 +83,9 @@ pub struct RequestRecord {
     pub start_micros: u64,
     /// How long the gateway took to answer, in microseconds.
     pub duration_micros: u64,
-    /// The request id (the client's valid `X-Request-Id`, or a new one), also in the answer.
-    pub request_id: String,
+    /// The request id (the client's valid `X-Request-Id`, or a new one), the answer's header
+    /// value (shared with it).
+    pub request_id: HeaderValue,
     /// Its trace context.
     pub trace: TraceIds,
     /// The request method (borrowed for the standard ones: nothing to allocate).
@@ -306,6 +307,11 @@ impl fmt::Display for Hex<'_> {
 // === impl RequestRecord ===
 
 impl RequestRecord {
+    /// [`Self::request_id`] as text (it is ASCII: a client's is checked when it arrives).
+    pub fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+
     /// The record as one JSON object (one line): what Lambda writes to stdout, what Workers
     /// pass to `console.log`, what `--log-format json` shows natively. Keys in sorted order,
     /// absent values left out (as a `serde_json` object would print it), written straight
@@ -340,7 +346,7 @@ impl RequestRecord {
         out.key_str(json_key!("message"), "request");
         out.key_str(json_key!("method"), &self.method);
         out.key_str(json_key!("path"), &self.path);
-        out.key_str(json_key!("request_id"), &self.request_id);
+        out.key_str(json_key!("request_id"), self.request_id());
         out.key_hex(json_key!("span_id"), &self.trace.server_span);
         out.key_int(json_key!("status"), u64::from(self.status));
         out.key_timestamp(json_key!("timestamp"), self.start_micros / 1000);
@@ -612,7 +618,7 @@ mod tests {
         let backends: Vec<serde_json::Value> = r.backends.iter().map(call).collect();
         let mut o = serde_json::json!({
             "timestamp": crate::time::rfc3339(r.start_micros / 1000, true),
-            "level": "INFO", "message": "request", "request_id": r.request_id,
+            "level": "INFO", "message": "request", "request_id": r.request_id(),
             "trace_id": hex(&r.trace.trace_id), "span_id": hex(&r.trace.server_span),
             "method": r.method, "endpoint": r.endpoint.as_deref(), "path": r.path, "status": r.status,
             "duration_ms": millis(r.duration_micros), "completed": r.completed,
@@ -648,7 +654,7 @@ mod tests {
             overrides: None,
             start_micros: 1_795_651_200_123_456,
             duration_micros: 999_999,
-            request_id: "req-1/=+@".into(),
+            request_id: HeaderValue::from_static("req-1/=+@"),
             trace: TraceIds {
                 trace_id: *b"\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36",
                 server_span: [0, 1, 2, 3, 4, 5, 6, 0xff],

@@ -740,7 +740,7 @@ mod tests {
             overrides: None,
             start_micros: 0,
             duration_micros: micros,
-            request_id: "r".into(),
+            request_id: http::HeaderValue::from_static("r"),
             trace: TraceIds {
                 trace_id: [1; 16],
                 server_span: [2; 8],

@@ -58,7 +58,7 @@ pub(crate) struct Started {
     /// `Server-Timing`).
     live: Option<Arc<Live>>,
     start_micros: u64,
-    request_id: String,
+    request_id: HeaderValue,
 }
 
 // === impl Telemetry ===
@@ -156,7 +156,7 @@ impl Telemetry {
         let Started {
             live,
             start_micros,
-            mut request_id,
+            request_id,
         } = started;
         let duration_micros = if self.timed(platform) {
             platform.clock.now_micros().saturating_sub(start_micros)
@@ -170,22 +170,16 @@ impl Telemetry {
             overrides,
         } = live.as_ref().map(|l| l.take()).unwrap_or_default();
         let headers = response.headers_mut();
-        // The id's own bytes when no record keeps it (no copy).
-        let id = if platform.sink.is_some() {
-            HeaderValue::from_str(&request_id)
-        } else {
-            HeaderValue::from_maybe_shared(Bytes::from(std::mem::take(&mut request_id)))
-        };
-        if let Ok(id) = id {
-            headers.insert(request_id::X_REQUEST_ID, id);
-        }
+        // Shared with the record, when there is one (a reference counted, nothing copied).
+        let recorded = platform.sink.is_some().then(|| request_id.clone());
+        headers.insert(request_id::X_REQUEST_ID, request_id);
         if self.server_timing {
             if let Some(value) = server_timing::header(&backends, duration_micros) {
                 headers.insert(HeaderName::from_static("server-timing"), value);
             }
         }
         // A sink always has the live state (see `start`).
-        let (Some(sink), Some(live)) = (&platform.sink, live) else {
+        let (Some(sink), Some(live), Some(request_id)) = (&platform.sink, live, recorded) else {
             return;
         };
         let path = parts.uri.path();
@@ -358,7 +352,7 @@ mod tests {
             let id = started.request_id.clone();
             let mut response = Response::new(Bytes::new());
             off.finish(started, &config, &platform, &parts, &context, &mut response);
-            assert_eq!(response.headers()[request_id::X_REQUEST_ID], id.as_str());
+            assert_eq!(response.headers()[request_id::X_REQUEST_ID], id);
             let read = clock_reads.load(Ordering::Relaxed) - before;
             assert_eq!(read, reads, "sink: {sink}");
         }

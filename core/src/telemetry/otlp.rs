@@ -167,7 +167,10 @@ pub fn spans(record: &RequestRecord, shape: &Shape) -> Vec<Span> {
             "http.response.status_code",
             Value::Int(i64::from(record.status)),
         ),
-        ("manifold.request_id", Value::Str(record.request_id.clone())),
+        (
+            "manifold.request_id",
+            Value::Str(record.request_id().to_owned()),
+        ),
     ];
     if let Some(endpoint) = &record.endpoint {
         attributes.push(("http.route", Value::Str(endpoint.to_string())));
@@ -580,7 +583,12 @@ pub fn encode_request(
             attr_key!("http.response.status_code"),
             i64::from(record.status),
         );
-        attr_str(s, attr_key!("manifold.request_id"), &record.request_id);
+        attr_str_parts(
+            s,
+            attr_key!("manifold.request_id"),
+            record.request_id.as_bytes(),
+            b"",
+        );
         if let Some(endpoint) = &record.endpoint {
             attr_str(s, attr_key!("http.route"), endpoint);
         }
@@ -1058,7 +1066,7 @@ mod tests {
             overrides: None,
             start_micros: 1_700_000_000_000_000,
             duration_micros: 4321,
-            request_id: "r1".into(),
+            request_id: http::HeaderValue::from_static("r1"),
             trace: TraceIds {
                 trace_id: [7; 16],
                 server_span: [8; 8],

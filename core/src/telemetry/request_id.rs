@@ -1,8 +1,9 @@
 //! `X-Request-Id`: the client's, when it is safe to log and to send back, or a new one.
 
-use http::{HeaderMap, HeaderName};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::platform::{hex, Random};
+use crate::platform::{hex_into, Random};
 
 /// `x-request-id` (a constant name: looking a header up by `&str` parses the name first).
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -11,13 +12,13 @@ pub(crate) const MAX_REQUEST_ID: usize = 128;
 
 /// The client's request id when it is 1 to [`MAX_REQUEST_ID`] characters from a small safe set
 /// (letters, digits, `-_.:+/=@`: UUIDs, ULIDs, base64, hex...), so it cannot break a log line or
-/// a header; otherwise 32 new hex digits.
-pub(crate) fn request_id(headers: &HeaderMap, random: &dyn Random) -> String {
+/// a header; otherwise 32 new hex digits. As a header value: the answer's header and the
+/// record share it.
+pub(crate) fn request_id(headers: &HeaderMap, random: &dyn Random) -> HeaderValue {
     crate::http_util::first(headers, &X_REQUEST_ID)
-        .map(|v| v.as_bytes())
-        .filter(|v| is_safe(v))
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .map_or_else(|| generate(random), str::to_owned)
+        .filter(|v| is_safe(v.as_bytes()))
+        .cloned()
+        .unwrap_or_else(|| generate(random))
 }
 
 fn is_safe(value: &[u8]) -> bool {
@@ -27,12 +28,16 @@ fn is_safe(value: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"-_.:+/=@".contains(c))
 }
 
-fn generate(random: &dyn Random) -> String {
-    let mut bytes = [0u8; 16];
-    let (high, low) = bytes.split_at_mut(8);
-    high.copy_from_slice(&random.next_u64().to_be_bytes());
-    low.copy_from_slice(&random.next_u64().to_be_bytes());
-    hex(&bytes)
+fn generate(random: &dyn Random) -> HeaderValue {
+    let mut digits = [0u8; 32];
+    let (high, low) = digits.split_at_mut(16);
+    hex_into(high, &random.next_u64().to_be_bytes());
+    hex_into(low, &random.next_u64().to_be_bytes());
+    // The digits are their own owner: one allocation, and each clone (the answer's header,
+    // the record) counts a reference (`Bytes` from a vector would allocate again when first
+    // cloned).
+    HeaderValue::from_maybe_shared(Bytes::from_owner(digits))
+        .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]
