@@ -3,6 +3,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::http_util::first;
 use crate::platform::{hex_into, Random, TraceIds};
 
 /// `traceparent`.
@@ -75,7 +76,7 @@ pub(crate) fn ids(
     random: &dyn Random,
 ) -> TraceIds {
     let client = continued
-        .then(|| headers.get(&TRACEPARENT)?.to_str().ok().and_then(parse))
+        .then(|| first(headers, &TRACEPARENT)?.to_str().ok().and_then(parse))
         .flatten();
     let (trace_id, parent_span, sampled) = match client {
         Some((trace, span, sampled)) => (trace, Some(span), sampled),
@@ -87,7 +88,7 @@ pub(crate) fn ids(
         }
     };
     let tracestate = client
-        .and_then(|_| headers.get(&TRACESTATE)?.to_str().ok())
+        .and_then(|_| first(headers, &TRACESTATE)?.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= MAX_TRACESTATE)
         .map(str::to_owned);
     TraceIds {
