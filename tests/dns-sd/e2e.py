@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from suite import Suite, free_port, wait_for  # noqa: E402 (after the path above)
+from suite import Suite, free_port, lasting_port, wait_for  # noqa: E402 (after the path above)
 
 SRV = "_api._tcp.sd.test"
 MISSING = "_nope._tcp.sd.test"
@@ -102,7 +102,8 @@ def main():
     suite = Suite()
     work = tempfile.mkdtemp(prefix="manifold-dns-sd-")
     procs = {}
-    dns_port, gw_port = free_port(udp=True), free_port()
+    # dnsmasq is stopped and started again on its port (check 4).
+    dns_port, gw_port = lasting_port(), free_port()
     backends = {name: NamedBackend(name) for name in ("one", "two", "three")}
     for b in backends.values():
         threading.Thread(target=b.serve_forever, daemon=True).start()

@@ -2,6 +2,7 @@
 
 Imported by tests/redis/e2e.py and tests/dns-sd/e2e.py (`sys.path` gets tests/lib)."""
 
+import random
 import socket
 import sys
 import time
@@ -24,21 +25,32 @@ class Suite:
         sys.stdout.flush()
 
 
-def free_port(udp=False):
-    """A free TCP port on 127.0.0.1; with `udp`, free for UDP too (a DNS server listens on both)."""
-    while True:
-        kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
-        with socket.socket(socket.AF_INET, kind) as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if not udp:
+def free_port():
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def lasting_port():
+    """A port free for TCP and UDP on 127.0.0.1 below the kernel's ephemeral range, for a server
+    the test stops and starts again on the same port: an ephemeral port can meanwhile become the
+    local end of a client's connection or query (the gateway's own DNS queries, the test's
+    requests), and the restarted server then fails to bind it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in random.sample(range(10000, max(low, 10001)), min(500, max(low - 10000, 1))):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
                 return port
-            try:
-                with socket.socket() as tcp:
-                    tcp.bind(("127.0.0.1", port))
-                    return port
-            except OSError:
-                continue
+        except OSError:
+            continue
+    raise RuntimeError(f"no port free for TCP and UDP between 10000 and {low}")
 
 
 def wait_for(predicate, timeout, what):

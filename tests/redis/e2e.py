@@ -46,7 +46,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from suite import Suite, free_port, wait_for  # noqa: E402 (after the path above)
+from suite import Suite, free_port, lasting_port, wait_for  # noqa: E402 (after the path above)
 
 CLIENT_RATE = 10
 FAST = 1.0  # seconds: the longest a request may take while Redis is down
@@ -242,7 +242,8 @@ def main():
     suite = Suite()
     work = tempfile.mkdtemp(prefix="manifold-redis-e2e-")
     procs = {}
-    redis_port = free_port()
+    # redis-server is stopped and started again on its port (check 3).
+    redis_port = lasting_port()
 
     def start_redis():
         procs["redis"] = subprocess.Popen(
