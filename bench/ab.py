@@ -9,8 +9,9 @@ being measured gets load), the backend nginx and wrk share CPU 0, exactly as ben
 out. Each round measures every binary once (warm-up, then a saturating wrk -c64 run: req/s and
 CPU time per request from /proc), the order reversed every other round so that a drift of the
 host's load does not favour one side; the table shows each binary's median. `--nginx` adds the
-nginx reverse proxy of scenario a as a reference. The host is shared: the load average before
-and after is printed, and only an A/B from the same run means anything.
+nginx reverse proxy of scenario a as a reference (with --instructions too: its one process under
+callgrind, counted the same way). The host is shared: the load average before and after is
+printed, and only an A/B from the same run means anything.
 
 --rss: instead, peak memory per scenario: for each round, scenario and binary (alternating
 order), a fresh `manifold run --threads 1` is started, its RSS read once it answers (idle),
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -74,7 +76,7 @@ def main() -> int:
         with open(cfg, "w") as f:
             json.dump(config(base), f)
         if args.instructions:
-            return instructions(args, bins, cfg, work, expected)
+            return instructions(args, bins, cfg, work, expected, bport)
         if args.rss:
             return rss(args, bins, cfg, work, expected)
         targets: dict[str, tuple[b.Proc, str]] = {}
@@ -86,15 +88,7 @@ def main() -> int:
             targets[name] = (proc, f"http://127.0.0.1:{port}")
         if args.nginx:
             port = b.free_port()
-            proxy = b.start_nginx(work, "nginx-proxy", port, f"""    location = /a {{
-      proxy_pass http://backend/a.json;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }}
-  }}
-  upstream backend {{
-    server 127.0.0.1:{bport};
-    keepalive 128;""", "1")
+            proxy = b.start_nginx(work, "nginx-proxy", port, nginx_proxy(bport), "1")
             targets["nginx-proxy"] = (proxy, f"http://127.0.0.1:{port}")
         for proc, url in targets.values():
             b.wait_http(proc, url + "/")
@@ -134,10 +128,26 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict) -> int:
+def nginx_proxy(backend_port: int) -> str:
+    """The `server` body of bench.py's nginx reverse proxy of scenario a."""
+    return f"""    location = /a {{
+      proxy_pass http://backend/a.json;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+  upstream backend {{
+    server 127.0.0.1:{backend_port};
+    keepalive 128;"""
+
+
+def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict, backend_port: int) -> int:
     n = args.instructions
     print("\n| scenario | build | instructions/request |")
     print("|---|---|---|")
+    if args.nginx and "a" in args.scenarios:
+        print(f"| a | nginx-proxy | {nginx_instructions(work, backend_port, n, args.callgrind_dir):,.0f} |",
+              flush=True)
     for key in args.scenarios:
         sc = b.SCENARIOS[key]
         for name, binary in bins.items():
@@ -152,6 +162,34 @@ def instructions(args, bins: dict[str, str], cfg: str, work: str, expected: dict
             b.STARTED.remove(proc)
             print(f"| {key} | {name} | {t.callgrind_total(out) / n:,.0f} |", flush=True)
     return 0
+
+
+def nginx_instructions(work: str, backend_port: int, n: int, keep: str | None) -> float:
+    """Instructions per request of the nginx reverse proxy of scenario a, counted as the gateways'
+    are: one process (no master: `master_process off`, and `user root` so that it does not drop
+    to a user who cannot write the callgrind file), the same warm-up and requests."""
+    port = b.free_port()
+    conf = b.nginx_conf(work, "nginx-proxy-callgrind", port, nginx_proxy(backend_port))
+    with open(conf) as f:
+        text = f.read().replace("master_process on;", "master_process off;\nuser root;")
+    with open(conf, "w") as f:
+        f.write(text)
+    out = os.path.join(keep or work, "callgrind-a-nginx-proxy.out")
+    proc = b.Proc("nginx-proxy", ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                  f"--callgrind-out-file={out}", "nginx", "-c", conf,
+                                  "-p", os.path.dirname(conf) + "/"], os.path.join(work, "nginx-callgrind.log"))
+    b.STARTED.append(proc)
+    b.wait_http(proc, f"http://127.0.0.1:{port}/a", 120)
+    t.get_n(port, "/a", 50)
+    t.instrument(proc, "on")
+    t.get_n(port, "/a", n)
+    t.instrument(proc, "off")
+    # nginx under valgrind takes longer to exit than Proc.stop waits, and callgrind writes its
+    # counts only at the exit.
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.popen.wait(120)
+    b.STARTED.remove(proc)
+    return t.callgrind_total(out) / n
 
 
 def status_kb(proc: b.Proc, field: str) -> int:

@@ -614,6 +614,29 @@ def build_worker(work: str, dist: str, log: str, timeout: int = 1500,
         return rc, f.read()
 
 
+def build_rust_floor(work: str, log: str, timeout: int = 1500) -> tuple[object, str]:
+    """bench/workerd/rust-floor (the plain JS Worker in Rust on workers-rs) built with
+    `worker-build --release` into <work>/rust-floor-dist: (rc, where). Its target directory is
+    kept under MANIFOLD_CACHE (about 40 s once its dependencies are built)."""
+    crate = os.path.join(BENCH, "workerd", "rust-floor")
+    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(cache, "bench-rust-floor-target"))
+    with open(log, "wb") as f:
+        try:
+            rc = subprocess.run(["worker-build", "--release", "."], cwd=crate, stdout=f,
+                                stderr=subprocess.STDOUT, timeout=timeout, env=env).returncode
+        except subprocess.TimeoutExpired:
+            rc = f"timeout ({timeout} s)"
+    if rc != 0:
+        with open(log, errors="replace") as f:
+            return rc, " | ".join(f.read().splitlines()[-6:])
+    dist = os.path.join(work, "rust-floor-dist")
+    os.makedirs(dist, exist_ok=True)
+    for name in ("index.js", "index_bg.wasm"):
+        shutil.copy(os.path.join(crate, "build", name), dist)
+    return 0, dist
+
+
 def start_worker(work: str, name: str, argv_tail: list[str], cpu: str | None) -> tuple[PidView, str]:
     port = free_port()
     p = Proc(name, pinned(cpu, ["node", os.path.join(BENCH, "workerd", "serve.mjs"), str(port), *argv_tail]),
@@ -641,10 +664,12 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
                     dists: dict[str, str] | None = None) -> dict:
     """Builds the Manifold Worker with the bench config embedded (as scripts/worker-e2e.sh
     does: `wrangler deploy --dry-run --outdir`) twice, with the access log off (as every native
-    target runs; the JS Worker has none) and on (Manifold's default), starts the three Workers
-    and measures scenario b. `dists` (--workerd-dist NAME=DIR) measures those prebuilt Workers
-    (workerd_config()) instead of a build, each against the same JS Worker in the same run: an
-    A/B of two builds."""
+    target runs; the JS Workers have none) and on (Manifold's default), starts them, the two
+    hand-written JS Workers (aggregator.js; aggregator-duties.js, the same with the gateway's
+    duties, whose answer must be Manifold's byte for byte) and the first of them in Rust
+    (rust-floor: what a Rust/wasm Worker costs before any gateway code), and measures scenario
+    b. `dists` (--workerd-dist NAME=DIR) measures those prebuilt Workers (workerd_config())
+    instead of a build, each against the same peers in the same run: an A/B of two builds."""
     out: dict = {"status": "not measured", "runs": {}}
     cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
     if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
@@ -672,12 +697,20 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
             logging[name] = access_log
     out["workerd"] = subprocess.run(["workerd", "--version"], capture_output=True, text=True).stdout.strip() \
         if shutil.which("workerd") else "?"
+    print("bench: building the Rust Worker floor (bench/workerd/rust-floor, worker-build --release)", flush=True)
+    rc, floor = build_rust_floor(work, os.path.join(work, "rust-floor-build.log"))
+    if rc != 0:
+        out["status"] = "failed"
+        out["reason"] = f"the Rust Worker floor's build failed ({rc}): {floor}"
+        return out
     targets = {}
     try:
-        for name, dist in dists.items():
+        # The floor takes the backend's port as Manifold's bench Worker does (serve.mjs).
+        for name, dist in {**dists, "rust-floor": floor}.items():
             targets[name] = start_worker(work, name, ["manifold", dist, base], target_cpu)
-        targets["js-worker"] = start_worker(
-            work, "js-worker", ["js", os.path.join(BENCH, "workerd", "aggregator.js"), base], target_cpu)
+        for name, script in (("js-worker", "aggregator.js"), ("js-duties", "aggregator-duties.js")):
+            targets[name] = start_worker(work, name, ["js", os.path.join(BENCH, "workerd", script), base],
+                                         target_cpu)
     except StartFailure as e:
         out["status"] = "failed"
         out["reason"] = str(e)
@@ -688,7 +721,15 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
             out["status"] = "failed"
             out["reason"] = f"{t}: {problem}"
             return out
-    print("\n== workerd: scenario b, Manifold wasm Worker vs JS Worker", flush=True)
+    # The JS Worker with the gateway's duties writes what Manifold writes, byte for byte.
+    bodies = {t: http_get(url + SCENARIOS["b"]["gateway_path"], timeout=5)[2]
+              for t, (_, url) in targets.items() if t not in ("js-worker", "rust-floor")}
+    differs = [t for t, body in bodies.items() if body != bodies["js-duties"]]
+    if differs:
+        out["status"] = "failed"
+        out["reason"] = f"js-duties: its answer's body differs from {', '.join(differs)}'s"
+        return out
+    print("\n== workerd: scenario b, Manifold wasm Worker vs JS Workers", flush=True)
     order = list(targets)
     runs: dict[str, list[dict]] = {t: [] for t in order}
     path = SCENARIOS["b"]["gateway_path"]
@@ -719,11 +760,11 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
             out["status"] = "failed"
             out["reason"] = f"{t}: access log expected {'on' if on else 'off'}, found the other; see {targets[t][0].log}"
             return out
-    js = statistics.median(r["cpu_us_per_req"] for r in runs["js-worker"]) if runs["js-worker"] else 0.0
-    for t, rs in runs.items():
-        med = statistics.median(r["cpu_us_per_req"] for r in rs) if rs else 0.0
-        ratio = f"{med / js:.2f}x the JS Worker" if js else "-"
-        print(f"   {t:13s} median workerd cpu {med:7.1f} us/req ({ratio})", flush=True)
+    med = {t: statistics.median(r["cpu_us_per_req"] for r in rs) if rs else 0.0 for t, rs in runs.items()}
+    for t in runs:
+        ratios = ", ".join(f"{med[t] / med[peer]:.2f}x {peer}" for peer in ("js-worker", "js-duties", "rust-floor")
+                           if med.get(peer))
+        print(f"   {t:13s} median workerd cpu {med[t]:7.1f} us/req ({ratios or '-'})", flush=True)
     bad = {t: sum(r["errors"] for r in rs) for t, rs in runs.items() if sum(r["errors"] for r in rs)}
     if bad:
         out["status"] = "failed"

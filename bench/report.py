@@ -83,7 +83,7 @@ def workerd_text(w: dict, params: dict) -> str:
     if w.get("status") != "measured" and not w.get("runs"):
         return f"Not measured: {w.get('reason', '?')}."
     L = []
-    L.append("Scenario b (3-backend aggregation, group + allow) served by three Workers in the same local "
+    L.append("Scenario b (3-backend aggregation, group + allow) served by Manifold's Worker and hand-written ones in the same local "
              "runtime: workerd started by Miniflare 4 (the one bundled with the pinned wrangler 4.86, "
              f"{w.get('workerd', '?')}), each in its own workerd process pinned to CPU 1 "
              "(`taskset -c 1 node bench/workerd/serve.mjs …`), against the same backend nginx, "
@@ -99,6 +99,18 @@ def workerd_text(w: dict, params: dict) -> str:
              "host column). Each run checks that the first logs nothing and the second logs.")
     L.append("- **hand-written JS Worker**: `bench/workerd/aggregator.js` (three `fetch` calls in parallel, "
              "`res.json()`, an `allow` filter on dotted paths, grouped; the backend URL as a binding).")
+    L.append("- **JS Worker with the gateway's duties**: `bench/workerd/aggregator-duties.js`, the same "
+             "Worker doing by hand what Manifold's Worker does for this config: the endpoint's 2 s timeout "
+             "(one `AbortController` and one timer per request), KrakenD's forwarding headers and "
+             "`Accept-Encoding: gzip` on each backend call, redirects not followed, a 2xx status and the "
+             "declared length checked, keys sorted as Go writes them, `X-Krakend` and an `X-Request-Id`. "
+             "Each run checks that its answer's body is Manifold's byte for byte: it tells the runtime "
+             "work the duties cost from the cost of Manifold's code.")
+    L.append("- **Rust Worker floor**: `bench/workerd/rust-floor`, the hand-written JS Worker in Rust on "
+             "workers-rs (three `Fetch` calls joined, each body parsed with serde_json, the same `allow` "
+             "filter, grouped and written back; `worker-build --release`, opt-level \"z\", fat LTO): what "
+             "a Rust/wasm Worker costs for this job before any gateway code runs (the wasm-bindgen glue, "
+             "its promises and copies).")
     L.append("- Every answer is checked against the expected JSON first. **CPU µs/req** is utime+stime of "
              "the **workerd process only** (`/proc/PID/stat`; the Miniflare node host is not in the request "
              "path, its own CPU is shown separately) over the saturating run, divided by its requests. "
@@ -112,7 +124,9 @@ def workerd_text(w: dict, params: dict) -> str:
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for t, label in (("manifold-wasm", "Manifold wasm Worker"),
                          ("manifold-wasm-log", "Manifold wasm Worker, access log on"),
-                         ("js-worker", "hand-written JS Worker")):
+                         ("js-worker", "hand-written JS Worker"),
+                         ("js-duties", "JS Worker with the gateway's duties"),
+                         ("rust-floor", "Rust Worker floor")):
             if not runs.get(t):
                 continue
             a = agg(runs[t])
@@ -121,11 +135,14 @@ def workerd_text(w: dict, params: dict) -> str:
             L.append(f"| {label} | {fmt_rps(a)} | {a['cpu_util'] * 100:.0f} % | {a['cpu_us_per_req']:.1f} ({each}) | "
                      f"{host:.1f} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {a['paced_rps']:,.0f} | "
                      f"{a['peak_rss_mb']:.1f} | {a['sat_errors']} / {a['paced_errors']} |")
-        for t, label in (("manifold-wasm", "Manifold wasm"), ("manifold-wasm-log", "with the access log")):
-            if runs.get(t) and runs.get("js-worker"):
-                m, j = agg(runs[t]), agg(runs["js-worker"])
-                L.append(f"\n{label} / JS Worker: req/s {m['rps'] / j['rps']:.2f}×, workerd CPU/req "
-                         f"{m['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×, p99 {m['p99_ms'] - j['p99_ms']:+.2f} ms.")
+        for t, label in (("manifold-wasm", "Manifold wasm"), ("manifold-wasm-log", "with the access log"),
+                         ("js-duties", "JS Worker with the duties"), ("rust-floor", "Rust Worker floor")):
+            for peer, peer_label in (("js-worker", "JS Worker"), ("js-duties", "JS Worker with the duties"),
+                                     ("rust-floor", "Rust Worker floor")):
+                if t != peer and runs.get(t) and runs.get(peer):
+                    m, j = agg(runs[t]), agg(runs[peer])
+                    L.append(f"\n{label} / {peer_label}: req/s {m['rps'] / j['rps']:.2f}×, workerd CPU/req "
+                             f"{m['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×, p99 {m['p99_ms'] - j['p99_ms']:+.2f} ms.")
     return "\n".join(L)
 
 
@@ -207,7 +224,7 @@ def per_config_text(l: dict) -> list[str]:
 def extra_sections(raw: dict) -> list[tuple[str, str]]:
     edge = raw.get("edge") or {}
     return [
-        ("workerd: Manifold wasm Worker vs a hand-written JS Worker",
+        ("workerd: Manifold wasm Worker vs hand-written JS and Rust Workers",
          workerd_text(edge.get("workerd") or {"reason": "no data"}, raw["params"])),
         ("Lambda: cold start and per-invoke latency", lambda_text(edge.get("lambda") or {"reason": "no data"})),
     ]
@@ -226,7 +243,15 @@ def wasm_target(raw: dict) -> str:
             f"{j['cpu_us_per_req']:.1f} ({each('js-worker')}), {r:.2f}×; req/s {m['rps']:,.0f} vs {j['rps']:,.0f} "
             f"({m['rps'] / j['rps']:.2f}×), scenario b under local workerd (Miniflare), access logs off"
             + (f" (with Manifold's access log on: {agg(runs['manifold-wasm-log'])['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}×)"
-               if runs.get("manifold-wasm-log") else "") + ".")
+               if runs.get("manifold-wasm-log") else "") + "."
+            + (f" The JS Worker with the gateway's duties used {agg(runs['js-duties'])['cpu_us_per_req']:.1f} µs "
+               f"({each('js-duties')}), {agg(runs['js-duties'])['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}× the "
+               f"plain one; Manifold is {m['cpu_us_per_req'] / agg(runs['js-duties'])['cpu_us_per_req']:.2f}× it."
+               if runs.get("js-duties") else "")
+            + (f" The same job as the plain JS Worker's in Rust on workers-rs (the Rust Worker floor) used "
+               f"{agg(runs['rust-floor'])['cpu_us_per_req']:.1f} µs ({each('rust-floor')}), "
+               f"{agg(runs['rust-floor'])['cpu_us_per_req'] / j['cpu_us_per_req']:.2f}× the JS Worker."
+               if runs.get("rust-floor") else ""))
 
 
 def write(raw: dict, out_dir: str, root: str) -> tuple[str, str]:
