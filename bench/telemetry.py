@@ -16,7 +16,9 @@ exporter's background sends included) in each mode and scenario. The counts are 
 well under 1 % from run to run, so an A/B of a change shows in them even when the machine is
 busy. --callgrind-dir DIR keeps the callgrind files (for callgrind_annotate). --connections C
 sends the N requests over C keep-alive connections at once instead of one (closer to wrk's load:
-the gateway then serves several requests per wake-up).
+the gateway then serves several requests per wake-up). --floor also counts bench/otel-floor: the
+same telemetry (spans, metrics, access line) made with the official OpenTelemetry Rust SDK and
+tracing-subscriber, without a gateway, beside what Manifold's telemetry adds to its requests.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import tempfile
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
+FLOOR = os.path.join(BENCH, "otel-floor")
 sys.path.insert(0, BENCH)
 import bench as b  # noqa: E402 - bench.py's processes, nginx, wrk and measurements
 
@@ -127,6 +130,32 @@ def callgrind_gateway(name: str, binary: str, cfg: str, out: str, log: str, env:
     return proc, port
 
 
+def build_floor() -> str:
+    """bench/otel-floor built (release, its own Cargo.lock), its target directory under
+    ~/.cache/manifold: the binary's path."""
+    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    target = os.path.join(cache, "bench-otel-floor-target")
+    print("bench: building bench/otel-floor", flush=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--manifest-path",
+                    os.path.join(FLOOR, "Cargo.toml")], check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=target))
+    return os.path.join(target, "release", "bench-otel-floor")
+
+
+def floor_instructions(binary: str, key: str, mode: str, n: int, warm: int, work: str) -> float:
+    """The floor's instructions per request: two runs under callgrind, of `warm` and of
+    `warm + n` requests; their difference over n (start-up and shut-down cancel out, the export
+    of the n requests' spans at shut-down stays in)."""
+    totals = []
+    for count in (warm, warm + n):
+        out = os.path.join(work, f"callgrind-floor-{key}-{mode}-{count}.out")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, key,
+                        mode, str(count), os.path.join(work, "floor.log")], check=True,
+                       capture_output=True)
+        totals.append(callgrind_total(out))
+    return (totals[1] - totals[0]) / n
+
+
 def instrument(proc: b.Proc, state: str) -> None:
     """Switches callgrind's counting "on" or "off" in the running gateway."""
     subprocess.run(["callgrind_control", "-i", state, str(proc.pid)], check=True, capture_output=True)
@@ -143,7 +172,9 @@ def instructions(args) -> int:
     os.chmod(work, 0o755)
     keep = args.callgrind_dir
     results: dict[str, dict[str, int]] = {}
+    floor: dict[str, dict[str, float]] = {}
     try:
+        floor_bin = build_floor() if args.floor else None
         expected = write_data(work)
         bport, cport = b.free_port(), b.free_port()
         backend = b.start_nginx(work, "backend", bport, f"    root {work}/data;", None)
@@ -195,18 +226,27 @@ def instructions(args) -> int:
                 if keep:
                     os.makedirs(keep, exist_ok=True)
                     shutil.copy(out, os.path.join(keep, os.path.basename(out)))
+                if floor_bin and mode != "off":
+                    floor.setdefault(key, {})[mode] = floor_instructions(floor_bin, key, mode, n, warm, work)
+                    print(f"   {key} {mode:8s} {floor[key][mode]:12,.0f} instructions/request  "
+                          "(bench/otel-floor: the same telemetry with the OpenTelemetry SDK, no gateway)",
+                          flush=True)
     finally:
         b.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    print("\n| scenario | mode | instructions/request | vs off |")
-    print("|---|---|---|---|")
+    print("\n| scenario | mode | instructions/request | vs off | telemetry's own | SDK floor |")
+    print("|---|---|---|---|---|---|")
     for key, modes in results.items():
         for m in MODES:
-            print(f"| {key} | {m} | {modes[m] / n:,.0f} | {(modes[m] / modes['off'] - 1) * 100:+.1f} % |")
+            own = f"{(modes[m] - modes['off']) / n:,.0f}" if m != "off" else ""
+            sdk = f"{floor[key][m]:,.0f}" if m in floor.get(key, {}) else ""
+            print(f"| {key} | {m} | {modes[m] / n:,.0f} | {(modes[m] / modes['off'] - 1) * 100:+.1f} % "
+                  f"| {own} | {sdk} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"instructions_per_request": {k: {m: v / n for m, v in ms.items()}
                                                     for k, ms in results.items()},
+                       "sdk_floor_instructions_per_request": floor,
                        "requests": n, "machine": b.machine()}, f, indent=2)
     return 0
 
@@ -361,6 +401,8 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=1, metavar="C",
                     help="--instructions: send the N requests over C connections at once")
     ap.add_argument("--callgrind-dir", help="keep the callgrind files here (--instructions)")
+    ap.add_argument("--floor", action="store_true",
+                    help="--instructions: also count bench/otel-floor (the OpenTelemetry SDK's cost)")
     ap.add_argument("--workerd", action="store_true",
                     help="scenarios a and b in workerd instead (three Worker builds; needs wrangler)")
     args = ap.parse_args()
