@@ -10,8 +10,9 @@
 #
 # Usage: bench/run.sh [--quick] [--out DIR] [--scenarios abcde] [--edge workerd,lambda] [--rounds N]
 #        bench/run.sh --telemetry [--quick] [--json FILE]   (telemetry overhead, bench/telemetry.py)
-#        bench/run.sh --telemetry --instructions N [--callgrind-dir DIR]   (the same A/B as
+#        bench/run.sh --telemetry --instructions N [--callgrind-dir DIR] [--floor]   (the same A/B as
 #                  instructions per request under valgrind's callgrind: repeatable on a busy host)
+#                  --floor also counts bench/otel-floor, the same telemetry with the OpenTelemetry SDK
 #        bench/run.sh --telemetry --workerd [--quick]   (scenarios a and b in workerd, three Worker builds)
 #   --quick   a few seconds per target, one round (CI smoke run, well under 2 minutes);
 #             without the workerd and Lambda sections unless --edge names them
