@@ -148,7 +148,7 @@ fn main() {
         0
     };
     let file = std::fs::File::create(log).expect("LOG_PATH");
-    // Lines leave in 64 KB writes, as Manifold's access log writes its batches.
+    // Lines leave in batches (64 KB writes), as Manifold's access log writes several at once.
     let writer = Mutex::new(BufWriter::with_capacity(64 * 1024, file));
     tracing_subscriber::fmt()
         .with_writer(writer)
