@@ -342,6 +342,11 @@ def stop_all() -> None:
         STARTED.pop().stop()
 
 
+def cache_dir() -> str:
+    """Where the scripts keep what they install and build (MANIFOLD_CACHE, ~/.cache/manifold)."""
+    return os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -619,7 +624,7 @@ def build_rust_floor(work: str, log: str, timeout: int = 1500) -> tuple[object, 
     `worker-build --release` into <work>/rust-floor-dist: (rc, where). Its target directory is
     kept under MANIFOLD_CACHE (about 40 s once its dependencies are built)."""
     crate = os.path.join(BENCH, "workerd", "rust-floor")
-    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    cache = cache_dir()
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(cache, "bench-rust-floor-target"))
     with open(log, "wb") as f:
         try:
@@ -671,7 +676,7 @@ def workerd_section(work: str, base: str, expected: dict, params: dict, target_c
     b. `dists` (--workerd-dist NAME=DIR) measures those prebuilt Workers (workerd_config())
     instead of a build, each against the same peers in the same run: an A/B of two builds."""
     out: dict = {"status": "not measured", "runs": {}}
-    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    cache = cache_dir()
     if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
         out["reason"] = ("wrangler/miniflare not found (bench/run.sh runs `scripts/tools.sh worker` and "
                          "sources ~/.cache/manifold/env.sh in the full mode)")

@@ -97,8 +97,7 @@ def main() -> int:
 
 def flamegraph(perf_data: str, svg: str, title: str) -> None:
     """perf script | inferno-collapse-perf | inferno-flamegraph > svg."""
-    cache = os.path.join(os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold")),
-                         "inferno", "bin")
+    cache = os.path.join(bench.cache_dir(), "inferno", "bin")
     path = os.pathsep.join([cache, os.environ.get("PATH", "")])
     tools = [shutil.which(t, path=path) for t in ("inferno-collapse-perf", "inferno-flamegraph")]
     if not all(tools):

@@ -133,7 +133,7 @@ def callgrind_gateway(name: str, binary: str, cfg: str, out: str, log: str, env:
 def build_floor() -> str:
     """bench/otel-floor built (release, its own Cargo.lock), its target directory under
     ~/.cache/manifold: the binary's path."""
-    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    cache = b.cache_dir()
     target = os.path.join(cache, "bench-otel-floor-target")
     print("bench: building bench/otel-floor", flush=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--manifest-path",
@@ -299,7 +299,7 @@ def workerd(args) -> int:
     """Scenarios a and b in workerd (Miniflare, as bench.py's workerd section): the Manifold Worker
     built three times, with the access log off (router.disable_access_log), on (console.log), and
     with telemetry/opentelemetry at 100 % sampling exporting through fetch after each answer."""
-    cache = os.environ.get("MANIFOLD_CACHE", os.path.expanduser("~/.cache/manifold"))
+    cache = b.cache_dir()
     if not shutil.which("wrangler") or not os.path.exists(os.path.join(cache, "npm", "node_modules", "miniflare")):
         print("bench: ERROR: wrangler/miniflare not found (scripts/tools.sh worker, then source "
               "~/.cache/manifold/env.sh; bench/run.sh --telemetry --workerd does both)", file=sys.stderr)
